@@ -1,0 +1,3 @@
+//! Client library of the oil receipt-pledge ledger.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]

@@ -1,0 +1,5 @@
+//! `pledgectl`: the command line of the oil receipt-pledge ledger.
+
+fn main() -> anyhow::Result<()> {
+    Ok(())
+}

@@ -1,0 +1,1 @@
+//! The append-only, checksummed entry log with group fdatasync.

@@ -1,0 +1,3 @@
+//! Durable storage: the append-only entry log (the truth) and the derived state.
+
+pub mod log;

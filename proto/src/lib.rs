@@ -1,0 +1,36 @@
+//! The protobuf contract of the oil receipt-pledge ledger.
+//!
+//! The `.proto` files under `proto/` are the public contract: warehouses,
+//! banks and auditors may generate clients from them in any language. This
+//! crate compiles them at build time (no system `protoc` needed) and exposes
+//! the generated types as [`v1`]. Enable the `grpc` feature for the tonic
+//! client and server stubs.
+//!
+//! ```
+//! use pledge_proto::v1::{Transaction, transaction::Operation, ReleasePledge};
+//! let tx = Transaction {
+//!     ledger_id: "zhoushan-dev".into(),
+//!     tx_id: "tx-1".into(),
+//!     client_time_ms: 1,
+//!     operation: Some(Operation::ReleasePledge(ReleasePledge { pledge_id: "P1".into() })),
+//! };
+//! assert_eq!(tx.tx_id, "tx-1");
+//! ```
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod generated {
+    #![allow(missing_docs, clippy::all, clippy::pedantic)]
+    pub mod pledgeledger {
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/pledgeledger.v1.rs"));
+        }
+    }
+}
+
+/// Version 1 of the ledger's messages and services.
+pub use generated::pledgeledger::v1;
+
+/// Encoded `FileDescriptorSet` of every proto file, for gRPC server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/pledgeledger_descriptor.bin"));
