@@ -1,6 +1,67 @@
-//! The oil receipt-pledge ledger.
+//! The oil receipt-pledge ledger: every rule, the signed hash chain, the
+//! durable store and the replay verifier. No networking and no clock: the
+//! node and the client are thin shells around this crate.
+//!
+//! ```text
+//!   wire bytes
+//!      │ envelope::Envelope::decode       shape, sizes, ids, text      → DecodeError
+//!      │ Envelope::verify                 every ed25519 signature      → SignatureError
+//!      ▼
+//!   VerifiedEnvelope ──▶ ledger::Ledger::append_group(group, now)
+//!                          │ rules::apply(state, envelope, (seq, time))  → Rejection
+//!                          │ entry::Entry::seal_new                      hash chain + node seal
+//!                          ▼
+//!                        store::Store::commit   log fdatasync, then sled  → StoreError
+//!
+//!   auditor: records ──▶ replay::Replayer (chain, seals, signatures, rules) → verdict
+//! ```
+//!
+//! Where to find a rule: who signs what is in `rules/authority.rs`; every
+//! other rule is in `rules/` by operation; the refusals are
+//! [`rejection::Rejection`]. The byte formats are in `docs/FORMAT.md`.
+//!
+//! ```
+//! use pledge_ledger::{crypto, envelope::EnvelopeBuilder, ledger::Ledger, store::MemoryStore};
+//! use pledge_proto::v1::{self as pb, transaction::Operation};
+//! use ed25519_dalek::SigningKey;
+//!
+//! let admin = SigningKey::from_bytes(&[1; 32]);
+//! let genesis = pb::Transaction {
+//!     ledger_id: "zhoushan-dev".into(),
+//!     tx_id: "genesis".into(),
+//!     client_time_ms: 0,
+//!     operation: Some(Operation::Genesis(pb::Genesis {
+//!         participants: vec![pb::ParticipantSpec {
+//!             id: "admin".into(),
+//!             name: "Registry operator".into(),
+//!             roles: vec![pb::Role::Admin as i32],
+//!             public_key: crypto::public_key(&admin).0.to_vec(),
+//!         }],
+//!     })),
+//! };
+//! let envelope = EnvelopeBuilder::new(&genesis).sign("admin", &admin).build().verify().unwrap();
+//! let mut ledger = Ledger::new(MemoryStore::new(), SigningKey::from_bytes(&[2; 32]));
+//! let results = ledger.append_group(&[envelope], 1_700_000_000_000).unwrap();
+//! assert_eq!(results[0].as_ref().unwrap().seq, 0);
+//! ```
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod chain;
+pub mod crypto;
+pub mod entry;
+pub mod envelope;
+pub mod error;
+pub mod ledger;
 pub mod merkle;
+pub mod model;
+pub mod rejection;
+pub mod replay;
+pub mod rules;
+pub mod state;
 pub mod store;
+pub mod text;
+pub mod tx;
+
+pub use rejection::{Rejection, RejectionKind};
+pub use store::StoreError;

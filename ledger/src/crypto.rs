@@ -1,0 +1,202 @@
+//! Hashing and signing: every domain-separation tag of the ledger in one place.
+//!
+//! Each hashed or signed preimage starts with a tag that names what it is and
+//! the format version, so a hash or signature made for one purpose can never
+//! be taken for another (docs/FORMAT.md, "Tags").
+
+use std::fmt;
+
+use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+/// Prefix of the preimage that every party signs: tag ‖ transaction bytes.
+pub const TX_SIGNATURE_TAG: &[u8] = b"pledge-ledger/v1/transaction\0";
+/// Prefix of a transaction's content hash: tag ‖ transaction bytes.
+pub const TX_HASH_TAG: &[u8] = b"pledge-ledger/v1/tx-hash\0";
+/// Prefix of an entry hash: tag ‖ entry body.
+pub const ENTRY_HASH_TAG: &[u8] = b"pledge-ledger/v1/entry\0";
+/// Prefix of the node's seal: tag ‖ entry hash.
+pub const SEAL_TAG: &[u8] = b"pledge-ledger/v1/seal\0";
+
+/// A SHA-256 digest.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+pub struct Digest(pub [u8; 32]);
+
+impl Digest {
+    /// The all-zero digest: the "previous hash" of entry 0.
+    pub const ZERO: Digest = Digest([0; 32]);
+
+    /// SHA-256 of `tag ‖ parts…`.
+    pub fn tagged(tag: &[u8], parts: &[&[u8]]) -> Digest {
+        let mut hasher = Sha256::new();
+        hasher.update(tag);
+        for part in parts {
+            hasher.update(part);
+        }
+        Digest(hasher.finalize().into())
+    }
+
+    /// Lower-case hex.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// Parses 64 hex digits.
+    pub fn from_hex(text: &str) -> Option<Digest> {
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(text, &mut out).ok()?;
+        Some(Digest(out))
+    }
+}
+
+impl fmt::Debug for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Digest({})", self.to_hex())
+    }
+}
+
+impl fmt::Display for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+/// An ed25519 public key as stored in the ledger (32 bytes).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct PublicKey(pub [u8; 32]);
+
+impl PublicKey {
+    /// Takes 32 bytes that encode a valid curve point, or `None`.
+    pub fn from_slice(bytes: &[u8]) -> Option<PublicKey> {
+        let array: [u8; 32] = bytes.try_into().ok()?;
+        VerifyingKey::from_bytes(&array).ok()?;
+        Some(PublicKey(array))
+    }
+
+    /// The key as an ed25519-dalek verifying key.
+    pub fn verifying_key(&self) -> Option<VerifyingKey> {
+        VerifyingKey::from_bytes(&self.0).ok()
+    }
+
+    /// Lower-case hex.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PublicKey({})", self.to_hex())
+    }
+}
+
+impl fmt::Display for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+/// The content hash of a transaction: identifies "the identical transaction"
+/// for safe retries.
+pub fn tx_hash(tx_bytes: &[u8]) -> Digest {
+    Digest::tagged(TX_HASH_TAG, &[tx_bytes])
+}
+
+/// The bytes a party signs for a transaction.
+pub fn tx_signing_preimage(tx_bytes: &[u8]) -> Vec<u8> {
+    [TX_SIGNATURE_TAG, tx_bytes].concat()
+}
+
+/// Signs transaction bytes as a party.
+pub fn sign_transaction(key: &SigningKey, tx_bytes: &[u8]) -> [u8; 64] {
+    key.sign(&tx_signing_preimage(tx_bytes)).to_bytes()
+}
+
+/// Checks one party signature over transaction bytes.
+pub fn verify_transaction_signature(
+    key: &PublicKey,
+    tx_bytes: &[u8],
+    signature: &[u8; 64],
+) -> bool {
+    let Some(verifying) = key.verifying_key() else {
+        return false;
+    };
+    let signature = ed25519_dalek::Signature::from_bytes(signature);
+    verifying
+        .verify_strict(&tx_signing_preimage(tx_bytes), &signature)
+        .is_ok()
+}
+
+/// The node's seal over an entry hash.
+pub fn seal(key: &SigningKey, entry_hash: &Digest) -> [u8; 64] {
+    key.sign(&[SEAL_TAG, &entry_hash.0].concat()).to_bytes()
+}
+
+/// Checks a node seal.
+pub fn verify_seal(node_key: &PublicKey, entry_hash: &Digest, seal: &[u8; 64]) -> bool {
+    let Some(verifying) = node_key.verifying_key() else {
+        return false;
+    };
+    let signature = ed25519_dalek::Signature::from_bytes(seal);
+    verifying
+        .verify(&[SEAL_TAG, &entry_hash.0].concat(), &signature)
+        .is_ok()
+}
+
+/// The public half of a signing key.
+pub fn public_key(key: &SigningKey) -> PublicKey {
+    PublicKey(key.verifying_key().to_bytes())
+}
+
+/// A fresh signing key from the operating system's random source.
+pub fn generate_signing_key() -> Result<SigningKey, getrandom::Error> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed)?;
+    Ok(SigningKey::from_bytes(&seed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_are_distinct_and_versioned() {
+        let tags = [TX_SIGNATURE_TAG, TX_HASH_TAG, ENTRY_HASH_TAG, SEAL_TAG];
+        for (i, a) in tags.iter().enumerate() {
+            assert!(a.starts_with(b"pledge-ledger/v1/"));
+            for b in &tags[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+    }
+
+    #[test]
+    fn signature_binds_the_bytes() {
+        let key = SigningKey::from_bytes(&[7; 32]);
+        let sig = sign_transaction(&key, b"abc");
+        assert!(verify_transaction_signature(
+            &public_key(&key),
+            b"abc",
+            &sig
+        ));
+        assert!(!verify_transaction_signature(
+            &public_key(&key),
+            b"abd",
+            &sig
+        ));
+    }
+
+    #[test]
+    fn seal_is_not_a_transaction_signature() {
+        let key = SigningKey::from_bytes(&[9; 32]);
+        let hash = Digest([1; 32]);
+        let sealed = seal(&key, &hash);
+        assert!(verify_seal(&public_key(&key), &hash, &sealed));
+        assert!(!verify_transaction_signature(
+            &public_key(&key),
+            &hash.0,
+            &sealed
+        ));
+    }
+}

@@ -1,0 +1,242 @@
+//! Ledger entries: the unit of the hash chain, the Merkle tree and the log.
+//!
+//! An entry's *body* is a fixed binary layout (docs/FORMAT.md, "Entry"):
+//!
+//! ```text
+//! body  = version:u8 (=1) ‖ seq:u64 ‖ prev_hash:[32] ‖ time_ms:u64
+//!       ‖ tx_len:u32 ‖ tx_bytes ‖ sig_count:u8
+//!       ‖ sig_count × ( signer_len:u8 ‖ signer ‖ public_key:[32] ‖ signature:[64] )
+//! hash  = SHA-256("pledge-ledger/v1/entry\0" ‖ body)
+//! seal  = Ed25519(node key, "pledge-ledger/v1/seal\0" ‖ hash)
+//! record (what the log stores, what export writes) = body ‖ seal:[64]
+//! ```
+//! Integers are big-endian. The transaction bytes are stored exactly as the
+//! parties signed them, so verification never re-encodes anything.
+
+use ed25519_dalek::SigningKey;
+
+use crate::crypto::{self, Digest, PublicKey};
+use crate::envelope::{Envelope, MAX_SIGNATURES, MAX_TX_BYTES, PartySignature};
+use crate::error::DecodeError;
+use crate::model::Seq;
+use crate::text::check_id;
+
+/// The entry format version written in every body.
+pub const ENTRY_VERSION: u8 = 1;
+/// Length of the seal that follows the body in a record.
+pub const SEAL_LEN: usize = 64;
+
+/// One entry of the chain, sealed by the node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Position in the chain, from 0.
+    pub seq: Seq,
+    /// Hash of the previous entry; all zeros for entry 0.
+    pub prev_hash: Digest,
+    /// The node's time for this entry, ms since the Unix epoch.
+    pub time_ms: u64,
+    /// The transaction bytes and signatures as submitted.
+    pub envelope: Envelope,
+    /// The node's seal over the entry hash.
+    pub seal: [u8; 64],
+}
+
+impl Entry {
+    /// Builds and seals an entry.
+    pub fn seal_new(
+        seq: Seq,
+        prev_hash: Digest,
+        time_ms: u64,
+        envelope: Envelope,
+        node_key: &SigningKey,
+    ) -> Entry {
+        let mut entry = Entry {
+            seq,
+            prev_hash,
+            time_ms,
+            envelope,
+            seal: [0; 64],
+        };
+        entry.seal = crypto::seal(node_key, &entry.hash());
+        entry
+    }
+
+    /// The body bytes: everything but the seal.
+    pub fn body(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(
+            64 + self.envelope.tx_bytes.len() + 110 * self.envelope.signatures.len(),
+        );
+        out.push(ENTRY_VERSION);
+        out.extend_from_slice(&self.seq.to_be_bytes());
+        out.extend_from_slice(&self.prev_hash.0);
+        out.extend_from_slice(&self.time_ms.to_be_bytes());
+        let tx_len = u32::try_from(self.envelope.tx_bytes.len()).unwrap_or(u32::MAX);
+        out.extend_from_slice(&tx_len.to_be_bytes());
+        out.extend_from_slice(&self.envelope.tx_bytes);
+        out.push(u8::try_from(self.envelope.signatures.len()).unwrap_or(u8::MAX));
+        for sig in &self.envelope.signatures {
+            out.push(u8::try_from(sig.signer.len()).unwrap_or(u8::MAX));
+            out.extend_from_slice(sig.signer.as_bytes());
+            out.extend_from_slice(&sig.public_key.0);
+            out.extend_from_slice(&sig.signature);
+        }
+        out
+    }
+
+    /// The entry hash.
+    pub fn hash(&self) -> Digest {
+        Digest::tagged(crypto::ENTRY_HASH_TAG, &[&self.body()])
+    }
+
+    /// Whether the seal verifies under the node key.
+    pub fn seal_verifies(&self, node_key: &PublicKey) -> bool {
+        crypto::verify_seal(node_key, &self.hash(), &self.seal)
+    }
+
+    /// The record stored in the log: body ‖ seal.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = self.body();
+        out.extend_from_slice(&self.seal);
+        out
+    }
+
+    /// Decodes a record; never panics, whatever the bytes.
+    pub fn decode(record: &[u8]) -> Result<Entry, DecodeError> {
+        let mut reader = Reader { bytes: record };
+        let version = reader.u8("version")?;
+        if version != ENTRY_VERSION {
+            return Err(bad(format!("unknown entry version {version}")));
+        }
+        let seq = reader.u64("seq")?;
+        let prev_hash = Digest(reader.array("prev_hash")?);
+        let time_ms = reader.u64("time_ms")?;
+        let tx_len = reader.u32("tx_len")? as usize;
+        if tx_len == 0 || tx_len > MAX_TX_BYTES {
+            return Err(bad(format!(
+                "transaction length {tx_len} is outside 1..={MAX_TX_BYTES}"
+            )));
+        }
+        let tx_bytes = reader.take("tx_bytes", tx_len)?.to_vec();
+        let signatures = read_signatures(&mut reader)?;
+        let seal = reader.array("seal")?;
+        if !reader.bytes.is_empty() {
+            return Err(bad(format!("{} bytes after the seal", reader.bytes.len())));
+        }
+        Ok(Entry {
+            seq,
+            prev_hash,
+            time_ms,
+            envelope: Envelope {
+                tx_bytes,
+                signatures,
+            },
+            seal,
+        })
+    }
+}
+
+fn read_signatures(reader: &mut Reader<'_>) -> Result<Vec<PartySignature>, DecodeError> {
+    let count = reader.u8("sig_count")? as usize;
+    if count == 0 || count > MAX_SIGNATURES {
+        return Err(bad(format!(
+            "signature count {count} is outside 1..={MAX_SIGNATURES}"
+        )));
+    }
+    let mut signatures = Vec::with_capacity(count);
+    for _ in 0..count {
+        let signer_len = reader.u8("signer_len")? as usize;
+        let signer = std::str::from_utf8(reader.take("signer", signer_len)?)
+            .map_err(|_| bad("signer is not UTF-8".into()))?
+            .to_owned();
+        check_id("signer", &signer)?;
+        let key_bytes: [u8; 32] = reader.array("public_key")?;
+        let public_key = PublicKey::from_slice(&key_bytes)
+            .ok_or_else(|| bad("public key is not a curve point".into()))?;
+        let signature = reader.array("signature")?;
+        signatures.push(PartySignature {
+            signer,
+            public_key,
+            signature,
+        });
+    }
+    Ok(signatures)
+}
+
+fn bad(reason: String) -> DecodeError {
+    DecodeError::BadEntry { reason }
+}
+
+/// A bounds-checked cursor over a record.
+struct Reader<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, field: &str, len: usize) -> Result<&'a [u8], DecodeError> {
+        if self.bytes.len() < len {
+            return Err(bad(format!("record ends inside `{field}`")));
+        }
+        let (head, rest) = self.bytes.split_at(len);
+        self.bytes = rest;
+        Ok(head)
+    }
+
+    fn array<const N: usize>(&mut self, field: &str) -> Result<[u8; N], DecodeError> {
+        let mut out = [0u8; N];
+        out.copy_from_slice(self.take(field, N)?);
+        Ok(out)
+    }
+
+    fn u8(&mut self, field: &str) -> Result<u8, DecodeError> {
+        Ok(self.array::<1>(field)?[0])
+    }
+
+    fn u32(&mut self, field: &str) -> Result<u32, DecodeError> {
+        Ok(u32::from_be_bytes(self.array(field)?))
+    }
+
+    fn u64(&mut self, field: &str) -> Result<u64, DecodeError> {
+        Ok(u64::from_be_bytes(self.array(field)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::envelope::EnvelopeBuilder;
+
+    fn sample() -> Entry {
+        let party = SigningKey::from_bytes(&[1; 32]);
+        let node = SigningKey::from_bytes(&[2; 32]);
+        let envelope = EnvelopeBuilder::from_bytes(b"\x12\x02tx".to_vec())
+            .sign("bank-a", &party)
+            .build();
+        Entry::seal_new(5, Digest([3; 32]), 1_700_000_000_000, envelope, &node)
+    }
+
+    #[test]
+    fn record_roundtrips() {
+        let entry = sample();
+        assert_eq!(Entry::decode(&entry.encode()), Ok(entry));
+    }
+
+    #[test]
+    fn every_truncation_is_an_error() {
+        let record = sample().encode();
+        for len in 0..record.len() {
+            assert!(
+                Entry::decode(&record[..len]).is_err(),
+                "prefix of {len} bytes decoded"
+            );
+        }
+    }
+
+    #[test]
+    fn seal_covers_the_body() {
+        let node = crypto::public_key(&SigningKey::from_bytes(&[2; 32]));
+        let mut entry = sample();
+        assert!(entry.seal_verifies(&node));
+        entry.time_ms += 1;
+        assert!(!entry.seal_verifies(&node));
+    }
+}

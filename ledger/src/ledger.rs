@@ -1,0 +1,140 @@
+//! The sequencer's core: turns verified envelopes into sealed, committed
+//! entries, one group at a time.
+//!
+//! ```text
+//!  envelopes (signatures already verified, in arrival order)
+//!     │  for each: seq = next, time = max(now, head time)
+//!     │            rules::apply against the state + this group's changes so far
+//!     │            Applied → seal entry;  Duplicate → original entry;  Rejected → refusal
+//!     ▼
+//!  store.commit(group entries, group changes)   ← one fdatasync for the whole group
+//!     ▼
+//!  one result per envelope, in order
+//! ```
+//! No clock is read here: the caller passes the time. The node runs this on
+//! its sequencer thread; tests, tools and the chain generator run it directly.
+
+use ed25519_dalek::SigningKey;
+
+use crate::crypto::{self, Digest, PublicKey};
+use crate::entry::Entry;
+use crate::envelope::VerifiedEnvelope;
+use crate::model::{Seq, TxRecord};
+use crate::rejection::Rejection;
+use crate::rules::{self, ApplyError, EntryContext, Outcome};
+use crate::state::Overlay;
+use crate::store::{Store, StoreError};
+
+/// A transaction that is in the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Committed {
+    /// Its entry.
+    pub seq: Seq,
+    /// The entry hash.
+    pub entry_hash: Digest,
+    /// The node's seal over the entry hash.
+    pub seal: [u8; 64],
+    /// The entry time.
+    pub time_ms: u64,
+    /// Whether this was a retry of a transaction committed before.
+    pub duplicate: bool,
+}
+
+/// The answer for one envelope of a group.
+pub type SubmitResult = Result<Committed, Rejection>;
+
+/// A store together with the node key that seals its entries.
+#[derive(Debug)]
+pub struct Ledger<S: Store> {
+    store: S,
+    node_key: SigningKey,
+}
+
+impl<S: Store> Ledger<S> {
+    /// Wraps an open store.
+    pub fn new(store: S, node_key: SigningKey) -> Ledger<S> {
+        Ledger { store, node_key }
+    }
+
+    /// The store, for reads.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The store, for maintenance.
+    pub fn store_mut(&mut self) -> &mut S {
+        &mut self.store
+    }
+
+    /// The node's public key.
+    pub fn node_public_key(&self) -> PublicKey {
+        crypto::public_key(&self.node_key)
+    }
+
+    /// Sequences, seals and durably commits a group. Returns one result per
+    /// envelope, in order; rejected envelopes leave no trace. On `Err` nothing
+    /// of the group may be reported as committed.
+    pub fn append_group(
+        &mut self,
+        envelopes: &[VerifiedEnvelope],
+        now_ms: u64,
+    ) -> Result<Vec<SubmitResult>, StoreError> {
+        let head = self.store.head();
+        let time_ms = now_ms.max(head.head_time_ms);
+        let mut overlay = Overlay::new(&self.store);
+        let mut entries: Vec<Entry> = Vec::new();
+        let mut results = Vec::with_capacity(envelopes.len());
+        let mut prev_hash = head.head_hash;
+        for envelope in envelopes {
+            let ctx = EntryContext {
+                seq: head.next_seq + entries.len() as u64,
+                time_ms,
+            };
+            let result = match rules::apply(&overlay, envelope, ctx) {
+                Ok(Outcome::Applied(changes)) => {
+                    overlay.push(changes);
+                    let entry = Entry::seal_new(
+                        ctx.seq,
+                        prev_hash,
+                        time_ms,
+                        envelope.envelope.clone(),
+                        &self.node_key,
+                    );
+                    prev_hash = entry.hash();
+                    let committed = committed(&entry, prev_hash, false);
+                    entries.push(entry);
+                    Ok(committed)
+                }
+                Ok(Outcome::Duplicate(record)) => Ok(self.original(&entries, record)?),
+                Err(ApplyError::Rejected(rejection)) => Err(rejection),
+                Err(ApplyError::Store(error)) => return Err(error),
+            };
+            results.push(result);
+        }
+        let changes = overlay.into_pending();
+        if !entries.is_empty() {
+            self.store.commit(&entries, &changes)?;
+        }
+        Ok(results)
+    }
+
+    /// The committed answer of an earlier entry (in the store or this group).
+    fn original(&self, group: &[Entry], record: TxRecord) -> Result<Committed, StoreError> {
+        let in_group = group.iter().find(|e| e.seq == record.seq);
+        let entry = match in_group {
+            Some(entry) => entry.clone(),
+            None => self.store.entry(record.seq)?,
+        };
+        Ok(committed(&entry, entry.hash(), true))
+    }
+}
+
+fn committed(entry: &Entry, entry_hash: Digest, duplicate: bool) -> Committed {
+    Committed {
+        seq: entry.seq,
+        entry_hash,
+        seal: entry.seal,
+        time_ms: entry.time_ms,
+        duplicate,
+    }
+}

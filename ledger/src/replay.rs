@@ -1,0 +1,157 @@
+//! Replay: rebuilding the state from entries alone, checking everything.
+//!
+//! ```text
+//!  record ─▶ ChainCursor (seq, link, time, seal) ─▶ Envelope::verify (every signature)
+//!         ─▶ rules::apply at (seq, entry time) against the state so far ─▶ must be Applied
+//! ```
+//! A committed entry was accepted once, so replay must accept it again with
+//! the same result; anything else (a refused or duplicate transaction, a
+//! signature by a key that was not current at that point) names the entry.
+//! Used by the auditor, by tests, and by [`crate::store::DiskStore`] to
+//! repair its state.
+
+use thiserror::Error;
+
+use crate::chain::{ChainCursor, ChainError};
+use crate::crypto::{Digest, PublicKey};
+use crate::entry::Entry;
+use crate::envelope::EnvelopeError;
+use crate::model::Seq;
+use crate::rejection::Rejection;
+use crate::rules::{self, ApplyError, EntryContext, Outcome};
+use crate::state::{MemoryState, Objects, StateRead};
+use crate::store::StoreError;
+
+/// Why an entry does not replay.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum EntryFault {
+    /// It breaks the hash chain.
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    /// Its envelope is malformed or a signature does not verify.
+    #[error("envelope: {0}")]
+    Envelope(#[from] EnvelopeError),
+    /// The rules refuse it at this point of the chain.
+    #[error("the rules refuse it: {0}")]
+    Rejected(#[from] Rejection),
+    /// It repeats a transaction already applied.
+    #[error("it repeats the transaction of entry {original}")]
+    Duplicate {
+        /// The entry that applied it first.
+        original: Seq,
+    },
+    /// The state could not be read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The first entry that does not replay, and why.
+#[derive(Debug, Error)]
+#[error("entry {seq}: {fault}")]
+pub struct ReplayError {
+    /// The first bad entry.
+    pub seq: Seq,
+    /// Why.
+    pub fault: EntryFault,
+}
+
+/// Applies an entry's transaction to `state` as replay does: every
+/// signature checked, the rules run at the entry's own sequence number and
+/// time. Checks the seal when `node_key` is given; the chain links are the
+/// caller's (see [`ChainCursor`]).
+pub fn reapply<S: StateRead + ?Sized>(
+    state: &S,
+    entry: &Entry,
+    node_key: Option<&PublicKey>,
+) -> Result<Objects, EntryFault> {
+    if let Some(key) = node_key
+        && !entry.seal_verifies(key)
+    {
+        return Err(ChainError::BadSeal {
+            seq: entry.seq,
+            node_key: *key,
+        }
+        .into());
+    }
+    let verified = entry.envelope.clone().verify()?;
+    let ctx = EntryContext {
+        seq: entry.seq,
+        time_ms: entry.time_ms,
+    };
+    match rules::apply(state, &verified, ctx) {
+        Ok(Outcome::Applied(changes)) => Ok(changes),
+        Ok(Outcome::Duplicate(record)) => Err(EntryFault::Duplicate {
+            original: record.seq,
+        }),
+        Err(ApplyError::Rejected(rejection)) => Err(rejection.into()),
+        Err(ApplyError::Store(error)) => Err(error.into()),
+    }
+}
+
+/// Replays a chain record by record into an in-memory state.
+#[derive(Debug, Default)]
+pub struct Replayer {
+    cursor: ChainCursor,
+    state: MemoryState,
+    node_key: Option<PublicKey>,
+}
+
+impl Replayer {
+    /// A replayer that checks every seal against `node_key` (or no seals when
+    /// `None`, for chains whose node key is checked elsewhere).
+    pub fn new(node_key: Option<PublicKey>) -> Replayer {
+        Replayer {
+            node_key,
+            ..Replayer::default()
+        }
+    }
+
+    /// Checks and applies the next record.
+    pub fn push_record(&mut self, record: &[u8]) -> Result<(), ReplayError> {
+        let seq = self.cursor.next_seq;
+        let entry = Entry::decode(record).map_err(|source| ReplayError {
+            seq,
+            fault: ChainError::Malformed { seq, source }.into(),
+        })?;
+        self.push(&entry)
+    }
+
+    /// Checks and applies the next entry.
+    pub fn push(&mut self, entry: &Entry) -> Result<(), ReplayError> {
+        let seq = self.cursor.next_seq;
+        let fail = |fault: EntryFault| ReplayError { seq, fault };
+        let mut next = self.cursor;
+        next.check(entry, self.node_key.as_ref())
+            .map_err(|e| fail(e.into()))?;
+        let changes = reapply(&self.state, entry, None).map_err(fail)?;
+        self.state.merge(changes);
+        self.cursor = next;
+        Ok(())
+    }
+
+    /// Entries replayed so far.
+    pub fn entries(&self) -> u64 {
+        self.cursor.next_seq
+    }
+
+    /// Hash of the last entry replayed.
+    pub fn head_hash(&self) -> Digest {
+        self.cursor.head_hash
+    }
+
+    /// The chain position reached.
+    pub fn cursor(&self) -> ChainCursor {
+        self.cursor
+    }
+
+    /// The state replayed so far.
+    pub fn state(&self) -> &MemoryState {
+        &self.state
+    }
+
+    /// The replayed state.
+    pub fn into_state(self) -> MemoryState {
+        self.state
+    }
+}

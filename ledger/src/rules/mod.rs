@@ -1,0 +1,236 @@
+//! The state machine: every rule of the ledger, and only here.
+//!
+//! [`apply`] takes the current state, a verified envelope and the entry's
+//! context (its sequence number and time, both chosen by the sequencer and
+//! recorded in the entry), and returns the objects to put, or a typed
+//! [`Rejection`]. It does no I/O, reads no clock and draws no randomness, so
+//! the node, the replay verifier and the tests all run the very same rules.
+//!
+//! ```text
+//!  apply(state, envelope, ctx)
+//!    ├─ placement: entry 0 is the genesis and nothing else is
+//!    ├─ ledger id: the transaction names this ledger
+//!    ├─ tx id: identical retry → Duplicate; reuse by another tx → rejected
+//!    ├─ authority (authority.rs): who must sign, and did exactly they sign
+//!    └─ the operation (participants.rs, stock.rs, receipts.rs, pledges.rs, freeze.rs)
+//! ```
+
+mod authority;
+mod freeze;
+mod participants;
+mod pledges;
+mod receipts;
+mod stock;
+
+pub use authority::required_parties;
+
+use crate::envelope::VerifiedEnvelope;
+use crate::model::{Participant, Pledge, Receipt, Role, Seq, Tank, TxRecord};
+use crate::rejection::Rejection;
+use crate::state::{Objects, StateRead};
+use crate::store::StoreError;
+use crate::tx::Operation;
+
+/// What the sequencer decided for an entry: its position and its time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryContext {
+    /// The entry's sequence number.
+    pub seq: Seq,
+    /// The entry's time, ms since the Unix epoch.
+    pub time_ms: u64,
+}
+
+/// The result of applying an envelope that was not refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The transaction is new: these objects are to be put.
+    Applied(Objects),
+    /// The identical transaction was applied before, at this entry; nothing
+    /// changes and the caller answers with the original entry.
+    Duplicate(TxRecord),
+}
+
+/// Why apply did not produce changes.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// The rules refused the transaction.
+    #[error(transparent)]
+    Rejected(#[from] Rejection),
+    /// The state could not be read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+type RuleResult<T> = Result<T, ApplyError>;
+
+/// Applies a verified envelope to `state` as entry `ctx`.
+pub fn apply<S: StateRead + ?Sized>(
+    state: &S,
+    envelope: &VerifiedEnvelope,
+    ctx: EntryContext,
+) -> Result<Outcome, ApplyError> {
+    let tx = &envelope.tx;
+    check_placement(&tx.operation, ctx.seq)?;
+    if !matches!(tx.operation, Operation::Genesis { .. }) {
+        check_ledger_id(state, &tx.ledger_id)?;
+    }
+    if let Some(previous) = state.transaction(&tx.tx_id)? {
+        return match previous.tx_hash == envelope.tx_hash {
+            true => Ok(Outcome::Duplicate(previous)),
+            false => Err(Rejection::TxIdReused {
+                tx_id: tx.tx_id.clone(),
+                seq: previous.seq,
+            }
+            .into()),
+        };
+    }
+    authority::check_signatures(state, envelope)?;
+    let mut changes = apply_operation(state, envelope, ctx)?;
+    changes.transactions.insert(
+        tx.tx_id.clone(),
+        TxRecord {
+            seq: ctx.seq,
+            tx_hash: envelope.tx_hash,
+        },
+    );
+    Ok(Outcome::Applied(changes))
+}
+
+fn apply_operation<S: StateRead + ?Sized>(
+    state: &S,
+    envelope: &VerifiedEnvelope,
+    ctx: EntryContext,
+) -> RuleResult<Objects> {
+    let signers: Vec<&str> = envelope.signers().collect();
+    match &envelope.tx.operation {
+        Operation::Genesis { participants } => {
+            participants::genesis(&envelope.tx.ledger_id, participants)
+        }
+        Operation::AdmitParticipant(spec) => participants::admit(state, spec, ctx),
+        Operation::RotateKey {
+            participant_id,
+            new_key,
+        } => participants::rotate_key(state, participant_id, *new_key, ctx),
+        Operation::RevokeParticipant { participant_id, .. } => {
+            participants::revoke(state, participant_id, ctx)
+        }
+        Operation::RegisterTank {
+            tank_id,
+            warehouse_id,
+            capacity_kg,
+            product,
+        } => stock::register_tank(state, tank_id, warehouse_id, *capacity_kg, product, ctx),
+        Operation::CertifyStock {
+            tank_id,
+            certificate,
+            quantity_kg,
+            depositor_id,
+        } => stock::certify(state, tank_id, certificate, *quantity_kg, depositor_id, ctx),
+        Operation::IssueReceipt(terms) => receipts::issue(state, terms, ctx),
+        Operation::TransferReceipt {
+            receipt_id,
+            new_holder_id,
+        } => receipts::transfer(state, receipt_id, new_holder_id, ctx),
+        Operation::SplitReceipt { receipt_id, parts } => {
+            receipts::split(state, receipt_id, parts, ctx)
+        }
+        Operation::CancelReceipt { receipt_id, .. } => receipts::cancel(state, receipt_id, ctx),
+        Operation::RegisterPledge(terms) => pledges::register(state, terms, ctx),
+        Operation::ReleasePledge { pledge_id } => pledges::release(state, pledge_id, ctx),
+        Operation::EnforcePledge {
+            pledge_id,
+            transferee_id,
+        } => pledges::enforce(state, pledge_id, transferee_id.as_deref(), ctx),
+        Operation::FreezeReceipt {
+            receipt_id,
+            order_reference,
+        } => freeze::freeze(
+            state,
+            receipt_id,
+            signers.first().copied().unwrap_or_default(),
+            order_reference,
+            ctx,
+        ),
+        Operation::UnfreezeReceipt { receipt_id, .. } => freeze::unfreeze(state, receipt_id, ctx),
+    }
+}
+
+fn check_placement(operation: &Operation, seq: Seq) -> RuleResult<()> {
+    let is_genesis = matches!(operation, Operation::Genesis { .. });
+    if is_genesis != (seq == 0) {
+        return Err(Rejection::GenesisOutOfPlace { seq }.into());
+    }
+    Ok(())
+}
+
+fn check_ledger_id<S: StateRead + ?Sized>(state: &S, found: &str) -> RuleResult<()> {
+    let expected = state.ledger_id()?.unwrap_or_default();
+    if expected != found {
+        return Err(Rejection::WrongLedger {
+            expected,
+            found: found.to_owned(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+fn load_participant<S: StateRead + ?Sized>(state: &S, id: &str) -> RuleResult<Participant> {
+    state
+        .participant(id)?
+        .ok_or_else(|| Rejection::ParticipantNotFound { id: id.to_owned() }.into())
+}
+
+/// A participant that exists, is not revoked, and holds one of `roles`.
+fn load_active_with_role<S: StateRead + ?Sized>(
+    state: &S,
+    id: &str,
+    roles: &[Role],
+) -> RuleResult<Participant> {
+    let participant = load_participant(state, id)?;
+    if let Some(revoked_at) = participant.revoked_at {
+        return Err(Rejection::ParticipantRevoked {
+            id: id.to_owned(),
+            revoked_at,
+        }
+        .into());
+    }
+    if !roles.iter().any(|role| participant.has_role(*role)) {
+        return Err(Rejection::MissingRole {
+            participant: id.to_owned(),
+            role: roles.first().copied().unwrap_or(Role::Holder),
+        }
+        .into());
+    }
+    Ok(participant)
+}
+
+fn load_tank<S: StateRead + ?Sized>(state: &S, id: &str) -> RuleResult<Tank> {
+    state
+        .tank(id)?
+        .ok_or_else(|| Rejection::TankNotFound { id: id.to_owned() }.into())
+}
+
+fn load_receipt<S: StateRead + ?Sized>(state: &S, id: &str) -> RuleResult<Receipt> {
+    state
+        .receipt(id)?
+        .ok_or_else(|| Rejection::ReceiptNotFound { id: id.to_owned() }.into())
+}
+
+fn load_pledge<S: StateRead + ?Sized>(state: &S, id: &str) -> RuleResult<Pledge> {
+    state
+        .pledge(id)?
+        .ok_or_else(|| Rejection::PledgeNotFound { id: id.to_owned() }.into())
+}
+
+fn require_future(field: &'static str, value_ms: u64, ctx: EntryContext) -> RuleResult<()> {
+    if value_ms <= ctx.time_ms {
+        return Err(Rejection::NotInFuture {
+            field,
+            value_ms,
+            now_ms: ctx.time_ms,
+        }
+        .into());
+    }
+    Ok(())
+}

@@ -1,0 +1,363 @@
+//! The production store: the entry log for the chain, sled for the state.
+//!
+//! sled holds one tree, `state`, whose keys are prefixed by kind:
+//!
+//! | key                               | value (postcard)   |
+//! |-----------------------------------|--------------------|
+//! | `meta/ledger_id`                  | ledger id (UTF-8)  |
+//! | `meta/applied`                    | entries applied, u64 big-endian |
+//! | `p/` id                           | `Participant`      |
+//! | `t/` id                           | `Tank`             |
+//! | `c/` agency `\0` number           | `Certificate`      |
+//! | `r/` id                           | `Receipt`          |
+//! | `g/` id                           | `Pledge`           |
+//! | `x/` tx id                        | `TxRecord`         |
+//!
+//! Every commit writes its objects and `meta/applied` in one atomic sled
+//! batch, after the log group is fdatasynced. sled may lose its last batches
+//! in a crash; [`DiskStore::open`] then replays the missing entries from the
+//! log, and if sled claims more than the log holds it is rebuilt from scratch.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::log::EntryLog;
+use super::{Store, StoreError, follow_on};
+use crate::chain::{ChainCursor, ChainError};
+use crate::crypto::PublicKey;
+use crate::entry::Entry;
+use crate::model::{
+    Certificate, CertificateRef, Participant, Pledge, Receipt, Seq, Tank, TxRecord,
+};
+use crate::replay::reapply;
+use crate::state::{Objects, StateRead};
+
+const APPLIED_KEY: &[u8] = b"meta/applied";
+const LEDGER_ID_KEY: &[u8] = b"meta/ledger_id";
+
+/// Entries in a checksummed, fdatasynced log; state in sled.
+#[derive(Debug)]
+pub struct DiskStore {
+    log: EntryLog,
+    db: sled::Db,
+    state: sled::Tree,
+    head: ChainCursor,
+    node_key: PublicKey,
+}
+
+/// What opening a store found and repaired.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OpenReport {
+    /// Entries in the chain.
+    pub entries: u64,
+    /// Bytes of a torn last group dropped from the log.
+    pub dropped_tail_bytes: u64,
+    /// Entries replayed into the state because sled had lost them.
+    pub replayed: u64,
+    /// Whether the state was rebuilt from scratch.
+    pub rebuilt: bool,
+}
+
+impl DiskStore {
+    /// Opens (or creates) the store in `dir`: `dir/log` holds the entry log,
+    /// `dir/state` the sled database. Verifies the chain and repairs the
+    /// state from the log; refuses a chain that does not verify, naming the
+    /// first bad entry. `node_key` is the key that seals this chain.
+    pub fn open(dir: &Path, node_key: PublicKey) -> Result<(DiskStore, OpenReport), StoreError> {
+        let (log, recovery) = EntryLog::open(&dir.join("log"))?;
+        let head = verify_chain(&log, &node_key)?;
+        let db = sled::open(dir.join("state")).map_err(sled_err("open"))?;
+        let state = db.open_tree("state").map_err(sled_err("open tree"))?;
+        let mut store = DiskStore {
+            log,
+            db,
+            state,
+            head,
+            node_key,
+        };
+        let mut report = OpenReport {
+            entries: head.next_seq,
+            dropped_tail_bytes: recovery.dropped_tail_bytes,
+            ..OpenReport::default()
+        };
+        store.catch_up(&mut report)?;
+        Ok((store, report))
+    }
+
+    /// The directory layout, for operators' messages.
+    pub fn paths(dir: &Path) -> [PathBuf; 2] {
+        [dir.join("log"), dir.join("state")]
+    }
+
+    /// Makes sled write its caches to its files (not a durability barrier;
+    /// used on clean shutdown so the next open replays nothing).
+    pub fn flush_state(&self) -> Result<(), StoreError> {
+        self.db.flush().map_err(sled_err("flush"))?;
+        Ok(())
+    }
+
+    fn applied(&self) -> Result<u64, StoreError> {
+        match self
+            .state
+            .get(APPLIED_KEY)
+            .map_err(sled_err("read applied count"))?
+        {
+            None => Ok(0),
+            Some(bytes) => {
+                let array: [u8; 8] = bytes.as_ref().try_into().map_err(|_| StoreError::Codec {
+                    key: "meta/applied".into(),
+                    reason: format!("{} bytes, expected 8", bytes.len()),
+                })?;
+                Ok(u64::from_be_bytes(array))
+            }
+        }
+    }
+
+    /// Brings sled up to the log: replays what it lacks, or rebuilds it.
+    fn catch_up(&mut self, report: &mut OpenReport) -> Result<(), StoreError> {
+        let mut applied = self.applied()?;
+        if applied > self.log.len() {
+            self.state.clear().map_err(sled_err("clear state"))?;
+            report.rebuilt = true;
+            applied = 0;
+        }
+        for seq in applied..self.log.len() {
+            let entry = self.entry(seq)?;
+            let changes = reapply(&*self, &entry, Some(&self.node_key)).map_err(|fault| {
+                StoreError::InvalidEntry {
+                    seq,
+                    reason: fault.to_string(),
+                }
+            })?;
+            self.write_state(&changes, seq + 1)?;
+            report.replayed += 1;
+        }
+        Ok(())
+    }
+
+    fn write_state(&self, changes: &Objects, applied: u64) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        if let Some(id) = &changes.ledger_id {
+            batch.insert(LEDGER_ID_KEY, id.as_bytes());
+        }
+        put_all(
+            &mut batch,
+            "p/",
+            changes
+                .participants
+                .iter()
+                .map(|(k, v)| (k.as_bytes().to_vec(), v)),
+        )?;
+        put_all(
+            &mut batch,
+            "t/",
+            changes
+                .tanks
+                .iter()
+                .map(|(k, v)| (k.as_bytes().to_vec(), v)),
+        )?;
+        put_all(
+            &mut batch,
+            "c/",
+            changes
+                .certificates
+                .iter()
+                .map(|(k, v)| (certificate_key(k), v)),
+        )?;
+        put_all(
+            &mut batch,
+            "r/",
+            changes
+                .receipts
+                .iter()
+                .map(|(k, v)| (k.as_bytes().to_vec(), v)),
+        )?;
+        put_all(
+            &mut batch,
+            "g/",
+            changes
+                .pledges
+                .iter()
+                .map(|(k, v)| (k.as_bytes().to_vec(), v)),
+        )?;
+        put_all(
+            &mut batch,
+            "x/",
+            changes
+                .transactions
+                .iter()
+                .map(|(k, v)| (k.as_bytes().to_vec(), v)),
+        )?;
+        batch.insert(APPLIED_KEY, &applied.to_be_bytes());
+        self.state
+            .apply_batch(batch)
+            .map_err(sled_err("apply batch"))
+    }
+
+    fn get<T: DeserializeOwned>(&self, prefix: &str, id: &[u8]) -> Result<Option<T>, StoreError> {
+        let key = [prefix.as_bytes(), id].concat();
+        match self.state.get(&key).map_err(sled_err("read"))? {
+            None => Ok(None),
+            Some(bytes) => decode_value(&key, &bytes).map(Some),
+        }
+    }
+
+    fn scan<T: DeserializeOwned>(
+        &self,
+        prefix: &str,
+    ) -> impl Iterator<Item = Result<T, StoreError>> + '_ {
+        self.state.scan_prefix(prefix.as_bytes()).map(|item| {
+            let (key, bytes) = item.map_err(sled_err("scan"))?;
+            decode_value(&key, &bytes)
+        })
+    }
+}
+
+/// Checks every link of the chain in the log, and the head's seal.
+fn verify_chain(log: &EntryLog, node_key: &PublicKey) -> Result<ChainCursor, StoreError> {
+    let mut cursor = ChainCursor::default();
+    let mut last: Option<Entry> = None;
+    for item in log.iter_from(0) {
+        let (_, record) = item?;
+        last = Some(cursor.check_record(&record, None)?);
+    }
+    if let Some(entry) = last
+        && !entry.seal_verifies(node_key)
+    {
+        return Err(ChainError::BadSeal {
+            seq: entry.seq,
+            node_key: *node_key,
+        }
+        .into());
+    }
+    Ok(cursor)
+}
+
+fn put_all<'a, T: Serialize + 'a>(
+    batch: &mut sled::Batch,
+    prefix: &str,
+    items: impl Iterator<Item = (Vec<u8>, &'a T)>,
+) -> Result<(), StoreError> {
+    for (id, value) in items {
+        let key = [prefix.as_bytes(), &id].concat();
+        let bytes = postcard::to_stdvec(value).map_err(|e| StoreError::Codec {
+            key: String::from_utf8_lossy(&key).into_owned(),
+            reason: e.to_string(),
+        })?;
+        batch.insert(key, bytes);
+    }
+    Ok(())
+}
+
+fn decode_value<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
+    postcard::from_bytes(bytes).map_err(|e| StoreError::Codec {
+        key: String::from_utf8_lossy(key).into_owned(),
+        reason: e.to_string(),
+    })
+}
+
+fn certificate_key(reference: &CertificateRef) -> Vec<u8> {
+    [
+        reference.agency.as_bytes(),
+        b"\0",
+        reference.number.as_bytes(),
+    ]
+    .concat()
+}
+
+fn sled_err(op: &'static str) -> impl Fn(sled::Error) -> StoreError {
+    move |source| StoreError::Sled { op, source }
+}
+
+impl Store for DiskStore {
+    fn len(&self) -> u64 {
+        self.log.len()
+    }
+
+    fn head(&self) -> ChainCursor {
+        self.head
+    }
+
+    fn entry(&self, seq: Seq) -> Result<Entry, StoreError> {
+        let record = self.record(seq)?;
+        Entry::decode(&record).map_err(|source| ChainError::Malformed { seq, source }.into())
+    }
+
+    fn record(&self, seq: Seq) -> Result<Vec<u8>, StoreError> {
+        if seq >= self.log.len() {
+            return Err(StoreError::OutOfRange {
+                seq,
+                len: self.log.len(),
+            });
+        }
+        Ok(self.log.read(seq)?)
+    }
+
+    fn commit(&mut self, entries: &[Entry], changes: &Objects) -> Result<(), StoreError> {
+        let head = follow_on(self.head, entries)?;
+        let records: Vec<Vec<u8>> = entries.iter().map(Entry::encode).collect();
+        let slices: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
+        self.log.append_group(&slices)?;
+        self.head = head;
+        self.write_state(changes, head.next_seq)
+    }
+
+    fn objects(&self) -> Result<Objects, StoreError> {
+        let mut all = Objects {
+            ledger_id: self.ledger_id()?,
+            ..Objects::default()
+        };
+        for p in self.scan::<Participant>("p/") {
+            all.put_participant(p?);
+        }
+        for t in self.scan::<Tank>("t/") {
+            all.put_tank(t?);
+        }
+        for c in self.scan::<Certificate>("c/") {
+            all.put_certificate(c?);
+        }
+        for r in self.scan::<Receipt>("r/") {
+            all.put_receipt(r?);
+        }
+        for g in self.scan::<Pledge>("g/") {
+            all.put_pledge(g?);
+        }
+        for item in self.state.scan_prefix(b"x/") {
+            let (key, bytes) = item.map_err(sled_err("scan"))?;
+            let record: TxRecord = decode_value(&key, &bytes)?;
+            all.transactions
+                .insert(String::from_utf8_lossy(&key[2..]).into_owned(), record);
+        }
+        Ok(all)
+    }
+}
+
+impl StateRead for DiskStore {
+    fn ledger_id(&self) -> Result<Option<String>, StoreError> {
+        let bytes = self
+            .state
+            .get(LEDGER_ID_KEY)
+            .map_err(sled_err("read ledger id"))?;
+        Ok(bytes.map(|b| String::from_utf8_lossy(&b).into_owned()))
+    }
+    fn participant(&self, id: &str) -> Result<Option<Participant>, StoreError> {
+        self.get("p/", id.as_bytes())
+    }
+    fn tank(&self, id: &str) -> Result<Option<Tank>, StoreError> {
+        self.get("t/", id.as_bytes())
+    }
+    fn certificate(&self, reference: &CertificateRef) -> Result<Option<Certificate>, StoreError> {
+        self.get("c/", &certificate_key(reference))
+    }
+    fn receipt(&self, id: &str) -> Result<Option<Receipt>, StoreError> {
+        self.get("r/", id.as_bytes())
+    }
+    fn pledge(&self, id: &str) -> Result<Option<Pledge>, StoreError> {
+        self.get("g/", id.as_bytes())
+    }
+    fn transaction(&self, tx_id: &str) -> Result<Option<TxRecord>, StoreError> {
+        self.get("x/", tx_id.as_bytes())
+    }
+}

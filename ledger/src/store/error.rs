@@ -1,0 +1,51 @@
+//! Storage errors: they name the operation and the key or entry concerned.
+
+use thiserror::Error;
+
+use super::log::LogError;
+use crate::chain::ChainError;
+use crate::model::Seq;
+
+/// A failure of the store (not of the rules).
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The entry log failed.
+    #[error(transparent)]
+    Log(#[from] LogError),
+    /// sled failed.
+    #[error("state database: {op} failed: {source}")]
+    Sled {
+        /// The operation.
+        op: &'static str,
+        /// sled's error.
+        source: sled::Error,
+    },
+    /// A stored value does not decode.
+    #[error("state database: value under key {key:?} does not decode: {reason}")]
+    Codec {
+        /// The key.
+        key: String,
+        /// The decoder's report.
+        reason: String,
+    },
+    /// The stored chain does not verify.
+    #[error("the stored chain does not verify: {0}")]
+    Chain(#[from] ChainError),
+    /// A logged entry is refused by the rules when replayed.
+    #[error("entry {seq} in the log is not a valid transaction: {reason}")]
+    InvalidEntry {
+        /// The entry.
+        seq: Seq,
+        /// Why the rules refused it.
+        reason: String,
+    },
+    /// An entry past the head was asked for.
+    #[error("entry {seq} does not exist: the chain has {len} entries")]
+    OutOfRange {
+        /// The entry asked for.
+        seq: Seq,
+        /// Entries in the chain.
+        len: u64,
+    },
+}

@@ -1,0 +1,89 @@
+//! The in-memory store: the same contract as the disk store, nothing durable.
+
+use super::{Store, StoreError, follow_on};
+use crate::chain::ChainCursor;
+use crate::entry::Entry;
+use crate::error::DecodeError;
+use crate::model::{
+    Certificate, CertificateRef, Participant, Pledge, Receipt, Seq, Tank, TxRecord,
+};
+use crate::state::{Objects, StateRead};
+
+/// Entries and state in memory.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    records: Vec<Vec<u8>>,
+    state: Objects,
+    head: ChainCursor,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+}
+
+impl Store for MemoryStore {
+    fn len(&self) -> u64 {
+        self.records.len() as u64
+    }
+
+    fn head(&self) -> ChainCursor {
+        self.head
+    }
+
+    fn entry(&self, seq: Seq) -> Result<Entry, StoreError> {
+        let record = self.record(seq)?;
+        Entry::decode(&record).map_err(|e: DecodeError| StoreError::InvalidEntry {
+            seq,
+            reason: e.to_string(),
+        })
+    }
+
+    fn record(&self, seq: Seq) -> Result<Vec<u8>, StoreError> {
+        usize::try_from(seq)
+            .ok()
+            .and_then(|i| self.records.get(i))
+            .cloned()
+            .ok_or(StoreError::OutOfRange {
+                seq,
+                len: self.len(),
+            })
+    }
+
+    fn commit(&mut self, entries: &[Entry], changes: &Objects) -> Result<(), StoreError> {
+        self.head = follow_on(self.head, entries)?;
+        self.records.extend(entries.iter().map(Entry::encode));
+        self.state.merge(changes.clone());
+        Ok(())
+    }
+
+    fn objects(&self) -> Result<Objects, StoreError> {
+        Ok(self.state.clone())
+    }
+}
+
+impl StateRead for MemoryStore {
+    fn ledger_id(&self) -> Result<Option<String>, StoreError> {
+        self.state.ledger_id()
+    }
+    fn participant(&self, id: &str) -> Result<Option<Participant>, StoreError> {
+        self.state.participant(id)
+    }
+    fn tank(&self, id: &str) -> Result<Option<Tank>, StoreError> {
+        self.state.tank(id)
+    }
+    fn certificate(&self, reference: &CertificateRef) -> Result<Option<Certificate>, StoreError> {
+        self.state.certificate(reference)
+    }
+    fn receipt(&self, id: &str) -> Result<Option<Receipt>, StoreError> {
+        self.state.receipt(id)
+    }
+    fn pledge(&self, id: &str) -> Result<Option<Pledge>, StoreError> {
+        self.state.pledge(id)
+    }
+    fn transaction(&self, tx_id: &str) -> Result<Option<TxRecord>, StoreError> {
+        self.state.transaction(tx_id)
+    }
+}

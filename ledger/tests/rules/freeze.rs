@@ -1,0 +1,96 @@
+use pledge_ledger::Rejection;
+use pledge_ledger::model::{Freeze, Role};
+use pledge_ledger::rejection::Party;
+
+use crate::support::*;
+
+#[test]
+fn a_regulator_freezes_and_unfreezes() {
+    let mut world = World::new();
+    world.receipt_of("R-1", 1_000);
+    let committed = world.ok(freeze("R-1"), &["regulator"]);
+    assert_eq!(
+        world.receipt("R-1").frozen,
+        Some(Freeze {
+            regulator_id: "regulator".into(),
+            order_reference: "(2026) Zhe 09 Min Chu 1".into(),
+            since: committed.seq
+        })
+    );
+    world.ok(unfreeze("R-1"), &["regulator"]);
+    assert_eq!(world.receipt("R-1").frozen, None);
+    world.ok(transfer("R-1", "trader-b"), &["trader-a", "wh-1"]);
+    world.assert_replays();
+}
+
+#[test]
+fn a_frozen_receipt_cannot_change_at_all() {
+    let mut world = World::new();
+    world.receipt_of("R-1", 1_000);
+    world.ok(freeze("R-1"), &["regulator"]);
+    let ops = [
+        (transfer("R-1", "trader-b"), vec!["trader-a", "wh-1"]),
+        (
+            split("R-1", &[("a", 500), ("b", 500)]),
+            vec!["wh-1", "trader-a"],
+        ),
+        (cancel("R-1"), vec!["trader-a", "wh-1"]),
+        (
+            pledge("P-1", "R-1", "bank-a", world.now_ms + DAY_MS),
+            vec!["trader-a", "bank-a"],
+        ),
+        (freeze("R-1"), vec!["regulator"]),
+    ];
+    for (op, signers) in ops {
+        let rejection = world.refused(op, &signers);
+        assert!(
+            matches!(rejection, Rejection::ReceiptFrozen { .. }),
+            "{rejection:?}"
+        );
+    }
+}
+
+#[test]
+fn only_a_regulator_freezes() {
+    let mut world = World::new();
+    world.receipt_of("R-1", 1_000);
+    for signer in ["bank-a", "wh-1", "admin", "auditor"] {
+        assert_eq!(
+            world.refused(freeze("R-1"), &[signer]),
+            Rejection::MissingSignature {
+                party: Party::AnyWithRole(Role::Regulator)
+            }
+        );
+    }
+}
+
+#[test]
+fn unfreezing_needs_a_freeze_and_a_regulator() {
+    let mut world = World::new();
+    world.receipt_of("R-1", 1_000);
+    assert_eq!(
+        world.refused(unfreeze("R-1"), &["regulator"]),
+        Rejection::ReceiptNotFrozen {
+            receipt: "R-1".into()
+        }
+    );
+    world.ok(freeze("R-1"), &["regulator"]);
+    assert!(matches!(
+        world.refused(unfreeze("R-1"), &["trader-a"]),
+        Rejection::MissingSignature { .. }
+    ));
+}
+
+#[test]
+fn a_cancelled_receipt_cannot_be_frozen() {
+    let mut world = World::new();
+    world.receipt_of("R-1", 1_000);
+    world.ok(cancel("R-1"), &["trader-a", "wh-1"]);
+    assert_eq!(
+        world.refused(freeze("R-1"), &["regulator"]),
+        Rejection::ReceiptNotLive {
+            receipt: "R-1".into(),
+            status: "cancelled"
+        }
+    );
+}
