@@ -7,7 +7,7 @@ use super::error::ProofError;
 /// A SHA-256 digest: a leaf hash, an interior node hash or a tree root.
 pub type Hash = [u8; 32];
 
-/// Length in bytes of a [`Hash`].
+/// Length in bytes of a [`Hash`](type@Hash).
 pub const HASH_LEN: usize = 32;
 
 /// Domain-separation prefix hashed before a leaf's data.
@@ -39,7 +39,7 @@ pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
     hasher.finalize().into()
 }
 
-/// Reads a [`Hash`] from untrusted bytes (e.g. a proof received over the wire).
+/// Reads a [`Hash`](type@Hash) from untrusted bytes (e.g. a proof received over the wire).
 ///
 /// Fails with [`ProofError::WrongHashLength`] unless `bytes` is exactly [`HASH_LEN`] long.
 pub fn parse_hash(bytes: &[u8]) -> Result<Hash, ProofError> {
