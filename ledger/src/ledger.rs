@@ -61,6 +61,11 @@ impl<S: Store> Ledger<S> {
         &self.store
     }
 
+    /// Gives the store back (to close it).
+    pub fn into_store(self) -> S {
+        self.store
+    }
+
     /// The store, for maintenance.
     pub fn store_mut(&mut self) -> &mut S {
         &mut self.store

@@ -12,6 +12,7 @@
 //! | `r/` id                           | `Receipt`          |
 //! | `g/` id                           | `Pledge`           |
 //! | `x/` tx id                        | `TxRecord`         |
+//! | `m/` level:u8 index:u64           | Merkle node hash, 32 bytes |
 //!
 //! Every commit writes its objects and `meta/applied` in one atomic sled
 //! batch, after the log group is fdatasynced. sled may lose its last batches
@@ -24,7 +25,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::log::EntryLog;
-use super::{Store, StoreError, follow_on};
+use super::{Store, StoreError, follow_on, tree_nodes_for};
+use crate::merkle::{Hash, NodeId, NodeSource};
 use crate::chain::{ChainCursor, ChainError};
 use crate::crypto::PublicKey;
 use crate::entry::Entry;
@@ -131,14 +133,18 @@ impl DiskStore {
                     reason: fault.to_string(),
                 }
             })?;
-            self.write_state(&changes, seq + 1)?;
+            let nodes = tree_nodes_for(&*self, seq, std::slice::from_ref(&entry))?;
+            self.write_state(&changes, &nodes, seq + 1)?;
             report.replayed += 1;
         }
         Ok(())
     }
 
-    fn write_state(&self, changes: &Objects, applied: u64) -> Result<(), StoreError> {
+    fn write_state(&self, changes: &Objects, nodes: &[(NodeId, Hash)], applied: u64) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
+        for (id, hash) in nodes {
+            batch.insert([b"m/".as_slice(), &id.to_key()].concat(), hash.as_slice());
+        }
         if let Some(id) = &changes.ledger_id {
             batch.insert(LEDGER_ID_KEY, id.as_bytes());
         }
@@ -215,24 +221,42 @@ impl DiskStore {
     }
 }
 
-/// Checks every link of the chain in the log, and the head's seal.
+/// Checks every link of the chain in the log, and the head's seal. Seals of
+/// inner entries are implied by the links up to the sealed head; where a link
+/// breaks, the previous entry's seal tells which of the two was altered.
 fn verify_chain(log: &EntryLog, node_key: &PublicKey) -> Result<ChainCursor, StoreError> {
     let mut cursor = ChainCursor::default();
     let mut last: Option<Entry> = None;
     for item in log.iter_from(0) {
         let (_, record) = item?;
-        last = Some(cursor.check_record(&record, None)?);
-    }
-    if let Some(entry) = last
-        && !entry.seal_verifies(node_key)
-    {
-        return Err(ChainError::BadSeal {
-            seq: entry.seq,
-            node_key: *node_key,
+        match cursor.check_record(&record, None) {
+            Ok(entry) => last = Some(entry),
+            Err(broken) => return Err(first_bad_entry(broken, last.as_ref(), node_key).into()),
         }
-        .into());
+    }
+    if let Some(entry) = last {
+        require_seal(&entry, node_key)?;
     }
     Ok(cursor)
+}
+
+/// A broken link at entry n means entry n-1 or entry n was altered: an
+/// altered n-1 no longer matches its seal.
+fn first_bad_entry(broken: ChainError, previous: Option<&Entry>, node_key: &PublicKey) -> ChainError {
+    match (&broken, previous) {
+        (ChainError::BrokenLink { .. }, Some(previous)) => require_seal(previous, node_key).err().unwrap_or(broken),
+        _ => broken,
+    }
+}
+
+fn require_seal(entry: &Entry, node_key: &PublicKey) -> Result<(), ChainError> {
+    match entry.seal_verifies(node_key) {
+        true => Ok(()),
+        false => Err(ChainError::BadSeal {
+            seq: entry.seq,
+            node_key: *node_key,
+        }),
+    }
 }
 
 fn put_all<'a, T: Serialize + 'a>(
@@ -297,11 +321,12 @@ impl Store for DiskStore {
 
     fn commit(&mut self, entries: &[Entry], changes: &Objects) -> Result<(), StoreError> {
         let head = follow_on(self.head, entries)?;
+        let nodes = tree_nodes_for(&*self, self.len(), entries)?;
         let records: Vec<Vec<u8>> = entries.iter().map(Entry::encode).collect();
         let slices: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
         self.log.append_group(&slices)?;
         self.head = head;
-        self.write_state(changes, head.next_seq)
+        self.write_state(changes, &nodes, head.next_seq)
     }
 
     fn objects(&self) -> Result<Objects, StoreError> {
@@ -359,5 +384,21 @@ impl StateRead for DiskStore {
     }
     fn transaction(&self, tx_id: &str) -> Result<Option<TxRecord>, StoreError> {
         self.get("x/", tx_id.as_bytes())
+    }
+}
+
+impl NodeSource for DiskStore {
+    type Error = StoreError;
+
+    fn node(&self, id: NodeId) -> Result<Hash, StoreError> {
+        let key = [b"m/".as_slice(), &id.to_key()].concat();
+        let bytes = self.state.get(&key).map_err(sled_err("read Merkle node"))?;
+        let bytes = bytes.ok_or_else(|| StoreError::Tree {
+            reason: format!("node {id:?} is not stored"),
+        })?;
+        bytes.as_ref().try_into().map_err(|_| StoreError::Codec {
+            key: format!("m/{id:?}"),
+            reason: format!("{} bytes, expected 32", bytes.len()),
+        })
     }
 }

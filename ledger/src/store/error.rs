@@ -40,6 +40,12 @@ pub enum StoreError {
         /// Why the rules refused it.
         reason: String,
     },
+    /// A Merkle node is missing or a tree size is out of range.
+    #[error("Merkle tree: {reason}")]
+    Tree {
+        /// What went wrong.
+        reason: String,
+    },
     /// An entry past the head was asked for.
     #[error("entry {seq} does not exist: the chain has {len} entries")]
     OutOfRange {

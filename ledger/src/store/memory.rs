@@ -1,6 +1,9 @@
 //! The in-memory store: the same contract as the disk store, nothing durable.
 
-use super::{Store, StoreError, follow_on};
+use std::collections::BTreeMap;
+
+use super::{Store, StoreError, follow_on, tree_nodes_for};
+use crate::merkle::{Hash, NodeId, NodeSource};
 use crate::chain::ChainCursor;
 use crate::entry::Entry;
 use crate::error::DecodeError;
@@ -15,6 +18,7 @@ pub struct MemoryStore {
     records: Vec<Vec<u8>>,
     state: Objects,
     head: ChainCursor,
+    nodes: BTreeMap<NodeId, Hash>,
 }
 
 impl MemoryStore {
@@ -53,7 +57,10 @@ impl Store for MemoryStore {
     }
 
     fn commit(&mut self, entries: &[Entry], changes: &Objects) -> Result<(), StoreError> {
-        self.head = follow_on(self.head, entries)?;
+        let head = follow_on(self.head, entries)?;
+        let nodes = tree_nodes_for(self, self.len(), entries)?;
+        self.head = head;
+        self.nodes.extend(nodes);
         self.records.extend(entries.iter().map(Entry::encode));
         self.state.merge(changes.clone());
         Ok(())
@@ -85,5 +92,15 @@ impl StateRead for MemoryStore {
     }
     fn transaction(&self, tx_id: &str) -> Result<Option<TxRecord>, StoreError> {
         self.state.transaction(tx_id)
+    }
+}
+
+impl NodeSource for MemoryStore {
+    type Error = StoreError;
+
+    fn node(&self, id: NodeId) -> Result<Hash, StoreError> {
+        self.nodes.get(&id).copied().ok_or_else(|| StoreError::Tree {
+            reason: format!("node {id:?} is not stored"),
+        })
     }
 }

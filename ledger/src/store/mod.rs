@@ -28,13 +28,17 @@ pub use disk::DiskStore;
 pub use error::StoreError;
 pub use memory::MemoryStore;
 
+use std::collections::BTreeMap;
+
 use crate::chain::ChainCursor;
 use crate::entry::Entry;
+use crate::merkle::{self, Hash, MerkleError, NodeId, NodeSource};
 use crate::model::Seq;
 use crate::state::{Objects, StateRead};
 
-/// A ledger store: the chain of entries and the state derived from it.
-pub trait Store: StateRead {
+/// A ledger store: the chain of entries, the Merkle tree over them (as
+/// stored perfect subtrees, see [`crate::merkle`]) and the derived state.
+pub trait Store: StateRead + NodeSource<Error = StoreError> {
     /// Number of committed entries.
     fn len(&self) -> u64;
 
@@ -59,6 +63,59 @@ pub trait Store: StateRead {
 
     /// Every object of the derived state, for comparison with a replay.
     fn objects(&self) -> Result<Objects, StoreError>;
+
+    /// The Merkle root over the first `size` entries.
+    fn tree_root(&self, size: u64) -> Result<Hash, StoreError> {
+        merkle::root(size, &self).map_err(tree_error)
+    }
+}
+
+/// The Merkle nodes a group of entries completes, in order, when appended
+/// to a tree of `size_before` leaves stored in `base`.
+fn tree_nodes_for<S: NodeSource<Error = StoreError> + ?Sized>(
+    base: &S,
+    size_before: u64,
+    entries: &[Entry],
+) -> Result<Vec<(NodeId, Hash)>, StoreError> {
+    let mut pending = PendingNodes {
+        base,
+        added: BTreeMap::new(),
+    };
+    let mut all = Vec::new();
+    for (offset, entry) in entries.iter().enumerate() {
+        let leaf = merkle::leaf_hash(&entry.body());
+        let nodes = merkle::nodes_completed_by_append(size_before + offset as u64, leaf, &pending)
+            .map_err(tree_error)?;
+        pending.added.extend(nodes.iter().copied());
+        all.extend(nodes);
+    }
+    Ok(all)
+}
+
+fn tree_error(error: MerkleError<StoreError>) -> StoreError {
+    match error {
+        MerkleError::Storage(error) => error,
+        other => StoreError::Tree {
+            reason: other.to_string(),
+        },
+    }
+}
+
+/// Stored nodes, plus those added by the group being committed.
+struct PendingNodes<'a, S: ?Sized> {
+    base: &'a S,
+    added: BTreeMap<NodeId, Hash>,
+}
+
+impl<S: NodeSource<Error = StoreError> + ?Sized> NodeSource for PendingNodes<'_, S> {
+    type Error = StoreError;
+
+    fn node(&self, id: NodeId) -> Result<Hash, StoreError> {
+        match self.added.get(&id) {
+            Some(hash) => Ok(*hash),
+            None => self.base.node(id),
+        }
+    }
 }
 
 /// Checks that `entries` follow on from `head`, without seals (they were

@@ -1,0 +1,115 @@
+//! One suite for both stores: the in-memory store and the disk store must
+//! behave the same. Disk-only behaviour (reopen, crashes) is in store_crash.rs.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use pledge_ledger::chain::ChainCursor;
+use pledge_ledger::crypto::Digest;
+use pledge_ledger::entry::Entry;
+use pledge_ledger::merkle::MemoryNodes;
+use pledge_ledger::state::{Objects, StateRead};
+use pledge_ledger::store::{DiskStore, MemoryStore, Store, StoreError};
+use pledge_ledger::{crypto, merkle};
+use support::*;
+
+/// A short history touching every kind of object.
+pub fn scenario<S: Store>(world: &mut World<S>) {
+    world.receipt_of("R-1", 2_000_000);
+    world.ok(split("R-1", &[("R-1a", 1_500_000), ("R-1b", 500_000)]), &["wh-1", "trader-a"]);
+    world.ok(pledge("P-1", "R-1a", "bank-a", world.now_ms + 30 * DAY_MS), &["trader-a", "bank-a"]);
+    world.now_ms += 1_000;
+    world.ok(transfer("R-1b", "trader-b"), &["trader-a", "wh-1"]);
+    world.ok(freeze("R-1b"), &["regulator"]);
+    world.ok(release("P-1"), &["bank-a"]);
+}
+
+fn commits_and_reads<S: Store>(mut world: World<S>) {
+    scenario(&mut world);
+    let store = world.store();
+    let mut cursor = ChainCursor::default();
+    let mut nodes = MemoryNodes::new();
+    for seq in 0..store.len() {
+        let record = store.record(seq).unwrap();
+        let entry = cursor.check_record(&record, Some(&world.ledger.node_public_key())).unwrap();
+        assert_eq!(store.entry(seq).unwrap(), entry);
+        assert_eq!(Entry::decode(&record).unwrap().encode(), record);
+        nodes.append(merkle::leaf_hash(&entry.body())).unwrap();
+    }
+    assert_eq!(store.head(), cursor);
+    assert_eq!(store.tree_root(store.len()).unwrap(), nodes.root().unwrap());
+    assert_eq!(store.tree_root(0).unwrap(), merkle::EMPTY_ROOT);
+    assert!(matches!(
+        store.entry(store.len()),
+        Err(StoreError::OutOfRange { seq, len }) if seq == len
+    ));
+    assert_eq!(store.receipt("R-1a").unwrap().unwrap().holder_id, "trader-a");
+    assert!(store.receipt("R-404").unwrap().is_none());
+    world.assert_replays();
+}
+
+fn refuses_a_group_that_does_not_follow_on<S: Store>(mut world: World<S>) {
+    scenario(&mut world);
+    let before = (world.len(), world.store().head(), world.store().objects().unwrap());
+    let last = world.store().entry(world.len() - 1).unwrap();
+    let node = node_key();
+    let stray = |seq, prev| Entry::seal_new(seq, prev, last.time_ms, last.envelope.clone(), &node);
+    let wrong_seq = stray(before.0 + 1, world.store().head().head_hash);
+    let wrong_link = stray(before.0, Digest([9; 32]));
+    for entry in [wrong_seq, wrong_link] {
+        let mut changes = Objects::default();
+        changes.ledger_id = Some("hijacked".into());
+        assert!(matches!(
+            world.ledger.store_mut().commit(&[entry], &changes),
+            Err(StoreError::Chain(_))
+        ));
+    }
+    let after = (world.len(), world.store().head(), world.store().objects().unwrap());
+    assert_eq!(before, after);
+}
+
+fn commits_a_group_with_one_call<S: Store>(mut world: World<S>) {
+    world.receipt_of("R-1", 1_000);
+    world.receipt_of("R-2", 1_000);
+    let envelopes: Vec<_> = (0..10)
+        .map(|i| {
+            let receipt = if i % 2 == 0 { "R-1" } else { "R-2" };
+            let tx = world.tx(pledge(&format!("P-{i}"), receipt, "bank-a", world.now_ms + DAY_MS));
+            world.sign(&tx, &["trader-a", "bank-a"]).verify().unwrap()
+        })
+        .collect();
+    let before = world.len();
+    let results = world.ledger.append_group(&envelopes, world.now_ms).unwrap();
+    // Exactly one pledge per receipt wins; the rest name the winner.
+    let accepted: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(accepted.len(), 2);
+    assert_eq!(world.len(), before + 2);
+    assert_eq!(accepted[0].seq, before);
+    assert_eq!(accepted[1].seq, before + 1);
+    world.assert_replays();
+}
+
+fn disk_world(dir: &tempfile::TempDir) -> World<DiskStore> {
+    let (store, _) = DiskStore::open(dir.path(), crypto::public_key(&node_key())).unwrap();
+    World::with_store(store)
+}
+
+macro_rules! both_stores {
+    ($($case:ident),* $(,)?) => {
+        mod memory {
+            $(#[test] fn $case() { super::$case(super::World::with_store(super::MemoryStore::new())); })*
+        }
+        mod disk {
+            $(#[test] fn $case() {
+                let dir = tempfile::tempdir().unwrap();
+                super::$case(super::disk_world(&dir));
+            })*
+        }
+    };
+}
+
+both_stores!(
+    commits_and_reads,
+    refuses_a_group_that_does_not_follow_on,
+    commits_a_group_with_one_call,
+);
