@@ -1,1 +1,0 @@
-//! The append-only, checksummed entry log with group fdatasync.
