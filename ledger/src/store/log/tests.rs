@@ -377,3 +377,22 @@ fn open_one_million_records() {
     eprintln!("open with index rebuild: {:?}", t.elapsed());
     assert_eq!(r.index_rebuilt_from, Some(0));
 }
+
+#[test]
+fn frame_with_wrong_first_record_is_not_accepted() {
+    let (dir, n) = log_with(&[2, 3]);
+    let path = dir.path().join(LOG_FILE);
+    let mut bytes = fs::read(&path).unwrap();
+    let at = bytes.len() as u64;
+    let (mut frame, mut offs) = (Vec::new(), Vec::new());
+    // Checksums and group_offset are right; first_record skips ahead.
+    frame::encode_group(&[b"abc"], n + 5, at, 7, &mut frame, &mut offs);
+    bytes.extend_from_slice(&frame);
+    fs::write(&path, &bytes).unwrap();
+    let (log, r) = EntryLog::open(dir.path()).unwrap();
+    assert_eq!(r.records, n);
+    assert_eq!(r.dropped_tail_bytes, frame.len() as u64);
+    let reason = r.dropped_tail_reason.unwrap();
+    assert!(reason.contains("first record"), "{reason}");
+    check_all(&log);
+}
