@@ -39,8 +39,10 @@ pub enum LogError {
 
     /// The log contains damage that is not a torn final group: a group that
     /// fails its checks is followed by at least one valid group, so dropping
-    /// it would silently lose acknowledged records. Nothing was modified; the
-    /// log must be repaired (e.g. restored from a replica) by an operator.
+    /// it would silently lose acknowledged records. `open` modifies nothing in
+    /// that case; the log must be repaired (e.g. restored from a replica) by
+    /// an operator. Also returned by `read`/`iter_from`/`truncate` when a
+    /// record or index entry read back is out of bounds.
     ///
     /// Checksums cover a whole group, so `record` is the index of the *first*
     /// record of the damaged group and `offset` the byte offset of its header.
@@ -49,7 +51,8 @@ pub enum LogError {
         path.display()
     )]
     Corrupt {
-        /// The log file.
+        /// The damaged file: `entries.log`, or `entries.idx` when `read` or
+        /// `iter_from` finds an index entry pointing outside the log.
         path: PathBuf,
         /// Index of the first record of the damaged group (or of the record
         /// being read, for errors raised by `read`/`iter_from`).

@@ -289,9 +289,6 @@ impl EntryLog {
 
         let lock_path = dir.join(LOCK_FILE);
         let (lock, lock_created) = open_rw(&lock_path)?;
-        // `File::try_lock` is stable since Rust 1.89; the workspace still
-        // declares rust-version 1.88 (the toolchain in use is newer).
-        #[allow(clippy::incompatible_msrv)]
         let locked = lock.try_lock();
         match locked {
             Ok(()) => {}
@@ -603,7 +600,7 @@ impl EntryLog {
     }
 
     fn check_offset(&self, index: u64, off: u64) -> Result<(), LogError> {
-        if off < HEADER_LEN || off + LEN_PREFIX > self.log_len {
+        if off < HEADER_LEN || off > self.log_len.saturating_sub(LEN_PREFIX) {
             return Err(LogError::Corrupt {
                 path: self.idx_path.clone(),
                 record: index,
