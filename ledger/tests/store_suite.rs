@@ -16,8 +16,14 @@ use support::*;
 /// A short history touching every kind of object.
 pub fn scenario<S: Store>(world: &mut World<S>) {
     world.receipt_of("R-1", 2_000_000);
-    world.ok(split("R-1", &[("R-1a", 1_500_000), ("R-1b", 500_000)]), &["wh-1", "trader-a"]);
-    world.ok(pledge("P-1", "R-1a", "bank-a", world.now_ms + 30 * DAY_MS), &["trader-a", "bank-a"]);
+    world.ok(
+        split("R-1", &[("R-1a", 1_500_000), ("R-1b", 500_000)]),
+        &["wh-1", "trader-a"],
+    );
+    world.ok(
+        pledge("P-1", "R-1a", "bank-a", world.now_ms + 30 * DAY_MS),
+        &["trader-a", "bank-a"],
+    );
     world.now_ms += 1_000;
     world.ok(transfer("R-1b", "trader-b"), &["trader-a", "wh-1"]);
     world.ok(freeze("R-1b"), &["regulator"]);
@@ -31,7 +37,9 @@ fn commits_and_reads<S: Store>(mut world: World<S>) {
     let mut nodes = MemoryNodes::new();
     for seq in 0..store.len() {
         let record = store.record(seq).unwrap();
-        let entry = cursor.check_record(&record, Some(&world.ledger.node_public_key())).unwrap();
+        let entry = cursor
+            .check_record(&record, Some(&world.ledger.node_public_key()))
+            .unwrap();
         assert_eq!(store.entry(seq).unwrap(), entry);
         assert_eq!(Entry::decode(&record).unwrap().encode(), record);
         nodes.append(merkle::leaf_hash(&entry.body())).unwrap();
@@ -43,14 +51,21 @@ fn commits_and_reads<S: Store>(mut world: World<S>) {
         store.entry(store.len()),
         Err(StoreError::OutOfRange { seq, len }) if seq == len
     ));
-    assert_eq!(store.receipt("R-1a").unwrap().unwrap().holder_id, "trader-a");
+    assert_eq!(
+        store.receipt("R-1a").unwrap().unwrap().holder_id,
+        "trader-a"
+    );
     assert!(store.receipt("R-404").unwrap().is_none());
     world.assert_replays();
 }
 
 fn refuses_a_group_that_does_not_follow_on<S: Store>(mut world: World<S>) {
     scenario(&mut world);
-    let before = (world.len(), world.store().head(), world.store().objects().unwrap());
+    let before = (
+        world.len(),
+        world.store().head(),
+        world.store().objects().unwrap(),
+    );
     let last = world.store().entry(world.len() - 1).unwrap();
     let node = node_key();
     let stray = |seq, prev| Entry::seal_new(seq, prev, last.time_ms, last.envelope.clone(), &node);
@@ -64,7 +79,11 @@ fn refuses_a_group_that_does_not_follow_on<S: Store>(mut world: World<S>) {
             Err(StoreError::Chain(_))
         ));
     }
-    let after = (world.len(), world.store().head(), world.store().objects().unwrap());
+    let after = (
+        world.len(),
+        world.store().head(),
+        world.store().objects().unwrap(),
+    );
     assert_eq!(before, after);
 }
 
@@ -74,7 +93,12 @@ fn commits_a_group_with_one_call<S: Store>(mut world: World<S>) {
     let envelopes: Vec<_> = (0..10)
         .map(|i| {
             let receipt = if i % 2 == 0 { "R-1" } else { "R-2" };
-            let tx = world.tx(pledge(&format!("P-{i}"), receipt, "bank-a", world.now_ms + DAY_MS));
+            let tx = world.tx(pledge(
+                &format!("P-{i}"),
+                receipt,
+                "bank-a",
+                world.now_ms + DAY_MS,
+            ));
             world.sign(&tx, &["trader-a", "bank-a"]).verify().unwrap()
         })
         .collect();

@@ -26,10 +26,10 @@ use serde::de::DeserializeOwned;
 
 use super::log::EntryLog;
 use super::{Store, StoreError, follow_on, tree_nodes_for};
-use crate::merkle::{Hash, NodeId, NodeSource};
 use crate::chain::{ChainCursor, ChainError};
 use crate::crypto::PublicKey;
 use crate::entry::Entry;
+use crate::merkle::{Hash, NodeId, NodeSource};
 use crate::model::{
     Certificate, CertificateRef, Participant, Pledge, Receipt, Seq, Tank, TxRecord,
 };
@@ -140,7 +140,12 @@ impl DiskStore {
         Ok(())
     }
 
-    fn write_state(&self, changes: &Objects, nodes: &[(NodeId, Hash)], applied: u64) -> Result<(), StoreError> {
+    fn write_state(
+        &self,
+        changes: &Objects,
+        nodes: &[(NodeId, Hash)],
+        applied: u64,
+    ) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
         for (id, hash) in nodes {
             batch.insert([b"m/".as_slice(), &id.to_key()].concat(), hash.as_slice());
@@ -242,9 +247,15 @@ fn verify_chain(log: &EntryLog, node_key: &PublicKey) -> Result<ChainCursor, Sto
 
 /// A broken link at entry n means entry n-1 or entry n was altered: an
 /// altered n-1 no longer matches its seal.
-fn first_bad_entry(broken: ChainError, previous: Option<&Entry>, node_key: &PublicKey) -> ChainError {
+fn first_bad_entry(
+    broken: ChainError,
+    previous: Option<&Entry>,
+    node_key: &PublicKey,
+) -> ChainError {
     match (&broken, previous) {
-        (ChainError::BrokenLink { .. }, Some(previous)) => require_seal(previous, node_key).err().unwrap_or(broken),
+        (ChainError::BrokenLink { .. }, Some(previous)) => {
+            require_seal(previous, node_key).err().unwrap_or(broken)
+        }
         _ => broken,
     }
 }

@@ -3,10 +3,10 @@
 use std::collections::BTreeMap;
 
 use super::{Store, StoreError, follow_on, tree_nodes_for};
-use crate::merkle::{Hash, NodeId, NodeSource};
 use crate::chain::ChainCursor;
 use crate::entry::Entry;
 use crate::error::DecodeError;
+use crate::merkle::{Hash, NodeId, NodeSource};
 use crate::model::{
     Certificate, CertificateRef, Participant, Pledge, Receipt, Seq, Tank, TxRecord,
 };
@@ -99,8 +99,11 @@ impl NodeSource for MemoryStore {
     type Error = StoreError;
 
     fn node(&self, id: NodeId) -> Result<Hash, StoreError> {
-        self.nodes.get(&id).copied().ok_or_else(|| StoreError::Tree {
-            reason: format!("node {id:?} is not stored"),
-        })
+        self.nodes
+            .get(&id)
+            .copied()
+            .ok_or_else(|| StoreError::Tree {
+                reason: format!("node {id:?} is not stored"),
+            })
     }
 }

@@ -65,6 +65,7 @@ pub struct World<S: Store = MemoryStore> {
     pub keys: BTreeMap<String, SigningKey>,
     pub now_ms: u64,
     next_tx: u64,
+    session: u64,
 }
 
 impl World<MemoryStore> {
@@ -74,12 +75,15 @@ impl World<MemoryStore> {
 }
 
 impl<S: Store> World<S> {
+    /// A world over `store`, writing the genesis if the store is empty.
     pub fn with_store(store: S) -> Self {
         let mut world = World::empty(store);
-        let genesis = EnvelopeBuilder::new(&genesis_tx())
-            .sign("admin", &key(1))
-            .build();
-        world.submit_envelope(genesis).expect("genesis");
+        if world.ledger.store().is_empty() {
+            let genesis = EnvelopeBuilder::new(&genesis_tx())
+                .sign("admin", &key(1))
+                .build();
+            world.submit_envelope(genesis).expect("genesis");
+        }
         world
     }
 
@@ -88,10 +92,16 @@ impl<S: Store> World<S> {
             .iter()
             .map(|(id, _, seed)| (id.to_string(), key(*seed)))
             .collect();
+        let session = store.len();
+        let now_ms = match store.is_empty() {
+            true => T0,
+            false => store.head().head_time_ms,
+        };
         World {
+            session,
             ledger: Ledger::new(store, node_key()),
             keys,
-            now_ms: T0,
+            now_ms,
             next_tx: 0,
         }
     }
@@ -100,7 +110,7 @@ impl<S: Store> World<S> {
         self.next_tx += 1;
         pb::Transaction {
             ledger_id: LEDGER_ID.into(),
-            tx_id: format!("tx-{}", self.next_tx),
+            tx_id: format!("tx-{}-{}", self.session, self.next_tx),
             client_time_ms: self.now_ms,
             operation: Some(op),
         }

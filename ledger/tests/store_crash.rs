@@ -1,0 +1,259 @@
+//! The disk store across crashes and tampering: a torn last group, sled
+//! losing its last writes or running ahead of the log, altered entries, and
+//! a second node on the same directory.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::fs;
+use std::path::Path;
+
+use pledge_ledger::chain::ChainError;
+use pledge_ledger::crypto::{self, PublicKey};
+use pledge_ledger::entry::Entry;
+use pledge_ledger::replay::Replayer;
+use pledge_ledger::store::log::{EntryLog, LOG_FILE, LogError};
+use pledge_ledger::store::{DiskStore, Store, StoreError};
+use support::*;
+
+fn node_public() -> PublicKey {
+    crypto::public_key(&node_key())
+}
+
+fn open(dir: &Path) -> Result<DiskStore, StoreError> {
+    DiskStore::open(dir, node_public()).map(|(store, _)| store)
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for item in fs::read_dir(from).unwrap() {
+        let item = item.unwrap();
+        let target = to.join(item.file_name());
+        if item.file_type().unwrap().is_dir() {
+            copy_dir(&item.path(), &target);
+        } else {
+            fs::copy(item.path(), target).unwrap();
+        }
+    }
+}
+
+/// Replays the store's chain from genesis and checks its state is exactly
+/// what replay produces.
+fn assert_store_replays(store: &DiskStore) {
+    let mut replayer = Replayer::new(Some(node_public()));
+    for seq in 0..store.len() {
+        replayer.push_record(&store.record(seq).unwrap()).unwrap();
+    }
+    assert_eq!(replayer.state(), &store.objects().unwrap());
+    assert_eq!(replayer.cursor(), store.head());
+}
+
+/// Builds a chain in `dir`; returns the log's byte length before the last
+/// group, the entries before it, and a copy of the data dir taken then.
+fn chain_with_last_group(dir: &Path, before_last: &Path) -> (u64, u64) {
+    let mut world = World::with_store(open(dir).unwrap());
+    world.receipt_of("R-1", 1_000_000);
+    world.receipt_of("R-2", 1_000_000);
+    let entries_before = world.len();
+    drop(world);
+    copy_dir(dir, before_last);
+    let log_bytes = fs::metadata(dir.join("log").join(LOG_FILE)).unwrap().len();
+    let mut world = World::with_store(open(dir).unwrap());
+    world.ok(
+        pledge("P-1", "R-1", "bank-a", world.now_ms + DAY_MS),
+        &["trader-a", "bank-a"],
+    );
+    (log_bytes, entries_before)
+}
+
+#[test]
+fn a_torn_last_group_is_dropped_at_every_byte_offset() {
+    let work = tempfile::tempdir().unwrap();
+    let (full, before) = (work.path().join("full"), work.path().join("before"));
+    let (cut_from, entries_before) = chain_with_last_group(&full, &before);
+    let log_len = fs::metadata(full.join("log").join(LOG_FILE)).unwrap().len();
+    assert!(log_len > cut_from);
+    for cut in cut_from..log_len {
+        // sled from after the last group (it ran ahead of the log) and from
+        // before it: both must end at exactly the complete groups.
+        for sled_from in [&full, &before] {
+            let trial = tempfile::tempdir().unwrap();
+            copy_dir(&full.join("log"), &trial.path().join("log"));
+            copy_dir(&sled_from.join("state"), &trial.path().join("state"));
+            let log_file = trial.path().join("log").join(LOG_FILE);
+            fs::OpenOptions::new()
+                .write(true)
+                .open(&log_file)
+                .unwrap()
+                .set_len(cut)
+                .unwrap();
+            let (store, report) = DiskStore::open(trial.path(), node_public()).unwrap();
+            assert_eq!(store.len(), entries_before, "cut at byte {cut}");
+            assert_eq!(report.dropped_tail_bytes, cut - cut_from);
+            assert_eq!(report.rebuilt, sled_from == &full);
+            assert!(store.pledge_absent("P-1"));
+            assert_store_replays(&store);
+        }
+    }
+}
+
+#[test]
+fn sled_losing_its_last_writes_is_repaired_from_the_log() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("data");
+    let mut world = World::with_store(open(&dir).unwrap());
+    world.receipt_of("R-1", 1_000_000);
+    let applied_then = world.len();
+    drop(world);
+    let stale = work.path().join("stale-state");
+    copy_dir(&dir.join("state"), &stale);
+
+    let mut world = World::with_store(open(&dir).unwrap());
+    world.ok(
+        pledge("P-1", "R-1", "bank-a", world.now_ms + DAY_MS),
+        &["trader-a", "bank-a"],
+    );
+    world.ok(release("P-1"), &["bank-a"]);
+    let expected = world.store().objects().unwrap();
+    let expected_root = world.store().tree_root(world.len()).unwrap();
+    let total = world.len();
+    drop(world);
+
+    fs::remove_dir_all(dir.join("state")).unwrap();
+    copy_dir(&stale, &dir.join("state"));
+    let (store, report) = DiskStore::open(&dir, node_public()).unwrap();
+    assert_eq!(report.replayed, total - applied_then);
+    assert_eq!(store.objects().unwrap(), expected);
+    assert_eq!(store.tree_root(total).unwrap(), expected_root);
+    assert_store_replays(&store);
+}
+
+#[test]
+fn a_lost_state_database_is_rebuilt() {
+    let work = tempfile::tempdir().unwrap();
+    let mut world = World::with_store(open(work.path()).unwrap());
+    world.receipt_of("R-1", 1_000_000);
+    let expected = world.store().objects().unwrap();
+    drop(world);
+    fs::remove_dir_all(work.path().join("state")).unwrap();
+    let (store, report) = DiskStore::open(work.path(), node_public()).unwrap();
+    assert_eq!(report.replayed, store.len());
+    assert_eq!(store.objects().unwrap(), expected);
+}
+
+#[test]
+fn reopening_keeps_everything() {
+    let work = tempfile::tempdir().unwrap();
+    let mut world = World::with_store(open(work.path()).unwrap());
+    world.pledged_receipt("R-1", "P-1", "bank-a");
+    let (head, objects) = (world.store().head(), world.store().objects().unwrap());
+    let store = world.ledger.into_store();
+    store.flush_state().unwrap();
+    drop(store);
+    let (store, report) = DiskStore::open(work.path(), node_public()).unwrap();
+    assert_eq!((store.head(), store.objects().unwrap()), (head, objects));
+    assert_eq!(report.replayed, 0);
+}
+
+#[test]
+fn a_second_open_of_a_directory_in_use_is_refused() {
+    let work = tempfile::tempdir().unwrap();
+    let _first = World::with_store(open(work.path()).unwrap());
+    let second = open(work.path()).unwrap_err();
+    assert!(
+        matches!(second, StoreError::Log(LogError::Locked { .. })),
+        "{second}"
+    );
+}
+
+/// Rewrites the log as `records` (re-framed with valid checksums), as an
+/// attacker with write access to the disk could.
+fn rewrite_log(dir: &Path, records: &[Vec<u8>]) {
+    let (mut log, _) = EntryLog::open(&dir.join("log")).unwrap();
+    log.truncate(0).unwrap();
+    let slices: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
+    log.append_group(&slices).unwrap();
+}
+
+fn tampered_chain() -> (tempfile::TempDir, Vec<Vec<u8>>) {
+    let work = tempfile::tempdir().unwrap();
+    let mut world = World::with_store(open(work.path()).unwrap());
+    world.pledged_receipt("R-1", "P-1", "bank-a");
+    world.ok(release("P-1"), &["bank-a"]);
+    let records = (0..world.len())
+        .map(|s| world.store().record(s).unwrap())
+        .collect();
+    (work, records)
+}
+
+#[test]
+fn an_altered_entry_is_named_at_open() {
+    let (work, mut records) = tampered_chain();
+    let mut entry = Entry::decode(&records[3]).unwrap();
+    entry.time_ms += 1;
+    records[3] = entry.encode();
+    rewrite_log(work.path(), &records);
+    let error = open(work.path()).unwrap_err();
+    assert!(
+        matches!(error, StoreError::Chain(ChainError::BadSeal { seq: 3, .. })),
+        "{error}"
+    );
+    assert!(error.to_string().contains("entry 3"), "{error}");
+}
+
+#[test]
+fn a_deleted_entry_is_named_at_open() {
+    let (work, mut records) = tampered_chain();
+    records.remove(4);
+    rewrite_log(work.path(), &records);
+    let error = open(work.path()).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            StoreError::Chain(ChainError::WrongSeq { seq: 4, found: 5 })
+        ),
+        "{error}"
+    );
+}
+
+#[test]
+fn swapped_entries_are_named_at_open() {
+    let (work, mut records) = tampered_chain();
+    records.swap(2, 3);
+    rewrite_log(work.path(), &records);
+    let error = open(work.path()).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            StoreError::Chain(ChainError::WrongSeq { seq: 2, found: 3 })
+        ),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_flipped_byte_inside_an_acknowledged_group_is_refused() {
+    let (work, records) = tampered_chain();
+    drop(records);
+    // Flip one byte of the first group's payload (entry 0 = genesis).
+    let log_file = work.path().join("log").join(LOG_FILE);
+    let mut bytes = fs::read(&log_file).unwrap();
+    bytes[60] ^= 0x40;
+    fs::write(&log_file, bytes).unwrap();
+    let error = open(work.path()).unwrap_err();
+    assert!(
+        matches!(error, StoreError::Log(LogError::Corrupt { record: 0, .. })),
+        "{error}"
+    );
+}
+
+trait PledgeAbsent {
+    fn pledge_absent(&self, id: &str) -> bool;
+}
+
+impl PledgeAbsent for DiskStore {
+    fn pledge_absent(&self, id: &str) -> bool {
+        use pledge_ledger::state::StateRead;
+        self.pledge(id).unwrap().is_none()
+    }
+}
