@@ -8,7 +8,7 @@ use pledge_ledger::chain::ChainCursor;
 use pledge_ledger::crypto::Digest;
 use pledge_ledger::entry::Entry;
 use pledge_ledger::merkle::MemoryNodes;
-use pledge_ledger::state::{Objects, StateRead};
+use pledge_ledger::state::Objects;
 use pledge_ledger::store::{DiskStore, MemoryStore, Store, StoreError};
 use pledge_ledger::{crypto, merkle};
 use support::*;
@@ -72,8 +72,10 @@ fn refuses_a_group_that_does_not_follow_on<S: Store>(mut world: World<S>) {
     let wrong_seq = stray(before.0 + 1, world.store().head().head_hash);
     let wrong_link = stray(before.0, Digest([9; 32]));
     for entry in [wrong_seq, wrong_link] {
-        let mut changes = Objects::default();
-        changes.ledger_id = Some("hijacked".into());
+        let changes = Objects {
+            ledger_id: Some("hijacked".into()),
+            ..Objects::default()
+        };
         assert!(matches!(
             world.ledger.store_mut().commit(&[entry], &changes),
             Err(StoreError::Chain(_))

@@ -60,6 +60,7 @@ pub fn genesis_tx() -> pb::Transaction {
     }
 }
 
+#[derive(Debug)]
 pub struct World<S: Store = MemoryStore> {
     pub ledger: Ledger<S>,
     pub keys: BTreeMap<String, SigningKey>,
