@@ -30,10 +30,19 @@ fn build_chain() -> World {
     world.certify("ZS-TF1/T-101", "SGS-2026-0001", 5_000_000, "trader-a");
     world.now_ms += 60_000;
     world.ok(
-        issue("WR-0001", "ZS-TF1/T-101", "SGS-2026-0001", 5_000_000, T0 + 180 * DAY_MS),
+        issue(
+            "WR-0001",
+            "ZS-TF1/T-101",
+            "SGS-2026-0001",
+            5_000_000,
+            T0 + 180 * DAY_MS,
+        ),
         &["wh-1"],
     );
-    world.ok(pledge("PL-0001", "WR-0001", "bank-a", T0 + 90 * DAY_MS), &["trader-a", "bank-a"]);
+    world.ok(
+        pledge("PL-0001", "WR-0001", "bank-a", T0 + 90 * DAY_MS),
+        &["trader-a", "bank-a"],
+    );
     world.now_ms += 60_000;
     world.ok(release("PL-0001"), &["bank-a"]);
     world
@@ -83,7 +92,10 @@ fn vectors_are_what_the_code_produces() {
         std::fs::write(vectors_path(), &generated).unwrap();
     }
     let committed = std::fs::read_to_string(vectors_path()).expect("docs/vectors/chain-v1.json");
-    assert_eq!(committed, generated, "the format changed: regenerate the vectors and update FORMAT.md");
+    assert_eq!(
+        committed, generated,
+        "the format changed: regenerate the vectors and update FORMAT.md"
+    );
 }
 
 /// Reads the committed vectors as an independent verifier would, from
@@ -101,7 +113,10 @@ fn vectors_verify_by_the_document_alone() {
         assert_eq!(hex::encode(body), item["body"].as_str().unwrap());
         // version ‖ seq ‖ prev_hash ‖ time_ms ‖ tx_len ‖ tx ‖ sig_count ‖ sigs
         assert_eq!(body[0], 1);
-        assert_eq!(u64::from_be_bytes(body[1..9].try_into().unwrap()), seq as u64);
+        assert_eq!(
+            u64::from_be_bytes(body[1..9].try_into().unwrap()),
+            seq as u64
+        );
         assert_eq!(&body[9..41], &prev_hash);
         let tx_len = u32::from_be_bytes(body[49..53].try_into().unwrap()) as usize;
         let tx = &body[53..53 + tx_len];
@@ -126,12 +141,22 @@ fn vectors_verify_by_the_document_alone() {
         assert_eq!(hex::encode(hash), item["entry_hash"].as_str().unwrap());
         let seal_preimage = [b"pledge-ledger/v1/seal\0".as_slice(), &hash].concat();
         node_key
-            .verify_strict(&seal_preimage, &Signature::from_bytes(seal.try_into().unwrap()))
+            .verify_strict(
+                &seal_preimage,
+                &Signature::from_bytes(seal.try_into().unwrap()),
+            )
             .unwrap();
-        let leaf: [u8; 32] = Sha256::new().chain_update([0u8]).chain_update(body).finalize().into();
+        let leaf: [u8; 32] = Sha256::new()
+            .chain_update([0u8])
+            .chain_update(body)
+            .finalize()
+            .into();
         assert_eq!(hex::encode(leaf), item["leaf_hash"].as_str().unwrap());
         leaves.push(leaf);
-        assert_eq!(hex::encode(naive_root(&leaves)), item["tree_root_after"].as_str().unwrap());
+        assert_eq!(
+            hex::encode(naive_root(&leaves)),
+            item["tree_root_after"].as_str().unwrap()
+        );
         prev_hash = hash;
         assert_eq!(Entry::decode(&record).unwrap().encode(), record);
     }
@@ -149,7 +174,12 @@ fn naive_root(leaves: &[[u8; 32]]) -> [u8; 32] {
         n => {
             let k = n.next_power_of_two() / 2;
             let (l, r) = (naive_root(&leaves[..k]), naive_root(&leaves[k..]));
-            Sha256::new().chain_update([1u8]).chain_update(l).chain_update(r).finalize().into()
+            Sha256::new()
+                .chain_update([1u8])
+                .chain_update(l)
+                .chain_update(r)
+                .finalize()
+                .into()
         }
     }
 }

@@ -352,32 +352,6 @@ fn garbage_index_never_panics_reads() {
     assert!(matches!(items[0], Err(LogError::Corrupt { record: 0, .. })));
 }
 
-/// Opening a log of 1,000,000 records; run with
-/// `cargo test --release -p pledge-ledger --lib open_one_million -- --ignored --nocapture`.
-#[test]
-#[ignore = "slow; measures open time for 1M records"]
-fn open_one_million_records() {
-    let dir = tempfile::tempdir().unwrap();
-    {
-        let (mut log, _) = EntryLog::open(dir.path()).unwrap();
-        let rec = vec![7u8; 200];
-        let group: Vec<&[u8]> = vec![&rec; 1000];
-        for _ in 0..1000 {
-            log.append_group(&group).unwrap();
-        }
-    }
-    let t = std::time::Instant::now();
-    let (log, r) = EntryLog::open(dir.path()).unwrap();
-    eprintln!("open of {} records: {:?}", r.records, t.elapsed());
-    assert_eq!(log.len(), 1_000_000);
-    fs::remove_file(dir.path().join(INDEX_FILE)).unwrap();
-    drop(log);
-    let t = std::time::Instant::now();
-    let (_, r) = EntryLog::open(dir.path()).unwrap();
-    eprintln!("open with index rebuild: {:?}", t.elapsed());
-    assert_eq!(r.index_rebuilt_from, Some(0));
-}
-
 #[test]
 fn frame_with_wrong_first_record_is_not_accepted() {
     let (dir, n) = log_with(&[2, 3]);
