@@ -52,6 +52,7 @@ pub mod crypto;
 pub mod entry;
 pub mod envelope;
 pub mod error;
+pub mod keyfile;
 pub mod ledger;
 pub mod merkle;
 pub mod model;

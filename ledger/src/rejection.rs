@@ -7,6 +7,7 @@
 //! attempts as fraud signals). [`Rejection::kind`] is the one place that says
 //! which class of refusal each variant is; the node maps kinds to gRPC codes.
 
+use serde::Serialize;
 use thiserror::Error;
 
 use crate::model::{CertificateRef, Role, Seq};
@@ -29,7 +30,7 @@ pub enum RejectionKind {
 }
 
 /// Who has to sign, when a required signature is missing.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum Party {
     /// A specific participant, in the capacity named (e.g. "holder").
     Participant {
@@ -51,8 +52,10 @@ impl std::fmt::Display for Party {
     }
 }
 
-/// A refusal by the rules. Nothing was applied.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+/// A refusal by the rules. Nothing was applied. Serializes (serde) to
+/// `{"VariantName": {field: value, ...}}`, which the node turns into the
+/// metadata of a gRPC `ErrorInfo`.
+#[derive(Debug, Clone, PartialEq, Eq, Error, Serialize)]
 #[non_exhaustive]
 pub enum Rejection {
     /// The transaction names another ledger.
@@ -415,11 +418,38 @@ impl Rejection {
         }
     }
 
+    /// The fields of the refusal as (name, value) text pairs, for
+    /// machine-readable error details.
+    pub fn fields(&self) -> Vec<(String, String)> {
+        let value = serde_json::to_value(self).unwrap_or_default();
+        let Some(fields) = value.as_object().and_then(|o| o.values().next()) else {
+            return Vec::new();
+        };
+        flatten("", fields)
+    }
+
     /// A stable machine-readable reason, e.g. `RECEIPT_PLEDGED`.
     pub fn reason(&self) -> String {
         let debug = format!("{self:?}");
         let name = debug.split([' ', '{', '(']).next().unwrap_or_default();
         screaming_snake(name)
+    }
+}
+
+fn flatten(prefix: &str, value: &serde_json::Value) -> Vec<(String, String)> {
+    match value {
+        serde_json::Value::Object(map) => map
+            .iter()
+            .flat_map(|(key, inner)| {
+                let name = match prefix.is_empty() {
+                    true => key.clone(),
+                    false => format!("{prefix}.{key}"),
+                };
+                flatten(&name, inner)
+            })
+            .collect(),
+        serde_json::Value::String(text) => vec![(prefix.to_owned(), text.clone())],
+        other => vec![(prefix.to_owned(), other.to_string())],
     }
 }
 
@@ -466,5 +496,14 @@ mod tests {
             "receipt `R-1` is pledged to bank `bank-a` under pledge `P-A` since entry 42"
         );
         assert_eq!(r.kind(), RejectionKind::FailedPrecondition);
+        let fields = r.fields();
+        assert!(
+            fields.contains(&("pledge".into(), "P-A".into())),
+            "{fields:?}"
+        );
+        assert!(
+            fields.contains(&("since".into(), "42".into())),
+            "{fields:?}"
+        );
     }
 }
