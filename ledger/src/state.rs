@@ -8,7 +8,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::{Certificate, CertificateRef, Participant, Pledge, Receipt, Tank, TxRecord};
+use crate::model::{
+    Certificate, CertificateRef, Participant, Pledge, Receipt, Seq, Tank, TxRecord,
+};
 use crate::store::StoreError;
 
 /// Read access to the derived state. Reads may fail only for storage reasons.
@@ -46,6 +48,8 @@ pub struct Objects {
     pub pledges: BTreeMap<String, Pledge>,
     /// Applied transaction ids.
     pub transactions: BTreeMap<String, TxRecord>,
+    /// For each receipt, the entries that changed it, in order.
+    pub receipt_history: BTreeMap<String, Vec<Seq>>,
 }
 
 impl Objects {
@@ -60,6 +64,9 @@ impl Objects {
         self.receipts.extend(later.receipts);
         self.pledges.extend(later.pledges);
         self.transactions.extend(later.transactions);
+        for (id, seqs) in later.receipt_history {
+            self.receipt_history.entry(id).or_default().extend(seqs);
+        }
     }
 
     /// Puts a participant.

@@ -8,8 +8,9 @@ use pledge_ledger::chain::ChainCursor;
 use pledge_ledger::crypto::Digest;
 use pledge_ledger::entry::Entry;
 use pledge_ledger::merkle::MemoryNodes;
+use pledge_ledger::model::ReceiptStatus;
 use pledge_ledger::state::Objects;
-use pledge_ledger::store::{DiskStore, MemoryStore, Store, StoreError};
+use pledge_ledger::store::{DiskStore, MemoryStore, ReceiptFilter, Store, StoreError};
 use pledge_ledger::{crypto, merkle};
 use support::*;
 
@@ -115,6 +116,84 @@ fn commits_a_group_with_one_call<S: Store>(mut world: World<S>) {
     world.assert_replays();
 }
 
+fn lists_receipts_by_every_filter_and_page<S: Store>(mut world: World<S>) {
+    scenario(&mut world);
+    world.receipt_of("R-2", 1_000);
+    world.ok(
+        pledge("P-2", "R-2", "bank-b", world.now_ms + DAY_MS),
+        &["trader-a", "bank-b"],
+    );
+    world.ok(cancel("R-1a"), &["trader-a", "wh-1"]);
+    let store = world.store();
+    let all = store.objects().unwrap();
+    let filters = [
+        ReceiptFilter::All,
+        ReceiptFilter::Holder("trader-a".into()),
+        ReceiptFilter::Holder("trader-b".into()),
+        ReceiptFilter::Warehouse("wh-1".into()),
+        ReceiptFilter::Tank("T-R-1".into()),
+        ReceiptFilter::Pledgee("bank-b".into()),
+        ReceiptFilter::Pledgee("bank-a".into()),
+        ReceiptFilter::Status("pledged"),
+        ReceiptFilter::Status("split"),
+        ReceiptFilter::Status("cancelled"),
+        ReceiptFilter::Status("active"),
+    ];
+    for filter in &filters {
+        let expected: Vec<String> = all
+            .receipts
+            .values()
+            .filter(|r| {
+                let pledgee = match &r.status {
+                    ReceiptStatus::Pledged { pledge_id } => {
+                        Some(all.pledges[pledge_id].terms.pledgee_id.as_str())
+                    }
+                    _ => None,
+                };
+                filter.matches(r, pledgee)
+            })
+            .map(|r| r.id().to_owned())
+            .collect();
+        let listed: Vec<String> = store
+            .receipts(filter, "", 100)
+            .unwrap()
+            .iter()
+            .map(|r| r.id().to_owned())
+            .collect();
+        assert_eq!(listed, expected, "{filter:?}");
+        let mut paged = Vec::new();
+        let mut cursor = String::new();
+        while let Some(next) = store.receipts(filter, &cursor, 1).unwrap().pop() {
+            cursor = next.id().to_owned();
+            paged.push(cursor.clone());
+        }
+        assert_eq!(paged, expected, "paging {filter:?}");
+    }
+    assert_eq!(
+        store
+            .receipts(&ReceiptFilter::Pledgee("bank-a".into()), "", 10)
+            .unwrap()
+            .len(),
+        0
+    );
+    assert_eq!(
+        store
+            .receipts(&ReceiptFilter::Pledgee("bank-b".into()), "", 10)
+            .unwrap()
+            .len(),
+        1
+    );
+    let history = store.receipt_history("R-1a").unwrap();
+    assert_eq!(
+        history.len(),
+        4,
+        "split, pledge, release, cancel: {history:?}"
+    );
+    assert!(history.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(history, all.receipt_history["R-1a"]);
+    world.assert_replays();
+}
+
 fn disk_world(dir: &tempfile::TempDir) -> World<DiskStore> {
     let (store, _) = DiskStore::open(dir.path(), crypto::public_key(&node_key())).unwrap();
     World::with_store(store)
@@ -138,4 +217,5 @@ both_stores!(
     commits_and_reads,
     refuses_a_group_that_does_not_follow_on,
     commits_a_group_with_one_call,
+    lists_receipts_by_every_filter_and_page,
 );

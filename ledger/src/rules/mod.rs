@@ -86,6 +86,11 @@ pub fn apply<S: StateRead + ?Sized>(
     }
     authority::check_signatures(state, envelope)?;
     let mut changes = apply_operation(state, envelope, ctx)?;
+    for receipt_id in changes.receipts.keys() {
+        changes
+            .receipt_history
+            .insert(receipt_id.clone(), vec![ctx.seq]);
+    }
     changes.transactions.insert(
         tx.tx_id.clone(),
         TxRecord {

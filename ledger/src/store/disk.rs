@@ -13,6 +13,8 @@
 //! | `g/` id                           | `Pledge`           |
 //! | `x/` tx id                        | `TxRecord`         |
 //! | `m/` level:u8 index:u64           | Merkle node hash, 32 bytes |
+//! | `h/` receipt `\0` seq:u64         | empty: an entry that changed the receipt |
+//! | `i/` kind `/` value `\0` receipt   | empty: list index; kind `h` holder, `w` warehouse, `t` tank, `b` pledgee bank, `s` status |
 //!
 //! Every commit writes its objects and `meta/applied` in one atomic sled
 //! batch, after the log group is fdatasynced. sled may lose its last batches
@@ -25,7 +27,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::log::EntryLog;
-use super::{Store, StoreError, follow_on, tree_nodes_for};
+use super::{ReceiptFilter, Store, StoreError, active_pledge_id, follow_on, tree_nodes_for};
 use crate::chain::{ChainCursor, ChainError};
 use crate::crypto::PublicKey;
 use crate::entry::Entry;
@@ -201,10 +203,52 @@ impl DiskStore {
                 .iter()
                 .map(|(k, v)| (k.as_bytes().to_vec(), v)),
         )?;
+        self.index_receipts(&mut batch, changes)?;
+        for (id, seqs) in &changes.receipt_history {
+            for seq in seqs {
+                batch.insert(history_key(id, *seq), &[]);
+            }
+        }
         batch.insert(APPLIED_KEY, &applied.to_be_bytes());
         self.state
             .apply_batch(batch)
             .map_err(sled_err("apply batch"))
+    }
+
+    /// Moves each changed receipt's list-index keys from its old to its new
+    /// values.
+    fn index_receipts(&self, batch: &mut sled::Batch, changes: &Objects) -> Result<(), StoreError> {
+        for (id, new) in &changes.receipts {
+            let old: Option<Receipt> = self.get("r/", id.as_bytes())?;
+            let old_keys = match &old {
+                Some(old) => index_keys(old, self.pledgee_of(old, &Objects::default())?.as_deref()),
+                None => Vec::new(),
+            };
+            let new_keys = index_keys(new, self.pledgee_of(new, changes)?.as_deref());
+            for key in old_keys.iter().filter(|k| !new_keys.contains(k)) {
+                batch.remove(key.as_slice());
+            }
+            for key in new_keys {
+                batch.insert(key, &[]);
+            }
+        }
+        Ok(())
+    }
+
+    /// The bank of the receipt's active pledge, looking in `pending` first.
+    fn pledgee_of(
+        &self,
+        receipt: &Receipt,
+        pending: &Objects,
+    ) -> Result<Option<String>, StoreError> {
+        let Some(pledge_id) = active_pledge_id(receipt) else {
+            return Ok(None);
+        };
+        let pledge = match pending.pledges.get(pledge_id) {
+            Some(pledge) => Some(pledge.clone()),
+            None => self.pledge(pledge_id)?,
+        };
+        Ok(pledge.map(|p| p.terms.pledgee_id))
     }
 
     fn get<T: DeserializeOwned>(&self, prefix: &str, id: &[u8]) -> Result<Option<T>, StoreError> {
@@ -293,6 +337,52 @@ fn decode_value<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, Stor
     })
 }
 
+fn history_key(receipt_id: &str, seq: Seq) -> Vec<u8> {
+    [
+        b"h/".as_slice(),
+        receipt_id.as_bytes(),
+        b"\0",
+        &seq.to_be_bytes(),
+    ]
+    .concat()
+}
+
+fn index_prefix(kind: &str, value: &str) -> Vec<u8> {
+    [
+        b"i/".as_slice(),
+        kind.as_bytes(),
+        b"/",
+        value.as_bytes(),
+        b"\0",
+    ]
+    .concat()
+}
+
+fn filter_prefix(filter: &ReceiptFilter) -> Vec<u8> {
+    match filter {
+        ReceiptFilter::All => b"r/".to_vec(),
+        ReceiptFilter::Holder(id) => index_prefix("h", id),
+        ReceiptFilter::Warehouse(id) => index_prefix("w", id),
+        ReceiptFilter::Tank(id) => index_prefix("t", id),
+        ReceiptFilter::Pledgee(id) => index_prefix("b", id),
+        ReceiptFilter::Status(name) => index_prefix("s", name),
+    }
+}
+
+fn index_keys(receipt: &Receipt, pledgee: Option<&str>) -> Vec<Vec<u8>> {
+    let id = receipt.id().as_bytes();
+    let mut keys = vec![
+        [index_prefix("h", &receipt.holder_id), id.to_vec()].concat(),
+        [index_prefix("w", &receipt.warehouse_id), id.to_vec()].concat(),
+        [index_prefix("t", &receipt.terms.tank_id), id.to_vec()].concat(),
+        [index_prefix("s", receipt.status.name()), id.to_vec()].concat(),
+    ];
+    if let Some(bank) = pledgee {
+        keys.push([index_prefix("b", bank), id.to_vec()].concat());
+    }
+    keys
+}
+
 fn certificate_key(reference: &CertificateRef) -> Vec<u8> {
     [
         reference.agency.as_bytes(),
@@ -340,6 +430,45 @@ impl Store for DiskStore {
         self.write_state(changes, &nodes, head.next_seq)
     }
 
+    fn receipts(
+        &self,
+        filter: &ReceiptFilter,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<Receipt>, StoreError> {
+        let prefix = filter_prefix(filter);
+        let start = match after.is_empty() {
+            true => prefix.clone(),
+            false => [prefix.as_slice(), after.as_bytes(), b"\0"].concat(),
+        };
+        let mut found = Vec::new();
+        for item in self.state.range(start..) {
+            let (key, _) = item.map_err(sled_err("list receipts"))?;
+            let Some(id) = key.strip_prefix(prefix.as_slice()) else {
+                break;
+            };
+            let id = String::from_utf8_lossy(id);
+            if let Some(receipt) = self.receipt(&id)? {
+                found.push(receipt);
+            }
+            if found.len() >= limit {
+                break;
+            }
+        }
+        Ok(found)
+    }
+
+    fn receipt_history(&self, id: &str) -> Result<Vec<Seq>, StoreError> {
+        let prefix = [b"h/".as_slice(), id.as_bytes(), b"\0"].concat();
+        self.state
+            .scan_prefix(&prefix)
+            .map(|item| {
+                let (key, _) = item.map_err(sled_err("read history"))?;
+                parse_history_key(&key).map(|(_, seq)| seq)
+            })
+            .collect()
+    }
+
     fn objects(&self) -> Result<Objects, StoreError> {
         let mut all = Objects {
             ledger_id: self.ledger_id()?,
@@ -360,6 +489,11 @@ impl Store for DiskStore {
         for g in self.scan::<Pledge>("g/") {
             all.put_pledge(g?);
         }
+        for item in self.state.scan_prefix(b"h/") {
+            let (key, _) = item.map_err(sled_err("scan"))?;
+            let (id, seq) = parse_history_key(&key)?;
+            all.receipt_history.entry(id).or_default().push(seq);
+        }
         for item in self.state.scan_prefix(b"x/") {
             let (key, bytes) = item.map_err(sled_err("scan"))?;
             let record: TxRecord = decode_value(&key, &bytes)?;
@@ -368,6 +502,24 @@ impl Store for DiskStore {
         }
         Ok(all)
     }
+}
+
+fn parse_history_key(key: &[u8]) -> Result<(String, Seq), StoreError> {
+    let bad = || StoreError::Codec {
+        key: String::from_utf8_lossy(key).into_owned(),
+        reason: "not a history key".into(),
+    };
+    let rest = key.strip_prefix(b"h/").ok_or_else(bad)?;
+    let split = rest.len().checked_sub(9).ok_or_else(bad)?;
+    let (id, tail) = rest.split_at(split);
+    let seq: [u8; 8] = tail
+        .get(1..)
+        .and_then(|s| s.try_into().ok())
+        .ok_or_else(bad)?;
+    Ok((
+        String::from_utf8_lossy(id).into_owned(),
+        u64::from_be_bytes(seq),
+    ))
 }
 
 impl StateRead for DiskStore {

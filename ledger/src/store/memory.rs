@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Store, StoreError, follow_on, tree_nodes_for};
+use super::{ReceiptFilter, Store, StoreError, active_pledge_id, follow_on, tree_nodes_for};
 use crate::chain::ChainCursor;
 use crate::entry::Entry;
 use crate::error::DecodeError;
@@ -68,6 +68,40 @@ impl Store for MemoryStore {
 
     fn objects(&self) -> Result<Objects, StoreError> {
         Ok(self.state.clone())
+    }
+
+    fn receipts(
+        &self,
+        filter: &ReceiptFilter,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<Receipt>, StoreError> {
+        let after = (
+            std::ops::Bound::Excluded(after.to_owned()),
+            std::ops::Bound::Unbounded,
+        );
+        let pledgee = |r: &Receipt| {
+            let pledge = active_pledge_id(r).and_then(|id| self.state.pledges.get(id));
+            pledge.map(|p| p.terms.pledgee_id.clone())
+        };
+        Ok(self
+            .state
+            .receipts
+            .range(after)
+            .map(|(_, r)| r)
+            .filter(|r| filter.matches(r, pledgee(r).as_deref()))
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    fn receipt_history(&self, id: &str) -> Result<Vec<Seq>, StoreError> {
+        Ok(self
+            .state
+            .receipt_history
+            .get(id)
+            .cloned()
+            .unwrap_or_default())
     }
 }
 

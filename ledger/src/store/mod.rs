@@ -33,7 +33,7 @@ use std::collections::BTreeMap;
 use crate::chain::ChainCursor;
 use crate::entry::Entry;
 use crate::merkle::{self, Hash, MerkleError, NodeId, NodeSource};
-use crate::model::Seq;
+use crate::model::{Receipt, ReceiptStatus, Seq};
 use crate::state::{Objects, StateRead};
 
 /// A ledger store: the chain of entries, the Merkle tree over them (as
@@ -63,6 +63,18 @@ pub trait Store: StateRead + NodeSource<Error = StoreError> {
 
     /// Every object of the derived state, for comparison with a replay.
     fn objects(&self) -> Result<Objects, StoreError>;
+
+    /// Receipts matching `filter` whose ids sort after `after` (exclusive; ""
+    /// for the first page), in id order, at most `limit`.
+    fn receipts(
+        &self,
+        filter: &ReceiptFilter,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<Receipt>, StoreError>;
+
+    /// The entries that changed a receipt, in order.
+    fn receipt_history(&self, id: &str) -> Result<Vec<Seq>, StoreError>;
 
     /// The Merkle root over the first `size` entries.
     fn tree_root(&self, size: u64) -> Result<Hash, StoreError> {
@@ -126,4 +138,43 @@ fn follow_on(head: ChainCursor, entries: &[Entry]) -> Result<ChainCursor, StoreE
         cursor.check(entry, None)?;
     }
     Ok(cursor)
+}
+
+/// Which receipts to list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReceiptFilter {
+    /// Every receipt.
+    All,
+    /// Held by this participant.
+    Holder(String),
+    /// Issued by this warehouse.
+    Warehouse(String),
+    /// Drawn on this tank.
+    Tank(String),
+    /// Under an active pledge to this bank.
+    Pledgee(String),
+    /// In this status: "active", "pledged", "cancelled" or "split".
+    Status(&'static str),
+}
+
+impl ReceiptFilter {
+    /// Whether `receipt` (whose active pledge, if any, is to `pledgee`) matches.
+    pub fn matches(&self, receipt: &Receipt, pledgee: Option<&str>) -> bool {
+        match self {
+            ReceiptFilter::All => true,
+            ReceiptFilter::Holder(id) => receipt.holder_id == *id,
+            ReceiptFilter::Warehouse(id) => receipt.warehouse_id == *id,
+            ReceiptFilter::Tank(id) => receipt.terms.tank_id == *id,
+            ReceiptFilter::Pledgee(id) => pledgee == Some(id.as_str()),
+            ReceiptFilter::Status(name) => receipt.status.name() == *name,
+        }
+    }
+}
+
+/// The pledge id a receipt is under, if pledged.
+fn active_pledge_id(receipt: &Receipt) -> Option<&str> {
+    match &receipt.status {
+        ReceiptStatus::Pledged { pledge_id } => Some(pledge_id),
+        _ => None,
+    }
 }
