@@ -1,0 +1,123 @@
+//! Opening the ledger: the node key, the genesis, the store.
+//!
+//! On first start the store is empty: the genesis envelope is verified and
+//! committed as entry 0 (for a development genesis, the demo tanks follow).
+//! On later starts the store verifies its chain and the genesis file must be
+//! the one entry 0 holds, so a node cannot be pointed at another ledger's data.
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use ed25519_dalek::SigningKey;
+use pledge_ledger::crypto;
+use pledge_ledger::envelope::{Envelope, VerifiedEnvelope};
+use pledge_ledger::keyfile::KeyFile;
+use pledge_ledger::ledger::Ledger;
+use pledge_ledger::store::{DiskStore, Store};
+
+use crate::config::Config;
+use crate::dev;
+use crate::sequencer::now_ms;
+
+/// The opened ledger and what start-up did.
+#[derive(Debug)]
+pub struct Opened {
+    /// The ledger, ready for the sequencer.
+    pub ledger: Ledger<DiskStore>,
+    /// Where the demo keys are, when a development genesis was created now
+    /// or earlier.
+    pub dev_keys: Option<std::path::PathBuf>,
+}
+
+/// Loads (or creates) the node key, opens the store, commits the genesis on
+/// first start, and checks it on later starts.
+pub fn open(config: &Config) -> anyhow::Result<Opened> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
+    let node_key = node_key(&config.node_key_path())?;
+    let (store, report) = DiskStore::open(&config.ledger_dir(), crypto::public_key(&node_key))
+        .with_context(|| {
+            format!(
+                "cannot open the ledger in {}",
+                config.ledger_dir().display()
+            )
+        })?;
+    if report.dropped_tail_bytes > 0 || report.replayed > 0 || report.rebuilt {
+        tracing::warn!(?report, "recovered the store after an unclean stop");
+    }
+    let mut ledger = Ledger::new(store, node_key);
+    let dev_keys_dir = config.data_dir.join("dev-keys");
+    let genesis_path = config.genesis_path();
+    let created_dev =
+        ledger.store().is_empty() && config.genesis_file.is_none() && !genesis_path.exists();
+    let mut follow_up = Vec::new();
+    if created_dev {
+        let setup = dev::create(&config.data_dir, &genesis_path, now_ms())?;
+        follow_up = setup.tanks;
+    }
+    let genesis = read_genesis(&genesis_path)?;
+    if ledger.store().is_empty() {
+        commit_start(&mut ledger, genesis, follow_up)?;
+    } else {
+        check_genesis(&ledger, &genesis, &genesis_path)?;
+    }
+    let dev_keys = dev_keys_dir.exists().then_some(dev_keys_dir);
+    Ok(Opened { ledger, dev_keys })
+}
+
+fn node_key(path: &Path) -> anyhow::Result<SigningKey> {
+    if path.exists() {
+        let file = KeyFile::read(path)?;
+        return file
+            .signing_key()
+            .map_err(|reason| anyhow::anyhow!("{}: {reason}", path.display()));
+    }
+    let key = crypto::generate_signing_key().map_err(|e| anyhow::anyhow!("random source: {e}"))?;
+    KeyFile::new("node", &key).write(path)?;
+    tracing::info!(path = %path.display(), "created a node key");
+    Ok(key)
+}
+
+fn read_genesis(path: &Path) -> anyhow::Result<VerifiedEnvelope> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("cannot read genesis file {}", path.display()))?;
+    let envelope =
+        Envelope::decode(&bytes).with_context(|| format!("genesis file {}", path.display()))?;
+    envelope
+        .verify()
+        .with_context(|| format!("genesis file {}", path.display()))
+}
+
+fn commit_start(
+    ledger: &mut Ledger<DiskStore>,
+    genesis: VerifiedEnvelope,
+    follow_up: Vec<Envelope>,
+) -> anyhow::Result<()> {
+    let mut group = vec![genesis];
+    for envelope in follow_up {
+        group.push(envelope.verify()?);
+    }
+    let results = ledger.append_group(&group, now_ms())?;
+    for result in results {
+        if let Err(rejection) = result {
+            bail!("the genesis was refused: {rejection}");
+        }
+    }
+    tracing::info!(entries = ledger.store().len(), "genesis committed");
+    Ok(())
+}
+
+fn check_genesis(
+    ledger: &Ledger<DiskStore>,
+    genesis: &VerifiedEnvelope,
+    path: &Path,
+) -> anyhow::Result<()> {
+    let first = ledger.store().entry(0)?;
+    if first.envelope.tx_bytes != genesis.envelope.tx_bytes {
+        bail!(
+            "the data directory holds another ledger: its entry 0 is not the genesis in {}",
+            path.display()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,150 @@
+//! Serving: the gRPC server with health and reflection, explicit limits, and
+//! a clean stop on SIGTERM or ctrl-c (stop accepting, finish in-flight
+//! requests, drain the sequencer, flush, exit).
+
+use std::io::Write;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use pledge_ledger::store::Store;
+use pledge_proto::v1::{self as pb, ledger_service_server::LedgerServiceServer};
+use tokio::sync::watch;
+use tokio_stream::wrappers::TcpListenerStream;
+
+use crate::bootstrap;
+use crate::config::Config;
+use crate::sequencer::Sequencer;
+use crate::service::LedgerApi;
+
+/// Runs the node until a stop signal.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let opened = bootstrap::open(&config)?;
+    let info = node_info(&opened.ledger)?;
+    let size = opened.ledger.store().len();
+    let ledger = Arc::new(RwLock::new(opened.ledger));
+    let (heads_tx, heads) = watch::channel(size);
+    let limits = config.limits;
+    let (sequencer, sequencer_thread) = Sequencer::start(
+        ledger.clone(),
+        limits.max_group_entries,
+        limits.queue_depth,
+        heads_tx,
+    )?;
+    let api = LedgerApi::new(
+        ledger.clone(),
+        sequencer.clone(),
+        heads,
+        limits,
+        info.clone(),
+    );
+    drop(sequencer);
+
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let address = listener.local_addr()?;
+    announce(&config, &info, address, opened.dev_keys.as_deref(), size)?;
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<LedgerServiceServer<LedgerApi>>().await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pledge_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let service = LedgerServiceServer::new(api)
+        .max_decoding_message_size(limits.max_message_bytes)
+        .max_encoding_message_size(limits.max_message_bytes);
+
+    tonic::transport::Server::builder()
+        .max_concurrent_streams(Some(limits.max_concurrent_streams))
+        .concurrency_limit_per_connection(limits.max_concurrent_requests)
+        .timeout(Duration::from_millis(limits.request_timeout_ms))
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(service)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stop_signal())
+        .await?;
+
+    tracing::info!("stopped accepting; draining the sequencer");
+    health
+        .set_not_serving::<LedgerServiceServer<LedgerApi>>()
+        .await;
+    sequencer_thread
+        .join()
+        .map_err(|_| anyhow::anyhow!("the sequencer thread panicked"))?;
+    let ledger = ledger
+        .read()
+        .map_err(|_| anyhow::anyhow!("the ledger lock is poisoned"))?;
+    ledger.store().flush_state()?;
+    tracing::info!(entries = ledger.store().len(), "stopped cleanly");
+    Ok(())
+}
+
+fn node_info(
+    ledger: &pledge_ledger::ledger::Ledger<pledge_ledger::store::DiskStore>,
+) -> anyhow::Result<pb::NodeInfo> {
+    let store = ledger.store();
+    let genesis = store.entry(0)?;
+    let ledger_id = pledge_ledger::state::StateRead::ledger_id(store)?.unwrap_or_default();
+    Ok(pb::NodeInfo {
+        ledger_id,
+        node_public_key: ledger.node_public_key().0.to_vec(),
+        genesis_hash: genesis.hash().0.to_vec(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    })
+}
+
+/// Tells the operator (and the tests, which read the first line) where
+/// everything is.
+fn announce(
+    config: &Config,
+    info: &pb::NodeInfo,
+    address: std::net::SocketAddr,
+    dev_keys: Option<&std::path::Path>,
+    size: u64,
+) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "pledge-node listening on {address}")?;
+    writeln!(out, "  ledger id:      {}", info.ledger_id)?;
+    writeln!(out, "  entries:        {size}")?;
+    writeln!(out, "  data directory: {}", config.data_dir.display())?;
+    writeln!(
+        out,
+        "  node key:       {} (public {})",
+        config.node_key_path().display(),
+        hex::encode(&info.node_public_key)
+    )?;
+    writeln!(out, "  genesis:        {}", config.genesis_path().display())?;
+    if let Some(keys) = dev_keys {
+        writeln!(
+            out,
+            "  demo keys:      {} (development genesis: for trying the ledger only)",
+            keys.display()
+        )?;
+    }
+    writeln!(
+        out,
+        "  transport:      plaintext gRPC (development); use TLS in production"
+    )?;
+    out.flush()?;
+    Ok(())
+}
+
+async fn stop_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("ctrl-c: stopping"),
+        () = terminate => tracing::info!("SIGTERM: stopping"),
+    }
+}

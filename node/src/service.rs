@@ -1,0 +1,410 @@
+//! The gRPC `LedgerService`: decode and verify at the edge, hand writes to
+//! the sequencer, answer reads from the store.
+
+use std::pin::Pin;
+use std::sync::RwLockReadGuard;
+
+use pledge_ledger::envelope::{Envelope, VerifiedEnvelope};
+use pledge_ledger::ledger::{Committed, Ledger};
+use pledge_ledger::state::StateRead;
+use pledge_ledger::store::{DiskStore, ReceiptFilter, Store};
+use pledge_ledger::text::check_id;
+use pledge_proto::v1::{
+    self as pb, ledger_service_server::LedgerService, list_receipts_request::Filter,
+};
+use tokio::sync::{mpsc, watch};
+use tokio_stream::Stream;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Code, Request, Response, Status};
+
+use crate::config::Limits;
+use crate::sequencer::{Sequencer, SharedLedger, now_ms};
+use crate::{status, views};
+
+/// Default and largest page of `ListReceipts`.
+const DEFAULT_PAGE: usize = 100;
+const MAX_PAGE: usize = 1000;
+/// Entries read per lock acquisition when streaming.
+const STREAM_BATCH: u64 = 256;
+
+type ResponseStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
+
+/// The service state shared by every request.
+#[derive(Debug, Clone)]
+pub struct LedgerApi {
+    ledger: SharedLedger,
+    sequencer: Sequencer,
+    heads: watch::Receiver<u64>,
+    limits: Limits,
+    info: pb::NodeInfo,
+}
+
+impl LedgerApi {
+    /// A service over a shared ledger and its sequencer.
+    pub fn new(
+        ledger: SharedLedger,
+        sequencer: Sequencer,
+        heads: watch::Receiver<u64>,
+        limits: Limits,
+        info: pb::NodeInfo,
+    ) -> LedgerApi {
+        LedgerApi {
+            ledger,
+            sequencer,
+            heads,
+            limits,
+            info,
+        }
+    }
+
+    fn read(&self) -> Result<RwLockReadGuard<'_, Ledger<DiskStore>>, Status> {
+        self.ledger.read().map_err(|_| {
+            status::status(
+                Code::Internal,
+                "the ledger lock is poisoned".into(),
+                "INTERNAL",
+                Vec::new(),
+            )
+        })
+    }
+
+    /// The original answer to a retry of a committed transaction.
+    fn earlier_answer(&self, envelope: &VerifiedEnvelope) -> Result<Option<Committed>, Status> {
+        let ledger = self.read()?;
+        let store = ledger.store();
+        let Some(record) = store
+            .transaction(&envelope.tx.tx_id)
+            .map_err(|e| status::store(&e))?
+        else {
+            return Ok(None);
+        };
+        if record.tx_hash != envelope.tx_hash {
+            return Ok(None); // the rules refuse the reuse, in the sequencer
+        }
+        let entry = store.entry(record.seq).map_err(|e| status::store(&e))?;
+        Ok(Some(Committed {
+            seq: entry.seq,
+            entry_hash: entry.hash(),
+            seal: entry.seal,
+            time_ms: entry.time_ms,
+            duplicate: true,
+        }))
+    }
+
+    fn check_client_time(&self, envelope: &VerifiedEnvelope) -> Result<(), Status> {
+        let now = now_ms();
+        let client = envelope.tx.client_time_ms;
+        let window = self.limits.client_time_window_ms;
+        if client.abs_diff(now) <= window {
+            return Ok(());
+        }
+        let (direction, distance) = match client > now {
+            true => ("ahead of", client - now),
+            false => ("behind", now - client),
+        };
+        Err(status::status(
+            Code::InvalidArgument,
+            format!(
+                "client_time_ms {client} is {} s {direction} the node's clock; the window is ±{} s",
+                distance / 1000,
+                window / 1000
+            ),
+            "CLIENT_TIME_OUT_OF_WINDOW",
+            vec![
+                ("client_time_ms".into(), client.to_string()),
+                ("node_time_ms".into(), now.to_string()),
+            ],
+        ))
+    }
+
+    fn receipt_view(&self, store: &DiskStore, id: &str) -> Result<pb::ReceiptView, Status> {
+        let receipt = store
+            .receipt(id)
+            .map_err(|e| status::store(&e))?
+            .ok_or_else(|| status::not_found("receipt", id))?;
+        let pledge = match &receipt.status {
+            pledge_ledger::model::ReceiptStatus::Pledged { pledge_id } => {
+                store.pledge(pledge_id).map_err(|e| status::store(&e))?
+            }
+            _ => None,
+        };
+        let history = store.receipt_history(id).map_err(|e| status::store(&e))?;
+        Ok(views::receipt(&receipt, pledge.as_ref(), history))
+    }
+}
+
+fn committed_response(committed: Committed) -> pb::SubmitResponse {
+    pb::SubmitResponse {
+        seq: committed.seq,
+        entry_hash: committed.entry_hash.0.to_vec(),
+        seal: committed.seal.to_vec(),
+        time_ms: committed.time_ms,
+        duplicate: committed.duplicate,
+    }
+}
+
+fn valid_id(field: &'static str, id: &str) -> Result<(), Status> {
+    check_id(field, id).map_err(|e| status::bad_request(e.to_string()))
+}
+
+fn receipt_filter(filter: Option<Filter>) -> Result<ReceiptFilter, Status> {
+    let checked = |field, id: String| valid_id(field, &id).map(|()| id);
+    Ok(match filter {
+        None => ReceiptFilter::All,
+        Some(Filter::HolderId(id)) => ReceiptFilter::Holder(checked("holder_id", id)?),
+        Some(Filter::WarehouseId(id)) => ReceiptFilter::Warehouse(checked("warehouse_id", id)?),
+        Some(Filter::TankId(id)) => ReceiptFilter::Tank(checked("tank_id", id)?),
+        Some(Filter::PledgeeId(id)) => ReceiptFilter::Pledgee(checked("pledgee_id", id)?),
+        Some(Filter::Status(raw)) => {
+            let name = pb::ReceiptStatus::try_from(raw)
+                .ok()
+                .and_then(views::status_name);
+            ReceiptFilter::Status(
+                name.ok_or_else(|| status::bad_request(format!("unknown receipt status {raw}")))?,
+            )
+        }
+    })
+}
+
+fn page_size(limit: u32) -> Result<usize, Status> {
+    match limit as usize {
+        0 => Ok(DEFAULT_PAGE),
+        n if n <= MAX_PAGE => Ok(n),
+        n => Err(status::bad_request(format!(
+            "limit {n} is above the largest page, {MAX_PAGE}"
+        ))),
+    }
+}
+
+#[tonic::async_trait]
+impl LedgerService for LedgerApi {
+    #[tracing::instrument(skip_all, fields(tx_id, operation))]
+    async fn submit(
+        &self,
+        request: Request<pb::SubmitRequest>,
+    ) -> Result<Response<pb::SubmitResponse>, Status> {
+        let raw = request
+            .into_inner()
+            .envelope
+            .ok_or_else(|| status::bad_request("`envelope` is missing".into()))?;
+        let envelope = Envelope::try_from(raw).map_err(|e| status::envelope(&e.into()))?;
+        let verified = envelope.verify().map_err(|e| status::envelope(&e))?;
+        tracing::Span::current()
+            .record("tx_id", verified.tx.tx_id.as_str())
+            .record("operation", verified.tx.operation.name());
+        if let Some(earlier) = self.earlier_answer(&verified)? {
+            return Ok(Response::new(committed_response(earlier)));
+        }
+        self.check_client_time(&verified)?;
+        let result = self
+            .sequencer
+            .submit(verified)
+            .await
+            .map_err(|e| status::sequencer(&e))?;
+        match result {
+            Ok(committed) => Ok(Response::new(committed_response(committed))),
+            Err(rejection) => {
+                tracing::info!(reason = %rejection.reason(), %rejection, "refused");
+                Err(status::rejection(&rejection))
+            }
+        }
+    }
+
+    async fn get_node_info(
+        &self,
+        _: Request<pb::GetNodeInfoRequest>,
+    ) -> Result<Response<pb::NodeInfo>, Status> {
+        Ok(Response::new(self.info.clone()))
+    }
+
+    async fn get_head(&self, _: Request<pb::GetHeadRequest>) -> Result<Response<pb::Head>, Status> {
+        let ledger = self.read()?;
+        let store = ledger.store();
+        let head = store.head();
+        let root = store
+            .tree_root(head.next_seq)
+            .map_err(|e| status::store(&e))?;
+        Ok(Response::new(pb::Head {
+            size: head.next_seq,
+            head_hash: head.head_hash.0.to_vec(),
+            head_time_ms: head.head_time_ms,
+            tree_root: root.to_vec(),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_receipt(
+        &self,
+        request: Request<pb::GetReceiptRequest>,
+    ) -> Result<Response<pb::ReceiptView>, Status> {
+        let id = request.into_inner().receipt_id;
+        valid_id("receipt_id", &id)?;
+        let ledger = self.read()?;
+        Ok(Response::new(self.receipt_view(ledger.store(), &id)?))
+    }
+
+    type ListReceiptsStream = ResponseStream<pb::ReceiptView>;
+
+    #[tracing::instrument(skip_all)]
+    async fn list_receipts(
+        &self,
+        request: Request<pb::ListReceiptsRequest>,
+    ) -> Result<Response<Self::ListReceiptsStream>, Status> {
+        let request = request.into_inner();
+        let filter = receipt_filter(request.filter)?;
+        let limit = page_size(request.limit)?;
+        if !request.after_receipt_id.is_empty() {
+            valid_id("after_receipt_id", &request.after_receipt_id)?;
+        }
+        let views = {
+            let ledger = self.read()?;
+            let store = ledger.store();
+            let receipts = store
+                .receipts(&filter, &request.after_receipt_id, limit)
+                .map_err(|e| status::store(&e))?;
+            receipts
+                .iter()
+                .map(|r| self.receipt_view(store, r.id()))
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        Ok(Response::new(Box::pin(tokio_stream::iter(
+            views.into_iter().map(Ok),
+        ))))
+    }
+
+    async fn get_pledge(
+        &self,
+        request: Request<pb::GetPledgeRequest>,
+    ) -> Result<Response<pb::PledgeView>, Status> {
+        let id = request.into_inner().pledge_id;
+        valid_id("pledge_id", &id)?;
+        let ledger = self.read()?;
+        let pledge = ledger.store().pledge(&id).map_err(|e| status::store(&e))?;
+        let pledge = pledge.ok_or_else(|| status::not_found("pledge", &id))?;
+        Ok(Response::new(views::pledge(&pledge)))
+    }
+
+    async fn get_tank(
+        &self,
+        request: Request<pb::GetTankRequest>,
+    ) -> Result<Response<pb::TankView>, Status> {
+        let id = request.into_inner().tank_id;
+        valid_id("tank_id", &id)?;
+        let ledger = self.read()?;
+        let store = ledger.store();
+        let tank = store
+            .tank(&id)
+            .map_err(|e| status::store(&e))?
+            .ok_or_else(|| status::not_found("tank", &id))?;
+        let receipts = store
+            .receipts(&ReceiptFilter::Tank(id.clone()), "", usize::MAX)
+            .map_err(|e| status::store(&e))?;
+        let live = receipts
+            .iter()
+            .filter(|r| r.status.is_live())
+            .map(|r| r.id().to_owned())
+            .collect();
+        Ok(Response::new(views::tank(&tank, live)))
+    }
+
+    async fn get_participant(
+        &self,
+        request: Request<pb::GetParticipantRequest>,
+    ) -> Result<Response<pb::ParticipantView>, Status> {
+        let id = request.into_inner().participant_id;
+        valid_id("participant_id", &id)?;
+        let ledger = self.read()?;
+        let participant = ledger
+            .store()
+            .participant(&id)
+            .map_err(|e| status::store(&e))?;
+        let participant = participant.ok_or_else(|| status::not_found("participant", &id))?;
+        Ok(Response::new(views::participant(&participant)))
+    }
+
+    type StreamEntriesStream = ResponseStream<pb::EntryRecord>;
+
+    #[tracing::instrument(skip_all)]
+    async fn stream_entries(
+        &self,
+        request: Request<pb::StreamEntriesRequest>,
+    ) -> Result<Response<Self::StreamEntriesStream>, Status> {
+        let request = request.into_inner();
+        let size = *self.heads.borrow();
+        if request.from_seq > size {
+            return Err(status::status(
+                Code::OutOfRange,
+                format!(
+                    "from_seq {} is past the head: the chain has {size} entries",
+                    request.from_seq
+                ),
+                "PAST_HEAD",
+                vec![("size".into(), size.to_string())],
+            ));
+        }
+        let (sender, receiver) = mpsc::channel(STREAM_BATCH as usize);
+        let streamer = EntryStreamer {
+            ledger: self.ledger.clone(),
+            heads: self.heads.clone(),
+            next: request.from_seq,
+            follow: request.follow,
+            sender,
+        };
+        tokio::spawn(streamer.run());
+        Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
+    }
+}
+
+/// Sends entries from `next` on, then (when following) new ones as the
+/// head moves, until the client goes away.
+struct EntryStreamer {
+    ledger: SharedLedger,
+    heads: watch::Receiver<u64>,
+    next: u64,
+    follow: bool,
+    sender: mpsc::Sender<Result<pb::EntryRecord, Status>>,
+}
+
+impl EntryStreamer {
+    async fn run(mut self) {
+        loop {
+            let size = *self.heads.borrow_and_update();
+            while self.next < size {
+                let batch = match self.read_batch(size) {
+                    Ok(batch) => batch,
+                    Err(status) => {
+                        let _ = self.sender.send(Err(status)).await;
+                        return;
+                    }
+                };
+                for record in batch {
+                    if self.sender.send(Ok(record)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            if !self.follow || self.heads.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    fn read_batch(&mut self, size: u64) -> Result<Vec<pb::EntryRecord>, Status> {
+        let ledger = self.ledger.read().map_err(|_| {
+            status::status(
+                Code::Internal,
+                "the ledger lock is poisoned".into(),
+                "INTERNAL",
+                Vec::new(),
+            )
+        })?;
+        let end = size.min(self.next + STREAM_BATCH);
+        let mut batch = Vec::with_capacity((end - self.next) as usize);
+        for seq in self.next..end {
+            let record = ledger.store().record(seq).map_err(|e| status::store(&e))?;
+            batch.push(pb::EntryRecord { seq, record });
+        }
+        self.next = end;
+        Ok(batch)
+    }
+}
