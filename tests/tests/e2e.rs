@@ -1,0 +1,12 @@
+//! End-to-end tests: real `pledge-node` processes on 127.0.0.1:0, driven
+//! through the client library and the `pledgectl` binary.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod e2e {
+    pub mod common;
+
+    mod audit;
+    mod double_pledge;
+    mod lifecycle;
+    mod restart;
+}

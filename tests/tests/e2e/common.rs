@@ -1,0 +1,117 @@
+//! Building, signing and submitting the usual operations against a node.
+
+use pledge_client::ops::{self, TxHeader};
+use pledge_client::{ClientError, LedgerClient};
+use pledge_proto::v1::{self as pb, transaction::Operation};
+use pledge_tests::{DEV_LEDGER_ID, Node};
+
+pub const DAY_MS: u64 = 86_400_000;
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// Signs `operation` with the demo keys of `signers` and submits it.
+pub async fn submit(
+    node: &Node,
+    client: &LedgerClient,
+    operation: Operation,
+    signers: &[&str],
+) -> Result<pb::SubmitResponse, ClientError> {
+    let tx = TxHeader::new(DEV_LEDGER_ID, signers[0])
+        .unwrap()
+        .wrap(operation);
+    let signers: Vec<_> = signers.iter().map(|id| node.signer(id)).collect();
+    client
+        .submit(&pledge_client::keys::sign(&tx, &signers))
+        .await
+}
+
+/// Certifies stock on wh-1's tank T-101 for trader-a and issues a receipt.
+pub async fn issue(
+    node: &Node,
+    client: &LedgerClient,
+    receipt_id: &str,
+    kg: u64,
+) -> pb::SubmitResponse {
+    let cert = format!("SGS-{receipt_id}");
+    submit(
+        node,
+        client,
+        ops::certify_stock("T-101", "SGS Zhoushan", &cert, kg, "trader-a"),
+        &["wh-1"],
+    )
+    .await
+    .unwrap();
+    let terms = pb::IssueReceipt {
+        receipt_id: receipt_id.into(),
+        tank_id: "T-101".into(),
+        inspection_agency: "SGS Zhoushan".into(),
+        certificate_no: cert,
+        product_grade: "VLSFO 0.5%S".into(),
+        specification: "ISO 8217 RMG 380".into(),
+        quantity_kg: kg,
+        customs_status: pb::CustomsStatus::Bonded as i32,
+        customs_reference: "ZS-2026-0001".into(),
+        expires_at_ms: now_ms() + 180 * DAY_MS,
+        loss_allowance_ppm: 2_000,
+        insurance_reference: "PICC-1".into(),
+    };
+    submit(node, client, ops::issue_receipt(terms), &["wh-1"])
+        .await
+        .unwrap()
+}
+
+/// trader-a pledges `receipt_id` to `bank`.
+pub async fn pledge(
+    node: &Node,
+    client: &LedgerClient,
+    pledge_id: &str,
+    receipt_id: &str,
+    holder: &str,
+    bank: &str,
+) -> Result<pb::SubmitResponse, ClientError> {
+    let op = ops::register_pledge(
+        pledge_id,
+        receipt_id,
+        bank,
+        ops::money(3_000_000_00, "USD"),
+        &format!("LOAN-{pledge_id}"),
+        now_ms() + 90 * DAY_MS,
+    );
+    submit(node, client, op, &[holder, bank]).await
+}
+
+/// The refusal's code and ErrorInfo reason.
+pub fn refusal(error: &ClientError) -> (tonic::Code, String, String) {
+    let refusal = error
+        .refusal()
+        .unwrap_or_else(|| panic!("not a refusal: {error}"));
+    let reason = refusal
+        .info
+        .as_ref()
+        .map(|i| i.reason.clone())
+        .unwrap_or_default();
+    (refusal.code, reason, refusal.message.clone())
+}
+
+/// Streams every entry from the node and replays it, as an auditor would:
+/// chain links, seals (under the node's key), signatures and rules.
+pub async fn replay_from_node(client: &LedgerClient) -> pledge_ledger::replay::Replayer {
+    use tokio_stream::StreamExt;
+    let info = client.node_info().await.unwrap();
+    let node_key = pledge_ledger::crypto::PublicKey::from_slice(&info.node_public_key).unwrap();
+    let mut replayer = pledge_ledger::replay::Replayer::new(Some(node_key));
+    let mut stream = client.entries(0, false).await.unwrap();
+    while let Some(record) = stream.next().await {
+        let record = record.unwrap();
+        assert_eq!(record.seq, replayer.entries());
+        replayer
+            .push_record(&record.record)
+            .unwrap_or_else(|e| panic!("audit failed: {e}"));
+    }
+    replayer
+}

@@ -1,0 +1,126 @@
+//! The refused double pledge, and sixteen banks racing for one receipt.
+
+use pledge_client::keys::Signer;
+use pledge_client::ops::{self, TxHeader};
+use pledge_ledger::entry::Entry;
+use pledge_ledger::tx::{Operation, Transaction};
+use pledge_proto::v1 as pb;
+use pledge_tests::Node;
+use tokio_stream::StreamExt;
+use tonic::Code;
+
+use super::common::*;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bank_b_is_refused_a_receipt_pledged_at_bank_a() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(dir.path());
+    let client = node.client().await;
+    issue(&node, &client, "WR-1", 1_000_000).await;
+    let first = pledge(&node, &client, "PL-A", "WR-1", "trader-a", "bank-a")
+        .await
+        .unwrap();
+    let error = pledge(&node, &client, "PL-B", "WR-1", "trader-a", "bank-b")
+        .await
+        .unwrap_err();
+    let (code, reason, message) = refusal(&error);
+    assert_eq!(code, Code::FailedPrecondition);
+    assert_eq!(reason, "RECEIPT_PLEDGED");
+    assert!(
+        message.contains("PL-A") && message.contains("bank-a"),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!("since entry {}", first.seq)),
+        "{message}"
+    );
+    let metadata = &error.refusal().unwrap().info.as_ref().unwrap().metadata;
+    assert_eq!(metadata.get("pledge").map(String::as_str), Some("PL-A"));
+    assert_eq!(metadata.get("pledgee").map(String::as_str), Some("bank-a"));
+    let miss = client.pledge("PL-B").await.unwrap_err();
+    assert_eq!(refusal(&miss).0, Code::NotFound);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sixteen_banks_race_and_exactly_one_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(dir.path());
+    let client = node.client().await;
+    issue(&node, &client, "WR-RACE", 1_000_000).await;
+
+    // Fourteen more banks join bank-a and bank-b.
+    let mut banks = vec![node.signer("bank-a"), node.signer("bank-b")];
+    for i in 3..=16 {
+        let id = format!("bank-{i}");
+        let key = pledge_ledger::crypto::generate_signing_key().unwrap();
+        let spec = ops::participant_spec(
+            &id,
+            &format!("Bank {i}"),
+            &[pb::Role::Bank],
+            &pledge_ledger::crypto::public_key(&key),
+        );
+        submit(&node, &client, ops::admit_participant(spec), &["admin"])
+            .await
+            .unwrap();
+        banks.push(Signer::new(&id, key));
+    }
+
+    // Every pledge is signed before the race so they leave at the same moment.
+    let holder = node.signer("trader-a");
+    let envelopes: Vec<_> = banks
+        .iter()
+        .map(|bank| {
+            let op = ops::register_pledge(
+                &format!("PL-{}", bank.id),
+                "WR-RACE",
+                &bank.id,
+                ops::money(1_000_000, "CNY"),
+                "LOAN",
+                now_ms() + DAY_MS,
+            );
+            let tx = TxHeader::new("zhoushan-dev", &bank.id).unwrap().wrap(op);
+            pledge_client::keys::sign(&tx, &[holder.clone(), bank.clone()])
+        })
+        .collect();
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(envelopes.len()));
+    let racers: Vec<_> = envelopes
+        .into_iter()
+        .map(|envelope| {
+            let (client, start) = (client.clone(), start.clone());
+            tokio::spawn(async move {
+                start.wait().await;
+                client.submit(&envelope).await
+            })
+        })
+        .collect();
+    let mut won = 0;
+    let mut refused = 0;
+    for racer in racers {
+        match racer.await.unwrap() {
+            Ok(_) => won += 1,
+            Err(error) => {
+                let (code, reason, _) = refusal(&error);
+                assert_eq!(
+                    (code, reason.as_str()),
+                    (Code::FailedPrecondition, "RECEIPT_PLEDGED")
+                );
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!((won, refused), (1, 15));
+
+    // The chain holds exactly one pledge entry for the receipt.
+    let mut stream = client.entries(0, false).await.unwrap();
+    let mut pledges = 0;
+    while let Some(record) = stream.next().await {
+        let entry = Entry::decode(&record.unwrap().record).unwrap();
+        let tx = Transaction::decode(&entry.envelope.tx_bytes).unwrap();
+        if let Operation::RegisterPledge(terms) = tx.operation
+            && terms.receipt_id == "WR-RACE"
+        {
+            pledges += 1;
+        }
+    }
+    assert_eq!(pledges, 1);
+}

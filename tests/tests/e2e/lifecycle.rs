@@ -1,0 +1,180 @@
+//! The whole lifecycle through the client library.
+
+use pledge_client::ops;
+use pledge_proto::v1::{self as pb, list_receipts_request::Filter};
+use pledge_tests::Node;
+use tonic::Code;
+
+use super::common::*;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_whole_lifecycle_through_the_client_library() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(dir.path());
+    let client = node.client().await;
+    let info = client.node_info().await.unwrap();
+    assert_eq!(info.ledger_id, "zhoushan-dev");
+
+    // Issue against certified stock.
+    issue(&node, &client, "WR-1", 5_000_000).await;
+    let tank = client.tank("T-101").await.unwrap();
+    assert_eq!(
+        (tank.certified_kg, tank.receipted_kg),
+        (5_000_000, 5_000_000)
+    );
+    assert_eq!(tank.live_receipt_ids, vec!["WR-1".to_string()]);
+
+    // Split, transfer one part, pledge the other, release, enforce.
+    let parts = [
+        ("WR-1a".to_string(), 3_000_000),
+        ("WR-1b".to_string(), 2_000_000),
+    ];
+    submit(
+        &node,
+        &client,
+        ops::split_receipt("WR-1", &parts),
+        &["wh-1", "trader-a"],
+    )
+    .await
+    .unwrap();
+    submit(
+        &node,
+        &client,
+        ops::transfer_receipt("WR-1b", "trader-b"),
+        &["trader-a", "wh-1"],
+    )
+    .await
+    .unwrap();
+    pledge(&node, &client, "PL-1", "WR-1a", "trader-a", "bank-a")
+        .await
+        .unwrap();
+    let view = client.receipt("WR-1a").await.unwrap();
+    assert_eq!(view.status, pb::ReceiptStatus::Pledged as i32);
+    assert_eq!(
+        view.active_pledge
+            .as_ref()
+            .unwrap()
+            .terms
+            .as_ref()
+            .unwrap()
+            .pledgee_id,
+        "bank-a"
+    );
+    submit(&node, &client, ops::release_pledge("PL-1"), &["bank-a"])
+        .await
+        .unwrap();
+    pledge(&node, &client, "PL-2", "WR-1a", "trader-a", "bank-b")
+        .await
+        .unwrap();
+    submit(
+        &node,
+        &client,
+        ops::enforce_pledge("PL-2", None),
+        &["bank-b"],
+    )
+    .await
+    .unwrap();
+    let view = client.receipt("WR-1a").await.unwrap();
+    assert_eq!(view.holder_id, "bank-b");
+    assert_eq!(
+        view.history.len(),
+        5,
+        "split, pledge, release, pledge, enforce: {:?}",
+        view.history
+    );
+
+    // Freeze stops everything; unfreeze; deliver (cancel).
+    submit(
+        &node,
+        &client,
+        ops::freeze_receipt("WR-1b", "(2026) Zhe 09 Min 1"),
+        &["regulator"],
+    )
+    .await
+    .unwrap();
+    let refused = submit(
+        &node,
+        &client,
+        ops::cancel_receipt("WR-1b", "delivery"),
+        &["trader-b", "wh-1"],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(refusal(&refused).0, Code::FailedPrecondition);
+    assert_eq!(refusal(&refused).1, "RECEIPT_FROZEN");
+    submit(
+        &node,
+        &client,
+        ops::unfreeze_receipt("WR-1b", "(2026) Zhe 09 Min 1"),
+        &["regulator"],
+    )
+    .await
+    .unwrap();
+    submit(
+        &node,
+        &client,
+        ops::cancel_receipt("WR-1b", "delivery"),
+        &["trader-b", "wh-1"],
+    )
+    .await
+    .unwrap();
+    let tank = client.tank("T-101").await.unwrap();
+    assert_eq!(
+        (tank.certified_kg, tank.receipted_kg),
+        (3_000_000, 3_000_000)
+    );
+
+    // Lists and views.
+    let held = client
+        .list_receipts(Some(Filter::HolderId("bank-b".into())), "", 0)
+        .await
+        .unwrap();
+    assert_eq!(
+        held.iter()
+            .map(|r| r.terms.as_ref().unwrap().receipt_id.as_str())
+            .collect::<Vec<_>>(),
+        ["WR-1a"]
+    );
+    let split = client
+        .list_receipts(Some(Filter::Status(pb::ReceiptStatus::Split as i32)), "", 0)
+        .await
+        .unwrap();
+    assert_eq!(split.len(), 1);
+    let pledge = client.pledge("PL-2").await.unwrap();
+    assert_eq!(pledge.status, pb::PledgeStatus::Enforced as i32);
+    assert_eq!(
+        client.participant("bank-b").await.unwrap().spec.unwrap().id,
+        "bank-b"
+    );
+    let missing = client.receipt("WR-404").await.unwrap_err();
+    assert_eq!(refusal(&missing).0, Code::NotFound);
+    let head = client.head().await.unwrap();
+    assert_eq!(head.size, 3 + 2 + 11);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retry_returns_the_original_entry_and_a_reused_tx_id_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(dir.path());
+    let client = node.client().await;
+    let tx = pledge_client::ops::TxHeader::new("zhoushan-dev", "wh-1")
+        .unwrap()
+        .wrap(ops::register_tank("T-X", "wh-1", 1_000, "MGO"));
+    let envelope = pledge_client::keys::sign(&tx, &[node.signer("wh-1")]);
+    let first = client.submit(&envelope).await.unwrap();
+    let again = client.submit(&envelope).await.unwrap();
+    assert!(!first.duplicate && again.duplicate);
+    assert_eq!(
+        (first.seq, &first.entry_hash, &first.seal),
+        (again.seq, &again.entry_hash, &again.seal)
+    );
+    let mut other = tx.clone();
+    other.operation = Some(ops::register_tank("T-Y", "wh-1", 1_000, "MGO"));
+    let reused = client
+        .submit(&pledge_client::keys::sign(&other, &[node.signer("wh-1")]))
+        .await
+        .unwrap_err();
+    assert_eq!(refusal(&reused).0, Code::AlreadyExists);
+    assert_eq!(refusal(&reused).1, "TX_ID_REUSED");
+    assert_eq!(client.head().await.unwrap().size, first.seq + 1);
+}

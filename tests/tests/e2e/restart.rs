@@ -1,0 +1,69 @@
+//! Restarting the node, cleanly and after a crash: everything acknowledged
+//! is there and the chain verifies.
+
+use pledge_client::ops;
+use pledge_proto::v1 as pb;
+use pledge_tests::Node;
+
+use super::common::*;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn receipts_and_pledges_survive_a_clean_stop_and_a_kill() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(dir.path());
+    let client = node.client().await;
+    issue(&node, &client, "WR-1", 1_000_000).await;
+    pledge(&node, &client, "PL-1", "WR-1", "trader-a", "bank-a")
+        .await
+        .unwrap();
+    let head = client.head().await.unwrap();
+    let status = node.terminate();
+    assert!(status.success(), "SIGTERM exit: {status:?}");
+
+    let node = Node::start(dir.path());
+    let client = node.client().await;
+    assert_eq!(client.head().await.unwrap(), head);
+    let receipt = client.receipt("WR-1").await.unwrap();
+    assert_eq!(receipt.status, pb::ReceiptStatus::Pledged as i32);
+    assert_eq!(
+        client.pledge("PL-1").await.unwrap().status,
+        pb::PledgeStatus::Active as i32
+    );
+    let acknowledged = submit(&node, &client, ops::release_pledge("PL-1"), &["bank-a"])
+        .await
+        .unwrap();
+    node.kill();
+
+    let node = Node::start(dir.path());
+    let client = node.client().await;
+    let head = client.head().await.unwrap();
+    assert_eq!(head.size, acknowledged.seq + 1);
+    assert_eq!(head.head_hash, acknowledged.entry_hash);
+    assert_eq!(
+        client.pledge("PL-1").await.unwrap().status,
+        pb::PledgeStatus::Released as i32
+    );
+    let replayer = replay_from_node(&client).await;
+    assert_eq!(replayer.entries(), head.size);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_node_refuses_a_data_directory_of_another_ledger() {
+    let first = tempfile::tempdir().unwrap();
+    let second = tempfile::tempdir().unwrap();
+    drop(Node::start(first.path()));
+    drop(Node::start(second.path()));
+    // Point the node at the first ledger's data with the second's genesis.
+    let genesis = second.path().join("genesis.bin");
+    let output = std::process::Command::new(pledge_tests::binary("pledge-node"))
+        .arg("--data-dir")
+        .arg(first.path())
+        .arg("--genesis")
+        .arg(&genesis)
+        .args(["--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("another ledger"), "{stderr}");
+}
