@@ -101,7 +101,10 @@ pub fn describe_entry(record: &pb::EntryRecord) -> Value {
 /// One line of an entry: seq, time, operation, its fields, signers.
 pub fn entry_line(entry: &Value) -> String {
     if let Some(error) = entry["error"].as_str() {
-        return format!("#{:<6} undecodable: {error}", entry["seq"]);
+        return format!(
+            "#{:<6} undecodable: {error}",
+            entry["seq"].as_u64().unwrap_or(0)
+        );
     }
     let tx = &entry["transaction"];
     let operation = tx["operation"].as_str().unwrap_or("?");
@@ -109,12 +112,7 @@ pub fn entry_line(entry: &Value) -> String {
         Value::Object(map) => map
             .iter()
             .filter(|(_, v)| !v.is_object() && !v.is_array() && v.as_str() != Some(""))
-            .map(|(k, v)| {
-                format!(
-                    "{k}={}",
-                    v.as_str().map_or_else(|| v.to_string(), str::to_owned)
-                )
-            })
+            .map(|(k, v)| format!("{k}={}", field_text(v)))
             .collect::<Vec<_>>()
             .join(" "),
         _ => String::new(),
@@ -125,10 +123,19 @@ pub fn entry_line(entry: &Value) -> String {
         .unwrap_or_default();
     format!(
         "#{:<6} {}  {operation:<18} {fields}  [signed by {}]",
-        entry["seq"],
+        entry["seq"].as_u64().unwrap_or(0),
         format_rfc3339(entry["time_ms"].as_u64().unwrap_or(0)),
         signers.join(", ")
     )
+}
+
+/// A field value on an entry line: quoted when it holds spaces.
+fn field_text(value: &Value) -> String {
+    match value.as_str() {
+        Some(text) if text.contains(char::is_whitespace) => format!("{text:?}"),
+        Some(text) => text.to_owned(),
+        None => value.to_string(),
+    }
 }
 
 /// Replays the chain and prints the verdict.

@@ -262,3 +262,52 @@ async fn keys_generate_then_show() {
             .is_err()
     );
 }
+
+#[test]
+fn entry_lines_name_the_operation_fields_and_signers() {
+    use pledge_client::ops::{self, TxHeader};
+    use pledge_client::{keys, pb};
+    use pledge_ledger::crypto::Digest;
+    use pledge_ledger::entry::Entry;
+
+    let warehouse = Signer::new("wh-1", ed25519_dalek::SigningKey::from_bytes(&[2; 32]));
+    let tx = TxHeader::new("l", "wh-1")
+        .unwrap()
+        .with_tx_id("tx-1")
+        .wrap(ops::certify_stock(
+            "T-1",
+            "SGS Zhoushan",
+            "C-1",
+            5,
+            "trader-a",
+        ));
+    let node = ed25519_dalek::SigningKey::from_bytes(&[100; 32]);
+    let entry = Entry::seal_new(
+        7,
+        Digest::ZERO,
+        1_800_000_000_000,
+        keys::sign(&tx, &[warehouse]),
+        &node,
+    );
+    let record = pb::EntryRecord {
+        seq: 7,
+        record: entry.encode(),
+    };
+    let line = chain::entry_line(&chain::describe_entry(&record));
+    assert!(
+        line.starts_with("#7      2027-01-15T08:00:00Z  certify_stock "),
+        "{line}"
+    );
+    assert!(
+        line.contains("inspection_agency=\"SGS Zhoushan\""),
+        "{line}"
+    );
+    assert!(line.ends_with("[signed by wh-1]"), "{line}");
+
+    let garbage = pb::EntryRecord {
+        seq: 8,
+        record: vec![1, 2, 3],
+    };
+    let line = chain::entry_line(&chain::describe_entry(&garbage));
+    assert!(line.starts_with("#8      undecodable: "), "{line}");
+}

@@ -27,7 +27,7 @@ pub struct WriteArgs {
     #[arg(long, value_name = "FILE")]
     pub draft_out: Option<PathBuf>,
 
-    /// Transaction id (default: <first signer>-<unix ms>-<random hex>).
+    /// Transaction id (default: SIGNER-UNIX_MS-RANDOM_HEX, from the first --key).
     /// Give the id of an earlier attempt to retry it safely.
     #[arg(long, value_name = "ID")]
     pub tx_id: Option<String>,
