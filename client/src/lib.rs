@@ -1,3 +1,53 @@
-//! Client library of the oil receipt-pledge ledger.
+//! Client library of the oil receipt-pledge ledger: talk to a `pledge-node`
+//! over gRPC, build and sign transactions, pass drafts between the parties
+//! that must co-sign, and audit a chain.
+//!
+//! ```text
+//!   ops::*  ──▶ TxHeader::wrap ──▶ pb::Transaction
+//!                                     │
+//!          one operator holds every key│              separate parties
+//!           keys::sign(tx, signers)   │   draft::Draft::new ─▶ file ─▶ Draft::sign (each party)
+//!                     │               │                                     │
+//!                     ▼               ▼                                     ▼
+//!                  Envelope ─────────────────────────────────────▶ LedgerClient::submit ──▶ node
+//!
+//!   node ──StreamEntries──▶ LedgerClient::entries ──┬──▶ export::write_record ──▶ export file
+//!                                                   └──▶ audit::Auditor (pledge_ledger::replay)
+//!   export file ──export::ExportReader──────────────────▶ audit::Auditor ──▶ audit::Verdict
+//! ```
+//!
+//! Reads (`receipt`, `pledge`, `tank`, `participant`, `head`, `node_info`,
+//! `list_receipts`) return the proto views; [`json`] turns them into JSON
+//! for people and scripts. Every failure is a [`ClientError`]; a refusal by
+//! the node is [`ClientError::Refused`] with the gRPC code, the message and
+//! the `google.rpc.ErrorInfo` reason the node attached.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), pledge_client::ClientError> {
+//! use pledge_client::{LedgerClient, keys::{self, Signer}, ops::{self, TxHeader}};
+//!
+//! let client = LedgerClient::connect("http://127.0.0.1:50051").await?;
+//! let ledger_id = client.node_info().await?.ledger_id;
+//! let bank = Signer::from_file("bank-a.json".as_ref())?;
+//! let tx = TxHeader::new(&ledger_id, &bank.id)?.wrap(ops::release_pledge("PL-0001"));
+//! let committed = client.submit(&keys::sign(&tx, &[bank])).await?;
+//! println!("entry {}", committed.seq);
+//! # Ok(()) }
+//! ```
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+
+pub mod audit;
+pub mod client;
+pub mod draft;
+pub mod error;
+pub mod export;
+pub mod json;
+pub mod keys;
+pub mod ops;
+pub mod time;
+
+pub use client::{ConnectOptions, EntryStream, LedgerClient, ReceiptFilter};
+pub use draft::Draft;
+pub use error::{ClientError, Refusal, RefusalInfo, Result};
+pub use pledge_proto::v1 as pb;

@@ -1,5 +1,55 @@
 //! `pledgectl`: the command line of the oil receipt-pledge ledger.
+//!
+//! Every subcommand is in `cli/`; this file sets up logging, runs the
+//! command and turns the outcome into an exit code: 0 success, 1 failure,
+//! 2 refused by the node, 3 the audit found a bad entry.
 
-fn main() -> anyhow::Result<()> {
-    Ok(())
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use pledge_client::ClientError;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("PLEDGECTL_LOG").unwrap_or_else(|_| EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run() {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("pledgectl: {error:#}");
+            ExitCode::from(cli::EXIT_FAILURE)
+        }
+    }
+}
+
+fn run() -> anyhow::Result<ExitCode> {
+    let args = cli::Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    match runtime.block_on(cli::run(args)) {
+        Err(error) => match refusal_of(&error) {
+            Some(refusal) => {
+                eprintln!("pledgectl: {refusal}");
+                Ok(ExitCode::from(cli::EXIT_REFUSED))
+            }
+            None => Err(error),
+        },
+        ok => ok,
+    }
+}
+
+/// The node's refusal, if that is what went wrong.
+fn refusal_of(error: &anyhow::Error) -> Option<&pledge_client::Refusal> {
+    error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<ClientError>())
+        .and_then(ClientError::refusal)
 }

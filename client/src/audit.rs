@@ -1,0 +1,385 @@
+//! The auditor's replay: every entry of a chain checked from genesis.
+//!
+//! ```text
+//!  StreamEntries(from 0)  ─┐
+//!                          ├─▶ records ─▶ pledge_ledger::replay::Replayer ─▶ Verdict
+//!  export file (frames)   ─┘              chain links, node seals,           "verified N entries, head hash H"
+//!                                         every signature, every rule         "entry N is bad: reason"
+//! ```
+//! The node's public key, which seals every entry, comes from the auditor
+//! (pinned, the point of an audit) or from the node's `GetNodeInfo`.
+
+use std::fmt;
+use std::io::BufReader;
+use std::path::Path;
+
+use pledge_ledger::crypto::{Digest, PublicKey};
+use pledge_ledger::replay::{ReplayError, Replayer};
+use tokio_stream::StreamExt;
+
+use crate::client::LedgerClient;
+use crate::error::{ClientError, Result};
+use crate::export::ExportReader;
+
+/// The outcome of an audit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every entry replays.
+    Verified {
+        /// Entries checked.
+        entries: u64,
+        /// Hash of the last entry (zeros for an empty chain).
+        head_hash: Digest,
+    },
+    /// An entry does not replay; entries before it do.
+    Bad {
+        /// The first bad entry.
+        seq: u64,
+        /// Why, as the replay says.
+        reason: String,
+        /// Hash of the last good entry.
+        good_head_hash: Digest,
+    },
+}
+
+impl Verdict {
+    /// Whether the chain verified.
+    pub fn is_verified(&self) -> bool {
+        matches!(self, Verdict::Verified { .. })
+    }
+
+    fn bad(error: &ReplayError, good_head_hash: Digest) -> Verdict {
+        let reason = error.fault.to_string();
+        // Chain faults name the entry themselves; say it once.
+        let prefix = format!("entry {}: ", error.seq);
+        let reason = reason.strip_prefix(&prefix).unwrap_or(&reason).to_owned();
+        Verdict::Bad {
+            seq: error.seq,
+            reason,
+            good_head_hash,
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Verdict::Verified { entries, head_hash } => {
+                write!(f, "verified {entries} entries, head hash {head_hash}")
+            }
+            Verdict::Bad { seq, reason, .. } => write!(f, "entry {seq} is bad: {reason}"),
+        }
+    }
+}
+
+/// Replays records one by one.
+#[derive(Debug)]
+pub struct Auditor {
+    replayer: Replayer,
+    bad: Option<Verdict>,
+}
+
+impl Auditor {
+    /// An auditor checking seals against `node_key`.
+    pub fn new(node_key: PublicKey) -> Auditor {
+        Auditor {
+            replayer: Replayer::new(Some(node_key)),
+            bad: None,
+        }
+    }
+
+    /// Checks and applies the next record. Returns `false` once an entry is
+    /// bad: later records are not looked at.
+    pub fn push_record(&mut self, record: &[u8]) -> bool {
+        if self.bad.is_some() {
+            return false;
+        }
+        match self.replayer.push_record(record) {
+            Ok(()) => true,
+            Err(error) => {
+                self.bad = Some(Verdict::bad(&error, self.replayer.head_hash()));
+                false
+            }
+        }
+    }
+
+    /// Entries verified so far.
+    pub fn entries(&self) -> u64 {
+        self.replayer.entries()
+    }
+
+    /// The verdict on the records pushed.
+    pub fn verdict(&self) -> Verdict {
+        match &self.bad {
+            Some(bad) => bad.clone(),
+            None => Verdict::Verified {
+                entries: self.replayer.entries(),
+                head_hash: self.replayer.head_hash(),
+            },
+        }
+    }
+}
+
+/// Audits records from any source; `progress` is told the number of entries
+/// verified after each one. Errors are failures to read the records; a bad
+/// entry is a verdict.
+pub fn audit_records<I>(
+    records: I,
+    node_key: PublicKey,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Verdict>
+where
+    I: IntoIterator<Item = Result<Vec<u8>>>,
+{
+    let mut auditor = Auditor::new(node_key);
+    for record in records {
+        if !auditor.push_record(&record?) {
+            break;
+        }
+        progress(auditor.entries());
+    }
+    Ok(auditor.verdict())
+}
+
+/// Audits an export file (see [`crate::export`]).
+pub fn audit_file(
+    path: &Path,
+    node_key: PublicKey,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Verdict> {
+    let file = std::fs::File::open(path).map_err(|source| ClientError::Io {
+        op: "open",
+        path: path.to_owned(),
+        source,
+    })?;
+    audit_records(ExportReader::new(BufReader::new(file)), node_key, progress)
+}
+
+/// Audits the node's chain as it streams it, from genesis to its head.
+pub async fn audit_node(
+    client: &LedgerClient,
+    node_key: PublicKey,
+    progress: &mut (dyn FnMut(u64) + Send),
+) -> Result<Verdict> {
+    let mut auditor = Auditor::new(node_key);
+    let mut stream = client.entries(0, false).await?;
+    while let Some(entry) = stream.next().await {
+        if !auditor.push_record(&entry?.record) {
+            break;
+        }
+        progress(auditor.entries());
+    }
+    Ok(auditor.verdict())
+}
+
+/// The node's public key as `GetNodeInfo` gives it.
+pub async fn node_key_of(client: &LedgerClient) -> Result<PublicKey> {
+    let info = client.node_info().await?;
+    PublicKey::from_slice(&info.node_public_key)
+        .ok_or_else(|| ClientError::bad_answer("node_public_key is not an ed25519 key"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::write_record;
+    use crate::keys::{self, Signer};
+    use crate::ops::{self, TxHeader};
+    use ed25519_dalek::SigningKey;
+    use pledge_ledger::crypto;
+    use pledge_ledger::ledger::Ledger;
+    use pledge_ledger::store::{MemoryStore, Store};
+    use pledge_proto::v1::{self as pb, transaction::Operation};
+
+    const T0: u64 = 1_800_000_000_000;
+    const DAY_MS: u64 = 86_400_000;
+
+    fn signer(id: &str, seed: u8) -> Signer {
+        Signer::new(id, SigningKey::from_bytes(&[seed; 32]))
+    }
+
+    fn node_key() -> SigningKey {
+        SigningKey::from_bytes(&[100; 32])
+    }
+
+    /// A chain of a receipt's life, built through the ops builders, with
+    /// the ledger's own sequencer.
+    fn chain() -> (Vec<Vec<u8>>, Digest) {
+        let (admin, wh, trader, bank) = (
+            signer("admin", 1),
+            signer("wh-1", 2),
+            signer("trader-a", 4),
+            signer("bank-a", 6),
+        );
+        let spec = |s: &Signer, role| ops::participant_spec(&s.id, &s.id, &[role], &s.public_key());
+        let steps: Vec<(Operation, Vec<&Signer>)> = vec![
+            (
+                ops::genesis(vec![
+                    spec(&admin, pb::Role::Admin),
+                    spec(&wh, pb::Role::Warehouse),
+                    spec(&trader, pb::Role::Holder),
+                    spec(&bank, pb::Role::Bank),
+                ]),
+                vec![&admin],
+            ),
+            (
+                ops::register_tank("T-1", "wh-1", 50_000_000, "VLSFO 0.5%S"),
+                vec![&wh],
+            ),
+            (
+                ops::certify_stock("T-1", "SGS Zhoushan", "C-1", 1_000_000, "trader-a"),
+                vec![&wh],
+            ),
+            (
+                ops::issue_receipt(pb::IssueReceipt {
+                    receipt_id: "R-1".into(),
+                    tank_id: "T-1".into(),
+                    inspection_agency: "SGS Zhoushan".into(),
+                    certificate_no: "C-1".into(),
+                    product_grade: "VLSFO 0.5%S".into(),
+                    specification: "ISO 8217:2017 RMG 380".into(),
+                    quantity_kg: 1_000_000,
+                    customs_status: pb::CustomsStatus::Bonded as i32,
+                    customs_reference: "ZS-2026-000123".into(),
+                    expires_at_ms: T0 + 365 * DAY_MS,
+                    loss_allowance_ppm: 3_000,
+                    insurance_reference: "PICC-OIL-77".into(),
+                }),
+                vec![&wh],
+            ),
+            (
+                ops::register_pledge(
+                    "PL-1",
+                    "R-1",
+                    "bank-a",
+                    ops::money(450_000_000, "USD"),
+                    "LOAN-1",
+                    T0 + 90 * DAY_MS,
+                ),
+                vec![&trader, &bank],
+            ),
+            (ops::release_pledge("PL-1"), vec![&bank]),
+        ];
+        let mut ledger = Ledger::new(MemoryStore::new(), node_key());
+        for (i, (op, signers)) in steps.into_iter().enumerate() {
+            let mut header = TxHeader::new("zhoushan-test", "t")
+                .unwrap()
+                .with_tx_id(&format!("tx-{i}"));
+            header.client_time_ms = T0;
+            let signers: Vec<Signer> = signers.into_iter().cloned().collect();
+            let envelope = keys::sign(&header.wrap(op), &signers).verify().unwrap();
+            let results = ledger
+                .append_group(&[envelope], T0 + i as u64 * 1000)
+                .unwrap();
+            results[0]
+                .as_ref()
+                .unwrap_or_else(|r| panic!("step {i} refused: {r}"));
+        }
+        let store = ledger.store();
+        let records = (0..store.len())
+            .map(|seq| store.record(seq).unwrap())
+            .collect();
+        (records, store.head().head_hash)
+    }
+
+    fn export_file(records: &[Vec<u8>]) -> tempfile::NamedTempFile {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        for record in records {
+            write_record(&mut file, record).unwrap();
+        }
+        file
+    }
+
+    fn node_public() -> PublicKey {
+        crypto::public_key(&node_key())
+    }
+
+    #[test]
+    fn an_export_of_a_good_chain_verifies() {
+        let (records, head_hash) = chain();
+        let file = export_file(&records);
+        let mut seen = Vec::new();
+        let verdict = audit_file(file.path(), node_public(), &mut |n| seen.push(n)).unwrap();
+        assert_eq!(
+            verdict,
+            Verdict::Verified {
+                entries: 6,
+                head_hash
+            }
+        );
+        assert_eq!(seen, [1, 2, 3, 4, 5, 6]);
+        assert_eq!(
+            verdict.to_string(),
+            format!("verified 6 entries, head hash {head_hash}")
+        );
+    }
+
+    #[test]
+    fn a_flipped_byte_names_the_entry() {
+        let (records, _) = chain();
+        let offset_of = |seq: usize| records[..seq].iter().map(|r| 4 + r.len()).sum::<usize>();
+        let mut bytes = std::fs::read(export_file(&records).path()).unwrap();
+        // A byte in the middle of entry 4's transaction (the pledge).
+        let at = offset_of(4) + 4 + records[4].len() / 2;
+        bytes[at] ^= 0x01;
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut file, &bytes).unwrap();
+        let verdict = audit_file(file.path(), node_public(), &mut |_| {}).unwrap();
+        let Verdict::Bad {
+            seq,
+            ref reason,
+            good_head_hash,
+        } = verdict
+        else {
+            panic!("tampered chain verified: {verdict}");
+        };
+        assert_eq!(seq, 4);
+        assert!(
+            verdict.to_string().starts_with("entry 4 is bad: "),
+            "{verdict}"
+        );
+        assert!(!reason.starts_with("entry 4"), "{reason}");
+        assert_ne!(good_head_hash, Digest::ZERO);
+    }
+
+    #[test]
+    fn a_flipped_seal_byte_names_the_entry() {
+        let (mut records, _) = chain();
+        let last = records[2].len() - 1;
+        records[2][last] ^= 0x80;
+        let verdict =
+            audit_records(records.into_iter().map(Ok), node_public(), &mut |_| {}).unwrap();
+        assert!(matches!(verdict, Verdict::Bad { seq: 2, .. }), "{verdict}");
+        assert!(verdict.to_string().contains("seal"), "{verdict}");
+    }
+
+    #[test]
+    fn another_node_key_fails_at_genesis() {
+        let (records, _) = chain();
+        let other = crypto::public_key(&SigningKey::from_bytes(&[101; 32]));
+        let verdict = audit_records(records.into_iter().map(Ok), other, &mut |_| {}).unwrap();
+        assert!(matches!(verdict, Verdict::Bad { seq: 0, .. }), "{verdict}");
+    }
+
+    #[test]
+    fn a_dropped_entry_breaks_the_chain() {
+        let (mut records, _) = chain();
+        records.remove(3);
+        let verdict =
+            audit_records(records.into_iter().map(Ok), node_public(), &mut |_| {}).unwrap();
+        assert!(matches!(verdict, Verdict::Bad { seq: 3, .. }), "{verdict}");
+    }
+
+    #[test]
+    fn a_truncated_export_is_an_error_not_a_verdict() {
+        let (records, _) = chain();
+        let bytes = std::fs::read(export_file(&records).path()).unwrap();
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut file, &bytes[..bytes.len() - 10]).unwrap();
+        let error = audit_file(file.path(), node_public(), &mut |_| {}).unwrap_err();
+        assert!(
+            matches!(error, ClientError::Export { index: 5, .. }),
+            "{error}"
+        );
+    }
+}

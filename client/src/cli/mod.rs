@@ -1,0 +1,175 @@
+//! The `pledgectl` command tree and the context its commands share.
+
+mod chain;
+mod drafts;
+mod keys;
+mod output;
+mod participant;
+mod pledge;
+mod receipt;
+mod regulator;
+mod tank;
+mod write;
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use pledge_client::LedgerClient;
+use tokio::sync::OnceCell;
+
+pub use output::Output;
+
+/// Exit code of a failure other than a refusal.
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit code when the node refuses a request.
+pub const EXIT_REFUSED: u8 = 2;
+/// Exit code when an audit finds a bad entry.
+pub const EXIT_AUDIT_FAILED: u8 = 3;
+
+/// Command line of the oil receipt-pledge ledger: keys, receipts, pledges,
+/// co-signed drafts, reads and audits.
+///
+/// Writes are signed with key files (`--key FILE`, repeatable) and submitted,
+/// or written as a draft (`--draft-out FILE`) for the other parties to
+/// `sign` and anyone to `submit`. Quantities are integer kg; money is an
+/// integer amount of minor units with a currency; times are RFC 3339
+/// (2027-03-31T00:00:00Z, 2027-03-31T08:00:00+08:00, 2027-03-31) or a
+/// duration from now (+90d, +12h, +30m, +45s, +1d12h).
+///
+/// Exit codes: 0 success, 1 failure, 2 refused by the node (the gRPC code,
+/// message and reason go to stderr), 3 the audit found a bad entry.
+#[derive(Debug, Parser)]
+#[command(name = "pledgectl", version, max_term_width = 100)]
+pub struct Cli {
+    /// The node's gRPC endpoint.
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        env = "PLEDGE_NODE",
+        default_value = "http://127.0.0.1:50051",
+        value_name = "URL"
+    )]
+    pub node: String,
+
+    /// Print JSON for scripts instead of text.
+    #[arg(long, global = true, help_heading = "Global options")]
+    pub json: bool,
+
+    /// The ledger id to sign transactions for (default: asked from the node).
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        env = "PLEDGE_LEDGER_ID",
+        value_name = "ID"
+    )]
+    pub ledger_id: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate and inspect key files.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// Admit, re-key, revoke and look up participants (admin).
+    #[command(subcommand)]
+    Participant(participant::ParticipantCommand),
+    /// Register tanks and certify stock (warehouse); look up tanks.
+    #[command(subcommand)]
+    Tank(tank::TankCommand),
+    /// Issue, transfer, split and cancel receipts; look them up.
+    #[command(subcommand)]
+    Receipt(receipt::ReceiptCommand),
+    /// Register, release and enforce pledges; look them up.
+    #[command(subcommand)]
+    Pledge(pledge::PledgeCommand),
+    /// Freeze a receipt under a court order (regulator).
+    Freeze(regulator::OrderArgs),
+    /// Lift a freeze (regulator).
+    Unfreeze(regulator::OrderArgs),
+    /// The node's identity: ledger id, node key, genesis hash, version.
+    Info,
+    /// The chain head: size, head hash, Merkle root.
+    Head,
+    /// Print entries from a sequence number, optionally following new ones.
+    Entries(chain::EntriesArgs),
+    /// Replay the chain (from the node or an export file) and check everything.
+    Audit(chain::AuditArgs),
+    /// Write every entry of the chain to an export file.
+    Export(chain::ExportArgs),
+    /// Add signatures to a draft file, in place.
+    Sign(drafts::SignArgs),
+    /// Show what a draft file says (decoded from its bytes) and who signed it.
+    ShowDraft(drafts::ShowArgs),
+    /// Submit a draft file.
+    Submit(drafts::SubmitArgs),
+}
+
+/// What the commands share: the output mode and a lazily opened connection.
+#[derive(Debug)]
+pub struct Context {
+    node: String,
+    ledger_id: Option<String>,
+    client: OnceCell<LedgerClient>,
+    /// How results are printed.
+    pub out: Output,
+}
+
+impl Context {
+    /// The connection to the node, opened on first use.
+    pub async fn client(&self) -> anyhow::Result<&LedgerClient> {
+        self.client
+            .get_or_try_init(|| LedgerClient::connect(&self.node))
+            .await
+            .with_context(|| format!("connecting to {}", self.node))
+    }
+
+    /// The ledger id: `--ledger-id`, or the node's.
+    pub async fn ledger_id(&self) -> anyhow::Result<String> {
+        match &self.ledger_id {
+            Some(id) => Ok(id.clone()),
+            None => Ok(self.client().await?.node_info().await?.ledger_id),
+        }
+    }
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let ctx = Context {
+        node: cli.node,
+        ledger_id: cli.ledger_id,
+        client: OnceCell::new(),
+        out: Output::new(cli.json),
+    };
+    match cli.command {
+        Command::Keys(command) => keys::run(&ctx, command),
+        Command::Participant(command) => participant::run(&ctx, command).await,
+        Command::Tank(command) => tank::run(&ctx, command).await,
+        Command::Receipt(command) => receipt::run(&ctx, command).await,
+        Command::Pledge(command) => pledge::run(&ctx, command).await,
+        Command::Freeze(args) => regulator::freeze(&ctx, args).await,
+        Command::Unfreeze(args) => regulator::unfreeze(&ctx, args).await,
+        Command::Info => chain::info(&ctx).await,
+        Command::Head => chain::head(&ctx).await,
+        Command::Entries(args) => chain::entries(&ctx, args).await,
+        Command::Audit(args) => chain::audit(&ctx, args).await,
+        Command::Export(args) => chain::export(&ctx, args).await,
+        Command::Sign(args) => drafts::sign(&ctx, args),
+        Command::ShowDraft(args) => drafts::show(&ctx, args),
+        Command::Submit(args) => drafts::submit(&ctx, args).await,
+    }
+}
+
+/// Parses a time argument (RFC 3339 or `+90d`) into ms since the epoch.
+pub fn parse_time_arg(text: &str) -> Result<u64, String> {
+    pledge_client::time::parse_time(text, pledge_client::time::now_ms()).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests;

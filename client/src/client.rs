@@ -1,0 +1,234 @@
+//! [`LedgerClient`]: one async method per RPC of `LedgerService`.
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use pledge_ledger::envelope::Envelope;
+use pledge_proto::v1::{self as pb, ledger_service_client::LedgerServiceClient};
+use tokio_stream::{Stream, StreamExt};
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
+
+use crate::error::{ClientError, Result};
+
+/// Which receipts [`LedgerClient::list_receipts`] lists (at most one filter).
+pub use pb::list_receipts_request::Filter as ReceiptFilter;
+
+/// A stream of entries from [`LedgerClient::entries`].
+pub type EntryStream = Pin<Box<dyn Stream<Item = Result<pb::EntryRecord>> + Send>>;
+
+/// The node's default page size for `ListReceipts`.
+pub const DEFAULT_PAGE_SIZE: u32 = 100;
+
+/// How to reach a node.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// How long to wait for the connection to open.
+    pub connect_timeout: Duration,
+    /// TLS settings for `https://` endpoints; `None` for plain HTTP/2.
+    pub tls: Option<ClientTlsConfig>,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            connect_timeout: Duration::from_secs(10),
+            tls: None,
+        }
+    }
+}
+
+/// A connection to a ledger node. Cheap to clone: clones share the
+/// underlying HTTP/2 channel.
+#[derive(Debug, Clone)]
+pub struct LedgerClient {
+    inner: LedgerServiceClient<Channel>,
+}
+
+impl LedgerClient {
+    /// Connects to `endpoint`, e.g. `http://127.0.0.1:50051`.
+    pub async fn connect(endpoint: &str) -> Result<LedgerClient> {
+        LedgerClient::connect_with(endpoint, ConnectOptions::default()).await
+    }
+
+    /// Connects with explicit options (timeouts, TLS).
+    pub async fn connect_with(endpoint: &str, options: ConnectOptions) -> Result<LedgerClient> {
+        let invalid = |reason: String| ClientError::InvalidEndpoint {
+            endpoint: endpoint.to_owned(),
+            reason,
+        };
+        let mut target = Endpoint::from_shared(endpoint.to_owned())
+            .map_err(|e| invalid(e.to_string()))?
+            .connect_timeout(options.connect_timeout);
+        if let Some(tls) = options.tls {
+            target = target.tls_config(tls).map_err(|e| invalid(e.to_string()))?;
+        }
+        let channel = target.connect().await?;
+        Ok(LedgerClient::from_channel(channel))
+    }
+
+    /// A client over a channel set up by the caller (tests, custom stacks).
+    pub fn from_channel(channel: Channel) -> LedgerClient {
+        LedgerClient {
+            inner: LedgerServiceClient::new(channel),
+        }
+    }
+
+    /// Submits a signed envelope; answers once the entry is durable. A
+    /// refusal is [`ClientError::Refused`].
+    pub async fn submit(&self, envelope: &Envelope) -> Result<pb::SubmitResponse> {
+        let request = pb::SubmitRequest {
+            envelope: Some(envelope.to_proto()),
+        };
+        Ok(self.inner.clone().submit(request).await?.into_inner())
+    }
+
+    /// The ledger id, node key, genesis hash and node version.
+    pub async fn node_info(&self) -> Result<pb::NodeInfo> {
+        let request = pb::GetNodeInfoRequest {};
+        Ok(self
+            .inner
+            .clone()
+            .get_node_info(request)
+            .await?
+            .into_inner())
+    }
+
+    /// The chain head.
+    pub async fn head(&self) -> Result<pb::Head> {
+        Ok(self
+            .inner
+            .clone()
+            .get_head(pb::GetHeadRequest {})
+            .await?
+            .into_inner())
+    }
+
+    /// One receipt with its state, active pledge and history.
+    pub async fn receipt(&self, receipt_id: &str) -> Result<pb::ReceiptView> {
+        let request = pb::GetReceiptRequest {
+            receipt_id: receipt_id.to_owned(),
+        };
+        Ok(self.inner.clone().get_receipt(request).await?.into_inner())
+    }
+
+    /// One page of receipts matching `filter`, in id order, after the
+    /// exclusive cursor `after` ("" for the first page). `limit` 0 means the
+    /// node's default.
+    pub async fn list_receipts(
+        &self,
+        filter: Option<ReceiptFilter>,
+        after: &str,
+        limit: u32,
+    ) -> Result<Vec<pb::ReceiptView>> {
+        let request = pb::ListReceiptsRequest {
+            filter,
+            after_receipt_id: after.to_owned(),
+            limit,
+        };
+        let stream = self
+            .inner
+            .clone()
+            .list_receipts(request)
+            .await?
+            .into_inner();
+        let page: Vec<pb::ReceiptView> = stream.collect::<Result<_, tonic::Status>>().await?;
+        Ok(page)
+    }
+
+    /// Every receipt matching `filter`, following the cursor page by page.
+    pub async fn list_all_receipts(
+        &self,
+        filter: Option<ReceiptFilter>,
+        page_size: u32,
+    ) -> Result<Vec<pb::ReceiptView>> {
+        let page_size = if page_size == 0 {
+            DEFAULT_PAGE_SIZE
+        } else {
+            page_size
+        };
+        let mut all = Vec::new();
+        let mut after = String::new();
+        loop {
+            let page = self
+                .list_receipts(filter.clone(), &after, page_size)
+                .await?;
+            let full = page.len() >= page_size as usize;
+            let last = page.last().map(receipt_id).unwrap_or_default().to_owned();
+            all.extend(page);
+            if !full {
+                return Ok(all);
+            }
+            if last <= after {
+                return Err(ClientError::bad_answer(format!(
+                    "ListReceipts did not advance past cursor {after:?}"
+                )));
+            }
+            after = last;
+        }
+    }
+
+    /// One pledge.
+    pub async fn pledge(&self, pledge_id: &str) -> Result<pb::PledgeView> {
+        let request = pb::GetPledgeRequest {
+            pledge_id: pledge_id.to_owned(),
+        };
+        Ok(self.inner.clone().get_pledge(request).await?.into_inner())
+    }
+
+    /// One tank with its stock and live receipts.
+    pub async fn tank(&self, tank_id: &str) -> Result<pb::TankView> {
+        let request = pb::GetTankRequest {
+            tank_id: tank_id.to_owned(),
+        };
+        Ok(self.inner.clone().get_tank(request).await?.into_inner())
+    }
+
+    /// One participant.
+    pub async fn participant(&self, participant_id: &str) -> Result<pb::ParticipantView> {
+        let request = pb::GetParticipantRequest {
+            participant_id: participant_id.to_owned(),
+        };
+        Ok(self
+            .inner
+            .clone()
+            .get_participant(request)
+            .await?
+            .into_inner())
+    }
+
+    /// Entries from `from_seq` as stored (body ‖ seal). With `follow` the
+    /// stream stays open and yields entries as they commit.
+    pub async fn entries(&self, from_seq: u64, follow: bool) -> Result<EntryStream> {
+        let request = pb::StreamEntriesRequest { from_seq, follow };
+        let stream = self
+            .inner
+            .clone()
+            .stream_entries(request)
+            .await?
+            .into_inner();
+        Ok(Box::pin(stream.map(|item| item.map_err(ClientError::from))))
+    }
+
+    /// The one entry `seq` (the first of a non-following stream from it).
+    pub async fn entry(&self, seq: u64) -> Result<pb::EntryRecord> {
+        let mut stream = self.entries(seq, false).await?;
+        match stream.next().await {
+            Some(Ok(entry)) if entry.seq == seq => Ok(entry),
+            Some(Ok(entry)) => Err(ClientError::bad_answer(format!(
+                "asked for entry {seq}, got entry {}",
+                entry.seq
+            ))),
+            Some(Err(error)) => Err(error),
+            None => Err(ClientError::bad_answer(format!(
+                "no entry {seq} in the stream"
+            ))),
+        }
+    }
+}
+
+fn receipt_id(view: &pb::ReceiptView) -> &str {
+    view.terms
+        .as_ref()
+        .map(|t| t.receipt_id.as_str())
+        .unwrap_or_default()
+}
