@@ -30,12 +30,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         limits.queue_depth,
         heads_tx,
     )?;
+    let (_checkpoints_tx, checkpoints) = watch::channel(None);
     let api = LedgerApi::new(
         ledger.clone(),
         sequencer.clone(),
         heads,
         limits,
         info.clone(),
+        checkpoints,
     );
     drop(sequencer);
 

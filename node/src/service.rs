@@ -6,6 +6,7 @@ use std::sync::RwLockReadGuard;
 
 use pledge_ledger::envelope::{Envelope, VerifiedEnvelope};
 use pledge_ledger::ledger::{Committed, Ledger};
+use pledge_ledger::merkle;
 use pledge_ledger::state::StateRead;
 use pledge_ledger::store::{DiskStore, ReceiptFilter, Store};
 use pledge_ledger::text::check_id;
@@ -37,6 +38,7 @@ pub struct LedgerApi {
     heads: watch::Receiver<u64>,
     limits: Limits,
     info: pb::NodeInfo,
+    checkpoints: watch::Receiver<Option<pb::SignedCheckpoint>>,
 }
 
 impl LedgerApi {
@@ -47,6 +49,7 @@ impl LedgerApi {
         heads: watch::Receiver<u64>,
         limits: Limits,
         info: pb::NodeInfo,
+        checkpoints: watch::Receiver<Option<pb::SignedCheckpoint>>,
     ) -> LedgerApi {
         LedgerApi {
             ledger,
@@ -54,6 +57,7 @@ impl LedgerApi {
             heads,
             limits,
             info,
+            checkpoints,
         }
     }
 
@@ -130,6 +134,28 @@ impl LedgerApi {
         };
         let history = store.receipt_history(id).map_err(|e| status::store(&e))?;
         Ok(views::receipt(&receipt, pledge.as_ref(), history))
+    }
+}
+
+/// A requested tree size, 0 meaning the current one; never past the head.
+fn tree_size_within(requested: u64, size: u64) -> Result<u64, Status> {
+    match requested {
+        0 => Ok(size),
+        n if n <= size => Ok(n),
+        n => Err(out_of_range(format!(
+            "tree size {n} is past the head: the chain has {size} entries"
+        ))),
+    }
+}
+
+fn out_of_range(message: String) -> Status {
+    status::status(Code::OutOfRange, message, "PAST_HEAD", Vec::new())
+}
+
+fn proof_error(error: &merkle::MerkleError<pledge_ledger::StoreError>) -> Status {
+    match error {
+        merkle::MerkleError::Storage(e) => status::store(e),
+        other => status::bad_request(other.to_string()),
     }
 }
 
@@ -320,6 +346,69 @@ impl LedgerService for LedgerApi {
             .map_err(|e| status::store(&e))?;
         let participant = participant.ok_or_else(|| status::not_found("participant", &id))?;
         Ok(Response::new(views::participant(&participant)))
+    }
+
+    async fn get_checkpoint(
+        &self,
+        _: Request<pb::GetCheckpointRequest>,
+    ) -> Result<Response<pb::SignedCheckpoint>, Status> {
+        let latest = self.checkpoints.borrow().clone();
+        latest.map(Response::new).ok_or_else(|| {
+            status::status(
+                Code::Unavailable,
+                "no checkpoint has been signed yet".into(),
+                "NO_CHECKPOINT",
+                Vec::new(),
+            )
+        })
+    }
+
+    async fn get_inclusion_proof(
+        &self,
+        request: Request<pb::GetInclusionProofRequest>,
+    ) -> Result<Response<pb::InclusionProof>, Status> {
+        let request = request.into_inner();
+        let ledger = self.read()?;
+        let store = ledger.store();
+        let tree_size = tree_size_within(request.tree_size, store.len())?;
+        if request.seq >= tree_size {
+            return Err(out_of_range(format!(
+                "entry {} is not in a tree of {tree_size} entries",
+                request.seq
+            )));
+        }
+        let hashes =
+            merkle::inclusion_proof(request.seq, tree_size, store).map_err(|e| proof_error(&e))?;
+        let record = store.record(request.seq).map_err(|e| status::store(&e))?;
+        Ok(Response::new(pb::InclusionProof {
+            seq: request.seq,
+            tree_size,
+            hashes: hashes.iter().map(|h| h.to_vec()).collect(),
+            record,
+        }))
+    }
+
+    async fn get_consistency_proof(
+        &self,
+        request: Request<pb::GetConsistencyProofRequest>,
+    ) -> Result<Response<pb::ConsistencyProof>, Status> {
+        let request = request.into_inner();
+        let ledger = self.read()?;
+        let store = ledger.store();
+        let to_size = tree_size_within(request.to_size, store.len())?;
+        if request.from_size == 0 || request.from_size > to_size {
+            return Err(status::bad_request(format!(
+                "from_size must be in 1..={to_size}, got {}",
+                request.from_size
+            )));
+        }
+        let hashes = merkle::consistency_proof(request.from_size, to_size, store)
+            .map_err(|e| proof_error(&e))?;
+        Ok(Response::new(pb::ConsistencyProof {
+            from_size: request.from_size,
+            to_size,
+            hashes: hashes.iter().map(|h| h.to_vec()).collect(),
+        }))
     }
 
     type StreamEntriesStream = ResponseStream<pb::EntryRecord>;

@@ -64,7 +64,7 @@ async fn an_auditor_streaming_from_entry_zero_rebuilds_the_nodes_state() {
     }
     assert_eq!(tree.root().unwrap().to_vec(), head.tree_root);
 
-    assert_eq!(state.receipts.len(), 5);
+    assert_eq!(state.receipts.len(), 4); // WR-1 (split), WR-1a, WR-1b, WR-2
     for (id, receipt) in &state.receipts {
         let view = client.receipt(id).await.unwrap();
         assert_eq!(view.holder_id, receipt.holder_id, "{id}");

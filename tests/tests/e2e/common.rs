@@ -78,7 +78,7 @@ pub async fn pledge(
         pledge_id,
         receipt_id,
         bank,
-        ops::money(3_000_000_00, "USD"),
+        ops::money(300_000_000, "USD"),
         &format!("LOAN-{pledge_id}"),
         now_ms() + 90 * DAY_MS,
     );

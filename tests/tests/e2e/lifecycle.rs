@@ -149,7 +149,8 @@ async fn the_whole_lifecycle_through_the_client_library() {
     let missing = client.receipt("WR-404").await.unwrap_err();
     assert_eq!(refusal(&missing).0, Code::NotFound);
     let head = client.head().await.unwrap();
-    assert_eq!(head.size, 3 + 2 + 11);
+    // genesis and the two demo tanks, certify and issue, then nine changes.
+    assert_eq!(head.size, 3 + 2 + 9);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -177,4 +178,21 @@ async fn a_retry_returns_the_original_entry_and_a_reused_tx_id_is_refused() {
     assert_eq!(refusal(&reused).0, Code::AlreadyExists);
     assert_eq!(refusal(&reused).1, "TX_ID_REUSED");
     assert_eq!(client.head().await.unwrap().size, first.seq + 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_node_is_a_transport_error_not_a_refusal() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(dir.path());
+    let url = node.url();
+    node.kill();
+    let error = match pledge_client::LedgerClient::connect(&url).await {
+        Err(error) => error,
+        Ok(client) => client.head().await.unwrap_err(),
+    };
+    assert!(
+        matches!(error, pledge_client::ClientError::Transport { .. }),
+        "{error:?}"
+    );
+    assert!(error.refusal().is_none());
 }
