@@ -10,4 +10,5 @@ mod e2e {
     mod double_pledge;
     mod lifecycle;
     mod restart;
+    mod service;
 }

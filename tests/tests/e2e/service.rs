@@ -1,0 +1,86 @@
+//! What any gRPC client finds on the port: health checking, reflection, and
+//! an entry stream that follows new commits.
+
+use pledge_client::ops;
+use pledge_tests::Node;
+use tokio_stream::StreamExt;
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
+use tonic_reflection::pb::v1::{
+    ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+    server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+};
+
+use super::common::*;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_and_reflection_are_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(dir.path());
+    let channel = tonic::transport::Endpoint::from_shared(node.url())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let health = HealthClient::new(channel.clone())
+        .check(HealthCheckRequest {
+            service: "pledgeledger.v1.LedgerService".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(health.status, ServingStatus::Serving as i32);
+
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut responses = ServerReflectionClient::new(channel)
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let response = responses.next().await.unwrap().unwrap();
+    let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
+        panic!("unexpected reflection answer: {response:?}");
+    };
+    let names: Vec<_> = list.service.iter().map(|s| s.name.as_str()).collect();
+    assert!(
+        names.contains(&"pledgeledger.v1.LedgerService"),
+        "{names:?}"
+    );
+    assert!(names.contains(&"grpc.health.v1.Health"), "{names:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_following_entry_stream_receives_new_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(dir.path());
+    let client = node.client().await;
+    let size = client.head().await.unwrap().size;
+    let mut stream = client.entries(0, true).await.unwrap();
+    for seq in 0..size {
+        assert_eq!(stream.next().await.unwrap().unwrap().seq, seq);
+    }
+    let committed = submit(
+        &node,
+        &client,
+        ops::register_tank("T-NEW", "wh-2", 1_000, "MGO"),
+        &["wh-2"],
+    )
+    .await
+    .unwrap();
+    let next = tokio::time::timeout(std::time::Duration::from_secs(10), stream.next())
+        .await
+        .expect("the stream follows")
+        .unwrap()
+        .unwrap();
+    assert_eq!(next.seq, committed.seq);
+    let past = client.entries(u64::MAX, false).await;
+    let error = match past {
+        Err(error) => error,
+        Ok(mut stream) => stream.next().await.unwrap().unwrap_err(),
+    };
+    assert_eq!(refusal(&error).0, tonic::Code::OutOfRange);
+}
