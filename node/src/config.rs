@@ -5,6 +5,7 @@
 //! listen = "127.0.0.1:50051"
 //! genesis_file = "pledge-data/genesis.bin"   # signed genesis envelope (protobuf)
 //! node_key_file = "pledge-data/node-key.json"
+//! metrics_listen = "127.0.0.1:9464"   # Prometheus text; absent = off
 //!
 //! [limits]
 //! max_message_bytes = 1048576         # largest gRPC message accepted
@@ -33,6 +34,8 @@ pub struct Config {
     pub genesis_file: Option<PathBuf>,
     /// The node's key file; `None` means `<data_dir>/node-key.json`.
     pub node_key_file: Option<PathBuf>,
+    /// Where to serve Prometheus metrics (plain HTTP); `None` turns them off.
+    pub metrics_listen: Option<SocketAddr>,
     /// Explicit resource limits.
     pub limits: Limits,
 }
@@ -78,6 +81,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             genesis_file: None,
             node_key_file: None,
+            metrics_listen: None,
             limits: Limits::default(),
         }
     }

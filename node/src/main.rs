@@ -7,6 +7,7 @@
 mod bootstrap;
 mod config;
 mod dev;
+mod metrics;
 mod sequencer;
 mod server;
 mod service;
@@ -43,6 +44,9 @@ struct Args {
     /// The node's key file (JSON, see ledger/src/keyfile.rs); created if missing.
     #[arg(long)]
     node_key: Option<PathBuf>,
+    /// Serve Prometheus metrics on this address (plain HTTP), e.g. 127.0.0.1:9464.
+    #[arg(long)]
+    metrics_listen: Option<SocketAddr>,
     /// Log as JSON lines instead of text.
     #[arg(long)]
     log_json: bool,
@@ -76,6 +80,9 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if args.node_key.is_some() {
         config.node_key_file = args.node_key;
+    }
+    if args.metrics_listen.is_some() {
+        config.metrics_listen = args.metrics_listen;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -23,6 +23,8 @@ use pledge_ledger::ledger::{Ledger, SubmitResult};
 use pledge_ledger::store::{DiskStore, Store};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::metrics::Metrics;
+
 /// The ledger shared between the sequencer (writes) and the handlers (reads).
 pub type SharedLedger = Arc<RwLock<Ledger<DiskStore>>>;
 
@@ -78,6 +80,7 @@ impl Sequencer {
         max_group: usize,
         depth: usize,
         heads: watch::Sender<u64>,
+        metrics: Arc<Metrics>,
     ) -> std::io::Result<(Sequencer, JoinHandle<()>)> {
         let (queue, receiver) = mpsc::channel(depth.max(1));
         let failed = Arc::new(AtomicBool::new(false));
@@ -87,6 +90,7 @@ impl Sequencer {
             max_group: max_group.max(1),
             heads,
             failed: failed.clone(),
+            metrics,
         };
         let thread = std::thread::Builder::new()
             .name("sequencer".into())
@@ -133,6 +137,7 @@ struct Worker {
     max_group: usize,
     heads: watch::Sender<u64>,
     failed: Arc<AtomicBool>,
+    metrics: Arc<Metrics>,
 }
 
 impl Worker {
@@ -176,10 +181,16 @@ impl Worker {
                 return Err(error);
             }
         };
+        let new_entries = results
+            .iter()
+            .filter(|r| matches!(r, Ok(c) if !c.duplicate))
+            .count();
+        self.metrics
+            .group_committed(new_entries, started.elapsed(), size);
         tracing::debug!(
-            entries = envelopes.len(),
+            submissions = envelopes.len(),
+            new_entries,
             size,
-            elapsed_us = started.elapsed().as_micros() as u64,
             "group committed"
         );
         self.heads.send_replace(size);

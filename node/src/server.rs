@@ -13,6 +13,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::bootstrap;
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::sequencer::Sequencer;
 use crate::service::LedgerApi;
 
@@ -24,11 +25,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let ledger = Arc::new(RwLock::new(opened.ledger));
     let (heads_tx, heads) = watch::channel(size);
     let limits = config.limits;
+    let metrics = Metrics::new();
+    metrics.set_chain_size(size);
     let (sequencer, sequencer_thread) = Sequencer::start(
         ledger.clone(),
         limits.max_group_entries,
         limits.queue_depth,
         heads_tx,
+        metrics.clone(),
     )?;
     let (_checkpoints_tx, checkpoints) = watch::channel(None);
     let api = LedgerApi::new(
@@ -38,12 +42,21 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         limits,
         info.clone(),
         checkpoints,
+        metrics.clone(),
     );
     drop(sequencer);
 
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let address = listener.local_addr()?;
     announce(&config, &info, address, opened.dev_keys.as_deref(), size)?;
+    if let Some(metrics_address) = config.metrics_listen {
+        let metrics_listener = tokio::net::TcpListener::bind(metrics_address).await?;
+        println!(
+            "  metrics:        http://{}/metrics",
+            metrics_listener.local_addr()?
+        );
+        tokio::spawn(crate::metrics::serve(metrics_listener, metrics));
+    }
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<LedgerServiceServer<LedgerApi>>().await;

@@ -2,6 +2,7 @@
 //! the sequencer, answer reads from the store.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::RwLockReadGuard;
 
 use pledge_ledger::envelope::{Envelope, VerifiedEnvelope};
@@ -17,8 +18,10 @@ use tokio::sync::{mpsc, watch};
 use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Code, Request, Response, Status};
+use tonic_types::StatusExt;
 
 use crate::config::Limits;
+use crate::metrics::Metrics;
 use crate::sequencer::{Sequencer, SharedLedger, now_ms};
 use crate::{status, views};
 
@@ -39,6 +42,7 @@ pub struct LedgerApi {
     limits: Limits,
     info: pb::NodeInfo,
     checkpoints: watch::Receiver<Option<pb::SignedCheckpoint>>,
+    metrics: Arc<Metrics>,
 }
 
 impl LedgerApi {
@@ -50,6 +54,7 @@ impl LedgerApi {
         limits: Limits,
         info: pb::NodeInfo,
         checkpoints: watch::Receiver<Option<pb::SignedCheckpoint>>,
+        metrics: Arc<Metrics>,
     ) -> LedgerApi {
         LedgerApi {
             ledger,
@@ -58,6 +63,39 @@ impl LedgerApi {
             limits,
             info,
             checkpoints,
+            metrics,
+        }
+    }
+
+    /// Decode, verify, answer a retry, check the client time, sequence.
+    async fn submit_envelope(
+        &self,
+        request: Request<pb::SubmitRequest>,
+    ) -> Result<pb::SubmitResponse, Status> {
+        let raw = request
+            .into_inner()
+            .envelope
+            .ok_or_else(|| status::bad_request("`envelope` is missing".into()))?;
+        let envelope = Envelope::try_from(raw).map_err(|e| status::envelope(&e.into()))?;
+        let verified = envelope.verify().map_err(|e| status::envelope(&e))?;
+        tracing::Span::current()
+            .record("tx_id", verified.tx.tx_id.as_str())
+            .record("operation", verified.tx.operation.name());
+        if let Some(earlier) = self.earlier_answer(&verified)? {
+            return Ok(committed_response(earlier));
+        }
+        self.check_client_time(&verified)?;
+        let result = self
+            .sequencer
+            .submit(verified)
+            .await
+            .map_err(|e| status::sequencer(&e))?;
+        match result {
+            Ok(committed) => Ok(committed_response(committed)),
+            Err(rejection) => {
+                tracing::info!(reason = %rejection.reason(), %rejection, "refused");
+                Err(status::rejection(&rejection))
+            }
         }
     }
 
@@ -209,31 +247,12 @@ impl LedgerService for LedgerApi {
         &self,
         request: Request<pb::SubmitRequest>,
     ) -> Result<Response<pb::SubmitResponse>, Status> {
-        let raw = request
-            .into_inner()
-            .envelope
-            .ok_or_else(|| status::bad_request("`envelope` is missing".into()))?;
-        let envelope = Envelope::try_from(raw).map_err(|e| status::envelope(&e.into()))?;
-        let verified = envelope.verify().map_err(|e| status::envelope(&e))?;
-        tracing::Span::current()
-            .record("tx_id", verified.tx.tx_id.as_str())
-            .record("operation", verified.tx.operation.name());
-        if let Some(earlier) = self.earlier_answer(&verified)? {
-            return Ok(Response::new(committed_response(earlier)));
+        let answer = self.submit_envelope(request).await;
+        if let Err(refusal) = &answer {
+            let reason = refusal.get_details_error_info().map(|info| info.reason);
+            self.metrics.refused(reason.as_deref().unwrap_or("UNKNOWN"));
         }
-        self.check_client_time(&verified)?;
-        let result = self
-            .sequencer
-            .submit(verified)
-            .await
-            .map_err(|e| status::sequencer(&e))?;
-        match result {
-            Ok(committed) => Ok(Response::new(committed_response(committed))),
-            Err(rejection) => {
-                tracing::info!(reason = %rejection.reason(), %rejection, "refused");
-                Err(status::rejection(&rejection))
-            }
-        }
+        answer.map(Response::new)
     }
 
     async fn get_node_info(

@@ -38,6 +38,7 @@ pub struct Node {
     child: Option<Child>,
     pub address: String,
     pub data_dir: PathBuf,
+    announced: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Node {
@@ -64,11 +65,13 @@ impl Node {
             .stderr(Stdio::from(log))
             .spawn()
             .unwrap();
-        let address = read_address(&mut child, data_dir);
+        let announced = std::sync::Arc::default();
+        let address = read_address(&mut child, data_dir, &announced);
         Node {
             child: Some(child),
             address,
             data_dir: data_dir.to_path_buf(),
+            announced,
         }
     }
 
@@ -105,6 +108,20 @@ impl Node {
         child.wait().unwrap();
     }
 
+    /// The value of an announced line such as `  metrics:   http://...`,
+    /// waiting for it up to ten seconds.
+    pub fn announced(&self, label: &str) -> Option<String> {
+        let prefix = format!("{label}:");
+        for _ in 0..500 {
+            let lines = self.announced.lock().unwrap().clone();
+            if let Some(line) = lines.iter().find(|l| l.trim_start().starts_with(&prefix)) {
+                return Some(line.trim_start()[prefix.len()..].trim().to_owned());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
     /// The node's log so far (stderr).
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.data_dir.join("node.log")).unwrap_or_default()
@@ -120,13 +137,20 @@ impl Drop for Node {
     }
 }
 
-/// Reads the "pledge-node listening on ADDR" line; keeps draining stdout.
-fn read_address(child: &mut Child, data_dir: &Path) -> String {
+/// Reads the "pledge-node listening on ADDR" line; keeps draining stdout
+/// into `announced`.
+fn read_address(
+    child: &mut Child,
+    data_dir: &Path,
+    announced: &std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) -> String {
     let stdout = child.stdout.take().unwrap();
     let (sender, receiver) = mpsc::channel();
+    let announced = announced.clone();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { return };
+            announced.lock().unwrap().push(line.clone());
             if let Some(address) = line.strip_prefix("pledge-node listening on ") {
                 let _ = sender.send(address.trim().to_owned());
             }

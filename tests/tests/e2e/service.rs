@@ -84,3 +84,48 @@ async fn a_following_entry_stream_receives_new_commits() {
     };
     assert_eq!(refusal(&error).0, tonic::Code::OutOfRange);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_count_entries_groups_and_refusals() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start_with(dir.path(), &["--metrics-listen", "127.0.0.1:0"]);
+    let client = node.client().await;
+    issue(&node, &client, "WR-1", 1_000).await;
+    pledge(&node, &client, "PL-A", "WR-1", "trader-a", "bank-a")
+        .await
+        .unwrap();
+    pledge(&node, &client, "PL-B", "WR-1", "trader-a", "bank-b")
+        .await
+        .unwrap_err();
+    let url = node
+        .announced("metrics")
+        .expect("metrics address announced");
+    let address = url
+        .trim_start_matches("http://")
+        .trim_end_matches("/metrics")
+        .to_owned();
+    let text = tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut socket = std::net::TcpStream::connect(address).unwrap();
+        socket
+            .write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n")
+            .unwrap();
+        let mut text = String::new();
+        socket.read_to_string(&mut text).unwrap();
+        text
+    })
+    .await
+    .unwrap();
+    assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
+    assert!(text.contains("pledge_entries_total 3"), "{text}"); // certify, issue, pledge
+    assert!(
+        text.contains("pledge_refusals_total{reason=\"RECEIPT_PLEDGED\"} 1"),
+        "{text}"
+    );
+    let size = client.head().await.unwrap().size;
+    assert!(
+        text.contains(&format!("pledge_chain_size {size}")),
+        "{text}"
+    );
+    assert!(text.contains("pledge_commit_seconds_bucket"), "{text}");
+}

@@ -1,0 +1,167 @@
+//! Prometheus metrics, served as text on their own port (`metrics_listen`).
+//!
+//! | metric                          | kind      | what                                      |
+//! |---------------------------------|-----------|-------------------------------------------|
+//! | `pledge_entries_total`          | counter   | entries committed                         |
+//! | `pledge_groups_total`           | counter   | group commits (one fdatasync each)        |
+//! | `pledge_group_entries`          | histogram | entries per group                         |
+//! | `pledge_commit_seconds`         | histogram | time to apply, seal and make a group durable |
+//! | `pledge_refusals_total{reason}` | counter   | refused submissions by reason             |
+//! | `pledge_chain_size`             | gauge     | entries in the chain (the head)           |
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// The label of a refusal.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    /// The ErrorInfo reason, e.g. RECEIPT_PLEDGED.
+    pub reason: String,
+}
+
+/// Every metric of the node.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    entries: Counter,
+    groups: Counter,
+    group_entries: Histogram,
+    commit_seconds: Histogram,
+    refusals: Family<ReasonLabel, Counter>,
+    chain_size: Gauge,
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Arc<Metrics> {
+        let mut registry = Registry::default();
+        let entries = Counter::default();
+        let groups = Counter::default();
+        let group_entries = Histogram::new(exponential_buckets(1.0, 2.0, 12));
+        let commit_seconds = Histogram::new(exponential_buckets(0.000_05, 2.0, 16));
+        let refusals = Family::<ReasonLabel, Counter>::default();
+        let chain_size = Gauge::default();
+        registry.register("pledge_entries", "Entries committed", entries.clone());
+        registry.register(
+            "pledge_groups",
+            "Group commits, one fdatasync each",
+            groups.clone(),
+        );
+        registry.register(
+            "pledge_group_entries",
+            "Entries per group commit",
+            group_entries.clone(),
+        );
+        registry.register(
+            "pledge_commit_seconds",
+            "Time to apply, seal and make a group durable",
+            commit_seconds.clone(),
+        );
+        registry.register(
+            "pledge_refusals",
+            "Refused submissions by reason",
+            refusals.clone(),
+        );
+        registry.register(
+            "pledge_chain_size",
+            "Entries in the chain",
+            chain_size.clone(),
+        );
+        Arc::new(Metrics {
+            registry,
+            entries,
+            groups,
+            group_entries,
+            commit_seconds,
+            refusals,
+            chain_size,
+        })
+    }
+
+    /// A group of `entries` new entries was committed in `elapsed`.
+    pub fn group_committed(&self, entries: usize, elapsed: Duration, chain_size: u64) {
+        self.entries.inc_by(entries as u64);
+        self.groups.inc();
+        self.group_entries.observe(entries as f64);
+        self.commit_seconds.observe(elapsed.as_secs_f64());
+        self.chain_size
+            .set(i64::try_from(chain_size).unwrap_or(i64::MAX));
+    }
+
+    /// A submission was refused for `reason`.
+    pub fn refused(&self, reason: &str) {
+        self.refusals
+            .get_or_create(&ReasonLabel {
+                reason: reason.to_owned(),
+            })
+            .inc();
+    }
+
+    /// The chain size at start-up.
+    pub fn set_chain_size(&self, size: u64) {
+        self.chain_size.set(i64::try_from(size).unwrap_or(i64::MAX));
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        if prometheus_client::encoding::text::encode(&mut text, &self.registry).is_err() {
+            text.clear();
+        }
+        text
+    }
+}
+
+/// Serves `GET /metrics` (any path, in fact) as Prometheus text, one short
+/// HTTP/1.1 exchange per connection.
+pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
+    loop {
+        let Ok((mut socket, _)) = listener.accept().await else {
+            continue;
+        };
+        let metrics = metrics.clone();
+        tokio::spawn(async move {
+            let mut request = [0u8; 1024];
+            let read =
+                tokio::time::timeout(Duration::from_secs(5), socket.read(&mut request)).await;
+            if !matches!(read, Ok(Ok(n)) if n > 0) {
+                return;
+            }
+            let body = metrics.render();
+            let response = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = socket.write_all(response.as_bytes()).await;
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_what_was_recorded() {
+        let metrics = Metrics::new();
+        metrics.group_committed(3, Duration::from_millis(2), 10);
+        metrics.refused("RECEIPT_PLEDGED");
+        let text = metrics.render();
+        assert!(text.contains("pledge_entries_total 3"), "{text}");
+        assert!(text.contains("pledge_chain_size 10"), "{text}");
+        assert!(
+            text.contains("pledge_refusals_total{reason=\"RECEIPT_PLEDGED\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("pledge_group_entries_count 1"), "{text}");
+    }
+}
