@@ -47,7 +47,9 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod bundle;
 pub mod chain;
+pub mod checkpoint;
 pub mod crypto;
 pub mod entry;
 pub mod envelope;

@@ -1,0 +1,961 @@
+//! Evidence bundles: what a bank is given to check, offline and with only the
+//! node's public key, that a receipt's recorded history at a signed
+//! checkpoint shows its pledge and no rival one (docs/PROOFS.md).
+//!
+//! ```text
+//!   Bundle (JSON)
+//!     checkpoint   signed note ── Checkpoint::verify_note(origin, node key)
+//!     entries[i]   record ── decode, seal, leaf included at seq under root,
+//!                            party signatures, ledger id, strictly increasing seq
+//!     last_entry   record ── seal, verify_head_binding (seq size−1, hash = chain-head,
+//!                            leaf included at size−1)
+//!   then the receipt's lifecycle is folded from entries[] ─▶ BundleVerdict
+//! ```
+//!
+//! What a verified bundle proves: each given entry is, byte for byte, entry
+//! `seq` of the ledger whose state the node signed at that size, in that
+//! order, and the given entries tell a coherent lifecycle of the receipt.
+//! What it does not prove: that no other entry concerns the receipt. The
+//! entries are chosen by the node; completeness rests on the node, and is
+//! proven by an auditor's full replay compared against the same checkpoint.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::checkpoint::{
+    self, Checkpoint, CheckpointError, SignedCheckpoint, ledger_origin, verify_head_binding,
+};
+use crate::crypto::{Digest, PublicKey};
+use crate::entry::Entry;
+use crate::envelope::EnvelopeError;
+use crate::error::DecodeError;
+use crate::merkle::{self, Hash, MerkleError, ProofError};
+use crate::model::{CertificateRef, PledgeStatus, ReceiptStatus, Seq};
+use crate::store::{Store, StoreError};
+use crate::tx::Operation;
+
+/// The bundle format version this code writes and reads.
+pub const BUNDLE_VERSION: u32 = 1;
+/// Most entries a bundle may carry (bounds a verifier's work).
+pub const MAX_BUNDLE_ENTRIES: usize = 100_000;
+/// Most split generations followed back from a receipt to its issue.
+const MAX_LINEAGE_DEPTH: usize = 10_000;
+
+/// Evidence about one receipt at one signed checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bundle {
+    /// [`BUNDLE_VERSION`].
+    pub version: u32,
+    /// The ledger; the checkpoint's origin is `pledgeledger/<ledger_id>`.
+    pub ledger_id: String,
+    /// The receipt the bundle is about.
+    pub receipt_id: String,
+    /// The signed checkpoint note, exactly as the node signed it.
+    pub checkpoint: String,
+    /// The node's Ed25519 public key, 64 lower-case hex digits.
+    pub node_public_key: String,
+    /// The receipt's lineage, in increasing seq (see [`Bundle::build`]).
+    pub entries: Vec<BundleEntry>,
+    /// Entry `size − 1`, binding the chain head to the Merkle root.
+    pub last_entry: BundleEntry,
+}
+
+/// One entry of a bundle, with its inclusion proof at the checkpoint's size.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleEntry {
+    /// The entry's position in the chain.
+    pub seq: Seq,
+    /// The record (`body ‖ seal`), lower-case hex.
+    pub record_hex: String,
+    /// RFC 9162 inclusion proof of leaf `seq` in the checkpoint's tree, leaf
+    /// side first, each hash 64 lower-case hex digits.
+    pub inclusion_proof: Vec<String>,
+}
+
+/// What a verified bundle shows about the receipt at the checkpoint's size,
+/// according to the entries it carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BundleVerdict {
+    /// The ledger.
+    pub ledger_id: String,
+    /// The checkpoint's tree size.
+    pub tree_size: u64,
+    /// The checkpoint's Merkle root.
+    pub root: Hash,
+    /// The checkpoint's chain head.
+    pub head_hash: Digest,
+    /// The checkpoint's time, ms since the Unix epoch.
+    pub checkpoint_time_ms: u64,
+    /// The receipt.
+    pub receipt_id: String,
+    /// Its issuing warehouse.
+    pub warehouse: String,
+    /// Its holder.
+    pub holder: String,
+    /// Its quantity, kg.
+    pub quantity_kg: u64,
+    /// Its lifecycle status.
+    pub status: ReceiptStatus,
+    /// Whether a regulator's freeze is in force.
+    pub frozen: bool,
+    /// The pledge in force, if any.
+    pub active_pledge: Option<ActivePledge>,
+    /// Every pledge registered on the receipt, in order, with its status.
+    pub pledge_registrations: Vec<PledgeRecord>,
+    /// The receipt's ancestry: the issued receipt first, then each split
+    /// part down to this receipt (just this receipt if it was issued).
+    pub lineage: Vec<String>,
+    /// The seqs of the entries checked, in order.
+    pub entry_seqs: Vec<Seq>,
+}
+
+/// The pledge in force on the receipt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivePledge {
+    /// Pledge id.
+    pub pledge_id: String,
+    /// The bank.
+    pub pledgee: String,
+    /// The entry that registered it.
+    pub registered_at: Seq,
+}
+
+/// A pledge registration found in the receipt's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PledgeRecord {
+    /// The registering entry.
+    pub seq: Seq,
+    /// Pledge id.
+    pub pledge_id: String,
+    /// The bank.
+    pub pledgee: String,
+    /// Active, released or enforced (as of the checkpoint).
+    pub status: PledgeStatus,
+}
+
+impl Bundle {
+    /// The bundle for `receipt_id` at `checkpoint`, which must be a
+    /// checkpoint of `store` (same root and chain head at its size).
+    ///
+    /// The entries are the receipt's lineage below the checkpoint's size:
+    /// for an issued receipt, the certification of its certificate (which
+    /// names the first holder) and every entry that changed the receipt
+    /// ([`Store::receipt_history`], which starts with its issue); for a split
+    /// part, the parent's lineage up to and including the split, then the
+    /// part's own history.
+    pub fn build<S: Store>(
+        store: &S,
+        receipt_id: &str,
+        checkpoint: &SignedCheckpoint,
+    ) -> Result<Bundle, BundleError> {
+        let cp = &checkpoint.checkpoint;
+        let ledger_id = store
+            .ledger_id()?
+            .ok_or(BundleError::CheckpointNotFromStore { size: cp.size })?;
+        let Some(last) = cp.size.checked_sub(1) else {
+            return Err(BundleError::ReceiptNotAtSize {
+                receipt_id: receipt_id.to_owned(),
+                size: 0,
+            });
+        };
+        let fresh = Checkpoint::from_store(store, cp.size, cp.time_ms, &ledger_origin(&ledger_id))
+            .map_err(|_| BundleError::CheckpointNotFromStore { size: cp.size })?;
+        if fresh != *cp {
+            return Err(BundleError::CheckpointNotFromStore { size: cp.size });
+        }
+        let seqs = lineage_seqs(store, receipt_id, cp.size)?;
+        let entries = seqs
+            .into_iter()
+            .map(|seq| bundle_entry(store, seq, cp.size))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Bundle {
+            version: BUNDLE_VERSION,
+            ledger_id,
+            receipt_id: receipt_id.to_owned(),
+            checkpoint: checkpoint.to_text(),
+            node_public_key: checkpoint.node_key.to_hex(),
+            entries,
+            last_entry: bundle_entry(store, last, cp.size)?,
+        })
+    }
+
+    /// The bundle as pretty-printed JSON.
+    pub fn to_json(&self) -> Result<String, BundleError> {
+        serde_json::to_string_pretty(self).map_err(|e| BundleError::Json {
+            reason: e.to_string(),
+        })
+    }
+
+    /// Reads a bundle from JSON (unknown fields are refused).
+    pub fn from_json(text: &str) -> Result<Bundle, BundleError> {
+        serde_json::from_str(text).map_err(|e| BundleError::Json {
+            reason: e.to_string(),
+        })
+    }
+
+    /// Verifies the bundle against the node's public key (obtained out of
+    /// band, never from the bundle) and folds the receipt's lifecycle.
+    pub fn verify(&self, node_key: &PublicKey) -> Result<BundleVerdict, BundleError> {
+        if self.version != BUNDLE_VERSION {
+            return Err(BundleError::UnsupportedVersion {
+                found: self.version,
+            });
+        }
+        if self.node_public_key != node_key.to_hex() {
+            return Err(BundleError::NodeKeyMismatch {
+                expected: *node_key,
+            });
+        }
+        let origin = ledger_origin(&self.ledger_id);
+        let cp = Checkpoint::verify_note(&self.checkpoint, &origin, node_key)?;
+        if self.entries.is_empty() {
+            return Err(BundleError::EmptyHistory);
+        }
+        if self.entries.len() > MAX_BUNDLE_ENTRIES {
+            return Err(BundleError::TooManyEntries {
+                count: self.entries.len(),
+                max: MAX_BUNDLE_ENTRIES,
+            });
+        }
+
+        let (last, last_proof) = open_entry(&self.last_entry, node_key)?;
+        verify_head_binding(&cp, &last, &last_proof).map_err(BundleError::HeadBinding)?;
+
+        if let Some(pair) = self.entries.windows(2).find(|p| p[1].seq <= p[0].seq) {
+            return Err(BundleError::OutOfOrder {
+                previous: pair[0].seq,
+                seq: pair[1].seq,
+            });
+        }
+        let mut fold = Fold::new(&self.receipt_id);
+        for item in &self.entries {
+            let (entry, proof) = open_entry(item, node_key)?;
+            if entry.seq >= cp.size {
+                return Err(BundleError::BeyondCheckpoint {
+                    seq: entry.seq,
+                    size: cp.size,
+                });
+            }
+            merkle::verify_inclusion(
+                &merkle::leaf_hash(&entry.body()),
+                entry.seq,
+                cp.size,
+                &proof,
+                &cp.root,
+            )
+            .map_err(|source| BundleError::NotIncluded {
+                seq: entry.seq,
+                source,
+            })?;
+            let verified =
+                entry
+                    .envelope
+                    .verify()
+                    .map_err(|source| BundleError::BadSignatures {
+                        seq: entry.seq,
+                        source,
+                    })?;
+            if verified.tx.ledger_id != self.ledger_id {
+                return Err(BundleError::WrongLedger {
+                    seq: entry.seq,
+                    found: verified.tx.ledger_id,
+                });
+            }
+            let signers: BTreeSet<&str> = verified.signers().collect();
+            fold.apply(entry.seq, &signers, &verified.tx.operation)?;
+        }
+        fold.finish(cp)
+    }
+}
+
+/// Hex-decodes, decodes and seal-checks one bundle entry.
+fn open_entry(item: &BundleEntry, node_key: &PublicKey) -> Result<(Entry, Vec<Hash>), BundleError> {
+    let seq = item.seq;
+    let record = hex::decode(&item.record_hex).map_err(|_| BundleError::BadHex {
+        seq,
+        field: "record_hex",
+    })?;
+    let entry = Entry::decode(&record).map_err(|source| BundleError::BadRecord { seq, source })?;
+    if entry.seq != seq {
+        return Err(BundleError::SeqMismatch {
+            claimed: seq,
+            found: entry.seq,
+        });
+    }
+    if !entry.seal_verifies(node_key) {
+        return Err(BundleError::BadSeal { seq });
+    }
+    if item.inclusion_proof.len() > 64 {
+        return Err(BundleError::NotIncluded {
+            seq,
+            source: ProofError::WrongProofLength {
+                expected: 64,
+                found: item.inclusion_proof.len(),
+            },
+        });
+    }
+    let proof = item
+        .inclusion_proof
+        .iter()
+        .map(|h| Digest::from_hex(h).map(|d| d.0))
+        .collect::<Option<Vec<_>>>()
+        .ok_or(BundleError::BadHex {
+            seq,
+            field: "inclusion_proof",
+        })?;
+    Ok((entry, proof))
+}
+
+fn bundle_entry<S: Store>(store: &S, seq: Seq, size: u64) -> Result<BundleEntry, BundleError> {
+    let proof = merkle::inclusion_proof(seq, size, store).map_err(merkle_error)?;
+    Ok(BundleEntry {
+        seq,
+        record_hex: hex::encode(store.record(seq)?),
+        inclusion_proof: proof.iter().map(hex::encode).collect(),
+    })
+}
+
+fn merkle_error(error: MerkleError<StoreError>) -> BundleError {
+    match error {
+        MerkleError::Storage(error) => BundleError::Store(error),
+        other => BundleError::Store(StoreError::Tree {
+            reason: other.to_string(),
+        }),
+    }
+}
+
+/// The seqs below `size` of the receipt's lineage (see [`Bundle::build`]).
+fn lineage_seqs<S: Store>(
+    store: &S,
+    receipt_id: &str,
+    size: u64,
+) -> Result<BTreeSet<Seq>, BundleError> {
+    let not_at_size = || BundleError::ReceiptNotAtSize {
+        receipt_id: receipt_id.to_owned(),
+        size,
+    };
+    let mut seqs = BTreeSet::new();
+    let mut id = receipt_id.to_owned();
+    let mut below = size;
+    for _ in 0..MAX_LINEAGE_DEPTH {
+        let receipt = store.receipt(&id)?.ok_or_else(not_at_size)?;
+        if receipt.issued_at >= below {
+            return Err(not_at_size());
+        }
+        seqs.extend(
+            store
+                .receipt_history(&id)?
+                .into_iter()
+                .filter(|s| *s < below),
+        );
+        match receipt.parent_id {
+            Some(parent) => {
+                below = receipt.issued_at + 1;
+                id = parent;
+            }
+            None => {
+                let certificate = store
+                    .certificate(&receipt.terms.certificate)?
+                    .ok_or_else(not_at_size)?;
+                seqs.insert(certificate.certified_at);
+                return Ok(seqs);
+            }
+        }
+    }
+    Err(not_at_size())
+}
+
+/// Why a bundle could not be built or was refused.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum BundleError {
+    /// The store failed (building).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The receipt does not exist below the checkpoint's size (building).
+    #[error("receipt {receipt_id} does not exist in the first {size} entries")]
+    ReceiptNotAtSize {
+        /// The receipt.
+        receipt_id: String,
+        /// The checkpoint's size.
+        size: u64,
+    },
+    /// The checkpoint is not one of this store (building).
+    #[error("the checkpoint of size {size} does not match the store")]
+    CheckpointNotFromStore {
+        /// The checkpoint's size.
+        size: u64,
+    },
+    /// The bundle is not valid JSON of the bundle format.
+    #[error("bundle JSON: {reason}")]
+    Json {
+        /// serde_json's report.
+        reason: String,
+    },
+    /// The bundle's version is not [`BUNDLE_VERSION`].
+    #[error("bundle version {found} is not supported")]
+    UnsupportedVersion {
+        /// The version found.
+        found: u32,
+    },
+    /// The bundle names another node key than the one the verifier trusts.
+    #[error("the bundle's node key is not the trusted key {expected}")]
+    NodeKeyMismatch {
+        /// The trusted key.
+        expected: PublicKey,
+    },
+    /// The checkpoint note is malformed or not signed by the node.
+    #[error("checkpoint: {0}")]
+    Checkpoint(#[from] CheckpointError),
+    /// The last entry does not bind the chain head to the Merkle root.
+    #[error("head binding: {0}")]
+    HeadBinding(#[source] CheckpointError),
+    /// The bundle carries no history entry.
+    #[error("the bundle carries no history entries")]
+    EmptyHistory,
+    /// More entries than [`MAX_BUNDLE_ENTRIES`].
+    #[error("bundle has {count} entries, at most {max} allowed")]
+    TooManyEntries {
+        /// Entries found.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A hex field does not decode.
+    #[error("entry {seq}: {field} is not valid hex")]
+    BadHex {
+        /// The entry's claimed seq.
+        seq: Seq,
+        /// `record_hex` or `inclusion_proof`.
+        field: &'static str,
+    },
+    /// A record does not decode as an entry.
+    #[error("entry {seq}: {source}")]
+    BadRecord {
+        /// The entry's claimed seq.
+        seq: Seq,
+        /// The decoder's report.
+        #[source]
+        source: DecodeError,
+    },
+    /// A record's seq is not the seq the bundle gives it.
+    #[error("entry listed as {claimed} is entry {found}")]
+    SeqMismatch {
+        /// The bundle's `seq`.
+        claimed: Seq,
+        /// The record's seq.
+        found: Seq,
+    },
+    /// A record's seal does not verify under the node key.
+    #[error("entry {seq}: the node's seal does not verify")]
+    BadSeal {
+        /// The entry.
+        seq: Seq,
+    },
+    /// Entries are not in strictly increasing seq.
+    #[error("entry {seq} follows entry {previous}: not strictly increasing")]
+    OutOfOrder {
+        /// The entry before.
+        previous: Seq,
+        /// The entry out of place.
+        seq: Seq,
+    },
+    /// An entry lies beyond the checkpoint.
+    #[error("entry {seq} lies beyond the checkpoint's size {size}")]
+    BeyondCheckpoint {
+        /// The entry.
+        seq: Seq,
+        /// The checkpoint's size.
+        size: u64,
+    },
+    /// An entry's leaf is not included at its seq under the checkpoint root.
+    #[error("entry {seq} is not included under the checkpoint's root: {source}")]
+    NotIncluded {
+        /// The entry.
+        seq: Seq,
+        /// Why the inclusion proof failed.
+        #[source]
+        source: ProofError,
+    },
+    /// A party signature does not verify or the transaction does not decode.
+    #[error("entry {seq}: {source}")]
+    BadSignatures {
+        /// The entry.
+        seq: Seq,
+        /// The envelope check's report.
+        #[source]
+        source: EnvelopeError,
+    },
+    /// An entry's transaction names another ledger.
+    #[error("entry {seq} is a transaction of ledger {found}")]
+    WrongLedger {
+        /// The entry.
+        seq: Seq,
+        /// The ledger id it names.
+        found: String,
+    },
+    /// An entry's transaction does not concern the receipt or its lineage.
+    #[error("entry {seq} ({operation}) does not concern the receipt")]
+    NotAboutReceipt {
+        /// The entry.
+        seq: Seq,
+        /// The operation.
+        operation: &'static str,
+    },
+    /// A release or enforcement names a pledge that no earlier entry of the
+    /// bundle registered on the receipt.
+    #[error("entry {seq} ends pledge {pledge_id}, which the bundle never registered")]
+    UnknownPledge {
+        /// The entry.
+        seq: Seq,
+        /// The pledge.
+        pledge_id: String,
+    },
+    /// An entry is impossible after the entries before it (a history with
+    /// a gap, or entries out of their real order).
+    #[error("entry {seq} does not follow from the history before it: {reason}")]
+    Incoherent {
+        /// The entry.
+        seq: Seq,
+        /// What does not fit.
+        reason: String,
+    },
+    /// The entries never create the receipt.
+    #[error("the bundle's entries never create receipt {receipt_id}")]
+    ReceiptNotShown {
+        /// The receipt.
+        receipt_id: String,
+    },
+}
+
+/// A certification seen in the bundle: the first holder of the receipt
+/// issued against it.
+#[derive(Debug)]
+struct CertSeen {
+    seq: Seq,
+    tank_id: String,
+    warehouse: String,
+    depositor: String,
+    quantity_kg: u64,
+    used: bool,
+}
+
+#[derive(Debug)]
+struct ReceiptFold {
+    warehouse: String,
+    holder: String,
+    quantity_kg: u64,
+    status: ReceiptStatus,
+    frozen: bool,
+    parent: Option<String>,
+}
+
+#[derive(Debug)]
+struct PledgeFold {
+    receipt_id: String,
+    record: PledgeRecord,
+}
+
+/// The receipt's lifecycle, folded from the bundle's entries with the
+/// lifecycle rules of `rules/` that the entries themselves can show.
+#[derive(Debug)]
+struct Fold<'a> {
+    target: &'a str,
+    certificates: BTreeMap<CertificateRef, CertSeen>,
+    receipts: BTreeMap<String, ReceiptFold>,
+    pledges: BTreeMap<String, PledgeFold>,
+    /// Per entry: the receipt it changed (checked against the lineage).
+    touched: Vec<(Seq, &'static str, String)>,
+    seqs: Vec<Seq>,
+}
+
+impl<'a> Fold<'a> {
+    fn new(target: &'a str) -> Self {
+        Fold {
+            target,
+            certificates: BTreeMap::new(),
+            receipts: BTreeMap::new(),
+            pledges: BTreeMap::new(),
+            touched: Vec::new(),
+            seqs: Vec::new(),
+        }
+    }
+
+    fn apply(
+        &mut self,
+        seq: Seq,
+        signers: &BTreeSet<&str>,
+        op: &Operation,
+    ) -> Result<(), BundleError> {
+        self.seqs.push(seq);
+        let name = op.name();
+        let incoherent = |reason: String| BundleError::Incoherent { seq, reason };
+        match op {
+            Operation::CertifyStock {
+                tank_id,
+                certificate,
+                quantity_kg,
+                depositor_id,
+            } => {
+                let warehouse = sole_signer(seq, signers)?;
+                if !self.receipts.is_empty() || self.certificates.contains_key(certificate) {
+                    return Err(BundleError::NotAboutReceipt {
+                        seq,
+                        operation: name,
+                    });
+                }
+                self.certificates.insert(
+                    certificate.clone(),
+                    CertSeen {
+                        seq,
+                        tank_id: tank_id.clone(),
+                        warehouse,
+                        depositor: depositor_id.clone(),
+                        quantity_kg: *quantity_kg,
+                        used: false,
+                    },
+                );
+            }
+            Operation::IssueReceipt(terms) => {
+                let Some(cert) = self.certificates.get_mut(&terms.certificate) else {
+                    return Err(incoherent(format!(
+                        "issue of {} without the certification of {} in the bundle",
+                        terms.receipt_id, terms.certificate
+                    )));
+                };
+                if cert.used || cert.tank_id != terms.tank_id {
+                    return Err(incoherent(format!(
+                        "{} does not back receipt {}",
+                        terms.certificate, terms.receipt_id
+                    )));
+                }
+                if terms.quantity_kg > cert.quantity_kg {
+                    return Err(incoherent(format!(
+                        "receipt {} exceeds its certificate",
+                        terms.receipt_id
+                    )));
+                }
+                expect_signers(seq, signers, &[&cert.warehouse])?;
+                cert.used = true;
+                self.receipts.insert(
+                    terms.receipt_id.clone(),
+                    ReceiptFold {
+                        warehouse: cert.warehouse.clone(),
+                        holder: cert.depositor.clone(),
+                        quantity_kg: terms.quantity_kg,
+                        status: ReceiptStatus::Active,
+                        frozen: false,
+                        parent: None,
+                    },
+                );
+                self.touched.push((seq, name, terms.receipt_id.clone()));
+            }
+            Operation::TransferReceipt {
+                receipt_id,
+                new_holder_id,
+            } => {
+                let receipt = self.changeable(seq, name, receipt_id)?;
+                expect_signers(seq, signers, &[&receipt.holder, &receipt.warehouse])?;
+                if receipt.holder == *new_holder_id {
+                    return Err(incoherent(format!("{new_holder_id} already holds it")));
+                }
+                receipt.holder = new_holder_id.clone();
+                self.touched.push((seq, name, receipt_id.clone()));
+            }
+            Operation::SplitReceipt { receipt_id, parts } => {
+                let receipt = self.changeable(seq, name, receipt_id)?;
+                expect_signers(seq, signers, &[&receipt.holder, &receipt.warehouse])?;
+                let total = parts
+                    .iter()
+                    .try_fold(0u64, |sum, (_, kg)| sum.checked_add(*kg));
+                if total != Some(receipt.quantity_kg) {
+                    return Err(incoherent("the parts do not add up to the receipt".into()));
+                }
+                receipt.status = ReceiptStatus::Split {
+                    at: seq,
+                    parts: parts.iter().map(|(id, _)| id.clone()).collect(),
+                };
+                let (warehouse, holder) = (receipt.warehouse.clone(), receipt.holder.clone());
+                for (part_id, kg) in parts {
+                    if self.receipts.contains_key(part_id) {
+                        return Err(incoherent(format!("part {part_id} already exists")));
+                    }
+                    self.receipts.insert(
+                        part_id.clone(),
+                        ReceiptFold {
+                            warehouse: warehouse.clone(),
+                            holder: holder.clone(),
+                            quantity_kg: *kg,
+                            status: ReceiptStatus::Active,
+                            frozen: false,
+                            parent: Some(receipt_id.clone()),
+                        },
+                    );
+                }
+                self.touched.push((seq, name, receipt_id.clone()));
+            }
+            Operation::CancelReceipt { receipt_id, .. } => {
+                let receipt = self.changeable(seq, name, receipt_id)?;
+                expect_signers(seq, signers, &[&receipt.holder, &receipt.warehouse])?;
+                receipt.status = ReceiptStatus::Cancelled { at: seq };
+                self.touched.push((seq, name, receipt_id.clone()));
+            }
+            Operation::RegisterPledge(terms) => {
+                if self.pledges.contains_key(&terms.pledge_id) {
+                    return Err(incoherent(format!(
+                        "pledge {} is registered twice",
+                        terms.pledge_id
+                    )));
+                }
+                let receipt = self.changeable(seq, name, &terms.receipt_id)?;
+                expect_signers(seq, signers, &[&receipt.holder, &terms.pledgee_id])?;
+                receipt.status = ReceiptStatus::Pledged {
+                    pledge_id: terms.pledge_id.clone(),
+                };
+                self.pledges.insert(
+                    terms.pledge_id.clone(),
+                    PledgeFold {
+                        receipt_id: terms.receipt_id.clone(),
+                        record: PledgeRecord {
+                            seq,
+                            pledge_id: terms.pledge_id.clone(),
+                            pledgee: terms.pledgee_id.clone(),
+                            status: PledgeStatus::Active,
+                        },
+                    },
+                );
+                self.touched.push((seq, name, terms.receipt_id.clone()));
+            }
+            Operation::ReleasePledge { pledge_id } => {
+                self.end_pledge(seq, name, signers, pledge_id, None)?;
+            }
+            Operation::EnforcePledge {
+                pledge_id,
+                transferee_id,
+            } => {
+                self.end_pledge(
+                    seq,
+                    name,
+                    signers,
+                    pledge_id,
+                    Some(transferee_id.as_deref()),
+                )?;
+            }
+            Operation::FreezeReceipt { receipt_id, .. } => {
+                sole_signer(seq, signers)?;
+                let receipt = self.tracked(seq, name, receipt_id)?;
+                if receipt.frozen || !receipt.status.is_live() {
+                    return Err(incoherent(format!(
+                        "receipt {receipt_id} is already frozen or not live"
+                    )));
+                }
+                receipt.frozen = true;
+                self.touched.push((seq, name, receipt_id.clone()));
+            }
+            Operation::UnfreezeReceipt { receipt_id, .. } => {
+                sole_signer(seq, signers)?;
+                let receipt = self.tracked(seq, name, receipt_id)?;
+                if !receipt.frozen {
+                    return Err(incoherent(format!("receipt {receipt_id} is not frozen")));
+                }
+                receipt.frozen = false;
+                self.touched.push((seq, name, receipt_id.clone()));
+            }
+            Operation::Genesis { .. }
+            | Operation::AdmitParticipant(_)
+            | Operation::RotateKey { .. }
+            | Operation::RevokeParticipant { .. }
+            | Operation::RegisterTank { .. } => {
+                return Err(BundleError::NotAboutReceipt {
+                    seq,
+                    operation: name,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn tracked(
+        &mut self,
+        seq: Seq,
+        operation: &'static str,
+        receipt_id: &str,
+    ) -> Result<&mut ReceiptFold, BundleError> {
+        self.receipts
+            .get_mut(receipt_id)
+            .ok_or(BundleError::NotAboutReceipt { seq, operation })
+    }
+
+    /// A tracked receipt that may change: live, not pledged, not frozen.
+    fn changeable(
+        &mut self,
+        seq: Seq,
+        operation: &'static str,
+        receipt_id: &str,
+    ) -> Result<&mut ReceiptFold, BundleError> {
+        let receipt = self.tracked(seq, operation, receipt_id)?;
+        let reason = match (&receipt.status, receipt.frozen) {
+            (_, true) => "it is frozen".to_owned(),
+            (ReceiptStatus::Active, false) => return Ok(receipt),
+            (ReceiptStatus::Pledged { pledge_id }, false) => {
+                format!("it is under pledge {pledge_id}")
+            }
+            (status, false) => format!("it is {}", status.name()),
+        };
+        Err(BundleError::Incoherent {
+            seq,
+            reason: format!("{operation} of receipt {receipt_id} while {reason}"),
+        })
+    }
+
+    fn end_pledge(
+        &mut self,
+        seq: Seq,
+        operation: &'static str,
+        signers: &BTreeSet<&str>,
+        pledge_id: &str,
+        enforced_to: Option<Option<&str>>,
+    ) -> Result<(), BundleError> {
+        let Some(pledge) = self.pledges.get_mut(pledge_id) else {
+            return Err(BundleError::UnknownPledge {
+                seq,
+                pledge_id: pledge_id.to_owned(),
+            });
+        };
+        let incoherent = |reason: String| BundleError::Incoherent { seq, reason };
+        if pledge.record.status != PledgeStatus::Active {
+            return Err(incoherent(format!(
+                "pledge {pledge_id} is already {}",
+                pledge.record.status.name()
+            )));
+        }
+        expect_signers(seq, signers, &[&pledge.record.pledgee])?;
+        let receipt_id = pledge.receipt_id.clone();
+        let Some(receipt) = self.receipts.get_mut(&receipt_id) else {
+            return Err(BundleError::NotAboutReceipt { seq, operation });
+        };
+        let pledged_here =
+            matches!(&receipt.status, ReceiptStatus::Pledged { pledge_id: p } if p == pledge_id);
+        if !pledged_here || receipt.frozen {
+            return Err(incoherent(format!(
+                "receipt {receipt_id} is frozen or not under pledge {pledge_id}"
+            )));
+        }
+        receipt.status = ReceiptStatus::Active;
+        pledge.record.status = match enforced_to {
+            None => PledgeStatus::Released { at: seq },
+            Some(transferee) => {
+                let transferee_id = transferee.unwrap_or(&pledge.record.pledgee).to_owned();
+                receipt.holder = transferee_id.clone();
+                PledgeStatus::Enforced {
+                    at: seq,
+                    transferee_id,
+                }
+            }
+        };
+        self.touched.push((seq, operation, receipt_id));
+        Ok(())
+    }
+
+    fn finish(self, cp: Checkpoint) -> Result<BundleVerdict, BundleError> {
+        let not_shown = || BundleError::ReceiptNotShown {
+            receipt_id: self.target.to_owned(),
+        };
+        let receipt = self.receipts.get(self.target).ok_or_else(not_shown)?;
+        // The lineage: the target, its parent, … up to the issued receipt.
+        let mut lineage = vec![self.target.to_owned()];
+        let mut parent = receipt.parent.clone();
+        while let Some(id) = parent {
+            parent = self.receipts.get(&id).and_then(|r| r.parent.clone());
+            lineage.push(id);
+        }
+        lineage.reverse();
+        // Every entry must have changed a receipt of the lineage: a sibling
+        // part's history is not this receipt's.
+        if let Some((seq, operation, _)) =
+            self.touched.iter().find(|(_, _, id)| !lineage.contains(id))
+        {
+            return Err(BundleError::NotAboutReceipt {
+                seq: *seq,
+                operation,
+            });
+        }
+        if let Some(cert) = self.certificates.values().find(|c| !c.used) {
+            return Err(BundleError::NotAboutReceipt {
+                seq: cert.seq,
+                operation: "certify_stock",
+            });
+        }
+        let mut pledge_registrations: Vec<PledgeRecord> = self
+            .pledges
+            .values()
+            .filter(|p| p.receipt_id == self.target)
+            .map(|p| p.record.clone())
+            .collect();
+        pledge_registrations.sort_by_key(|p| p.seq);
+        let active_pledge = match &receipt.status {
+            ReceiptStatus::Pledged { pledge_id } => {
+                self.pledges.get(pledge_id).map(|p| ActivePledge {
+                    pledge_id: pledge_id.clone(),
+                    pledgee: p.record.pledgee.clone(),
+                    registered_at: p.record.seq,
+                })
+            }
+            _ => None,
+        };
+        Ok(BundleVerdict {
+            ledger_id: cp
+                .origin
+                .strip_prefix(checkpoint::ORIGIN_PREFIX)
+                .unwrap_or(&cp.origin)
+                .to_owned(),
+            tree_size: cp.size,
+            root: cp.root,
+            head_hash: cp.head_hash,
+            checkpoint_time_ms: cp.time_ms,
+            receipt_id: self.target.to_owned(),
+            warehouse: receipt.warehouse.clone(),
+            holder: receipt.holder.clone(),
+            quantity_kg: receipt.quantity_kg,
+            status: receipt.status.clone(),
+            frozen: receipt.frozen,
+            active_pledge,
+            pledge_registrations,
+            lineage,
+            entry_seqs: self.seqs,
+        })
+    }
+}
+
+/// The one signer of an operation that one party signs.
+fn sole_signer(seq: Seq, signers: &BTreeSet<&str>) -> Result<String, BundleError> {
+    match signers.iter().next() {
+        Some(only) if signers.len() == 1 => Ok((*only).to_owned()),
+        _ => Err(BundleError::Incoherent {
+            seq,
+            reason: format!("expected one signer, found {signers:?}"),
+        }),
+    }
+}
+
+/// The signers must be exactly `expected` (the parties the rules require,
+/// as the bundle's history names them).
+fn expect_signers(
+    seq: Seq,
+    signers: &BTreeSet<&str>,
+    expected: &[&str],
+) -> Result<(), BundleError> {
+    let expected: BTreeSet<&str> = expected.iter().copied().collect();
+    if *signers == expected {
+        Ok(())
+    } else {
+        Err(BundleError::Incoherent {
+            seq,
+            reason: format!("signed by {signers:?}, but the history says {expected:?} must sign"),
+        })
+    }
+}
