@@ -121,22 +121,23 @@ impl Auditor {
 }
 
 /// Audits records from any source; `progress` is told the number of entries
-/// verified after each one. Errors are failures to read the records; a bad
-/// entry is a verdict.
+/// verified and the record after each one. Errors are failures to read the
+/// records; a bad entry is a verdict.
 pub fn audit_records<I>(
     records: I,
     node_key: PublicKey,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn FnMut(u64, &[u8]),
 ) -> Result<Verdict>
 where
     I: IntoIterator<Item = Result<Vec<u8>>>,
 {
     let mut auditor = Auditor::new(node_key);
     for record in records {
-        if !auditor.push_record(&record?) {
+        let record = record?;
+        if !auditor.push_record(&record) {
             break;
         }
-        progress(auditor.entries());
+        progress(auditor.entries(), &record);
     }
     Ok(auditor.verdict())
 }
@@ -145,7 +146,7 @@ where
 pub fn audit_file(
     path: &Path,
     node_key: PublicKey,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn FnMut(u64, &[u8]),
 ) -> Result<Verdict> {
     let file = std::fs::File::open(path).map_err(|source| ClientError::Io {
         op: "open",
@@ -159,15 +160,16 @@ pub fn audit_file(
 pub async fn audit_node(
     client: &LedgerClient,
     node_key: PublicKey,
-    progress: &mut (dyn FnMut(u64) + Send),
+    progress: &mut (dyn FnMut(u64, &[u8]) + Send),
 ) -> Result<Verdict> {
     let mut auditor = Auditor::new(node_key);
     let mut stream = client.entries(0, false).await?;
     while let Some(entry) = stream.next().await {
-        if !auditor.push_record(&entry?.record) {
+        let record = entry?.record;
+        if !auditor.push_record(&record) {
             break;
         }
-        progress(auditor.entries());
+        progress(auditor.entries(), &record);
     }
     Ok(auditor.verdict())
 }
@@ -299,7 +301,7 @@ mod tests {
         let (records, head_hash) = chain();
         let file = export_file(&records);
         let mut seen = Vec::new();
-        let verdict = audit_file(file.path(), node_public(), &mut |n| seen.push(n)).unwrap();
+        let verdict = audit_file(file.path(), node_public(), &mut |n, _| seen.push(n)).unwrap();
         assert_eq!(
             verdict,
             Verdict::Verified {
@@ -324,7 +326,7 @@ mod tests {
         bytes[at] ^= 0x01;
         let mut file = tempfile::NamedTempFile::new().unwrap();
         std::io::Write::write_all(&mut file, &bytes).unwrap();
-        let verdict = audit_file(file.path(), node_public(), &mut |_| {}).unwrap();
+        let verdict = audit_file(file.path(), node_public(), &mut |_, _| {}).unwrap();
         let Verdict::Bad {
             seq,
             ref reason,
@@ -348,7 +350,7 @@ mod tests {
         let last = records[2].len() - 1;
         records[2][last] ^= 0x80;
         let verdict =
-            audit_records(records.into_iter().map(Ok), node_public(), &mut |_| {}).unwrap();
+            audit_records(records.into_iter().map(Ok), node_public(), &mut |_, _| {}).unwrap();
         assert!(matches!(verdict, Verdict::Bad { seq: 2, .. }), "{verdict}");
         assert!(verdict.to_string().contains("seal"), "{verdict}");
     }
@@ -357,7 +359,7 @@ mod tests {
     fn another_node_key_fails_at_genesis() {
         let (records, _) = chain();
         let other = crypto::public_key(&SigningKey::from_bytes(&[101; 32]));
-        let verdict = audit_records(records.into_iter().map(Ok), other, &mut |_| {}).unwrap();
+        let verdict = audit_records(records.into_iter().map(Ok), other, &mut |_, _| {}).unwrap();
         assert!(matches!(verdict, Verdict::Bad { seq: 0, .. }), "{verdict}");
     }
 
@@ -366,7 +368,7 @@ mod tests {
         let (mut records, _) = chain();
         records.remove(3);
         let verdict =
-            audit_records(records.into_iter().map(Ok), node_public(), &mut |_| {}).unwrap();
+            audit_records(records.into_iter().map(Ok), node_public(), &mut |_, _| {}).unwrap();
         assert!(matches!(verdict, Verdict::Bad { seq: 3, .. }), "{verdict}");
     }
 
@@ -376,7 +378,7 @@ mod tests {
         let bytes = std::fs::read(export_file(&records).path()).unwrap();
         let mut file = tempfile::NamedTempFile::new().unwrap();
         std::io::Write::write_all(&mut file, &bytes[..bytes.len() - 10]).unwrap();
-        let error = audit_file(file.path(), node_public(), &mut |_| {}).unwrap_err();
+        let error = audit_file(file.path(), node_public(), &mut |_, _| {}).unwrap_err();
         assert!(
             matches!(error, ClientError::Export { index: 5, .. }),
             "{error}"

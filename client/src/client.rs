@@ -209,6 +209,56 @@ impl LedgerClient {
         Ok(Box::pin(stream.map(|item| item.map_err(ClientError::from))))
     }
 
+    /// The node's latest signed checkpoint.
+    pub async fn checkpoint(&self) -> Result<pb::SignedCheckpoint> {
+        Ok(self
+            .inner
+            .clone()
+            .get_checkpoint(pb::GetCheckpointRequest {})
+            .await?
+            .into_inner())
+    }
+
+    /// An inclusion proof of entry `seq` in the tree of `tree_size` entries
+    /// (0: the current size).
+    pub async fn inclusion_proof(&self, seq: u64, tree_size: u64) -> Result<pb::InclusionProof> {
+        let request = pb::GetInclusionProofRequest { seq, tree_size };
+        Ok(self
+            .inner
+            .clone()
+            .get_inclusion_proof(request)
+            .await?
+            .into_inner())
+    }
+
+    /// A consistency proof between two tree sizes (`to_size` 0: the current size).
+    pub async fn consistency_proof(
+        &self,
+        from_size: u64,
+        to_size: u64,
+    ) -> Result<pb::ConsistencyProof> {
+        let request = pb::GetConsistencyProofRequest { from_size, to_size };
+        Ok(self
+            .inner
+            .clone()
+            .get_consistency_proof(request)
+            .await?
+            .into_inner())
+    }
+
+    /// The evidence bundle of a receipt (JSON, docs/FORMAT.md §7).
+    pub async fn prove_receipt(&self, receipt_id: &str) -> Result<pb::ReceiptBundle> {
+        let request = pb::ProveReceiptRequest {
+            receipt_id: receipt_id.to_owned(),
+        };
+        Ok(self
+            .inner
+            .clone()
+            .prove_receipt(request)
+            .await?
+            .into_inner())
+    }
+
     /// The one entry `seq` (the first of a non-following stream from it).
     pub async fn entry(&self, seq: u64) -> Result<pb::EntryRecord> {
         let mut stream = self.entries(seq, false).await?;

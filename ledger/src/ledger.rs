@@ -16,6 +16,7 @@
 
 use ed25519_dalek::SigningKey;
 
+use crate::checkpoint::{Checkpoint, CheckpointError, SignedCheckpoint, ledger_origin};
 use crate::crypto::{self, Digest, PublicKey};
 use crate::entry::Entry;
 use crate::envelope::VerifiedEnvelope;
@@ -74,6 +75,14 @@ impl<S: Store> Ledger<S> {
     /// The node's public key.
     pub fn node_public_key(&self) -> PublicKey {
         crypto::public_key(&self.node_key)
+    }
+
+    /// Signs a checkpoint of the whole chain as it stands, at `time_ms`.
+    pub fn sign_checkpoint(&self, time_ms: u64) -> Result<SignedCheckpoint, CheckpointError> {
+        let ledger_id = self.store.ledger_id()?.unwrap_or_default();
+        let origin = ledger_origin(&ledger_id);
+        Checkpoint::from_store(&self.store, self.store.len(), time_ms, &origin)?
+            .sign(&self.node_key)
     }
 
     /// Sequences, seals and durably commits a group. Returns one result per

@@ -15,6 +15,7 @@
 //! queue_depth = 8192                  # submissions waiting for the sequencer
 //! client_time_window_ms = 300000      # accepted |client time - node time|
 //! request_timeout_ms = 30000          # per-request deadline
+//! checkpoint_interval_ms = 1000       # least time between signed checkpoints
 //! ```
 
 use std::net::SocketAddr;
@@ -58,6 +59,8 @@ pub struct Limits {
     pub client_time_window_ms: u64,
     /// Per-request deadline.
     pub request_timeout_ms: u64,
+    /// Least time between two signed checkpoints while entries arrive.
+    pub checkpoint_interval_ms: u64,
 }
 
 impl Default for Limits {
@@ -70,6 +73,7 @@ impl Default for Limits {
             queue_depth: 8192,
             client_time_window_ms: 5 * 60 * 1000,
             request_timeout_ms: 30_000,
+            checkpoint_interval_ms: 1_000,
         }
     }
 }

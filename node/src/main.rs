@@ -5,6 +5,7 @@
 //! and demo participants' keys on first start.
 
 mod bootstrap;
+mod checkpointer;
 mod config;
 mod dev;
 mod metrics;

@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::bootstrap;
+use crate::checkpointer;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::sequencer::Sequencer;
@@ -34,7 +35,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         heads_tx,
         metrics.clone(),
     )?;
-    let (_checkpoints_tx, checkpoints) = watch::channel(None);
+    let (checkpoints_tx, checkpoints) = watch::channel(None);
+    tokio::spawn(checkpointer::run(
+        ledger.clone(),
+        heads.clone(),
+        checkpoints_tx,
+        Duration::from_millis(limits.checkpoint_interval_ms),
+    ));
     let api = LedgerApi::new(
         ledger.clone(),
         sequencer.clone(),

@@ -5,6 +5,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::RwLockReadGuard;
 
+use pledge_ledger::bundle::{Bundle, BundleError};
+use pledge_ledger::checkpoint::SignedCheckpoint;
 use pledge_ledger::envelope::{Envelope, VerifiedEnvelope};
 use pledge_ledger::ledger::{Committed, Ledger};
 use pledge_ledger::merkle;
@@ -20,6 +22,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Code, Request, Response, Status};
 use tonic_types::StatusExt;
 
+use crate::checkpointer::Latest;
 use crate::config::Limits;
 use crate::metrics::Metrics;
 use crate::sequencer::{Sequencer, SharedLedger, now_ms};
@@ -41,7 +44,7 @@ pub struct LedgerApi {
     heads: watch::Receiver<u64>,
     limits: Limits,
     info: pb::NodeInfo,
-    checkpoints: watch::Receiver<Option<pb::SignedCheckpoint>>,
+    checkpoints: Latest,
     metrics: Arc<Metrics>,
 }
 
@@ -53,7 +56,7 @@ impl LedgerApi {
         heads: watch::Receiver<u64>,
         limits: Limits,
         info: pb::NodeInfo,
-        checkpoints: watch::Receiver<Option<pb::SignedCheckpoint>>,
+        checkpoints: Latest,
         metrics: Arc<Metrics>,
     ) -> LedgerApi {
         LedgerApi {
@@ -97,6 +100,17 @@ impl LedgerApi {
                 Err(status::rejection(&rejection))
             }
         }
+    }
+
+    fn latest_checkpoint(&self) -> Result<Arc<SignedCheckpoint>, Status> {
+        self.checkpoints.borrow().clone().ok_or_else(|| {
+            status::status(
+                Code::Unavailable,
+                "no checkpoint has been signed yet".into(),
+                "NO_CHECKPOINT",
+                Vec::new(),
+            )
+        })
     }
 
     fn read(&self) -> Result<RwLockReadGuard<'_, Ledger<DiskStore>>, Status> {
@@ -194,6 +208,25 @@ fn proof_error(error: &merkle::MerkleError<pledge_ledger::StoreError>) -> Status
     match error {
         merkle::MerkleError::Storage(e) => status::store(e),
         other => status::bad_request(other.to_string()),
+    }
+}
+
+fn bundle_error(error: &BundleError, receipt_id: &str) -> Status {
+    match error {
+        BundleError::ReceiptNotAtSize { size, .. } => status::status(
+            Code::NotFound,
+            format!(
+                "receipt `{receipt_id}` is not in the latest checkpoint (size {size}); it may be newer: retry in a second"
+            ),
+            "NOT_IN_CHECKPOINT",
+            vec![("receipt".into(), receipt_id.into())],
+        ),
+        other => status::status(
+            Code::Internal,
+            other.to_string(),
+            "BUNDLE_FAILED",
+            Vec::new(),
+        ),
     }
 }
 
@@ -371,15 +404,41 @@ impl LedgerService for LedgerApi {
         &self,
         _: Request<pb::GetCheckpointRequest>,
     ) -> Result<Response<pb::SignedCheckpoint>, Status> {
-        let latest = self.checkpoints.borrow().clone();
-        latest.map(Response::new).ok_or_else(|| {
-            status::status(
-                Code::Unavailable,
-                "no checkpoint has been signed yet".into(),
-                "NO_CHECKPOINT",
-                Vec::new(),
-            )
-        })
+        let latest = self.latest_checkpoint()?;
+        let checkpoint = &latest.checkpoint;
+        Ok(Response::new(pb::SignedCheckpoint {
+            note: latest.to_text(),
+            tree_size: checkpoint.size,
+            tree_root: checkpoint.root.to_vec(),
+            head_hash: checkpoint.head_hash.0.to_vec(),
+            time_ms: checkpoint.time_ms,
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn prove_receipt(
+        &self,
+        request: Request<pb::ProveReceiptRequest>,
+    ) -> Result<Response<pb::ReceiptBundle>, Status> {
+        let id = request.into_inner().receipt_id;
+        valid_id("receipt_id", &id)?;
+        let latest = self.latest_checkpoint()?;
+        let ledger = self.read()?;
+        if ledger
+            .store()
+            .receipt(&id)
+            .map_err(|e| status::store(&e))?
+            .is_none()
+        {
+            return Err(status::not_found("receipt", &id));
+        }
+        let bundle =
+            Bundle::build(ledger.store(), &id, &latest).map_err(|e| bundle_error(&e, &id))?;
+        let json = bundle.to_json().map_err(|e| bundle_error(&e, &id))?;
+        Ok(Response::new(pb::ReceiptBundle {
+            json,
+            tree_size: latest.checkpoint.size,
+        }))
     }
 
     async fn get_inclusion_proof(

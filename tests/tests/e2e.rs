@@ -9,6 +9,7 @@ mod e2e {
     mod cli;
     mod double_pledge;
     mod lifecycle;
+    mod proofs;
     mod restart;
     mod service;
 }

@@ -9,10 +9,14 @@ use anyhow::Context as _;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use pledge_client::audit::{self, Verdict};
+use pledge_client::checkpoints::{TreeWitness, default_state_file, read_checkpoint, remember};
 use pledge_client::export::write_record;
 use pledge_client::time::format_rfc3339;
 use pledge_client::{json, keys, pb};
+use pledge_ledger::checkpoint::{SignedCheckpoint, ledger_origin};
+use pledge_ledger::crypto::PublicKey;
 use pledge_ledger::entry::Entry;
+use pledge_ledger::tx::Transaction;
 use prost::Message;
 use serde_json::{Value, json};
 use tokio_stream::StreamExt;
@@ -40,6 +44,15 @@ pub struct AuditArgs {
     /// (default: as the node reports it; pin it for an independent audit).
     #[arg(long, value_name = "HEX")]
     node_key: Option<String>,
+    /// A signed checkpoint note (e.g. one a bank kept) the chain must agree with.
+    #[arg(long, value_name = "FILE")]
+    checkpoint: Option<PathBuf>,
+    /// Where the last verified checkpoint is remembered between audits
+    /// (default: $XDG_STATE_HOME/pledgectl/<ledger>.checkpoint, else
+    /// ~/.local/state/pledgectl/<ledger>.checkpoint). The next audit checks the
+    /// chain still agrees with it: the log only grew.
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
 }
 
 /// Where to export.
@@ -138,7 +151,9 @@ fn field_text(value: &Value) -> String {
     }
 }
 
-/// Replays the chain and prints the verdict.
+/// Replays the chain and prints the verdict; then checks the chain against
+/// the remembered checkpoint, a given one, and the node's latest, and
+/// remembers the newest for next time.
 pub async fn audit(ctx: &Context, args: AuditArgs) -> anyhow::Result<ExitCode> {
     let node_key = match &args.node_key {
         Some(hex) => keys::parse_public_key(hex)?,
@@ -146,33 +161,125 @@ pub async fn audit(ctx: &Context, args: AuditArgs) -> anyhow::Result<ExitCode> {
             .await
             .context("asking the node for its key (or give --node-key)")?,
     };
-    let verdict = match &args.file {
+    let mut witness = TreeWitness::new();
+    let mut ledger_id = String::new();
+    let mut observe = |n: u64, record: &[u8]| {
+        if n == 1 {
+            ledger_id = ledger_id_of(record);
+        }
+        witness.push(record);
+    };
+    let (verdict, node_latest) = match &args.file {
         Some(path) => {
             let bar = progress_bar(None);
-            let verdict = audit::audit_file(path, node_key, &mut |n| bar.set_position(n));
+            let verdict = audit::audit_file(path, node_key, &mut |n, r| {
+                bar.set_position(n);
+                observe(n, r);
+            });
             bar.finish_and_clear();
-            verdict?
+            (verdict?, None)
         }
         None => {
             let client = ctx.client().await?;
+            // Fetched before the entries, so it never covers more than the stream.
+            let latest = client.checkpoint().await.ok().map(|c| c.note);
             let size = client.head().await?.size;
             let bar = progress_bar(Some(size));
-            let verdict = audit::audit_node(client, node_key, &mut |n| bar.set_position(n)).await;
+            let verdict = audit::audit_node(client, node_key, &mut |n, r| {
+                bar.set_position(n);
+                observe(n, r);
+            })
+            .await;
             bar.finish_and_clear();
-            verdict?
+            (verdict?, latest)
         }
     };
-    print_verdict(ctx, &verdict, &node_key.to_hex());
-    Ok(match verdict.is_verified() {
-        true => ExitCode::SUCCESS,
-        false => ExitCode::from(EXIT_AUDIT_FAILED),
-    })
+    if !verdict.is_verified() {
+        print_verdict(ctx, &verdict, &node_key.to_hex(), None);
+        return Ok(ExitCode::from(EXIT_AUDIT_FAILED));
+    }
+    let state = args
+        .state
+        .clone()
+        .unwrap_or_else(|| default_state_file(&ledger_id));
+    let agreed = check_checkpoints(&witness, &ledger_id, &node_key, &state, &args, node_latest);
+    match agreed {
+        Ok(newest) => {
+            print_verdict(
+                ctx,
+                &verdict,
+                &node_key.to_hex(),
+                Some((&witness, newest.as_ref())),
+            );
+            if let Some(newest) = newest {
+                remember(&state, &newest)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(reason) => {
+            let value = json!({"verified": false, "checkpoint_mismatch": reason, "node_key": node_key.to_hex()});
+            ctx.out.either(
+                &value,
+                &format!("the chain does not agree with a signed checkpoint: {reason}"),
+            );
+            Ok(ExitCode::from(EXIT_AUDIT_FAILED))
+        }
+    }
 }
 
-fn print_verdict(ctx: &Context, verdict: &Verdict, node_key: &str) {
+/// Checks the remembered, the given and the node's latest checkpoint against
+/// the audited chain; returns the newest of them (the one to remember).
+fn check_checkpoints(
+    witness: &TreeWitness,
+    ledger_id: &str,
+    node_key: &PublicKey,
+    state: &std::path::Path,
+    args: &AuditArgs,
+    node_latest: Option<String>,
+) -> Result<Option<SignedCheckpoint>, String> {
+    let mut all = Vec::new();
+    let read = |path: &std::path::Path| {
+        read_checkpoint(path, ledger_id, node_key).map_err(|e| e.to_string())
+    };
+    all.extend(read(state)?);
+    if let Some(path) = &args.checkpoint {
+        all.push(read(path)?.ok_or_else(|| format!("{} does not exist", path.display()))?);
+    }
+    if let Some(note) = node_latest {
+        let origin = ledger_origin(ledger_id);
+        all.push(
+            SignedCheckpoint::open(&note, &origin, node_key)
+                .map_err(|e| format!("the node's checkpoint: {e}"))?,
+        );
+    }
+    for checkpoint in &all {
+        witness.check(&checkpoint.checkpoint)?;
+    }
+    Ok(all.into_iter().max_by_key(|c| c.checkpoint.size))
+}
+
+fn ledger_id_of(record: &[u8]) -> String {
+    let tx = Entry::decode(record)
+        .ok()
+        .and_then(|e| Transaction::decode(&e.envelope.tx_bytes).ok());
+    tx.map(|tx| tx.ledger_id).unwrap_or_default()
+}
+
+fn print_verdict(
+    ctx: &Context,
+    verdict: &Verdict,
+    node_key: &str,
+    tree: Option<(&TreeWitness, Option<&SignedCheckpoint>)>,
+) {
+    let root = tree
+        .and_then(|(w, _)| w.root(w.size()))
+        .map(hex::encode)
+        .unwrap_or_default();
+    let checkpoint = tree.and_then(|(_, c)| c).map(|c| c.checkpoint.size);
     let value = match verdict {
         Verdict::Verified { entries, head_hash } => json!({
             "verified": true, "entries": entries, "head_hash": head_hash.to_hex(), "node_key": node_key,
+            "tree_root": root, "checkpoint_size": checkpoint,
         }),
         Verdict::Bad {
             seq,
@@ -183,7 +290,17 @@ fn print_verdict(ctx: &Context, verdict: &Verdict, node_key: &str) {
             "good_head_hash": good_head_hash.to_hex(), "node_key": node_key,
         }),
     };
-    ctx.out.either(&value, &verdict.to_string());
+    let mut text = verdict.to_string();
+    if verdict.is_verified() {
+        text.push_str(&format!(", Merkle root {root}"));
+        match checkpoint {
+            Some(size) => text.push_str(&format!(
+                "; agrees with the signed checkpoint of size {size}"
+            )),
+            None => text.push_str("; no signed checkpoint to compare with"),
+        }
+    }
+    ctx.out.either(&value, &text);
 }
 
 /// A progress bar on stderr with entries/s, hidden when stderr is not a terminal.

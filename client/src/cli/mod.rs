@@ -2,6 +2,7 @@
 
 mod chain;
 mod drafts;
+mod evidence;
 mod keys;
 mod output;
 mod participant;
@@ -101,6 +102,10 @@ pub enum Command {
     Entries(chain::EntriesArgs),
     /// Replay the chain (from the node or an export file) and check everything.
     Audit(chain::AuditArgs),
+    /// The node's latest signed checkpoint (tree size, Merkle root, chain head).
+    Checkpoint(evidence::CheckpointArgs),
+    /// Verify a receipt's evidence bundle offline with only the node's key.
+    VerifyBundle(evidence::VerifyBundleArgs),
     /// Write every entry of the chain to an export file.
     Export(chain::ExportArgs),
     /// Add signatures to a draft file, in place.
@@ -159,6 +164,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Head => chain::head(&ctx).await,
         Command::Entries(args) => chain::entries(&ctx, args).await,
         Command::Audit(args) => chain::audit(&ctx, args).await,
+        Command::Checkpoint(args) => evidence::checkpoint(&ctx, args).await,
+        Command::VerifyBundle(args) => evidence::verify_bundle(&ctx, args),
         Command::Export(args) => chain::export(&ctx, args).await,
         Command::Sign(args) => drafts::sign(&ctx, args),
         Command::ShowDraft(args) => drafts::show(&ctx, args),

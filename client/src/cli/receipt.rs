@@ -59,6 +59,9 @@ pub enum ReceiptCommand {
         /// The receipt id.
         receipt_id: String,
     },
+    /// Write the receipt's evidence bundle (its entries with inclusion proofs
+    /// and a signed checkpoint) for offline verification with `verify-bundle`.
+    Prove(super::evidence::ProveArgs),
 }
 
 /// The terms of a new receipt.
@@ -221,6 +224,7 @@ pub async fn run(ctx: &Context, command: ReceiptCommand) -> anyhow::Result<ExitC
         }
         ReceiptCommand::List(args) => return list(ctx, args).await,
         ReceiptCommand::History { receipt_id } => return history(ctx, &receipt_id).await,
+        ReceiptCommand::Prove(args) => return super::evidence::prove(ctx, args).await,
     };
     write::execute(ctx, args, operation).await
 }

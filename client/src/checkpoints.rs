@@ -1,0 +1,198 @@
+//! Checkpoints on the auditor's side: the Merkle tree and entry hashes of an
+//! audited chain, checked against signed checkpoints, and the last verified
+//! checkpoint remembered between audits.
+//!
+//! ```text
+//!  records ──▶ TreeWitness (leaf hashes, entry hashes)
+//!                 │ check(checkpoint): root at its size, chain head at its size
+//!  remembered checkpoint (file) ──▶ must still hold: the log only grew
+//!  node's latest checkpoint     ──▶ must hold, then is remembered for next time
+//! ```
+//! A history rewritten and re-sealed with the node's own key passes every
+//! link and seal check of a replay, but not these: its root at the remembered
+//! size differs from the root the node signed then.
+
+use std::path::{Path, PathBuf};
+
+use pledge_ledger::checkpoint::{Checkpoint, SignedCheckpoint, ledger_origin};
+use pledge_ledger::crypto::{Digest, ENTRY_HASH_TAG, PublicKey};
+use pledge_ledger::entry::SEAL_LEN;
+use pledge_ledger::merkle::{self, MemoryNodes};
+
+use crate::error::{ClientError, Result};
+
+/// The tree and entry hashes of the entries audited so far.
+#[derive(Debug, Default)]
+pub struct TreeWitness {
+    tree: MemoryNodes,
+    entry_hashes: Vec<Digest>,
+}
+
+impl TreeWitness {
+    /// An empty witness.
+    pub fn new() -> TreeWitness {
+        TreeWitness::default()
+    }
+
+    /// Adds the next record (body ‖ seal).
+    pub fn push(&mut self, record: &[u8]) {
+        let body = &record[..record.len().saturating_sub(SEAL_LEN)];
+        // A record too short to hold a seal never gets here: replay refuses it first.
+        let _ = self.tree.append(merkle::leaf_hash(body));
+        self.entry_hashes
+            .push(Digest::tagged(ENTRY_HASH_TAG, &[body]));
+    }
+
+    /// Entries witnessed.
+    pub fn size(&self) -> u64 {
+        self.entry_hashes.len() as u64
+    }
+
+    /// The Merkle root over the first `size` entries.
+    pub fn root(&self, size: u64) -> Option<merkle::Hash> {
+        merkle::root(size, &self.tree).ok()
+    }
+
+    /// Whether the audited chain is the chain `checkpoint` speaks of: it has
+    /// at least its size, the same root at that size, and the same head.
+    pub fn check(&self, checkpoint: &Checkpoint) -> std::result::Result<(), String> {
+        let size = checkpoint.size;
+        if size > self.size() {
+            return Err(format!(
+                "the chain has {} entries but a checkpoint signed at {} covers {size}: entries were removed",
+                self.size(),
+                checkpoint.time_ms
+            ));
+        }
+        let root = self.root(size).unwrap_or_default();
+        if root != checkpoint.root {
+            return Err(format!(
+                "the chain's Merkle root at size {size} is {}, but the checkpoint signed at {} says {}: history was rewritten",
+                hex::encode(root),
+                checkpoint.time_ms,
+                hex::encode(checkpoint.root)
+            ));
+        }
+        let head = match size.checked_sub(1) {
+            Some(last) => self.entry_hashes[last as usize],
+            None => Digest::ZERO,
+        };
+        if head != checkpoint.head_hash {
+            return Err(format!(
+                "entry {} hashes to {head}, but the checkpoint's chain head is {}",
+                size.saturating_sub(1),
+                checkpoint.head_hash
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Where an audit remembers the last checkpoint it verified for a ledger:
+/// `$XDG_STATE_HOME/pledgectl/<ledger>.checkpoint`, else
+/// `~/.local/state/pledgectl/<ledger>.checkpoint`.
+pub fn default_state_file(ledger_id: &str) -> PathBuf {
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/state")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("pledgectl")
+        .join(format!("{ledger_id}.checkpoint"))
+}
+
+/// Reads and verifies a remembered (or given) checkpoint note, if the file exists.
+pub fn read_checkpoint(
+    path: &Path,
+    ledger_id: &str,
+    node_key: &PublicKey,
+) -> Result<Option<SignedCheckpoint>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(ClientError::Io {
+                op: "read",
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
+    SignedCheckpoint::open(&text, &ledger_origin(ledger_id), node_key)
+        .map(Some)
+        .map_err(|e| ClientError::InvalidInput {
+            what: "checkpoint file",
+            reason: format!("{}: {e}", path.display()),
+        })
+}
+
+/// Remembers a verified checkpoint note.
+pub fn remember(path: &Path, checkpoint: &SignedCheckpoint) -> Result<()> {
+    let io = |op, source| ClientError::Io {
+        op,
+        path: path.to_owned(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| io("create", e))?;
+    }
+    std::fs::write(path, checkpoint.to_text()).map_err(|e| io("write", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ed25519_dalek::SigningKey;
+    use pledge_ledger::crypto;
+
+    fn records(n: u8) -> Vec<Vec<u8>> {
+        (0..n).map(|i| vec![i; 100]).collect()
+    }
+
+    fn checkpoint_of(records: &[Vec<u8>], size: usize) -> Checkpoint {
+        let mut witness = TreeWitness::new();
+        records[..size].iter().for_each(|r| witness.push(r));
+        Checkpoint {
+            origin: "pledgeledger/t".into(),
+            size: size as u64,
+            root: witness.root(size as u64).unwrap(),
+            head_hash: Digest::tagged(ENTRY_HASH_TAG, &[&records[size - 1][..36]]),
+            time_ms: 1,
+        }
+    }
+
+    #[test]
+    fn a_grown_chain_holds_and_a_rewritten_or_shrunk_one_does_not() {
+        let chain = records(10);
+        let old = checkpoint_of(&chain, 6);
+        let mut witness = TreeWitness::new();
+        chain.iter().for_each(|r| witness.push(r));
+        assert_eq!(witness.check(&old), Ok(()));
+
+        let mut rewritten = chain.clone();
+        rewritten[3][0] ^= 1;
+        let mut witness = TreeWitness::new();
+        rewritten.iter().for_each(|r| witness.push(r));
+        assert!(witness.check(&old).unwrap_err().contains("rewritten"));
+
+        let mut witness = TreeWitness::new();
+        chain[..5].iter().for_each(|r| witness.push(r));
+        assert!(witness.check(&old).unwrap_err().contains("removed"));
+    }
+
+    #[test]
+    fn remembered_checkpoints_roundtrip_and_must_be_signed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state/t.checkpoint");
+        let key = SigningKey::from_bytes(&[3; 32]);
+        let signed = checkpoint_of(&records(4), 4).sign(&key).unwrap();
+        remember(&path, &signed).unwrap();
+        let public = crypto::public_key(&key);
+        assert_eq!(read_checkpoint(&path, "t", &public).unwrap(), Some(signed));
+        let other = crypto::public_key(&SigningKey::from_bytes(&[4; 32]));
+        assert!(read_checkpoint(&path, "t", &other).is_err());
+        assert_eq!(
+            read_checkpoint(&dir.path().join("none"), "t", &public).unwrap(),
+            None
+        );
+    }
+}
