@@ -1,6 +1,6 @@
 //! Evidence bundles: what a bank is given to check, offline and with only the
 //! node's public key, that a receipt's recorded history at a signed
-//! checkpoint shows its pledge and no rival one (docs/PROOFS.md).
+//! checkpoint shows its pledge and no rival one (docs/FORMAT.md §7).
 //!
 //! ```text
 //!   Bundle (JSON)

@@ -1,5 +1,5 @@
 //! Checkpoints: the node's signed statement of the ledger's size, Merkle root
-//! and chain head (docs/PROOFS.md).
+//! and chain head (docs/FORMAT.md §7).
 //!
 //! A checkpoint is a C2SP `tlog-checkpoint` body with two extension lines,
 //! signed as a C2SP `signed-note` with the node's Ed25519 key under the key

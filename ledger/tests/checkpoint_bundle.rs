@@ -124,7 +124,7 @@ fn checkpoint_roundtrips_through_its_note() {
 }
 
 /// The checkpoint of `pledge_world()` at size 11, made at `CP_TIME` and
-/// signed with the node key of seed 100 (docs/PROOFS.md, worked example).
+/// signed with the node key of seed 100 (docs/FORMAT.md §7, worked example).
 const EXPECTED_NOTE: &str = "pledgeledger/zhoushan-test\n\
 11\n\
 LkaEJ3BLVI0x0PhdqqmQgUm8uMCp7pN8Zxd6RCTyZOQ=\n\

@@ -9,7 +9,8 @@ mod e2e {
     mod cli;
     mod double_pledge;
     mod lifecycle;
-    mod proofs;
+    pub mod proofs;
     mod restart;
     mod service;
+    mod tamper;
 }

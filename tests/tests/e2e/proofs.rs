@@ -21,7 +21,8 @@ pub async fn checkpoint_covering(client: &LedgerClient, size: u64) -> SignedChec
     let key = node_key(client).await;
     for _ in 0..100 {
         if let Ok(note) = client.checkpoint().await {
-            let signed = SignedCheckpoint::open(&note.note, &ledger_origin(DEV_LEDGER_ID), &key).unwrap();
+            let signed =
+                SignedCheckpoint::open(&note.note, &ledger_origin(DEV_LEDGER_ID), &key).unwrap();
             if signed.checkpoint.size >= size {
                 return signed;
             }
@@ -46,15 +47,33 @@ async fn checkpoints_follow_the_chain_and_are_consistent_with_each_other() {
         .consistency_proof(first.checkpoint.size, second.checkpoint.size)
         .await
         .unwrap();
-    let hashes: Vec<merkle::Hash> = proof.hashes.iter().map(|h| merkle::parse_hash(h).unwrap()).collect();
+    let hashes: Vec<merkle::Hash> = proof
+        .hashes
+        .iter()
+        .map(|h| merkle::parse_hash(h).unwrap())
+        .collect();
     verify_consistent(&first.checkpoint, &second.checkpoint, &hashes).unwrap();
 
     for seq in 0..second.checkpoint.size {
-        let inclusion = client.inclusion_proof(seq, second.checkpoint.size).await.unwrap();
+        let inclusion = client
+            .inclusion_proof(seq, second.checkpoint.size)
+            .await
+            .unwrap();
         let entry = Entry::decode(&inclusion.record).unwrap();
-        let path: Vec<merkle::Hash> = inclusion.hashes.iter().map(|h| merkle::parse_hash(h).unwrap()).collect();
+        let path: Vec<merkle::Hash> = inclusion
+            .hashes
+            .iter()
+            .map(|h| merkle::parse_hash(h).unwrap())
+            .collect();
         let leaf = merkle::leaf_hash(&entry.body());
-        merkle::verify_inclusion(&leaf, seq, second.checkpoint.size, &path, &second.checkpoint.root).unwrap();
+        merkle::verify_inclusion(
+            &leaf,
+            seq,
+            second.checkpoint.size,
+            &path,
+            &second.checkpoint.root,
+        )
+        .unwrap();
     }
     let past = client.inclusion_proof(size + 5, 0).await.unwrap_err();
     assert_eq!(refusal(&past).0, tonic::Code::OutOfRange);
@@ -66,9 +85,20 @@ async fn a_bank_proves_its_pledge_offline() {
     let node = Node::start(dir.path());
     let client = node.client().await;
     issue(&node, &client, "WR-1", 1_000_000).await;
-    pledge(&node, &client, "PL-A", "WR-1", "trader-a", "bank-a").await.unwrap();
-    submit(&node, &client, pledge_client::ops::release_pledge("PL-A"), &["bank-a"]).await.unwrap();
-    let last = pledge(&node, &client, "PL-B", "WR-1", "trader-a", "bank-b").await.unwrap();
+    pledge(&node, &client, "PL-A", "WR-1", "trader-a", "bank-a")
+        .await
+        .unwrap();
+    submit(
+        &node,
+        &client,
+        pledge_client::ops::release_pledge("PL-A"),
+        &["bank-a"],
+    )
+    .await
+    .unwrap();
+    let last = pledge(&node, &client, "PL-B", "WR-1", "trader-a", "bank-b")
+        .await
+        .unwrap();
     checkpoint_covering(&client, last.seq + 1).await;
 
     let bundle = dir.path().join("bundle.json");
@@ -77,7 +107,11 @@ async fn a_bank_proves_its_pledge_offline() {
         .arg(&bundle)
         .output()
         .unwrap();
-    assert!(prove.status.success(), "{}", String::from_utf8_lossy(&prove.stderr));
+    assert!(
+        prove.status.success(),
+        "{}",
+        String::from_utf8_lossy(&prove.stderr)
+    );
     let key = hex::encode(client.node_info().await.unwrap().node_public_key);
     drop(node); // offline from here on
 
@@ -91,18 +125,35 @@ async fn a_bank_proves_its_pledge_offline() {
     };
     let verified = verify(&bundle);
     let text = String::from_utf8_lossy(&verified.stdout);
-    assert!(verified.status.success(), "{text}{}", String::from_utf8_lossy(&verified.stderr));
+    assert!(
+        verified.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
     assert!(text.contains("active pledge: PL-B to bank-b"), "{text}");
     assert!(text.contains("pledge PL-A to bank-a (Released"), "{text}");
 
     let tampered = dir.path().join("tampered.json");
-    let mut json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&bundle).unwrap()).unwrap();
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&bundle).unwrap()).unwrap();
     let entries = json["entries"].as_array_mut().unwrap();
-    let record = entries.last_mut().unwrap()["record_hex"].as_str().unwrap().to_owned();
-    let flipped = if record.as_bytes()[200] == b'0' { "1" } else { "0" };
+    let record = entries.last_mut().unwrap()["record_hex"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let flipped = if record.as_bytes()[200] == b'0' {
+        "1"
+    } else {
+        "0"
+    };
     let record = format!("{}{flipped}{}", &record[..200], &record[201..]);
     entries.last_mut().unwrap()["record_hex"] = serde_json::Value::String(record);
     std::fs::write(&tampered, json.to_string()).unwrap();
     let refused = verify(&tampered);
-    assert_eq!(refused.status.code(), Some(3), "{}", String::from_utf8_lossy(&refused.stdout));
+    assert_eq!(
+        refused.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&refused.stdout)
+    );
 }
