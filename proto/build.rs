@@ -26,6 +26,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_client(grpc)
         .build_server(grpc)
+        .codec_path("crate::codec::LedgerCodec")
         .compile_fds(descriptors)?;
     Ok(())
 }

@@ -28,6 +28,9 @@ mod generated {
     }
 }
 
+#[cfg(feature = "grpc")]
+pub mod codec;
+
 /// Version 1 of the ledger's messages and services.
 pub use generated::pledgeledger::v1;
 
