@@ -259,20 +259,10 @@ impl LedgerClient {
             .into_inner())
     }
 
-    /// The one entry `seq` (the first of a non-following stream from it).
+    /// The one entry `seq`, as stored.
     pub async fn entry(&self, seq: u64) -> Result<pb::EntryRecord> {
-        let mut stream = self.entries(seq, false).await?;
-        match stream.next().await {
-            Some(Ok(entry)) if entry.seq == seq => Ok(entry),
-            Some(Ok(entry)) => Err(ClientError::bad_answer(format!(
-                "asked for entry {seq}, got entry {}",
-                entry.seq
-            ))),
-            Some(Err(error)) => Err(error),
-            None => Err(ClientError::bad_answer(format!(
-                "no entry {seq} in the stream"
-            ))),
-        }
+        let request = pb::GetEntryRequest { seq };
+        Ok(self.inner.clone().get_entry(request).await?.into_inner())
     }
 }
 

@@ -489,6 +489,22 @@ impl LedgerService for LedgerApi {
         }))
     }
 
+    async fn get_entry(
+        &self,
+        request: Request<pb::GetEntryRequest>,
+    ) -> Result<Response<pb::EntryRecord>, Status> {
+        let seq = request.into_inner().seq;
+        let ledger = self.read()?;
+        let size = ledger.store().len();
+        if seq >= size {
+            return Err(out_of_range(format!(
+                "entry {seq} is past the head: the chain has {size} entries"
+            )));
+        }
+        let record = ledger.store().record(seq).map_err(|e| status::store(&e))?;
+        Ok(Response::new(pb::EntryRecord { seq, record }))
+    }
+
     type StreamEntriesStream = ResponseStream<pb::EntryRecord>;
 
     #[tracing::instrument(skip_all)]

@@ -16,20 +16,35 @@ use pledge_client::keys::Signer;
 /// The development ledger's id.
 pub const DEV_LEDGER_ID: &str = "zhoushan-dev";
 
-/// A binary of the workspace, built if needed.
+/// A binary of the workspace, as built from the current sources: the first
+/// call runs `cargo build` for the binaries, so a test never drives a stale
+/// `pledge-node` left over from an earlier build.
 pub fn binary(name: &str) -> PathBuf {
+    static BUILT: std::sync::Once = std::sync::Once::new();
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().parent().unwrap().to_path_buf(); // target/<profile>
-    let path = dir.join(name);
-    if !path.exists() {
+    BUILT.call_once(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--bin", name])
-            .status()
-            .unwrap();
-        assert!(status.success(), "cargo build --bin {name} failed");
-    }
-    path
+        let mut build = Command::new(cargo);
+        build.args([
+            "build",
+            "-p",
+            "pledge-node",
+            "-p",
+            "pledge-client",
+            "--bins",
+        ]);
+        if dir.ends_with("release") {
+            build.arg("--release");
+        }
+        let output = build.output().unwrap();
+        assert!(
+            output.status.success(),
+            "building the binaries failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    });
+    dir.join(name)
 }
 
 /// A running `pledge-node`.
@@ -50,13 +65,17 @@ impl Node {
 
     /// Starts a node with extra arguments.
     pub fn start_with(data_dir: &Path, extra: &[&str]) -> Node {
+        Node::spawn(Command::new(binary("pledge-node")), data_dir, extra)
+    }
+
+    fn spawn(mut command: Command, data_dir: &Path, extra: &[&str]) -> Node {
         std::fs::create_dir_all(data_dir).unwrap();
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(data_dir.join("node.log"))
             .unwrap();
-        let mut child = Command::new(binary("pledge-node"))
+        let mut child = command
             .arg("--data-dir")
             .arg(data_dir)
             .args(["--listen", "127.0.0.1:0"])

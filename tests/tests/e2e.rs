@@ -8,6 +8,7 @@ mod e2e {
     mod audit;
     mod cli;
     mod double_pledge;
+    mod faults;
     mod hostile;
     mod lifecycle;
     pub mod proofs;

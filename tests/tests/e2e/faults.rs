@@ -1,0 +1,213 @@
+//! Faults: SIGKILL under load over many rounds, SIGTERM under load, and data
+//! directories that are locked, read-only or full.
+//!
+//! `PLEDGE_CRASH_ROUNDS` sets the number of kill rounds (default 3 in the
+//! test suite; see README "Long-running checks" for the long form).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use pledge_client::ops;
+use pledge_ledger::entry::Entry;
+use pledge_tests::{Node, binary};
+
+use super::common::*;
+
+/// An acknowledged write: its entry and hash, as the node answered.
+type Acks = Arc<Mutex<BTreeMap<u64, Vec<u8>>>>;
+
+/// Certifies stock from `writers` concurrent clients until the node goes away.
+async fn load(
+    node: &Node,
+    writers: usize,
+    round: usize,
+    acks: &Acks,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    for writer in 0..writers {
+        let client = node.client().await;
+        let signer = node.signer("wh-1");
+        let acks = acks.clone();
+        tasks.push(tokio::spawn(async move {
+            for n in 0.. {
+                let cert = format!("C-{round}-{writer}-{n}");
+                let op = ops::certify_stock("T-101", "SGS", &cert, 1, "trader-a");
+                let tx = ops::TxHeader::new("zhoushan-dev", "wh-1").unwrap().wrap(op);
+                match client
+                    .submit(&pledge_client::keys::sign(
+                        &tx,
+                        std::slice::from_ref(&signer),
+                    ))
+                    .await
+                {
+                    Ok(answer) => {
+                        acks.lock().unwrap().insert(answer.seq, answer.entry_hash);
+                    }
+                    Err(_) => return,
+                }
+            }
+        }));
+    }
+    tasks
+}
+
+/// Every acknowledged entry is in the chain with the hash the node gave,
+/// the chain replays, and the node's state equals the replay's.
+async fn check_acknowledged(node: &Node, acks: &Acks) {
+    let client = node.client().await;
+    let replayer = replay_from_node(&client).await;
+    let acks = acks.lock().unwrap().clone();
+    let size = client.head().await.unwrap().size;
+    for (seq, hash) in &acks {
+        assert!(
+            *seq < size,
+            "acknowledged entry {seq} lost: the chain has {size}"
+        );
+        let record = client.entry(*seq).await.unwrap().record;
+        assert_eq!(
+            &Entry::decode(&record).unwrap().hash().0.to_vec(),
+            hash,
+            "entry {seq} changed"
+        );
+    }
+    let tank = client.tank("T-101").await.unwrap();
+    let replayed = &replayer.state().tanks["T-101"];
+    assert_eq!(
+        (tank.certified_kg, tank.receipted_kg),
+        (replayed.certified_kg, replayed.receipted_kg)
+    );
+    assert_eq!(replayer.entries(), size);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nothing_acknowledged_is_lost_when_the_node_is_killed_under_load() {
+    let rounds: usize = std::env::var("PLEDGE_CRASH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(3);
+    let dir = tempfile::tempdir().unwrap();
+    let acks: Acks = Arc::default();
+    let mut seed = now_ms();
+    for round in 0..rounds {
+        let node = Node::start(dir.path());
+        let tasks = load(&node, 8, round, &acks).await;
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let delay = 50 + (seed >> 33) % 400;
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+        let last_round = round + 1 == rounds;
+        if last_round {
+            assert!(
+                node.terminate().success(),
+                "SIGTERM under load must exit cleanly"
+            );
+        } else {
+            node.kill();
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let node = Node::start(dir.path());
+        check_acknowledged(&node, &acks).await;
+        node.kill();
+    }
+    eprintln!(
+        "{rounds} kill rounds, {} acknowledged entries checked",
+        acks.lock().unwrap().len()
+    );
+    assert!(!acks.lock().unwrap().is_empty());
+}
+
+fn start_fails(data_dir: &Path) -> String {
+    let output = Command::new(binary("pledge-node"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["--listen", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "the node started");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+async fn a_little_history(dir: &Path) -> pledge_proto::v1::Head {
+    let node = Node::start(dir);
+    let client = node.client().await;
+    issue(&node, &client, "WR-1", 1_000).await;
+    let head = client.head().await.unwrap();
+    assert!(node.terminate().success());
+    head
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_directory_in_use_by_another_node_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(dir.path());
+    let error = start_fails(dir.path());
+    assert!(
+        error.contains("lock") || error.contains("in use"),
+        "{error}"
+    );
+    let client = node.client().await;
+    issue(&node, &client, "WR-1", 1_000).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_read_only_directory_is_refused_and_left_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let head = a_little_history(&data).await;
+    let read_only = dir.path().join("read-only");
+    std::fs::create_dir_all(&read_only).unwrap();
+    let mounted = Command::new("mount")
+        .arg("--bind")
+        .arg(&data)
+        .arg(&read_only)
+        .status()
+        .unwrap();
+    assert!(mounted.success(), "bind mount (the tests run as root)");
+    let remounted = Command::new("mount")
+        .args(["-o", "remount,ro,bind"])
+        .arg(&read_only)
+        .status()
+        .unwrap();
+    let error = start_fails(&read_only);
+    let _ = Command::new("umount").arg(&read_only).status();
+    assert!(remounted.success());
+    assert!(error.contains("Read-only file system"), "{error}");
+    let node = Node::start(&data);
+    let client = node.client().await;
+    assert_eq!(client.head().await.unwrap(), head);
+    replay_from_node(&client).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_disk_is_refused_at_start_and_left_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let head = a_little_history(dir.path()).await;
+    // Files may not grow past 16 KiB: the state database cannot be opened.
+    let script = "ulimit -f 16; trap '' XFSZ; exec \"$0\" \"$@\"";
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg(binary("pledge-node"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "the node started on a full disk");
+    let error = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        error.contains("File too large") && error.contains("cannot open the ledger"),
+        "{error}"
+    );
+    let node = Node::start(dir.path());
+    let client = node.client().await;
+    assert_eq!(client.head().await.unwrap(), head);
+    replay_from_node(&client).await;
+}
