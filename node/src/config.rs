@@ -16,6 +16,7 @@
 //! client_time_window_ms = 300000      # accepted |client time - node time|
 //! request_timeout_ms = 30000          # per-request deadline
 //! checkpoint_interval_ms = 1000       # least time between signed checkpoints
+//! requests_per_second_per_connection = 50000  # 0 = no limit
 //! ```
 
 use std::net::SocketAddr;
@@ -61,6 +62,8 @@ pub struct Limits {
     pub request_timeout_ms: u64,
     /// Least time between two signed checkpoints while entries arrive.
     pub checkpoint_interval_ms: u64,
+    /// Requests per second accepted from one connection (0: no limit).
+    pub requests_per_second_per_connection: u32,
 }
 
 impl Default for Limits {
@@ -74,6 +77,7 @@ impl Default for Limits {
             client_time_window_ms: 5 * 60 * 1000,
             request_timeout_ms: 30_000,
             checkpoint_interval_ms: 1_000,
+            requests_per_second_per_connection: 50_000,
         }
     }
 }

@@ -9,6 +9,7 @@ mod checkpointer;
 mod config;
 mod dev;
 mod metrics;
+mod ratelimit;
 mod sequencer;
 mod server;
 mod service;

@@ -15,6 +15,7 @@ use crate::bootstrap;
 use crate::checkpointer;
 use crate::config::Config;
 use crate::metrics::Metrics;
+use crate::ratelimit::RateLimit;
 use crate::sequencer::Sequencer;
 use crate::service::LedgerApi;
 
@@ -71,9 +72,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .register_encoded_file_descriptor_set(pledge_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
-    let service = LedgerServiceServer::new(api)
-        .max_decoding_message_size(limits.max_message_bytes)
-        .max_encoding_message_size(limits.max_message_bytes);
+    let rate_limit = RateLimit::new(limits.requests_per_second_per_connection);
+    let service = tonic::service::interceptor::InterceptedService::new(
+        LedgerServiceServer::new(api)
+            .max_decoding_message_size(limits.max_message_bytes)
+            .max_encoding_message_size(limits.max_message_bytes),
+        move |request| rate_limit.intercept(request),
+    );
 
     tonic::transport::Server::builder()
         .max_concurrent_streams(Some(limits.max_concurrent_streams))

@@ -11,6 +11,7 @@ mod e2e {
     mod faults;
     mod hostile;
     mod lifecycle;
+    mod limits;
     pub mod proofs;
     mod restart;
     mod service;
