@@ -88,16 +88,18 @@ impl TreeWitness {
     }
 }
 
-/// Where an audit remembers the last checkpoint it verified for a ledger:
-/// `$XDG_STATE_HOME/pledgectl/<ledger>.checkpoint`, else
-/// `~/.local/state/pledgectl/<ledger>.checkpoint`.
-pub fn default_state_file(ledger_id: &str) -> PathBuf {
+/// Where an audit remembers the last checkpoint it verified for a ledger
+/// sealed by `node_key`: `$XDG_STATE_HOME/pledgectl/<ledger>-<key>.checkpoint`,
+/// else under `~/.local/state/pledgectl/` (`<key>`: the key's first 16 hex
+/// digits, so development ledgers that share an id do not share a memory).
+pub fn default_state_file(ledger_id: &str, node_key: &PublicKey) -> PathBuf {
     let base = std::env::var_os("XDG_STATE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/state")))
         .unwrap_or_else(|| PathBuf::from("."));
+    let key = node_key.to_hex();
     base.join("pledgectl")
-        .join(format!("{ledger_id}.checkpoint"))
+        .join(format!("{ledger_id}-{}.checkpoint", &key[..16]))
 }
 
 /// Reads and verifies a remembered (or given) checkpoint note, if the file exists.

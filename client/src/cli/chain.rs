@@ -48,9 +48,9 @@ pub struct AuditArgs {
     #[arg(long, value_name = "FILE")]
     checkpoint: Option<PathBuf>,
     /// Where the last verified checkpoint is remembered between audits
-    /// (default: $XDG_STATE_HOME/pledgectl/<ledger>.checkpoint, else
-    /// ~/.local/state/pledgectl/<ledger>.checkpoint). The next audit checks the
-    /// chain still agrees with it: the log only grew.
+    /// (default: $XDG_STATE_HOME/pledgectl/<ledger>-<node key>.checkpoint,
+    /// else ~/.local/state/pledgectl/...). The next audit checks the chain
+    /// still agrees with it: the log only grew.
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
 }
@@ -201,7 +201,7 @@ pub async fn audit(ctx: &Context, args: AuditArgs) -> anyhow::Result<ExitCode> {
     let state = args
         .state
         .clone()
-        .unwrap_or_else(|| default_state_file(&ledger_id));
+        .unwrap_or_else(|| default_state_file(&ledger_id, &node_key));
     let agreed = check_checkpoints(&witness, &ledger_id, &node_key, &state, &args, node_latest);
     match agreed {
         Ok(newest) => {

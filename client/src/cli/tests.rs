@@ -35,6 +35,8 @@ fn every_subcommand_is_there() {
         "head",
         "entries",
         "audit",
+        "checkpoint",
+        "verify-bundle",
         "export",
         "sign",
         "show-draft",
@@ -47,7 +49,7 @@ fn every_subcommand_is_there() {
     assert_eq!(
         verbs,
         [
-            "issue", "transfer", "split", "cancel", "show", "list", "history"
+            "issue", "transfer", "split", "cancel", "show", "list", "history", "prove"
         ]
     );
 }

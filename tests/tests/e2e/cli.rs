@@ -8,6 +8,7 @@ use pledge_tests::{Node, binary};
 
 fn ctl(node: &Node, args: &[&str]) -> Output {
     Command::new(binary("pledgectl"))
+        .env("XDG_STATE_HOME", node.data_dir.join("auditor-state"))
         .args(["--node", &node.url()])
         .args(args)
         .output()
