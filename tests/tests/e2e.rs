@@ -13,4 +13,5 @@ mod e2e {
     mod restart;
     mod service;
     mod tamper;
+    mod tls;
 }
