@@ -24,7 +24,8 @@ pub const DEFAULT_PAGE_SIZE: u32 = 100;
 pub struct ConnectOptions {
     /// How long to wait for the connection to open.
     pub connect_timeout: Duration,
-    /// TLS settings for `https://` endpoints; `None` for plain HTTP/2.
+    /// TLS settings, required for `https://` endpoints and refused for
+    /// `http://` ones; see [`crate::tls::client_config`].
     pub tls: Option<ClientTlsConfig>,
 }
 
@@ -50,7 +51,9 @@ impl LedgerClient {
         LedgerClient::connect_with(endpoint, ConnectOptions::default()).await
     }
 
-    /// Connects with explicit options (timeouts, TLS).
+    /// Connects with explicit options (timeouts, TLS). An `https://`
+    /// endpoint needs `options.tls`; an `http://` one must not have it, so
+    /// that a typo cannot silently drop TLS.
     pub async fn connect_with(endpoint: &str, options: ConnectOptions) -> Result<LedgerClient> {
         let invalid = |reason: String| ClientError::InvalidEndpoint {
             endpoint: endpoint.to_owned(),
@@ -59,8 +62,22 @@ impl LedgerClient {
         let mut target = Endpoint::from_shared(endpoint.to_owned())
             .map_err(|e| invalid(e.to_string()))?
             .connect_timeout(options.connect_timeout);
-        if let Some(tls) = options.tls {
-            target = target.tls_config(tls).map_err(|e| invalid(e.to_string()))?;
+        let https = target.uri().scheme_str() == Some("https");
+        match (options.tls, https) {
+            (Some(tls), true) => {
+                target = target.tls_config(tls).map_err(|e| invalid(e.to_string()))?;
+            }
+            (None, false) => {}
+            (None, true) => {
+                return Err(invalid(
+                    "an https:// endpoint needs TLS settings: the CA that issued the node's certificate".into(),
+                ));
+            }
+            (Some(_), false) => {
+                return Err(invalid(
+                    "TLS settings were given for a plaintext endpoint: use https://".into(),
+                ));
+            }
         }
         let channel = target.connect().await?;
         Ok(LedgerClient::from_channel(channel))
@@ -271,4 +288,28 @@ fn receipt_id(view: &pb::ReceiptView) -> &str {
         .as_ref()
         .map(|t| t.receipt_id.as_str())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn refusal(endpoint: &str, tls: Option<ClientTlsConfig>) -> String {
+        let options = ConnectOptions {
+            tls,
+            ..ConnectOptions::default()
+        };
+        match LedgerClient::connect_with(endpoint, options).await {
+            Err(error @ ClientError::InvalidEndpoint { .. }) => error.to_string(),
+            other => panic!("expected InvalidEndpoint, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn https_needs_tls_settings_and_http_refuses_them() {
+        let missing = refusal("https://127.0.0.1:1", None).await;
+        assert!(missing.contains("needs TLS settings"), "{missing}");
+        let stray = refusal("http://127.0.0.1:1", Some(ClientTlsConfig::new())).await;
+        assert!(stray.contains("use https://"), "{stray}");
+    }
 }

@@ -16,6 +16,9 @@
 //!   export file ──export::ExportReader──────────────────▶ audit::Auditor ──▶ audit::Verdict
 //! ```
 //!
+//! An `https://` endpoint needs [`ConnectOptions::tls`] ([`tls::client_config`]:
+//! the node's CA, and under mutual TLS the participant's certificate).
+//!
 //! Reads (`receipt`, `pledge`, `tank`, `participant`, `head`, `node_info`,
 //! `list_receipts`) return the proto views; [`json`] turns them into JSON
 //! for people and scripts. Every failure is a [`ClientError`]; a refusal by
@@ -47,6 +50,7 @@ pub mod json;
 pub mod keys;
 pub mod ops;
 pub mod time;
+pub mod tls;
 
 pub use client::{ConnectOptions, EntryStream, LedgerClient, ReceiptFilter};
 pub use draft::Draft;

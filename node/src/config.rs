@@ -6,6 +6,12 @@
 //! genesis_file = "pledge-data/genesis.bin"   # signed genesis envelope (protobuf)
 //! node_key_file = "pledge-data/node-key.json"
 //! metrics_listen = "127.0.0.1:9464"   # Prometheus text; absent = off
+//! plaintext = false                   # allow plaintext gRPC on a non-loopback address
+//!
+//! [tls]                               # absent = plaintext gRPC
+//! cert_file = "tls/server.pem"        # PEM certificate chain, leaf first
+//! key_file = "tls/server-key.pem"     # PEM private key
+//! client_ca_file = "tls/ca.pem"       # optional: mutual TLS, client certificates from this CA
 //!
 //! [limits]
 //! max_message_bytes = 1048576         # largest gRPC message accepted
@@ -38,8 +44,39 @@ pub struct Config {
     pub node_key_file: Option<PathBuf>,
     /// Where to serve Prometheus metrics (plain HTTP); `None` turns them off.
     pub metrics_listen: Option<SocketAddr>,
+    /// Plaintext gRPC was asked for explicitly: allows a non-loopback
+    /// listen address without TLS.
+    pub plaintext: bool,
+    /// TLS on the gRPC listener; `None` serves plaintext.
+    pub tls: Option<TlsFiles>,
     /// Explicit resource limits.
     pub limits: Limits,
+}
+
+/// The `[tls]` section: PEM files of the node's TLS identity and, for
+/// mutual TLS, of the CA that issues the clients' certificates.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    /// The server certificate chain, leaf first.
+    pub cert_file: PathBuf,
+    /// The server's private key.
+    pub key_file: PathBuf,
+    /// With it, every client must present a certificate issued by this CA
+    /// (mutual TLS), and a write is accepted only from a connection whose
+    /// certificate names one of the transaction's signers.
+    pub client_ca_file: Option<PathBuf>,
+}
+
+/// How the gRPC listener is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// No TLS: loopback, or asked for with `plaintext`.
+    Plaintext,
+    /// TLS; clients are anonymous.
+    Tls,
+    /// TLS with client certificates bound to participant ids.
+    MutualTls,
 }
 
 /// Resource limits. Every one is explicit so an operator can see them.
@@ -90,6 +127,8 @@ impl Default for Config {
             genesis_file: None,
             node_key_file: None,
             metrics_listen: None,
+            plaintext: false,
+            tls: None,
             limits: Limits::default(),
         }
     }
@@ -117,6 +156,28 @@ impl Config {
             .unwrap_or_else(|| self.data_dir.join("node-key.json"))
     }
 
+    /// The transport these settings ask for, or why they cannot be served:
+    /// plaintext on a non-loopback address needs `plaintext` said outright,
+    /// and `plaintext` with TLS settings is a contradiction.
+    pub fn transport(&self) -> anyhow::Result<Transport> {
+        match (&self.tls, self.plaintext) {
+            (Some(_), true) => {
+                anyhow::bail!("both TLS settings and plaintext were given: choose one")
+            }
+            (Some(tls), false) if tls.client_ca_file.is_some() => Ok(Transport::MutualTls),
+            (Some(_), false) => Ok(Transport::Tls),
+            (None, _) if self.plaintext || self.listen.ip().is_loopback() => {
+                Ok(Transport::Plaintext)
+            }
+            (None, _) => anyhow::bail!(
+                "refusing to serve plaintext gRPC on the non-loopback address {}: give TLS \
+                 settings ([tls] cert_file and key_file, or --tls-cert and --tls-key), or \
+                 --plaintext to accept unencrypted connections from the network",
+                self.listen
+            ),
+        }
+    }
+
     /// The ledger store directory.
     pub fn ledger_dir(&self) -> PathBuf {
         self.data_dir.join("ledger")
@@ -138,6 +199,49 @@ mod tests {
             Limits::default().max_group_entries
         );
         assert_eq!(config.data_dir, PathBuf::from("pledge-data"));
+    }
+
+    #[test]
+    fn a_tls_section_with_a_client_ca_means_mutual_tls() {
+        let config: Config = toml::from_str(
+            "listen = \"0.0.0.0:50051\"\n[tls]\ncert_file = \"s.pem\"\nkey_file = \"k.pem\"\n\
+             client_ca_file = \"ca.pem\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.transport().unwrap(), Transport::MutualTls);
+        let tls = config.tls.as_ref().unwrap();
+        assert_eq!(tls.client_ca_file.as_deref(), Some(Path::new("ca.pem")));
+    }
+
+    #[test]
+    fn plaintext_is_refused_off_loopback_unless_asked_for() {
+        let mut config = Config {
+            listen: "0.0.0.0:0".parse().unwrap(),
+            ..Config::default()
+        };
+        let refusal = config.transport().unwrap_err().to_string();
+        assert!(
+            refusal.contains("non-loopback address 0.0.0.0:0"),
+            "{refusal}"
+        );
+        assert!(refusal.contains("--plaintext"), "{refusal}");
+        config.plaintext = true;
+        assert_eq!(config.transport().unwrap(), Transport::Plaintext);
+        assert_eq!(Config::default().transport().unwrap(), Transport::Plaintext);
+    }
+
+    #[test]
+    fn plaintext_and_tls_together_are_refused() {
+        let config = Config {
+            plaintext: true,
+            tls: Some(TlsFiles {
+                cert_file: "s.pem".into(),
+                key_file: "k.pem".into(),
+                client_ca_file: None,
+            }),
+            ..Config::default()
+        };
+        assert!(config.transport().is_err());
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod sequencer;
 mod server;
 mod service;
 mod status;
+mod tls;
 mod views;
 
 use std::net::SocketAddr;
@@ -49,6 +50,21 @@ struct Args {
     /// Serve Prometheus metrics on this address (plain HTTP), e.g. 127.0.0.1:9464.
     #[arg(long)]
     metrics_listen: Option<SocketAddr>,
+    /// TLS: the server certificate chain (PEM, leaf first). Needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS: the server's private key (PEM). Needs --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Mutual TLS: require client certificates issued by this CA (PEM). A
+    /// write is then accepted only from a connection whose certificate names
+    /// one of the transaction's signers (URI SAN pledgeledger:participant:ID).
+    #[arg(long, value_name = "FILE")]
+    tls_client_ca: Option<PathBuf>,
+    /// Serve plaintext gRPC even on a non-loopback address (behind a
+    /// TLS-terminating proxy, say). Without it such an address is refused.
+    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key", "tls_client_ca"])]
+    plaintext: bool,
     /// Log as JSON lines instead of text.
     #[arg(long)]
     log_json: bool,
@@ -86,11 +102,38 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.metrics_listen.is_some() {
         config.metrics_listen = args.metrics_listen;
     }
+    apply_tls_flags(&mut config, args.tls_cert, args.tls_key, args.tls_client_ca)?;
+    config.plaintext |= args.plaintext;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(server::serve(config))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--tls-cert`/`--tls-key` replace the `[tls]` files (they come as a
+/// pair); `--tls-client-ca` adds or replaces the client CA.
+fn apply_tls_flags(
+    config: &mut config::Config,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    client_ca: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    if let (Some(cert_file), Some(key_file)) = (cert, key) {
+        let client_ca_file = config.tls.take().and_then(|tls| tls.client_ca_file);
+        config.tls = Some(config::TlsFiles {
+            cert_file,
+            key_file,
+            client_ca_file,
+        });
+    }
+    if let Some(ca) = client_ca {
+        let Some(tls) = config.tls.as_mut() else {
+            anyhow::bail!("--tls-client-ca needs the server's own --tls-cert and --tls-key");
+        };
+        tls.client_ca_file = Some(ca);
+    }
+    Ok(())
 }
 
 fn init_tracing(json: bool) {

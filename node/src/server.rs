@@ -1,11 +1,13 @@
-//! Serving: the gRPC server with health and reflection, explicit limits, and
-//! a clean stop on SIGTERM or ctrl-c (stop accepting, finish in-flight
-//! requests, drain the sequencer, flush, exit).
+//! Serving: the gRPC server with health and reflection, explicit limits,
+//! TLS or mutual TLS when configured (plaintext only on loopback or when
+//! asked for), and a clean stop on SIGTERM or ctrl-c (stop accepting, finish
+//! in-flight requests, drain the sequencer, flush, exit).
 
 use std::io::Write;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use anyhow::Context as _;
 use pledge_ledger::store::Store;
 use pledge_proto::v1::{self as pb, ledger_service_server::LedgerServiceServer};
 use tokio::sync::watch;
@@ -13,7 +15,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::bootstrap;
 use crate::checkpointer;
-use crate::config::Config;
+use crate::config::{Config, Transport};
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimit;
 use crate::sequencer::Sequencer;
@@ -21,6 +23,19 @@ use crate::service::LedgerApi;
 
 /// Runs the node until a stop signal.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let transport = config.transport()?;
+    let mut server = tonic::transport::Server::builder();
+    if let Some(files) = &config.tls {
+        server = server
+            .tls_config(crate::tls::server_config(files)?)
+            .with_context(|| {
+                format!(
+                    "TLS settings (certificate {}, key {})",
+                    files.cert_file.display(),
+                    files.key_file.display()
+                )
+            })?;
+    }
     let opened = bootstrap::open(&config)?;
     let info = node_info(&opened.ledger)?;
     let size = opened.ledger.store().len();
@@ -56,7 +71,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let address = listener.local_addr()?;
-    announce(&config, &info, address, opened.dev_keys.as_deref(), size)?;
+    announce(
+        &config,
+        transport,
+        &info,
+        address,
+        opened.dev_keys.as_deref(),
+        size,
+    )?;
     if let Some(metrics_address) = config.metrics_listen {
         let metrics_listener = tokio::net::TcpListener::bind(metrics_address).await?;
         println!(
@@ -80,7 +102,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         move |request| rate_limit.intercept(request),
     );
 
-    tonic::transport::Server::builder()
+    server
         .max_concurrent_streams(Some(limits.max_concurrent_streams))
         .concurrency_limit_per_connection(limits.max_concurrent_requests)
         .timeout(Duration::from_millis(limits.request_timeout_ms))
@@ -123,6 +145,7 @@ fn node_info(
 /// everything is.
 fn announce(
     config: &Config,
+    transport: Transport,
     info: &pb::NodeInfo,
     address: std::net::SocketAddr,
     dev_keys: Option<&std::path::Path>,
@@ -149,10 +172,37 @@ fn announce(
     }
     writeln!(
         out,
-        "  transport:      plaintext gRPC (development); use TLS in production"
+        "  transport:      {}",
+        transport_line(config, transport)
     )?;
     out.flush()?;
     Ok(())
+}
+
+fn transport_line(config: &Config, transport: Transport) -> String {
+    let file = |path: &std::path::Path| path.display().to_string();
+    let cert = config.tls.as_ref().map(|t| file(&t.cert_file));
+    let client_ca = config
+        .tls
+        .as_ref()
+        .and_then(|t| t.client_ca_file.as_deref());
+    match transport {
+        Transport::Plaintext if config.listen.ip().is_loopback() => {
+            "plaintext gRPC (development); use TLS in production".into()
+        }
+        Transport::Plaintext => {
+            "plaintext gRPC (--plaintext: connections are not encrypted)".into()
+        }
+        Transport::Tls => format!(
+            "TLS (certificate {}); no client certificates",
+            cert.unwrap_or_default()
+        ),
+        Transport::MutualTls => format!(
+            "mutual TLS (certificate {}; client certificates from {}, bound to participant ids)",
+            cert.unwrap_or_default(),
+            client_ca.map(file).unwrap_or_default()
+        ),
+    }
 }
 
 async fn stop_signal() {

@@ -75,6 +75,7 @@ impl LedgerApi {
         &self,
         request: Request<pb::SubmitRequest>,
     ) -> Result<pb::SubmitResponse, Status> {
+        let peer_certs = request.peer_certs();
         let raw = request
             .into_inner()
             .envelope
@@ -84,6 +85,7 @@ impl LedgerApi {
         tracing::Span::current()
             .record("tx_id", verified.tx.tx_id.as_str())
             .record("operation", verified.tx.operation.name());
+        crate::tls::check_carrier(peer_certs.as_deref().map(Vec::as_slice), verified.signers())?;
         if let Some(earlier) = self.earlier_answer(&verified)? {
             return Ok(committed_response(earlier));
         }

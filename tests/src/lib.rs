@@ -1,17 +1,19 @@
 //! Support for the end-to-end tests: start a real `pledge-node` process on
 //! 127.0.0.1:0 with a temporary data directory, find its address, its demo
 //! keys and its ledger id, and stop it politely (SIGTERM) or not (SIGKILL).
+//! A node started with TLS flags is reached at `https://`.
 #![forbid(unsafe_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use pledge_client::LedgerClient;
 use pledge_client::keys::Signer;
+use pledge_client::{ClientError, ConnectOptions, LedgerClient};
+use tonic::transport::ClientTlsConfig;
 
 /// The development ledger's id.
 pub const DEV_LEDGER_ID: &str = "zhoushan-dev";
@@ -53,6 +55,8 @@ pub struct Node {
     child: Option<Child>,
     pub address: String,
     pub data_dir: PathBuf,
+    /// The node announced TLS (or mutual TLS): its URL is `https://`.
+    pub tls: bool,
     announced: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
@@ -86,22 +90,38 @@ impl Node {
             .unwrap();
         let announced = std::sync::Arc::default();
         let address = read_address(&mut child, data_dir, &announced);
-        Node {
+        let mut node = Node {
             child: Some(child),
             address,
             data_dir: data_dir.to_path_buf(),
+            tls: false,
             announced,
-        }
+        };
+        node.tls = node
+            .announced("transport")
+            .is_some_and(|transport| !transport.starts_with("plaintext"));
+        node
     }
 
-    /// The gRPC endpoint URL.
+    /// The gRPC endpoint URL: `https://` when the node runs TLS.
     pub fn url(&self) -> String {
-        format!("http://{}", self.address)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.address)
     }
 
     /// A connected client.
     pub async fn client(&self) -> LedgerClient {
         LedgerClient::connect(&self.url()).await.unwrap()
+    }
+
+    /// A client with these TLS settings (`None`: plaintext), or why it
+    /// could not connect.
+    pub async fn connect(&self, tls: Option<ClientTlsConfig>) -> Result<LedgerClient, ClientError> {
+        let options = ConnectOptions {
+            tls,
+            ..ConnectOptions::default()
+        };
+        LedgerClient::connect_with(&self.url(), options).await
     }
 
     /// A demo participant's signer.
@@ -154,6 +174,27 @@ impl Drop for Node {
             let _ = child.wait();
         }
     }
+}
+
+/// Runs `pledge-node` with exactly `args`, expecting it to refuse to start:
+/// its output once it exited. Panics if it is still running after 30 s.
+pub fn refused_start(args: &[&str]) -> Output {
+    let mut child = Command::new(binary("pledge-node"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_with_timeout(&mut child, Duration::from_secs(30));
+    child.wait_with_output().unwrap()
+}
+
+/// Runs `pledgectl` with `args`.
+pub fn pledgectl(args: &[&str]) -> Output {
+    Command::new(binary("pledgectl"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 /// Reads the "pledge-node listening on ADDR" line; keeps draining stdout

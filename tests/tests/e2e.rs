@@ -16,4 +16,5 @@ mod e2e {
     mod restart;
     mod service;
     mod tamper;
+    mod tls;
 }

@@ -10,6 +10,7 @@ mod pledge;
 mod receipt;
 mod regulator;
 mod tank;
+mod tls;
 mod write;
 
 use std::process::ExitCode;
@@ -37,6 +38,10 @@ pub const EXIT_AUDIT_FAILED: u8 = 3;
 /// integer amount of minor units with a currency; times are RFC 3339
 /// (2027-03-31T00:00:00Z, 2027-03-31T08:00:00+08:00, 2027-03-31) or a
 /// duration from now (+90d, +12h, +30m, +45s, +1d12h).
+///
+/// An `https://` node needs `--ca FILE` (the CA of its certificate); a node
+/// running mutual TLS also wants `--cert FILE --cert-key FILE`, the
+/// participant's client certificate (`pledgectl tls` makes development ones).
 ///
 /// Exit codes: 0 success, 1 failure, 2 refused by the node (the gRPC code,
 /// message and reason go to stderr), 3 the audit found a bad entry.
@@ -67,6 +72,10 @@ pub struct Cli {
         value_name = "ID"
     )]
     pub ledger_id: Option<String>,
+
+    /// TLS: the node's CA and this participant's certificate.
+    #[command(flatten)]
+    pub tls: tls::TlsArgs,
 
     #[command(subcommand)]
     pub command: Command,
@@ -114,6 +123,9 @@ pub enum Command {
     ShowDraft(drafts::ShowArgs),
     /// Submit a draft file.
     Submit(drafts::SubmitArgs),
+    /// Create a development CA and issue node and participant certificates.
+    #[command(subcommand)]
+    Tls(tls::TlsCommand),
 }
 
 /// What the commands share: the output mode and a lazily opened connection.
@@ -121,6 +133,7 @@ pub enum Command {
 pub struct Context {
     node: String,
     ledger_id: Option<String>,
+    tls: tls::TlsArgs,
     client: OnceCell<LedgerClient>,
     /// How results are printed.
     pub out: Output,
@@ -130,9 +143,13 @@ impl Context {
     /// The connection to the node, opened on first use.
     pub async fn client(&self) -> anyhow::Result<&LedgerClient> {
         self.client
-            .get_or_try_init(|| LedgerClient::connect(&self.node))
+            .get_or_try_init(|| async {
+                let options = self.tls.connect_options(&self.node)?;
+                LedgerClient::connect_with(&self.node, options)
+                    .await
+                    .with_context(|| format!("connecting to {}", self.node))
+            })
             .await
-            .with_context(|| format!("connecting to {}", self.node))
     }
 
     /// The ledger id: `--ledger-id`, or the node's.
@@ -149,6 +166,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let ctx = Context {
         node: cli.node,
         ledger_id: cli.ledger_id,
+        tls: cli.tls,
         client: OnceCell::new(),
         out: Output::new(cli.json),
     };
@@ -170,6 +188,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sign(args) => drafts::sign(&ctx, args),
         Command::ShowDraft(args) => drafts::show(&ctx, args),
         Command::Submit(args) => drafts::submit(&ctx, args).await,
+        Command::Tls(command) => tls::run(&ctx, command),
     }
 }
 

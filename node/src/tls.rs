@@ -1,0 +1,201 @@
+//! TLS on the gRPC listener, and the one rule that ties a mutual-TLS
+//! connection to the ledger.
+//!
+//! ```text
+//!   [tls] cert_file, key_file ──────────▶ TLS: the node proves who it is
+//!   [tls] client_ca_file ───────────────▶ mutual TLS: every client presents a
+//!                                         certificate issued by that CA
+//!   client certificate
+//!     URI SAN pledgeledger:participant:<id> ──▶ check_carrier(Submit)
+//! ```
+//!
+//! The binding: a client certificate names its participant in exactly one
+//! subject alternative name of type URI, `pledgeledger:participant:<id>`.
+//! The subject common name is for people and is not read. Under mutual TLS
+//! a `Submit` is accepted only when that participant is one of the
+//! envelope's signers: a certificate for bank-b cannot carry a transaction
+//! that bank-b did not sign. The signatures remain what authorises a write;
+//! the certificate only limits who may carry it. Reads are open to every
+//! certificate the CA issued, with or without a participant (auditors).
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+use tonic::{Code, Status};
+use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
+
+use crate::config::TlsFiles;
+use crate::status;
+
+/// Prefix of the URI subject alternative name that binds a client
+/// certificate to a participant id.
+pub const PARTICIPANT_URI_PREFIX: &str = "pledgeledger:participant:";
+
+/// The ErrorInfo reason of a write carried by a connection whose
+/// certificate is not one of the transaction's signers.
+pub const NOT_A_SIGNER: &str = "CONNECTION_NOT_A_SIGNER";
+
+/// The listener's TLS settings from the `[tls]` files.
+pub fn server_config(files: &TlsFiles) -> anyhow::Result<ServerTlsConfig> {
+    let identity = Identity::from_pem(
+        read_pem(&files.cert_file, "certificate")?,
+        read_pem(&files.key_file, "private key")?,
+    );
+    let mut config = ServerTlsConfig::new().identity(identity);
+    if let Some(ca) = &files.client_ca_file {
+        config = config.client_ca_root(Certificate::from_pem(read_pem(ca, "client CA")?));
+    }
+    Ok(config)
+}
+
+fn read_pem(path: &Path, what: &str) -> anyhow::Result<Vec<u8>> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("cannot read the TLS {what} {}", path.display()))?;
+    if !bytes.windows(11).any(|w| w == b"-----BEGIN ") {
+        anyhow::bail!("the TLS {what} {} is not a PEM file", path.display());
+    }
+    Ok(bytes)
+}
+
+/// May the connection that presented `peer_certs` (leaf first) submit a
+/// transaction signed by `signers`? Without a client certificate (plaintext
+/// or server-only TLS) there is nothing to bind and the answer is yes; with
+/// one, its participant must be among the signers.
+pub fn check_carrier<'a, C: AsRef<[u8]>>(
+    peer_certs: Option<&[C]>,
+    signers: impl Iterator<Item = &'a str>,
+) -> Result<(), Status> {
+    let Some(leaf) = peer_certs.and_then(<[C]>::first) else {
+        return Ok(());
+    };
+    let signers: Vec<&str> = signers.collect();
+    let (message, participant) = match participant_of(leaf.as_ref()) {
+        Ok(id) if signers.contains(&id.as_str()) => return Ok(()),
+        Ok(id) => (
+            format!(
+                "this connection's certificate is participant `{id}`, which did not sign the \
+                 transaction; it may submit only what it signed"
+            ),
+            id,
+        ),
+        Err(why) => (
+            format!("this connection's certificate {why}; it may read but not submit"),
+            String::new(),
+        ),
+    };
+    tracing::info!(%participant, ?signers, "write refused: the connection is not a signer");
+    Err(status::status(
+        Code::PermissionDenied,
+        message,
+        NOT_A_SIGNER,
+        vec![
+            ("connection_participant".into(), participant),
+            ("signers".into(), signers.join(",")),
+        ],
+    ))
+}
+
+/// The participant id a client certificate names, or what is wrong with it.
+fn participant_of(der: &[u8]) -> Result<String, String> {
+    let (_, cert) =
+        X509Certificate::from_der(der).map_err(|e| format!("cannot be parsed ({e})"))?;
+    let names = cert
+        .subject_alternative_name()
+        .map_err(|e| format!("has a malformed subject alternative name ({e})"))?
+        .map(|san| san.value.general_names.clone())
+        .unwrap_or_default();
+    let mut ids = names.iter().filter_map(|name| match name {
+        GeneralName::URI(uri) => uri.strip_prefix(PARTICIPANT_URI_PREFIX),
+        _ => None,
+    });
+    match (ids.next(), ids.next()) {
+        (Some(id), None) => Ok(id.to_owned()),
+        (None, _) => Err(format!(
+            "names no participant (no {PARTICIPANT_URI_PREFIX}<id> URI)"
+        )),
+        (Some(_), Some(_)) => Err("names more than one participant".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rcgen::{CertificateParams, KeyPair, SanType};
+    use tonic_types::StatusExt;
+
+    fn certificate(uris: &[&str]) -> Vec<u8> {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.subject_alt_names = uris
+            .iter()
+            .map(|uri| SanType::URI((*uri).try_into().unwrap()))
+            .collect();
+        let key = KeyPair::generate().unwrap();
+        params.self_signed(&key).unwrap().der().to_vec()
+    }
+
+    fn participant(id: &str) -> Vec<u8> {
+        certificate(&[&format!("{PARTICIPANT_URI_PREFIX}{id}")])
+    }
+
+    fn refusal(result: Result<(), Status>) -> (Code, String, String) {
+        let status = result.unwrap_err();
+        let info = status.get_details_error_info().unwrap();
+        let who = info.metadata["connection_participant"].clone();
+        (status.code(), info.reason, who)
+    }
+
+    #[test]
+    fn a_signer_may_carry_its_transaction() {
+        let chain = [participant("bank-a")];
+        let signers = ["trader-a", "bank-a"];
+        assert!(check_carrier(Some(&chain[..]), signers.into_iter()).is_ok());
+    }
+
+    #[test]
+    fn a_certificate_of_another_participant_is_not_a_signer() {
+        let chain = [participant("bank-b")];
+        let result = check_carrier(Some(&chain[..]), ["trader-a", "bank-a"].into_iter());
+        assert_eq!(
+            refusal(result),
+            (Code::PermissionDenied, NOT_A_SIGNER.into(), "bank-b".into())
+        );
+    }
+
+    #[test]
+    fn a_certificate_naming_no_participant_or_two_cannot_submit() {
+        let signers = ["auditor-1"];
+        for chain in [
+            [certificate(&["https://example.invalid/auditor-1"])],
+            [certificate(&[
+                "pledgeledger:participant:auditor-1",
+                "pledgeledger:participant:bank-a",
+            ])],
+            [b"not a certificate".to_vec()],
+        ] {
+            let result = check_carrier(Some(&chain[..]), signers.into_iter());
+            assert_eq!(
+                refusal(result),
+                (Code::PermissionDenied, NOT_A_SIGNER.into(), String::new())
+            );
+        }
+    }
+
+    #[test]
+    fn without_a_client_certificate_there_is_nothing_to_bind() {
+        assert!(check_carrier::<Vec<u8>>(None, ["bank-a"].into_iter()).is_ok());
+        assert!(check_carrier::<Vec<u8>>(Some(&[]), ["bank-a"].into_iter()).is_ok());
+    }
+
+    #[test]
+    fn a_file_that_is_not_pem_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("server.pem");
+        std::fs::write(&path, b"\x30\x82 DER, not PEM").unwrap();
+        let error = read_pem(&path, "certificate").unwrap_err().to_string();
+        assert!(
+            error.contains("server.pem") && error.contains("not a PEM file"),
+            "{error}"
+        );
+    }
+}

@@ -1,0 +1,251 @@
+//! TLS and mutual TLS with certificates made by `pledgectl tls`, and the
+//! refusal to serve plaintext off loopback.
+
+use std::path::{Path, PathBuf};
+
+use pledge_client::{ClientError, LedgerClient, tls};
+use pledge_tests::{Node, pledgectl, refused_start};
+use tonic::Code;
+
+use super::common::*;
+
+/// Runs `pledgectl`, asserting success; its stdout.
+fn ctl(args: &[&str]) -> String {
+    let output = pledgectl(args);
+    assert!(
+        output.status.success(),
+        "pledgectl {args:?} failed: {}\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        String::from_utf8_lossy(&output.stdout)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+fn text(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// A development CA in `dir/ca` and a node certificate for 127.0.0.1 in
+/// `dir/node-tls`, both by `pledgectl tls`; the node's TLS flags.
+fn ca_and_server(dir: &Path) -> (PathBuf, Vec<String>) {
+    let (ca, server) = (dir.join("ca"), dir.join("node-tls"));
+    ctl(&["tls", "dev-ca", "--out", text(&ca)]);
+    ctl(&[
+        "tls",
+        "issue-server",
+        "--ca-dir",
+        text(&ca),
+        "--host",
+        "127.0.0.1",
+        "--host",
+        "localhost",
+        "--out",
+        text(&server),
+    ]);
+    let flags = vec![
+        "--tls-cert".into(),
+        server.join("server.pem").display().to_string(),
+        "--tls-key".into(),
+        server.join("server-key.pem").display().to_string(),
+    ];
+    (ca, flags)
+}
+
+/// Issues `participant`'s client certificate; (cert, key).
+fn client_cert(ca: &Path, participant: &str) -> (PathBuf, PathBuf) {
+    let out = ca.parent().unwrap().join("clients");
+    ctl(&[
+        "tls",
+        "issue-client",
+        "--ca-dir",
+        text(ca),
+        "--participant",
+        participant,
+        "--out",
+        text(&out),
+    ]);
+    (
+        out.join(format!("{participant}.pem")),
+        out.join(format!("{participant}-key.pem")),
+    )
+}
+
+/// Connects with `ca` trusted and, if given, a client certificate.
+async fn connect(
+    node: &Node,
+    ca: &Path,
+    identity: Option<&(PathBuf, PathBuf)>,
+) -> Result<LedgerClient, ClientError> {
+    let identity = identity.map(|(cert, key)| (cert.as_path(), key.as_path()));
+    let config = tls::client_config(&ca.join(tls::CA_CERT), identity).unwrap();
+    node.connect(Some(config)).await
+}
+
+/// The error of connecting and reading the head, which must fail.
+async fn refused(connected: Result<LedgerClient, ClientError>) -> ClientError {
+    match connected {
+        Err(error) => error,
+        Ok(client) => client.head().await.unwrap_err(),
+    }
+}
+
+fn start(dir: &Path, flags: &[String]) -> Node {
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    Node::start_with(&dir.join("node"), &flags)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_serves_the_first_writes_over_https_and_refuses_plaintext_and_strangers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, flags) = ca_and_server(dir.path());
+    let node = start(dir.path(), &flags);
+    assert!(
+        node.url().starts_with("https://127.0.0.1:"),
+        "{}",
+        node.url()
+    );
+    let transport = node.announced("transport").unwrap();
+    assert!(transport.starts_with("TLS"), "{transport}");
+
+    // The client library over https://.
+    let client = connect(&node, &ca, None).await.unwrap();
+    issue(&node, &client, "WR-1", 5_000_000).await;
+    pledge(&node, &client, "PL-1", "WR-1", "trader-a", "bank-a")
+        .await
+        .unwrap();
+
+    // pledgectl over https://, trusting the CA with --ca.
+    let ca_file = ca.join(tls::CA_CERT).display().to_string();
+    let wh1 = node.data_dir.join("dev-keys").join("wh-1.json");
+    let url = node.url();
+    let https = ["--node", url.as_str(), "--ca", ca_file.as_str()];
+    let certify = [
+        "tank",
+        "certify-stock",
+        "--tank-id",
+        "T-101",
+        "--agency",
+        "SGS Zhoushan",
+        "--certificate",
+        "SGS-CLI",
+        "--quantity-kg",
+        "1000",
+        "--depositor",
+        "trader-a",
+        "--key",
+        text(&wh1),
+    ];
+    ctl(&[&https[..], &certify[..]].concat());
+    let head: serde_json::Value =
+        serde_json::from_str(&ctl(&[&https[..], &["--json", "head"][..]].concat())).unwrap();
+    // genesis and the two demo tanks, certify, issue, pledge, certify.
+    assert_eq!(head["size"], 3 + 4, "{head}");
+
+    // Without --ca, pledgectl says what is missing.
+    let missing = pledgectl(&["--node", url.as_str(), "head"]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("--ca"));
+
+    // A plaintext client cannot talk to it.
+    let plain = refused(LedgerClient::connect(&format!("http://{}", node.address)).await).await;
+    assert!(matches!(plain, ClientError::Transport { .. }), "{plain:?}");
+
+    // A client trusting another CA refuses the node's certificate.
+    let other = dir.path().join("other");
+    ctl(&["tls", "dev-ca", "--out", text(&other)]);
+    let stranger = refused(connect(&node, &other, None).await).await;
+    assert!(
+        matches!(stranger, ClientError::Transport { .. }),
+        "{stranger:?}"
+    );
+    assert_eq!(client.head().await.unwrap().size, 3 + 4);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mutual_tls_lets_a_connection_carry_only_what_its_participant_signed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, mut flags) = ca_and_server(dir.path());
+    flags.push("--tls-client-ca".into());
+    flags.push(ca.join(tls::CA_CERT).display().to_string());
+    let node = start(dir.path(), &flags);
+    let transport = node.announced("transport").unwrap();
+    assert!(transport.starts_with("mutual TLS"), "{transport}");
+
+    // No client certificate: the handshake fails.
+    let anonymous = refused(connect(&node, &ca, None).await).await;
+    assert!(
+        matches!(anonymous, ClientError::Transport { .. }),
+        "{anonymous:?}"
+    );
+
+    let wh1 = connect(&node, &ca, Some(&client_cert(&ca, "wh-1")))
+        .await
+        .unwrap();
+    issue(&node, &wh1, "WR-1", 2_000_000).await;
+    issue(&node, &wh1, "WR-2", 1_000_000).await;
+
+    // bank-a's certificate carries a pledge that bank-a signed.
+    let bank_a = connect(&node, &ca, Some(&client_cert(&ca, "bank-a")))
+        .await
+        .unwrap();
+    pledge(&node, &bank_a, "PL-1", "WR-1", "trader-a", "bank-a")
+        .await
+        .unwrap();
+
+    // bank-b's certificate cannot carry one signed by trader-a and bank-a,
+    // though the signatures are good; nothing is written.
+    let bank_b = connect(&node, &ca, Some(&client_cert(&ca, "bank-b")))
+        .await
+        .unwrap();
+    let before = bank_b.head().await.unwrap();
+    let error = pledge(&node, &bank_b, "PL-2", "WR-2", "trader-a", "bank-a")
+        .await
+        .unwrap_err();
+    let (code, reason, message) = refusal(&error);
+    assert_eq!(
+        (code, reason.as_str()),
+        (Code::PermissionDenied, "CONNECTION_NOT_A_SIGNER")
+    );
+    assert!(message.contains("`bank-b`"), "{message}");
+    assert_eq!(bank_b.head().await.unwrap(), before);
+
+    // An auditor's certificate reads everything, through the library and pledgectl.
+    let auditor_cert = client_cert(&ca, "auditor-1");
+    let auditor = connect(&node, &ca, Some(&auditor_cert)).await.unwrap();
+    let receipt = auditor.receipt("WR-1").await.unwrap();
+    assert_eq!(
+        receipt.active_pledge.unwrap().terms.unwrap().pledge_id,
+        "PL-1"
+    );
+    let ca_file = ca.join(tls::CA_CERT);
+    let url = node.url();
+    let head = ctl(&[
+        "--node",
+        url.as_str(),
+        "--ca",
+        text(&ca_file),
+        "--cert",
+        text(&auditor_cert.0),
+        "--cert-key",
+        text(&auditor_cert.1),
+        "--json",
+        "head",
+    ]);
+    let head: serde_json::Value = serde_json::from_str(&head).unwrap();
+    assert_eq!(head["size"], before.size, "{head}");
+}
+
+#[test]
+fn a_non_loopback_plaintext_listener_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("node");
+    let output = refused_start(&["--data-dir", text(&data), "--listen", "0.0.0.0:0"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("refusing to serve plaintext gRPC on the non-loopback address 0.0.0.0:0"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--plaintext"), "{stderr}");
+    assert!(!data.join("ledger").exists(), "nothing is created");
+}
