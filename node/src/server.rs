@@ -106,6 +106,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .max_concurrent_streams(Some(limits.max_concurrent_streams))
         .concurrency_limit_per_connection(limits.max_concurrent_requests)
         .timeout(Duration::from_millis(limits.request_timeout_ms))
+        // A peer that stops answering HTTP/2 pings is dropped: slow or dead
+        // clients do not hold connections (and their streams) for ever.
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(20)))
+        .tcp_keepalive(Some(Duration::from_secs(60)))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(service)
