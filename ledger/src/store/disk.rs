@@ -27,11 +27,14 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::log::EntryLog;
-use super::{ReceiptFilter, Store, StoreError, active_pledge_id, follow_on, tree_nodes_for};
+use super::{
+    ReceiptFilter, Store, StoreError, active_pledge_id, follow_on_sealed, tree_nodes_for,
+    tree_nodes_for_leaves,
+};
 use crate::chain::{ChainCursor, ChainError};
 use crate::crypto::PublicKey;
-use crate::entry::Entry;
-use crate::merkle::{Hash, NodeId, NodeSource};
+use crate::entry::{Entry, Sealed};
+use crate::merkle::{self, Hash, NodeId, NodeSource};
 use crate::model::{
     Certificate, CertificateRef, Participant, Pledge, Receipt, Seq, Tank, TxRecord,
 };
@@ -421,10 +424,15 @@ impl Store for DiskStore {
     }
 
     fn commit(&mut self, entries: &[Entry], changes: &Objects) -> Result<(), StoreError> {
-        let head = follow_on(self.head, entries)?;
-        let nodes = tree_nodes_for(&*self, self.len(), entries)?;
-        let records: Vec<Vec<u8>> = entries.iter().map(Entry::encode).collect();
-        let slices: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
+        let sealed: Vec<Sealed> = entries.iter().cloned().map(Sealed::from_entry).collect();
+        self.commit_sealed(&sealed, changes)
+    }
+
+    fn commit_sealed(&mut self, entries: &[Sealed], changes: &Objects) -> Result<(), StoreError> {
+        let head = follow_on_sealed(self.head, entries)?;
+        let leaves = entries.iter().map(|s| merkle::leaf_hash(s.body()));
+        let nodes = tree_nodes_for_leaves(&*self, self.len(), leaves)?;
+        let slices: Vec<&[u8]> = entries.iter().map(|s| s.record.as_slice()).collect();
         self.log.append_group(&slices)?;
         self.head = head;
         self.write_state(changes, &nodes, head.next_seq)
