@@ -2,7 +2,7 @@
 //!
 //! ```text
 //!  StreamEntries(from 0)  ─┐
-//!                          ├─▶ records ─▶ pledge_ledger::replay::Replayer ─▶ Verdict
+//!                          ├─▶ records ─▶ pledge_ledger::replay::BatchReplayer ─▶ Verdict
 //!  export file (frames)   ─┘              chain links, node seals,           "verified N entries, head hash H"
 //!                                         every signature, every rule         "entry N is bad: reason"
 //! ```
@@ -14,7 +14,7 @@ use std::io::BufReader;
 use std::path::Path;
 
 use pledge_ledger::crypto::{Digest, PublicKey};
-use pledge_ledger::replay::{ReplayError, Replayer};
+use pledge_ledger::replay::{BatchReplayer, ReplayError, Replayer};
 use tokio_stream::StreamExt;
 
 use crate::client::LedgerClient;
@@ -120,9 +120,88 @@ impl Auditor {
     }
 }
 
+/// Records per chunk of the batch replay.
+const AUDIT_CHUNK: usize = 4096;
+
+/// The batch replay ([`BatchReplayer`]) behind the `audit_*` functions:
+/// signatures verified in batches on every core, a chunk at a time.
+struct BatchAudit {
+    replayer: BatchReplayer,
+    chunk: Vec<Vec<u8>>,
+    reported: u64,
+    bad: Option<Verdict>,
+}
+
+impl BatchAudit {
+    fn new(node_key: PublicKey) -> BatchAudit {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        BatchAudit {
+            replayer: BatchReplayer::new(Some(node_key), threads),
+            chunk: Vec::with_capacity(AUDIT_CHUNK),
+            reported: 0,
+            bad: None,
+        }
+    }
+
+    /// Takes the next record; `false` once a bad entry is found.
+    fn push(&mut self, record: Vec<u8>, progress: &mut dyn FnMut(u64)) -> bool {
+        self.chunk.push(record);
+        if self.chunk.len() < AUDIT_CHUNK {
+            return true;
+        }
+        let chunk = std::mem::take(&mut self.chunk);
+        let verdict = self.replayer.push_chunk(&chunk);
+        self.settle(verdict, progress)
+    }
+
+    /// Verifies what is left and gives the verdict.
+    fn finish(mut self, progress: &mut dyn FnMut(u64)) -> Verdict {
+        if self.bad.is_none() {
+            let chunk = std::mem::take(&mut self.chunk);
+            let verdict = self.replayer.push_chunk(&chunk);
+            if self.settle(verdict, progress) {
+                let verdict = self.replayer.finish();
+                self.settle(verdict, progress);
+            }
+        }
+        match self.bad {
+            Some(bad) => bad,
+            None => Verdict::Verified {
+                entries: self.replayer.replayer().entries(),
+                head_hash: self.replayer.replayer().head_hash(),
+            },
+        }
+    }
+
+    /// A read failed: the verdict if an entry before it is bad (as the
+    /// one-by-one replay would have found first), else the read error.
+    fn bad_before(self, error: ClientError, progress: &mut dyn FnMut(u64)) -> Result<Verdict> {
+        match self.finish(progress) {
+            bad @ Verdict::Bad { .. } => Ok(bad),
+            Verdict::Verified { .. } => Err(error),
+        }
+    }
+
+    /// Reports progress entry by entry; records a bad entry.
+    fn settle(&mut self, verdict: Result<(), ReplayError>, progress: &mut dyn FnMut(u64)) -> bool {
+        let done = self.replayer.replayer();
+        for n in self.reported + 1..=done.entries() {
+            progress(n);
+        }
+        self.reported = done.entries();
+        match verdict {
+            Ok(()) => true,
+            Err(error) => {
+                self.bad = Some(Verdict::bad(&error, done.head_hash()));
+                false
+            }
+        }
+    }
+}
+
 /// Audits records from any source; `progress` is told the number of entries
-/// verified after each one. Errors are failures to read the records; a bad
-/// entry is a verdict.
+/// verified, entry by entry (in bursts: signatures are verified in batches).
+/// Errors are failures to read the records; a bad entry is a verdict.
 pub fn audit_records<I>(
     records: I,
     node_key: PublicKey,
@@ -131,14 +210,17 @@ pub fn audit_records<I>(
 where
     I: IntoIterator<Item = Result<Vec<u8>>>,
 {
-    let mut auditor = Auditor::new(node_key);
+    let mut audit = BatchAudit::new(node_key);
     for record in records {
-        if !auditor.push_record(&record?) {
+        let record = match record {
+            Ok(record) => record,
+            Err(error) => return audit.bad_before(error, progress),
+        };
+        if !audit.push(record, progress) {
             break;
         }
-        progress(auditor.entries());
     }
-    Ok(auditor.verdict())
+    Ok(audit.finish(progress))
 }
 
 /// Audits an export file (see [`crate::export`]).
@@ -161,15 +243,18 @@ pub async fn audit_node(
     node_key: PublicKey,
     progress: &mut (dyn FnMut(u64) + Send),
 ) -> Result<Verdict> {
-    let mut auditor = Auditor::new(node_key);
+    let mut audit = BatchAudit::new(node_key);
     let mut stream = client.entries(0, false).await?;
     while let Some(entry) = stream.next().await {
-        if !auditor.push_record(&entry?.record) {
+        let record = match entry {
+            Ok(entry) => entry.record,
+            Err(error) => return audit.bad_before(error, progress),
+        };
+        if !audit.push(record, progress) {
             break;
         }
-        progress(auditor.entries());
     }
-    Ok(auditor.verdict())
+    Ok(audit.finish(progress))
 }
 
 /// The node's public key as `GetNodeInfo` gives it.

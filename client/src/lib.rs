@@ -38,6 +38,7 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod bench;
 pub mod client;
 pub mod draft;
 pub mod error;
