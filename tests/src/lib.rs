@@ -16,18 +16,23 @@ use pledge_client::keys::Signer;
 /// The development ledger's id.
 pub const DEV_LEDGER_ID: &str = "zhoushan-dev";
 
-/// A binary of the workspace, built if needed.
+/// The binaries the end-to-end tests run.
+const BINARIES: &[&str] = &["pledge-node", "pledgectl", "pledge-bench"];
+
+/// A binary of the workspace, built if needed (all of [`BINARIES`] at once).
 pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().parent().unwrap().to_path_buf(); // target/<profile>
     let path = dir.join(name);
     if !path.exists() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--bin", name])
-            .status()
-            .unwrap();
-        assert!(status.success(), "cargo build --bin {name} failed");
+        let mut args = vec!["build"];
+        let extra = (!BINARIES.contains(&name)).then_some(name);
+        for bin in BINARIES.iter().copied().chain(extra) {
+            args.extend(["--bin", bin]);
+        }
+        let status = Command::new(cargo).args(&args).status().unwrap();
+        assert!(status.success(), "cargo {args:?} failed");
     }
     path
 }

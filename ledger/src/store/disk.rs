@@ -43,6 +43,10 @@ use crate::state::{Objects, StateRead};
 
 const APPLIED_KEY: &[u8] = b"meta/applied";
 const LEDGER_ID_KEY: &[u8] = b"meta/ledger_id";
+/// sled's page cache. sled's default (1 GiB) lets the node's memory grow
+/// with the state until it reaches it; the working set of the rules (the
+/// receipts and pledges being touched, the Merkle frontier) is far smaller.
+const STATE_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Entries in a checksummed, fdatasynced log; state in sled.
 #[derive(Debug)]
@@ -75,7 +79,11 @@ impl DiskStore {
     pub fn open(dir: &Path, node_key: PublicKey) -> Result<(DiskStore, OpenReport), StoreError> {
         let (log, recovery) = EntryLog::open(&dir.join("log"))?;
         let head = verify_chain(&log, &node_key)?;
-        let db = sled::open(dir.join("state")).map_err(sled_err("open"))?;
+        let db = sled::Config::new()
+            .path(dir.join("state"))
+            .cache_capacity(STATE_CACHE_BYTES)
+            .open()
+            .map_err(sled_err("open"))?;
         let state = db.open_tree("state").map_err(sled_err("open tree"))?;
         let mut store = DiskStore {
             log,
