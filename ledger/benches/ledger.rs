@@ -172,7 +172,10 @@ fn bench_apply(c: &mut Criterion) {
 
 fn sample_entry() -> Entry {
     let k = keys();
-    let envelope = signed(&pledge_tx(1, 1), &[("trader-a", &k.trader), ("bank-a", &k.bank)]);
+    let envelope = signed(
+        &pledge_tx(1, 1),
+        &[("trader-a", &k.trader), ("bank-a", &k.bank)],
+    );
     Entry::seal_new(
         1_000,
         Digest([7; 32]),
@@ -202,7 +205,9 @@ fn bench_entry(c: &mut Criterion) {
 }
 
 fn batch_inputs(n: usize) -> (Vec<Vec<u8>>, Vec<Signature>, Vec<VerifyingKey>) {
-    let keys: Vec<SigningKey> = (0..16u8).map(|i| SigningKey::from_bytes(&[i + 1; 32])).collect();
+    let keys: Vec<SigningKey> = (0..16u8)
+        .map(|i| SigningKey::from_bytes(&[i + 1; 32]))
+        .collect();
     let messages: Vec<Vec<u8>> = (0..n)
         .map(|i| crypto::tx_signing_preimage(format!("transaction {i} of a batch").as_bytes()))
         .collect();

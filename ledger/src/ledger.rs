@@ -122,8 +122,13 @@ impl<S: Store> Ledger<S> {
                         Cow::Owned(verified) => verified.envelope,
                         Cow::Borrowed(verified) => verified.envelope.clone(),
                     };
-                    let sealed =
-                        Entry::seal_new_sealed(ctx.seq, prev_hash, time_ms, envelope, &self.node_key);
+                    let sealed = Entry::seal_new_sealed(
+                        ctx.seq,
+                        prev_hash,
+                        time_ms,
+                        envelope,
+                        &self.node_key,
+                    );
                     prev_hash = sealed.hash;
                     let committed = committed(&sealed.entry, sealed.hash, false);
                     entries.push(sealed);
@@ -144,7 +149,11 @@ impl<S: Store> Ledger<S> {
 }
 
 /// The committed answer of an earlier entry (in the store or this group).
-fn original<S: Store>(store: &S, group: &[Sealed], record: TxRecord) -> Result<Committed, StoreError> {
+fn original<S: Store>(
+    store: &S,
+    group: &[Sealed],
+    record: TxRecord,
+) -> Result<Committed, StoreError> {
     if let Some(sealed) = group.iter().find(|s| s.entry.seq == record.seq) {
         return Ok(committed(&sealed.entry, sealed.hash, true));
     }

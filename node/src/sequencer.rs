@@ -188,12 +188,7 @@ impl Worker {
             .count();
         self.metrics
             .group_committed(new_entries, started.elapsed(), size);
-        tracing::debug!(
-            submissions,
-            new_entries,
-            size,
-            "group committed"
-        );
+        tracing::debug!(submissions, new_entries, size, "group committed");
         self.heads.send_replace(size);
         for (reply, result) in replies.into_iter().zip(results) {
             let _ = reply.send(Ok(result));

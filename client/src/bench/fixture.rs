@@ -73,7 +73,10 @@ pub fn signed(tx_id: String, operation: Operation, signers: &[&str]) -> Verified
         .fold(EnvelopeBuilder::new(&tx), |b, id| b.sign(id, &key(id)));
     match builder.build().into_verified_unchecked() {
         Ok(verified) => verified,
-        Err(error) => panic!("generated transaction {} does not decode: {error}", tx.tx_id),
+        Err(error) => panic!(
+            "generated transaction {} does not decode: {error}",
+            tx.tx_id
+        ),
     }
 }
 

@@ -67,7 +67,11 @@ pub fn generate(options: &GenerateOptions) -> anyhow::Result<Generated> {
         .with_context(|| format!("create {}", options.out.display()))?;
     let (store, report) = DiskStore::open(&options.out, fixture::node_public_key())?;
     if report.entries != 0 {
-        bail!("{} already holds {} entries", options.out.display(), report.entries);
+        bail!(
+            "{} already holds {} entries",
+            options.out.display(),
+            report.entries
+        );
     }
     let mut ledger = Ledger::new(store, fixture::node_key());
     let started = Instant::now();
@@ -133,7 +137,12 @@ fn produce(entries: u64, group: usize, groups: &mpsc::SyncSender<Vec<VerifiedEnv
 }
 
 fn tank(n: u8) -> Operation {
-    ops::register_tank(&format!("T-G{n}"), &format!("wh-{n}"), 1 << 60, "VLSFO 0.5%S")
+    ops::register_tank(
+        &format!("T-G{n}"),
+        &format!("wh-{n}"),
+        1 << 60,
+        "VLSFO 0.5%S",
+    )
 }
 
 /// The `step`th entry of receipt `r`'s life.
@@ -171,14 +180,23 @@ fn lifecycle_step(r: u64, step: u64) -> VerifiedEnvelope {
             ops::transfer_receipt(&receipt, other_holder),
             vec![holder, &warehouse],
         ),
-        5 => (pledge(&format!("P-{r}-2"), other_bank), vec![other_holder, other_bank]),
-        6 => (ops::enforce_pledge(&format!("P-{r}-2"), None), vec![other_bank]),
+        5 => (
+            pledge(&format!("P-{r}-2"), other_bank),
+            vec![other_holder, other_bank],
+        ),
+        6 => (
+            ops::enforce_pledge(&format!("P-{r}-2"), None),
+            vec![other_bank],
+        ),
         7 => (ops::freeze_receipt(&receipt, &order), vec!["regulator"]),
         8 => (ops::unfreeze_receipt(&receipt, &order), vec!["regulator"]),
         9 => (
             ops::split_receipt(
                 &receipt,
-                &[(format!("{receipt}-a"), 400_000), (format!("{receipt}-b"), 600_000)],
+                &[
+                    (format!("{receipt}-a"), 400_000),
+                    (format!("{receipt}-b"), 600_000),
+                ],
             ),
             vec![other_bank, &warehouse],
         ),

@@ -55,7 +55,10 @@ mod tests {
     #[test]
     fn fields_are_found_by_name() {
         let text = "processor\t: 0\nmodel name\t: Some CPU @ 2.0GHz\n";
-        assert_eq!(field(text, "model name").as_deref(), Some("Some CPU @ 2.0GHz"));
+        assert_eq!(
+            field(text, "model name").as_deref(),
+            Some("Some CPU @ 2.0GHz")
+        );
         assert_eq!(field(text, "flags"), None);
         assert!(Machine::current().cores >= 1);
     }

@@ -52,7 +52,9 @@ pub fn replay(source: Source<'_>, node_key: PublicKey, threads: usize) -> anyhow
                 false => dir.to_path_buf(),
             };
             let (log, _) = EntryLog::open(&log_dir)?;
-            let records = log.iter_from(0).map(|r| r.map(|(_, record)| record).map_err(Into::into));
+            let records = log
+                .iter_from(0)
+                .map(|r| r.map(|(_, record)| record).map_err(Into::into));
             replay_records(records, node_key, threads)?
         }
     };

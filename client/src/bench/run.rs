@@ -61,15 +61,16 @@ impl std::str::FromStr for Mix {
             let (name, value) = part
                 .split_once('=')
                 .ok_or_else(|| format!("{part:?}: expected name=parts"))?;
-            let value: u32 = value
-                .trim()
-                .parse()
-                .map_err(|e| format!("{part:?}: {e}"))?;
+            let value: u32 = value.trim().parse().map_err(|e| format!("{part:?}: {e}"))?;
             match name.trim() {
                 "fresh" => mix.fresh = value,
                 "conflict" => mix.conflict = value,
                 "read" => mix.read = value,
-                other => return Err(format!("unknown operation {other:?} (fresh, conflict, read)")),
+                other => {
+                    return Err(format!(
+                        "unknown operation {other:?} (fresh, conflict, read)"
+                    ));
+                }
             }
         }
         if mix.fresh == 0 {
@@ -200,7 +201,8 @@ pub async fn run(options: &RunOptions) -> anyhow::Result<RunReport> {
 fn read_parties(options: &RunOptions) -> anyhow::Result<Parties> {
     let signer = |id: &str| {
         let path = options.keys.join(format!("{id}.json"));
-        Signer::from_file(&path).with_context(|| format!("key of {id} in {}", options.keys.display()))
+        Signer::from_file(&path)
+            .with_context(|| format!("key of {id} in {}", options.keys.display()))
     };
     Ok(Parties {
         warehouse: signer("wh-1")?,
@@ -277,7 +279,9 @@ async fn set_up(
     }
     let (ledger_id, tag, receipts) = (ledger_id.to_owned(), tag.to_owned(), options.receipts);
     let mix = options.mix;
-    let work = tokio::task::spawn_blocking(move || presign(&ledger_id, &parties, &tag, receipts, pool, mix));
+    let work = tokio::task::spawn_blocking(move || {
+        presign(&ledger_id, &parties, &tag, receipts, pool, mix)
+    });
     work.await?
 }
 
@@ -312,7 +316,11 @@ async fn issue_receipt(
     submit_ok(client, ledger_id, ops::issue_receipt(terms), &[wh]).await
 }
 
-fn pledge_op(pledge_id: &str, receipt: &str, bank: &str) -> pledge_proto::v1::transaction::Operation {
+fn pledge_op(
+    pledge_id: &str,
+    receipt: &str,
+    bank: &str,
+) -> pledge_proto::v1::transaction::Operation {
     let maturity = crate::time::now_ms() + 90 * 86_400_000;
     ops::register_pledge(
         pledge_id,
@@ -334,7 +342,10 @@ fn presign(
     mix: Mix,
 ) -> anyhow::Result<Work> {
     let schedule = schedule(receipts, receipts + pool, mix);
-    let conflicts = schedule.iter().filter(|op| matches!(op, Op::Conflict(_))).count();
+    let conflicts = schedule
+        .iter()
+        .filter(|op| matches!(op, Op::Conflict(_)))
+        .count();
     let sign_fresh = |i: usize| -> anyhow::Result<Envelope> {
         let (holder, bank) = (&parties.holders[i % 2], &parties.banks[(i / 2) % 2]);
         let op = pledge_op(&format!("P-{tag}-f{i}"), &receipt_id(tag, i), &bank.id);
@@ -343,7 +354,10 @@ fn presign(
     };
     let sign_conflict = |j: usize| -> anyhow::Result<Envelope> {
         let target = receipts + j % pool.max(1);
-        let (holder, bank) = (&parties.holders[target % 2], &parties.banks[(target + 1) % 2]);
+        let (holder, bank) = (
+            &parties.holders[target % 2],
+            &parties.banks[(target + 1) % 2],
+        );
         let op = pledge_op(&format!("P-{tag}-c{j}"), &receipt_id(tag, target), &bank.id);
         let tx = TxHeader::new(ledger_id, &holder.id)?.wrap(op);
         Ok(keys::sign(&tx, &[holder.clone(), bank.clone()]))
@@ -368,7 +382,9 @@ fn parallel_map<T: Send>(
     std::thread::scope(|scope| {
         let parts: Vec<_> = (0..n)
             .step_by(per)
-            .map(|start| scope.spawn(move || (start..(start + per).min(n)).map(f).collect::<Vec<_>>()))
+            .map(|start| {
+                scope.spawn(move || (start..(start + per).min(n)).map(f).collect::<Vec<_>>())
+            })
             .collect();
         let mut out = Vec::with_capacity(n);
         for part in parts {
@@ -466,7 +482,10 @@ async fn drive(client: LedgerClient, work: Arc<Work>, deadline: Instant) -> Clie
                         hash.copy_from_slice(&response.entry_hash);
                         log.acknowledged.push((response.seq, Digest(hash), i));
                     }
-                    Ok(_) => count(&mut log, "fresh: acknowledged as a duplicate or without a hash"),
+                    Ok(_) => count(
+                        &mut log,
+                        "fresh: acknowledged as a duplicate or without a hash",
+                    ),
                     Err(error) => count(&mut log, &format!("fresh: {}", describe(&error))),
                 }
             }
@@ -499,7 +518,9 @@ fn count(log: &mut ClientLog, what: &str) {
 fn is_receipt_pledged(error: &ClientError) -> bool {
     error.refusal().is_some_and(|r| {
         r.code == tonic::Code::FailedPrecondition
-            && r.info.as_ref().is_some_and(|i| i.reason == "RECEIPT_PLEDGED")
+            && r.info
+                .as_ref()
+                .is_some_and(|i| i.reason == "RECEIPT_PLEDGED")
     })
 }
 
@@ -568,12 +589,15 @@ async fn self_check(
             bail!("the stream sent entry {} where {entries} was due", item.seq);
         }
         entries += 1;
-        let entry = Entry::decode(&item.record)
-            .map_err(|e| anyhow::anyhow!("entry {}: {e}", item.seq))?;
+        let entry =
+            Entry::decode(&item.record).map_err(|e| anyhow::anyhow!("entry {}: {e}", item.seq))?;
         if let Some(hash) = expected.remove(&item.seq)
             && hash != entry.hash()
         {
-            problems.push(format!("entry {}: the chain's hash differs from the acknowledged one", item.seq));
+            problems.push(format!(
+                "entry {}: the chain's hash differs from the acknowledged one",
+                item.seq
+            ));
         }
         if let Ok(tx) = Transaction::decode(&entry.envelope.tx_bytes)
             && let Operation::RegisterPledge(terms) = &tx.operation
@@ -591,12 +615,17 @@ async fn self_check(
             chunk.clear();
         }
     }
-    let verdict = tokio::task::block_in_place(|| replayer.push_chunk(&chunk).and_then(|()| replayer.finish()));
+    let verdict = tokio::task::block_in_place(|| {
+        replayer.push_chunk(&chunk).and_then(|()| replayer.finish())
+    });
     if let Err(error) = verdict {
         problems.push(format!("the chain does not replay: {error}"));
     }
     if let Some(seq) = expected.keys().min() {
-        problems.push(format!("{} acknowledged entries are missing from the chain, the first {seq}", expected.len()));
+        problems.push(format!(
+            "{} acknowledged entries are missing from the chain, the first {seq}",
+            expected.len()
+        ));
     }
     if fresh_in_chain != acknowledged.len() as u64 {
         problems.push(format!(
@@ -605,7 +634,9 @@ async fn self_check(
         ));
     }
     if conflicts_in_chain != 0 {
-        problems.push(format!("the chain holds {conflicts_in_chain} conflicting pledges"));
+        problems.push(format!(
+            "the chain holds {conflicts_in_chain} conflicting pledges"
+        ));
     }
     Ok((entries, problems))
 }
@@ -634,7 +665,10 @@ mod tests {
             })
             .collect();
         assert_eq!(fresh, (0..900).collect::<Vec<_>>());
-        let conflicts = schedule.iter().filter(|op| matches!(op, Op::Conflict(_))).count();
+        let conflicts = schedule
+            .iter()
+            .filter(|op| matches!(op, Op::Conflict(_)))
+            .count();
         assert_eq!((schedule.len(), conflicts), (1000, 50));
     }
 }

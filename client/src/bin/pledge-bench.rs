@@ -126,7 +126,9 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
                 receipts,
                 setup_concurrency,
             };
-            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
             let report = runtime.block_on(run::run(&options))?;
             Ok(print_run(&options, &report))
         }
@@ -211,7 +213,11 @@ fn print_run(options: &run::RunOptions, report: &run::RunReport) -> ExitCode {
         "run: {} clients, {:.2} s{}, mix fresh={} conflict={} read={}",
         options.clients,
         report.seconds,
-        if report.ran_out { " (the pre-signed work ran out: raise --receipts)" } else { "" },
+        if report.ran_out {
+            " (the pre-signed work ran out: raise --receipts)"
+        } else {
+            ""
+        },
         options.mix.fresh,
         options.mix.conflict,
         options.mix.read
@@ -226,7 +232,10 @@ fn print_run(options: &run::RunOptions, report: &run::RunReport) -> ExitCode {
     );
     println!("submit latency: {}", stats::summary(&report.pledge_latency));
     println!("read latency:   {}", stats::summary(&report.read_latency));
-    println!("refusals by code: FailedPrecondition RECEIPT_PLEDGED: {}", report.conflicts);
+    println!(
+        "refusals by code: FailedPrecondition RECEIPT_PLEDGED: {}",
+        report.conflicts
+    );
     for (what, n) in &report.unexpected {
         println!("UNEXPECTED {what}: {n}");
     }
@@ -254,7 +263,10 @@ fn node_key_arg(hex_key: Option<&str>) -> anyhow::Result<PublicKey> {
 /// Parses `10s`, `500ms`, `2m`.
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(text.len()));
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(text.len()),
+    );
     let value: f64 = number.parse().map_err(|e| format!("{text:?}: {e}"))?;
     let seconds = match unit {
         "ms" => value / 1000.0,

@@ -288,7 +288,10 @@ fn verify_items(items: &[Item]) -> Vec<bool> {
         }
     }
     let mut valid = vec![true; items.len()];
-    let messages: Vec<&[u8]> = batch.iter().map(|(i, _)| items[*i].message.as_slice()).collect();
+    let messages: Vec<&[u8]> = batch
+        .iter()
+        .map(|(i, _)| items[*i].message.as_slice())
+        .collect();
     let signatures: Vec<Signature> = batch
         .iter()
         .map(|(i, _)| Signature::from_bytes(&items[*i].signature))
@@ -412,7 +415,9 @@ mod tests {
         negative_identity[31] = 0x80;
         assert!(!canonical_encoding(&negative_identity));
         let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
-        let r: [u8; 32] = crypto::sign_transaction(&key, b"x")[..32].try_into().unwrap();
+        let r: [u8; 32] = crypto::sign_transaction(&key, b"x")[..32]
+            .try_into()
+            .unwrap();
         assert!(canonical_encoding(&r));
         assert!(batchable_r(&crypto::sign_transaction(&key, b"x")));
     }

@@ -54,13 +54,24 @@ fn generate_replay_and_proofs_on_a_small_chain() {
     let export = dir.path().join("chain.export");
     let (store, export) = (store.to_str().unwrap(), export.to_str().unwrap());
     let generated = bench(&[
-        "generate", "--entries", "2000", "--out", store, "--export", export, "--group", "100",
+        "generate",
+        "--entries",
+        "2000",
+        "--out",
+        store,
+        "--export",
+        export,
+        "--group",
+        "100",
     ]);
     assert!(generated.contains("generated 2000 entries"), "{generated}");
     assert!(generated.contains("bytes/entry"), "{generated}");
     for source in [["--file", export], ["--dir", store]] {
         let replayed = bench(&["replay", source[0], source[1]]);
-        assert!(replayed.contains("replayed and verified 2000 entries"), "{replayed}");
+        assert!(
+            replayed.contains("replayed and verified 2000 entries"),
+            "{replayed}"
+        );
     }
     let one_by_one = bench(&["replay", "--file", export, "--threads", "0"]);
     assert!(one_by_one.contains("(one by one)"), "{one_by_one}");
