@@ -2,7 +2,7 @@
 //!
 //! ```text
 //!  StreamEntries(from 0)  ─┐
-//!                          ├─▶ records ─▶ pledge_ledger::replay::Replayer ─▶ Verdict
+//!                          ├─▶ records ─▶ pledge_ledger::replay::BatchReplayer ─▶ Verdict
 //!  export file (frames)   ─┘              chain links, node seals,           "verified N entries, head hash H"
 //!                                         every signature, every rule         "entry N is bad: reason"
 //! ```
@@ -14,7 +14,7 @@ use std::io::BufReader;
 use std::path::Path;
 
 use pledge_ledger::crypto::{Digest, PublicKey};
-use pledge_ledger::replay::{ReplayError, Replayer};
+use pledge_ledger::replay::{BatchReplayer, ReplayError, Replayer};
 use tokio_stream::StreamExt;
 
 use crate::client::LedgerClient;
@@ -120,33 +120,114 @@ impl Auditor {
     }
 }
 
+/// Records per chunk of the batch replay.
+const AUDIT_CHUNK: usize = 4096;
+
+/// The batch replay ([`BatchReplayer`]) behind the `audit_*` functions:
+/// signatures verified in batches on every core, a chunk at a time.
+struct BatchAudit {
+    replayer: BatchReplayer,
+    chunk: Vec<Vec<u8>>,
+    reported: u64,
+    bad: Option<Verdict>,
+}
+
+impl BatchAudit {
+    fn new(node_key: PublicKey) -> BatchAudit {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        BatchAudit {
+            replayer: BatchReplayer::new(Some(node_key), threads),
+            chunk: Vec::with_capacity(AUDIT_CHUNK),
+            reported: 0,
+            bad: None,
+        }
+    }
+
+    /// Takes the next record; `false` once a bad entry is found.
+    fn push(&mut self, record: Vec<u8>, progress: &mut dyn FnMut(u64)) -> bool {
+        self.chunk.push(record);
+        if self.chunk.len() < AUDIT_CHUNK {
+            return true;
+        }
+        let chunk = std::mem::take(&mut self.chunk);
+        let verdict = self.replayer.push_chunk(&chunk);
+        self.settle(verdict, progress)
+    }
+
+    /// Verifies what is left and gives the verdict.
+    fn finish(mut self, progress: &mut dyn FnMut(u64)) -> Verdict {
+        if self.bad.is_none() {
+            let chunk = std::mem::take(&mut self.chunk);
+            let verdict = self.replayer.push_chunk(&chunk);
+            if self.settle(verdict, progress) {
+                let verdict = self.replayer.finish();
+                self.settle(verdict, progress);
+            }
+        }
+        match self.bad {
+            Some(bad) => bad,
+            None => Verdict::Verified {
+                entries: self.replayer.replayer().entries(),
+                head_hash: self.replayer.replayer().head_hash(),
+            },
+        }
+    }
+
+    /// A read failed: the verdict if an entry before it is bad (as the
+    /// one-by-one replay would have found first), else the read error.
+    fn bad_before(self, error: ClientError, progress: &mut dyn FnMut(u64)) -> Result<Verdict> {
+        match self.finish(progress) {
+            bad @ Verdict::Bad { .. } => Ok(bad),
+            Verdict::Verified { .. } => Err(error),
+        }
+    }
+
+    /// Reports progress entry by entry; records a bad entry.
+    fn settle(&mut self, verdict: Result<(), ReplayError>, progress: &mut dyn FnMut(u64)) -> bool {
+        let done = self.replayer.replayer();
+        for n in self.reported + 1..=done.entries() {
+            progress(n);
+        }
+        self.reported = done.entries();
+        match verdict {
+            Ok(()) => true,
+            Err(error) => {
+                self.bad = Some(Verdict::bad(&error, done.head_hash()));
+                false
+            }
+        }
+    }
+}
+
 /// Audits records from any source; `progress` is told the number of entries
-/// verified and the record after each one. Errors are failures to read the
-/// records; a bad entry is a verdict.
+/// verified, entry by entry (in bursts: signatures are verified in batches).
+/// Errors are failures to read the records; a bad entry is a verdict.
 pub fn audit_records<I>(
     records: I,
     node_key: PublicKey,
-    progress: &mut dyn FnMut(u64, &[u8]),
+    progress: &mut dyn FnMut(u64),
 ) -> Result<Verdict>
 where
     I: IntoIterator<Item = Result<Vec<u8>>>,
 {
-    let mut auditor = Auditor::new(node_key);
+    let mut audit = BatchAudit::new(node_key);
     for record in records {
-        let record = record?;
-        if !auditor.push_record(&record) {
+        let record = match record {
+            Ok(record) => record,
+            Err(error) => return audit.bad_before(error, progress),
+        };
+        if !audit.push(record, progress) {
             break;
         }
-        progress(auditor.entries(), &record);
     }
-    Ok(auditor.verdict())
+    Ok(audit.finish(progress))
 }
 
 /// Audits an export file (see [`crate::export`]).
 pub fn audit_file(
     path: &Path,
     node_key: PublicKey,
-    progress: &mut dyn FnMut(u64, &[u8]),
+    progress: &mut dyn FnMut(u64),
 ) -> Result<Verdict> {
     let file = std::fs::File::open(path).map_err(|source| ClientError::Io {
         op: "open",
@@ -156,22 +237,28 @@ pub fn audit_file(
     audit_records(ExportReader::new(BufReader::new(file)), node_key, progress)
 }
 
-/// Audits the node's chain as it streams it, from genesis to its head.
+/// Audits the node's chain as it streams it, from genesis to its head;
+/// `observe` sees every record as it arrives (e.g. to build the Merkle tree
+/// that signed checkpoints are checked against).
 pub async fn audit_node(
     client: &LedgerClient,
     node_key: PublicKey,
-    progress: &mut (dyn FnMut(u64, &[u8]) + Send),
+    progress: &mut (dyn FnMut(u64) + Send),
+    observe: &mut (dyn FnMut(&[u8]) + Send),
 ) -> Result<Verdict> {
-    let mut auditor = Auditor::new(node_key);
+    let mut audit = BatchAudit::new(node_key);
     let mut stream = client.entries(0, false).await?;
     while let Some(entry) = stream.next().await {
-        let record = entry?.record;
-        if !auditor.push_record(&record) {
+        let record = match entry {
+            Ok(entry) => entry.record,
+            Err(error) => return audit.bad_before(error, progress),
+        };
+        observe(&record);
+        if !audit.push(record, progress) {
             break;
         }
-        progress(auditor.entries(), &record);
     }
-    Ok(auditor.verdict())
+    Ok(audit.finish(progress))
 }
 
 /// The node's public key as `GetNodeInfo` gives it.
@@ -301,7 +388,7 @@ mod tests {
         let (records, head_hash) = chain();
         let file = export_file(&records);
         let mut seen = Vec::new();
-        let verdict = audit_file(file.path(), node_public(), &mut |n, _| seen.push(n)).unwrap();
+        let verdict = audit_file(file.path(), node_public(), &mut |n| seen.push(n)).unwrap();
         assert_eq!(
             verdict,
             Verdict::Verified {
@@ -326,7 +413,7 @@ mod tests {
         bytes[at] ^= 0x01;
         let mut file = tempfile::NamedTempFile::new().unwrap();
         std::io::Write::write_all(&mut file, &bytes).unwrap();
-        let verdict = audit_file(file.path(), node_public(), &mut |_, _| {}).unwrap();
+        let verdict = audit_file(file.path(), node_public(), &mut |_| {}).unwrap();
         let Verdict::Bad {
             seq,
             ref reason,
@@ -350,7 +437,7 @@ mod tests {
         let last = records[2].len() - 1;
         records[2][last] ^= 0x80;
         let verdict =
-            audit_records(records.into_iter().map(Ok), node_public(), &mut |_, _| {}).unwrap();
+            audit_records(records.into_iter().map(Ok), node_public(), &mut |_| {}).unwrap();
         assert!(matches!(verdict, Verdict::Bad { seq: 2, .. }), "{verdict}");
         assert!(verdict.to_string().contains("seal"), "{verdict}");
     }
@@ -359,7 +446,7 @@ mod tests {
     fn another_node_key_fails_at_genesis() {
         let (records, _) = chain();
         let other = crypto::public_key(&SigningKey::from_bytes(&[101; 32]));
-        let verdict = audit_records(records.into_iter().map(Ok), other, &mut |_, _| {}).unwrap();
+        let verdict = audit_records(records.into_iter().map(Ok), other, &mut |_| {}).unwrap();
         assert!(matches!(verdict, Verdict::Bad { seq: 0, .. }), "{verdict}");
     }
 
@@ -368,7 +455,7 @@ mod tests {
         let (mut records, _) = chain();
         records.remove(3);
         let verdict =
-            audit_records(records.into_iter().map(Ok), node_public(), &mut |_, _| {}).unwrap();
+            audit_records(records.into_iter().map(Ok), node_public(), &mut |_| {}).unwrap();
         assert!(matches!(verdict, Verdict::Bad { seq: 3, .. }), "{verdict}");
     }
 
@@ -378,7 +465,7 @@ mod tests {
         let bytes = std::fs::read(export_file(&records).path()).unwrap();
         let mut file = tempfile::NamedTempFile::new().unwrap();
         std::io::Write::write_all(&mut file, &bytes[..bytes.len() - 10]).unwrap();
-        let error = audit_file(file.path(), node_public(), &mut |_, _| {}).unwrap_err();
+        let error = audit_file(file.path(), node_public(), &mut |_| {}).unwrap_err();
         assert!(
             matches!(error, ClientError::Export { index: 5, .. }),
             "{error}"

@@ -41,6 +41,7 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod bench;
 pub mod checkpoints;
 pub mod client;
 pub mod draft;

@@ -116,7 +116,18 @@ impl ChainCursor {
         entry: &Entry,
         node_key: Option<&PublicKey>,
     ) -> Result<Digest, ChainError> {
-        let hash = self.check_links(entry)?;
+        self.check_hashed(entry, entry.hash(), node_key)
+    }
+
+    /// [`ChainCursor::check`] for an entry whose hash the caller computed
+    /// already (from the same body), so that it is not hashed twice.
+    pub fn check_hashed(
+        &mut self,
+        entry: &Entry,
+        hash: Digest,
+        node_key: Option<&PublicKey>,
+    ) -> Result<Digest, ChainError> {
+        self.check_links(entry)?;
         if let Some(key) = node_key
             && !crate::crypto::verify_seal(key, &hash, &entry.seal)
         {
@@ -129,7 +140,9 @@ impl ChainCursor {
         Ok(hash)
     }
 
-    fn check_links(&self, entry: &Entry) -> Result<Digest, ChainError> {
+    /// Checks sequence number, previous-hash link and time; the seal is
+    /// the caller's.
+    pub fn check_links(&self, entry: &Entry) -> Result<(), ChainError> {
         let seq = self.next_seq;
         if entry.seq != seq {
             return Err(ChainError::WrongSeq {
@@ -151,10 +164,11 @@ impl ChainCursor {
                 previous_ms: self.head_time_ms,
             });
         }
-        Ok(entry.hash())
+        Ok(())
     }
 
-    fn advance(&mut self, entry: &Entry, hash: Digest) {
+    /// Moves past `entry`, whose hash is `hash`, once the caller checked it.
+    pub fn advance(&mut self, entry: &Entry, hash: Digest) {
         self.next_seq += 1;
         self.head_hash = hash;
         self.head_time_ms = entry.time_ms;

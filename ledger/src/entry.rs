@@ -61,6 +61,34 @@ impl Entry {
         entry
     }
 
+    /// Builds and seals an entry, computing its body once: the entry, its
+    /// hash and its record (body ‖ seal), as the sequencer hands them to
+    /// the store.
+    pub fn seal_new_sealed(
+        seq: Seq,
+        prev_hash: Digest,
+        time_ms: u64,
+        envelope: Envelope,
+        node_key: &SigningKey,
+    ) -> Sealed {
+        let mut entry = Entry {
+            seq,
+            prev_hash,
+            time_ms,
+            envelope,
+            seal: [0; 64],
+        };
+        let mut record = entry.body();
+        let hash = Digest::tagged(crypto::ENTRY_HASH_TAG, &[&record]);
+        entry.seal = crypto::seal(node_key, &hash);
+        record.extend_from_slice(&entry.seal);
+        Sealed {
+            entry,
+            hash,
+            record,
+        }
+    }
+
     /// The body bytes: everything but the seal.
     pub fn body(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(
@@ -132,6 +160,37 @@ impl Entry {
             },
             seal,
         })
+    }
+}
+
+/// An entry together with what is derived from its body: its hash and its
+/// record. Lets the sequencer and the store encode and hash each entry once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sealed {
+    /// The entry.
+    pub entry: Entry,
+    /// Its hash ([`Entry::hash`]).
+    pub hash: Digest,
+    /// Its record ([`Entry::encode`]): body ‖ seal.
+    pub record: Vec<u8>,
+}
+
+impl Sealed {
+    /// Derives the hash and record of an entry.
+    pub fn from_entry(entry: Entry) -> Sealed {
+        let mut record = entry.body();
+        let hash = Digest::tagged(crypto::ENTRY_HASH_TAG, &[&record]);
+        record.extend_from_slice(&entry.seal);
+        Sealed {
+            entry,
+            hash,
+            record,
+        }
+    }
+
+    /// The body: the record without its seal.
+    pub fn body(&self) -> &[u8] {
+        &self.record[..self.record.len() - SEAL_LEN]
     }
 }
 
@@ -212,6 +271,24 @@ mod tests {
             .sign("bank-a", &party)
             .build();
         Entry::seal_new(5, Digest([3; 32]), 1_700_000_000_000, envelope, &node)
+    }
+
+    #[test]
+    fn sealed_matches_the_entry() {
+        let entry = sample();
+        let node = SigningKey::from_bytes(&[2; 32]);
+        let sealed = Entry::seal_new_sealed(
+            entry.seq,
+            entry.prev_hash,
+            entry.time_ms,
+            entry.envelope.clone(),
+            &node,
+        );
+        assert_eq!(sealed.entry, entry);
+        assert_eq!(sealed.hash, entry.hash());
+        assert_eq!(sealed.record, entry.encode());
+        assert_eq!(sealed.body(), entry.body().as_slice());
+        assert_eq!(Sealed::from_entry(entry), sealed);
     }
 
     #[test]

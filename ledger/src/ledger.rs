@@ -14,11 +14,13 @@
 //! No clock is read here: the caller passes the time. The node runs this on
 //! its sequencer thread; tests, tools and the chain generator run it directly.
 
+use std::borrow::Cow;
+
 use ed25519_dalek::SigningKey;
 
 use crate::checkpoint::{Checkpoint, CheckpointError, SignedCheckpoint, ledger_origin};
 use crate::crypto::{self, Digest, PublicKey};
-use crate::entry::Entry;
+use crate::entry::{Entry, Sealed};
 use crate::envelope::VerifiedEnvelope;
 use crate::model::{Seq, TxRecord};
 use crate::rejection::Rejection;
@@ -93,10 +95,28 @@ impl<S: Store> Ledger<S> {
         envelopes: &[VerifiedEnvelope],
         now_ms: u64,
     ) -> Result<Vec<SubmitResult>, StoreError> {
+        self.append(envelopes.iter().map(Cow::Borrowed), now_ms)
+    }
+
+    /// [`Ledger::append_group`] taking the envelopes by value, so that each
+    /// applied envelope moves into its entry instead of being copied.
+    pub fn append_owned(
+        &mut self,
+        envelopes: Vec<VerifiedEnvelope>,
+        now_ms: u64,
+    ) -> Result<Vec<SubmitResult>, StoreError> {
+        self.append(envelopes.into_iter().map(Cow::Owned), now_ms)
+    }
+
+    fn append<'a>(
+        &mut self,
+        envelopes: impl ExactSizeIterator<Item = Cow<'a, VerifiedEnvelope>>,
+        now_ms: u64,
+    ) -> Result<Vec<SubmitResult>, StoreError> {
         let head = self.store.head();
         let time_ms = now_ms.max(head.head_time_ms);
         let mut overlay = Overlay::new(&self.store);
-        let mut entries: Vec<Entry> = Vec::new();
+        let mut entries: Vec<Sealed> = Vec::with_capacity(envelopes.len());
         let mut results = Vec::with_capacity(envelopes.len());
         let mut prev_hash = head.head_hash;
         for envelope in envelopes {
@@ -104,22 +124,26 @@ impl<S: Store> Ledger<S> {
                 seq: head.next_seq + entries.len() as u64,
                 time_ms,
             };
-            let result = match rules::apply(&overlay, envelope, ctx) {
+            let result = match rules::apply(&overlay, &envelope, ctx) {
                 Ok(Outcome::Applied(changes)) => {
                     overlay.push(changes);
-                    let entry = Entry::seal_new(
+                    let envelope = match envelope {
+                        Cow::Owned(verified) => verified.envelope,
+                        Cow::Borrowed(verified) => verified.envelope.clone(),
+                    };
+                    let sealed = Entry::seal_new_sealed(
                         ctx.seq,
                         prev_hash,
                         time_ms,
-                        envelope.envelope.clone(),
+                        envelope,
                         &self.node_key,
                     );
-                    prev_hash = entry.hash();
-                    let committed = committed(&entry, prev_hash, false);
-                    entries.push(entry);
+                    prev_hash = sealed.hash;
+                    let committed = committed(&sealed.entry, sealed.hash, false);
+                    entries.push(sealed);
                     Ok(committed)
                 }
-                Ok(Outcome::Duplicate(record)) => Ok(self.original(&entries, record)?),
+                Ok(Outcome::Duplicate(record)) => Ok(original(&self.store, &entries, record)?),
                 Err(ApplyError::Rejected(rejection)) => Err(rejection),
                 Err(ApplyError::Store(error)) => return Err(error),
             };
@@ -127,20 +151,23 @@ impl<S: Store> Ledger<S> {
         }
         let changes = overlay.into_pending();
         if !entries.is_empty() {
-            self.store.commit(&entries, &changes)?;
+            self.store.commit_sealed(&entries, &changes)?;
         }
         Ok(results)
     }
+}
 
-    /// The committed answer of an earlier entry (in the store or this group).
-    fn original(&self, group: &[Entry], record: TxRecord) -> Result<Committed, StoreError> {
-        let in_group = group.iter().find(|e| e.seq == record.seq);
-        let entry = match in_group {
-            Some(entry) => entry.clone(),
-            None => self.store.entry(record.seq)?,
-        };
-        Ok(committed(&entry, entry.hash(), true))
+/// The committed answer of an earlier entry (in the store or this group).
+fn original<S: Store>(
+    store: &S,
+    group: &[Sealed],
+    record: TxRecord,
+) -> Result<Committed, StoreError> {
+    if let Some(sealed) = group.iter().find(|s| s.entry.seq == record.seq) {
+        return Ok(committed(&sealed.entry, sealed.hash, true));
     }
+    let entry = store.entry(record.seq)?;
+    Ok(committed(&entry, entry.hash(), true))
 }
 
 fn committed(entry: &Entry, entry_hash: Digest, duplicate: bool) -> Committed {

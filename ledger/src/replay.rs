@@ -10,6 +10,10 @@
 //! Used by the auditor, by tests, and by [`crate::store::DiskStore`] to
 //! repair its state.
 
+mod batch;
+
+pub use batch::BatchReplayer;
+
 use thiserror::Error;
 
 use crate::chain::{ChainCursor, ChainError};

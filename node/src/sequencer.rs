@@ -162,13 +162,14 @@ impl Worker {
     fn commit(&mut self, group: Vec<Submission>) -> Result<(), SequencerError> {
         let (envelopes, replies): (Vec<_>, Vec<_>) =
             group.into_iter().map(|s| (s.envelope, s.reply)).unzip();
+        let submissions = envelopes.len();
         let started = std::time::Instant::now();
         let (results, size) = {
             let mut ledger = self
                 .ledger
                 .write()
                 .map_err(|_| store_error("the ledger lock is poisoned"))?;
-            let results = ledger.append_group(&envelopes, now_ms());
+            let results = ledger.append_owned(envelopes, now_ms());
             (results, ledger.store().len())
         };
         let results = match results {
@@ -187,12 +188,7 @@ impl Worker {
             .count();
         self.metrics
             .group_committed(new_entries, started.elapsed(), size);
-        tracing::debug!(
-            submissions = envelopes.len(),
-            new_entries,
-            size,
-            "group committed"
-        );
+        tracing::debug!(submissions, new_entries, size, "group committed");
         self.heads.send_replace(size);
         for (reply, result) in replies.into_iter().zip(results) {
             let _ = reply.send(Ok(result));

@@ -6,6 +6,7 @@ mod e2e {
     pub mod common;
 
     mod audit;
+    mod bench;
     mod cli;
     mod double_pledge;
     mod faults;

@@ -10,7 +10,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use pledge_client::audit::{self, Verdict};
 use pledge_client::checkpoints::{TreeWitness, default_state_file, read_checkpoint, remember};
-use pledge_client::export::write_record;
+use pledge_client::export::{ExportReader, write_record};
 use pledge_client::time::format_rfc3339;
 use pledge_client::{json, keys, pb};
 use pledge_ledger::checkpoint::{SignedCheckpoint, ledger_origin};
@@ -163,19 +163,23 @@ pub async fn audit(ctx: &Context, args: AuditArgs) -> anyhow::Result<ExitCode> {
     };
     let mut witness = TreeWitness::new();
     let mut ledger_id = String::new();
-    let mut observe = |n: u64, record: &[u8]| {
-        if n == 1 {
+    let mut observe = |record: &[u8]| {
+        if witness.size() == 0 {
             ledger_id = ledger_id_of(record);
         }
         witness.push(record);
     };
     let (verdict, node_latest) = match &args.file {
         Some(path) => {
-            let bar = progress_bar(None);
-            let verdict = audit::audit_file(path, node_key, &mut |n, r| {
-                bar.set_position(n);
-                observe(n, r);
+            let file =
+                std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+            let records = ExportReader::new(std::io::BufReader::new(file)).inspect(|record| {
+                if let Ok(record) = record {
+                    observe(record);
+                }
             });
+            let bar = progress_bar(None);
+            let verdict = audit::audit_records(records, node_key, &mut |n| bar.set_position(n));
             bar.finish_and_clear();
             (verdict?, None)
         }
@@ -185,11 +189,9 @@ pub async fn audit(ctx: &Context, args: AuditArgs) -> anyhow::Result<ExitCode> {
             let latest = client.checkpoint().await.ok().map(|c| c.note);
             let size = client.head().await?.size;
             let bar = progress_bar(Some(size));
-            let verdict = audit::audit_node(client, node_key, &mut |n, r| {
-                bar.set_position(n);
-                observe(n, r);
-            })
-            .await;
+            let verdict =
+                audit::audit_node(client, node_key, &mut |n| bar.set_position(n), &mut observe)
+                    .await;
             bar.finish_and_clear();
             (verdict?, latest)
         }

@@ -27,11 +27,14 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::log::EntryLog;
-use super::{ReceiptFilter, Store, StoreError, active_pledge_id, follow_on, tree_nodes_for};
+use super::{
+    ReceiptFilter, Store, StoreError, active_pledge_id, follow_on_sealed, tree_nodes_for,
+    tree_nodes_for_leaves,
+};
 use crate::chain::{ChainCursor, ChainError};
 use crate::crypto::PublicKey;
-use crate::entry::Entry;
-use crate::merkle::{Hash, NodeId, NodeSource};
+use crate::entry::{Entry, Sealed};
+use crate::merkle::{self, Hash, NodeId, NodeSource};
 use crate::model::{
     Certificate, CertificateRef, Participant, Pledge, Receipt, Seq, Tank, TxRecord,
 };
@@ -40,6 +43,10 @@ use crate::state::{Objects, StateRead};
 
 const APPLIED_KEY: &[u8] = b"meta/applied";
 const LEDGER_ID_KEY: &[u8] = b"meta/ledger_id";
+/// sled's page cache. sled's default (1 GiB) lets the node's memory grow
+/// with the state until it reaches it; the working set of the rules (the
+/// receipts and pledges being touched, the Merkle frontier) is far smaller.
+const STATE_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Entries in a checksummed, fdatasynced log; state in sled.
 #[derive(Debug)]
@@ -72,7 +79,11 @@ impl DiskStore {
     pub fn open(dir: &Path, node_key: PublicKey) -> Result<(DiskStore, OpenReport), StoreError> {
         let (log, recovery) = EntryLog::open(&dir.join("log"))?;
         let head = verify_chain(&log, &node_key)?;
-        let db = sled::open(dir.join("state")).map_err(sled_err("open"))?;
+        let db = sled::Config::new()
+            .path(dir.join("state"))
+            .cache_capacity(STATE_CACHE_BYTES)
+            .open()
+            .map_err(sled_err("open"))?;
         let state = db.open_tree("state").map_err(sled_err("open tree"))?;
         let mut store = DiskStore {
             log,
@@ -421,10 +432,15 @@ impl Store for DiskStore {
     }
 
     fn commit(&mut self, entries: &[Entry], changes: &Objects) -> Result<(), StoreError> {
-        let head = follow_on(self.head, entries)?;
-        let nodes = tree_nodes_for(&*self, self.len(), entries)?;
-        let records: Vec<Vec<u8>> = entries.iter().map(Entry::encode).collect();
-        let slices: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
+        let sealed: Vec<Sealed> = entries.iter().cloned().map(Sealed::from_entry).collect();
+        self.commit_sealed(&sealed, changes)
+    }
+
+    fn commit_sealed(&mut self, entries: &[Sealed], changes: &Objects) -> Result<(), StoreError> {
+        let head = follow_on_sealed(self.head, entries)?;
+        let leaves = entries.iter().map(|s| merkle::leaf_hash(s.body()));
+        let nodes = tree_nodes_for_leaves(&*self, self.len(), leaves)?;
+        let slices: Vec<&[u8]> = entries.iter().map(|s| s.record.as_slice()).collect();
         self.log.append_group(&slices)?;
         self.head = head;
         self.write_state(changes, &nodes, head.next_seq)

@@ -31,7 +31,7 @@ pub use memory::MemoryStore;
 use std::collections::BTreeMap;
 
 use crate::chain::ChainCursor;
-use crate::entry::Entry;
+use crate::entry::{Entry, Sealed};
 use crate::merkle::{self, Hash, MerkleError, NodeId, NodeSource};
 use crate::model::{Receipt, ReceiptStatus, Seq};
 use crate::state::{Objects, StateRead};
@@ -61,6 +61,13 @@ pub trait Store: StateRead + NodeSource<Error = StoreError> {
     /// power loss. On `Err` the store must be reopened before further use.
     fn commit(&mut self, entries: &[Entry], changes: &Objects) -> Result<(), StoreError>;
 
+    /// [`Store::commit`] for entries whose hash and record the sequencer
+    /// computed already ([`Sealed`]), so that no body is encoded twice.
+    fn commit_sealed(&mut self, entries: &[Sealed], changes: &Objects) -> Result<(), StoreError> {
+        let plain: Vec<Entry> = entries.iter().map(|s| s.entry.clone()).collect();
+        self.commit(&plain, changes)
+    }
+
     /// Every object of the derived state, for comparison with a replay.
     fn objects(&self) -> Result<Objects, StoreError>;
 
@@ -89,13 +96,22 @@ fn tree_nodes_for<S: NodeSource<Error = StoreError> + ?Sized>(
     size_before: u64,
     entries: &[Entry],
 ) -> Result<Vec<(NodeId, Hash)>, StoreError> {
+    let leaves = entries.iter().map(|entry| merkle::leaf_hash(&entry.body()));
+    tree_nodes_for_leaves(base, size_before, leaves)
+}
+
+/// [`tree_nodes_for`] from the entries' leaf hashes.
+fn tree_nodes_for_leaves<S: NodeSource<Error = StoreError> + ?Sized>(
+    base: &S,
+    size_before: u64,
+    leaves: impl Iterator<Item = Hash>,
+) -> Result<Vec<(NodeId, Hash)>, StoreError> {
     let mut pending = PendingNodes {
         base,
         added: BTreeMap::new(),
     };
     let mut all = Vec::new();
-    for (offset, entry) in entries.iter().enumerate() {
-        let leaf = merkle::leaf_hash(&entry.body());
+    for (offset, leaf) in leaves.enumerate() {
         let nodes = merkle::nodes_completed_by_append(size_before + offset as u64, leaf, &pending)
             .map_err(tree_error)?;
         pending.added.extend(nodes.iter().copied());
@@ -136,6 +152,15 @@ fn follow_on(head: ChainCursor, entries: &[Entry]) -> Result<ChainCursor, StoreE
     let mut cursor = head;
     for entry in entries {
         cursor.check(entry, None)?;
+    }
+    Ok(cursor)
+}
+
+/// [`follow_on`] for sealed entries, with the hashes already computed.
+fn follow_on_sealed(head: ChainCursor, entries: &[Sealed]) -> Result<ChainCursor, StoreError> {
+    let mut cursor = head;
+    for sealed in entries {
+        cursor.check_hashed(&sealed.entry, sealed.hash, None)?;
     }
     Ok(cursor)
 }

@@ -1,0 +1,21 @@
+//! The load generator and measurement tools behind `pledge-bench`.
+//!
+//! ```text
+//!  run       set-up over gRPC (tank, certificates, receipts; untimed)
+//!            ─▶ pre-sign every pledge ─▶ N clients for the duration ─▶ figures
+//!            ─▶ self-check: refusals were real conflicts; the streamed chain
+//!               replays and holds exactly the acknowledged entries
+//!  generate  a valid chain written straight through Ledger<DiskStore>
+//!  replay    the auditor's replay of an export file or a store's log
+//!  proofs    inclusion and consistency proof latency at the store's size
+//! ```
+//! Every command prints the machine it ran on. Benchmarks are not tests:
+//! nothing here is run by `cargo test` except a short smoke run.
+
+pub mod fixture;
+pub mod generate;
+pub mod machine;
+pub mod proofs;
+pub mod replay;
+pub mod run;
+pub mod stats;

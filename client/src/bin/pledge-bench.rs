@@ -1,0 +1,278 @@
+//! `pledge-bench`: measures the ledger against its targets (docs/PERFORMANCE.md).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use pledge_client::bench::{fixture, generate, machine::Machine, proofs, replay, run, stats};
+use pledge_ledger::crypto::PublicKey;
+
+/// Load generator and measurements for the oil receipt-pledge ledger.
+///
+/// Every command prints the machine it ran on. `run` checks itself and
+/// exits non-zero if any answer or the chain is not as it must be.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Pledge registrations over gRPC by concurrent clients, then a self-check.
+    Run {
+        /// The node's URL.
+        #[arg(long, default_value = "http://127.0.0.1:50051")]
+        node: String,
+        /// The node's development keys directory (`<data>/dev-keys`).
+        #[arg(long, default_value = "pledge-data/dev-keys")]
+        keys: PathBuf,
+        /// Concurrent clients, each on its own connection.
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        /// Longest timed phase, e.g. 10s, 500ms, 2m.
+        #[arg(long, default_value = "10s", value_parser = parse_duration)]
+        duration: Duration,
+        /// Operation mix in parts: fresh pledges, conflicting pledges, reads.
+        #[arg(long, default_value = "fresh=90,conflict=5,read=5")]
+        mix: run::Mix,
+        /// Fresh receipts issued in the set-up (one fresh pledge each); the
+        /// timed phase ends early if they run out.
+        #[arg(long, default_value_t = 120_000)]
+        receipts: usize,
+        /// Requests in flight during the set-up.
+        #[arg(long, default_value_t = 128)]
+        setup_concurrency: usize,
+    },
+    /// Writes a valid chain of N entries straight through the ledger (no gRPC).
+    Generate {
+        /// Entries, genesis included.
+        #[arg(long)]
+        entries: u64,
+        /// Store directory to create.
+        #[arg(long)]
+        out: PathBuf,
+        /// Also write an export file of the chain.
+        #[arg(long)]
+        export: Option<PathBuf>,
+        /// Entries per group commit.
+        #[arg(long, default_value_t = 1000)]
+        group: usize,
+    },
+    /// Times the auditor's replay of a whole chain.
+    Replay {
+        /// An export file.
+        #[arg(long, conflicts_with = "dir", required_unless_present = "dir")]
+        file: Option<PathBuf>,
+        /// A store directory (or its log directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// The node's public key (hex); default: the key of generated chains.
+        #[arg(long)]
+        node_key: Option<String>,
+        /// Verification threads; 0 replays one by one (the reference path).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+    /// Times inclusion and consistency proofs at the store's size.
+    Proofs {
+        /// The store directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Proofs of each kind.
+        #[arg(long, default_value_t = 10_000)]
+        samples: u64,
+        /// The node's public key (hex); default: the key of generated chains.
+        #[arg(long)]
+        node_key: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    match run(args) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("pledge-bench: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> anyhow::Result<ExitCode> {
+    println!("{}", Machine::current());
+    match args.command {
+        Command::Run {
+            node,
+            keys,
+            clients,
+            duration,
+            mix,
+            receipts,
+            setup_concurrency,
+        } => {
+            let options = run::RunOptions {
+                node,
+                keys,
+                clients,
+                duration,
+                mix,
+                receipts,
+                setup_concurrency,
+            };
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let report = runtime.block_on(run::run(&options))?;
+            Ok(print_run(&options, &report))
+        }
+        Command::Generate {
+            entries,
+            out,
+            export,
+            group,
+        } => {
+            let options = generate::GenerateOptions {
+                entries,
+                out,
+                export,
+                group,
+            };
+            let done = generate::generate(&options)?;
+            let per = |bytes: u64| bytes as f64 / done.entries as f64;
+            println!(
+                "generated {} entries in {:.1} s: {:.0} entries/s (groups of {})",
+                done.entries,
+                done.seconds,
+                done.entries as f64 / done.seconds,
+                options.group
+            );
+            println!(
+                "disk: {} bytes = {:.0} bytes/entry (entry log {:.0}, state and indexes {:.0})",
+                done.disk_bytes,
+                per(done.disk_bytes),
+                per(done.log_bytes),
+                per(done.state_bytes)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Replay {
+            file,
+            dir,
+            node_key,
+            threads,
+        } => {
+            let key = node_key_arg(node_key.as_deref())?;
+            let threads = threads.unwrap_or_else(|| Machine::current().cores);
+            let source = match (&file, &dir) {
+                (Some(file), _) => replay::Source::File(file),
+                (None, Some(dir)) => replay::Source::Dir(dir),
+                (None, None) => anyhow::bail!("give --file or --dir"),
+            };
+            let done = replay::replay(source, key, threads)?;
+            println!(
+                "replayed and verified {} entries in {:.1} s: {:.0} entries/s ({}), head hash {}",
+                done.entries,
+                done.seconds,
+                done.entries as f64 / done.seconds,
+                match threads {
+                    0 => "one by one".to_owned(),
+                    n => format!("batch verification on {n} threads"),
+                },
+                done.head_hash
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Proofs {
+            dir,
+            samples,
+            node_key,
+        } => {
+            let key = node_key_arg(node_key.as_deref())?;
+            let times = proofs::proofs(&dir, key, samples)?;
+            println!(
+                "store of {} entries opened (chain checked) in {:.1} s",
+                times.size, times.open_seconds
+            );
+            println!("inclusion proofs:   {}", stats::summary(&times.inclusion));
+            println!("consistency proofs: {}", stats::summary(&times.consistency));
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn print_run(options: &run::RunOptions, report: &run::RunReport) -> ExitCode {
+    let per_s = |n: u64| n as f64 / report.seconds;
+    println!(
+        "run: {} clients, {:.2} s{}, mix fresh={} conflict={} read={}",
+        options.clients,
+        report.seconds,
+        if report.ran_out {
+            " (the pre-signed work ran out: raise --receipts)"
+        } else {
+            ""
+        },
+        options.mix.fresh,
+        options.mix.conflict,
+        options.mix.read
+    );
+    println!(
+        "pledges acknowledged (durable): {} = {:.0}/s; conflicts refused: {}; reads: {}; all requests: {:.0}/s",
+        report.pledges,
+        per_s(report.pledges),
+        report.conflicts,
+        report.reads,
+        per_s(report.pledges + report.conflicts + report.reads)
+    );
+    println!("submit latency: {}", stats::summary(&report.pledge_latency));
+    println!("read latency:   {}", stats::summary(&report.read_latency));
+    println!(
+        "refusals by code: FailedPrecondition RECEIPT_PLEDGED: {}",
+        report.conflicts
+    );
+    for (what, n) in &report.unexpected {
+        println!("UNEXPECTED {what}: {n}");
+    }
+    for problem in &report.self_check {
+        println!("SELF-CHECK FAILED: {problem}");
+    }
+    if report.passed() {
+        println!(
+            "self-check passed: every refusal was a real conflict; the chain of {} entries replays and verifies and holds exactly the {} acknowledged pledges",
+            report.chain_entries, report.pledges
+        );
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn node_key_arg(hex_key: Option<&str>) -> anyhow::Result<PublicKey> {
+    match hex_key {
+        None => Ok(fixture::node_public_key()),
+        Some(text) => Ok(pledge_client::keys::parse_public_key(text)?),
+    }
+}
+
+/// Parses `10s`, `500ms`, `2m`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(text.len()),
+    );
+    let value: f64 = number.parse().map_err(|e| format!("{text:?}: {e}"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "" | "s" => value,
+        "m" => value * 60.0,
+        other => return Err(format!("{text:?}: unknown unit {other:?} (ms, s, m)")),
+    };
+    Ok(Duration::from_secs_f64(seconds))
+}

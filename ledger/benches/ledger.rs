@@ -1,0 +1,267 @@
+//! Micro-benchmarks of the ledger's hot paths (criterion; `cargo bench -p
+//! pledge-ledger`). Not tests: nothing here asserts a time.
+//!
+//! - apply: one pledge registration against a MemoryStore holding 10,000
+//!   receipts (rules only, no commit);
+//! - entry: body encoding, entry hash, record encoding, sealing;
+//! - ed25519: sign, verify one, verify_batch of 64 and 1,024;
+//! - proofs: inclusion and consistency proof generation over a MemoryStore
+//!   of 65,536 entries.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::hint::black_box;
+
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use pledge_ledger::crypto::{self, Digest};
+use pledge_ledger::entry::Entry;
+use pledge_ledger::envelope::{EnvelopeBuilder, VerifiedEnvelope};
+use pledge_ledger::ledger::Ledger;
+use pledge_ledger::merkle;
+use pledge_ledger::rules::{self, EntryContext};
+use pledge_ledger::store::{MemoryStore, Store};
+use pledge_proto::v1::{self as pb, transaction::Operation};
+use prost::Message;
+
+const T0: u64 = 1_800_000_000_000;
+const DAY_MS: u64 = 86_400_000;
+const LEDGER: &str = "bench";
+
+struct Keys {
+    admin: SigningKey,
+    wh: SigningKey,
+    trader: SigningKey,
+    bank: SigningKey,
+}
+
+fn keys() -> Keys {
+    Keys {
+        admin: SigningKey::from_bytes(&[1; 32]),
+        wh: SigningKey::from_bytes(&[2; 32]),
+        trader: SigningKey::from_bytes(&[3; 32]),
+        bank: SigningKey::from_bytes(&[4; 32]),
+    }
+}
+
+fn tx(tx_id: &str, operation: Operation) -> pb::Transaction {
+    pb::Transaction {
+        ledger_id: LEDGER.into(),
+        tx_id: tx_id.into(),
+        client_time_ms: T0,
+        operation: Some(operation),
+    }
+}
+
+fn signed(tx: &pb::Transaction, signers: &[(&str, &SigningKey)]) -> VerifiedEnvelope {
+    signers
+        .iter()
+        .fold(EnvelopeBuilder::new(tx), |b, (id, key)| b.sign(id, key))
+        .build()
+        .verify()
+        .unwrap()
+}
+
+fn spec(id: &str, role: pb::Role, key: &SigningKey) -> pb::ParticipantSpec {
+    pb::ParticipantSpec {
+        id: id.into(),
+        name: id.into(),
+        roles: vec![role as i32],
+        public_key: crypto::public_key(key).0.to_vec(),
+    }
+}
+
+fn pledge_tx(n: usize, receipt: usize) -> pb::Transaction {
+    tx(
+        &format!("pledge-{n}"),
+        Operation::RegisterPledge(pb::RegisterPledge {
+            pledge_id: format!("PL-{n}"),
+            receipt_id: format!("R-{receipt}"),
+            pledgee_id: "bank-a".into(),
+            secured_amount: Some(pb::Money {
+                minor_units: 300_000_000,
+                currency: "USD".into(),
+            }),
+            loan_reference: format!("LOAN-{n}"),
+            maturity_ms: T0 + 90 * DAY_MS,
+        }),
+    )
+}
+
+/// A ledger with the demo parties, one tank and `receipts` issued receipts.
+fn populated(receipts: usize) -> Ledger<MemoryStore> {
+    let k = keys();
+    let mut ledger = Ledger::new(MemoryStore::new(), SigningKey::from_bytes(&[9; 32]));
+    let genesis = tx(
+        "genesis",
+        Operation::Genesis(pb::Genesis {
+            participants: vec![
+                spec("admin", pb::Role::Admin, &k.admin),
+                spec("wh-1", pb::Role::Warehouse, &k.wh),
+                spec("trader-a", pb::Role::Holder, &k.trader),
+                spec("bank-a", pb::Role::Bank, &k.bank),
+            ],
+        }),
+    );
+    let tank = tx(
+        "tank",
+        Operation::RegisterTank(pb::RegisterTank {
+            tank_id: "T-1".into(),
+            capacity_kg: 1 << 50,
+            product: "VLSFO".into(),
+            warehouse_id: "wh-1".into(),
+        }),
+    );
+    let mut group = vec![
+        signed(&genesis, &[("admin", &k.admin)]),
+        signed(&tank, &[("wh-1", &k.wh)]),
+    ];
+    for i in 0..receipts {
+        let cert = format!("C-{i}");
+        let certify = tx(
+            &format!("certify-{i}"),
+            Operation::CertifyStock(pb::CertifyStock {
+                tank_id: "T-1".into(),
+                inspection_agency: "SGS".into(),
+                certificate_no: cert.clone(),
+                quantity_kg: 1_000,
+                depositor_id: "trader-a".into(),
+            }),
+        );
+        let issue = tx(
+            &format!("issue-{i}"),
+            Operation::IssueReceipt(pb::IssueReceipt {
+                receipt_id: format!("R-{i}"),
+                tank_id: "T-1".into(),
+                inspection_agency: "SGS".into(),
+                certificate_no: cert,
+                product_grade: "VLSFO".into(),
+                specification: "ISO 8217 RMG 380".into(),
+                quantity_kg: 1_000,
+                customs_status: pb::CustomsStatus::Bonded as i32,
+                customs_reference: "ZS-1".into(),
+                expires_at_ms: T0 + 365 * DAY_MS,
+                loss_allowance_ppm: 2_000,
+                insurance_reference: "PICC-1".into(),
+            }),
+        );
+        group.push(signed(&certify, &[("wh-1", &k.wh)]));
+        group.push(signed(&issue, &[("wh-1", &k.wh)]));
+        if group.len() >= 1024 {
+            ledger.append_owned(std::mem::take(&mut group), T0).unwrap();
+        }
+    }
+    ledger.append_owned(group, T0).unwrap();
+    ledger
+}
+
+fn bench_apply(c: &mut Criterion) {
+    let ledger = populated(10_000);
+    let k = keys();
+    let envelope = signed(
+        &pledge_tx(0, 5_000),
+        &[("trader-a", &k.trader), ("bank-a", &k.bank)],
+    );
+    let ctx = EntryContext {
+        seq: ledger.store().len(),
+        time_ms: T0 + 1,
+    };
+    c.bench_function("apply/pledge (10k receipts, MemoryStore)", |b| {
+        b.iter(|| rules::apply(ledger.store(), black_box(&envelope), ctx).unwrap())
+    });
+}
+
+fn sample_entry() -> Entry {
+    let k = keys();
+    let envelope = signed(
+        &pledge_tx(1, 1),
+        &[("trader-a", &k.trader), ("bank-a", &k.bank)],
+    );
+    Entry::seal_new(
+        1_000,
+        Digest([7; 32]),
+        T0,
+        envelope.envelope,
+        &SigningKey::from_bytes(&[9; 32]),
+    )
+}
+
+fn bench_entry(c: &mut Criterion) {
+    let entry = sample_entry();
+    let node = SigningKey::from_bytes(&[9; 32]);
+    let record = entry.encode();
+    c.bench_function("entry/body", |b| b.iter(|| black_box(&entry).body()));
+    c.bench_function("entry/hash", |b| b.iter(|| black_box(&entry).hash()));
+    c.bench_function("entry/encode", |b| b.iter(|| black_box(&entry).encode()));
+    c.bench_function("entry/decode", |b| {
+        b.iter(|| Entry::decode(black_box(&record)).unwrap())
+    });
+    c.bench_function("entry/seal_new_sealed (body once, hash, seal)", |b| {
+        b.iter_batched(
+            || entry.envelope.clone(),
+            |envelope| Entry::seal_new_sealed(1_000, Digest([7; 32]), T0, envelope, &node),
+            BatchSize::SmallInput,
+        )
+    });
+}
+
+fn batch_inputs(n: usize) -> (Vec<Vec<u8>>, Vec<Signature>, Vec<VerifyingKey>) {
+    let keys: Vec<SigningKey> = (0..16u8)
+        .map(|i| SigningKey::from_bytes(&[i + 1; 32]))
+        .collect();
+    let messages: Vec<Vec<u8>> = (0..n)
+        .map(|i| crypto::tx_signing_preimage(format!("transaction {i} of a batch").as_bytes()))
+        .collect();
+    let signatures = messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| keys[i % 16].sign(m))
+        .collect();
+    let verifying = (0..n).map(|i| keys[i % 16].verifying_key()).collect();
+    (messages, signatures, verifying)
+}
+
+fn bench_ed25519(c: &mut Criterion) {
+    let key = SigningKey::from_bytes(&[5; 32]);
+    let tx_bytes = pledge_tx(2, 2).encode_to_vec();
+    let signature = crypto::sign_transaction(&key, &tx_bytes);
+    let public = crypto::public_key(&key);
+    c.bench_function("ed25519/sign", |b| {
+        b.iter(|| crypto::sign_transaction(&key, black_box(&tx_bytes)))
+    });
+    c.bench_function("ed25519/verify_strict one", |b| {
+        b.iter(|| crypto::verify_transaction_signature(&public, black_box(&tx_bytes), &signature))
+    });
+    for n in [64, 1024] {
+        let (messages, signatures, verifying) = batch_inputs(n);
+        let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+        c.bench_function(&format!("ed25519/verify_batch {n}"), |b| {
+            b.iter(|| ed25519_dalek::verify_batch(&refs, &signatures, &verifying).unwrap())
+        });
+    }
+}
+
+fn bench_proofs(c: &mut Criterion) {
+    let ledger = populated(32_767);
+    let store = ledger.store();
+    let size = store.len();
+    let mut i = 0u64;
+    c.bench_function(&format!("proofs/inclusion ({size} entries)"), |b| {
+        b.iter(|| {
+            i = (i + 7_919) % size;
+            merkle::inclusion_proof(i, size, store).unwrap()
+        })
+    });
+    c.bench_function(&format!("proofs/consistency ({size} entries)"), |b| {
+        b.iter(|| {
+            i = (i + 7_919) % (size - 1);
+            merkle::consistency_proof(i + 1, size, store).unwrap()
+        })
+    });
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(3));
+    targets = bench_apply, bench_entry, bench_ed25519, bench_proofs
+}
+criterion_main!(benches);

@@ -1,0 +1,424 @@
+//! The auditor's fast path: the same checks as [`Replayer::push_record`],
+//! with the signatures verified in batches on several threads.
+//!
+//! ```text
+//!  chunk k ──split──▶ worker 1: decode, hash, batch-verify seals + party signatures, decode tx
+//!                 └─▶ worker 2: (the other half)                      ┐ while, on the caller's
+//!                                                                     │ thread, chunk k-1 is
+//!  prepared k-1 ──▶ in order: links, seal verdict, signature verdict, │ applied in order
+//!                   rules::apply, merge                               ┘
+//! ```
+//! A batch that fails is verified again signature by signature, so the
+//! first bad entry, and the first bad signer in it, is named exactly as the
+//! one-by-one replay names it.
+//!
+//! **What a batch accepts.** `ed25519_dalek::verify_batch` checks the
+//! cofactorless equation for a random linear combination of the
+//! signatures. Before an item goes into a batch, the checks that strict
+//! single verification adds are made on its own: a key of small order or
+//! with a torsion component, and an `R` of small order or in a
+//! non-canonical encoding, send the item to single verification. What
+//! remains different is a signature whose `R` has a torsion component
+//! (a large-order point plus a small-order one) for which the signing
+//! equation holds only up to that small-order point: strict verification
+//! refuses it, a batch may accept it. Only the holder of the key can make
+//! such a signature (it is a valid signature plus a small-order point) and
+//! an honest node never admits one, as it verifies each envelope strictly
+//! before sequencing. [`Replayer::push_record`] remains the reference.
+
+use std::collections::HashMap;
+
+use ed25519_dalek::{Signature, VerifyingKey};
+
+use super::{EntryFault, ReplayError, Replayer};
+use crate::chain::ChainError;
+use crate::crypto::{self, Digest, PublicKey};
+use crate::entry::Entry;
+use crate::envelope::{EnvelopeError, VerifiedEnvelope};
+use crate::error::{DecodeError, SignatureError};
+use crate::rules::{self, ApplyError, EntryContext, Outcome};
+
+/// A [`Replayer`] that verifies signatures in batches on `threads` threads
+/// and applies the rules on the caller's thread, one chunk behind.
+#[derive(Debug)]
+pub struct BatchReplayer {
+    replayer: Replayer,
+    threads: usize,
+    pending: Vec<Prepared>,
+    failed: bool,
+}
+
+/// One record, checked as far as it can be without the state.
+#[derive(Debug)]
+struct Prepared {
+    entry: Result<(Entry, Digest), DecodeError>,
+    seal_ok: bool,
+    envelope: Result<VerifiedEnvelope, EnvelopeError>,
+}
+
+impl BatchReplayer {
+    /// A replayer checking seals against `node_key` (none when `None`),
+    /// verifying on `threads` threads (at least one).
+    pub fn new(node_key: Option<PublicKey>, threads: usize) -> BatchReplayer {
+        BatchReplayer {
+            replayer: Replayer::new(node_key),
+            threads: threads.max(1),
+            pending: Vec::new(),
+            failed: false,
+        }
+    }
+
+    /// Verifies the next `records` while applying the previous chunk.
+    /// Returns the first bad entry of the previous chunk, if any; after an
+    /// `Err` the replayer stays at the last good entry and later calls do
+    /// nothing.
+    pub fn push_chunk(&mut self, records: &[Vec<u8>]) -> Result<(), ReplayError> {
+        if self.failed {
+            return Ok(());
+        }
+        let previous = std::mem::take(&mut self.pending);
+        let node_key = self.replayer.node_key;
+        let threads = self.threads;
+        let replayer = &mut self.replayer;
+        let (applied, prepared) = std::thread::scope(|scope| {
+            let per = records.len().div_ceil(threads).max(1);
+            let workers: Vec<_> = records
+                .chunks(per)
+                .map(|part| scope.spawn(move || prepare(part, node_key.as_ref())))
+                .collect();
+            let applied = apply_all(replayer, previous);
+            let prepared: Vec<Prepared> = workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect();
+            (applied, prepared)
+        });
+        self.pending = prepared;
+        self.fail_on(applied)
+    }
+
+    /// Applies what is still pending. Call once after the last chunk.
+    pub fn finish(&mut self) -> Result<(), ReplayError> {
+        if self.failed {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let applied = apply_all(&mut self.replayer, pending);
+        self.fail_on(applied)
+    }
+
+    fn fail_on(&mut self, result: Result<(), ReplayError>) -> Result<(), ReplayError> {
+        if result.is_err() {
+            self.failed = true;
+            self.pending.clear();
+        }
+        result
+    }
+
+    /// The replay so far: entries applied, head hash, state.
+    pub fn replayer(&self) -> &Replayer {
+        &self.replayer
+    }
+
+    /// The replay, once finished.
+    pub fn into_replayer(self) -> Replayer {
+        self.replayer
+    }
+}
+
+/// Applies prepared records in order, as [`Replayer::push`] would.
+fn apply_all(replayer: &mut Replayer, prepared: Vec<Prepared>) -> Result<(), ReplayError> {
+    for item in prepared {
+        apply_one(replayer, item)?;
+    }
+    Ok(())
+}
+
+fn apply_one(replayer: &mut Replayer, item: Prepared) -> Result<(), ReplayError> {
+    let seq = replayer.cursor.next_seq;
+    let fail = |fault: EntryFault| ReplayError { seq, fault };
+    let (entry, hash) = item
+        .entry
+        .map_err(|source| fail(ChainError::Malformed { seq, source }.into()))?;
+    replayer
+        .cursor
+        .check_links(&entry)
+        .map_err(|e| fail(e.into()))?;
+    if let Some(key) = replayer.node_key
+        && !item.seal_ok
+    {
+        return Err(fail(ChainError::BadSeal { seq, node_key: key }.into()));
+    }
+    let verified = item.envelope.map_err(|e| fail(e.into()))?;
+    let ctx = EntryContext {
+        seq: entry.seq,
+        time_ms: entry.time_ms,
+    };
+    let changes = match rules::apply(&replayer.state, &verified, ctx) {
+        Ok(Outcome::Applied(changes)) => changes,
+        Ok(Outcome::Duplicate(record)) => {
+            return Err(fail(EntryFault::Duplicate {
+                original: record.seq,
+            }));
+        }
+        Err(ApplyError::Rejected(rejection)) => return Err(fail(rejection.into())),
+        Err(ApplyError::Store(error)) => return Err(fail(error.into())),
+    };
+    replayer.state.merge(changes);
+    replayer.cursor.advance(&entry, hash);
+    Ok(())
+}
+
+/// One signature to check: which entry, which (seal or party index).
+struct Item {
+    entry: usize,
+    party: Option<usize>,
+    message: Vec<u8>,
+    signature: [u8; 64],
+    key: PublicKey,
+}
+
+/// Decodes and hashes `records`, verifies every seal and party signature
+/// (in one batch, or one by one where needed), decodes the transactions.
+fn prepare(records: &[Vec<u8>], node_key: Option<&PublicKey>) -> Vec<Prepared> {
+    let decoded: Vec<Result<(Entry, Digest), DecodeError>> = records
+        .iter()
+        .map(|record| {
+            Entry::decode(record).map(|entry| {
+                let hash = entry.hash();
+                (entry, hash)
+            })
+        })
+        .collect();
+    let items = signature_items(&decoded, node_key);
+    let valid = verify_items(&items);
+    let mut seal_ok = vec![node_key.is_none(); decoded.len()];
+    let mut first_bad_party: Vec<Option<usize>> = vec![None; decoded.len()];
+    for (item, ok) in items.iter().zip(valid) {
+        match item.party {
+            None => seal_ok[item.entry] = ok,
+            Some(party) if !ok => {
+                let slot = &mut first_bad_party[item.entry];
+                *slot = Some(slot.map_or(party, |p| p.min(party)));
+            }
+            Some(_) => {}
+        }
+    }
+    decoded
+        .into_iter()
+        .enumerate()
+        .map(|(i, entry)| {
+            let envelope = match &entry {
+                Ok((entry, _)) => envelope_verdict(entry, first_bad_party[i]),
+                Err(e) => Err(EnvelopeError::Decode(e.clone())),
+            };
+            Prepared {
+                entry,
+                seal_ok: seal_ok[i],
+                envelope,
+            }
+        })
+        .collect()
+}
+
+/// What `Envelope::verify` says, given which signature (if any) fails first.
+fn envelope_verdict(
+    entry: &Entry,
+    first_bad: Option<usize>,
+) -> Result<VerifiedEnvelope, EnvelopeError> {
+    let envelope = &entry.envelope;
+    if envelope.signatures.is_empty() {
+        return Err(SignatureError::Unsigned.into());
+    }
+    if let Some(bad) = first_bad {
+        return Err(SignatureError::Invalid {
+            signer: envelope.signatures[bad].signer.clone(),
+        }
+        .into());
+    }
+    envelope.clone().into_verified_unchecked()
+}
+
+fn signature_items(
+    decoded: &[Result<(Entry, Digest), DecodeError>],
+    node_key: Option<&PublicKey>,
+) -> Vec<Item> {
+    let mut items = Vec::new();
+    for (i, (entry, hash)) in decoded
+        .iter()
+        .enumerate()
+        .filter_map(|(i, d)| d.as_ref().ok().map(|d| (i, d)))
+    {
+        if let Some(key) = node_key {
+            items.push(Item {
+                entry: i,
+                party: None,
+                message: [crypto::SEAL_TAG, &hash.0].concat(),
+                signature: entry.seal,
+                key: *key,
+            });
+        }
+        let preimage = crypto::tx_signing_preimage(&entry.envelope.tx_bytes);
+        for (p, sig) in entry.envelope.signatures.iter().enumerate() {
+            items.push(Item {
+                entry: i,
+                party: Some(p),
+                message: preimage.clone(),
+                signature: sig.signature,
+                key: sig.public_key,
+            });
+        }
+    }
+    items
+}
+
+/// Whether each item verifies, exactly as the single verification would
+/// say (see the module documentation for the one difference).
+fn verify_items(items: &[Item]) -> Vec<bool> {
+    let mut keys: HashMap<PublicKey, Option<VerifyingKey>> = HashMap::new();
+    let mut batch = Vec::with_capacity(items.len());
+    let mut single = Vec::new();
+    for (index, item) in items.iter().enumerate() {
+        let key = *keys
+            .entry(item.key)
+            .or_insert_with(|| batchable_key(&item.key));
+        match key {
+            Some(key) if batchable_r(&item.signature) => batch.push((index, key)),
+            _ => single.push(index),
+        }
+    }
+    let mut valid = vec![true; items.len()];
+    let messages: Vec<&[u8]> = batch
+        .iter()
+        .map(|(i, _)| items[*i].message.as_slice())
+        .collect();
+    let signatures: Vec<Signature> = batch
+        .iter()
+        .map(|(i, _)| Signature::from_bytes(&items[*i].signature))
+        .collect();
+    let verifying: Vec<VerifyingKey> = batch.iter().map(|(_, k)| *k).collect();
+    if ed25519_dalek::verify_batch(&messages, &signatures, &verifying).is_err() {
+        single.extend(batch.iter().map(|(i, _)| *i));
+    }
+    for index in single {
+        valid[index] = verify_single(&items[index]);
+    }
+    valid
+}
+
+fn verify_single(item: &Item) -> bool {
+    match item.party {
+        None => crypto::verify_seal(&item.key, &seal_hash(&item.message), &item.signature),
+        Some(_) => {
+            let tx_bytes = &item.message[crypto::TX_SIGNATURE_TAG.len()..];
+            crypto::verify_transaction_signature(&item.key, tx_bytes, &item.signature)
+        }
+    }
+}
+
+fn seal_hash(message: &[u8]) -> Digest {
+    let mut hash = [0u8; 32];
+    hash.copy_from_slice(&message[crypto::SEAL_TAG.len()..]);
+    Digest(hash)
+}
+
+/// The key, if signatures under it may go into a batch: a valid point,
+/// neither of small order nor with a torsion component.
+fn batchable_key(key: &PublicKey) -> Option<VerifyingKey> {
+    let verifying = key.verifying_key()?;
+    let point = verifying.to_edwards();
+    (!verifying.is_weak() && point.is_torsion_free()).then_some(verifying)
+}
+
+/// Whether a signature's `R` may go into a batch: canonically encoded and
+/// not one of the eight points of small order.
+fn batchable_r(signature: &[u8; 64]) -> bool {
+    let mut r = [0u8; 32];
+    r.copy_from_slice(&signature[..32]);
+    canonical_encoding(&r) && !SMALL_ORDER_ENCODINGS.contains(&r)
+}
+
+/// Whether 32 bytes are the canonical encoding of a field element y < p and
+/// a sign bit that is not set for x = 0 (y = ±1).
+fn canonical_encoding(bytes: &[u8; 32]) -> bool {
+    let top = bytes[31] & 0x7f;
+    let sign = bytes[31] & 0x80 != 0;
+    let middle_all = |b: u8| bytes[1..31].iter().all(|x| *x == b);
+    let y_at_least_p = top == 0x7f && middle_all(0xff) && bytes[0] >= 0xed;
+    let y_is_one = top == 0 && middle_all(0) && bytes[0] == 1;
+    let y_is_minus_one = top == 0x7f && middle_all(0xff) && bytes[0] == 0xec;
+    !y_at_least_p && !(sign && (y_is_one || y_is_minus_one))
+}
+
+/// The canonical encodings of the eight points of small order (the
+/// identity, the point of order 2, two of order 4, four of order 8).
+const SMALL_ORDER_ENCODINGS: [[u8; 32]; 8] = {
+    const fn with_last(mut bytes: [u8; 32], last: u8) -> [u8; 32] {
+        bytes[31] = last;
+        bytes
+    }
+    const ORDER_8_A: [u8; 32] = [
+        0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67,
+        0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac,
+        0x03, 0x7a,
+    ];
+    const ORDER_8_B: [u8; 32] = [
+        0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98,
+        0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53,
+        0xfc, 0x05,
+    ];
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    let mut minus_one = [0xffu8; 32];
+    minus_one[0] = 0xec;
+    minus_one[31] = 0x7f;
+    [
+        identity,
+        minus_one,
+        [0u8; 32],
+        with_last([0u8; 32], 0x80),
+        ORDER_8_A,
+        with_last(ORDER_8_A, 0xfa),
+        ORDER_8_B,
+        with_last(ORDER_8_B, 0x85),
+    ]
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_small_order_list_is_the_eight_small_order_points() {
+        let mut points = Vec::new();
+        for bytes in SMALL_ORDER_ENCODINGS {
+            let key = VerifyingKey::from_bytes(&bytes).expect("decodes");
+            assert!(key.is_weak(), "{}", hex::encode(bytes));
+            assert_eq!(key.to_edwards().compress().0, bytes, "canonical");
+            points.push(key.to_edwards());
+        }
+        for (i, a) in points.iter().enumerate() {
+            for b in &points[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+    }
+
+    #[test]
+    fn non_canonical_encodings_are_recognised() {
+        let mut p_plus_one = [0xffu8; 32];
+        p_plus_one[0] = 0xee;
+        p_plus_one[31] = 0x7f;
+        assert!(!canonical_encoding(&p_plus_one));
+        let mut negative_identity = [0u8; 32];
+        negative_identity[0] = 1;
+        negative_identity[31] = 0x80;
+        assert!(!canonical_encoding(&negative_identity));
+        let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
+        let r: [u8; 32] = crypto::sign_transaction(&key, b"x")[..32]
+            .try_into()
+            .unwrap();
+        assert!(canonical_encoding(&r));
+        assert!(batchable_r(&crypto::sign_transaction(&key, b"x")));
+    }
+}
