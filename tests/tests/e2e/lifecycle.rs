@@ -196,3 +196,32 @@ async fn an_unreachable_node_is_a_transport_error_not_a_refusal() {
     );
     assert!(error.refusal().is_none());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retry_from_outside_the_time_window_still_gets_its_original_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path()).unwrap();
+    let config = dir.path().join("node.toml");
+    std::fs::write(&config, "[limits]\nclient_time_window_ms = 1500\n").unwrap();
+    let node = Node::start_with(dir.path(), &["--config", config.to_str().unwrap()]);
+    let client = node.client().await;
+    let header = pledge_client::ops::TxHeader::new("zhoushan-dev", "wh-1").unwrap();
+    let tx = header
+        .clone()
+        .wrap(ops::register_tank("T-OLD", "wh-1", 1_000, "MGO"));
+    let envelope = pledge_client::keys::sign(&tx, &[node.signer("wh-1")]);
+    let first = client.submit(&envelope).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(2_000)).await;
+    let retry = client.submit(&envelope).await.unwrap();
+    assert!(retry.duplicate);
+    assert_eq!((retry.seq, retry.entry_hash), (first.seq, first.entry_hash));
+    let stale = header
+        .with_tx_id("wh-1-stale")
+        .wrap(ops::register_tank("T-STALE", "wh-1", 1_000, "MGO"));
+    let error = client
+        .submit(&pledge_client::keys::sign(&stale, &[node.signer("wh-1")]))
+        .await
+        .unwrap_err();
+    assert_eq!(refusal(&error).0, Code::InvalidArgument);
+    assert_eq!(refusal(&error).1, "CLIENT_TIME_OUT_OF_WINDOW");
+}
