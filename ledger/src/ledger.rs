@@ -151,7 +151,7 @@ impl<S: Store> Ledger<S> {
         }
         let changes = overlay.into_pending();
         if !entries.is_empty() {
-            self.store.commit_sealed(&entries, &changes)?;
+            self.store.commit(&entries, &changes)?;
         }
         Ok(results)
     }

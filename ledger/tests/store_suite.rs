@@ -6,7 +6,7 @@ mod support;
 
 use pledge_ledger::chain::ChainCursor;
 use pledge_ledger::crypto::Digest;
-use pledge_ledger::entry::Entry;
+use pledge_ledger::entry::{Entry, Sealed};
 use pledge_ledger::merkle::MemoryNodes;
 use pledge_ledger::model::ReceiptStatus;
 use pledge_ledger::state::Objects;
@@ -78,7 +78,10 @@ fn refuses_a_group_that_does_not_follow_on<S: Store>(mut world: World<S>) {
             ..Objects::default()
         };
         assert!(matches!(
-            world.ledger.store_mut().commit(&[entry], &changes),
+            world
+                .ledger
+                .store_mut()
+                .commit(&[Sealed::from_entry(entry)], &changes),
             Err(StoreError::Chain(_))
         ));
     }

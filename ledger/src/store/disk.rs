@@ -27,10 +27,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::log::EntryLog;
-use super::{
-    ReceiptFilter, Store, StoreError, active_pledge_id, follow_on_sealed, tree_nodes_for,
-    tree_nodes_for_leaves,
-};
+use super::{ReceiptFilter, Store, StoreError, active_pledge_id, follow_on, tree_nodes_for};
 use crate::chain::{ChainCursor, ChainError};
 use crate::crypto::PublicKey;
 use crate::entry::{Entry, Sealed};
@@ -146,7 +143,8 @@ impl DiskStore {
                     reason: fault.to_string(),
                 }
             })?;
-            let nodes = tree_nodes_for(&*self, seq, std::slice::from_ref(&entry))?;
+            let leaf = merkle::leaf_hash(&entry.body());
+            let nodes = tree_nodes_for(&*self, seq, std::iter::once(leaf))?;
             self.write_state(&changes, &nodes, seq + 1)?;
             report.replayed += 1;
         }
@@ -431,15 +429,10 @@ impl Store for DiskStore {
         Ok(self.log.read(seq)?)
     }
 
-    fn commit(&mut self, entries: &[Entry], changes: &Objects) -> Result<(), StoreError> {
-        let sealed: Vec<Sealed> = entries.iter().cloned().map(Sealed::from_entry).collect();
-        self.commit_sealed(&sealed, changes)
-    }
-
-    fn commit_sealed(&mut self, entries: &[Sealed], changes: &Objects) -> Result<(), StoreError> {
-        let head = follow_on_sealed(self.head, entries)?;
+    fn commit(&mut self, entries: &[Sealed], changes: &Objects) -> Result<(), StoreError> {
+        let head = follow_on(self.head, entries)?;
         let leaves = entries.iter().map(|s| merkle::leaf_hash(s.body()));
-        let nodes = tree_nodes_for_leaves(&*self, self.len(), leaves)?;
+        let nodes = tree_nodes_for(&*self, self.len(), leaves)?;
         let slices: Vec<&[u8]> = entries.iter().map(|s| s.record.as_slice()).collect();
         self.log.append_group(&slices)?;
         self.head = head;
@@ -459,12 +452,17 @@ impl Store for DiskStore {
         };
         let mut found = Vec::new();
         for item in self.state.range(start..) {
-            let (key, _) = item.map_err(sled_err("list receipts"))?;
+            let (key, value) = item.map_err(sled_err("list receipts"))?;
             let Some(id) = key.strip_prefix(prefix.as_slice()) else {
                 break;
             };
-            let id = String::from_utf8_lossy(id);
-            if let Some(receipt) = self.receipt(&id)? {
+            // Scanning `r/` yields the receipts themselves; an index key
+            // names one to read.
+            let receipt = match filter {
+                ReceiptFilter::All => Some(decode_value(&key, &value)?),
+                _ => self.receipt(&String::from_utf8_lossy(id))?,
+            };
+            if let Some(receipt) = receipt {
                 found.push(receipt);
             }
             if found.len() >= limit {

@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 
 use super::{ReceiptFilter, Store, StoreError, active_pledge_id, follow_on, tree_nodes_for};
 use crate::chain::ChainCursor;
-use crate::entry::Entry;
+use crate::entry::{Entry, Sealed};
 use crate::error::DecodeError;
-use crate::merkle::{Hash, NodeId, NodeSource};
+use crate::merkle::{self, Hash, NodeId, NodeSource};
 use crate::model::{
     Certificate, CertificateRef, Participant, Pledge, Receipt, Seq, Tank, TxRecord,
 };
@@ -56,12 +56,14 @@ impl Store for MemoryStore {
             })
     }
 
-    fn commit(&mut self, entries: &[Entry], changes: &Objects) -> Result<(), StoreError> {
+    fn commit(&mut self, entries: &[Sealed], changes: &Objects) -> Result<(), StoreError> {
         let head = follow_on(self.head, entries)?;
-        let nodes = tree_nodes_for(self, self.len(), entries)?;
+        let leaves = entries.iter().map(|s| merkle::leaf_hash(s.body()));
+        let nodes = tree_nodes_for(self, self.len(), leaves)?;
         self.head = head;
         self.nodes.extend(nodes);
-        self.records.extend(entries.iter().map(Entry::encode));
+        self.records
+            .extend(entries.iter().map(|s| s.record.clone()));
         self.state.merge(changes.clone());
         Ok(())
     }

@@ -59,14 +59,9 @@ pub trait Store: StateRead + NodeSource<Error = StoreError> {
     /// Makes `entries` (which must follow on from the head) and the state
     /// `changes` they produce durable. On `Ok` the entries survive a crash or
     /// power loss. On `Err` the store must be reopened before further use.
-    fn commit(&mut self, entries: &[Entry], changes: &Objects) -> Result<(), StoreError>;
-
-    /// [`Store::commit`] for entries whose hash and record the sequencer
-    /// computed already ([`Sealed`]), so that no body is encoded twice.
-    fn commit_sealed(&mut self, entries: &[Sealed], changes: &Objects) -> Result<(), StoreError> {
-        let plain: Vec<Entry> = entries.iter().map(|s| s.entry.clone()).collect();
-        self.commit(&plain, changes)
-    }
+    /// The entries come [`Sealed`]: with the hash and record the sequencer
+    /// computed once, so the store encodes and hashes no body again.
+    fn commit(&mut self, entries: &[Sealed], changes: &Objects) -> Result<(), StoreError>;
 
     /// Every object of the derived state, for comparison with a replay.
     fn objects(&self) -> Result<Objects, StoreError>;
@@ -89,19 +84,9 @@ pub trait Store: StateRead + NodeSource<Error = StoreError> {
     }
 }
 
-/// The Merkle nodes a group of entries completes, in order, when appended
-/// to a tree of `size_before` leaves stored in `base`.
+/// The Merkle nodes that entries with these leaf hashes complete, in order,
+/// when appended to a tree of `size_before` leaves stored in `base`.
 fn tree_nodes_for<S: NodeSource<Error = StoreError> + ?Sized>(
-    base: &S,
-    size_before: u64,
-    entries: &[Entry],
-) -> Result<Vec<(NodeId, Hash)>, StoreError> {
-    let leaves = entries.iter().map(|entry| merkle::leaf_hash(&entry.body()));
-    tree_nodes_for_leaves(base, size_before, leaves)
-}
-
-/// [`tree_nodes_for`] from the entries' leaf hashes.
-fn tree_nodes_for_leaves<S: NodeSource<Error = StoreError> + ?Sized>(
     base: &S,
     size_before: u64,
     leaves: impl Iterator<Item = Hash>,
@@ -148,16 +133,7 @@ impl<S: NodeSource<Error = StoreError> + ?Sized> NodeSource for PendingNodes<'_,
 
 /// Checks that `entries` follow on from `head`, without seals (they were
 /// just sealed by the caller), and returns the new head.
-fn follow_on(head: ChainCursor, entries: &[Entry]) -> Result<ChainCursor, StoreError> {
-    let mut cursor = head;
-    for entry in entries {
-        cursor.check(entry, None)?;
-    }
-    Ok(cursor)
-}
-
-/// [`follow_on`] for sealed entries, with the hashes already computed.
-fn follow_on_sealed(head: ChainCursor, entries: &[Sealed]) -> Result<ChainCursor, StoreError> {
+fn follow_on(head: ChainCursor, entries: &[Sealed]) -> Result<ChainCursor, StoreError> {
     let mut cursor = head;
     for sealed in entries {
         cursor.check_hashed(&sealed.entry, sealed.hash, None)?;
