@@ -421,18 +421,26 @@ impl Rejection {
     /// The fields of the refusal as (name, value) text pairs, for
     /// machine-readable error details.
     pub fn fields(&self) -> Vec<(String, String)> {
-        let value = serde_json::to_value(self).unwrap_or_default();
-        let Some(fields) = value.as_object().and_then(|o| o.values().next()) else {
-            return Vec::new();
-        };
-        flatten("", fields)
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(tagged)) => tagged
+                .values()
+                .flat_map(|fields| flatten("", fields))
+                .collect(),
+            _ => Vec::new(),
+        }
     }
 
-    /// A stable machine-readable reason, e.g. `RECEIPT_PLEDGED`.
+    /// A stable machine-readable reason, e.g. `RECEIPT_PLEDGED`: the
+    /// variant's name, as serde tags it.
     pub fn reason(&self) -> String {
-        let debug = format!("{self:?}");
-        let name = debug.split([' ', '{', '(']).next().unwrap_or_default();
-        screaming_snake(name)
+        let variant = match serde_json::to_value(self) {
+            Ok(serde_json::Value::String(unit)) => unit,
+            Ok(serde_json::Value::Object(tagged)) => {
+                tagged.keys().next().cloned().unwrap_or_default()
+            }
+            _ => String::new(),
+        };
+        screaming_snake(&variant)
     }
 }
 
