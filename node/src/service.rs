@@ -121,14 +121,7 @@ impl LedgerApi {
     }
 
     fn read(&self) -> Result<RwLockReadGuard<'_, Ledger<DiskStore>>, Status> {
-        self.ledger.read().map_err(|_| {
-            status::status(
-                Code::Internal,
-                "the ledger lock is poisoned".into(),
-                "INTERNAL",
-                Vec::new(),
-            )
-        })
+        read_ledger(&self.ledger)
     }
 
     /// The original answer to a retry of a committed transaction.
@@ -194,6 +187,18 @@ impl LedgerApi {
         let history = store.receipt_history(id).map_err(|e| status::store(&e))?;
         Ok(views::receipt(&receipt, pledge.as_ref(), history))
     }
+}
+
+/// Read access to the ledger for a request.
+fn read_ledger(ledger: &SharedLedger) -> Result<RwLockReadGuard<'_, Ledger<DiskStore>>, Status> {
+    ledger.read().map_err(|_| {
+        status::status(
+            Code::Internal,
+            "the ledger lock is poisoned".into(),
+            "INTERNAL",
+            Vec::new(),
+        )
+    })
 }
 
 /// A requested tree size, 0 meaning the current one; never past the head.
@@ -580,14 +585,7 @@ impl EntryStreamer {
     }
 
     fn read_batch(&mut self, size: u64) -> Result<Vec<pb::EntryRecord>, Status> {
-        let ledger = self.ledger.read().map_err(|_| {
-            status::status(
-                Code::Internal,
-                "the ledger lock is poisoned".into(),
-                "INTERNAL",
-                Vec::new(),
-            )
-        })?;
+        let ledger = read_ledger(&self.ledger)?;
         let end = size.min(self.next + STREAM_BATCH);
         let mut batch = Vec::with_capacity((end - self.next) as usize);
         for seq in self.next..end {
