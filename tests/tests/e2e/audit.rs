@@ -3,7 +3,6 @@
 use pledge_client::ops;
 use pledge_ledger::merkle::{self, MemoryNodes};
 use pledge_ledger::model::ReceiptStatus;
-use pledge_proto::v1 as pb;
 use pledge_tests::Node;
 
 use super::common::*;
@@ -101,5 +100,4 @@ async fn an_auditor_streaming_from_entry_zero_rebuilds_the_nodes_state() {
     }
     let listed = client.list_all_receipts(None, 2).await.unwrap();
     assert_eq!(listed.len(), state.receipts.len());
-    let _ = pb::ReceiptStatus::Active;
 }
