@@ -1,6 +1,4 @@
-//! TLS for talking to a node: trust the node's CA, and under mutual TLS
-//! present a participant's certificate ([`client_config`]). And a
-//! development CA that issues node and participant certificates
+//! A development CA that issues node and participant certificates
 //! ([`create_dev_ca`], [`issue_server`], [`issue_client`]), as
 //! `pledgectl tls` does.
 //!
@@ -15,20 +13,6 @@
 //! alternative name only ([`PARTICIPANT_URI_PREFIX`]); the common name is
 //! for people. Files are PEM; private keys are written with mode 0600 and no
 //! file is ever overwritten. Keys are ECDSA P-256.
-//!
-//! ```no_run
-//! # async fn demo() -> Result<(), pledge_client::ClientError> {
-//! use std::path::Path;
-//! use pledge_client::{ConnectOptions, LedgerClient, tls};
-//!
-//! let tls = tls::client_config(
-//!     Path::new("ca/ca.pem"),
-//!     Some((Path::new("bank-a/bank-a.pem"), Path::new("bank-a/bank-a-key.pem"))),
-//! )?;
-//! let options = ConnectOptions { tls: Some(tls), ..ConnectOptions::default() };
-//! let client = LedgerClient::connect_with("https://127.0.0.1:50051", options).await?;
-//! # Ok(()) }
-//! ```
 
 use std::path::{Path, PathBuf};
 
@@ -36,14 +20,47 @@ use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyPair, KeyUsagePurpose, SanType,
 };
+use pledge_client::tls::PARTICIPANT_URI_PREFIX;
 use time::{Duration, OffsetDateTime};
-use tonic::transport::{Certificate, ClientTlsConfig, Identity};
 
-use crate::error::{ClientError, Result};
+/// Why a certificate could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum CertError {
+    /// A value given by the user is not valid (a host, a participant id).
+    #[error("invalid {what}: {reason}")]
+    InvalidInput {
+        /// Which value.
+        what: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The CA directory holds no usable CA certificate or key.
+    #[error("{file} in the CA directory: {reason}")]
+    BadCa {
+        /// The file name ([`CA_CERT`] or [`CA_KEY`]).
+        file: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Generating a key or signing a certificate failed.
+    #[error("certificate: {0}")]
+    Certificate(#[from] rcgen::Error),
+    /// An output file exists already.
+    #[error("{} exists; not overwriting it", .0.display())]
+    Exists(PathBuf),
+    /// Reading or writing a file failed.
+    #[error("{op} {}: {source}", path.display())]
+    Io {
+        /// "read", "write", "create".
+        op: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
 
-/// Prefix of the URI subject alternative name that binds a client
-/// certificate to a participant id (the node reads the id after it).
-pub const PARTICIPANT_URI_PREFIX: &str = "pledgeledger:participant:";
+type Result<T> = std::result::Result<T, CertError>;
 /// The CA certificate's file name in a CA directory.
 pub const CA_CERT: &str = "ca.pem";
 /// The CA private key's file name in a CA directory.
@@ -65,33 +82,6 @@ pub struct Written {
     pub key: PathBuf,
 }
 
-/// TLS settings that trust the CA in `ca_file` and, given a certificate and
-/// key file, present that identity (mutual TLS).
-pub fn client_config(ca_file: &Path, identity: Option<(&Path, &Path)>) -> Result<ClientTlsConfig> {
-    let mut config = ClientTlsConfig::new()
-        .ca_certificate(Certificate::from_pem(read_pem(ca_file, "CA certificate")?));
-    if let Some((cert, key)) = identity {
-        let cert = read_pem(cert, "client certificate")?;
-        config = config.identity(Identity::from_pem(cert, read_pem(key, "client key")?));
-    }
-    Ok(config)
-}
-
-fn read_pem(path: &Path, what: &'static str) -> Result<Vec<u8>> {
-    let bytes = std::fs::read(path).map_err(|source| ClientError::Io {
-        op: "read",
-        path: path.to_owned(),
-        source,
-    })?;
-    if !bytes.windows(11).any(|w| w == b"-----BEGIN ") {
-        return Err(ClientError::input(
-            what,
-            format!("{} is not a PEM file", path.display()),
-        ));
-    }
-    Ok(bytes)
-}
-
 /// Creates a development CA in `out`: [`CA_CERT`] and [`CA_KEY`].
 pub fn create_dev_ca(out: &Path) -> Result<Written> {
     let mut params = CertificateParams::default();
@@ -100,7 +90,7 @@ pub fn create_dev_ca(out: &Path) -> Result<Written> {
     params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     valid_for(&mut params, CA_DAYS);
     let key = generate_key()?;
-    let cert = params.self_signed(&key).map_err(certificate_error)?;
+    let cert = params.self_signed(&key)?;
     write_pair(out, CA_CERT, CA_KEY, &cert.pem(), &key.serialize_pem())
 }
 
@@ -109,9 +99,9 @@ pub fn create_dev_ca(out: &Path) -> Result<Written> {
 pub fn issue_server(ca_dir: &Path, hosts: &[String], out: &Path) -> Result<Written> {
     let first = hosts
         .first()
-        .ok_or_else(|| ClientError::input("host", "give at least one host name or address"))?;
+        .ok_or_else(|| invalid("host", "give at least one host name or address"))?;
     let mut params = CertificateParams::new(hosts.to_vec())
-        .map_err(|e| ClientError::input("host", e.to_string()))?;
+        .map_err(|e| invalid("host", e.to_string()))?;
     params.distinguished_name = name(first);
     leaf(&mut params, ExtendedKeyUsagePurpose::ServerAuth);
     issue(ca_dir, &params, out, SERVER_CERT, SERVER_KEY)
@@ -121,13 +111,13 @@ pub fn issue_server(ca_dir: &Path, hosts: &[String], out: &Path) -> Result<Writt
 /// `<participant>.pem` and `<participant>-key.pem`.
 pub fn issue_client(ca_dir: &Path, participant: &str, out: &Path) -> Result<Written> {
     pledge_ledger::text::check_id("participant", participant)
-        .map_err(|e| ClientError::input("participant", e.to_string()))?;
+        .map_err(|e| invalid("participant", e.to_string()))?;
     let uri = format!("{PARTICIPANT_URI_PREFIX}{participant}");
     let mut params = CertificateParams::default();
     params.distinguished_name = name(participant);
     params.subject_alt_names = vec![SanType::URI(
         uri.try_into()
-            .map_err(|e: rcgen::Error| ClientError::input("participant", e.to_string()))?,
+            .map_err(|e: rcgen::Error| invalid("participant", e.to_string()))?,
     )];
     leaf(&mut params, ExtendedKeyUsagePurpose::ClientAuth);
     let (cert, key) = (
@@ -166,31 +156,41 @@ fn issue(
 ) -> Result<Written> {
     let issuer = load_issuer(ca_dir)?;
     let key = generate_key()?;
-    let cert = params.signed_by(&key, &issuer).map_err(certificate_error)?;
+    let cert = params.signed_by(&key, &issuer)?;
     write_pair(out, cert_name, key_name, &cert.pem(), &key.serialize_pem())
 }
 
 fn load_issuer(ca_dir: &Path) -> Result<Issuer<'static, KeyPair>> {
     let read = |name: &str| {
         let path = ca_dir.join(name);
-        std::fs::read_to_string(&path).map_err(|source| ClientError::Io {
+        std::fs::read_to_string(&path).map_err(|source| CertError::Io {
             op: "read",
             path,
             source,
         })
     };
     let key = KeyPair::from_pem(&read(CA_KEY)?)
-        .map_err(|e| ClientError::input("CA key", format!("{}: {e}", CA_KEY)))?;
+        .map_err(|e| bad_ca(CA_KEY, e))?;
     Issuer::from_ca_cert_pem(&read(CA_CERT)?, key)
-        .map_err(|e| ClientError::input("CA certificate", format!("{}: {e}", CA_CERT)))
+        .map_err(|e| bad_ca(CA_CERT, e))
 }
 
 fn generate_key() -> Result<KeyPair> {
-    KeyPair::generate().map_err(|e| ClientError::Random(e.to_string()))
+    Ok(KeyPair::generate()?)
 }
 
-fn certificate_error(error: rcgen::Error) -> ClientError {
-    ClientError::input("certificate", error.to_string())
+fn invalid(what: &'static str, reason: impl Into<String>) -> CertError {
+    CertError::InvalidInput {
+        what,
+        reason: reason.into(),
+    }
+}
+
+fn bad_ca(file: &'static str, error: rcgen::Error) -> CertError {
+    CertError::BadCa {
+        file,
+        reason: error.to_string(),
+    }
 }
 
 /// Writes the certificate and its key (mode 0600) into `out`, refusing to
@@ -208,13 +208,10 @@ fn write_pair(
     };
     for path in [&written.cert, &written.key] {
         if path.exists() {
-            return Err(ClientError::input(
-                "output file",
-                format!("{} exists; not overwriting it", path.display()),
-            ));
+            return Err(CertError::Exists(path.clone()));
         }
     }
-    std::fs::create_dir_all(out).map_err(|source| ClientError::Io {
+    std::fs::create_dir_all(out).map_err(|source| CertError::Io {
         op: "create",
         path: out.to_owned(),
         source,
@@ -232,7 +229,7 @@ fn write_new(path: &Path, text: &str, mode: u32) -> Result<()> {
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
     #[cfg(not(unix))]
     let _ = mode;
-    let io = |source| ClientError::Io {
+    let io = |source| CertError::Io {
         op: "write",
         path: path.to_owned(),
         source,
@@ -260,7 +257,7 @@ mod tests {
             assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
         }
         let identity = (client.cert.as_path(), client.key.as_path());
-        client_config(&ca.join(CA_CERT), Some(identity)).unwrap();
+        pledge_client::tls::client_config(&ca.join(CA_CERT), Some(identity)).unwrap();
     }
 
     #[cfg(unix)]
@@ -284,14 +281,5 @@ mod tests {
         assert!(issue_client(dir.path(), "", dir.path()).is_err());
         let missing = issue_client(dir.path(), "bank-a", dir.path()).unwrap_err();
         assert!(missing.to_string().contains(CA_KEY), "{missing}");
-    }
-
-    #[test]
-    fn a_ca_file_that_is_not_pem_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("ca.pem");
-        std::fs::write(&path, b"garbage").unwrap();
-        let error = client_config(&path, None).unwrap_err().to_string();
-        assert!(error.contains("not a PEM file"), "{error}");
     }
 }
