@@ -16,11 +16,11 @@
 
 use std::path::{Path, PathBuf};
 
+use pledge_client::tls::PARTICIPANT_URI_PREFIX;
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyPair, KeyUsagePurpose, SanType,
 };
-use pledge_client::tls::PARTICIPANT_URI_PREFIX;
 use time::{Duration, OffsetDateTime};
 
 /// Why a certificate could not be made.
@@ -100,8 +100,8 @@ pub fn issue_server(ca_dir: &Path, hosts: &[String], out: &Path) -> Result<Writt
     let first = hosts
         .first()
         .ok_or_else(|| invalid("host", "give at least one host name or address"))?;
-    let mut params = CertificateParams::new(hosts.to_vec())
-        .map_err(|e| invalid("host", e.to_string()))?;
+    let mut params =
+        CertificateParams::new(hosts.to_vec()).map_err(|e| invalid("host", e.to_string()))?;
     params.distinguished_name = name(first);
     leaf(&mut params, ExtendedKeyUsagePurpose::ServerAuth);
     issue(ca_dir, &params, out, SERVER_CERT, SERVER_KEY)
@@ -169,10 +169,8 @@ fn load_issuer(ca_dir: &Path) -> Result<Issuer<'static, KeyPair>> {
             source,
         })
     };
-    let key = KeyPair::from_pem(&read(CA_KEY)?)
-        .map_err(|e| bad_ca(CA_KEY, e))?;
-    Issuer::from_ca_cert_pem(&read(CA_CERT)?, key)
-        .map_err(|e| bad_ca(CA_CERT, e))
+    let key = KeyPair::from_pem(&read(CA_KEY)?).map_err(|e| bad_ca(CA_KEY, e))?;
+    Issuer::from_ca_cert_pem(&read(CA_CERT)?, key).map_err(|e| bad_ca(CA_CERT, e))
 }
 
 fn generate_key() -> Result<KeyPair> {

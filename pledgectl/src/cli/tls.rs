@@ -119,7 +119,9 @@ pub enum TlsCommand {
 pub fn run(ctx: &Context, command: TlsCommand) -> anyhow::Result<ExitCode> {
     let written = match command {
         TlsCommand::DevCa { out } => certs::create_dev_ca(&out)?,
-        TlsCommand::IssueServer { ca_dir, hosts, out } => certs::issue_server(&ca_dir, &hosts, &out)?,
+        TlsCommand::IssueServer { ca_dir, hosts, out } => {
+            certs::issue_server(&ca_dir, &hosts, &out)?
+        }
         TlsCommand::IssueClient {
             ca_dir,
             participant,
