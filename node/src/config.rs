@@ -6,6 +6,9 @@
 //! genesis_file = "pledge-data/genesis.bin"   # signed genesis envelope (protobuf)
 //! node_key_file = "pledge-data/node-key.json"
 //! metrics_listen = "127.0.0.1:9464"   # Prometheus text; absent = off
+//! http_listen = "127.0.0.1:8080"      # web explorer (HTTPS with [tls]); absent = off,
+//!                                     # except in a development node
+//! no_http = false                     # turn the development node's explorer off
 //! plaintext = false                   # allow plaintext gRPC on a non-loopback address
 //!
 //! [tls]                               # absent = plaintext gRPC
@@ -44,6 +47,11 @@ pub struct Config {
     pub node_key_file: Option<PathBuf>,
     /// Where to serve Prometheus metrics (plain HTTP); `None` turns them off.
     pub metrics_listen: Option<SocketAddr>,
+    /// Where to serve the web explorer (with the `[tls]` files when set);
+    /// `None`: off, except in a development node (see `web.rs`).
+    pub http_listen: Option<SocketAddr>,
+    /// Turns the development node's default web explorer off.
+    pub no_http: bool,
     /// Plaintext gRPC was asked for explicitly: allows a non-loopback
     /// listen address without TLS.
     pub plaintext: bool,
@@ -127,6 +135,8 @@ impl Default for Config {
             genesis_file: None,
             node_key_file: None,
             metrics_listen: None,
+            http_listen: None,
+            no_http: false,
             plaintext: false,
             tls: None,
             limits: Limits::default(),

@@ -70,6 +70,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let address = listener.local_addr()?;
+    let web = crate::web::bind(&config, opened.dev_keys.is_some()).await?;
     announce(
         &config,
         transport,
@@ -78,6 +79,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         opened.dev_keys.as_deref(),
         size,
     )?;
+    if let Some(web) = &web {
+        println!("  explorer:       {}", web.url());
+    }
     if let Some(metrics_address) = config.metrics_listen {
         let metrics_listener = tokio::net::TcpListener::bind(metrics_address).await?;
         println!(
@@ -100,6 +104,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             .max_encoding_message_size(limits.max_message_bytes),
         move |request| rate_limit.intercept(request),
     );
+    // The web explorer reads through this same service stack, as each viewer.
+    let web = web.map(|web| web.start(pledge_explorer::channel::boxed(service.clone())));
 
     server
         .max_concurrent_streams(Some(limits.max_concurrent_streams))
@@ -117,6 +123,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await?;
 
     tracing::info!("stopped accepting; draining the sequencer");
+    if let Some(web) = web {
+        web.abort();
+    }
     health
         .set_not_serving::<LedgerServiceServer<LedgerApi>>()
         .await;

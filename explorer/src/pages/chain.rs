@@ -1,0 +1,194 @@
+//! `/chain`: the latest entries (the page's script asks `/chain/feed` for
+//! new ones every few seconds while the tab is visible) and the latest
+//! signed checkpoint with every signature line on it.
+//!
+//! The live list polls rather than holding a stream open per viewer: a
+//! browser tab costs the node one short read every few seconds, never a
+//! long-lived stream.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use pledge_ledger::checkpoint::{Checkpoint, SIGNATURE_LINE_PREFIX, key_id, ledger_origin};
+use pledge_ledger::crypto::PublicKey;
+use serde_json::json;
+use tonic::Status;
+
+use crate::describe;
+use crate::format::{full_hex, grouped, short_hex, time};
+use crate::html;
+use crate::html::Html;
+use crate::i18n::L;
+use crate::links;
+use crate::page::{Answer, Ctx, Nav, Page, facts};
+use crate::reads::EntryView;
+
+/// Entries on the chain page and in one answer of the feed.
+pub const LATEST: u64 = 25;
+
+/// The chain page.
+pub async fn page(ctx: &Ctx) -> Result<Answer, Status> {
+    let head = ctx.reads.head().await?;
+    let entries = latest(ctx, head.size, None).await?;
+    let checkpoint = checkpoint_panel(ctx).await?;
+    let body = html!(
+        "<h1>{}</h1><div class=\"columns wide-left\"><section>\
+         <h2>{} <span class=\"follow\" id=\"live-state\" data-paused=\"{}\">{}</span></h2>\
+         <table class=\"list\" id=\"entries\" data-after=\"{}\"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead>\
+         <tbody>{}</tbody></table></section><section id=\"checkpoint\">{}</section></div>",
+        ctx.t(L::NavChain),
+        ctx.t(L::LatestEntries),
+        ctx.t(L::Paused),
+        ctx.t(L::FollowingLive),
+        head.size.saturating_sub(1),
+        ctx.t(L::Entry),
+        ctx.t(L::Time),
+        ctx.t(L::What),
+        ctx.t(L::Signers),
+        rows(ctx, &entries),
+        checkpoint
+    );
+    Ok(Answer::Page(Page::ok(
+        ctx.t(L::NavChain).to_owned(),
+        Nav::Chain,
+        body,
+    )))
+}
+
+/// `/chain/feed?after=N`: `{"size", "rows"}`, the rows of the entries after
+/// N (at most [`LATEST`], newest first) as HTML.
+pub async fn feed(ctx: &Ctx, after: Option<u64>) -> Result<Answer, Status> {
+    let head = ctx.reads.head().await?;
+    let entries = latest(ctx, head.size, after).await?;
+    let body = json!({ "size": head.size, "rows": rows(ctx, &entries).into_string() });
+    Ok(Answer::Json(body.to_string()))
+}
+
+/// The newest entries below `size`, after `after` if given, oldest first.
+async fn latest(ctx: &Ctx, size: u64, after: Option<u64>) -> Result<Vec<EntryView>, Status> {
+    let newest_window = size.saturating_sub(LATEST);
+    let from = match after {
+        Some(seq) => seq.saturating_add(1).max(newest_window),
+        None => newest_window,
+    };
+    if from >= size {
+        return Ok(Vec::new());
+    }
+    ctx.reads.entries(from, LATEST as usize).await
+}
+
+fn rows(ctx: &Ctx, entries: &[EntryView]) -> Html {
+    entries
+        .iter()
+        .rev()
+        .map(|view| {
+            let what = match &view.tx {
+                Ok(tx) => describe::operation(ctx.lang, tx),
+                Err(reason) => Html::text(reason),
+            };
+            let signers = links::participants(
+                view.entry
+                    .envelope
+                    .signatures
+                    .iter()
+                    .map(|s| s.signer.as_str()),
+            );
+            html!(
+                "<tr data-seq=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                view.entry.seq,
+                links::entry(view.entry.seq),
+                time(view.entry.time_ms),
+                what,
+                signers
+            )
+        })
+        .collect()
+}
+
+/// The latest checkpoint: its fields, its note, and every signature line.
+async fn checkpoint_panel(ctx: &Ctx) -> Result<Html, Status> {
+    let Some(signed) = ctx.reads.checkpoint().await? else {
+        return Ok(html!(
+            "<h2>{}</h2><p>{}</p>",
+            ctx.t(L::Checkpoint),
+            ctx.t(L::NoCheckpoint)
+        ));
+    };
+    let info = ctx.reads.node_info().await?;
+    let origin = ledger_origin(&info.ledger_id);
+    let node_key = PublicKey::from_slice(&info.node_public_key);
+    let verdict = match node_key.map(|key| Checkpoint::verify_note(&signed.note, &origin, &key)) {
+        Some(Ok(_)) => html!(
+            "<span class=\"badge live\">✓ {}</span>",
+            ctx.t(L::NodeSignature)
+        ),
+        Some(Err(error)) => html!(
+            "<span class=\"badge frozen\">✗ {}</span>",
+            error.to_string()
+        ),
+        None => html!(
+            "<span class=\"badge frozen\">✗ {}</span>",
+            ctx.t(L::NodeKey)
+        ),
+    };
+    let lines = signature_lines(ctx, &signed.note, &origin, node_key.as_ref());
+    Ok(html!(
+        "<h2>{}</h2><p>{}</p>{}<h3>{}</h3>{}<h3>{}</h3><pre class=\"note\" id=\"checkpoint-note\">{}</pre>",
+        ctx.t(L::Checkpoint),
+        verdict,
+        facts([
+            (
+                ctx.t(L::TreeSize),
+                html!("{}", grouped(u128::from(signed.tree_size)))
+            ),
+            (ctx.t(L::MerkleRoot), full_hex(&signed.tree_root)),
+            (ctx.t(L::ChainHead), full_hex(&signed.head_hash)),
+            (ctx.t(L::CheckpointTime), time(signed.time_ms)),
+        ]),
+        ctx.t(L::Signatures),
+        lines,
+        ctx.t(L::NoteText),
+        signed.note
+    ))
+}
+
+/// The note's signature lines: the node's, and any cosignatures (listed;
+/// checking them needs the witnesses' keys, which a verifier holds).
+fn signature_lines(ctx: &Ctx, note: &str, origin: &str, node_key: Option<&PublicKey>) -> Html {
+    let node_id = node_key.map(|key| key_id(origin, key));
+    let block = note.rsplit_once("\n\n").map_or("", |(_, block)| block);
+    let mut cosigned = false;
+    let rows: Html = block
+        .lines()
+        .filter_map(|line| line.strip_prefix(SIGNATURE_LINE_PREFIX))
+        .filter_map(|rest| rest.split_once(' '))
+        .map(|(name, blob)| {
+            let id = BASE64
+                .decode(blob)
+                .ok()
+                .and_then(|b| b.get(..4).map(<[u8]>::to_vec));
+            let is_node = name == origin && id.as_deref() == node_id.as_ref().map(|i| &i[..]);
+            cosigned |= !is_node;
+            let role = match is_node {
+                true => ctx.t(L::NodeSignature),
+                false => ctx.t(L::Cosignature),
+            };
+            html!(
+                "<tr><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+                name,
+                short_hex(&id.map(hex::encode).unwrap_or_default()),
+                role
+            )
+        })
+        .collect();
+    let none = match cosigned {
+        true => Html::new(),
+        false => html!("<p class=\"note\">{}</p>", ctx.t(L::NoCosignatures)),
+    };
+    html!(
+        "<table class=\"list\" id=\"signatures\"><thead><tr><th>{}</th><th>{}</th><th></th></tr></thead><tbody>{}</tbody></table>{}",
+        ctx.t(L::KeyName),
+        ctx.t(L::KeyId),
+        rows,
+        none
+    )
+}
