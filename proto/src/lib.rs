@@ -44,6 +44,7 @@ pub use generated::pledgeledger::v1;
 /// submissions, read indexes); see docs/REPLICATION.md.
 pub use generated::pledgeledger::cluster::v1 as cluster;
 
-/// Encoded `FileDescriptorSet` of every proto file, for gRPC server reflection.
+/// Encoded `FileDescriptorSet` of the public API's proto files
+/// (`pledgeledger.v1`), for gRPC server reflection on the client port.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/pledgeledger_descriptor.bin"));
