@@ -193,7 +193,7 @@ labels! {
     KeyId => "Key id", "密钥标识";
     NodeSignature => "node signature: verifies", "节点签名：验证通过";
     Cosignature => "cosignature (witness)", "见证人联署";
-    NoCosignatures => "No witness cosignatures: this node has no witnesses.", "无见证人联署：本节点未配置见证人。";
+    NoCosignatures => "No witness has cosigned this checkpoint.", "尚无见证人联署此检查点。";
     NoCheckpoint => "No checkpoint has been signed yet.", "尚未签署检查点。";
     Previous => "Previous", "上一条";
     Next => "Next", "下一条";

@@ -125,7 +125,7 @@ impl Reads {
     pub async fn checkpoint(&self) -> Result<Option<pb::SignedCheckpoint>, Status> {
         match self
             .client()
-            .get_checkpoint(pb::GetCheckpointRequest {})
+            .get_checkpoint(pb::GetCheckpointRequest::default())
             .await
         {
             Ok(answer) => Ok(Some(answer.into_inner())),
@@ -138,6 +138,7 @@ impl Reads {
     pub async fn prove(&self, receipt_id: &str) -> Result<pb::ReceiptBundle, Status> {
         let request = pb::ProveReceiptRequest {
             receipt_id: receipt_id.to_owned(),
+            ..Default::default()
         };
         Ok(self.client().prove_receipt(request).await?.into_inner())
     }

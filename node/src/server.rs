@@ -19,6 +19,22 @@ use crate::metrics::Metrics;
 use crate::ratelimit::RateLimit;
 use crate::sequencer::Sequencer;
 use crate::service::LedgerApi;
+use crate::witnesses::Witnesses;
+
+/// The witnesses of the configured policy file, if any.
+fn witnesses(config: &Config) -> anyhow::Result<Option<Arc<Witnesses>>> {
+    let Some(path) = &config.witness_policy_file else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the witness policy {}", path.display()))?;
+    let policy = pledge_ledger::cosigning::WitnessPolicy::parse(&text)
+        .with_context(|| format!("the witness policy {}", path.display()))?;
+    let timeout = Duration::from_millis(config.limits.witness_timeout_ms);
+    let witnesses = Witnesses::new(policy, timeout)
+        .with_context(|| format!("the witness policy {}", path.display()))?;
+    Ok(Some(Arc::new(witnesses)))
+}
 
 /// Runs the node until a stop signal.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
@@ -50,12 +66,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         heads_tx,
         metrics.clone(),
     )?;
+    let witnesses = witnesses(&config)?;
     let (checkpoints_tx, checkpoints) = watch::channel(None);
     tokio::spawn(checkpointer::run(
         ledger.clone(),
         heads.clone(),
         checkpoints_tx,
         Duration::from_millis(limits.checkpoint_interval_ms),
+        witnesses.clone(),
     ));
     let api = LedgerApi::new(
         ledger.clone(),
@@ -93,10 +111,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<LedgerServiceServer<LedgerApi>>().await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(pledge_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
+    let reflection_v1 = reflection().build_v1()?;
+    let reflection_v1alpha = reflection().build_v1alpha()?;
     let rate_limit = RateLimit::new(limits.requests_per_second_per_connection);
     let service = tonic::service::interceptor::InterceptedService::new(
         LedgerServiceServer::new(api)
@@ -117,7 +133,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .http2_keepalive_timeout(Some(Duration::from_secs(20)))
         .tcp_keepalive(Some(Duration::from_secs(60)))
         .add_service(health_service)
-        .add_service(reflection)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
         .add_service(service)
         .serve_with_incoming_shutdown(incoming(listener), stop_signal())
         .await?;
@@ -188,6 +205,15 @@ fn announce(
         "  transport:      {}",
         transport_line(config, transport)
     )?;
+    let witnesses = config
+        .witness_policy_file
+        .as_ref()
+        .map_or_else(|| "none".to_owned(), |p| p.display().to_string());
+    writeln!(
+        out,
+        "  witnesses:      {witnesses} (a checkpoint at most every {} ms)",
+        config.limits.checkpoint_interval_ms
+    )?;
     out.flush()?;
     Ok(())
 }
@@ -216,6 +242,16 @@ fn transport_line(config: &Config, transport: Transport) -> String {
             client_ca.map(file).unwrap_or_default()
         ),
     }
+}
+
+/// Server reflection over the ledger and health services. Both protocol
+/// versions are served: `grpc.reflection.v1` and `grpc.reflection.v1alpha`,
+/// which older clients (Python's `grpcio-reflection` among them) still ask
+/// for.
+fn reflection() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pledge_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
 }
 
 async fn stop_signal() {

@@ -6,10 +6,9 @@
 //! browser tab costs the node one short read every few seconds, never a
 //! long-lived stream.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
-use pledge_ledger::checkpoint::{Checkpoint, SIGNATURE_LINE_PREFIX, key_id, ledger_origin};
+use pledge_ledger::checkpoint::{Checkpoint, key_id, ledger_origin};
 use pledge_ledger::crypto::PublicKey;
+use pledge_ledger::note::{NoteSignature, SignedNote};
 use serde_json::json;
 use tonic::Status;
 
@@ -116,7 +115,7 @@ async fn checkpoint_panel(ctx: &Ctx) -> Result<Html, Status> {
     let info = ctx.reads.node_info().await?;
     let origin = ledger_origin(&info.ledger_id);
     let node_key = PublicKey::from_slice(&info.node_public_key);
-    let verdict = match node_key.map(|key| Checkpoint::verify_note(&signed.note, &origin, &key)) {
+    let verdict = match node_key.map(|key| Checkpoint::verify_note(&signed.note, &origin, &[key])) {
         Some(Ok(_)) => html!(
             "<span class=\"badge live\">✓ {}</span>",
             ctx.t(L::NodeSignature)
@@ -151,31 +150,33 @@ async fn checkpoint_panel(ctx: &Ctx) -> Result<Html, Status> {
     ))
 }
 
-/// The note's signature lines: the node's, and any cosignatures (listed;
-/// checking them needs the witnesses' keys, which a verifier holds).
+/// The note's signature lines: the node's, and any witness cosignatures
+/// with the time each witness states (checking a cosignature needs the
+/// witness's key, which the verifier holds, not the node).
 fn signature_lines(ctx: &Ctx, note: &str, origin: &str, node_key: Option<&PublicKey>) -> Html {
     let node_id = node_key.map(|key| key_id(origin, key));
-    let block = note.rsplit_once("\n\n").map_or("", |(_, block)| block);
+    let signatures = SignedNote::parse(note)
+        .map(|parsed| parsed.signatures().to_vec())
+        .unwrap_or_default();
     let mut cosigned = false;
-    let rows: Html = block
-        .lines()
-        .filter_map(|line| line.strip_prefix(SIGNATURE_LINE_PREFIX))
-        .filter_map(|rest| rest.split_once(' '))
-        .map(|(name, blob)| {
-            let id = BASE64
-                .decode(blob)
-                .ok()
-                .and_then(|b| b.get(..4).map(<[u8]>::to_vec));
-            let is_node = name == origin && id.as_deref() == node_id.as_ref().map(|i| &i[..]);
+    let rows: Html = signatures
+        .iter()
+        .map(|signature| {
+            let is_node = node_id.is_some_and(|id| signature.is_by(origin, &id));
             cosigned |= !is_node;
-            let role = match is_node {
-                true => ctx.t(L::NodeSignature),
-                false => ctx.t(L::Cosignature),
+            let role = match (is_node, cosignature_time(signature)) {
+                (true, _) => html!("{}", ctx.t(L::NodeSignature)),
+                (false, Some(seconds)) => html!(
+                    "{} {}",
+                    ctx.t(L::Cosignature),
+                    time(seconds.saturating_mul(1000))
+                ),
+                (false, None) => html!("{}", ctx.t(L::Cosignature)),
             };
             html!(
                 "<tr><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
-                name,
-                short_hex(&id.map(hex::encode).unwrap_or_default()),
+                signature.name,
+                short_hex(&hex::encode(signature.key_id)),
                 role
             )
         })
@@ -191,4 +192,13 @@ fn signature_lines(ctx: &Ctx, note: &str, origin: &str, node_key: Option<&Public
         rows,
         none
     )
+}
+
+/// The time (seconds since the epoch) a `cosignature/v1` line states: the
+/// 8 big-endian bytes before its 64-byte signature.
+fn cosignature_time(signature: &NoteSignature) -> Option<u64> {
+    match signature.signature.len() {
+        72 => signature.signature[..8].try_into().ok().map(u64::from_be_bytes),
+        _ => None,
+    }
 }

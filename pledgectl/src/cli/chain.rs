@@ -48,7 +48,7 @@ pub struct AuditArgs {
     #[arg(long, value_name = "FILE")]
     checkpoint: Option<PathBuf>,
     /// Where the last verified checkpoint is remembered between audits
-    /// (default: $XDG_STATE_HOME/pledgectl/<ledger>-<node key>.checkpoint,
+    /// (default: $XDG_STATE_HOME/pledgectl/LEDGER-NODE_KEY.checkpoint,
     /// else ~/.local/state/pledgectl/...). The next audit checks the chain
     /// still agrees with it: the log only grew.
     #[arg(long, value_name = "FILE")]
@@ -250,7 +250,7 @@ fn check_checkpoints(
     if let Some(note) = node_latest {
         let origin = ledger_origin(ledger_id);
         all.push(
-            SignedCheckpoint::open(&note, &origin, node_key)
+            SignedCheckpoint::open(&note, &origin, std::slice::from_ref(node_key))
                 .map_err(|e| format!("the node's checkpoint: {e}"))?,
         );
     }
