@@ -198,7 +198,10 @@ fn signature_lines(ctx: &Ctx, note: &str, origin: &str, node_key: Option<&Public
 /// 8 big-endian bytes before its 64-byte signature.
 fn cosignature_time(signature: &NoteSignature) -> Option<u64> {
     match signature.signature.len() {
-        72 => signature.signature[..8].try_into().ok().map(u64::from_be_bytes),
+        72 => signature.signature[..8]
+            .try_into()
+            .ok()
+            .map(u64::from_be_bytes),
         _ => None,
     }
 }
