@@ -16,8 +16,8 @@ mod service;
 mod status;
 mod tls;
 mod views;
-mod witnesses;
 mod web;
+mod witnesses;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
