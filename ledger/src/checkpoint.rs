@@ -30,7 +30,8 @@ use thiserror::Error;
 use crate::crypto::{self, Digest, PublicKey};
 use crate::entry::Entry;
 use crate::merkle::{self, EMPTY_ROOT, Hash, MerkleError, ProofError};
-use crate::store::{Store, StoreError};
+use crate::store::StoreError;
+use crate::view::LedgerRead;
 
 /// Prefix of a ledger's checkpoint origin (and of its note key name).
 pub const ORIGIN_PREFIX: &str = "pledgeledger/";
@@ -115,7 +116,7 @@ impl SignedCheckpoint {
 impl Checkpoint {
     /// The checkpoint of the first `size` entries of `store`, made at
     /// `time_ms` by the node of the ledger whose origin is `origin`.
-    pub fn from_store<S: Store>(
+    pub fn from_store<S: LedgerRead>(
         store: &S,
         size: u64,
         time_ms: u64,

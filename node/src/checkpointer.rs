@@ -6,10 +6,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use ed25519_dalek::SigningKey;
 use pledge_ledger::checkpoint::SignedCheckpoint;
+use pledge_ledger::ledger::sign_checkpoint;
 use tokio::sync::watch;
 
-use crate::sequencer::{SharedLedger, now_ms};
+use crate::NodePublished;
+use crate::pipeline::now_ms;
 
 /// The latest checkpoint, shared with the service.
 pub type Latest = watch::Receiver<Option<Arc<SignedCheckpoint>>>;
@@ -17,13 +20,14 @@ pub type Latest = watch::Receiver<Option<Arc<SignedCheckpoint>>>;
 /// Signs one checkpoint now, then one after each change of the head, at most
 /// once per `interval`. Ends when the head channel closes.
 pub async fn run(
-    ledger: SharedLedger,
+    published: Arc<NodePublished>,
+    node_key: SigningKey,
     mut heads: watch::Receiver<u64>,
     latest: watch::Sender<Option<Arc<SignedCheckpoint>>>,
     interval: Duration,
 ) {
     loop {
-        match sign(&ledger) {
+        match sign_checkpoint(&*published.load(), &node_key, now_ms()) {
             Ok(checkpoint) => {
                 tracing::debug!(size = checkpoint.checkpoint.size, "checkpoint signed");
                 latest.send_replace(Some(Arc::new(checkpoint)));
@@ -36,11 +40,4 @@ pub async fn run(
         tokio::time::sleep(interval).await;
         heads.borrow_and_update();
     }
-}
-
-fn sign(ledger: &SharedLedger) -> anyhow::Result<SignedCheckpoint> {
-    let ledger = ledger
-        .read()
-        .map_err(|_| anyhow::anyhow!("the ledger lock is poisoned"))?;
-    Ok(ledger.sign_checkpoint(now_ms())?)
 }
