@@ -11,7 +11,7 @@ use pledge_ledger::ledger::recover_dir;
 use pledge_ledger::merkle;
 use pledge_ledger::view::LedgerRead;
 
-use super::stats;
+use crate::stats;
 
 /// What the proofs measured.
 #[derive(Debug)]
