@@ -145,7 +145,7 @@ impl Bundle {
     /// The entries are the receipt's lineage below the checkpoint's size:
     /// for an issued receipt, the certification of its certificate (which
     /// names the first holder) and every entry that changed the receipt
-    /// ([`Store::receipt_history`], which starts with its issue); for a split
+    /// ([`LedgerRead::receipt_history`], which starts with its issue); for a split
     /// part, the parent's lineage up to and including the split, then the
     /// part's own history.
     pub fn build<S: LedgerRead>(

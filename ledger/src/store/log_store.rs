@@ -16,8 +16,18 @@ use super::StoreError;
 use super::log::{EntryLog, LogError, LogReader};
 use crate::model::Seq;
 
-/// The entry log's writer. See the [module documentation](self) for the
-/// contract both implementations keep (`ledger/tests/log_store_suite.rs`).
+/// The entry log's writer.
+///
+/// **Contract.** Records are numbered from 0 with no gaps. When
+/// [`LogStore::append`] returns `Ok`, the group's records are durable: they
+/// survive a crash or a power loss, and every reader sees them. A group is
+/// all or nothing: after a crash during an append it is wholly present or
+/// wholly absent. A reader never sees a record of a group whose append has
+/// not returned, and never sees a record again once [`LogStore::truncate`]
+/// has dropped it. The log stores opaque bytes: it neither decodes nor
+/// checks entries (the ledger does, when it opens).
+///
+/// Both implementations pass one shared suite (`ledger/tests/log_store_suite.rs`).
 pub trait LogStore: Send + 'static {
     /// The handle readers keep.
     type Reader: LogRead;

@@ -25,8 +25,20 @@ use crate::merkle::{Hash, NodeId, NodeSource};
 use crate::model::{Receipt, ReceiptStatus, Seq};
 use crate::state::{Objects, StateRead};
 
-/// The derived state's writer. See the [module documentation](self) for the
-/// contract both implementations keep (`ledger/tests/state_store_suite.rs`).
+/// The derived state's writer.
+///
+/// **Contract.** A state store reflects exactly the entries `0..applied()`
+/// of the log: their objects, the list indexes over receipts, each
+/// receipt's history, and the Merkle nodes over those entries.
+/// [`StateStore::apply`] takes the effects of the next entries (a
+/// [`StateUpdate`] starting at `applied()`, possibly covering several
+/// groups) and makes them visible to every view taken afterwards; it need
+/// not make them durable. After a crash the store may come back with any
+/// `applied()` it once had, or empty, never a mix: the ledger replays the
+/// rest from the log. The store never runs the rules and never reads the
+/// log.
+///
+/// Both implementations pass one shared suite (`ledger/tests/state_store_suite.rs`).
 pub trait StateStore: Send + 'static {
     /// What readers hold.
     type View: StateView;
