@@ -462,8 +462,10 @@ pub fn recover_dir(
 ) -> Result<Recovered<EntryLog, DiskStateStore>, StoreError> {
     let (log, recovery) = EntryLog::open(&dir.join("log"))?;
     let state = DiskStateStore::open(&dir.join("state"))?;
+    let reformatted = state.reformatted();
     let mut recovered = recover(log, state, node_key)?;
     recovered.report.dropped_tail_bytes = recovery.dropped_tail_bytes;
+    recovered.report.rebuilt |= reformatted;
     Ok(recovered)
 }
 

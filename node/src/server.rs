@@ -4,6 +4,7 @@
 //! in-flight requests, drain the sequencer, flush, exit).
 
 use std::io::Write;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -18,6 +19,22 @@ use crate::metrics::Metrics;
 use crate::pipeline::{self, Sizes};
 use crate::ratelimit::RateLimit;
 use crate::service::LedgerApi;
+use crate::witnesses::Witnesses;
+
+/// The witnesses of the configured policy file, if any.
+fn witnesses(config: &Config) -> anyhow::Result<Option<Arc<Witnesses>>> {
+    let Some(path) = &config.witness_policy_file else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the witness policy {}", path.display()))?;
+    let policy = pledge_ledger::cosigning::WitnessPolicy::parse(&text)
+        .with_context(|| format!("the witness policy {}", path.display()))?;
+    let timeout = Duration::from_millis(config.limits.witness_timeout_ms);
+    let witnesses = Witnesses::new(policy, timeout)
+        .with_context(|| format!("the witness policy {}", path.display()))?;
+    Ok(Some(Arc::new(witnesses)))
+}
 
 /// Runs the node until a stop signal.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
@@ -48,6 +65,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         queue_depth: limits.queue_depth,
     };
     let running = pipeline::start(log, state, decider, sizes, heads_tx, metrics.clone())?;
+    let witnesses = witnesses(&config)?;
     let (checkpoints_tx, checkpoints) = watch::channel(None);
     tokio::spawn(checkpointer::run(
         running.published.clone(),
@@ -55,6 +73,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         heads.clone(),
         checkpoints_tx,
         Duration::from_millis(limits.checkpoint_interval_ms),
+        witnesses.clone(),
     ));
     let api = LedgerApi::new(
         running.published.clone(),
@@ -174,6 +193,15 @@ fn announce(
         out,
         "  transport:      {}",
         transport_line(config, transport)
+    )?;
+    let witnesses = config
+        .witness_policy_file
+        .as_ref()
+        .map_or_else(|| "none".to_owned(), |p| p.display().to_string());
+    writeln!(
+        out,
+        "  witnesses:      {witnesses} (a checkpoint at most every {} ms)",
+        config.limits.checkpoint_interval_ms
     )?;
     out.flush()?;
     Ok(())

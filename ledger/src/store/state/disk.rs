@@ -5,6 +5,7 @@
 //! |-----------------------------------|--------------------|
 //! | `meta/ledger_id`                  | ledger id (UTF-8)  |
 //! | `meta/applied`                    | entries applied, u64 big-endian |
+//! | `meta/format`                     | the layout version of this table, ASCII |
 //! | `p/` id                           | `Participant`      |
 //! | `t/` id                           | `Tank`             |
 //! | `c/` agency `\0` number           | `Certificate`      |
@@ -14,6 +15,9 @@
 //! | `m/` level:u8 index:u64           | Merkle node hash, 32 bytes |
 //! | `h/` receipt `\0` seq:u64         | empty: an entry that changed the receipt |
 //! | `i/` kind `/` value `\0` receipt   | empty: list index; kind `h` holder, `w` warehouse, `t` tank, `b` pledgee bank, `s` status |
+//!
+//! A table written by another layout (another `meta/format`) is cleared
+//! when it opens, and the ledger rebuilds it from the log.
 //!
 //! Every [`StateStore::apply`] writes its objects, indexes, nodes and
 //! `meta/applied` in one atomic sled batch. sled 0.34's `flush()` ends in
@@ -36,6 +40,10 @@ use crate::state::{Objects, StateError, StateRead};
 
 const APPLIED_KEY: &[u8] = b"meta/applied";
 const LEDGER_ID_KEY: &[u8] = b"meta/ledger_id";
+const FORMAT_KEY: &[u8] = b"meta/format";
+/// The layout of the state table; a table written by another layout is
+/// cleared on open and rebuilt from the log.
+const STATE_FORMAT: &[u8] = b"2";
 /// sled's page cache. sled's default (1 GiB) lets the node's memory grow
 /// with the state until it reaches it; the working set of the rules (the
 /// receipts and pledges being touched, the Merkle frontier) is far smaller.
@@ -47,6 +55,8 @@ pub struct DiskStateStore {
     db: sled::Db,
     tree: sled::Tree,
     applied: u64,
+    /// Whether opening found a table of another layout and cleared it.
+    reformatted: bool,
 }
 
 impl DiskStateStore {
@@ -58,8 +68,26 @@ impl DiskStateStore {
             .open()
             .map_err(sled_err("open"))?;
         let tree = db.open_tree("state").map_err(sled_err("open tree"))?;
+        let format = tree.get(FORMAT_KEY).map_err(sled_err("read format"))?;
+        let reformatted = format.as_deref() != Some(STATE_FORMAT) && !tree.is_empty();
+        if format.as_deref() != Some(STATE_FORMAT) {
+            tree.clear().map_err(sled_err("clear state"))?;
+            tree.insert(FORMAT_KEY, STATE_FORMAT)
+                .map_err(sled_err("write format"))?;
+        }
         let applied = read_applied(&tree)?;
-        Ok(DiskStateStore { db, tree, applied })
+        Ok(DiskStateStore {
+            db,
+            tree,
+            applied,
+            reformatted,
+        })
+    }
+
+    /// Whether opening found a table written by another layout and cleared
+    /// it: everything is replayed from the log.
+    pub fn reformatted(&self) -> bool {
+        self.reformatted
     }
 
     fn view_now(&self) -> DiskStateView {
@@ -188,6 +216,9 @@ impl StateStore for DiskStateStore {
 
     fn clear(&mut self) -> Result<(), StoreError> {
         self.tree.clear().map_err(sled_err("clear state"))?;
+        self.tree
+            .insert(FORMAT_KEY, STATE_FORMAT)
+            .map_err(sled_err("write format"))?;
         self.applied = 0;
         Ok(())
     }
