@@ -17,7 +17,7 @@ use crate::i18n::Lang;
 /// Longest path + query accepted, in bytes.
 pub const MAX_TARGET_LEN: usize = 2048;
 /// Most query parameters accepted.
-const MAX_PARAMETERS: usize = 8;
+pub const MAX_PARAMETERS: usize = 8;
 
 /// A page (or asset) the browser asked for, with its checked inputs.
 #[derive(Debug, Clone, PartialEq, Eq)]
