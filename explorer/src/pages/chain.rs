@@ -205,3 +205,66 @@ fn cosignature_time(signature: &NoteSignature) -> Option<u64> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use pledge_ledger::cosigning::cosign;
+    use pledge_ledger::crypto::{self, Digest, generate_signing_key};
+
+    use super::*;
+    use crate::channel::{Connection, ReadChannel, refusing};
+    use crate::i18n::Lang;
+    use crate::reads::Reads;
+
+    /// A context whose reads are never made (the function under test
+    /// renders from its arguments).
+    fn ctx() -> Ctx {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let stream = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        stream.set_nonblocking(true).unwrap();
+        let stream = tokio::net::TcpStream::from_std(stream).unwrap();
+        let grpc = refusing(Status::unavailable("not read in this test"));
+        Ctx {
+            lang: Lang::En,
+            reads: Reads::new(ReadChannel::new(grpc, Connection::plain(&stream))),
+            now_ms: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_node_signature_and_each_cosignature_with_its_time_are_listed() {
+        let origin = ledger_origin("zhoushan-test");
+        let node_key = generate_signing_key().unwrap();
+        let checkpoint = Checkpoint {
+            origin: origin.clone(),
+            size: 3,
+            root: [7; 32],
+            head_hash: Digest([9; 32]),
+            time_ms: 1_795_000_000_000,
+        };
+        let mut signed = checkpoint.sign(&node_key).unwrap();
+        let node_public = crypto::public_key(&node_key);
+        let ctx = ctx();
+
+        let alone = signature_lines(&ctx, &signed.to_text(), &origin, Some(&node_public));
+        let alone = alone.into_string();
+        assert!(alone.contains("node signature"), "{alone}");
+        assert!(alone.contains("No witness has cosigned"), "{alone}");
+
+        let witness_key = generate_signing_key().unwrap();
+        let cosignature = cosign(
+            signed.note.text(),
+            "witness.bank-a.example",
+            &witness_key,
+            1_795_000_001,
+        )
+        .unwrap();
+        signed.add_signatures([cosignature]).unwrap();
+        let both = signature_lines(&ctx, &signed.to_text(), &origin, Some(&node_public));
+        let both = both.into_string();
+        assert!(both.contains("witness.bank-a.example"), "{both}");
+        assert!(both.contains("cosignature (witness)"), "{both}");
+        assert!(both.contains("2026-11-18T"), "the witness's time: {both}");
+        assert!(!both.contains("No witness has cosigned"), "{both}");
+    }
+}

@@ -228,7 +228,7 @@ async fn other_pages(node: &Node, web: &str) {
             "id=\"checkpoint\"",
             "node signature: verifies",
             "pledgeledger/zhoushan-dev",
-            "No witness cosignatures",
+            "No witness has cosigned this checkpoint",
         ],
     );
     let feed = get(&web, &format!("/chain/feed?after={}", size - 3));
