@@ -20,12 +20,14 @@ use ed25519_dalek::SigningKey;
 
 use crate::checkpoint::{Checkpoint, CheckpointError, SignedCheckpoint, ledger_origin};
 use crate::crypto::{self, Digest, PublicKey};
+use crate::describe;
 use crate::entry::{Entry, Sealed};
 use crate::envelope::VerifiedEnvelope;
 use crate::model::{Seq, TxRecord};
 use crate::rejection::Rejection;
 use crate::rules::{self, ApplyError, EntryContext, Outcome};
 use crate::state::Overlay;
+use crate::tx::Transaction;
 use crate::store::{Store, StoreError};
 
 /// A transaction that is in the chain.
@@ -41,6 +43,9 @@ pub struct Committed {
     pub time_ms: u64,
     /// Whether this was a retry of a transaction committed before.
     pub duplicate: bool,
+    /// For a retry: what has become since of the object the transaction was
+    /// about ("pledge `PL-A` was released at entry 20").
+    pub since: Option<String>,
 }
 
 /// The answer for one envelope of a group.
@@ -143,8 +148,14 @@ impl<S: Store> Ledger<S> {
                     entries.push(sealed);
                     Ok(committed)
                 }
-                Ok(Outcome::Duplicate(record)) => Ok(original(&self.store, &entries, record)?),
-                Err(ApplyError::Rejected(rejection)) => Err(rejection),
+                Ok(Outcome::Duplicate(record)) => {
+                    let mut answer = original(&self.store, &entries, record)?;
+                    answer.since = describe::since(&overlay, &envelope.tx.operation)?;
+                    Ok(answer)
+                }
+                Err(ApplyError::Rejected(rejection)) => {
+                    Err(explain(&self.store, &entries, rejection)?)
+                }
                 Err(ApplyError::Store(error)) => return Err(error),
             };
             results.push(result);
@@ -155,6 +166,30 @@ impl<S: Store> Ledger<S> {
         }
         Ok(results)
     }
+}
+
+/// Completes a refusal with what only the chain knows: for a reused
+/// transaction id, what the entry that used it did.
+fn explain<S: Store>(
+    store: &S,
+    group: &[Sealed],
+    rejection: Rejection,
+) -> Result<Rejection, StoreError> {
+    let Rejection::TxIdReused { tx_id, seq, .. } = rejection else {
+        return Ok(rejection);
+    };
+    let entry = match group.iter().find(|s| s.entry.seq == seq) {
+        Some(sealed) => sealed.entry.clone(),
+        None => store.entry(seq)?,
+    };
+    let earlier = Transaction::decode(&entry.envelope.tx_bytes)
+        .ok()
+        .map(|tx| describe::what_it_did(&tx.operation));
+    Ok(Rejection::TxIdReused {
+        tx_id,
+        seq,
+        earlier,
+    })
 }
 
 /// The committed answer of an earlier entry (in the store or this group).
@@ -177,5 +212,6 @@ fn committed(entry: &Entry, entry_hash: Digest, duplicate: bool) -> Committed {
         seal: entry.seal,
         time_ms: entry.time_ms,
         duplicate,
+        since: None,
     }
 }

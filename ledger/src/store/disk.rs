@@ -5,10 +5,14 @@
 //! | key                               | value (postcard)   |
 //! |-----------------------------------|--------------------|
 //! | `meta/ledger_id`                  | ledger id (UTF-8)  |
+//! | `meta/governance`                 | `Governance`       |
 //! | `meta/applied`                    | entries applied, u64 big-endian |
 //! | `p/` id                           | `Participant`      |
+//! | `k/` public key (32 bytes)        | `KeyOwner`         |
+//! | `l/` scheme `\0` code             | participant id     |
 //! | `t/` id                           | `Tank`             |
-//! | `c/` agency `\0` number           | `Certificate`      |
+//! | `f/` facility code `\0` tank number | tank id         |
+//! | `c/` inspector `\0` number        | `Certificate`      |
 //! | `r/` id                           | `Receipt`          |
 //! | `g/` id                           | `Pledge`           |
 //! | `x/` tx id                        | `TxRecord`         |
@@ -33,13 +37,15 @@ use crate::crypto::PublicKey;
 use crate::entry::{Entry, Sealed};
 use crate::merkle::{self, Hash, NodeId, NodeSource};
 use crate::model::{
-    Certificate, CertificateRef, Participant, Pledge, Receipt, Seq, Tank, TxRecord,
+    Certificate, CertificateRef, Governance, KeyOwner, LegalId, Participant, PhysicalTankId,
+    Pledge, Receipt, Seq, Tank, TxRecord,
 };
 use crate::replay::reapply;
 use crate::state::{Objects, StateRead};
 
 const APPLIED_KEY: &[u8] = b"meta/applied";
 const LEDGER_ID_KEY: &[u8] = b"meta/ledger_id";
+const GOVERNANCE_KEY: &str = "meta/governance";
 /// sled's page cache. sled's default (1 GiB) lets the node's memory grow
 /// with the state until it reaches it; the working set of the rules (the
 /// receipts and pledges being touched, the Merkle frontier) is far smaller.
@@ -164,6 +170,9 @@ impl DiskStore {
         if let Some(id) = &changes.ledger_id {
             batch.insert(LEDGER_ID_KEY, id.as_bytes());
         }
+        if let Some(governance) = &changes.governance {
+            put_all(&mut batch, GOVERNANCE_KEY, std::iter::once((Vec::new(), governance)))?;
+        }
         put_all(
             &mut batch,
             "p/",
@@ -174,11 +183,29 @@ impl DiskStore {
         )?;
         put_all(
             &mut batch,
+            "k/",
+            changes.key_owners.iter().map(|(k, v)| (k.0.to_vec(), v)),
+        )?;
+        put_all(
+            &mut batch,
+            "l/",
+            changes.legal_ids.iter().map(|(k, v)| (legal_id_key(k), v)),
+        )?;
+        put_all(
+            &mut batch,
             "t/",
             changes
                 .tanks
                 .iter()
                 .map(|(k, v)| (k.as_bytes().to_vec(), v)),
+        )?;
+        put_all(
+            &mut batch,
+            "f/",
+            changes
+                .physical_tanks
+                .iter()
+                .map(|(k, v)| (physical_tank_key(k), v)),
         )?;
         put_all(
             &mut batch,
@@ -257,7 +284,7 @@ impl DiskStore {
             Some(pledge) => Some(pledge.clone()),
             None => self.pledge(pledge_id)?,
         };
-        Ok(pledge.map(|p| p.terms.pledgee_id))
+        Ok(pledge.map(|p| p.pledgee().to_owned()))
     }
 
     fn get<T: DeserializeOwned>(&self, prefix: &str, id: &[u8]) -> Result<Option<T>, StoreError> {
@@ -394,9 +421,22 @@ fn index_keys(receipt: &Receipt, pledgee: Option<&str>) -> Vec<Vec<u8>> {
 
 fn certificate_key(reference: &CertificateRef) -> Vec<u8> {
     [
-        reference.agency.as_bytes(),
+        reference.inspector.as_bytes(),
         b"\0",
         reference.number.as_bytes(),
+    ]
+    .concat()
+}
+
+fn legal_id_key(legal_id: &LegalId) -> Vec<u8> {
+    [legal_id.scheme().as_bytes(), b"\0", legal_id.code().as_bytes()].concat()
+}
+
+fn physical_tank_key(physical_id: &PhysicalTankId) -> Vec<u8> {
+    [
+        physical_id.facility_code.as_bytes(),
+        b"\0",
+        physical_id.tank_number.as_bytes(),
     ]
     .concat()
 }
@@ -486,13 +526,40 @@ impl Store for DiskStore {
     fn objects(&self) -> Result<Objects, StoreError> {
         let mut all = Objects {
             ledger_id: self.ledger_id()?,
+            governance: self.governance()?,
             ..Objects::default()
         };
         for p in self.scan::<Participant>("p/") {
             all.put_participant(p?);
         }
+        for item in self.state.scan_prefix(b"k/") {
+            let (key, bytes) = item.map_err(sled_err("scan"))?;
+            let public_key = PublicKey::from_slice(&key[2..]).ok_or_else(|| StoreError::Codec {
+                key: String::from_utf8_lossy(&key).into_owned(),
+                reason: "not a public key".into(),
+            })?;
+            all.put_key_owner(public_key, decode_value(&key, &bytes)?);
+        }
+        for item in self.state.scan_prefix(b"l/") {
+            let (key, bytes) = item.map_err(sled_err("scan"))?;
+            let (scheme, code) = split_pair(&key)?;
+            let legal_id = match scheme.as_str() {
+                "uscc" => LegalId::Uscc(code),
+                _ => LegalId::Lei(code),
+            };
+            all.put_legal_id(legal_id, &decode_value::<String>(&key, &bytes)?);
+        }
         for t in self.scan::<Tank>("t/") {
             all.put_tank(t?);
+        }
+        for item in self.state.scan_prefix(b"f/") {
+            let (key, bytes) = item.map_err(sled_err("scan"))?;
+            let (facility_code, tank_number) = split_pair(&key)?;
+            let physical_id = PhysicalTankId {
+                facility_code,
+                tank_number,
+            };
+            all.put_physical_tank(physical_id, &decode_value::<String>(&key, &bytes)?);
         }
         for c in self.scan::<Certificate>("c/") {
             all.put_certificate(c?);
@@ -515,6 +582,18 @@ impl Store for DiskStore {
                 .insert(String::from_utf8_lossy(&key[2..]).into_owned(), record);
         }
         Ok(all)
+    }
+}
+
+/// The two parts of a `prefix/first\0second` key.
+fn split_pair(key: &[u8]) -> Result<(String, String), StoreError> {
+    let text = String::from_utf8_lossy(key.get(2..).unwrap_or_default()).into_owned();
+    match text.split_once('\0') {
+        Some((first, second)) => Ok((first.to_owned(), second.to_owned())),
+        None => Err(StoreError::Codec {
+            key: String::from_utf8_lossy(key).into_owned(),
+            reason: "not a two-part key".into(),
+        }),
     }
 }
 
@@ -544,11 +623,23 @@ impl StateRead for DiskStore {
             .map_err(sled_err("read ledger id"))?;
         Ok(bytes.map(|b| String::from_utf8_lossy(&b).into_owned()))
     }
+    fn governance(&self) -> Result<Option<Governance>, StoreError> {
+        self.get(GOVERNANCE_KEY, b"")
+    }
     fn participant(&self, id: &str) -> Result<Option<Participant>, StoreError> {
         self.get("p/", id.as_bytes())
     }
+    fn key_owner(&self, key: &PublicKey) -> Result<Option<KeyOwner>, StoreError> {
+        self.get("k/", &key.0)
+    }
+    fn legal_id_owner(&self, legal_id: &LegalId) -> Result<Option<String>, StoreError> {
+        self.get("l/", &legal_id_key(legal_id))
+    }
     fn tank(&self, id: &str) -> Result<Option<Tank>, StoreError> {
         self.get("t/", id.as_bytes())
+    }
+    fn physical_tank(&self, physical_id: &PhysicalTankId) -> Result<Option<String>, StoreError> {
+        self.get("f/", &physical_tank_key(physical_id))
     }
     fn certificate(&self, reference: &CertificateRef) -> Result<Option<Certificate>, StoreError> {
         self.get("c/", &certificate_key(reference))
@@ -561,6 +652,13 @@ impl StateRead for DiskStore {
     }
     fn transaction(&self, tx_id: &str) -> Result<Option<TxRecord>, StoreError> {
         self.get("x/", tx_id.as_bytes())
+    }
+    fn receipt_ids(&self, filter: &ReceiptFilter) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .receipts(filter, "", usize::MAX)?
+            .iter()
+            .map(|r| r.id().to_owned())
+            .collect())
     }
 }
 

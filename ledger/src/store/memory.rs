@@ -7,8 +7,10 @@ use crate::chain::ChainCursor;
 use crate::entry::{Entry, Sealed};
 use crate::error::DecodeError;
 use crate::merkle::{self, Hash, NodeId, NodeSource};
+use crate::crypto::PublicKey;
 use crate::model::{
-    Certificate, CertificateRef, Participant, Pledge, Receipt, Seq, Tank, TxRecord,
+    Certificate, CertificateRef, Governance, KeyOwner, LegalId, Participant, PhysicalTankId,
+    Pledge, Receipt, Seq, Tank, TxRecord,
 };
 use crate::state::{Objects, StateRead};
 
@@ -84,7 +86,7 @@ impl Store for MemoryStore {
         );
         let pledgee = |r: &Receipt| {
             let pledge = active_pledge_id(r).and_then(|id| self.state.pledges.get(id));
-            pledge.map(|p| p.terms.pledgee_id.clone())
+            pledge.map(|p| p.pledgee().to_owned())
         };
         Ok(self
             .state
@@ -111,11 +113,23 @@ impl StateRead for MemoryStore {
     fn ledger_id(&self) -> Result<Option<String>, StoreError> {
         self.state.ledger_id()
     }
+    fn governance(&self) -> Result<Option<Governance>, StoreError> {
+        self.state.governance()
+    }
     fn participant(&self, id: &str) -> Result<Option<Participant>, StoreError> {
         self.state.participant(id)
     }
+    fn key_owner(&self, key: &PublicKey) -> Result<Option<KeyOwner>, StoreError> {
+        self.state.key_owner(key)
+    }
+    fn legal_id_owner(&self, legal_id: &LegalId) -> Result<Option<String>, StoreError> {
+        self.state.legal_id_owner(legal_id)
+    }
     fn tank(&self, id: &str) -> Result<Option<Tank>, StoreError> {
         self.state.tank(id)
+    }
+    fn physical_tank(&self, physical_id: &PhysicalTankId) -> Result<Option<String>, StoreError> {
+        self.state.physical_tank(physical_id)
     }
     fn certificate(&self, reference: &CertificateRef) -> Result<Option<Certificate>, StoreError> {
         self.state.certificate(reference)
@@ -128,6 +142,9 @@ impl StateRead for MemoryStore {
     }
     fn transaction(&self, tx_id: &str) -> Result<Option<TxRecord>, StoreError> {
         self.state.transaction(tx_id)
+    }
+    fn receipt_ids(&self, filter: &ReceiptFilter) -> Result<Vec<String>, StoreError> {
+        self.state.receipt_ids(filter)
     }
 }
 

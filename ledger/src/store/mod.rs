@@ -33,7 +33,7 @@ use std::collections::BTreeMap;
 use crate::chain::ChainCursor;
 use crate::entry::{Entry, Sealed};
 use crate::merkle::{self, Hash, MerkleError, NodeId, NodeSource};
-use crate::model::{Receipt, ReceiptStatus, Seq};
+use crate::model::{Receipt, Seq};
 use crate::state::{Objects, StateRead};
 
 /// A ledger store: the chain of entries, the Merkle tree over them (as
@@ -173,9 +173,6 @@ impl ReceiptFilter {
 }
 
 /// The pledge id a receipt is under, if pledged.
-fn active_pledge_id(receipt: &Receipt) -> Option<&str> {
-    match &receipt.status {
-        ReceiptStatus::Pledged { pledge_id } => Some(pledge_id),
-        _ => None,
-    }
+pub(crate) fn active_pledge_id(receipt: &Receipt) -> Option<&str> {
+    receipt.active_pledge()
 }
