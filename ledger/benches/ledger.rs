@@ -16,6 +16,7 @@ use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use pledge_ledger::crypto::{self, Digest};
 use pledge_ledger::entry::Entry;
 use pledge_ledger::envelope::{EnvelopeBuilder, VerifiedEnvelope};
+use pledge_ledger::identity::uscc_check_character;
 use pledge_ledger::ledger::Ledger;
 use pledge_ledger::merkle;
 use pledge_ledger::rules::{self, EntryContext};
@@ -32,6 +33,8 @@ struct Keys {
     wh: SigningKey,
     trader: SigningKey,
     bank: SigningKey,
+    regulator: SigningKey,
+    inspector: SigningKey,
 }
 
 fn keys() -> Keys {
@@ -40,6 +43,8 @@ fn keys() -> Keys {
         wh: SigningKey::from_bytes(&[2; 32]),
         trader: SigningKey::from_bytes(&[3; 32]),
         bank: SigningKey::from_bytes(&[4; 32]),
+        regulator: SigningKey::from_bytes(&[5; 32]),
+        inspector: SigningKey::from_bytes(&[6; 32]),
     }
 }
 
@@ -47,7 +52,8 @@ fn tx(tx_id: &str, operation: Operation) -> pb::Transaction {
     pb::Transaction {
         ledger_id: LEDGER.into(),
         tx_id: tx_id.into(),
-        client_time_ms: T0,
+        not_before_ms: T0 - DAY_MS,
+        not_after_ms: T0 + DAY_MS,
         operation: Some(operation),
     }
 }
@@ -61,12 +67,19 @@ fn signed(tx: &pb::Transaction, signers: &[(&str, &SigningKey)]) -> VerifiedEnve
         .unwrap()
 }
 
-fn spec(id: &str, role: pb::Role, key: &SigningKey) -> pb::ParticipantSpec {
+fn spec(id: &str, role: pb::Role, key: &SigningKey, n: u32) -> pb::ParticipantSpec {
+    let first17 = format!("913309000000{n:05}");
+    let check = uscc_check_character(&first17).unwrap();
     pb::ParticipantSpec {
         id: id.into(),
         name: id.into(),
         roles: vec![role as i32],
         public_key: crypto::public_key(key).0.to_vec(),
+        legal_identity: Some(pb::LegalIdentity {
+            identifier: Some(pb::legal_identity::Identifier::UnifiedSocialCreditCode(
+                format!("{first17}{check}"),
+            )),
+        }),
     }
 }
 
@@ -95,25 +108,41 @@ fn populated(receipts: usize) -> Ledger<MemoryStore> {
         "genesis",
         Operation::Genesis(pb::Genesis {
             participants: vec![
-                spec("admin", pb::Role::Admin, &k.admin),
-                spec("wh-1", pb::Role::Warehouse, &k.wh),
-                spec("trader-a", pb::Role::Holder, &k.trader),
-                spec("bank-a", pb::Role::Bank, &k.bank),
+                spec("admin", pb::Role::Admin, &k.admin, 1),
+                spec("wh-1", pb::Role::Warehouse, &k.wh, 2),
+                spec("trader-a", pb::Role::Holder, &k.trader, 3),
+                spec("bank-a", pb::Role::Bank, &k.bank, 4),
+                spec("regulator", pb::Role::Regulator, &k.regulator, 5),
+                spec("insp", pb::Role::Inspector, &k.inspector, 6),
             ],
+            governance: Some(pb::Governance {
+                quorum_members: vec!["admin".into(), "regulator".into()],
+                quorum_threshold: 2,
+                max_validity_ms: 30 * DAY_MS,
+            }),
         }),
     );
     let tank = tx(
         "tank",
         Operation::RegisterTank(pb::RegisterTank {
             tank_id: "T-1".into(),
-            capacity_kg: 1 << 50,
+            capacity_kg: 1_000_000_000,
             product: "VLSFO".into(),
             warehouse_id: "wh-1".into(),
+            physical_id: Some(pb::PhysicalTankId {
+                facility_code: "ZS-BENCH".into(),
+                tank_number: "T-1".into(),
+            }),
+            inspector_id: "insp".into(),
+            calibration_certificate_no: "CAL-1".into(),
         }),
     );
     let mut group = vec![
-        signed(&genesis, &[("admin", &k.admin)]),
-        signed(&tank, &[("wh-1", &k.wh)]),
+        signed(
+            &genesis,
+            &[("admin", &k.admin), ("regulator", &k.regulator)],
+        ),
+        signed(&tank, &[("wh-1", &k.wh), ("insp", &k.inspector)]),
     ];
     for i in 0..receipts {
         let cert = format!("C-{i}");
@@ -121,10 +150,12 @@ fn populated(receipts: usize) -> Ledger<MemoryStore> {
             &format!("certify-{i}"),
             Operation::CertifyStock(pb::CertifyStock {
                 tank_id: "T-1".into(),
-                inspection_agency: "SGS".into(),
+                inspector_id: "insp".into(),
                 certificate_no: cert.clone(),
                 quantity_kg: 1_000,
                 depositor_id: "trader-a".into(),
+                product_grade: "VLSFO".into(),
+                gauged_at_ms: T0,
             }),
         );
         let issue = tx(
@@ -132,7 +163,7 @@ fn populated(receipts: usize) -> Ledger<MemoryStore> {
             Operation::IssueReceipt(pb::IssueReceipt {
                 receipt_id: format!("R-{i}"),
                 tank_id: "T-1".into(),
-                inspection_agency: "SGS".into(),
+                inspector_id: "insp".into(),
                 certificate_no: cert,
                 product_grade: "VLSFO".into(),
                 specification: "ISO 8217 RMG 380".into(),
@@ -144,7 +175,14 @@ fn populated(receipts: usize) -> Ledger<MemoryStore> {
                 insurance_reference: "PICC-1".into(),
             }),
         );
-        group.push(signed(&certify, &[("wh-1", &k.wh)]));
+        group.push(signed(
+            &certify,
+            &[
+                ("wh-1", &k.wh),
+                ("insp", &k.inspector),
+                ("trader-a", &k.trader),
+            ],
+        ));
         group.push(signed(&issue, &[("wh-1", &k.wh)]));
         if group.len() >= 1024 {
             ledger.append_owned(std::mem::take(&mut group), T0).unwrap();

@@ -365,9 +365,12 @@ fn lineage_seqs<S: Store>(
                 // A custodian appointed between certification and issue
                 // explains who issued.
                 if let Some(tank) = store.tank(&receipt.terms.tank_id)? {
-                    seqs.extend(tank.custody.iter().map(|c| c.at).filter(|at| {
-                        *at > certificate.certified_at && *at < receipt.issued_at
-                    }));
+                    seqs.extend(
+                        tank.custody
+                            .iter()
+                            .map(|c| c.at)
+                            .filter(|at| *at > certificate.certified_at && *at < receipt.issued_at),
+                    );
                 }
                 return Ok(seqs);
             }
@@ -781,7 +784,8 @@ impl<'a> Fold<'a> {
                 };
                 // The freezer alone, or a quorum (whose membership the
                 // bundle cannot show: the replay checks it).
-                if signers.is_empty() || (signers.len() == 1 && !signers.contains(freezer.as_str())) {
+                if signers.is_empty() || (signers.len() == 1 && !signers.contains(freezer.as_str()))
+                {
                     return Err(incoherent(format!(
                         "the freeze of `{freezer}` lifted by {signers:?}"
                     )));
@@ -879,7 +883,8 @@ impl<'a> Fold<'a> {
         for pledge in self.pledges.values_mut() {
             if pledge.record.status == PledgeStatus::Active && pledge.record.pledgee == revoked {
                 pledge.record.pledgee = successor.to_owned();
-                self.touched.push((seq, operation, pledge.receipt_id.clone()));
+                self.touched
+                    .push((seq, operation, pledge.receipt_id.clone()));
                 changed = true;
             }
         }

@@ -14,7 +14,10 @@ use crate::tx::Operation;
 pub fn what_it_did(operation: &Operation) -> String {
     match operation {
         Operation::Genesis { participants, .. } => {
-            format!("created the ledger with {} participants", participants.len())
+            format!(
+                "created the ledger with {} participants",
+                participants.len()
+            )
         }
         Operation::AdmitParticipant(spec) => format!("admitted participant `{}`", spec.id),
         Operation::RotateKey { participant_id, .. } => format!("rotated `{participant_id}`'s key"),
@@ -32,10 +35,9 @@ pub fn what_it_did(operation: &Operation) -> String {
             "certified {} kg in tank `{}` for `{}` ({})",
             c.quantity_kg, c.tank_id, c.depositor_id, c.certificate
         ),
-        Operation::RegaugeTank { tank_id, gauging } => format!(
-            "re-gauged tank `{tank_id}` at {} kg",
-            gauging.measured_kg
-        ),
+        Operation::RegaugeTank { tank_id, gauging } => {
+            format!("re-gauged tank `{tank_id}` at {} kg", gauging.measured_kg)
+        }
         Operation::AppointCustodian {
             tank_id,
             warehouse_id,
@@ -109,7 +111,9 @@ fn pledge_now<S: StateRead + ?Sized>(state: &S, id: &str) -> Result<Option<Strin
         PledgeStatus::Released { at } => format!("pledge `{id}` was released at entry {at}"),
         PledgeStatus::Enforced {
             at, transferee_id, ..
-        } => format!("pledge `{id}` was enforced at entry {at}; the receipt went to `{transferee_id}`"),
+        } => format!(
+            "pledge `{id}` was enforced at entry {at}; the receipt went to `{transferee_id}`"
+        ),
     }))
 }
 
@@ -122,7 +126,10 @@ fn receipt_now<S: StateRead + ?Sized>(state: &S, id: &str) -> Result<Option<Stri
         None => None,
     };
     let frozen = match &receipt.frozen {
-        Some(freeze) => format!(", frozen by `{}` since entry {}", freeze.regulator_id, freeze.since),
+        Some(freeze) => format!(
+            ", frozen by `{}` since entry {}",
+            freeze.regulator_id, freeze.since
+        ),
         None => String::new(),
     };
     let split = match &receipt.status {
@@ -154,6 +161,9 @@ fn participant_now<S: StateRead + ?Sized>(
 ) -> Result<Option<String>, StoreError> {
     Ok(state.participant(id)?.map(|p| match p.revoked_at {
         Some(at) => format!("participant `{id}` was revoked at entry {at}"),
-        None => format!("participant `{id}` is active, its key valid since entry {}", p.key_since),
+        None => format!(
+            "participant `{id}` is active, its key valid since entry {}",
+            p.key_since
+        ),
     }))
 }

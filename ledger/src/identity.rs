@@ -114,7 +114,9 @@ pub fn uscc_check_character(first17: &str) -> Option<char> {
         .bytes()
         .map(uscc_value)
         .collect::<Option<Vec<u8>>>()?;
-    Some(char::from(USCC_ALPHABET[uscc_check_value(&values) as usize]))
+    Some(char::from(
+        USCC_ALPHABET[uscc_check_value(&values) as usize],
+    ))
 }
 
 /// The ISO 7064 MOD 97-10 check digits that complete an 18-character LEI
@@ -260,7 +262,11 @@ mod tests {
 
     #[test]
     fn uscc_check_characters_complete_any_prefix() {
-        for prefix in ["91330900MA2A00001", "12100000400000624", "91110000802100433"] {
+        for prefix in [
+            "91330900MA2A00001",
+            "12100000400000624",
+            "91110000802100433",
+        ] {
             let check = uscc_check_character(prefix).unwrap();
             assert!(LegalId::uscc(&format!("{prefix}{check}")).is_ok());
         }

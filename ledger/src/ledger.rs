@@ -27,8 +27,8 @@ use crate::model::{Seq, TxRecord};
 use crate::rejection::Rejection;
 use crate::rules::{self, ApplyError, EntryContext, Outcome};
 use crate::state::Overlay;
-use crate::tx::Transaction;
 use crate::store::{Store, StoreError};
+use crate::tx::Transaction;
 
 /// A transaction that is in the chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,7 +154,7 @@ impl<S: Store> Ledger<S> {
                     Ok(answer)
                 }
                 Err(ApplyError::Rejected(rejection)) => {
-                    Err(explain(&self.store, &entries, rejection)?)
+                    Err(explain(&self.store, &entries, *rejection)?)
                 }
                 Err(ApplyError::Store(error)) => return Err(error),
             };

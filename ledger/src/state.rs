@@ -234,7 +234,11 @@ impl<'a, S: StateRead + ?Sized> Overlay<'a, S> {
     }
 
     /// Whether `receipt`, as the overlay sees it, matches `filter`.
-    fn overlay_matches(&self, filter: &ReceiptFilter, receipt: &Receipt) -> Result<bool, StoreError> {
+    fn overlay_matches(
+        &self,
+        filter: &ReceiptFilter,
+        receipt: &Receipt,
+    ) -> Result<bool, StoreError> {
         let pledgee = match active_pledge_id(receipt) {
             Some(id) => self.pledge(id)?.map(|p| p.pledgee().to_owned()),
             None => None,

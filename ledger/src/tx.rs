@@ -15,8 +15,8 @@ use crate::crypto::PublicKey;
 use crate::error::DecodeError;
 use crate::identity::{LegalId, PhysicalTankId};
 use crate::model::{
-    CertificateRef, CustomsStatus, EnforcementGrounds, Gauging, Governance, Money,
-    ParticipantSpec, PledgeTerms, ReceiptTerms, Role,
+    CertificateRef, CustomsStatus, EnforcementGrounds, Gauging, Governance, Money, ParticipantSpec,
+    PledgeTerms, ReceiptTerms, Role,
 };
 use crate::text::{check_id, check_required_text, check_text};
 
@@ -282,9 +282,10 @@ fn validity(not_before_ms: u64, not_after_ms: u64) -> Result<Validity, DecodeErr
 fn decode_operation(op: PbOp) -> Result<Operation, DecodeError> {
     Ok(match op {
         PbOp::Genesis(g) => decode_genesis(g)?,
-        PbOp::AdmitParticipant(a) => Operation::AdmitParticipant(decode_participant(
-            required("participant", a.participant)?,
-        )?),
+        PbOp::AdmitParticipant(a) => Operation::AdmitParticipant(decode_participant(required(
+            "participant",
+            a.participant,
+        )?)?),
         PbOp::RotateKey(r) => Operation::RotateKey {
             participant_id: id("participant_id", r.participant_id)?,
             new_key: key("new_public_key", &r.new_public_key)?,
@@ -399,7 +400,12 @@ fn decode_governance(
         }
     }
     let most = (members.len() as u32).min(MAX_QUORUM_THRESHOLD);
-    in_range("governance.quorum_threshold", g.quorum_threshold.into(), 2, most.into())?;
+    in_range(
+        "governance.quorum_threshold",
+        g.quorum_threshold.into(),
+        2,
+        most.into(),
+    )?;
     in_range(
         "governance.max_validity_ms",
         g.max_validity_ms,
@@ -470,7 +476,10 @@ fn decode_gauging(g: pb::Gauging) -> Result<Gauging, DecodeError> {
     })
 }
 
-fn enforcement_grounds(raw: i32, order_reference: String) -> Result<EnforcementGrounds, DecodeError> {
+fn enforcement_grounds(
+    raw: i32,
+    order_reference: String,
+) -> Result<EnforcementGrounds, DecodeError> {
     let grounds = match pb::EnforcementGrounds::try_from(raw) {
         Ok(pb::EnforcementGrounds::Maturity) => EnforcementGrounds::Maturity,
         Ok(pb::EnforcementGrounds::HolderConsent) => EnforcementGrounds::HolderConsent,

@@ -48,7 +48,10 @@ fn text(value: &serde_json::Value) -> String {
 }
 
 /// A legal identity as `scheme` ("uscc" or "lei") and `code`.
-pub(super) fn legal_id<S: Serializer>(legal_id: &LegalId, serializer: S) -> Result<S::Ok, S::Error> {
+pub(super) fn legal_id<S: Serializer>(
+    legal_id: &LegalId,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     let mut map = serializer.serialize_map(Some(2))?;
     map.serialize_entry("scheme", legal_id.scheme())?;
     map.serialize_entry("code", legal_id.code())?;
@@ -64,6 +67,15 @@ mod tests {
 
     fn keys(rejection: &Rejection) -> BTreeSet<String> {
         rejection.fields().into_iter().map(|(k, _)| k).collect()
+    }
+
+    #[test]
+    fn a_refusal_stays_small_enough_to_return_by_value() {
+        assert!(
+            std::mem::size_of::<Rejection>() <= 128,
+            "{}",
+            std::mem::size_of::<Rejection>()
+        );
     }
 
     #[test]
@@ -94,8 +106,14 @@ mod tests {
         );
         assert_eq!(r.kind(), RejectionKind::FailedPrecondition);
         let fields = r.fields();
-        assert!(fields.contains(&("pledge".into(), "P-A".into())), "{fields:?}");
-        assert!(fields.contains(&("since".into(), "42".into())), "{fields:?}");
+        assert!(
+            fields.contains(&("pledge".into(), "P-A".into())),
+            "{fields:?}"
+        );
+        assert!(
+            fields.contains(&("since".into(), "42".into())),
+            "{fields:?}"
+        );
     }
 
     #[test]
@@ -118,7 +136,10 @@ mod tests {
         let role = Rejection::MissingSignature {
             party: Party::AnyWithRole(Role::Regulator),
         };
-        assert!(role.fields().contains(&("party_role".into(), "regulator".into())));
+        assert!(
+            role.fields()
+                .contains(&("party_role".into(), "regulator".into()))
+        );
         let cert = Rejection::CertificateNotFound {
             certificate: CertificateRef {
                 inspector: "insp-sgs".into(),
@@ -134,11 +155,16 @@ mod tests {
             members: vec!["admin".into(), "regulator".into()],
             signed: vec!["admin".into()],
         };
-        assert!(quorum.fields().contains(&("members".into(), "admin,regulator".into())));
+        assert!(
+            quorum
+                .fields()
+                .contains(&("members".into(), "admin,regulator".into()))
+        );
         for rejection in [missing, role, cert, quorum] {
             for key in keys(&rejection) {
                 assert!(
-                    key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+                    key.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
                     "{key}"
                 );
             }
@@ -164,6 +190,10 @@ mod tests {
             expired.to_string(),
             "the transaction expired at 2027-01-15T08:00:00Z (entry time 2027-01-15T08:01:00Z): draft and sign it again"
         );
-        assert!(expired.fields().contains(&("not_after_ms".into(), "1800000000000".into())));
+        assert!(
+            expired
+                .fields()
+                .contains(&("not_after_ms".into(), "1800000000000".into()))
+        );
     }
 }

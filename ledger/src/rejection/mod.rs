@@ -332,7 +332,9 @@ pub enum Rejection {
         requested_kg: u64,
     },
     /// A gauging that measures more than the tank can hold.
-    #[error("tank `{tank}` holds at most {capacity_kg} kg; a gauging of {measured_kg} kg is refused")]
+    #[error(
+        "tank `{tank}` holds at most {capacity_kg} kg; a gauging of {measured_kg} kg is refused"
+    )]
     MeasuredAboveCapacity {
         /// The tank.
         tank: String,
@@ -378,7 +380,7 @@ pub enum Rejection {
     TankShortfall {
         /// The receipt concerned, if any.
         #[serde(skip_serializing_if = "Option::is_none")]
-        receipt: Option<String>,
+        receipt: Option<Box<str>>,
         /// The tank.
         tank: String,
         /// What the re-gauge measured.
@@ -402,7 +404,7 @@ pub enum Rejection {
     CustodianRevoked {
         /// The receipt concerned, if any.
         #[serde(skip_serializing_if = "Option::is_none")]
-        receipt: Option<String>,
+        receipt: Option<Box<str>>,
         /// The tank.
         tank: String,
         /// Its revoked warehouse.
@@ -443,7 +445,7 @@ pub enum Rejection {
         receipt: String,
         /// What became of that receipt.
         #[serde(flatten)]
-        receipt_state: ReceiptState,
+        receipt_state: Box<ReceiptState>,
     },
     /// The certificate is for another tank.
     #[error("{certificate} is for tank `{certificate_tank}`, not `{tank}`")]
@@ -526,10 +528,10 @@ pub enum Rejection {
         since: Seq,
         /// The active pledge on it, if any.
         #[serde(skip_serializing_if = "Option::is_none")]
-        pledge: Option<String>,
+        pledge: Option<Box<str>>,
         /// That pledge's bank.
         #[serde(skip_serializing_if = "Option::is_none")]
-        pledgee: Option<String>,
+        pledgee: Option<Box<str>>,
     },
     /// The receipt is cancelled or split.
     #[error("receipt `{receipt}` is {status} and can no longer change")]

@@ -147,7 +147,7 @@ pub(super) fn require_custodian_active<S: StateRead + ?Sized>(
     let warehouse = load_participant(state, &tank.warehouse_id)?;
     match warehouse.revoked_at {
         Some(revoked_at) => Err(Rejection::CustodianRevoked {
-            receipt: receipt.map(str::to_owned),
+            receipt: receipt.map(Box::from),
             tank: tank.id.clone(),
             warehouse: tank.warehouse_id.clone(),
             revoked_at,
@@ -280,7 +280,9 @@ fn current_signers<S: StateRead + ?Sized>(
             .into());
         }
         if participant.spec.public_key != sig.public_key {
-            return Err(wrong_key(state, &sig.signer, &sig.public_key, participant.key_since)?.into());
+            return Err(
+                wrong_key(state, &sig.signer, &sig.public_key, participant.key_since)?.into(),
+            );
         }
         signers.push(Signer {
             id: sig.signer.clone(),

@@ -32,7 +32,13 @@ pub(super) fn appoint<S: StateRead + ?Sized>(
         .into());
     }
     load_active_with_role(state, successor, &[Role::Warehouse])?;
-    apply_gauging(state, &mut tank, gauging, (successor, "successor custodian"), ctx)?;
+    apply_gauging(
+        state,
+        &mut tank,
+        gauging,
+        (successor, "successor custodian"),
+        ctx,
+    )?;
     let mut changes = Objects::default();
     for receipt_id in state.receipt_ids(&ReceiptFilter::Tank(tank.id.clone()))? {
         let mut receipt = load_receipt(state, &receipt_id)?;

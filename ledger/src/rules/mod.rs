@@ -46,6 +46,10 @@ pub struct EntryContext {
 
 /// The result of applying an envelope that was not refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "returned once per transaction and consumed at once; boxing the change set would add an allocation to the hot path"
+)]
 pub enum Outcome {
     /// The transaction is new: these objects are to be put.
     Applied(Objects),
@@ -57,12 +61,19 @@ pub enum Outcome {
 /// Why apply did not produce changes.
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
-    /// The rules refused the transaction.
+    /// The rules refused the transaction (boxed: a refusal carries the ids
+    /// and entries of the conflict, and is the cold path).
     #[error(transparent)]
-    Rejected(#[from] Rejection),
+    Rejected(Box<Rejection>),
     /// The state could not be read.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<Rejection> for ApplyError {
+    fn from(rejection: Rejection) -> Self {
+        ApplyError::Rejected(Box::new(rejection))
+    }
 }
 
 type RuleResult<T> = Result<T, ApplyError>;
@@ -285,10 +296,7 @@ fn load_pledge<S: StateRead + ?Sized>(state: &S, id: &str) -> RuleResult<Pledge>
 
 /// Two capacities of one operation that must be filled by different
 /// participants (nobody attests its own claim).
-fn require_distinct(
-    first: (&str, &'static str),
-    second: (&str, &'static str),
-) -> RuleResult<()> {
+fn require_distinct(first: (&str, &'static str), second: (&str, &'static str)) -> RuleResult<()> {
     if first.0 == second.0 {
         return Err(Rejection::PartiesNotDistinct {
             participant: first.0.to_owned(),

@@ -6,7 +6,9 @@
 //! active pledges names a successor bank that takes them over; a revocation
 //! may not leave the quorum unable to act.
 
-use super::{EntryContext, RuleResult, load_active, load_active_with_role, load_pledge, load_receipt};
+use super::{
+    EntryContext, RuleResult, load_active, load_active_with_role, load_pledge, load_receipt,
+};
 use crate::crypto::PublicKey;
 use crate::model::{Governance, KeyOwner, Participant, ParticipantSpec, Role, Succession};
 use crate::rejection::Rejection;
@@ -174,7 +176,10 @@ fn require_quorum_survives<S: StateRead + ?Sized>(state: &S, id: &str) -> RuleRe
     }
     let mut live = 0u32;
     for member in governance.quorum_members.iter().filter(|m| *m != id) {
-        if state.participant(member)?.is_some_and(|p| p.revoked_at.is_none()) {
+        if state
+            .participant(member)?
+            .is_some_and(|p| p.revoked_at.is_none())
+        {
             live += 1;
         }
     }

@@ -12,8 +12,7 @@
 
 use super::authority::require_custodian_active;
 use super::receipts::{
-    HOLDING_ROLES, require_changeable, require_no_shortfall, require_not_frozen,
-    require_unexpired,
+    HOLDING_ROLES, require_changeable, require_no_shortfall, require_not_frozen, require_unexpired,
 };
 use super::{
     EntryContext, RuleResult, load_active_with_role, load_pledge, load_receipt, load_tank,

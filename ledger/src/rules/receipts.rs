@@ -47,7 +47,7 @@ pub(super) fn issue<S: StateRead + ?Sized>(
         return Err(Rejection::CertificateInUse {
             certificate: terms.certificate.clone(),
             receipt,
-            receipt_state: receipt_state(state, &backed)?,
+            receipt_state: Box::new(receipt_state(state, &backed)?),
         }
         .into());
     }
@@ -222,8 +222,8 @@ pub(super) fn require_not_frozen<S: StateRead + ?Sized>(
         regulator: freeze.regulator_id.clone(),
         order_reference: freeze.order_reference.clone(),
         since: freeze.since,
-        pledge: pledge.as_ref().map(|p| p.id().to_owned()),
-        pledgee: pledge.as_ref().map(|p| p.pledgee().to_owned()),
+        pledge: pledge.as_ref().map(|p| p.id().into()),
+        pledgee: pledge.as_ref().map(|p| p.pledgee().into()),
     }
     .into())
 }
@@ -234,7 +234,7 @@ pub(super) fn require_no_shortfall(tank: &Tank, receipt: Option<&str>) -> RuleRe
         return Ok(());
     };
     Err(Rejection::TankShortfall {
-        receipt: receipt.map(str::to_owned),
+        receipt: receipt.map(Box::from),
         tank: tank.id.clone(),
         measured_kg: gauging.measured_kg,
         receipted_kg: tank.receipted_kg,

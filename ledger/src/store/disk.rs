@@ -171,7 +171,11 @@ impl DiskStore {
             batch.insert(LEDGER_ID_KEY, id.as_bytes());
         }
         if let Some(governance) = &changes.governance {
-            put_all(&mut batch, GOVERNANCE_KEY, std::iter::once((Vec::new(), governance)))?;
+            put_all(
+                &mut batch,
+                GOVERNANCE_KEY,
+                std::iter::once((Vec::new(), governance)),
+            )?;
         }
         put_all(
             &mut batch,
@@ -429,7 +433,12 @@ fn certificate_key(reference: &CertificateRef) -> Vec<u8> {
 }
 
 fn legal_id_key(legal_id: &LegalId) -> Vec<u8> {
-    [legal_id.scheme().as_bytes(), b"\0", legal_id.code().as_bytes()].concat()
+    [
+        legal_id.scheme().as_bytes(),
+        b"\0",
+        legal_id.code().as_bytes(),
+    ]
+    .concat()
 }
 
 fn physical_tank_key(physical_id: &PhysicalTankId) -> Vec<u8> {

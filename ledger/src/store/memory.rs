@@ -4,10 +4,10 @@ use std::collections::BTreeMap;
 
 use super::{ReceiptFilter, Store, StoreError, active_pledge_id, follow_on, tree_nodes_for};
 use crate::chain::ChainCursor;
+use crate::crypto::PublicKey;
 use crate::entry::{Entry, Sealed};
 use crate::error::DecodeError;
 use crate::merkle::{self, Hash, NodeId, NodeSource};
-use crate::crypto::PublicKey;
 use crate::model::{
     Certificate, CertificateRef, Governance, KeyOwner, LegalId, Participant, PhysicalTankId,
     Pledge, Receipt, Seq, Tank, TxRecord,

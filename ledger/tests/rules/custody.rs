@@ -51,7 +51,10 @@ fn a_successor_custodian_appointed_by_the_quorum_and_re_gauged_takes_over() {
     let now = world.now_ms;
     // The successor and the inspector alone are not enough.
     assert!(matches!(
-        world.refused(appoint_custodian("T-R-2", "wh-2", 2_000, now), &["wh-2", INSPECTOR]),
+        world.refused(
+            appoint_custodian("T-R-2", "wh-2", 2_000, now),
+            &["wh-2", INSPECTOR]
+        ),
         Rejection::QuorumNotMet { .. }
     ));
     // Nor the quorum without the inspector's re-gauge.

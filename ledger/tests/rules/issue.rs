@@ -100,8 +100,8 @@ fn the_tank_stock_check_holds_even_when_a_certificate_would_allow_more() {
     let refusal = rules::apply(&state, &envelope, ctx).unwrap_err();
     assert!(
         matches!(
-            refusal,
-            rules::ApplyError::Rejected(Rejection::StockExceeded {
+            &refusal,
+            rules::ApplyError::Rejected(rejection) if matches!(**rejection, Rejection::StockExceeded {
                 certified_kg: 5_000_000,
                 receipted_kg: 0,
                 requested_kg: 6_000_000,
@@ -135,13 +135,13 @@ fn one_certificate_backs_one_receipt_and_the_refusal_says_what_became_of_it() {
         Rejection::CertificateInUse {
             certificate: cert("C-1"),
             receipt: "R-1".into(),
-            receipt_state: ReceiptState {
+            receipt_state: Box::new(ReceiptState {
                 receipt_status: "pledged",
                 receipt_holder: "trader-a".into(),
                 receipt_pledge: Some("P-1".into()),
                 receipt_pledgee: Some("bank-a".into()),
                 receipt_updated_at: pledged,
-            }
+            })
         }
     );
     assert_eq!(

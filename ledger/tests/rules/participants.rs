@@ -115,7 +115,10 @@ fn one_admin_alone_cannot_admit() {
     );
     // A participant outside the quorum does not count, whatever its role.
     assert!(matches!(
-        world.refused(admit("bank-c", &[pb::Role::Bank], &key(20)), &["admin", "regulator-2"]),
+        world.refused(
+            admit("bank-c", &[pb::Role::Bank], &key(20)),
+            &["admin", "regulator-2"]
+        ),
         Rejection::QuorumNotMet { .. }
     ));
 }
@@ -221,7 +224,12 @@ fn the_quorum_recovers_a_lost_key() {
     ));
     let recovered = world.ok(recover("bank-a", &key(60)), QUORUM).seq;
     assert_eq!(
-        world.store().participant("bank-a").unwrap().unwrap().key_since,
+        world
+            .store()
+            .participant("bank-a")
+            .unwrap()
+            .unwrap()
+            .key_since,
         recovered
     );
     world.keys.insert("bank-a".into(), key(60));
@@ -319,7 +327,10 @@ fn revoking_a_bank_with_pledges_needs_a_successor_that_takes_them_over() {
     for id in ["P-1", "P-3"] {
         let pledge = world.pledge(id);
         assert_eq!(pledge.pledgee(), "bank-b");
-        assert_eq!(pledge.terms.pledgee_id, "bank-a", "the terms stay as signed");
+        assert_eq!(
+            pledge.terms.pledgee_id, "bank-a",
+            "the terms stay as signed"
+        );
         assert_eq!(
             pledge.successions,
             vec![Succession {
@@ -330,17 +341,37 @@ fn revoking_a_bank_with_pledges_needs_a_successor_that_takes_them_over() {
         );
         assert_eq!(world.receipt(&pledge.terms.receipt_id).updated_at, revoked);
     }
-    assert!(world.pledge("P-2").successions.is_empty(), "a released pledge stays");
-    let by_bank = |bank: &str| world.store().receipt_ids(&ReceiptFilter::Pledgee(bank.into())).unwrap();
-    assert_eq!(by_bank("bank-b"), vec!["R-1".to_string(), "R-3".to_string()]);
+    assert!(
+        world.pledge("P-2").successions.is_empty(),
+        "a released pledge stays"
+    );
+    let by_bank = |bank: &str| {
+        world
+            .store()
+            .receipt_ids(&ReceiptFilter::Pledgee(bank.into()))
+            .unwrap()
+    };
+    assert_eq!(
+        by_bank("bank-b"),
+        vec!["R-1".to_string(), "R-3".to_string()]
+    );
     assert!(by_bank("bank-a").is_empty());
     assert_eq!(
-        world.store().participant("bank-a").unwrap().unwrap().successor_id.as_deref(),
+        world
+            .store()
+            .participant("bank-a")
+            .unwrap()
+            .unwrap()
+            .successor_id
+            .as_deref(),
         Some("bank-b")
     );
     // The successor releases; a double pledge names the successor.
     assert!(matches!(
-        world.refused(pledge("P-9", "R-3", "bank-a", world.now_ms + DAY_MS), &["trader-a", "bank-a"]),
+        world.refused(
+            pledge("P-9", "R-3", "bank-a", world.now_ms + DAY_MS),
+            &["trader-a", "bank-a"]
+        ),
         Rejection::SignerRevoked { .. }
     ));
     world.ok(release("P-1"), &["bank-b"]);

@@ -17,7 +17,10 @@ fn ten_tonnes_receipted(world: &mut World) {
     world.ok(issue("R-6", "T-1", "C-6", 6_000, expires), &["wh-1"]);
     world.ok(issue("R-4", "T-1", "C-4", 4_000, expires), &["wh-1"]);
     let maturity = world.now_ms + 90 * DAY_MS;
-    world.ok(pledge("P-6", "R-6", "bank-a", maturity), &["trader-a", "bank-a"]);
+    world.ok(
+        pledge("P-6", "R-6", "bank-a", maturity),
+        &["trader-a", "bank-a"],
+    );
     world.now_ms += HOUR_MS;
 }
 
@@ -83,7 +86,10 @@ fn oil_that_left_the_tank_puts_it_in_shortfall_and_stops_new_pledges() {
     world.now_ms += HOUR_MS;
     world.certify("T-1", "C-new", 1_000, "trader-b");
     assert!(matches!(
-        world.refused(issue("R-new", "T-1", "C-new", 1_000, world.now_ms + DAY_MS), &["wh-1"]),
+        world.refused(
+            issue("R-new", "T-1", "C-new", 1_000, world.now_ms + DAY_MS),
+            &["wh-1"]
+        ),
         Rejection::TankShortfall { receipt: None, .. }
     ));
     // The existing pledge stands; its bank can release it.
@@ -98,7 +104,10 @@ fn certifying_the_stock_again_clears_the_shortfall() {
     world.regauge("T-1", 6_000);
     world.now_ms += HOUR_MS;
     world.certify("T-1", "C-refill", 3_000, "trader-b");
-    assert!(world.tank_state("T-1").shortfall.is_some(), "9 t for 10 t of receipts");
+    assert!(
+        world.tank_state("T-1").shortfall.is_some(),
+        "9 t for 10 t of receipts"
+    );
     world.certify("T-1", "C-refill-2", 1_000, "trader-b");
     let tank = world.tank_state("T-1");
     assert_eq!((tank.certified_kg, tank.receipted_kg), (10_000, 10_000));
@@ -153,7 +162,10 @@ fn a_re_gauge_lowers_unreceipted_certified_stock_without_a_shortfall() {
     world.tank("T-1", "wh-1");
     world.certify("T-1", "C-1", 5_000, "trader-a");
     world.certify("T-1", "C-2", 5_000, "trader-b");
-    world.ok(issue("R-1", "T-1", "C-1", 5_000, world.now_ms + 2 * DAY_MS), &["wh-1"]);
+    world.ok(
+        issue("R-1", "T-1", "C-1", 5_000, world.now_ms + 2 * DAY_MS),
+        &["wh-1"],
+    );
     world.now_ms += HOUR_MS;
     world.regauge("T-1", 7_000);
     let tank = world.tank_state("T-1");
@@ -161,7 +173,10 @@ fn a_re_gauge_lowers_unreceipted_certified_stock_without_a_shortfall() {
     assert_eq!(tank.shortfall, None);
     // C-2's 5 t no longer fit: only 2 t of certified stock is free.
     assert_eq!(
-        world.refused(issue("R-2", "T-1", "C-2", 5_000, world.now_ms + DAY_MS), &["wh-1"]),
+        world.refused(
+            issue("R-2", "T-1", "C-2", 5_000, world.now_ms + DAY_MS),
+            &["wh-1"]
+        ),
         Rejection::StockExceeded {
             tank: "T-1".into(),
             certified_kg: 7_000,

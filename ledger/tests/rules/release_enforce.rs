@@ -132,7 +132,12 @@ fn a_bank_cannot_enforce_before_maturity_on_its_own_word() {
             now_ms: maturity - 1
         }
     );
-    assert!(rejection.to_string().contains("matures at 2027-04-15T08:00:00Z"), "{rejection}");
+    assert!(
+        rejection
+            .to_string()
+            .contains("matures at 2027-04-15T08:00:00Z"),
+        "{rejection}"
+    );
     assert_eq!(world.receipt("R-1").holder_id, "trader-a");
 }
 

@@ -28,7 +28,9 @@ fn a_signature_by_the_wrong_key_is_refused() {
         }
     );
     assert!(
-        rejection.to_string().contains("was never `trader-a`'s key (no participant holds it)"),
+        rejection
+            .to_string()
+            .contains("was never `trader-a`'s key (no participant holds it)"),
         "{rejection}"
     );
 }
@@ -47,7 +49,10 @@ fn another_participants_key_is_named_as_theirs() {
         matches!(rejection, Rejection::KeyNeverOwned { owner: Some(ref o), .. } if o == "trader-b"),
         "{rejection:?}"
     );
-    assert!(rejection.to_string().ends_with("(it is `trader-b`'s)"), "{rejection}");
+    assert!(
+        rejection.to_string().ends_with("(it is `trader-b`'s)"),
+        "{rejection}"
+    );
 }
 
 #[test]

@@ -96,7 +96,13 @@ fn the_same_physical_tank_cannot_be_registered_twice_by_any_warehouse() {
     let mut world = World::new();
     let first = world
         .ok(
-            register_tank_at("A/T-7", "wh-1", 9_000_000, physical("ZS-BONDED-07", "T-7"), INSPECTOR),
+            register_tank_at(
+                "A/T-7",
+                "wh-1",
+                9_000_000,
+                physical("ZS-BONDED-07", "T-7"),
+                INSPECTOR,
+            ),
             &["wh-1", INSPECTOR],
         )
         .seq;
@@ -284,7 +290,10 @@ fn the_grade_must_be_the_tanks_and_the_gauging_not_in_the_future() {
     op.product_grade = PRODUCT.into();
     op.gauged_at_ms = world.now_ms + 1;
     assert_eq!(
-        world.refused(Operation::CertifyStock(op), &["wh-1", INSPECTOR, "trader-a"]),
+        world.refused(
+            Operation::CertifyStock(op),
+            &["wh-1", INSPECTOR, "trader-a"]
+        ),
         Rejection::NotInPast {
             field: "gauged_at_ms",
             value_ms: world.now_ms + 1,

@@ -79,7 +79,9 @@ fn the_window_may_not_exceed_the_genesis_maximum() {
         })
     );
     let tx = world.tx_valid(freeze("R-1"), now, now + MAX_VALIDITY_MS);
-    world.submit_envelope(world.sign(&tx, &["regulator"])).unwrap();
+    world
+        .submit_envelope(world.sign(&tx, &["regulator"]))
+        .unwrap();
 }
 
 #[test]

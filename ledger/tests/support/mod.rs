@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use ed25519_dalek::SigningKey;
 use pledge_ledger::Rejection;
 use pledge_ledger::crypto;
-use pledge_ledger::identity::uscc_check_character;
 use pledge_ledger::envelope::{Envelope, EnvelopeBuilder};
+use pledge_ledger::identity::uscc_check_character;
 use pledge_ledger::ledger::{Committed, Ledger, SubmitResult};
 use pledge_ledger::model::{Pledge, Receipt, Tank};
 use pledge_ledger::replay::Replayer;
@@ -168,7 +168,12 @@ impl<S: Store> World<S> {
     }
 
     /// A transaction with the validity window given.
-    pub fn tx_valid(&mut self, op: Operation, not_before_ms: u64, not_after_ms: u64) -> pb::Transaction {
+    pub fn tx_valid(
+        &mut self,
+        op: Operation,
+        not_before_ms: u64,
+        not_after_ms: u64,
+    ) -> pb::Transaction {
         self.next_tx += 1;
         pb::Transaction {
             ledger_id: LEDGER_ID.into(),
@@ -331,7 +336,13 @@ pub fn physical(facility_code: &str, tank_number: &str) -> pb::PhysicalTankId {
 
 /// A tank calibrated by `insp-1`, with the physical identity of `physical_of`.
 pub fn register_tank(tank_id: &str, warehouse: &str, capacity_kg: u64) -> Operation {
-    register_tank_at(tank_id, warehouse, capacity_kg, physical_of(tank_id), INSPECTOR)
+    register_tank_at(
+        tank_id,
+        warehouse,
+        capacity_kg,
+        physical_of(tank_id),
+        INSPECTOR,
+    )
 }
 
 pub fn register_tank_at(
