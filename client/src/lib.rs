@@ -19,6 +19,10 @@
 //! An `https://` endpoint needs [`ConnectOptions::tls`] ([`tls::client_config`]:
 //! the node's CA, and under mutual TLS the participant's certificate).
 //!
+//! This crate is the library alone: the command line is the `pledgectl`
+//! crate, the load generator the `pledge-bench` crate; neither is a
+//! dependency of this one.
+//!
 //! Reads (`receipt`, `pledge`, `tank`, `participant`, `head`, `node_info`,
 //! `list_receipts`) return the proto views; [`json`] turns them into JSON
 //! for people and scripts. Every failure is a [`ClientError`]; a refusal by
@@ -41,7 +45,6 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
-pub mod bench;
 pub mod checkpoints;
 pub mod client;
 pub mod draft;

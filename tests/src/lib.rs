@@ -33,7 +33,9 @@ pub fn binary(name: &str) -> PathBuf {
             "-p",
             "pledge-node",
             "-p",
-            "pledge-client",
+            "pledgectl",
+            "-p",
+            "pledge-bench",
             "--bins",
         ]);
         if dir.ends_with("release") {

@@ -9,6 +9,9 @@ use tonic::Code;
 
 use super::common::*;
 
+/// The CA certificate `pledgectl tls dev-ca` writes into its directory.
+const CA_CERT: &str = "ca.pem";
+
 /// Runs `pledgectl`, asserting success; its stdout.
 fn ctl(args: &[&str]) -> String {
     let output = pledgectl(args);
@@ -77,7 +80,7 @@ async fn connect(
     identity: Option<&(PathBuf, PathBuf)>,
 ) -> Result<LedgerClient, ClientError> {
     let identity = identity.map(|(cert, key)| (cert.as_path(), key.as_path()));
-    let config = tls::client_config(&ca.join(tls::CA_CERT), identity).unwrap();
+    let config = tls::client_config(&ca.join(CA_CERT), identity).unwrap();
     node.connect(Some(config)).await
 }
 
@@ -115,7 +118,7 @@ async fn tls_serves_the_first_writes_over_https_and_refuses_plaintext_and_strang
         .unwrap();
 
     // pledgectl over https://, trusting the CA with --ca.
-    let ca_file = ca.join(tls::CA_CERT).display().to_string();
+    let ca_file = ca.join(CA_CERT).display().to_string();
     let wh1 = node.data_dir.join("dev-keys").join("wh-1.json");
     let url = node.url();
     let https = ["--node", url.as_str(), "--ca", ca_file.as_str()];
@@ -166,7 +169,7 @@ async fn mutual_tls_lets_a_connection_carry_only_what_its_participant_signed() {
     let dir = tempfile::tempdir().unwrap();
     let (ca, mut flags) = ca_and_server(dir.path());
     flags.push("--tls-client-ca".into());
-    flags.push(ca.join(tls::CA_CERT).display().to_string());
+    flags.push(ca.join(CA_CERT).display().to_string());
     let node = start(dir.path(), &flags);
     let transport = node.announced("transport").unwrap();
     assert!(transport.starts_with("mutual TLS"), "{transport}");
@@ -217,7 +220,7 @@ async fn mutual_tls_lets_a_connection_carry_only_what_its_participant_signed() {
         receipt.active_pledge.unwrap().terms.unwrap().pledge_id,
         "PL-1"
     );
-    let ca_file = ca.join(tls::CA_CERT);
+    let ca_file = ca.join(CA_CERT);
     let url = node.url();
     let head = ctl(&[
         "--node",

@@ -30,11 +30,11 @@ use pledge_ledger::replay::BatchReplayer;
 use pledge_ledger::tx::{Operation, Transaction};
 use tokio_stream::StreamExt;
 
-use super::replay::CHUNK;
-use super::stats;
-use crate::keys::{self, Signer};
-use crate::ops::{self, TxHeader};
-use crate::{ClientError, LedgerClient};
+use crate::replay::CHUNK;
+use crate::stats;
+use pledge_client::keys::{self, Signer};
+use pledge_client::ops::{self, TxHeader};
+use pledge_client::{ClientError, LedgerClient};
 
 /// The operation mix, in parts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -298,7 +298,7 @@ async fn issue_receipt(
     let holder = &parties.holders[i % 2].id;
     let certify = ops::certify_stock(tank, "SGS Zhoushan", &cert, 1_000, holder);
     submit_ok(client, ledger_id, certify, &[wh]).await?;
-    let now = crate::time::now_ms();
+    let now = pledge_client::time::now_ms();
     let terms = pledge_proto::v1::IssueReceipt {
         receipt_id: receipt_id(tag, i),
         tank_id: tank.into(),
@@ -321,7 +321,7 @@ fn pledge_op(
     receipt: &str,
     bank: &str,
 ) -> pledge_proto::v1::transaction::Operation {
-    let maturity = crate::time::now_ms() + 90 * 86_400_000;
+    let maturity = pledge_client::time::now_ms() + 90 * 86_400_000;
     ops::register_pledge(
         pledge_id,
         receipt,

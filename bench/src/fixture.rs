@@ -7,7 +7,7 @@ use pledge_ledger::envelope::EnvelopeBuilder;
 use pledge_ledger::envelope::VerifiedEnvelope;
 use pledge_proto::v1::{self as pb, transaction::Operation};
 
-use crate::ops;
+use pledge_client::ops;
 
 /// The generated ledger's id.
 pub const LEDGER_ID: &str = "zhoushan-bench";

@@ -22,10 +22,10 @@ use pledge_ledger::ledger::Ledger;
 use pledge_ledger::store::{DiskStore, Store};
 use pledge_proto::v1::transaction::Operation;
 
-use super::fixture::{self, DAY_MS, T0};
-use super::stats;
-use crate::export::write_record;
-use crate::ops;
+use crate::fixture::{self, DAY_MS, T0};
+use crate::stats;
+use pledge_client::export::write_record;
+use pledge_client::ops;
 
 /// Steps of a receipt's life in the generated chain.
 const STEPS: u64 = 11;
@@ -222,7 +222,7 @@ pub fn export(store: &DiskStore, path: &Path) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit;
+    use pledge_client::audit;
 
     #[test]
     fn a_generated_chain_audits_and_reopens() {

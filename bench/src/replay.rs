@@ -9,7 +9,7 @@ use pledge_ledger::crypto::{Digest, PublicKey};
 use pledge_ledger::replay::{BatchReplayer, Replayer};
 use pledge_ledger::store::log::EntryLog;
 
-use crate::export::ExportReader;
+use pledge_client::export::ExportReader;
 
 /// Records per chunk handed to the batch replayer.
 pub const CHUNK: usize = 4096;

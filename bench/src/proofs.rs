@@ -10,7 +10,7 @@ use pledge_ledger::crypto::PublicKey;
 use pledge_ledger::merkle;
 use pledge_ledger::store::{DiskStore, Store};
 
-use super::stats;
+use crate::stats;
 
 /// What the proofs measured.
 #[derive(Debug)]

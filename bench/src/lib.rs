@@ -1,4 +1,5 @@
-//! The load generator and measurement tools behind `pledge-bench`.
+//! The load generator and measurement tools behind `pledge-bench`, built on
+//! the `pledge-client` library and the ledger itself.
 //!
 //! ```text
 //!  run       set-up over gRPC (tank, certificates, receipts; untimed)
@@ -11,6 +12,8 @@
 //! ```
 //! Every command prints the machine it ran on. Benchmarks are not tests:
 //! nothing here is run by `cargo test` except a short smoke run.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod fixture;
 pub mod generate;

@@ -9,6 +9,7 @@ use pledge_client::{ConnectOptions, tls};
 use serde_json::json;
 
 use super::Context;
+use crate::certs;
 
 /// How to reach an `https://` node (global flags).
 #[derive(Debug, Clone, Default, Args)]
@@ -117,13 +118,15 @@ pub enum TlsCommand {
 /// Runs a certificate command.
 pub fn run(ctx: &Context, command: TlsCommand) -> anyhow::Result<ExitCode> {
     let written = match command {
-        TlsCommand::DevCa { out } => tls::create_dev_ca(&out)?,
-        TlsCommand::IssueServer { ca_dir, hosts, out } => tls::issue_server(&ca_dir, &hosts, &out)?,
+        TlsCommand::DevCa { out } => certs::create_dev_ca(&out)?,
+        TlsCommand::IssueServer { ca_dir, hosts, out } => {
+            certs::issue_server(&ca_dir, &hosts, &out)?
+        }
         TlsCommand::IssueClient {
             ca_dir,
             participant,
             out,
-        } => tls::issue_client(&ca_dir, &participant, &out)?,
+        } => certs::issue_client(&ca_dir, &participant, &out)?,
     };
     ctx.out.either(
         &json!({ "cert": written.cert, "key": written.key }),

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use pledge_client::bench::{fixture, generate, machine::Machine, proofs, replay, run, stats};
+use pledge_bench::{fixture, generate, machine::Machine, proofs, replay, run, stats};
 use pledge_ledger::crypto::PublicKey;
 
 /// Load generator and measurements for the oil receipt-pledge ledger.
