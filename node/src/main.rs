@@ -10,6 +10,7 @@ mod config;
 mod dev;
 mod metrics;
 mod ratelimit;
+mod revocation;
 mod sequencer;
 mod server;
 mod service;

@@ -17,6 +17,7 @@ use crate::checkpointer;
 use crate::config::{Config, Transport};
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimit;
+use crate::revocation::Revocations;
 use crate::sequencer::Sequencer;
 use crate::service::LedgerApi;
 
@@ -57,11 +58,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         checkpoints_tx,
         Duration::from_millis(limits.checkpoint_interval_ms),
     ));
+    let heads_for_revocations = heads.clone();
     let api = LedgerApi::new(
         ledger.clone(),
         sequencer.clone(),
         heads,
-        limits,
         info.clone(),
         checkpoints,
         metrics.clone(),
@@ -94,11 +95,21 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
     let rate_limit = RateLimit::new(limits.requests_per_second_per_connection);
+    let revocations = (transport == Transport::MutualTls).then(|| {
+        let revocations = Revocations::new(ledger.clone());
+        tokio::spawn(revocations.clone().follow(heads_for_revocations, size));
+        revocations
+    });
     let service = tonic::service::interceptor::InterceptedService::new(
         LedgerServiceServer::new(api)
             .max_decoding_message_size(limits.max_message_bytes)
             .max_encoding_message_size(limits.max_message_bytes),
-        move |request| rate_limit.intercept(request),
+        move |request: tonic::Request<()>| {
+            if let Some(revocations) = &revocations {
+                revocations.check(&request)?;
+            }
+            rate_limit.intercept(request)
+        },
     );
 
     server
@@ -137,11 +148,13 @@ fn node_info(
     let store = ledger.store();
     let genesis = store.entry(0)?;
     let ledger_id = pledge_ledger::state::StateRead::ledger_id(store)?.unwrap_or_default();
+    let governance = pledge_ledger::state::StateRead::governance(store)?;
     Ok(pb::NodeInfo {
         ledger_id,
         node_public_key: ledger.node_public_key().0.to_vec(),
         genesis_hash: genesis.hash().0.to_vec(),
         version: env!("CARGO_PKG_VERSION").into(),
+        governance: governance.as_ref().map(crate::views::governance),
     })
 }
 
