@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use prost::Message;
 
 const PROTO_ROOT: &str = "proto";
+/// The package of the public API (the cluster's own is `pledgeledger.cluster.v1`).
+const PUBLIC_PACKAGE: &str = "pledgeledger.v1";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = proto_files(Path::new(PROTO_ROOT))?;
@@ -17,9 +19,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let descriptors = protox::compile(&files, [PROTO_ROOT])?;
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
+    // Reflection on the client port describes the public API only, not the
+    // member-to-member service, which listens elsewhere.
+    let mut public = descriptors.clone();
+    public.file.retain(|file| file.package() == PUBLIC_PACKAGE);
     std::fs::write(
         out_dir.join("pledgeledger_descriptor.bin"),
-        descriptors.encode_to_vec(),
+        public.encode_to_vec(),
     )?;
 
     let grpc = std::env::var_os("CARGO_FEATURE_GRPC").is_some();

@@ -3,8 +3,9 @@
 //! The `.proto` files under `proto/` are the public contract: warehouses,
 //! banks and auditors may generate clients from them in any language. This
 //! crate compiles them at build time (no system `protoc` needed) and exposes
-//! the generated types as [`v1`]. Enable the `grpc` feature for the tonic
-//! client and server stubs.
+//! the generated types as [`v1`] (the public API) and [`cluster`] (what the
+//! members of a cluster say to each other, docs/REPLICATION.md). Enable the
+//! `grpc` feature for the tonic client and server stubs.
 //!
 //! ```
 //! use pledge_proto::v1::{Transaction, transaction::Operation, ReleasePledge};
@@ -26,6 +27,11 @@ mod generated {
         pub mod v1 {
             include!(concat!(env!("OUT_DIR"), "/pledgeledger.v1.rs"));
         }
+        pub mod cluster {
+            pub mod v1 {
+                include!(concat!(env!("OUT_DIR"), "/pledgeledger.cluster.v1.rs"));
+            }
+        }
     }
 }
 
@@ -35,6 +41,11 @@ pub mod codec;
 /// Version 1 of the ledger's messages and services.
 pub use generated::pledgeledger::v1;
 
-/// Encoded `FileDescriptorSet` of every proto file, for gRPC server reflection.
+/// The member-to-member service of a cluster (Raft messages, forwarded
+/// submissions, read indexes); see docs/REPLICATION.md.
+pub use generated::pledgeledger::cluster::v1 as cluster;
+
+/// Encoded `FileDescriptorSet` of the public API's proto files
+/// (`pledgeledger.v1`), for gRPC server reflection on the client port.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/pledgeledger_descriptor.bin"));

@@ -1,9 +1,12 @@
 //! Support for the end-to-end tests: start a real `pledge-node` process on
 //! 127.0.0.1:0 with a temporary data directory, find its address, its demo
 //! keys and its ledger id, and stop it politely (SIGTERM) or not (SIGKILL).
-//! A node started with TLS flags is reached at `https://`.
+//! A node started with TLS flags is reached at `https://`. [`proxy`] puts
+//! network faults (delay, refusal, lost packets) between cluster members.
 #![forbid(unsafe_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+pub mod proxy;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
