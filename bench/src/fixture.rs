@@ -5,6 +5,7 @@ use ed25519_dalek::SigningKey;
 use pledge_ledger::crypto::{self, PublicKey};
 use pledge_ledger::envelope::EnvelopeBuilder;
 use pledge_ledger::envelope::VerifiedEnvelope;
+use pledge_ledger::identity::uscc_check_character;
 use pledge_proto::v1::{self as pb, transaction::Operation};
 
 use pledge_client::ops;
@@ -29,7 +30,14 @@ pub const PARTIES: &[(&str, pb::Role, u8)] = &[
     ("bank-a", pb::Role::Bank, 6),
     ("bank-b", pb::Role::Bank, 7),
     ("regulator", pb::Role::Regulator, 8),
+    ("insp-1", pb::Role::Inspector, 9),
 ];
+
+/// The quorum of the generated ledger (both sign the genesis).
+pub const QUORUM: &[&str] = &["admin", "regulator"];
+
+/// The inspector of the generated ledger.
+pub const INSPECTOR: &str = "insp-1";
 
 /// The key of a party of [`PARTIES`] (the admin's for an unknown id).
 pub fn key(id: &str) -> SigningKey {
@@ -50,13 +58,19 @@ pub fn node_public_key() -> PublicKey {
     crypto::public_key(&node_key())
 }
 
-/// The genesis operation admitting [`PARTIES`].
+/// The genesis operation admitting [`PARTIES`], each with a made-up
+/// unified social credit code, governed by [`QUORUM`].
 pub fn genesis() -> Operation {
     let specs = PARTIES
         .iter()
-        .map(|(id, role, _)| ops::participant_spec(id, id, &[*role], &crypto::public_key(&key(id))))
+        .map(|(id, role, seed)| {
+            let first17 = format!("913309000000{seed:05}");
+            let check = uscc_check_character(&first17).unwrap_or('0');
+            let legal = ops::uscc(&format!("{first17}{check}"));
+            ops::participant_spec(id, id, &[*role], &crypto::public_key(&key(id)), legal)
+        })
         .collect();
-    ops::genesis(specs)
+    ops::genesis(specs, ops::governance(QUORUM, 2, 30 * DAY_MS))
 }
 
 /// A transaction of the generated ledger, signed by `signers`. The
@@ -65,7 +79,8 @@ pub fn signed(tx_id: String, operation: Operation, signers: &[&str]) -> Verified
     let tx = pb::Transaction {
         ledger_id: LEDGER_ID.into(),
         tx_id,
-        client_time_ms: T0,
+        not_before_ms: T0,
+        not_after_ms: T0 + 30 * DAY_MS,
         operation: Some(operation),
     };
     let builder = signers
@@ -85,7 +100,7 @@ pub fn issue_terms(receipt_id: &str, tank: &str, cert: &str, kg: u64) -> pb::Iss
     pb::IssueReceipt {
         receipt_id: receipt_id.into(),
         tank_id: tank.into(),
-        inspection_agency: "SGS Zhoushan".into(),
+        inspector_id: INSPECTOR.into(),
         certificate_no: cert.into(),
         product_grade: "VLSFO 0.5%S".into(),
         specification: "ISO 8217:2017 RMG 380".into(),

@@ -276,13 +276,15 @@ fn entry_lines_name_the_operation_fields_and_signers() {
     let tx = TxHeader::new("l", "wh-1")
         .unwrap()
         .with_tx_id("tx-1")
-        .wrap(ops::certify_stock(
-            "T-1",
-            "SGS Zhoushan",
-            "C-1",
-            5,
-            "trader-a",
-        ));
+        .wrap(ops::certify_stock(&ops::StockCertificate {
+            tank_id: "T-1",
+            inspector_id: "insp-sgs",
+            certificate_no: "C-1",
+            quantity_kg: 5,
+            product_grade: "VLSFO 0.5%S",
+            gauged_at_ms: 1_800_000_000_000,
+            depositor_id: "trader-a",
+        }));
     let node = ed25519_dalek::SigningKey::from_bytes(&[100; 32]);
     let entry = Entry::seal_new(
         7,
@@ -301,7 +303,7 @@ fn entry_lines_name_the_operation_fields_and_signers() {
         "{line}"
     );
     assert!(
-        line.contains("inspection_agency=\"SGS Zhoushan\""),
+        line.contains("inspector_id=\"insp-sgs\""),
         "{line}"
     );
     assert!(line.ends_with("[signed by wh-1]"), "{line}");
