@@ -168,6 +168,8 @@ fn split_parts_and_roles_parse() {
         "X",
         "--role",
         "bank,holder",
+        "--uscc",
+        "91350100M000100Y43",
         "--public-key",
         "00",
         "--key",
@@ -302,10 +304,7 @@ fn entry_lines_name_the_operation_fields_and_signers() {
         line.starts_with("#7      2027-01-15T08:00:00Z  certify_stock "),
         "{line}"
     );
-    assert!(
-        line.contains("inspector_id=\"insp-sgs\""),
-        "{line}"
-    );
+    assert!(line.contains(" inspector_id=insp-sgs "), "{line}");
     assert!(line.ends_with("[signed by wh-1]"), "{line}");
 
     let garbage = pb::EntryRecord {
