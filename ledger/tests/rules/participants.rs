@@ -88,6 +88,33 @@ fn genesis_must_be_signed_by_every_quorum_member() {
     assert_eq!(world.len(), 0);
 }
 
+/// The largest quorum the format allows (16 members, 14 of them to act)
+/// signs its genesis: every member's signature fits in one envelope.
+#[test]
+fn the_largest_quorum_signs_its_genesis() {
+    let members: Vec<(String, u8)> = (0..16).map(|i| (format!("founder-{i}"), 30 + i)).collect();
+    let mut tx = genesis_tx();
+    let Some(pb::transaction::Operation::Genesis(genesis)) = tx.operation.as_mut() else {
+        unreachable!("genesis_tx is a genesis");
+    };
+    for (id, seed) in &members {
+        genesis.participants.push(spec(id, &[pb::Role::Admin], &key(*seed)));
+    }
+    genesis.governance = Some(pb::Governance {
+        quorum_members: members.iter().map(|(id, _)| id.clone()).collect(),
+        quorum_threshold: 14,
+        max_validity_ms: MAX_VALIDITY_MS,
+    });
+    let envelope = members
+        .iter()
+        .fold(EnvelopeBuilder::new(&tx), |b, (id, seed)| b.sign(id, &key(*seed)))
+        .build();
+    let mut world = World::empty(MemoryStore::new());
+    world.submit_envelope(envelope).expect("a 16-member genesis");
+    let governance = world.store().governance().unwrap().unwrap();
+    assert_eq!(governance.quorum_members.len(), 16);
+}
+
 #[test]
 fn the_quorum_admits_a_participant() {
     let mut world = World::new();

@@ -67,11 +67,12 @@ async fn the_same_physical_tank_at_two_warehouses_and_a_tank_on_the_warehouses_w
     .await;
     let message = refused(&client, alone, Code::PermissionDenied, "MISSING_SIGNATURE", size).await;
     assert!(message.contains("`insp-sgs` as calibrating inspector"), "{message}");
-    // A ten-million-tonne tank is not a tank.
+    // A ten-million-tonne tank is not a tank (the largest accepted holds a
+    // million tonnes).
     let huge = ops::register_tank(
         "ZS9/T-9",
         "wh-1",
-        10_000_000_000_000,
+        10_000_000_000,
         "MGO",
         ops::physical_tank_id("ZS-BONDED-07", "T-9"),
         INSPECTOR,
