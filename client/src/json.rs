@@ -336,7 +336,11 @@ pub fn receipt_status_name(status: i32) -> String {
 /// Enforcement grounds' lower-case name (`"maturity"`, `"holder_consent"`).
 pub fn grounds_name(grounds: i32) -> String {
     let known = pb::EnforcementGrounds::try_from(grounds).ok();
-    enum_name(known.map(|g| g.as_str_name()), "ENFORCEMENT_GROUNDS_", grounds)
+    enum_name(
+        known.map(|g| g.as_str_name()),
+        "ENFORCEMENT_GROUNDS_",
+        grounds,
+    )
 }
 
 /// A pledge status's lower-case name (`"released"`).

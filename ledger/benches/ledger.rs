@@ -1,11 +1,11 @@
 //! Micro-benchmarks of the ledger's hot paths (criterion; `cargo bench -p
 //! pledge-ledger`). Not tests: nothing here asserts a time.
 //!
-//! - apply: one pledge registration against a MemoryStore holding 10,000
+//! - apply: one pledge registration against a MemoryLedger holding 10,000
 //!   receipts (rules only, no commit);
 //! - entry: body encoding, entry hash, record encoding, sealing;
 //! - ed25519: sign, verify one, verify_batch of 64 and 1,024;
-//! - proofs: inclusion and consistency proof generation over a MemoryStore
+//! - proofs: inclusion and consistency proof generation over a MemoryLedger
 //!   of 65,536 entries.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -17,10 +17,10 @@ use pledge_ledger::crypto::{self, Digest};
 use pledge_ledger::entry::Entry;
 use pledge_ledger::envelope::{EnvelopeBuilder, VerifiedEnvelope};
 use pledge_ledger::identity::uscc_check_character;
-use pledge_ledger::ledger::Ledger;
+use pledge_ledger::ledger::MemoryLedger;
 use pledge_ledger::merkle;
 use pledge_ledger::rules::{self, EntryContext};
-use pledge_ledger::store::{MemoryStore, Store};
+use pledge_ledger::view::LedgerRead;
 use pledge_proto::v1::{self as pb, transaction::Operation};
 use prost::Message;
 
@@ -101,9 +101,9 @@ fn pledge_tx(n: usize, receipt: usize) -> pb::Transaction {
 }
 
 /// A ledger with the demo parties, one tank and `receipts` issued receipts.
-fn populated(receipts: usize) -> Ledger<MemoryStore> {
+fn populated(receipts: usize) -> MemoryLedger {
     let k = keys();
-    let mut ledger = Ledger::new(MemoryStore::new(), SigningKey::from_bytes(&[9; 32]));
+    let mut ledger = MemoryLedger::in_memory(SigningKey::from_bytes(&[9; 32]));
     let genesis = tx(
         "genesis",
         Operation::Genesis(pb::Genesis {
@@ -200,11 +200,12 @@ fn bench_apply(c: &mut Criterion) {
         &[("trader-a", &k.trader), ("bank-a", &k.bank)],
     );
     let ctx = EntryContext {
-        seq: ledger.store().len(),
+        seq: ledger.len(),
         time_ms: T0 + 1,
     };
-    c.bench_function("apply/pledge (10k receipts, MemoryStore)", |b| {
-        b.iter(|| rules::apply(ledger.store(), black_box(&envelope), ctx).unwrap())
+    c.bench_function("apply/pledge (10k receipts, MemoryLedger)", |b| {
+        let snapshot = ledger.snapshot();
+        b.iter(|| rules::apply(&snapshot, black_box(&envelope), ctx).unwrap())
     });
 }
 
@@ -280,7 +281,7 @@ fn bench_ed25519(c: &mut Criterion) {
 
 fn bench_proofs(c: &mut Criterion) {
     let ledger = populated(32_767);
-    let store = ledger.store();
+    let store = &ledger.snapshot();
     let size = store.len();
     let mut i = 0u64;
     c.bench_function(&format!("proofs/inclusion ({size} entries)"), |b| {

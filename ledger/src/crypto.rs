@@ -42,11 +42,10 @@ impl Digest {
         hex::encode(self.0)
     }
 
-    /// Parses 64 hex digits.
+    /// Parses exactly 64 lower-case hex digits (docs/FORMAT.md writes
+    /// every hash in lower case; upper case is refused, not folded).
     pub fn from_hex(text: &str) -> Option<Digest> {
-        let mut out = [0u8; 32];
-        hex::decode_to_slice(text, &mut out).ok()?;
-        Some(Digest(out))
+        parse_lower_hex_digest(text)
     }
 }
 
@@ -97,6 +96,21 @@ impl fmt::Display for PublicKey {
     }
 }
 
+/// Decodes lower-case hex (`0-9a-f`, even length); upper case, spaces and
+/// any other character are refused.
+pub fn decode_lower_hex(text: &str) -> Option<Vec<u8>> {
+    if !text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return None;
+    }
+    hex::decode(text).ok()
+}
+
+/// Parses exactly 64 lower-case hex digits as a 32-byte digest.
+pub fn parse_lower_hex_digest(text: &str) -> Option<Digest> {
+    let bytes: [u8; 32] = decode_lower_hex(text)?.try_into().ok()?;
+    Some(Digest(bytes))
+}
+
 /// The content hash of a transaction: identifies "the identical transaction"
 /// for safe retries.
 pub fn tx_hash(tx_bytes: &[u8]) -> Digest {
@@ -126,6 +140,59 @@ pub fn verify_transaction_signature(
     verifying
         .verify_strict(&tx_signing_preimage(tx_bytes), &signature)
         .is_ok()
+}
+
+/// Decompressed, checked public keys, kept between verifications: a
+/// participant signs many transactions with one key, and decompressing it
+/// (a square root in the field) is a sixth of a strict verification.
+/// Shared between threads; forgets everything once it holds
+/// [`KeyCache::CAPACITY`] keys (keys are few: one per participant).
+#[derive(Debug, Default)]
+pub struct KeyCache {
+    keys: std::sync::RwLock<std::collections::HashMap<PublicKey, Option<VerifyingKey>>>,
+}
+
+impl KeyCache {
+    /// Keys held at most.
+    pub const CAPACITY: usize = 65_536;
+
+    /// An empty cache.
+    pub fn new() -> KeyCache {
+        KeyCache::default()
+    }
+
+    /// The decompressed key, `None` if the bytes are not a curve point.
+    pub fn get(&self, key: &PublicKey) -> Option<VerifyingKey> {
+        let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
+        if let Some(found) = keys.get(key) {
+            return *found;
+        }
+        drop(keys);
+        let verifying = key.verifying_key();
+        let mut keys = self.keys.write().unwrap_or_else(|p| p.into_inner());
+        if keys.len() >= Self::CAPACITY {
+            keys.clear();
+        }
+        keys.insert(*key, verifying);
+        verifying
+    }
+
+    /// [`verify_transaction_signature`] with the key from this cache: the
+    /// same verdict, strict verification.
+    pub fn verify_transaction_signature(
+        &self,
+        key: &PublicKey,
+        tx_bytes: &[u8],
+        signature: &[u8; 64],
+    ) -> bool {
+        let Some(verifying) = self.get(key) else {
+            return false;
+        };
+        let signature = ed25519_dalek::Signature::from_bytes(signature);
+        verifying
+            .verify_strict(&tx_signing_preimage(tx_bytes), &signature)
+            .is_ok()
+    }
 }
 
 /// The node's seal over an entry hash.
@@ -169,6 +236,24 @@ mod tests {
                 assert_ne!(a, b);
             }
         }
+    }
+
+    #[test]
+    fn hex_is_lower_case_only() {
+        let lower = "ab".repeat(32);
+        assert_eq!(Digest::from_hex(&lower), Some(Digest([0xab; 32])));
+        for bad in [
+            "AB".repeat(32),
+            "aB".repeat(32),
+            "ab".repeat(31),
+            format!("{lower}00"),
+        ] {
+            assert_eq!(Digest::from_hex(&bad), None, "{bad}");
+        }
+        assert_eq!(decode_lower_hex("0a0b"), Some(vec![10, 11]));
+        assert_eq!(decode_lower_hex("0A0B"), None);
+        assert_eq!(decode_lower_hex("0a0"), None);
+        assert_eq!(decode_lower_hex("+0a0"), None);
     }
 
     #[test]

@@ -5,8 +5,8 @@
 
 use crate::model::{PledgeStatus, ReceiptStatus};
 use crate::rejection::ReceiptState;
+use crate::state::StateError;
 use crate::state::StateRead;
-use crate::store::StoreError;
 use crate::tx::Operation;
 
 /// What an entry with this operation did, in the past tense, e.g.
@@ -75,7 +75,7 @@ pub fn what_it_did(operation: &Operation) -> String {
 pub fn since<S: StateRead + ?Sized>(
     state: &S,
     operation: &Operation,
-) -> Result<Option<String>, StoreError> {
+) -> Result<Option<String>, StateError> {
     Ok(match operation {
         Operation::RegisterPledge(terms) => pledge_now(state, &terms.pledge_id)?,
         Operation::ReleasePledge { pledge_id } | Operation::EnforcePledge { pledge_id, .. } => {
@@ -102,7 +102,7 @@ pub fn since<S: StateRead + ?Sized>(
     })
 }
 
-fn pledge_now<S: StateRead + ?Sized>(state: &S, id: &str) -> Result<Option<String>, StoreError> {
+fn pledge_now<S: StateRead + ?Sized>(state: &S, id: &str) -> Result<Option<String>, StateError> {
     let Some(pledge) = state.pledge(id)? else {
         return Ok(None);
     };
@@ -117,7 +117,7 @@ fn pledge_now<S: StateRead + ?Sized>(state: &S, id: &str) -> Result<Option<Strin
     }))
 }
 
-fn receipt_now<S: StateRead + ?Sized>(state: &S, id: &str) -> Result<Option<String>, StoreError> {
+fn receipt_now<S: StateRead + ?Sized>(state: &S, id: &str) -> Result<Option<String>, StateError> {
     let Some(receipt) = state.receipt(id)? else {
         return Ok(None);
     };
@@ -142,7 +142,7 @@ fn receipt_now<S: StateRead + ?Sized>(state: &S, id: &str) -> Result<Option<Stri
     )))
 }
 
-fn tank_now<S: StateRead + ?Sized>(state: &S, id: &str) -> Result<Option<String>, StoreError> {
+fn tank_now<S: StateRead + ?Sized>(state: &S, id: &str) -> Result<Option<String>, StateError> {
     Ok(state.tank(id)?.map(|tank| {
         let shortfall = match &tank.shortfall {
             Some(s) => format!(", in shortfall since entry {}", s.since),
@@ -158,7 +158,7 @@ fn tank_now<S: StateRead + ?Sized>(state: &S, id: &str) -> Result<Option<String>
 fn participant_now<S: StateRead + ?Sized>(
     state: &S,
     id: &str,
-) -> Result<Option<String>, StoreError> {
+) -> Result<Option<String>, StateError> {
     Ok(state.participant(id)?.map(|p| match p.revoked_at {
         Some(at) => format!("participant `{id}` was revoked at entry {at}"),
         None => format!(

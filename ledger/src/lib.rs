@@ -7,12 +7,14 @@
 //!      │ envelope::Envelope::decode       shape, sizes, ids, text      → DecodeError
 //!      │ Envelope::verify                 every ed25519 signature      → SignatureError
 //!      ▼
-//!   VerifiedEnvelope ──▶ ledger::Ledger::append_group(group, now)
+//!   VerifiedEnvelope ──▶ ledger::Decider::decide(speculative state, group, now)
 //!                          │ rules::apply(state, envelope, (seq, time))  → Rejection
-//!                          │ entry::Entry::seal_new                      hash chain + node seal
+//!                          │ entry::Entry::seal_new_sealed               hash chain + node seal
 //!                          ▼
-//!                        store::Store::commit   log fdatasync, then sled  → StoreError
+//!                        store::LogStore::append      fdatasync: durable, answers go out
+//!                        store::StateStore::apply     derived state, later  → StoreError
 //!
+//!   readers: view::Snapshot (log reader + state view + pending updates) → view::LedgerRead
 //!   auditor: records ──▶ replay::Replayer (chain, seals, signatures, rules) → verdict
 //! ```
 //!
@@ -27,7 +29,7 @@
 //! fixed keys, a genesis and sample terms, for tests and benchmarks.
 //!
 //! ```
-//! use pledge_ledger::{crypto, envelope::EnvelopeBuilder, identity, ledger::Ledger, store::MemoryStore};
+//! use pledge_ledger::{crypto, envelope::EnvelopeBuilder, identity, ledger::MemoryLedger};
 //! use pledge_proto::v1::{self as pb, legal_identity::Identifier, transaction::Operation};
 //! use ed25519_dalek::SigningKey;
 //!
@@ -69,7 +71,7 @@
 //!     .build()
 //!     .verify()
 //!     .unwrap();
-//! let mut ledger = Ledger::new(MemoryStore::new(), SigningKey::from_bytes(&[9; 32]));
+//! let mut ledger = MemoryLedger::in_memory(SigningKey::from_bytes(&[9; 32]));
 //! let results = ledger.append_group(&[envelope], 1_700_000_000_000).unwrap();
 //! assert_eq!(results[0].as_ref().unwrap().seq, 0);
 //! ```
@@ -79,6 +81,7 @@
 pub mod bundle;
 pub mod chain;
 pub mod checkpoint;
+pub mod cosigning;
 pub mod crypto;
 pub mod demo;
 pub mod describe;
@@ -90,17 +93,20 @@ pub mod keyfile;
 pub mod ledger;
 pub mod merkle;
 pub mod model;
+pub mod note;
 pub mod ops;
 pub mod rejection;
 pub mod replay;
 pub mod rules;
 pub mod state;
+pub mod statemap;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod text;
 pub mod timestamp;
 pub mod tx;
+pub mod view;
 
 pub use rejection::{Rejection, RejectionKind};
 pub use store::StoreError;

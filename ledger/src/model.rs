@@ -188,6 +188,8 @@ pub struct Tank {
     pub custody: Vec<CustodyChange>,
     /// The entry that registered it.
     pub registered_at: Seq,
+    /// The last entry that changed it.
+    pub updated_at: Seq,
 }
 
 impl Tank {
@@ -346,6 +348,9 @@ pub struct Receipt {
     pub issued_at: Seq,
     /// The last entry that changed it.
     pub updated_at: Seq,
+    /// How many entries changed it (its issue or split included): the
+    /// length of its history.
+    pub history_len: u64,
 }
 
 impl Receipt {

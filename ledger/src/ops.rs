@@ -119,7 +119,11 @@ pub fn recover_key(participant_id: &str, new_public_key: &PublicKey, reason: &st
 
 /// The quorum revokes a participant; a bank with active pledges names the
 /// successor bank that takes them over.
-pub fn revoke_participant(participant_id: &str, reason: &str, successor: Option<&str>) -> Operation {
+pub fn revoke_participant(
+    participant_id: &str,
+    reason: &str,
+    successor: Option<&str>,
+) -> Operation {
     Operation::RevokeParticipant(pb::RevokeParticipant {
         participant_id: participant_id.to_owned(),
         reason: reason.to_owned(),
@@ -191,7 +195,12 @@ pub fn certify_stock(certificate: &StockCertificate<'_>) -> Operation {
 }
 
 /// An inspector's measurement of a whole tank.
-pub fn gauging(inspector_id: &str, report_no: &str, measured_kg: u64, gauged_at_ms: u64) -> pb::Gauging {
+pub fn gauging(
+    inspector_id: &str,
+    report_no: &str,
+    measured_kg: u64,
+    gauged_at_ms: u64,
+) -> pb::Gauging {
     pb::Gauging {
         inspector_id: inspector_id.to_owned(),
         report_no: report_no.to_owned(),

@@ -6,8 +6,11 @@
 //! ([`MemoryState`]), so replay and the model tests need no store at all, and
 //! [`Overlay`] layers the pending changes of a commit group over any state.
 //!
-//! The kinds of object, each keyed as shown (this list is the one place to
-//! look; every store keeps exactly these):
+//! This module knows nothing of storage: the stores (`crate::store`) depend
+//! on it, never the other way round. A store's read failure reaches the rules
+//! as a [`StateError`].
+//!
+//! **The kinds of object** are the fields of [`Objects`], in one list:
 //!
 //! | kind               | key                       | value                         |
 //! |--------------------|---------------------------|-------------------------------|
@@ -23,44 +26,123 @@
 //! | pledges            | pledge id                 | [`Pledge`] (with successions) |
 //! | transactions       | tx id                     | [`TxRecord`]                  |
 //! | receipt history    | receipt id                | entries that changed it       |
+//! Adding
+//! a kind: a field and its line in [`Objects::merge`]; a [`StateRead`] method
+//! with its implementations here ([`Objects`], [`Overlay`]); the disk state
+//! store's table of kinds (`store/state/disk.rs`, `KINDS`); and the pending
+//! overlay of a snapshot (`crate::view`).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::error::Error;
 
 use crate::crypto::PublicKey;
 use crate::model::{
     Certificate, CertificateRef, Governance, KeyOwner, LegalId, Participant, PhysicalTankId,
     Pledge, Receipt, Seq, Tank, TxRecord,
 };
-use crate::store::{ReceiptFilter, StoreError, active_pledge_id};
+
+/// The state could not be read: a storage failure, never a rule. It wraps
+/// the store's own error (see `crate::store::StoreError`), which names the
+/// operation and the key.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct StateError(Box<dyn Error + Send + Sync>);
+
+impl StateError {
+    /// Wraps a store's error.
+    pub fn new(source: impl Error + Send + Sync + 'static) -> StateError {
+        StateError(Box::new(source))
+    }
+
+    /// The store's error, for callers that know its type.
+    pub fn downcast_ref<E: Error + 'static>(&self) -> Option<&E> {
+        self.0.downcast_ref()
+    }
+}
 
 /// Read access to the derived state. Reads may fail only for storage reasons.
 pub trait StateRead {
     /// The ledger id fixed by genesis; `None` before genesis.
-    fn ledger_id(&self) -> Result<Option<String>, StoreError>;
+    fn ledger_id(&self) -> Result<Option<String>, StateError>;
     /// The governance fixed by genesis; `None` before genesis.
-    fn governance(&self) -> Result<Option<Governance>, StoreError>;
+    fn governance(&self) -> Result<Option<Governance>, StateError>;
     /// A participant by id.
-    fn participant(&self, id: &str) -> Result<Option<Participant>, StoreError>;
+    fn participant(&self, id: &str) -> Result<Option<Participant>, StateError>;
     /// Whose a public key is, or was.
-    fn key_owner(&self, key: &PublicKey) -> Result<Option<KeyOwner>, StoreError>;
+    fn key_owner(&self, key: &PublicKey) -> Result<Option<KeyOwner>, StateError>;
     /// The participant with a legal identity.
-    fn legal_id_owner(&self, legal_id: &LegalId) -> Result<Option<String>, StoreError>;
+    fn legal_id_owner(&self, legal_id: &LegalId) -> Result<Option<String>, StateError>;
     /// A tank by id.
-    fn tank(&self, id: &str) -> Result<Option<Tank>, StoreError>;
+    fn tank(&self, id: &str) -> Result<Option<Tank>, StateError>;
     /// The tank registered with a physical identity.
-    fn physical_tank(&self, physical_id: &PhysicalTankId) -> Result<Option<String>, StoreError>;
+    fn physical_tank(&self, physical_id: &PhysicalTankId) -> Result<Option<String>, StateError>;
     /// An inspection certificate.
-    fn certificate(&self, reference: &CertificateRef) -> Result<Option<Certificate>, StoreError>;
+    fn certificate(&self, reference: &CertificateRef) -> Result<Option<Certificate>, StateError>;
     /// A receipt by id.
-    fn receipt(&self, id: &str) -> Result<Option<Receipt>, StoreError>;
+    fn receipt(&self, id: &str) -> Result<Option<Receipt>, StateError>;
     /// A pledge by id.
-    fn pledge(&self, id: &str) -> Result<Option<Pledge>, StoreError>;
+    fn pledge(&self, id: &str) -> Result<Option<Pledge>, StateError>;
     /// The record of an applied transaction id.
-    fn transaction(&self, tx_id: &str) -> Result<Option<TxRecord>, StoreError>;
+    fn transaction(&self, tx_id: &str) -> Result<Option<TxRecord>, StateError>;
     /// The ids of every receipt matching `filter`, in id order. For the rare
     /// rules that act on many objects at once (a custodian's succession, a
     /// bank's): a store answers from an index.
-    fn receipt_ids(&self, filter: &ReceiptFilter) -> Result<Vec<String>, StoreError>;
+    fn receipt_ids(&self, filter: &ReceiptFilter) -> Result<Vec<String>, StateError>;
+}
+
+/// Which receipts to list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReceiptFilter {
+    /// Every receipt.
+    All,
+    /// Held by this participant.
+    Holder(String),
+    /// Issued by this warehouse.
+    Warehouse(String),
+    /// Drawn on this tank.
+    Tank(String),
+    /// Under an active pledge to this bank.
+    Pledgee(String),
+    /// In this status: "active", "pledged", "cancelled" or "split".
+    Status(&'static str),
+}
+
+impl ReceiptFilter {
+    /// Whether `receipt` (whose active pledge, if any, is to `pledgee`) matches.
+    pub fn matches(&self, receipt: &Receipt, pledgee: Option<&str>) -> bool {
+        match self {
+            ReceiptFilter::All => true,
+            ReceiptFilter::Holder(id) => receipt.holder_id == *id,
+            ReceiptFilter::Warehouse(id) => receipt.warehouse_id == *id,
+            ReceiptFilter::Tank(id) => receipt.terms.tank_id == *id,
+            ReceiptFilter::Pledgee(id) => pledgee == Some(id.as_str()),
+            ReceiptFilter::Status(name) => receipt.status.name() == *name,
+        }
+    }
+}
+
+/// The ids among `candidates` (in any order, repeats allowed) of receipts
+/// that match `filter` as `state` sees them now, in id order: how a layer of
+/// newer changes over a base re-judges the base's answer.
+pub fn matching_receipts<S: StateRead + ?Sized>(
+    state: &S,
+    filter: &ReceiptFilter,
+    candidates: impl Iterator<Item = String>,
+) -> Result<Vec<String>, StateError> {
+    let mut ids = BTreeSet::new();
+    for id in candidates {
+        let Some(receipt) = state.receipt(&id)? else {
+            continue;
+        };
+        let pledgee = match receipt.active_pledge() {
+            Some(pledge) => state.pledge(pledge)?.map(|p| p.pledgee().to_owned()),
+            None => None,
+        };
+        if filter.matches(&receipt, pledgee.as_deref()) {
+            ids.insert(id);
+        }
+    }
+    Ok(ids.into_iter().collect())
 }
 
 /// A set of objects: the changes of one entry or group, or a whole state.
@@ -150,46 +232,46 @@ impl Objects {
 
     /// The bank of the receipt's active pledge, if any, in this set.
     fn pledgee_of(&self, receipt: &Receipt) -> Option<String> {
-        let pledge = active_pledge_id(receipt).and_then(|id| self.pledges.get(id));
+        let pledge = receipt.active_pledge().and_then(|id| self.pledges.get(id));
         pledge.map(|p| p.pledgee().to_owned())
     }
 }
 
 impl StateRead for Objects {
-    fn ledger_id(&self) -> Result<Option<String>, StoreError> {
+    fn ledger_id(&self) -> Result<Option<String>, StateError> {
         Ok(self.ledger_id.clone())
     }
-    fn governance(&self) -> Result<Option<Governance>, StoreError> {
+    fn governance(&self) -> Result<Option<Governance>, StateError> {
         Ok(self.governance.clone())
     }
-    fn participant(&self, id: &str) -> Result<Option<Participant>, StoreError> {
+    fn participant(&self, id: &str) -> Result<Option<Participant>, StateError> {
         Ok(self.participants.get(id).cloned())
     }
-    fn key_owner(&self, key: &PublicKey) -> Result<Option<KeyOwner>, StoreError> {
+    fn key_owner(&self, key: &PublicKey) -> Result<Option<KeyOwner>, StateError> {
         Ok(self.key_owners.get(key).cloned())
     }
-    fn legal_id_owner(&self, legal_id: &LegalId) -> Result<Option<String>, StoreError> {
+    fn legal_id_owner(&self, legal_id: &LegalId) -> Result<Option<String>, StateError> {
         Ok(self.legal_ids.get(legal_id).cloned())
     }
-    fn tank(&self, id: &str) -> Result<Option<Tank>, StoreError> {
+    fn tank(&self, id: &str) -> Result<Option<Tank>, StateError> {
         Ok(self.tanks.get(id).cloned())
     }
-    fn physical_tank(&self, physical_id: &PhysicalTankId) -> Result<Option<String>, StoreError> {
+    fn physical_tank(&self, physical_id: &PhysicalTankId) -> Result<Option<String>, StateError> {
         Ok(self.physical_tanks.get(physical_id).cloned())
     }
-    fn certificate(&self, reference: &CertificateRef) -> Result<Option<Certificate>, StoreError> {
+    fn certificate(&self, reference: &CertificateRef) -> Result<Option<Certificate>, StateError> {
         Ok(self.certificates.get(reference).cloned())
     }
-    fn receipt(&self, id: &str) -> Result<Option<Receipt>, StoreError> {
+    fn receipt(&self, id: &str) -> Result<Option<Receipt>, StateError> {
         Ok(self.receipts.get(id).cloned())
     }
-    fn pledge(&self, id: &str) -> Result<Option<Pledge>, StoreError> {
+    fn pledge(&self, id: &str) -> Result<Option<Pledge>, StateError> {
         Ok(self.pledges.get(id).cloned())
     }
-    fn transaction(&self, tx_id: &str) -> Result<Option<TxRecord>, StoreError> {
+    fn transaction(&self, tx_id: &str) -> Result<Option<TxRecord>, StateError> {
         Ok(self.transactions.get(tx_id).copied())
     }
-    fn receipt_ids(&self, filter: &ReceiptFilter) -> Result<Vec<String>, StoreError> {
+    fn receipt_ids(&self, filter: &ReceiptFilter) -> Result<Vec<String>, StateError> {
         Ok(self
             .receipts
             .values()
@@ -218,6 +300,11 @@ impl<'a, S: StateRead + ?Sized> Overlay<'a, S> {
         }
     }
 
+    /// `pending` changes over `base`.
+    pub fn with_pending(base: &'a S, pending: Objects) -> Self {
+        Overlay { base, pending }
+    }
+
     /// Adds changes on top of the pending ones.
     pub fn push(&mut self, changes: Objects) {
         self.pending.merge(changes);
@@ -232,24 +319,11 @@ impl<'a, S: StateRead + ?Sized> Overlay<'a, S> {
     pub fn pending(&self) -> &Objects {
         &self.pending
     }
-
-    /// Whether `receipt`, as the overlay sees it, matches `filter`.
-    fn overlay_matches(
-        &self,
-        filter: &ReceiptFilter,
-        receipt: &Receipt,
-    ) -> Result<bool, StoreError> {
-        let pledgee = match active_pledge_id(receipt) {
-            Some(id) => self.pledge(id)?.map(|p| p.pledgee().to_owned()),
-            None => None,
-        };
-        Ok(filter.matches(receipt, pledgee.as_deref()))
-    }
 }
 
 macro_rules! overlay_read {
     ($method:ident, $field:ident, $key:ty, $value:ty) => {
-        fn $method(&self, key: &$key) -> Result<Option<$value>, StoreError> {
+        fn $method(&self, key: &$key) -> Result<Option<$value>, StateError> {
             match self.pending.$field.get(key) {
                 Some(found) => Ok(Some(found.clone())),
                 None => self.base.$method(key),
@@ -259,13 +333,13 @@ macro_rules! overlay_read {
 }
 
 impl<S: StateRead + ?Sized> StateRead for Overlay<'_, S> {
-    fn ledger_id(&self) -> Result<Option<String>, StoreError> {
+    fn ledger_id(&self) -> Result<Option<String>, StateError> {
         match &self.pending.ledger_id {
             Some(id) => Ok(Some(id.clone())),
             None => self.base.ledger_id(),
         }
     }
-    fn governance(&self) -> Result<Option<Governance>, StoreError> {
+    fn governance(&self) -> Result<Option<Governance>, StateError> {
         match &self.pending.governance {
             Some(governance) => Ok(Some(governance.clone())),
             None => self.base.governance(),
@@ -281,24 +355,11 @@ impl<S: StateRead + ?Sized> StateRead for Overlay<'_, S> {
     overlay_read!(pledge, pledges, str, Pledge);
     overlay_read!(transaction, transactions, str, TxRecord);
 
-    /// The base's matches, re-judged where the pending changes hold a newer
-    /// version (a receipt, or the pledge it is under), plus pending receipts
-    /// that match.
-    fn receipt_ids(&self, filter: &ReceiptFilter) -> Result<Vec<String>, StoreError> {
-        let mut ids = BTreeSet::new();
-        for id in self.base.receipt_ids(filter)? {
-            let current = self.receipt(&id)?;
-            if let Some(receipt) = current
-                && self.overlay_matches(filter, &receipt)?
-            {
-                ids.insert(id);
-            }
-        }
-        for receipt in self.pending.receipts.values() {
-            if self.overlay_matches(filter, receipt)? {
-                ids.insert(receipt.id().to_owned());
-            }
-        }
-        Ok(ids.into_iter().collect())
+    /// The base's matches and the pending receipts, each judged as the
+    /// overlay sees it now.
+    fn receipt_ids(&self, filter: &ReceiptFilter) -> Result<Vec<String>, StateError> {
+        let candidates = self.base.receipt_ids(filter)?.into_iter();
+        let pending = self.pending.receipts.keys().cloned();
+        matching_receipts(self, filter, candidates.chain(pending))
     }
 }

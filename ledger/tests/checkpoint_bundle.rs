@@ -10,13 +10,14 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use ed25519_dalek::{Signer, SigningKey};
 use pledge_ledger::bundle::{ActivePledge, Bundle, BundleError, PledgeRecord};
 use pledge_ledger::checkpoint::{
-    self, Checkpoint, CheckpointError, SIGNATURE_LINE_PREFIX, SignedCheckpoint, key_id,
-    ledger_origin, verify_consistent, verify_head_binding,
+    Checkpoint, CheckpointError, SignedCheckpoint, key_id, ledger_origin, verify_consistent,
+    verify_head_binding,
 };
 use pledge_ledger::crypto::{self, PublicKey};
 use pledge_ledger::merkle::{self, ProofError};
 use pledge_ledger::model::{PledgeStatus, ReceiptStatus};
-use pledge_ledger::store::Store;
+use pledge_ledger::note::{self, NoteError, SIGNATURE_LINE_PREFIX};
+use pledge_ledger::view::LedgerRead;
 use proptest::prelude::*;
 use sha2::Digest as _;
 use support::*;
@@ -74,14 +75,14 @@ fn pledge_world() -> World {
 }
 
 fn signed_at(w: &World, size: u64) -> SignedCheckpoint {
-    Checkpoint::from_store(w.store(), size, CP_TIME, &origin())
+    Checkpoint::from_store(&w.store(), size, CP_TIME, &origin())
         .unwrap()
         .sign(&node_key())
         .unwrap()
 }
 
 fn bundle_of(w: &World, receipt: &str) -> Bundle {
-    Bundle::build(w.store(), receipt, &signed_at(w, w.len())).unwrap()
+    Bundle::build(&w.store(), receipt, &signed_at(w, w.len())).unwrap()
 }
 
 /// A signed note over arbitrary text, signed by `key` under `name`.
@@ -96,7 +97,7 @@ fn sig_line(text: &str, name: &str, key: &SigningKey) -> String {
 }
 
 fn open(text: &str) -> Result<Checkpoint, CheckpointError> {
-    Checkpoint::verify_note(text, &origin(), &node_public())
+    Checkpoint::verify_note(text, &origin(), &[node_public()])
 }
 
 // ----- checkpoints -----
@@ -108,7 +109,7 @@ fn checkpoint_roundtrips_through_its_note() {
         let signed = signed_at(&w, size);
         assert_eq!(open(&signed.to_text()).unwrap(), signed.checkpoint);
         assert_eq!(
-            SignedCheckpoint::open(&signed.to_text(), &origin(), &node_public()).unwrap(),
+            SignedCheckpoint::open(&signed.to_text(), &origin(), &[node_public()]).unwrap(),
             signed
         );
         assert_eq!(signed.checkpoint.size, size);
@@ -118,7 +119,7 @@ fn checkpoint_roundtrips_through_its_note() {
     assert_eq!(empty.root, merkle::EMPTY_ROOT);
     assert_eq!(empty.head_hash, crypto::Digest::ZERO);
     assert!(matches!(
-        Checkpoint::from_store(w.store(), 12, CP_TIME, &origin()),
+        Checkpoint::from_store(&w.store(), 12, CP_TIME, &origin()),
         Err(CheckpointError::SizeBeyondStore { size: 12, len: 11 })
     ));
 }
@@ -182,7 +183,7 @@ fn tampered_note_text_fails() {
         assert!(
             matches!(
                 open(&tampered),
-                Err(CheckpointError::InvalidSignature { .. })
+                Err(CheckpointError::Note(NoteError::InvalidSignature { .. }))
             ),
             "{from:?} -> {to:?}: {:?}",
             open(&tampered)
@@ -192,18 +193,21 @@ fn tampered_note_text_fails() {
     let tampered = text.replace(&BASE64.encode(cp.root), &BASE64.encode([0u8; 32]));
     assert!(matches!(
         open(&tampered),
-        Err(CheckpointError::InvalidSignature { .. })
+        Err(CheckpointError::Note(NoteError::InvalidSignature { .. }))
     ));
     // A CR anywhere.
     assert!(matches!(
         open(&text.replacen('\n', "\r\n", 1)),
-        Err(CheckpointError::ControlCharacter { byte: b'\r', .. })
+        Err(CheckpointError::Note(NoteError::ControlCharacter {
+            byte: b'\r',
+            ..
+        }))
     ));
     // No signature block.
     let body = signed_at(&w, 11).checkpoint.note_text();
     assert!(matches!(
         open(&body),
-        Err(CheckpointError::NoSignatureBlock)
+        Err(CheckpointError::Note(NoteError::NoSignatureBlock))
     ));
 }
 
@@ -215,12 +219,12 @@ fn only_the_node_key_under_the_origin_counts() {
     // Signed by another key under the right name.
     assert!(matches!(
         open(&note(&body, &origin(), &other_key())),
-        Err(CheckpointError::NotSignedByNode { .. })
+        Err(CheckpointError::Note(NoteError::NotSigned { .. }))
     ));
     // The node's key under another name.
     assert!(matches!(
         open(&note(&body, "pledgeledger/elsewhere", &node_key())),
-        Err(CheckpointError::NotSignedByNode { .. })
+        Err(CheckpointError::Note(NoteError::NotSigned { .. }))
     ));
     // A witness cosignature is allowed and ignored, before or after.
     let witness = sig_line(&body, "witness.example/w1", &other_key());
@@ -235,16 +239,16 @@ fn only_the_node_key_under_the_origin_counts() {
     let forged = sig_line("something else\n", &origin(), &node_key());
     assert!(matches!(
         open(&format!("{body}\n{forged}")),
-        Err(CheckpointError::InvalidSignature { .. })
+        Err(CheckpointError::Note(NoteError::InvalidSignature { .. }))
     ));
     // Expecting another node key.
     assert!(matches!(
         Checkpoint::verify_note(
             &signed.to_text(),
             &origin(),
-            &crypto::public_key(&other_key())
+            &[crypto::public_key(&other_key())]
         ),
-        Err(CheckpointError::NotSignedByNode { .. })
+        Err(CheckpointError::Note(NoteError::NotSigned { .. }))
     ));
     // Malformed signature lines are refused, whoever they claim to be.
     for bad in [
@@ -257,7 +261,10 @@ fn only_the_node_key_under_the_origin_counts() {
         assert!(
             matches!(
                 open(&format!("{}{bad}", signed.to_text())),
-                Err(CheckpointError::MalformedSignatureLine { line: 2, .. })
+                Err(CheckpointError::Note(NoteError::MalformedSignatureLine {
+                    line: 2,
+                    ..
+                }))
             ),
             "{bad:?}"
         );
@@ -370,7 +377,7 @@ fn checkpoints_of_a_growing_store_are_consistent() {
         for newer in &cps[older.size as usize..] {
             let proof = match older.size {
                 0 => Vec::new(),
-                _ => merkle::consistency_proof(older.size, newer.size, w.store()).unwrap(),
+                _ => merkle::consistency_proof(older.size, newer.size, &w.store()).unwrap(),
             };
             assert_eq!(
                 verify_consistent(older, newer, &proof).map_err(|e| e.to_string()),
@@ -381,7 +388,7 @@ fn checkpoints_of_a_growing_store_are_consistent() {
             );
         }
     }
-    let proof = merkle::consistency_proof(4, 11, w.store()).unwrap();
+    let proof = merkle::consistency_proof(4, 11, &w.store()).unwrap();
     assert!(matches!(
         verify_consistent(&cps[11], &cps[4], &proof),
         Err(CheckpointError::SizeRegressed {
@@ -416,11 +423,11 @@ fn a_rewritten_history_is_not_consistent() {
     assert_eq!(shared, signed_at(&forged, 4).checkpoint);
     let forged_cp = signed_at(&forged, 11);
     assert!(open(&forged_cp.to_text()).is_ok(), "the node did sign it");
-    let proof = merkle::consistency_proof(4, 11, forged.store()).unwrap();
+    let proof = merkle::consistency_proof(4, 11, &forged.store()).unwrap();
     assert!(verify_consistent(&shared, &forged_cp.checkpoint, &proof).is_ok());
     // But not with what the real ledger's checkpoint at 5 already showed.
     let real5 = signed_at(&real, 5).checkpoint;
-    let proof = merkle::consistency_proof(5, 11, forged.store()).unwrap();
+    let proof = merkle::consistency_proof(5, 11, &forged.store()).unwrap();
     assert!(matches!(
         verify_consistent(&real5, &forged_cp.checkpoint, &proof),
         Err(CheckpointError::Inconsistent {
@@ -430,7 +437,7 @@ fn a_rewritten_history_is_not_consistent() {
         })
     ));
     // Nor with the real proof.
-    let proof = merkle::consistency_proof(5, 11, real.store()).unwrap();
+    let proof = merkle::consistency_proof(5, 11, &real.store()).unwrap();
     assert!(matches!(
         verify_consistent(&real5, &forged_cp.checkpoint, &proof),
         Err(CheckpointError::Inconsistent { .. })
@@ -449,12 +456,12 @@ fn the_head_binds_chain_and_tree() {
     let forged = rewritten_world();
     let cp = signed_at(&w, 11).checkpoint;
     let last = w.store().entry(10).unwrap();
-    let proof = merkle::inclusion_proof(10, 11, w.store()).unwrap();
+    let proof = merkle::inclusion_proof(10, 11, &w.store()).unwrap();
     verify_head_binding(&cp, &last, &proof).unwrap();
 
     // Another entry as the head.
     let entry9 = w.store().entry(9).unwrap();
-    let proof9 = merkle::inclusion_proof(9, 11, w.store()).unwrap();
+    let proof9 = merkle::inclusion_proof(9, 11, &w.store()).unwrap();
     assert!(matches!(
         verify_head_binding(&cp, &entry9, &proof9),
         Err(CheckpointError::HeadSeqMismatch {
@@ -475,7 +482,7 @@ fn the_head_binds_chain_and_tree() {
     let fake_last = forged.store().entry(10).unwrap();
     let mut mixed = cp.clone();
     mixed.head_hash = fake_last.hash();
-    let fake_proof = merkle::inclusion_proof(10, 11, forged.store()).unwrap();
+    let fake_proof = merkle::inclusion_proof(10, 11, &forged.store()).unwrap();
     for p in [&proof, &fake_proof] {
         assert!(matches!(
             verify_head_binding(&mixed, &fake_last, p),
@@ -629,7 +636,7 @@ fn a_bundle_shows_the_active_pledge() {
 #[test]
 fn a_bundle_at_an_earlier_checkpoint_shows_the_state_then() {
     let w = pledge_world();
-    let bundle = Bundle::build(w.store(), "R-1", &signed_at(&w, 5)).unwrap();
+    let bundle = Bundle::build(&w.store(), "R-1", &signed_at(&w, 5)).unwrap();
     let verdict = bundle.verify(&node_public()).unwrap();
     assert_eq!(verdict.tree_size, 5);
     assert_eq!(
@@ -637,16 +644,16 @@ fn a_bundle_at_an_earlier_checkpoint_shows_the_state_then() {
         Some(("PL-A".to_owned(), "bank-a".to_owned()))
     );
     assert!(matches!(
-        Bundle::build(w.store(), "R-2", &signed_at(&w, 5)),
+        Bundle::build(&w.store(), "R-2", &signed_at(&w, 5)),
         Err(BundleError::ReceiptNotAtSize { size: 5, .. })
     ));
     assert!(matches!(
-        Bundle::build(w.store(), "R-9", &signed_at(&w, 11)),
+        Bundle::build(&w.store(), "R-9", &signed_at(&w, 11)),
         Err(BundleError::ReceiptNotAtSize { .. })
     ));
     let forged = signed_at(&rewritten_world(), 11);
     assert!(matches!(
-        Bundle::build(w.store(), "R-1", &forged),
+        Bundle::build(&w.store(), "R-1", &forged),
         Err(BundleError::CheckpointNotFromStore { size: 11 })
     ));
 }
@@ -770,9 +777,9 @@ fn a_checkpoint_signed_by_another_key_fails() {
     bundle.checkpoint = cp.sign(&other_key()).unwrap().to_text();
     assert!(matches!(
         verify(&bundle),
-        Err(BundleError::Checkpoint(
-            CheckpointError::NotSignedByNode { .. }
-        ))
+        Err(BundleError::Checkpoint(CheckpointError::Note(
+            NoteError::NotSigned { .. }
+        )))
     ));
     // The bundle naming the other key does not help: the verifier's key decides.
     bundle.node_public_key = crypto::public_key(&other_key()).to_hex();
@@ -790,9 +797,9 @@ fn a_checkpoint_signed_by_another_key_fails() {
     bundle.ledger_id = "other-ledger".into();
     assert!(matches!(
         verify(&bundle),
-        Err(BundleError::Checkpoint(
-            CheckpointError::NotSignedByNode { .. }
-        ))
+        Err(BundleError::Checkpoint(CheckpointError::Note(
+            NoteError::NotSigned { .. }
+        )))
     ));
 }
 
@@ -846,7 +853,7 @@ fn an_entry_of_another_receipt_fails() {
     let mut entry = bundle.entries[0].clone();
     entry.seq = 1;
     entry.record_hex = hex::encode(w.store().record(1).unwrap());
-    entry.inclusion_proof = merkle::inclusion_proof(1, 11, w.store())
+    entry.inclusion_proof = merkle::inclusion_proof(1, 11, &w.store())
         .unwrap()
         .iter()
         .map(hex::encode)
@@ -934,5 +941,5 @@ fn garbage_json_is_an_error() {
         verify(&bundle),
         Err(BundleError::UnsupportedVersion { found: 2 })
     ));
-    let _ = checkpoint::MAX_NOTE_BYTES;
+    let _ = note::MAX_NOTE_BYTES;
 }

@@ -22,7 +22,7 @@ use model::invariants::assert_invariants;
 use model::{Act, Grounds, MPledgeStatus, Model, Req, Sig, Verdict, Window};
 use pledge_ledger::envelope::{Envelope, EnvelopeBuilder, VerifiedEnvelope};
 use pledge_ledger::ledger::SubmitResult;
-use pledge_ledger::store::Store;
+use pledge_ledger::view::LedgerRead;
 use pledge_proto::v1::{self as pb};
 use proptest::prelude::*;
 use prost::Message;

@@ -21,12 +21,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use pledge_ledger::state::StateRead;
-use pledge_ledger::store::Store;
 use pledge_ledger::tx::{Operation, Transaction};
+use pledge_ledger::view::LedgerRead;
 use tokio::sync::watch;
 use tonic::{Code, Request, Status};
 
-use crate::sequencer::SharedLedger;
+use crate::NodePublished;
 use crate::status;
 
 /// The ErrorInfo reason of a request from a revoked participant's connection.
@@ -35,16 +35,16 @@ pub const PARTICIPANT_REVOKED: &str = "PARTICIPANT_REVOKED";
 /// Which participants are revoked, as far as connections are concerned.
 #[derive(Debug, Clone)]
 pub struct Revocations {
-    ledger: SharedLedger,
+    published: Arc<NodePublished>,
     /// Participant id → the entry that revoked it (`None`: live).
     known: Arc<Mutex<HashMap<String, Option<u64>>>>,
 }
 
 impl Revocations {
-    /// Remembers nothing yet; answers from `ledger`.
-    pub fn new(ledger: SharedLedger) -> Revocations {
+    /// Remembers nothing yet; answers from the `published` snapshot.
+    pub fn new(published: Arc<NodePublished>) -> Revocations {
         Revocations {
-            ledger,
+            published,
             known: Arc::default(),
         }
     }
@@ -81,9 +81,9 @@ impl Revocations {
         if let Some(known) = self.remembered(participant) {
             return Ok(known);
         }
-        let ledger = self.ledger.read().map_err(|_| poisoned())?;
-        let found = ledger
-            .store()
+        let found = self
+            .published
+            .load()
             .participant(participant)
             .map_err(|e| status::store(&e))?;
         let revoked_at = found.and_then(|p| p.revoked_at);
@@ -107,37 +107,29 @@ impl Revocations {
         let mut next = from;
         loop {
             let size = *heads.borrow_and_update();
-            if let Err(error) = self.scan(next, size) {
-                tracing::error!(%error, "reading entries for revocations failed");
+            match self.scan(next, size) {
+                Ok(scanned_to) => next = scanned_to,
+                Err(error) => tracing::error!(%error, "reading entries for revocations failed"),
             }
-            next = size;
             if heads.changed().await.is_err() {
                 return;
             }
         }
     }
 
-    fn scan(&self, from: u64, to: u64) -> Result<(), pledge_ledger::StoreError> {
-        let Ok(ledger) = self.ledger.read() else {
-            return Ok(());
-        };
-        for seq in from..to {
-            let entry = ledger.store().entry(seq)?;
+    /// Marks the revocations among entries `from..to` that the published
+    /// snapshot holds; the entry it stopped before.
+    fn scan(&self, from: u64, to: u64) -> Result<u64, pledge_ledger::StoreError> {
+        let ledger = self.published.load();
+        let end = to.min(ledger.len());
+        for seq in from..end {
+            let entry = ledger.entry(seq)?;
             if let Ok(tx) = Transaction::decode(&entry.envelope.tx_bytes)
                 && let Operation::RevokeParticipant { participant_id, .. } = tx.operation
             {
                 self.remember(&participant_id, Some(seq));
             }
         }
-        Ok(())
+        Ok(end.max(from))
     }
-}
-
-fn poisoned() -> Status {
-    status::status(
-        Code::Internal,
-        "the ledger lock is poisoned".into(),
-        "INTERNAL",
-        Vec::new(),
-    )
 }

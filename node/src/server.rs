@@ -4,11 +4,11 @@
 //! in-flight requests, drain the sequencer, flush, exit).
 
 use std::io::Write;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use pledge_ledger::store::Store;
+use pledge_ledger::view::LedgerRead;
 use pledge_proto::v1::{self as pb, ledger_service_server::LedgerServiceServer};
 use tokio::sync::watch;
 
@@ -16,10 +16,26 @@ use crate::bootstrap;
 use crate::checkpointer;
 use crate::config::{Config, Transport};
 use crate::metrics::Metrics;
+use crate::pipeline::{self, Sizes};
 use crate::ratelimit::RateLimit;
 use crate::revocation::Revocations;
-use crate::sequencer::Sequencer;
 use crate::service::LedgerApi;
+use crate::witnesses::Witnesses;
+
+/// The witnesses of the configured policy file, if any.
+fn witnesses(config: &Config) -> anyhow::Result<Option<Arc<Witnesses>>> {
+    let Some(path) = &config.witness_policy_file else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the witness policy {}", path.display()))?;
+    let policy = pledge_ledger::cosigning::WitnessPolicy::parse(&text)
+        .with_context(|| format!("the witness policy {}", path.display()))?;
+    let timeout = Duration::from_millis(config.limits.witness_timeout_ms);
+    let witnesses = Witnesses::new(policy, timeout)
+        .with_context(|| format!("the witness policy {}", path.display()))?;
+    Ok(Some(Arc::new(witnesses)))
+}
 
 /// Runs the node until a stop signal.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
@@ -38,36 +54,40 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let opened = bootstrap::open(&config)?;
     let info = node_info(&opened.ledger)?;
-    let size = opened.ledger.store().len();
-    let ledger = Arc::new(RwLock::new(opened.ledger));
+    let size = opened.ledger.len();
     let (heads_tx, heads) = watch::channel(size);
     let limits = config.limits;
     let metrics = Metrics::new();
     metrics.set_chain_size(size);
-    let (sequencer, sequencer_thread) = Sequencer::start(
-        ledger.clone(),
-        limits.max_group_entries,
-        limits.queue_depth,
-        heads_tx,
-        metrics.clone(),
-    )?;
+    let (log, state, decider) = opened.ledger.into_parts();
+    let node_key = decider.node_key().clone();
+    let sizes = Sizes {
+        max_group: limits.max_group_entries,
+        queue_depth: limits.queue_depth,
+    };
+    let running = pipeline::start(log, state, decider, sizes, heads_tx, metrics.clone())?;
+    let witnesses = witnesses(&config)?;
     let (checkpoints_tx, checkpoints) = watch::channel(None);
     tokio::spawn(checkpointer::run(
-        ledger.clone(),
+        running.published.clone(),
+        node_key,
         heads.clone(),
         checkpoints_tx,
         Duration::from_millis(limits.checkpoint_interval_ms),
+        witnesses.clone(),
     ));
     let heads_for_revocations = heads.clone();
     let api = LedgerApi::new(
-        ledger.clone(),
-        sequencer.clone(),
+        running.published.clone(),
+        running.sequencer.clone(),
         heads,
+        limits,
         info.clone(),
         checkpoints,
         metrics.clone(),
     );
-    drop(sequencer);
+    let threads = running.threads;
+    drop(running.sequencer);
 
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let address = listener.local_addr()?;
@@ -94,7 +114,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let reflection_v1alpha = reflection().build_v1alpha()?;
     let rate_limit = RateLimit::new(limits.requests_per_second_per_connection);
     let revocations = (transport == Transport::MutualTls).then(|| {
-        let revocations = Revocations::new(ledger.clone());
+        let revocations = Revocations::new(running.published.clone());
         tokio::spawn(revocations.clone().follow(heads_for_revocations, size));
         revocations
     });
@@ -130,24 +150,21 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     health
         .set_not_serving::<LedgerServiceServer<LedgerApi>>()
         .await;
-    sequencer_thread
-        .join()
-        .map_err(|_| anyhow::anyhow!("the sequencer thread panicked"))?;
-    let ledger = ledger
-        .read()
-        .map_err(|_| anyhow::anyhow!("the ledger lock is poisoned"))?;
-    ledger.store().flush_state()?;
-    tracing::info!(entries = ledger.store().len(), "stopped cleanly");
+    let published = running.published;
+    for thread in threads {
+        thread
+            .join()
+            .map_err(|_| anyhow::anyhow!("a pipeline thread panicked"))?;
+    }
+    tracing::info!(entries = published.load().len(), "stopped cleanly");
     Ok(())
 }
 
-fn node_info(
-    ledger: &pledge_ledger::ledger::Ledger<pledge_ledger::store::DiskStore>,
-) -> anyhow::Result<pb::NodeInfo> {
-    let store = ledger.store();
+fn node_info(ledger: &pledge_ledger::ledger::DiskLedger) -> anyhow::Result<pb::NodeInfo> {
+    let store = ledger.snapshot();
     let genesis = store.entry(0)?;
-    let ledger_id = pledge_ledger::state::StateRead::ledger_id(store)?.unwrap_or_default();
-    let governance = pledge_ledger::state::StateRead::governance(store)?;
+    let ledger_id = pledge_ledger::state::StateRead::ledger_id(&store)?.unwrap_or_default();
+    let governance = pledge_ledger::state::StateRead::governance(&store)?;
     Ok(pb::NodeInfo {
         ledger_id,
         node_public_key: ledger.node_public_key().0.to_vec(),
@@ -190,6 +207,15 @@ fn announce(
         out,
         "  transport:      {}",
         transport_line(config, transport)
+    )?;
+    let witnesses = config
+        .witness_policy_file
+        .as_ref()
+        .map_or_else(|| "none".to_owned(), |p| p.display().to_string());
+    writeln!(
+        out,
+        "  witnesses:      {witnesses} (a checkpoint at most every {} ms)",
+        config.limits.checkpoint_interval_ms
     )?;
     out.flush()?;
     Ok(())

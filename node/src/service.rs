@@ -3,16 +3,18 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::RwLockReadGuard;
+use std::time::Duration;
 
 use pledge_ledger::bundle::{Bundle, BundleError};
 use pledge_ledger::checkpoint::SignedCheckpoint;
+use pledge_ledger::crypto::KeyCache;
 use pledge_ledger::envelope::Envelope;
-use pledge_ledger::ledger::{Committed, Ledger};
+use pledge_ledger::ledger::Committed;
 use pledge_ledger::merkle;
 use pledge_ledger::state::StateRead;
-use pledge_ledger::store::{DiskStore, ReceiptFilter, Store};
+use pledge_ledger::store::ReceiptFilter;
 use pledge_ledger::text::check_id;
+use pledge_ledger::view::LedgerRead;
 use pledge_proto::v1::{
     self as pb, ledger_service_server::LedgerService, list_receipts_request::Filter,
 };
@@ -23,8 +25,10 @@ use tonic::{Code, Request, Response, Status};
 use tonic_types::StatusExt;
 
 use crate::checkpointer::Latest;
+use crate::config::Limits;
 use crate::metrics::Metrics;
-use crate::sequencer::{Sequencer, SharedLedger};
+use crate::pipeline::Sequencer;
+use crate::{NodePublished, NodeSnapshot};
 use crate::{status, views};
 
 /// Default and largest page of `ListReceipts`.
@@ -38,31 +42,36 @@ type ResponseStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 /// The service state shared by every request.
 #[derive(Debug, Clone)]
 pub struct LedgerApi {
-    ledger: SharedLedger,
+    published: Arc<NodePublished>,
     sequencer: Sequencer,
     heads: watch::Receiver<u64>,
+    limits: Limits,
     info: pb::NodeInfo,
     checkpoints: Latest,
     metrics: Arc<Metrics>,
+    keys: Arc<KeyCache>,
 }
 
 impl LedgerApi {
-    /// A service over a shared ledger and its sequencer.
+    /// A service over the published snapshot and the write pipeline.
     pub fn new(
-        ledger: SharedLedger,
+        published: Arc<NodePublished>,
         sequencer: Sequencer,
         heads: watch::Receiver<u64>,
+        limits: Limits,
         info: pb::NodeInfo,
         checkpoints: Latest,
         metrics: Arc<Metrics>,
     ) -> LedgerApi {
         LedgerApi {
-            ledger,
+            published,
             sequencer,
             heads,
+            limits,
             info,
             checkpoints,
             metrics,
+            keys: Arc::new(KeyCache::new()),
         }
     }
 
@@ -78,7 +87,9 @@ impl LedgerApi {
             .envelope
             .ok_or_else(|| status::bad_request("`envelope` is missing".into()))?;
         let envelope = Envelope::try_from(raw).map_err(|e| status::envelope(&e.into()))?;
-        let verified = envelope.verify().map_err(|e| status::envelope(&e))?;
+        let verified = envelope
+            .verify_with(&self.keys)
+            .map_err(|e| status::envelope(&e))?;
         tracing::Span::current()
             .record("tx_id", verified.tx.tx_id.as_str())
             .record("operation", verified.tx.operation.name());
@@ -97,22 +108,65 @@ impl LedgerApi {
         }
     }
 
-    fn latest_checkpoint(&self) -> Result<Arc<SignedCheckpoint>, Status> {
-        self.checkpoints.borrow().clone().ok_or_else(|| {
-            status::status(
-                Code::Unavailable,
-                "no checkpoint has been signed yet".into(),
-                "NO_CHECKPOINT",
-                Vec::new(),
-            )
-        })
+    /// The latest published checkpoint once it covers `min_size` entries,
+    /// waiting at most `wait_ms` (0: the node's limit, which also caps it).
+    async fn checkpoint_covering(
+        &self,
+        min_size: u64,
+        wait_ms: u32,
+    ) -> Result<Arc<SignedCheckpoint>, Status> {
+        let head = *self.heads.borrow();
+        if min_size > head {
+            return Err(out_of_range(format!(
+                "no checkpoint can cover {min_size} entries: the chain has {head}"
+            )));
+        }
+        let limit = self.limits.checkpoint_wait_ms;
+        let wait = match u64::from(wait_ms) {
+            0 => limit,
+            asked => asked.min(limit),
+        };
+        let mut checkpoints = self.checkpoints.clone();
+        let covering = |latest: &Option<Arc<SignedCheckpoint>>| {
+            latest
+                .as_ref()
+                .is_some_and(|c| c.checkpoint.size >= min_size)
+        };
+        let waited =
+            tokio::time::timeout(Duration::from_millis(wait), checkpoints.wait_for(covering)).await;
+        match waited {
+            Ok(Ok(latest)) => latest.clone().ok_or_else(shutting_down),
+            Ok(Err(_)) => Err(shutting_down()),
+            Err(_) => {
+                let latest = self
+                    .checkpoints
+                    .borrow()
+                    .as_ref()
+                    .map_or(0, |c| c.checkpoint.size);
+                Err(status::status(
+                    Code::Unavailable,
+                    format!(
+                        "no checkpoint covering {min_size} entries was published within {wait} ms \
+                         (the latest covers {latest}); checkpoints follow the chain about every \
+                         {} ms: retry",
+                        self.limits.checkpoint_interval_ms
+                    ),
+                    "CHECKPOINT_PENDING",
+                    vec![
+                        ("min_tree_size".into(), min_size.to_string()),
+                        ("latest_tree_size".into(), latest.to_string()),
+                    ],
+                ))
+            }
+        }
     }
 
-    fn read(&self) -> Result<RwLockReadGuard<'_, Ledger<DiskStore>>, Status> {
-        read_ledger(&self.ledger)
+    /// The published snapshot: reads take no lock and wait for no writer.
+    fn read(&self) -> Result<Arc<NodeSnapshot>, Status> {
+        Ok(self.published.load())
     }
 
-    fn receipt_view(&self, store: &DiskStore, id: &str) -> Result<pb::ReceiptView, Status> {
+    fn receipt_view(&self, store: &impl LedgerRead, id: &str) -> Result<pb::ReceiptView, Status> {
         let receipt = store
             .receipt(id)
             .map_err(|e| status::store(&e))?
@@ -123,12 +177,17 @@ impl LedgerApi {
         };
         let history = store.receipt_history(id).map_err(|e| status::store(&e))?;
         let standing = tank_standing(store, &receipt.terms.tank_id)?;
-        Ok(views::receipt(&receipt, pledge.as_ref(), history, &standing))
+        Ok(views::receipt(
+            &receipt,
+            pledge.as_ref(),
+            history,
+            &standing,
+        ))
     }
 }
 
 /// What a tank says about the receipts on it: shortfall, revoked custodian.
-fn tank_standing(store: &DiskStore, tank_id: &str) -> Result<views::TankStanding, Status> {
+fn tank_standing(store: &impl StateRead, tank_id: &str) -> Result<views::TankStanding, Status> {
     let Some(tank) = store.tank(tank_id).map_err(|e| status::store(&e))? else {
         return Ok(views::TankStanding::default());
     };
@@ -137,18 +196,6 @@ fn tank_standing(store: &DiskStore, tank_id: &str) -> Result<views::TankStanding
         .map_err(|e| status::store(&e))?;
     let revoked_at = warehouse.and_then(|w| w.revoked_at);
     Ok(views::TankStanding::of(&tank, revoked_at))
-}
-
-/// Read access to the ledger for a request.
-fn read_ledger(ledger: &SharedLedger) -> Result<RwLockReadGuard<'_, Ledger<DiskStore>>, Status> {
-    ledger.read().map_err(|_| {
-        status::status(
-            Code::Internal,
-            "the ledger lock is poisoned".into(),
-            "INTERNAL",
-            Vec::new(),
-        )
-    })
 }
 
 /// A requested tree size, 0 meaning the current one; never past the head.
@@ -173,13 +220,20 @@ fn proof_error(error: &merkle::MerkleError<pledge_ledger::StoreError>) -> Status
     }
 }
 
+fn shutting_down() -> Status {
+    status::status(
+        Code::Unavailable,
+        "the node is shutting down".into(),
+        "SHUTTING_DOWN",
+        Vec::new(),
+    )
+}
+
 fn bundle_error(error: &BundleError, receipt_id: &str) -> Status {
     match error {
         BundleError::ReceiptNotAtSize { size, .. } => status::status(
             Code::NotFound,
-            format!(
-                "receipt `{receipt_id}` is not in the latest checkpoint (size {size}); it may be newer: retry in a second"
-            ),
+            format!("receipt `{receipt_id}` is not in the checkpoint of size {size}"),
             "NOT_IN_CHECKPOINT",
             vec![("receipt".into(), receipt_id.into())],
         ),
@@ -260,7 +314,7 @@ impl LedgerService for LedgerApi {
 
     async fn get_head(&self, _: Request<pb::GetHeadRequest>) -> Result<Response<pb::Head>, Status> {
         let ledger = self.read()?;
-        let store = ledger.store();
+        let store = &*ledger;
         let head = store.head();
         let root = store
             .tree_root(head.next_seq)
@@ -281,7 +335,7 @@ impl LedgerService for LedgerApi {
         let id = request.into_inner().receipt_id;
         valid_id("receipt_id", &id)?;
         let ledger = self.read()?;
-        Ok(Response::new(self.receipt_view(ledger.store(), &id)?))
+        Ok(Response::new(self.receipt_view(&*ledger, &id)?))
     }
 
     type ListReceiptsStream = ResponseStream<pb::ReceiptView>;
@@ -299,7 +353,7 @@ impl LedgerService for LedgerApi {
         }
         let views = {
             let ledger = self.read()?;
-            let store = ledger.store();
+            let store = &*ledger;
             let receipts = store
                 .receipts(&filter, &request.after_receipt_id, limit)
                 .map_err(|e| status::store(&e))?;
@@ -320,7 +374,7 @@ impl LedgerService for LedgerApi {
         let id = request.into_inner().pledge_id;
         valid_id("pledge_id", &id)?;
         let ledger = self.read()?;
-        let store = ledger.store();
+        let store = &*ledger;
         let pledge = store.pledge(&id).map_err(|e| status::store(&e))?;
         let pledge = pledge.ok_or_else(|| status::not_found("pledge", &id))?;
         let receipt = store
@@ -340,7 +394,7 @@ impl LedgerService for LedgerApi {
         let id = request.into_inner().tank_id;
         valid_id("tank_id", &id)?;
         let ledger = self.read()?;
-        let store = ledger.store();
+        let store = &*ledger;
         let tank = store
             .tank(&id)
             .map_err(|e| status::store(&e))?
@@ -364,7 +418,7 @@ impl LedgerService for LedgerApi {
         let id = request.into_inner().participant_id;
         valid_id("participant_id", &id)?;
         let ledger = self.read()?;
-        let store = ledger.store();
+        let store = &*ledger;
         let participant = store.participant(&id).map_err(|e| status::store(&e))?;
         let participant = participant.ok_or_else(|| status::not_found("participant", &id))?;
         let governance = store.governance().map_err(|e| status::store(&e))?;
@@ -374,9 +428,12 @@ impl LedgerService for LedgerApi {
 
     async fn get_checkpoint(
         &self,
-        _: Request<pb::GetCheckpointRequest>,
+        request: Request<pb::GetCheckpointRequest>,
     ) -> Result<Response<pb::SignedCheckpoint>, Status> {
-        let latest = self.latest_checkpoint()?;
+        let request = request.into_inner();
+        let latest = self
+            .checkpoint_covering(request.min_tree_size, request.wait_ms)
+            .await?;
         let checkpoint = &latest.checkpoint;
         Ok(Response::new(pb::SignedCheckpoint {
             note: latest.to_text(),
@@ -392,24 +449,26 @@ impl LedgerService for LedgerApi {
         &self,
         request: Request<pb::ProveReceiptRequest>,
     ) -> Result<Response<pb::ReceiptBundle>, Status> {
-        let id = request.into_inner().receipt_id;
+        let request = request.into_inner();
+        let id = request.receipt_id;
         valid_id("receipt_id", &id)?;
-        let latest = self.latest_checkpoint()?;
+        let latest_entry = {
+            let ledger = self.read()?;
+            let receipt = ledger.receipt(&id).map_err(|e| status::store(&e))?;
+            receipt
+                .ok_or_else(|| status::not_found("receipt", &id))?
+                .updated_at
+        };
+        let checkpoint = self
+            .checkpoint_covering(latest_entry + 1, request.wait_ms)
+            .await?;
         let ledger = self.read()?;
-        if ledger
-            .store()
-            .receipt(&id)
-            .map_err(|e| status::store(&e))?
-            .is_none()
-        {
-            return Err(status::not_found("receipt", &id));
-        }
         let bundle =
-            Bundle::build(ledger.store(), &id, &latest).map_err(|e| bundle_error(&e, &id))?;
+            Bundle::build(&*ledger, &id, &checkpoint).map_err(|e| bundle_error(&e, &id))?;
         let json = bundle.to_json().map_err(|e| bundle_error(&e, &id))?;
         Ok(Response::new(pb::ReceiptBundle {
             json,
-            tree_size: latest.checkpoint.size,
+            tree_size: checkpoint.checkpoint.size,
         }))
     }
 
@@ -419,7 +478,7 @@ impl LedgerService for LedgerApi {
     ) -> Result<Response<pb::InclusionProof>, Status> {
         let request = request.into_inner();
         let ledger = self.read()?;
-        let store = ledger.store();
+        let store = &*ledger;
         let tree_size = tree_size_within(request.tree_size, store.len())?;
         if request.seq >= tree_size {
             return Err(out_of_range(format!(
@@ -444,7 +503,7 @@ impl LedgerService for LedgerApi {
     ) -> Result<Response<pb::ConsistencyProof>, Status> {
         let request = request.into_inner();
         let ledger = self.read()?;
-        let store = ledger.store();
+        let store = &*ledger;
         let to_size = tree_size_within(request.to_size, store.len())?;
         if request.from_size == 0 || request.from_size > to_size {
             return Err(status::bad_request(format!(
@@ -467,13 +526,13 @@ impl LedgerService for LedgerApi {
     ) -> Result<Response<pb::EntryRecord>, Status> {
         let seq = request.into_inner().seq;
         let ledger = self.read()?;
-        let size = ledger.store().len();
+        let size = ledger.len();
         if seq >= size {
             return Err(out_of_range(format!(
                 "entry {seq} is past the head: the chain has {size} entries"
             )));
         }
-        let record = ledger.store().record(seq).map_err(|e| status::store(&e))?;
+        let record = ledger.record(seq).map_err(|e| status::store(&e))?;
         Ok(Response::new(pb::EntryRecord { seq, record }))
     }
 
@@ -499,7 +558,7 @@ impl LedgerService for LedgerApi {
         }
         let (sender, receiver) = mpsc::channel(STREAM_BATCH as usize);
         let streamer = EntryStreamer {
-            ledger: self.ledger.clone(),
+            published: self.published.clone(),
             heads: self.heads.clone(),
             next: request.from_seq,
             follow: request.follow,
@@ -513,7 +572,7 @@ impl LedgerService for LedgerApi {
 /// Sends entries from `next` on, then (when following) new ones as the
 /// head moves, until the client goes away.
 struct EntryStreamer {
-    ledger: SharedLedger,
+    published: Arc<NodePublished>,
     heads: watch::Receiver<u64>,
     next: u64,
     follow: bool,
@@ -545,11 +604,11 @@ impl EntryStreamer {
     }
 
     fn read_batch(&mut self, size: u64) -> Result<Vec<pb::EntryRecord>, Status> {
-        let ledger = read_ledger(&self.ledger)?;
+        let ledger = self.published.load();
         let end = size.min(self.next + STREAM_BATCH);
         let mut batch = Vec::with_capacity((end - self.next) as usize);
         for seq in self.next..end {
-            let record = ledger.store().record(seq).map_err(|e| status::store(&e))?;
+            let record = ledger.record(seq).map_err(|e| status::store(&e))?;
             batch.push(pb::EntryRecord { seq, record });
         }
         self.next = end;

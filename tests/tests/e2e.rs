@@ -19,4 +19,5 @@ mod e2e {
     mod service;
     mod tamper;
     mod tls;
+    pub mod witnesses;
 }

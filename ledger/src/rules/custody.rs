@@ -12,8 +12,8 @@ use super::{
 };
 use crate::model::{CustodyChange, Gauging, Role};
 use crate::rejection::Rejection;
+use crate::state::ReceiptFilter;
 use crate::state::{Objects, StateRead};
-use crate::store::ReceiptFilter;
 
 pub(super) fn appoint<S: StateRead + ?Sized>(
     state: &S,

@@ -31,8 +31,7 @@ pub use authority::required_parties;
 use crate::envelope::VerifiedEnvelope;
 use crate::model::{Participant, Pledge, Receipt, Role, Seq, Tank, TxRecord};
 use crate::rejection::Rejection;
-use crate::state::{Objects, StateRead};
-use crate::store::StoreError;
+use crate::state::{Objects, StateError, StateRead};
 use crate::tx::{Operation, Transaction};
 
 /// What the sequencer decided for an entry: its position and its time.
@@ -67,7 +66,7 @@ pub enum ApplyError {
     Rejected(Box<Rejection>),
     /// The state could not be read.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(#[from] StateError),
 }
 
 impl From<Rejection> for ApplyError {
@@ -103,11 +102,7 @@ pub fn apply<S: StateRead + ?Sized>(
     check_validity(state, tx, ctx)?;
     authority::check_signatures(state, envelope)?;
     let mut changes = apply_operation(state, envelope, ctx)?;
-    for receipt_id in changes.receipts.keys() {
-        changes
-            .receipt_history
-            .insert(receipt_id.clone(), vec![ctx.seq]);
-    }
+    stamp(&mut changes, ctx);
     changes.transactions.insert(
         tx.tx_id.clone(),
         TxRecord {
@@ -116,6 +111,19 @@ pub fn apply<S: StateRead + ?Sized>(
         },
     );
     Ok(Outcome::Applied(changes))
+}
+
+/// Every receipt and tank the entry changed records it as its latest
+/// entry; a receipt's history grows by the entry.
+fn stamp(changes: &mut Objects, ctx: EntryContext) {
+    for (id, receipt) in &mut changes.receipts {
+        receipt.updated_at = ctx.seq;
+        receipt.history_len += 1;
+        changes.receipt_history.insert(id.clone(), vec![ctx.seq]);
+    }
+    for tank in changes.tanks.values_mut() {
+        tank.updated_at = ctx.seq;
+    }
 }
 
 fn apply_operation<S: StateRead + ?Sized>(

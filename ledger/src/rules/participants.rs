@@ -12,8 +12,8 @@ use super::{
 use crate::crypto::PublicKey;
 use crate::model::{Governance, KeyOwner, Participant, ParticipantSpec, Role, Succession};
 use crate::rejection::Rejection;
+use crate::state::ReceiptFilter;
 use crate::state::{Objects, StateRead};
-use crate::store::ReceiptFilter;
 
 pub(super) fn genesis(
     ledger_id: &str,

@@ -73,6 +73,7 @@ pub(super) fn register_tank<S: StateRead + ?Sized>(
         shortfall: None,
         custody: Vec::new(),
         registered_at: ctx.seq,
+        updated_at: ctx.seq,
     });
     Ok(changes)
 }

@@ -5,10 +5,11 @@
 use pledge_ledger::Rejection;
 use pledge_ledger::envelope::EnvelopeBuilder;
 use pledge_ledger::identity::LegalId;
+use pledge_ledger::ledger::MemoryLedger;
 use pledge_ledger::model::{PledgeStatus, Role, Succession};
 use pledge_ledger::rejection::Party;
-use pledge_ledger::state::StateRead;
-use pledge_ledger::store::{MemoryStore, ReceiptFilter, Store};
+use pledge_ledger::state::{ReceiptFilter, StateRead};
+use pledge_ledger::view::LedgerRead;
 use pledge_proto::v1 as pb;
 
 use crate::support::*;
@@ -54,7 +55,7 @@ fn a_second_genesis_is_refused() {
 
 #[test]
 fn the_first_entry_must_be_a_genesis() {
-    let mut world = World::empty(MemoryStore::new());
+    let mut world = World::empty(MemoryLedger::in_memory(node_key()));
     let rejection = world
         .submit(register_tank("T", "wh-1", 1), &["wh-1", INSPECTOR])
         .unwrap_err();
@@ -64,7 +65,7 @@ fn the_first_entry_must_be_a_genesis() {
 
 #[test]
 fn genesis_must_be_signed_by_every_quorum_member() {
-    let mut world = World::empty(MemoryStore::new());
+    let mut world = World::empty(MemoryLedger::in_memory(node_key()));
     let envelope = EnvelopeBuilder::new(&genesis_tx())
         .sign("admin", &key(1))
         .build();
@@ -98,7 +99,9 @@ fn the_largest_quorum_signs_its_genesis() {
         unreachable!("genesis_tx is a genesis");
     };
     for (id, seed) in &members {
-        genesis.participants.push(spec(id, &[pb::Role::Admin], &key(*seed)));
+        genesis
+            .participants
+            .push(spec(id, &[pb::Role::Admin], &key(*seed)));
     }
     genesis.governance = Some(pb::Governance {
         quorum_members: members.iter().map(|(id, _)| id.clone()).collect(),
@@ -107,10 +110,14 @@ fn the_largest_quorum_signs_its_genesis() {
     });
     let envelope = members
         .iter()
-        .fold(EnvelopeBuilder::new(&tx), |b, (id, seed)| b.sign(id, &key(*seed)))
+        .fold(EnvelopeBuilder::new(&tx), |b, (id, seed)| {
+            b.sign(id, &key(*seed))
+        })
         .build();
-    let mut world = World::empty(MemoryStore::new());
-    world.submit_envelope(envelope).expect("a 16-member genesis");
+    let mut world = World::empty(MemoryLedger::in_memory(node_key()));
+    world
+        .submit_envelope(envelope)
+        .expect("a 16-member genesis");
     let governance = world.store().governance().unwrap().unwrap();
     assert_eq!(governance.quorum_members.len(), 16);
 }

@@ -14,7 +14,9 @@ use pledge_ledger::identity::uscc_check_character;
 use pledge_ledger::ledger::{Committed, Ledger, SubmitResult};
 use pledge_ledger::model::{Pledge, Receipt, Tank};
 use pledge_ledger::replay::Replayer;
-use pledge_ledger::store::{MemoryStore, Store};
+use pledge_ledger::state::StateRead;
+use pledge_ledger::store::{LogStore, MemoryLog, MemoryStateStore, StateStore};
+use pledge_ledger::view::{LedgerRead, Snapshot};
 use pledge_proto::v1::{self as pb, transaction::Operation};
 
 pub const LEDGER_ID: &str = "zhoushan-test";
@@ -119,43 +121,43 @@ pub fn genesis_envelope() -> Envelope {
 }
 
 #[derive(Debug)]
-pub struct World<S: Store = MemoryStore> {
-    pub ledger: Ledger<S>,
+pub struct World<L: LogStore = MemoryLog, S: StateStore = MemoryStateStore> {
+    pub ledger: Ledger<L, S>,
     pub keys: BTreeMap<String, SigningKey>,
     pub now_ms: u64,
     next_tx: u64,
     session: u64,
 }
 
-impl World<MemoryStore> {
+impl World {
     pub fn new() -> Self {
-        World::with_store(MemoryStore::new())
+        World::with_ledger(pledge_ledger::ledger::MemoryLedger::in_memory(node_key()))
     }
 }
 
-impl<S: Store> World<S> {
-    /// A world over `store`, writing the genesis if the store is empty.
-    pub fn with_store(store: S) -> Self {
-        let mut world = World::empty(store);
-        if world.ledger.store().is_empty() {
+impl<L: LogStore, S: StateStore> World<L, S> {
+    /// A world over `ledger`, writing the genesis if it is empty.
+    pub fn with_ledger(ledger: Ledger<L, S>) -> Self {
+        let mut world = World::empty(ledger);
+        if world.ledger.is_empty() {
             world.submit_envelope(genesis_envelope()).expect("genesis");
         }
         world
     }
 
-    pub fn empty(store: S) -> Self {
+    pub fn empty(ledger: Ledger<L, S>) -> Self {
         let keys = PARTICIPANTS
             .iter()
             .map(|(id, _, seed)| (id.to_string(), key(*seed)))
             .collect();
-        let session = store.len();
-        let now_ms = match store.is_empty() {
+        let session = ledger.len();
+        let now_ms = match ledger.is_empty() {
             true => T0,
-            false => store.head().head_time_ms,
+            false => ledger.snapshot().head().head_time_ms,
         };
         World {
             session,
-            ledger: Ledger::new(store, node_key()),
+            ledger,
             keys,
             now_ms,
             next_tx: 0,
@@ -213,13 +215,9 @@ impl<S: Store> World<S> {
     }
 
     pub fn refused(&mut self, op: Operation, signers: &[&str]) -> Rejection {
-        let head = self.ledger.store().len();
+        let head = self.ledger.len();
         let rejection = self.submit(op, signers).expect_err("should be refused");
-        assert_eq!(
-            self.ledger.store().len(),
-            head,
-            "a refusal appended an entry"
-        );
+        assert_eq!(self.ledger.len(), head, "a refusal appended an entry");
         rejection
     }
 
@@ -271,8 +269,8 @@ impl<S: Store> World<S> {
         );
     }
 
-    pub fn store(&self) -> &S {
-        self.ledger.store()
+    pub fn store(&self) -> Snapshot<L::Reader, S::View> {
+        self.ledger.snapshot()
     }
 
     pub fn receipt(&self, id: &str) -> Receipt {

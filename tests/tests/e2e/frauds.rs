@@ -22,7 +22,11 @@ async fn refused(
 ) -> String {
     let error = answer.expect_err("the fraud must be refused");
     let (found_code, found_reason, message) = refusal(&error);
-    assert_eq!((found_code, found_reason.as_str()), (code, reason), "{message}");
+    assert_eq!(
+        (found_code, found_reason.as_str()),
+        (code, reason),
+        "{message}"
+    );
     assert_eq!(client.head().await.unwrap().size, size_before, "{message}");
     message
 }
@@ -49,7 +53,14 @@ async fn the_same_physical_tank_at_two_warehouses_and_a_tank_on_the_warehouses_w
         &["wh-2", INSPECTOR],
     )
     .await;
-    let message = refused(&client, again, Code::AlreadyExists, "PHYSICAL_TANK_REGISTERED", size).await;
+    let message = refused(
+        &client,
+        again,
+        Code::AlreadyExists,
+        "PHYSICAL_TANK_REGISTERED",
+        size,
+    )
+    .await;
     assert_eq!(
         message,
         format!(
@@ -65,8 +76,18 @@ async fn the_same_physical_tank_at_two_warehouses_and_a_tank_on_the_warehouses_w
         &["wh-1"],
     )
     .await;
-    let message = refused(&client, alone, Code::PermissionDenied, "MISSING_SIGNATURE", size).await;
-    assert!(message.contains("`insp-sgs` as calibrating inspector"), "{message}");
+    let message = refused(
+        &client,
+        alone,
+        Code::PermissionDenied,
+        "MISSING_SIGNATURE",
+        size,
+    )
+    .await;
+    assert!(
+        message.contains("`insp-sgs` as calibrating inspector"),
+        "{message}"
+    );
     // A ten-million-tonne tank is not a tank (the largest accepted holds a
     // million tonnes).
     let huge = ops::register_tank(
@@ -89,17 +110,48 @@ async fn stock_on_the_warehouses_word_or_in_a_forwarders_name_is_refused() {
     let client = node.client().await;
     let size = client.head().await.unwrap().size;
     // The inspector absent: the warehouse types an agency's name and a number.
-    let no_inspector = submit(&node, &client, certify("SGS-1", 1_000), &["wh-1", "trader-a"]).await;
-    let message = refused(&client, no_inspector, Code::PermissionDenied, "MISSING_SIGNATURE", size).await;
+    let no_inspector = submit(
+        &node,
+        &client,
+        certify("SGS-1", 1_000),
+        &["wh-1", "trader-a"],
+    )
+    .await;
+    let message = refused(
+        &client,
+        no_inspector,
+        Code::PermissionDenied,
+        "MISSING_SIGNATURE",
+        size,
+    )
+    .await;
     assert!(message.contains("`insp-sgs` as inspector"), "{message}");
     // Goods in a forwarder's name, without the owner's word.
-    let no_owner = submit(&node, &client, certify("SGS-1", 1_000), &["wh-1", INSPECTOR]).await;
-    let message = refused(&client, no_owner, Code::PermissionDenied, "MISSING_SIGNATURE", size).await;
+    let no_owner = submit(
+        &node,
+        &client,
+        certify("SGS-1", 1_000),
+        &["wh-1", INSPECTOR],
+    )
+    .await;
+    let message = refused(
+        &client,
+        no_owner,
+        Code::PermissionDenied,
+        "MISSING_SIGNATURE",
+        size,
+    )
+    .await;
     assert!(message.contains("`trader-a` as depositor"), "{message}");
     // All three sign: certified.
-    submit(&node, &client, certify("SGS-1", 1_000), &["wh-1", INSPECTOR, "trader-a"])
-        .await
-        .unwrap();
+    submit(
+        &node,
+        &client,
+        certify("SGS-1", 1_000),
+        &["wh-1", INSPECTOR, "trader-a"],
+    )
+    .await
+    .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -115,12 +167,24 @@ async fn oil_that_left_the_tank_then_a_pledge_is_refused_naming_the_shortfall() 
     // 6,000 t leave the tank without any receipt being cancelled; the
     // inspector re-gauges and finds 2,000 t.
     let gauged = ops::gauging(INSPECTOR, "SGS-RG-77", 2_000_000, now_ms());
-    let regauge = submit(&node, &client, ops::regauge_tank("T-101", gauged), &[INSPECTOR])
-        .await
-        .unwrap();
+    let regauge = submit(
+        &node,
+        &client,
+        ops::regauge_tank("T-101", gauged),
+        &[INSPECTOR],
+    )
+    .await
+    .unwrap();
     let size = client.head().await.unwrap().size;
     let second = pledge(&node, &client, "PL-2", "WR-2", "trader-a", "bank-b").await;
-    let message = refused(&client, second, Code::FailedPrecondition, "TANK_SHORTFALL", size).await;
+    let message = refused(
+        &client,
+        second,
+        Code::FailedPrecondition,
+        "TANK_SHORTFALL",
+        size,
+    )
+    .await;
     assert_eq!(
         message,
         format!(
@@ -133,8 +197,17 @@ async fn oil_that_left_the_tank_then_a_pledge_is_refused_naming_the_shortfall() 
     // The existing pledge is marked; the receipts show the shortfall.
     let receipt = client.receipt("WR-1").await.unwrap();
     let shortfall = receipt.tank_shortfall.unwrap();
-    assert_eq!((shortfall.missing_kg, shortfall.since_seq), (6_000_000, regauge.seq));
-    assert!(receipt.active_pledge.unwrap().collateral_shortfall.is_some());
+    assert_eq!(
+        (shortfall.missing_kg, shortfall.since_seq),
+        (6_000_000, regauge.seq)
+    );
+    assert!(
+        receipt
+            .active_pledge
+            .unwrap()
+            .collateral_shortfall
+            .is_some()
+    );
     assert!(client.tank("T-101").await.unwrap().shortfall.is_some());
 }
 
@@ -152,12 +225,29 @@ async fn keys_and_identities_are_nobody_elses_word() {
     let admins_key = crypto::generate_signing_key().unwrap();
     let rotate = ops::rotate_key("bank-a", &crypto::public_key(&admins_key));
     let rotated = submit(&node, &client, rotate, &["admin"]).await;
-    let message = refused(&client, rotated, Code::PermissionDenied, "MISSING_SIGNATURE", size).await;
+    let message = refused(
+        &client,
+        rotated,
+        Code::PermissionDenied,
+        "MISSING_SIGNATURE",
+        size,
+    )
+    .await;
     assert!(message.contains("`bank-a` as key owner"), "{message}");
     let recover = ops::recover_key("bank-a", &crypto::public_key(&admins_key), "lost");
     let recovered = submit(&node, &client, recover, &["admin"]).await;
-    let message = refused(&client, recovered, Code::PermissionDenied, "QUORUM_NOT_MET", size).await;
-    assert!(message.contains("2 of the quorum members {admin, regulator}"), "{message}");
+    let message = refused(
+        &client,
+        recovered,
+        Code::PermissionDenied,
+        "QUORUM_NOT_MET",
+        size,
+    )
+    .await;
+    assert!(
+        message.contains("2 of the quorum members {admin, regulator}"),
+        "{message}"
+    );
     // A look-alike legal name with bank-a's legal identity.
     let bank_a = client.participant("bank-a").await.unwrap().spec.unwrap();
     let look_alike = ops::participant_spec(
@@ -168,7 +258,14 @@ async fn keys_and_identities_are_nobody_elses_word() {
         bank_a.legal_identity.clone().unwrap(),
     );
     let admitted = submit(&node, &client, ops::admit_participant(look_alike), QUORUM).await;
-    refused(&client, admitted, Code::AlreadyExists, "LEGAL_ID_IN_USE", size).await;
+    refused(
+        &client,
+        admitted,
+        Code::AlreadyExists,
+        "LEGAL_ID_IN_USE",
+        size,
+    )
+    .await;
     // The warehouse's own key admitted again as a trader, to finance its own receipts.
     let wh_key = node.signer("wh-1").public_key();
     let own_trader = ops::participant_spec(
@@ -180,11 +277,21 @@ async fn keys_and_identities_are_nobody_elses_word() {
     );
     let admitted = submit(&node, &client, ops::admit_participant(own_trader), QUORUM).await;
     let message = refused(&client, admitted, Code::AlreadyExists, "KEY_IN_USE", size).await;
-    assert!(message.contains("belongs to participant `wh-1`"), "{message}");
+    assert!(
+        message.contains("belongs to participant `wh-1`"),
+        "{message}"
+    );
     // Revoking bank-a would strand its pledge: a successor is required.
     let revoke = ops::revoke_participant("bank-a", "licence withdrawn", None);
     let stranded = submit(&node, &client, revoke, QUORUM).await;
-    refused(&client, stranded, Code::FailedPrecondition, "SUCCESSOR_REQUIRED", size).await;
+    refused(
+        &client,
+        stranded,
+        Code::FailedPrecondition,
+        "SUCCESSOR_REQUIRED",
+        size,
+    )
+    .await;
     let revoke = ops::revoke_participant("bank-a", "licence withdrawn", Some("bank-b"));
     submit(&node, &client, revoke, QUORUM).await.unwrap();
     assert_eq!(client.pledge("PL-1").await.unwrap().pledgee_id, "bank-b");
@@ -228,8 +335,18 @@ async fn a_day_old_co_signature_is_accepted_and_an_expired_one_refused() {
         .wrap(pledge_of("PL-2", "WR-2"));
     let size = client.head().await.unwrap().size;
     let expired = client.submit(&keys::sign(&tx, &signers)).await;
-    let message = refused(&client, expired, Code::FailedPrecondition, "TX_EXPIRED", size).await;
-    assert!(message.starts_with("the transaction expired at 20"), "{message}");
+    let message = refused(
+        &client,
+        expired,
+        Code::FailedPrecondition,
+        "TX_EXPIRED",
+        size,
+    )
+    .await;
+    assert!(
+        message.starts_with("the transaction expired at 20"),
+        "{message}"
+    );
     assert!(message.contains("Z (entry time 20"), "{message}");
 }
 
@@ -247,7 +364,14 @@ async fn early_enforcement_and_a_revoked_warehouses_receipts_are_refused() {
     // The bank takes the oil before the loan matures, on its own word.
     let early = ops::enforce_pledge("PL-1", None, pb::EnforcementGrounds::Maturity, "");
     let early = submit(&node, &client, early, &["bank-a"]).await;
-    refused(&client, early, Code::FailedPrecondition, "ENFORCEMENT_BEFORE_MATURITY", size).await;
+    refused(
+        &client,
+        early,
+        Code::FailedPrecondition,
+        "ENFORCEMENT_BEFORE_MATURITY",
+        size,
+    )
+    .await;
     // With a court order, co-signed by a regulator, it may.
     let ordered = ops::enforce_pledge(
         "PL-1",
@@ -264,6 +388,13 @@ async fn early_enforcement_and_a_revoked_warehouses_receipts_are_refused() {
     submit(&node, &client, revoke, QUORUM).await.unwrap();
     let size = client.head().await.unwrap().size;
     let pledged = pledge(&node, &client, "PL-2", "WR-2", "trader-a", "bank-b").await;
-    refused(&client, pledged, Code::FailedPrecondition, "CUSTODIAN_REVOKED", size).await;
+    refused(
+        &client,
+        pledged,
+        Code::FailedPrecondition,
+        "CUSTODIAN_REVOKED",
+        size,
+    )
+    .await;
     assert!(client.receipt("WR-2").await.unwrap().custodian_revoked);
 }

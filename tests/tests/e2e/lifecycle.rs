@@ -170,7 +170,11 @@ async fn a_retry_returns_the_original_entry_and_a_reused_tx_id_is_refused() {
         (first.seq, &first.entry_hash, &first.seal),
         (again.seq, &again.entry_hash, &again.seal)
     );
-    assert!(again.since.contains("tank `T-X` of `wh-1`"), "{}", again.since);
+    assert!(
+        again.since.contains("tank `T-X` of `wh-1`"),
+        "{}",
+        again.since
+    );
     let mut other = tx.clone();
     other.operation = Some(register_tank("T-Y", "wh-1", "ZS-TEST", "Y"));
     let reused = client
@@ -178,7 +182,10 @@ async fn a_retry_returns_the_original_entry_and_a_reused_tx_id_is_refused() {
         .await
         .unwrap_err();
     let (code, reason, message) = refusal(&reused);
-    assert_eq!((code, reason.as_str()), (Code::AlreadyExists, "TX_ID_REUSED"));
+    assert_eq!(
+        (code, reason.as_str()),
+        (Code::AlreadyExists, "TX_ID_REUSED")
+    );
     assert!(
         message.ends_with(&format!(
             "already used by entry {}, which registered tank `T-X` (ZS-TEST tank X) of `wh-1`",

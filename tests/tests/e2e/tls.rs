@@ -258,9 +258,7 @@ async fn a_participant_revoked_on_the_ledger_loses_its_connections_reads_include
         .unwrap();
     // trader-b reads while it is a participant in good standing.
     let trader_b_cert = client_cert(&ca, "trader-b");
-    let trader_b = connect(&node, &ca, Some(&trader_b_cert))
-        .await
-        .unwrap();
+    let trader_b = connect(&node, &ca, Some(&trader_b_cert)).await.unwrap();
     let before = trader_b.head().await.unwrap();
     let revoked = submit(
         &node,
@@ -291,9 +289,7 @@ async fn a_participant_revoked_on_the_ledger_loses_its_connections_reads_include
         message.contains(&format!("revoked at entry {}", revoked.seq)),
         "{message}"
     );
-    let again = connect(&node, &ca, Some(&trader_b_cert))
-        .await
-        .unwrap();
+    let again = connect(&node, &ca, Some(&trader_b_cert)).await.unwrap();
     assert_eq!(
         refusal(&again.receipt("WR-X").await.unwrap_err()).1,
         "PARTICIPANT_REVOKED"
