@@ -11,6 +11,7 @@ mod e2e {
     mod double_pledge;
     mod explorer;
     mod faults;
+    mod frauds;
     mod hostile;
     mod lifecycle;
     mod limits;
