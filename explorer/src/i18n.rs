@@ -204,7 +204,8 @@ labels! {
     SealVerifies => "verifies under the node key", "经节点公钥验证通过";
     SealFails => "DOES NOT VERIFY under the node key", "节点公钥验证失败";
     TxId => "Transaction id", "交易编号";
-    ClientTime => "Client time", "客户端时间";
+    ValidFrom => "Valid from (signed)", "签署的生效时间";
+    ValidUntil => "Valid until (signed)", "签署的失效时间";
     TxHash => "Transaction hash", "交易哈希";
     Decoded => "Decoded transaction", "解码后的交易";
     Signer => "Signer", "签署方";

@@ -203,9 +203,10 @@ def run(page) -> None:
     visit("/chain", None)
     before = int(page.get_attribute("#entries tbody tr:first-child", "data-seq"))
     write = pledgectl(
-        "tank", "certify-stock", "--tank-id", "T-101", "--agency", "SGS Zhoushan",
-        "--certificate", "SGS-LIVE", "--quantity-kg", "1000", "--depositor", "trader-b",
-        "--key", str(Path(options.keys) / "wh-1.json"),
+        "tank", "certify-stock", "--tank-id", "T-101", "--inspector", "insp-sgs",
+        "--certificate", "SGS-LIVE", "--quantity-kg", "1000", "--grade", "VLSFO 0.5%S",
+        "--depositor", "trader-b",
+        *[arg for who in ("wh-1", "insp-sgs", "trader-b") for arg in ("--key", str(Path(options.keys) / f"{who}.json"))],
     )
     check("a new entry is written", write.returncode == 0, write.stderr)
     new_row = page.locator(f'#entries tbody tr[data-seq="{before + 1}"]')

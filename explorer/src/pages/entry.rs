@@ -95,7 +95,8 @@ fn transaction(ctx: &Ctx, view: &EntryView) -> Html {
         "{}<h3>{} <code>{}</code></h3>{}",
         facts([
             (ctx.t(L::TxId), html!("<code>{}</code>", tx.tx_id)),
-            (ctx.t(L::ClientTime), time(tx.client_time_ms)),
+            (ctx.t(L::ValidFrom), time(tx.not_before_ms)),
+            (ctx.t(L::ValidUntil), time(tx.not_after_ms)),
             (ctx.t(L::Ledger), html!("<code>{}</code>", tx.ledger_id)),
         ]),
         describe::operation_name(ctx.lang, &operation),

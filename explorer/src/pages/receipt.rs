@@ -71,7 +71,11 @@ fn terms(ctx: &Ctx, view: &pb::ReceiptView) -> Html {
         ),
         (
             ctx.t(L::Certificate),
-            html!("{} {}", terms.inspection_agency, terms.certificate_no),
+            html!(
+                "{} {}",
+                links::participant(&terms.inspector_id),
+                terms.certificate_no
+            ),
         ),
         (
             ctx.t(L::Issued),
