@@ -1,48 +1,22 @@
-//! The generated chain's participants, keys (fixed seeds, so that a chain
-//! can be regenerated and replayed anywhere) and transactions.
+//! The generated chain's participants, keys and transactions: the demo
+//! participants with the fixed keys of `pledge_ledger::testing` (so that a
+//! chain can be regenerated and replayed anywhere), under a ledger id of its
+//! own.
 
 use ed25519_dalek::SigningKey;
 use pledge_ledger::crypto::{self, PublicKey};
-use pledge_ledger::envelope::EnvelopeBuilder;
 use pledge_ledger::envelope::VerifiedEnvelope;
+use pledge_ledger::{ops, testing};
 use pledge_proto::v1::{self as pb, transaction::Operation};
 
-use pledge_client::ops;
+pub use testing::{DAY_MS, T0};
 
 /// The generated ledger's id.
 pub const LEDGER_ID: &str = "zhoushan-bench";
-/// The time of the first entry, ms since the Unix epoch.
-pub const T0: u64 = 1_800_000_000_000;
-/// A day in ms.
-pub const DAY_MS: u64 = 86_400_000;
-
-/// Seed of the node key that seals generated chains.
-const NODE_SEED: u8 = 100;
-
-/// (id, role, key seed)
-pub const PARTIES: &[(&str, pb::Role, u8)] = &[
-    ("admin", pb::Role::Admin, 1),
-    ("wh-1", pb::Role::Warehouse, 2),
-    ("wh-2", pb::Role::Warehouse, 3),
-    ("trader-a", pb::Role::Holder, 4),
-    ("trader-b", pb::Role::Holder, 5),
-    ("bank-a", pb::Role::Bank, 6),
-    ("bank-b", pb::Role::Bank, 7),
-    ("regulator", pb::Role::Regulator, 8),
-];
-
-/// The key of a party of [`PARTIES`] (the admin's for an unknown id).
-pub fn key(id: &str) -> SigningKey {
-    let seed = PARTIES
-        .iter()
-        .find(|(p, _, _)| *p == id)
-        .map_or(1, |(_, _, seed)| *seed);
-    SigningKey::from_bytes(&[seed; 32])
-}
 
 /// The node key of generated chains.
 pub fn node_key() -> SigningKey {
-    SigningKey::from_bytes(&[NODE_SEED; 32])
+    testing::node_key()
 }
 
 /// Its public half: what `replay` and `proofs` check seals against by default.
@@ -50,28 +24,16 @@ pub fn node_public_key() -> PublicKey {
     crypto::public_key(&node_key())
 }
 
-/// The genesis operation admitting [`PARTIES`].
+/// The genesis operation admitting the demo participants.
 pub fn genesis() -> Operation {
-    let specs = PARTIES
-        .iter()
-        .map(|(id, role, _)| ops::participant_spec(id, id, &[*role], &crypto::public_key(&key(id))))
-        .collect();
-    ops::genesis(specs)
+    testing::genesis_operation()
 }
 
 /// A transaction of the generated ledger, signed by `signers`. The
 /// signatures are made here, so they are not verified again.
 pub fn signed(tx_id: String, operation: Operation, signers: &[&str]) -> VerifiedEnvelope {
-    let tx = pb::Transaction {
-        ledger_id: LEDGER_ID.into(),
-        tx_id,
-        client_time_ms: T0,
-        operation: Some(operation),
-    };
-    let builder = signers
-        .iter()
-        .fold(EnvelopeBuilder::new(&tx), |b, id| b.sign(id, &key(id)));
-    match builder.build().into_verified_unchecked() {
+    let tx = ops::transaction(LEDGER_ID, &tx_id, T0, operation);
+    match testing::sign(&tx, signers).into_verified_unchecked() {
         Ok(verified) => verified,
         Err(error) => panic!(
             "generated transaction {} does not decode: {error}",
@@ -80,20 +42,8 @@ pub fn signed(tx_id: String, operation: Operation, signers: &[&str]) -> Verified
     }
 }
 
-/// The terms of a receipt issued on `tank` against certificate `cert`.
+/// The terms of a receipt issued on `tank` against certificate `cert`,
+/// valid for ten years from [`T0`].
 pub fn issue_terms(receipt_id: &str, tank: &str, cert: &str, kg: u64) -> pb::IssueReceipt {
-    pb::IssueReceipt {
-        receipt_id: receipt_id.into(),
-        tank_id: tank.into(),
-        inspection_agency: "SGS Zhoushan".into(),
-        certificate_no: cert.into(),
-        product_grade: "VLSFO 0.5%S".into(),
-        specification: "ISO 8217:2017 RMG 380".into(),
-        quantity_kg: kg,
-        customs_status: pb::CustomsStatus::Bonded as i32,
-        customs_reference: format!("ZS-2026-{receipt_id}"),
-        expires_at_ms: T0 + 3_650 * DAY_MS,
-        loss_allowance_ppm: 3_000,
-        insurance_reference: "PICC-OIL-77".into(),
-    }
+    testing::issue_terms(receipt_id, tank, cert, kg, T0 + 3_650 * DAY_MS)
 }

@@ -12,9 +12,14 @@
 //! | `+90d`, `+12h`, `+30m`, `+45s` | that long after now                     |
 //! | `+1d12h`                      | units add up                             |
 //!
-//! Output uses RFC 3339 in UTC with millisecond precision when needed.
+//! Output uses RFC 3339 in UTC with millisecond precision when needed. The
+//! calendar is the `time` crate's.
 
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+use time::{Date, OffsetDateTime, Time};
 
 use crate::error::{ClientError, Result};
 
@@ -22,6 +27,7 @@ const SECOND_MS: u64 = 1_000;
 const MINUTE_MS: u64 = 60 * SECOND_MS;
 const HOUR_MS: u64 = 60 * MINUTE_MS;
 const DAY_MS: u64 = 24 * HOUR_MS;
+const NANOS_PER_MS: i128 = 1_000_000;
 
 /// Now, in ms since the Unix epoch (0 if the clock is before 1970).
 pub fn now_ms() -> u64 {
@@ -80,129 +86,45 @@ pub fn parse_duration_ms(text: &str) -> Result<u64> {
     Ok(total)
 }
 
-/// Parses `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SS[.fff…](Z|±HH:MM)`.
+/// Parses `YYYY-MM-DD` (midnight UTC) or an RFC 3339 date and time
+/// (`YYYY-MM-DDTHH:MM:SS[.fff…](Z|±HH:MM)`); digits beyond the millisecond
+/// are dropped.
 pub fn parse_rfc3339(text: &str) -> Result<u64> {
-    let bad = |reason: &str| {
+    let bad = |reason: String| {
         ClientError::input(
             "time",
             format!("{text:?}: {reason} (write RFC 3339, e.g. 2027-03-31T00:00:00Z, or +90d)"),
         )
     };
-    let bytes = text.as_bytes();
-    let field = |from: usize, len: usize| -> Result<i64> {
-        let part = bytes
-            .get(from..from + len)
-            .ok_or_else(|| bad("too short"))?;
-        if !part.iter().all(u8::is_ascii_digit) {
-            return Err(bad("expected digits"));
-        }
-        Ok(part.iter().fold(0, |n, d| n * 10 + i64::from(d - b'0')))
-    };
-    let sep = |at: usize, allowed: &[u8]| -> Result<()> {
-        match bytes.get(at) {
-            Some(c) if allowed.contains(c) => Ok(()),
-            _ => Err(bad("unexpected character")),
-        }
-    };
-    let (year, month, day) = (field(0, 4)?, field(5, 2)?, field(8, 2)?);
-    sep(4, b"-")?;
-    sep(7, b"-")?;
-    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
-        return Err(bad("no such date"));
+    let instant = match text.len() {
+        10 => Date::parse(text, format_description!("[year]-[month]-[day]"))
+            .map(|date| date.with_time(Time::MIDNIGHT).assume_utc()),
+        _ => OffsetDateTime::parse(text, &Rfc3339),
     }
-    let days = days_from_civil(year, month, day);
-    if bytes.len() == 10 {
-        return to_ms(days * DAY_MS as i64).ok_or_else(|| bad("before 1970"));
-    }
-    sep(10, b"Tt ")?;
-    sep(13, b":")?;
-    sep(16, b":")?;
-    let (hour, minute, second) = (field(11, 2)?, field(14, 2)?, field(17, 2)?);
-    if hour > 23 || minute > 59 || second > 60 {
-        return Err(bad("no such time of day"));
-    }
-    let mut at = 19;
-    let mut millis = 0;
-    if bytes.get(at) == Some(&b'.') {
-        let digits = bytes[at + 1..]
-            .iter()
-            .take_while(|c| c.is_ascii_digit())
-            .count();
-        if digits == 0 {
-            return Err(bad("expected digits after '.'"));
-        }
-        let kept = digits.min(3);
-        millis = field(at + 1, kept)? * 10_i64.pow(3 - kept as u32);
-        at += 1 + digits;
-    }
-    let offset_minutes = match bytes.get(at) {
-        Some(b'Z' | b'z') if bytes.len() == at + 1 => 0,
-        Some(sign @ (b'+' | b'-')) if bytes.len() == at + 6 => {
-            sep(at + 3, b":")?;
-            let minutes = field(at + 1, 2)? * 60 + field(at + 4, 2)?;
-            if *sign == b'+' { minutes } else { -minutes }
-        }
-        _ => return Err(bad("expected Z or an offset like +08:00 at the end")),
-    };
-    let ms = ((days * 24 + hour) * 60 + minute - offset_minutes) * 60_000 + second * 1000 + millis;
-    to_ms(ms).ok_or_else(|| bad("before 1970"))
+    .map_err(|e| bad(e.to_string()))?;
+    let ms = instant.unix_timestamp_nanos().div_euclid(NANOS_PER_MS);
+    u64::try_from(ms).map_err(|_| bad("before 1970".into()))
 }
 
-/// Formats ms since the Unix epoch as RFC 3339 in UTC.
+/// Formats ms since the Unix epoch as RFC 3339 in UTC, with milliseconds
+/// when there are any. A time past the year 9999 is written as the number
+/// of ms.
 pub fn format_rfc3339(ms: u64) -> String {
-    let days = (ms / DAY_MS) as i64;
-    let in_day = ms % DAY_MS;
-    let (year, month, day) = civil_from_days(days);
-    let (hour, minute) = (in_day / HOUR_MS, in_day % HOUR_MS / MINUTE_MS);
-    let (second, millis) = (in_day % MINUTE_MS / SECOND_MS, in_day % SECOND_MS);
-    let date = format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}");
-    match millis {
-        0 => format!("{date}Z"),
-        _ => format!("{date}.{millis:03}Z"),
-    }
-}
-
-fn to_ms(ms: i64) -> Option<u64> {
-    u64::try_from(ms).ok()
-}
-
-fn is_leap(year: i64) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
-/// `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The inverse of [`days_from_civil`].
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+    let Some(instant) = i128::from(ms)
+        .checked_mul(NANOS_PER_MS)
+        .and_then(|nanos| OffsetDateTime::from_unix_timestamp_nanos(nanos).ok())
+    else {
+        return format!("{ms} ms after the Unix epoch");
+    };
+    let formatted = match ms % SECOND_MS {
+        0 => instant.format(format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
+        )),
+        _ => instant.format(format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+        )),
+    };
+    formatted.unwrap_or_else(|_| format!("{ms} ms after the Unix epoch"))
 }
 
 #[cfg(test)]
@@ -255,6 +177,15 @@ mod tests {
     }
 
     #[test]
+    fn a_refusal_says_what_to_write() {
+        let error = parse_time("1969-12-31T23:59:59Z", 0)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("before 1970"), "{error}");
+        assert!(error.contains("2027-03-31T00:00:00Z"), "{error}");
+    }
+
+    #[test]
     fn relative_durations() {
         let now = 1_800_000_000_000;
         assert_eq!(parse_time("+90d", now).unwrap(), now + 90 * DAY_MS);
@@ -276,6 +207,18 @@ mod tests {
             assert_eq!(parse_time(&format_rfc3339(ms), 0).unwrap(), ms);
         }
         assert_eq!(format_rfc3339(1_800_000_000_000), "2027-01-15T08:00:00Z");
+        assert_eq!(
+            format_rfc3339(1_800_000_000_250),
+            "2027-01-15T08:00:00.250Z"
+        );
         assert_eq!(format_rfc3339(951_782_400_000), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn times_past_the_year_9999_are_written_as_numbers() {
+        assert_eq!(
+            format_rfc3339(u64::MAX),
+            format!("{} ms after the Unix epoch", u64::MAX)
+        );
     }
 }

@@ -15,137 +15,54 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use pledge_ledger::crypto::{self, Digest};
 use pledge_ledger::entry::Entry;
-use pledge_ledger::envelope::{EnvelopeBuilder, VerifiedEnvelope};
+use pledge_ledger::envelope::VerifiedEnvelope;
 use pledge_ledger::ledger::Ledger;
 use pledge_ledger::merkle;
 use pledge_ledger::rules::{self, EntryContext};
 use pledge_ledger::store::{MemoryStore, Store};
+use pledge_ledger::testing::{self, DAY_MS, LEDGER_ID, T0};
 use pledge_proto::v1::{self as pb, transaction::Operation};
 use prost::Message;
 
-const T0: u64 = 1_800_000_000_000;
-const DAY_MS: u64 = 86_400_000;
-const LEDGER: &str = "bench";
-
-struct Keys {
-    admin: SigningKey,
-    wh: SigningKey,
-    trader: SigningKey,
-    bank: SigningKey,
-}
-
-fn keys() -> Keys {
-    Keys {
-        admin: SigningKey::from_bytes(&[1; 32]),
-        wh: SigningKey::from_bytes(&[2; 32]),
-        trader: SigningKey::from_bytes(&[3; 32]),
-        bank: SigningKey::from_bytes(&[4; 32]),
-    }
-}
-
+/// A transaction of the benchmark ledger at T0.
 fn tx(tx_id: &str, operation: Operation) -> pb::Transaction {
-    pb::Transaction {
-        ledger_id: LEDGER.into(),
-        tx_id: tx_id.into(),
-        client_time_ms: T0,
-        operation: Some(operation),
-    }
+    testing::transaction(LEDGER_ID, tx_id, operation)
 }
 
-fn signed(tx: &pb::Transaction, signers: &[(&str, &SigningKey)]) -> VerifiedEnvelope {
-    signers
-        .iter()
-        .fold(EnvelopeBuilder::new(tx), |b, (id, key)| b.sign(id, key))
-        .build()
-        .verify()
-        .unwrap()
+/// `tx` signed by the demo participants `signers`, verified.
+fn signed(tx: &pb::Transaction, signers: &[&str]) -> VerifiedEnvelope {
+    testing::sign(tx, signers).verify().unwrap()
 }
 
-fn spec(id: &str, role: pb::Role, key: &SigningKey) -> pb::ParticipantSpec {
-    pb::ParticipantSpec {
-        id: id.into(),
-        name: id.into(),
-        roles: vec![role as i32],
-        public_key: crypto::public_key(key).0.to_vec(),
-    }
-}
-
+/// Pledge `n` of receipt `R-<receipt>` to bank-a.
 fn pledge_tx(n: usize, receipt: usize) -> pb::Transaction {
-    tx(
-        &format!("pledge-{n}"),
-        Operation::RegisterPledge(pb::RegisterPledge {
-            pledge_id: format!("PL-{n}"),
-            receipt_id: format!("R-{receipt}"),
-            pledgee_id: "bank-a".into(),
-            secured_amount: Some(pb::Money {
-                minor_units: 300_000_000,
-                currency: "USD".into(),
-            }),
-            loan_reference: format!("LOAN-{n}"),
-            maturity_ms: T0 + 90 * DAY_MS,
-        }),
-    )
+    let operation = testing::pledge(
+        &format!("PL-{n}"),
+        &format!("R-{receipt}"),
+        "bank-a",
+        T0 + 90 * DAY_MS,
+    );
+    tx(&format!("pledge-{n}"), operation)
 }
 
-/// A ledger with the demo parties, one tank and `receipts` issued receipts.
+/// A ledger with the demo participants, one tank and `receipts` issued receipts.
 fn populated(receipts: usize) -> Ledger<MemoryStore> {
-    let k = keys();
-    let mut ledger = Ledger::new(MemoryStore::new(), SigningKey::from_bytes(&[9; 32]));
-    let genesis = tx(
-        "genesis",
-        Operation::Genesis(pb::Genesis {
-            participants: vec![
-                spec("admin", pb::Role::Admin, &k.admin),
-                spec("wh-1", pb::Role::Warehouse, &k.wh),
-                spec("trader-a", pb::Role::Holder, &k.trader),
-                spec("bank-a", pb::Role::Bank, &k.bank),
-            ],
-        }),
-    );
-    let tank = tx(
-        "tank",
-        Operation::RegisterTank(pb::RegisterTank {
-            tank_id: "T-1".into(),
-            capacity_kg: 1 << 50,
-            product: "VLSFO".into(),
-            warehouse_id: "wh-1".into(),
-        }),
-    );
-    let mut group = vec![
-        signed(&genesis, &[("admin", &k.admin)]),
-        signed(&tank, &[("wh-1", &k.wh)]),
-    ];
+    let mut ledger = Ledger::new(MemoryStore::new(), testing::node_key());
+    let genesis = testing::genesis(LEDGER_ID, T0);
+    let tank = tx("tank", testing::register_tank("T-1", "wh-1", 1 << 50));
+    let mut group = vec![signed(&genesis, &["admin"]), signed(&tank, &["wh-1"])];
     for i in 0..receipts {
         let cert = format!("C-{i}");
         let certify = tx(
             &format!("certify-{i}"),
-            Operation::CertifyStock(pb::CertifyStock {
-                tank_id: "T-1".into(),
-                inspection_agency: "SGS".into(),
-                certificate_no: cert.clone(),
-                quantity_kg: 1_000,
-                depositor_id: "trader-a".into(),
-            }),
+            testing::certify_stock("T-1", &cert, 1_000, "trader-a"),
         );
         let issue = tx(
             &format!("issue-{i}"),
-            Operation::IssueReceipt(pb::IssueReceipt {
-                receipt_id: format!("R-{i}"),
-                tank_id: "T-1".into(),
-                inspection_agency: "SGS".into(),
-                certificate_no: cert,
-                product_grade: "VLSFO".into(),
-                specification: "ISO 8217 RMG 380".into(),
-                quantity_kg: 1_000,
-                customs_status: pb::CustomsStatus::Bonded as i32,
-                customs_reference: "ZS-1".into(),
-                expires_at_ms: T0 + 365 * DAY_MS,
-                loss_allowance_ppm: 2_000,
-                insurance_reference: "PICC-1".into(),
-            }),
+            testing::issue(&format!("R-{i}"), "T-1", &cert, 1_000, T0 + 365 * DAY_MS),
         );
-        group.push(signed(&certify, &[("wh-1", &k.wh)]));
-        group.push(signed(&issue, &[("wh-1", &k.wh)]));
+        group.push(signed(&certify, &["wh-1"]));
+        group.push(signed(&issue, &["wh-1"]));
         if group.len() >= 1024 {
             ledger.append_owned(std::mem::take(&mut group), T0).unwrap();
         }
@@ -156,11 +73,7 @@ fn populated(receipts: usize) -> Ledger<MemoryStore> {
 
 fn bench_apply(c: &mut Criterion) {
     let ledger = populated(10_000);
-    let k = keys();
-    let envelope = signed(
-        &pledge_tx(0, 5_000),
-        &[("trader-a", &k.trader), ("bank-a", &k.bank)],
-    );
+    let envelope = signed(&pledge_tx(0, 5_000), &["trader-a", "bank-a"]);
     let ctx = EntryContext {
         seq: ledger.store().len(),
         time_ms: T0 + 1,
@@ -171,23 +84,19 @@ fn bench_apply(c: &mut Criterion) {
 }
 
 fn sample_entry() -> Entry {
-    let k = keys();
-    let envelope = signed(
-        &pledge_tx(1, 1),
-        &[("trader-a", &k.trader), ("bank-a", &k.bank)],
-    );
+    let envelope = signed(&pledge_tx(1, 1), &["trader-a", "bank-a"]);
     Entry::seal_new(
         1_000,
         Digest([7; 32]),
         T0,
         envelope.envelope,
-        &SigningKey::from_bytes(&[9; 32]),
+        &testing::node_key(),
     )
 }
 
 fn bench_entry(c: &mut Criterion) {
     let entry = sample_entry();
-    let node = SigningKey::from_bytes(&[9; 32]);
+    let node = testing::node_key();
     let record = entry.encode();
     c.bench_function("entry/body", |b| b.iter(|| black_box(&entry).body()));
     c.bench_function("entry/hash", |b| b.iter(|| black_box(&entry).hash()));

@@ -20,6 +20,12 @@
 //! other rule is in `rules/` by operation; the refusals are
 //! [`rejection::Rejection`]. The byte formats are in `docs/FORMAT.md`.
 //!
+//! Every operation's message is built by [`ops`], the one set of builders
+//! the client library, the command line, the load generator, the
+//! development genesis and the tests share. [`demo`] is the cast of a
+//! development ledger; the `testing` feature adds `testing`: that cast with
+//! fixed keys, a genesis and sample terms, for tests and benchmarks.
+//!
 //! ```
 //! use pledge_ledger::{crypto, envelope::EnvelopeBuilder, ledger::Ledger, store::MemoryStore};
 //! use pledge_proto::v1::{self as pb, transaction::Operation};
@@ -51,6 +57,7 @@ pub mod bundle;
 pub mod chain;
 pub mod checkpoint;
 pub mod crypto;
+pub mod demo;
 pub mod entry;
 pub mod envelope;
 pub mod error;
@@ -58,11 +65,14 @@ pub mod keyfile;
 pub mod ledger;
 pub mod merkle;
 pub mod model;
+pub mod ops;
 pub mod rejection;
 pub mod replay;
 pub mod rules;
 pub mod state;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod text;
 pub mod tx;
 

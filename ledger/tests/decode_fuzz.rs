@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use pledge_ledger::crypto::PublicKey;
+use pledge_ledger::demo::PARTICIPANTS;
 use pledge_ledger::entry::Entry;
 use pledge_ledger::envelope::{Envelope, EnvelopeBuilder, MAX_SIGNATURES, MAX_TX_BYTES};
 use pledge_ledger::ledger::Ledger;
@@ -27,8 +28,8 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use prost::Message;
 use support::{
-    DAY_MS, LEDGER_ID, PARTICIPANTS, T0, World, certify_stock, enforce, freeze, issue, key,
-    node_key, pledge, register_tank, split, transfer, unfreeze,
+    DAY_MS, LEDGER_ID, T0, World, certify_stock, enforce, freeze, issue, key, node_key, pledge,
+    register_tank, split, transfer, unfreeze,
 };
 
 // ---------------------------------------------------------------------------
@@ -963,7 +964,7 @@ fn sign(world: &World, tx: &pb::Transaction, right: bool, others: &[usize]) -> E
     let bytes = tx.encode_to_vec();
     let mut signers: Vec<String> = others
         .iter()
-        .map(|i| PARTICIPANTS[i % PARTICIPANTS.len()].0.to_string())
+        .map(|i| PARTICIPANTS[i % PARTICIPANTS.len()].id.to_string())
         .collect();
     if right
         && let Ok(decoded) = Transaction::decode(&bytes)

@@ -77,10 +77,13 @@ fn generate() -> Value {
         "description": "pledge-ledger format v1 test vectors: see docs/FORMAT.md",
         "node_key_seed": hex::encode([100u8; 32]),
         "node_public_key": crypto::public_key(&node_key()).to_hex(),
-        "participant_key_seeds": PARTICIPANTS.iter().map(|(id, _, seed)| json!({
-            "id": id, "seed": hex::encode([*seed; 32]),
-            "public_key": crypto::public_key(&key(*seed)).to_hex(),
-        })).collect::<Vec<_>>(),
+        "participant_key_seeds": pledge_ledger::demo::PARTICIPANTS.iter().map(|p| {
+            let seed = seed_of(p.id).unwrap();
+            json!({
+                "id": p.id, "seed": hex::encode([seed; 32]),
+                "public_key": crypto::public_key(&key(seed)).to_hex(),
+            })
+        }).collect::<Vec<_>>(),
         "entries": entries,
     })
 }

@@ -19,12 +19,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use pledge_ledger::envelope::{Envelope, EnvelopeBuilder, VerifiedEnvelope};
 use pledge_ledger::ledger::SubmitResult;
 use pledge_ledger::model::{PledgeStatus, ReceiptStatus};
+use pledge_ledger::ops;
 use pledge_ledger::state::Objects;
 use pledge_ledger::store::Store;
 use pledge_proto::v1::{self as pb, transaction::Operation};
 use proptest::prelude::*;
 use prost::Message;
-use support::{DAY_MS, PARTICIPANTS, World, certify_stock, issue_terms, key, register_tank};
+use support::{DAY_MS, World, certify_stock, issue_terms, key, register_tank, roles_of};
 
 const HOUR_MS: u64 = 3_600_000;
 
@@ -60,13 +61,6 @@ type Reason = &'static str;
 // ---------------------------------------------------------------------------
 // The reference model
 // ---------------------------------------------------------------------------
-
-fn roles_of(id: &str) -> Option<&'static [pb::Role]> {
-    PARTICIPANTS
-        .iter()
-        .find(|(pid, _, _)| *pid == id)
-        .map(|(_, roles, _)| *roles)
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum MStatus {
@@ -198,16 +192,7 @@ impl Act {
                 Operation::IssueReceipt(terms)
             }
             Act::Transfer { receipt, to } => support::transfer(receipt, to),
-            Act::Split { receipt, parts } => Operation::SplitReceipt(pb::SplitReceipt {
-                receipt_id: receipt.clone(),
-                parts: parts
-                    .iter()
-                    .map(|(id, kg)| pb::SplitPart {
-                        receipt_id: id.clone(),
-                        quantity_kg: *kg,
-                    })
-                    .collect(),
-            }),
+            Act::Split { receipt, parts } => ops::split_receipt(receipt, parts),
             Act::Cancel { receipt } => support::cancel(receipt),
             Act::Pledge {
                 pledge,
@@ -216,10 +201,9 @@ impl Act {
                 maturity,
             } => support::pledge(pledge, receipt, bank, *maturity),
             Act::Release { pledge } => support::release(pledge),
-            Act::Enforce { pledge, transferee } => Operation::EnforcePledge(pb::EnforcePledge {
-                pledge_id: pledge.clone(),
-                transferee_id: transferee.clone().unwrap_or_default(),
-            }),
+            Act::Enforce { pledge, transferee } => {
+                ops::enforce_pledge(pledge, transferee.as_deref())
+            }
             Act::Freeze { receipt } => support::freeze(receipt),
             Act::Unfreeze { receipt } => support::unfreeze(receipt),
         }

@@ -89,10 +89,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<LedgerServiceServer<LedgerApi>>().await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(pledge_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
+    let reflection_v1 = reflection().build_v1()?;
+    let reflection_v1alpha = reflection().build_v1alpha()?;
     let rate_limit = RateLimit::new(limits.requests_per_second_per_connection);
     let service = tonic::service::interceptor::InterceptedService::new(
         LedgerServiceServer::new(api)
@@ -111,7 +109,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .http2_keepalive_timeout(Some(Duration::from_secs(20)))
         .tcp_keepalive(Some(Duration::from_secs(60)))
         .add_service(health_service)
-        .add_service(reflection)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
         .add_service(service)
         .serve_with_incoming_shutdown(incoming(listener), stop_signal())
         .await?;
@@ -207,6 +206,16 @@ fn transport_line(config: &Config, transport: Transport) -> String {
             client_ca.map(file).unwrap_or_default()
         ),
     }
+}
+
+/// Server reflection over the ledger and health services. Both protocol
+/// versions are served: `grpc.reflection.v1` and `grpc.reflection.v1alpha`,
+/// which older clients (Python's `grpcio-reflection` among them) still ask
+/// for.
+fn reflection() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pledge_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
 }
 
 async fn stop_signal() {

@@ -48,7 +48,7 @@ pub struct AuditArgs {
     #[arg(long, value_name = "FILE")]
     checkpoint: Option<PathBuf>,
     /// Where the last verified checkpoint is remembered between audits
-    /// (default: $XDG_STATE_HOME/pledgectl/<ledger>-<node key>.checkpoint,
+    /// (default: $XDG_STATE_HOME/pledgectl/LEDGER-NODE_KEY.checkpoint,
     /// else ~/.local/state/pledgectl/...). The next audit checks the chain
     /// still agrees with it: the log only grew.
     #[arg(long, value_name = "FILE")]

@@ -2,6 +2,7 @@
 
 use pledge_client::ops::{self, TxHeader};
 use pledge_client::{ClientError, LedgerClient};
+use pledge_ledger::testing;
 use pledge_proto::v1::{self as pb, transaction::Operation};
 use pledge_tests::{DEV_LEDGER_ID, Node};
 
@@ -41,25 +42,13 @@ pub async fn issue(
     submit(
         node,
         client,
-        ops::certify_stock("T-101", "SGS Zhoushan", &cert, kg, "trader-a"),
+        testing::certify_stock("T-101", &cert, kg, "trader-a"),
         &["wh-1"],
     )
     .await
     .unwrap();
-    let terms = pb::IssueReceipt {
-        receipt_id: receipt_id.into(),
-        tank_id: "T-101".into(),
-        inspection_agency: "SGS Zhoushan".into(),
-        certificate_no: cert,
-        product_grade: "VLSFO 0.5%S".into(),
-        specification: "ISO 8217 RMG 380".into(),
-        quantity_kg: kg,
-        customs_status: pb::CustomsStatus::Bonded as i32,
-        customs_reference: "ZS-2026-0001".into(),
-        expires_at_ms: now_ms() + 180 * DAY_MS,
-        loss_allowance_ppm: 2_000,
-        insurance_reference: "PICC-1".into(),
-    };
+    let expires = now_ms() + 180 * DAY_MS;
+    let terms = testing::issue_terms(receipt_id, "T-101", &cert, kg, expires);
     submit(node, client, ops::issue_receipt(terms), &["wh-1"])
         .await
         .unwrap()

@@ -190,7 +190,7 @@ async fn bad_ids_text_and_quantities() {
             "bad currency",
         ),
         (
-            ops::split_receipt("R-1", &[("a".into(), u64::MAX), ("b".into(), 2)]),
+            ops::split_receipt("R-1", &[("a", u64::MAX), ("b", 2)]),
             "split parts overflow u64",
         ),
     ];
@@ -223,7 +223,7 @@ async fn signatures_that_do_not_count() {
     let client = node.client().await;
     issue(&node, &client, "WR-1", 10_000).await;
 
-    let split = ops::split_receipt("WR-1", &[("a".into(), 6_000), ("b".into(), 3_000)]);
+    let split = ops::split_receipt("WR-1", &[("a", 6_000), ("b", 3_000)]);
     let mismatch = signed(&node, split, &["wh-1", "trader-a"]);
     refused_with(
         &client,

@@ -7,12 +7,36 @@ use tokio_stream::StreamExt;
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
-use tonic_reflection::pb::v1::{
-    ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
-    server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
-};
 
 use super::common::*;
+
+/// The service names a reflection client of protocol `$version` (`v1` or
+/// `v1alpha`; the two differ only in their package) is told of.
+macro_rules! list_services {
+    ($version:ident, $channel:expr) => {{
+        use tonic_reflection::pb::$version::{
+            ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+            server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+        };
+        let request = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut responses = ServerReflectionClient::new($channel)
+            .server_reflection_info(tokio_stream::iter([request]))
+            .await
+            .unwrap()
+            .into_inner();
+        let response = responses.next().await.unwrap().unwrap();
+        let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
+            panic!("unexpected reflection answer: {response:?}");
+        };
+        list.service
+            .into_iter()
+            .map(|s| s.name)
+            .collect::<Vec<String>>()
+    }};
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn health_and_reflection_are_on() {
@@ -32,25 +56,18 @@ async fn health_and_reflection_are_on() {
         .into_inner();
     assert_eq!(health.status, ServingStatus::Serving as i32);
 
-    let request = ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
-    };
-    let mut responses = ServerReflectionClient::new(channel)
-        .server_reflection_info(tokio_stream::iter([request]))
-        .await
-        .unwrap()
-        .into_inner();
-    let response = responses.next().await.unwrap().unwrap();
-    let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
-        panic!("unexpected reflection answer: {response:?}");
-    };
-    let names: Vec<_> = list.service.iter().map(|s| s.name.as_str()).collect();
-    assert!(
-        names.contains(&"pledgeledger.v1.LedgerService"),
-        "{names:?}"
-    );
-    assert!(names.contains(&"grpc.health.v1.Health"), "{names:?}");
+    let v1 = list_services!(v1, channel.clone());
+    let v1alpha = list_services!(v1alpha, channel);
+    for names in [v1, v1alpha] {
+        assert!(
+            names.contains(&"pledgeledger.v1.LedgerService".to_owned()),
+            "{names:?}"
+        );
+        assert!(
+            names.contains(&"grpc.health.v1.Health".to_owned()),
+            "{names:?}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
