@@ -3,7 +3,8 @@
 //! A key file is JSON:
 //! `{"id": "bank-a", "public_key": "<64 hex>", "secret_key": "<64 hex>"}`
 //! where `secret_key` is the 32-byte Ed25519 seed. Public-key files carry no
-//! `secret_key`. Key files are written with mode 0600.
+//! `secret_key`. Key files are written with mode 0600. The format is
+//! specified for other implementations in `docs/FORMAT.md` §8.
 
 use std::path::{Path, PathBuf};
 

@@ -1,0 +1,69 @@
+"""A thin client over the generated ``LedgerService`` stub: every refusal
+becomes a :class:`~pledge_client.errors.Refusal`."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import grpc
+from pledgeledger.v1 import ledger_service_pb2 as api
+from pledgeledger.v1 import ledger_service_pb2_grpc as api_grpc
+
+from . import envelope
+from .errors import refusal_from
+from .keys import Signer
+
+
+class LedgerClient:
+    """A connection to one node. ``target`` is ``host:port``; pass
+    ``credentials`` (``grpc.ssl_channel_credentials(...)``) for a TLS node."""
+
+    def __init__(self, target: str, credentials: grpc.ChannelCredentials | None = None, timeout_s: float = 10.0):
+        self.channel = (
+            grpc.secure_channel(target, credentials) if credentials else grpc.insecure_channel(target)
+        )
+        self.stub = api_grpc.LedgerServiceStub(self.channel)
+        self.timeout_s = timeout_s
+        self._ledger_id: str | None = None
+
+    def close(self) -> None:
+        self.channel.close()
+
+    def _call(self, method, request):
+        try:
+            return method(request, timeout=self.timeout_s)
+        except grpc.RpcError as error:
+            raise refusal_from(error) from error
+
+    def node_info(self) -> api.NodeInfo:
+        return self._call(self.stub.GetNodeInfo, api.GetNodeInfoRequest())
+
+    @property
+    def ledger_id(self) -> str:
+        if self._ledger_id is None:
+            self._ledger_id = self.node_info().ledger_id
+        return self._ledger_id
+
+    def submit_envelope(self, signed) -> api.SubmitResponse:
+        return self._call(self.stub.Submit, api.SubmitRequest(envelope=signed))
+
+    def submit(self, operation, signers: Iterable[Signer]) -> api.SubmitResponse:
+        """Builds a transaction for ``operation`` with a fresh tx id (named
+        after the first signer), has ``signers`` sign it and submits it.
+        Answers once the entry is durable."""
+        signers = list(signers)
+        tx_bytes = envelope.transaction(self.ledger_id, operation, envelope.new_tx_id(signers[0].id))
+        return self.submit_envelope(envelope.sign(tx_bytes, signers))
+
+    def receipt(self, receipt_id: str) -> api.ReceiptView:
+        return self._call(self.stub.GetReceipt, api.GetReceiptRequest(receipt_id=receipt_id))
+
+    def pledge(self, pledge_id: str) -> api.PledgeView:
+        return self._call(self.stub.GetPledge, api.GetPledgeRequest(pledge_id=pledge_id))
+
+    def checkpoint(self) -> api.SignedCheckpoint:
+        return self._call(self.stub.GetCheckpoint, api.GetCheckpointRequest())
+
+    def inclusion_proof(self, seq: int, tree_size: int) -> api.InclusionProof:
+        request = api.GetInclusionProofRequest(seq=seq, tree_size=tree_size)
+        return self._call(self.stub.GetInclusionProof, request)

@@ -1,0 +1,129 @@
+"""The verifier against docs/FORMAT.md's own examples: the test vectors of
+vectors/chain-v1.json and the worked checkpoint of §7.7, read from the
+document itself."""
+
+import json
+import pathlib
+import re
+import unittest
+
+from pledge_client import proofs
+from pledge_client.proofs import VerificationError, sha256
+
+DOCS = pathlib.Path(__file__).resolve().parents[3] / "docs"
+
+
+def merkle_root(leaves):
+    """RFC 9162 §2.1.1 MTH, naively."""
+    if not leaves:
+        return sha256(b"")
+    if len(leaves) == 1:
+        return leaves[0]
+    k = 1 << ((len(leaves) - 1).bit_length() - 1)
+    return sha256(b"\x01" + merkle_root(leaves[:k]) + merkle_root(leaves[k:]))
+
+
+def audit_path(index, leaves):
+    """RFC 9162 §2.1.3.1 PATH, naively."""
+    if len(leaves) <= 1:
+        return []
+    k = 1 << ((len(leaves) - 1).bit_length() - 1)
+    if index < k:
+        return audit_path(index, leaves[:k]) + [merkle_root(leaves[k:])]
+    return audit_path(index - k, leaves[k:]) + [merkle_root(leaves[:k])]
+
+
+class ChainVectors(unittest.TestCase):
+    def setUp(self):
+        self.vectors = json.loads((DOCS / "vectors" / "chain-v1.json").read_text())
+        self.node_key = bytes.fromhex(self.vectors["node_public_key"])
+        self.records = [proofs.parse_record(bytes.fromhex(e["record"])) for e in self.vectors["entries"]]
+
+    def test_every_record_parses_links_and_verifies(self):
+        prev = bytes(32)
+        for expected, record in zip(self.vectors["entries"], self.records):
+            self.assertEqual(record.seq, expected["seq"])
+            self.assertEqual(record.prev_hash, prev)
+            self.assertEqual(record.entry_hash.hex(), expected["entry_hash"])
+            self.assertEqual(record.leaf_hash.hex(), expected["leaf_hash"])
+            proofs.verify_record(record, self.node_key)
+            prev = record.entry_hash
+
+    def test_roots_and_inclusion_proofs(self):
+        leaves = [r.leaf_hash for r in self.records]
+        for size in range(1, len(leaves) + 1):
+            root = merkle_root(leaves[:size])
+            self.assertEqual(root.hex(), self.vectors["entries"][size - 1]["tree_root_after"])
+            for index in range(size):
+                proofs.verify_inclusion(leaves[index], index, size, audit_path(index, leaves[:size]), root)
+
+    def test_a_wrong_proof_or_leaf_is_refused(self):
+        leaves = [r.leaf_hash for r in self.records]
+        root, path = merkle_root(leaves), audit_path(2, leaves)
+        with self.assertRaises(VerificationError):
+            proofs.verify_inclusion(leaves[3], 2, len(leaves), path, root)
+        with self.assertRaises(VerificationError):
+            proofs.verify_inclusion(leaves[2], 2, len(leaves), path[:-1], root)
+        with self.assertRaises(VerificationError):
+            proofs.verify_inclusion(leaves[2], 2, len(leaves), path + [root], root)
+
+    def test_a_flipped_byte_breaks_the_seal(self):
+        raw = bytearray(bytes.fromhex(self.vectors["entries"][5]["record"]))
+        raw[20] ^= 1
+        with self.assertRaises(VerificationError):
+            proofs.verify_record(proofs.parse_record(bytes(raw)), self.node_key)
+
+    def test_truncated_or_padded_records_are_refused(self):
+        raw = bytes.fromhex(self.vectors["entries"][5]["record"])
+        for broken in [raw[:cut] for cut in (0, 1, 40, 64, 65, 200, len(raw) - 1)] + [raw + b"\x00"]:
+            with self.assertRaises(VerificationError, msg=len(broken)):
+                proofs.parse_record(broken)
+
+
+class WorkedCheckpoint(unittest.TestCase):
+    """FORMAT.md §7.7: the checkpoint at size 11, quoted from the document."""
+
+    NODE_KEY = bytes.fromhex("2bc2800b3316e009209ffd757dab19ccf0ae84bc7ae90654e1e81712d270f653")
+
+    def setUp(self):
+        text = (DOCS / "FORMAT.md").read_text()
+        block = re.search(r"```\n(pledgeledger/zhoushan-test\n11\n.*?)```", text, re.S)
+        self.assertIsNotNone(block, "the worked checkpoint of FORMAT.md §7.7 was not found")
+        self.note = block.group(1)
+
+    def test_it_verifies(self):
+        checkpoint = proofs.verify_checkpoint(self.note, self.NODE_KEY, "zhoushan-test")
+        self.assertEqual(checkpoint.size, 11)
+        self.assertEqual(checkpoint.time_ms, 1_800_000_060_000)
+        self.assertEqual(
+            checkpoint.root.hex(), "2e468427704b548d31d0f85daaa9908149bcb8c0a9ee937c67177a4424f264e4"
+        )
+        self.assertEqual(
+            checkpoint.head.hex(), "39f18d710b30d56474e9c222f004f0262e355d3d1f9f599156eca07caf6cdc05"
+        )
+
+    def test_tampering_is_refused(self):
+        tampered = [
+            self.note.replace("\n11\n", "\n12\n"),
+            self.note.replace("time 1800000060000", "time 1800000060001"),
+            self.note.replace("pledgeledger/zhoushan-test\n", "pledgeledger/zhoushan-test\r\n", 1),
+            self.note.replace("\n\n", "\n\n\n"),
+            self.note.rstrip("\n"),
+        ]
+        for note in tampered:
+            with self.assertRaises(VerificationError, msg=repr(note)):
+                proofs.verify_checkpoint(note, self.NODE_KEY, "zhoushan-test")
+
+    def test_another_key_or_ledger_is_refused(self):
+        with self.assertRaises(VerificationError):
+            proofs.verify_checkpoint(self.note, bytes(32), "zhoushan-test")
+        with self.assertRaises(VerificationError):
+            proofs.verify_checkpoint(self.note, self.NODE_KEY, "zhoushan-prod")
+
+    def test_a_witness_cosignature_is_ignored(self):
+        cosigned = self.note + "\u2014 witness.example AAAAAAAAAAAAAAAAAAAAAAAA\n"
+        proofs.verify_checkpoint(cosigned, self.NODE_KEY, "zhoushan-test")
+
+
+if __name__ == "__main__":
+    unittest.main()
