@@ -12,6 +12,7 @@
 //! a call that fails on the way is a `NetworkError`; an answer that does not
 //! convert is a `NetworkError` naming the field.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -46,6 +47,7 @@ pub trait ChainRecords: Send + Sync + 'static {
 pub struct Network {
     tls: Option<ClientTlsConfig>,
     chain: Arc<dyn ChainRecords>,
+    dial: BTreeMap<MemberId, String>,
 }
 
 impl std::fmt::Debug for Network {
@@ -61,7 +63,19 @@ impl Network {
     /// a client identity; plaintext when `None`) and reads snapshot records
     /// from `chain`.
     pub fn new(tls: Option<ClientTlsConfig>, chain: Arc<dyn ChainRecords>) -> Network {
-        Network { tls, chain }
+        Network {
+            tls,
+            chain,
+            dial: BTreeMap::new(),
+        }
+    }
+
+    /// Dials the members in `dial` at the address given there instead of
+    /// the one Raft's membership lists (a member reached at another address
+    /// from here: NAT, a second network, a test's fault proxy).
+    pub fn with_dial(mut self, dial: BTreeMap<MemberId, String>) -> Network {
+        self.dial = dial;
+        self
     }
 }
 
@@ -71,7 +85,11 @@ impl RaftNetworkFactory<TypeConfig> for Network {
     async fn new_client(&mut self, target: MemberId, node: &MemberNode) -> Peer {
         Peer {
             target,
-            address: node.address.clone(),
+            address: self
+                .dial
+                .get(&target)
+                .cloned()
+                .unwrap_or_else(|| node.address.clone()),
             tls: self.tls.clone(),
             chain: self.chain.clone(),
             client: None,
