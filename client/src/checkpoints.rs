@@ -119,12 +119,16 @@ pub fn read_checkpoint(
             });
         }
     };
-    SignedCheckpoint::open(&text, &ledger_origin(ledger_id), node_key)
-        .map(Some)
-        .map_err(|e| ClientError::InvalidInput {
-            what: "checkpoint file",
-            reason: format!("{}: {e}", path.display()),
-        })
+    SignedCheckpoint::open(
+        &text,
+        &ledger_origin(ledger_id),
+        std::slice::from_ref(node_key),
+    )
+    .map(Some)
+    .map_err(|e| ClientError::InvalidInput {
+        what: "checkpoint file",
+        reason: format!("{}: {e}", path.display()),
+    })
 }
 
 /// Remembers a verified checkpoint note.

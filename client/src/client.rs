@@ -231,7 +231,26 @@ impl LedgerClient {
         Ok(self
             .inner
             .clone()
-            .get_checkpoint(pb::GetCheckpointRequest {})
+            .get_checkpoint(pb::GetCheckpointRequest::default())
+            .await?
+            .into_inner())
+    }
+
+    /// The first published checkpoint that covers at least `min_size`
+    /// entries, waiting for it at most `wait_ms` (0: the node's limit).
+    pub async fn checkpoint_covering(
+        &self,
+        min_size: u64,
+        wait_ms: u32,
+    ) -> Result<pb::SignedCheckpoint> {
+        let request = pb::GetCheckpointRequest {
+            min_tree_size: min_size,
+            wait_ms,
+        };
+        Ok(self
+            .inner
+            .clone()
+            .get_checkpoint(request)
             .await?
             .into_inner())
     }
@@ -267,6 +286,7 @@ impl LedgerClient {
     pub async fn prove_receipt(&self, receipt_id: &str) -> Result<pb::ReceiptBundle> {
         let request = pb::ProveReceiptRequest {
             receipt_id: receipt_id.to_owned(),
+            wait_ms: 0,
         };
         Ok(self
             .inner

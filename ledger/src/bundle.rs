@@ -211,7 +211,8 @@ impl Bundle {
             });
         }
         let origin = ledger_origin(&self.ledger_id);
-        let cp = Checkpoint::verify_note(&self.checkpoint, &origin, node_key)?;
+        let cp =
+            Checkpoint::verify_note(&self.checkpoint, &origin, std::slice::from_ref(node_key))?;
         if self.entries.is_empty() {
             return Err(BundleError::EmptyHistory);
         }

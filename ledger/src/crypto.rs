@@ -42,11 +42,10 @@ impl Digest {
         hex::encode(self.0)
     }
 
-    /// Parses 64 hex digits.
+    /// Parses exactly 64 lower-case hex digits (docs/FORMAT.md writes
+    /// every hash in lower case; upper case is refused, not folded).
     pub fn from_hex(text: &str) -> Option<Digest> {
-        let mut out = [0u8; 32];
-        hex::decode_to_slice(text, &mut out).ok()?;
-        Some(Digest(out))
+        parse_lower_hex_digest(text)
     }
 }
 
@@ -95,6 +94,21 @@ impl fmt::Display for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_hex())
     }
+}
+
+/// Decodes lower-case hex (`0-9a-f`, even length); upper case, spaces and
+/// any other character are refused.
+pub fn decode_lower_hex(text: &str) -> Option<Vec<u8>> {
+    if !text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return None;
+    }
+    hex::decode(text).ok()
+}
+
+/// Parses exactly 64 lower-case hex digits as a 32-byte digest.
+pub fn parse_lower_hex_digest(text: &str) -> Option<Digest> {
+    let bytes: [u8; 32] = decode_lower_hex(text)?.try_into().ok()?;
+    Some(Digest(bytes))
 }
 
 /// The content hash of a transaction: identifies "the identical transaction"
@@ -169,6 +183,24 @@ mod tests {
                 assert_ne!(a, b);
             }
         }
+    }
+
+    #[test]
+    fn hex_is_lower_case_only() {
+        let lower = "ab".repeat(32);
+        assert_eq!(Digest::from_hex(&lower), Some(Digest([0xab; 32])));
+        for bad in [
+            "AB".repeat(32),
+            "aB".repeat(32),
+            "ab".repeat(31),
+            format!("{lower}00"),
+        ] {
+            assert_eq!(Digest::from_hex(&bad), None, "{bad}");
+        }
+        assert_eq!(decode_lower_hex("0a0b"), Some(vec![10, 11]));
+        assert_eq!(decode_lower_hex("0A0B"), None);
+        assert_eq!(decode_lower_hex("0a0"), None);
+        assert_eq!(decode_lower_hex("+0a0"), None);
     }
 
     #[test]

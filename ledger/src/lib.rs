@@ -56,6 +56,7 @@
 pub mod bundle;
 pub mod chain;
 pub mod checkpoint;
+pub mod cosigning;
 pub mod crypto;
 pub mod demo;
 pub mod entry;
@@ -65,11 +66,13 @@ pub mod keyfile;
 pub mod ledger;
 pub mod merkle;
 pub mod model;
+pub mod note;
 pub mod ops;
 pub mod rejection;
 pub mod replay;
 pub mod rules;
 pub mod state;
+pub mod statemap;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;

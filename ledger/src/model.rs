@@ -94,6 +94,8 @@ pub struct Tank {
     pub receipted_kg: u64,
     /// The entry that registered it.
     pub registered_at: Seq,
+    /// The last entry that changed it.
+    pub updated_at: Seq,
 }
 
 /// Names an inspection certificate: agency and certificate number.
@@ -239,6 +241,9 @@ pub struct Receipt {
     pub issued_at: Seq,
     /// The last entry that changed it.
     pub updated_at: Seq,
+    /// How many entries changed it (its issue or split included): the
+    /// length of its history.
+    pub history_len: u64,
 }
 
 impl Receipt {

@@ -10,12 +10,13 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use ed25519_dalek::{Signer, SigningKey};
 use pledge_ledger::bundle::{ActivePledge, Bundle, BundleError, PledgeRecord};
 use pledge_ledger::checkpoint::{
-    self, Checkpoint, CheckpointError, SIGNATURE_LINE_PREFIX, SignedCheckpoint, key_id,
-    ledger_origin, verify_consistent, verify_head_binding,
+    Checkpoint, CheckpointError, SignedCheckpoint, key_id, ledger_origin, verify_consistent,
+    verify_head_binding,
 };
 use pledge_ledger::crypto::{self, PublicKey};
 use pledge_ledger::merkle::{self, ProofError};
 use pledge_ledger::model::{PledgeStatus, ReceiptStatus};
+use pledge_ledger::note::{self, NoteError, SIGNATURE_LINE_PREFIX};
 use pledge_ledger::store::Store;
 use proptest::prelude::*;
 use sha2::Digest as _;
@@ -96,7 +97,7 @@ fn sig_line(text: &str, name: &str, key: &SigningKey) -> String {
 }
 
 fn open(text: &str) -> Result<Checkpoint, CheckpointError> {
-    Checkpoint::verify_note(text, &origin(), &node_public())
+    Checkpoint::verify_note(text, &origin(), &[node_public()])
 }
 
 // ----- checkpoints -----
@@ -108,7 +109,7 @@ fn checkpoint_roundtrips_through_its_note() {
         let signed = signed_at(&w, size);
         assert_eq!(open(&signed.to_text()).unwrap(), signed.checkpoint);
         assert_eq!(
-            SignedCheckpoint::open(&signed.to_text(), &origin(), &node_public()).unwrap(),
+            SignedCheckpoint::open(&signed.to_text(), &origin(), &[node_public()]).unwrap(),
             signed
         );
         assert_eq!(signed.checkpoint.size, size);
@@ -182,7 +183,7 @@ fn tampered_note_text_fails() {
         assert!(
             matches!(
                 open(&tampered),
-                Err(CheckpointError::InvalidSignature { .. })
+                Err(CheckpointError::Note(NoteError::InvalidSignature { .. }))
             ),
             "{from:?} -> {to:?}: {:?}",
             open(&tampered)
@@ -192,18 +193,21 @@ fn tampered_note_text_fails() {
     let tampered = text.replace(&BASE64.encode(cp.root), &BASE64.encode([0u8; 32]));
     assert!(matches!(
         open(&tampered),
-        Err(CheckpointError::InvalidSignature { .. })
+        Err(CheckpointError::Note(NoteError::InvalidSignature { .. }))
     ));
     // A CR anywhere.
     assert!(matches!(
         open(&text.replacen('\n', "\r\n", 1)),
-        Err(CheckpointError::ControlCharacter { byte: b'\r', .. })
+        Err(CheckpointError::Note(NoteError::ControlCharacter {
+            byte: b'\r',
+            ..
+        }))
     ));
     // No signature block.
     let body = signed_at(&w, 11).checkpoint.note_text();
     assert!(matches!(
         open(&body),
-        Err(CheckpointError::NoSignatureBlock)
+        Err(CheckpointError::Note(NoteError::NoSignatureBlock))
     ));
 }
 
@@ -215,12 +219,12 @@ fn only_the_node_key_under_the_origin_counts() {
     // Signed by another key under the right name.
     assert!(matches!(
         open(&note(&body, &origin(), &other_key())),
-        Err(CheckpointError::NotSignedByNode { .. })
+        Err(CheckpointError::Note(NoteError::NotSigned { .. }))
     ));
     // The node's key under another name.
     assert!(matches!(
         open(&note(&body, "pledgeledger/elsewhere", &node_key())),
-        Err(CheckpointError::NotSignedByNode { .. })
+        Err(CheckpointError::Note(NoteError::NotSigned { .. }))
     ));
     // A witness cosignature is allowed and ignored, before or after.
     let witness = sig_line(&body, "witness.example/w1", &other_key());
@@ -235,16 +239,16 @@ fn only_the_node_key_under_the_origin_counts() {
     let forged = sig_line("something else\n", &origin(), &node_key());
     assert!(matches!(
         open(&format!("{body}\n{forged}")),
-        Err(CheckpointError::InvalidSignature { .. })
+        Err(CheckpointError::Note(NoteError::InvalidSignature { .. }))
     ));
     // Expecting another node key.
     assert!(matches!(
         Checkpoint::verify_note(
             &signed.to_text(),
             &origin(),
-            &crypto::public_key(&other_key())
+            &[crypto::public_key(&other_key())]
         ),
-        Err(CheckpointError::NotSignedByNode { .. })
+        Err(CheckpointError::Note(NoteError::NotSigned { .. }))
     ));
     // Malformed signature lines are refused, whoever they claim to be.
     for bad in [
@@ -257,7 +261,10 @@ fn only_the_node_key_under_the_origin_counts() {
         assert!(
             matches!(
                 open(&format!("{}{bad}", signed.to_text())),
-                Err(CheckpointError::MalformedSignatureLine { line: 2, .. })
+                Err(CheckpointError::Note(NoteError::MalformedSignatureLine {
+                    line: 2,
+                    ..
+                }))
             ),
             "{bad:?}"
         );
@@ -770,9 +777,9 @@ fn a_checkpoint_signed_by_another_key_fails() {
     bundle.checkpoint = cp.sign(&other_key()).unwrap().to_text();
     assert!(matches!(
         verify(&bundle),
-        Err(BundleError::Checkpoint(
-            CheckpointError::NotSignedByNode { .. }
-        ))
+        Err(BundleError::Checkpoint(CheckpointError::Note(
+            NoteError::NotSigned { .. }
+        )))
     ));
     // The bundle naming the other key does not help: the verifier's key decides.
     bundle.node_public_key = crypto::public_key(&other_key()).to_hex();
@@ -790,9 +797,9 @@ fn a_checkpoint_signed_by_another_key_fails() {
     bundle.ledger_id = "other-ledger".into();
     assert!(matches!(
         verify(&bundle),
-        Err(BundleError::Checkpoint(
-            CheckpointError::NotSignedByNode { .. }
-        ))
+        Err(BundleError::Checkpoint(CheckpointError::Note(
+            NoteError::NotSigned { .. }
+        )))
     ));
 }
 
@@ -934,5 +941,5 @@ fn garbage_json_is_an_error() {
         verify(&bundle),
         Err(BundleError::UnsupportedVersion { found: 2 })
     ));
-    let _ = checkpoint::MAX_NOTE_BYTES;
+    let _ = note::MAX_NOTE_BYTES;
 }

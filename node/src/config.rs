@@ -6,6 +6,7 @@
 //! genesis_file = "pledge-data/genesis.bin"   # signed genesis envelope (protobuf)
 //! node_key_file = "pledge-data/node-key.json"
 //! metrics_listen = "127.0.0.1:9464"   # Prometheus text; absent = off
+//! witness_policy_file = "witnesses.policy"  # witnesses to submit checkpoints to; absent = none
 //! plaintext = false                   # allow plaintext gRPC on a non-loopback address
 //!
 //! [tls]                               # absent = plaintext gRPC
@@ -22,6 +23,8 @@
 //! client_time_window_ms = 300000      # accepted |client time - node time|
 //! request_timeout_ms = 30000          # per-request deadline
 //! checkpoint_interval_ms = 1000       # least time between signed checkpoints
+//! checkpoint_wait_ms = 10000          # longest GetCheckpoint / ProveReceipt wait for a checkpoint
+//! witness_timeout_ms = 5000           # how long a checkpoint waits for each witness's cosignature
 //! requests_per_second_per_connection = 50000  # 0 = no limit
 //! ```
 
@@ -44,6 +47,9 @@ pub struct Config {
     pub node_key_file: Option<PathBuf>,
     /// Where to serve Prometheus metrics (plain HTTP); `None` turns them off.
     pub metrics_listen: Option<SocketAddr>,
+    /// A witness policy file (docs/FORMAT.md §7.8): every witness in it with
+    /// a URL is sent each new checkpoint to cosign. `None`: no witnesses.
+    pub witness_policy_file: Option<PathBuf>,
     /// Plaintext gRPC was asked for explicitly: allows a non-loopback
     /// listen address without TLS.
     pub plaintext: bool,
@@ -99,6 +105,12 @@ pub struct Limits {
     pub request_timeout_ms: u64,
     /// Least time between two signed checkpoints while entries arrive.
     pub checkpoint_interval_ms: u64,
+    /// Longest time `GetCheckpoint` and `ProveReceipt` wait for a checkpoint
+    /// covering the entries asked for.
+    pub checkpoint_wait_ms: u64,
+    /// How long a new checkpoint waits for each witness's cosignature
+    /// before it is published without it.
+    pub witness_timeout_ms: u64,
     /// Requests per second accepted from one connection (0: no limit).
     pub requests_per_second_per_connection: u32,
 }
@@ -114,6 +126,8 @@ impl Default for Limits {
             client_time_window_ms: 5 * 60 * 1000,
             request_timeout_ms: 30_000,
             checkpoint_interval_ms: 1_000,
+            checkpoint_wait_ms: 10_000,
+            witness_timeout_ms: 5_000,
             requests_per_second_per_connection: 50_000,
         }
     }
@@ -127,6 +141,7 @@ impl Default for Config {
             genesis_file: None,
             node_key_file: None,
             metrics_listen: None,
+            witness_policy_file: None,
             plaintext: false,
             tls: None,
             limits: Limits::default(),

@@ -16,6 +16,7 @@ mod service;
 mod status;
 mod tls;
 mod views;
+mod witnesses;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -50,6 +51,10 @@ struct Args {
     /// Serve Prometheus metrics on this address (plain HTTP), e.g. 127.0.0.1:9464.
     #[arg(long)]
     metrics_listen: Option<SocketAddr>,
+    /// Witness policy file: each new checkpoint is sent to every witness in
+    /// it that has a URL, and published with their cosignatures.
+    #[arg(long, value_name = "FILE")]
+    witness_policy: Option<PathBuf>,
     /// TLS: the server certificate chain (PEM, leaf first). Needs --tls-key.
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -98,6 +103,9 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if args.node_key.is_some() {
         config.node_key_file = args.node_key;
+    }
+    if args.witness_policy.is_some() {
+        config.witness_policy_file = args.witness_policy;
     }
     if args.metrics_listen.is_some() {
         config.metrics_listen = args.metrics_listen;

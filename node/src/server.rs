@@ -19,6 +19,22 @@ use crate::metrics::Metrics;
 use crate::ratelimit::RateLimit;
 use crate::sequencer::Sequencer;
 use crate::service::LedgerApi;
+use crate::witnesses::Witnesses;
+
+/// The witnesses of the configured policy file, if any.
+fn witnesses(config: &Config) -> anyhow::Result<Option<Arc<Witnesses>>> {
+    let Some(path) = &config.witness_policy_file else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the witness policy {}", path.display()))?;
+    let policy = pledge_ledger::cosigning::WitnessPolicy::parse(&text)
+        .with_context(|| format!("the witness policy {}", path.display()))?;
+    let timeout = Duration::from_millis(config.limits.witness_timeout_ms);
+    let witnesses = Witnesses::new(policy, timeout)
+        .with_context(|| format!("the witness policy {}", path.display()))?;
+    Ok(Some(Arc::new(witnesses)))
+}
 
 /// Runs the node until a stop signal.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
@@ -50,12 +66,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         heads_tx,
         metrics.clone(),
     )?;
+    let witnesses = witnesses(&config)?;
     let (checkpoints_tx, checkpoints) = watch::channel(None);
     tokio::spawn(checkpointer::run(
         ledger.clone(),
         heads.clone(),
         checkpoints_tx,
         Duration::from_millis(limits.checkpoint_interval_ms),
+        witnesses.clone(),
     ));
     let api = LedgerApi::new(
         ledger.clone(),
@@ -177,6 +195,15 @@ fn announce(
         out,
         "  transport:      {}",
         transport_line(config, transport)
+    )?;
+    let witnesses = config
+        .witness_policy_file
+        .as_ref()
+        .map_or_else(|| "none".to_owned(), |p| p.display().to_string());
+    writeln!(
+        out,
+        "  witnesses:      {witnesses} (a checkpoint at most every {} ms)",
+        config.limits.checkpoint_interval_ms
     )?;
     out.flush()?;
     Ok(())

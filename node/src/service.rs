@@ -4,6 +4,7 @@
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::RwLockReadGuard;
+use std::time::Duration;
 
 use pledge_ledger::bundle::{Bundle, BundleError};
 use pledge_ledger::checkpoint::SignedCheckpoint;
@@ -109,15 +110,57 @@ impl LedgerApi {
         }
     }
 
-    fn latest_checkpoint(&self) -> Result<Arc<SignedCheckpoint>, Status> {
-        self.checkpoints.borrow().clone().ok_or_else(|| {
-            status::status(
-                Code::Unavailable,
-                "no checkpoint has been signed yet".into(),
-                "NO_CHECKPOINT",
-                Vec::new(),
-            )
-        })
+    /// The latest published checkpoint once it covers `min_size` entries,
+    /// waiting at most `wait_ms` (0: the node's limit, which also caps it).
+    async fn checkpoint_covering(
+        &self,
+        min_size: u64,
+        wait_ms: u32,
+    ) -> Result<Arc<SignedCheckpoint>, Status> {
+        let head = *self.heads.borrow();
+        if min_size > head {
+            return Err(out_of_range(format!(
+                "no checkpoint can cover {min_size} entries: the chain has {head}"
+            )));
+        }
+        let limit = self.limits.checkpoint_wait_ms;
+        let wait = match u64::from(wait_ms) {
+            0 => limit,
+            asked => asked.min(limit),
+        };
+        let mut checkpoints = self.checkpoints.clone();
+        let covering = |latest: &Option<Arc<SignedCheckpoint>>| {
+            latest
+                .as_ref()
+                .is_some_and(|c| c.checkpoint.size >= min_size)
+        };
+        let waited =
+            tokio::time::timeout(Duration::from_millis(wait), checkpoints.wait_for(covering)).await;
+        match waited {
+            Ok(Ok(latest)) => latest.clone().ok_or_else(shutting_down),
+            Ok(Err(_)) => Err(shutting_down()),
+            Err(_) => {
+                let latest = self
+                    .checkpoints
+                    .borrow()
+                    .as_ref()
+                    .map_or(0, |c| c.checkpoint.size);
+                Err(status::status(
+                    Code::Unavailable,
+                    format!(
+                        "no checkpoint covering {min_size} entries was published within {wait} ms \
+                         (the latest covers {latest}); checkpoints follow the chain about every \
+                         {} ms: retry",
+                        self.limits.checkpoint_interval_ms
+                    ),
+                    "CHECKPOINT_PENDING",
+                    vec![
+                        ("min_tree_size".into(), min_size.to_string()),
+                        ("latest_tree_size".into(), latest.to_string()),
+                    ],
+                ))
+            }
+        }
     }
 
     fn read(&self) -> Result<RwLockReadGuard<'_, Ledger<DiskStore>>, Status> {
@@ -223,13 +266,20 @@ fn proof_error(error: &merkle::MerkleError<pledge_ledger::StoreError>) -> Status
     }
 }
 
+fn shutting_down() -> Status {
+    status::status(
+        Code::Unavailable,
+        "the node is shutting down".into(),
+        "SHUTTING_DOWN",
+        Vec::new(),
+    )
+}
+
 fn bundle_error(error: &BundleError, receipt_id: &str) -> Status {
     match error {
         BundleError::ReceiptNotAtSize { size, .. } => status::status(
             Code::NotFound,
-            format!(
-                "receipt `{receipt_id}` is not in the latest checkpoint (size {size}); it may be newer: retry in a second"
-            ),
+            format!("receipt `{receipt_id}` is not in the checkpoint of size {size}"),
             "NOT_IN_CHECKPOINT",
             vec![("receipt".into(), receipt_id.into())],
         ),
@@ -414,9 +464,12 @@ impl LedgerService for LedgerApi {
 
     async fn get_checkpoint(
         &self,
-        _: Request<pb::GetCheckpointRequest>,
+        request: Request<pb::GetCheckpointRequest>,
     ) -> Result<Response<pb::SignedCheckpoint>, Status> {
-        let latest = self.latest_checkpoint()?;
+        let request = request.into_inner();
+        let latest = self
+            .checkpoint_covering(request.min_tree_size, request.wait_ms)
+            .await?;
         let checkpoint = &latest.checkpoint;
         Ok(Response::new(pb::SignedCheckpoint {
             note: latest.to_text(),
@@ -432,24 +485,26 @@ impl LedgerService for LedgerApi {
         &self,
         request: Request<pb::ProveReceiptRequest>,
     ) -> Result<Response<pb::ReceiptBundle>, Status> {
-        let id = request.into_inner().receipt_id;
+        let request = request.into_inner();
+        let id = request.receipt_id;
         valid_id("receipt_id", &id)?;
-        let latest = self.latest_checkpoint()?;
+        let latest_entry = {
+            let ledger = self.read()?;
+            let receipt = ledger.store().receipt(&id).map_err(|e| status::store(&e))?;
+            receipt
+                .ok_or_else(|| status::not_found("receipt", &id))?
+                .updated_at
+        };
+        let checkpoint = self
+            .checkpoint_covering(latest_entry + 1, request.wait_ms)
+            .await?;
         let ledger = self.read()?;
-        if ledger
-            .store()
-            .receipt(&id)
-            .map_err(|e| status::store(&e))?
-            .is_none()
-        {
-            return Err(status::not_found("receipt", &id));
-        }
         let bundle =
-            Bundle::build(ledger.store(), &id, &latest).map_err(|e| bundle_error(&e, &id))?;
+            Bundle::build(ledger.store(), &id, &checkpoint).map_err(|e| bundle_error(&e, &id))?;
         let json = bundle.to_json().map_err(|e| bundle_error(&e, &id))?;
         Ok(Response::new(pb::ReceiptBundle {
             json,
-            tree_size: latest.checkpoint.size,
+            tree_size: checkpoint.checkpoint.size,
         }))
     }
 

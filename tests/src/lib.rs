@@ -39,6 +39,8 @@ pub fn binary(name: &str) -> PathBuf {
             "pledgectl",
             "-p",
             "pledge-bench",
+            "-p",
+            "pledge-witness",
             "--bins",
         ]);
         if dir.ends_with("release") {
@@ -173,6 +175,81 @@ impl Node {
 }
 
 impl Drop for Node {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A running `pledge-witness`.
+#[derive(Debug)]
+pub struct WitnessProcess {
+    child: Option<Child>,
+    /// Its name (C2SP key name).
+    pub name: String,
+    /// Its `http://` submission URL.
+    pub url: String,
+    /// Its line for a witness policy file: `witness <name> <key> <url>`.
+    pub policy_line: String,
+    pub data_dir: PathBuf,
+}
+
+impl WitnessProcess {
+    /// Starts a witness named `name` on a free loopback port, following the
+    /// ledger of `origin` sealed by `node_key` (hex).
+    pub fn start(data_dir: &Path, name: &str, origin: &str, node_key: &str) -> WitnessProcess {
+        std::fs::create_dir_all(data_dir).unwrap();
+        let log = std::fs::File::create(data_dir.join("witness.log")).unwrap();
+        let mut child = Command::new(binary("pledge-witness"))
+            .args(["--name", name, "--listen", "127.0.0.1:0"])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .arg("--log")
+            .arg(format!("{origin}={node_key}"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (sender, receiver) = mpsc::channel();
+        std::thread::spawn(move || {
+            // Keep reading to the end: the witness must never write to a closed pipe.
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if let Some(rest) = line.trim_start().strip_prefix("policy line:") {
+                    let _ = sender.send(rest.trim().to_owned());
+                }
+            }
+        });
+        let Ok(policy_line) = receiver.recv_timeout(Duration::from_secs(60)) else {
+            let _ = child.kill();
+            let log = std::fs::read_to_string(data_dir.join("witness.log")).unwrap_or_default();
+            panic!("pledge-witness did not start; its log:\n{log}")
+        };
+        let url = policy_line.rsplit(' ').next().unwrap().to_owned();
+        WitnessProcess {
+            child: Some(child),
+            name: name.to_owned(),
+            url,
+            policy_line,
+            data_dir: data_dir.to_path_buf(),
+        }
+    }
+
+    /// The files of refused, contradicting checkpoints it kept.
+    pub fn evidence(&self) -> Vec<String> {
+        std::fs::read_dir(self.data_dir.join("evidence"))
+            .map(|dir| {
+                dir.map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for WitnessProcess {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();

@@ -18,4 +18,5 @@ mod e2e {
     mod service;
     mod tamper;
     mod tls;
+    pub mod witnesses;
 }

@@ -86,11 +86,7 @@ pub fn apply<S: StateRead + ?Sized>(
     }
     authority::check_signatures(state, envelope)?;
     let mut changes = apply_operation(state, envelope, ctx)?;
-    for receipt_id in changes.receipts.keys() {
-        changes
-            .receipt_history
-            .insert(receipt_id.clone(), vec![ctx.seq]);
-    }
+    stamp(&mut changes, ctx);
     changes.transactions.insert(
         tx.tx_id.clone(),
         TxRecord {
@@ -99,6 +95,19 @@ pub fn apply<S: StateRead + ?Sized>(
         },
     );
     Ok(Outcome::Applied(changes))
+}
+
+/// Every receipt and tank the entry changed records it as its latest
+/// entry; a receipt's history grows by the entry.
+fn stamp(changes: &mut Objects, ctx: EntryContext) {
+    for (id, receipt) in &mut changes.receipts {
+        receipt.updated_at = ctx.seq;
+        receipt.history_len += 1;
+        changes.receipt_history.insert(id.clone(), vec![ctx.seq]);
+    }
+    for tank in changes.tanks.values_mut() {
+        tank.updated_at = ctx.seq;
+    }
 }
 
 fn apply_operation<S: StateRead + ?Sized>(

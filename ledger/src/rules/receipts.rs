@@ -76,6 +76,7 @@ pub(super) fn issue<S: StateRead + ?Sized>(
         issued_at_ms: ctx.time_ms,
         issued_at: ctx.seq,
         updated_at: ctx.seq,
+        history_len: 0,
     };
     let mut changes = Objects::default();
     changes.put_receipt(receipt);
@@ -263,5 +264,6 @@ fn split_part(parent: &Receipt, part_id: &str, quantity_kg: u64, ctx: EntryConte
         issued_at_ms: ctx.time_ms,
         issued_at: ctx.seq,
         updated_at: ctx.seq,
+        history_len: 0,
     }
 }

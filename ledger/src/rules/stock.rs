@@ -33,6 +33,7 @@ pub(super) fn register_tank<S: StateRead + ?Sized>(
         certified_kg: 0,
         receipted_kg: 0,
         registered_at: ctx.seq,
+        updated_at: ctx.seq,
     });
     Ok(changes)
 }

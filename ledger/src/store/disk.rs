@@ -6,6 +6,7 @@
 //! |-----------------------------------|--------------------|
 //! | `meta/ledger_id`                  | ledger id (UTF-8)  |
 //! | `meta/applied`                    | entries applied, u64 big-endian |
+//! | `meta/format`                     | the layout version of this table, ASCII |
 //! | `p/` id                           | `Participant`      |
 //! | `t/` id                           | `Tank`             |
 //! | `c/` agency `\0` number           | `Certificate`      |
@@ -40,6 +41,10 @@ use crate::state::{Objects, StateRead};
 
 const APPLIED_KEY: &[u8] = b"meta/applied";
 const LEDGER_ID_KEY: &[u8] = b"meta/ledger_id";
+const FORMAT_KEY: &[u8] = b"meta/format";
+/// The layout of the state table; a cache written by another layout is
+/// rebuilt from the log.
+const STATE_FORMAT: &[u8] = b"2";
 /// sled's page cache. sled's default (1 GiB) lets the node's memory grow
 /// with the state until it reaches it; the working set of the rules (the
 /// receipts and pledges being touched, the Merkle frontier) is far smaller.
@@ -130,9 +135,16 @@ impl DiskStore {
     /// Brings sled up to the log: replays what it lacks, or rebuilds it.
     fn catch_up(&mut self, report: &mut OpenReport) -> Result<(), StoreError> {
         let mut applied = self.applied()?;
-        if applied > self.log.len() {
+        let format = self
+            .state
+            .get(FORMAT_KEY)
+            .map_err(sled_err("read format"))?;
+        if applied > self.log.len() || format.as_deref() != Some(STATE_FORMAT) {
             self.state.clear().map_err(sled_err("clear state"))?;
-            report.rebuilt = true;
+            self.state
+                .insert(FORMAT_KEY, STATE_FORMAT)
+                .map_err(sled_err("write format"))?;
+            report.rebuilt = applied > 0;
             applied = 0;
         }
         for seq in applied..self.log.len() {

@@ -250,7 +250,7 @@ fn check_checkpoints(
     if let Some(note) = node_latest {
         let origin = ledger_origin(ledger_id);
         all.push(
-            SignedCheckpoint::open(&note, &origin, node_key)
+            SignedCheckpoint::open(&note, &origin, std::slice::from_ref(node_key))
                 .map_err(|e| format!("the node's checkpoint: {e}"))?,
         );
     }

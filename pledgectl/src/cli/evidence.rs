@@ -63,7 +63,7 @@ pub async fn checkpoint(ctx: &Context, args: CheckpointArgs) -> anyhow::Result<E
     let client = ctx.client().await?;
     let ledger_id = client.node_info().await?.ledger_id;
     let note = client.checkpoint().await?.note;
-    let signed = SignedCheckpoint::open(&note, &ledger_origin(&ledger_id), &key)
+    let signed = SignedCheckpoint::open(&note, &ledger_origin(&ledger_id), &[key])
         .context("the node's checkpoint does not verify")?;
     if let Some(path) = &args.out {
         std::fs::write(path, signed.to_text())

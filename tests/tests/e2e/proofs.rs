@@ -22,7 +22,7 @@ pub async fn checkpoint_covering(client: &LedgerClient, size: u64) -> SignedChec
     for _ in 0..100 {
         if let Ok(note) = client.checkpoint().await {
             let signed =
-                SignedCheckpoint::open(&note.note, &ledger_origin(DEV_LEDGER_ID), &key).unwrap();
+                SignedCheckpoint::open(&note.note, &ledger_origin(DEV_LEDGER_ID), &[key]).unwrap();
             if signed.checkpoint.size >= size {
                 return signed;
             }
