@@ -469,8 +469,11 @@ pub fn recover_dir(
     Ok(recovered)
 }
 
-/// Replays into `state` the entries of `log` it lacks; returns how many.
-fn catch_up<L: LogStore, S: StateStore>(log: &L, state: &mut S) -> Result<u64, StoreError> {
+/// Replays into `state` the entries of `log` it lacks, with the rules and
+/// without the signatures (the log's entries were checked when they were
+/// appended); returns how many. A cluster member runs it after appending a
+/// committed group.
+pub fn catch_up<L: LogStore, S: StateStore>(log: &L, state: &mut S) -> Result<u64, StoreError> {
     let start = state.applied();
     let end = log.len();
     let reader = log.reader();

@@ -80,13 +80,24 @@ pub enum SequencerError {
         /// The store's error.
         reason: String,
     },
+    /// Cluster mode: this member cannot sequence now (not the leader, not
+    /// ready yet, or leadership lost while the group was in flight).
+    #[error("{message}")]
+    Cluster {
+        /// The stable reason code.
+        reason: &'static str,
+        /// What happened and what to do.
+        message: String,
+    },
 }
 
-type Reply = oneshot::Sender<Result<SubmitResult, SequencerError>>;
+/// Where a submission's answer goes.
+pub(crate) type Reply = oneshot::Sender<Result<SubmitResult, SequencerError>>;
 
-struct Submission {
-    envelope: VerifiedEnvelope,
-    reply: Reply,
+/// A verified envelope waiting to be sequenced, and its submitter.
+pub(crate) struct Submission {
+    pub(crate) envelope: VerifiedEnvelope,
+    pub(crate) reply: Reply,
 }
 
 impl std::fmt::Debug for Submission {
@@ -124,6 +135,18 @@ impl Sequencer {
             .await
             .unwrap_or_else(|_| Err(stopped("the pipeline stopped")))
     }
+}
+
+/// A submission queue without the single-node pipeline behind it: cluster
+/// mode's sequencing step takes the submissions.
+pub(crate) fn queue(depth: usize) -> (Sequencer, mpsc::Receiver<Submission>) {
+    let (queue, submissions) = mpsc::channel(depth.max(1));
+    let sequencer = Sequencer {
+        queue,
+        depth,
+        failed: Arc::new(AtomicBool::new(false)),
+    };
+    (sequencer, submissions)
 }
 
 fn stopped(reason: &str) -> SequencerError {
@@ -329,7 +352,8 @@ fn refuse(group: Vec<Submission>, error: &SequencerError) {
     refuse_replies(group.into_iter().map(|s| s.reply).collect(), error);
 }
 
-fn refuse_replies(replies: Vec<Reply>, error: &SequencerError) {
+/// Answers every one of `replies` with `error`.
+pub(crate) fn refuse_replies(replies: Vec<Reply>, error: &SequencerError) {
     for reply in replies {
         let _ = reply.send(Err(error.clone()));
     }
