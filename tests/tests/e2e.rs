@@ -11,6 +11,7 @@ mod e2e {
     mod cluster;
     mod double_pledge;
     mod faults;
+    mod frauds;
     mod hostile;
     mod lifecycle;
     mod limits;

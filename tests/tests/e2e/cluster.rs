@@ -17,7 +17,6 @@ use pledge_client::keys::{Signer, sign};
 use pledge_client::ops::{self, TxHeader};
 use pledge_client::{ClientError, LedgerClient};
 use pledge_ledger::entry::Entry;
-use pledge_ledger::testing;
 use pledge_proto::v1 as pb;
 use pledge_tests::DEV_LEDGER_ID;
 use pledge_tests::cluster::Cluster;
@@ -33,10 +32,22 @@ const FAILOVER_BOUND: Duration = Duration::from_secs(10);
 /// An acknowledged write: its position and entry hash.
 type Acked = BTreeMap<u64, Vec<u8>>;
 
-fn certify(signer: &Signer, n: u64) -> pledge_ledger::envelope::Envelope {
-    let op = testing::certify_stock("T-101", &format!("SGS-LOAD-{n}"), 1, "trader-a");
-    let tx = TxHeader::new(DEV_LEDGER_ID, &signer.id).unwrap().wrap(op);
-    sign(&tx, std::slice::from_ref(signer))
+/// The inspector certifies 1 kg of trader-a's oil in T-101 (certificate n);
+/// the warehouse, the inspector and trader-a sign.
+fn certify_one(signers: &[Signer], n: u64) -> pledge_ledger::envelope::Envelope {
+    let op = certify(&format!("SGS-LOAD-{n}"), 1);
+    let tx = TxHeader::new(DEV_LEDGER_ID, &signers[0].id)
+        .unwrap()
+        .wrap(op);
+    sign(&tx, signers)
+}
+
+/// The signers of [`certify_one`].
+fn certifiers(cluster: &Cluster) -> Vec<Signer> {
+    ["wh-1", INSPECTOR, "trader-a"]
+        .iter()
+        .map(|id| cluster.member(1).signer(id))
+        .collect()
 }
 
 /// Submits `envelope` to the members in turn, retrying the same envelope
@@ -87,18 +98,27 @@ struct Load {
 }
 
 impl Load {
-    fn start(clients: Vec<(u64, LedgerClient)>, signer: Signer, writers: u64, round: u64) -> Load {
+    fn start(
+        clients: Vec<(u64, LedgerClient)>,
+        signers: Vec<Signer>,
+        writers: u64,
+        round: u64,
+    ) -> Load {
         let acked = Arc::new(Mutex::new(Acked::new()));
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let clients = Arc::new(clients);
         let tasks = (0..writers)
             .map(|w| {
-                let (acked, stop, clients, signer) =
-                    (acked.clone(), stop.clone(), clients.clone(), signer.clone());
+                let (acked, stop, clients, signers) = (
+                    acked.clone(),
+                    stop.clone(),
+                    clients.clone(),
+                    signers.clone(),
+                );
                 tokio::spawn(async move {
                     let mut n = 0;
                     while !stop.load(std::sync::atomic::Ordering::Acquire) {
-                        let envelope = certify(&signer, round * 1_000_000 + w * 100_000 + n);
+                        let envelope = certify_one(&signers, round * 1_000_000 + w * 100_000 + n);
                         n += 1;
                         if let Ok(answer) =
                             submit_anywhere(&clients, &envelope, (w + n) as usize).await
@@ -177,12 +197,12 @@ fn rounds() -> u64 {
 async fn the_leader_killed_under_load_loses_no_acknowledged_entry() {
     let dir = tempfile::tempdir().unwrap();
     let mut cluster = Cluster::start(&dir.path().join("c"), 3).await;
-    let signer = cluster.member(1).signer("wh-1");
+    let signers = certifiers(&cluster);
     let mut failovers = Vec::new();
     let mut all = Acked::new();
     for round in 0..rounds() {
         let leader = cluster.leader(BOUND).await;
-        let load = Load::start(clients(&cluster).await, signer.clone(), 4, round);
+        let load = Load::start(clients(&cluster).await, signers.clone(), 4, round);
         load.wait_for(20).await;
         cluster.kill(leader);
         let killed_at = Instant::now();
@@ -224,9 +244,9 @@ async fn an_isolated_member_refuses_writes_and_the_majority_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let cluster = Cluster::start_with_proxies(&dir.path().join("c"), 3).await;
     let leader = cluster.leader(BOUND).await;
-    let signer = cluster.member(1).signer("wh-1");
+    let signers = certifiers(&cluster);
     let all = clients(&cluster).await;
-    submit_anywhere(&all, &certify(&signer, 1), 0)
+    submit_anywhere(&all, &certify_one(&signers, 1), 0)
         .await
         .unwrap();
 
@@ -255,7 +275,7 @@ async fn an_isolated_member_refuses_writes_and_the_majority_goes_on() {
     let isolated = cluster.client(leader).await;
     let refused = tokio::time::timeout(
         Duration::from_secs(5),
-        isolated.submit(&certify(&signer, 2)),
+        isolated.submit(&certify_one(&signers, 2)),
     )
     .await
     .expect("a refusal at once, not a write left hanging")
@@ -272,7 +292,7 @@ async fn an_isolated_member_refuses_writes_and_the_majority_goes_on() {
     );
     let mut acked = Acked::new();
     for n in 3..13 {
-        let answer = submit_anywhere(&majority, &certify(&signer, n), n as usize)
+        let answer = submit_anywhere(&majority, &certify_one(&signers, n), n as usize)
             .await
             .unwrap();
         acked.insert(answer.seq, answer.entry_hash);
@@ -307,7 +327,7 @@ async fn banks_racing_at_different_members_get_exactly_one_pledge() {
             "LOAN",
             now_ms() + DAY_MS,
         );
-        let tx = TxHeader::new(DEV_LEDGER_ID, &bank.id).unwrap().wrap(op);
+        let tx = TxHeader::new(DEV_LEDGER_ID, &holder.id).unwrap().wrap(op);
         let envelope = sign(&tx, &[holder.clone(), bank]);
         let (_, client) = all[i % all.len()].clone();
         racers.push(tokio::spawn(async move { client.submit(&envelope).await }));
