@@ -329,8 +329,12 @@ async fn banks_racing_at_different_members_get_exactly_one_pledge() {
         );
         let tx = TxHeader::new(DEV_LEDGER_ID, &holder.id).unwrap().wrap(op);
         let envelope = sign(&tx, &[holder.clone(), bank]);
-        let (_, client) = all[i % all.len()].clone();
-        racers.push(tokio::spawn(async move { client.submit(&envelope).await }));
+        // Each bank starts at a different member and, on UNAVAILABLE (an
+        // election under load), resends the same envelope elsewhere.
+        let all = all.clone();
+        racers.push(tokio::spawn(async move {
+            submit_anywhere(&all, &envelope, i).await
+        }));
     }
     let mut won = Vec::new();
     for (i, racer) in racers.into_iter().enumerate() {
