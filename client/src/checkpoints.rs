@@ -15,6 +15,7 @@
 use std::path::{Path, PathBuf};
 
 use pledge_ledger::checkpoint::{Checkpoint, SignedCheckpoint, ledger_origin};
+use pledge_ledger::cosigning::Trust;
 use pledge_ledger::crypto::{Digest, ENTRY_HASH_TAG, PublicKey};
 use pledge_ledger::entry::SEAL_LEN;
 use pledge_ledger::merkle::{self, MemoryNodes};
@@ -102,11 +103,12 @@ pub fn default_state_file(ledger_id: &str, node_key: &PublicKey) -> PathBuf {
         .join(format!("{ledger_id}-{}.checkpoint", &key[..16]))
 }
 
-/// Reads and verifies a remembered (or given) checkpoint note, if the file exists.
+/// Reads a remembered (or given) checkpoint note, if the file exists, and
+/// believes it only under `trust` (an accepted node key, the witness quorum).
 pub fn read_checkpoint(
     path: &Path,
     ledger_id: &str,
-    node_key: &PublicKey,
+    trust: &Trust,
 ) -> Result<Option<SignedCheckpoint>> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
@@ -119,16 +121,13 @@ pub fn read_checkpoint(
             });
         }
     };
-    SignedCheckpoint::open(
-        &text,
-        &ledger_origin(ledger_id),
-        std::slice::from_ref(node_key),
-    )
-    .map(Some)
-    .map_err(|e| ClientError::InvalidInput {
-        what: "checkpoint file",
-        reason: format!("{}: {e}", path.display()),
-    })
+    trust
+        .open(&text, &ledger_origin(ledger_id))
+        .map(|cosigned| Some(cosigned.signed))
+        .map_err(|e| ClientError::InvalidInput {
+            what: "checkpoint file",
+            reason: format!("{}: {e}", path.display()),
+        })
 }
 
 /// Remembers a verified checkpoint note.
@@ -192,9 +191,9 @@ mod tests {
         let key = SigningKey::from_bytes(&[3; 32]);
         let signed = checkpoint_of(&records(4), 4).sign(&key).unwrap();
         remember(&path, &signed).unwrap();
-        let public = crypto::public_key(&key);
+        let public = Trust::log_key_only(crypto::public_key(&key));
         assert_eq!(read_checkpoint(&path, "t", &public).unwrap(), Some(signed));
-        let other = crypto::public_key(&SigningKey::from_bytes(&[4; 32]));
+        let other = Trust::log_key_only(crypto::public_key(&SigningKey::from_bytes(&[4; 32])));
         assert!(read_checkpoint(&path, "t", &other).is_err());
         assert_eq!(
             read_checkpoint(&dir.path().join("none"), "t", &public).unwrap(),

@@ -14,13 +14,14 @@ use pledge_client::export::{ExportReader, write_record};
 use pledge_client::time::format_rfc3339;
 use pledge_client::{json, keys, pb};
 use pledge_ledger::checkpoint::{SignedCheckpoint, ledger_origin};
-use pledge_ledger::crypto::PublicKey;
+use pledge_ledger::cosigning::{Trust, WitnessPolicy};
 use pledge_ledger::entry::Entry;
 use pledge_ledger::tx::Transaction;
 use prost::Message;
 use serde_json::{Value, json};
 use tokio_stream::StreamExt;
 
+use super::evidence::WitnessArgs;
 use super::{Context, EXIT_AUDIT_FAILED};
 
 /// Which entries to print.
@@ -53,6 +54,9 @@ pub struct AuditArgs {
     /// still agrees with it: the log only grew.
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
+    /// The node's latest checkpoint and a `--checkpoint` given must meet it.
+    #[command(flatten)]
+    witnesses: WitnessArgs,
 }
 
 /// Where to export.
@@ -204,7 +208,8 @@ pub async fn audit(ctx: &Context, args: AuditArgs) -> anyhow::Result<ExitCode> {
         .state
         .clone()
         .unwrap_or_else(|| default_state_file(&ledger_id, &node_key));
-    let agreed = check_checkpoints(&witness, &ledger_id, &node_key, &state, &args, node_latest);
+    let trust = args.witnesses.trust(node_key)?;
+    let agreed = check_checkpoints(&witness, &ledger_id, &trust, &state, &args, node_latest);
     match agreed {
         Ok(newest) => {
             print_verdict(
@@ -230,29 +235,30 @@ pub async fn audit(ctx: &Context, args: AuditArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Checks the remembered, the given and the node's latest checkpoint against
-/// the audited chain; returns the newest of them (the one to remember).
+/// the audited chain; returns the newest of them (the one to remember). The
+/// given and the node's latest must meet the witness policy of `trust`; the
+/// remembered one met it when it was remembered.
 fn check_checkpoints(
     witness: &TreeWitness,
     ledger_id: &str,
-    node_key: &PublicKey,
+    trust: &Trust,
     state: &std::path::Path,
     args: &AuditArgs,
     node_latest: Option<String>,
 ) -> Result<Option<SignedCheckpoint>, String> {
     let mut all = Vec::new();
-    let read = |path: &std::path::Path| {
-        read_checkpoint(path, ledger_id, node_key).map_err(|e| e.to_string())
-    };
-    all.extend(read(state)?);
+    let log_key_only = Trust::new(trust.log_keys.clone(), WitnessPolicy::none());
+    all.extend(read_checkpoint(state, ledger_id, &log_key_only).map_err(|e| e.to_string())?);
     if let Some(path) = &args.checkpoint {
-        all.push(read(path)?.ok_or_else(|| format!("{} does not exist", path.display()))?);
+        let given = read_checkpoint(path, ledger_id, trust).map_err(|e| e.to_string())?;
+        all.push(given.ok_or_else(|| format!("{} does not exist", path.display()))?);
     }
     if let Some(note) = node_latest {
         let origin = ledger_origin(ledger_id);
-        all.push(
-            SignedCheckpoint::open(&note, &origin, std::slice::from_ref(node_key))
-                .map_err(|e| format!("the node's checkpoint: {e}"))?,
-        );
+        let cosigned = trust
+            .open(&note, &origin)
+            .map_err(|e| format!("the node's checkpoint: {e}"))?;
+        all.push(cosigned.signed);
     }
     for checkpoint in &all {
         witness.check(&checkpoint.checkpoint)?;
