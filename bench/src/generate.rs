@@ -1,5 +1,5 @@
 //! `pledge-bench generate`: a valid chain of N entries written straight
-//! through `Ledger<DiskStore>` (no gRPC), in groups, with a realistic mix of
+//! through a `DiskLedger` (no gRPC), in groups, with a realistic mix of
 //! operations, then its size on disk.
 //!
 //! Each receipt lives through eleven entries, and a group holds the same
@@ -18,8 +18,9 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use pledge_ledger::envelope::VerifiedEnvelope;
-use pledge_ledger::ledger::Ledger;
-use pledge_ledger::store::{DiskStore, Store};
+use pledge_ledger::ledger::DiskLedger;
+use pledge_ledger::store::StateStore;
+use pledge_ledger::view::LedgerRead;
 use pledge_proto::v1::transaction::Operation;
 
 use crate::fixture::{self, DAY_MS, T0};
@@ -65,7 +66,7 @@ pub fn generate(options: &GenerateOptions) -> anyhow::Result<Generated> {
     }
     std::fs::create_dir_all(&options.out)
         .with_context(|| format!("create {}", options.out.display()))?;
-    let (store, report) = DiskStore::open(&options.out, fixture::node_public_key())?;
+    let (mut ledger, report) = DiskLedger::open_dir(&options.out, fixture::node_key())?;
     if report.entries != 0 {
         bail!(
             "{} already holds {} entries",
@@ -73,7 +74,6 @@ pub fn generate(options: &GenerateOptions) -> anyhow::Result<Generated> {
             report.entries
         );
     }
-    let mut ledger = Ledger::new(store, fixture::node_key());
     let started = Instant::now();
     let (groups, receiver) = mpsc::sync_channel::<Vec<VerifiedEnvelope>>(4);
     let (entries, group) = (options.entries, options.group.max(1));
@@ -88,14 +88,13 @@ pub fn generate(options: &GenerateOptions) -> anyhow::Result<Generated> {
         Ok(())
     })?;
     let seconds = started.elapsed().as_secs_f64();
-    let written = ledger.store().len();
+    let written = ledger.len();
     if let Some(path) = &options.export {
-        export(ledger.store(), path)?;
+        export(&ledger.snapshot(), path)?;
     }
-    let store = ledger.into_store();
-    store.flush_state()?;
-    drop(store);
-    let [log_dir, state_dir] = DiskStore::paths(&options.out);
+    ledger.state().flush()?;
+    drop(ledger);
+    let [log_dir, state_dir] = DiskLedger::paths(&options.out);
     Ok(Generated {
         entries: written,
         seconds,
@@ -209,7 +208,7 @@ fn lifecycle_step(r: u64, step: u64) -> VerifiedEnvelope {
 }
 
 /// Writes every record of `store` to an export file.
-pub fn export(store: &DiskStore, path: &Path) -> anyhow::Result<()> {
+pub fn export(store: &impl LedgerRead, path: &Path) -> anyhow::Result<()> {
     let file = std::fs::File::create(path).with_context(|| format!("create {}", path.display()))?;
     let mut out = std::io::BufWriter::new(file);
     for seq in 0..store.len() {
@@ -240,7 +239,7 @@ mod tests {
         assert!(generated.disk_bytes > 0);
         let verdict = audit::audit_file(&export, fixture::node_public_key(), &mut |_| {}).unwrap();
         assert!(verdict.is_verified(), "{verdict}");
-        let (store, report) = DiskStore::open(&out, fixture::node_public_key()).unwrap();
+        let (store, report) = DiskLedger::open_dir(&out, fixture::node_key()).unwrap();
         assert_eq!((store.len(), report.replayed), (options.entries, 0));
     }
 }

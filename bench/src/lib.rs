@@ -6,7 +6,7 @@
 //!            ─▶ pre-sign every pledge ─▶ N clients for the duration ─▶ figures
 //!            ─▶ self-check: refusals were real conflicts; the streamed chain
 //!               replays and holds exactly the acknowledged entries
-//!  generate  a valid chain written straight through Ledger<DiskStore>
+//!  generate  a valid chain written straight through DiskLedger
 //!  replay    the auditor's replay of an export file or a store's log
 //!  proofs    inclusion and consistency proof latency at the store's size
 //! ```

@@ -7,8 +7,9 @@ use std::time::Instant;
 use anyhow::bail;
 use hdrhistogram::Histogram;
 use pledge_ledger::crypto::PublicKey;
+use pledge_ledger::ledger::recover_dir;
 use pledge_ledger::merkle;
-use pledge_ledger::store::{DiskStore, Store};
+use pledge_ledger::view::LedgerRead;
 
 use crate::stats;
 
@@ -29,7 +30,7 @@ pub struct ProofTimes {
 /// entries and earlier sizes spread over the whole log.
 pub fn proofs(dir: &Path, node_key: PublicKey, samples: u64) -> anyhow::Result<ProofTimes> {
     let started = Instant::now();
-    let (store, _) = DiskStore::open(dir, node_key)?;
+    let store = recover_dir(dir, &node_key)?.snapshot();
     let open_seconds = started.elapsed().as_secs_f64();
     let size = store.len();
     if size < 2 {

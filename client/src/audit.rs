@@ -276,8 +276,8 @@ mod tests {
     use crate::ops::{self, TxHeader};
     use ed25519_dalek::SigningKey;
     use pledge_ledger::crypto;
-    use pledge_ledger::ledger::Ledger;
-    use pledge_ledger::store::{MemoryStore, Store};
+    use pledge_ledger::ledger::MemoryLedger;
+    use pledge_ledger::view::LedgerRead;
     use pledge_proto::v1::{self as pb, transaction::Operation};
 
     const T0: u64 = 1_800_000_000_000;
@@ -349,7 +349,7 @@ mod tests {
             ),
             (ops::release_pledge("PL-1"), vec![&bank]),
         ];
-        let mut ledger = Ledger::new(MemoryStore::new(), node_key());
+        let mut ledger = MemoryLedger::in_memory(node_key());
         for (i, (op, signers)) in steps.into_iter().enumerate() {
             let mut header = TxHeader::new("zhoushan-test", "t")
                 .unwrap()
@@ -364,7 +364,7 @@ mod tests {
                 .as_ref()
                 .unwrap_or_else(|r| panic!("step {i} refused: {r}"));
         }
-        let store = ledger.store();
+        let store = ledger.snapshot();
         let records = (0..store.len())
             .map(|seq| store.record(seq).unwrap())
             .collect();

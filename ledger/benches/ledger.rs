@@ -1,11 +1,11 @@
 //! Micro-benchmarks of the ledger's hot paths (criterion; `cargo bench -p
 //! pledge-ledger`). Not tests: nothing here asserts a time.
 //!
-//! - apply: one pledge registration against a MemoryStore holding 10,000
+//! - apply: one pledge registration against a MemoryLedger holding 10,000
 //!   receipts (rules only, no commit);
 //! - entry: body encoding, entry hash, record encoding, sealing;
 //! - ed25519: sign, verify one, verify_batch of 64 and 1,024;
-//! - proofs: inclusion and consistency proof generation over a MemoryStore
+//! - proofs: inclusion and consistency proof generation over a MemoryLedger
 //!   of 65,536 entries.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -16,11 +16,11 @@ use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use pledge_ledger::crypto::{self, Digest};
 use pledge_ledger::entry::Entry;
 use pledge_ledger::envelope::VerifiedEnvelope;
-use pledge_ledger::ledger::Ledger;
+use pledge_ledger::ledger::MemoryLedger;
 use pledge_ledger::merkle;
 use pledge_ledger::rules::{self, EntryContext};
-use pledge_ledger::store::{MemoryStore, Store};
 use pledge_ledger::testing::{self, DAY_MS, LEDGER_ID, T0};
+use pledge_ledger::view::LedgerRead;
 use pledge_proto::v1::{self as pb, transaction::Operation};
 use prost::Message;
 
@@ -46,8 +46,8 @@ fn pledge_tx(n: usize, receipt: usize) -> pb::Transaction {
 }
 
 /// A ledger with the demo participants, one tank and `receipts` issued receipts.
-fn populated(receipts: usize) -> Ledger<MemoryStore> {
-    let mut ledger = Ledger::new(MemoryStore::new(), testing::node_key());
+fn populated(receipts: usize) -> MemoryLedger {
+    let mut ledger = MemoryLedger::in_memory(testing::node_key());
     let genesis = testing::genesis(LEDGER_ID, T0);
     let tank = tx("tank", testing::register_tank("T-1", "wh-1", 1 << 50));
     let mut group = vec![signed(&genesis, &["admin"]), signed(&tank, &["wh-1"])];
@@ -75,11 +75,12 @@ fn bench_apply(c: &mut Criterion) {
     let ledger = populated(10_000);
     let envelope = signed(&pledge_tx(0, 5_000), &["trader-a", "bank-a"]);
     let ctx = EntryContext {
-        seq: ledger.store().len(),
+        seq: ledger.len(),
         time_ms: T0 + 1,
     };
-    c.bench_function("apply/pledge (10k receipts, MemoryStore)", |b| {
-        b.iter(|| rules::apply(ledger.store(), black_box(&envelope), ctx).unwrap())
+    c.bench_function("apply/pledge (10k receipts, MemoryLedger)", |b| {
+        let snapshot = ledger.snapshot();
+        b.iter(|| rules::apply(&snapshot, black_box(&envelope), ctx).unwrap())
     });
 }
 
@@ -151,7 +152,7 @@ fn bench_ed25519(c: &mut Criterion) {
 
 fn bench_proofs(c: &mut Criterion) {
     let ledger = populated(32_767);
-    let store = ledger.store();
+    let store = &ledger.snapshot();
     let size = store.len();
     let mut i = 0u64;
     c.bench_function(&format!("proofs/inclusion ({size} entries)"), |b| {

@@ -36,8 +36,9 @@ use crate::envelope::EnvelopeError;
 use crate::error::DecodeError;
 use crate::merkle::{self, Hash, MerkleError, ProofError};
 use crate::model::{CertificateRef, PledgeStatus, ReceiptStatus, Seq};
-use crate::store::{Store, StoreError};
+use crate::store::StoreError;
 use crate::tx::Operation;
+use crate::view::LedgerRead;
 
 /// The bundle format version this code writes and reads.
 pub const BUNDLE_VERSION: u32 = 1;
@@ -164,10 +165,10 @@ impl Bundle {
     /// The entries are the receipt's lineage below the checkpoint's size:
     /// for an issued receipt, the certification of its certificate (which
     /// names the first holder) and every entry that changed the receipt
-    /// ([`Store::receipt_history`], which starts with its issue); for a split
+    /// ([`LedgerRead::receipt_history`], which starts with its issue); for a split
     /// part, the parent's lineage up to and including the split, then the
     /// part's own history.
-    pub fn build<S: Store>(
+    pub fn build<S: LedgerRead>(
         store: &S,
         receipt_id: &str,
         checkpoint: &SignedCheckpoint,
@@ -353,7 +354,7 @@ fn open_entry(item: &BundleEntry, node_key: &PublicKey) -> Result<(Entry, Vec<Ha
     Ok((entry, proof))
 }
 
-fn bundle_entry<S: Store>(store: &S, seq: Seq, size: u64) -> Result<BundleEntry, BundleError> {
+fn bundle_entry<S: LedgerRead>(store: &S, seq: Seq, size: u64) -> Result<BundleEntry, BundleError> {
     let proof = merkle::inclusion_proof(seq, size, store).map_err(merkle_error)?;
     Ok(BundleEntry {
         seq,
@@ -372,7 +373,7 @@ fn merkle_error(error: MerkleError<StoreError>) -> BundleError {
 }
 
 /// The seqs below `size` of the receipt's lineage (see [`Bundle::build`]).
-fn lineage_seqs<S: Store>(
+fn lineage_seqs<S: LedgerRead>(
     store: &S,
     receipt_id: &str,
     size: u64,
@@ -419,6 +420,9 @@ pub enum BundleError {
     /// The store failed (building).
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The state could not be read (building).
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
     /// The receipt does not exist below the checkpoint's size (building).
     #[error("receipt {receipt_id} does not exist in the first {size} entries")]
     ReceiptNotAtSize {

@@ -142,6 +142,59 @@ pub fn verify_transaction_signature(
         .is_ok()
 }
 
+/// Decompressed, checked public keys, kept between verifications: a
+/// participant signs many transactions with one key, and decompressing it
+/// (a square root in the field) is a sixth of a strict verification.
+/// Shared between threads; forgets everything once it holds
+/// [`KeyCache::CAPACITY`] keys (keys are few: one per participant).
+#[derive(Debug, Default)]
+pub struct KeyCache {
+    keys: std::sync::RwLock<std::collections::HashMap<PublicKey, Option<VerifyingKey>>>,
+}
+
+impl KeyCache {
+    /// Keys held at most.
+    pub const CAPACITY: usize = 65_536;
+
+    /// An empty cache.
+    pub fn new() -> KeyCache {
+        KeyCache::default()
+    }
+
+    /// The decompressed key, `None` if the bytes are not a curve point.
+    pub fn get(&self, key: &PublicKey) -> Option<VerifyingKey> {
+        let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
+        if let Some(found) = keys.get(key) {
+            return *found;
+        }
+        drop(keys);
+        let verifying = key.verifying_key();
+        let mut keys = self.keys.write().unwrap_or_else(|p| p.into_inner());
+        if keys.len() >= Self::CAPACITY {
+            keys.clear();
+        }
+        keys.insert(*key, verifying);
+        verifying
+    }
+
+    /// [`verify_transaction_signature`] with the key from this cache: the
+    /// same verdict, strict verification.
+    pub fn verify_transaction_signature(
+        &self,
+        key: &PublicKey,
+        tx_bytes: &[u8],
+        signature: &[u8; 64],
+    ) -> bool {
+        let Some(verifying) = self.get(key) else {
+            return false;
+        };
+        let signature = ed25519_dalek::Signature::from_bytes(signature);
+        verifying
+            .verify_strict(&tx_signing_preimage(tx_bytes), &signature)
+            .is_ok()
+    }
+}
+
 /// The node's seal over an entry hash.
 pub fn seal(key: &SigningKey, entry_hash: &Digest) -> [u8; 64] {
     key.sign(&[SEAL_TAG, &entry_hash.0].concat()).to_bytes()

@@ -91,15 +91,26 @@ impl Envelope {
 
     /// Checks every signature and decodes the transaction.
     pub fn verify(self) -> Result<VerifiedEnvelope, EnvelopeError> {
+        self.verify_by(crypto::verify_transaction_signature)
+    }
+
+    /// [`Envelope::verify`] with decompressed keys from `keys`: the same
+    /// verdict, strict verification, less work for keys seen before.
+    pub fn verify_with(self, keys: &crypto::KeyCache) -> Result<VerifiedEnvelope, EnvelopeError> {
+        self.verify_by(|key, tx_bytes, signature| {
+            keys.verify_transaction_signature(key, tx_bytes, signature)
+        })
+    }
+
+    fn verify_by(
+        self,
+        verify: impl Fn(&crypto::PublicKey, &[u8], &[u8; 64]) -> bool,
+    ) -> Result<VerifiedEnvelope, EnvelopeError> {
         if self.signatures.is_empty() {
             return Err(SignatureError::Unsigned.into());
         }
         for sig in &self.signatures {
-            if !crypto::verify_transaction_signature(
-                &sig.public_key,
-                &self.tx_bytes,
-                &sig.signature,
-            ) {
+            if !verify(&sig.public_key, &self.tx_bytes, &sig.signature) {
                 return Err(SignatureError::Invalid {
                     signer: sig.signer.clone(),
                 }

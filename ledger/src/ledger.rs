@@ -1,32 +1,48 @@
-//! The sequencer's core: turns verified envelopes into sealed, committed
-//! entries, one group at a time.
+//! The ledger: an entry log and a state store kept in step, and the
+//! sequencer's decision for each group of envelopes.
 //!
 //! ```text
 //!  envelopes (signatures already verified, in arrival order)
-//!     │  for each: seq = next, time = max(now, head time)
-//!     │            rules::apply against the state + this group's changes so far
-//!     │            Applied → seal entry;  Duplicate → original entry;  Rejected → refusal
+//!     │ Decider::decide(base, envelopes, now)     rules + seal, against the state as it
+//!     │   for each: seq = next, time = max(now, head time)   will be once every earlier
+//!     │   Applied → seal entry, Merkle nodes;  Duplicate → original entry;  Rejected
 //!     ▼
-//!  store.commit(group entries, group changes)   ← one fdatasync for the whole group
+//!  DecidedGroup { entries, results, update }
+//!     │ LogStore::append        ← one fdatasync: the group is durable, answers may go out
 //!     ▼
-//!  one result per envelope, in order
+//!  StateStore::apply(update)    ← derived; may lag, batched, replayed on open if lost
 //! ```
-//! No clock is read here: the caller passes the time. The node runs this on
-//! its sequencer thread; tests, tools and the chain generator run it directly.
+//!
+//! Deciding, making durable and applying are three steps so that a node can
+//! run them on different threads and overlap them (`pledge-node`'s
+//! pipeline); [`Ledger::append_group`] runs them one after the other, for
+//! tests, tools and the chain generator. [`Ledger::open`] checks the chain in
+//! the log and replays into the state store whatever it lacks. No clock is
+//! read here: the caller passes the time.
 
 use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use ed25519_dalek::SigningKey;
 
+use crate::chain::{ChainCursor, ChainError};
 use crate::checkpoint::{Checkpoint, CheckpointError, SignedCheckpoint, ledger_origin};
 use crate::crypto::{self, Digest, PublicKey};
 use crate::entry::{Entry, Sealed};
 use crate::envelope::VerifiedEnvelope;
+use crate::merkle::{self, Frontier};
 use crate::model::{Seq, TxRecord};
 use crate::rejection::Rejection;
+use crate::replay::reapply;
 use crate::rules::{self, ApplyError, EntryContext, Outcome};
-use crate::state::Overlay;
-use crate::store::{Store, StoreError};
+use crate::state::{Overlay, StateError, StateRead};
+use crate::store::log::EntryLog;
+use crate::store::{
+    DiskStateStore, LogRead, LogStore, MemoryLog, MemoryStateStore, StateStore, StateUpdate,
+    StateView, StoreError,
+};
+use crate::view::{LedgerRead, Snapshot};
 
 /// A transaction that is in the chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,35 +59,86 @@ pub struct Committed {
     pub duplicate: bool,
 }
 
+impl Committed {
+    fn of(entry: &Entry, entry_hash: Digest, duplicate: bool) -> Committed {
+        Committed {
+            seq: entry.seq,
+            entry_hash,
+            seal: entry.seal,
+            time_ms: entry.time_ms,
+            duplicate,
+        }
+    }
+}
+
 /// The answer for one envelope of a group.
 pub type SubmitResult = Result<Committed, Rejection>;
 
-/// A store together with the node key that seals its entries.
-#[derive(Debug)]
-pub struct Ledger<S: Store> {
-    store: S,
-    node_key: SigningKey,
+/// What deciding a group reads besides the state: the answer an earlier
+/// entry got, for a retry of its transaction.
+pub trait DecideBase: StateRead {
+    /// The committed answer of entry `seq` (decided before this group).
+    fn answer_of(&self, seq: Seq) -> Result<Committed, StoreError>;
 }
 
-impl<S: Store> Ledger<S> {
-    /// Wraps an open store.
-    pub fn new(store: S, node_key: SigningKey) -> Ledger<S> {
-        Ledger { store, node_key }
+impl<R: LogRead, V: StateView> DecideBase for Snapshot<R, V> {
+    fn answer_of(&self, seq: Seq) -> Result<Committed, StoreError> {
+        let entry = self.entry(seq)?;
+        Ok(Committed::of(&entry, entry.hash(), true))
+    }
+}
+
+/// A group as the sequencer decided it, not yet durable.
+#[derive(Debug, Clone)]
+pub struct DecidedGroup {
+    /// The new entries, sealed, in order (empty when every envelope was a
+    /// retry or refused).
+    pub entries: Vec<Sealed>,
+    /// One answer per envelope, in order. None may be given out before the
+    /// group, and every group decided before it, is durable.
+    pub results: Vec<SubmitResult>,
+    /// The group's effects on the state store.
+    pub update: StateUpdate,
+    /// The chain position after the group.
+    pub head: ChainCursor,
+}
+
+impl DecidedGroup {
+    /// The records to append to the log.
+    pub fn records(&self) -> Vec<&[u8]> {
+        self.entries.iter().map(|s| s.record.as_slice()).collect()
+    }
+}
+
+/// Decides groups: runs the rules and seals the entries against a base
+/// state, advancing its own head and Merkle frontier. The base must include
+/// every group decided before (durable or not): the speculative state.
+#[derive(Debug, Clone)]
+pub struct Decider {
+    node_key: SigningKey,
+    head: ChainCursor,
+    frontier: Frontier,
+}
+
+impl Decider {
+    /// A decider continuing the chain at `head`, whose Merkle tree has the
+    /// right edge `frontier`.
+    pub fn new(node_key: SigningKey, head: ChainCursor, frontier: Frontier) -> Decider {
+        Decider {
+            node_key,
+            head,
+            frontier,
+        }
     }
 
-    /// The store, for reads.
-    pub fn store(&self) -> &S {
-        &self.store
+    /// The chain position after every decided group.
+    pub fn head(&self) -> ChainCursor {
+        self.head
     }
 
-    /// Gives the store back (to close it).
-    pub fn into_store(self) -> S {
-        self.store
-    }
-
-    /// The store, for maintenance.
-    pub fn store_mut(&mut self) -> &mut S {
-        &mut self.store
+    /// The Merkle tree's right edge after every decided group.
+    pub fn frontier(&self) -> &Frontier {
+        &self.frontier
     }
 
     /// The node's public key.
@@ -79,17 +146,221 @@ impl<S: Store> Ledger<S> {
         crypto::public_key(&self.node_key)
     }
 
-    /// Signs a checkpoint of the whole chain as it stands, at `time_ms`.
-    pub fn sign_checkpoint(&self, time_ms: u64) -> Result<SignedCheckpoint, CheckpointError> {
-        let ledger_id = self.store.ledger_id()?.unwrap_or_default();
-        let origin = ledger_origin(&ledger_id);
-        Checkpoint::from_store(&self.store, self.store.len(), time_ms, &origin)?
-            .sign(&self.node_key)
+    /// The node's key (it seals entries and checkpoints).
+    pub fn node_key(&self) -> &SigningKey {
+        &self.node_key
     }
 
-    /// Sequences, seals and durably commits a group. Returns one result per
-    /// envelope, in order; rejected envelopes leave no trace. On `Err` nothing
-    /// of the group may be reported as committed.
+    /// Goes back to `head` and `frontier`, forgetting every group decided
+    /// after them (they will not become durable: a failed append, or a
+    /// replicated log that did not commit them).
+    pub fn reset(&mut self, head: ChainCursor, frontier: Frontier) {
+        self.head = head;
+        self.frontier = frontier;
+    }
+
+    /// Decides a group against `base`. Rejected envelopes leave no trace;
+    /// applied ones move into their entries.
+    pub fn decide<'a, B: DecideBase + ?Sized>(
+        &mut self,
+        base: &B,
+        envelopes: impl ExactSizeIterator<Item = Cow<'a, VerifiedEnvelope>>,
+        now_ms: u64,
+    ) -> Result<DecidedGroup, StateError> {
+        let time_ms = now_ms.max(self.head.head_time_ms);
+        let first = self.head.next_seq;
+        let mut overlay = Overlay::new(base);
+        let mut update = StateUpdate::starting_at(first);
+        let mut entries: Vec<Sealed> = Vec::with_capacity(envelopes.len());
+        let mut results = Vec::with_capacity(envelopes.len());
+        for envelope in envelopes {
+            let ctx = EntryContext {
+                seq: first + entries.len() as u64,
+                time_ms,
+            };
+            let result = match rules::apply(&overlay, &envelope, ctx) {
+                Ok(Outcome::Applied(changes)) => {
+                    overlay.push(changes);
+                    let sealed = self.seal(ctx, envelope.into_owned());
+                    update
+                        .nodes
+                        .extend(self.frontier.append(merkle::leaf_hash(sealed.body())));
+                    let committed = Committed::of(&sealed.entry, sealed.hash, false);
+                    entries.push(sealed);
+                    Ok(committed)
+                }
+                Ok(Outcome::Duplicate(record)) => {
+                    Ok(original(base, &entries, record).map_err(StateError::from)?)
+                }
+                Err(ApplyError::Rejected(rejection)) => Err(rejection),
+                Err(ApplyError::Store(error)) => return Err(error),
+            };
+            results.push(result);
+        }
+        update.end = self.head.next_seq;
+        update.changes = overlay.into_pending();
+        Ok(DecidedGroup {
+            entries,
+            results,
+            update,
+            head: self.head,
+        })
+    }
+
+    fn seal(&mut self, ctx: EntryContext, envelope: VerifiedEnvelope) -> Sealed {
+        let sealed = Entry::seal_new_sealed(
+            ctx.seq,
+            self.head.head_hash,
+            ctx.time_ms,
+            envelope.envelope,
+            &self.node_key,
+        );
+        self.head.advance(&sealed.entry, sealed.hash);
+        sealed
+    }
+}
+
+/// The committed answer of an earlier entry (this group's, or the base's).
+fn original<B: DecideBase + ?Sized>(
+    base: &B,
+    group: &[Sealed],
+    record: TxRecord,
+) -> Result<Committed, StoreError> {
+    match group.iter().find(|s| s.entry.seq == record.seq) {
+        Some(sealed) => Ok(Committed::of(&sealed.entry, sealed.hash, true)),
+        None => base.answer_of(record.seq),
+    }
+}
+
+/// What opening a ledger found and repaired.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OpenReport {
+    /// Entries in the chain.
+    pub entries: u64,
+    /// Bytes of a torn last group dropped from the log.
+    pub dropped_tail_bytes: u64,
+    /// Entries replayed into the state store because it lacked them.
+    pub replayed: u64,
+    /// Whether the state store was rebuilt from scratch (it claimed more
+    /// entries than the log holds).
+    pub rebuilt: bool,
+}
+
+/// An entry log and a state store in step, with the key that seals.
+#[derive(Debug)]
+pub struct Ledger<L: LogStore, S: StateStore> {
+    log: L,
+    state: S,
+    decider: Decider,
+}
+
+/// The production ledger: the entry log and the sled state in a directory.
+pub type DiskLedger = Ledger<EntryLog, DiskStateStore>;
+
+/// A ledger in memory, for tests and tools.
+pub type MemoryLedger = Ledger<MemoryLog, MemoryStateStore>;
+
+/// Entries replayed per state store write while catching up.
+const CATCH_UP_BATCH: u64 = 4096;
+
+impl MemoryLedger {
+    /// An empty ledger in memory sealing with `node_key`.
+    pub fn in_memory(node_key: SigningKey) -> MemoryLedger {
+        let decider = Decider::new(node_key, ChainCursor::default(), Frontier::default());
+        Ledger {
+            log: MemoryLog::new(),
+            state: MemoryStateStore::new(),
+            decider,
+        }
+    }
+}
+
+impl DiskLedger {
+    /// Opens (or creates) the ledger in `dir`: the entry log in `dir/log`
+    /// (a torn last group is dropped), the state in `dir/state`; then as
+    /// [`Ledger::open`].
+    pub fn open_dir(
+        dir: &Path,
+        node_key: SigningKey,
+    ) -> Result<(DiskLedger, OpenReport), StoreError> {
+        let recovered = recover_dir(dir, &crypto::public_key(&node_key))?;
+        let ledger = Ledger {
+            log: recovered.log,
+            state: recovered.state,
+            decider: Decider::new(node_key, recovered.head, recovered.frontier),
+        };
+        Ok((ledger, recovered.report))
+    }
+
+    /// The directory layout, for operators' messages.
+    pub fn paths(dir: &Path) -> [PathBuf; 2] {
+        [dir.join("log"), dir.join("state")]
+    }
+}
+
+impl<L: LogStore, S: StateStore> Ledger<L, S> {
+    /// Opens a ledger over its two stores, as [`recover`] does, to seal new
+    /// entries with `node_key`.
+    pub fn open(log: L, state: S, node_key: SigningKey) -> Result<(Self, OpenReport), StoreError> {
+        let recovered = recover(log, state, &crypto::public_key(&node_key))?;
+        let ledger = Ledger {
+            log: recovered.log,
+            state: recovered.state,
+            decider: Decider::new(node_key, recovered.head, recovered.frontier),
+        };
+        Ok((ledger, recovered.report))
+    }
+
+    /// The ledger as it stands, for reads.
+    pub fn snapshot(&self) -> Snapshot<L::Reader, S::View> {
+        Snapshot::new(
+            self.decider.head(),
+            self.log.reader(),
+            self.state.view(),
+            Arc::from(Vec::new()),
+        )
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> u64 {
+        self.decider.head().next_seq
+    }
+
+    /// Whether no entry (not even genesis) is committed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The node's public key.
+    pub fn node_public_key(&self) -> PublicKey {
+        self.decider.node_public_key()
+    }
+
+    /// The entry log.
+    pub fn log(&self) -> &L {
+        &self.log
+    }
+
+    /// The state store.
+    pub fn state(&self) -> &S {
+        &self.state
+    }
+
+    /// Takes the ledger apart, for a node that runs the three steps on
+    /// threads of its own.
+    pub fn into_parts(self) -> (L, S, Decider) {
+        (self.log, self.state, self.decider)
+    }
+
+    /// Signs a checkpoint of the whole chain as it stands, at `time_ms`.
+    pub fn sign_checkpoint(&self, time_ms: u64) -> Result<SignedCheckpoint, CheckpointError> {
+        sign_checkpoint(&self.snapshot(), self.decider.node_key(), time_ms)
+    }
+
+    /// Sequences, seals and durably commits a group, then applies it to the
+    /// state store. Returns one result per envelope, in order; rejected
+    /// envelopes leave no trace. On `Err` nothing of the group may be
+    /// reported as committed.
     pub fn append_group(
         &mut self,
         envelopes: &[VerifiedEnvelope],
@@ -113,69 +384,181 @@ impl<S: Store> Ledger<S> {
         envelopes: impl ExactSizeIterator<Item = Cow<'a, VerifiedEnvelope>>,
         now_ms: u64,
     ) -> Result<Vec<SubmitResult>, StoreError> {
-        let head = self.store.head();
-        let time_ms = now_ms.max(head.head_time_ms);
-        let mut overlay = Overlay::new(&self.store);
-        let mut entries: Vec<Sealed> = Vec::with_capacity(envelopes.len());
-        let mut results = Vec::with_capacity(envelopes.len());
-        let mut prev_hash = head.head_hash;
-        for envelope in envelopes {
-            let ctx = EntryContext {
-                seq: head.next_seq + entries.len() as u64,
-                time_ms,
-            };
-            let result = match rules::apply(&overlay, &envelope, ctx) {
-                Ok(Outcome::Applied(changes)) => {
-                    overlay.push(changes);
-                    let envelope = match envelope {
-                        Cow::Owned(verified) => verified.envelope,
-                        Cow::Borrowed(verified) => verified.envelope.clone(),
-                    };
-                    let sealed = Entry::seal_new_sealed(
-                        ctx.seq,
-                        prev_hash,
-                        time_ms,
-                        envelope,
-                        &self.node_key,
-                    );
-                    prev_hash = sealed.hash;
-                    let committed = committed(&sealed.entry, sealed.hash, false);
-                    entries.push(sealed);
-                    Ok(committed)
-                }
-                Ok(Outcome::Duplicate(record)) => Ok(original(&self.store, &entries, record)?),
-                Err(ApplyError::Rejected(rejection)) => Err(rejection),
-                Err(ApplyError::Store(error)) => return Err(error),
-            };
-            results.push(result);
+        let before = (self.decider.head(), self.decider.frontier().clone());
+        let snapshot = self.snapshot();
+        let group = self.decider.decide(&snapshot, envelopes, now_ms)?;
+        if let Err(error) = self.log.append(&group.records()) {
+            self.decider.reset(before.0, before.1);
+            return Err(error);
         }
-        let changes = overlay.into_pending();
-        if !entries.is_empty() {
-            self.store.commit(&entries, &changes)?;
-        }
-        Ok(results)
+        self.state.apply(&group.update)?;
+        Ok(group.results)
     }
 }
 
-/// The committed answer of an earlier entry (in the store or this group).
-fn original<S: Store>(
-    store: &S,
-    group: &[Sealed],
-    record: TxRecord,
-) -> Result<Committed, StoreError> {
-    if let Some(sealed) = group.iter().find(|s| s.entry.seq == record.seq) {
-        return Ok(committed(&sealed.entry, sealed.hash, true));
-    }
-    let entry = store.entry(record.seq)?;
-    Ok(committed(&entry, entry.hash(), true))
+/// A ledger's two stores once opened and checked, before anyone seals.
+#[derive(Debug)]
+pub struct Recovered<L, S> {
+    /// The entry log.
+    pub log: L,
+    /// The state store, caught up with the log.
+    pub state: S,
+    /// The chain position after the last entry.
+    pub head: ChainCursor,
+    /// The Merkle tree's right edge.
+    pub frontier: Frontier,
+    /// What was found and repaired.
+    pub report: OpenReport,
 }
 
-fn committed(entry: &Entry, entry_hash: Digest, duplicate: bool) -> Committed {
-    Committed {
-        seq: entry.seq,
-        entry_hash,
-        seal: entry.seal,
-        time_ms: entry.time_ms,
-        duplicate,
+impl<L: LogStore, S: StateStore> Recovered<L, S> {
+    /// The ledger as recovered, for reads.
+    pub fn snapshot(&self) -> Snapshot<L::Reader, S::View> {
+        Snapshot::new(
+            self.head,
+            self.log.reader(),
+            self.state.view(),
+            Arc::from(Vec::new()),
+        )
+    }
+}
+
+/// Checks every link of the chain in `log` and the last entry's seal under
+/// `node_key` (refusing a chain that does not verify, naming the first bad
+/// entry), then brings `state` up to the log, replaying with the full rules
+/// and every signature whatever it lacks (from scratch if it claims more
+/// entries than the log holds). Catching up is the ledger's job, never a
+/// store's.
+pub fn recover<L: LogStore, S: StateStore>(
+    log: L,
+    mut state: S,
+    node_key: &PublicKey,
+) -> Result<Recovered<L, S>, StoreError> {
+    let head = verify_chain(&log.reader(), node_key)?;
+    let mut report = OpenReport {
+        entries: head.next_seq,
+        ..OpenReport::default()
+    };
+    if state.applied() > head.next_seq {
+        state.clear()?;
+        report.rebuilt = true;
+    }
+    report.replayed = catch_up(&log, &mut state)?;
+    let frontier = Frontier::load(head.next_seq, &state.view())?;
+    Ok(Recovered {
+        log,
+        state,
+        head,
+        frontier,
+        report,
+    })
+}
+
+/// [`recover`] for the stores in `dir` (as [`DiskLedger::open_dir`] opens
+/// them), for tools that read a ledger without sealing.
+pub fn recover_dir(
+    dir: &Path,
+    node_key: &PublicKey,
+) -> Result<Recovered<EntryLog, DiskStateStore>, StoreError> {
+    let (log, recovery) = EntryLog::open(&dir.join("log"))?;
+    let state = DiskStateStore::open(&dir.join("state"))?;
+    let reformatted = state.reformatted();
+    let mut recovered = recover(log, state, node_key)?;
+    recovered.report.dropped_tail_bytes = recovery.dropped_tail_bytes;
+    recovered.report.rebuilt |= reformatted;
+    Ok(recovered)
+}
+
+/// Replays into `state` the entries of `log` it lacks; returns how many.
+fn catch_up<L: LogStore, S: StateStore>(log: &L, state: &mut S) -> Result<u64, StoreError> {
+    let start = state.applied();
+    let end = log.len();
+    let reader = log.reader();
+    let mut frontier = Frontier::load(start, &state.view())?;
+    let mut update = StateUpdate::starting_at(start);
+    let mut view = state.view();
+    for item in reader.read_range(start, end) {
+        let (seq, record) = item?;
+        let entry =
+            Entry::decode(&record).map_err(|source| ChainError::Malformed { seq, source })?;
+        let mut overlay = Overlay::with_pending(&view, std::mem::take(&mut update.changes));
+        let changes =
+            reapply(&overlay, &entry, None).map_err(|fault| StoreError::InvalidEntry {
+                seq,
+                reason: fault.to_string(),
+            })?;
+        overlay.push(changes);
+        update.changes = overlay.into_pending();
+        update
+            .nodes
+            .extend(frontier.append(merkle::leaf_hash(&entry.body())));
+        update.end = seq + 1;
+        if update.end - update.first >= CATCH_UP_BATCH {
+            state.apply(&update)?;
+            update = StateUpdate::starting_at(update.end);
+            view = state.view();
+        }
+    }
+    if !update.is_empty() {
+        state.apply(&update)?;
+    }
+    Ok(end - start)
+}
+
+/// Signs a checkpoint of everything `ledger` holds, at `time_ms`.
+pub fn sign_checkpoint<R: LedgerRead>(
+    ledger: &R,
+    node_key: &SigningKey,
+    time_ms: u64,
+) -> Result<SignedCheckpoint, CheckpointError> {
+    let ledger_id = ledger
+        .ledger_id()
+        .map_err(StoreError::from)?
+        .unwrap_or_default();
+    let origin = ledger_origin(&ledger_id);
+    Checkpoint::from_store(ledger, ledger.len(), time_ms, &origin)?.sign(node_key)
+}
+
+/// Checks every link of the chain in the log, and the head's seal. Seals of
+/// inner entries are implied by the links up to the sealed head; where a link
+/// breaks, the previous entry's seal tells which of the two was altered.
+fn verify_chain<R: LogRead>(log: &R, node_key: &PublicKey) -> Result<ChainCursor, StoreError> {
+    let mut cursor = ChainCursor::default();
+    let mut last: Option<Entry> = None;
+    for item in log.read_range(0, log.len()) {
+        let (_, record) = item?;
+        match cursor.check_record(&record, None) {
+            Ok(entry) => last = Some(entry),
+            Err(broken) => return Err(first_bad_entry(broken, last.as_ref(), node_key).into()),
+        }
+    }
+    if let Some(entry) = last {
+        require_seal(&entry, node_key)?;
+    }
+    Ok(cursor)
+}
+
+/// A broken link at entry n means entry n-1 or entry n was altered: an
+/// altered n-1 no longer matches its seal.
+fn first_bad_entry(
+    broken: ChainError,
+    previous: Option<&Entry>,
+    node_key: &PublicKey,
+) -> ChainError {
+    match (&broken, previous) {
+        (ChainError::BrokenLink { .. }, Some(previous)) => {
+            require_seal(previous, node_key).err().unwrap_or(broken)
+        }
+        _ => broken,
+    }
+}
+
+fn require_seal(entry: &Entry, node_key: &PublicKey) -> Result<(), ChainError> {
+    match entry.seal_verifies(node_key) {
+        true => Ok(()),
+        false => Err(ChainError::BadSeal {
+            seq: entry.seq,
+            node_key: *node_key,
+        }),
     }
 }

@@ -7,12 +7,14 @@
 //!      │ envelope::Envelope::decode       shape, sizes, ids, text      → DecodeError
 //!      │ Envelope::verify                 every ed25519 signature      → SignatureError
 //!      ▼
-//!   VerifiedEnvelope ──▶ ledger::Ledger::append_group(group, now)
+//!   VerifiedEnvelope ──▶ ledger::Decider::decide(speculative state, group, now)
 //!                          │ rules::apply(state, envelope, (seq, time))  → Rejection
-//!                          │ entry::Entry::seal_new                      hash chain + node seal
+//!                          │ entry::Entry::seal_new_sealed               hash chain + node seal
 //!                          ▼
-//!                        store::Store::commit   log fdatasync, then sled  → StoreError
+//!                        store::LogStore::append      fdatasync: durable, answers go out
+//!                        store::StateStore::apply     derived state, later  → StoreError
 //!
+//!   readers: view::Snapshot (log reader + state view + pending updates) → view::LedgerRead
 //!   auditor: records ──▶ replay::Replayer (chain, seals, signatures, rules) → verdict
 //! ```
 //!
@@ -27,7 +29,7 @@
 //! fixed keys, a genesis and sample terms, for tests and benchmarks.
 //!
 //! ```
-//! use pledge_ledger::{crypto, envelope::EnvelopeBuilder, ledger::Ledger, store::MemoryStore};
+//! use pledge_ledger::{crypto, envelope::EnvelopeBuilder, ledger::MemoryLedger};
 //! use pledge_proto::v1::{self as pb, transaction::Operation};
 //! use ed25519_dalek::SigningKey;
 //!
@@ -46,7 +48,7 @@
 //!     })),
 //! };
 //! let envelope = EnvelopeBuilder::new(&genesis).sign("admin", &admin).build().verify().unwrap();
-//! let mut ledger = Ledger::new(MemoryStore::new(), SigningKey::from_bytes(&[2; 32]));
+//! let mut ledger = MemoryLedger::in_memory(SigningKey::from_bytes(&[2; 32]));
 //! let results = ledger.append_group(&[envelope], 1_700_000_000_000).unwrap();
 //! assert_eq!(results[0].as_ref().unwrap().seq, 0);
 //! ```
@@ -78,6 +80,7 @@ pub mod store;
 pub mod testing;
 pub mod text;
 pub mod tx;
+pub mod view;
 
 pub use rejection::{Rejection, RejectionKind};
 pub use store::StoreError;

@@ -7,8 +7,8 @@
 //! A committed entry was accepted once, so replay must accept it again with
 //! the same result; anything else (a refused or duplicate transaction, a
 //! signature by a key that was not current at that point) names the entry.
-//! Used by the auditor, by tests, and by [`crate::store::DiskStore`] to
-//! repair its state.
+//! Used by the auditor, by tests, and by [`crate::ledger::Ledger::open`] to
+//! bring the state store up to the log.
 
 mod batch;
 
@@ -23,8 +23,7 @@ use crate::envelope::EnvelopeError;
 use crate::model::Seq;
 use crate::rejection::Rejection;
 use crate::rules::{self, ApplyError, EntryContext, Outcome};
-use crate::state::{MemoryState, Objects, StateRead};
-use crate::store::StoreError;
+use crate::state::{MemoryState, Objects, StateError, StateRead};
 
 /// Why an entry does not replay.
 #[derive(Debug, Error)]
@@ -47,7 +46,7 @@ pub enum EntryFault {
     },
     /// The state could not be read.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(#[from] StateError),
 }
 
 /// The first entry that does not replay, and why.

@@ -5,30 +5,59 @@
 //! deleted: ids are never reused). The same type is the in-memory state
 //! ([`MemoryState`]), so replay and the model tests need no store at all, and
 //! [`Overlay`] layers the pending changes of a commit group over any state.
+//!
+//! This module knows nothing of storage: the stores (`crate::store`) depend
+//! on it, never the other way round. A store's read failure reaches the rules
+//! as a [`StateError`].
+//!
+//! **The kinds of object** are the fields of [`Objects`], in one list. Adding
+//! a kind: a field and its line in [`Objects::merge`]; a [`StateRead`] method
+//! with its implementations here ([`Objects`], [`Overlay`]); the disk state
+//! store's table of kinds (`store/state/disk.rs`, `KINDS`); and the pending
+//! overlay of a snapshot (`crate::view`).
 
 use std::collections::BTreeMap;
+use std::error::Error;
 
 use crate::model::{
     Certificate, CertificateRef, Participant, Pledge, Receipt, Seq, Tank, TxRecord,
 };
-use crate::store::StoreError;
+
+/// The state could not be read: a storage failure, never a rule. It wraps
+/// the store's own error (see `crate::store::StoreError`), which names the
+/// operation and the key.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct StateError(Box<dyn Error + Send + Sync>);
+
+impl StateError {
+    /// Wraps a store's error.
+    pub fn new(source: impl Error + Send + Sync + 'static) -> StateError {
+        StateError(Box::new(source))
+    }
+
+    /// The store's error, for callers that know its type.
+    pub fn downcast_ref<E: Error + 'static>(&self) -> Option<&E> {
+        self.0.downcast_ref()
+    }
+}
 
 /// Read access to the derived state. Reads may fail only for storage reasons.
 pub trait StateRead {
     /// The ledger id fixed by genesis; `None` before genesis.
-    fn ledger_id(&self) -> Result<Option<String>, StoreError>;
+    fn ledger_id(&self) -> Result<Option<String>, StateError>;
     /// A participant by id.
-    fn participant(&self, id: &str) -> Result<Option<Participant>, StoreError>;
+    fn participant(&self, id: &str) -> Result<Option<Participant>, StateError>;
     /// A tank by id.
-    fn tank(&self, id: &str) -> Result<Option<Tank>, StoreError>;
+    fn tank(&self, id: &str) -> Result<Option<Tank>, StateError>;
     /// An inspection certificate.
-    fn certificate(&self, reference: &CertificateRef) -> Result<Option<Certificate>, StoreError>;
+    fn certificate(&self, reference: &CertificateRef) -> Result<Option<Certificate>, StateError>;
     /// A receipt by id.
-    fn receipt(&self, id: &str) -> Result<Option<Receipt>, StoreError>;
+    fn receipt(&self, id: &str) -> Result<Option<Receipt>, StateError>;
     /// A pledge by id.
-    fn pledge(&self, id: &str) -> Result<Option<Pledge>, StoreError>;
+    fn pledge(&self, id: &str) -> Result<Option<Pledge>, StateError>;
     /// The record of an applied transaction id.
-    fn transaction(&self, tx_id: &str) -> Result<Option<TxRecord>, StoreError>;
+    fn transaction(&self, tx_id: &str) -> Result<Option<TxRecord>, StateError>;
 }
 
 /// A set of objects: the changes of one entry or group, or a whole state.
@@ -92,25 +121,25 @@ impl Objects {
 }
 
 impl StateRead for Objects {
-    fn ledger_id(&self) -> Result<Option<String>, StoreError> {
+    fn ledger_id(&self) -> Result<Option<String>, StateError> {
         Ok(self.ledger_id.clone())
     }
-    fn participant(&self, id: &str) -> Result<Option<Participant>, StoreError> {
+    fn participant(&self, id: &str) -> Result<Option<Participant>, StateError> {
         Ok(self.participants.get(id).cloned())
     }
-    fn tank(&self, id: &str) -> Result<Option<Tank>, StoreError> {
+    fn tank(&self, id: &str) -> Result<Option<Tank>, StateError> {
         Ok(self.tanks.get(id).cloned())
     }
-    fn certificate(&self, reference: &CertificateRef) -> Result<Option<Certificate>, StoreError> {
+    fn certificate(&self, reference: &CertificateRef) -> Result<Option<Certificate>, StateError> {
         Ok(self.certificates.get(reference).cloned())
     }
-    fn receipt(&self, id: &str) -> Result<Option<Receipt>, StoreError> {
+    fn receipt(&self, id: &str) -> Result<Option<Receipt>, StateError> {
         Ok(self.receipts.get(id).cloned())
     }
-    fn pledge(&self, id: &str) -> Result<Option<Pledge>, StoreError> {
+    fn pledge(&self, id: &str) -> Result<Option<Pledge>, StateError> {
         Ok(self.pledges.get(id).cloned())
     }
-    fn transaction(&self, tx_id: &str) -> Result<Option<TxRecord>, StoreError> {
+    fn transaction(&self, tx_id: &str) -> Result<Option<TxRecord>, StateError> {
         Ok(self.transactions.get(tx_id).copied())
     }
 }
@@ -134,6 +163,11 @@ impl<'a, S: StateRead + ?Sized> Overlay<'a, S> {
         }
     }
 
+    /// `pending` changes over `base`.
+    pub fn with_pending(base: &'a S, pending: Objects) -> Self {
+        Overlay { base, pending }
+    }
+
     /// Adds changes on top of the pending ones.
     pub fn push(&mut self, changes: Objects) {
         self.pending.merge(changes);
@@ -152,7 +186,7 @@ impl<'a, S: StateRead + ?Sized> Overlay<'a, S> {
 
 macro_rules! overlay_read {
     ($method:ident, $field:ident, $key:ty, $value:ty) => {
-        fn $method(&self, key: &$key) -> Result<Option<$value>, StoreError> {
+        fn $method(&self, key: &$key) -> Result<Option<$value>, StateError> {
             match self.pending.$field.get(key) {
                 Some(found) => Ok(Some(found.clone())),
                 None => self.base.$method(key),
@@ -162,7 +196,7 @@ macro_rules! overlay_read {
 }
 
 impl<S: StateRead + ?Sized> StateRead for Overlay<'_, S> {
-    fn ledger_id(&self) -> Result<Option<String>, StoreError> {
+    fn ledger_id(&self) -> Result<Option<String>, StateError> {
         match &self.pending.ledger_id {
             Some(id) => Ok(Some(id.clone())),
             None => self.base.ledger_id(),

@@ -13,9 +13,9 @@
 //! [`crate::ops`] only.
 //!
 //! ```
-//! use pledge_ledger::{ledger::Ledger, store::MemoryStore, testing};
+//! use pledge_ledger::{ledger::MemoryLedger, testing};
 //!
-//! let mut ledger = Ledger::new(MemoryStore::new(), testing::node_key());
+//! let mut ledger = MemoryLedger::in_memory(testing::node_key());
 //! let genesis = testing::sign(&testing::genesis(testing::LEDGER_ID, testing::T0), &["admin"]);
 //! let tank = testing::transaction(testing::LEDGER_ID, "tx-1", testing::register_tank("T-1", "wh-1", 1_000_000));
 //! let tank = testing::sign(&tank, &["wh-1"]);

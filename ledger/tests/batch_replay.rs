@@ -8,7 +8,7 @@ mod support;
 
 use pledge_ledger::crypto::PublicKey;
 use pledge_ledger::replay::{BatchReplayer, Replayer};
-use pledge_ledger::store::Store;
+use pledge_ledger::view::LedgerRead;
 use support::*;
 
 fn chain() -> (Vec<Vec<u8>>, PublicKey) {

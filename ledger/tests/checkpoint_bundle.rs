@@ -18,7 +18,7 @@ use pledge_ledger::crypto::{self, PublicKey};
 use pledge_ledger::merkle::{self, ProofError};
 use pledge_ledger::model::{PledgeStatus, ReceiptStatus};
 use pledge_ledger::note::{self, NoteError, SIGNATURE_LINE_PREFIX};
-use pledge_ledger::store::Store;
+use pledge_ledger::view::LedgerRead;
 use proptest::prelude::*;
 use sha2::Digest as _;
 use support::*;
@@ -81,14 +81,14 @@ fn pledge_world() -> World {
 }
 
 fn signed_at(w: &World, size: u64) -> SignedCheckpoint {
-    Checkpoint::from_store(w.store(), size, CP_TIME, &origin())
+    Checkpoint::from_store(&w.store(), size, CP_TIME, &origin())
         .unwrap()
         .sign(&node_key())
         .unwrap()
 }
 
 fn bundle_of(w: &World, receipt: &str) -> Bundle {
-    Bundle::build(w.store(), receipt, &signed_at(w, w.len())).unwrap()
+    Bundle::build(&w.store(), receipt, &signed_at(w, w.len())).unwrap()
 }
 
 /// A signed note over arbitrary text, signed by `key` under `name`.
@@ -125,7 +125,7 @@ fn checkpoint_roundtrips_through_its_note() {
     assert_eq!(empty.root, merkle::EMPTY_ROOT);
     assert_eq!(empty.head_hash, crypto::Digest::ZERO);
     assert!(matches!(
-        Checkpoint::from_store(w.store(), 12, CP_TIME, &origin()),
+        Checkpoint::from_store(&w.store(), 12, CP_TIME, &origin()),
         Err(CheckpointError::SizeBeyondStore { size: 12, len: 11 })
     ));
 }
@@ -383,7 +383,7 @@ fn checkpoints_of_a_growing_store_are_consistent() {
         for newer in &cps[older.size as usize..] {
             let proof = match older.size {
                 0 => Vec::new(),
-                _ => merkle::consistency_proof(older.size, newer.size, w.store()).unwrap(),
+                _ => merkle::consistency_proof(older.size, newer.size, &w.store()).unwrap(),
             };
             assert_eq!(
                 verify_consistent(older, newer, &proof).map_err(|e| e.to_string()),
@@ -394,7 +394,7 @@ fn checkpoints_of_a_growing_store_are_consistent() {
             );
         }
     }
-    let proof = merkle::consistency_proof(4, 11, w.store()).unwrap();
+    let proof = merkle::consistency_proof(4, 11, &w.store()).unwrap();
     assert!(matches!(
         verify_consistent(&cps[11], &cps[4], &proof),
         Err(CheckpointError::SizeRegressed {
@@ -429,11 +429,11 @@ fn a_rewritten_history_is_not_consistent() {
     assert_eq!(shared, signed_at(&forged, 4).checkpoint);
     let forged_cp = signed_at(&forged, 11);
     assert!(open(&forged_cp.to_text()).is_ok(), "the node did sign it");
-    let proof = merkle::consistency_proof(4, 11, forged.store()).unwrap();
+    let proof = merkle::consistency_proof(4, 11, &forged.store()).unwrap();
     assert!(verify_consistent(&shared, &forged_cp.checkpoint, &proof).is_ok());
     // But not with what the real ledger's checkpoint at 5 already showed.
     let real5 = signed_at(&real, 5).checkpoint;
-    let proof = merkle::consistency_proof(5, 11, forged.store()).unwrap();
+    let proof = merkle::consistency_proof(5, 11, &forged.store()).unwrap();
     assert!(matches!(
         verify_consistent(&real5, &forged_cp.checkpoint, &proof),
         Err(CheckpointError::Inconsistent {
@@ -443,7 +443,7 @@ fn a_rewritten_history_is_not_consistent() {
         })
     ));
     // Nor with the real proof.
-    let proof = merkle::consistency_proof(5, 11, real.store()).unwrap();
+    let proof = merkle::consistency_proof(5, 11, &real.store()).unwrap();
     assert!(matches!(
         verify_consistent(&real5, &forged_cp.checkpoint, &proof),
         Err(CheckpointError::Inconsistent { .. })
@@ -462,12 +462,12 @@ fn the_head_binds_chain_and_tree() {
     let forged = rewritten_world();
     let cp = signed_at(&w, 11).checkpoint;
     let last = w.store().entry(10).unwrap();
-    let proof = merkle::inclusion_proof(10, 11, w.store()).unwrap();
+    let proof = merkle::inclusion_proof(10, 11, &w.store()).unwrap();
     verify_head_binding(&cp, &last, &proof).unwrap();
 
     // Another entry as the head.
     let entry9 = w.store().entry(9).unwrap();
-    let proof9 = merkle::inclusion_proof(9, 11, w.store()).unwrap();
+    let proof9 = merkle::inclusion_proof(9, 11, &w.store()).unwrap();
     assert!(matches!(
         verify_head_binding(&cp, &entry9, &proof9),
         Err(CheckpointError::HeadSeqMismatch {
@@ -488,7 +488,7 @@ fn the_head_binds_chain_and_tree() {
     let fake_last = forged.store().entry(10).unwrap();
     let mut mixed = cp.clone();
     mixed.head_hash = fake_last.hash();
-    let fake_proof = merkle::inclusion_proof(10, 11, forged.store()).unwrap();
+    let fake_proof = merkle::inclusion_proof(10, 11, &forged.store()).unwrap();
     for p in [&proof, &fake_proof] {
         assert!(matches!(
             verify_head_binding(&mixed, &fake_last, p),
@@ -641,7 +641,7 @@ fn a_bundle_shows_the_active_pledge() {
 #[test]
 fn a_bundle_at_an_earlier_checkpoint_shows_the_state_then() {
     let w = pledge_world();
-    let bundle = Bundle::build(w.store(), "R-1", &signed_at(&w, 5)).unwrap();
+    let bundle = Bundle::build(&w.store(), "R-1", &signed_at(&w, 5)).unwrap();
     let verdict = bundle.verify(&trust()).unwrap();
     assert_eq!(verdict.tree_size, 5);
     assert_eq!(
@@ -649,16 +649,16 @@ fn a_bundle_at_an_earlier_checkpoint_shows_the_state_then() {
         Some(("PL-A".to_owned(), "bank-a".to_owned()))
     );
     assert!(matches!(
-        Bundle::build(w.store(), "R-2", &signed_at(&w, 5)),
+        Bundle::build(&w.store(), "R-2", &signed_at(&w, 5)),
         Err(BundleError::ReceiptNotAtSize { size: 5, .. })
     ));
     assert!(matches!(
-        Bundle::build(w.store(), "R-9", &signed_at(&w, 11)),
+        Bundle::build(&w.store(), "R-9", &signed_at(&w, 11)),
         Err(BundleError::ReceiptNotAtSize { .. })
     ));
     let forged = signed_at(&rewritten_world(), 11);
     assert!(matches!(
-        Bundle::build(w.store(), "R-1", &forged),
+        Bundle::build(&w.store(), "R-1", &forged),
         Err(BundleError::CheckpointNotFromStore { size: 11 })
     ));
 }
@@ -858,7 +858,7 @@ fn an_entry_of_another_receipt_fails() {
     let mut entry = bundle.entries[0].clone();
     entry.seq = 1;
     entry.record_hex = hex::encode(w.store().record(1).unwrap());
-    entry.inclusion_proof = merkle::inclusion_proof(1, 11, w.store())
+    entry.inclusion_proof = merkle::inclusion_proof(1, 11, &w.store())
         .unwrap()
         .iter()
         .map(hex::encode)
@@ -1024,7 +1024,7 @@ fn a_bundle_needs_the_verifiers_witness_quorum() {
     .unwrap();
     let trust = Trust::new(vec![node_public()], policy);
     let mut signed = signed_at(&w, w.len());
-    let mut bundle = Bundle::build(w.store(), "R-1", &signed).unwrap();
+    let mut bundle = Bundle::build(&w.store(), "R-1", &signed).unwrap();
     let error = bundle.verify(&trust).unwrap_err();
     assert!(matches!(
         error,

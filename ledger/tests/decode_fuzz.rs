@@ -15,14 +15,13 @@ use pledge_ledger::crypto::PublicKey;
 use pledge_ledger::demo::PARTICIPANTS;
 use pledge_ledger::entry::Entry;
 use pledge_ledger::envelope::{Envelope, EnvelopeBuilder, MAX_SIGNATURES, MAX_TX_BYTES};
-use pledge_ledger::ledger::Ledger;
 use pledge_ledger::model::{PledgeStatus, Role};
 use pledge_ledger::rejection::Party;
 use pledge_ledger::replay::Replayer;
 use pledge_ledger::rules::required_parties;
 use pledge_ledger::state::Objects;
-use pledge_ledger::store::{MemoryStore, Store};
 use pledge_ledger::tx::Transaction;
+use pledge_ledger::view::LedgerRead;
 use pledge_proto::v1::{self as pb, transaction::Operation};
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -84,7 +83,7 @@ fn fixture() -> &'static Fixture {
 
 /// A world holding the fixture's first `entries` entries.
 fn world_at(entries: usize) -> World {
-    let mut world = World::empty(MemoryStore::new());
+    let mut world = World::empty(pledge_ledger::ledger::MemoryLedger::in_memory(node_key()));
     let verified: Vec<_> = fixture().envelopes[..entries]
         .iter()
         .map(|e| e.clone().verify().unwrap())
@@ -968,7 +967,7 @@ fn sign(world: &World, tx: &pb::Transaction, right: bool, others: &[usize]) -> E
         .collect();
     if right
         && let Ok(decoded) = Transaction::decode(&bytes)
-        && let Ok(parties) = required_parties(world.store(), &decoded.operation)
+        && let Ok(parties) = required_parties(&world.store(), &decoded.operation)
     {
         signers = parties
             .iter()
@@ -1048,7 +1047,7 @@ proptest! {
 fn fixture_chain_replays() {
     let f = fixture();
     assert_eq!(first_replay_failure(&f.records, Some(f.node_key)), None);
-    let ledger = Ledger::new(MemoryStore::new(), node_key());
+    let ledger = pledge_ledger::ledger::MemoryLedger::in_memory(node_key());
     assert_eq!(ledger.node_public_key(), f.node_key);
     assert_eq!(world_at(f.envelopes.len()).len(), f.records.len() as u64);
 }

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use ed25519_dalek::{Signature, VerifyingKey};
 use pledge_ledger::entry::Entry;
 use pledge_ledger::merkle::MemoryNodes;
-use pledge_ledger::store::Store;
+use pledge_ledger::view::LedgerRead;
 use pledge_ledger::{crypto, merkle};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};

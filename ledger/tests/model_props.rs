@@ -21,7 +21,7 @@ use pledge_ledger::ledger::SubmitResult;
 use pledge_ledger::model::{PledgeStatus, ReceiptStatus};
 use pledge_ledger::ops;
 use pledge_ledger::state::Objects;
-use pledge_ledger::store::Store;
+use pledge_ledger::view::LedgerRead;
 use pledge_proto::v1::{self as pb, transaction::Operation};
 use proptest::prelude::*;
 use prost::Message;

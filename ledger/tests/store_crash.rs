@@ -11,17 +11,24 @@ use std::path::Path;
 use pledge_ledger::chain::ChainError;
 use pledge_ledger::crypto::{self, PublicKey};
 use pledge_ledger::entry::Entry;
+use pledge_ledger::ledger::DiskLedger;
 use pledge_ledger::replay::Replayer;
+use pledge_ledger::state::StateRead;
+use pledge_ledger::store::StoreError;
 use pledge_ledger::store::log::{EntryLog, LOG_FILE, LogError};
-use pledge_ledger::store::{DiskStore, Store, StoreError};
+use pledge_ledger::store::{LogStore, StateStore};
+use pledge_ledger::view::LedgerRead;
+use pledge_ledger::view::Snapshot;
+use std::borrow::Cow;
+use std::sync::Arc;
 use support::*;
 
 fn node_public() -> PublicKey {
     crypto::public_key(&node_key())
 }
 
-fn open(dir: &Path) -> Result<DiskStore, StoreError> {
-    DiskStore::open(dir, node_public()).map(|(store, _)| store)
+fn open(dir: &Path) -> Result<DiskLedger, StoreError> {
+    DiskLedger::open_dir(dir, node_key()).map(|(ledger, _)| ledger)
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -39,7 +46,8 @@ fn copy_dir(from: &Path, to: &Path) {
 
 /// Replays the store's chain from genesis and checks its state is exactly
 /// what replay produces.
-fn assert_store_replays(store: &DiskStore) {
+fn assert_store_replays(ledger: &DiskLedger) {
+    let store = ledger.snapshot();
     let mut replayer = Replayer::new(Some(node_public()));
     for seq in 0..store.len() {
         replayer.push_record(&store.record(seq).unwrap()).unwrap();
@@ -51,14 +59,14 @@ fn assert_store_replays(store: &DiskStore) {
 /// Builds a chain in `dir`; returns the log's byte length before the last
 /// group, the entries before it, and a copy of the data dir taken then.
 fn chain_with_last_group(dir: &Path, before_last: &Path) -> (u64, u64) {
-    let mut world = World::with_store(open(dir).unwrap());
+    let mut world = World::with_ledger(open(dir).unwrap());
     world.receipt_of("R-1", 1_000_000);
     world.receipt_of("R-2", 1_000_000);
     let entries_before = world.len();
     drop(world);
     copy_dir(dir, before_last);
     let log_bytes = fs::metadata(dir.join("log").join(LOG_FILE)).unwrap().len();
-    let mut world = World::with_store(open(dir).unwrap());
+    let mut world = World::with_ledger(open(dir).unwrap());
     world.ok(
         pledge("P-1", "R-1", "bank-a", world.now_ms + DAY_MS),
         &["trader-a", "bank-a"],
@@ -87,11 +95,11 @@ fn a_torn_last_group_is_dropped_at_every_byte_offset() {
                 .unwrap()
                 .set_len(cut)
                 .unwrap();
-            let (store, report) = DiskStore::open(trial.path(), node_public()).unwrap();
+            let (store, report) = DiskLedger::open_dir(trial.path(), node_key()).unwrap();
             assert_eq!(store.len(), entries_before, "cut at byte {cut}");
             assert_eq!(report.dropped_tail_bytes, cut - cut_from);
             assert_eq!(report.rebuilt, sled_from == &full);
-            assert!(store.pledge_absent("P-1"));
+            assert!(store.snapshot().pledge("P-1").unwrap().is_none());
             assert_store_replays(&store);
         }
     }
@@ -101,14 +109,14 @@ fn a_torn_last_group_is_dropped_at_every_byte_offset() {
 fn sled_losing_its_last_writes_is_repaired_from_the_log() {
     let work = tempfile::tempdir().unwrap();
     let dir = work.path().join("data");
-    let mut world = World::with_store(open(&dir).unwrap());
+    let mut world = World::with_ledger(open(&dir).unwrap());
     world.receipt_of("R-1", 1_000_000);
     let applied_then = world.len();
     drop(world);
     let stale = work.path().join("stale-state");
     copy_dir(&dir.join("state"), &stale);
 
-    let mut world = World::with_store(open(&dir).unwrap());
+    let mut world = World::with_ledger(open(&dir).unwrap());
     world.ok(
         pledge("P-1", "R-1", "bank-a", world.now_ms + DAY_MS),
         &["trader-a", "bank-a"],
@@ -121,44 +129,48 @@ fn sled_losing_its_last_writes_is_repaired_from_the_log() {
 
     fs::remove_dir_all(dir.join("state")).unwrap();
     copy_dir(&stale, &dir.join("state"));
-    let (store, report) = DiskStore::open(&dir, node_public()).unwrap();
+    let (store, report) = DiskLedger::open_dir(&dir, node_key()).unwrap();
     assert_eq!(report.replayed, total - applied_then);
-    assert_eq!(store.objects().unwrap(), expected);
-    assert_eq!(store.tree_root(total).unwrap(), expected_root);
+    assert_eq!(store.snapshot().objects().unwrap(), expected);
+    assert_eq!(store.snapshot().tree_root(total).unwrap(), expected_root);
     assert_store_replays(&store);
 }
 
 #[test]
 fn a_lost_state_database_is_rebuilt() {
     let work = tempfile::tempdir().unwrap();
-    let mut world = World::with_store(open(work.path()).unwrap());
+    let mut world = World::with_ledger(open(work.path()).unwrap());
     world.receipt_of("R-1", 1_000_000);
     let expected = world.store().objects().unwrap();
     drop(world);
     fs::remove_dir_all(work.path().join("state")).unwrap();
-    let (store, report) = DiskStore::open(work.path(), node_public()).unwrap();
+    let (store, report) = DiskLedger::open_dir(work.path(), node_key()).unwrap();
     assert_eq!(report.replayed, store.len());
-    assert_eq!(store.objects().unwrap(), expected);
+    assert_eq!(store.snapshot().objects().unwrap(), expected);
 }
 
 #[test]
 fn reopening_keeps_everything() {
     let work = tempfile::tempdir().unwrap();
-    let mut world = World::with_store(open(work.path()).unwrap());
+    let mut world = World::with_ledger(open(work.path()).unwrap());
     world.pledged_receipt("R-1", "P-1", "bank-a");
     let (head, objects) = (world.store().head(), world.store().objects().unwrap());
-    let store = world.ledger.into_store();
-    store.flush_state().unwrap();
+    let store = world.ledger;
+    store.state().flush().unwrap();
     drop(store);
-    let (store, report) = DiskStore::open(work.path(), node_public()).unwrap();
-    assert_eq!((store.head(), store.objects().unwrap()), (head, objects));
+    let (store, report) = DiskLedger::open_dir(work.path(), node_key()).unwrap();
+    let snapshot = store.snapshot();
+    assert_eq!(
+        (snapshot.head(), snapshot.objects().unwrap()),
+        (head, objects)
+    );
     assert_eq!(report.replayed, 0);
 }
 
 #[test]
 fn a_second_open_of_a_directory_in_use_is_refused() {
     let work = tempfile::tempdir().unwrap();
-    let _first = World::with_store(open(work.path()).unwrap());
+    let _first = World::with_ledger(open(work.path()).unwrap());
     let second = open(work.path()).unwrap_err();
     assert!(
         matches!(second, StoreError::Log(LogError::Locked { .. })),
@@ -177,7 +189,7 @@ fn rewrite_log(dir: &Path, records: &[Vec<u8>]) {
 
 fn tampered_chain() -> (tempfile::TempDir, Vec<Vec<u8>>) {
     let work = tempfile::tempdir().unwrap();
-    let mut world = World::with_store(open(work.path()).unwrap());
+    let mut world = World::with_ledger(open(work.path()).unwrap());
     world.pledged_receipt("R-1", "P-1", "bank-a");
     world.ok(release("P-1"), &["bank-a"]);
     let records = (0..world.len())
@@ -247,13 +259,50 @@ fn a_flipped_byte_inside_an_acknowledged_group_is_refused() {
     );
 }
 
-trait PledgeAbsent {
-    fn pledge_absent(&self, id: &str) -> bool;
-}
-
-impl PledgeAbsent for DiskStore {
-    fn pledge_absent(&self, id: &str) -> bool {
-        use pledge_ledger::state::StateRead;
-        self.pledge(id).unwrap().is_none()
+/// The node's pipeline makes a group durable in the log, answers, and only
+/// then writes the state store. A crash in between leaves acknowledged
+/// entries in the log that the state lacks: opening replays them.
+#[test]
+fn a_crash_between_the_log_fsync_and_the_state_update_loses_nothing() {
+    let work = tempfile::tempdir().unwrap();
+    let mut world = World::with_ledger(open(work.path()).unwrap());
+    world.receipt_of("R-1", 1_000_000);
+    world.receipt_of("R-2", 1_000_000);
+    let applied_before = world.len();
+    let mut envelopes = Vec::new();
+    for (i, receipt) in ["R-1", "R-2"].iter().enumerate() {
+        let maturity = world.now_ms + DAY_MS;
+        let tx = world.tx(pledge(&format!("P-{i}"), receipt, "bank-a", maturity));
+        envelopes.push(world.sign(&tx, &["trader-a", "bank-a"]).verify().unwrap());
     }
+    let now = world.now_ms;
+    let (mut log, state, mut decider) = world.ledger.into_parts();
+    let base = Snapshot::new(
+        decider.head(),
+        log.reader(),
+        state.view(),
+        Arc::from(Vec::new()),
+    );
+    let group = decider
+        .decide(&base, envelopes.iter().map(Cow::Borrowed), now)
+        .unwrap();
+    let acknowledged: Vec<_> = group.results.iter().map(|r| r.clone().unwrap()).collect();
+    log.append(&group.records()).unwrap();
+    // The process dies here: the state store never sees the group.
+    assert_eq!(state.applied(), applied_before);
+    drop((base, log, state));
+
+    let (ledger, report) = DiskLedger::open_dir(work.path(), node_key()).unwrap();
+    assert_eq!(report.replayed, 2);
+    assert_eq!(report.dropped_tail_bytes, 0);
+    let reopened = ledger.snapshot();
+    for answer in &acknowledged {
+        assert_eq!(
+            reopened.entry(answer.seq).unwrap().hash(),
+            answer.entry_hash
+        );
+    }
+    assert!(reopened.pledge("P-0").unwrap().is_some());
+    assert!(reopened.pledge("P-1").unwrap().is_some());
+    assert_store_replays(&ledger);
 }

@@ -12,18 +12,18 @@ use ed25519_dalek::SigningKey;
 use pledge_ledger::crypto;
 use pledge_ledger::envelope::{Envelope, VerifiedEnvelope};
 use pledge_ledger::keyfile::KeyFile;
-use pledge_ledger::ledger::Ledger;
-use pledge_ledger::store::{DiskStore, Store};
+use pledge_ledger::ledger::DiskLedger;
+use pledge_ledger::view::LedgerRead;
 
 use crate::config::Config;
 use crate::dev;
-use crate::sequencer::now_ms;
+use crate::pipeline::now_ms;
 
 /// The opened ledger and what start-up did.
 #[derive(Debug)]
 pub struct Opened {
     /// The ledger, ready for the sequencer.
-    pub ledger: Ledger<DiskStore>,
+    pub ledger: DiskLedger,
     /// Where the demo keys are, when a development genesis was created now
     /// or earlier.
     pub dev_keys: Option<std::path::PathBuf>,
@@ -35,8 +35,8 @@ pub fn open(config: &Config) -> anyhow::Result<Opened> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
     let node_key = node_key(&config.node_key_path())?;
-    let (store, report) = DiskStore::open(&config.ledger_dir(), crypto::public_key(&node_key))
-        .with_context(|| {
+    let (mut ledger, report) =
+        DiskLedger::open_dir(&config.ledger_dir(), node_key).with_context(|| {
             format!(
                 "cannot open the ledger in {}",
                 config.ledger_dir().display()
@@ -45,18 +45,16 @@ pub fn open(config: &Config) -> anyhow::Result<Opened> {
     if report.dropped_tail_bytes > 0 || report.replayed > 0 || report.rebuilt {
         tracing::warn!(?report, "recovered the store after an unclean stop");
     }
-    let mut ledger = Ledger::new(store, node_key);
     let dev_keys_dir = config.data_dir.join("dev-keys");
     let genesis_path = config.genesis_path();
-    let created_dev =
-        ledger.store().is_empty() && config.genesis_file.is_none() && !genesis_path.exists();
+    let created_dev = ledger.is_empty() && config.genesis_file.is_none() && !genesis_path.exists();
     let mut follow_up = Vec::new();
     if created_dev {
         let setup = dev::create(&config.data_dir, &genesis_path, now_ms())?;
         follow_up = setup.tanks;
     }
     let genesis = read_genesis(&genesis_path)?;
-    if ledger.store().is_empty() {
+    if ledger.is_empty() {
         commit_start(&mut ledger, genesis, follow_up)?;
     } else {
         check_genesis(&ledger, &genesis, &genesis_path)?;
@@ -89,7 +87,7 @@ fn read_genesis(path: &Path) -> anyhow::Result<VerifiedEnvelope> {
 }
 
 fn commit_start(
-    ledger: &mut Ledger<DiskStore>,
+    ledger: &mut DiskLedger,
     genesis: VerifiedEnvelope,
     follow_up: Vec<Envelope>,
 ) -> anyhow::Result<()> {
@@ -103,16 +101,16 @@ fn commit_start(
             bail!("the genesis was refused: {rejection}");
         }
     }
-    tracing::info!(entries = ledger.store().len(), "genesis committed");
+    tracing::info!(entries = ledger.len(), "genesis committed");
     Ok(())
 }
 
 fn check_genesis(
-    ledger: &Ledger<DiskStore>,
+    ledger: &DiskLedger,
     genesis: &VerifiedEnvelope,
     path: &Path,
 ) -> anyhow::Result<()> {
-    let first = ledger.store().entry(0)?;
+    let first = ledger.snapshot().entry(0)?;
     if first.envelope.tx_bytes != genesis.envelope.tx_bytes {
         bail!(
             "the data directory holds another ledger: its entry 0 is not the genesis in {}",

@@ -13,11 +13,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use ed25519_dalek::SigningKey;
 use pledge_ledger::checkpoint::SignedCheckpoint;
+use pledge_ledger::ledger::sign_checkpoint;
 use pledge_ledger::merkle;
 use tokio::sync::watch;
 
-use crate::sequencer::{SharedLedger, now_ms};
+use crate::NodePublished;
+use crate::pipeline::now_ms;
 use crate::witnesses::{Prover, Witnesses};
 
 /// The latest published checkpoint, shared with the service.
@@ -26,15 +29,16 @@ pub type Latest = watch::Receiver<Option<Arc<SignedCheckpoint>>>;
 /// Signs one checkpoint now, then one after each change of the head, at most
 /// once per `interval`. Ends when the head channel closes.
 pub async fn run(
-    ledger: SharedLedger,
+    published: Arc<NodePublished>,
+    node_key: SigningKey,
     mut heads: watch::Receiver<u64>,
     latest: watch::Sender<Option<Arc<SignedCheckpoint>>>,
     interval: Duration,
     witnesses: Option<Arc<Witnesses>>,
 ) {
-    let prove = prover(ledger.clone());
+    let prove = prover(published.clone());
     loop {
-        match sign(&ledger) {
+        match sign_checkpoint(&*published.load(), &node_key, now_ms()) {
             Ok(mut checkpoint) => {
                 if let Some(witnesses) = &witnesses {
                     witnesses.cosign(&mut checkpoint, &prove).await;
@@ -53,28 +57,14 @@ pub async fn run(
     }
 }
 
-fn sign(ledger: &SharedLedger) -> anyhow::Result<SignedCheckpoint> {
-    let ledger = read(ledger)?;
-    Ok(ledger.sign_checkpoint(now_ms())?)
-}
-
-/// Consistency proofs from the node's own tree (it only grows, so a proof
-/// between two sizes it has is always available).
-fn prover(ledger: SharedLedger) -> Prover {
+/// Consistency proofs from the node's own tree, read from the published
+/// snapshot (the tree only grows, so a proof between two sizes it has is
+/// always available).
+fn prover(published: Arc<NodePublished>) -> Prover {
     Arc::new(move |from, to| {
-        let ledger = read(&ledger)?;
-        Ok(merkle::consistency_proof(from, to, ledger.store())?)
+        let snapshot = published.load();
+        Ok(merkle::consistency_proof(from, to, &*snapshot)?)
     })
-}
-
-fn read(
-    ledger: &SharedLedger,
-) -> anyhow::Result<
-    std::sync::RwLockReadGuard<'_, pledge_ledger::ledger::Ledger<pledge_ledger::store::DiskStore>>,
-> {
-    ledger
-        .read()
-        .map_err(|_| anyhow::anyhow!("the ledger lock is poisoned"))
 }
 
 fn report_quorum(witnesses: &Witnesses, checkpoint: &SignedCheckpoint) {

@@ -9,8 +9,8 @@ mod checkpointer;
 mod config;
 mod dev;
 mod metrics;
+mod pipeline;
 mod ratelimit;
-mod sequencer;
 mod server;
 mod service;
 mod status;
@@ -23,6 +23,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+use pledge_ledger::store::DiskStateView;
+use pledge_ledger::store::log::LogReader;
+
+/// What the node's readers are served from.
+type NodePublished = pipeline::Published<LogReader, DiskStateView>;
+/// One snapshot of the node's ledger.
+type NodeSnapshot = pledge_ledger::view::Snapshot<LogReader, DiskStateView>;
 
 /// The oil receipt-pledge ledger node.
 ///

@@ -4,11 +4,11 @@
 //! in-flight requests, drain the sequencer, flush, exit).
 
 use std::io::Write;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use pledge_ledger::store::Store;
+use pledge_ledger::view::LedgerRead;
 use pledge_proto::v1::{self as pb, ledger_service_server::LedgerServiceServer};
 use tokio::sync::watch;
 
@@ -16,8 +16,8 @@ use crate::bootstrap;
 use crate::checkpointer;
 use crate::config::{Config, Transport};
 use crate::metrics::Metrics;
+use crate::pipeline::{self, Sizes};
 use crate::ratelimit::RateLimit;
-use crate::sequencer::Sequencer;
 use crate::service::LedgerApi;
 use crate::witnesses::Witnesses;
 
@@ -53,38 +53,39 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let opened = bootstrap::open(&config)?;
     let info = node_info(&opened.ledger)?;
-    let size = opened.ledger.store().len();
-    let ledger = Arc::new(RwLock::new(opened.ledger));
+    let size = opened.ledger.len();
     let (heads_tx, heads) = watch::channel(size);
     let limits = config.limits;
     let metrics = Metrics::new();
     metrics.set_chain_size(size);
-    let (sequencer, sequencer_thread) = Sequencer::start(
-        ledger.clone(),
-        limits.max_group_entries,
-        limits.queue_depth,
-        heads_tx,
-        metrics.clone(),
-    )?;
+    let (log, state, decider) = opened.ledger.into_parts();
+    let node_key = decider.node_key().clone();
+    let sizes = Sizes {
+        max_group: limits.max_group_entries,
+        queue_depth: limits.queue_depth,
+    };
+    let running = pipeline::start(log, state, decider, sizes, heads_tx, metrics.clone())?;
     let witnesses = witnesses(&config)?;
     let (checkpoints_tx, checkpoints) = watch::channel(None);
     tokio::spawn(checkpointer::run(
-        ledger.clone(),
+        running.published.clone(),
+        node_key,
         heads.clone(),
         checkpoints_tx,
         Duration::from_millis(limits.checkpoint_interval_ms),
         witnesses.clone(),
     ));
     let api = LedgerApi::new(
-        ledger.clone(),
-        sequencer.clone(),
+        running.published.clone(),
+        running.sequencer.clone(),
         heads,
         limits,
         info.clone(),
         checkpoints,
         metrics.clone(),
     );
-    drop(sequencer);
+    let threads = running.threads;
+    drop(running.sequencer);
 
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let address = listener.local_addr()?;
@@ -137,23 +138,20 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     health
         .set_not_serving::<LedgerServiceServer<LedgerApi>>()
         .await;
-    sequencer_thread
-        .join()
-        .map_err(|_| anyhow::anyhow!("the sequencer thread panicked"))?;
-    let ledger = ledger
-        .read()
-        .map_err(|_| anyhow::anyhow!("the ledger lock is poisoned"))?;
-    ledger.store().flush_state()?;
-    tracing::info!(entries = ledger.store().len(), "stopped cleanly");
+    let published = running.published;
+    for thread in threads {
+        thread
+            .join()
+            .map_err(|_| anyhow::anyhow!("a pipeline thread panicked"))?;
+    }
+    tracing::info!(entries = published.load().len(), "stopped cleanly");
     Ok(())
 }
 
-fn node_info(
-    ledger: &pledge_ledger::ledger::Ledger<pledge_ledger::store::DiskStore>,
-) -> anyhow::Result<pb::NodeInfo> {
-    let store = ledger.store();
+fn node_info(ledger: &pledge_ledger::ledger::DiskLedger) -> anyhow::Result<pb::NodeInfo> {
+    let store = ledger.snapshot();
     let genesis = store.entry(0)?;
-    let ledger_id = pledge_ledger::state::StateRead::ledger_id(store)?.unwrap_or_default();
+    let ledger_id = pledge_ledger::state::StateRead::ledger_id(&store)?.unwrap_or_default();
     Ok(pb::NodeInfo {
         ledger_id,
         node_public_key: ledger.node_public_key().0.to_vec(),

@@ -3,17 +3,18 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::RwLockReadGuard;
 use std::time::Duration;
 
 use pledge_ledger::bundle::{Bundle, BundleError};
 use pledge_ledger::checkpoint::SignedCheckpoint;
+use pledge_ledger::crypto::KeyCache;
 use pledge_ledger::envelope::{Envelope, VerifiedEnvelope};
-use pledge_ledger::ledger::{Committed, Ledger};
+use pledge_ledger::ledger::Committed;
 use pledge_ledger::merkle;
 use pledge_ledger::state::StateRead;
-use pledge_ledger::store::{DiskStore, ReceiptFilter, Store};
+use pledge_ledger::store::ReceiptFilter;
 use pledge_ledger::text::check_id;
+use pledge_ledger::view::LedgerRead;
 use pledge_proto::v1::{
     self as pb, ledger_service_server::LedgerService, list_receipts_request::Filter,
 };
@@ -26,7 +27,8 @@ use tonic_types::StatusExt;
 use crate::checkpointer::Latest;
 use crate::config::Limits;
 use crate::metrics::Metrics;
-use crate::sequencer::{Sequencer, SharedLedger, now_ms};
+use crate::pipeline::{Sequencer, now_ms};
+use crate::{NodePublished, NodeSnapshot};
 use crate::{status, views};
 
 /// Default and largest page of `ListReceipts`.
@@ -40,19 +42,20 @@ type ResponseStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 /// The service state shared by every request.
 #[derive(Debug, Clone)]
 pub struct LedgerApi {
-    ledger: SharedLedger,
+    published: Arc<NodePublished>,
     sequencer: Sequencer,
     heads: watch::Receiver<u64>,
     limits: Limits,
     info: pb::NodeInfo,
     checkpoints: Latest,
     metrics: Arc<Metrics>,
+    keys: Arc<KeyCache>,
 }
 
 impl LedgerApi {
-    /// A service over a shared ledger and its sequencer.
+    /// A service over the published snapshot and the write pipeline.
     pub fn new(
-        ledger: SharedLedger,
+        published: Arc<NodePublished>,
         sequencer: Sequencer,
         heads: watch::Receiver<u64>,
         limits: Limits,
@@ -61,13 +64,14 @@ impl LedgerApi {
         metrics: Arc<Metrics>,
     ) -> LedgerApi {
         LedgerApi {
-            ledger,
+            published,
             sequencer,
             heads,
             limits,
             info,
             checkpoints,
             metrics,
+            keys: Arc::new(KeyCache::new()),
         }
     }
 
@@ -82,7 +86,9 @@ impl LedgerApi {
             .envelope
             .ok_or_else(|| status::bad_request("`envelope` is missing".into()))?;
         let envelope = Envelope::try_from(raw).map_err(|e| status::envelope(&e.into()))?;
-        let verified = envelope.verify().map_err(|e| status::envelope(&e))?;
+        let verified = envelope
+            .verify_with(&self.keys)
+            .map_err(|e| status::envelope(&e))?;
         tracing::Span::current()
             .record("tx_id", verified.tx.tx_id.as_str())
             .record("operation", verified.tx.operation.name());
@@ -163,14 +169,15 @@ impl LedgerApi {
         }
     }
 
-    fn read(&self) -> Result<RwLockReadGuard<'_, Ledger<DiskStore>>, Status> {
-        read_ledger(&self.ledger)
+    /// The published snapshot: reads take no lock and wait for no writer.
+    fn read(&self) -> Result<Arc<NodeSnapshot>, Status> {
+        Ok(self.published.load())
     }
 
     /// The original answer to a retry of a committed transaction.
     fn earlier_answer(&self, envelope: &VerifiedEnvelope) -> Result<Option<Committed>, Status> {
         let ledger = self.read()?;
-        let store = ledger.store();
+        let store = &*ledger;
         let Some(record) = store
             .transaction(&envelope.tx.tx_id)
             .map_err(|e| status::store(&e))?
@@ -216,7 +223,7 @@ impl LedgerApi {
         ))
     }
 
-    fn receipt_view(&self, store: &DiskStore, id: &str) -> Result<pb::ReceiptView, Status> {
+    fn receipt_view(&self, store: &impl LedgerRead, id: &str) -> Result<pb::ReceiptView, Status> {
         let receipt = store
             .receipt(id)
             .map_err(|e| status::store(&e))?
@@ -230,18 +237,6 @@ impl LedgerApi {
         let history = store.receipt_history(id).map_err(|e| status::store(&e))?;
         Ok(views::receipt(&receipt, pledge.as_ref(), history))
     }
-}
-
-/// Read access to the ledger for a request.
-fn read_ledger(ledger: &SharedLedger) -> Result<RwLockReadGuard<'_, Ledger<DiskStore>>, Status> {
-    ledger.read().map_err(|_| {
-        status::status(
-            Code::Internal,
-            "the ledger lock is poisoned".into(),
-            "INTERNAL",
-            Vec::new(),
-        )
-    })
 }
 
 /// A requested tree size, 0 meaning the current one; never past the head.
@@ -359,7 +354,7 @@ impl LedgerService for LedgerApi {
 
     async fn get_head(&self, _: Request<pb::GetHeadRequest>) -> Result<Response<pb::Head>, Status> {
         let ledger = self.read()?;
-        let store = ledger.store();
+        let store = &*ledger;
         let head = store.head();
         let root = store
             .tree_root(head.next_seq)
@@ -380,7 +375,7 @@ impl LedgerService for LedgerApi {
         let id = request.into_inner().receipt_id;
         valid_id("receipt_id", &id)?;
         let ledger = self.read()?;
-        Ok(Response::new(self.receipt_view(ledger.store(), &id)?))
+        Ok(Response::new(self.receipt_view(&*ledger, &id)?))
     }
 
     type ListReceiptsStream = ResponseStream<pb::ReceiptView>;
@@ -398,7 +393,7 @@ impl LedgerService for LedgerApi {
         }
         let views = {
             let ledger = self.read()?;
-            let store = ledger.store();
+            let store = &*ledger;
             let receipts = store
                 .receipts(&filter, &request.after_receipt_id, limit)
                 .map_err(|e| status::store(&e))?;
@@ -419,7 +414,7 @@ impl LedgerService for LedgerApi {
         let id = request.into_inner().pledge_id;
         valid_id("pledge_id", &id)?;
         let ledger = self.read()?;
-        let pledge = ledger.store().pledge(&id).map_err(|e| status::store(&e))?;
+        let pledge = ledger.pledge(&id).map_err(|e| status::store(&e))?;
         let pledge = pledge.ok_or_else(|| status::not_found("pledge", &id))?;
         Ok(Response::new(views::pledge(&pledge)))
     }
@@ -431,7 +426,7 @@ impl LedgerService for LedgerApi {
         let id = request.into_inner().tank_id;
         valid_id("tank_id", &id)?;
         let ledger = self.read()?;
-        let store = ledger.store();
+        let store = &*ledger;
         let tank = store
             .tank(&id)
             .map_err(|e| status::store(&e))?
@@ -454,10 +449,7 @@ impl LedgerService for LedgerApi {
         let id = request.into_inner().participant_id;
         valid_id("participant_id", &id)?;
         let ledger = self.read()?;
-        let participant = ledger
-            .store()
-            .participant(&id)
-            .map_err(|e| status::store(&e))?;
+        let participant = ledger.participant(&id).map_err(|e| status::store(&e))?;
         let participant = participant.ok_or_else(|| status::not_found("participant", &id))?;
         Ok(Response::new(views::participant(&participant)))
     }
@@ -490,7 +482,7 @@ impl LedgerService for LedgerApi {
         valid_id("receipt_id", &id)?;
         let latest_entry = {
             let ledger = self.read()?;
-            let receipt = ledger.store().receipt(&id).map_err(|e| status::store(&e))?;
+            let receipt = ledger.receipt(&id).map_err(|e| status::store(&e))?;
             receipt
                 .ok_or_else(|| status::not_found("receipt", &id))?
                 .updated_at
@@ -500,7 +492,7 @@ impl LedgerService for LedgerApi {
             .await?;
         let ledger = self.read()?;
         let bundle =
-            Bundle::build(ledger.store(), &id, &checkpoint).map_err(|e| bundle_error(&e, &id))?;
+            Bundle::build(&*ledger, &id, &checkpoint).map_err(|e| bundle_error(&e, &id))?;
         let json = bundle.to_json().map_err(|e| bundle_error(&e, &id))?;
         Ok(Response::new(pb::ReceiptBundle {
             json,
@@ -514,7 +506,7 @@ impl LedgerService for LedgerApi {
     ) -> Result<Response<pb::InclusionProof>, Status> {
         let request = request.into_inner();
         let ledger = self.read()?;
-        let store = ledger.store();
+        let store = &*ledger;
         let tree_size = tree_size_within(request.tree_size, store.len())?;
         if request.seq >= tree_size {
             return Err(out_of_range(format!(
@@ -539,7 +531,7 @@ impl LedgerService for LedgerApi {
     ) -> Result<Response<pb::ConsistencyProof>, Status> {
         let request = request.into_inner();
         let ledger = self.read()?;
-        let store = ledger.store();
+        let store = &*ledger;
         let to_size = tree_size_within(request.to_size, store.len())?;
         if request.from_size == 0 || request.from_size > to_size {
             return Err(status::bad_request(format!(
@@ -562,13 +554,13 @@ impl LedgerService for LedgerApi {
     ) -> Result<Response<pb::EntryRecord>, Status> {
         let seq = request.into_inner().seq;
         let ledger = self.read()?;
-        let size = ledger.store().len();
+        let size = ledger.len();
         if seq >= size {
             return Err(out_of_range(format!(
                 "entry {seq} is past the head: the chain has {size} entries"
             )));
         }
-        let record = ledger.store().record(seq).map_err(|e| status::store(&e))?;
+        let record = ledger.record(seq).map_err(|e| status::store(&e))?;
         Ok(Response::new(pb::EntryRecord { seq, record }))
     }
 
@@ -594,7 +586,7 @@ impl LedgerService for LedgerApi {
         }
         let (sender, receiver) = mpsc::channel(STREAM_BATCH as usize);
         let streamer = EntryStreamer {
-            ledger: self.ledger.clone(),
+            published: self.published.clone(),
             heads: self.heads.clone(),
             next: request.from_seq,
             follow: request.follow,
@@ -608,7 +600,7 @@ impl LedgerService for LedgerApi {
 /// Sends entries from `next` on, then (when following) new ones as the
 /// head moves, until the client goes away.
 struct EntryStreamer {
-    ledger: SharedLedger,
+    published: Arc<NodePublished>,
     heads: watch::Receiver<u64>,
     next: u64,
     follow: bool,
@@ -640,11 +632,11 @@ impl EntryStreamer {
     }
 
     fn read_batch(&mut self, size: u64) -> Result<Vec<pb::EntryRecord>, Status> {
-        let ledger = read_ledger(&self.ledger)?;
+        let ledger = self.published.load();
         let end = size.min(self.next + STREAM_BATCH);
         let mut batch = Vec::with_capacity((end - self.next) as usize);
         for seq in self.next..end {
-            let record = ledger.store().record(seq).map_err(|e| status::store(&e))?;
+            let record = ledger.record(seq).map_err(|e| status::store(&e))?;
             batch.push(pb::EntryRecord { seq, record });
         }
         self.next = end;

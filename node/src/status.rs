@@ -6,11 +6,11 @@ use std::collections::HashMap;
 
 use pledge_ledger::envelope::EnvelopeError;
 use pledge_ledger::error::SignatureError;
-use pledge_ledger::{Rejection, RejectionKind, StoreError};
+use pledge_ledger::{Rejection, RejectionKind};
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::sequencer::SequencerError;
+use crate::pipeline::SequencerError;
 
 /// The ErrorInfo domain of every refusal.
 pub const DOMAIN: &str = "pledgeledger.v1";
@@ -103,7 +103,7 @@ pub fn sequencer(error: &SequencerError) -> Status {
 }
 
 /// A store failure on a read.
-pub fn store(error: &StoreError) -> Status {
+pub fn store(error: &impl std::fmt::Display) -> Status {
     tracing::error!(%error, "store read failed");
     status(
         Code::Internal,

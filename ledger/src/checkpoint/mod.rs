@@ -42,7 +42,7 @@ use crate::merkle::{EMPTY_ROOT, Hash};
 use crate::note::{
     self, ED25519_SIGNATURE_TYPE, NoteError, NoteSignature, SignedNote, is_key_name, quote,
 };
-use crate::store::Store;
+use crate::view::LedgerRead;
 
 /// Prefix of a ledger's checkpoint origin (and of its note key name).
 pub const ORIGIN_PREFIX: &str = "pledgeledger/";
@@ -126,7 +126,7 @@ impl SignedCheckpoint {
 impl Checkpoint {
     /// The checkpoint of the first `size` entries of `store`, made at
     /// `time_ms` by the node of the ledger whose origin is `origin`.
-    pub fn from_store<S: Store>(
+    pub fn from_store<S: LedgerRead>(
         store: &S,
         size: u64,
         time_ms: u64,

@@ -5,9 +5,11 @@
 //! - [`proof`]: pure index arithmetic — which stored nodes a root or proof is made of.
 //! - [`NodeSource`] and [`MemoryNodes`]: stored node hashes; [`root`], [`inclusion_proof`],
 //!   [`consistency_proof`] and [`nodes_completed_by_append`] read O(log n) of them.
+//! - [`Frontier`]: the right edge of a tree, to append without reading storage.
 //! - [`verify_inclusion`], [`verify_consistency`]: storage-free verification.
 
 mod error;
+mod frontier;
 pub mod hash;
 mod node;
 pub mod proof;
@@ -15,6 +17,7 @@ mod tree;
 mod verify;
 
 pub use error::{MerkleError, ProofError, RangeError};
+pub use frontier::Frontier;
 pub use hash::{
     EMPTY_ROOT, HASH_LEN, Hash, LEAF_PREFIX, NODE_PREFIX, leaf_hash, node_hash, parse_hash,
 };

@@ -27,8 +27,7 @@ pub use authority::required_parties;
 use crate::envelope::VerifiedEnvelope;
 use crate::model::{Participant, Pledge, Receipt, Role, Seq, Tank, TxRecord};
 use crate::rejection::Rejection;
-use crate::state::{Objects, StateRead};
-use crate::store::StoreError;
+use crate::state::{Objects, StateError, StateRead};
 use crate::tx::Operation;
 
 /// What the sequencer decided for an entry: its position and its time.
@@ -58,7 +57,7 @@ pub enum ApplyError {
     Rejected(#[from] Rejection),
     /// The state could not be read.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(#[from] StateError),
 }
 
 type RuleResult<T> = Result<T, ApplyError>;

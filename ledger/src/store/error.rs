@@ -5,6 +5,7 @@ use thiserror::Error;
 use super::log::LogError;
 use crate::chain::ChainError;
 use crate::model::Seq;
+use crate::state::StateError;
 
 /// A failure of the store (not of the rules).
 #[derive(Debug, Error)]
@@ -54,4 +55,26 @@ pub enum StoreError {
         /// Entries in the chain.
         len: u64,
     },
+    /// A state update does not start at the state store's applied count.
+    #[error(
+        "state store: an update starting at entry {first} does not follow on from the {applied} entries applied"
+    )]
+    StateBehind {
+        /// Entries the state store reflects.
+        applied: u64,
+        /// The update's first entry.
+        first: Seq,
+    },
+    /// The state could not be read while deciding or replaying.
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+impl From<StoreError> for StateError {
+    fn from(error: StoreError) -> StateError {
+        match error {
+            StoreError::State(inner) => inner,
+            other => StateError::new(other),
+        }
+    }
 }

@@ -1,7 +1,7 @@
 use pledge_ledger::Rejection;
 use pledge_ledger::model::{CertificateRef, ReceiptStatus};
 use pledge_ledger::rules;
-use pledge_ledger::store::Store;
+use pledge_ledger::view::LedgerRead;
 use pledge_proto::v1::transaction::Operation;
 
 use crate::support::*;

@@ -1,8 +1,8 @@
 use pledge_ledger::Rejection;
 use pledge_ledger::envelope::EnvelopeBuilder;
+use pledge_ledger::ledger::MemoryLedger;
 use pledge_ledger::model::Role;
 use pledge_ledger::state::StateRead;
-use pledge_ledger::store::MemoryStore;
 use pledge_proto::v1 as pb;
 
 use crate::support::*;
@@ -34,7 +34,7 @@ fn a_second_genesis_is_refused() {
 
 #[test]
 fn the_first_entry_must_be_a_genesis() {
-    let mut world = World::empty(MemoryStore::new());
+    let mut world = World::empty(MemoryLedger::in_memory(node_key()));
     let rejection = world
         .submit(register_tank("T", "wh-1", 1), &["wh-1"])
         .unwrap_err();
@@ -44,7 +44,7 @@ fn the_first_entry_must_be_a_genesis() {
 
 #[test]
 fn a_genesis_without_an_admin_is_refused() {
-    let mut world = World::empty(MemoryStore::new());
+    let mut world = World::empty(MemoryLedger::in_memory(node_key()));
     let mut tx = genesis_tx();
     if let Some(pb::transaction::Operation::Genesis(g)) = &mut tx.operation {
         g.participants.retain(|p| p.id != "admin");
@@ -64,7 +64,7 @@ fn a_genesis_without_an_admin_is_refused() {
 
 #[test]
 fn genesis_must_be_signed_by_its_admin() {
-    let mut world = World::empty(MemoryStore::new());
+    let mut world = World::empty(MemoryLedger::in_memory(node_key()));
     let envelope = EnvelopeBuilder::new(&genesis_tx())
         .sign("admin", &key(55))
         .build();

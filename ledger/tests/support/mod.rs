@@ -13,8 +13,10 @@ use pledge_ledger::envelope::{Envelope, EnvelopeBuilder};
 use pledge_ledger::ledger::{Committed, Ledger, SubmitResult};
 use pledge_ledger::model::{Pledge, Receipt, Tank};
 use pledge_ledger::replay::Replayer;
-use pledge_ledger::store::{MemoryStore, Store};
+use pledge_ledger::state::StateRead;
+use pledge_ledger::store::{LogStore, MemoryLog, MemoryStateStore, StateStore};
 pub use pledge_ledger::testing::*;
+use pledge_ledger::view::{LedgerRead, Snapshot};
 use pledge_proto::v1::{self as pb, transaction::Operation};
 
 /// The genesis of the test ledger, signed by nobody yet.
@@ -28,44 +30,44 @@ pub fn roles_of(id: &str) -> Option<&'static [pb::Role]> {
 }
 
 #[derive(Debug)]
-pub struct World<S: Store = MemoryStore> {
-    pub ledger: Ledger<S>,
+pub struct World<L: LogStore = MemoryLog, S: StateStore = MemoryStateStore> {
+    pub ledger: Ledger<L, S>,
     pub keys: BTreeMap<String, SigningKey>,
     pub now_ms: u64,
     next_tx: u64,
     session: u64,
 }
 
-impl World<MemoryStore> {
+impl World {
     pub fn new() -> Self {
-        World::with_store(MemoryStore::new())
+        World::with_ledger(pledge_ledger::ledger::MemoryLedger::in_memory(node_key()))
     }
 }
 
-impl<S: Store> World<S> {
-    /// A world over `store`, writing the genesis if the store is empty.
-    pub fn with_store(store: S) -> Self {
-        let mut world = World::empty(store);
-        if world.ledger.store().is_empty() {
+impl<L: LogStore, S: StateStore> World<L, S> {
+    /// A world over `ledger`, writing the genesis if it is empty.
+    pub fn with_ledger(ledger: Ledger<L, S>) -> Self {
+        let mut world = World::empty(ledger);
+        if world.ledger.is_empty() {
             let genesis = sign(&genesis_tx(), &["admin"]);
             world.submit_envelope(genesis).expect("genesis");
         }
         world
     }
 
-    pub fn empty(store: S) -> Self {
+    pub fn empty(ledger: Ledger<L, S>) -> Self {
         let keys = demo::PARTICIPANTS
             .iter()
             .map(|p| (p.id.to_owned(), key_of(p.id)))
             .collect();
-        let session = store.len();
-        let now_ms = match store.is_empty() {
+        let session = ledger.len();
+        let now_ms = match ledger.is_empty() {
             true => T0,
-            false => store.head().head_time_ms,
+            false => ledger.snapshot().head().head_time_ms,
         };
         World {
             session,
-            ledger: Ledger::new(store, node_key()),
+            ledger,
             keys,
             now_ms,
             next_tx: 0,
@@ -107,13 +109,9 @@ impl<S: Store> World<S> {
     }
 
     pub fn refused(&mut self, op: Operation, signers: &[&str]) -> Rejection {
-        let head = self.ledger.store().len();
+        let head = self.ledger.len();
         let rejection = self.submit(op, signers).expect_err("should be refused");
-        assert_eq!(
-            self.ledger.store().len(),
-            head,
-            "a refusal appended an entry"
-        );
+        assert_eq!(self.ledger.len(), head, "a refusal appended an entry");
         rejection
     }
 
@@ -153,8 +151,8 @@ impl<S: Store> World<S> {
         );
     }
 
-    pub fn store(&self) -> &S {
-        self.ledger.store()
+    pub fn store(&self) -> Snapshot<L::Reader, S::View> {
+        self.ledger.snapshot()
     }
 
     pub fn receipt(&self, id: &str) -> Receipt {

@@ -94,6 +94,8 @@ use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 pub use error::LogError;
 use frame::{GroupRead, HEADER_LEN, LEN_PREFIX, PosReader, PosWriter, TRAILER_LEN};
@@ -149,22 +151,41 @@ pub struct Recovery {
 ///
 /// Reads take `&self` and use positioned reads only, so a shared reference
 /// may be used from several threads at once; appends and truncation take
-/// `&mut self`.
+/// `&mut self`. [`EntryLog::reader`] hands out a [`LogReader`] that other
+/// threads keep while this handle appends: it sees every record whose group
+/// is durable.
 #[derive(Debug)]
 pub struct EntryLog {
     dir: PathBuf,
+    files: Arc<Files>,
+    /// Held for its `flock`; released when the handle is dropped.
+    _lock: File,
+    /// Set when a failed write or sync left the tail in an unknown state.
+    poisoned: bool,
+}
+
+/// The two files and the published lengths, shared by the writer and its
+/// readers.
+#[derive(Debug)]
+struct Files {
     log_path: PathBuf,
     idx_path: PathBuf,
     log: File,
     idx: File,
-    /// Held for its `flock`; released when the handle is dropped.
-    _lock: File,
-    /// Number of records.
-    len: u64,
-    /// Bytes of `entries.log` that hold complete, checked groups.
-    log_len: u64,
-    /// Set when a failed write or sync left the tail in an unknown state.
-    poisoned: bool,
+    /// Number of durable records (published after each fdatasync).
+    len: AtomicU64,
+    /// Bytes of `entries.log` that hold complete, durable groups.
+    log_len: AtomicU64,
+    /// Readers hold it shared while reading; truncation holds it exclusively.
+    gate: RwLock<()>,
+}
+
+/// A reading handle on an open [`EntryLog`]: cheap to clone, usable from any
+/// thread while the log's owner appends. It sees every record whose group
+/// was durable when the read began.
+#[derive(Debug, Clone)]
+pub struct LogReader {
+    files: Arc<Files>,
 }
 
 fn sync_dir(dir: &Path) -> Result<(), LogError> {
@@ -306,13 +327,16 @@ impl EntryLog {
 
         let mut this = EntryLog {
             dir,
-            log_path,
-            idx_path,
-            log,
-            idx,
+            files: Arc::new(Files {
+                log_path,
+                idx_path,
+                log,
+                idx,
+                len: AtomicU64::new(0),
+                log_len: AtomicU64::new(0),
+                gate: RwLock::new(()),
+            }),
             _lock: lock,
-            len: 0,
-            log_len: 0,
             poisoned: false,
         };
         let mut recovery = this.recover()?;
@@ -322,21 +346,21 @@ impl EntryLog {
 
     /// Scans the whole log, truncates a torn tail, and repairs the index.
     fn recover(&mut self) -> Result<Recovery, LogError> {
-        let file_len = len_of(&self.log, &self.log_path)?;
-        let idx_len = len_of(&self.idx, &self.idx_path)?;
-        let read_err = |e| LogError::io("read", self.log_path.clone(), e);
+        let file_len = len_of(&self.files.log, &self.files.log_path)?;
+        let idx_len = len_of(&self.files.idx, &self.files.idx_path)?;
+        let read_err = |e| LogError::io("read", self.files.log_path.clone(), e);
 
         let mut rd = BufReader::with_capacity(
             SCAN_BUF,
             PosReader {
-                file: &self.log,
+                file: &self.files.log,
                 pos: 0,
             },
         );
         let mut idx_rd = BufReader::with_capacity(
             IDX_BUF,
             PosReader {
-                file: &self.idx,
+                file: &self.files.idx,
                 pos: 0,
             },
         );
@@ -362,7 +386,7 @@ impl EntryLog {
                     }
                     GroupRead::Version(version) => {
                         return Err(LogError::UnsupportedVersion {
-                            path: self.log_path.clone(),
+                            path: self.files.log_path.clone(),
                             offset: pos,
                             version,
                             supported: FORMAT_VERSION,
@@ -381,7 +405,7 @@ impl EntryLog {
                         let mut b = [0u8; 8];
                         idx_rd
                             .read_exact(&mut b)
-                            .map_err(|e| LogError::io("read", self.idx_path.clone(), e))?;
+                            .map_err(|e| LogError::io("read", self.files.idx_path.clone(), e))?;
                         if u64::from_be_bytes(b) == off {
                             continue;
                         }
@@ -390,14 +414,14 @@ impl EntryLog {
                     idx_w = Some(BufWriter::with_capacity(
                         IDX_BUF,
                         PosWriter {
-                            file: &self.idx,
+                            file: &self.files.idx,
                             pos: k * IDX_ENTRY,
                         },
                     ));
                 }
                 if let Some(w) = idx_w.as_mut() {
                     w.write_all(&off.to_be_bytes())
-                        .map_err(|e| LogError::io("write", self.idx_path.clone(), e))?;
+                        .map_err(|e| LogError::io("write", self.files.idx_path.clone(), e))?;
                 }
             }
             groups += 1;
@@ -407,17 +431,17 @@ impl EntryLog {
         drop(idx_rd);
         if let Some(mut w) = idx_w {
             w.flush()
-                .map_err(|e| LogError::io("write", self.idx_path.clone(), e))?;
+                .map_err(|e| LogError::io("write", self.files.idx_path.clone(), e))?;
         }
 
         let mut dropped_tail_bytes = 0;
         let mut dropped_tail_reason = None;
         if let Some(reason) = bad {
             if let Some(next) =
-                find_later_group(&self.log, pos + 1, file_len, records).map_err(read_err)?
+                find_later_group(&self.files.log, pos + 1, file_len, records).map_err(read_err)?
             {
                 return Err(LogError::Corrupt {
-                    path: self.log_path.clone(),
+                    path: self.files.log_path.clone(),
                     record: records,
                     offset: pos,
                     reason: format!(
@@ -427,24 +451,26 @@ impl EntryLog {
             }
             dropped_tail_bytes = file_len - pos;
             dropped_tail_reason = Some(format!("at byte offset {pos}: {reason}"));
-            self.log
+            self.files
+                .log
                 .set_len(pos)
-                .map_err(|e| LogError::io("truncate torn tail", self.log_path.clone(), e))?;
-            self.log
+                .map_err(|e| LogError::io("truncate torn tail", self.files.log_path.clone(), e))?;
+            self.files
+                .log
                 .sync_all()
-                .map_err(|e| LogError::io("fsync", self.log_path.clone(), e))?;
+                .map_err(|e| LogError::io("fsync", self.files.log_path.clone(), e))?;
         }
 
         let want = records * IDX_ENTRY;
-        if len_of(&self.idx, &self.idx_path)? != want {
-            self.idx
+        if len_of(&self.files.idx, &self.files.idx_path)? != want {
+            self.files
+                .idx
                 .set_len(want)
-                .map_err(|e| LogError::io("truncate", self.idx_path.clone(), e))?;
+                .map_err(|e| LogError::io("truncate", self.files.idx_path.clone(), e))?;
             rebuilt_from.get_or_insert(records);
         }
 
-        self.len = records;
-        self.log_len = pos;
+        self.files.publish(records, pos);
         Ok(Recovery {
             records,
             groups,
@@ -465,17 +491,17 @@ impl EntryLog {
 
     /// Number of records in the log.
     pub fn len(&self) -> u64 {
-        self.len
+        self.files.len()
     }
 
     /// Whether the log holds no records.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
     /// Bytes of `entries.log` holding complete groups.
     pub fn byte_len(&self) -> u64 {
-        self.log_len
+        self.files.log_len()
     }
 
     fn check_writable(&self) -> Result<(), LogError> {
@@ -527,50 +553,166 @@ impl EntryLog {
             });
         }
 
+        let (len, log_len) = (self.len(), self.byte_len());
         let mut buf = Vec::with_capacity(
             usize::try_from(HEADER_LEN + payload_len + TRAILER_LEN).unwrap_or(0),
         );
         let mut offsets = Vec::with_capacity(records.len());
-        frame::encode_group(
-            records,
-            self.len,
-            self.log_len,
-            payload_len,
-            &mut buf,
-            &mut offsets,
-        );
+        frame::encode_group(records, len, log_len, payload_len, &mut buf, &mut offsets);
         let mut idx_buf = Vec::with_capacity(offsets.len() * 8);
         for o in &offsets {
             idx_buf.extend_from_slice(&o.to_be_bytes());
         }
 
-        if let Err(e) = self.log.write_all_at(&buf, self.log_len) {
+        if let Err(e) = self.files.log.write_all_at(&buf, log_len) {
             self.roll_back();
-            return Err(LogError::io("write group", self.log_path.clone(), e));
+            return Err(LogError::io("write group", self.files.log_path.clone(), e));
         }
-        if let Err(e) = self.idx.write_all_at(&idx_buf, self.len * IDX_ENTRY) {
+        if let Err(e) = self.files.idx.write_all_at(&idx_buf, len * IDX_ENTRY) {
             self.roll_back();
-            return Err(LogError::io("write index", self.idx_path.clone(), e));
+            return Err(LogError::io("write index", self.files.idx_path.clone(), e));
         }
-        if let Err(e) = self.log.sync_data() {
+        if let Err(e) = self.files.log.sync_data() {
             // After a failed fsync the kernel may have dropped the dirty pages
             // and marked them clean; retrying cannot prove durability.
             self.poisoned = true;
-            return Err(LogError::io("fdatasync", self.log_path.clone(), e));
+            return Err(LogError::io("fdatasync", self.files.log_path.clone(), e));
         }
-        self.len += offsets.len() as u64;
-        self.log_len += buf.len() as u64;
+        self.files
+            .publish(len + offsets.len() as u64, log_len + buf.len() as u64);
         Ok(())
     }
 
     /// Cuts both files back to the last acknowledged state after a failed,
     /// unsynced write; poisons the handle if that is impossible.
     fn roll_back(&mut self) {
-        let ok = self.log.set_len(self.log_len).is_ok()
-            && self.idx.set_len(self.len * IDX_ENTRY).is_ok();
+        let ok = self.files.log.set_len(self.byte_len()).is_ok()
+            && self.files.idx.set_len(self.len() * IDX_ENTRY).is_ok();
         if !ok {
             self.poisoned = true;
         }
+    }
+
+    /// Returns record `index`: one positioned read of its index entry, then
+    /// of its length prefix and its data. Checksums are verified at
+    /// [`open`](Self::open), not on every read.
+    pub fn read(&self, index: u64) -> Result<Vec<u8>, LogError> {
+        self.files.read(index)
+    }
+
+    /// Iterates over the records from `index` to the end (as of this call),
+    /// yielding `(index, record)`, reading both files sequentially through
+    /// buffers. `index == len()` yields nothing; `index > len()` yields one
+    /// [`LogError::OutOfRange`]. After an error the iterator ends.
+    pub fn iter_from(&self, index: u64) -> Iter<'_> {
+        self.files.iter_from(index)
+    }
+
+    /// A reading handle for other threads (see [`LogReader`]).
+    pub fn reader(&self) -> LogReader {
+        LogReader {
+            files: self.files.clone(),
+        }
+    }
+
+    /// Drops every record with index `>= len`, durably (the shortened log is
+    /// fsynced). `len == self.len()` is a no-op; `len > self.len()` is
+    /// [`LogError::OutOfRange`].
+    ///
+    /// If `len` falls inside a group, the group is cut at its start and its
+    /// records below `len` are re-appended as a new group; a crash in between
+    /// leaves the log ending at that group's start (fewer records than `len`,
+    /// never more). Meant for repair tools and tests.
+    pub fn truncate(&mut self, len: u64) -> Result<(), LogError> {
+        self.check_writable()?;
+        if len > self.len() {
+            return Err(LogError::OutOfRange {
+                index: len,
+                len: self.len(),
+            });
+        }
+        if len == self.len() {
+            return Ok(());
+        }
+        // Find the first record `g` of the group holding record `len`:
+        // consecutive records of one group are contiguous in the log, while a
+        // group boundary puts a trailer and a header between them.
+        let mut g = len;
+        let mut g_off = self.files.idx_entry(g)?;
+        self.files.check_offset(g, g_off)?;
+        while g > 0 {
+            let p_off = self.files.idx_entry(g - 1)?;
+            self.files.check_offset(g - 1, p_off)?;
+            let mut lb = [0u8; 4];
+            self.files
+                .log
+                .read_exact_at(&mut lb, p_off)
+                .map_err(|e| LogError::io("read", self.files.log_path.clone(), e))?;
+            let p_len = self
+                .files
+                .check_record(g - 1, p_off, u32::from_be_bytes(lb))?;
+            if p_off + LEN_PREFIX + p_len as u64 != g_off {
+                break;
+            }
+            g -= 1;
+            g_off = p_off;
+        }
+        let group_off = g_off - HEADER_LEN;
+        let mut hb = [0u8; HEADER_LEN as usize];
+        self.files
+            .log
+            .read_exact_at(&mut hb, group_off)
+            .map_err(|e| LogError::io("read", self.files.log_path.clone(), e))?;
+        match frame::decode_header(&hb, group_off) {
+            Ok(h) if h.first_record == g => {}
+            _ => {
+                return Err(LogError::Corrupt {
+                    path: self.files.log_path.clone(),
+                    record: g,
+                    offset: group_off,
+                    reason: "no valid group header where the index says this group starts".into(),
+                });
+            }
+        }
+        let kept = (g..len)
+            .map(|i| self.read(i))
+            .collect::<Result<Vec<_>, _>>()?;
+
+        // Readers stop seeing the dropped records before their bytes go.
+        {
+            let _gate = self.files.gate.write().unwrap_or_else(|p| p.into_inner());
+            self.files.publish(g, group_off);
+        }
+        if let Err(e) = self.files.log.set_len(group_off) {
+            self.poisoned = true;
+            return Err(LogError::io("truncate", self.files.log_path.clone(), e));
+        }
+        if let Err(e) = self.files.log.sync_all() {
+            self.poisoned = true;
+            return Err(LogError::io("fsync", self.files.log_path.clone(), e));
+        }
+        if let Err(e) = self.files.idx.set_len(g * IDX_ENTRY) {
+            self.poisoned = true;
+            return Err(LogError::io("truncate", self.files.idx_path.clone(), e));
+        }
+        let refs: Vec<&[u8]> = kept.iter().map(Vec::as_slice).collect();
+        self.append_group(&refs)
+    }
+}
+
+impl Files {
+    fn len(&self) -> u64 {
+        self.len.load(Ordering::Acquire)
+    }
+
+    fn log_len(&self) -> u64 {
+        self.log_len.load(Ordering::Acquire)
+    }
+
+    /// Publishes new lengths, once the data below them is durable.
+    fn publish(&self, len: u64, log_len: u64) {
+        self.log_len.store(log_len, Ordering::Release);
+        self.len.store(len, Ordering::Release);
     }
 
     /// Reads the `index`-th byte offset out of `entries.idx`.
@@ -585,14 +727,14 @@ impl EntryLog {
     /// Checks a record's length prefix against the limits and the log length.
     fn check_record(&self, index: u64, off: u64, len: u32) -> Result<usize, LogError> {
         let len = len as usize;
-        if len > MAX_RECORD_LEN || off + LEN_PREFIX + len as u64 > self.log_len {
+        if len > MAX_RECORD_LEN || off + LEN_PREFIX + len as u64 > self.log_len() {
             return Err(LogError::Corrupt {
                 path: self.log_path.clone(),
                 record: index,
                 offset: off,
                 reason: format!(
                     "record length {len} at this offset runs past the end of the log ({} bytes) or over the maximum",
-                    self.log_len
+                    self.log_len()
                 ),
             });
         }
@@ -600,14 +742,14 @@ impl EntryLog {
     }
 
     fn check_offset(&self, index: u64, off: u64) -> Result<(), LogError> {
-        if off < HEADER_LEN || off > self.log_len.saturating_sub(LEN_PREFIX) {
+        if off < HEADER_LEN || off > self.log_len().saturating_sub(LEN_PREFIX) {
             return Err(LogError::Corrupt {
                 path: self.idx_path.clone(),
                 record: index,
                 offset: off,
                 reason: format!(
                     "index entry points outside the log ({} bytes)",
-                    self.log_len
+                    self.log_len()
                 ),
             });
         }
@@ -616,12 +758,12 @@ impl EntryLog {
 
     /// Returns record `index`: one positioned read of its index entry, then
     /// of its length prefix and its data. Checksums are verified at
-    /// [`open`](Self::open), not on every read.
-    pub fn read(&self, index: u64) -> Result<Vec<u8>, LogError> {
-        if index >= self.len {
+    /// [`EntryLog::open`], not on every read.
+    fn read(&self, index: u64) -> Result<Vec<u8>, LogError> {
+        if index >= self.len() {
             return Err(LogError::OutOfRange {
                 index,
-                len: self.len,
+                len: self.len(),
             });
         }
         let off = self.idx_entry(index)?;
@@ -642,98 +784,44 @@ impl EntryLog {
     /// yielding `(index, record)`, reading both files sequentially through
     /// buffers. `index == len()` yields nothing; `index > len()` yields one
     /// [`LogError::OutOfRange`]. After an error the iterator ends.
-    pub fn iter_from(&self, index: u64) -> Iter<'_> {
+    fn iter_from(&self, index: u64) -> Iter<'_> {
         Iter {
             log: self,
             next: index,
-            end: self.len,
+            end: self.len(),
             state: None,
             done: false,
         }
     }
+}
 
-    /// Drops every record with index `>= len`, durably (the shortened log is
-    /// fsynced). `len == self.len()` is a no-op; `len > self.len()` is
-    /// [`LogError::OutOfRange`].
-    ///
-    /// If `len` falls inside a group, the group is cut at its start and its
-    /// records below `len` are re-appended as a new group; a crash in between
-    /// leaves the log ending at that group's start (fewer records than `len`,
-    /// never more). Meant for repair tools and tests.
-    pub fn truncate(&mut self, len: u64) -> Result<(), LogError> {
-        self.check_writable()?;
-        if len > self.len {
-            return Err(LogError::OutOfRange {
-                index: len,
-                len: self.len,
-            });
-        }
-        if len == self.len {
-            return Ok(());
-        }
-        // Find the first record `g` of the group holding record `len`:
-        // consecutive records of one group are contiguous in the log, while a
-        // group boundary puts a trailer and a header between them.
-        let mut g = len;
-        let mut g_off = self.idx_entry(g)?;
-        self.check_offset(g, g_off)?;
-        while g > 0 {
-            let p_off = self.idx_entry(g - 1)?;
-            self.check_offset(g - 1, p_off)?;
-            let mut lb = [0u8; 4];
-            self.log
-                .read_exact_at(&mut lb, p_off)
-                .map_err(|e| LogError::io("read", self.log_path.clone(), e))?;
-            let p_len = self.check_record(g - 1, p_off, u32::from_be_bytes(lb))?;
-            if p_off + LEN_PREFIX + p_len as u64 != g_off {
-                break;
-            }
-            g -= 1;
-            g_off = p_off;
-        }
-        let group_off = g_off - HEADER_LEN;
-        let mut hb = [0u8; HEADER_LEN as usize];
-        self.log
-            .read_exact_at(&mut hb, group_off)
-            .map_err(|e| LogError::io("read", self.log_path.clone(), e))?;
-        match frame::decode_header(&hb, group_off) {
-            Ok(h) if h.first_record == g => {}
-            _ => {
-                return Err(LogError::Corrupt {
-                    path: self.log_path.clone(),
-                    record: g,
-                    offset: group_off,
-                    reason: "no valid group header where the index says this group starts".into(),
-                });
-            }
-        }
-        let kept = (g..len)
-            .map(|i| self.read(i))
-            .collect::<Result<Vec<_>, _>>()?;
+impl LogReader {
+    /// Number of durable records.
+    pub fn len(&self) -> u64 {
+        self.files.len()
+    }
 
-        if let Err(e) = self.log.set_len(group_off) {
-            self.poisoned = true;
-            return Err(LogError::io("truncate", self.log_path.clone(), e));
-        }
-        if let Err(e) = self.log.sync_all() {
-            self.poisoned = true;
-            return Err(LogError::io("fsync", self.log_path.clone(), e));
-        }
-        self.len = g;
-        self.log_len = group_off;
-        if let Err(e) = self.idx.set_len(g * IDX_ENTRY) {
-            self.poisoned = true;
-            return Err(LogError::io("truncate", self.idx_path.clone(), e));
-        }
-        let refs: Vec<&[u8]> = kept.iter().map(Vec::as_slice).collect();
-        self.append_group(&refs)
+    /// Whether the log holds no durable record.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Record `index`, as [`EntryLog::read`].
+    pub fn read(&self, index: u64) -> Result<Vec<u8>, LogError> {
+        let _gate = self.files.gate.read().unwrap_or_else(|p| p.into_inner());
+        self.files.read(index)
+    }
+
+    /// Records from `index` on, as [`EntryLog::iter_from`].
+    pub fn iter_from(&self, index: u64) -> Iter<'_> {
+        self.files.iter_from(index)
     }
 }
 
 /// Sequential iterator over records, returned by [`EntryLog::iter_from`].
 #[derive(Debug)]
 pub struct Iter<'a> {
-    log: &'a EntryLog,
+    log: &'a Files,
     next: u64,
     end: u64,
     state: Option<IterState<'a>>,

@@ -1,0 +1,515 @@
+//! The derived state on disk, in sled: one tree, `state`, whose keys are
+//! prefixed by kind:
+//!
+//! | key                               | value (postcard)   |
+//! |-----------------------------------|--------------------|
+//! | `meta/ledger_id`                  | ledger id (UTF-8)  |
+//! | `meta/applied`                    | entries applied, u64 big-endian |
+//! | `meta/format`                     | the layout version of this table, ASCII |
+//! | `p/` id                           | `Participant`      |
+//! | `t/` id                           | `Tank`             |
+//! | `c/` agency `\0` number           | `Certificate`      |
+//! | `r/` id                           | `Receipt`          |
+//! | `g/` id                           | `Pledge`           |
+//! | `x/` tx id                        | `TxRecord`         |
+//! | `m/` level:u8 index:u64           | Merkle node hash, 32 bytes |
+//! | `h/` receipt `\0` seq:u64         | empty: an entry that changed the receipt |
+//! | `i/` kind `/` value `\0` receipt   | empty: list index; kind `h` holder, `w` warehouse, `t` tank, `b` pledgee bank, `s` status |
+//!
+//! A table written by another layout (another `meta/format`) is cleared
+//! when it opens, and the ledger rebuilds it from the log.
+//!
+//! Every [`StateStore::apply`] writes its objects, indexes, nodes and
+//! `meta/applied` in one atomic sled batch. sled 0.34's `flush()` ends in
+//! `sync_file_range`, not a durability barrier, so sled may lose its last
+//! batches in a crash; the ledger then replays them from the log.
+
+use std::path::Path;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{
+    ReceiptFilter, StateStore, StateUpdate, StateView, StoreError, active_pledge_id, check_follows,
+};
+use crate::merkle::{Hash, NodeId, NodeSource};
+use crate::model::{
+    Certificate, CertificateRef, Participant, Pledge, Receipt, Seq, Tank, TxRecord,
+};
+use crate::state::{Objects, StateError, StateRead};
+
+const APPLIED_KEY: &[u8] = b"meta/applied";
+const LEDGER_ID_KEY: &[u8] = b"meta/ledger_id";
+const FORMAT_KEY: &[u8] = b"meta/format";
+/// The layout of the state table; a table written by another layout is
+/// cleared on open and rebuilt from the log.
+const STATE_FORMAT: &[u8] = b"2";
+/// sled's page cache. sled's default (1 GiB) lets the node's memory grow
+/// with the state until it reaches it; the working set of the rules (the
+/// receipts and pledges being touched, the Merkle frontier) is far smaller.
+const STATE_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The state in a sled database.
+#[derive(Debug)]
+pub struct DiskStateStore {
+    db: sled::Db,
+    tree: sled::Tree,
+    applied: u64,
+    /// Whether opening found a table of another layout and cleared it.
+    reformatted: bool,
+}
+
+impl DiskStateStore {
+    /// Opens (or creates) the sled database in `dir`.
+    pub fn open(dir: &Path) -> Result<DiskStateStore, StoreError> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(STATE_CACHE_BYTES)
+            .open()
+            .map_err(sled_err("open"))?;
+        let tree = db.open_tree("state").map_err(sled_err("open tree"))?;
+        let format = tree.get(FORMAT_KEY).map_err(sled_err("read format"))?;
+        let reformatted = format.as_deref() != Some(STATE_FORMAT) && !tree.is_empty();
+        if format.as_deref() != Some(STATE_FORMAT) {
+            tree.clear().map_err(sled_err("clear state"))?;
+            tree.insert(FORMAT_KEY, STATE_FORMAT)
+                .map_err(sled_err("write format"))?;
+        }
+        let applied = read_applied(&tree)?;
+        Ok(DiskStateStore {
+            db,
+            tree,
+            applied,
+            reformatted,
+        })
+    }
+
+    /// Whether opening found a table written by another layout and cleared
+    /// it: everything is replayed from the log.
+    pub fn reformatted(&self) -> bool {
+        self.reformatted
+    }
+
+    fn view_now(&self) -> DiskStateView {
+        DiskStateView {
+            tree: self.tree.clone(),
+            applied: self.applied,
+        }
+    }
+
+    fn write(&self, update: &StateUpdate) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for (id, hash) in &update.nodes {
+            batch.insert(node_key(*id), hash.as_slice());
+        }
+        let changes = &update.changes;
+        if let Some(id) = &changes.ledger_id {
+            batch.insert(LEDGER_ID_KEY, id.as_bytes());
+        }
+        put_objects(&mut batch, changes)?;
+        self.index_receipts(&mut batch, changes)?;
+        for (id, seqs) in &changes.receipt_history {
+            for seq in seqs {
+                batch.insert(history_key(id, *seq), &[]);
+            }
+        }
+        batch.insert(APPLIED_KEY, &update.end.to_be_bytes());
+        self.tree
+            .apply_batch(batch)
+            .map_err(sled_err("apply batch"))
+    }
+
+    /// Moves each changed receipt's list-index keys from its old to its new
+    /// values.
+    fn index_receipts(&self, batch: &mut sled::Batch, changes: &Objects) -> Result<(), StoreError> {
+        let view = self.view_now();
+        for (id, new) in &changes.receipts {
+            let old: Option<Receipt> = view.get("r/", id.as_bytes())?;
+            let old_keys = match &old {
+                Some(old) => index_keys(old, view.pledgee_of(old, &Objects::default())?.as_deref()),
+                None => Vec::new(),
+            };
+            let new_keys = index_keys(new, view.pledgee_of(new, changes)?.as_deref());
+            for key in old_keys.iter().filter(|k| !new_keys.contains(k)) {
+                batch.remove(key.as_slice());
+            }
+            for key in new_keys {
+                batch.insert(key, &[]);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Every kind of object and its key prefix: the one list the disk store
+/// keeps (see `crate::state::Objects`).
+fn put_objects(batch: &mut sled::Batch, changes: &Objects) -> Result<(), StoreError> {
+    let by_id = |id: &String| id.as_bytes().to_vec();
+    put_all(
+        batch,
+        "p/",
+        changes.participants.iter().map(|(k, v)| (by_id(k), v)),
+    )?;
+    put_all(
+        batch,
+        "t/",
+        changes.tanks.iter().map(|(k, v)| (by_id(k), v)),
+    )?;
+    put_all(
+        batch,
+        "c/",
+        changes
+            .certificates
+            .iter()
+            .map(|(k, v)| (certificate_key(k), v)),
+    )?;
+    put_all(
+        batch,
+        "r/",
+        changes.receipts.iter().map(|(k, v)| (by_id(k), v)),
+    )?;
+    put_all(
+        batch,
+        "g/",
+        changes.pledges.iter().map(|(k, v)| (by_id(k), v)),
+    )?;
+    put_all(
+        batch,
+        "x/",
+        changes.transactions.iter().map(|(k, v)| (by_id(k), v)),
+    )
+}
+
+fn read_applied(tree: &sled::Tree) -> Result<u64, StoreError> {
+    match tree
+        .get(APPLIED_KEY)
+        .map_err(sled_err("read applied count"))?
+    {
+        None => Ok(0),
+        Some(bytes) => {
+            let array: [u8; 8] = bytes.as_ref().try_into().map_err(|_| StoreError::Codec {
+                key: "meta/applied".into(),
+                reason: format!("{} bytes, expected 8", bytes.len()),
+            })?;
+            Ok(u64::from_be_bytes(array))
+        }
+    }
+}
+
+impl StateStore for DiskStateStore {
+    type View = DiskStateView;
+
+    fn applied(&self) -> u64 {
+        self.applied
+    }
+
+    fn view(&self) -> DiskStateView {
+        self.view_now()
+    }
+
+    fn apply(&mut self, update: &StateUpdate) -> Result<(), StoreError> {
+        check_follows(self.applied, update)?;
+        self.write(update)?;
+        self.applied = update.end;
+        Ok(())
+    }
+
+    fn clear(&mut self) -> Result<(), StoreError> {
+        self.tree.clear().map_err(sled_err("clear state"))?;
+        self.tree
+            .insert(FORMAT_KEY, STATE_FORMAT)
+            .map_err(sled_err("write format"))?;
+        self.applied = 0;
+        Ok(())
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush().map_err(sled_err("flush"))?;
+        Ok(())
+    }
+}
+
+/// A view of a [`DiskStateStore`]. It reads sled's live tree: it reflects at
+/// least the entries `0..applied()` and may see entries applied after it
+/// was taken (whole objects of a later version, never a torn one).
+#[derive(Debug, Clone)]
+pub struct DiskStateView {
+    tree: sled::Tree,
+    applied: u64,
+}
+
+impl DiskStateView {
+    fn get<T: DeserializeOwned>(&self, prefix: &str, id: &[u8]) -> Result<Option<T>, StoreError> {
+        let key = [prefix.as_bytes(), id].concat();
+        match self.tree.get(&key).map_err(sled_err("read"))? {
+            None => Ok(None),
+            Some(bytes) => decode_value(&key, &bytes).map(Some),
+        }
+    }
+
+    fn scan<T: DeserializeOwned>(
+        &self,
+        prefix: &str,
+    ) -> impl Iterator<Item = Result<T, StoreError>> + '_ {
+        self.tree.scan_prefix(prefix.as_bytes()).map(|item| {
+            let (key, bytes) = item.map_err(sled_err("scan"))?;
+            decode_value(&key, &bytes)
+        })
+    }
+
+    /// The bank of the receipt's active pledge, looking in `pending` first.
+    fn pledgee_of(
+        &self,
+        receipt: &Receipt,
+        pending: &Objects,
+    ) -> Result<Option<String>, StoreError> {
+        let Some(pledge_id) = active_pledge_id(receipt) else {
+            return Ok(None);
+        };
+        let pledge = match pending.pledges.get(pledge_id) {
+            Some(pledge) => Some(pledge.clone()),
+            None => self.get::<Pledge>("g/", pledge_id.as_bytes())?,
+        };
+        Ok(pledge.map(|p| p.terms.pledgee_id))
+    }
+}
+
+fn put_all<'a, T: Serialize + 'a>(
+    batch: &mut sled::Batch,
+    prefix: &str,
+    items: impl Iterator<Item = (Vec<u8>, &'a T)>,
+) -> Result<(), StoreError> {
+    for (id, value) in items {
+        let key = [prefix.as_bytes(), &id].concat();
+        let bytes = postcard::to_stdvec(value).map_err(|e| StoreError::Codec {
+            key: String::from_utf8_lossy(&key).into_owned(),
+            reason: e.to_string(),
+        })?;
+        batch.insert(key, bytes);
+    }
+    Ok(())
+}
+
+fn decode_value<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
+    postcard::from_bytes(bytes).map_err(|e| StoreError::Codec {
+        key: String::from_utf8_lossy(key).into_owned(),
+        reason: e.to_string(),
+    })
+}
+
+fn history_key(receipt_id: &str, seq: Seq) -> Vec<u8> {
+    [
+        b"h/".as_slice(),
+        receipt_id.as_bytes(),
+        b"\0",
+        &seq.to_be_bytes(),
+    ]
+    .concat()
+}
+
+fn index_prefix(kind: &str, value: &str) -> Vec<u8> {
+    [
+        b"i/".as_slice(),
+        kind.as_bytes(),
+        b"/",
+        value.as_bytes(),
+        b"\0",
+    ]
+    .concat()
+}
+
+fn filter_prefix(filter: &ReceiptFilter) -> Vec<u8> {
+    match filter {
+        ReceiptFilter::All => b"r/".to_vec(),
+        ReceiptFilter::Holder(id) => index_prefix("h", id),
+        ReceiptFilter::Warehouse(id) => index_prefix("w", id),
+        ReceiptFilter::Tank(id) => index_prefix("t", id),
+        ReceiptFilter::Pledgee(id) => index_prefix("b", id),
+        ReceiptFilter::Status(name) => index_prefix("s", name),
+    }
+}
+
+fn index_keys(receipt: &Receipt, pledgee: Option<&str>) -> Vec<Vec<u8>> {
+    let id = receipt.id().as_bytes();
+    let mut keys = vec![
+        [index_prefix("h", &receipt.holder_id), id.to_vec()].concat(),
+        [index_prefix("w", &receipt.warehouse_id), id.to_vec()].concat(),
+        [index_prefix("t", &receipt.terms.tank_id), id.to_vec()].concat(),
+        [index_prefix("s", receipt.status.name()), id.to_vec()].concat(),
+    ];
+    if let Some(bank) = pledgee {
+        keys.push([index_prefix("b", bank), id.to_vec()].concat());
+    }
+    keys
+}
+
+fn certificate_key(reference: &CertificateRef) -> Vec<u8> {
+    [
+        reference.agency.as_bytes(),
+        b"\0",
+        reference.number.as_bytes(),
+    ]
+    .concat()
+}
+
+fn sled_err(op: &'static str) -> impl Fn(sled::Error) -> StoreError {
+    move |source| StoreError::Sled { op, source }
+}
+
+impl StateView for DiskStateView {
+    fn applied(&self) -> u64 {
+        self.applied
+    }
+
+    fn receipts(
+        &self,
+        filter: &ReceiptFilter,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<Receipt>, StoreError> {
+        let prefix = filter_prefix(filter);
+        let start = match after.is_empty() {
+            true => prefix.clone(),
+            false => [prefix.as_slice(), after.as_bytes(), b"\0"].concat(),
+        };
+        let mut found = Vec::new();
+        for item in self.tree.range(start..) {
+            let (key, value) = item.map_err(sled_err("list receipts"))?;
+            let Some(id) = key.strip_prefix(prefix.as_slice()) else {
+                break;
+            };
+            // Scanning `r/` yields the receipts themselves; an index key
+            // names one to read.
+            let receipt = match filter {
+                ReceiptFilter::All => Some(decode_value(&key, &value)?),
+                _ => self.get("r/", id)?,
+            };
+            if let Some(receipt) = receipt {
+                found.push(receipt);
+            }
+            if found.len() >= limit {
+                break;
+            }
+        }
+        Ok(found)
+    }
+
+    fn receipt_history(&self, id: &str) -> Result<Vec<Seq>, StoreError> {
+        let prefix = [b"h/".as_slice(), id.as_bytes(), b"\0"].concat();
+        self.tree
+            .scan_prefix(&prefix)
+            .map(|item| {
+                let (key, _) = item.map_err(sled_err("read history"))?;
+                parse_history_key(&key).map(|(_, seq)| seq)
+            })
+            .collect()
+    }
+
+    fn objects(&self) -> Result<Objects, StoreError> {
+        let mut all = Objects {
+            ledger_id: self.ledger_id_stored()?,
+            ..Objects::default()
+        };
+        for p in self.scan::<Participant>("p/") {
+            all.put_participant(p?);
+        }
+        for t in self.scan::<Tank>("t/") {
+            all.put_tank(t?);
+        }
+        for c in self.scan::<Certificate>("c/") {
+            all.put_certificate(c?);
+        }
+        for r in self.scan::<Receipt>("r/") {
+            all.put_receipt(r?);
+        }
+        for g in self.scan::<Pledge>("g/") {
+            all.put_pledge(g?);
+        }
+        for item in self.tree.scan_prefix(b"h/") {
+            let (key, _) = item.map_err(sled_err("scan"))?;
+            let (id, seq) = parse_history_key(&key)?;
+            all.receipt_history.entry(id).or_default().push(seq);
+        }
+        for item in self.tree.scan_prefix(b"x/") {
+            let (key, bytes) = item.map_err(sled_err("scan"))?;
+            let record: TxRecord = decode_value(&key, &bytes)?;
+            all.transactions
+                .insert(String::from_utf8_lossy(&key[2..]).into_owned(), record);
+        }
+        Ok(all)
+    }
+}
+
+impl DiskStateView {
+    fn ledger_id_stored(&self) -> Result<Option<String>, StoreError> {
+        let bytes = self
+            .tree
+            .get(LEDGER_ID_KEY)
+            .map_err(sled_err("read ledger id"))?;
+        Ok(bytes.map(|b| String::from_utf8_lossy(&b).into_owned()))
+    }
+}
+
+impl StateRead for DiskStateView {
+    fn ledger_id(&self) -> Result<Option<String>, StateError> {
+        Ok(self.ledger_id_stored()?)
+    }
+    fn participant(&self, id: &str) -> Result<Option<Participant>, StateError> {
+        Ok(self.get("p/", id.as_bytes())?)
+    }
+    fn tank(&self, id: &str) -> Result<Option<Tank>, StateError> {
+        Ok(self.get("t/", id.as_bytes())?)
+    }
+    fn certificate(&self, reference: &CertificateRef) -> Result<Option<Certificate>, StateError> {
+        Ok(self.get("c/", &certificate_key(reference))?)
+    }
+    fn receipt(&self, id: &str) -> Result<Option<Receipt>, StateError> {
+        Ok(self.get("r/", id.as_bytes())?)
+    }
+    fn pledge(&self, id: &str) -> Result<Option<Pledge>, StateError> {
+        Ok(self.get("g/", id.as_bytes())?)
+    }
+    fn transaction(&self, tx_id: &str) -> Result<Option<TxRecord>, StateError> {
+        Ok(self.get("x/", tx_id.as_bytes())?)
+    }
+}
+
+fn node_key(id: NodeId) -> Vec<u8> {
+    [b"m/".as_slice(), &id.to_key()].concat()
+}
+
+impl NodeSource for DiskStateView {
+    type Error = StoreError;
+
+    fn node(&self, id: NodeId) -> Result<Hash, StoreError> {
+        let bytes = self
+            .tree
+            .get(node_key(id))
+            .map_err(sled_err("read Merkle node"))?;
+        let bytes = bytes.ok_or_else(|| StoreError::Tree {
+            reason: format!("node {id:?} is not stored"),
+        })?;
+        bytes.as_ref().try_into().map_err(|_| StoreError::Codec {
+            key: format!("m/{id:?}"),
+            reason: format!("{} bytes, expected 32", bytes.len()),
+        })
+    }
+}
+
+fn parse_history_key(key: &[u8]) -> Result<(String, Seq), StoreError> {
+    let bad = || StoreError::Codec {
+        key: String::from_utf8_lossy(key).into_owned(),
+        reason: "not a history key".into(),
+    };
+    let rest = key.strip_prefix(b"h/").ok_or_else(bad)?;
+    let split = rest.len().checked_sub(9).ok_or_else(bad)?;
+    let (id, tail) = rest.split_at(split);
+    let seq: [u8; 8] = tail
+        .get(1..)
+        .and_then(|s| s.try_into().ok())
+        .ok_or_else(bad)?;
+    Ok((
+        String::from_utf8_lossy(id).into_owned(),
+        u64::from_be_bytes(seq),
+    ))
+}

@@ -1,0 +1,153 @@
+//! The derived state in memory: the same contract as the disk store,
+//! nothing durable. A view is an immutable snapshot (the store copies its
+//! state on the next apply while a view of it is alive).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::{
+    ReceiptFilter, StateStore, StateUpdate, StateView, StoreError, active_pledge_id, check_follows,
+};
+use crate::merkle::{Hash, NodeId, NodeSource};
+use crate::model::{
+    Certificate, CertificateRef, Participant, Pledge, Receipt, Seq, Tank, TxRecord,
+};
+use crate::state::{Objects, StateError, StateRead};
+
+/// Objects, history and Merkle nodes in memory.
+#[derive(Debug, Default)]
+pub struct MemoryStateStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct Inner {
+    applied: u64,
+    objects: Objects,
+    nodes: BTreeMap<NodeId, Hash>,
+}
+
+impl MemoryStateStore {
+    /// An empty state.
+    pub fn new() -> MemoryStateStore {
+        MemoryStateStore::default()
+    }
+}
+
+impl StateStore for MemoryStateStore {
+    type View = MemoryStateView;
+
+    fn applied(&self) -> u64 {
+        self.inner.applied
+    }
+
+    fn view(&self) -> MemoryStateView {
+        MemoryStateView {
+            inner: self.inner.clone(),
+        }
+    }
+
+    fn apply(&mut self, update: &StateUpdate) -> Result<(), StoreError> {
+        check_follows(self.inner.applied, update)?;
+        let inner = Arc::make_mut(&mut self.inner);
+        inner.objects.merge(update.changes.clone());
+        inner
+            .nodes
+            .extend(update.nodes.iter().map(|(k, v)| (*k, *v)));
+        inner.applied = update.end;
+        Ok(())
+    }
+
+    fn clear(&mut self) -> Result<(), StoreError> {
+        self.inner = Arc::default();
+        Ok(())
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+/// An immutable snapshot of a [`MemoryStateStore`].
+#[derive(Debug, Clone)]
+pub struct MemoryStateView {
+    inner: Arc<Inner>,
+}
+
+impl StateView for MemoryStateView {
+    fn applied(&self) -> u64 {
+        self.inner.applied
+    }
+
+    fn receipts(
+        &self,
+        filter: &ReceiptFilter,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<Receipt>, StoreError> {
+        let objects = &self.inner.objects;
+        let after = (
+            std::ops::Bound::Excluded(after.to_owned()),
+            std::ops::Bound::Unbounded,
+        );
+        let pledgee = |r: &Receipt| {
+            let pledge = active_pledge_id(r).and_then(|id| objects.pledges.get(id));
+            pledge.map(|p| p.terms.pledgee_id.clone())
+        };
+        Ok(objects
+            .receipts
+            .range(after)
+            .map(|(_, r)| r)
+            .filter(|r| filter.matches(r, pledgee(r).as_deref()))
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    fn receipt_history(&self, id: &str) -> Result<Vec<Seq>, StoreError> {
+        let history = self.inner.objects.receipt_history.get(id);
+        Ok(history.cloned().unwrap_or_default())
+    }
+
+    fn objects(&self) -> Result<Objects, StoreError> {
+        Ok(self.inner.objects.clone())
+    }
+}
+
+impl StateRead for MemoryStateView {
+    fn ledger_id(&self) -> Result<Option<String>, StateError> {
+        self.inner.objects.ledger_id()
+    }
+    fn participant(&self, id: &str) -> Result<Option<Participant>, StateError> {
+        self.inner.objects.participant(id)
+    }
+    fn tank(&self, id: &str) -> Result<Option<Tank>, StateError> {
+        self.inner.objects.tank(id)
+    }
+    fn certificate(&self, reference: &CertificateRef) -> Result<Option<Certificate>, StateError> {
+        self.inner.objects.certificate(reference)
+    }
+    fn receipt(&self, id: &str) -> Result<Option<Receipt>, StateError> {
+        self.inner.objects.receipt(id)
+    }
+    fn pledge(&self, id: &str) -> Result<Option<Pledge>, StateError> {
+        self.inner.objects.pledge(id)
+    }
+    fn transaction(&self, tx_id: &str) -> Result<Option<TxRecord>, StateError> {
+        self.inner.objects.transaction(tx_id)
+    }
+}
+
+impl NodeSource for MemoryStateView {
+    type Error = StoreError;
+
+    fn node(&self, id: NodeId) -> Result<Hash, StoreError> {
+        self.inner
+            .nodes
+            .get(&id)
+            .copied()
+            .ok_or_else(|| StoreError::Tree {
+                reason: format!("node {id:?} is not stored"),
+            })
+    }
+}

@@ -1,0 +1,177 @@
+//! The derived state as a trait: [`StateStore`] for the one writer,
+//! [`StateView`] for readers on other threads.
+//!
+//! **Contract.** A state store reflects exactly the entries `0..applied()`
+//! of the log: their objects, the list indexes over receipts, each
+//! receipt's history, and the Merkle nodes over those entries.
+//! [`StateStore::apply`] takes the effects of the next entries (a
+//! [`StateUpdate`] starting at `applied()`, possibly covering several
+//! groups) and makes them visible to every view taken afterwards; it need
+//! not make them durable. After a crash the store may come back with any
+//! `applied()` it once had, or empty, never a mix: the ledger replays the
+//! rest from the log. The store never runs the rules and never reads the
+//! log.
+
+mod disk;
+mod memory;
+
+pub use disk::{DiskStateStore, DiskStateView};
+pub use memory::{MemoryStateStore, MemoryStateView};
+
+use std::collections::BTreeMap;
+
+use super::StoreError;
+use crate::merkle::{Hash, NodeId, NodeSource};
+use crate::model::{Receipt, ReceiptStatus, Seq};
+use crate::state::{Objects, StateRead};
+
+/// The derived state's writer.
+///
+/// **Contract.** A state store reflects exactly the entries `0..applied()`
+/// of the log: their objects, the list indexes over receipts, each
+/// receipt's history, and the Merkle nodes over those entries.
+/// [`StateStore::apply`] takes the effects of the next entries (a
+/// [`StateUpdate`] starting at `applied()`, possibly covering several
+/// groups) and makes them visible to every view taken afterwards; it need
+/// not make them durable. After a crash the store may come back with any
+/// `applied()` it once had, or empty, never a mix: the ledger replays the
+/// rest from the log. The store never runs the rules and never reads the
+/// log.
+///
+/// Both implementations pass one shared suite (`ledger/tests/state_store_suite.rs`).
+pub trait StateStore: Send + 'static {
+    /// What readers hold.
+    type View: StateView;
+
+    /// Number of entries whose effects the store holds.
+    fn applied(&self) -> u64;
+
+    /// A read-only view of the state as it is now, for any thread.
+    fn view(&self) -> Self::View;
+
+    /// Applies the effects of entries `update.first..update.end`, which must
+    /// start at [`StateStore::applied`] (else [`StoreError::StateBehind`]).
+    fn apply(&mut self, update: &StateUpdate) -> Result<(), StoreError>;
+
+    /// Forgets everything: `applied()` becomes 0, to be rebuilt from the log.
+    fn clear(&mut self) -> Result<(), StoreError>;
+
+    /// Writes what is cached in memory to the store's files, so that the
+    /// next open replays nothing. Not a durability barrier (the log is).
+    fn flush(&self) -> Result<(), StoreError>;
+}
+
+/// A read-only view of a state store, cheap to clone and shared between
+/// threads. It reflects at least the entries `0..applied()`; the disk store's
+/// views may also see entries applied after they were taken (see
+/// [`DiskStateView`]).
+pub trait StateView:
+    StateRead + NodeSource<Error = StoreError> + Clone + Send + Sync + 'static
+{
+    /// Entries reflected when the view was taken.
+    fn applied(&self) -> u64;
+
+    /// Receipts matching `filter` whose ids sort after `after` (exclusive; ""
+    /// for the first page), in id order, at most `limit`.
+    fn receipts(
+        &self,
+        filter: &ReceiptFilter,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<Receipt>, StoreError>;
+
+    /// The entries that changed a receipt, in order.
+    fn receipt_history(&self, id: &str) -> Result<Vec<Seq>, StoreError>;
+
+    /// Every object, for comparison with a replay and for state snapshots.
+    fn objects(&self) -> Result<Objects, StoreError>;
+}
+
+/// The effects of a run of consecutive entries on the derived state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StateUpdate {
+    /// The first entry covered.
+    pub first: Seq,
+    /// One past the last entry covered.
+    pub end: Seq,
+    /// The objects those entries put, latest version of each.
+    pub changes: Objects,
+    /// The Merkle nodes those entries complete (see
+    /// [`crate::merkle::nodes_completed_by_append`]).
+    pub nodes: BTreeMap<NodeId, Hash>,
+}
+
+impl StateUpdate {
+    /// An empty update starting at entry `first`.
+    pub fn starting_at(first: Seq) -> StateUpdate {
+        StateUpdate {
+            first,
+            end: first,
+            ..StateUpdate::default()
+        }
+    }
+
+    /// Whether it covers no entry.
+    pub fn is_empty(&self) -> bool {
+        self.end == self.first
+    }
+
+    /// Appends the effects of the entries that follow (`later.first` must
+    /// be `self.end`).
+    pub fn merge(&mut self, later: StateUpdate) {
+        debug_assert_eq!(later.first, self.end, "updates must be consecutive");
+        self.end = later.end;
+        self.changes.merge(later.changes);
+        self.nodes.extend(later.nodes);
+    }
+}
+
+/// Which receipts to list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReceiptFilter {
+    /// Every receipt.
+    All,
+    /// Held by this participant.
+    Holder(String),
+    /// Issued by this warehouse.
+    Warehouse(String),
+    /// Drawn on this tank.
+    Tank(String),
+    /// Under an active pledge to this bank.
+    Pledgee(String),
+    /// In this status: "active", "pledged", "cancelled" or "split".
+    Status(&'static str),
+}
+
+impl ReceiptFilter {
+    /// Whether `receipt` (whose active pledge, if any, is to `pledgee`) matches.
+    pub fn matches(&self, receipt: &Receipt, pledgee: Option<&str>) -> bool {
+        match self {
+            ReceiptFilter::All => true,
+            ReceiptFilter::Holder(id) => receipt.holder_id == *id,
+            ReceiptFilter::Warehouse(id) => receipt.warehouse_id == *id,
+            ReceiptFilter::Tank(id) => receipt.terms.tank_id == *id,
+            ReceiptFilter::Pledgee(id) => pledgee == Some(id.as_str()),
+            ReceiptFilter::Status(name) => receipt.status.name() == *name,
+        }
+    }
+}
+
+/// The pledge id a receipt is under, if pledged.
+pub fn active_pledge_id(receipt: &Receipt) -> Option<&str> {
+    match &receipt.status {
+        ReceiptStatus::Pledged { pledge_id } => Some(pledge_id),
+        _ => None,
+    }
+}
+
+/// Refuses an update that does not start where the store stands.
+fn check_follows(applied: u64, update: &StateUpdate) -> Result<(), StoreError> {
+    match update.first == applied && update.end >= update.first {
+        true => Ok(()),
+        false => Err(StoreError::StateBehind {
+            applied,
+            first: update.first,
+        }),
+    }
+}

@@ -1,0 +1,244 @@
+//! What readers see: the chain up to a head and the state at that head,
+//! through one trait, [`LedgerRead`], whatever the stores behind it.
+//!
+//! A [`Snapshot`] is an immutable picture of the ledger at a head: a log
+//! reader bounded by the head, a view of the state store, and the updates
+//! of the entries the state store has not applied yet (`pending`), read
+//! first. Taking one costs a few reference counts; no reader waits for a
+//! writer or an fsync.
+//!
+//! ```text
+//!  Snapshot { head, log reader, state view (applied A), pending: updates A..head }
+//!     reads: pending (newest first) ─▶ state view;  records < head from the log
+//! ```
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::chain::ChainCursor;
+use crate::entry::Entry;
+use crate::merkle::{self, Hash, MerkleError, NodeId, NodeSource};
+use crate::model::{
+    Certificate, CertificateRef, Participant, Pledge, Receipt, Seq, Tank, TxRecord,
+};
+use crate::state::{Objects, StateError, StateRead};
+use crate::store::{LogRead, ReceiptFilter, StateUpdate, StateView, StoreError, active_pledge_id};
+
+/// Read access to a ledger at a head: the chain, the Merkle tree over it and
+/// the state it produces.
+pub trait LedgerRead: StateRead + NodeSource<Error = StoreError> {
+    /// Number of entries.
+    fn len(&self) -> u64;
+
+    /// Whether no entry (not even genesis) is there.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The chain position after the last entry.
+    fn head(&self) -> ChainCursor;
+
+    /// The record (entry bytes as stored) `seq`.
+    fn record(&self, seq: Seq) -> Result<Vec<u8>, StoreError>;
+
+    /// The entry `seq`.
+    fn entry(&self, seq: Seq) -> Result<Entry, StoreError> {
+        let record = self.record(seq)?;
+        Entry::decode(&record)
+            .map_err(|source| crate::chain::ChainError::Malformed { seq, source }.into())
+    }
+
+    /// Receipts matching `filter` whose ids sort after `after` (exclusive;
+    /// "" for the first page), in id order, at most `limit`.
+    fn receipts(
+        &self,
+        filter: &ReceiptFilter,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<Receipt>, StoreError>;
+
+    /// The entries that changed a receipt, in order.
+    fn receipt_history(&self, id: &str) -> Result<Vec<Seq>, StoreError>;
+
+    /// Every object of the state, for comparison with a replay.
+    fn objects(&self) -> Result<Objects, StoreError>;
+
+    /// The Merkle root over the first `size` entries.
+    fn tree_root(&self, size: u64) -> Result<Hash, StoreError> {
+        merkle::root(size, &self).map_err(tree_error)
+    }
+}
+
+/// A Merkle error as a store error.
+pub fn tree_error(error: MerkleError<StoreError>) -> StoreError {
+    match error {
+        MerkleError::Storage(error) => error,
+        other => StoreError::Tree {
+            reason: other.to_string(),
+        },
+    }
+}
+
+/// The ledger at one head. See the [module documentation](self).
+#[derive(Debug, Clone)]
+pub struct Snapshot<R, V> {
+    head: ChainCursor,
+    log: R,
+    state: V,
+    pending: Arc<[Arc<StateUpdate>]>,
+}
+
+impl<R: LogRead, V: StateView> Snapshot<R, V> {
+    /// The ledger at `head`: `pending` holds, oldest first, the updates of
+    /// the entries from `state.applied()` up to the head.
+    pub fn new(head: ChainCursor, log: R, state: V, pending: Arc<[Arc<StateUpdate>]>) -> Self {
+        Snapshot {
+            head,
+            log,
+            state,
+            pending,
+        }
+    }
+
+    /// The state store's view under the pending updates.
+    pub fn state_view(&self) -> &V {
+        &self.state
+    }
+
+    /// The log reader.
+    pub fn log(&self) -> &R {
+        &self.log
+    }
+
+    /// The updates not yet in the state store, oldest first.
+    pub fn pending(&self) -> &[Arc<StateUpdate>] {
+        &self.pending
+    }
+
+    /// The newest pending version of an object, if any update holds one.
+    fn pending_get<T: Clone>(&self, get: impl Fn(&Objects) -> Option<&T>) -> Option<T> {
+        self.pending
+            .iter()
+            .rev()
+            .find_map(|update| get(&update.changes).cloned())
+    }
+
+    /// Receipts changed by the pending updates, newest version of each.
+    fn pending_receipts(&self) -> BTreeMap<&str, &Receipt> {
+        let mut changed = BTreeMap::new();
+        for update in self.pending.iter() {
+            for (id, receipt) in &update.changes.receipts {
+                changed.insert(id.as_str(), receipt);
+            }
+        }
+        changed
+    }
+
+    fn pledgee(&self, receipt: &Receipt) -> Result<Option<String>, StoreError> {
+        let Some(pledge_id) = active_pledge_id(receipt) else {
+            return Ok(None);
+        };
+        Ok(self.pledge(pledge_id)?.map(|p| p.terms.pledgee_id))
+    }
+}
+
+macro_rules! snapshot_read {
+    ($method:ident, $field:ident, $key:ty, $value:ty) => {
+        fn $method(&self, key: &$key) -> Result<Option<$value>, StateError> {
+            match self.pending_get(|objects| objects.$field.get(key)) {
+                Some(found) => Ok(Some(found)),
+                None => self.state.$method(key),
+            }
+        }
+    };
+}
+
+impl<R: LogRead, V: StateView> StateRead for Snapshot<R, V> {
+    fn ledger_id(&self) -> Result<Option<String>, StateError> {
+        match self.pending_get(|objects| objects.ledger_id.as_ref()) {
+            Some(id) => Ok(Some(id)),
+            None => self.state.ledger_id(),
+        }
+    }
+    snapshot_read!(participant, participants, str, Participant);
+    snapshot_read!(tank, tanks, str, Tank);
+    snapshot_read!(certificate, certificates, CertificateRef, Certificate);
+    snapshot_read!(receipt, receipts, str, Receipt);
+    snapshot_read!(pledge, pledges, str, Pledge);
+    snapshot_read!(transaction, transactions, str, TxRecord);
+}
+
+impl<R: LogRead, V: StateView> NodeSource for Snapshot<R, V> {
+    type Error = StoreError;
+
+    fn node(&self, id: NodeId) -> Result<Hash, StoreError> {
+        let pending = self.pending.iter().rev();
+        match pending.into_iter().find_map(|u| u.nodes.get(&id)) {
+            Some(hash) => Ok(*hash),
+            None => self.state.node(id),
+        }
+    }
+}
+
+impl<R: LogRead, V: StateView> LedgerRead for Snapshot<R, V> {
+    fn len(&self) -> u64 {
+        self.head.next_seq
+    }
+
+    fn head(&self) -> ChainCursor {
+        self.head
+    }
+
+    fn record(&self, seq: Seq) -> Result<Vec<u8>, StoreError> {
+        match seq < self.head.next_seq {
+            true => self.log.read(seq),
+            false => Err(StoreError::OutOfRange {
+                seq,
+                len: self.head.next_seq,
+            }),
+        }
+    }
+
+    fn receipts(
+        &self,
+        filter: &ReceiptFilter,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<Receipt>, StoreError> {
+        if self.pending.is_empty() {
+            return self.state.receipts(filter, after, limit);
+        }
+        let changed = self.pending_receipts();
+        let extra = limit.saturating_add(changed.len());
+        let mut listed = self.state.receipts(filter, after, extra)?;
+        listed.retain(|r| !changed.contains_key(r.id()));
+        for receipt in changed.values().filter(|r| r.id() > after) {
+            if filter.matches(receipt, self.pledgee(receipt)?.as_deref()) {
+                listed.push((*receipt).clone());
+            }
+        }
+        listed.sort_by(|a, b| a.id().cmp(b.id()));
+        listed.truncate(limit);
+        Ok(listed)
+    }
+
+    fn receipt_history(&self, id: &str) -> Result<Vec<Seq>, StoreError> {
+        let applied = self.state.applied();
+        let mut history = self.state.receipt_history(id)?;
+        history.retain(|seq| *seq < applied);
+        for update in self.pending.iter() {
+            if let Some(seqs) = update.changes.receipt_history.get(id) {
+                history.extend(seqs.iter().filter(|s| **s < self.head.next_seq));
+            }
+        }
+        Ok(history)
+    }
+
+    fn objects(&self) -> Result<Objects, StoreError> {
+        let mut all = self.state.objects()?;
+        for update in self.pending.iter() {
+            all.merge(update.changes.clone());
+        }
+        Ok(all)
+    }
+}

@@ -1,0 +1,255 @@
+//! One suite for both state stores: [`MemoryStateStore`] and
+//! [`DiskStateStore`] keep the same contract (see `pledge_ledger::store`'s
+//! `StateStore`). The updates come from a real chain: the scenario of the
+//! ledger suite, replayed entry by entry.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use pledge_ledger::entry::Entry;
+use pledge_ledger::merkle::{self, Frontier, NodeSource};
+use pledge_ledger::model::ReceiptStatus;
+use pledge_ledger::replay::reapply;
+use pledge_ledger::state::{MemoryState, Overlay, StateRead};
+use pledge_ledger::store::{
+    DiskStateStore, MemoryStateStore, ReceiptFilter, StateStore, StateUpdate, StateView, StoreError,
+};
+use pledge_ledger::view::LedgerRead;
+use support::*;
+
+/// The updates of a chain touching every kind of object, one per entry,
+/// and the state and Merkle root they add up to.
+fn chain_updates() -> (Vec<StateUpdate>, MemoryState, merkle::Hash) {
+    let mut world = World::new();
+    world.receipt_of("R-1", 2_000_000);
+    world.ok(
+        split("R-1", &[("R-1a", 1_500_000), ("R-1b", 500_000)]),
+        &["wh-1", "trader-a"],
+    );
+    world.ok(
+        pledge("P-1", "R-1a", "bank-a", world.now_ms + 30 * DAY_MS),
+        &["trader-a", "bank-a"],
+    );
+    world.ok(transfer("R-1b", "trader-b"), &["trader-a", "wh-1"]);
+    world.ok(freeze("R-1b"), &["regulator"]);
+    world.receipt_of("R-2", 1_000);
+    world.ok(
+        pledge("P-2", "R-2", "bank-b", world.now_ms + DAY_MS),
+        &["trader-a", "bank-b"],
+    );
+    world.ok(release("P-1"), &["bank-a"]);
+    world.ok(cancel("R-1a"), &["trader-a", "wh-1"]);
+    let snapshot = world.store();
+    let mut state = MemoryState::default();
+    let mut frontier = Frontier::default();
+    let mut updates = Vec::new();
+    for seq in 0..snapshot.len() {
+        let entry = Entry::decode(&snapshot.record(seq).unwrap()).unwrap();
+        let changes = reapply(&Overlay::new(&state), &entry, None).unwrap();
+        state.merge(changes.clone());
+        updates.push(StateUpdate {
+            first: seq,
+            end: seq + 1,
+            changes,
+            nodes: frontier
+                .append(merkle::leaf_hash(&entry.body()))
+                .into_iter()
+                .collect(),
+        });
+    }
+    (updates, state, frontier.root())
+}
+
+/// The updates merged into runs of `run` entries.
+fn merged(updates: &[StateUpdate], run: usize) -> Vec<StateUpdate> {
+    updates
+        .chunks(run)
+        .map(|chunk| {
+            let mut all = StateUpdate::starting_at(chunk[0].first);
+            for update in chunk {
+                all.merge(update.clone());
+            }
+            all
+        })
+        .collect()
+}
+
+fn apply_all<S: StateStore>(store: &mut S, updates: &[StateUpdate]) {
+    for update in updates {
+        store.apply(update).unwrap();
+    }
+}
+
+fn applies_updates_and_reads_them_back<S: StateStore>(mut store: S) {
+    let (updates, expected, root) = chain_updates();
+    assert_eq!(store.applied(), 0);
+    apply_all(&mut store, &updates);
+    let view = store.view();
+    assert_eq!(store.applied(), updates.len() as u64);
+    assert_eq!(view.applied(), updates.len() as u64);
+    assert_eq!(view.objects().unwrap(), expected);
+    assert_eq!(merkle::root(updates.len() as u64, &view).unwrap(), root);
+    assert_eq!(
+        view.receipt("R-1a").unwrap().unwrap().status.name(),
+        "cancelled"
+    );
+    assert_eq!(view.transaction("nope").unwrap(), None);
+}
+
+fn updates_merged_across_groups_give_the_same_state<S: StateStore>(mut store: S) {
+    let (updates, expected, root) = chain_updates();
+    apply_all(&mut store, &merged(&updates, 4));
+    let view = store.view();
+    assert_eq!(view.objects().unwrap(), expected);
+    assert_eq!(merkle::root(updates.len() as u64, &view).unwrap(), root);
+    assert_eq!(store.applied(), updates.len() as u64);
+}
+
+fn refuses_an_update_that_does_not_follow_on<S: StateStore>(mut store: S) {
+    let (updates, _, _) = chain_updates();
+    apply_all(&mut store, &updates[..3]);
+    let before = store.view().objects().unwrap();
+    for stray in [&updates[2], &updates[4]] {
+        assert!(matches!(
+            store.apply(stray),
+            Err(StoreError::StateBehind { applied: 3, .. })
+        ));
+    }
+    assert_eq!(store.applied(), 3);
+    assert_eq!(store.view().objects().unwrap(), before);
+}
+
+fn lists_receipts_by_every_filter_and_page<S: StateStore>(mut store: S) {
+    let (updates, all, _) = chain_updates();
+    apply_all(&mut store, &merged(&updates, 3));
+    let view = store.view();
+    let filters = [
+        ReceiptFilter::All,
+        ReceiptFilter::Holder("trader-a".into()),
+        ReceiptFilter::Holder("trader-b".into()),
+        ReceiptFilter::Warehouse("wh-1".into()),
+        ReceiptFilter::Tank("T-R-1".into()),
+        ReceiptFilter::Pledgee("bank-b".into()),
+        ReceiptFilter::Pledgee("bank-a".into()),
+        ReceiptFilter::Status("pledged"),
+        ReceiptFilter::Status("split"),
+        ReceiptFilter::Status("cancelled"),
+        ReceiptFilter::Status("active"),
+    ];
+    for filter in &filters {
+        let expected: Vec<String> = all
+            .receipts
+            .values()
+            .filter(|r| {
+                let pledgee = match &r.status {
+                    ReceiptStatus::Pledged { pledge_id } => {
+                        Some(all.pledges[pledge_id].terms.pledgee_id.as_str())
+                    }
+                    _ => None,
+                };
+                filter.matches(r, pledgee)
+            })
+            .map(|r| r.id().to_owned())
+            .collect();
+        let listed: Vec<String> = view
+            .receipts(filter, "", 100)
+            .unwrap()
+            .iter()
+            .map(|r| r.id().to_owned())
+            .collect();
+        assert_eq!(listed, expected, "{filter:?}");
+        let mut paged = Vec::new();
+        let mut cursor = String::new();
+        while let Some(next) = view.receipts(filter, &cursor, 1).unwrap().pop() {
+            cursor = next.id().to_owned();
+            paged.push(cursor.clone());
+        }
+        assert_eq!(paged, expected, "paging {filter:?}");
+    }
+    for (id, history) in &all.receipt_history {
+        assert_eq!(&view.receipt_history(id).unwrap(), history, "{id}");
+    }
+    assert!(view.receipt_history("R-404").unwrap().is_empty());
+}
+
+fn clearing_forgets_everything<S: StateStore>(mut store: S) {
+    let (updates, expected, _) = chain_updates();
+    apply_all(&mut store, &updates);
+    store.clear().unwrap();
+    assert_eq!(store.applied(), 0);
+    let view = store.view();
+    assert_eq!(view.objects().unwrap(), MemoryState::default());
+    assert!(view.node(merkle::NodeId::leaf(0)).is_err());
+    apply_all(&mut store, &updates);
+    assert_eq!(store.view().objects().unwrap(), expected);
+}
+
+fn a_view_keeps_answering_for_its_entries<S: StateStore>(mut store: S) {
+    let (updates, _, _) = chain_updates();
+    apply_all(&mut store, &updates[..4]);
+    let early = store.view();
+    let early_root = merkle::root(4, &early).unwrap();
+    apply_all(&mut store, &updates[4..]);
+    assert_eq!(early.applied(), 4);
+    assert_eq!(merkle::root(4, &early).unwrap(), early_root);
+    assert_eq!(merkle::root(4, &store.view()).unwrap(), early_root);
+    assert!(early.participant("bank-a").unwrap().is_some());
+    let on_another_thread = early.clone();
+    let found = std::thread::spawn(move || on_another_thread.receipt("R-1").unwrap())
+        .join()
+        .unwrap();
+    assert!(found.is_some());
+}
+
+fn disk_store() -> (tempfile::TempDir, DiskStateStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = DiskStateStore::open(dir.path()).unwrap();
+    (dir, store)
+}
+
+macro_rules! both_stores {
+    ($($case:ident),* $(,)?) => {
+        mod memory {
+            $(#[test] fn $case() { super::$case(super::MemoryStateStore::new()); })*
+        }
+        mod disk {
+            $(#[test] fn $case() {
+                let (_dir, store) = super::disk_store();
+                super::$case(store);
+            })*
+        }
+    };
+}
+
+both_stores!(
+    applies_updates_and_reads_them_back,
+    updates_merged_across_groups_give_the_same_state,
+    refuses_an_update_that_does_not_follow_on,
+    lists_receipts_by_every_filter_and_page,
+    clearing_forgets_everything,
+    a_view_keeps_answering_for_its_entries,
+);
+
+#[test]
+fn a_memory_view_is_an_immutable_snapshot() {
+    let (updates, _, _) = chain_updates();
+    let mut store = MemoryStateStore::new();
+    apply_all(&mut store, &updates[..4]);
+    let early = store.view();
+    let objects = early.objects().unwrap();
+    apply_all(&mut store, &updates[4..]);
+    assert_eq!(early.objects().unwrap(), objects);
+}
+
+#[test]
+fn the_disk_store_keeps_its_applied_count_across_reopen() {
+    let (updates, expected, _) = chain_updates();
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = DiskStateStore::open(dir.path()).unwrap();
+    apply_all(&mut store, &updates);
+    store.flush().unwrap();
+    drop(store);
+    let store = DiskStateStore::open(dir.path()).unwrap();
+    assert_eq!(store.applied(), updates.len() as u64);
+    assert_eq!(store.view().objects().unwrap(), expected);
+}

@@ -1,0 +1,494 @@
+//! The write pipeline: three threads, each owning one step, so that a group
+//! is decided while the one before it is being made durable, and the state
+//! store is written off the acknowledgement path.
+//!
+//! ```text
+//!  handlers ──try_send──▶ [submissions] ──▶ decide thread
+//!                                             │ drain ≤ max_group_entries
+//!                                             │ Decider::decide(speculative state, group, now)
+//!                                             │   speculative = published snapshot + groups in flight
+//!                                             ▼
+//!                                         [decided] ──▶ durable thread
+//!                                                         │ drain every decided group waiting
+//!                                                         │ Durability::make_durable   (one fdatasync)
+//!                                                         │ publish: head moves, updates pending
+//!     ▲                                                   │ answer every submitter of those groups
+//!     └──────────────── oneshot replies ◀─────────────────┘
+//!                                                         ▼
+//!                                                     [updates] ──▶ apply thread
+//!                                                                     │ merge every update waiting
+//!                                                                     │ StateStore::apply (one batch)
+//!                                                                     │ publish: new view, pending shrinks
+//!  readers: Published::load() → Snapshot (no lock held while reading)
+//! ```
+//!
+//! Answers are given in the order groups were decided and only once every
+//! earlier group is durable, so no answer (an acknowledgement, a refusal
+//! because of an earlier pledge, a retry's original entry) depends on a
+//! group that could still be lost. When making a group durable fails, the
+//! pipeline stops taking writes: nothing decided after it is answered but
+//! with an error, and the node must restart (it then recovers from the
+//! log). The time of each group is read here, in the node shell.
+
+mod durability;
+mod published;
+
+pub use durability::Durability;
+pub use published::Published;
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc as std_mpsc};
+use std::thread::JoinHandle;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use pledge_ledger::envelope::VerifiedEnvelope;
+use pledge_ledger::ledger::{Committed, DecideBase, DecidedGroup, Decider, SubmitResult};
+use pledge_ledger::model::{
+    Certificate, CertificateRef, Participant, Pledge, Receipt, Seq, Tank, TxRecord,
+};
+use pledge_ledger::state::{Objects, StateError, StateRead};
+use pledge_ledger::store::{LogRead, StateStore, StateUpdate, StateView, StoreError};
+use pledge_ledger::view::{LedgerRead, Snapshot};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::metrics::Metrics;
+
+/// Decided groups waiting to be made durable, at most.
+const DECIDED_DEPTH: usize = 64;
+/// Updates waiting for the state store, at most.
+const APPLY_DEPTH: usize = 256;
+
+/// Why a submission got no answer from the rules.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SequencerError {
+    /// The queue is full: the node is overloaded.
+    #[error("the node's submission queue is full ({depth} waiting); retry later")]
+    QueueFull {
+        /// The queue depth.
+        depth: usize,
+    },
+    /// The node is shutting down or the pipeline stopped after a store failure.
+    #[error("the node is not accepting writes: {reason}")]
+    Stopped {
+        /// Why.
+        reason: String,
+    },
+    /// The store failed while committing this group: nothing of it was acknowledged.
+    #[error("the store failed while committing: {reason}")]
+    Store {
+        /// The store's error.
+        reason: String,
+    },
+}
+
+type Reply = oneshot::Sender<Result<SubmitResult, SequencerError>>;
+
+struct Submission {
+    envelope: VerifiedEnvelope,
+    reply: Reply,
+}
+
+impl std::fmt::Debug for Submission {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Submission")
+            .field("tx_id", &self.envelope.tx.tx_id)
+            .finish()
+    }
+}
+
+/// A handle for submitting to the pipeline; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Sequencer {
+    queue: mpsc::Sender<Submission>,
+    depth: usize,
+    failed: Arc<AtomicBool>,
+}
+
+impl Sequencer {
+    /// Submits a verified envelope and waits until its group is durable.
+    pub async fn submit(&self, envelope: VerifiedEnvelope) -> Result<SubmitResult, SequencerError> {
+        if self.failed.load(Ordering::Acquire) {
+            return Err(stopped("the store failed; restart the node"));
+        }
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .try_send(Submission { envelope, reply })
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => {
+                    SequencerError::QueueFull { depth: self.depth }
+                }
+                mpsc::error::TrySendError::Closed(_) => stopped("shutting down"),
+            })?;
+        answer
+            .await
+            .unwrap_or_else(|_| Err(stopped("the pipeline stopped")))
+    }
+}
+
+fn stopped(reason: &str) -> SequencerError {
+    SequencerError::Stopped {
+        reason: reason.into(),
+    }
+}
+
+fn store_error(reason: &str) -> SequencerError {
+    SequencerError::Store {
+        reason: reason.into(),
+    }
+}
+
+/// How the pipeline is sized.
+#[derive(Debug, Clone, Copy)]
+pub struct Sizes {
+    /// Most envelopes decided as one group.
+    pub max_group: usize,
+    /// Submissions waiting to be decided, at most.
+    pub queue_depth: usize,
+}
+
+/// The running pipeline: the submission handle, the published snapshot,
+/// and the threads to join on shutdown (they end once every handle is
+/// dropped and the queues are drained).
+#[derive(Debug)]
+pub struct Running<R, V> {
+    /// Submits writes.
+    pub sequencer: Sequencer,
+    /// What readers read.
+    pub published: Arc<Published<R, V>>,
+    /// The three threads, in pipeline order.
+    pub threads: Vec<JoinHandle<()>>,
+}
+
+/// Starts the pipeline over an opened ledger's parts.
+pub fn start<D, S>(
+    durability: D,
+    state: S,
+    decider: Decider,
+    sizes: Sizes,
+    heads: watch::Sender<u64>,
+    metrics: Arc<Metrics>,
+) -> std::io::Result<Running<D::Reader, S::View>>
+where
+    D: Durability,
+    S: StateStore,
+{
+    let published = Arc::new(Published::new(
+        decider.head(),
+        durability.reader(),
+        state.view(),
+    ));
+    let failed = Arc::new(AtomicBool::new(false));
+    let (queue, submissions) = mpsc::channel(sizes.queue_depth.max(1));
+    let (to_durable, decided) = std_mpsc::sync_channel(DECIDED_DEPTH);
+    let (to_apply, updates) = std_mpsc::sync_channel(APPLY_DEPTH);
+    let decide = DecideStep {
+        decider,
+        submissions,
+        published: published.clone(),
+        in_flight: VecDeque::new(),
+        to_durable,
+        max_group: sizes.max_group.max(1),
+        failed: failed.clone(),
+    };
+    let durable = DurableStep {
+        durability,
+        decided,
+        published: published.clone(),
+        to_apply,
+        heads,
+        metrics,
+        failed: failed.clone(),
+    };
+    let apply = ApplyStep {
+        state,
+        updates,
+        published: published.clone(),
+        failed: failed.clone(),
+    };
+    let threads = vec![
+        spawn("decide", move || decide.run())?,
+        spawn("durable", move || durable.run())?,
+        spawn("apply", move || apply.run())?,
+    ];
+    Ok(Running {
+        sequencer: Sequencer {
+            queue,
+            depth: sizes.queue_depth,
+            failed,
+        },
+        published,
+        threads,
+    })
+}
+
+fn spawn(name: &str, run: impl FnOnce() + Send + 'static) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new().name(name.into()).spawn(run)
+}
+
+/// A decided group on its way to durability, with its submitters.
+struct Decided {
+    first: Seq,
+    group: DecidedGroup,
+    update: Arc<StateUpdate>,
+    replies: Vec<Reply>,
+    started: Instant,
+}
+
+/// A decided group not yet in the published snapshot: what the decide
+/// thread layers over the snapshot.
+struct InFlight {
+    update: Arc<StateUpdate>,
+    answers: Vec<Committed>,
+}
+
+struct DecideStep<R, V> {
+    decider: Decider,
+    submissions: mpsc::Receiver<Submission>,
+    published: Arc<Published<R, V>>,
+    in_flight: VecDeque<InFlight>,
+    to_durable: std_mpsc::SyncSender<Decided>,
+    max_group: usize,
+    failed: Arc<AtomicBool>,
+}
+
+impl<R: LogRead, V: StateView> DecideStep<R, V> {
+    fn run(mut self) {
+        while let Some(first) = self.submissions.blocking_recv() {
+            let mut group = vec![first];
+            while group.len() < self.max_group {
+                match self.submissions.try_recv() {
+                    Ok(next) => group.push(next),
+                    Err(_) => break,
+                }
+            }
+            if self.failed.load(Ordering::Acquire) {
+                refuse(group, &stopped("the store failed; restart the node"));
+                continue;
+            }
+            if let Err(error) = self.decide(group) {
+                tracing::error!(%error, "deciding failed: the node stops taking writes");
+                self.failed.store(true, Ordering::Release);
+            }
+        }
+    }
+
+    fn decide(&mut self, group: Vec<Submission>) -> Result<(), StateError> {
+        let started = Instant::now();
+        let (envelopes, replies): (Vec<_>, Vec<_>) =
+            group.into_iter().map(|s| (s.envelope, s.reply)).unzip();
+        let snapshot = self.published.load();
+        let durable = snapshot.head().next_seq;
+        while self
+            .in_flight
+            .front()
+            .is_some_and(|g| g.update.end <= durable)
+        {
+            self.in_flight.pop_front();
+        }
+        let first = self.decider.head().next_seq;
+        let base = Speculative {
+            snapshot: &snapshot,
+            in_flight: &self.in_flight,
+        };
+        let decided = self.decider.decide(
+            &base,
+            envelopes.into_iter().map(std::borrow::Cow::Owned),
+            now_ms(),
+        );
+        let mut group = match decided {
+            Ok(group) => group,
+            Err(error) => {
+                refuse_replies(replies, &store_error(&error.to_string()));
+                return Err(error);
+            }
+        };
+        let update = Arc::new(std::mem::take(&mut group.update));
+        if !update.is_empty() {
+            let answers = group.results.iter().flatten().filter(|c| !c.duplicate);
+            self.in_flight.push_back(InFlight {
+                update: update.clone(),
+                answers: answers.cloned().collect(),
+            });
+        }
+        let decided = Decided {
+            first,
+            group,
+            update,
+            replies,
+            started,
+        };
+        if let Err(std_mpsc::SendError(decided)) = self.to_durable.send(decided) {
+            refuse_replies(decided.replies, &stopped("the pipeline stopped"));
+        }
+        Ok(())
+    }
+}
+
+fn refuse(group: Vec<Submission>, error: &SequencerError) {
+    refuse_replies(group.into_iter().map(|s| s.reply).collect(), error);
+}
+
+fn refuse_replies(replies: Vec<Reply>, error: &SequencerError) {
+    for reply in replies {
+        let _ = reply.send(Err(error.clone()));
+    }
+}
+
+/// The published snapshot with the groups in flight layered over it,
+/// newest first: the state as it will be once they are all durable.
+struct Speculative<'a, R, V> {
+    snapshot: &'a Snapshot<R, V>,
+    in_flight: &'a VecDeque<InFlight>,
+}
+
+impl<R: LogRead, V: StateView> Speculative<'_, R, V> {
+    fn newest<T: Clone>(&self, get: impl Fn(&Objects) -> Option<&T>) -> Option<T> {
+        self.in_flight
+            .iter()
+            .rev()
+            .find_map(|g| get(&g.update.changes).cloned())
+    }
+}
+
+macro_rules! speculative_read {
+    ($method:ident, $field:ident, $key:ty, $value:ty) => {
+        fn $method(&self, key: &$key) -> Result<Option<$value>, StateError> {
+            match self.newest(|objects| objects.$field.get(key)) {
+                Some(found) => Ok(Some(found)),
+                None => self.snapshot.$method(key),
+            }
+        }
+    };
+}
+
+impl<R: LogRead, V: StateView> StateRead for Speculative<'_, R, V> {
+    fn ledger_id(&self) -> Result<Option<String>, StateError> {
+        match self.newest(|objects| objects.ledger_id.as_ref()) {
+            Some(id) => Ok(Some(id)),
+            None => self.snapshot.ledger_id(),
+        }
+    }
+    speculative_read!(participant, participants, str, Participant);
+    speculative_read!(tank, tanks, str, Tank);
+    speculative_read!(certificate, certificates, CertificateRef, Certificate);
+    speculative_read!(receipt, receipts, str, Receipt);
+    speculative_read!(pledge, pledges, str, Pledge);
+    speculative_read!(transaction, transactions, str, TxRecord);
+}
+
+impl<R: LogRead, V: StateView> DecideBase for Speculative<'_, R, V> {
+    fn answer_of(&self, seq: Seq) -> Result<Committed, StoreError> {
+        let in_flight = self.in_flight.iter().flat_map(|g| g.answers.iter());
+        match in_flight.into_iter().find(|c| c.seq == seq) {
+            Some(answer) => Ok(Committed {
+                duplicate: true,
+                ..answer.clone()
+            }),
+            None => self.snapshot.answer_of(seq),
+        }
+    }
+}
+
+struct DurableStep<D: Durability, V> {
+    durability: D,
+    decided: std_mpsc::Receiver<Decided>,
+    published: Arc<Published<D::Reader, V>>,
+    to_apply: std_mpsc::SyncSender<Arc<StateUpdate>>,
+    heads: watch::Sender<u64>,
+    metrics: Arc<Metrics>,
+    failed: Arc<AtomicBool>,
+}
+
+impl<D: Durability, V: StateView> DurableStep<D, V> {
+    fn run(mut self) {
+        while let Ok(first) = self.decided.recv() {
+            let mut batch = vec![first];
+            while let Ok(next) = self.decided.try_recv() {
+                batch.push(next);
+            }
+            if let Err(error) = self.make_durable(batch) {
+                tracing::error!(%error, "store failure: the node stops taking writes");
+                self.failed.store(true, Ordering::Release);
+                while let Ok(decided) = self.decided.recv() {
+                    refuse_replies(decided.replies, &store_error(&error.to_string()));
+                }
+                return;
+            }
+        }
+    }
+
+    fn make_durable(&mut self, batch: Vec<Decided>) -> Result<(), StoreError> {
+        let first = batch[0].first;
+        let records: Vec<&[u8]> = batch.iter().flat_map(|d| d.group.records()).collect();
+        let written = self.durability.make_durable(first, &records);
+        drop(records);
+        if let Err(error) = written {
+            let refusal = store_error(&error.to_string());
+            for decided in batch {
+                refuse_replies(decided.replies, &refusal);
+            }
+            return Err(error);
+        }
+        let head = batch[batch.len() - 1].group.head;
+        let updates: Vec<Arc<StateUpdate>> = batch
+            .iter()
+            .filter(|d| !d.update.is_empty())
+            .map(|d| d.update.clone())
+            .collect();
+        self.published.durable(head, updates.iter().cloned());
+        self.heads.send_replace(head.next_seq);
+        for decided in batch {
+            let new_entries = decided.group.entries.len();
+            self.metrics
+                .group_committed(new_entries, decided.started.elapsed(), head.next_seq);
+            for (reply, result) in decided.replies.into_iter().zip(decided.group.results) {
+                let _ = reply.send(Ok(result));
+            }
+        }
+        for update in updates {
+            if self.to_apply.send(update).is_err() {
+                return Err(StoreError::Tree {
+                    reason: "the state store's thread stopped".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+struct ApplyStep<S: StateStore, R> {
+    state: S,
+    updates: std_mpsc::Receiver<Arc<StateUpdate>>,
+    published: Arc<Published<R, S::View>>,
+    failed: Arc<AtomicBool>,
+}
+
+impl<S: StateStore, R: LogRead> ApplyStep<S, R> {
+    fn run(mut self) {
+        while let Ok(first) = self.updates.recv() {
+            let mut merged = StateUpdate::starting_at(first.first);
+            merged.merge((*first).clone());
+            while let Ok(next) = self.updates.try_recv() {
+                merged.merge((*next).clone());
+            }
+            if let Err(error) = self.state.apply(&merged) {
+                tracing::error!(%error, "the state store failed: the node stops taking writes");
+                self.failed.store(true, Ordering::Release);
+                return;
+            }
+            self.published.applied(self.state.view());
+        }
+        if let Err(error) = self.state.flush() {
+            tracing::warn!(%error, "could not flush the state store; the next start replays");
+        }
+    }
+}
+
+/// The node's clock, ms since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
+}

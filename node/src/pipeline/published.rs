@@ -1,0 +1,91 @@
+//! The snapshot every reader is served from. It is replaced, never changed:
+//! when groups become durable (the head moves, their updates join the
+//! pending ones) and when the state store has applied updates (its new
+//! view replaces the old, the applied updates leave the pending list).
+//! Readers take an `Arc` of the current snapshot and never wait for a
+//! writer or an fsync; the two writers hold a mutex only to build the next
+//! snapshot.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use pledge_ledger::chain::ChainCursor;
+use pledge_ledger::store::{LogRead, StateUpdate, StateView};
+use pledge_ledger::view::Snapshot;
+
+/// The current snapshot and what it is built from.
+#[derive(Debug)]
+pub struct Published<R, V> {
+    current: RwLock<Arc<Snapshot<R, V>>>,
+    parts: Mutex<Parts<R, V>>,
+}
+
+#[derive(Debug)]
+struct Parts<R, V> {
+    head: ChainCursor,
+    log: R,
+    state: V,
+    pending: VecDeque<Arc<StateUpdate>>,
+}
+
+impl<R: LogRead, V: StateView> Published<R, V> {
+    /// The ledger at `head`, with a state view that has applied it all.
+    pub fn new(head: ChainCursor, log: R, state: V) -> Published<R, V> {
+        let parts = Parts {
+            head,
+            log,
+            state,
+            pending: VecDeque::new(),
+        };
+        Published {
+            current: RwLock::new(Arc::new(parts.snapshot())),
+            parts: Mutex::new(parts),
+        }
+    }
+
+    /// The current snapshot.
+    pub fn load(&self) -> Arc<Snapshot<R, V>> {
+        let current = self.current.read().unwrap_or_else(|p| p.into_inner());
+        current.clone()
+    }
+
+    /// Groups up to `head` are durable; `updates` are their effects, in order.
+    pub fn durable(&self, head: ChainCursor, updates: impl IntoIterator<Item = Arc<StateUpdate>>) {
+        let mut parts = self.parts();
+        parts.head = head;
+        parts.pending.extend(updates);
+        self.replace(&parts);
+    }
+
+    /// The state store has applied everything below `state.applied()`.
+    pub fn applied(&self, state: V) {
+        let mut parts = self.parts();
+        let applied = state.applied();
+        while parts.pending.front().is_some_and(|u| u.end <= applied) {
+            parts.pending.pop_front();
+        }
+        parts.state = state;
+        self.replace(&parts);
+    }
+
+    fn parts(&self) -> MutexGuard<'_, Parts<R, V>> {
+        self.parts.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn replace(&self, parts: &Parts<R, V>) {
+        let next = Arc::new(parts.snapshot());
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = next;
+    }
+}
+
+impl<R: LogRead, V: StateView> Parts<R, V> {
+    fn snapshot(&self) -> Snapshot<R, V> {
+        let pending: Vec<Arc<StateUpdate>> = self.pending.iter().cloned().collect();
+        Snapshot::new(
+            self.head,
+            self.log.clone(),
+            self.state.clone(),
+            Arc::from(pending),
+        )
+    }
+}
