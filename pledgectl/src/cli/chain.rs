@@ -9,12 +9,14 @@ use anyhow::Context as _;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use pledge_client::audit::{self, Verdict};
-use pledge_client::checkpoints::{TreeWitness, default_state_file, read_checkpoint, remember};
+use pledge_client::checkpoints::{
+    TreeWitness, default_state_file, fork_between, read_checkpoint, remember,
+};
 use pledge_client::export::{ExportReader, write_record};
 use pledge_client::time::format_rfc3339;
 use pledge_client::{json, keys, pb};
 use pledge_ledger::checkpoint::{SignedCheckpoint, ledger_origin};
-use pledge_ledger::cosigning::{Trust, WitnessPolicy};
+use pledge_ledger::cosigning::{ForkEvidence, Trust, WitnessPolicy};
 use pledge_ledger::entry::Entry;
 use pledge_ledger::tx::Transaction;
 use prost::Message;
@@ -223,7 +225,7 @@ pub async fn audit(ctx: &Context, args: AuditArgs) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Err(reason) => {
+        Err(Disagreement::Refused(reason)) => {
             let value = json!({"verified": false, "checkpoint_mismatch": reason, "node_key": node_key.to_hex()});
             ctx.out.either(
                 &value,
@@ -231,6 +233,29 @@ pub async fn audit(ctx: &Context, args: AuditArgs) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::from(EXIT_AUDIT_FAILED))
         }
+        Err(Disagreement::Fork(fork)) => {
+            let value = json!({
+                "verified": false, "node_key": node_key.to_hex(),
+                "fork": {"reason": fork.reason, "first": fork.first.to_text(), "second": fork.second.to_text()},
+            });
+            ctx.out.either(&value, &fork.to_string());
+            Ok(ExitCode::from(EXIT_AUDIT_FAILED))
+        }
+    }
+}
+
+/// Why the audited chain is not held to the checkpoints.
+enum Disagreement {
+    /// A checkpoint is not believed, or the chain contradicts it.
+    Refused(String),
+    /// Two checkpoints the node signed cannot both be true: both notes are
+    /// the evidence.
+    Fork(Box<ForkEvidence>),
+}
+
+impl From<String> for Disagreement {
+    fn from(reason: String) -> Disagreement {
+        Disagreement::Refused(reason)
     }
 }
 
@@ -245,7 +270,7 @@ fn check_checkpoints(
     state: &std::path::Path,
     args: &AuditArgs,
     node_latest: Option<String>,
-) -> Result<Option<SignedCheckpoint>, String> {
+) -> Result<Option<SignedCheckpoint>, Disagreement> {
     let mut all = Vec::new();
     let log_key_only = Trust::new(trust.log_keys.clone(), WitnessPolicy::none());
     all.extend(read_checkpoint(state, ledger_id, &log_key_only).map_err(|e| e.to_string())?);
@@ -260,8 +285,17 @@ fn check_checkpoints(
             .map_err(|e| format!("the node's checkpoint: {e}"))?;
         all.push(cosigned.signed);
     }
-    for checkpoint in &all {
-        witness.check(&checkpoint.checkpoint)?;
+    let (agreeing, disagreeing): (Vec<_>, Vec<_>) = all
+        .iter()
+        .partition(|c| witness.check(&c.checkpoint).is_ok());
+    if let Some(bad) = disagreeing.first() {
+        let fork = agreeing
+            .iter()
+            .find_map(|good| fork_between(witness, bad, good));
+        return Err(match fork {
+            Some(fork) => Disagreement::Fork(Box::new(fork)),
+            None => Disagreement::Refused(witness.check(&bad.checkpoint).err().unwrap_or_default()),
+        });
     }
     Ok(all.into_iter().max_by_key(|c| c.checkpoint.size))
 }
