@@ -166,7 +166,9 @@ pub fn status_words(verdict: &BundleVerdict) -> String {
         .iter()
         .filter(|p| p.receipt_id == verdict.receipt_id)
         .filter_map(|p| match &p.status {
-            PledgeStatus::Enforced { at, transferee_id } => Some((p, *at, transferee_id)),
+            PledgeStatus::Enforced {
+                at, transferee_id, ..
+            } => Some((p, *at, transferee_id)),
             _ => None,
         })
         .next_back()
@@ -184,7 +186,9 @@ fn pledge_words(pledge: &PledgeRecord) -> String {
     let status = match &pledge.status {
         PledgeStatus::Active => "in force".to_owned(),
         PledgeStatus::Released { at } => format!("released at entry {at}"),
-        PledgeStatus::Enforced { at, transferee_id } => {
+        PledgeStatus::Enforced {
+            at, transferee_id, ..
+        } => {
             format!("enforced at entry {at}, the receipt going to {transferee_id}")
         }
     };
@@ -210,9 +214,9 @@ pub fn verdict_json(verdict: &BundleVerdict) -> Value {
             let (ended_at, transferee) = match &p.status {
                 PledgeStatus::Active => (None, None),
                 PledgeStatus::Released { at } => (Some(*at), None),
-                PledgeStatus::Enforced { at, transferee_id } => {
-                    (Some(*at), Some(transferee_id.clone()))
-                }
+                PledgeStatus::Enforced {
+                    at, transferee_id, ..
+                } => (Some(*at), Some(transferee_id.clone())),
             };
             json!({
                 "seq": p.seq, "pledge_id": p.pledge_id, "receipt_id": p.receipt_id,
@@ -342,6 +346,7 @@ mod tests {
         enforced.pledge_registrations[0].status = PledgeStatus::Enforced {
             at: 17,
             transferee_id: "bank-a".into(),
+            grounds: pledge_ledger::model::EnforcementGrounds::Maturity,
         };
         let text = verdict_text(&enforced);
         assert!(text.contains("live, free of pledges"), "{text}");

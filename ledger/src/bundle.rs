@@ -35,9 +35,9 @@ use crate::entry::Entry;
 use crate::envelope::EnvelopeError;
 use crate::error::DecodeError;
 use crate::merkle::{self, Hash, MerkleError, ProofError};
-use crate::model::{CertificateRef, PledgeStatus, ReceiptStatus, Seq};
+use crate::model::{CertificateRef, EnforcementGrounds, PledgeStatus, ReceiptStatus, Seq};
 use crate::store::StoreError;
-use crate::tx::Operation;
+use crate::tx::{Operation, StockCertification};
 use crate::view::LedgerRead;
 
 /// The bundle format version this code writes and reads.
@@ -406,6 +406,16 @@ fn lineage_seqs<S: LedgerRead>(
                     .certificate(&receipt.terms.certificate)?
                     .ok_or_else(not_at_size)?;
                 seqs.insert(certificate.certified_at);
+                // A custodian appointed between certification and issue
+                // explains who issued.
+                if let Some(tank) = store.tank(&receipt.terms.tank_id)? {
+                    seqs.extend(
+                        tank.custody
+                            .iter()
+                            .map(|c| c.at)
+                            .filter(|at| *at > certificate.certified_at && *at < receipt.issued_at),
+                    );
+                }
                 return Ok(seqs);
             }
         }
@@ -604,11 +614,15 @@ struct CertSeen {
 
 #[derive(Debug)]
 struct ReceiptFold {
+    tank_id: String,
     warehouse: String,
     holder: String,
     quantity_kg: u64,
     status: ReceiptStatus,
-    frozen: Option<FreezeSeen>,
+    /// The regulator whose freeze is in force.
+    frozen_by: Option<String>,
+    /// The entry of the freeze in force.
+    frozen_since: Option<Seq>,
     parent: Option<String>,
 }
 
@@ -653,31 +667,36 @@ impl<'a> Fold<'a> {
         let name = op.name();
         let incoherent = |reason: String| BundleError::Incoherent { seq, reason };
         match op {
-            Operation::CertifyStock {
-                tank_id,
-                certificate,
-                quantity_kg,
-                depositor_id,
-            } => {
-                let warehouse = sole_signer(seq, signers)?;
-                if !self.receipts.is_empty() || self.certificates.contains_key(certificate) {
+            Operation::CertifyStock(c) => {
+                let warehouse = certifying_warehouse(seq, signers, c)?;
+                if !self.receipts.is_empty() || self.certificates.contains_key(&c.certificate) {
                     return Err(BundleError::NotAboutReceipt {
                         seq,
                         operation: name,
                     });
                 }
                 self.certificates.insert(
-                    certificate.clone(),
+                    c.certificate.clone(),
                     CertSeen {
                         seq,
-                        tank_id: tank_id.clone(),
+                        tank_id: c.tank_id.clone(),
                         warehouse,
-                        depositor: depositor_id.clone(),
-                        quantity_kg: *quantity_kg,
+                        depositor: c.depositor_id.clone(),
+                        quantity_kg: c.quantity_kg,
                         used: false,
                     },
                 );
             }
+            Operation::AppointCustodian {
+                tank_id,
+                warehouse_id,
+                ..
+            } => self.change_custodian(seq, name, tank_id, warehouse_id)?,
+            Operation::RevokeParticipant {
+                participant_id,
+                successor_id: Some(successor),
+                ..
+            } => self.succeed_bank(seq, name, participant_id, successor)?,
             Operation::IssueReceipt(terms) => {
                 let Some(cert) = self.certificates.get_mut(&terms.certificate) else {
                     return Err(incoherent(format!(
@@ -702,11 +721,13 @@ impl<'a> Fold<'a> {
                 self.receipts.insert(
                     terms.receipt_id.clone(),
                     ReceiptFold {
+                        tank_id: terms.tank_id.clone(),
                         warehouse: cert.warehouse.clone(),
                         holder: cert.depositor.clone(),
                         quantity_kg: terms.quantity_kg,
                         status: ReceiptStatus::Active,
-                        frozen: None,
+                        frozen_by: None,
+                        frozen_since: None,
                         parent: None,
                     },
                 );
@@ -738,6 +759,7 @@ impl<'a> Fold<'a> {
                     parts: parts.iter().map(|(id, _)| id.clone()).collect(),
                 };
                 let (warehouse, holder) = (receipt.warehouse.clone(), receipt.holder.clone());
+                let tank_id = receipt.tank_id.clone();
                 for (part_id, kg) in parts {
                     if self.receipts.contains_key(part_id) {
                         return Err(incoherent(format!("part {part_id} already exists")));
@@ -745,11 +767,13 @@ impl<'a> Fold<'a> {
                     self.receipts.insert(
                         part_id.clone(),
                         ReceiptFold {
+                            tank_id: tank_id.clone(),
                             warehouse: warehouse.clone(),
                             holder: holder.clone(),
                             quantity_kg: *kg,
                             status: ReceiptStatus::Active,
-                            frozen: None,
+                            frozen_by: None,
+                            frozen_since: None,
                             parent: Some(receipt_id.clone()),
                         },
                     );
@@ -795,43 +819,51 @@ impl<'a> Fold<'a> {
             Operation::EnforcePledge {
                 pledge_id,
                 transferee_id,
+                grounds,
             } => {
                 self.end_pledge(
                     seq,
                     name,
                     signers,
                     pledge_id,
-                    Some(transferee_id.as_deref()),
+                    Some((transferee_id.as_deref(), grounds)),
                 )?;
             }
             Operation::FreezeReceipt { receipt_id, .. } => {
                 let regulator = sole_signer(seq, signers)?;
                 let receipt = self.tracked(seq, name, receipt_id)?;
-                if receipt.frozen.is_some() || !receipt.status.is_live() {
+                if receipt.frozen_by.is_some() || !receipt.status.is_live() {
                     return Err(incoherent(format!(
                         "receipt {receipt_id} is already frozen or not live"
                     )));
                 }
-                receipt.frozen = Some(FreezeSeen {
-                    regulator,
-                    since: seq,
-                });
+                receipt.frozen_by = Some(regulator);
+                receipt.frozen_since = Some(seq);
                 self.touched.push((seq, name, receipt_id.clone()));
             }
             Operation::UnfreezeReceipt { receipt_id, .. } => {
-                sole_signer(seq, signers)?;
                 let receipt = self.tracked(seq, name, receipt_id)?;
-                if receipt.frozen.is_none() {
+                let Some(freezer) = receipt.frozen_by.take() else {
                     return Err(incoherent(format!("receipt {receipt_id} is not frozen")));
+                };
+                // The freezer alone, or a quorum (whose membership the
+                // bundle cannot show: the replay checks it).
+                if signers.is_empty() || (signers.len() == 1 && !signers.contains(freezer.as_str()))
+                {
+                    return Err(incoherent(format!(
+                        "the freeze of `{freezer}` lifted by {signers:?}"
+                    )));
                 }
-                receipt.frozen = None;
+                receipt.frozen_since = None;
                 self.touched.push((seq, name, receipt_id.clone()));
             }
             Operation::Genesis { .. }
             | Operation::AdmitParticipant(_)
             | Operation::RotateKey { .. }
+            | Operation::RecoverKey { .. }
             | Operation::RevokeParticipant { .. }
-            | Operation::RegisterTank { .. } => {
+            | Operation::RegisterTank(_)
+            | Operation::RegaugeTank { .. } => {
                 return Err(BundleError::NotAboutReceipt {
                     seq,
                     operation: name,
@@ -860,7 +892,7 @@ impl<'a> Fold<'a> {
         receipt_id: &str,
     ) -> Result<&mut ReceiptFold, BundleError> {
         let receipt = self.tracked(seq, operation, receipt_id)?;
-        let reason = match (&receipt.status, receipt.frozen.is_some()) {
+        let reason = match (&receipt.status, receipt.frozen_by.is_some()) {
             (_, true) => "it is frozen".to_owned(),
             (ReceiptStatus::Active, false) => return Ok(receipt),
             (ReceiptStatus::Pledged { pledge_id }, false) => {
@@ -874,13 +906,66 @@ impl<'a> Fold<'a> {
         })
     }
 
+    /// A custodian appointment: the tank's certificates and live receipts
+    /// in the bundle pass to the successor.
+    fn change_custodian(
+        &mut self,
+        seq: Seq,
+        operation: &'static str,
+        tank_id: &str,
+        successor: &str,
+    ) -> Result<(), BundleError> {
+        let mut changed = false;
+        for cert in self.certificates.values_mut() {
+            if cert.tank_id == tank_id && !cert.used {
+                cert.warehouse = successor.to_owned();
+                changed = true;
+            }
+        }
+        for (id, receipt) in &mut self.receipts {
+            if receipt.tank_id == tank_id && receipt.status.is_live() {
+                receipt.warehouse = successor.to_owned();
+                self.touched.push((seq, operation, id.clone()));
+                changed = true;
+            }
+        }
+        match changed {
+            true => Ok(()),
+            false => Err(BundleError::NotAboutReceipt { seq, operation }),
+        }
+    }
+
+    /// A bank's revocation naming a successor: its pledges in force pass to
+    /// the successor.
+    fn succeed_bank(
+        &mut self,
+        seq: Seq,
+        operation: &'static str,
+        revoked: &str,
+        successor: &str,
+    ) -> Result<(), BundleError> {
+        let mut changed = false;
+        for pledge in self.pledges.values_mut() {
+            if pledge.record.status == PledgeStatus::Active && pledge.record.pledgee == revoked {
+                pledge.record.pledgee = successor.to_owned();
+                self.touched
+                    .push((seq, operation, pledge.receipt_id.clone()));
+                changed = true;
+            }
+        }
+        match changed {
+            true => Ok(()),
+            false => Err(BundleError::NotAboutReceipt { seq, operation }),
+        }
+    }
+
     fn end_pledge(
         &mut self,
         seq: Seq,
         operation: &'static str,
         signers: &BTreeSet<&str>,
         pledge_id: &str,
-        enforced_to: Option<Option<&str>>,
+        enforced: Option<(Option<&str>, &EnforcementGrounds)>,
     ) -> Result<(), BundleError> {
         let Some(pledge) = self.pledges.get_mut(pledge_id) else {
             return Err(BundleError::UnknownPledge {
@@ -895,27 +980,44 @@ impl<'a> Fold<'a> {
                 pledge.record.status.name()
             )));
         }
-        expect_signers(seq, signers, &[&pledge.record.pledgee])?;
         let receipt_id = pledge.receipt_id.clone();
         let Some(receipt) = self.receipts.get_mut(&receipt_id) else {
             return Err(BundleError::NotAboutReceipt { seq, operation });
         };
+        let pledgee = pledge.record.pledgee.as_str();
+        match enforced {
+            None | Some((_, EnforcementGrounds::Maturity)) => {
+                expect_signers(seq, signers, &[pledgee])?;
+            }
+            Some((_, EnforcementGrounds::HolderConsent)) => {
+                expect_signers(seq, signers, &[pledgee, &receipt.holder])?;
+            }
+            // The co-signer must be a regulator: the replay checks the role.
+            Some((_, EnforcementGrounds::Order { .. })) => {
+                if signers.len() != 2 || !signers.contains(pledgee) {
+                    return Err(incoherent(format!(
+                        "an enforcement on an order is signed by {signers:?}, not by `{pledgee}` and a regulator"
+                    )));
+                }
+            }
+        }
         let pledged_here =
             matches!(&receipt.status, ReceiptStatus::Pledged { pledge_id: p } if p == pledge_id);
-        if !pledged_here || receipt.frozen.is_some() {
+        if !pledged_here || receipt.frozen_by.is_some() {
             return Err(incoherent(format!(
                 "receipt {receipt_id} is frozen or not under pledge {pledge_id}"
             )));
         }
         receipt.status = ReceiptStatus::Active;
-        pledge.record.status = match enforced_to {
+        pledge.record.status = match enforced {
             None => PledgeStatus::Released { at: seq },
-            Some(transferee) => {
+            Some((transferee, grounds)) => {
                 let transferee_id = transferee.unwrap_or(&pledge.record.pledgee).to_owned();
                 receipt.holder = transferee_id.clone();
                 PledgeStatus::Enforced {
                     at: seq,
                     transferee_id,
+                    grounds: grounds.clone(),
                 }
             }
         };
@@ -923,9 +1025,10 @@ impl<'a> Fold<'a> {
         Ok(())
     }
 
-    /// Whether `entry` (the checkpoint's head, left out of the bundle)
-    /// would change the receipt or a receipt of its lineage: its operation
-    /// names one of them or a pledge registered on one of them.
+    /// Whether `operation` (the checkpoint's head, left out of the bundle)
+    /// would change the receipt or a receipt of its lineage: it names one
+    /// of them, a pledge registered on one of them, their tank (a custodian
+    /// appointment) or the bank of a pledge in force on them (a succession).
     fn would_change_lineage(&self, operation: &Operation) -> bool {
         let lineage = self.lineage();
         let touches = |id: &str| lineage.iter().any(|l| l == id);
@@ -942,12 +1045,27 @@ impl<'a> Fold<'a> {
                     .get(pledge_id.as_str())
                     .is_some_and(|p| touches(&p.receipt_id))
             }
+            Operation::AppointCustodian { tank_id, .. } => self
+                .receipts
+                .iter()
+                .any(|(id, r)| touches(id) && r.tank_id == *tank_id && r.status.is_live()),
+            Operation::RevokeParticipant {
+                participant_id,
+                successor_id: Some(_),
+                ..
+            } => self.pledges.values().any(|p| {
+                touches(&p.receipt_id)
+                    && p.record.status == PledgeStatus::Active
+                    && p.record.pledgee == *participant_id
+            }),
             Operation::Genesis { .. }
             | Operation::AdmitParticipant(_)
             | Operation::RotateKey { .. }
+            | Operation::RecoverKey { .. }
             | Operation::RevokeParticipant { .. }
-            | Operation::RegisterTank { .. }
-            | Operation::CertifyStock { .. } => false,
+            | Operation::RegisterTank(_)
+            | Operation::CertifyStock(_)
+            | Operation::RegaugeTank { .. } => false,
         }
     }
 
@@ -1030,12 +1148,40 @@ impl<'a> Fold<'a> {
             holder: receipt.holder.clone(),
             quantity_kg: receipt.quantity_kg,
             status: receipt.status.clone(),
-            freeze: receipt.frozen.clone(),
+            freeze: receipt
+                .frozen_by
+                .clone()
+                .zip(receipt.frozen_since)
+                .map(|(regulator, since)| FreezeSeen { regulator, since }),
             active_pledge,
             pledge_registrations,
             lineage,
             entry_seqs: self.seqs,
         })
+    }
+}
+
+/// The warehouse of a stock certification: its signers are exactly the
+/// inspector, the depositor and one more, the warehouse.
+fn certifying_warehouse(
+    seq: Seq,
+    signers: &BTreeSet<&str>,
+    certification: &StockCertification,
+) -> Result<String, BundleError> {
+    let others: Vec<&str> = signers
+        .iter()
+        .copied()
+        .filter(|s| *s != certification.certificate.inspector && *s != certification.depositor_id)
+        .collect();
+    match others.as_slice() {
+        [warehouse] if signers.len() == 3 => Ok((*warehouse).to_owned()),
+        _ => Err(BundleError::Incoherent {
+            seq,
+            reason: format!(
+                "a certification is signed by the warehouse, `{}` and `{}`; found {signers:?}",
+                certification.certificate.inspector, certification.depositor_id
+            ),
+        }),
     }
 }
 

@@ -134,11 +134,11 @@ fn checkpoint_roundtrips_through_its_note() {
 /// signed with the node key of seed 100 (docs/FORMAT.md §7, worked example).
 const EXPECTED_NOTE: &str = "pledgeledger/zhoushan-test\n\
 11\n\
-LkaEJ3BLVI0x0PhdqqmQgUm8uMCp7pN8Zxd6RCTyZOQ=\n\
-chain-head 39f18d710b30d56474e9c222f004f0262e355d3d1f9f599156eca07caf6cdc05\n\
+rOvt1LJAhw0bMZFVmsFqDd6yJdUXqB+mddR2DOM2jrc=\n\
+chain-head 8fcfa993b8af1f6f2cc025e6858167ba724afdd3d8946b9ed75620788594698e\n\
 time 1800000060000\n\
 \n\
-\u{2014} pledgeledger/zhoushan-test PHNR/6/0AJUxgcrOKwckC31fbm2z7QuO1qfHiQfe7sa6bFuHZwk4XHmvzGlw28CerTJE2/mGv4lZ7LJZQisspNxtEwQ=\n";
+\u{2014} pledgeledger/zhoushan-test PHNR//kPDMU7sd2ZuqgqJOQJfBT9o6Ls5wPy58q4hraGNB3qO5oB4YcaRjvRDAoWUN+I2+MuKF6tZmXPbowQSZonFAA=\n";
 
 #[test]
 fn checkpoint_text_is_exactly_as_specified() {

@@ -11,6 +11,7 @@ mod dev;
 mod metrics;
 mod pipeline;
 mod ratelimit;
+mod revocation;
 mod server;
 mod service;
 mod status;

@@ -18,6 +18,7 @@ use crate::config::{Config, Transport};
 use crate::metrics::Metrics;
 use crate::pipeline::{self, Sizes};
 use crate::ratelimit::RateLimit;
+use crate::revocation::Revocations;
 use crate::service::LedgerApi;
 use crate::witnesses::Witnesses;
 
@@ -75,6 +76,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         Duration::from_millis(limits.checkpoint_interval_ms),
         witnesses.clone(),
     ));
+    let heads_for_revocations = heads.clone();
     let api = LedgerApi::new(
         running.published.clone(),
         running.sequencer.clone(),
@@ -111,11 +113,21 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let reflection_v1 = reflection().build_v1()?;
     let reflection_v1alpha = reflection().build_v1alpha()?;
     let rate_limit = RateLimit::new(limits.requests_per_second_per_connection);
+    let revocations = (transport == Transport::MutualTls).then(|| {
+        let revocations = Revocations::new(running.published.clone());
+        tokio::spawn(revocations.clone().follow(heads_for_revocations, size));
+        revocations
+    });
     let service = tonic::service::interceptor::InterceptedService::new(
         LedgerServiceServer::new(api)
             .max_decoding_message_size(limits.max_message_bytes)
             .max_encoding_message_size(limits.max_message_bytes),
-        move |request| rate_limit.intercept(request),
+        move |request: tonic::Request<()>| {
+            if let Some(revocations) = &revocations {
+                revocations.check(&request)?;
+            }
+            rate_limit.intercept(request)
+        },
     );
 
     server
@@ -152,11 +164,13 @@ fn node_info(ledger: &pledge_ledger::ledger::DiskLedger) -> anyhow::Result<pb::N
     let store = ledger.snapshot();
     let genesis = store.entry(0)?;
     let ledger_id = pledge_ledger::state::StateRead::ledger_id(&store)?.unwrap_or_default();
+    let governance = pledge_ledger::state::StateRead::governance(&store)?;
     Ok(pb::NodeInfo {
         ledger_id,
         node_public_key: ledger.node_public_key().0.to_vec(),
         genesis_hash: genesis.hash().0.to_vec(),
         version: env!("CARGO_PKG_VERSION").into(),
+        governance: governance.as_ref().map(crate::views::governance),
     })
 }
 

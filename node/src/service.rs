@@ -8,7 +8,7 @@ use std::time::Duration;
 use pledge_ledger::bundle::{Bundle, BundleError};
 use pledge_ledger::checkpoint::SignedCheckpoint;
 use pledge_ledger::crypto::KeyCache;
-use pledge_ledger::envelope::{Envelope, VerifiedEnvelope};
+use pledge_ledger::envelope::Envelope;
 use pledge_ledger::ledger::Committed;
 use pledge_ledger::merkle;
 use pledge_ledger::state::StateRead;
@@ -27,7 +27,7 @@ use tonic_types::StatusExt;
 use crate::checkpointer::Latest;
 use crate::config::Limits;
 use crate::metrics::Metrics;
-use crate::pipeline::{Sequencer, now_ms};
+use crate::pipeline::Sequencer;
 use crate::{NodePublished, NodeSnapshot};
 use crate::{status, views};
 
@@ -75,7 +75,8 @@ impl LedgerApi {
         }
     }
 
-    /// Decode, verify, check the client time (answering an old retry), sequence.
+    /// Decode, verify, sequence. The transaction's validity window, and
+    /// retries, are the rules' business (in the sequencer).
     async fn submit_envelope(
         &self,
         request: Request<pb::SubmitRequest>,
@@ -93,15 +94,6 @@ impl LedgerApi {
             .record("tx_id", verified.tx.tx_id.as_str())
             .record("operation", verified.tx.operation.name());
         crate::tls::check_carrier(peer_certs.as_deref().map(Vec::as_slice), verified.signers())?;
-        if let Err(outside_window) = self.check_client_time(&verified) {
-            // An old transaction may still be a retry of one committed long
-            // ago: it gets its original answer. Within the window the
-            // sequencer answers retries itself, so the hot path takes no lock.
-            return match self.earlier_answer(&verified)? {
-                Some(earlier) => Ok(committed_response(earlier)),
-                None => Err(outside_window),
-            };
-        }
         let result = self
             .sequencer
             .submit(verified)
@@ -174,69 +166,36 @@ impl LedgerApi {
         Ok(self.published.load())
     }
 
-    /// The original answer to a retry of a committed transaction.
-    fn earlier_answer(&self, envelope: &VerifiedEnvelope) -> Result<Option<Committed>, Status> {
-        let ledger = self.read()?;
-        let store = &*ledger;
-        let Some(record) = store
-            .transaction(&envelope.tx.tx_id)
-            .map_err(|e| status::store(&e))?
-        else {
-            return Ok(None);
-        };
-        if record.tx_hash != envelope.tx_hash {
-            return Ok(None); // the rules refuse the reuse, in the sequencer
-        }
-        let entry = store.entry(record.seq).map_err(|e| status::store(&e))?;
-        Ok(Some(Committed {
-            seq: entry.seq,
-            entry_hash: entry.hash(),
-            seal: entry.seal,
-            time_ms: entry.time_ms,
-            duplicate: true,
-        }))
-    }
-
-    fn check_client_time(&self, envelope: &VerifiedEnvelope) -> Result<(), Status> {
-        let now = now_ms();
-        let client = envelope.tx.client_time_ms;
-        let window = self.limits.client_time_window_ms;
-        if client.abs_diff(now) <= window {
-            return Ok(());
-        }
-        let (direction, distance) = match client > now {
-            true => ("ahead of", client - now),
-            false => ("behind", now - client),
-        };
-        Err(status::status(
-            Code::InvalidArgument,
-            format!(
-                "client_time_ms {client} is {} s {direction} the node's clock; the window is ±{} s",
-                distance / 1000,
-                window / 1000
-            ),
-            "CLIENT_TIME_OUT_OF_WINDOW",
-            vec![
-                ("client_time_ms".into(), client.to_string()),
-                ("node_time_ms".into(), now.to_string()),
-            ],
-        ))
-    }
-
     fn receipt_view(&self, store: &impl LedgerRead, id: &str) -> Result<pb::ReceiptView, Status> {
         let receipt = store
             .receipt(id)
             .map_err(|e| status::store(&e))?
             .ok_or_else(|| status::not_found("receipt", id))?;
-        let pledge = match &receipt.status {
-            pledge_ledger::model::ReceiptStatus::Pledged { pledge_id } => {
-                store.pledge(pledge_id).map_err(|e| status::store(&e))?
-            }
-            _ => None,
+        let pledge = match receipt.active_pledge() {
+            Some(pledge_id) => store.pledge(pledge_id).map_err(|e| status::store(&e))?,
+            None => None,
         };
         let history = store.receipt_history(id).map_err(|e| status::store(&e))?;
-        Ok(views::receipt(&receipt, pledge.as_ref(), history))
+        let standing = tank_standing(store, &receipt.terms.tank_id)?;
+        Ok(views::receipt(
+            &receipt,
+            pledge.as_ref(),
+            history,
+            &standing,
+        ))
     }
+}
+
+/// What a tank says about the receipts on it: shortfall, revoked custodian.
+fn tank_standing(store: &impl StateRead, tank_id: &str) -> Result<views::TankStanding, Status> {
+    let Some(tank) = store.tank(tank_id).map_err(|e| status::store(&e))? else {
+        return Ok(views::TankStanding::default());
+    };
+    let warehouse = store
+        .participant(&tank.warehouse_id)
+        .map_err(|e| status::store(&e))?;
+    let revoked_at = warehouse.and_then(|w| w.revoked_at);
+    Ok(views::TankStanding::of(&tank, revoked_at))
 }
 
 /// A requested tree size, 0 meaning the current one; never past the head.
@@ -294,6 +253,7 @@ fn committed_response(committed: Committed) -> pb::SubmitResponse {
         seal: committed.seal.to_vec(),
         time_ms: committed.time_ms,
         duplicate: committed.duplicate,
+        since: committed.since.unwrap_or_default(),
     }
 }
 
@@ -414,9 +374,17 @@ impl LedgerService for LedgerApi {
         let id = request.into_inner().pledge_id;
         valid_id("pledge_id", &id)?;
         let ledger = self.read()?;
-        let pledge = ledger.pledge(&id).map_err(|e| status::store(&e))?;
+        let store = &*ledger;
+        let pledge = store.pledge(&id).map_err(|e| status::store(&e))?;
         let pledge = pledge.ok_or_else(|| status::not_found("pledge", &id))?;
-        Ok(Response::new(views::pledge(&pledge)))
+        let receipt = store
+            .receipt(&pledge.terms.receipt_id)
+            .map_err(|e| status::store(&e))?;
+        let standing = match receipt {
+            Some(receipt) => tank_standing(store, &receipt.terms.tank_id)?,
+            None => views::TankStanding::default(),
+        };
+        Ok(Response::new(views::pledge(&pledge, &standing)))
     }
 
     async fn get_tank(
@@ -439,7 +407,8 @@ impl LedgerService for LedgerApi {
             .filter(|r| r.status.is_live())
             .map(|r| r.id().to_owned())
             .collect();
-        Ok(Response::new(views::tank(&tank, live)))
+        let standing = tank_standing(store, &id)?;
+        Ok(Response::new(views::tank(&tank, live, &standing)))
     }
 
     async fn get_participant(
@@ -449,9 +418,12 @@ impl LedgerService for LedgerApi {
         let id = request.into_inner().participant_id;
         valid_id("participant_id", &id)?;
         let ledger = self.read()?;
-        let participant = ledger.participant(&id).map_err(|e| status::store(&e))?;
+        let store = &*ledger;
+        let participant = store.participant(&id).map_err(|e| status::store(&e))?;
         let participant = participant.ok_or_else(|| status::not_found("participant", &id))?;
-        Ok(Response::new(views::participant(&participant)))
+        let governance = store.governance().map_err(|e| status::store(&e))?;
+        let member = governance.is_some_and(|g| g.quorum_members.contains(&id));
+        Ok(Response::new(views::participant(&participant, member)))
     }
 
     async fn get_checkpoint(

@@ -43,7 +43,7 @@ pub fn rejection(rejection: &Rejection) -> Status {
     status(
         code,
         rejection.to_string(),
-        &rejection.reason(),
+        rejection.reason(),
         rejection.fields(),
     )
 }

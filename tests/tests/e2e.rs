@@ -10,6 +10,7 @@ mod e2e {
     mod cli;
     mod double_pledge;
     mod faults;
+    mod frauds;
     mod hostile;
     mod lifecycle;
     mod limits;
