@@ -517,9 +517,9 @@ pub fn recover_dir(
 }
 
 /// Replays into `state` the entries of `log` it lacks, with the rules and
-/// without the signatures (the log's entries were checked when they were
-/// appended); returns how many. A cluster member runs it after appending a
-/// committed group.
+/// each envelope's signatures but not the seals (the caller checked the
+/// chain: its links up to a sealed head vouch for every entry); returns how
+/// many. A cluster member runs it after appending a committed group.
 pub fn catch_up<L: LogStore, S: StateStore>(log: &L, state: &mut S) -> Result<u64, StoreError> {
     let start = state.applied();
     let end = log.len();
