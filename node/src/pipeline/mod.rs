@@ -521,12 +521,13 @@ struct ApplyStep<S: StateStore, R> {
 impl<S: StateStore, R: LogRead> ApplyStep<S, R> {
     fn run(mut self) {
         while let Ok(first) = self.updates.recv() {
-            let mut merged = StateUpdate::starting_at(first.first);
-            merged.merge((*first).clone());
-            while let Ok(next) = self.updates.try_recv() {
-                merged.merge((*next).clone());
-            }
-            if let Err(error) = self.state.apply(&merged) {
+            let mut waiting = vec![first];
+            waiting.extend(self.updates.try_iter());
+            let applied = match waiting.as_slice() {
+                [only] => self.state.apply(only),
+                several => self.state.apply(&merged(several)),
+            };
+            if let Err(error) = applied {
                 tracing::error!(%error, "the state store failed: the node stops taking writes");
                 self.failed.store(true, Ordering::Release);
                 return;
@@ -537,6 +538,17 @@ impl<S: StateStore, R: LogRead> ApplyStep<S, R> {
             tracing::warn!(%error, "could not flush the state store; the next start replays");
         }
     }
+}
+
+/// Consecutive updates as one. They are copied: the published snapshot
+/// still reads them until the state store has applied them.
+fn merged(updates: &[Arc<StateUpdate>]) -> StateUpdate {
+    let first = updates.first().map_or(0, |u| u.first);
+    let mut merged = StateUpdate::starting_at(first);
+    for update in updates {
+        merged.merge(StateUpdate::clone(update));
+    }
+    merged
 }
 
 /// The node's clock, ms since the Unix epoch.
