@@ -127,11 +127,6 @@ impl StateUpdate {
     }
 }
 
-/// The pledge id a receipt is under, if pledged.
-pub fn active_pledge_id(receipt: &Receipt) -> Option<&str> {
-    receipt.active_pledge()
-}
-
 /// Refuses an update that does not start where the store stands.
 fn check_follows(applied: u64, update: &StateUpdate) -> Result<(), StoreError> {
     match update.first == applied && update.end >= update.first {
