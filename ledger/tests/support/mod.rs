@@ -12,10 +12,10 @@ use pledge_ledger::crypto;
 use pledge_ledger::envelope::{Envelope, EnvelopeBuilder};
 use pledge_ledger::identity::uscc_check_character;
 use pledge_ledger::ledger::{Committed, Ledger, SubmitResult};
-use pledge_ledger::model::{Pledge, Receipt, Tank};
+use pledge_ledger::model::{Pledge, Receipt, ReceiptStatus, Tank};
 use pledge_ledger::replay::Replayer;
-use pledge_ledger::state::StateRead;
-use pledge_ledger::store::{LogStore, MemoryLog, MemoryStateStore, StateStore};
+use pledge_ledger::state::{Objects, StateRead};
+use pledge_ledger::store::{LogStore, MemoryLog, MemoryStateStore, ReceiptFilter, StateStore};
 use pledge_ledger::view::{LedgerRead, Snapshot};
 use pledge_proto::v1::{self as pb, transaction::Operation};
 
@@ -560,4 +560,54 @@ pub fn revoke_for(id: &str, successor: &str) -> Operation {
         reason: "licence withdrawn".into(),
         successor_id: successor.into(),
     })
+}
+
+/// Checks a listing, `list(filter, after, limit)`, against the state `all`
+/// it should reflect: for every filter, the matching receipts in id order,
+/// in one page and one page of one at a time.
+pub fn assert_lists_every_filter(
+    all: &Objects,
+    list: impl Fn(&ReceiptFilter, &str, usize) -> Vec<Receipt>,
+) {
+    let filters = [
+        ReceiptFilter::All,
+        ReceiptFilter::Holder("trader-a".into()),
+        ReceiptFilter::Holder("trader-b".into()),
+        ReceiptFilter::Warehouse("wh-1".into()),
+        ReceiptFilter::Tank("T-R-1".into()),
+        ReceiptFilter::Pledgee("bank-b".into()),
+        ReceiptFilter::Pledgee("bank-a".into()),
+        ReceiptFilter::Status("pledged"),
+        ReceiptFilter::Status("split"),
+        ReceiptFilter::Status("cancelled"),
+        ReceiptFilter::Status("active"),
+    ];
+    for filter in &filters {
+        let expected: Vec<String> = all
+            .receipts
+            .values()
+            .filter(|r| {
+                let pledgee = match &r.status {
+                    ReceiptStatus::Pledged { pledge_id } => {
+                        Some(all.pledges[pledge_id].terms.pledgee_id.as_str())
+                    }
+                    _ => None,
+                };
+                filter.matches(r, pledgee)
+            })
+            .map(|r| r.id().to_owned())
+            .collect();
+        let listed: Vec<String> = list(filter, "", 100)
+            .iter()
+            .map(|r| r.id().to_owned())
+            .collect();
+        assert_eq!(listed, expected, "{filter:?}");
+        let mut paged = Vec::new();
+        let mut cursor = String::new();
+        while let Some(next) = list(filter, &cursor, 1).pop() {
+            cursor = next.id().to_owned();
+            paged.push(cursor.clone());
+        }
+        assert_eq!(paged, expected, "paging {filter:?}");
+    }
 }
