@@ -452,9 +452,7 @@ impl<D: Durability, V: StateView> DurableStep<D, V> {
         }
         for update in updates {
             if self.to_apply.send(update).is_err() {
-                return Err(StoreError::Tree {
-                    reason: "the state store's thread stopped".into(),
-                });
+                return Err(StoreError::StateStopped);
             }
         }
         Ok(())
