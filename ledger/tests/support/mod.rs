@@ -12,7 +12,7 @@ use pledge_ledger::crypto;
 use pledge_ledger::envelope::{Envelope, EnvelopeBuilder};
 use pledge_ledger::identity::uscc_check_character;
 use pledge_ledger::ledger::{Committed, Ledger, SubmitResult};
-use pledge_ledger::model::{Pledge, Receipt, Tank};
+use pledge_ledger::model::{Participant, Pledge, Receipt, Tank};
 use pledge_ledger::replay::Replayer;
 use pledge_ledger::state::StateRead;
 use pledge_ledger::store::{LogStore, MemoryLog, MemoryStateStore, StateStore};
@@ -262,6 +262,13 @@ impl<L: LogStore, S: StateStore> World<L, S> {
 
     pub fn pledge(&self, id: &str) -> Pledge {
         self.store().pledge(id).unwrap().expect("pledge exists")
+    }
+
+    pub fn participant(&self, id: &str) -> Participant {
+        self.store()
+            .participant(id)
+            .unwrap()
+            .expect("participant exists")
     }
 
     pub fn tank_state(&self, id: &str) -> Tank {
