@@ -186,7 +186,7 @@ fn apply_operation<S: StateRead + ?Sized>(
             order_reference,
             ctx,
         ),
-        Operation::UnfreezeReceipt { receipt_id, .. } => freeze::unfreeze(state, receipt_id, ctx),
+        Operation::UnfreezeReceipt { receipt_id, .. } => freeze::unfreeze(state, receipt_id),
     }
 }
 

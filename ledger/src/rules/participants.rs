@@ -142,8 +142,9 @@ fn require_successor<S: StateRead + ?Sized>(
     Ok(())
 }
 
-/// Every pledge passes to the successor; its receipt is touched too, so the
-/// hand-over is in the receipt's history (and its pledgee index moves).
+/// Every pledge passes to the successor; its receipt is put too, unchanged,
+/// so that the entry stamps it (`stamp`): the hand-over is in the receipt's
+/// history (and its pledgee index moves).
 fn hand_over<S: StateRead + ?Sized>(
     state: &S,
     changes: &mut Objects,
@@ -154,13 +155,12 @@ fn hand_over<S: StateRead + ?Sized>(
 ) -> RuleResult<()> {
     for pledge_id in pledges {
         let mut pledge = load_pledge(state, pledge_id)?;
-        let mut receipt = load_receipt(state, &pledge.terms.receipt_id)?;
+        let receipt = load_receipt(state, &pledge.terms.receipt_id)?;
         pledge.successions.push(Succession {
             from: from.to_owned(),
             to: to.to_owned(),
             at: ctx.seq,
         });
-        receipt.updated_at = ctx.seq;
         changes.put_pledge(pledge);
         changes.put_receipt(receipt);
     }

@@ -54,7 +54,6 @@ pub(super) fn register<S: StateRead + ?Sized>(
     receipt.status = ReceiptStatus::Pledged {
         pledge_id: terms.pledge_id.clone(),
     };
-    receipt.updated_at = ctx.seq;
     let mut changes = Objects::default();
     changes.put_pledge(pledge);
     changes.put_receipt(receipt);
@@ -113,7 +112,6 @@ fn end_pledge<S: StateRead + ?Sized>(
     let mut receipt = load_receipt(state, &pledge.terms.receipt_id)?;
     require_not_frozen(state, &receipt)?;
     receipt.status = ReceiptStatus::Active;
-    receipt.updated_at = ctx.seq;
     pledge.status = match enforced {
         None => PledgeStatus::Released { at: ctx.seq },
         Some((transferee_id, grounds)) => {

@@ -103,7 +103,6 @@ pub(super) fn transfer<S: StateRead + ?Sized>(
     }
     load_active_with_role(state, new_holder_id, HOLDING_ROLES)?;
     receipt.holder_id = new_holder_id.to_owned();
-    receipt.updated_at = ctx.seq;
     let mut changes = Objects::default();
     changes.put_receipt(receipt);
     Ok(changes)
@@ -138,7 +137,6 @@ pub(super) fn split<S: StateRead + ?Sized>(
         at: ctx.seq,
         parts: parts.iter().map(|(id, _)| id.clone()).collect(),
     };
-    parent.updated_at = ctx.seq;
     changes.put_receipt(parent);
     Ok(changes)
 }
@@ -165,7 +163,6 @@ pub(super) fn cancel<S: StateRead + ?Sized>(
     tank.certified_kg = certified_kg;
     clear_shortfall_if_covered(&mut tank);
     receipt.status = ReceiptStatus::Cancelled { at: ctx.seq };
-    receipt.updated_at = ctx.seq;
     let mut changes = Objects::default();
     changes.put_receipt(receipt);
     changes.put_tank(tank);
