@@ -65,7 +65,8 @@ pub(super) fn release<S: StateRead + ?Sized>(
     pledge_id: &str,
     ctx: EntryContext,
 ) -> RuleResult<Objects> {
-    end_pledge(state, pledge_id, ctx, None)
+    let pledge = load_pledge(state, pledge_id)?;
+    end_pledge(state, pledge, ctx, None)
 }
 
 pub(super) fn enforce<S: StateRead + ?Sized>(
@@ -89,7 +90,7 @@ pub(super) fn enforce<S: StateRead + ?Sized>(
         }
         .into());
     }
-    end_pledge(state, pledge_id, ctx, Some((transferee, grounds.clone())))
+    end_pledge(state, pledge, ctx, Some((transferee, grounds.clone())))
 }
 
 /// Ends an active pledge: released (`enforced` is `None`) or enforced to a
@@ -97,14 +98,13 @@ pub(super) fn enforce<S: StateRead + ?Sized>(
 /// new holder.
 fn end_pledge<S: StateRead + ?Sized>(
     state: &S,
-    pledge_id: &str,
+    mut pledge: Pledge,
     ctx: EntryContext,
     enforced: Option<(String, EnforcementGrounds)>,
 ) -> RuleResult<Objects> {
-    let mut pledge = load_pledge(state, pledge_id)?;
     if pledge.status != PledgeStatus::Active {
         return Err(Rejection::PledgeNotActive {
-            pledge: pledge_id.to_owned(),
+            pledge: pledge.id().to_owned(),
             status: pledge.status.name(),
         }
         .into());
