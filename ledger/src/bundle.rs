@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::checkpoint::{
-    self, Checkpoint, CheckpointError, SignedCheckpoint, ledger_origin, verify_head_binding,
+    Checkpoint, CheckpointError, SignedCheckpoint, ledger_origin, verify_head_binding,
 };
 use crate::cosigning::{Cosigners, Trust, TrustError};
 use crate::crypto::{self, Digest, PublicKey};
@@ -1132,11 +1132,7 @@ impl<'a> Fold<'a> {
             _ => None,
         };
         Ok(BundleVerdict {
-            ledger_id: cp
-                .origin
-                .strip_prefix(checkpoint::ORIGIN_PREFIX)
-                .unwrap_or(&cp.origin)
-                .to_owned(),
+            ledger_id: cp.ledger_id().to_owned(),
             tree_size: cp.size,
             root: cp.root,
             head_hash: cp.head_hash,
