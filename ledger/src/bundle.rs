@@ -929,10 +929,7 @@ impl<'a> Fold<'a> {
                 changed = true;
             }
         }
-        match changed {
-            true => Ok(()),
-            false => Err(BundleError::NotAboutReceipt { seq, operation }),
-        }
+        changed_something(changed, seq, operation)
     }
 
     /// A bank's revocation naming a successor: its pledges in force pass to
@@ -953,10 +950,7 @@ impl<'a> Fold<'a> {
                 changed = true;
             }
         }
-        match changed {
-            true => Ok(()),
-            false => Err(BundleError::NotAboutReceipt { seq, operation }),
-        }
+        changed_something(changed, seq, operation)
     }
 
     fn end_pledge(
@@ -1178,6 +1172,15 @@ fn certifying_warehouse(
                 certification.certificate.inspector, certification.depositor_id
             ),
         }),
+    }
+}
+
+/// An operation that reaches the bundle's receipts only through others
+/// (a tank's custodian, a bank's successor) must have changed one of them.
+fn changed_something(changed: bool, seq: Seq, operation: &'static str) -> Result<(), BundleError> {
+    match changed {
+        true => Ok(()),
+        false => Err(BundleError::NotAboutReceipt { seq, operation }),
     }
 }
 
