@@ -310,9 +310,6 @@ async fn banks_racing_at_different_members_get_exactly_one_pledge() {
     let dir = tempfile::tempdir().unwrap();
     let cluster = Cluster::start(&dir.path().join("c"), 3).await;
     cluster.leader(BOUND).await;
-    // A leader takes writes once it has heard from a majority since its
-    // election (NO_QUORUM before): give it a few heartbeats first.
-    tokio::time::sleep(Duration::from_secs(2)).await;
     let node = cluster.member(1);
     let first = cluster.client(1).await;
     issue(node, &first, "WR-RACE", 1_000_000).await;
