@@ -48,7 +48,10 @@ pub(super) fn not_ready(
                 .into(),
         });
     }
-    if let Some(ms) = metrics.millis_since_quorum_ack.filter(|ms| *ms > quorum_stale_ms) {
+    if let Some(ms) = metrics
+        .millis_since_quorum_ack
+        .filter(|ms| *ms > quorum_stale_ms)
+    {
         return Some(SequencerError::Cluster {
             reason: "NO_QUORUM",
             message: format!(

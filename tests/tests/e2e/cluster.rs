@@ -274,7 +274,10 @@ async fn an_isolated_member_refuses_writes_and_the_majority_goes_on() {
     // and says it no longer takes writes.
     let deadline = Instant::now() + BOUND;
     while cluster.info(leader).await.is_none_or(|i| i.leader_ready) {
-        assert!(Instant::now() < deadline, "the cut-off leader still says it is ready");
+        assert!(
+            Instant::now() < deadline,
+            "the cut-off leader still says it is ready"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let isolated = cluster.client(leader).await;
