@@ -214,12 +214,45 @@ pub fn submit_response(r: &pb::SubmitResponse) -> Value {
 
 /// The node's identity.
 pub fn node_info(n: &pb::NodeInfo) -> Value {
-    json!({
+    let mut value = json!({
         "ledger_id": n.ledger_id,
         "node_public_key": hex::encode(&n.node_public_key),
         "genesis_hash": hex::encode(&n.genesis_hash),
         "version": n.version,
         "governance": n.governance.as_ref().map(governance),
+    });
+    if let Some(cluster) = &n.cluster {
+        value["cluster"] = cluster_info(cluster);
+    }
+    value
+}
+
+/// A cluster member's view of the cluster.
+pub fn cluster_info(c: &pb::ClusterInfo) -> Value {
+    let role = pb::MemberRole::try_from(c.role).unwrap_or(pb::MemberRole::Unspecified);
+    let members: Vec<Value> = c
+        .members
+        .iter()
+        .map(|m| {
+            json!({
+                "member_id": m.member_id,
+                "name": m.name,
+                "address": m.address,
+                "client_address": m.client_address,
+                "voter": m.voter,
+                "matched_index": m.matched_index,
+            })
+        })
+        .collect();
+    json!({
+        "member_id": c.member_id,
+        "role": role.as_str_name().trim_start_matches("MEMBER_ROLE_").to_lowercase(),
+        "term": c.term,
+        "leader_id": c.leader_id,
+        "leader_address": c.leader_address,
+        "applied_index": c.applied_index,
+        "chain_size": c.chain_size,
+        "members": members,
     })
 }
 

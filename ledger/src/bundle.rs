@@ -1,15 +1,17 @@
-//! Evidence bundles: what a bank is given to check, offline and with only the
-//! node's public key, that a receipt's recorded history at a signed
-//! checkpoint shows its pledge and no rival one (docs/FORMAT.md §7).
+//! Evidence bundles: what a bank is given to check, offline, with the
+//! node's public key and its own witness policy, that a receipt's recorded
+//! history at a cosigned checkpoint shows its status and pledges
+//! (docs/FORMAT.md §7).
 //!
 //! ```text
 //!   Bundle (JSON)
-//!     checkpoint   signed note ── Checkpoint::verify_note(origin, node key)
+//!     checkpoint   note ── Trust::open: an accepted node key, the witness quorum
 //!     entries[i]   record ── decode, seal, leaf included at seq under root,
 //!                            party signatures, ledger id, strictly increasing seq
 //!     last_entry   record ── seal, verify_head_binding (seq size−1, hash = chain-head,
 //!                            leaf included at size−1)
-//!   then the receipt's lifecycle is folded from entries[] ─▶ BundleVerdict
+//!   then the receipt's lifecycle is folded from entries[] ─▶ BundleVerdict;
+//!   the head entry, if it changes the receipt's lineage, must be among entries[]
 //! ```
 //!
 //! What a verified bundle proves: each given entry is, byte for byte, entry
@@ -25,9 +27,10 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::checkpoint::{
-    self, Checkpoint, CheckpointError, SignedCheckpoint, ledger_origin, verify_head_binding,
+    Checkpoint, CheckpointError, SignedCheckpoint, ledger_origin, verify_head_binding,
 };
-use crate::crypto::{Digest, PublicKey};
+use crate::cosigning::{Cosigners, Trust, TrustError};
+use crate::crypto::{self, Digest, PublicKey};
 use crate::entry::Entry;
 use crate::envelope::EnvelopeError;
 use crate::error::DecodeError;
@@ -91,6 +94,11 @@ pub struct BundleVerdict {
     pub head_hash: Digest,
     /// The checkpoint's time, ms since the Unix epoch.
     pub checkpoint_time_ms: u64,
+    /// The policy's witnesses that cosigned the checkpoint.
+    pub cosigners: Cosigners,
+    /// Whether the verifier's policy required cosignatures (`false`: the
+    /// checkpoint rests on the node's key alone).
+    pub witnessed: bool,
     /// The receipt.
     pub receipt_id: String,
     /// Its issuing warehouse.
@@ -101,11 +109,12 @@ pub struct BundleVerdict {
     pub quantity_kg: u64,
     /// Its lifecycle status.
     pub status: ReceiptStatus,
-    /// Whether a regulator's freeze is in force.
-    pub frozen: bool,
+    /// The regulator's freeze in force, if any.
+    pub freeze: Option<FreezeSeen>,
     /// The pledge in force, if any.
     pub active_pledge: Option<ActivePledge>,
-    /// Every pledge registered on the receipt, in order, with its status.
+    /// Every pledge registered on the receipt or on a receipt it was split
+    /// from, in order, with its status.
     pub pledge_registrations: Vec<PledgeRecord>,
     /// The receipt's ancestry: the issued receipt first, then each split
     /// part down to this receipt (just this receipt if it was issued).
@@ -125,6 +134,15 @@ pub struct ActivePledge {
     pub registered_at: Seq,
 }
 
+/// A regulator's freeze in force on the receipt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FreezeSeen {
+    /// The regulator that froze it.
+    pub regulator: String,
+    /// The freezing entry.
+    pub since: Seq,
+}
+
 /// A pledge registration found in the receipt's history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PledgeRecord {
@@ -132,6 +150,8 @@ pub struct PledgeRecord {
     pub seq: Seq,
     /// Pledge id.
     pub pledge_id: String,
+    /// The pledged receipt (this one, or one it was split from).
+    pub receipt_id: String,
     /// The bank.
     pub pledgee: String,
     /// Active, released or enforced (as of the checkpoint).
@@ -198,22 +218,18 @@ impl Bundle {
         })
     }
 
-    /// Verifies the bundle against the node's public key (obtained out of
-    /// band, never from the bundle) and folds the receipt's lifecycle.
-    pub fn verify(&self, node_key: &PublicKey) -> Result<BundleVerdict, BundleError> {
+    /// Verifies the bundle against what the verifier trusts (the node keys
+    /// and the witness policy, obtained out of band, never from the bundle)
+    /// and folds the receipt's lifecycle.
+    pub fn verify(&self, trust: &Trust) -> Result<BundleVerdict, BundleError> {
         if self.version != BUNDLE_VERSION {
             return Err(BundleError::UnsupportedVersion {
                 found: self.version,
             });
         }
-        if self.node_public_key != node_key.to_hex() {
-            return Err(BundleError::NodeKeyMismatch {
-                expected: *node_key,
-            });
-        }
-        let origin = ledger_origin(&self.ledger_id);
-        let cp =
-            Checkpoint::verify_note(&self.checkpoint, &origin, std::slice::from_ref(node_key))?;
+        let node_key = &self.node_key(trust)?;
+        let cosigned = trust.open(&self.checkpoint, &ledger_origin(&self.ledger_id))?;
+        let cp = cosigned.signed.checkpoint;
         if self.entries.is_empty() {
             return Err(BundleError::EmptyHistory);
         }
@@ -234,8 +250,10 @@ impl Bundle {
             });
         }
         let mut fold = Fold::new(&self.receipt_id);
+        let mut seen_head = false;
         for item in &self.entries {
             let (entry, proof) = open_entry(item, node_key)?;
+            seen_head |= entry.seq == last.seq;
             if entry.seq >= cp.size {
                 return Err(BundleError::BeyondCheckpoint {
                     seq: entry.seq,
@@ -270,14 +288,38 @@ impl Bundle {
             let signers: BTreeSet<&str> = verified.signers().collect();
             fold.apply(entry.seq, &signers, &verified.tx.operation)?;
         }
-        fold.finish(cp)
+        if !seen_head {
+            let verified = last
+                .envelope
+                .verify()
+                .map_err(|source| BundleError::BadSignatures {
+                    seq: last.seq,
+                    source,
+                })?;
+            if fold.would_change_lineage(&verified.tx.operation) {
+                return Err(BundleError::HeadEntryLeftOut { seq: last.seq });
+            }
+        }
+        fold.finish(cp, cosigned.cosigners, cosigned.witnessed)
+    }
+
+    /// The bundle's node key, if the verifier accepts it.
+    fn node_key(&self, trust: &Trust) -> Result<PublicKey, BundleError> {
+        trust
+            .log_keys
+            .iter()
+            .find(|key| key.to_hex() == self.node_public_key)
+            .copied()
+            .ok_or_else(|| BundleError::NodeKeyNotTrusted {
+                found: self.node_public_key.chars().take(64).collect(),
+            })
     }
 }
 
 /// Hex-decodes, decodes and seal-checks one bundle entry.
 fn open_entry(item: &BundleEntry, node_key: &PublicKey) -> Result<(Entry, Vec<Hash>), BundleError> {
     let seq = item.seq;
-    let record = hex::decode(&item.record_hex).map_err(|_| BundleError::BadHex {
+    let record = crypto::decode_lower_hex(&item.record_hex).ok_or(BundleError::BadHex {
         seq,
         field: "record_hex",
     })?;
@@ -417,15 +459,16 @@ pub enum BundleError {
         /// The version found.
         found: u32,
     },
-    /// The bundle names another node key than the one the verifier trusts.
-    #[error("the bundle's node key is not the trusted key {expected}")]
-    NodeKeyMismatch {
-        /// The trusted key.
-        expected: PublicKey,
+    /// The bundle names a node key the verifier does not accept.
+    #[error("the bundle's node key {found:?} is not one the verifier trusts")]
+    NodeKeyNotTrusted {
+        /// The key as the bundle writes it (cut to 64 characters).
+        found: String,
     },
-    /// The checkpoint note is malformed or not signed by the node.
-    #[error("checkpoint: {0}")]
-    Checkpoint(#[from] CheckpointError),
+    /// The checkpoint is malformed, not signed by a trusted node key, or
+    /// lacks the witness quorum (the message names the missing witnesses).
+    #[error(transparent)]
+    Trust(#[from] TrustError),
     /// The last entry does not bind the chain head to the Merkle root.
     #[error("head binding: {0}")]
     HeadBinding(#[source] CheckpointError),
@@ -440,8 +483,8 @@ pub enum BundleError {
         /// The limit.
         max: usize,
     },
-    /// A hex field does not decode.
-    #[error("entry {seq}: {field} is not valid hex")]
+    /// A hex field is not lower-case hex (of the right length).
+    #[error("entry {seq}: {field} is not lower-case hex of the right length")]
     BadHex {
         /// The entry's claimed seq.
         seq: Seq,
@@ -545,6 +588,16 @@ pub enum BundleError {
         /// The receipt.
         receipt_id: String,
     },
+    /// The checkpoint's head entry changes the receipt (or a receipt it was
+    /// split from) but is not among the bundle's entries: the bundle hides
+    /// the receipt's latest change.
+    #[error(
+        "the checkpoint's head entry {seq} changes the receipt but is left out of the bundle's entries"
+    )]
+    HeadEntryLeftOut {
+        /// The head entry.
+        seq: Seq,
+    },
 }
 
 /// A certification seen in the bundle: the first holder of the receipt
@@ -568,6 +621,8 @@ struct ReceiptFold {
     status: ReceiptStatus,
     /// The regulator whose freeze is in force.
     frozen_by: Option<String>,
+    /// The entry of the freeze in force.
+    frozen_since: Option<Seq>,
     parent: Option<String>,
 }
 
@@ -672,6 +727,7 @@ impl<'a> Fold<'a> {
                         quantity_kg: terms.quantity_kg,
                         status: ReceiptStatus::Active,
                         frozen_by: None,
+                        frozen_since: None,
                         parent: None,
                     },
                 );
@@ -717,6 +773,7 @@ impl<'a> Fold<'a> {
                             quantity_kg: *kg,
                             status: ReceiptStatus::Active,
                             frozen_by: None,
+                            frozen_since: None,
                             parent: Some(receipt_id.clone()),
                         },
                     );
@@ -748,6 +805,7 @@ impl<'a> Fold<'a> {
                         record: PledgeRecord {
                             seq,
                             pledge_id: terms.pledge_id.clone(),
+                            receipt_id: terms.receipt_id.clone(),
                             pledgee: terms.pledgee_id.clone(),
                             status: PledgeStatus::Active,
                         },
@@ -780,6 +838,7 @@ impl<'a> Fold<'a> {
                     )));
                 }
                 receipt.frozen_by = Some(regulator);
+                receipt.frozen_since = Some(seq);
                 self.touched.push((seq, name, receipt_id.clone()));
             }
             Operation::UnfreezeReceipt { receipt_id, .. } => {
@@ -795,6 +854,7 @@ impl<'a> Fold<'a> {
                         "the freeze of `{freezer}` lifted by {signers:?}"
                     )));
                 }
+                receipt.frozen_since = None;
                 self.touched.push((seq, name, receipt_id.clone()));
             }
             Operation::Genesis { .. }
@@ -869,10 +929,7 @@ impl<'a> Fold<'a> {
                 changed = true;
             }
         }
-        match changed {
-            true => Ok(()),
-            false => Err(BundleError::NotAboutReceipt { seq, operation }),
-        }
+        changed_something(changed, seq, operation)
     }
 
     /// A bank's revocation naming a successor: its pledges in force pass to
@@ -893,10 +950,7 @@ impl<'a> Fold<'a> {
                 changed = true;
             }
         }
-        match changed {
-            true => Ok(()),
-            false => Err(BundleError::NotAboutReceipt { seq, operation }),
-        }
+        changed_something(changed, seq, operation)
     }
 
     fn end_pledge(
@@ -965,19 +1019,79 @@ impl<'a> Fold<'a> {
         Ok(())
     }
 
-    fn finish(self, cp: Checkpoint) -> Result<BundleVerdict, BundleError> {
-        let not_shown = || BundleError::ReceiptNotShown {
-            receipt_id: self.target.to_owned(),
-        };
-        let receipt = self.receipts.get(self.target).ok_or_else(not_shown)?;
-        // The lineage: the target, its parent, … up to the issued receipt.
+    /// Whether `operation` (the checkpoint's head, left out of the bundle)
+    /// would change the receipt or a receipt of its lineage: it names one
+    /// of them, a pledge registered on one of them, their tank (a custodian
+    /// appointment) or the bank of a pledge in force on them (a succession).
+    fn would_change_lineage(&self, operation: &Operation) -> bool {
+        let lineage = self.lineage();
+        let touches = |id: &str| lineage.iter().any(|l| l == id);
+        match operation {
+            Operation::IssueReceipt(terms) => touches(&terms.receipt_id),
+            Operation::TransferReceipt { receipt_id, .. }
+            | Operation::SplitReceipt { receipt_id, .. }
+            | Operation::CancelReceipt { receipt_id, .. }
+            | Operation::FreezeReceipt { receipt_id, .. }
+            | Operation::UnfreezeReceipt { receipt_id, .. } => touches(receipt_id),
+            Operation::RegisterPledge(terms) => touches(&terms.receipt_id),
+            Operation::ReleasePledge { pledge_id } | Operation::EnforcePledge { pledge_id, .. } => {
+                self.pledges
+                    .get(pledge_id.as_str())
+                    .is_some_and(|p| touches(&p.receipt_id))
+            }
+            Operation::AppointCustodian { tank_id, .. } => self
+                .receipts
+                .iter()
+                .any(|(id, r)| touches(id) && r.tank_id == *tank_id && r.status.is_live()),
+            Operation::RevokeParticipant {
+                participant_id,
+                successor_id: Some(_),
+                ..
+            } => self.pledges.values().any(|p| {
+                touches(&p.receipt_id)
+                    && p.record.status == PledgeStatus::Active
+                    && p.record.pledgee == *participant_id
+            }),
+            Operation::Genesis { .. }
+            | Operation::AdmitParticipant(_)
+            | Operation::RotateKey { .. }
+            | Operation::RecoverKey { .. }
+            | Operation::RevokeParticipant { .. }
+            | Operation::RegisterTank(_)
+            | Operation::CertifyStock(_)
+            | Operation::RegaugeTank { .. } => false,
+        }
+    }
+
+    /// The target, its parent, … up to the issued receipt, issued first.
+    fn lineage(&self) -> Vec<String> {
         let mut lineage = vec![self.target.to_owned()];
-        let mut parent = receipt.parent.clone();
+        let mut parent = self
+            .receipts
+            .get(self.target)
+            .and_then(|r| r.parent.clone());
         while let Some(id) = parent {
+            if lineage.contains(&id) || lineage.len() > MAX_LINEAGE_DEPTH {
+                break;
+            }
             parent = self.receipts.get(&id).and_then(|r| r.parent.clone());
             lineage.push(id);
         }
         lineage.reverse();
+        lineage
+    }
+
+    fn finish(
+        self,
+        cp: Checkpoint,
+        cosigners: Cosigners,
+        witnessed: bool,
+    ) -> Result<BundleVerdict, BundleError> {
+        let not_shown = || BundleError::ReceiptNotShown {
+            receipt_id: self.target.to_owned(),
+        };
+        let receipt = self.receipts.get(self.target).ok_or_else(not_shown)?;
+        let lineage = self.lineage();
         // Every entry must have changed a receipt of the lineage: a sibling
         // part's history is not this receipt's.
         if let Some((seq, operation, _)) =
@@ -997,7 +1111,7 @@ impl<'a> Fold<'a> {
         let mut pledge_registrations: Vec<PledgeRecord> = self
             .pledges
             .values()
-            .filter(|p| p.receipt_id == self.target)
+            .filter(|p| lineage.contains(&p.receipt_id))
             .map(|p| p.record.clone())
             .collect();
         pledge_registrations.sort_by_key(|p| p.seq);
@@ -1012,21 +1126,23 @@ impl<'a> Fold<'a> {
             _ => None,
         };
         Ok(BundleVerdict {
-            ledger_id: cp
-                .origin
-                .strip_prefix(checkpoint::ORIGIN_PREFIX)
-                .unwrap_or(&cp.origin)
-                .to_owned(),
+            ledger_id: cp.ledger_id().to_owned(),
             tree_size: cp.size,
             root: cp.root,
             head_hash: cp.head_hash,
             checkpoint_time_ms: cp.time_ms,
+            cosigners,
+            witnessed,
             receipt_id: self.target.to_owned(),
             warehouse: receipt.warehouse.clone(),
             holder: receipt.holder.clone(),
             quantity_kg: receipt.quantity_kg,
             status: receipt.status.clone(),
-            frozen: receipt.frozen_by.is_some(),
+            freeze: receipt
+                .frozen_by
+                .clone()
+                .zip(receipt.frozen_since)
+                .map(|(regulator, since)| FreezeSeen { regulator, since }),
             active_pledge,
             pledge_registrations,
             lineage,
@@ -1056,6 +1172,15 @@ fn certifying_warehouse(
                 certification.certificate.inspector, certification.depositor_id
             ),
         }),
+    }
+}
+
+/// An operation that reaches the bundle's receipts only through others
+/// (a tank's custodian, a bank's successor) must have changed one of them.
+fn changed_something(changed: bool, seq: Seq, operation: &'static str) -> Result<(), BundleError> {
+    match changed {
+        true => Ok(()),
+        false => Err(BundleError::NotAboutReceipt { seq, operation }),
     }
 }
 

@@ -430,8 +430,10 @@ impl<L: LogStore, S: StateStore> Ledger<L, S> {
         now_ms: u64,
     ) -> Result<Vec<SubmitResult>, StoreError> {
         let before = (self.decider.head(), self.decider.frontier().clone());
-        let snapshot = self.snapshot();
-        let group = self.decider.decide(&snapshot, envelopes, now_ms)?;
+        // The snapshot (a state view) is dropped at the end of this
+        // statement, before `apply`: a live view of the memory store would
+        // make `apply` copy the whole state.
+        let group = self.decider.decide(&self.snapshot(), envelopes, now_ms)?;
         if let Err(error) = self.log.append(&group.records()) {
             self.decider.reset(before.0, before.1);
             return Err(error);
@@ -514,8 +516,11 @@ pub fn recover_dir(
     Ok(recovered)
 }
 
-/// Replays into `state` the entries of `log` it lacks; returns how many.
-fn catch_up<L: LogStore, S: StateStore>(log: &L, state: &mut S) -> Result<u64, StoreError> {
+/// Replays into `state` the entries of `log` it lacks, with the rules and
+/// each envelope's signatures but not the seals (the caller checked the
+/// chain: its links up to a sealed head vouch for every entry); returns how
+/// many. A cluster member runs it after appending a committed group.
+pub fn catch_up<L: LogStore, S: StateStore>(log: &L, state: &mut S) -> Result<u64, StoreError> {
     let start = state.applied();
     let end = log.len();
     let reader = log.reader();
@@ -539,11 +544,13 @@ fn catch_up<L: LogStore, S: StateStore>(log: &L, state: &mut S) -> Result<u64, S
             .extend(frontier.append(merkle::leaf_hash(&entry.body())));
         update.end = seq + 1;
         if update.end - update.first >= CATCH_UP_BATCH {
+            drop(view); // a live view of the memory store makes `apply` copy the state
             state.apply(&update)?;
             update = StateUpdate::starting_at(update.end);
             view = state.view();
         }
     }
+    drop(view);
     if !update.is_empty() {
         state.apply(&update)?;
     }

@@ -28,6 +28,8 @@
 //! checkpoint_wait_ms = 10000          # longest GetCheckpoint / ProveReceipt wait for a checkpoint
 //! witness_timeout_ms = 5000           # how long a checkpoint waits for each witness's cosignature
 //! requests_per_second_per_connection = 50000  # 0 = no limit
+//!
+//! [cluster]                           # absent = a single node; see crate::cluster::config
 //! ```
 
 use std::net::SocketAddr;
@@ -64,6 +66,8 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     /// Explicit resource limits.
     pub limits: Limits,
+    /// Cluster mode (docs/REPLICATION.md); `None` runs a single node.
+    pub cluster: Option<crate::cluster::config::ClusterConfig>,
 }
 
 /// The `[tls]` section: PEM files of the node's TLS identity and, for
@@ -151,6 +155,7 @@ impl Default for Config {
             plaintext: false,
             tls: None,
             limits: Limits::default(),
+            cluster: None,
         }
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use pledge_ledger::bundle::{Bundle, BundleError};
 use pledge_ledger::checkpoint::SignedCheckpoint;
 use pledge_ledger::crypto::KeyCache;
-use pledge_ledger::envelope::Envelope;
+use pledge_ledger::envelope::{Envelope, VerifiedEnvelope};
 use pledge_ledger::ledger::Committed;
 use pledge_ledger::merkle;
 use pledge_ledger::state::StateRead;
@@ -25,6 +25,7 @@ use tonic::{Code, Request, Response, Status};
 use tonic_types::StatusExt;
 
 use crate::checkpointer::Latest;
+use crate::cluster::{ClusterHandle, Route};
 use crate::config::Limits;
 use crate::metrics::Metrics;
 use crate::pipeline::Sequencer;
@@ -50,6 +51,7 @@ pub struct LedgerApi {
     checkpoints: Latest,
     metrics: Arc<Metrics>,
     keys: Arc<KeyCache>,
+    cluster: Option<ClusterHandle>,
 }
 
 impl LedgerApi {
@@ -72,7 +74,63 @@ impl LedgerApi {
             checkpoints,
             metrics,
             keys: Arc::new(KeyCache::new()),
+            cluster: None,
         }
+    }
+
+    /// Cluster mode: submissions go to the leader, GetNodeInfo shows the cluster.
+    pub fn with_cluster(mut self, cluster: ClusterHandle) -> LedgerApi {
+        self.cluster = Some(cluster);
+        self
+    }
+
+    /// Routes a submission: sequenced here (a single node, or the
+    /// cluster's leader), forwarded to the leader after the checks every
+    /// member makes, or refused when no leader is known.
+    async fn route_submission(
+        &self,
+        request: Request<pb::SubmitRequest>,
+    ) -> Result<pb::SubmitResponse, Status> {
+        let Some(cluster) = &self.cluster else {
+            return self.submit_envelope(request).await;
+        };
+        match cluster.route() {
+            Route::Here => self.submit_envelope(request).await,
+            Route::NoLeader => Err(cluster.no_leader()),
+            Route::Leader(leader) => {
+                let peer_certs = request.peer_certs();
+                let inner = request.into_inner();
+                self.verify_at_edge(peer_certs.as_deref().map(Vec::as_slice), &inner)?;
+                cluster.forward(leader, inner).await
+            }
+        }
+    }
+
+    /// A submission another member forwarded: this member sequences it.
+    pub async fn submit_here(
+        &self,
+        request: Request<pb::SubmitRequest>,
+    ) -> Result<pb::SubmitResponse, Status> {
+        self.submit_envelope(request).await
+    }
+
+    /// Decodes and verifies the envelope, and under mutual TLS checks that
+    /// the connection's participant signed it.
+    fn verify_at_edge<C: AsRef<[u8]>>(
+        &self,
+        peer_certs: Option<&[C]>,
+        request: &pb::SubmitRequest,
+    ) -> Result<VerifiedEnvelope, Status> {
+        let raw = request
+            .envelope
+            .clone()
+            .ok_or_else(|| status::bad_request("`envelope` is missing".into()))?;
+        let envelope = Envelope::try_from(raw).map_err(|e| status::envelope(&e.into()))?;
+        let verified = envelope
+            .verify_with(&self.keys)
+            .map_err(|e| status::envelope(&e))?;
+        crate::tls::check_carrier(peer_certs, verified.signers())?;
+        Ok(verified)
     }
 
     /// Decode, verify, sequence. The transaction's validity window, and
@@ -82,18 +140,11 @@ impl LedgerApi {
         request: Request<pb::SubmitRequest>,
     ) -> Result<pb::SubmitResponse, Status> {
         let peer_certs = request.peer_certs();
-        let raw = request
-            .into_inner()
-            .envelope
-            .ok_or_else(|| status::bad_request("`envelope` is missing".into()))?;
-        let envelope = Envelope::try_from(raw).map_err(|e| status::envelope(&e.into()))?;
-        let verified = envelope
-            .verify_with(&self.keys)
-            .map_err(|e| status::envelope(&e))?;
+        let verified =
+            self.verify_at_edge(peer_certs.as_deref().map(Vec::as_slice), request.get_ref())?;
         tracing::Span::current()
             .record("tx_id", verified.tx.tx_id.as_str())
             .record("operation", verified.tx.operation.name());
-        crate::tls::check_carrier(peer_certs.as_deref().map(Vec::as_slice), verified.signers())?;
         let result = self
             .sequencer
             .submit(verified)
@@ -297,7 +348,7 @@ impl LedgerService for LedgerApi {
         &self,
         request: Request<pb::SubmitRequest>,
     ) -> Result<Response<pb::SubmitResponse>, Status> {
-        let answer = self.submit_envelope(request).await;
+        let answer = self.route_submission(request).await;
         if let Err(refusal) = &answer {
             let reason = refusal.get_details_error_info().map(|info| info.reason);
             self.metrics.refused(reason.as_deref().unwrap_or("UNKNOWN"));
@@ -309,7 +360,11 @@ impl LedgerService for LedgerApi {
         &self,
         _: Request<pb::GetNodeInfoRequest>,
     ) -> Result<Response<pb::NodeInfo>, Status> {
-        Ok(Response::new(self.info.clone()))
+        let mut info = self.info.clone();
+        if let Some(cluster) = &self.cluster {
+            info.cluster = Some(cluster.info(self.published.load().len()));
+        }
+        Ok(Response::new(info))
     }
 
     async fn get_head(&self, _: Request<pb::GetHeadRequest>) -> Result<Response<pb::Head>, Status> {

@@ -8,6 +8,7 @@ mod e2e {
     mod audit;
     mod bench;
     mod cli;
+    mod cluster;
     mod double_pledge;
     mod explorer;
     mod faults;

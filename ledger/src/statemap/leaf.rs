@@ -1,5 +1,5 @@
 //! The value a map leaf holds for a receipt or a tank: the SHA-256 of its
-//! current state, written field by field (docs/FORMAT.md §8.2) so that a
+//! current state, written field by field (numbered below) so that a
 //! verifier in any language can compute it; never a Rust serialisation.
 //!
 //! ```text

@@ -1,8 +1,10 @@
 //! The state map: a sparse Merkle tree from every receipt and tank to the
-//! hash of its current state, whose root each checkpoint commits to
-//! (docs/FORMAT.md §8). With a map proof a bank proves a receipt's current
-//! state, its latest entry and the length of its history at a signed
-//! checkpoint, so entries left out of a bundle are caught.
+//! hash of its current state. Once a checkpoint commits to its root, a bank
+//! proves with a map proof a receipt's current state, its latest entry and
+//! the length of its history, so entries left out of a bundle are caught.
+//! Checkpoints do not carry the root yet: the map is defined and tested
+//! here (the definition below, [`hash`] and [`leaf`]), and docs/FORMAT.md
+//! §7.6 says what a bundle therefore does not prove.
 //!
 //! ```text
 //!  key   = SHA-256("pledge-ledger/v1/state-key\0" ‖ kind ‖ id)        kind 0x01 receipt, 0x02 tank
@@ -17,8 +19,12 @@
 //! - [`tree`]: the stored nodes and the incremental update of one group.
 //! - [`proof`]: proofs of presence and absence, and their verification.
 //!
-//! The map is derived state: a replay recomputes its root from the objects
-//! ([`root_of_state`]) and compares it with the checkpoint's.
+//! The map is derived state. Nothing outside this module uses it yet: once
+//! checkpoints carry its root, the node will keep it per group
+//! ([`changed_leaves`], [`MemoryMap`]) and a replay will recompute the root
+//! from the objects ([`root_of_state`]) and compare it with the checkpoint's.
+//! Until then docs/FORMAT.md does not specify it and no client may rely on
+//! its bytes.
 
 pub mod hash;
 pub mod leaf;
