@@ -396,7 +396,10 @@ fn space_written_ahead_is_not_data() {
     let data = log.byte_len();
     drop(log);
     let (log, r) = EntryLog::open_preallocating(dir.path(), AHEAD).unwrap();
-    assert_eq!((r.records, r.dropped_tail_bytes, r.log_bytes), (10, 0, data));
+    assert_eq!(
+        (r.records, r.dropped_tail_bytes, r.log_bytes),
+        (10, 0, data)
+    );
     check_all(&log);
 }
 
