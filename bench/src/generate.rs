@@ -21,7 +21,7 @@ use pledge_ledger::envelope::VerifiedEnvelope;
 use pledge_ledger::ledger::DiskLedger;
 use pledge_ledger::store::StateStore;
 use pledge_ledger::view::LedgerRead;
-use pledge_proto::v1::transaction::Operation;
+use pledge_proto::v1::{self as pb, transaction::Operation};
 
 use crate::fixture::{self, DAY_MS, T0};
 use crate::stats;
@@ -30,6 +30,9 @@ use pledge_client::ops;
 
 /// Steps of a receipt's life in the generated chain.
 const STEPS: u64 = 11;
+/// Every generated receipt's quantity, kg: small enough that the live
+/// receipts of a million-entry chain fit two tanks of 1 Mt.
+const RECEIPT_KG: u64 = 1_000;
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -107,9 +110,9 @@ pub fn generate(options: &GenerateOptions) -> anyhow::Result<Generated> {
 /// Builds and signs the groups in order; stops early if the receiver does.
 fn produce(entries: u64, group: usize, groups: &mpsc::SyncSender<Vec<VerifiedEnvelope>>) {
     let opening = vec![
-        fixture::signed("genesis".into(), fixture::genesis(), &["admin"]),
-        fixture::signed("tank-1".into(), tank(1), &["wh-1"]),
-        fixture::signed("tank-2".into(), tank(2), &["wh-2"]),
+        fixture::signed("genesis".into(), fixture::genesis(), fixture::QUORUM),
+        fixture::signed("tank-1".into(), tank(1), &["wh-1", fixture::INSPECTOR]),
+        fixture::signed("tank-2".into(), tank(2), &["wh-2", fixture::INSPECTOR]),
     ];
     if groups.send(opening).is_err() {
         return;
@@ -139,8 +142,11 @@ fn tank(n: u8) -> Operation {
     ops::register_tank(
         &format!("T-G{n}"),
         &format!("wh-{n}"),
-        1 << 60,
+        1_000_000_000,
         "VLSFO 0.5%S",
+        ops::physical_tank_id("ZS-GENERATED", &format!("T-G{n}")),
+        fixture::INSPECTOR,
+        &format!("CAL-G{n}"),
     )
 }
 
@@ -166,11 +172,19 @@ fn lifecycle_step(r: u64, step: u64) -> VerifiedEnvelope {
     };
     let (operation, signers): (Operation, Vec<&str>) = match step {
         0 => (
-            ops::certify_stock(&tank, "SGS Zhoushan", &cert, 1_000_000, holder),
-            vec![&warehouse],
+            ops::certify_stock(&ops::StockCertificate {
+                tank_id: &tank,
+                inspector_id: fixture::INSPECTOR,
+                certificate_no: &cert,
+                quantity_kg: RECEIPT_KG,
+                product_grade: "VLSFO 0.5%S",
+                gauged_at_ms: T0,
+                depositor_id: holder,
+            }),
+            vec![&warehouse, fixture::INSPECTOR, holder],
         ),
         1 => (
-            ops::issue_receipt(fixture::issue_terms(&receipt, &tank, &cert, 1_000_000)),
+            ops::issue_receipt(fixture::issue_terms(&receipt, &tank, &cert, RECEIPT_KG)),
             vec![&warehouse],
         ),
         2 => (pledge(&format!("P-{r}-1"), bank), vec![holder, bank]),
@@ -184,8 +198,13 @@ fn lifecycle_step(r: u64, step: u64) -> VerifiedEnvelope {
             vec![other_holder, other_bank],
         ),
         6 => (
-            ops::enforce_pledge(&format!("P-{r}-2"), None),
-            vec![other_bank],
+            ops::enforce_pledge(
+                &format!("P-{r}-2"),
+                None,
+                pb::EnforcementGrounds::HolderConsent,
+                "",
+            ),
+            vec![other_bank, other_holder],
         ),
         7 => (ops::freeze_receipt(&receipt, &order), vec!["regulator"]),
         8 => (ops::unfreeze_receipt(&receipt, &order), vec!["regulator"]),
@@ -193,8 +212,8 @@ fn lifecycle_step(r: u64, step: u64) -> VerifiedEnvelope {
             ops::split_receipt(
                 &receipt,
                 &[
-                    (format!("{receipt}-a"), 400_000),
-                    (format!("{receipt}-b"), 600_000),
+                    (format!("{receipt}-a"), RECEIPT_KG * 2 / 5),
+                    (format!("{receipt}-b"), RECEIPT_KG * 3 / 5),
                 ],
             ),
             vec![other_bank, &warehouse],

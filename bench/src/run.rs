@@ -163,6 +163,7 @@ impl RunReport {
 /// Parties used by the run.
 struct Parties {
     warehouse: Signer,
+    inspector: Signer,
     holders: [Signer; 2],
     banks: [Signer; 2],
 }
@@ -206,10 +207,15 @@ fn read_parties(options: &RunOptions) -> anyhow::Result<Parties> {
     };
     Ok(Parties {
         warehouse: signer("wh-1")?,
+        inspector: signer(INSPECTOR)?,
         holders: [signer("trader-a")?, signer("trader-b")?],
         banks: [signer("bank-a")?, signer("bank-b")?],
     })
 }
+
+/// The inspector of the development ledger, which calibrates the run's tank
+/// and certifies its stock.
+const INSPECTOR: &str = "insp-sgs";
 
 /// A random tag that keeps this run's ids apart from earlier runs'.
 fn run_tag() -> anyhow::Result<String> {
@@ -251,9 +257,17 @@ async fn set_up(
     tag: &str,
 ) -> anyhow::Result<Work> {
     let tank = format!("BT-{tag}");
-    let wh = &parties.warehouse;
-    let register = ops::register_tank(&tank, &wh.id, 1 << 60, "VLSFO 0.5%S");
-    submit_ok(client, ledger_id, register, &[wh]).await?;
+    let (wh, inspector) = (&parties.warehouse, &parties.inspector);
+    let register = ops::register_tank(
+        &tank,
+        &wh.id,
+        1_000_000_000,
+        "VLSFO 0.5%S",
+        ops::physical_tank_id("BENCH", &tag.to_ascii_uppercase()),
+        &inspector.id,
+        &format!("CAL-{tag}"),
+    );
+    submit_ok(client, ledger_id, register, &[wh, inspector]).await?;
     let pool = conflict_pool(options);
     let total = options.receipts + pool;
     let lanes = options.setup_concurrency.clamp(1, 256);
@@ -293,16 +307,24 @@ async fn issue_receipt(
     tank: &str,
     i: usize,
 ) -> anyhow::Result<()> {
-    let wh = &parties.warehouse;
+    let (wh, inspector) = (&parties.warehouse, &parties.inspector);
     let cert = format!("C-{tag}-{i}");
-    let holder = &parties.holders[i % 2].id;
-    let certify = ops::certify_stock(tank, "SGS Zhoushan", &cert, 1_000, holder);
-    submit_ok(client, ledger_id, certify, &[wh]).await?;
+    let holder = &parties.holders[i % 2];
     let now = pledge_client::time::now_ms();
+    let certify = ops::certify_stock(&ops::StockCertificate {
+        tank_id: tank,
+        inspector_id: &inspector.id,
+        certificate_no: &cert,
+        quantity_kg: 1_000,
+        product_grade: "VLSFO 0.5%S",
+        gauged_at_ms: now,
+        depositor_id: &holder.id,
+    });
+    submit_ok(client, ledger_id, certify, &[wh, inspector, holder]).await?;
     let terms = pledge_proto::v1::IssueReceipt {
         receipt_id: receipt_id(tag, i),
         tank_id: tank.into(),
-        inspection_agency: "SGS Zhoushan".into(),
+        inspector_id: inspector.id.clone(),
         certificate_no: cert,
         product_grade: "VLSFO 0.5%S".into(),
         specification: "ISO 8217:2017 RMG 380".into(),

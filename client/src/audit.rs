@@ -294,36 +294,61 @@ mod tests {
     /// A chain of a receipt's life, built through the ops builders, with
     /// the ledger's own sequencer.
     fn chain() -> (Vec<Vec<u8>>, Digest) {
-        let (admin, wh, trader, bank) = (
+        let (admin, regulator, wh, trader, bank, inspector) = (
             signer("admin", 1),
+            signer("regulator", 8),
             signer("wh-1", 2),
             signer("trader-a", 4),
             signer("bank-a", 6),
+            signer("insp", 10),
         );
-        let spec = |s: &Signer, role| ops::participant_spec(&s.id, &s.id, &[role], &s.public_key());
+        let spec = |s: &Signer, role, code: &str| {
+            ops::participant_spec(&s.id, &s.id, &[role], &s.public_key(), ops::lei(code))
+        };
         let steps: Vec<(Operation, Vec<&Signer>)> = vec![
             (
-                ops::genesis(vec![
-                    spec(&admin, pb::Role::Admin),
-                    spec(&wh, pb::Role::Warehouse),
-                    spec(&trader, pb::Role::Holder),
-                    spec(&bank, pb::Role::Bank),
-                ]),
-                vec![&admin],
+                ops::genesis(
+                    vec![
+                        spec(&admin, pb::Role::Admin, "529900TESTADMIN00181"),
+                        spec(&regulator, pb::Role::Regulator, "529900TESTREGUL00266"),
+                        spec(&wh, pb::Role::Warehouse, "529900TESTWAREH00346"),
+                        spec(&trader, pb::Role::Holder, "529900TESTTRADE00454"),
+                        spec(&bank, pb::Role::Bank, "529900TESTBANKA00583"),
+                        spec(&inspector, pb::Role::Inspector, "529900TESTINSPE00667"),
+                    ],
+                    ops::governance(&["admin", "regulator"], 2, 30 * DAY_MS),
+                ),
+                vec![&admin, &regulator],
             ),
             (
-                ops::register_tank("T-1", "wh-1", 50_000_000, "VLSFO 0.5%S"),
-                vec![&wh],
+                ops::register_tank(
+                    "T-1",
+                    "wh-1",
+                    50_000_000,
+                    "VLSFO 0.5%S",
+                    ops::physical_tank_id("ZS-BONDED-01", "T-1"),
+                    "insp",
+                    "CAL-1",
+                ),
+                vec![&wh, &inspector],
             ),
             (
-                ops::certify_stock("T-1", "SGS Zhoushan", "C-1", 1_000_000, "trader-a"),
-                vec![&wh],
+                ops::certify_stock(&ops::StockCertificate {
+                    tank_id: "T-1",
+                    inspector_id: "insp",
+                    certificate_no: "C-1",
+                    quantity_kg: 1_000_000,
+                    product_grade: "VLSFO 0.5%S",
+                    gauged_at_ms: T0,
+                    depositor_id: "trader-a",
+                }),
+                vec![&wh, &inspector, &trader],
             ),
             (
                 ops::issue_receipt(pb::IssueReceipt {
                     receipt_id: "R-1".into(),
                     tank_id: "T-1".into(),
-                    inspection_agency: "SGS Zhoushan".into(),
+                    inspector_id: "insp".into(),
                     certificate_no: "C-1".into(),
                     product_grade: "VLSFO 0.5%S".into(),
                     specification: "ISO 8217:2017 RMG 380".into(),
@@ -351,10 +376,10 @@ mod tests {
         ];
         let mut ledger = MemoryLedger::in_memory(node_key());
         for (i, (op, signers)) in steps.into_iter().enumerate() {
-            let mut header = TxHeader::new("zhoushan-test", "t")
+            let header = TxHeader::new("zhoushan-test", "t")
                 .unwrap()
-                .with_tx_id(&format!("tx-{i}"));
-            header.client_time_ms = T0;
+                .with_tx_id(&format!("tx-{i}"))
+                .valid_between(T0, T0 + DAY_MS);
             let signers: Vec<Signer> = signers.into_iter().cloned().collect();
             let envelope = keys::sign(&header.wrap(op), &signers).verify().unwrap();
             let results = ledger

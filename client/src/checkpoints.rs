@@ -10,11 +10,14 @@
 //! ```
 //! A history rewritten and re-sealed with the node's own key passes every
 //! link and seal check of a replay, but not these: its root at the remembered
-//! size differs from the root the node signed then.
+//! size differs from the root the node signed then. When a larger signed
+//! checkpoint does agree with the chain, the two notes are a fork
+//! ([`fork_between`]): evidence anyone can check offline.
 
 use std::path::{Path, PathBuf};
 
 use pledge_ledger::checkpoint::{Checkpoint, SignedCheckpoint, ledger_origin};
+use pledge_ledger::cosigning::{ForkEvidence, Trust, fork};
 use pledge_ledger::crypto::{Digest, ENTRY_HASH_TAG, PublicKey};
 use pledge_ledger::entry::SEAL_LEN;
 use pledge_ledger::merkle::{self, MemoryNodes};
@@ -88,6 +91,35 @@ impl TreeWitness {
     }
 }
 
+impl TreeWitness {
+    /// An RFC 9162 consistency proof between two sizes of the audited tree.
+    pub fn consistency_proof(&self, from: u64, to: u64) -> Option<Vec<merkle::Hash>> {
+        merkle::consistency_proof(from, to, &self.tree).ok()
+    }
+}
+
+/// When a signed checkpoint does not agree with the audited chain but a
+/// larger one does, both were signed by the node for one ledger and cannot
+/// both be true: no tree of the agreeing one's root has the disagreeing one
+/// as its prefix. That pair is a fork, evidence anyone can check offline
+/// with the two notes. `None`: the pair is consistent after all, the
+/// disagreeing one is the larger, or the audited chain is too short.
+pub fn fork_between(
+    witness: &TreeWitness,
+    disagreeing: &SignedCheckpoint,
+    agreeing: &SignedCheckpoint,
+) -> Option<ForkEvidence> {
+    let (from, to) = (disagreeing.checkpoint.size, agreeing.checkpoint.size);
+    if from > to || to > witness.size() {
+        return None;
+    }
+    let proof = witness.consistency_proof(from, to)?;
+    match fork::compare(disagreeing, agreeing, Some(&proof)) {
+        Err(evidence) => Some(*evidence),
+        Ok(_) => None,
+    }
+}
+
 /// Where an audit remembers the last checkpoint it verified for a ledger
 /// sealed by `node_key`: `$XDG_STATE_HOME/pledgectl/<ledger>-<key>.checkpoint`,
 /// else under `~/.local/state/pledgectl/` (`<key>`: the key's first 16 hex
@@ -102,11 +134,12 @@ pub fn default_state_file(ledger_id: &str, node_key: &PublicKey) -> PathBuf {
         .join(format!("{ledger_id}-{}.checkpoint", &key[..16]))
 }
 
-/// Reads and verifies a remembered (or given) checkpoint note, if the file exists.
+/// Reads a remembered (or given) checkpoint note, if the file exists, and
+/// believes it only under `trust` (an accepted node key, the witness quorum).
 pub fn read_checkpoint(
     path: &Path,
     ledger_id: &str,
-    node_key: &PublicKey,
+    trust: &Trust,
 ) -> Result<Option<SignedCheckpoint>> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
@@ -119,16 +152,13 @@ pub fn read_checkpoint(
             });
         }
     };
-    SignedCheckpoint::open(
-        &text,
-        &ledger_origin(ledger_id),
-        std::slice::from_ref(node_key),
-    )
-    .map(Some)
-    .map_err(|e| ClientError::InvalidInput {
-        what: "checkpoint file",
-        reason: format!("{}: {e}", path.display()),
-    })
+    trust
+        .open(&text, &ledger_origin(ledger_id))
+        .map(|cosigned| Some(cosigned.signed))
+        .map_err(|e| ClientError::InvalidInput {
+            what: "checkpoint file",
+            reason: format!("{}: {e}", path.display()),
+        })
 }
 
 /// Remembers a verified checkpoint note.
@@ -192,13 +222,42 @@ mod tests {
         let key = SigningKey::from_bytes(&[3; 32]);
         let signed = checkpoint_of(&records(4), 4).sign(&key).unwrap();
         remember(&path, &signed).unwrap();
-        let public = crypto::public_key(&key);
+        let public = Trust::log_key_only(crypto::public_key(&key));
         assert_eq!(read_checkpoint(&path, "t", &public).unwrap(), Some(signed));
-        let other = crypto::public_key(&SigningKey::from_bytes(&[4; 32]));
+        let other = Trust::log_key_only(crypto::public_key(&SigningKey::from_bytes(&[4; 32])));
         assert!(read_checkpoint(&path, "t", &other).is_err());
         assert_eq!(
             read_checkpoint(&dir.path().join("none"), "t", &public).unwrap(),
             None
         );
+    }
+
+    #[test]
+    fn a_checkpoint_the_audited_chain_contradicts_is_a_fork_with_a_larger_one_it_agrees_with() {
+        let key = SigningKey::from_bytes(&[3; 32]);
+        let honest = records(10);
+        let mut rewritten = honest.clone();
+        rewritten[3][0] ^= 1;
+        let old = checkpoint_of(&honest, 6).sign(&key).unwrap();
+        let new = checkpoint_of(&rewritten, 10).sign(&key).unwrap();
+        let mut witness = TreeWitness::new();
+        rewritten.iter().for_each(|r| witness.push(r));
+        assert!(witness.check(&old.checkpoint).is_err());
+        assert!(witness.check(&new.checkpoint).is_ok());
+        let fork = fork_between(&witness, &old, &new).unwrap();
+        assert_eq!(
+            (fork.first.checkpoint.size, fork.second.checkpoint.size),
+            (6, 10)
+        );
+        let shown = fork.to_string();
+        assert!(shown.starts_with("FORK"), "{shown}");
+        assert!(shown.contains(&old.to_text()) && shown.contains(&new.to_text()));
+        // The honest chain's checkpoints are consistent: no fork.
+        let mut witness = TreeWitness::new();
+        honest.iter().for_each(|r| witness.push(r));
+        let honest_new = checkpoint_of(&honest, 10).sign(&key).unwrap();
+        assert_eq!(fork_between(&witness, &old, &honest_new), None);
+        // A larger checkpoint than the one it is compared with is not called a fork here.
+        assert_eq!(fork_between(&witness, &honest_new, &old), None);
     }
 }

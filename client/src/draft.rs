@@ -341,7 +341,7 @@ mod tests {
         draft.sign(&signer("trader-a", 4)).unwrap();
         let mut value: Value = serde_json::from_str(&draft.to_json()).unwrap();
         let mut tx = pledge_draft().tx_bytes().to_vec();
-        tx.extend_from_slice(&[0x18, 0x01]); // a later client_time_ms: still decodes
+        tx.extend_from_slice(&[0x20, 0x01]); // a later not_before_ms: still decodes
 
         value["tx"] = Value::String(BASE64.encode(&tx));
         let error = Draft::from_json(&value.to_string()).unwrap_err();

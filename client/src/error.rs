@@ -74,6 +74,13 @@ pub enum ClientError {
         /// What is wrong.
         reason: String,
     },
+    /// A checkpoint is not signed by an accepted node key or lacks the
+    /// witness quorum (the message names the missing witnesses).
+    #[error("the checkpoint is not believed: {0}")]
+    Untrusted(#[from] pledge_ledger::cosigning::TrustError),
+    /// An evidence bundle does not verify.
+    #[error("the bundle does not verify: {0}")]
+    Bundle(#[from] pledge_ledger::bundle::BundleError),
     /// The operating system's random source failed.
     #[error("random source: {0}")]
     Random(String),

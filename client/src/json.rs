@@ -9,8 +9,8 @@
 use pledge_proto::v1::{self as pb, transaction::Operation};
 use serde_json::{Value, json};
 
-/// A transaction: ledger id, tx id, client time, the operation's name and
-/// its fields.
+/// A transaction: ledger id, tx id, validity window, the operation's name
+/// and its fields.
 pub fn transaction(tx: &pb::Transaction) -> Value {
     let (name, fields) = match &tx.operation {
         Some(op) => operation(op),
@@ -19,7 +19,8 @@ pub fn transaction(tx: &pb::Transaction) -> Value {
     let mut value = json!({
         "ledger_id": tx.ledger_id,
         "tx_id": tx.tx_id,
-        "client_time_ms": tx.client_time_ms,
+        "not_before_ms": tx.not_before_ms,
+        "not_after_ms": tx.not_after_ms,
         "operation": name,
     });
     if let Value::Object(map) = &mut value {
@@ -33,7 +34,8 @@ pub fn operation(op: &Operation) -> (&'static str, Value) {
     match op {
         Operation::Genesis(g) => (
             "genesis",
-            json!({ "participants": g.participants.iter().map(participant_spec).collect::<Vec<_>>() }),
+            json!({ "participants": g.participants.iter().map(participant_spec).collect::<Vec<_>>(),
+                    "governance": g.governance.as_ref().map(governance) }),
         ),
         Operation::AdmitParticipant(a) => (
             "admit_participant",
@@ -43,20 +45,39 @@ pub fn operation(op: &Operation) -> (&'static str, Value) {
             "rotate_key",
             json!({ "participant_id": r.participant_id, "new_public_key": hex::encode(&r.new_public_key) }),
         ),
+        Operation::RecoverKey(r) => (
+            "recover_key",
+            json!({ "participant_id": r.participant_id, "new_public_key": hex::encode(&r.new_public_key),
+                    "reason": r.reason }),
+        ),
         Operation::RevokeParticipant(r) => (
             "revoke_participant",
-            json!({ "participant_id": r.participant_id, "reason": r.reason }),
+            json!({ "participant_id": r.participant_id, "reason": r.reason,
+                    "successor_id": r.successor_id }),
         ),
         Operation::RegisterTank(t) => (
             "register_tank",
             json!({ "tank_id": t.tank_id, "warehouse_id": t.warehouse_id,
-                    "capacity_kg": t.capacity_kg, "product": t.product }),
+                    "capacity_kg": t.capacity_kg, "product": t.product,
+                    "physical_id": t.physical_id.as_ref().map(physical_id),
+                    "inspector_id": t.inspector_id,
+                    "calibration_certificate_no": t.calibration_certificate_no }),
         ),
         Operation::CertifyStock(c) => (
             "certify_stock",
-            json!({ "tank_id": c.tank_id, "inspection_agency": c.inspection_agency,
+            json!({ "tank_id": c.tank_id, "inspector_id": c.inspector_id,
                     "certificate_no": c.certificate_no, "quantity_kg": c.quantity_kg,
+                    "product_grade": c.product_grade, "gauged_at_ms": c.gauged_at_ms,
                     "depositor_id": c.depositor_id }),
+        ),
+        Operation::RegaugeTank(r) => (
+            "regauge_tank",
+            json!({ "tank_id": r.tank_id, "gauging": r.gauging.as_ref().map(gauging) }),
+        ),
+        Operation::AppointCustodian(a) => (
+            "appoint_custodian",
+            json!({ "tank_id": a.tank_id, "warehouse_id": a.warehouse_id,
+                    "gauging": a.gauging.as_ref().map(gauging) }),
         ),
         Operation::IssueReceipt(terms) => ("issue_receipt", receipt_terms(terms)),
         Operation::TransferReceipt(t) => (
@@ -77,7 +98,8 @@ pub fn operation(op: &Operation) -> (&'static str, Value) {
         Operation::ReleasePledge(r) => ("release_pledge", json!({ "pledge_id": r.pledge_id })),
         Operation::EnforcePledge(e) => (
             "enforce_pledge",
-            json!({ "pledge_id": e.pledge_id, "transferee_id": e.transferee_id }),
+            json!({ "pledge_id": e.pledge_id, "transferee_id": e.transferee_id,
+                    "grounds": grounds_name(e.grounds), "order_reference": e.order_reference }),
         ),
         Operation::FreezeReceipt(f) => (
             "freeze_receipt",
@@ -97,6 +119,53 @@ pub fn participant_spec(spec: &pb::ParticipantSpec) -> Value {
         "name": spec.name,
         "roles": spec.roles.iter().map(|r| role_name(*r)).collect::<Vec<_>>(),
         "public_key": hex::encode(&spec.public_key),
+        "legal_identity": spec.legal_identity.as_ref().map(legal_identity),
+    })
+}
+
+/// A legal identity: `{"unified_social_credit_code": …}` or `{"lei": …}`.
+pub fn legal_identity(l: &pb::LegalIdentity) -> Value {
+    use pb::legal_identity::Identifier;
+    match &l.identifier {
+        Some(Identifier::UnifiedSocialCreditCode(code)) => {
+            json!({ "unified_social_credit_code": code })
+        }
+        Some(Identifier::Lei(code)) => json!({ "lei": code }),
+        None => Value::Null,
+    }
+}
+
+/// The governance fixed by the genesis.
+pub fn governance(g: &pb::Governance) -> Value {
+    json!({
+        "quorum_members": g.quorum_members,
+        "quorum_threshold": g.quorum_threshold,
+        "max_validity_ms": g.max_validity_ms,
+    })
+}
+
+/// A physical tank identity.
+pub fn physical_id(p: &pb::PhysicalTankId) -> Value {
+    json!({ "facility_code": p.facility_code, "tank_number": p.tank_number })
+}
+
+/// An inspector's gauging of a tank.
+pub fn gauging(g: &pb::Gauging) -> Value {
+    json!({
+        "inspector_id": g.inspector_id,
+        "report_no": g.report_no,
+        "measured_kg": g.measured_kg,
+        "gauged_at_ms": g.gauged_at_ms,
+    })
+}
+
+/// A tank's shortfall.
+pub fn shortfall(s: &pb::ShortfallView) -> Value {
+    json!({
+        "gauging": s.gauging.as_ref().map(gauging),
+        "since_seq": s.since_seq,
+        "receipted_kg": s.receipted_kg,
+        "missing_kg": s.missing_kg,
     })
 }
 
@@ -105,7 +174,7 @@ pub fn receipt_terms(t: &pb::IssueReceipt) -> Value {
     json!({
         "receipt_id": t.receipt_id,
         "tank_id": t.tank_id,
-        "inspection_agency": t.inspection_agency,
+        "inspector_id": t.inspector_id,
         "certificate_no": t.certificate_no,
         "product_grade": t.product_grade,
         "specification": t.specification,
@@ -139,16 +208,51 @@ pub fn submit_response(r: &pb::SubmitResponse) -> Value {
         "seal": hex::encode(&r.seal),
         "time_ms": r.time_ms,
         "duplicate": r.duplicate,
+        "since": r.since,
     })
 }
 
 /// The node's identity.
 pub fn node_info(n: &pb::NodeInfo) -> Value {
-    json!({
+    let mut value = json!({
         "ledger_id": n.ledger_id,
         "node_public_key": hex::encode(&n.node_public_key),
         "genesis_hash": hex::encode(&n.genesis_hash),
         "version": n.version,
+        "governance": n.governance.as_ref().map(governance),
+    });
+    if let Some(cluster) = &n.cluster {
+        value["cluster"] = cluster_info(cluster);
+    }
+    value
+}
+
+/// A cluster member's view of the cluster.
+pub fn cluster_info(c: &pb::ClusterInfo) -> Value {
+    let role = pb::MemberRole::try_from(c.role).unwrap_or(pb::MemberRole::Unspecified);
+    let members: Vec<Value> = c
+        .members
+        .iter()
+        .map(|m| {
+            json!({
+                "member_id": m.member_id,
+                "name": m.name,
+                "address": m.address,
+                "client_address": m.client_address,
+                "voter": m.voter,
+                "matched_index": m.matched_index,
+            })
+        })
+        .collect();
+    json!({
+        "member_id": c.member_id,
+        "role": role.as_str_name().trim_start_matches("MEMBER_ROLE_").to_lowercase(),
+        "term": c.term,
+        "leader_id": c.leader_id,
+        "leader_address": c.leader_address,
+        "applied_index": c.applied_index,
+        "chain_size": c.chain_size,
+        "members": members,
     })
 }
 
@@ -179,6 +283,9 @@ pub fn receipt(r: &pb::ReceiptView) -> Value {
         "updated_at_seq": r.updated_at_seq,
         "active_pledge": r.active_pledge.as_ref().map(pledge),
         "history": r.history,
+        "tank_shortfall": r.tank_shortfall.as_ref().map(shortfall),
+        "custodian_revoked": r.custodian_revoked,
+        "custodian_revoked_at_seq": r.custodian_revoked_at_seq,
     })
 }
 
@@ -192,6 +299,13 @@ pub fn pledge(p: &pb::PledgeView) -> Value {
         "registered_at_seq": p.registered_at_seq,
         "ended_at_seq": p.ended_at_seq,
         "transferee_id": p.transferee_id,
+        "pledgee_id": p.pledgee_id,
+        "successions": p.successions.iter().map(|s| json!({
+            "from_id": s.from_id, "to_id": s.to_id, "at_seq": s.at_seq })).collect::<Vec<_>>(),
+        "grounds": grounds_name(p.grounds),
+        "order_reference": p.order_reference,
+        "collateral_shortfall": p.collateral_shortfall.as_ref().map(shortfall),
+        "custodian_revoked": p.custodian_revoked,
     })
 }
 
@@ -206,6 +320,15 @@ pub fn tank(t: &pb::TankView) -> Value {
         "receipted_kg": t.receipted_kg,
         "registered_at_seq": t.registered_at_seq,
         "live_receipt_ids": t.live_receipt_ids,
+        "physical_id": t.physical_id.as_ref().map(physical_id),
+        "calibration_inspector_id": t.calibration_inspector_id,
+        "calibration_certificate_no": t.calibration_certificate_no,
+        "last_gauging": t.last_gauging.as_ref().map(gauging),
+        "last_gauging_seq": t.last_gauging_seq,
+        "shortfall": t.shortfall.as_ref().map(shortfall),
+        "custody": t.custody.iter().map(|c| json!({
+            "from_id": c.from_id, "to_id": c.to_id, "at_seq": c.at_seq })).collect::<Vec<_>>(),
+        "custodian_revoked": t.custodian_revoked,
     })
 }
 
@@ -217,6 +340,8 @@ pub fn participant(p: &pb::ParticipantView) -> Value {
         "key_since_seq": p.key_since_seq,
         "revoked": p.revoked,
         "revoked_at_seq": p.revoked_at_seq,
+        "successor_id": p.successor_id,
+        "quorum_member": p.quorum_member,
     })
 }
 
@@ -241,6 +366,16 @@ pub fn receipt_status_name(status: i32) -> String {
     enum_name(known.map(|s| s.as_str_name()), "RECEIPT_STATUS_", status)
 }
 
+/// Enforcement grounds' lower-case name (`"maturity"`, `"holder_consent"`).
+pub fn grounds_name(grounds: i32) -> String {
+    let known = pb::EnforcementGrounds::try_from(grounds).ok();
+    enum_name(
+        known.map(|g| g.as_str_name()),
+        "ENFORCEMENT_GROUNDS_",
+        grounds,
+    )
+}
+
 /// A pledge status's lower-case name (`"released"`).
 pub fn pledge_status_name(status: i32) -> String {
     let known = pb::PledgeStatus::try_from(status).ok();
@@ -263,7 +398,8 @@ mod tests {
         let tx = pb::Transaction {
             ledger_id: "l".into(),
             tx_id: "t".into(),
-            client_time_ms: 5,
+            not_before_ms: 5,
+            not_after_ms: 6,
             operation: Some(Operation::ReleasePledge(pb::ReleasePledge {
                 pledge_id: "PL-1".into(),
             })),

@@ -49,6 +49,7 @@ pub mod checkpoints;
 pub mod client;
 pub mod draft;
 pub mod error;
+pub mod evidence;
 pub mod export;
 pub mod json;
 pub mod keys;

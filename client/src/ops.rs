@@ -2,8 +2,8 @@
 //! ([`pledge_ledger::ops`], re-exported here) and the header a client
 //! stamps on a transaction.
 //!
-//! A transaction is a [`TxHeader`] (ledger id, a fresh tx id, the client
-//! time) wrapped around one [`Operation`]:
+//! A transaction is a [`TxHeader`] (ledger id, a fresh tx id, the signed
+//! validity window) wrapped around one [`Operation`]:
 //!
 //! ```
 //! use pledge_client::ops::{self, TxHeader};
@@ -20,6 +20,12 @@ use pledge_proto::v1::{self as pb, transaction::Operation};
 use crate::error::{ClientError, Result};
 use crate::time::now_ms;
 
+/// How long a transaction is valid by default: a day from when it is built.
+pub const DEFAULT_VALIDITY_MS: u64 = 86_400_000;
+/// How far before "now" a default window opens, so that a node whose clock
+/// is a little behind the client's still accepts it.
+pub const CLOCK_SLACK_MS: u64 = 5 * 60_000;
+
 /// The fields every transaction carries besides its operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TxHeader {
@@ -27,18 +33,22 @@ pub struct TxHeader {
     pub ledger_id: String,
     /// Client-chosen id, unique ledger-wide for ever.
     pub tx_id: String,
-    /// When the transaction was built, ms since the Unix epoch.
-    pub client_time_ms: u64,
+    /// The entry may not be earlier, ms since the Unix epoch.
+    pub not_before_ms: u64,
+    /// The entry may not be later, ms since the Unix epoch.
+    pub not_after_ms: u64,
 }
 
 impl TxHeader {
     /// A header for `ledger_id` with a fresh tx id for `participant` (see
-    /// [`new_tx_id`]) and the current time.
+    /// [`new_tx_id`]), valid from a few minutes ago for a day.
     pub fn new(ledger_id: &str, participant: &str) -> Result<TxHeader> {
+        let now = now_ms();
         Ok(TxHeader {
             ledger_id: ledger_id.to_owned(),
             tx_id: new_tx_id(participant)?,
-            client_time_ms: now_ms(),
+            not_before_ms: now.saturating_sub(CLOCK_SLACK_MS),
+            not_after_ms: now + DEFAULT_VALIDITY_MS,
         })
     }
 
@@ -48,9 +58,28 @@ impl TxHeader {
         self
     }
 
+    /// The same header valid until `duration_ms` from now (co-signing over
+    /// days: at most the ledger's `max_validity_ms`).
+    pub fn valid_for(mut self, duration_ms: u64) -> TxHeader {
+        self.not_after_ms = now_ms() + duration_ms;
+        self
+    }
+
+    /// The same header valid from `not_before_ms` to `not_after_ms`.
+    pub fn valid_between(mut self, not_before_ms: u64, not_after_ms: u64) -> TxHeader {
+        self.not_before_ms = not_before_ms;
+        self.not_after_ms = not_after_ms;
+        self
+    }
+
     /// The transaction carrying `operation`.
     pub fn wrap(self, operation: Operation) -> pb::Transaction {
-        transaction(&self.ledger_id, &self.tx_id, self.client_time_ms, operation)
+        transaction(
+            &self.ledger_id,
+            &self.tx_id,
+            (self.not_before_ms, self.not_after_ms),
+            operation,
+        )
     }
 }
 
@@ -99,8 +128,10 @@ mod tests {
         let tx = TxHeader::new("l", "p")
             .unwrap()
             .with_tx_id("retry-7")
+            .valid_for(7 * 86_400_000)
             .wrap(release_pledge("PL-1"));
         assert_eq!(tx.tx_id, "retry-7");
-        assert!(tx.client_time_ms > 1_700_000_000_000);
+        assert!(tx.not_before_ms > 1_700_000_000_000);
+        assert!(tx.not_after_ms >= tx.not_before_ms + 7 * 86_400_000);
     }
 }

@@ -11,9 +11,16 @@
 //!
 //! [`types`] says what a Raft entry carries; [`wire`] converts openraft's
 //! messages to and from `pledgeledger.cluster.v1`, checking what another
-//! member sent.
+//! member sent; [`log_store`] is the raft log on disk; [`state_machine`]
+//! drives a member's ledger (behind the [`state_machine::Chain`] trait)
+//! from committed entries; [`network`] and [`service`] are the two ends of
+//! the member-to-member gRPC service.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod log_store;
+pub mod network;
+pub mod service;
+pub mod state_machine;
 pub mod types;
 pub mod wire;

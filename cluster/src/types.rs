@@ -76,8 +76,8 @@ pub struct Applied {
 }
 
 /// A snapshot's data: the state store's export at a chain position
-/// (docs/REPLICATION.md §6). The chain records up to the position travel
-/// beside it, from the sender's chain.
+/// (docs/REPLICATION.md §6), and, on its way to a member that lacks them,
+/// the chain records from `records_from` up to the position.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateSnapshot {
     /// The chain position the state reflects.
@@ -86,4 +86,22 @@ pub struct StateSnapshot {
     pub tree_root: Hash,
     /// The state store's export, opaque to Raft.
     pub state: Vec<u8>,
+    /// The sequence number of the first record in `records`.
+    pub records_from: u64,
+    /// Chain records `records_from ..` the position, body ‖ seal each
+    /// (empty on the member that built the snapshot: its chain has them).
+    pub records: Vec<Vec<u8>>,
+}
+
+impl StateSnapshot {
+    /// A snapshot of `state` at `position`, carrying no records.
+    pub fn at(position: ChainCursor, tree_root: Hash, state: Vec<u8>) -> StateSnapshot {
+        StateSnapshot {
+            position,
+            tree_root,
+            state,
+            records_from: position.next_seq,
+            records: Vec::new(),
+        }
+    }
 }

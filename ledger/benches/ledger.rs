@@ -21,54 +21,175 @@ use curve25519_dalek::traits::{IsIdentity, VartimeMultiscalarMul};
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use pledge_ledger::crypto::{self, Digest, KeyCache};
 use pledge_ledger::entry::Entry;
-use pledge_ledger::envelope::VerifiedEnvelope;
+use pledge_ledger::envelope::{EnvelopeBuilder, VerifiedEnvelope};
+use pledge_ledger::identity::uscc_check_character;
 use pledge_ledger::ledger::MemoryLedger;
 use pledge_ledger::merkle;
 use pledge_ledger::rules::{self, EntryContext};
-use pledge_ledger::testing::{self, DAY_MS, LEDGER_ID, T0};
 use pledge_ledger::view::LedgerRead;
 use pledge_proto::v1::{self as pb, transaction::Operation};
 use prost::Message;
 
-/// A transaction of the benchmark ledger at T0.
+const T0: u64 = 1_800_000_000_000;
+const DAY_MS: u64 = 86_400_000;
+const LEDGER: &str = "bench";
+
+struct Keys {
+    admin: SigningKey,
+    wh: SigningKey,
+    trader: SigningKey,
+    bank: SigningKey,
+    regulator: SigningKey,
+    inspector: SigningKey,
+}
+
+fn keys() -> Keys {
+    Keys {
+        admin: SigningKey::from_bytes(&[1; 32]),
+        wh: SigningKey::from_bytes(&[2; 32]),
+        trader: SigningKey::from_bytes(&[3; 32]),
+        bank: SigningKey::from_bytes(&[4; 32]),
+        regulator: SigningKey::from_bytes(&[5; 32]),
+        inspector: SigningKey::from_bytes(&[6; 32]),
+    }
+}
+
 fn tx(tx_id: &str, operation: Operation) -> pb::Transaction {
-    testing::transaction(LEDGER_ID, tx_id, operation)
+    pb::Transaction {
+        ledger_id: LEDGER.into(),
+        tx_id: tx_id.into(),
+        not_before_ms: T0 - DAY_MS,
+        not_after_ms: T0 + DAY_MS,
+        operation: Some(operation),
+    }
 }
 
-/// `tx` signed by the demo participants `signers`, verified.
-fn signed(tx: &pb::Transaction, signers: &[&str]) -> VerifiedEnvelope {
-    testing::sign(tx, signers).verify().unwrap()
+fn signed(tx: &pb::Transaction, signers: &[(&str, &SigningKey)]) -> VerifiedEnvelope {
+    signers
+        .iter()
+        .fold(EnvelopeBuilder::new(tx), |b, (id, key)| b.sign(id, key))
+        .build()
+        .verify()
+        .unwrap()
 }
 
-/// Pledge `n` of receipt `R-<receipt>` to bank-a.
+fn spec(id: &str, role: pb::Role, key: &SigningKey, n: u32) -> pb::ParticipantSpec {
+    let first17 = format!("913309000000{n:05}");
+    let check = uscc_check_character(&first17).unwrap();
+    pb::ParticipantSpec {
+        id: id.into(),
+        name: id.into(),
+        roles: vec![role as i32],
+        public_key: crypto::public_key(key).0.to_vec(),
+        legal_identity: Some(pb::LegalIdentity {
+            identifier: Some(pb::legal_identity::Identifier::UnifiedSocialCreditCode(
+                format!("{first17}{check}"),
+            )),
+        }),
+    }
+}
+
 fn pledge_tx(n: usize, receipt: usize) -> pb::Transaction {
-    let operation = testing::pledge(
-        &format!("PL-{n}"),
-        &format!("R-{receipt}"),
-        "bank-a",
-        T0 + 90 * DAY_MS,
-    );
-    tx(&format!("pledge-{n}"), operation)
+    tx(
+        &format!("pledge-{n}"),
+        Operation::RegisterPledge(pb::RegisterPledge {
+            pledge_id: format!("PL-{n}"),
+            receipt_id: format!("R-{receipt}"),
+            pledgee_id: "bank-a".into(),
+            secured_amount: Some(pb::Money {
+                minor_units: 300_000_000,
+                currency: "USD".into(),
+            }),
+            loan_reference: format!("LOAN-{n}"),
+            maturity_ms: T0 + 90 * DAY_MS,
+        }),
+    )
 }
 
-/// A ledger with the demo participants, one tank and `receipts` issued receipts.
+/// A ledger with the demo parties, one tank and `receipts` issued receipts.
 fn populated(receipts: usize) -> MemoryLedger {
-    let mut ledger = MemoryLedger::in_memory(testing::node_key());
-    let genesis = testing::genesis(LEDGER_ID, T0);
-    let tank = tx("tank", testing::register_tank("T-1", "wh-1", 1 << 50));
-    let mut group = vec![signed(&genesis, &["admin"]), signed(&tank, &["wh-1"])];
+    let k = keys();
+    let mut ledger = MemoryLedger::in_memory(SigningKey::from_bytes(&[9; 32]));
+    let genesis = tx(
+        "genesis",
+        Operation::Genesis(pb::Genesis {
+            participants: vec![
+                spec("admin", pb::Role::Admin, &k.admin, 1),
+                spec("wh-1", pb::Role::Warehouse, &k.wh, 2),
+                spec("trader-a", pb::Role::Holder, &k.trader, 3),
+                spec("bank-a", pb::Role::Bank, &k.bank, 4),
+                spec("regulator", pb::Role::Regulator, &k.regulator, 5),
+                spec("insp", pb::Role::Inspector, &k.inspector, 6),
+            ],
+            governance: Some(pb::Governance {
+                quorum_members: vec!["admin".into(), "regulator".into()],
+                quorum_threshold: 2,
+                max_validity_ms: 30 * DAY_MS,
+            }),
+        }),
+    );
+    let tank = tx(
+        "tank",
+        Operation::RegisterTank(pb::RegisterTank {
+            tank_id: "T-1".into(),
+            capacity_kg: 1_000_000_000,
+            product: "VLSFO".into(),
+            warehouse_id: "wh-1".into(),
+            physical_id: Some(pb::PhysicalTankId {
+                facility_code: "ZS-BENCH".into(),
+                tank_number: "T-1".into(),
+            }),
+            inspector_id: "insp".into(),
+            calibration_certificate_no: "CAL-1".into(),
+        }),
+    );
+    let mut group = vec![
+        signed(
+            &genesis,
+            &[("admin", &k.admin), ("regulator", &k.regulator)],
+        ),
+        signed(&tank, &[("wh-1", &k.wh), ("insp", &k.inspector)]),
+    ];
     for i in 0..receipts {
         let cert = format!("C-{i}");
         let certify = tx(
             &format!("certify-{i}"),
-            testing::certify_stock("T-1", &cert, 1_000, "trader-a"),
+            Operation::CertifyStock(pb::CertifyStock {
+                tank_id: "T-1".into(),
+                inspector_id: "insp".into(),
+                certificate_no: cert.clone(),
+                quantity_kg: 1_000,
+                depositor_id: "trader-a".into(),
+                product_grade: "VLSFO".into(),
+                gauged_at_ms: T0,
+            }),
         );
         let issue = tx(
             &format!("issue-{i}"),
-            testing::issue(&format!("R-{i}"), "T-1", &cert, 1_000, T0 + 365 * DAY_MS),
+            Operation::IssueReceipt(pb::IssueReceipt {
+                receipt_id: format!("R-{i}"),
+                tank_id: "T-1".into(),
+                inspector_id: "insp".into(),
+                certificate_no: cert,
+                product_grade: "VLSFO".into(),
+                specification: "ISO 8217 RMG 380".into(),
+                quantity_kg: 1_000,
+                customs_status: pb::CustomsStatus::Bonded as i32,
+                customs_reference: "ZS-1".into(),
+                expires_at_ms: T0 + 365 * DAY_MS,
+                loss_allowance_ppm: 2_000,
+                insurance_reference: "PICC-1".into(),
+            }),
         );
-        group.push(signed(&certify, &["wh-1"]));
-        group.push(signed(&issue, &["wh-1"]));
+        group.push(signed(
+            &certify,
+            &[
+                ("wh-1", &k.wh),
+                ("insp", &k.inspector),
+                ("trader-a", &k.trader),
+            ],
+        ));
+        group.push(signed(&issue, &[("wh-1", &k.wh)]));
         if group.len() >= 1024 {
             ledger.append_owned(std::mem::take(&mut group), T0).unwrap();
         }
@@ -79,7 +200,11 @@ fn populated(receipts: usize) -> MemoryLedger {
 
 fn bench_apply(c: &mut Criterion) {
     let ledger = populated(10_000);
-    let envelope = signed(&pledge_tx(0, 5_000), &["trader-a", "bank-a"]);
+    let k = keys();
+    let envelope = signed(
+        &pledge_tx(0, 5_000),
+        &[("trader-a", &k.trader), ("bank-a", &k.bank)],
+    );
     let ctx = EntryContext {
         seq: ledger.len(),
         time_ms: T0 + 1,
@@ -91,19 +216,23 @@ fn bench_apply(c: &mut Criterion) {
 }
 
 fn sample_entry() -> Entry {
-    let envelope = signed(&pledge_tx(1, 1), &["trader-a", "bank-a"]);
+    let k = keys();
+    let envelope = signed(
+        &pledge_tx(1, 1),
+        &[("trader-a", &k.trader), ("bank-a", &k.bank)],
+    );
     Entry::seal_new(
         1_000,
         Digest([7; 32]),
         T0,
         envelope.envelope,
-        &testing::node_key(),
+        &SigningKey::from_bytes(&[9; 32]),
     )
 }
 
 fn bench_entry(c: &mut Criterion) {
     let entry = sample_entry();
-    let node = testing::node_key();
+    let node = SigningKey::from_bytes(&[9; 32]);
     let record = entry.encode();
     c.bench_function("entry/body", |b| b.iter(|| black_box(&entry).body()));
     c.bench_function("entry/hash", |b| b.iter(|| black_box(&entry).hash()));

@@ -1,15 +1,17 @@
-//! Evidence bundles: what a bank is given to check, offline and with only the
-//! node's public key, that a receipt's recorded history at a signed
-//! checkpoint shows its pledge and no rival one (docs/FORMAT.md §7).
+//! Evidence bundles: what a bank is given to check, offline, with the
+//! node's public key and its own witness policy, that a receipt's recorded
+//! history at a cosigned checkpoint shows its status and pledges
+//! (docs/FORMAT.md §7).
 //!
 //! ```text
 //!   Bundle (JSON)
-//!     checkpoint   signed note ── Checkpoint::verify_note(origin, node key)
+//!     checkpoint   note ── Trust::open: an accepted node key, the witness quorum
 //!     entries[i]   record ── decode, seal, leaf included at seq under root,
 //!                            party signatures, ledger id, strictly increasing seq
 //!     last_entry   record ── seal, verify_head_binding (seq size−1, hash = chain-head,
 //!                            leaf included at size−1)
-//!   then the receipt's lifecycle is folded from entries[] ─▶ BundleVerdict
+//!   then the receipt's lifecycle is folded from entries[] ─▶ BundleVerdict;
+//!   the head entry, if it changes the receipt's lineage, must be among entries[]
 //! ```
 //!
 //! What a verified bundle proves: each given entry is, byte for byte, entry
@@ -27,14 +29,15 @@ use thiserror::Error;
 use crate::checkpoint::{
     self, Checkpoint, CheckpointError, SignedCheckpoint, ledger_origin, verify_head_binding,
 };
-use crate::crypto::{Digest, PublicKey};
+use crate::cosigning::{Cosigners, Trust, TrustError};
+use crate::crypto::{self, Digest, PublicKey};
 use crate::entry::Entry;
 use crate::envelope::EnvelopeError;
 use crate::error::DecodeError;
 use crate::merkle::{self, Hash, MerkleError, ProofError};
-use crate::model::{CertificateRef, PledgeStatus, ReceiptStatus, Seq};
+use crate::model::{CertificateRef, EnforcementGrounds, PledgeStatus, ReceiptStatus, Seq};
 use crate::store::StoreError;
-use crate::tx::Operation;
+use crate::tx::{Operation, StockCertification};
 use crate::view::LedgerRead;
 
 /// The bundle format version this code writes and reads.
@@ -91,6 +94,11 @@ pub struct BundleVerdict {
     pub head_hash: Digest,
     /// The checkpoint's time, ms since the Unix epoch.
     pub checkpoint_time_ms: u64,
+    /// The policy's witnesses that cosigned the checkpoint.
+    pub cosigners: Cosigners,
+    /// Whether the verifier's policy required cosignatures (`false`: the
+    /// checkpoint rests on the node's key alone).
+    pub witnessed: bool,
     /// The receipt.
     pub receipt_id: String,
     /// Its issuing warehouse.
@@ -101,11 +109,12 @@ pub struct BundleVerdict {
     pub quantity_kg: u64,
     /// Its lifecycle status.
     pub status: ReceiptStatus,
-    /// Whether a regulator's freeze is in force.
-    pub frozen: bool,
+    /// The regulator's freeze in force, if any.
+    pub freeze: Option<FreezeSeen>,
     /// The pledge in force, if any.
     pub active_pledge: Option<ActivePledge>,
-    /// Every pledge registered on the receipt, in order, with its status.
+    /// Every pledge registered on the receipt or on a receipt it was split
+    /// from, in order, with its status.
     pub pledge_registrations: Vec<PledgeRecord>,
     /// The receipt's ancestry: the issued receipt first, then each split
     /// part down to this receipt (just this receipt if it was issued).
@@ -125,6 +134,15 @@ pub struct ActivePledge {
     pub registered_at: Seq,
 }
 
+/// A regulator's freeze in force on the receipt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FreezeSeen {
+    /// The regulator that froze it.
+    pub regulator: String,
+    /// The freezing entry.
+    pub since: Seq,
+}
+
 /// A pledge registration found in the receipt's history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PledgeRecord {
@@ -132,6 +150,8 @@ pub struct PledgeRecord {
     pub seq: Seq,
     /// Pledge id.
     pub pledge_id: String,
+    /// The pledged receipt (this one, or one it was split from).
+    pub receipt_id: String,
     /// The bank.
     pub pledgee: String,
     /// Active, released or enforced (as of the checkpoint).
@@ -198,22 +218,18 @@ impl Bundle {
         })
     }
 
-    /// Verifies the bundle against the node's public key (obtained out of
-    /// band, never from the bundle) and folds the receipt's lifecycle.
-    pub fn verify(&self, node_key: &PublicKey) -> Result<BundleVerdict, BundleError> {
+    /// Verifies the bundle against what the verifier trusts (the node keys
+    /// and the witness policy, obtained out of band, never from the bundle)
+    /// and folds the receipt's lifecycle.
+    pub fn verify(&self, trust: &Trust) -> Result<BundleVerdict, BundleError> {
         if self.version != BUNDLE_VERSION {
             return Err(BundleError::UnsupportedVersion {
                 found: self.version,
             });
         }
-        if self.node_public_key != node_key.to_hex() {
-            return Err(BundleError::NodeKeyMismatch {
-                expected: *node_key,
-            });
-        }
-        let origin = ledger_origin(&self.ledger_id);
-        let cp =
-            Checkpoint::verify_note(&self.checkpoint, &origin, std::slice::from_ref(node_key))?;
+        let node_key = &self.node_key(trust)?;
+        let cosigned = trust.open(&self.checkpoint, &ledger_origin(&self.ledger_id))?;
+        let cp = cosigned.signed.checkpoint;
         if self.entries.is_empty() {
             return Err(BundleError::EmptyHistory);
         }
@@ -234,8 +250,10 @@ impl Bundle {
             });
         }
         let mut fold = Fold::new(&self.receipt_id);
+        let mut seen_head = false;
         for item in &self.entries {
             let (entry, proof) = open_entry(item, node_key)?;
+            seen_head |= entry.seq == last.seq;
             if entry.seq >= cp.size {
                 return Err(BundleError::BeyondCheckpoint {
                     seq: entry.seq,
@@ -270,14 +288,38 @@ impl Bundle {
             let signers: BTreeSet<&str> = verified.signers().collect();
             fold.apply(entry.seq, &signers, &verified.tx.operation)?;
         }
-        fold.finish(cp)
+        if !seen_head {
+            let verified = last
+                .envelope
+                .verify()
+                .map_err(|source| BundleError::BadSignatures {
+                    seq: last.seq,
+                    source,
+                })?;
+            if fold.would_change_lineage(&verified.tx.operation) {
+                return Err(BundleError::HeadEntryLeftOut { seq: last.seq });
+            }
+        }
+        fold.finish(cp, cosigned.cosigners, cosigned.witnessed)
+    }
+
+    /// The bundle's node key, if the verifier accepts it.
+    fn node_key(&self, trust: &Trust) -> Result<PublicKey, BundleError> {
+        trust
+            .log_keys
+            .iter()
+            .find(|key| key.to_hex() == self.node_public_key)
+            .copied()
+            .ok_or_else(|| BundleError::NodeKeyNotTrusted {
+                found: self.node_public_key.chars().take(64).collect(),
+            })
     }
 }
 
 /// Hex-decodes, decodes and seal-checks one bundle entry.
 fn open_entry(item: &BundleEntry, node_key: &PublicKey) -> Result<(Entry, Vec<Hash>), BundleError> {
     let seq = item.seq;
-    let record = hex::decode(&item.record_hex).map_err(|_| BundleError::BadHex {
+    let record = crypto::decode_lower_hex(&item.record_hex).ok_or(BundleError::BadHex {
         seq,
         field: "record_hex",
     })?;
@@ -364,6 +406,16 @@ fn lineage_seqs<S: LedgerRead>(
                     .certificate(&receipt.terms.certificate)?
                     .ok_or_else(not_at_size)?;
                 seqs.insert(certificate.certified_at);
+                // A custodian appointed between certification and issue
+                // explains who issued.
+                if let Some(tank) = store.tank(&receipt.terms.tank_id)? {
+                    seqs.extend(
+                        tank.custody
+                            .iter()
+                            .map(|c| c.at)
+                            .filter(|at| *at > certificate.certified_at && *at < receipt.issued_at),
+                    );
+                }
                 return Ok(seqs);
             }
         }
@@ -407,15 +459,16 @@ pub enum BundleError {
         /// The version found.
         found: u32,
     },
-    /// The bundle names another node key than the one the verifier trusts.
-    #[error("the bundle's node key is not the trusted key {expected}")]
-    NodeKeyMismatch {
-        /// The trusted key.
-        expected: PublicKey,
+    /// The bundle names a node key the verifier does not accept.
+    #[error("the bundle's node key {found:?} is not one the verifier trusts")]
+    NodeKeyNotTrusted {
+        /// The key as the bundle writes it (cut to 64 characters).
+        found: String,
     },
-    /// The checkpoint note is malformed or not signed by the node.
-    #[error("checkpoint: {0}")]
-    Checkpoint(#[from] CheckpointError),
+    /// The checkpoint is malformed, not signed by a trusted node key, or
+    /// lacks the witness quorum (the message names the missing witnesses).
+    #[error(transparent)]
+    Trust(#[from] TrustError),
     /// The last entry does not bind the chain head to the Merkle root.
     #[error("head binding: {0}")]
     HeadBinding(#[source] CheckpointError),
@@ -430,8 +483,8 @@ pub enum BundleError {
         /// The limit.
         max: usize,
     },
-    /// A hex field does not decode.
-    #[error("entry {seq}: {field} is not valid hex")]
+    /// A hex field is not lower-case hex (of the right length).
+    #[error("entry {seq}: {field} is not lower-case hex of the right length")]
     BadHex {
         /// The entry's claimed seq.
         seq: Seq,
@@ -535,6 +588,16 @@ pub enum BundleError {
         /// The receipt.
         receipt_id: String,
     },
+    /// The checkpoint's head entry changes the receipt (or a receipt it was
+    /// split from) but is not among the bundle's entries: the bundle hides
+    /// the receipt's latest change.
+    #[error(
+        "the checkpoint's head entry {seq} changes the receipt but is left out of the bundle's entries"
+    )]
+    HeadEntryLeftOut {
+        /// The head entry.
+        seq: Seq,
+    },
 }
 
 /// A certification seen in the bundle: the first holder of the receipt
@@ -551,11 +614,15 @@ struct CertSeen {
 
 #[derive(Debug)]
 struct ReceiptFold {
+    tank_id: String,
     warehouse: String,
     holder: String,
     quantity_kg: u64,
     status: ReceiptStatus,
-    frozen: bool,
+    /// The regulator whose freeze is in force.
+    frozen_by: Option<String>,
+    /// The entry of the freeze in force.
+    frozen_since: Option<Seq>,
     parent: Option<String>,
 }
 
@@ -600,31 +667,36 @@ impl<'a> Fold<'a> {
         let name = op.name();
         let incoherent = |reason: String| BundleError::Incoherent { seq, reason };
         match op {
-            Operation::CertifyStock {
-                tank_id,
-                certificate,
-                quantity_kg,
-                depositor_id,
-            } => {
-                let warehouse = sole_signer(seq, signers)?;
-                if !self.receipts.is_empty() || self.certificates.contains_key(certificate) {
+            Operation::CertifyStock(c) => {
+                let warehouse = certifying_warehouse(seq, signers, c)?;
+                if !self.receipts.is_empty() || self.certificates.contains_key(&c.certificate) {
                     return Err(BundleError::NotAboutReceipt {
                         seq,
                         operation: name,
                     });
                 }
                 self.certificates.insert(
-                    certificate.clone(),
+                    c.certificate.clone(),
                     CertSeen {
                         seq,
-                        tank_id: tank_id.clone(),
+                        tank_id: c.tank_id.clone(),
                         warehouse,
-                        depositor: depositor_id.clone(),
-                        quantity_kg: *quantity_kg,
+                        depositor: c.depositor_id.clone(),
+                        quantity_kg: c.quantity_kg,
                         used: false,
                     },
                 );
             }
+            Operation::AppointCustodian {
+                tank_id,
+                warehouse_id,
+                ..
+            } => self.change_custodian(seq, name, tank_id, warehouse_id)?,
+            Operation::RevokeParticipant {
+                participant_id,
+                successor_id: Some(successor),
+                ..
+            } => self.succeed_bank(seq, name, participant_id, successor)?,
             Operation::IssueReceipt(terms) => {
                 let Some(cert) = self.certificates.get_mut(&terms.certificate) else {
                     return Err(incoherent(format!(
@@ -649,11 +721,13 @@ impl<'a> Fold<'a> {
                 self.receipts.insert(
                     terms.receipt_id.clone(),
                     ReceiptFold {
+                        tank_id: terms.tank_id.clone(),
                         warehouse: cert.warehouse.clone(),
                         holder: cert.depositor.clone(),
                         quantity_kg: terms.quantity_kg,
                         status: ReceiptStatus::Active,
-                        frozen: false,
+                        frozen_by: None,
+                        frozen_since: None,
                         parent: None,
                     },
                 );
@@ -685,6 +759,7 @@ impl<'a> Fold<'a> {
                     parts: parts.iter().map(|(id, _)| id.clone()).collect(),
                 };
                 let (warehouse, holder) = (receipt.warehouse.clone(), receipt.holder.clone());
+                let tank_id = receipt.tank_id.clone();
                 for (part_id, kg) in parts {
                     if self.receipts.contains_key(part_id) {
                         return Err(incoherent(format!("part {part_id} already exists")));
@@ -692,11 +767,13 @@ impl<'a> Fold<'a> {
                     self.receipts.insert(
                         part_id.clone(),
                         ReceiptFold {
+                            tank_id: tank_id.clone(),
                             warehouse: warehouse.clone(),
                             holder: holder.clone(),
                             quantity_kg: *kg,
                             status: ReceiptStatus::Active,
-                            frozen: false,
+                            frozen_by: None,
+                            frozen_since: None,
                             parent: Some(receipt_id.clone()),
                         },
                     );
@@ -728,6 +805,7 @@ impl<'a> Fold<'a> {
                         record: PledgeRecord {
                             seq,
                             pledge_id: terms.pledge_id.clone(),
+                            receipt_id: terms.receipt_id.clone(),
                             pledgee: terms.pledgee_id.clone(),
                             status: PledgeStatus::Active,
                         },
@@ -741,40 +819,51 @@ impl<'a> Fold<'a> {
             Operation::EnforcePledge {
                 pledge_id,
                 transferee_id,
+                grounds,
             } => {
                 self.end_pledge(
                     seq,
                     name,
                     signers,
                     pledge_id,
-                    Some(transferee_id.as_deref()),
+                    Some((transferee_id.as_deref(), grounds)),
                 )?;
             }
             Operation::FreezeReceipt { receipt_id, .. } => {
-                sole_signer(seq, signers)?;
+                let regulator = sole_signer(seq, signers)?;
                 let receipt = self.tracked(seq, name, receipt_id)?;
-                if receipt.frozen || !receipt.status.is_live() {
+                if receipt.frozen_by.is_some() || !receipt.status.is_live() {
                     return Err(incoherent(format!(
                         "receipt {receipt_id} is already frozen or not live"
                     )));
                 }
-                receipt.frozen = true;
+                receipt.frozen_by = Some(regulator);
+                receipt.frozen_since = Some(seq);
                 self.touched.push((seq, name, receipt_id.clone()));
             }
             Operation::UnfreezeReceipt { receipt_id, .. } => {
-                sole_signer(seq, signers)?;
                 let receipt = self.tracked(seq, name, receipt_id)?;
-                if !receipt.frozen {
+                let Some(freezer) = receipt.frozen_by.take() else {
                     return Err(incoherent(format!("receipt {receipt_id} is not frozen")));
+                };
+                // The freezer alone, or a quorum (whose membership the
+                // bundle cannot show: the replay checks it).
+                if signers.is_empty() || (signers.len() == 1 && !signers.contains(freezer.as_str()))
+                {
+                    return Err(incoherent(format!(
+                        "the freeze of `{freezer}` lifted by {signers:?}"
+                    )));
                 }
-                receipt.frozen = false;
+                receipt.frozen_since = None;
                 self.touched.push((seq, name, receipt_id.clone()));
             }
             Operation::Genesis { .. }
             | Operation::AdmitParticipant(_)
             | Operation::RotateKey { .. }
+            | Operation::RecoverKey { .. }
             | Operation::RevokeParticipant { .. }
-            | Operation::RegisterTank { .. } => {
+            | Operation::RegisterTank(_)
+            | Operation::RegaugeTank { .. } => {
                 return Err(BundleError::NotAboutReceipt {
                     seq,
                     operation: name,
@@ -803,7 +892,7 @@ impl<'a> Fold<'a> {
         receipt_id: &str,
     ) -> Result<&mut ReceiptFold, BundleError> {
         let receipt = self.tracked(seq, operation, receipt_id)?;
-        let reason = match (&receipt.status, receipt.frozen) {
+        let reason = match (&receipt.status, receipt.frozen_by.is_some()) {
             (_, true) => "it is frozen".to_owned(),
             (ReceiptStatus::Active, false) => return Ok(receipt),
             (ReceiptStatus::Pledged { pledge_id }, false) => {
@@ -817,13 +906,66 @@ impl<'a> Fold<'a> {
         })
     }
 
+    /// A custodian appointment: the tank's certificates and live receipts
+    /// in the bundle pass to the successor.
+    fn change_custodian(
+        &mut self,
+        seq: Seq,
+        operation: &'static str,
+        tank_id: &str,
+        successor: &str,
+    ) -> Result<(), BundleError> {
+        let mut changed = false;
+        for cert in self.certificates.values_mut() {
+            if cert.tank_id == tank_id && !cert.used {
+                cert.warehouse = successor.to_owned();
+                changed = true;
+            }
+        }
+        for (id, receipt) in &mut self.receipts {
+            if receipt.tank_id == tank_id && receipt.status.is_live() {
+                receipt.warehouse = successor.to_owned();
+                self.touched.push((seq, operation, id.clone()));
+                changed = true;
+            }
+        }
+        match changed {
+            true => Ok(()),
+            false => Err(BundleError::NotAboutReceipt { seq, operation }),
+        }
+    }
+
+    /// A bank's revocation naming a successor: its pledges in force pass to
+    /// the successor.
+    fn succeed_bank(
+        &mut self,
+        seq: Seq,
+        operation: &'static str,
+        revoked: &str,
+        successor: &str,
+    ) -> Result<(), BundleError> {
+        let mut changed = false;
+        for pledge in self.pledges.values_mut() {
+            if pledge.record.status == PledgeStatus::Active && pledge.record.pledgee == revoked {
+                pledge.record.pledgee = successor.to_owned();
+                self.touched
+                    .push((seq, operation, pledge.receipt_id.clone()));
+                changed = true;
+            }
+        }
+        match changed {
+            true => Ok(()),
+            false => Err(BundleError::NotAboutReceipt { seq, operation }),
+        }
+    }
+
     fn end_pledge(
         &mut self,
         seq: Seq,
         operation: &'static str,
         signers: &BTreeSet<&str>,
         pledge_id: &str,
-        enforced_to: Option<Option<&str>>,
+        enforced: Option<(Option<&str>, &EnforcementGrounds)>,
     ) -> Result<(), BundleError> {
         let Some(pledge) = self.pledges.get_mut(pledge_id) else {
             return Err(BundleError::UnknownPledge {
@@ -838,27 +980,44 @@ impl<'a> Fold<'a> {
                 pledge.record.status.name()
             )));
         }
-        expect_signers(seq, signers, &[&pledge.record.pledgee])?;
         let receipt_id = pledge.receipt_id.clone();
         let Some(receipt) = self.receipts.get_mut(&receipt_id) else {
             return Err(BundleError::NotAboutReceipt { seq, operation });
         };
+        let pledgee = pledge.record.pledgee.as_str();
+        match enforced {
+            None | Some((_, EnforcementGrounds::Maturity)) => {
+                expect_signers(seq, signers, &[pledgee])?;
+            }
+            Some((_, EnforcementGrounds::HolderConsent)) => {
+                expect_signers(seq, signers, &[pledgee, &receipt.holder])?;
+            }
+            // The co-signer must be a regulator: the replay checks the role.
+            Some((_, EnforcementGrounds::Order { .. })) => {
+                if signers.len() != 2 || !signers.contains(pledgee) {
+                    return Err(incoherent(format!(
+                        "an enforcement on an order is signed by {signers:?}, not by `{pledgee}` and a regulator"
+                    )));
+                }
+            }
+        }
         let pledged_here =
             matches!(&receipt.status, ReceiptStatus::Pledged { pledge_id: p } if p == pledge_id);
-        if !pledged_here || receipt.frozen {
+        if !pledged_here || receipt.frozen_by.is_some() {
             return Err(incoherent(format!(
                 "receipt {receipt_id} is frozen or not under pledge {pledge_id}"
             )));
         }
         receipt.status = ReceiptStatus::Active;
-        pledge.record.status = match enforced_to {
+        pledge.record.status = match enforced {
             None => PledgeStatus::Released { at: seq },
-            Some(transferee) => {
+            Some((transferee, grounds)) => {
                 let transferee_id = transferee.unwrap_or(&pledge.record.pledgee).to_owned();
                 receipt.holder = transferee_id.clone();
                 PledgeStatus::Enforced {
                     at: seq,
                     transferee_id,
+                    grounds: grounds.clone(),
                 }
             }
         };
@@ -866,19 +1025,79 @@ impl<'a> Fold<'a> {
         Ok(())
     }
 
-    fn finish(self, cp: Checkpoint) -> Result<BundleVerdict, BundleError> {
-        let not_shown = || BundleError::ReceiptNotShown {
-            receipt_id: self.target.to_owned(),
-        };
-        let receipt = self.receipts.get(self.target).ok_or_else(not_shown)?;
-        // The lineage: the target, its parent, … up to the issued receipt.
+    /// Whether `operation` (the checkpoint's head, left out of the bundle)
+    /// would change the receipt or a receipt of its lineage: it names one
+    /// of them, a pledge registered on one of them, their tank (a custodian
+    /// appointment) or the bank of a pledge in force on them (a succession).
+    fn would_change_lineage(&self, operation: &Operation) -> bool {
+        let lineage = self.lineage();
+        let touches = |id: &str| lineage.iter().any(|l| l == id);
+        match operation {
+            Operation::IssueReceipt(terms) => touches(&terms.receipt_id),
+            Operation::TransferReceipt { receipt_id, .. }
+            | Operation::SplitReceipt { receipt_id, .. }
+            | Operation::CancelReceipt { receipt_id, .. }
+            | Operation::FreezeReceipt { receipt_id, .. }
+            | Operation::UnfreezeReceipt { receipt_id, .. } => touches(receipt_id),
+            Operation::RegisterPledge(terms) => touches(&terms.receipt_id),
+            Operation::ReleasePledge { pledge_id } | Operation::EnforcePledge { pledge_id, .. } => {
+                self.pledges
+                    .get(pledge_id.as_str())
+                    .is_some_and(|p| touches(&p.receipt_id))
+            }
+            Operation::AppointCustodian { tank_id, .. } => self
+                .receipts
+                .iter()
+                .any(|(id, r)| touches(id) && r.tank_id == *tank_id && r.status.is_live()),
+            Operation::RevokeParticipant {
+                participant_id,
+                successor_id: Some(_),
+                ..
+            } => self.pledges.values().any(|p| {
+                touches(&p.receipt_id)
+                    && p.record.status == PledgeStatus::Active
+                    && p.record.pledgee == *participant_id
+            }),
+            Operation::Genesis { .. }
+            | Operation::AdmitParticipant(_)
+            | Operation::RotateKey { .. }
+            | Operation::RecoverKey { .. }
+            | Operation::RevokeParticipant { .. }
+            | Operation::RegisterTank(_)
+            | Operation::CertifyStock(_)
+            | Operation::RegaugeTank { .. } => false,
+        }
+    }
+
+    /// The target, its parent, … up to the issued receipt, issued first.
+    fn lineage(&self) -> Vec<String> {
         let mut lineage = vec![self.target.to_owned()];
-        let mut parent = receipt.parent.clone();
+        let mut parent = self
+            .receipts
+            .get(self.target)
+            .and_then(|r| r.parent.clone());
         while let Some(id) = parent {
+            if lineage.contains(&id) || lineage.len() > MAX_LINEAGE_DEPTH {
+                break;
+            }
             parent = self.receipts.get(&id).and_then(|r| r.parent.clone());
             lineage.push(id);
         }
         lineage.reverse();
+        lineage
+    }
+
+    fn finish(
+        self,
+        cp: Checkpoint,
+        cosigners: Cosigners,
+        witnessed: bool,
+    ) -> Result<BundleVerdict, BundleError> {
+        let not_shown = || BundleError::ReceiptNotShown {
+            receipt_id: self.target.to_owned(),
+        };
+        let receipt = self.receipts.get(self.target).ok_or_else(not_shown)?;
+        let lineage = self.lineage();
         // Every entry must have changed a receipt of the lineage: a sibling
         // part's history is not this receipt's.
         if let Some((seq, operation, _)) =
@@ -898,7 +1117,7 @@ impl<'a> Fold<'a> {
         let mut pledge_registrations: Vec<PledgeRecord> = self
             .pledges
             .values()
-            .filter(|p| p.receipt_id == self.target)
+            .filter(|p| lineage.contains(&p.receipt_id))
             .map(|p| p.record.clone())
             .collect();
         pledge_registrations.sort_by_key(|p| p.seq);
@@ -922,17 +1141,47 @@ impl<'a> Fold<'a> {
             root: cp.root,
             head_hash: cp.head_hash,
             checkpoint_time_ms: cp.time_ms,
+            cosigners,
+            witnessed,
             receipt_id: self.target.to_owned(),
             warehouse: receipt.warehouse.clone(),
             holder: receipt.holder.clone(),
             quantity_kg: receipt.quantity_kg,
             status: receipt.status.clone(),
-            frozen: receipt.frozen,
+            freeze: receipt
+                .frozen_by
+                .clone()
+                .zip(receipt.frozen_since)
+                .map(|(regulator, since)| FreezeSeen { regulator, since }),
             active_pledge,
             pledge_registrations,
             lineage,
             entry_seqs: self.seqs,
         })
+    }
+}
+
+/// The warehouse of a stock certification: its signers are exactly the
+/// inspector, the depositor and one more, the warehouse.
+fn certifying_warehouse(
+    seq: Seq,
+    signers: &BTreeSet<&str>,
+    certification: &StockCertification,
+) -> Result<String, BundleError> {
+    let others: Vec<&str> = signers
+        .iter()
+        .copied()
+        .filter(|s| *s != certification.certificate.inspector && *s != certification.depositor_id)
+        .collect();
+    match others.as_slice() {
+        [warehouse] if signers.len() == 3 => Ok((*warehouse).to_owned()),
+        _ => Err(BundleError::Incoherent {
+            seq,
+            reason: format!(
+                "a certification is signed by the warehouse, `{}` and `{}`; found {signers:?}",
+                certification.certificate.inspector, certification.depositor_id
+            ),
+        }),
     }
 }
 

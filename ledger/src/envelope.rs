@@ -19,9 +19,12 @@ use crate::error::{DecodeError, SignatureError};
 use crate::text::check_id;
 use crate::tx::Transaction;
 
-/// Most signatures an envelope may carry (no operation needs more than two
-/// parties; a genesis is signed by each admin it admits).
-pub const MAX_SIGNATURES: usize = 8;
+/// Most signatures an envelope may carry: a genesis is signed by every
+/// member of its quorum (at most [`crate::tx::MAX_QUORUM_MEMBERS`], 16), and
+/// the largest quorum operation, appointing a custodian, by up to
+/// [`crate::tx::MAX_QUORUM_THRESHOLD`] (14) members, the successor and the
+/// inspector.
+pub const MAX_SIGNATURES: usize = 16;
 /// Largest transaction accepted, in bytes.
 pub const MAX_TX_BYTES: usize = 64 * 1024;
 

@@ -68,6 +68,16 @@ pub enum DecodeError {
         /// The value found.
         found: u64,
     },
+    /// A number is below the smallest value allowed for the field.
+    #[error("field `{field}` is {found}, at least {min} required")]
+    BelowMinimum {
+        /// The field, as named in the proto.
+        field: &'static str,
+        /// The minimum.
+        min: u64,
+        /// The value found.
+        found: u64,
+    },
     /// A currency code is not three upper-case ASCII letters.
     #[error("currency {found:?} is not an ISO 4217 code (three upper-case letters)")]
     BadCurrency {
@@ -115,6 +125,46 @@ pub enum DecodeError {
     Overflow {
         /// The field, as named in the proto.
         field: &'static str,
+    },
+    /// A fixed-length field has another length.
+    #[error("field `{field}` is {found} characters long, exactly {expected} required")]
+    BadLength {
+        /// The field, as named in the proto.
+        field: &'static str,
+        /// The required length.
+        expected: usize,
+        /// The length found.
+        found: usize,
+    },
+    /// An identifier's check characters do not match the rest of it.
+    #[error("field `{field}` fails its check: the check characters should be {expected:?}")]
+    BadCheckCharacters {
+        /// The field, as named in the proto.
+        field: &'static str,
+        /// The check characters the rest of the identifier calls for.
+        expected: String,
+    },
+    /// A validity window that ends before it begins.
+    #[error("validity window ends ({not_after_ms} ms) before it begins ({not_before_ms} ms)")]
+    InvertedWindow {
+        /// `not_before_ms`.
+        not_before_ms: u64,
+        /// `not_after_ms`.
+        not_after_ms: u64,
+    },
+    /// A field that must be set (or empty) given another field's value.
+    #[error("field `{field}` {requirement}")]
+    Inconsistent {
+        /// The field, as named in the proto.
+        field: &'static str,
+        /// What the other fields require of it.
+        requirement: &'static str,
+    },
+    /// A quorum member that the genesis does not admit.
+    #[error("quorum member `{member}` is not a participant of the genesis")]
+    UnknownQuorumMember {
+        /// The member named.
+        member: String,
     },
     /// An entry record is not in the ledger's entry format.
     #[error("entry record is malformed: {reason}")]

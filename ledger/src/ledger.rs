@@ -29,6 +29,7 @@ use ed25519_dalek::SigningKey;
 use crate::chain::{ChainCursor, ChainError};
 use crate::checkpoint::{Checkpoint, CheckpointError, SignedCheckpoint, ledger_origin};
 use crate::crypto::{self, Digest, PublicKey};
+use crate::describe;
 use crate::entry::{Entry, Sealed};
 use crate::envelope::VerifiedEnvelope;
 use crate::merkle::{self, Frontier};
@@ -42,6 +43,7 @@ use crate::store::{
     DiskStateStore, LogRead, LogStore, MemoryLog, MemoryStateStore, StateStore, StateUpdate,
     StateView, StoreError,
 };
+use crate::tx::Transaction;
 use crate::view::{LedgerRead, Snapshot};
 
 /// A transaction that is in the chain.
@@ -57,6 +59,9 @@ pub struct Committed {
     pub time_ms: u64,
     /// Whether this was a retry of a transaction committed before.
     pub duplicate: bool,
+    /// For a retry: what has become since of the object the transaction was
+    /// about ("pledge `PL-A` was released at entry 20").
+    pub since: Option<String>,
 }
 
 impl Committed {
@@ -67,6 +72,7 @@ impl Committed {
             seal: entry.seal,
             time_ms: entry.time_ms,
             duplicate,
+            since: None,
         }
     }
 }
@@ -79,12 +85,23 @@ pub type SubmitResult = Result<Committed, Rejection>;
 pub trait DecideBase: StateRead {
     /// The committed answer of entry `seq` (decided before this group).
     fn answer_of(&self, seq: Seq) -> Result<Committed, StoreError>;
+
+    /// Entry `seq` (decided before this group) if it can be read yet: a
+    /// durable one can; one still on its way to the disk may not.
+    fn entry_if_readable(&self, seq: Seq) -> Result<Option<Entry>, StoreError>;
 }
 
 impl<R: LogRead, V: StateView> DecideBase for Snapshot<R, V> {
     fn answer_of(&self, seq: Seq) -> Result<Committed, StoreError> {
         let entry = self.entry(seq)?;
         Ok(Committed::of(&entry, entry.hash(), true))
+    }
+
+    fn entry_if_readable(&self, seq: Seq) -> Result<Option<Entry>, StoreError> {
+        match seq < self.len() {
+            true => self.entry(seq).map(Some),
+            false => Ok(None),
+        }
     }
 }
 
@@ -190,9 +207,13 @@ impl Decider {
                     Ok(committed)
                 }
                 Ok(Outcome::Duplicate(record)) => {
-                    Ok(original(base, &entries, record).map_err(StateError::from)?)
+                    let mut answer = original(base, &entries, record).map_err(StateError::from)?;
+                    answer.since = describe::since(&overlay, &envelope.tx.operation)?;
+                    Ok(answer)
                 }
-                Err(ApplyError::Rejected(rejection)) => Err(rejection),
+                Err(ApplyError::Rejected(rejection)) => {
+                    Err(explain(base, &entries, *rejection).map_err(StateError::from)?)
+                }
                 Err(ApplyError::Store(error)) => return Err(error),
             };
             results.push(result);
@@ -218,6 +239,30 @@ impl Decider {
         self.head.advance(&sealed.entry, sealed.hash);
         sealed
     }
+}
+
+/// Completes a refusal with what only the chain knows: for a reused
+/// transaction id, what the entry that used it did.
+fn explain<B: DecideBase + ?Sized>(
+    base: &B,
+    group: &[Sealed],
+    rejection: Rejection,
+) -> Result<Rejection, StoreError> {
+    let Rejection::TxIdReused { tx_id, seq, .. } = rejection else {
+        return Ok(rejection);
+    };
+    let entry = match group.iter().find(|s| s.entry.seq == seq) {
+        Some(sealed) => Some(sealed.entry.clone()),
+        None => base.entry_if_readable(seq)?,
+    };
+    let earlier = entry
+        .and_then(|entry| Transaction::decode(&entry.envelope.tx_bytes).ok())
+        .map(|tx| describe::what_it_did(&tx.operation));
+    Ok(Rejection::TxIdReused {
+        tx_id,
+        seq,
+        earlier,
+    })
 }
 
 /// The committed answer of an earlier entry (this group's, or the base's).
@@ -488,8 +533,11 @@ fn recover_dir_preallocating(
     Ok(recovered)
 }
 
-/// Replays into `state` the entries of `log` it lacks; returns how many.
-fn catch_up<L: LogStore, S: StateStore>(log: &L, state: &mut S) -> Result<u64, StoreError> {
+/// Replays into `state` the entries of `log` it lacks, with the rules and
+/// without the signatures (the log's entries were checked when they were
+/// appended); returns how many. A cluster member runs it after appending a
+/// committed group.
+pub fn catch_up<L: LogStore, S: StateStore>(log: &L, state: &mut S) -> Result<u64, StoreError> {
     let start = state.applied();
     let end = log.len();
     let reader = log.reader();

@@ -29,26 +29,49 @@
 //! fixed keys, a genesis and sample terms, for tests and benchmarks.
 //!
 //! ```
-//! use pledge_ledger::{crypto, envelope::EnvelopeBuilder, ledger::MemoryLedger};
-//! use pledge_proto::v1::{self as pb, transaction::Operation};
+//! use pledge_ledger::{crypto, envelope::EnvelopeBuilder, identity, ledger::MemoryLedger};
+//! use pledge_proto::v1::{self as pb, legal_identity::Identifier, transaction::Operation};
 //! use ed25519_dalek::SigningKey;
 //!
-//! let admin = SigningKey::from_bytes(&[1; 32]);
+//! // Two founders who form the governance quorum (2 of 2), each with a key
+//! // and a legal identity (a unified social credit code with its check character).
+//! let founder = |id: &str, role: pb::Role, key: &SigningKey, code17: &str| pb::ParticipantSpec {
+//!     id: id.into(),
+//!     name: format!("{id} Co., Ltd."),
+//!     roles: vec![role as i32],
+//!     public_key: crypto::public_key(key).0.to_vec(),
+//!     legal_identity: Some(pb::LegalIdentity {
+//!         identifier: Some(Identifier::UnifiedSocialCreditCode(format!(
+//!             "{code17}{}",
+//!             identity::uscc_check_character(code17).unwrap()
+//!         ))),
+//!     }),
+//! };
+//! let (operator, regulator) = (SigningKey::from_bytes(&[1; 32]), SigningKey::from_bytes(&[2; 32]));
 //! let genesis = pb::Transaction {
 //!     ledger_id: "zhoushan-dev".into(),
 //!     tx_id: "genesis".into(),
-//!     client_time_ms: 0,
+//!     not_before_ms: 1_700_000_000_000,
+//!     not_after_ms: 1_700_086_400_000,
 //!     operation: Some(Operation::Genesis(pb::Genesis {
-//!         participants: vec![pb::ParticipantSpec {
-//!             id: "admin".into(),
-//!             name: "Registry operator".into(),
-//!             roles: vec![pb::Role::Admin as i32],
-//!             public_key: crypto::public_key(&admin).0.to_vec(),
-//!         }],
+//!         participants: vec![
+//!             founder("admin", pb::Role::Admin, &operator, "91330900MA2A00001"),
+//!             founder("regulator", pb::Role::Regulator, &regulator, "11330900MB0000002"),
+//!         ],
+//!         governance: Some(pb::Governance {
+//!             quorum_members: vec!["admin".into(), "regulator".into()],
+//!             quorum_threshold: 2,
+//!             max_validity_ms: 30 * 86_400_000,
+//!         }),
 //!     })),
 //! };
-//! let envelope = EnvelopeBuilder::new(&genesis).sign("admin", &admin).build().verify().unwrap();
-//! let mut ledger = MemoryLedger::in_memory(SigningKey::from_bytes(&[2; 32]));
+//! let envelope = EnvelopeBuilder::new(&genesis)
+//!     .sign("admin", &operator)
+//!     .sign("regulator", &regulator)
+//!     .build()
+//!     .verify()
+//!     .unwrap();
+//! let mut ledger = MemoryLedger::in_memory(SigningKey::from_bytes(&[9; 32]));
 //! let results = ledger.append_group(&[envelope], 1_700_000_000_000).unwrap();
 //! assert_eq!(results[0].as_ref().unwrap().seq, 0);
 //! ```
@@ -61,9 +84,11 @@ pub mod checkpoint;
 pub mod cosigning;
 pub mod crypto;
 pub mod demo;
+pub mod describe;
 pub mod entry;
 pub mod envelope;
 pub mod error;
+pub mod identity;
 pub mod keyfile;
 pub mod ledger;
 pub mod merkle;
@@ -79,6 +104,7 @@ pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod text;
+pub mod timestamp;
 pub mod tx;
 pub mod view;
 

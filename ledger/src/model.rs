@@ -1,7 +1,8 @@
-//! The ledger's objects as the rules see them: participants, tanks,
-//! inspection certificates, receipts and pledges, plus the record kept for
-//! every applied transaction id. Quantities are integer kilograms, money is
-//! integer minor units; there are no floats anywhere in the ledger.
+//! The ledger's objects as the rules see them: the governance, participants
+//! and the keys they ever held, tanks, inspection certificates, receipts and
+//! pledges, plus the record kept for every applied transaction id.
+//! Quantities are integer kilograms, money is integer minor units; there are
+//! no floats anywhere in the ledger.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -9,14 +10,16 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::{Digest, PublicKey};
+pub use crate::identity::{LegalId, PhysicalTankId};
 
 /// A sequence number: the position of an entry in the chain, from 0.
 pub type Seq = u64;
 
 /// What a participant may do. A participant may hold several roles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Role {
-    /// Registry operator: admits, re-keys and revokes participants.
+    /// Registry operator (governance itself needs the genesis quorum).
     Admin,
     /// Bonded tank farm: tanks, stock certification, receipts.
     Warehouse,
@@ -28,6 +31,9 @@ pub enum Role {
     Regulator,
     /// Read-only auditor.
     Auditor,
+    /// Independent inspection agency: calibrations, stock certificates,
+    /// re-gauges.
+    Inspector,
 }
 
 impl fmt::Display for Role {
@@ -39,6 +45,7 @@ impl fmt::Display for Role {
             Role::Bank => "bank",
             Role::Regulator => "regulator",
             Role::Auditor => "auditor",
+            Role::Inspector => "inspector",
         };
         f.write_str(name)
     }
@@ -51,6 +58,8 @@ pub struct ParticipantSpec {
     pub id: String,
     /// Legal name.
     pub name: String,
+    /// Legal identity, unique ledger-wide.
+    pub legal_id: LegalId,
     /// Roles held.
     pub roles: BTreeSet<Role>,
     /// Current ed25519 key.
@@ -68,6 +77,8 @@ pub struct Participant {
     pub key_since: Seq,
     /// The entry that revoked it, if any: from there on it can sign nothing.
     pub revoked_at: Option<Seq>,
+    /// The bank that took its active pledges over when it was revoked.
+    pub successor_id: Option<String>,
 }
 
 impl Participant {
@@ -77,13 +88,90 @@ impl Participant {
     }
 }
 
+/// Who governs the ledger, fixed by the genesis for the ledger's life.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Governance {
+    /// Participants whose signatures count towards the quorum, sorted.
+    pub quorum_members: Vec<String>,
+    /// Distinct members that must sign a governance operation (≥ 2).
+    pub quorum_threshold: u32,
+    /// Longest validity window a transaction may state, ms.
+    pub max_validity_ms: u64,
+}
+
+/// Whose a public key is (or was): a key belongs to one participant for ever.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyOwner {
+    /// The participant.
+    pub participant_id: String,
+    /// The entry from which it was the participant's key.
+    pub since: Seq,
+    /// The entry that replaced it (a rotation or a recovery), if any.
+    pub retired_at: Option<Seq>,
+}
+
+/// An inspector's measurement of a tank's whole contents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Gauging {
+    /// The inspector.
+    pub inspector_id: String,
+    /// The inspector's report number.
+    pub report_no: String,
+    /// Measured kilograms.
+    pub measured_kg: u64,
+    /// When it was measured, ms since the Unix epoch.
+    pub gauged_at_ms: u64,
+}
+
+/// A gauging as recorded on a tank.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GaugingRecord {
+    /// What was measured.
+    pub gauging: Gauging,
+    /// The entry that recorded it.
+    pub at: Seq,
+}
+
+/// A tank whose live receipts claim more than its certified stock, since a
+/// re-gauge found less oil than receipted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shortfall {
+    /// The re-gauge that found it.
+    pub gauging: Gauging,
+    /// The entry of that re-gauge.
+    pub since: Seq,
+}
+
+/// A change of a tank's custodian after its warehouse was revoked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustodyChange {
+    /// The revoked warehouse.
+    pub from: String,
+    /// The successor appointed.
+    pub to: String,
+    /// The appointing entry.
+    pub at: Seq,
+}
+
 /// A tank in a bonded tank farm.
+///
+/// Stock arithmetic: `certified_kg` rises with each stock certificate, falls
+/// with each delivery, and falls to the measured quantity when a re-gauge
+/// finds less. The tank is in shortfall exactly when its live receipts claim
+/// more than its certified stock (`receipted_kg > certified_kg`), which only a
+/// re-gauge can bring about; `shortfall` then names that re-gauge. Otherwise
+/// `receipted_kg ≤ certified_kg ≤ capacity_kg`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tank {
     /// Ledger-wide tank id.
     pub id: String,
-    /// The warehouse that owns it.
+    /// The warehouse that holds it now (its registrant, or a successor
+    /// custodian).
     pub warehouse_id: String,
+    /// Its physical identity, unique ledger-wide.
+    pub physical_id: PhysicalTankId,
+    /// The calibration certificate (inspector and number).
+    pub calibration: CertificateRef,
     /// Capacity in kilograms.
     pub capacity_kg: u64,
     /// The product it holds.
@@ -92,37 +180,55 @@ pub struct Tank {
     pub certified_kg: u64,
     /// Sum of the quantities of the live receipts drawn on this tank.
     pub receipted_kg: u64,
+    /// The last re-gauge, if any.
+    pub last_gauging: Option<GaugingRecord>,
+    /// Set while the tank is in shortfall.
+    pub shortfall: Option<Shortfall>,
+    /// Custodian changes, oldest first.
+    pub custody: Vec<CustodyChange>,
     /// The entry that registered it.
     pub registered_at: Seq,
     /// The last entry that changed it.
     pub updated_at: Seq,
 }
 
-/// Names an inspection certificate: agency and certificate number.
+impl Tank {
+    /// Kilograms that live receipts claim beyond the certified stock.
+    pub fn missing_kg(&self) -> u64 {
+        self.receipted_kg.saturating_sub(self.certified_kg)
+    }
+}
+
+/// Names an inspection certificate: the inspector (a participant) and the
+/// inspector's certificate number.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct CertificateRef {
-    /// Inspection agency.
-    pub agency: String,
+    /// The inspector's participant id.
+    pub inspector: String,
     /// Certificate number.
     pub number: String,
 }
 
 impl fmt::Display for CertificateRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} certificate {}", self.agency, self.number)
+        write!(f, "certificate {} of `{}`", self.number, self.inspector)
     }
 }
 
 /// An inspection certificate recorded by a stock certification.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Certificate {
-    /// Agency and number.
+    /// Inspector and number.
     pub reference: CertificateRef,
     /// The tank gauged.
     pub tank_id: String,
     /// Gauged kilograms.
     pub quantity_kg: u64,
-    /// Whose oil it is.
+    /// The grade gauged.
+    pub product_grade: String,
+    /// When the inspector gauged it, ms since the Unix epoch.
+    pub gauged_at_ms: u64,
+    /// Whose oil it is (it signed the certification).
     pub depositor_id: String,
     /// The receipt issued against it, once one is. A certificate backs at
     /// most one receipt, for ever.
@@ -225,7 +331,8 @@ pub struct Receipt {
     /// The terms it was issued with (for split parts: the parent's, with the
     /// part's id and quantity).
     pub terms: ReceiptTerms,
-    /// The issuing warehouse.
+    /// The warehouse that holds the oil: the issuer, or the successor
+    /// custodian of its tank.
     pub warehouse_id: String,
     /// The current holder.
     pub holder_id: String,
@@ -250,6 +357,14 @@ impl Receipt {
     /// Receipt id.
     pub fn id(&self) -> &str {
         &self.terms.receipt_id
+    }
+
+    /// The id of the pledge it is under, if pledged.
+    pub fn active_pledge(&self) -> Option<&str> {
+        match &self.status {
+            ReceiptStatus::Pledged { pledge_id } => Some(pledge_id),
+            _ => None,
+        }
     }
 }
 
@@ -285,6 +400,31 @@ pub struct PledgeTerms {
     pub maturity_ms: u64,
 }
 
+/// On what grounds a pledge was enforced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EnforcementGrounds {
+    /// The loan had matured.
+    Maturity,
+    /// A court or regulator order, co-signed by a regulator.
+    Order {
+        /// The order's reference.
+        order_reference: String,
+    },
+    /// The holder consented and co-signed.
+    HolderConsent,
+}
+
+impl EnforcementGrounds {
+    /// A short name for messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EnforcementGrounds::Maturity => "maturity",
+            EnforcementGrounds::Order { .. } => "order",
+            EnforcementGrounds::HolderConsent => "holder_consent",
+        }
+    }
+}
+
 /// Where a pledge is in its lifecycle.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PledgeStatus {
@@ -301,6 +441,8 @@ pub enum PledgeStatus {
         at: Seq,
         /// The new holder of the receipt.
         transferee_id: String,
+        /// On what grounds.
+        grounds: EnforcementGrounds,
     },
 }
 
@@ -328,6 +470,8 @@ pub struct Pledge {
     pub status: PledgeStatus,
     /// The registering entry.
     pub registered_at: Seq,
+    /// Successor banks that took the pledge over, oldest first.
+    pub successions: Vec<Succession>,
 }
 
 impl Pledge {
@@ -335,6 +479,25 @@ impl Pledge {
     pub fn id(&self) -> &str {
         &self.terms.pledge_id
     }
+
+    /// The bank that holds the pledge now: the pledgee registered, or the
+    /// last successor.
+    pub fn pledgee(&self) -> &str {
+        self.successions
+            .last()
+            .map_or(&self.terms.pledgee_id, |s| &s.to)
+    }
+}
+
+/// A successor bank taking a revoked bank's pledge over.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Succession {
+    /// The revoked bank.
+    pub from: String,
+    /// The successor.
+    pub to: String,
+    /// The revoking entry.
+    pub at: Seq,
 }
 
 /// What the ledger remembers of every applied transaction id.

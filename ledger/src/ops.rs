@@ -2,15 +2,16 @@
 //! protobuf message is put together. The command line, the client library,
 //! the load generator, the development genesis and every test build their
 //! transactions with these (the client library re-exports them as
-//! `pledge_client::ops`, beside the header that stamps a fresh tx id and the
-//! clock).
+//! `pledge_client::ops`, beside the header that stamps a fresh tx id and a
+//! validity window from the clock).
 //!
-//! A transaction is a header (ledger id, tx id, the client's time) around
-//! one [`Operation`]; [`transaction`] puts them together:
+//! A transaction is a header (ledger id, tx id, the signed validity window)
+//! around one [`Operation`]; [`transaction`] puts them together:
 //!
 //! ```
 //! use pledge_ledger::ops;
-//! let tx = ops::transaction("zhoushan-dev", "bank-a-7", 1_800_000_000_000, ops::release_pledge("PL-0001"));
+//! let t0 = 1_800_000_000_000;
+//! let tx = ops::transaction("zhoushan-dev", "bank-a-7", (t0, t0 + 86_400_000), ops::release_pledge("PL-0001"));
 //! assert_eq!(tx.tx_id, "bank-a-7");
 //! ```
 //! Quantities are integer kg, money integer minor units, times ms since the
@@ -24,17 +25,19 @@ use pledge_proto::v1::{self as pb, transaction::Operation};
 
 use crate::crypto::PublicKey;
 
-/// The transaction carrying `operation`.
+/// The transaction carrying `operation`, valid from `validity.0` to
+/// `validity.1` (ms since the Unix epoch, both inclusive).
 pub fn transaction(
     ledger_id: &str,
     tx_id: &str,
-    client_time_ms: u64,
+    validity: (u64, u64),
     operation: Operation,
 ) -> pb::Transaction {
     pb::Transaction {
         ledger_id: ledger_id.to_owned(),
         tx_id: tx_id.to_owned(),
-        client_time_ms,
+        not_before_ms: validity.0,
+        not_after_ms: validity.1,
         operation: Some(operation),
     }
 }
@@ -45,28 +48,59 @@ pub fn participant_spec(
     name: &str,
     roles: &[pb::Role],
     public_key: &PublicKey,
+    legal_identity: pb::LegalIdentity,
 ) -> pb::ParticipantSpec {
     pb::ParticipantSpec {
         id: id.to_owned(),
         name: name.to_owned(),
         roles: roles.iter().map(|r| *r as i32).collect(),
         public_key: public_key.0.to_vec(),
+        legal_identity: Some(legal_identity),
     }
 }
 
-/// The first entry of a ledger; signed by every admin it admits.
-pub fn genesis(participants: Vec<pb::ParticipantSpec>) -> Operation {
-    Operation::Genesis(pb::Genesis { participants })
+/// A legal identity: a unified social credit code (统一社会信用代码).
+pub fn uscc(code: &str) -> pb::LegalIdentity {
+    pb::LegalIdentity {
+        identifier: Some(pb::legal_identity::Identifier::UnifiedSocialCreditCode(
+            code.to_owned(),
+        )),
+    }
 }
 
-/// An admin admits a participant.
+/// A legal identity: an ISO 17442 Legal Entity Identifier.
+pub fn lei(code: &str) -> pb::LegalIdentity {
+    pb::LegalIdentity {
+        identifier: Some(pb::legal_identity::Identifier::Lei(code.to_owned())),
+    }
+}
+
+/// The governance a genesis fixes: `threshold` of `members` sign governance
+/// operations; windows are at most `max_validity_ms` long.
+pub fn governance(members: &[&str], threshold: u32, max_validity_ms: u64) -> pb::Governance {
+    pb::Governance {
+        quorum_members: members.iter().map(|m| (*m).to_owned()).collect(),
+        quorum_threshold: threshold,
+        max_validity_ms,
+    }
+}
+
+/// The first entry of a ledger; signed by every quorum member.
+pub fn genesis(participants: Vec<pb::ParticipantSpec>, governance: pb::Governance) -> Operation {
+    Operation::Genesis(pb::Genesis {
+        participants,
+        governance: Some(governance),
+    })
+}
+
+/// The quorum admits a participant.
 pub fn admit_participant(participant: pb::ParticipantSpec) -> Operation {
     Operation::AdmitParticipant(pb::AdmitParticipant {
         participant: Some(participant),
     })
 }
 
-/// An admin replaces a participant's key.
+/// A participant replaces its own key (signed with its current key).
 pub fn rotate_key(participant_id: &str, new_public_key: &PublicKey) -> Operation {
     Operation::RotateKey(pb::RotateKey {
         participant_id: participant_id.to_owned(),
@@ -74,43 +108,123 @@ pub fn rotate_key(participant_id: &str, new_public_key: &PublicKey) -> Operation
     })
 }
 
-/// An admin revokes a participant.
-pub fn revoke_participant(participant_id: &str, reason: &str) -> Operation {
-    Operation::RevokeParticipant(pb::RevokeParticipant {
+/// The quorum gives a participant that lost its key a new one.
+pub fn recover_key(participant_id: &str, new_public_key: &PublicKey, reason: &str) -> Operation {
+    Operation::RecoverKey(pb::RecoverKey {
         participant_id: participant_id.to_owned(),
+        new_public_key: new_public_key.0.to_vec(),
         reason: reason.to_owned(),
     })
 }
 
-/// A warehouse registers one of its tanks.
+/// The quorum revokes a participant; a bank with active pledges names the
+/// successor bank that takes them over.
+pub fn revoke_participant(
+    participant_id: &str,
+    reason: &str,
+    successor: Option<&str>,
+) -> Operation {
+    Operation::RevokeParticipant(pb::RevokeParticipant {
+        participant_id: participant_id.to_owned(),
+        reason: reason.to_owned(),
+        successor_id: successor.unwrap_or_default().to_owned(),
+    })
+}
+
+/// A tank's physical identity: bonded facility code and tank number.
+pub fn physical_tank_id(facility_code: &str, tank_number: &str) -> pb::PhysicalTankId {
+    pb::PhysicalTankId {
+        facility_code: facility_code.to_owned(),
+        tank_number: tank_number.to_owned(),
+    }
+}
+
+/// A warehouse registers one of its tanks, calibrated by `inspector_id`
+/// (both sign).
 pub fn register_tank(
     tank_id: &str,
     warehouse_id: &str,
     capacity_kg: u64,
     product: &str,
+    physical_id: pb::PhysicalTankId,
+    inspector_id: &str,
+    calibration_certificate_no: &str,
 ) -> Operation {
     Operation::RegisterTank(pb::RegisterTank {
         tank_id: tank_id.to_owned(),
         capacity_kg,
         product: product.to_owned(),
         warehouse_id: warehouse_id.to_owned(),
+        physical_id: Some(physical_id),
+        inspector_id: inspector_id.to_owned(),
+        calibration_certificate_no: calibration_certificate_no.to_owned(),
     })
 }
 
-/// A warehouse records inspected stock of a depositor's oil in a tank.
-pub fn certify_stock(
-    tank_id: &str,
-    inspection_agency: &str,
-    certificate_no: &str,
-    quantity_kg: u64,
-    depositor_id: &str,
-) -> Operation {
+/// An inspector's certificate of a depositor's oil in a tank (signed by the
+/// tank's warehouse, the inspector and the depositor).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StockCertificate<'a> {
+    /// The tank gauged.
+    pub tank_id: &'a str,
+    /// The inspector (a participant).
+    pub inspector_id: &'a str,
+    /// The inspector's certificate number.
+    pub certificate_no: &'a str,
+    /// Gauged kg.
+    pub quantity_kg: u64,
+    /// The grade gauged (the tank's product).
+    pub product_grade: &'a str,
+    /// When it was gauged, ms since the Unix epoch.
+    pub gauged_at_ms: u64,
+    /// The owner of the oil.
+    pub depositor_id: &'a str,
+}
+
+/// Certifies stock (see [`StockCertificate`]).
+pub fn certify_stock(certificate: &StockCertificate<'_>) -> Operation {
     Operation::CertifyStock(pb::CertifyStock {
+        tank_id: certificate.tank_id.to_owned(),
+        inspector_id: certificate.inspector_id.to_owned(),
+        certificate_no: certificate.certificate_no.to_owned(),
+        quantity_kg: certificate.quantity_kg,
+        depositor_id: certificate.depositor_id.to_owned(),
+        product_grade: certificate.product_grade.to_owned(),
+        gauged_at_ms: certificate.gauged_at_ms,
+    })
+}
+
+/// An inspector's measurement of a whole tank.
+pub fn gauging(
+    inspector_id: &str,
+    report_no: &str,
+    measured_kg: u64,
+    gauged_at_ms: u64,
+) -> pb::Gauging {
+    pb::Gauging {
+        inspector_id: inspector_id.to_owned(),
+        report_no: report_no.to_owned(),
+        measured_kg,
+        gauged_at_ms,
+    }
+}
+
+/// An inspector re-gauges a tank (signed by the inspector).
+pub fn regauge_tank(tank_id: &str, gauging: pb::Gauging) -> Operation {
+    Operation::RegaugeTank(pb::RegaugeTank {
         tank_id: tank_id.to_owned(),
-        inspection_agency: inspection_agency.to_owned(),
-        certificate_no: certificate_no.to_owned(),
-        quantity_kg,
-        depositor_id: depositor_id.to_owned(),
+        gauging: Some(gauging),
+    })
+}
+
+/// The quorum appoints a successor custodian for a revoked warehouse's tank,
+/// re-gauged at the hand-over (signed by the quorum, the successor and the
+/// inspector).
+pub fn appoint_custodian(tank_id: &str, warehouse_id: &str, gauging: pb::Gauging) -> Operation {
+    Operation::AppointCustodian(pb::AppointCustodian {
+        tank_id: tank_id.to_owned(),
+        warehouse_id: warehouse_id.to_owned(),
+        gauging: Some(gauging),
     })
 }
 
@@ -183,11 +297,19 @@ pub fn release_pledge(pledge_id: &str) -> Operation {
     })
 }
 
-/// The pledgee enforces its pledge; `None` transfers the receipt to the bank.
-pub fn enforce_pledge(pledge_id: &str, transferee_id: Option<&str>) -> Operation {
+/// The pledgee enforces its pledge on `grounds` (with the order's reference
+/// for ORDER); `None` transfers the receipt to the bank.
+pub fn enforce_pledge(
+    pledge_id: &str,
+    transferee_id: Option<&str>,
+    grounds: pb::EnforcementGrounds,
+    order_reference: &str,
+) -> Operation {
     Operation::EnforcePledge(pb::EnforcePledge {
         pledge_id: pledge_id.to_owned(),
         transferee_id: transferee_id.unwrap_or_default().to_owned(),
+        grounds: grounds as i32,
+        order_reference: order_reference.to_owned(),
     })
 }
 
@@ -220,23 +342,48 @@ mod tests {
     }
 
     fn every_operation() -> Vec<Operation> {
-        let spec = participant_spec("bank-c", "Bank C", &[pb::Role::Bank], &key(3));
+        let legal = uscc("91350100M000100Y43");
+        let spec = participant_spec("bank-c", "Bank C", &[pb::Role::Bank], &key(3), legal);
+        let founder = |id: &str, seed: u8, code: &str| {
+            participant_spec(id, id, &[pb::Role::Admin], &key(seed), lei(code))
+        };
+        let gauged = gauging("insp-sgs", "RG-1", 900_000, 1_800_000_000_000);
         vec![
-            genesis(vec![participant_spec(
-                "admin",
-                "Registry",
-                &[pb::Role::Admin],
-                &key(1),
-            )]),
+            genesis(
+                vec![
+                    founder("admin", 1, "529900TESTADMIN00181"),
+                    founder("regulator", 2, "529900TESTREGUL00266"),
+                ],
+                governance(&["admin", "regulator"], 2, 30 * 86_400_000),
+            ),
             admit_participant(spec),
             rotate_key("bank-c", &key(4)),
-            revoke_participant("bank-c", "licence withdrawn"),
-            register_tank("ZS-TF1/T-101", "wh-1", 50_000_000, "VLSFO 0.5%S"),
-            certify_stock("ZS-TF1/T-101", "SGS Zhoushan", "C-1", 1_000_000, "trader-a"),
+            recover_key("bank-c", &key(5), "HSM failure"),
+            revoke_participant("bank-c", "licence withdrawn", Some("bank-a")),
+            register_tank(
+                "ZS-TF1/T-101",
+                "wh-1",
+                50_000_000,
+                "VLSFO 0.5%S",
+                physical_tank_id("ZS-BONDED-01", "T-101"),
+                "insp-sgs",
+                "CAL-101",
+            ),
+            certify_stock(&StockCertificate {
+                tank_id: "ZS-TF1/T-101",
+                inspector_id: "insp-sgs",
+                certificate_no: "C-1",
+                quantity_kg: 1_000_000,
+                product_grade: "VLSFO 0.5%S",
+                gauged_at_ms: 1_800_000_000_000,
+                depositor_id: "trader-a",
+            }),
+            regauge_tank("ZS-TF1/T-101", gauged.clone()),
+            appoint_custodian("ZS-TF1/T-101", "wh-2", gauged),
             issue_receipt(pb::IssueReceipt {
                 receipt_id: "R-1".into(),
                 tank_id: "ZS-TF1/T-101".into(),
-                inspection_agency: "SGS Zhoushan".into(),
+                inspector_id: "insp-sgs".into(),
                 certificate_no: "C-1".into(),
                 product_grade: "VLSFO 0.5%S".into(),
                 specification: "ISO 8217:2017 RMG 380".into(),
@@ -259,8 +406,13 @@ mod tests {
                 1_900_000_000_000,
             ),
             release_pledge("PL-1"),
-            enforce_pledge("PL-1", None),
-            enforce_pledge("PL-1", Some("trader-b")),
+            enforce_pledge("PL-1", None, pb::EnforcementGrounds::Maturity, ""),
+            enforce_pledge(
+                "PL-1",
+                Some("trader-b"),
+                pb::EnforcementGrounds::Order,
+                "(2026) Zhe 09 Zhi 77",
+            ),
             freeze_receipt("R-1", "(2026) Zhe 09 Min Chu 1"),
             unfreeze_receipt("R-1", "(2026) Zhe 09 Min Chu 1"),
         ]
@@ -268,8 +420,9 @@ mod tests {
 
     #[test]
     fn every_builder_decodes_as_a_valid_transaction() {
+        let t0 = 1_800_000_000_000;
         for operation in every_operation() {
-            let tx = transaction("zhoushan-dev", "tx-1", 1_800_000_000_000, operation);
+            let tx = transaction("zhoushan-dev", "tx-1", (t0, t0 + 86_400_000), operation);
             let decoded = Transaction::decode(&tx.encode_to_vec())
                 .unwrap_or_else(|e| panic!("{:?} refused: {e}", tx.operation));
             assert_eq!(decoded.ledger_id, "zhoushan-dev");
@@ -297,9 +450,12 @@ mod tests {
             Operation::EnforcePledge(_) => 12,
             Operation::FreezeReceipt(_) => 13,
             Operation::UnfreezeReceipt(_) => 14,
+            Operation::RecoverKey(_) => 15,
+            Operation::RegaugeTank(_) => 16,
+            Operation::AppointCustodian(_) => 17,
         }
     }
-    const VARIANTS: usize = 15;
+    const VARIANTS: usize = 18;
 
     #[test]
     fn every_operation_has_a_builder() {

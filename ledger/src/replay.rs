@@ -37,7 +37,7 @@ pub enum EntryFault {
     Envelope(#[from] EnvelopeError),
     /// The rules refuse it at this point of the chain.
     #[error("the rules refuse it: {0}")]
-    Rejected(#[from] Rejection),
+    Rejected(Box<Rejection>),
     /// It repeats a transaction already applied.
     #[error("it repeats the transaction of entry {original}")]
     Duplicate {
@@ -87,7 +87,7 @@ pub fn reapply<S: StateRead + ?Sized>(
         Ok(Outcome::Duplicate(record)) => Err(EntryFault::Duplicate {
             original: record.seq,
         }),
-        Err(ApplyError::Rejected(rejection)) => Err(rejection.into()),
+        Err(ApplyError::Rejected(rejection)) => Err(EntryFault::Rejected(rejection)),
         Err(ApplyError::Store(error)) => Err(error.into()),
     }
 }

@@ -10,17 +10,35 @@
 //! on it, never the other way round. A store's read failure reaches the rules
 //! as a [`StateError`].
 //!
-//! **The kinds of object** are the fields of [`Objects`], in one list. Adding
+//! **The kinds of object** are the fields of [`Objects`], in one list:
+//!
+//! | kind               | key                       | value                         |
+//! |--------------------|---------------------------|-------------------------------|
+//! | ledger id          | —                         | the id fixed by genesis       |
+//! | governance         | —                         | [`Governance`] from genesis   |
+//! | participants       | participant id            | [`Participant`]               |
+//! | key owners         | public key                | [`KeyOwner`]: whose it is/was |
+//! | legal identities   | [`LegalId`]               | participant id                |
+//! | tanks              | tank id                   | [`Tank`] (stock, shortfall, custody) |
+//! | physical tanks     | [`PhysicalTankId`]        | tank id                       |
+//! | certificates       | [`CertificateRef`]        | [`Certificate`]               |
+//! | receipts           | receipt id                | [`Receipt`]                   |
+//! | pledges            | pledge id                 | [`Pledge`] (with successions) |
+//! | transactions       | tx id                     | [`TxRecord`]                  |
+//! | receipt history    | receipt id                | entries that changed it       |
+//! Adding
 //! a kind: a field and its line in [`Objects::merge`]; a [`StateRead`] method
 //! with its implementations here ([`Objects`], [`Overlay`]); the disk state
 //! store's table of kinds (`store/state/disk.rs`, `KINDS`); and the pending
 //! overlay of a snapshot (`crate::view`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::error::Error;
 
+use crate::crypto::PublicKey;
 use crate::model::{
-    Certificate, CertificateRef, Participant, Pledge, Receipt, Seq, Tank, TxRecord,
+    Certificate, CertificateRef, Governance, KeyOwner, LegalId, Participant, PhysicalTankId,
+    Pledge, Receipt, Seq, Tank, TxRecord,
 };
 
 /// The state could not be read: a storage failure, never a rule. It wraps
@@ -46,10 +64,18 @@ impl StateError {
 pub trait StateRead {
     /// The ledger id fixed by genesis; `None` before genesis.
     fn ledger_id(&self) -> Result<Option<String>, StateError>;
+    /// The governance fixed by genesis; `None` before genesis.
+    fn governance(&self) -> Result<Option<Governance>, StateError>;
     /// A participant by id.
     fn participant(&self, id: &str) -> Result<Option<Participant>, StateError>;
+    /// Whose a public key is, or was.
+    fn key_owner(&self, key: &PublicKey) -> Result<Option<KeyOwner>, StateError>;
+    /// The participant with a legal identity.
+    fn legal_id_owner(&self, legal_id: &LegalId) -> Result<Option<String>, StateError>;
     /// A tank by id.
     fn tank(&self, id: &str) -> Result<Option<Tank>, StateError>;
+    /// The tank registered with a physical identity.
+    fn physical_tank(&self, physical_id: &PhysicalTankId) -> Result<Option<String>, StateError>;
     /// An inspection certificate.
     fn certificate(&self, reference: &CertificateRef) -> Result<Option<Certificate>, StateError>;
     /// A receipt by id.
@@ -58,6 +84,65 @@ pub trait StateRead {
     fn pledge(&self, id: &str) -> Result<Option<Pledge>, StateError>;
     /// The record of an applied transaction id.
     fn transaction(&self, tx_id: &str) -> Result<Option<TxRecord>, StateError>;
+    /// The ids of every receipt matching `filter`, in id order. For the rare
+    /// rules that act on many objects at once (a custodian's succession, a
+    /// bank's): a store answers from an index.
+    fn receipt_ids(&self, filter: &ReceiptFilter) -> Result<Vec<String>, StateError>;
+}
+
+/// Which receipts to list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReceiptFilter {
+    /// Every receipt.
+    All,
+    /// Held by this participant.
+    Holder(String),
+    /// Issued by this warehouse.
+    Warehouse(String),
+    /// Drawn on this tank.
+    Tank(String),
+    /// Under an active pledge to this bank.
+    Pledgee(String),
+    /// In this status: "active", "pledged", "cancelled" or "split".
+    Status(&'static str),
+}
+
+impl ReceiptFilter {
+    /// Whether `receipt` (whose active pledge, if any, is to `pledgee`) matches.
+    pub fn matches(&self, receipt: &Receipt, pledgee: Option<&str>) -> bool {
+        match self {
+            ReceiptFilter::All => true,
+            ReceiptFilter::Holder(id) => receipt.holder_id == *id,
+            ReceiptFilter::Warehouse(id) => receipt.warehouse_id == *id,
+            ReceiptFilter::Tank(id) => receipt.terms.tank_id == *id,
+            ReceiptFilter::Pledgee(id) => pledgee == Some(id.as_str()),
+            ReceiptFilter::Status(name) => receipt.status.name() == *name,
+        }
+    }
+}
+
+/// The ids among `candidates` (in any order, repeats allowed) of receipts
+/// that match `filter` as `state` sees them now, in id order: how a layer of
+/// newer changes over a base re-judges the base's answer.
+pub fn matching_receipts<S: StateRead + ?Sized>(
+    state: &S,
+    filter: &ReceiptFilter,
+    candidates: impl Iterator<Item = String>,
+) -> Result<Vec<String>, StateError> {
+    let mut ids = BTreeSet::new();
+    for id in candidates {
+        let Some(receipt) = state.receipt(&id)? else {
+            continue;
+        };
+        let pledgee = match receipt.active_pledge() {
+            Some(pledge) => state.pledge(pledge)?.map(|p| p.pledgee().to_owned()),
+            None => None,
+        };
+        if filter.matches(&receipt, pledgee.as_deref()) {
+            ids.insert(id);
+        }
+    }
+    Ok(ids.into_iter().collect())
 }
 
 /// A set of objects: the changes of one entry or group, or a whole state.
@@ -65,11 +150,19 @@ pub trait StateRead {
 pub struct Objects {
     /// The ledger id, set by genesis.
     pub ledger_id: Option<String>,
+    /// The governance, set by genesis.
+    pub governance: Option<Governance>,
     /// Participants by id.
     pub participants: BTreeMap<String, Participant>,
+    /// Every key any participant ever held, and whose.
+    pub key_owners: BTreeMap<PublicKey, KeyOwner>,
+    /// Legal identities and their participant.
+    pub legal_ids: BTreeMap<LegalId, String>,
     /// Tanks by id.
     pub tanks: BTreeMap<String, Tank>,
-    /// Certificates by agency and number.
+    /// Physical tank identities and their tank.
+    pub physical_tanks: BTreeMap<PhysicalTankId, String>,
+    /// Certificates by inspector and number.
     pub certificates: BTreeMap<CertificateRef, Certificate>,
     /// Receipts by id.
     pub receipts: BTreeMap<String, Receipt>,
@@ -87,8 +180,14 @@ impl Objects {
         if later.ledger_id.is_some() {
             self.ledger_id = later.ledger_id;
         }
+        if later.governance.is_some() {
+            self.governance = later.governance;
+        }
         self.participants.extend(later.participants);
+        self.key_owners.extend(later.key_owners);
+        self.legal_ids.extend(later.legal_ids);
         self.tanks.extend(later.tanks);
+        self.physical_tanks.extend(later.physical_tanks);
         self.certificates.extend(later.certificates);
         self.receipts.extend(later.receipts);
         self.pledges.extend(later.pledges);
@@ -102,9 +201,21 @@ impl Objects {
     pub fn put_participant(&mut self, p: Participant) {
         self.participants.insert(p.spec.id.clone(), p);
     }
+    /// Records whose a key is.
+    pub fn put_key_owner(&mut self, key: PublicKey, owner: KeyOwner) {
+        self.key_owners.insert(key, owner);
+    }
+    /// Records a legal identity's participant.
+    pub fn put_legal_id(&mut self, legal_id: LegalId, participant_id: &str) {
+        self.legal_ids.insert(legal_id, participant_id.to_owned());
+    }
     /// Puts a tank.
     pub fn put_tank(&mut self, t: Tank) {
         self.tanks.insert(t.id.clone(), t);
+    }
+    /// Records a physical tank's registration.
+    pub fn put_physical_tank(&mut self, physical_id: PhysicalTankId, tank_id: &str) {
+        self.physical_tanks.insert(physical_id, tank_id.to_owned());
     }
     /// Puts a certificate.
     pub fn put_certificate(&mut self, c: Certificate) {
@@ -118,17 +229,35 @@ impl Objects {
     pub fn put_pledge(&mut self, p: Pledge) {
         self.pledges.insert(p.terms.pledge_id.clone(), p);
     }
+
+    /// The bank of the receipt's active pledge, if any, in this set.
+    fn pledgee_of(&self, receipt: &Receipt) -> Option<String> {
+        let pledge = receipt.active_pledge().and_then(|id| self.pledges.get(id));
+        pledge.map(|p| p.pledgee().to_owned())
+    }
 }
 
 impl StateRead for Objects {
     fn ledger_id(&self) -> Result<Option<String>, StateError> {
         Ok(self.ledger_id.clone())
     }
+    fn governance(&self) -> Result<Option<Governance>, StateError> {
+        Ok(self.governance.clone())
+    }
     fn participant(&self, id: &str) -> Result<Option<Participant>, StateError> {
         Ok(self.participants.get(id).cloned())
     }
+    fn key_owner(&self, key: &PublicKey) -> Result<Option<KeyOwner>, StateError> {
+        Ok(self.key_owners.get(key).cloned())
+    }
+    fn legal_id_owner(&self, legal_id: &LegalId) -> Result<Option<String>, StateError> {
+        Ok(self.legal_ids.get(legal_id).cloned())
+    }
     fn tank(&self, id: &str) -> Result<Option<Tank>, StateError> {
         Ok(self.tanks.get(id).cloned())
+    }
+    fn physical_tank(&self, physical_id: &PhysicalTankId) -> Result<Option<String>, StateError> {
+        Ok(self.physical_tanks.get(physical_id).cloned())
     }
     fn certificate(&self, reference: &CertificateRef) -> Result<Option<Certificate>, StateError> {
         Ok(self.certificates.get(reference).cloned())
@@ -141,6 +270,14 @@ impl StateRead for Objects {
     }
     fn transaction(&self, tx_id: &str) -> Result<Option<TxRecord>, StateError> {
         Ok(self.transactions.get(tx_id).copied())
+    }
+    fn receipt_ids(&self, filter: &ReceiptFilter) -> Result<Vec<String>, StateError> {
+        Ok(self
+            .receipts
+            .values()
+            .filter(|r| filter.matches(r, self.pledgee_of(r).as_deref()))
+            .map(|r| r.id().to_owned())
+            .collect())
     }
 }
 
@@ -202,10 +339,27 @@ impl<S: StateRead + ?Sized> StateRead for Overlay<'_, S> {
             None => self.base.ledger_id(),
         }
     }
+    fn governance(&self) -> Result<Option<Governance>, StateError> {
+        match &self.pending.governance {
+            Some(governance) => Ok(Some(governance.clone())),
+            None => self.base.governance(),
+        }
+    }
     overlay_read!(participant, participants, str, Participant);
+    overlay_read!(key_owner, key_owners, PublicKey, KeyOwner);
+    overlay_read!(legal_id_owner, legal_ids, LegalId, String);
     overlay_read!(tank, tanks, str, Tank);
+    overlay_read!(physical_tank, physical_tanks, PhysicalTankId, String);
     overlay_read!(certificate, certificates, CertificateRef, Certificate);
     overlay_read!(receipt, receipts, str, Receipt);
     overlay_read!(pledge, pledges, str, Pledge);
     overlay_read!(transaction, transactions, str, TxRecord);
+
+    /// The base's matches and the pending receipts, each judged as the
+    /// overlay sees it now.
+    fn receipt_ids(&self, filter: &ReceiptFilter) -> Result<Vec<String>, StateError> {
+        let candidates = self.base.receipt_ids(filter)?.into_iter();
+        let pending = self.pending.receipts.keys().cloned();
+        matching_receipts(self, filter, candidates.chain(pending))
+    }
 }

@@ -13,8 +13,10 @@ use prost::Message;
 
 use crate::crypto::PublicKey;
 use crate::error::DecodeError;
+use crate::identity::{LegalId, PhysicalTankId};
 use crate::model::{
-    CertificateRef, CustomsStatus, Money, ParticipantSpec, PledgeTerms, ReceiptTerms, Role,
+    CertificateRef, CustomsStatus, EnforcementGrounds, Gauging, Governance, Money, ParticipantSpec,
+    PledgeTerms, ReceiptTerms, Role,
 };
 use crate::text::{check_id, check_required_text, check_text};
 
@@ -22,6 +24,16 @@ use crate::text::{check_id, check_required_text, check_text};
 pub const MAX_SPLIT_PARTS: usize = 100;
 /// Most participants a genesis may admit.
 pub const MAX_GENESIS_PARTICIPANTS: usize = 1_000;
+/// Largest tank capacity, certified parcel or gauged quantity accepted, kg
+/// (1 Mt; the largest oil tanks hold about 0.2 Mt).
+pub const MAX_TANK_CAPACITY_KG: u64 = 1_000_000_000;
+/// Most quorum members a genesis may name (each signs the genesis).
+pub const MAX_QUORUM_MEMBERS: usize = 16;
+/// Largest quorum threshold: a custodian appointment carries the quorum's
+/// signatures plus the successor's and the inspector's, at most 16 in all.
+pub const MAX_QUORUM_THRESHOLD: u32 = 14;
+/// Longest `max_validity_ms` a genesis may set: 366 days.
+pub const MAX_VALIDITY_LIMIT_MS: u64 = 366 * 86_400_000;
 
 /// A decoded, validated transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,57 +42,118 @@ pub struct Transaction {
     pub ledger_id: String,
     /// Client-chosen id, unique ledger-wide.
     pub tx_id: String,
-    /// Client clock when built, ms since the Unix epoch.
-    pub client_time_ms: u64,
+    /// When it may be applied.
+    pub validity: Validity,
     /// What it does.
     pub operation: Operation,
+}
+
+/// The signed validity window: the entry's time must lie within it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Validity {
+    /// Earliest entry time, ms since the Unix epoch.
+    pub not_before_ms: u64,
+    /// Latest entry time, ms since the Unix epoch.
+    pub not_after_ms: u64,
+}
+
+impl Validity {
+    /// The window's length, ms.
+    pub fn length_ms(&self) -> u64 {
+        self.not_after_ms - self.not_before_ms
+    }
+}
+
+/// A tank registration: the warehouse's and the calibrating inspector's word.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TankRegistration {
+    /// Tank id.
+    pub tank_id: String,
+    /// Owning warehouse.
+    pub warehouse_id: String,
+    /// Physical identity (facility code and tank number).
+    pub physical_id: PhysicalTankId,
+    /// The calibration certificate: the inspector and its number.
+    pub calibration: CertificateRef,
+    /// Capacity, kg.
+    pub capacity_kg: u64,
+    /// Product held.
+    pub product: String,
+}
+
+/// A stock certification: warehouse, inspector and depositor all sign.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StockCertification {
+    /// Tank gauged.
+    pub tank_id: String,
+    /// The certificate: the inspector and its number.
+    pub certificate: CertificateRef,
+    /// Gauged kg.
+    pub quantity_kg: u64,
+    /// Grade gauged.
+    pub product_grade: String,
+    /// When it was gauged.
+    pub gauged_at_ms: u64,
+    /// Whose oil.
+    pub depositor_id: String,
 }
 
 /// Every operation of the receipt and pledge lifecycle.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Operation {
-    /// Entry 0: fixes the ledger id and admits the first participants.
+    /// Entry 0: fixes the ledger id and governance, admits the first participants.
     Genesis {
-        /// Participants admitted, at least one an admin.
+        /// Participants admitted.
         participants: Vec<ParticipantSpec>,
+        /// The quorum and the longest validity window.
+        governance: Governance,
     },
-    /// An admin admits a participant.
+    /// The quorum admits a participant.
     AdmitParticipant(ParticipantSpec),
-    /// An admin replaces a participant's key.
+    /// A participant replaces its own key.
     RotateKey {
         /// Whose key.
         participant_id: String,
         /// The new key.
         new_key: PublicKey,
     },
-    /// An admin revokes a participant.
+    /// The quorum gives a participant a new key.
+    RecoverKey {
+        /// Whose key.
+        participant_id: String,
+        /// The new key.
+        new_key: PublicKey,
+        /// Why.
+        reason: String,
+    },
+    /// The quorum revokes a participant.
     RevokeParticipant {
         /// Who.
         participant_id: String,
         /// Why.
         reason: String,
+        /// The bank taking over a revoked bank's active pledges.
+        successor_id: Option<String>,
     },
-    /// A warehouse registers a tank.
-    RegisterTank {
-        /// Tank id.
+    /// A warehouse registers a tank, with the calibrating inspector.
+    RegisterTank(TankRegistration),
+    /// Warehouse, inspector and depositor certify stock.
+    CertifyStock(StockCertification),
+    /// An inspector re-gauges a tank.
+    RegaugeTank {
+        /// Tank.
         tank_id: String,
-        /// Owning warehouse.
+        /// What was measured.
+        gauging: Gauging,
+    },
+    /// The quorum appoints a successor custodian, re-gauged by an inspector.
+    AppointCustodian {
+        /// Tank.
+        tank_id: String,
+        /// Successor warehouse.
         warehouse_id: String,
-        /// Capacity, kg.
-        capacity_kg: u64,
-        /// Product held.
-        product: String,
-    },
-    /// A warehouse records certified stock.
-    CertifyStock {
-        /// Tank gauged.
-        tank_id: String,
-        /// The inspection certificate.
-        certificate: CertificateRef,
-        /// Gauged kg.
-        quantity_kg: u64,
-        /// Whose oil.
-        depositor_id: String,
+        /// The hand-over re-gauge.
+        gauging: Gauging,
     },
     /// A warehouse issues a receipt.
     IssueReceipt(ReceiptTerms),
@@ -98,7 +171,7 @@ pub enum Operation {
         /// (new receipt id, kg) for each part.
         parts: Vec<(String, u64)>,
     },
-    /// Holder surrenders on delivery; warehouse cancels.
+    /// Holder surrenders; warehouse cancels.
     CancelReceipt {
         /// Receipt.
         receipt_id: String,
@@ -118,6 +191,8 @@ pub enum Operation {
         pledge_id: String,
         /// Named buyer; `None` means the pledgee itself.
         transferee_id: Option<String>,
+        /// On what grounds.
+        grounds: EnforcementGrounds,
     },
     /// Regulator freezes a receipt.
     FreezeReceipt {
@@ -126,7 +201,7 @@ pub enum Operation {
         /// Court order reference.
         order_reference: String,
     },
-    /// Regulator lifts a freeze.
+    /// The freezing regulator (or the quorum) lifts a freeze.
     UnfreezeReceipt {
         /// Receipt.
         receipt_id: String,
@@ -142,9 +217,12 @@ impl Operation {
             Operation::Genesis { .. } => "genesis",
             Operation::AdmitParticipant(_) => "admit_participant",
             Operation::RotateKey { .. } => "rotate_key",
+            Operation::RecoverKey { .. } => "recover_key",
             Operation::RevokeParticipant { .. } => "revoke_participant",
-            Operation::RegisterTank { .. } => "register_tank",
-            Operation::CertifyStock { .. } => "certify_stock",
+            Operation::RegisterTank(_) => "register_tank",
+            Operation::CertifyStock(_) => "certify_stock",
+            Operation::RegaugeTank { .. } => "regauge_tank",
+            Operation::AppointCustodian { .. } => "appoint_custodian",
             Operation::IssueReceipt(_) => "issue_receipt",
             Operation::TransferReceipt { .. } => "transfer_receipt",
             Operation::SplitReceipt { .. } => "split_receipt",
@@ -175,43 +253,70 @@ impl TryFrom<pb::Transaction> for Transaction {
     fn try_from(raw: pb::Transaction) -> Result<Self, DecodeError> {
         check_id("ledger_id", &raw.ledger_id)?;
         check_id("tx_id", &raw.tx_id)?;
+        let validity = validity(raw.not_before_ms, raw.not_after_ms)?;
         let operation = raw.operation.ok_or(DecodeError::MissingOperation)?;
         Ok(Transaction {
             ledger_id: raw.ledger_id,
             tx_id: raw.tx_id,
-            client_time_ms: raw.client_time_ms,
+            validity,
             operation: decode_operation(operation)?,
         })
     }
 }
 
+fn validity(not_before_ms: u64, not_after_ms: u64) -> Result<Validity, DecodeError> {
+    positive("not_before_ms", not_before_ms)?;
+    positive("not_after_ms", not_after_ms)?;
+    if not_after_ms < not_before_ms {
+        return Err(DecodeError::InvertedWindow {
+            not_before_ms,
+            not_after_ms,
+        });
+    }
+    Ok(Validity {
+        not_before_ms,
+        not_after_ms,
+    })
+}
+
 fn decode_operation(op: PbOp) -> Result<Operation, DecodeError> {
     Ok(match op {
         PbOp::Genesis(g) => decode_genesis(g)?,
-        PbOp::AdmitParticipant(a) => Operation::AdmitParticipant(decode_participant(
-            a.participant.ok_or(DecodeError::EmptyField {
-                field: "participant",
-            })?,
-        )?),
+        PbOp::AdmitParticipant(a) => Operation::AdmitParticipant(decode_participant(required(
+            "participant",
+            a.participant,
+        )?)?),
         PbOp::RotateKey(r) => Operation::RotateKey {
             participant_id: id("participant_id", r.participant_id)?,
             new_key: key("new_public_key", &r.new_public_key)?,
         },
+        PbOp::RecoverKey(r) => Operation::RecoverKey {
+            participant_id: id("participant_id", r.participant_id)?,
+            new_key: key("new_public_key", &r.new_public_key)?,
+            reason: required_text("reason", r.reason)?,
+        },
         PbOp::RevokeParticipant(r) => Operation::RevokeParticipant {
             participant_id: id("participant_id", r.participant_id)?,
-            reason: text("reason", r.reason)?,
+            reason: required_text("reason", r.reason)?,
+            successor_id: optional_id("successor_id", r.successor_id)?,
         },
-        PbOp::RegisterTank(t) => Operation::RegisterTank {
-            tank_id: id("tank_id", t.tank_id)?,
-            warehouse_id: id("warehouse_id", t.warehouse_id)?,
-            capacity_kg: positive("capacity_kg", t.capacity_kg)?,
-            product: required_text("product", t.product)?,
-        },
-        PbOp::CertifyStock(c) => Operation::CertifyStock {
+        PbOp::RegisterTank(t) => Operation::RegisterTank(decode_tank(t)?),
+        PbOp::CertifyStock(c) => Operation::CertifyStock(StockCertification {
             tank_id: id("tank_id", c.tank_id)?,
-            certificate: certificate(c.inspection_agency, c.certificate_no)?,
-            quantity_kg: positive("quantity_kg", c.quantity_kg)?,
+            certificate: certificate(c.inspector_id, c.certificate_no)?,
+            quantity_kg: kilograms("quantity_kg", c.quantity_kg, 1)?,
+            product_grade: required_text("product_grade", c.product_grade)?,
+            gauged_at_ms: positive("gauged_at_ms", c.gauged_at_ms)?,
             depositor_id: id("depositor_id", c.depositor_id)?,
+        }),
+        PbOp::RegaugeTank(r) => Operation::RegaugeTank {
+            tank_id: id("tank_id", r.tank_id)?,
+            gauging: decode_gauging(required("gauging", r.gauging)?)?,
+        },
+        PbOp::AppointCustodian(a) => Operation::AppointCustodian {
+            tank_id: id("tank_id", a.tank_id)?,
+            warehouse_id: id("warehouse_id", a.warehouse_id)?,
+            gauging: decode_gauging(required("gauging", a.gauging)?)?,
         },
         PbOp::IssueReceipt(i) => Operation::IssueReceipt(decode_receipt_terms(i)?),
         PbOp::TransferReceipt(t) => Operation::TransferReceipt {
@@ -230,6 +335,7 @@ fn decode_operation(op: PbOp) -> Result<Operation, DecodeError> {
         PbOp::EnforcePledge(e) => Operation::EnforcePledge {
             pledge_id: id("pledge_id", e.pledge_id)?,
             transferee_id: optional_id("transferee_id", e.transferee_id)?,
+            grounds: enforcement_grounds(e.grounds, e.order_reference)?,
         },
         PbOp::FreezeReceipt(f) => Operation::FreezeReceipt {
             receipt_id: id("receipt_id", f.receipt_id)?,
@@ -254,12 +360,67 @@ fn decode_genesis(g: pb::Genesis) -> Result<Operation, DecodeError> {
         .into_iter()
         .map(decode_participant)
         .collect::<Result<Vec<_>, _>>()?;
-    no_repeats("participants", participants.iter().map(|p| p.id.as_str()))?;
-    Ok(Operation::Genesis { participants })
+    no_repeats("participants", participants.iter().map(|p| p.id.clone()))?;
+    no_repeats(
+        "participants.public_key",
+        participants.iter().map(|p| p.public_key.to_hex()),
+    )?;
+    no_repeats(
+        "participants.legal_identity",
+        participants.iter().map(|p| p.legal_id.to_string()),
+    )?;
+    let governance = decode_governance(required("governance", g.governance)?, &participants)?;
+    Ok(Operation::Genesis {
+        participants,
+        governance,
+    })
+}
+
+fn decode_governance(
+    g: pb::Governance,
+    participants: &[ParticipantSpec],
+) -> Result<Governance, DecodeError> {
+    bounded(
+        "governance.quorum_members",
+        g.quorum_members.len(),
+        2,
+        MAX_QUORUM_MEMBERS,
+    )?;
+    let mut members = BTreeSet::new();
+    for member in g.quorum_members {
+        check_id("governance.quorum_members", &member)?;
+        if !participants.iter().any(|p| p.id == member) {
+            return Err(DecodeError::UnknownQuorumMember { member });
+        }
+        if !members.insert(member.clone()) {
+            return Err(DecodeError::Repeated {
+                field: "governance.quorum_members",
+                value: member,
+            });
+        }
+    }
+    let most = (members.len() as u32).min(MAX_QUORUM_THRESHOLD);
+    in_range(
+        "governance.quorum_threshold",
+        g.quorum_threshold.into(),
+        2,
+        most.into(),
+    )?;
+    in_range(
+        "governance.max_validity_ms",
+        g.max_validity_ms,
+        1,
+        MAX_VALIDITY_LIMIT_MS,
+    )?;
+    Ok(Governance {
+        quorum_members: members.into_iter().collect(),
+        quorum_threshold: g.quorum_threshold,
+        max_validity_ms: g.max_validity_ms,
+    })
 }
 
 fn decode_participant(p: pb::ParticipantSpec) -> Result<ParticipantSpec, DecodeError> {
-    bounded("roles", p.roles.len(), 1, 6)?;
+    bounded("roles", p.roles.len(), 1, 7)?;
     let roles = p
         .roles
         .iter()
@@ -274,9 +435,73 @@ fn decode_participant(p: pb::ParticipantSpec) -> Result<ParticipantSpec, DecodeE
     Ok(ParticipantSpec {
         id: id("participant.id", p.id)?,
         name: required_text("participant.name", p.name)?,
+        legal_id: legal_id(required("participant.legal_identity", p.legal_identity)?)?,
         roles,
         public_key: key("participant.public_key", &p.public_key)?,
     })
+}
+
+fn legal_id(raw: pb::LegalIdentity) -> Result<LegalId, DecodeError> {
+    use pb::legal_identity::Identifier;
+    match raw.identifier {
+        Some(Identifier::UnifiedSocialCreditCode(code)) => LegalId::uscc(&code),
+        Some(Identifier::Lei(code)) => LegalId::lei(&code),
+        None => Err(DecodeError::EmptyField {
+            field: "participant.legal_identity",
+        }),
+    }
+}
+
+fn decode_tank(t: pb::RegisterTank) -> Result<TankRegistration, DecodeError> {
+    let physical = required("physical_id", t.physical_id)?;
+    Ok(TankRegistration {
+        tank_id: id("tank_id", t.tank_id)?,
+        warehouse_id: id("warehouse_id", t.warehouse_id)?,
+        physical_id: PhysicalTankId::new(&physical.facility_code, &physical.tank_number)?,
+        calibration: CertificateRef {
+            inspector: id("inspector_id", t.inspector_id)?,
+            number: id("calibration_certificate_no", t.calibration_certificate_no)?,
+        },
+        capacity_kg: kilograms("capacity_kg", t.capacity_kg, 1)?,
+        product: required_text("product", t.product)?,
+    })
+}
+
+fn decode_gauging(g: pb::Gauging) -> Result<Gauging, DecodeError> {
+    Ok(Gauging {
+        inspector_id: id("gauging.inspector_id", g.inspector_id)?,
+        report_no: id("gauging.report_no", g.report_no)?,
+        measured_kg: kilograms("gauging.measured_kg", g.measured_kg, 0)?,
+        gauged_at_ms: positive("gauging.gauged_at_ms", g.gauged_at_ms)?,
+    })
+}
+
+fn enforcement_grounds(
+    raw: i32,
+    order_reference: String,
+) -> Result<EnforcementGrounds, DecodeError> {
+    let grounds = match pb::EnforcementGrounds::try_from(raw) {
+        Ok(pb::EnforcementGrounds::Maturity) => EnforcementGrounds::Maturity,
+        Ok(pb::EnforcementGrounds::HolderConsent) => EnforcementGrounds::HolderConsent,
+        Ok(pb::EnforcementGrounds::Order) => {
+            return Ok(EnforcementGrounds::Order {
+                order_reference: required_text("order_reference", order_reference)?,
+            });
+        }
+        _ => {
+            return Err(DecodeError::BadEnum {
+                field: "grounds",
+                value: raw,
+            });
+        }
+    };
+    if !order_reference.is_empty() {
+        return Err(DecodeError::Inconsistent {
+            field: "order_reference",
+            requirement: "must be empty unless the grounds are ENFORCEMENT_GROUNDS_ORDER",
+        });
+    }
+    Ok(grounds)
 }
 
 fn decode_receipt_terms(i: pb::IssueReceipt) -> Result<ReceiptTerms, DecodeError> {
@@ -293,7 +518,7 @@ fn decode_receipt_terms(i: pb::IssueReceipt) -> Result<ReceiptTerms, DecodeError
     Ok(ReceiptTerms {
         receipt_id: id("receipt_id", i.receipt_id)?,
         tank_id: id("tank_id", i.tank_id)?,
-        certificate: certificate(i.inspection_agency, i.certificate_no)?,
+        certificate: certificate(i.inspector_id, i.certificate_no)?,
         product_grade: required_text("product_grade", i.product_grade)?,
         specification: text("specification", i.specification)?,
         quantity_kg: positive("quantity_kg", i.quantity_kg)?,
@@ -317,7 +542,7 @@ fn decode_split(s: pb::SplitReceipt) -> Result<Operation, DecodeError> {
             ))
         })
         .collect::<Result<Vec<_>, DecodeError>>()?;
-    no_repeats("parts", parts.iter().map(|(id, _)| id.as_str()))?;
+    no_repeats("parts", parts.iter().map(|(id, _)| id.clone()))?;
     parts
         .iter()
         .try_fold(0u64, |sum, (_, kg)| sum.checked_add(*kg))
@@ -329,9 +554,7 @@ fn decode_split(s: pb::SplitReceipt) -> Result<Operation, DecodeError> {
 }
 
 fn decode_pledge_terms(p: pb::RegisterPledge) -> Result<PledgeTerms, DecodeError> {
-    let amount = p.secured_amount.ok_or(DecodeError::EmptyField {
-        field: "secured_amount",
-    })?;
+    let amount = required("secured_amount", p.secured_amount)?;
     Ok(PledgeTerms {
         pledge_id: id("pledge_id", p.pledge_id)?,
         receipt_id: id("receipt_id", p.receipt_id)?,
@@ -353,6 +576,7 @@ fn role(raw: i32) -> Result<Role, DecodeError> {
         Ok(pb::Role::Bank) => Role::Bank,
         Ok(pb::Role::Regulator) => Role::Regulator,
         Ok(pb::Role::Auditor) => Role::Auditor,
+        Ok(pb::Role::Inspector) => Role::Inspector,
         _ => {
             return Err(DecodeError::BadEnum {
                 field: "roles",
@@ -371,14 +595,44 @@ pub fn role_to_proto(role: Role) -> pb::Role {
         Role::Bank => pb::Role::Bank,
         Role::Regulator => pb::Role::Regulator,
         Role::Auditor => pb::Role::Auditor,
+        Role::Inspector => pb::Role::Inspector,
     }
 }
 
-fn certificate(agency: String, number: String) -> Result<CertificateRef, DecodeError> {
+fn certificate(inspector: String, number: String) -> Result<CertificateRef, DecodeError> {
     Ok(CertificateRef {
-        agency: required_text("inspection_agency", agency)?,
+        inspector: id("inspector_id", inspector)?,
         number: id("certificate_no", number)?,
     })
+}
+
+fn required<T>(field: &'static str, value: Option<T>) -> Result<T, DecodeError> {
+    value.ok_or(DecodeError::EmptyField { field })
+}
+
+fn kilograms(field: &'static str, value: u64, min: u64) -> Result<u64, DecodeError> {
+    if value < min {
+        return Err(DecodeError::Zero { field });
+    }
+    in_range(field, value, min, MAX_TANK_CAPACITY_KG)
+}
+
+fn in_range(field: &'static str, value: u64, min: u64, max: u64) -> Result<u64, DecodeError> {
+    if value < min {
+        return Err(DecodeError::BelowMinimum {
+            field,
+            min,
+            found: value,
+        });
+    }
+    if value > max {
+        return Err(DecodeError::OutOfRange {
+            field,
+            max,
+            found: value,
+        });
+    }
+    Ok(value)
 }
 
 fn id(field: &'static str, value: String) -> Result<String, DecodeError> {
@@ -446,17 +700,14 @@ fn bounded(field: &'static str, found: usize, min: usize, max: usize) -> Result<
     Ok(())
 }
 
-fn no_repeats<'a>(
+fn no_repeats(
     field: &'static str,
-    values: impl Iterator<Item = &'a str>,
+    values: impl Iterator<Item = String>,
 ) -> Result<(), DecodeError> {
     let mut seen = BTreeSet::new();
     for value in values {
-        if !seen.insert(value) {
-            return Err(DecodeError::Repeated {
-                field,
-                value: value.to_owned(),
-            });
+        if !seen.insert(value.clone()) {
+            return Err(DecodeError::Repeated { field, value });
         }
     }
     Ok(())

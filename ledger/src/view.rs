@@ -16,12 +16,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::chain::ChainCursor;
+use crate::crypto::PublicKey;
 use crate::entry::Entry;
 use crate::merkle::{self, Hash, MerkleError, NodeId, NodeSource};
 use crate::model::{
-    Certificate, CertificateRef, Participant, Pledge, Receipt, Seq, Tank, TxRecord,
+    Certificate, CertificateRef, Governance, KeyOwner, LegalId, Participant, PhysicalTankId,
+    Pledge, Receipt, Seq, Tank, TxRecord,
 };
-use crate::state::{Objects, StateError, StateRead};
+use crate::state::{Objects, StateError, StateRead, matching_receipts};
 use crate::store::{LogRead, ReceiptFilter, StateUpdate, StateView, StoreError, active_pledge_id};
 
 /// Read access to a ledger at a head: the chain, the Merkle tree over it and
@@ -138,7 +140,7 @@ impl<R: LogRead, V: StateView> Snapshot<R, V> {
         let Some(pledge_id) = active_pledge_id(receipt) else {
             return Ok(None);
         };
-        Ok(self.pledge(pledge_id)?.map(|p| p.terms.pledgee_id))
+        Ok(self.pledge(pledge_id)?.map(|p| p.pledgee().to_owned()))
     }
 }
 
@@ -160,12 +162,33 @@ impl<R: LogRead, V: StateView> StateRead for Snapshot<R, V> {
             None => self.state.ledger_id(),
         }
     }
+    fn governance(&self) -> Result<Option<Governance>, StateError> {
+        match self.pending_get(|objects| objects.governance.as_ref()) {
+            Some(governance) => Ok(Some(governance)),
+            None => self.state.governance(),
+        }
+    }
     snapshot_read!(participant, participants, str, Participant);
+    snapshot_read!(key_owner, key_owners, PublicKey, KeyOwner);
+    snapshot_read!(legal_id_owner, legal_ids, LegalId, String);
     snapshot_read!(tank, tanks, str, Tank);
+    snapshot_read!(physical_tank, physical_tanks, PhysicalTankId, String);
     snapshot_read!(certificate, certificates, CertificateRef, Certificate);
     snapshot_read!(receipt, receipts, str, Receipt);
     snapshot_read!(pledge, pledges, str, Pledge);
     snapshot_read!(transaction, transactions, str, TxRecord);
+
+    /// The state view's matches and the pending receipts, each judged as the
+    /// snapshot sees it.
+    fn receipt_ids(&self, filter: &ReceiptFilter) -> Result<Vec<String>, StateError> {
+        let candidates = self.state.receipt_ids(filter)?.into_iter();
+        let pending: Vec<String> = self
+            .pending_receipts()
+            .keys()
+            .map(|id| (*id).to_owned())
+            .collect();
+        matching_receipts(self, filter, candidates.chain(pending))
+    }
 }
 
 impl<R: LogRead, V: StateView> NodeSource for Snapshot<R, V> {

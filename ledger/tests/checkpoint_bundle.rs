@@ -8,11 +8,12 @@ mod support;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use ed25519_dalek::{Signer, SigningKey};
-use pledge_ledger::bundle::{ActivePledge, Bundle, BundleError, PledgeRecord};
+use pledge_ledger::bundle::{ActivePledge, Bundle, BundleError, FreezeSeen, PledgeRecord};
 use pledge_ledger::checkpoint::{
     Checkpoint, CheckpointError, SignedCheckpoint, key_id, ledger_origin, verify_consistent,
     verify_head_binding,
 };
+use pledge_ledger::cosigning::{Trust, TrustError, WitnessPolicy, cosign};
 use pledge_ledger::crypto::{self, PublicKey};
 use pledge_ledger::merkle::{self, ProofError};
 use pledge_ledger::model::{PledgeStatus, ReceiptStatus};
@@ -31,6 +32,11 @@ fn origin() -> String {
 
 fn node_public() -> PublicKey {
     crypto::public_key(&node_key())
+}
+
+/// The node's key, no witness required.
+fn trust() -> Trust {
+    Trust::log_key_only(node_public())
 }
 
 fn other_key() -> SigningKey {
@@ -128,11 +134,11 @@ fn checkpoint_roundtrips_through_its_note() {
 /// signed with the node key of seed 100 (docs/FORMAT.md §7, worked example).
 const EXPECTED_NOTE: &str = "pledgeledger/zhoushan-test\n\
 11\n\
-LkaEJ3BLVI0x0PhdqqmQgUm8uMCp7pN8Zxd6RCTyZOQ=\n\
-chain-head 39f18d710b30d56474e9c222f004f0262e355d3d1f9f599156eca07caf6cdc05\n\
+rOvt1LJAhw0bMZFVmsFqDd6yJdUXqB+mddR2DOM2jrc=\n\
+chain-head 8fcfa993b8af1f6f2cc025e6858167ba724afdd3d8946b9ed75620788594698e\n\
 time 1800000060000\n\
 \n\
-\u{2014} pledgeledger/zhoushan-test PHNR/6/0AJUxgcrOKwckC31fbm2z7QuO1qfHiQfe7sa6bFuHZwk4XHmvzGlw28CerTJE2/mGv4lZ7LJZQisspNxtEwQ=\n";
+\u{2014} pledgeledger/zhoushan-test PHNR//kPDMU7sd2ZuqgqJOQJfBT9o6Ls5wPy58q4hraGNB3qO5oB4YcaRjvRDAoWUN+I2+MuKF6tZmXPbowQSZonFAA=\n";
 
 #[test]
 fn checkpoint_text_is_exactly_as_specified() {
@@ -558,7 +564,7 @@ proptest! {
     #[test]
     fn bundle_json_never_panics(text in "\\PC{0,300}") {
         if let Ok(bundle) = Bundle::from_json(&text) {
-            let _ = bundle.verify(&node_public());
+            let _ = bundle.verify(&trust());
         }
     }
 }
@@ -586,10 +592,7 @@ fn a_bundle_shows_the_active_pledge() {
     );
     assert_eq!(bundle.last_entry.seq, 10);
     let json = bundle.to_json().unwrap();
-    let verdict = Bundle::from_json(&json)
-        .unwrap()
-        .verify(&node_public())
-        .unwrap();
+    let verdict = Bundle::from_json(&json).unwrap().verify(&trust()).unwrap();
     assert_eq!(verdict.tree_size, 11);
     assert_eq!(verdict.ledger_id, LEDGER_ID);
     assert_eq!(verdict.root, w.store().tree_root(11).unwrap());
@@ -597,7 +600,7 @@ fn a_bundle_shows_the_active_pledge() {
     assert_eq!(verdict.holder, "trader-a");
     assert_eq!(verdict.warehouse, "wh-1");
     assert_eq!(verdict.quantity_kg, 1_000_000);
-    assert!(!verdict.frozen);
+    assert_eq!(verdict.freeze, None);
     assert_eq!(
         verdict.status,
         ReceiptStatus::Pledged {
@@ -618,12 +621,14 @@ fn a_bundle_shows_the_active_pledge() {
             PledgeRecord {
                 seq: 4,
                 pledge_id: "PL-A".into(),
+                receipt_id: "R-1".into(),
                 pledgee: "bank-a".into(),
                 status: PledgeStatus::Released { at: 9 }
             },
             PledgeRecord {
                 seq: 10,
                 pledge_id: "PL-B".into(),
+                receipt_id: "R-1".into(),
                 pledgee: "bank-b".into(),
                 status: PledgeStatus::Active
             },
@@ -637,7 +642,7 @@ fn a_bundle_shows_the_active_pledge() {
 fn a_bundle_at_an_earlier_checkpoint_shows_the_state_then() {
     let w = pledge_world();
     let bundle = Bundle::build(&w.store(), "R-1", &signed_at(&w, 5)).unwrap();
-    let verdict = bundle.verify(&node_public()).unwrap();
+    let verdict = bundle.verify(&trust()).unwrap();
     assert_eq!(verdict.tree_size, 5);
     assert_eq!(
         verdict.active_pledge.map(|p| (p.pledge_id, p.pledgee)),
@@ -659,7 +664,7 @@ fn a_bundle_at_an_earlier_checkpoint_shows_the_state_then() {
 }
 
 fn verify(bundle: &Bundle) -> Result<(), BundleError> {
-    bundle.verify(&node_public()).map(|_| ())
+    bundle.verify(&trust()).map(|_| ())
 }
 
 #[test]
@@ -777,19 +782,19 @@ fn a_checkpoint_signed_by_another_key_fails() {
     bundle.checkpoint = cp.sign(&other_key()).unwrap().to_text();
     assert!(matches!(
         verify(&bundle),
-        Err(BundleError::Checkpoint(CheckpointError::Note(
-            NoteError::NotSigned { .. }
+        Err(BundleError::Trust(TrustError::Checkpoint(
+            CheckpointError::Note(NoteError::NotSigned { .. })
         )))
     ));
     // The bundle naming the other key does not help: the verifier's key decides.
     bundle.node_public_key = crypto::public_key(&other_key()).to_hex();
     assert!(matches!(
         verify(&bundle),
-        Err(BundleError::NodeKeyMismatch { .. })
+        Err(BundleError::NodeKeyNotTrusted { .. })
     ));
     // And verifying with the other key fails on the node's seals.
     assert!(matches!(
-        bundle.verify(&crypto::public_key(&other_key())),
+        bundle.verify(&Trust::log_key_only(crypto::public_key(&other_key()))),
         Err(BundleError::BadSeal { seq: 10 })
     ));
     // A checkpoint of another ledger.
@@ -797,8 +802,8 @@ fn a_checkpoint_signed_by_another_key_fails() {
     bundle.ledger_id = "other-ledger".into();
     assert!(matches!(
         verify(&bundle),
-        Err(BundleError::Checkpoint(CheckpointError::Note(
-            NoteError::NotSigned { .. }
+        Err(BundleError::Trust(TrustError::Checkpoint(
+            CheckpointError::Note(NoteError::NotSigned { .. })
         )))
     ));
 }
@@ -843,7 +848,7 @@ fn an_entry_of_another_receipt_fails() {
         })
     ));
     // R-2's bundle is fine on its own.
-    let verdict = other.verify(&node_public()).unwrap();
+    let verdict = other.verify(&trust()).unwrap();
     assert_eq!(
         verdict.active_pledge.map(|p| p.pledgee),
         Some("bank-b".to_owned())
@@ -889,11 +894,17 @@ fn a_split_part_carries_its_lineage() {
         bundle.entries.iter().map(|e| e.seq).collect::<Vec<_>>(),
         [2, 3, 4, 6, 7, 8]
     );
-    let verdict = bundle.verify(&node_public()).unwrap();
+    let verdict = bundle.verify(&trust()).unwrap();
     assert_eq!(verdict.lineage, ["R-3", "R-3a"]);
     assert_eq!(verdict.holder, "trader-b");
     assert_eq!(verdict.quantity_kg, 400_000);
-    assert!(verdict.frozen);
+    assert_eq!(
+        verdict.freeze,
+        Some(FreezeSeen {
+            regulator: "regulator".into(),
+            since: 8
+        })
+    );
     assert_eq!(
         verdict
             .active_pledge
@@ -942,4 +953,134 @@ fn garbage_json_is_an_error() {
         Err(BundleError::UnsupportedVersion { found: 2 })
     ));
     let _ = note::MAX_NOTE_BYTES;
+}
+
+#[test]
+fn a_bundle_hiding_the_receipts_latest_change_is_refused() {
+    let w = pledge_world();
+    // Entry 10, the checkpoint's head, registers PL-B on R-1: without it the
+    // entries would read "released, no active pledge".
+    let mut bundle = bundle_of(&w, "R-1");
+    bundle.entries.retain(|e| e.seq != 10);
+    assert!(matches!(
+        verify(&bundle),
+        Err(BundleError::HeadEntryLeftOut { seq: 10 })
+    ));
+    // R-2's bundle need not carry entry 10: it does not concern R-2.
+    assert!(verify(&bundle_of(&w, "R-2")).is_ok());
+    // A transfer as the head, left out: the stale holder would be shown.
+    let mut w = World::new();
+    w.receipt_of("R-5", 1_000); // 1 tank, 2 certify, 3 issue
+    w.ok(transfer("R-5", "trader-b"), &["trader-a", "wh-1"]); // 4
+    let mut bundle = bundle_of(&w, "R-5");
+    verify(&bundle).unwrap();
+    bundle.entries.retain(|e| e.seq != 4);
+    assert!(matches!(
+        verify(&bundle),
+        Err(BundleError::HeadEntryLeftOut { seq: 4 })
+    ));
+}
+
+#[test]
+fn upper_case_hex_is_refused() {
+    let w = pledge_world();
+    let mut bundle = bundle_of(&w, "R-1");
+    bundle.entries[1].record_hex = bundle.entries[1].record_hex.to_uppercase();
+    assert!(matches!(
+        verify(&bundle),
+        Err(BundleError::BadHex {
+            field: "record_hex",
+            ..
+        })
+    ));
+    let mut bundle = bundle_of(&w, "R-1");
+    bundle.entries[1].inclusion_proof[0] = bundle.entries[1].inclusion_proof[0].to_uppercase();
+    assert!(matches!(
+        verify(&bundle),
+        Err(BundleError::BadHex {
+            field: "inclusion_proof",
+            ..
+        })
+    ));
+    let mut bundle = bundle_of(&w, "R-1");
+    bundle.node_public_key = bundle.node_public_key.to_uppercase();
+    assert!(matches!(
+        verify(&bundle),
+        Err(BundleError::NodeKeyNotTrusted { .. })
+    ));
+}
+
+#[test]
+fn a_bundle_needs_the_verifiers_witness_quorum() {
+    let w = pledge_world();
+    let witness_a = key(210);
+    let witness_b = key(211);
+    let policy = WitnessPolicy::parse(&format!(
+        "witness w.bank-a.example {}\nwitness w.regulator.example {}\n\
+         group both all w.bank-a.example w.regulator.example\nquorum both\n",
+        crypto::public_key(&witness_a).to_hex(),
+        crypto::public_key(&witness_b).to_hex()
+    ))
+    .unwrap();
+    let trust = Trust::new(vec![node_public()], policy);
+    let mut signed = signed_at(&w, w.len());
+    let mut bundle = Bundle::build(&w.store(), "R-1", &signed).unwrap();
+    let error = bundle.verify(&trust).unwrap_err();
+    assert!(matches!(
+        error,
+        BundleError::Trust(TrustError::Quorum { size: 11, .. })
+    ));
+    let message = error.to_string();
+    assert!(
+        message.contains("missing from w.bank-a.example, w.regulator.example"),
+        "{message}"
+    );
+    // One of two is not enough, and the message says whose is missing.
+    let line = cosign(
+        signed.note.text(),
+        "w.bank-a.example",
+        &witness_a,
+        1_800_000_000,
+    )
+    .unwrap();
+    signed.add_signatures([line]).unwrap();
+    bundle.checkpoint = signed.to_text();
+    let message = bundle.verify(&trust).unwrap_err().to_string();
+    assert!(
+        message.contains("missing from w.regulator.example"),
+        "{message}"
+    );
+    assert!(
+        message.contains("cosigned by w.bank-a.example"),
+        "{message}"
+    );
+    // Both: the verdict names them.
+    let line = cosign(
+        signed.note.text(),
+        "w.regulator.example",
+        &witness_b,
+        1_800_000_001,
+    )
+    .unwrap();
+    signed.add_signatures([line]).unwrap();
+    bundle.checkpoint = signed.to_text();
+    let verdict = bundle.verify(&trust).unwrap();
+    assert!(verdict.witnessed);
+    assert_eq!(
+        verdict.cosigners.names(),
+        ["w.bank-a.example", "w.regulator.example"]
+    );
+    // A cosignature that does not verify (another witness key under the
+    // name) refuses the bundle outright.
+    let mut forged = signed_at(&w, w.len());
+    let line = cosign(
+        forged.note.text(),
+        "w.bank-a.example",
+        &witness_b,
+        1_800_000_000,
+    )
+    .unwrap();
+    forged.add_signatures([line]).unwrap();
+    bundle.checkpoint = forged.to_text();
+    assert!(bundle.verify(&trust).is_err());
 }

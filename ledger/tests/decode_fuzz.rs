@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use pledge_ledger::crypto::PublicKey;
-use pledge_ledger::demo::PARTICIPANTS;
 use pledge_ledger::entry::Entry;
 use pledge_ledger::envelope::{Envelope, EnvelopeBuilder, MAX_SIGNATURES, MAX_TX_BYTES};
 use pledge_ledger::model::{PledgeStatus, Role};
@@ -27,8 +26,9 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use prost::Message;
 use support::{
-    DAY_MS, LEDGER_ID, T0, World, certify_stock, enforce, freeze, issue, key, node_key, pledge,
-    register_tank, split, transfer, unfreeze,
+    DAY_MS, HOUR_MS, INSPECTOR, LEDGER_ID, PARTICIPANTS, QUORUM, T0, World, certify_stock,
+    enforce_on, freeze, gauging, issue, key, node_key, physical, pledge, register_tank, split,
+    transfer, unfreeze, uscc, uscc_of,
 };
 
 // ---------------------------------------------------------------------------
@@ -49,8 +49,11 @@ fn fixture() -> &'static Fixture {
         let mut w = World::new();
         let expiry = T0 + 365 * DAY_MS;
         let maturity = T0 + 90 * DAY_MS;
-        w.ok(register_tank("T1", "wh-1", 5_000_000), &["wh-1"]);
-        w.ok(certify_stock("T1", "C1", 1_000_000, "trader-a"), &["wh-1"]);
+        w.ok(register_tank("T1", "wh-1", 5_000_000), &["wh-1", INSPECTOR]);
+        w.ok(
+            certify_stock("T1", "C1", 1_000_000, "trader-a", T0),
+            &["wh-1", INSPECTOR, "trader-a"],
+        );
         w.ok(issue("R1", "T1", "C1", 1_000_000, expiry), &["wh-1"]);
         w.ok(transfer("R1", "trader-b"), &["trader-a", "wh-1"]);
         w.ok(
@@ -63,7 +66,10 @@ fn fixture() -> &'static Fixture {
         );
         w.ok(freeze("R1b"), &["regulator"]);
         w.ok(unfreeze("R1b"), &["regulator"]);
-        w.ok(enforce("P1", "trader-a"), &["bank-a"]);
+        w.ok(
+            enforce_on("P1", "trader-a", pb::EnforcementGrounds::HolderConsent, ""),
+            &["bank-a", "trader-b"],
+        );
         w.ok(
             pledge("P2", "R1b", "bank-b", maturity),
             &["trader-b", "bank-b"],
@@ -470,8 +476,10 @@ fn submit_checked(world: &mut World, envelope: Envelope) -> Result<bool, TestCas
 
 fn check_state(objects: &Objects) -> Result<(), TestCaseError> {
     for (id, t) in &objects.tanks {
-        prop_assert!(
-            t.receipted_kg <= t.certified_kg && t.certified_kg <= t.capacity_kg,
+        prop_assert!(t.certified_kg <= t.capacity_kg, "tank {}", id);
+        prop_assert_eq!(
+            t.receipted_kg > t.certified_kg,
+            t.shortfall.is_some(),
             "tank {}",
             id
         );
@@ -506,6 +514,7 @@ fn id_from(pool: &'static [&'static str]) -> impl Strategy<Value = String> + Clo
 
 const RECEIPT_IDS: &[&str] = &["R1a", "R1b", "R1a", "R1", "R2"];
 const WAREHOUSES: &[&str] = &["wh-1", "wh-2", "trader-a"];
+const INSPECTORS: &[&str] = &["insp-1", "insp-2", "wh-2"];
 const HOLDERS: &[&str] = &["trader-a", "trader-b", "bank-b", "wh-1"];
 const BANKS: &[&str] = &["bank-a", "bank-b", "trader-a"];
 const PLEDGE_IDS: &[&str] = &["P1", "P2", "P3"];
@@ -521,8 +530,19 @@ const PARTY_IDS: &[&str] = &[
     "bank-b",
     "regulator",
     "auditor",
+    "insp-1",
+    "regulator-2",
     "nobody",
 ];
+
+/// Quantities a tank may hold (decode bounds them at 1 Mt).
+fn tank_kg() -> impl Strategy<Value = u64> + Clone {
+    prop_oneof![
+        3 => prop::sample::select(vec![1u64, 1_000, 400_000, 600_000, 1_000_000]),
+        1 => Just(pledge_ledger::tx::MAX_TANK_CAPACITY_KG),
+        1 => 1u64..=pledge_ledger::tx::MAX_TANK_CAPACITY_KG,
+    ]
+}
 
 fn kg() -> impl Strategy<Value = u64> + Clone {
     prop_oneof![
@@ -563,11 +583,25 @@ fn spec() -> impl Strategy<Value = pb::ParticipantSpec> {
         1u8..30,
     )
         .prop_map(|(id, name, roles, seed)| pb::ParticipantSpec {
+            legal_identity: uscc(&uscc_of(&id)),
             id,
             name,
             roles,
             public_key: pledge_ledger::crypto::public_key(&key(seed)).0.to_vec(),
         })
+}
+
+fn gauging_of() -> impl Strategy<Value = pb::Gauging> + Clone {
+    (id_from(INSPECTORS), tank_kg(), time())
+        .prop_map(|(inspector, measured, at)| gauging(&inspector, "RG-1", measured, at))
+}
+
+fn grounds() -> impl Strategy<Value = (i32, String)> + Clone {
+    prop_oneof![
+        Just((pb::EnforcementGrounds::Maturity as i32, String::new())),
+        Just((pb::EnforcementGrounds::HolderConsent as i32, String::new())),
+        text().prop_map(|order| (pb::EnforcementGrounds::Order as i32, order)),
+    ]
 }
 
 fn operation() -> impl Strategy<Value = Operation> {
@@ -577,12 +611,25 @@ fn operation() -> impl Strategy<Value = Operation> {
     let cert = id_from(CERT_IDS);
     let party = id_from(PARTY_IDS);
     prop_oneof![
-        prop::collection::vec(spec(), 1..3).prop_map(|mut participants| {
-            // Genesis ids must not repeat.
-            let mut seen = std::collections::BTreeSet::new();
-            participants.retain(|p| seen.insert(p.id.clone()));
-            Operation::Genesis(pb::Genesis { participants })
-        }),
+        prop::collection::vec(spec(), 2..4)
+            .prop_filter("ids and keys must not repeat", |participants| {
+                let ids: std::collections::BTreeSet<_> =
+                    participants.iter().map(|p| &p.id).collect();
+                let keys: std::collections::BTreeSet<_> =
+                    participants.iter().map(|p| &p.public_key).collect();
+                ids.len() == participants.len() && keys.len() == participants.len()
+            })
+            .prop_map(|participants| {
+                let governance = Some(pb::Governance {
+                    quorum_members: participants[..2].iter().map(|p| p.id.clone()).collect(),
+                    quorum_threshold: 2,
+                    max_validity_ms: 30 * DAY_MS,
+                });
+                Operation::Genesis(pb::Genesis {
+                    participants,
+                    governance,
+                })
+            }),
         spec().prop_map(|p| Operation::AdmitParticipant(pb::AdmitParticipant {
             participant: Some(p)
         })),
@@ -590,30 +637,88 @@ fn operation() -> impl Strategy<Value = Operation> {
             participant_id: id,
             new_public_key: pledge_ledger::crypto::public_key(&key(seed)).0.to_vec(),
         })),
-        (party.clone(), text()).prop_map(|(id, reason)| Operation::RevokeParticipant(
-            pb::RevokeParticipant {
+        (party.clone(), 1u8..30, text()).prop_map(|(id, seed, reason)| {
+            Operation::RecoverKey(pb::RecoverKey {
                 participant_id: id,
-                reason
-            }
-        )),
-        (tank.clone(), kg(), text(), id_from(WAREHOUSES)).prop_map(
-            |(tank_id, capacity_kg, product, warehouse_id)| {
-                Operation::RegisterTank(pb::RegisterTank {
+                new_public_key: pledge_ledger::crypto::public_key(&key(seed)).0.to_vec(),
+                reason,
+            })
+        }),
+        (
+            party.clone(),
+            text(),
+            prop_oneof![Just(String::new()), id_from(BANKS)]
+        )
+            .prop_map(|(id, reason, successor_id)| Operation::RevokeParticipant(
+                pb::RevokeParticipant {
+                    participant_id: id,
+                    reason,
+                    successor_id,
+                }
+            )),
+        (
+            tank.clone(),
+            tank_kg(),
+            text(),
+            id_from(WAREHOUSES),
+            id_from(INSPECTORS),
+            prop::sample::select(vec!["T1", "T2", "T-7"]),
+        )
+            .prop_map(
+                |(tank_id, capacity_kg, product, warehouse_id, inspector_id, number)| {
+                    Operation::RegisterTank(pb::RegisterTank {
+                        tank_id,
+                        capacity_kg,
+                        product,
+                        warehouse_id,
+                        physical_id: Some(physical("ZS-BONDED-01", number)),
+                        inspector_id,
+                        calibration_certificate_no: "CAL-1".into(),
+                    })
+                }
+            ),
+        (
+            tank.clone(),
+            id_from(INSPECTORS),
+            cert.clone(),
+            tank_kg(),
+            id_from(HOLDERS),
+            prop_oneof![Just("VLSFO 0.5%S".to_string()), text()],
+            time(),
+        )
+            .prop_map(
+                |(
                     tank_id,
-                    capacity_kg,
-                    product,
-                    warehouse_id,
-                })
-            }
-        ),
-        (tank.clone(), text(), cert.clone(), kg(), id_from(HOLDERS)).prop_map(
-            |(tank_id, inspection_agency, certificate_no, quantity_kg, depositor_id)| {
-                Operation::CertifyStock(pb::CertifyStock {
-                    tank_id,
-                    inspection_agency,
+                    inspector_id,
                     certificate_no,
                     quantity_kg,
                     depositor_id,
+                    product_grade,
+                    gauged_at_ms,
+                )| {
+                    Operation::CertifyStock(pb::CertifyStock {
+                        tank_id,
+                        inspector_id,
+                        certificate_no,
+                        quantity_kg,
+                        depositor_id,
+                        product_grade,
+                        gauged_at_ms,
+                    })
+                }
+            ),
+        (tank.clone(), gauging_of()).prop_map(|(tank_id, gauging)| {
+            Operation::RegaugeTank(pb::RegaugeTank {
+                tank_id,
+                gauging: Some(gauging),
+            })
+        }),
+        (tank.clone(), id_from(WAREHOUSES), gauging_of()).prop_map(
+            |(tank_id, warehouse_id, gauging)| {
+                Operation::AppointCustodian(pb::AppointCustodian {
+                    tank_id,
+                    warehouse_id,
+                    gauging: Some(gauging),
                 })
             }
         ),
@@ -695,14 +800,30 @@ fn operation() -> impl Strategy<Value = Operation> {
                 op
             }),
         pledge_id.clone().prop_map(|p| support::release(&p)),
-        (pledge_id, prop_oneof![Just(String::new()), party]).prop_map(|(p, to)| {
-            Operation::EnforcePledge(pb::EnforcePledge {
-                pledge_id: p,
-                transferee_id: to,
-            })
-        }),
+        (
+            pledge_id,
+            prop_oneof![Just(String::new()), party],
+            grounds()
+        )
+            .prop_map(|(p, to, (grounds, order_reference))| {
+                Operation::EnforcePledge(pb::EnforcePledge {
+                    pledge_id: p,
+                    transferee_id: to,
+                    grounds,
+                    order_reference,
+                })
+            }),
         receipt.clone().prop_map(|r| freeze(&r)),
         receipt.prop_map(|r| unfreeze(&r)),
+    ]
+}
+
+/// Mostly a window around `T0` (where the fixture's ledger stands), sometimes
+/// any ordered pair of times.
+fn window() -> impl Strategy<Value = (u64, u64)> {
+    prop_oneof![
+        8 => Just((T0 - HOUR_MS, T0 + DAY_MS)),
+        1 => (time(), time()).prop_map(|(a, b)| (a.min(b), a.max(b))),
     ]
 }
 
@@ -710,19 +831,29 @@ fn transaction() -> impl Strategy<Value = pb::Transaction> {
     (
         prop_oneof![9 => Just(LEDGER_ID.to_string()), 1 => Just("other-ledger".to_string())],
         "[a-z0-9-]{1,10}",
-        time(),
+        window(),
         operation(),
     )
-        .prop_map(|(ledger_id, tx_id, client_time_ms, op)| pb::Transaction {
-            ledger_id,
-            tx_id,
-            client_time_ms,
-            operation: Some(op),
-        })
+        .prop_map(
+            |(ledger_id, tx_id, (not_before_ms, not_after_ms), op)| pb::Transaction {
+                ledger_id,
+                tx_id,
+                not_before_ms,
+                not_after_ms,
+                operation: Some(op),
+            },
+        )
 }
 
 /// One field a corruption can make invalid.
 enum Slot<'a> {
+    Window(&'a mut u64, &'a mut u64),
+    LegalId(&'a mut Option<pb::LegalIdentity>),
+    Governance(&'a mut Option<pb::Governance>),
+    Physical(&'a mut Option<pb::PhysicalTankId>),
+    Kilograms(&'a mut u64),
+    Gauging(&'a mut Option<pb::Gauging>),
+    Grounds(&'a mut i32, &'a mut String),
     Id(&'a mut String),
     OptionalId(&'a mut String),
     RequiredText(&'a mut String),
@@ -744,24 +875,26 @@ fn spec_slots<'a>(slots: &mut Vec<Slot<'a>>, p: &'a mut pb::ParticipantSpec) {
     slots.push(Slot::RequiredText(&mut p.name));
     slots.push(Slot::Roles(&mut p.roles));
     slots.push(Slot::Key(&mut p.public_key));
+    slots.push(Slot::LegalId(&mut p.legal_identity));
 }
 
 fn slots(tx: &mut pb::Transaction) -> Vec<Slot<'_>> {
     // Chooses, for optional messages, between corrupting a field inside or
     // removing the message.
     let inside = tx.tx_id.len().is_multiple_of(2);
-    let mut s = vec![Slot::Id(&mut tx.ledger_id), Slot::Id(&mut tx.tx_id)];
+    let mut s = vec![
+        Slot::Id(&mut tx.ledger_id),
+        Slot::Id(&mut tx.tx_id),
+        Slot::Window(&mut tx.not_before_ms, &mut tx.not_after_ms),
+    ];
     let Some(op) = tx.operation.as_mut() else {
         return s;
     };
     match op {
-        Operation::Genesis(g) => {
-            if g.participants.len() > 1 {
-                s.push(Slot::Participants(g));
-            } else if let Some(p) = g.participants.first_mut() {
-                spec_slots(&mut s, p);
-            }
-        }
+        Operation::Genesis(g) => match inside {
+            true => s.push(Slot::Governance(&mut g.governance)),
+            false => s.push(Slot::Participants(g)),
+        },
         Operation::AdmitParticipant(a) => match a.participant.is_some() {
             true if inside => spec_slots(&mut s, a.participant.as_mut().unwrap()),
             _ => s.push(Slot::Participant(&mut a.participant)),
@@ -770,27 +903,47 @@ fn slots(tx: &mut pb::Transaction) -> Vec<Slot<'_>> {
             s.push(Slot::Id(&mut r.participant_id));
             s.push(Slot::Key(&mut r.new_public_key));
         }
+        Operation::RecoverKey(r) => {
+            s.push(Slot::Id(&mut r.participant_id));
+            s.push(Slot::Key(&mut r.new_public_key));
+            s.push(Slot::RequiredText(&mut r.reason));
+        }
         Operation::RevokeParticipant(r) => {
             s.push(Slot::Id(&mut r.participant_id));
-            s.push(Slot::Text(&mut r.reason));
+            s.push(Slot::RequiredText(&mut r.reason));
+            s.push(Slot::OptionalId(&mut r.successor_id));
         }
         Operation::RegisterTank(t) => {
             s.push(Slot::Id(&mut t.tank_id));
-            s.push(Slot::Positive(&mut t.capacity_kg));
+            s.push(Slot::Kilograms(&mut t.capacity_kg));
             s.push(Slot::RequiredText(&mut t.product));
             s.push(Slot::Id(&mut t.warehouse_id));
+            s.push(Slot::Physical(&mut t.physical_id));
+            s.push(Slot::Id(&mut t.inspector_id));
+            s.push(Slot::Id(&mut t.calibration_certificate_no));
         }
         Operation::CertifyStock(c) => {
             s.push(Slot::Id(&mut c.tank_id));
-            s.push(Slot::RequiredText(&mut c.inspection_agency));
+            s.push(Slot::Id(&mut c.inspector_id));
             s.push(Slot::Id(&mut c.certificate_no));
-            s.push(Slot::Positive(&mut c.quantity_kg));
+            s.push(Slot::Kilograms(&mut c.quantity_kg));
             s.push(Slot::Id(&mut c.depositor_id));
+            s.push(Slot::RequiredText(&mut c.product_grade));
+            s.push(Slot::Positive(&mut c.gauged_at_ms));
+        }
+        Operation::RegaugeTank(r) => {
+            s.push(Slot::Id(&mut r.tank_id));
+            s.push(Slot::Gauging(&mut r.gauging));
+        }
+        Operation::AppointCustodian(a) => {
+            s.push(Slot::Id(&mut a.tank_id));
+            s.push(Slot::Id(&mut a.warehouse_id));
+            s.push(Slot::Gauging(&mut a.gauging));
         }
         Operation::IssueReceipt(i) => {
             s.push(Slot::Id(&mut i.receipt_id));
             s.push(Slot::Id(&mut i.tank_id));
-            s.push(Slot::RequiredText(&mut i.inspection_agency));
+            s.push(Slot::Id(&mut i.inspector_id));
             s.push(Slot::Id(&mut i.certificate_no));
             s.push(Slot::RequiredText(&mut i.product_grade));
             s.push(Slot::Text(&mut i.specification));
@@ -832,6 +985,7 @@ fn slots(tx: &mut pb::Transaction) -> Vec<Slot<'_>> {
         Operation::EnforcePledge(e) => {
             s.push(Slot::Id(&mut e.pledge_id));
             s.push(Slot::OptionalId(&mut e.transferee_id));
+            s.push(Slot::Grounds(&mut e.grounds, &mut e.order_reference));
         }
         Operation::FreezeReceipt(f) => {
             s.push(Slot::Id(&mut f.receipt_id));
@@ -889,6 +1043,60 @@ fn corrupt(tx: &mut pb::Transaction, slot: Index, n: usize) {
     }
     let mut slots = slots(tx);
     match &mut slots[slot_index] {
+        Slot::Window(not_before, not_after) => match n % 3 {
+            0 => **not_before = 0,
+            1 => **not_after = 0,
+            _ => **not_after = **not_before - 1,
+        },
+        Slot::LegalId(l) => {
+            let bad = |code: &str| {
+                Some(pb::LegalIdentity {
+                    identifier: Some(pb::legal_identity::Identifier::UnifiedSocialCreditCode(
+                        code.into(),
+                    )),
+                })
+            };
+            **l = match n % 5 {
+                0 => None,
+                1 => Some(pb::LegalIdentity { identifier: None }),
+                2 => bad("91350100M000100Y44"),
+                3 => bad("91350100m000100Y43"),
+                _ => Some(pb::LegalIdentity {
+                    identifier: Some(pb::legal_identity::Identifier::Lei(
+                        "5493001KJTIIGC8Y1R21".into(),
+                    )),
+                }),
+            }
+        }
+        Slot::Governance(g) => match (n % 5, g.as_mut()) {
+            (0, _) | (_, None) => **g = None,
+            (1, Some(g)) => g.quorum_threshold = 1,
+            (2, Some(g)) => g.quorum_members.truncate(1),
+            (3, Some(g)) => g.quorum_members[1] = "stranger".into(),
+            (_, Some(g)) => g.max_validity_ms = 0,
+        },
+        Slot::Physical(p) => match (n % 4, p.as_mut()) {
+            (0, _) | (_, None) => **p = None,
+            (1, Some(p)) => p.facility_code = "zs-bonded-01".into(),
+            (2, Some(p)) => p.tank_number = String::new(),
+            (_, Some(p)) => p.tank_number = "T 7".into(),
+        },
+        Slot::Kilograms(v) => {
+            **v = pick(
+                &[0, pledge_ledger::tx::MAX_TANK_CAPACITY_KG + 1, u64::MAX],
+                n,
+            )
+        }
+        Slot::Gauging(g) => match (n % 3, g.as_mut()) {
+            (0, _) | (_, None) => **g = None,
+            (1, Some(g)) => g.gauged_at_ms = 0,
+            (_, Some(g)) => g.measured_kg = u64::MAX,
+        },
+        Slot::Grounds(grounds, order) => match n % 3 {
+            0 => **grounds = pick(&[0, 4, -1], n),
+            _ if **grounds == pb::EnforcementGrounds::Order as i32 => order.clear(),
+            _ => **order = "(2026) Zhe 09 Zhi 77".into(),
+        },
         Slot::Id(s) => **s = pick(&bad_ids, n),
         Slot::OptionalId(s) => **s = pick(&bad_ids[1..], n),
         Slot::RequiredText(s) => {
@@ -905,9 +1113,9 @@ fn corrupt(tx: &mut pb::Transaction, slot: Index, n: usize) {
                 &[
                     vec![],
                     vec![0],
-                    vec![7],
+                    vec![8],
                     vec![1, 1],
-                    vec![1, 2, 3, 4, 5, 6, 1],
+                    vec![1, 2, 3, 4, 5, 6, 7, 1],
                     vec![-1],
                 ],
                 n,
@@ -954,6 +1162,17 @@ fn signer_for_role(role: Role) -> &'static str {
         Role::Bank => "bank-a",
         Role::Regulator => "regulator",
         Role::Auditor => "auditor",
+        Role::Inspector => INSPECTOR,
+    }
+}
+
+/// Participants who satisfy `party`.
+fn signers_for(party: &Party) -> Vec<String> {
+    match party {
+        Party::Participant { id, .. } => vec![id.clone()],
+        Party::AnyWithRole(role) => vec![signer_for_role(*role).into()],
+        Party::Quorum { .. } => QUORUM.iter().map(|m| (*m).to_string()).collect(),
+        Party::OneOf(alternatives) => alternatives.first().map(signers_for).unwrap_or_default(),
     }
 }
 
@@ -963,19 +1182,13 @@ fn sign(world: &World, tx: &pb::Transaction, right: bool, others: &[usize]) -> E
     let bytes = tx.encode_to_vec();
     let mut signers: Vec<String> = others
         .iter()
-        .map(|i| PARTICIPANTS[i % PARTICIPANTS.len()].id.to_string())
+        .map(|i| PARTICIPANTS[i % PARTICIPANTS.len()].0.to_string())
         .collect();
     if right
         && let Ok(decoded) = Transaction::decode(&bytes)
         && let Ok(parties) = required_parties(&world.store(), &decoded.operation)
     {
-        signers = parties
-            .iter()
-            .map(|p| match p {
-                Party::Participant { id, .. } => id.clone(),
-                Party::AnyWithRole(role) => signer_for_role(*role).into(),
-            })
-            .collect();
+        signers = parties.iter().flat_map(signers_for).collect();
     }
     signers
         .iter()

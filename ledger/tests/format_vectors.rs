@@ -45,6 +45,12 @@ fn build_chain() -> World {
     );
     world.now_ms += 60_000;
     world.ok(release("PL-0001"), &["bank-a"]);
+    world.now_ms += 60_000;
+    world.regauge("ZS-TF1/T-101", 5_000_000);
+    world.ok(
+        admit("bank-c", &[pledge_proto::v1::Role::Bank], &key(20)),
+        QUORUM,
+    );
     world
 }
 
@@ -74,16 +80,13 @@ fn generate() -> Value {
         }));
     }
     json!({
-        "description": "pledge-ledger format v1 test vectors: see docs/FORMAT.md",
+        "description": "pledge-ledger format v1 test vectors: see docs/FORMAT.md (entries: genesis, tank, certify stock, issue, pledge, release, re-gauge, admission by the quorum)",
         "node_key_seed": hex::encode([100u8; 32]),
         "node_public_key": crypto::public_key(&node_key()).to_hex(),
-        "participant_key_seeds": pledge_ledger::demo::PARTICIPANTS.iter().map(|p| {
-            let seed = seed_of(p.id).unwrap();
-            json!({
-                "id": p.id, "seed": hex::encode([seed; 32]),
-                "public_key": crypto::public_key(&key(seed)).to_hex(),
-            })
-        }).collect::<Vec<_>>(),
+        "participant_key_seeds": PARTICIPANTS.iter().map(|(id, _, seed)| json!({
+            "id": id, "seed": hex::encode([*seed; 32]),
+            "public_key": crypto::public_key(&key(*seed)).to_hex(),
+        })).collect::<Vec<_>>(),
         "entries": entries,
     })
 }

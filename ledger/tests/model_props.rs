@@ -1,36 +1,35 @@
-//! Model-based property tests: random sequences of receipt and pledge
-//! operations, by random (often wrong) sets of signers, against a small
-//! reference model of the rules written here from the documented behaviour.
+//! Model-based property tests: random sequences of operations (receipts,
+//! pledges, stock certification, re-gauges, custodian successions, quorum
+//! governance of participants and keys), by random (often wrong) sets of
+//! signers and with random validity windows, against the reference model of
+//! the rules in `model/` written from the documented behaviour.
 //!
 //! Every step: the model predicts accept or refuse (and, when refusing, which
 //! rejections are possible); the ledger must agree, and a refusal must leave
 //! the chain as it was. After every step the ledger's own state is compared
 //! with the model and checked against the invariants that hold whatever the
-//! model says (one active pledge per receipt, tank arithmetic, one lineage
-//! per certificate, splits conserve quantity). Replay must reproduce the
-//! state exactly. A second property checks that group commit decides exactly
-//! as one-by-one submission does.
+//! model says (`model/invariants.rs`). Replay must reproduce the state
+//! exactly. A second property checks that group commit decides exactly as
+//! one-by-one submission does.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod model;
 mod support;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
+use model::invariants::assert_invariants;
+use model::{Act, Grounds, MPledgeStatus, Model, Req, Sig, Verdict, Window};
 use pledge_ledger::envelope::{Envelope, EnvelopeBuilder, VerifiedEnvelope};
 use pledge_ledger::ledger::SubmitResult;
-use pledge_ledger::model::{PledgeStatus, ReceiptStatus};
-use pledge_ledger::ops;
-use pledge_ledger::state::Objects;
 use pledge_ledger::view::LedgerRead;
-use pledge_proto::v1::{self as pb, transaction::Operation};
+use pledge_proto::v1::{self as pb};
 use proptest::prelude::*;
 use prost::Message;
-use support::{DAY_MS, World, certify_stock, issue_terms, key, register_tank, roles_of};
-
-const HOUR_MS: u64 = 3_600_000;
+use support::{DAY_MS, HOUR_MS, INSPECTOR, QUORUM, World, key, register_tank};
 
 /// Who may appear as a signer, holder, pledgee or depositor. `nobody` is not
-/// a participant.
+/// a participant; `bank-c`, `wh-3` and `trader-c` are admitted by the steps.
 const PARTIES: &[&str] = &[
     "admin",
     "wh-1",
@@ -41,6 +40,12 @@ const PARTIES: &[&str] = &[
     "bank-b",
     "regulator",
     "auditor",
+    "insp-1",
+    "insp-2",
+    "regulator-2",
+    "bank-c",
+    "wh-3",
+    "trader-c",
     "nobody",
 ];
 /// Tanks: T1 (wh-1) and T2 (wh-2) are registered in the set-up, T9 never is.
@@ -49,839 +54,41 @@ const TANK_CAPACITIES: &[(&str, &str, u64)] = &[("T1", "wh-1", 2_000), ("T2", "w
 const CERTS: &[&str] = &["C0", "C1", "C2", "C3", "C4", "C5", "C6", "C7"];
 const RECEIPTS: &[&str] = &["R0", "R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8", "R9"];
 const PLEDGES: &[&str] = &["P0", "P1", "P2", "P3", "P4", "P5", "P6", "P7"];
-/// Depositors: mostly traders, sometimes a bank (no holder role) or a stranger.
+/// Depositors: mostly traders, sometimes a bank (no holder role), the
+/// warehouse itself, or a stranger.
 const DEPOSITORS: &[&str] = &[
-    "trader-a", "trader-b", "trader-a", "trader-b", "bank-a", "nobody",
+    "trader-a", "trader-b", "trader-a", "trader-b", "trader-a", "trader-b", "bank-a", "wh-1",
+    "nobody",
+];
+/// Inspectors: mostly real ones, sometimes a warehouse or a trader.
+const INSPECTORS: &[&str] = &[
+    "insp-1", "insp-2", "insp-1", "insp-2", "insp-1", "insp-2", "insp-1", "insp-2", "wh-1",
+    "trader-a",
 ];
 /// Pledgees: mostly banks, sometimes a trader (no bank role) or a stranger.
-const PLEDGEES: &[&str] = &["bank-a", "bank-b", "bank-a", "bank-b", "trader-b", "nobody"];
-
-type Reason = &'static str;
-
-// ---------------------------------------------------------------------------
-// The reference model
-// ---------------------------------------------------------------------------
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum MStatus {
-    Active,
-    Pledged(String),
-    Cancelled,
-    Split(Vec<String>),
-}
-
-impl MStatus {
-    fn is_live(&self) -> bool {
-        matches!(self, MStatus::Active | MStatus::Pledged(_))
-    }
-}
-
-#[derive(Debug, Clone)]
-struct MReceipt {
-    tank: String,
-    warehouse: String,
-    holder: String,
-    qty: u64,
-    status: MStatus,
-    frozen: bool,
-    expires: u64,
-    cert: String,
-    parent: Option<String>,
-}
-
-#[derive(Debug, Clone)]
-struct MTank {
-    warehouse: String,
-    capacity: u64,
-    certified: u64,
-    receipted: u64,
-}
-
-#[derive(Debug, Clone)]
-struct MCert {
-    tank: String,
-    qty: u64,
-    depositor: String,
-    receipt: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum MPledgeStatus {
-    Active,
-    Released,
-    Enforced(String),
-}
-
-#[derive(Debug, Clone)]
-struct MPledge {
-    receipt: String,
-    bank: String,
-    status: MPledgeStatus,
-}
-
-/// A resolved operation: concrete ids and quantities.
-#[derive(Debug, Clone)]
-enum Act {
-    Certify {
-        tank: String,
-        cert: String,
-        kg: u64,
-        depositor: String,
-    },
-    Issue {
-        receipt: String,
-        tank: String,
-        cert: String,
-        kg: u64,
-        expires: u64,
-        product_ok: bool,
-    },
-    Transfer {
-        receipt: String,
-        to: String,
-    },
-    Split {
-        receipt: String,
-        parts: Vec<(String, u64)>,
-    },
-    Cancel {
-        receipt: String,
-    },
-    Pledge {
-        pledge: String,
-        receipt: String,
-        bank: String,
-        maturity: u64,
-    },
-    Release {
-        pledge: String,
-    },
-    Enforce {
-        pledge: String,
-        transferee: Option<String>,
-    },
-    Freeze {
-        receipt: String,
-    },
-    Unfreeze {
-        receipt: String,
-    },
-}
-
-impl Act {
-    fn operation(&self) -> Operation {
-        match self {
-            Act::Certify {
-                tank,
-                cert,
-                kg,
-                depositor,
-            } => certify_stock(tank, cert, *kg, depositor),
-            Act::Issue {
-                receipt,
-                tank,
-                cert,
-                kg,
-                expires,
-                product_ok,
-            } => {
-                let mut terms = issue_terms(receipt, tank, cert, *kg, *expires);
-                if !product_ok {
-                    terms.product_grade = "MGO DMA".into();
-                }
-                Operation::IssueReceipt(terms)
-            }
-            Act::Transfer { receipt, to } => support::transfer(receipt, to),
-            Act::Split { receipt, parts } => ops::split_receipt(receipt, parts),
-            Act::Cancel { receipt } => support::cancel(receipt),
-            Act::Pledge {
-                pledge,
-                receipt,
-                bank,
-                maturity,
-            } => support::pledge(pledge, receipt, bank, *maturity),
-            Act::Release { pledge } => support::release(pledge),
-            Act::Enforce { pledge, transferee } => {
-                ops::enforce_pledge(pledge, transferee.as_deref())
-            }
-            Act::Freeze { receipt } => support::freeze(receipt),
-            Act::Unfreeze { receipt } => support::unfreeze(receipt),
-        }
-    }
-
-    /// Whether the transaction is well formed (only splits can be generated
-    /// ill formed: repeated part ids, a zero part, or parts that overflow).
-    fn well_formed(&self) -> bool {
-        match self {
-            Act::Split { parts, .. } => {
-                let ids: BTreeSet<&str> = parts.iter().map(|(id, _)| id.as_str()).collect();
-                ids.len() == parts.len()
-                    && parts.iter().all(|(_, kg)| *kg > 0)
-                    && parts
-                        .iter()
-                        .try_fold(0u64, |sum, (_, kg)| sum.checked_add(*kg))
-                        .is_some()
-            }
-            _ => true,
-        }
-    }
-}
-
-/// A party whose signature an operation needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Req {
-    Id(String),
-    AnyRegulator,
-}
-
-impl Req {
-    fn satisfied_by(&self, signer: &str) -> bool {
-        match self {
-            Req::Id(id) => id == signer,
-            Req::AnyRegulator => {
-                roles_of(signer).is_some_and(|roles| roles.contains(&pb::Role::Regulator))
-            }
-        }
-    }
-}
-
-/// One signature on an envelope: `genuine` means made with the signer's own key.
-#[derive(Debug, Clone)]
-struct Sig {
-    id: String,
-    genuine: bool,
-}
-
-/// What the model expects of one submission.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Verdict {
-    /// `Envelope::verify` refuses it (no signature, or ill-formed).
-    Unverifiable,
-    /// The identical transaction was committed before.
-    Duplicate,
-    /// Refused, with one of these reasons.
-    Refuse(BTreeSet<Reason>),
-    /// Applied as a new entry.
-    Apply,
-}
-
-fn refuse(reason: Reason) -> Verdict {
-    Verdict::Refuse(BTreeSet::from([reason]))
-}
-
-#[derive(Debug, Clone, Default)]
-struct Model {
-    tanks: BTreeMap<String, MTank>,
-    certs: BTreeMap<String, MCert>,
-    receipts: BTreeMap<String, MReceipt>,
-    pledges: BTreeMap<String, MPledge>,
-    /// Transaction id → the exact bytes applied under it.
-    applied: BTreeMap<String, Vec<u8>>,
-}
-
-impl Model {
-    fn new() -> Model {
-        let mut model = Model::default();
-        for (id, warehouse, capacity) in TANK_CAPACITIES {
-            model.tanks.insert(
-                (*id).into(),
-                MTank {
-                    warehouse: (*warehouse).into(),
-                    capacity: *capacity,
-                    certified: 0,
-                    receipted: 0,
-                },
-            );
-        }
-        model
-    }
-
-    /// Who must sign, or the object that is missing.
-    fn required(&self, act: &Act) -> Result<Vec<Req>, Reason> {
-        let tank = |id: &str| self.tanks.get(id).ok_or("TANK_NOT_FOUND");
-        let receipt = |id: &str| self.receipts.get(id).ok_or("RECEIPT_NOT_FOUND");
-        let pledge = |id: &str| self.pledges.get(id).ok_or("PLEDGE_NOT_FOUND");
-        Ok(match act {
-            Act::Certify { tank: t, .. } | Act::Issue { tank: t, .. } => {
-                vec![Req::Id(tank(t)?.warehouse.clone())]
-            }
-            Act::Transfer { receipt: r, .. }
-            | Act::Split { receipt: r, .. }
-            | Act::Cancel { receipt: r } => {
-                let r = receipt(r)?;
-                vec![Req::Id(r.holder.clone()), Req::Id(r.warehouse.clone())]
-            }
-            Act::Pledge {
-                receipt: r, bank, ..
-            } => {
-                let holder = receipt(r)?.holder.clone();
-                if holder == *bank {
-                    vec![Req::Id(holder)]
-                } else {
-                    vec![Req::Id(holder), Req::Id(bank.clone())]
-                }
-            }
-            Act::Release { pledge: p } | Act::Enforce { pledge: p, .. } => {
-                vec![Req::Id(pledge(p)?.bank.clone())]
-            }
-            Act::Freeze { .. } | Act::Unfreeze { .. } => vec![Req::AnyRegulator],
-        })
-    }
-
-    /// The model's decision on one submission.
-    fn evaluate(&self, tx_id: &str, bytes: &[u8], act: &Act, sigs: &[Sig], now: u64) -> Verdict {
-        if sigs.is_empty() || !act.well_formed() {
-            return Verdict::Unverifiable;
-        }
-        if let Some(previous) = self.applied.get(tx_id) {
-            return match previous.as_slice() == bytes {
-                true => Verdict::Duplicate,
-                false => refuse("TX_ID_REUSED"),
-            };
-        }
-        for sig in sigs {
-            if roles_of(&sig.id).is_none() {
-                return refuse("UNKNOWN_SIGNER");
-            }
-            if !sig.genuine {
-                return refuse("KEY_NOT_CURRENT");
-            }
-        }
-        let required = match self.required(act) {
-            Ok(required) => required,
-            Err(not_found) => return refuse(not_found),
-        };
-        // Exactly the required parties must sign: each required party takes
-        // one signer; a party without a signer, or a signer left over, fails.
-        let mut unused: Vec<&str> = sigs.iter().map(|s| s.id.as_str()).collect();
-        let mut missing = false;
-        for req in &required {
-            match unused.iter().position(|s| req.satisfied_by(s)) {
-                Some(i) => {
-                    unused.remove(i);
-                }
-                None => missing = true,
-            }
-        }
-        let mut reasons = BTreeSet::new();
-        if missing {
-            reasons.insert("MISSING_SIGNATURE");
-        }
-        if !unused.is_empty() {
-            reasons.insert("UNEXPECTED_SIGNER");
-        }
-        if !reasons.is_empty() {
-            return Verdict::Refuse(reasons);
-        }
-        let reasons = self.violations(act, now);
-        match reasons.is_empty() {
-            true => Verdict::Apply,
-            false => Verdict::Refuse(reasons),
-        }
-    }
-
-    /// Every rule of the operation that the state breaks.
-    fn violations(&self, act: &Act, now: u64) -> BTreeSet<Reason> {
-        let mut v = BTreeSet::new();
-        match act {
-            Act::Certify {
-                tank,
-                cert,
-                kg,
-                depositor,
-            } => {
-                let tank = &self.tanks[tank];
-                if self.certs.contains_key(cert) {
-                    v.insert("CERTIFICATE_EXISTS");
-                }
-                party_with_role(&mut v, depositor, &[pb::Role::Holder]);
-                match tank.certified.checked_add(*kg) {
-                    None => {
-                        v.insert("QUANTITY_OVERFLOW");
-                    }
-                    Some(total) if total > tank.capacity => {
-                        v.insert("CAPACITY_EXCEEDED");
-                    }
-                    Some(_) => {}
-                }
-            }
-            Act::Issue {
-                receipt,
-                tank,
-                cert,
-                kg,
-                expires,
-                product_ok,
-            } => {
-                if self.receipts.contains_key(receipt) {
-                    v.insert("RECEIPT_EXISTS");
-                }
-                let Some(c) = self.certs.get(cert) else {
-                    v.insert("CERTIFICATE_NOT_FOUND");
-                    return v;
-                };
-                if c.tank != *tank {
-                    v.insert("CERTIFICATE_TANK_MISMATCH");
-                }
-                if c.receipt.is_some() {
-                    v.insert("CERTIFICATE_IN_USE");
-                }
-                if *kg > c.qty {
-                    v.insert("QUANTITY_EXCEEDS_CERTIFICATE");
-                }
-                if !product_ok {
-                    v.insert("PRODUCT_MISMATCH");
-                }
-                if *expires <= now {
-                    v.insert("NOT_IN_FUTURE");
-                }
-                party_with_role(&mut v, &c.depositor, &[pb::Role::Holder, pb::Role::Bank]);
-                let t = &self.tanks[tank];
-                match t.receipted.checked_add(*kg) {
-                    None => {
-                        v.insert("QUANTITY_OVERFLOW");
-                    }
-                    Some(total) if total > t.certified => {
-                        v.insert("STOCK_EXCEEDED");
-                    }
-                    Some(_) => {}
-                }
-            }
-            Act::Transfer { receipt, to } => {
-                let r = &self.receipts[receipt];
-                changeable(&mut v, r);
-                unexpired(&mut v, r, now);
-                if r.holder == *to {
-                    v.insert("ALREADY_HOLDER");
-                }
-                party_with_role(&mut v, to, &[pb::Role::Holder, pb::Role::Bank]);
-            }
-            Act::Split { receipt, parts } => {
-                let r = &self.receipts[receipt];
-                changeable(&mut v, r);
-                unexpired(&mut v, r, now);
-                if parts.iter().map(|(_, kg)| *kg).sum::<u64>() != r.qty {
-                    v.insert("SPLIT_MISMATCH");
-                }
-                if parts.iter().any(|(id, _)| self.receipts.contains_key(id)) {
-                    v.insert("RECEIPT_EXISTS");
-                }
-            }
-            Act::Cancel { receipt } => changeable(&mut v, &self.receipts[receipt]),
-            Act::Pledge {
-                pledge,
-                receipt,
-                bank,
-                maturity,
-            } => {
-                if self.pledges.contains_key(pledge) {
-                    v.insert("PLEDGE_EXISTS");
-                }
-                let r = &self.receipts[receipt];
-                changeable(&mut v, r);
-                unexpired(&mut v, r, now);
-                party_with_role(&mut v, bank, &[pb::Role::Bank]);
-                if *maturity <= now {
-                    v.insert("NOT_IN_FUTURE");
-                }
-            }
-            Act::Release { pledge } => self.pledge_ending(&mut v, pledge),
-            Act::Enforce { pledge, transferee } => {
-                let to = transferee.as_ref().unwrap_or(&self.pledges[pledge].bank);
-                party_with_role(&mut v, to, &[pb::Role::Holder, pb::Role::Bank]);
-                self.pledge_ending(&mut v, pledge);
-            }
-            Act::Freeze { receipt } => match self.receipts.get(receipt) {
-                None => {
-                    v.insert("RECEIPT_NOT_FOUND");
-                }
-                Some(r) => {
-                    if r.frozen {
-                        v.insert("RECEIPT_FROZEN");
-                    }
-                    if !r.status.is_live() {
-                        v.insert("RECEIPT_NOT_LIVE");
-                    }
-                }
-            },
-            Act::Unfreeze { receipt } => match self.receipts.get(receipt) {
-                None => {
-                    v.insert("RECEIPT_NOT_FOUND");
-                }
-                Some(r) if !r.frozen => {
-                    v.insert("RECEIPT_NOT_FROZEN");
-                }
-                Some(_) => {}
-            },
-        }
-        v
-    }
-
-    fn pledge_ending(&self, v: &mut BTreeSet<Reason>, pledge: &str) {
-        let p = &self.pledges[pledge];
-        if p.status != MPledgeStatus::Active {
-            v.insert("PLEDGE_NOT_ACTIVE");
-        }
-        if self.receipts[&p.receipt].frozen {
-            v.insert("RECEIPT_FROZEN");
-        }
-    }
-
-    /// Applies an accepted operation.
-    fn apply(&mut self, act: &Act, tx_id: &str, bytes: &[u8]) {
-        self.applied.insert(tx_id.into(), bytes.to_vec());
-        match act {
-            Act::Certify {
-                tank,
-                cert,
-                kg,
-                depositor,
-            } => {
-                self.tanks.get_mut(tank).unwrap().certified += kg;
-                self.certs.insert(
-                    cert.clone(),
-                    MCert {
-                        tank: tank.clone(),
-                        qty: *kg,
-                        depositor: depositor.clone(),
-                        receipt: None,
-                    },
-                );
-            }
-            Act::Issue {
-                receipt,
-                tank,
-                cert,
-                kg,
-                expires,
-                ..
-            } => {
-                let t = self.tanks.get_mut(tank).unwrap();
-                t.receipted += kg;
-                let warehouse = t.warehouse.clone();
-                let c = self.certs.get_mut(cert).unwrap();
-                c.receipt = Some(receipt.clone());
-                let holder = c.depositor.clone();
-                self.receipts.insert(
-                    receipt.clone(),
-                    MReceipt {
-                        tank: tank.clone(),
-                        warehouse,
-                        holder,
-                        qty: *kg,
-                        status: MStatus::Active,
-                        frozen: false,
-                        expires: *expires,
-                        cert: cert.clone(),
-                        parent: None,
-                    },
-                );
-            }
-            Act::Transfer { receipt, to } => {
-                self.receipts.get_mut(receipt).unwrap().holder = to.clone();
-            }
-            Act::Split { receipt, parts } => {
-                let parent = self.receipts[receipt].clone();
-                for (id, kg) in parts {
-                    let mut part = parent.clone();
-                    part.qty = *kg;
-                    part.parent = Some(receipt.clone());
-                    self.receipts.insert(id.clone(), part);
-                }
-                self.receipts.get_mut(receipt).unwrap().status =
-                    MStatus::Split(parts.iter().map(|(id, _)| id.clone()).collect());
-            }
-            Act::Cancel { receipt } => {
-                let r = self.receipts.get_mut(receipt).unwrap();
-                r.status = MStatus::Cancelled;
-                let t = self.tanks.get_mut(&r.tank).unwrap();
-                t.receipted -= r.qty;
-                t.certified -= r.qty;
-            }
-            Act::Pledge {
-                pledge,
-                receipt,
-                bank,
-                ..
-            } => {
-                self.pledges.insert(
-                    pledge.clone(),
-                    MPledge {
-                        receipt: receipt.clone(),
-                        bank: bank.clone(),
-                        status: MPledgeStatus::Active,
-                    },
-                );
-                self.receipts.get_mut(receipt).unwrap().status = MStatus::Pledged(pledge.clone());
-            }
-            Act::Release { pledge } => {
-                let p = self.pledges.get_mut(pledge).unwrap();
-                p.status = MPledgeStatus::Released;
-                self.receipts.get_mut(&p.receipt).unwrap().status = MStatus::Active;
-            }
-            Act::Enforce { pledge, transferee } => {
-                let p = self.pledges.get_mut(pledge).unwrap();
-                let to = transferee.clone().unwrap_or_else(|| p.bank.clone());
-                p.status = MPledgeStatus::Enforced(to.clone());
-                let r = self.receipts.get_mut(&p.receipt).unwrap();
-                r.status = MStatus::Active;
-                r.holder = to;
-            }
-            Act::Freeze { receipt } => self.receipts.get_mut(receipt).unwrap().frozen = true,
-            Act::Unfreeze { receipt } => self.receipts.get_mut(receipt).unwrap().frozen = false,
-        }
-    }
-
-    /// Asserts that the ledger's state is the model's.
-    fn assert_matches(&self, objects: &Objects) {
-        assert_eq!(
-            objects.receipts.keys().collect::<Vec<_>>(),
-            self.receipts.keys().collect::<Vec<_>>(),
-            "receipt ids"
-        );
-        for (id, m) in &self.receipts {
-            let r = &objects.receipts[id];
-            let status = match &r.status {
-                ReceiptStatus::Active => MStatus::Active,
-                ReceiptStatus::Pledged { pledge_id } => MStatus::Pledged(pledge_id.clone()),
-                ReceiptStatus::Cancelled { .. } => MStatus::Cancelled,
-                ReceiptStatus::Split { parts, .. } => MStatus::Split(parts.clone()),
-            };
-            assert_eq!(status, m.status, "status of {id}");
-            assert_eq!(r.holder_id, m.holder, "holder of {id}");
-            assert_eq!(r.warehouse_id, m.warehouse, "warehouse of {id}");
-            assert_eq!(r.terms.quantity_kg, m.qty, "quantity of {id}");
-            assert_eq!(r.terms.tank_id, m.tank, "tank of {id}");
-            assert_eq!(r.terms.certificate.number, m.cert, "certificate of {id}");
-            assert_eq!(r.terms.expires_at_ms, m.expires, "expiry of {id}");
-            assert_eq!(r.frozen.is_some(), m.frozen, "freeze of {id}");
-            assert_eq!(r.parent_id, m.parent, "parent of {id}");
-        }
-        assert_eq!(
-            objects.pledges.keys().collect::<Vec<_>>(),
-            self.pledges.keys().collect::<Vec<_>>(),
-            "pledge ids"
-        );
-        for (id, m) in &self.pledges {
-            let p = &objects.pledges[id];
-            let status = match &p.status {
-                PledgeStatus::Active => MPledgeStatus::Active,
-                PledgeStatus::Released { .. } => MPledgeStatus::Released,
-                PledgeStatus::Enforced { transferee_id, .. } => {
-                    MPledgeStatus::Enforced(transferee_id.clone())
-                }
-            };
-            assert_eq!(status, m.status, "status of pledge {id}");
-            assert_eq!(p.terms.receipt_id, m.receipt, "receipt of pledge {id}");
-            assert_eq!(p.terms.pledgee_id, m.bank, "pledgee of pledge {id}");
-        }
-        assert_eq!(objects.tanks.len(), self.tanks.len(), "tank count");
-        for (id, m) in &self.tanks {
-            let t = &objects.tanks[id];
-            assert_eq!(
-                (t.certified_kg, t.receipted_kg, t.capacity_kg),
-                (m.certified, m.receipted, m.capacity),
-                "tank {id}: (certified, receipted, capacity)"
-            );
-        }
-        let certs: BTreeMap<&str, _> = objects
-            .certificates
-            .iter()
-            .map(|(k, c)| (k.number.as_str(), c))
-            .collect();
-        assert_eq!(
-            certs.keys().copied().collect::<Vec<_>>(),
-            self.certs.keys().map(String::as_str).collect::<Vec<_>>(),
-            "certificates"
-        );
-        for (id, m) in &self.certs {
-            let c = certs[id.as_str()];
-            assert_eq!(c.receipt_id, m.receipt, "receipt of certificate {id}");
-            assert_eq!(c.quantity_kg, m.qty, "quantity of certificate {id}");
-            assert_eq!(c.tank_id, m.tank, "tank of certificate {id}");
-            assert_eq!(c.depositor_id, m.depositor, "depositor of certificate {id}");
-        }
-    }
-}
-
-fn party_with_role(v: &mut BTreeSet<Reason>, id: &str, roles: &[pb::Role]) {
-    match roles_of(id) {
-        None => {
-            v.insert("PARTICIPANT_NOT_FOUND");
-        }
-        Some(held) if !roles.iter().any(|r| held.contains(r)) => {
-            v.insert("MISSING_ROLE");
-        }
-        Some(_) => {}
-    }
-}
-
-fn changeable(v: &mut BTreeSet<Reason>, r: &MReceipt) {
-    if r.frozen {
-        v.insert("RECEIPT_FROZEN");
-    }
-    match r.status {
-        MStatus::Active => {}
-        MStatus::Pledged(_) => {
-            v.insert("RECEIPT_PLEDGED");
-        }
-        MStatus::Cancelled | MStatus::Split(_) => {
-            v.insert("RECEIPT_NOT_LIVE");
-        }
-    }
-}
-
-fn unexpired(v: &mut BTreeSet<Reason>, r: &MReceipt, now: u64) {
-    if now >= r.expires {
-        v.insert("RECEIPT_EXPIRED");
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Invariants checked on the ledger's own state, independent of the model
-// ---------------------------------------------------------------------------
-
-fn assert_invariants(objects: &Objects) {
-    // At most one active pledge per receipt, and it is the one the receipt names.
-    let mut active_per_receipt: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for (id, p) in &objects.pledges {
-        if p.status == PledgeStatus::Active {
-            active_per_receipt
-                .entry(p.terms.receipt_id.as_str())
-                .or_default()
-                .push(id);
-        }
-    }
-    for (receipt, pledges) in &active_per_receipt {
-        assert_eq!(
-            pledges.len(),
-            1,
-            "receipt {receipt} under several active pledges"
-        );
-        let r = &objects.receipts[*receipt];
-        assert_eq!(
-            r.status,
-            ReceiptStatus::Pledged {
-                pledge_id: pledges[0].to_string()
-            },
-            "receipt {receipt} does not name its active pledge"
-        );
-    }
-    for (id, r) in &objects.receipts {
-        if let ReceiptStatus::Pledged { pledge_id } = &r.status {
-            let p = &objects.pledges[pledge_id];
-            assert_eq!(
-                p.status,
-                PledgeStatus::Active,
-                "{id} pledged under a dead pledge"
-            );
-            assert_eq!(
-                &p.terms.receipt_id, id,
-                "{id} names another receipt's pledge"
-            );
-        }
-        if r.frozen.is_some() {
-            assert!(r.status.is_live(), "frozen receipt {id} is not live");
-        }
-    }
-
-    // Tank arithmetic.
-    for (id, t) in &objects.tanks {
-        assert!(
-            t.receipted_kg <= t.certified_kg && t.certified_kg <= t.capacity_kg,
-            "tank {id}: receipted {} certified {} capacity {}",
-            t.receipted_kg,
-            t.certified_kg,
-            t.capacity_kg
-        );
-        let live: u64 = objects
-            .receipts
-            .values()
-            .filter(|r| r.terms.tank_id == *id && r.status.is_live())
-            .map(|r| r.terms.quantity_kg)
-            .sum();
-        assert_eq!(
-            live, t.receipted_kg,
-            "tank {id}: live receipts vs receipted_kg"
-        );
-    }
-
-    // Each certificate backs at most one issued lineage.
-    fn root(objects: &Objects, start: &str) -> String {
-        let mut id = start;
-        let mut hops = 0;
-        while let Some(parent) = &objects.receipts[id].parent_id {
-            id = parent;
-            hops += 1;
-            assert!(hops <= objects.receipts.len(), "cycle in split lineage");
-        }
-        id.to_owned()
-    }
-    let mut roots_per_cert: BTreeMap<_, BTreeSet<String>> = BTreeMap::new();
-    for (id, r) in &objects.receipts {
-        roots_per_cert
-            .entry(r.terms.certificate.clone())
-            .or_default()
-            .insert(root(objects, id));
-    }
-    for (cert, roots) in &roots_per_cert {
-        assert_eq!(roots.len(), 1, "{cert} backs several lineages: {roots:?}");
-        let c = objects
-            .certificates
-            .get(cert)
-            .unwrap_or_else(|| panic!("{cert} backs receipts but is not recorded"));
-        let root = roots.iter().next().unwrap();
-        assert_eq!(
-            c.receipt_id.as_ref(),
-            Some(root),
-            "{cert} names another receipt"
-        );
-        let live: u64 = objects
-            .receipts
-            .values()
-            .filter(|r| r.terms.certificate == *cert && r.status.is_live())
-            .map(|r| r.terms.quantity_kg)
-            .sum();
-        assert!(
-            live <= c.quantity_kg,
-            "{cert}: {live} kg live, {} certified",
-            c.quantity_kg
-        );
-    }
-    for (cert, c) in &objects.certificates {
-        if let Some(receipt) = &c.receipt_id {
-            let r = &objects.receipts[receipt];
-            assert_eq!(r.parent_id, None, "{cert} backs a split part");
-            assert_eq!(&r.terms.certificate, cert);
-            assert_eq!(r.terms.tank_id, c.tank_id);
-        }
-    }
-
-    // A split conserves quantity, holder at the split, tank and certificate.
-    for (id, r) in &objects.receipts {
-        if let ReceiptStatus::Split { parts, .. } = &r.status {
-            let mut sum = 0u64;
-            for part in parts {
-                let p = &objects.receipts[part];
-                assert_eq!(
-                    p.parent_id.as_deref(),
-                    Some(id.as_str()),
-                    "parent of {part}"
-                );
-                assert_eq!(p.terms.tank_id, r.terms.tank_id);
-                assert_eq!(p.terms.certificate, r.terms.certificate);
-                assert_eq!(p.terms.expires_at_ms, r.terms.expires_at_ms);
-                sum = sum
-                    .checked_add(p.terms.quantity_kg)
-                    .expect("parts overflow");
-            }
-            assert_eq!(
-                sum, r.terms.quantity_kg,
-                "split of {id} does not conserve quantity"
-            );
-        }
-    }
-}
+const PLEDGEES: &[&str] = &[
+    "bank-a", "bank-b", "bank-a", "bank-b", "bank-c", "trader-b", "nobody",
+];
+/// Participants the steps try to admit, with the role each would get.
+const NEWCOMERS: &[(&str, pb::Role)] = &[
+    ("bank-c", pb::Role::Bank),
+    ("wh-3", pb::Role::Warehouse),
+    ("trader-c", pb::Role::Holder),
+    ("bank-a", pb::Role::Bank),
+];
+/// Whose legal identity an admission claims: its own, or a look-alike's.
+const LEGAL_OF: &[&str] = &["self", "self", "self", "bank-a", "wh-1"];
+/// Key seeds for admissions and rotations: fresh ones, and some taken.
+const KEY_SEEDS: &[u8] = &[40, 41, 42, 43, 44, 45, 2, 6, 7];
+/// Participants the steps try to revoke, and successors they may name.
+const REVOCABLE: &[&str] = &[
+    "bank-a", "bank-b", "wh-1", "wh-2", "wh-2", "wh-2", "trader-b", "admin", "nobody",
+];
+const SUCCESSORS: &[&str] = &["bank-b", "bank-a", "bank-c", "trader-b"];
+/// Regulators that freeze (the first is a quorum member).
+const REGULATORS: &[&str] = &["regulator", "regulator-2"];
+/// Warehouses that may be appointed custodians.
+const WAREHOUSES: &[&str] = &["wh-1", "wh-2", "wh-3"];
 
 // ---------------------------------------------------------------------------
 // Generated steps
@@ -931,6 +138,9 @@ enum Step {
         cert: Pick,
         kg: u64,
         depositor: usize,
+        inspector: usize,
+        /// Gauged this long before the entry (negative: after it).
+        gauged_ago: i64,
         signing: Signing,
     },
     Issue {
@@ -973,14 +183,46 @@ enum Step {
     Enforce {
         pledge: Pick,
         transferee: Option<usize>,
+        grounds: Grounds,
         signing: Signing,
     },
     Freeze {
         receipt: Pick,
+        regulator: usize,
         signing: Signing,
     },
     Unfreeze {
         receipt: Pick,
+        signing: Signing,
+    },
+    Regauge {
+        tank: usize,
+        inspector: usize,
+        /// Measured, as a share of what live receipts claim (percent).
+        measured_pct: u64,
+        gauged_ago: i64,
+        signing: Signing,
+    },
+    Appoint {
+        tank: Pick,
+        warehouse: Pick,
+        measured_pct: u64,
+        signing: Signing,
+    },
+    Admit {
+        newcomer: usize,
+        key: usize,
+        legal_of: usize,
+        signing: Signing,
+    },
+    Rotate {
+        who: usize,
+        key: usize,
+        signing: Signing,
+    },
+    Revoke {
+        who: usize,
+        successor: Option<usize>,
         signing: Signing,
     },
     /// Time passes.
@@ -994,6 +236,8 @@ struct Planned {
     step: Step,
     /// Reuse the previous transaction's id for this new transaction.
     reuse_id: bool,
+    /// The validity window the transaction states.
+    window: Window,
 }
 
 fn signing() -> impl Strategy<Value = Signing> {
@@ -1014,6 +258,11 @@ fn offset() -> impl Strategy<Value = i64> {
     prop_oneof![4 => Just(day), 3 => Just(3 * day), 3 => Just(90 * day), 1 => Just(0), 1 => Just(-1)]
 }
 
+fn gauged_ago() -> impl Strategy<Value = i64> {
+    let hour = HOUR_MS as i64;
+    prop_oneof![8 => Just(0), 2 => Just(hour), 1 => Just(-1), 1 => Just(20 * hour)]
+}
+
 fn split_kgs() -> impl Strategy<Value = SplitKgs> {
     prop_oneof![
         6 => Just(SplitKgs::Exact),
@@ -1023,16 +272,34 @@ fn split_kgs() -> impl Strategy<Value = SplitKgs> {
     ]
 }
 
-fn step() -> impl Strategy<Value = Step> {
+fn grounds() -> impl Strategy<Value = Grounds> {
+    prop_oneof![3 => Just(Grounds::Maturity), 1 => Just(Grounds::Order), 1 => Just(Grounds::Consent)]
+}
+
+fn window() -> impl Strategy<Value = Window> {
+    prop_oneof![
+        40 => Just(Window::Current),
+        1 => Just(Window::Expired),
+        1 => Just(Window::NotYet),
+        1 => Just(Window::TooLong),
+    ]
+}
+
+/// Mostly a party that may hold receipts (PARTIES[3..7]), sometimes anyone.
+fn holder() -> impl Strategy<Value = usize> + Clone {
+    prop_oneof![3 => 3usize..7, 1 => 0..PARTIES.len()]
+}
+
+fn lifecycle_step() -> BoxedStrategy<Step> {
     let receipt = pick(RECEIPTS.len());
     let pledge = pick(PLEDGES.len());
-    let party = 0..PARTIES.len();
+    let party = holder();
     prop_oneof![
         3 => (prop::sample::select(vec![0usize, 0, 0, 0, 1, 1, 1, 1, 2]), pick(CERTS.len()),
               prop::sample::select(vec![100u64, 200, 300, 400, u64::MAX]),
-              0..DEPOSITORS.len(), signing())
-            .prop_map(|(tank, cert, kg, depositor, signing)|
-                Step::Certify { tank, cert, kg, depositor, signing }),
+              0..DEPOSITORS.len(), 0..INSPECTORS.len(), gauged_ago(), signing())
+            .prop_map(|(tank, cert, kg, depositor, inspector, gauged_ago, signing)|
+                Step::Certify { tank, cert, kg, depositor, inspector, gauged_ago, signing }),
         4 => (receipt.clone(),
               prop::option::weighted(0.1, 0..TANKS.len()),
               pick(CERTS.len()),
@@ -1051,19 +318,51 @@ fn step() -> impl Strategy<Value = Step> {
                 Step::Pledge { pledge, receipt, bank, matures_in, signing }),
         2 => (pledge.clone(), signing())
             .prop_map(|(pledge, signing)| Step::Release { pledge, signing }),
-        2 => (pledge, prop::option::of(party), signing())
-            .prop_map(|(pledge, transferee, signing)| Step::Enforce { pledge, transferee, signing }),
-        1 => (receipt.clone(), signing())
-            .prop_map(|(receipt, signing)| Step::Freeze { receipt, signing }),
+        2 => (pledge, prop::option::of(party), grounds(), signing())
+            .prop_map(|(pledge, transferee, grounds, signing)|
+                Step::Enforce { pledge, transferee, grounds, signing }),
+        1 => (receipt.clone(), 0..REGULATORS.len(), signing())
+            .prop_map(|(receipt, regulator, signing)| Step::Freeze { receipt, regulator, signing }),
         1 => (receipt, signing())
             .prop_map(|(receipt, signing)| Step::Unfreeze { receipt, signing }),
-        1 => prop::sample::select(vec![HOUR_MS, 2 * DAY_MS, 10 * DAY_MS]).prop_map(Step::Advance),
+    ]
+    .boxed()
+}
+
+fn attestation_and_governance_step() -> BoxedStrategy<Step> {
+    // Mostly gaugings that find the oil; some that find less (a shortfall).
+    let pct = prop::sample::select(vec![0u64, 50, 90, 100, 100, 120, 120, 100_000]);
+    prop_oneof![
+        3 => (prop::sample::select(vec![0usize, 0, 1, 1, 2]), 0..INSPECTORS.len(), pct.clone(),
+              gauged_ago(), signing())
+            .prop_map(|(tank, inspector, measured_pct, gauged_ago, signing)|
+                Step::Regauge { tank, inspector, measured_pct, gauged_ago, signing }),
+        2 => (pick(TANKS.len()), pick(WAREHOUSES.len()), pct, signing())
+            .prop_map(|(tank, warehouse, measured_pct, signing)|
+                Step::Appoint { tank, warehouse, measured_pct, signing }),
+        1 => (0..NEWCOMERS.len(), 0..KEY_SEEDS.len(), 0..LEGAL_OF.len(), signing())
+            .prop_map(|(newcomer, key, legal_of, signing)|
+                Step::Admit { newcomer, key, legal_of, signing }),
+        1 => (0..PARTIES.len(), 0..KEY_SEEDS.len(), signing())
+            .prop_map(|(who, key, signing)| Step::Rotate { who, key, signing }),
+        1 => (0..REVOCABLE.len(), prop::option::weighted(0.4, 0..SUCCESSORS.len()), signing())
+            .prop_map(|(who, successor, signing)| Step::Revoke { who, successor, signing }),
+        1 => prop::sample::select(vec![HOUR_MS, 2 * DAY_MS, 10 * DAY_MS, 100 * DAY_MS]).prop_map(Step::Advance),
         1 => prop::option::of(signing()).prop_map(Step::Retry),
     ]
+    .boxed()
+}
+
+fn step() -> BoxedStrategy<Step> {
+    prop_oneof![4 => lifecycle_step(), 1 => attestation_and_governance_step()].boxed()
 }
 
 fn planned() -> impl Strategy<Value = Planned> {
-    (step(), prop::bool::weighted(0.05)).prop_map(|(step, reuse_id)| Planned { step, reuse_id })
+    (step(), prop::bool::weighted(0.05), window()).prop_map(|(step, reuse_id, window)| Planned {
+        step,
+        reuse_id,
+        window,
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -1091,19 +390,25 @@ struct Runner {
     model: Model,
     last: Option<Last>,
     applied: usize,
+    /// How often each reason refused a step.
+    refusals: std::collections::BTreeMap<&'static str, usize>,
 }
 
 impl Runner {
     fn new() -> Runner {
         let mut world = World::new();
         for (id, warehouse, capacity) in TANK_CAPACITIES {
-            world.ok(register_tank(id, warehouse, *capacity), &[warehouse]);
+            world.ok(
+                register_tank(id, warehouse, *capacity),
+                &[warehouse, INSPECTOR],
+            );
         }
         let mut runner = Runner {
             world,
-            model: Model::new(),
+            model: Model::new(TANK_CAPACITIES),
             last: None,
             applied: 0,
+            refusals: Default::default(),
         };
         // Some stock and two receipts to start from.
         for (i, kg) in [(0, 400), (1, 300)] {
@@ -1113,6 +418,8 @@ impl Runner {
                     cert: Pick::Pool(i),
                     kg,
                     depositor: i,
+                    inspector: 0,
+                    gauged_ago: 0,
                     signing: Signing::Right,
                 },
                 Step::Issue {
@@ -1129,6 +436,7 @@ impl Runner {
                 runner.run(&Planned {
                     step,
                     reuse_id: false,
+                    window: Window::Current,
                 });
             }
         }
@@ -1162,6 +470,42 @@ impl Runner {
         })
     }
 
+    /// A certificate to issue against: `Live` picks an unused recorded one,
+    /// `Pool` a number of the usual inspector, recorded or not.
+    fn certificate(&self, p: Pick) -> (String, String) {
+        let unused: Vec<&(String, String)> = self
+            .model
+            .certs
+            .iter()
+            .filter(|(_, c)| c.receipt.is_none())
+            .map(|(k, _)| k)
+            .collect();
+        match (p, unused.is_empty()) {
+            (Pick::Live(i), false) => unused[i % unused.len()].clone(),
+            (Pick::Live(i) | Pick::Pool(i), _) => (INSPECTOR.into(), CERTS[i % CERTS.len()].into()),
+        }
+    }
+
+    fn active_pledge(&self, p: Pick) -> String {
+        let m = &self.model;
+        Self::pick(p, PLEDGES, |id| {
+            m.pledges
+                .get(id)
+                .is_some_and(|p| p.status == MPledgeStatus::Active)
+        })
+    }
+
+    /// A measured quantity: `pct` percent of what live receipts claim on the
+    /// tank (at least 1 kg of it when they claim nothing).
+    fn measured(&self, tank: &str, pct: u64) -> u64 {
+        let receipted = self.model.tanks.get(tank).map_or(0, |t| t.receipted);
+        receipted.max(1) * pct / 100
+    }
+
+    fn gauged_at(&self, ago: i64) -> u64 {
+        (self.now() as i64 - ago) as u64
+    }
+
     fn resolve(&self, step: &Step) -> Option<(Act, Signing)> {
         let now = self.now() as i64;
         let m = &self.model;
@@ -1176,16 +520,24 @@ impl Runner {
                 cert,
                 kg,
                 depositor,
+                inspector,
+                gauged_ago,
                 signing,
-            } => (
-                Act::Certify {
-                    tank: TANKS[tank].into(),
-                    cert: Self::pick(cert, CERTS, |id| !m.certs.contains_key(id)),
-                    kg,
-                    depositor: DEPOSITORS[depositor].into(),
-                },
-                signing,
-            ),
+            } => {
+                let inspector = INSPECTORS[inspector].to_string();
+                let unused = |id: &str| !m.certs.contains_key(&(inspector.clone(), id.to_owned()));
+                (
+                    Act::Certify {
+                        tank: TANKS[tank].into(),
+                        cert: Self::pick(cert, CERTS, unused),
+                        kg,
+                        depositor: DEPOSITORS[depositor].into(),
+                        inspector,
+                        gauged_at: self.gauged_at(gauged_ago),
+                    },
+                    signing,
+                )
+            }
             Step::Issue {
                 receipt,
                 tank,
@@ -1195,9 +547,7 @@ impl Runner {
                 product_ok,
                 signing,
             } => {
-                let cert = Self::pick(cert, CERTS, |id| {
-                    m.certs.get(id).is_some_and(|c| c.receipt.is_none())
-                });
+                let cert = self.certificate(cert);
                 let c = m.certs.get(&cert);
                 let tank = match (tank, c) {
                     (Some(t), _) => TANKS[t].to_string(),
@@ -1299,15 +649,19 @@ impl Runner {
             Step::Enforce {
                 pledge,
                 transferee,
+                grounds,
                 signing,
             } => (
                 Act::Enforce {
                     pledge: self.active_pledge(pledge),
                     transferee: transferee.map(|t| PARTIES[t].to_string()),
+                    grounds,
                 },
                 signing,
             ),
-            Step::Freeze { receipt, signing } => (
+            Step::Freeze {
+                receipt, signing, ..
+            } => (
                 Act::Freeze {
                     receipt: self.live_receipt(receipt),
                 },
@@ -1316,8 +670,83 @@ impl Runner {
             Step::Unfreeze { receipt, signing } => (
                 Act::Unfreeze {
                     receipt: Self::pick(receipt, RECEIPTS, |id| {
-                        m.receipts.get(id).is_some_and(|r| r.frozen)
+                        m.receipts.get(id).is_some_and(|r| r.frozen.is_some())
                     }),
+                },
+                signing,
+            ),
+            Step::Regauge {
+                tank,
+                inspector,
+                measured_pct,
+                gauged_ago,
+                signing,
+            } => (
+                Act::Regauge {
+                    tank: TANKS[tank].into(),
+                    inspector: INSPECTORS[inspector].into(),
+                    measured: self.measured(TANKS[tank], measured_pct),
+                    gauged_at: self.gauged_at(gauged_ago),
+                },
+                signing,
+            ),
+            Step::Appoint {
+                tank,
+                warehouse,
+                measured_pct,
+                signing,
+            } => {
+                let live = |id: &str| m.participants.get(id).is_some_and(|p| !p.revoked);
+                let tank = Self::pick(tank, TANKS, |id| {
+                    m.tanks.get(id).is_some_and(|t| !live(&t.warehouse))
+                });
+                let warehouse = Self::pick(warehouse, WAREHOUSES, live);
+                (
+                    Act::Appoint {
+                        measured: self.measured(&tank, measured_pct),
+                        tank,
+                        warehouse,
+                        gauged_at: self.now(),
+                    },
+                    signing,
+                )
+            }
+            Step::Admit {
+                newcomer,
+                key,
+                legal_of,
+                signing,
+            } => {
+                let (id, role) = NEWCOMERS[newcomer];
+                let legal_of = match LEGAL_OF[legal_of] {
+                    "self" => id,
+                    other => other,
+                };
+                (
+                    Act::Admit {
+                        id: id.into(),
+                        role,
+                        key: KEY_SEEDS[key],
+                        legal_of: legal_of.into(),
+                    },
+                    signing,
+                )
+            }
+            Step::Rotate { who, key, signing } => (
+                Act::Rotate {
+                    id: PARTIES[who].into(),
+                    key: KEY_SEEDS[key],
+                },
+                signing,
+            ),
+            Step::Revoke {
+                who,
+                successor,
+                signing,
+            } => (
+                Act::Revoke {
+                    id: REVOCABLE[who].into(),
+                    successor: successor.map(|s| SUCCESSORS[s].to_string()),
                 },
                 signing,
             ),
@@ -1325,22 +754,23 @@ impl Runner {
         })
     }
 
-    fn active_pledge(&self, p: Pick) -> String {
-        let m = &self.model;
-        Self::pick(p, PLEDGES, |id| {
-            m.pledges
-                .get(id)
-                .is_some_and(|p| p.status == MPledgeStatus::Active)
-        })
+    /// The regulator a freeze step names (it signs when signed right).
+    fn freezer(step: &Step) -> &'static str {
+        match step {
+            Step::Freeze { regulator, .. } => REGULATORS[*regulator],
+            _ => "regulator",
+        }
     }
 
-    fn signers(&self, act: &Act, signing: &Signing) -> Vec<Sig> {
+    fn signers(&self, act: &Act, signing: &Signing, regulator: &str) -> Vec<Sig> {
         let required: Vec<String> = match self.model.required(act) {
             Ok(reqs) => reqs
                 .iter()
-                .map(|r| match r {
-                    Req::Id(id) => id.clone(),
-                    Req::AnyRegulator => "regulator".into(),
+                .flat_map(|r| match r {
+                    Req::Id(id) => vec![id.clone()],
+                    Req::AnyRegulator => vec![regulator.to_owned()],
+                    Req::Quorum => QUORUM.iter().map(|m| (*m).to_owned()).collect(),
+                    Req::FreezerOrQuorum(freezer) => vec![freezer.clone()],
                 })
                 .collect(),
             Err(_) => vec!["wh-1".into()],
@@ -1362,6 +792,9 @@ impl Runner {
             Signing::WrongKey(i) => sigs[i % n].genuine = false,
             Signing::Arbitrary(ps) => sigs = ps.iter().map(|p| genuine(PARTIES[*p])).collect(),
         }
+        // The same participant twice is an ill-formed envelope; sign once.
+        let mut seen = BTreeSet::new();
+        sigs.retain(|s| seen.insert(s.id.clone()));
         sigs
     }
 
@@ -1389,15 +822,16 @@ impl Runner {
             Step::Retry(resign) => {
                 let last = self.last.clone()?;
                 let sigs = match resign {
-                    Some(signing) => self.signers(&last.act, signing),
+                    Some(signing) => self.signers(&last.act, signing, "regulator"),
                     None => last.sigs.clone(),
                 };
                 (last.act, last.tx, sigs)
             }
             step => {
                 let (act, signing) = self.resolve(step)?;
-                let sigs = self.signers(&act, &signing);
-                let mut tx = self.world.tx(act.operation());
+                let sigs = self.signers(&act, &signing, Self::freezer(step));
+                let (not_before, not_after) = planned.window.bounds(self.now());
+                let mut tx = self.world.tx_valid(act.operation(), not_before, not_after);
                 if planned.reuse_id
                     && let Some(last) = &self.last
                 {
@@ -1412,11 +846,14 @@ impl Runner {
             _ => self.sign(bytes.clone(), &sigs),
         };
         let now = self.now();
-        let verdict = self.model.evaluate(&tx.tx_id, &bytes, &act, &sigs, now);
+        let window = (tx.not_before_ms, tx.not_after_ms);
+        let verdict = self
+            .model
+            .evaluate(&tx.tx_id, &bytes, &act, &sigs, window, now);
         self.last = Some(Last {
             act: act.clone(),
             tx: tx.clone(),
-            sigs,
+            sigs: sigs.clone(),
             envelope: envelope.clone(),
         });
 
@@ -1441,6 +878,9 @@ impl Runner {
                     .expect("memory store");
                 let result = results.remove(0);
                 self.check(&act, &verdict, &result, len_before);
+                if let Err(rejection) = &result {
+                    *self.refusals.entry(rejection.reason()).or_default() += 1;
+                }
                 Submitted {
                     verified: Some(verified),
                     result: Some(result),
@@ -1448,13 +888,25 @@ impl Runner {
             }
         };
         if verdict == Verdict::Apply {
-            self.model.apply(&act, &tx.tx_id, &bytes);
+            let first_signer = sigs.first().map_or("", |s| s.id.as_str());
+            self.model.apply(&act, &tx.tx_id, &bytes, first_signer);
+            self.follow_keys(&act);
             self.applied += 1;
         }
         let objects = self.world.store().objects().unwrap();
         self.model.assert_matches(&objects);
         assert_invariants(&objects);
         Some(submitted)
+    }
+
+    /// After an accepted admission or rotation, sign with the new key.
+    fn follow_keys(&mut self, act: &Act) {
+        match act {
+            Act::Admit { id, key: seed, .. } | Act::Rotate { id, key: seed } => {
+                self.world.keys.insert(id.clone(), key(*seed));
+            }
+            _ => {}
+        }
     }
 
     fn check(&self, act: &Act, verdict: &Verdict, result: &SubmitResult, len_before: u64) {
@@ -1472,7 +924,7 @@ impl Runner {
             }
             (Verdict::Refuse(reasons), Err(rejection)) => {
                 assert!(
-                    reasons.contains(rejection.reason().as_str()),
+                    reasons.contains(rejection.reason()),
                     "{act:?}: refused with {} ({rejection}), the model expected one of {reasons:?}",
                     rejection.reason()
                 );
@@ -1570,7 +1022,8 @@ proptest! {
 }
 
 /// The generator is not vacuous: a fixed seed's sequences get many steps
-/// through, including pledges, splits, enforcement and freezes.
+/// through, including pledges, splits, enforcement, freezes, re-gauges,
+/// custodian successions and the quorum's governance.
 #[test]
 fn generated_sequences_reach_deep_states() {
     use proptest::strategy::ValueTree;
@@ -1582,6 +1035,7 @@ fn generated_sequences_reach_deep_states() {
     let strategy = prop::collection::vec(planned(), 60);
     let mut applied = 0;
     let mut kinds = BTreeSet::new();
+    let mut refusals = std::collections::BTreeMap::new();
     for _ in 0..20 {
         let steps = strategy.new_tree(&mut runner).unwrap().current();
         let mut r = Runner::new();
@@ -1595,8 +1049,16 @@ fn generated_sequences_reach_deep_states() {
             }
         }
         applied += r.applied;
+        for (reason, n) in r.refusals {
+            *refusals.entry(reason).or_insert(0) += n;
+        }
     }
-    assert!(applied >= 200, "only {applied} steps applied in 20 × 60");
+    // Most steps are meant to be refused (wrong signers, windows, ids,
+    // roles); a seventh of them being applied keeps the states deep.
+    assert!(
+        applied >= 170,
+        "only {applied} steps applied in 20 × 60: {kinds:?}, refused: {refusals:?}"
+    );
     for kind in [
         "certify_stock",
         "issue_receipt",
@@ -1608,6 +1070,11 @@ fn generated_sequences_reach_deep_states() {
         "enforce_pledge",
         "freeze_receipt",
         "unfreeze_receipt",
+        "regauge_tank",
+        "appoint_custodian",
+        "admit_participant",
+        "rotate_key",
+        "revoke_participant",
     ] {
         assert!(
             kinds.contains(kind),

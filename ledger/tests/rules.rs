@@ -6,13 +6,16 @@ mod support;
 
 mod rules {
     mod cancel;
+    mod custody;
     mod freeze;
     mod issue;
     mod participants;
     mod pledge;
+    mod regauge;
     mod release_enforce;
     mod signatures;
     mod split;
     mod tank;
     mod transfer;
+    mod validity;
 }

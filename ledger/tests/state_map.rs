@@ -1,4 +1,4 @@
-//! The state map against a naive map (the definition of docs/FORMAT.md §8,
+//! The state map against a naive map (the definition in pledge_ledger::statemap,
 //! applied literally, key by key): incremental roots, and proofs of
 //! presence, absence and stale values.
 #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -50,6 +50,13 @@ pub fn open(config: &Config) -> anyhow::Result<Opened> {
     if report.dropped_tail_bytes > 0 || report.replayed > 0 || report.rebuilt {
         tracing::warn!(?report, "recovered the store after an unclean stop");
     }
+    if ledger.is_empty() && config.cluster.is_some() {
+        bail!(
+            "{} holds no ledger: every cluster member starts from the cluster's initial ledger \
+             (pledge-node cluster-init creates one per member)",
+            config.ledger_dir().display()
+        );
+    }
     let dev_keys_dir = config.data_dir.join("dev-keys");
     let genesis_path = config.genesis_path();
     let created_dev = ledger.is_empty() && config.genesis_file.is_none() && !genesis_path.exists();

@@ -20,12 +20,13 @@
 //! max_concurrent_requests = 256       # requests in flight per connection
 //! max_group_entries = 1024            # entries per group commit
 //! queue_depth = 8192                  # submissions waiting for the sequencer
-//! client_time_window_ms = 300000      # accepted |client time - node time|
 //! request_timeout_ms = 30000          # per-request deadline
 //! checkpoint_interval_ms = 1000       # least time between signed checkpoints
 //! checkpoint_wait_ms = 10000          # longest GetCheckpoint / ProveReceipt wait for a checkpoint
 //! witness_timeout_ms = 5000           # how long a checkpoint waits for each witness's cosignature
 //! requests_per_second_per_connection = 50000  # 0 = no limit
+//!
+//! [cluster]                           # absent = a single node; see crate::cluster::config
 //! ```
 
 use std::net::SocketAddr;
@@ -57,6 +58,8 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     /// Explicit resource limits.
     pub limits: Limits,
+    /// Cluster mode (docs/REPLICATION.md); `None` runs a single node.
+    pub cluster: Option<crate::cluster::config::ClusterConfig>,
 }
 
 /// The `[tls]` section: PEM files of the node's TLS identity and, for
@@ -99,8 +102,6 @@ pub struct Limits {
     pub max_group_entries: usize,
     /// Submissions queued for the sequencer before RESOURCE_EXHAUSTED.
     pub queue_depth: usize,
-    /// Accepted distance between a transaction's client time and the node's.
-    pub client_time_window_ms: u64,
     /// Per-request deadline.
     pub request_timeout_ms: u64,
     /// Least time between two signed checkpoints while entries arrive.
@@ -123,7 +124,6 @@ impl Default for Limits {
             max_concurrent_requests: 256,
             max_group_entries: 1024,
             queue_depth: 8192,
-            client_time_window_ms: 5 * 60 * 1000,
             request_timeout_ms: 30_000,
             checkpoint_interval_ms: 1_000,
             checkpoint_wait_ms: 10_000,
@@ -145,6 +145,7 @@ impl Default for Config {
             plaintext: false,
             tls: None,
             limits: Limits::default(),
+            cluster: None,
         }
     }
 }

@@ -1,8 +1,9 @@
-//! The development genesis: the demo participants of
-//! `pledge_ledger::demo` with fresh keys written beside the data, and the
-//! demo tanks. Only for a node started without a
-//! genesis file; production ledgers start from a genesis signed by their
-//! operators.
+//! The development genesis: the demo participants of `pledge_ledger::demo`
+//! (each with its legal identity) with fresh keys written beside the data,
+//! the demo governance quorum (the operator and the regulator, 2 of 2,
+//! windows of up to 30 days), and the demo tanks, calibrated by the demo
+//! inspector. Only for a node started without a genesis file; production
+//! ledgers start from a genesis signed by their operators.
 
 use std::path::Path;
 
@@ -16,6 +17,9 @@ use prost::Message;
 
 /// The development ledger's id.
 pub const DEV_LEDGER_ID: &str = "zhoushan-dev";
+
+/// How long the set-up transactions are valid.
+const SETUP_WINDOW_MS: u64 = 3_600_000;
 
 /// What the development set-up wrote.
 #[derive(Debug)]
@@ -40,7 +44,7 @@ pub fn create(data_dir: &Path, genesis_path: &Path, now_ms: u64) -> anyhow::Resu
     std::fs::write(genesis_path, genesis.to_proto().encode_to_vec())?;
     let tanks = demo::TANKS
         .iter()
-        .map(|tank| tank_envelope(tank, key_of(&keys, tank.warehouse), now_ms))
+        .map(|tank| tank_envelope(&keys, tank, now_ms))
         .collect();
     Ok(DevSetup { tanks })
 }
@@ -55,18 +59,34 @@ fn genesis_envelope(keys: &[(&str, SigningKey)], now_ms: u64) -> Envelope {
         .iter()
         .map(|p| {
             let key = crypto::public_key(key_of(keys, p.id));
-            ops::participant_spec(p.id, p.name, p.roles, &key)
+            ops::participant_spec(p.id, p.name, p.roles, &key, p.legal.identity())
         })
         .collect();
-    let tx = ops::transaction(DEV_LEDGER_ID, "genesis", now_ms, ops::genesis(participants));
-    EnvelopeBuilder::new(&tx)
-        .sign("admin", key_of(keys, "admin"))
+    let operation = ops::genesis(participants, demo::governance());
+    let tx = ops::transaction(DEV_LEDGER_ID, "genesis", setup_window(now_ms), operation);
+    demo::QUORUM
+        .iter()
+        .fold(EnvelopeBuilder::new(&tx), |b, member| {
+            b.sign(member, key_of(keys, member))
+        })
         .build()
 }
 
-fn tank_envelope(tank: &DemoTank, key: &SigningKey, now_ms: u64) -> Envelope {
-    let operation = ops::register_tank(tank.id, tank.warehouse, tank.capacity_kg, tank.product);
+fn tank_envelope(keys: &[(&str, SigningKey)], tank: &DemoTank, now_ms: u64) -> Envelope {
     let tx_id = format!("dev-register-{}", tank.id);
-    let tx = ops::transaction(DEV_LEDGER_ID, &tx_id, now_ms, operation);
-    EnvelopeBuilder::new(&tx).sign(tank.warehouse, key).build()
+    let tx = ops::transaction(
+        DEV_LEDGER_ID,
+        &tx_id,
+        setup_window(now_ms),
+        demo::register_tank(tank),
+    );
+    EnvelopeBuilder::new(&tx)
+        .sign(tank.warehouse, key_of(keys, tank.warehouse))
+        .sign(demo::INSPECTOR, key_of(keys, demo::INSPECTOR))
+        .build()
+}
+
+/// A set-up transaction's window: from a minute ago for an hour.
+fn setup_window(now_ms: u64) -> (u64, u64) {
+    (now_ms.saturating_sub(60_000), now_ms + SETUP_WINDOW_MS)
 }

@@ -6,11 +6,13 @@
 
 mod bootstrap;
 mod checkpointer;
+mod cluster;
 mod config;
 mod dev;
 mod metrics;
 mod pipeline;
 mod ratelimit;
+mod revocation;
 mod server;
 mod service;
 mod status;
@@ -80,6 +82,20 @@ struct Args {
     /// Log as JSON lines instead of text.
     #[arg(long)]
     log_json: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// A local cluster (docs/REPLICATION.md): without a command, the node runs
+/// as configured (a cluster member when the configuration has `[cluster]`).
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Creates the member directories (one initial ledger, copied) and a
+    /// configuration file per member, on loopback.
+    ClusterInit(cluster::init::InitArgs),
+    /// Runs a local cluster until ctrl-c, creating it first if its
+    /// directory does not exist.
+    DevCluster(cluster::init::InitArgs),
 }
 
 fn main() -> ExitCode {
@@ -95,6 +111,15 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> anyhow::Result<ExitCode> {
+    match &args.command {
+        Some(Command::ClusterInit(init)) => {
+            return cluster::init::init(init).map(|()| ExitCode::SUCCESS);
+        }
+        Some(Command::DevCluster(init)) => {
+            return cluster::init::dev_cluster(init).map(|()| ExitCode::SUCCESS);
+        }
+        None => {}
+    }
     let mut config = match &args.config {
         Some(path) => config::Config::read(path)?,
         None => config::Config::default(),

@@ -12,14 +12,19 @@ use pledge_ledger::view::LedgerRead;
 use pledge_proto::v1::{self as pb, ledger_service_server::LedgerServiceServer};
 use tokio::sync::watch;
 
+use crate::NodePublished;
 use crate::bootstrap;
 use crate::checkpointer;
+use crate::cluster;
 use crate::config::{Config, Transport};
 use crate::metrics::Metrics;
-use crate::pipeline::{self, Sizes};
+use crate::pipeline::{self, Sequencer, Sizes};
 use crate::ratelimit::RateLimit;
+use crate::revocation::Revocations;
 use crate::service::LedgerApi;
 use crate::witnesses::Witnesses;
+use pledge_ledger::store::DiskStateView;
+use pledge_ledger::store::log::LogReader;
 
 /// The witnesses of the configured policy file, if any.
 fn witnesses(config: &Config) -> anyhow::Result<Option<Arc<Witnesses>>> {
@@ -64,28 +69,63 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         max_group: limits.max_group_entries,
         queue_depth: limits.queue_depth,
     };
-    let running = pipeline::start(log, state, decider, sizes, heads_tx, metrics.clone())?;
+    let running = match &config.cluster {
+        None => Writes::Single(pipeline::start(
+            log,
+            state,
+            decider,
+            sizes,
+            heads_tx,
+            metrics.clone(),
+        )?),
+        Some(cluster_config) => Writes::Cluster(
+            cluster::start(
+                cluster_config,
+                &config.data_dir,
+                (log, state, decider),
+                sizes,
+                heads_tx,
+                metrics.clone(),
+            )
+            .await?,
+        ),
+    };
+    let (published, sequencer) = running.handles();
     let witnesses = witnesses(&config)?;
     let (checkpoints_tx, checkpoints) = watch::channel(None);
     tokio::spawn(checkpointer::run(
-        running.published.clone(),
+        published.clone(),
         node_key,
         heads.clone(),
         checkpoints_tx,
         Duration::from_millis(limits.checkpoint_interval_ms),
         witnesses.clone(),
     ));
-    let api = LedgerApi::new(
-        running.published.clone(),
-        running.sequencer.clone(),
+    let heads_for_revocations = heads.clone();
+    let mut api = LedgerApi::new(
+        published.clone(),
+        sequencer,
         heads,
         limits,
         info.clone(),
         checkpoints,
         metrics.clone(),
     );
-    let threads = running.threads;
-    drop(running.sequencer);
+    let (threads, cluster) = match running {
+        Writes::Single(running) => (running.threads, None),
+        Writes::Cluster(started) => (Vec::new(), Some(started.cluster)),
+    };
+    if let (Some(handle), Some(cluster_config)) = (&cluster, &config.cluster) {
+        api = api.with_cluster(handle.clone());
+        let members = cluster::serve_members(
+            cluster_config.cluster_listen,
+            handle.clone(),
+            api.clone(),
+            published.clone(),
+        )
+        .await?;
+        tracing::info!(%members, member_id = cluster_config.member_id, "serving members");
+    }
 
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let address = listener.local_addr()?;
@@ -111,11 +151,21 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let reflection_v1 = reflection().build_v1()?;
     let reflection_v1alpha = reflection().build_v1alpha()?;
     let rate_limit = RateLimit::new(limits.requests_per_second_per_connection);
+    let revocations = (transport == Transport::MutualTls).then(|| {
+        let revocations = Revocations::new(published.clone());
+        tokio::spawn(revocations.clone().follow(heads_for_revocations, size));
+        revocations
+    });
     let service = tonic::service::interceptor::InterceptedService::new(
         LedgerServiceServer::new(api)
             .max_decoding_message_size(limits.max_message_bytes)
             .max_encoding_message_size(limits.max_message_bytes),
-        move |request| rate_limit.intercept(request),
+        move |request: tonic::Request<()>| {
+            if let Some(revocations) = &revocations {
+                revocations.check(&request)?;
+            }
+            rate_limit.intercept(request)
+        },
     );
 
     server
@@ -138,7 +188,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     health
         .set_not_serving::<LedgerServiceServer<LedgerApi>>()
         .await;
-    let published = running.published;
+    if let Some(cluster) = cluster
+        && let Err(error) = cluster.raft().shutdown().await
+    {
+        tracing::warn!(%error, "Raft did not stop cleanly");
+    }
     for thread in threads {
         thread
             .join()
@@ -148,15 +202,34 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The write path: the single node's pipeline or a cluster member.
+#[derive(Debug)]
+enum Writes {
+    Single(pipeline::Running<LogReader, DiskStateView>),
+    Cluster(cluster::Started),
+}
+
+impl Writes {
+    fn handles(&self) -> (Arc<NodePublished>, Sequencer) {
+        match self {
+            Writes::Single(running) => (running.published.clone(), running.sequencer.clone()),
+            Writes::Cluster(started) => (started.published.clone(), started.sequencer.clone()),
+        }
+    }
+}
+
 fn node_info(ledger: &pledge_ledger::ledger::DiskLedger) -> anyhow::Result<pb::NodeInfo> {
     let store = ledger.snapshot();
     let genesis = store.entry(0)?;
     let ledger_id = pledge_ledger::state::StateRead::ledger_id(&store)?.unwrap_or_default();
+    let governance = pledge_ledger::state::StateRead::governance(&store)?;
     Ok(pb::NodeInfo {
         ledger_id,
         node_public_key: ledger.node_public_key().0.to_vec(),
         genesis_hash: genesis.hash().0.to_vec(),
         version: env!("CARGO_PKG_VERSION").into(),
+        governance: governance.as_ref().map(crate::views::governance),
+        cluster: None,
     })
 }
 
@@ -194,6 +267,15 @@ fn announce(
         "  transport:      {}",
         transport_line(config, transport)
     )?;
+    if let Some(cluster) = &config.cluster {
+        writeln!(
+            out,
+            "  cluster:        member {} of {}, members on {}",
+            cluster.member_id,
+            cluster.members.len(),
+            cluster.cluster_listen
+        )?;
+    }
     let witnesses = config
         .witness_policy_file
         .as_ref()

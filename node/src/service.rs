@@ -25,9 +25,10 @@ use tonic::{Code, Request, Response, Status};
 use tonic_types::StatusExt;
 
 use crate::checkpointer::Latest;
+use crate::cluster::{ClusterHandle, Route};
 use crate::config::Limits;
 use crate::metrics::Metrics;
-use crate::pipeline::{Sequencer, now_ms};
+use crate::pipeline::Sequencer;
 use crate::{NodePublished, NodeSnapshot};
 use crate::{status, views};
 
@@ -50,6 +51,7 @@ pub struct LedgerApi {
     checkpoints: Latest,
     metrics: Arc<Metrics>,
     keys: Arc<KeyCache>,
+    cluster: Option<ClusterHandle>,
 }
 
 impl LedgerApi {
@@ -72,36 +74,77 @@ impl LedgerApi {
             checkpoints,
             metrics,
             keys: Arc::new(KeyCache::new()),
+            cluster: None,
         }
     }
 
-    /// Decode, verify, check the client time (answering an old retry), sequence.
-    async fn submit_envelope(
+    /// Cluster mode: submissions go to the leader, GetNodeInfo shows the cluster.
+    pub fn with_cluster(mut self, cluster: ClusterHandle) -> LedgerApi {
+        self.cluster = Some(cluster);
+        self
+    }
+
+    /// Routes a submission: sequenced here (a single node, or the
+    /// cluster's leader), forwarded to the leader after the checks every
+    /// member makes, or refused when no leader is known.
+    async fn route_submission(
         &self,
         request: Request<pb::SubmitRequest>,
     ) -> Result<pb::SubmitResponse, Status> {
-        let peer_certs = request.peer_certs();
+        let Some(cluster) = &self.cluster else {
+            return self.submit_envelope(request).await;
+        };
+        match cluster.route() {
+            Route::Here => self.submit_envelope(request).await,
+            Route::NoLeader => Err(cluster.no_leader()),
+            Route::Leader(leader) => {
+                let peer_certs = request.peer_certs();
+                let inner = request.into_inner();
+                self.verify_at_edge(peer_certs.as_deref().map(Vec::as_slice), &inner)?;
+                cluster.forward(leader, inner).await
+            }
+        }
+    }
+
+    /// A submission another member forwarded: this member sequences it.
+    pub async fn submit_here(
+        &self,
+        request: Request<pb::SubmitRequest>,
+    ) -> Result<pb::SubmitResponse, Status> {
+        self.submit_envelope(request).await
+    }
+
+    /// Decodes and verifies the envelope, and under mutual TLS checks that
+    /// the connection's participant signed it.
+    fn verify_at_edge<C: AsRef<[u8]>>(
+        &self,
+        peer_certs: Option<&[C]>,
+        request: &pb::SubmitRequest,
+    ) -> Result<VerifiedEnvelope, Status> {
         let raw = request
-            .into_inner()
             .envelope
+            .clone()
             .ok_or_else(|| status::bad_request("`envelope` is missing".into()))?;
         let envelope = Envelope::try_from(raw).map_err(|e| status::envelope(&e.into()))?;
         let verified = envelope
             .verify_with(&self.keys)
             .map_err(|e| status::envelope(&e))?;
+        crate::tls::check_carrier(peer_certs, verified.signers())?;
+        Ok(verified)
+    }
+
+    /// Decode, verify, sequence. The transaction's validity window, and
+    /// retries, are the rules' business (in the sequencer).
+    async fn submit_envelope(
+        &self,
+        request: Request<pb::SubmitRequest>,
+    ) -> Result<pb::SubmitResponse, Status> {
+        let peer_certs = request.peer_certs();
+        let verified =
+            self.verify_at_edge(peer_certs.as_deref().map(Vec::as_slice), request.get_ref())?;
         tracing::Span::current()
             .record("tx_id", verified.tx.tx_id.as_str())
             .record("operation", verified.tx.operation.name());
-        crate::tls::check_carrier(peer_certs.as_deref().map(Vec::as_slice), verified.signers())?;
-        if let Err(outside_window) = self.check_client_time(&verified) {
-            // An old transaction may still be a retry of one committed long
-            // ago: it gets its original answer. Within the window the
-            // sequencer answers retries itself, so the hot path takes no lock.
-            return match self.earlier_answer(&verified)? {
-                Some(earlier) => Ok(committed_response(earlier)),
-                None => Err(outside_window),
-            };
-        }
         let result = self
             .sequencer
             .submit(verified)
@@ -174,69 +217,36 @@ impl LedgerApi {
         Ok(self.published.load())
     }
 
-    /// The original answer to a retry of a committed transaction.
-    fn earlier_answer(&self, envelope: &VerifiedEnvelope) -> Result<Option<Committed>, Status> {
-        let ledger = self.read()?;
-        let store = &*ledger;
-        let Some(record) = store
-            .transaction(&envelope.tx.tx_id)
-            .map_err(|e| status::store(&e))?
-        else {
-            return Ok(None);
-        };
-        if record.tx_hash != envelope.tx_hash {
-            return Ok(None); // the rules refuse the reuse, in the sequencer
-        }
-        let entry = store.entry(record.seq).map_err(|e| status::store(&e))?;
-        Ok(Some(Committed {
-            seq: entry.seq,
-            entry_hash: entry.hash(),
-            seal: entry.seal,
-            time_ms: entry.time_ms,
-            duplicate: true,
-        }))
-    }
-
-    fn check_client_time(&self, envelope: &VerifiedEnvelope) -> Result<(), Status> {
-        let now = now_ms();
-        let client = envelope.tx.client_time_ms;
-        let window = self.limits.client_time_window_ms;
-        if client.abs_diff(now) <= window {
-            return Ok(());
-        }
-        let (direction, distance) = match client > now {
-            true => ("ahead of", client - now),
-            false => ("behind", now - client),
-        };
-        Err(status::status(
-            Code::InvalidArgument,
-            format!(
-                "client_time_ms {client} is {} s {direction} the node's clock; the window is ±{} s",
-                distance / 1000,
-                window / 1000
-            ),
-            "CLIENT_TIME_OUT_OF_WINDOW",
-            vec![
-                ("client_time_ms".into(), client.to_string()),
-                ("node_time_ms".into(), now.to_string()),
-            ],
-        ))
-    }
-
     fn receipt_view(&self, store: &impl LedgerRead, id: &str) -> Result<pb::ReceiptView, Status> {
         let receipt = store
             .receipt(id)
             .map_err(|e| status::store(&e))?
             .ok_or_else(|| status::not_found("receipt", id))?;
-        let pledge = match &receipt.status {
-            pledge_ledger::model::ReceiptStatus::Pledged { pledge_id } => {
-                store.pledge(pledge_id).map_err(|e| status::store(&e))?
-            }
-            _ => None,
+        let pledge = match receipt.active_pledge() {
+            Some(pledge_id) => store.pledge(pledge_id).map_err(|e| status::store(&e))?,
+            None => None,
         };
         let history = store.receipt_history(id).map_err(|e| status::store(&e))?;
-        Ok(views::receipt(&receipt, pledge.as_ref(), history))
+        let standing = tank_standing(store, &receipt.terms.tank_id)?;
+        Ok(views::receipt(
+            &receipt,
+            pledge.as_ref(),
+            history,
+            &standing,
+        ))
     }
+}
+
+/// What a tank says about the receipts on it: shortfall, revoked custodian.
+fn tank_standing(store: &impl StateRead, tank_id: &str) -> Result<views::TankStanding, Status> {
+    let Some(tank) = store.tank(tank_id).map_err(|e| status::store(&e))? else {
+        return Ok(views::TankStanding::default());
+    };
+    let warehouse = store
+        .participant(&tank.warehouse_id)
+        .map_err(|e| status::store(&e))?;
+    let revoked_at = warehouse.and_then(|w| w.revoked_at);
+    Ok(views::TankStanding::of(&tank, revoked_at))
 }
 
 /// A requested tree size, 0 meaning the current one; never past the head.
@@ -294,6 +304,7 @@ fn committed_response(committed: Committed) -> pb::SubmitResponse {
         seal: committed.seal.to_vec(),
         time_ms: committed.time_ms,
         duplicate: committed.duplicate,
+        since: committed.since.unwrap_or_default(),
     }
 }
 
@@ -337,7 +348,7 @@ impl LedgerService for LedgerApi {
         &self,
         request: Request<pb::SubmitRequest>,
     ) -> Result<Response<pb::SubmitResponse>, Status> {
-        let answer = self.submit_envelope(request).await;
+        let answer = self.route_submission(request).await;
         if let Err(refusal) = &answer {
             let reason = refusal.get_details_error_info().map(|info| info.reason);
             self.metrics.refused(reason.as_deref().unwrap_or("UNKNOWN"));
@@ -349,7 +360,11 @@ impl LedgerService for LedgerApi {
         &self,
         _: Request<pb::GetNodeInfoRequest>,
     ) -> Result<Response<pb::NodeInfo>, Status> {
-        Ok(Response::new(self.info.clone()))
+        let mut info = self.info.clone();
+        if let Some(cluster) = &self.cluster {
+            info.cluster = Some(cluster.info(self.published.load().len()));
+        }
+        Ok(Response::new(info))
     }
 
     async fn get_head(&self, _: Request<pb::GetHeadRequest>) -> Result<Response<pb::Head>, Status> {
@@ -414,9 +429,17 @@ impl LedgerService for LedgerApi {
         let id = request.into_inner().pledge_id;
         valid_id("pledge_id", &id)?;
         let ledger = self.read()?;
-        let pledge = ledger.pledge(&id).map_err(|e| status::store(&e))?;
+        let store = &*ledger;
+        let pledge = store.pledge(&id).map_err(|e| status::store(&e))?;
         let pledge = pledge.ok_or_else(|| status::not_found("pledge", &id))?;
-        Ok(Response::new(views::pledge(&pledge)))
+        let receipt = store
+            .receipt(&pledge.terms.receipt_id)
+            .map_err(|e| status::store(&e))?;
+        let standing = match receipt {
+            Some(receipt) => tank_standing(store, &receipt.terms.tank_id)?,
+            None => views::TankStanding::default(),
+        };
+        Ok(Response::new(views::pledge(&pledge, &standing)))
     }
 
     async fn get_tank(
@@ -439,7 +462,8 @@ impl LedgerService for LedgerApi {
             .filter(|r| r.status.is_live())
             .map(|r| r.id().to_owned())
             .collect();
-        Ok(Response::new(views::tank(&tank, live)))
+        let standing = tank_standing(store, &id)?;
+        Ok(Response::new(views::tank(&tank, live, &standing)))
     }
 
     async fn get_participant(
@@ -449,9 +473,12 @@ impl LedgerService for LedgerApi {
         let id = request.into_inner().participant_id;
         valid_id("participant_id", &id)?;
         let ledger = self.read()?;
-        let participant = ledger.participant(&id).map_err(|e| status::store(&e))?;
+        let store = &*ledger;
+        let participant = store.participant(&id).map_err(|e| status::store(&e))?;
         let participant = participant.ok_or_else(|| status::not_found("participant", &id))?;
-        Ok(Response::new(views::participant(&participant)))
+        let governance = store.governance().map_err(|e| status::store(&e))?;
+        let member = governance.is_some_and(|g| g.quorum_members.contains(&id));
+        Ok(Response::new(views::participant(&participant, member)))
     }
 
     async fn get_checkpoint(

@@ -43,7 +43,7 @@ pub fn rejection(rejection: &Rejection) -> Status {
     status(
         code,
         rejection.to_string(),
-        &rejection.reason(),
+        rejection.reason(),
         rejection.fields(),
     )
 }
@@ -99,6 +99,9 @@ pub fn sequencer(error: &SequencerError) -> Status {
             "STORE_FAILED",
             Vec::new(),
         ),
+        SequencerError::Cluster { reason, .. } => {
+            status(Code::Unavailable, error.to_string(), reason, Vec::new())
+        }
     }
 }
 

@@ -16,7 +16,9 @@
 //! envelope's signers: a certificate for bank-b cannot carry a transaction
 //! that bank-b did not sign. The signatures remain what authorises a write;
 //! the certificate only limits who may carry it. Reads are open to every
-//! certificate the CA issued, with or without a participant (auditors).
+//! certificate the CA issued, with or without a participant (auditors),
+//! except that a participant revoked on the ledger loses every access
+//! (`revocation.rs`).
 
 use std::path::Path;
 
@@ -97,7 +99,7 @@ pub fn check_carrier<'a, C: AsRef<[u8]>>(
 }
 
 /// The participant id a client certificate names, or what is wrong with it.
-fn participant_of(der: &[u8]) -> Result<String, String> {
+pub(crate) fn participant_of(der: &[u8]) -> Result<String, String> {
     let (_, cert) =
         X509Certificate::from_der(der).map_err(|e| format!("cannot be parsed ({e})"))?;
     let names = cert

@@ -12,7 +12,8 @@
 //! let tx = Transaction {
 //!     ledger_id: "zhoushan-dev".into(),
 //!     tx_id: "tx-1".into(),
-//!     client_time_ms: 1,
+//!     not_before_ms: 1,
+//!     not_after_ms: 86_400_000,
 //!     operation: Some(Operation::ReleasePledge(ReleasePledge { pledge_id: "P1".into() })),
 //! };
 //! assert_eq!(tx.tx_id, "tx-1");

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+pub mod cluster;
 pub mod proxy;
 
 use std::io::{BufRead, BufReader};
@@ -79,7 +80,24 @@ impl Node {
         Node::spawn(Command::new(binary("pledge-node")), data_dir, extra)
     }
 
+    /// Starts a cluster member from its configuration file, on the
+    /// addresses the file gives.
+    pub fn start_member(config: &Path, data_dir: &Path) -> Node {
+        let mut command = Command::new(binary("pledge-node"));
+        command.arg("--config").arg(config);
+        Node::spawn_with(command, data_dir)
+    }
+
     fn spawn(mut command: Command, data_dir: &Path, extra: &[&str]) -> Node {
+        command
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(extra);
+        Node::spawn_with(command, data_dir)
+    }
+
+    fn spawn_with(mut command: Command, data_dir: &Path) -> Node {
         std::fs::create_dir_all(data_dir).unwrap();
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -87,10 +105,6 @@ impl Node {
             .open(data_dir.join("node.log"))
             .unwrap();
         let mut child = command
-            .arg("--data-dir")
-            .arg(data_dir)
-            .args(["--listen", "127.0.0.1:0"])
-            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
             .spawn()

@@ -8,8 +8,10 @@ mod e2e {
     mod audit;
     mod bench;
     mod cli;
+    mod cluster;
     mod double_pledge;
     mod faults;
+    mod frauds;
     mod hostile;
     mod lifecycle;
     mod limits;

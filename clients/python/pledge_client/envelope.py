@@ -19,7 +19,7 @@ from .keys import Signer
 
 TX_SIGNATURE_TAG = b"pledge-ledger/v1/transaction\x00"
 TX_HASH_TAG = b"pledge-ledger/v1/tx-hash\x00"
-MAX_SIGNATURES = 8
+MAX_SIGNATURES = 16
 
 
 def now_ms() -> int:
@@ -36,13 +36,34 @@ def new_tx_id(participant: str) -> str:
     return f"{participant[:33]}-{now_ms()}-{secrets.token_hex(8)}"
 
 
-def transaction(ledger_id: str, operation: Message, tx_id: str, client_time_ms: int | None = None) -> bytes:
+DEFAULT_VALIDITY_MS = 86_400_000
+"""How long a transaction is valid by default: a day from when it is built."""
+
+CLOCK_SLACK_MS = 5 * 60_000
+"""How far before "now" a default window opens, so that a node whose clock
+is a little behind still accepts it."""
+
+
+def transaction(
+    ledger_id: str,
+    operation: Message,
+    tx_id: str,
+    not_before_ms: int | None = None,
+    not_after_ms: int | None = None,
+) -> bytes:
     """The encoded ``Transaction`` carrying ``operation`` (one of the
-    operation messages of transaction.proto, e.g. ``RegisterPledge``)."""
+    operation messages of transaction.proto, e.g. ``RegisterPledge``).
+
+    The signed validity window defaults to five minutes ago until a day from
+    now; a draft that other parties co-sign over days states a longer one
+    (at most the genesis's ``max_validity_ms``, 30 days on the development
+    ledger). The node refuses the transaction outside its window."""
+    now = now_ms()
     tx = tx_pb.Transaction(
         ledger_id=ledger_id,
         tx_id=tx_id,
-        client_time_ms=now_ms() if client_time_ms is None else client_time_ms,
+        not_before_ms=now - CLOCK_SLACK_MS if not_before_ms is None else not_before_ms,
+        not_after_ms=now + DEFAULT_VALIDITY_MS if not_after_ms is None else not_after_ms,
     )
     field = _operation_field(operation)
     getattr(tx, field).CopyFrom(operation)

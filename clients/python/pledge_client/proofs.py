@@ -27,7 +27,7 @@ SEAL_TAG = b"pledge-ledger/v1/seal\x00"
 FORMAT_VERSION = 1
 SEAL_LEN = 64
 MAX_TX_LEN = 65_536
-MAX_SIGNATURES = 8
+MAX_SIGNATURES = 16
 SIGNER_ID = re.compile(rb"[A-Za-z0-9._:/-]{1,64}")
 
 

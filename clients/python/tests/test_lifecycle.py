@@ -1,5 +1,5 @@
-"""A pledge's life against a real pledge-node, from Python: certify stock,
-issue a receipt, pledge it to bank A, see bank B's pledge of the same
+"""A pledge's life against a real pledge-node, from Python: certify stock
+(the warehouse, the inspector and the owner of the oil sign), issue a receipt, pledge it to bank A, see bank B's pledge of the same
 receipt refused with its reason decoded, prove the pledge's entry against a
 signed checkpoint, release.
 
@@ -25,6 +25,8 @@ from pledge_client.errors import Refusal
 from pledge_client.keys import load_key_file
 
 DAY_MS = 86_400_000
+# The development ledger's inspection agency.
+INSPECTOR = "insp-sgs"
 
 
 class Node:
@@ -89,16 +91,19 @@ class PledgeLifecycle(unittest.TestCase):
         certificate = f"SGS-{receipt_id}"
         certify = tx.CertifyStock(
             tank_id="T-101",
-            inspection_agency="SGS Zhoushan",
+            inspector_id=INSPECTOR,
             certificate_no=certificate,
             quantity_kg=kg,
             depositor_id="trader-a",
+            product_grade="VLSFO 0.5%S",
+            gauged_at_ms=envelope.now_ms() - 60_000,
         )
-        self.client.submit(certify, self.signers("wh-1"))
+        # The tank's warehouse, the inspector and the owner of the oil all sign.
+        self.client.submit(certify, self.signers("wh-1", INSPECTOR, "trader-a"))
         terms = tx.IssueReceipt(
             receipt_id=receipt_id,
             tank_id="T-101",
-            inspection_agency="SGS Zhoushan",
+            inspector_id=INSPECTOR,
             certificate_no=certificate,
             product_grade="VLSFO 0.5%S",
             specification="ISO 8217:2017 RMG 380",
@@ -164,6 +169,42 @@ class PledgeLifecycle(unittest.TestCase):
             self.client.submit(self.pledge("PL-PY-A", "bank-a"), self.signers("trader-a"))
         self.assertEqual(refused.exception.code, grpc.StatusCode.PERMISSION_DENIED)
         self.assertTrue(refused.exception.reason)
+        self.assertEqual(self.client.receipt("WR-PY-1").status, api.RECEIPT_STATUS_ACTIVE)
+
+    def test_stock_certified_without_the_inspector_is_refused(self):
+        """The warehouse's word alone is not a certificate: the inspector
+        (and the owner of the oil) must sign it too."""
+        certify = tx.CertifyStock(
+            tank_id="T-101",
+            inspector_id=INSPECTOR,
+            certificate_no="SGS-FORGED",
+            quantity_kg=1_000_000,
+            depositor_id="trader-a",
+            product_grade="VLSFO 0.5%S",
+            gauged_at_ms=envelope.now_ms() - 60_000,
+        )
+        with self.assertRaises(Refusal) as refused:
+            self.client.submit(certify, self.signers("wh-1", "trader-a"))
+        self.assertEqual(refused.exception.code, grpc.StatusCode.PERMISSION_DENIED)
+        self.assertEqual(refused.exception.reason, "MISSING_SIGNATURE")
+        self.assertEqual(refused.exception.metadata.get("party_id"), INSPECTOR)
+
+    def test_a_signed_window_that_has_passed_is_refused(self):
+        """The drafter's signed validity window binds every co-signer: an
+        envelope presented after ``not_after_ms`` is refused."""
+        self.issue_receipt("WR-PY-1", 1_000_000)
+        now = envelope.now_ms()
+        stale = envelope.transaction(
+            self.info.ledger_id,
+            self.pledge("PL-PY-A", "bank-a"),
+            envelope.new_tx_id("trader-a"),
+            not_before_ms=now - 2 * DAY_MS,
+            not_after_ms=now - DAY_MS,
+        )
+        with self.assertRaises(Refusal) as refused:
+            self.client.submit_envelope(envelope.sign(stale, self.signers("trader-a", "bank-a")))
+        self.assertEqual(refused.exception.code, grpc.StatusCode.FAILED_PRECONDITION)
+        self.assertEqual(refused.exception.reason, "TX_EXPIRED")
         self.assertEqual(self.client.receipt("WR-PY-1").status, api.RECEIPT_STATUS_ACTIVE)
 
     def prove_entry(self, seq: int, tx_bytes: bytes):

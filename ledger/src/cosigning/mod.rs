@@ -16,12 +16,15 @@
 //! - [`policy`]: the witness policy file and the quorum check.
 //! - [`add_checkpoint`]: the C2SP tlog-witness request and answer bodies.
 //! - [`fork`]: two contradicting checkpoints as evidence.
+//! - [`trust`]: what a verifier trusts (node keys and policy), in one value.
 
 pub mod add_checkpoint;
 pub mod cosignature;
 pub mod fork;
 pub mod policy;
+pub mod trust;
 
 pub use cosignature::{CosignatureError, Witness, cosign};
 pub use fork::{Comparison, ForkEvidence};
 pub use policy::{Cosigners, PolicyError, PolicyWitness, QuorumError, WitnessPolicy};
+pub use trust::{CosignedCheckpoint, Trust, TrustError};

@@ -161,7 +161,7 @@ fn apply_one(replayer: &mut Replayer, item: Prepared) -> Result<(), ReplayError>
                 original: record.seq,
             }));
         }
-        Err(ApplyError::Rejected(rejection)) => return Err(fail(rejection.into())),
+        Err(ApplyError::Rejected(rejection)) => return Err(fail(EntryFault::Rejected(rejection))),
         Err(ApplyError::Store(error)) => return Err(fail(error.into())),
     };
     replayer.state.merge(changes);

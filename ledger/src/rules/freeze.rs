@@ -1,4 +1,6 @@
-//! Freezing and unfreezing receipts by a regulator or court.
+//! Freezing and unfreezing receipts by a regulator or court. The freeze
+//! records who froze and under which order; only that regulator, or the
+//! quorum, lifts it (authority.rs).
 
 use super::receipts::require_not_frozen;
 use super::{EntryContext, RuleResult, load_receipt};
@@ -14,7 +16,7 @@ pub(super) fn freeze<S: StateRead + ?Sized>(
     ctx: EntryContext,
 ) -> RuleResult<Objects> {
     let mut receipt = load_receipt(state, receipt_id)?;
-    require_not_frozen(&receipt)?;
+    require_not_frozen(state, &receipt)?;
     if !receipt.status.is_live() {
         return Err(Rejection::ReceiptNotLive {
             receipt: receipt_id.to_owned(),

@@ -11,11 +11,15 @@
 //!    ├─ placement: entry 0 is the genesis and nothing else is
 //!    ├─ ledger id: the transaction names this ledger
 //!    ├─ tx id: identical retry → Duplicate; reuse by another tx → rejected
+//!    ├─ validity: the entry's time lies in the signed window, which is not
+//!    │            longer than the genesis allows
 //!    ├─ authority (authority.rs): who must sign, and did exactly they sign
-//!    └─ the operation (participants.rs, stock.rs, receipts.rs, pledges.rs, freeze.rs)
+//!    └─ the operation (participants.rs, stock.rs, custody.rs, receipts.rs,
+//!                      pledges.rs, freeze.rs)
 //! ```
 
 mod authority;
+mod custody;
 mod freeze;
 mod participants;
 mod pledges;
@@ -28,7 +32,7 @@ use crate::envelope::VerifiedEnvelope;
 use crate::model::{Participant, Pledge, Receipt, Role, Seq, Tank, TxRecord};
 use crate::rejection::Rejection;
 use crate::state::{Objects, StateError, StateRead};
-use crate::tx::Operation;
+use crate::tx::{Operation, Transaction};
 
 /// What the sequencer decided for an entry: its position and its time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +45,10 @@ pub struct EntryContext {
 
 /// The result of applying an envelope that was not refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "returned once per transaction and consumed at once; boxing the change set would add an allocation to the hot path"
+)]
 pub enum Outcome {
     /// The transaction is new: these objects are to be put.
     Applied(Objects),
@@ -52,12 +60,19 @@ pub enum Outcome {
 /// Why apply did not produce changes.
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
-    /// The rules refused the transaction.
+    /// The rules refused the transaction (boxed: a refusal carries the ids
+    /// and entries of the conflict, and is the cold path).
     #[error(transparent)]
-    Rejected(#[from] Rejection),
+    Rejected(Box<Rejection>),
     /// The state could not be read.
     #[error(transparent)]
     Store(#[from] StateError),
+}
+
+impl From<Rejection> for ApplyError {
+    fn from(rejection: Rejection) -> Self {
+        ApplyError::Rejected(Box::new(rejection))
+    }
 }
 
 type RuleResult<T> = Result<T, ApplyError>;
@@ -79,10 +94,12 @@ pub fn apply<S: StateRead + ?Sized>(
             false => Err(Rejection::TxIdReused {
                 tx_id: tx.tx_id.clone(),
                 seq: previous.seq,
+                earlier: None,
             }
             .into()),
         };
     }
+    check_validity(state, tx, ctx)?;
     authority::check_signatures(state, envelope)?;
     let mut changes = apply_operation(state, envelope, ctx)?;
     stamp(&mut changes, ctx);
@@ -116,29 +133,33 @@ fn apply_operation<S: StateRead + ?Sized>(
 ) -> RuleResult<Objects> {
     let signers: Vec<&str> = envelope.signers().collect();
     match &envelope.tx.operation {
-        Operation::Genesis { participants } => {
-            participants::genesis(&envelope.tx.ledger_id, participants)
-        }
+        Operation::Genesis {
+            participants,
+            governance,
+        } => participants::genesis(&envelope.tx.ledger_id, participants, governance),
         Operation::AdmitParticipant(spec) => participants::admit(state, spec, ctx),
         Operation::RotateKey {
             participant_id,
             new_key,
-        } => participants::rotate_key(state, participant_id, *new_key, ctx),
-        Operation::RevokeParticipant { participant_id, .. } => {
-            participants::revoke(state, participant_id, ctx)
         }
-        Operation::RegisterTank {
+        | Operation::RecoverKey {
+            participant_id,
+            new_key,
+            ..
+        } => participants::replace_key(state, participant_id, *new_key, ctx),
+        Operation::RevokeParticipant {
+            participant_id,
+            successor_id,
+            ..
+        } => participants::revoke(state, participant_id, successor_id.as_deref(), ctx),
+        Operation::RegisterTank(registration) => stock::register_tank(state, registration, ctx),
+        Operation::CertifyStock(certification) => stock::certify(state, certification, ctx),
+        Operation::RegaugeTank { tank_id, gauging } => stock::regauge(state, tank_id, gauging, ctx),
+        Operation::AppointCustodian {
             tank_id,
             warehouse_id,
-            capacity_kg,
-            product,
-        } => stock::register_tank(state, tank_id, warehouse_id, *capacity_kg, product, ctx),
-        Operation::CertifyStock {
-            tank_id,
-            certificate,
-            quantity_kg,
-            depositor_id,
-        } => stock::certify(state, tank_id, certificate, *quantity_kg, depositor_id, ctx),
+            gauging,
+        } => custody::appoint(state, tank_id, warehouse_id, gauging, ctx),
         Operation::IssueReceipt(terms) => receipts::issue(state, terms, ctx),
         Operation::TransferReceipt {
             receipt_id,
@@ -153,7 +174,8 @@ fn apply_operation<S: StateRead + ?Sized>(
         Operation::EnforcePledge {
             pledge_id,
             transferee_id,
-        } => pledges::enforce(state, pledge_id, transferee_id.as_deref(), ctx),
+            grounds,
+        } => pledges::enforce(state, pledge_id, transferee_id.as_deref(), grounds, ctx),
         Operation::FreezeReceipt {
             receipt_id,
             order_reference,
@@ -166,6 +188,44 @@ fn apply_operation<S: StateRead + ?Sized>(
         ),
         Operation::UnfreezeReceipt { receipt_id, .. } => freeze::unfreeze(state, receipt_id, ctx),
     }
+}
+
+/// The entry's time must lie in the transaction's signed window, and the
+/// window may be no longer than the genesis allows (for the genesis itself,
+/// its own limit).
+fn check_validity<S: StateRead + ?Sized>(
+    state: &S,
+    tx: &Transaction,
+    ctx: EntryContext,
+) -> RuleResult<()> {
+    let max_ms = match &tx.operation {
+        Operation::Genesis { governance, .. } => governance.max_validity_ms,
+        _ => authority::governance(state)?.max_validity_ms,
+    };
+    let window = tx.validity;
+    if window.length_ms() > max_ms {
+        return Err(Rejection::ValidityTooLong {
+            not_before_ms: window.not_before_ms,
+            not_after_ms: window.not_after_ms,
+            max_ms,
+        }
+        .into());
+    }
+    if ctx.time_ms < window.not_before_ms {
+        return Err(Rejection::TxNotYetValid {
+            not_before_ms: window.not_before_ms,
+            entry_time_ms: ctx.time_ms,
+        }
+        .into());
+    }
+    if ctx.time_ms > window.not_after_ms {
+        return Err(Rejection::TxExpired {
+            not_after_ms: window.not_after_ms,
+            entry_time_ms: ctx.time_ms,
+        }
+        .into());
+    }
+    Ok(())
 }
 
 fn check_placement(operation: &Operation, seq: Seq) -> RuleResult<()> {
@@ -194,20 +254,26 @@ fn load_participant<S: StateRead + ?Sized>(state: &S, id: &str) -> RuleResult<Pa
         .ok_or_else(|| Rejection::ParticipantNotFound { id: id.to_owned() }.into())
 }
 
+/// A participant that exists and is not revoked.
+fn load_active<S: StateRead + ?Sized>(state: &S, id: &str) -> RuleResult<Participant> {
+    let participant = load_participant(state, id)?;
+    match participant.revoked_at {
+        Some(revoked_at) => Err(Rejection::ParticipantRevoked {
+            id: id.to_owned(),
+            revoked_at,
+        }
+        .into()),
+        None => Ok(participant),
+    }
+}
+
 /// A participant that exists, is not revoked, and holds one of `roles`.
 fn load_active_with_role<S: StateRead + ?Sized>(
     state: &S,
     id: &str,
     roles: &[Role],
 ) -> RuleResult<Participant> {
-    let participant = load_participant(state, id)?;
-    if let Some(revoked_at) = participant.revoked_at {
-        return Err(Rejection::ParticipantRevoked {
-            id: id.to_owned(),
-            revoked_at,
-        }
-        .into());
-    }
+    let participant = load_active(state, id)?;
     if !roles.iter().any(|role| participant.has_role(*role)) {
         return Err(Rejection::MissingRole {
             participant: id.to_owned(),
@@ -234,6 +300,33 @@ fn load_pledge<S: StateRead + ?Sized>(state: &S, id: &str) -> RuleResult<Pledge>
     state
         .pledge(id)?
         .ok_or_else(|| Rejection::PledgeNotFound { id: id.to_owned() }.into())
+}
+
+/// Two capacities of one operation that must be filled by different
+/// participants (nobody attests its own claim).
+fn require_distinct(first: (&str, &'static str), second: (&str, &'static str)) -> RuleResult<()> {
+    if first.0 == second.0 {
+        return Err(Rejection::PartiesNotDistinct {
+            participant: first.0.to_owned(),
+            first: first.1,
+            second: second.1,
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// A time stated in a transaction that must not lie after the entry.
+fn require_past(field: &'static str, value_ms: u64, ctx: EntryContext) -> RuleResult<()> {
+    if value_ms > ctx.time_ms {
+        return Err(Rejection::NotInPast {
+            field,
+            value_ms,
+            now_ms: ctx.time_ms,
+        }
+        .into());
+    }
+    Ok(())
 }
 
 fn require_future(field: &'static str, value_ms: u64, ctx: EntryContext) -> RuleResult<()> {

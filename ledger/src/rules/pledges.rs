@@ -2,13 +2,23 @@
 //!
 //! The double-pledge rule lives in [`super::receipts::require_changeable`]: a
 //! receipt under an active pledge cannot be pledged again, whichever bank
-//! asks, until the pledgee releases or enforces.
+//! asks, until the pledgee releases or enforces. A receipt is not pledgeable
+//! either while its tank is in shortfall or its custodian is revoked.
+//!
+//! Enforcement (the bank takes the receipt) needs grounds: the loan's
+//! maturity has passed, or a regulator co-signs an order, or the holder
+//! co-signs its consent (authority.rs says who signs; the time is checked
+//! here).
 
-use super::receipts::{HOLDING_ROLES, require_changeable, require_not_frozen, require_unexpired};
-use super::{
-    EntryContext, RuleResult, load_active_with_role, load_pledge, load_receipt, require_future,
+use super::authority::require_custodian_active;
+use super::receipts::{
+    HOLDING_ROLES, require_changeable, require_no_shortfall, require_not_frozen, require_unexpired,
 };
-use crate::model::{Pledge, PledgeStatus, PledgeTerms, ReceiptStatus, Role};
+use super::{
+    EntryContext, RuleResult, load_active_with_role, load_pledge, load_receipt, load_tank,
+    require_future,
+};
+use crate::model::{EnforcementGrounds, Pledge, PledgeStatus, PledgeTerms, ReceiptStatus, Role};
 use crate::rejection::Rejection;
 use crate::state::{Objects, StateRead};
 
@@ -27,6 +37,9 @@ pub(super) fn register<S: StateRead + ?Sized>(
     let mut receipt = load_receipt(state, &terms.receipt_id)?;
     require_changeable(state, &receipt)?;
     require_unexpired(&receipt, ctx)?;
+    let tank = load_tank(state, &receipt.terms.tank_id)?;
+    require_custodian_active(state, &tank, Some(receipt.id()))?;
+    require_no_shortfall(&tank, Some(receipt.id()))?;
     load_active_with_role(state, &terms.pledgee_id, &[Role::Bank])?;
     require_future("maturity_ms", terms.maturity_ms, ctx)?;
 
@@ -36,6 +49,7 @@ pub(super) fn register<S: StateRead + ?Sized>(
         started_at_ms: ctx.time_ms,
         status: PledgeStatus::Active,
         registered_at: ctx.seq,
+        successions: Vec::new(),
     };
     receipt.status = ReceiptStatus::Pledged {
         pledge_id: terms.pledge_id.clone(),
@@ -59,21 +73,34 @@ pub(super) fn enforce<S: StateRead + ?Sized>(
     state: &S,
     pledge_id: &str,
     transferee_id: Option<&str>,
+    grounds: &EnforcementGrounds,
     ctx: EntryContext,
 ) -> RuleResult<Objects> {
     let pledge = load_pledge(state, pledge_id)?;
-    let transferee = transferee_id.unwrap_or(&pledge.terms.pledgee_id).to_owned();
+    let transferee = transferee_id.unwrap_or(pledge.pledgee()).to_owned();
     load_active_with_role(state, &transferee, HOLDING_ROLES)?;
-    end_pledge(state, pledge_id, ctx, Some(transferee))
+    if *grounds == EnforcementGrounds::Maturity
+        && pledge.status == PledgeStatus::Active
+        && ctx.time_ms < pledge.terms.maturity_ms
+    {
+        return Err(Rejection::EnforcementBeforeMaturity {
+            pledge: pledge_id.to_owned(),
+            maturity_ms: pledge.terms.maturity_ms,
+            now_ms: ctx.time_ms,
+        }
+        .into());
+    }
+    end_pledge(state, pledge_id, ctx, Some((transferee, grounds.clone())))
 }
 
-/// Ends an active pledge: released (`transferee` is `None`) or enforced to
-/// `transferee`. The receipt becomes active again, with its new holder.
+/// Ends an active pledge: released (`enforced` is `None`) or enforced to a
+/// transferee on some grounds. The receipt becomes active again, with its
+/// new holder.
 fn end_pledge<S: StateRead + ?Sized>(
     state: &S,
     pledge_id: &str,
     ctx: EntryContext,
-    transferee: Option<String>,
+    enforced: Option<(String, EnforcementGrounds)>,
 ) -> RuleResult<Objects> {
     let mut pledge = load_pledge(state, pledge_id)?;
     if pledge.status != PledgeStatus::Active {
@@ -84,16 +111,17 @@ fn end_pledge<S: StateRead + ?Sized>(
         .into());
     }
     let mut receipt = load_receipt(state, &pledge.terms.receipt_id)?;
-    require_not_frozen(&receipt)?;
+    require_not_frozen(state, &receipt)?;
     receipt.status = ReceiptStatus::Active;
     receipt.updated_at = ctx.seq;
-    pledge.status = match transferee {
+    pledge.status = match enforced {
         None => PledgeStatus::Released { at: ctx.seq },
-        Some(transferee_id) => {
+        Some((transferee_id, grounds)) => {
             receipt.holder_id = transferee_id.clone();
             PledgeStatus::Enforced {
                 at: ctx.seq,
                 transferee_id,
+                grounds,
             }
         }
     };

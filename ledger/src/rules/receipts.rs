@@ -4,14 +4,18 @@
 //! ([`require_changeable`]); it can be transferred, split or pledged only
 //! before it expires. Quantities are conserved exactly: an issue adds to its
 //! tank's receipted stock, a split moves the same kilograms to new ids, a
-//! cancellation removes them from both receipted and certified stock.
+//! cancellation removes them from receipted stock and (as oil delivered)
+//! from certified stock. On a tank in shortfall no receipt is issued, and a
+//! cancellation first writes off the missing oil: certified stock falls only
+//! by what the cancelled receipt claimed beyond the shortfall.
 
+use super::stock::clear_shortfall_if_covered;
 use super::{
     EntryContext, RuleResult, load_active_with_role, load_pledge, load_receipt, load_tank,
     require_future,
 };
-use crate::model::{Receipt, ReceiptStatus, ReceiptTerms, Role, Tank};
-use crate::rejection::Rejection;
+use crate::model::{Receipt, ReceiptStatus, ReceiptTerms, Role, Shortfall, Tank};
+use crate::rejection::{ReceiptState, Rejection};
 use crate::state::{Objects, StateRead};
 
 /// Roles that may hold a receipt: traders, and banks after enforcement.
@@ -39,9 +43,11 @@ pub(super) fn issue<S: StateRead + ?Sized>(
         .into());
     }
     if let Some(receipt) = certificate.receipt_id {
+        let backed = load_receipt(state, &receipt)?;
         return Err(Rejection::CertificateInUse {
             certificate: terms.certificate.clone(),
             receipt,
+            receipt_state: Box::new(receipt_state(state, &backed)?),
         }
         .into());
     }
@@ -63,6 +69,7 @@ pub(super) fn issue<S: StateRead + ?Sized>(
     }
     require_future("expires_at_ms", terms.expires_at_ms, ctx)?;
     load_active_with_role(state, &certificate.depositor_id, HOLDING_ROLES)?;
+    require_no_shortfall(&tank, None)?;
     tank.receipted_kg = receipted_after_issue(&tank, terms.quantity_kg)?;
 
     certificate.receipt_id = Some(terms.receipt_id.clone());
@@ -156,9 +163,14 @@ pub(super) fn cancel<S: StateRead + ?Sized>(
         tank: tank.id.clone(),
     };
     let receipted_kg = tank.receipted_kg.checked_sub(kg).ok_or_else(overflow)?;
-    let certified_kg = tank.certified_kg.checked_sub(kg).ok_or_else(overflow)?;
+    let certified_kg = match tank.shortfall {
+        // Write off the missing oil first; what remains was delivered.
+        Some(_) => tank.certified_kg.min(receipted_kg),
+        None => tank.certified_kg.checked_sub(kg).ok_or_else(overflow)?,
+    };
     tank.receipted_kg = receipted_kg;
     tank.certified_kg = certified_kg;
+    clear_shortfall_if_covered(&mut tank);
     receipt.status = ReceiptStatus::Cancelled { at: ctx.seq };
     receipt.updated_at = ctx.seq;
     let mut changes = Objects::default();
@@ -172,7 +184,7 @@ pub(super) fn require_changeable<S: StateRead + ?Sized>(
     state: &S,
     receipt: &Receipt,
 ) -> RuleResult<()> {
-    require_not_frozen(receipt)?;
+    require_not_frozen(state, receipt)?;
     match &receipt.status {
         ReceiptStatus::Active => Ok(()),
         ReceiptStatus::Pledged { pledge_id } => {
@@ -180,7 +192,7 @@ pub(super) fn require_changeable<S: StateRead + ?Sized>(
             Err(Rejection::ReceiptPledged {
                 receipt: receipt.id().to_owned(),
                 pledge: pledge_id.clone(),
-                pledgee: pledge.terms.pledgee_id,
+                pledgee: pledge.pledgee().to_owned(),
                 since: pledge.registered_at,
             }
             .into())
@@ -193,18 +205,55 @@ pub(super) fn require_changeable<S: StateRead + ?Sized>(
     }
 }
 
-/// A frozen receipt cannot change at all, except by unfreezing.
-pub(super) fn require_not_frozen(receipt: &Receipt) -> RuleResult<()> {
-    match &receipt.frozen {
-        Some(freeze) => Err(Rejection::ReceiptFrozen {
-            receipt: receipt.id().to_owned(),
-            regulator: freeze.regulator_id.clone(),
-            order_reference: freeze.order_reference.clone(),
-            since: freeze.since,
-        }
-        .into()),
-        None => Ok(()),
+/// A frozen receipt cannot change at all, except by unfreezing. The refusal
+/// names the pledge on it, if any: the bank holding it needs to know.
+pub(super) fn require_not_frozen<S: StateRead + ?Sized>(
+    state: &S,
+    receipt: &Receipt,
+) -> RuleResult<()> {
+    let Some(freeze) = &receipt.frozen else {
+        return Ok(());
+    };
+    let pledge = match receipt.active_pledge() {
+        Some(id) => Some(load_pledge(state, id)?),
+        None => None,
+    };
+    Err(Rejection::ReceiptFrozen {
+        receipt: receipt.id().to_owned(),
+        regulator: freeze.regulator_id.clone(),
+        order_reference: freeze.order_reference.clone(),
+        since: freeze.since,
+        pledge: pledge.as_ref().map(|p| p.id().into()),
+        pledgee: pledge.as_ref().map(|p| p.pledgee().into()),
     }
+    .into())
+}
+
+/// No new receipt or pledge on a tank in shortfall.
+pub(super) fn require_no_shortfall(tank: &Tank, receipt: Option<&str>) -> RuleResult<()> {
+    let Some(Shortfall { gauging, since }) = &tank.shortfall else {
+        return Ok(());
+    };
+    Err(Rejection::TankShortfall {
+        receipt: receipt.map(Box::from),
+        tank: tank.id.clone(),
+        measured_kg: gauging.measured_kg,
+        receipted_kg: tank.receipted_kg,
+        missing_kg: tank.missing_kg(),
+        inspector: gauging.inspector_id.clone(),
+        report_no: gauging.report_no.clone(),
+        since: *since,
+    }
+    .into())
+}
+
+/// What became of a receipt, for messages about it.
+fn receipt_state<S: StateRead + ?Sized>(state: &S, receipt: &Receipt) -> RuleResult<ReceiptState> {
+    let pledgee = match receipt.active_pledge() {
+        Some(id) => Some(load_pledge(state, id)?.pledgee().to_owned()),
+        None => None,
+    };
+    Ok(ReceiptState::of(receipt, pledgee))
 }
 
 pub(super) fn require_unexpired(receipt: &Receipt, ctx: EntryContext) -> RuleResult<()> {

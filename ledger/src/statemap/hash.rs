@@ -1,4 +1,4 @@
-//! Keys and hashes of the state map (docs/FORMAT.md §8): every preimage
+//! Keys and hashes of the state map (see the module above): every preimage
 //! starts with its own tag, as everywhere in the ledger.
 
 use sha2::{Digest as _, Sha256};

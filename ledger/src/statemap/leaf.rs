@@ -1,5 +1,5 @@
 //! The value a map leaf holds for a receipt or a tank: the SHA-256 of its
-//! current state, written field by field (docs/FORMAT.md §8.2) so that a
+//! current state, written field by field (numbered below) so that a
 //! verifier in any language can compute it; never a Rust serialisation.
 //!
 //! ```text
@@ -73,7 +73,7 @@ pub fn receipt_value(receipt: &Receipt, active_pledge: Option<&Pledge>) -> MapHa
     let mut f = Fields::new(RECEIPT_STATE_TAG);
     f.text(1, &terms.receipt_id)
         .text(2, &terms.tank_id)
-        .text(3, &terms.certificate.agency)
+        .text(3, &terms.certificate.inspector)
         .text(4, &terms.certificate.number)
         .text(5, &terms.product_grade)
         .text(6, &terms.specification)
@@ -127,6 +127,9 @@ pub fn receipt_value(receipt: &Receipt, active_pledge: Option<&Pledge>) -> MapHa
             .int(38, terms.maturity_ms)
             .int(39, pledge.started_at_ms)
             .int(40, pledge.registered_at);
+        if let Some(succession) = pledge.successions.last() {
+            f.text(41, &succession.to).int(42, succession.at);
+        }
     }
     f.finish()
 }
@@ -141,6 +144,29 @@ pub fn tank_value(tank: &Tank) -> MapHash {
         .int(5, tank.certified_kg)
         .int(6, tank.receipted_kg)
         .int(7, tank.registered_at)
-        .int(8, tank.updated_at);
+        .int(8, tank.updated_at)
+        .text(9, &tank.physical_id.facility_code)
+        .text(10, &tank.physical_id.tank_number)
+        .text(11, &tank.calibration.inspector)
+        .text(12, &tank.calibration.number);
+    if let Some(last) = &tank.last_gauging {
+        f.text(13, &last.gauging.inspector_id)
+            .text(14, &last.gauging.report_no)
+            .int(15, last.gauging.measured_kg)
+            .int(16, last.gauging.gauged_at_ms)
+            .int(17, last.at);
+    }
+    if let Some(shortfall) = &tank.shortfall {
+        f.int(18, shortfall.since);
+    }
+    // Each custodian change: the revoked warehouse, then the appointing
+    // entries (the successor of one change is the next change's revoked
+    // warehouse, the last one's is field 2).
+    for change in &tank.custody {
+        f.text(19, &change.from);
+    }
+    for change in &tank.custody {
+        f.int(20, change.at);
+    }
     f.finish()
 }

@@ -1,8 +1,10 @@
 //! The state map: a sparse Merkle tree from every receipt and tank to the
-//! hash of its current state, whose root each checkpoint commits to
-//! (docs/FORMAT.md §8). With a map proof a bank proves a receipt's current
-//! state, its latest entry and the length of its history at a signed
-//! checkpoint, so entries left out of a bundle are caught.
+//! hash of its current state. Once a checkpoint commits to its root, a bank
+//! proves with a map proof a receipt's current state, its latest entry and
+//! the length of its history, so entries left out of a bundle are caught.
+//! Checkpoints do not carry the root yet: the map is defined and tested
+//! here (the definition below, [`hash`] and [`leaf`]), and docs/FORMAT.md
+//! §7.6 says what a bundle therefore does not prove.
 //!
 //! ```text
 //!  key   = SHA-256("pledge-ledger/v1/state-key\0" ‖ kind ‖ id)        kind 0x01 receipt, 0x02 tank

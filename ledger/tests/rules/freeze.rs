@@ -65,6 +65,64 @@ fn only_a_regulator_freezes() {
 }
 
 #[test]
+fn only_the_freezing_regulator_or_the_quorum_lifts_a_freeze() {
+    let mut world = World::new();
+    world.pledged_receipt("R-1", "P-1", "bank-a");
+    world.ok(freeze("R-1"), &["regulator-2"]);
+    let expected = Rejection::MissingSignature {
+        party: Party::OneOf(vec![
+            Party::Participant {
+                id: "regulator-2".into(),
+                capacity: "freezing regulator",
+            },
+            Party::Quorum {
+                members: QUORUM.iter().map(|m| (*m).into()).collect(),
+                threshold: 2,
+            },
+        ]),
+    };
+    // Another regulator alone cannot lift it.
+    let rejection = world.refused(unfreeze("R-1"), &["regulator"]);
+    assert_eq!(rejection, expected);
+    assert_eq!(
+        rejection.to_string(),
+        "missing signature of `regulator-2` as freezing regulator or 2 of the quorum {admin, regulator}"
+    );
+    // The quorum can.
+    world.ok(unfreeze("R-1"), QUORUM);
+    // And the freezer can lift its own freeze.
+    world.ok(freeze("R-1"), &["regulator-2"]);
+    assert_eq!(world.refused(unfreeze("R-1"), &["admin"]), expected);
+    world.ok(unfreeze("R-1"), &["regulator-2"]);
+    world.assert_replays();
+}
+
+#[test]
+fn a_refusal_on_a_frozen_receipt_names_its_pledge() {
+    let mut world = World::new();
+    world.pledged_receipt("R-1", "P-1", "bank-a");
+    let since = world.ok(freeze("R-1"), &["regulator"]).seq;
+    let rejection = world.refused(transfer("R-1", "trader-b"), &["trader-a", "wh-1"]);
+    assert_eq!(
+        rejection,
+        Rejection::ReceiptFrozen {
+            receipt: "R-1".into(),
+            regulator: "regulator".into(),
+            order_reference: "(2026) Zhe 09 Min Chu 1".into(),
+            since,
+            pledge: Some("P-1".into()),
+            pledgee: Some("bank-a".into()),
+        }
+    );
+    assert!(
+        rejection
+            .to_string()
+            .ends_with("; it is pledged to bank `bank-a` under pledge `P-1`"),
+        "{rejection}"
+    );
+}
+
+#[test]
 fn unfreezing_needs_a_freeze_and_a_regulator() {
     let mut world = World::new();
     world.receipt_of("R-1", 1_000);
@@ -77,7 +135,7 @@ fn unfreezing_needs_a_freeze_and_a_regulator() {
     world.ok(freeze("R-1"), &["regulator"]);
     assert!(matches!(
         world.refused(unfreeze("R-1"), &["trader-a"]),
-        Rejection::MissingSignature { .. }
+        Rejection::UnexpectedSigner { .. } | Rejection::MissingSignature { .. }
     ));
 }
 

@@ -1,5 +1,6 @@
 use pledge_ledger::Rejection;
 use pledge_ledger::model::{CertificateRef, ReceiptStatus};
+use pledge_ledger::rejection::ReceiptState;
 use pledge_ledger::rules;
 use pledge_ledger::view::LedgerRead;
 use pledge_proto::v1::transaction::Operation;
@@ -8,7 +9,7 @@ use crate::support::*;
 
 fn cert(number: &str) -> CertificateRef {
     CertificateRef {
-        agency: "SGS Zhoushan".into(),
+        inspector: INSPECTOR.into(),
         number: number.into(),
     }
 }
@@ -99,8 +100,8 @@ fn the_tank_stock_check_holds_even_when_a_certificate_would_allow_more() {
     let refusal = rules::apply(&state, &envelope, ctx).unwrap_err();
     assert!(
         matches!(
-            refusal,
-            rules::ApplyError::Rejected(Rejection::StockExceeded {
+            &refusal,
+            rules::ApplyError::Rejected(rejection) if matches!(**rejection, Rejection::StockExceeded {
                 certified_kg: 5_000_000,
                 receipted_kg: 0,
                 requested_kg: 6_000_000,
@@ -112,22 +113,46 @@ fn the_tank_stock_check_holds_even_when_a_certificate_would_allow_more() {
 }
 
 #[test]
-fn one_certificate_backs_one_receipt() {
+fn one_certificate_backs_one_receipt_and_the_refusal_says_what_became_of_it() {
     let mut world = World::new();
     stocked_tank(&mut world);
     world.ok(
         issue("R-1", "T-1", "C-1", 3_000_000, expiry(&world)),
         &["wh-1"],
     );
+    let pledged = world
+        .ok(
+            pledge("P-1", "R-1", "bank-a", world.now_ms + 90 * DAY_MS),
+            &["trader-a", "bank-a"],
+        )
+        .seq;
+    let rejection = world.refused(
+        issue("R-2", "T-1", "C-1", 3_000_000, expiry(&world)),
+        &["wh-1"],
+    );
     assert_eq!(
-        world.refused(
-            issue("R-2", "T-1", "C-1", 3_000_000, expiry(&world)),
-            &["wh-1"]
-        ),
+        rejection,
         Rejection::CertificateInUse {
             certificate: cert("C-1"),
-            receipt: "R-1".into()
+            receipt: "R-1".into(),
+            receipt_state: Box::new(ReceiptState {
+                receipt_status: "pledged",
+                receipt_holder: "trader-a".into(),
+                receipt_pledge: Some("P-1".into()),
+                receipt_pledgee: Some("bank-a".into()),
+                receipt_updated_at: pledged,
+            })
         }
+    );
+    assert_eq!(
+        rejection.to_string(),
+        "certificate C-1 of `insp-1` already backs receipt `R-1`, which is pledged to bank \
+         `bank-a` under pledge `P-1`, held by `trader-a`"
+    );
+    assert!(
+        rejection
+            .fields()
+            .contains(&("receipt_pledgee".into(), "bank-a".into()))
     );
 }
 

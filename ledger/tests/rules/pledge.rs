@@ -92,6 +92,7 @@ fn re_pledge_after_release_is_allowed() {
 fn after_enforcement_only_the_new_holder_can_pledge() {
     let mut world = World::new();
     world.pledged_receipt("R-1", "P-A", "bank-a");
+    world.now_ms = world.pledge("P-A").terms.maturity_ms;
     world.ok(enforce("P-A", "trader-b"), &["bank-a"]);
     // The old holder's signature no longer counts.
     assert!(matches!(
@@ -138,16 +139,21 @@ fn frozen_expired_or_cancelled_receipts_cannot_be_pledged() {
     world.receipt_of("R-old", 1_000);
     let expires = world.receipt("R-old").terms.expires_at_ms;
     world.now_ms = expires;
+    let rejection = world.refused(
+        pledge("P-3", "R-old", "bank-a", expires + DAY_MS),
+        &["trader-a", "bank-a"],
+    );
     assert_eq!(
-        world.refused(
-            pledge("P-3", "R-old", "bank-a", expires + DAY_MS),
-            &["trader-a", "bank-a"]
-        ),
+        rejection,
         Rejection::ReceiptExpired {
             receipt: "R-old".into(),
             expires_at_ms: expires,
             now_ms: expires
         }
+    );
+    assert_eq!(
+        rejection.to_string(),
+        "receipt `R-old` expired at 2028-01-15T08:00:00Z (entry time 2028-01-15T08:00:00Z)"
     );
 }
 

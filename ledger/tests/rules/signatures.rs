@@ -18,12 +18,40 @@ fn a_signature_by_the_wrong_key_is_refused() {
         .sign("trader-a", &key(77))
         .sign("wh-1", &key(2))
         .build();
+    let rejection = world.submit_envelope(envelope).unwrap_err();
     assert_eq!(
-        world.submit_envelope(envelope),
-        Err(Rejection::KeyNotCurrent {
+        rejection,
+        Rejection::KeyNeverOwned {
             signer: "trader-a".into(),
-            key_since: 0
-        })
+            key: pledge_ledger::crypto::public_key(&key(77)).to_hex(),
+            owner: None
+        }
+    );
+    assert!(
+        rejection
+            .to_string()
+            .contains("was never `trader-a`'s key (no participant holds it)"),
+        "{rejection}"
+    );
+}
+
+#[test]
+fn another_participants_key_is_named_as_theirs() {
+    let mut world = World::new();
+    world.receipt_of("R-1", 1_000);
+    let tx = world.tx(transfer("R-1", "trader-b"));
+    let envelope = EnvelopeBuilder::new(&tx)
+        .sign("trader-a", &key(5)) // trader-b's key
+        .sign("wh-1", &key(2))
+        .build();
+    let rejection = world.submit_envelope(envelope).unwrap_err();
+    assert!(
+        matches!(rejection, Rejection::KeyNeverOwned { owner: Some(ref o), .. } if o == "trader-b"),
+        "{rejection:?}"
+    );
+    assert!(
+        rejection.to_string().ends_with("(it is `trader-b`'s)"),
+        "{rejection}"
     );
 }
 
@@ -110,7 +138,7 @@ fn an_unknown_signer_is_refused() {
 fn a_revoked_key_is_refused_from_the_revocation_on() {
     let mut world = World::new();
     world.receipt_of("R-1", 1_000);
-    world.ok(revoke("bank-a"), &["admin"]);
+    world.ok(revoke("bank-a"), QUORUM);
     assert!(matches!(
         world.refused(
             pledge("P-1", "R-1", "bank-a", world.now_ms + DAY_MS),
@@ -125,11 +153,15 @@ fn a_revoked_key_is_refused_from_the_revocation_on() {
 fn a_rotated_key_is_refused_after_the_rotation_and_history_still_verifies() {
     let mut world = World::new();
     world.pledged_receipt("R-1", "P-1", "bank-a"); // signed with bank-a's first key
-    world.ok(rotate("bank-a", &key(60)), &["admin"]);
-    assert!(matches!(
+    let rotated = world.ok(rotate("bank-a", &key(60)), &["bank-a"]).seq;
+    assert_eq!(
         world.refused(release("P-1"), &["bank-a"]),
-        Rejection::KeyNotCurrent { .. }
-    ));
+        Rejection::KeyNotCurrent {
+            signer: "bank-a".into(),
+            key_since: rotated,
+            retired_at: rotated
+        }
+    );
     world.keys.insert("bank-a".into(), key(60));
     world.ok(release("P-1"), &["bank-a"]);
     world.assert_replays();
@@ -187,8 +219,34 @@ fn a_new_transaction_reusing_a_tx_id_is_refused() {
         rejection,
         Rejection::TxIdReused {
             tx_id: tx.tx_id.clone(),
-            seq: first.seq
+            seq: first.seq,
+            earlier: Some("registered pledge `P-1` of receipt `R-1` to `bank-a`".into())
         }
+    );
+    assert_eq!(
+        rejection.to_string(),
+        format!(
+            "transaction id `{}` was already used by entry {}, which registered pledge `P-1` of receipt `R-1` to `bank-a`",
+            tx.tx_id, first.seq
+        )
+    );
+}
+
+#[test]
+fn a_retry_says_what_became_of_the_transaction_since() {
+    let mut world = World::new();
+    world.receipt_of("R-1", 1_000);
+    let tx = world.tx(pledge("P-1", "R-1", "bank-a", world.now_ms + DAY_MS));
+    let envelope = world.sign(&tx, &["trader-a", "bank-a"]);
+    let first = world.submit_envelope(envelope.clone()).unwrap();
+    assert_eq!(first.since, None);
+    let released = world.ok(release("P-1"), &["bank-a"]).seq;
+    let retry = world.submit_envelope(envelope).unwrap();
+    assert!(retry.duplicate);
+    assert_eq!(retry.seq, first.seq);
+    assert_eq!(
+        retry.since.as_deref(),
+        Some(format!("pledge `P-1` was released at entry {released}").as_str())
     );
 }
 

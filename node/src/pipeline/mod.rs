@@ -42,12 +42,14 @@ use std::sync::{Arc, mpsc as std_mpsc};
 use std::thread::JoinHandle;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use pledge_ledger::crypto::PublicKey;
 use pledge_ledger::envelope::VerifiedEnvelope;
 use pledge_ledger::ledger::{Committed, DecideBase, DecidedGroup, Decider, SubmitResult};
 use pledge_ledger::model::{
-    Certificate, CertificateRef, Participant, Pledge, Receipt, Seq, Tank, TxRecord,
+    Certificate, CertificateRef, Governance, KeyOwner, LegalId, Participant, PhysicalTankId,
+    Pledge, Receipt, Seq, Tank, TxRecord,
 };
-use pledge_ledger::state::{Objects, StateError, StateRead};
+use pledge_ledger::state::{Objects, ReceiptFilter, StateError, StateRead, matching_receipts};
 use pledge_ledger::store::{LogRead, StateStore, StateUpdate, StateView, StoreError};
 use pledge_ledger::view::{LedgerRead, Snapshot};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -80,13 +82,24 @@ pub enum SequencerError {
         /// The store's error.
         reason: String,
     },
+    /// Cluster mode: this member cannot sequence now (not the leader, not
+    /// ready yet, or leadership lost while the group was in flight).
+    #[error("{message}")]
+    Cluster {
+        /// The stable reason code.
+        reason: &'static str,
+        /// What happened and what to do.
+        message: String,
+    },
 }
 
-type Reply = oneshot::Sender<Result<SubmitResult, SequencerError>>;
+/// Where a submission's answer goes.
+pub(crate) type Reply = oneshot::Sender<Result<SubmitResult, SequencerError>>;
 
-struct Submission {
-    envelope: VerifiedEnvelope,
-    reply: Reply,
+/// A verified envelope waiting to be sequenced, and its submitter.
+pub(crate) struct Submission {
+    pub(crate) envelope: VerifiedEnvelope,
+    pub(crate) reply: Reply,
 }
 
 impl std::fmt::Debug for Submission {
@@ -124,6 +137,18 @@ impl Sequencer {
             .await
             .unwrap_or_else(|_| Err(stopped("the pipeline stopped")))
     }
+}
+
+/// A submission queue without the single-node pipeline behind it: cluster
+/// mode's sequencing step takes the submissions.
+pub(crate) fn queue(depth: usize) -> (Sequencer, mpsc::Receiver<Submission>) {
+    let (queue, submissions) = mpsc::channel(depth.max(1));
+    let sequencer = Sequencer {
+        queue,
+        depth,
+        failed: Arc::new(AtomicBool::new(false)),
+    };
+    (sequencer, submissions)
 }
 
 fn stopped(reason: &str) -> SequencerError {
@@ -329,7 +354,8 @@ fn refuse(group: Vec<Submission>, error: &SequencerError) {
     refuse_replies(group.into_iter().map(|s| s.reply).collect(), error);
 }
 
-fn refuse_replies(replies: Vec<Reply>, error: &SequencerError) {
+/// Answers every one of `replies` with `error`.
+pub(crate) fn refuse_replies(replies: Vec<Reply>, error: &SequencerError) {
     for reply in replies {
         let _ = reply.send(Err(error.clone()));
     }
@@ -369,12 +395,33 @@ impl<R: LogRead, V: StateView> StateRead for Speculative<'_, R, V> {
             None => self.snapshot.ledger_id(),
         }
     }
+    fn governance(&self) -> Result<Option<Governance>, StateError> {
+        match self.newest(|objects| objects.governance.as_ref()) {
+            Some(governance) => Ok(Some(governance)),
+            None => self.snapshot.governance(),
+        }
+    }
     speculative_read!(participant, participants, str, Participant);
+    speculative_read!(key_owner, key_owners, PublicKey, KeyOwner);
+    speculative_read!(legal_id_owner, legal_ids, LegalId, String);
     speculative_read!(tank, tanks, str, Tank);
+    speculative_read!(physical_tank, physical_tanks, PhysicalTankId, String);
     speculative_read!(certificate, certificates, CertificateRef, Certificate);
     speculative_read!(receipt, receipts, str, Receipt);
     speculative_read!(pledge, pledges, str, Pledge);
     speculative_read!(transaction, transactions, str, TxRecord);
+
+    /// The snapshot's matches and the receipts in flight, each judged as
+    /// they will be once the groups in flight are durable.
+    fn receipt_ids(&self, filter: &ReceiptFilter) -> Result<Vec<String>, StateError> {
+        let candidates = self.snapshot.receipt_ids(filter)?.into_iter();
+        let in_flight: Vec<String> = self
+            .in_flight
+            .iter()
+            .flat_map(|g| g.update.changes.receipts.keys().cloned())
+            .collect();
+        matching_receipts(self, filter, candidates.chain(in_flight))
+    }
 }
 
 impl<R: LogRead, V: StateView> DecideBase for Speculative<'_, R, V> {
@@ -387,6 +434,13 @@ impl<R: LogRead, V: StateView> DecideBase for Speculative<'_, R, V> {
             }),
             None => self.snapshot.answer_of(seq),
         }
+    }
+
+    fn entry_if_readable(
+        &self,
+        seq: Seq,
+    ) -> Result<Option<pledge_ledger::entry::Entry>, StoreError> {
+        self.snapshot.entry_if_readable(seq)
     }
 }
 

@@ -68,6 +68,16 @@ impl<R: LogRead, V: StateView> Published<R, V> {
         self.replace(&parts);
     }
 
+    /// The chain is at `head` and `state` has applied all of it (a cluster
+    /// member after applying a committed group): both change at once.
+    pub fn caught_up(&self, head: ChainCursor, state: V) {
+        let mut parts = self.parts();
+        parts.head = head;
+        parts.pending.clear();
+        parts.state = state;
+        self.replace(&parts);
+    }
+
     fn parts(&self) -> MutexGuard<'_, Parts<R, V>> {
         self.parts.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -9,18 +9,21 @@ use anyhow::Context as _;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use pledge_client::audit::{self, Verdict};
-use pledge_client::checkpoints::{TreeWitness, default_state_file, read_checkpoint, remember};
+use pledge_client::checkpoints::{
+    TreeWitness, default_state_file, fork_between, read_checkpoint, remember,
+};
 use pledge_client::export::{ExportReader, write_record};
 use pledge_client::time::format_rfc3339;
 use pledge_client::{json, keys, pb};
 use pledge_ledger::checkpoint::{SignedCheckpoint, ledger_origin};
-use pledge_ledger::crypto::PublicKey;
+use pledge_ledger::cosigning::{ForkEvidence, Trust, WitnessPolicy};
 use pledge_ledger::entry::Entry;
 use pledge_ledger::tx::Transaction;
 use prost::Message;
 use serde_json::{Value, json};
 use tokio_stream::StreamExt;
 
+use super::evidence::WitnessArgs;
 use super::{Context, EXIT_AUDIT_FAILED};
 
 /// Which entries to print.
@@ -53,6 +56,9 @@ pub struct AuditArgs {
     /// still agrees with it: the log only grew.
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
+    /// The node's latest checkpoint and a `--checkpoint` given must meet it.
+    #[command(flatten)]
+    witnesses: WitnessArgs,
 }
 
 /// Where to export.
@@ -204,7 +210,8 @@ pub async fn audit(ctx: &Context, args: AuditArgs) -> anyhow::Result<ExitCode> {
         .state
         .clone()
         .unwrap_or_else(|| default_state_file(&ledger_id, &node_key));
-    let agreed = check_checkpoints(&witness, &ledger_id, &node_key, &state, &args, node_latest);
+    let trust = args.witnesses.trust(node_key)?;
+    let agreed = check_checkpoints(&witness, &ledger_id, &trust, &state, &args, node_latest);
     match agreed {
         Ok(newest) => {
             print_verdict(
@@ -218,7 +225,7 @@ pub async fn audit(ctx: &Context, args: AuditArgs) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Err(reason) => {
+        Err(Disagreement::Refused(reason)) => {
             let value = json!({"verified": false, "checkpoint_mismatch": reason, "node_key": node_key.to_hex()});
             ctx.out.either(
                 &value,
@@ -226,36 +233,69 @@ pub async fn audit(ctx: &Context, args: AuditArgs) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::from(EXIT_AUDIT_FAILED))
         }
+        Err(Disagreement::Fork(fork)) => {
+            let value = json!({
+                "verified": false, "node_key": node_key.to_hex(),
+                "fork": {"reason": fork.reason, "first": fork.first.to_text(), "second": fork.second.to_text()},
+            });
+            ctx.out.either(&value, &fork.to_string());
+            Ok(ExitCode::from(EXIT_AUDIT_FAILED))
+        }
+    }
+}
+
+/// Why the audited chain is not held to the checkpoints.
+enum Disagreement {
+    /// A checkpoint is not believed, or the chain contradicts it.
+    Refused(String),
+    /// Two checkpoints the node signed cannot both be true: both notes are
+    /// the evidence.
+    Fork(Box<ForkEvidence>),
+}
+
+impl From<String> for Disagreement {
+    fn from(reason: String) -> Disagreement {
+        Disagreement::Refused(reason)
     }
 }
 
 /// Checks the remembered, the given and the node's latest checkpoint against
-/// the audited chain; returns the newest of them (the one to remember).
+/// the audited chain; returns the newest of them (the one to remember). The
+/// given and the node's latest must meet the witness policy of `trust`; the
+/// remembered one met it when it was remembered.
 fn check_checkpoints(
     witness: &TreeWitness,
     ledger_id: &str,
-    node_key: &PublicKey,
+    trust: &Trust,
     state: &std::path::Path,
     args: &AuditArgs,
     node_latest: Option<String>,
-) -> Result<Option<SignedCheckpoint>, String> {
+) -> Result<Option<SignedCheckpoint>, Disagreement> {
     let mut all = Vec::new();
-    let read = |path: &std::path::Path| {
-        read_checkpoint(path, ledger_id, node_key).map_err(|e| e.to_string())
-    };
-    all.extend(read(state)?);
+    let log_key_only = Trust::new(trust.log_keys.clone(), WitnessPolicy::none());
+    all.extend(read_checkpoint(state, ledger_id, &log_key_only).map_err(|e| e.to_string())?);
     if let Some(path) = &args.checkpoint {
-        all.push(read(path)?.ok_or_else(|| format!("{} does not exist", path.display()))?);
+        let given = read_checkpoint(path, ledger_id, trust).map_err(|e| e.to_string())?;
+        all.push(given.ok_or_else(|| format!("{} does not exist", path.display()))?);
     }
     if let Some(note) = node_latest {
         let origin = ledger_origin(ledger_id);
-        all.push(
-            SignedCheckpoint::open(&note, &origin, std::slice::from_ref(node_key))
-                .map_err(|e| format!("the node's checkpoint: {e}"))?,
-        );
+        let cosigned = trust
+            .open(&note, &origin)
+            .map_err(|e| format!("the node's checkpoint: {e}"))?;
+        all.push(cosigned.signed);
     }
-    for checkpoint in &all {
-        witness.check(&checkpoint.checkpoint)?;
+    let (agreeing, disagreeing): (Vec<_>, Vec<_>) = all
+        .iter()
+        .partition(|c| witness.check(&c.checkpoint).is_ok());
+    if let Some(bad) = disagreeing.first() {
+        let fork = agreeing
+            .iter()
+            .find_map(|good| fork_between(witness, bad, good));
+        return Err(match fork {
+            Some(fork) => Disagreement::Fork(Box::new(fork)),
+            None => Disagreement::Refused(witness.check(&bad.checkpoint).err().unwrap_or_default()),
+        });
     }
     Ok(all.into_iter().max_by_key(|c| c.checkpoint.size))
 }

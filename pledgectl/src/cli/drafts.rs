@@ -68,6 +68,15 @@ fn print_draft(ctx: &Context, draft: &Draft, title: &str) {
     } else {
         signers.join(", ")
     };
-    let text = format!("{title}\nsigned by: {signed}\n{}", render(&draft.summary()));
+    let tx = draft.transaction();
+    let valid = format!(
+        "valid from {} until {}",
+        pledge_client::time::format_rfc3339(tx.not_before_ms),
+        pledge_client::time::format_rfc3339(tx.not_after_ms)
+    );
+    let text = format!(
+        "{title}\nsigned by: {signed}\n{valid}\n{}",
+        render(&draft.summary())
+    );
     ctx.out.either(&value, text.trim_end());
 }

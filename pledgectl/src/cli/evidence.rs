@@ -1,18 +1,41 @@
 //! `pledgectl checkpoint`, `receipt prove` and `verify-bundle`: evidence a
-//! bank can keep and show a third party, checked with only the node's key.
+//! bank can keep and show a third party, checked with the node's key and
+//! the bank's witness policy.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Args;
+use pledge_client::evidence::{read_policy, verdict_json, verdict_text};
 use pledge_client::{audit, keys};
 use pledge_ledger::bundle::{Bundle, BundleVerdict};
-use pledge_ledger::checkpoint::{SignedCheckpoint, ledger_origin};
+use pledge_ledger::cosigning::{CosignedCheckpoint, Trust, WitnessPolicy};
 use pledge_ledger::crypto::PublicKey;
 use serde_json::json;
 
 use super::{Context, EXIT_AUDIT_FAILED};
+
+/// The witnesses a checkpoint must be cosigned by.
+#[derive(Debug, Args)]
+pub struct WitnessArgs {
+    /// The witness policy file (docs/FORMAT.md §7.8): which witnesses must
+    /// have cosigned a checkpoint for it to be believed. Without it a
+    /// checkpoint rests on the node's key alone, and the output says so.
+    #[arg(long, value_name = "FILE", env = "PLEDGE_WITNESS_POLICY")]
+    witness_policy: Option<PathBuf>,
+}
+
+impl WitnessArgs {
+    /// What the verifier trusts: `node_key` and the policy, if given.
+    pub fn trust(&self, node_key: PublicKey) -> anyhow::Result<Trust> {
+        let policy = match &self.witness_policy {
+            Some(path) => read_policy(path)?,
+            None => WitnessPolicy::none(),
+        };
+        Ok(Trust::new(vec![node_key], policy))
+    }
+}
 
 /// Fetch the node's latest signed checkpoint.
 #[derive(Debug, Args)]
@@ -23,6 +46,11 @@ pub struct CheckpointArgs {
     /// The node key to verify it with, 64 hex digits (default: as the node reports it).
     #[arg(long, value_name = "HEX")]
     node_key: Option<String>,
+    /// Wait (up to the node's limit) for a checkpoint covering at least this many entries.
+    #[arg(long, value_name = "SIZE", default_value_t = 0)]
+    min_size: u64,
+    #[command(flatten)]
+    witnesses: WitnessArgs,
 }
 
 /// Write the evidence bundle of a receipt.
@@ -36,6 +64,8 @@ pub struct ProveArgs {
     /// The node key to verify it with before writing (default: as the node reports it).
     #[arg(long, value_name = "HEX")]
     node_key: Option<String>,
+    #[command(flatten)]
+    witnesses: WitnessArgs,
 }
 
 /// Verify an evidence bundle offline.
@@ -46,6 +76,8 @@ pub struct VerifyBundleArgs {
     /// The node's public key, 64 hex digits, obtained out of band (never from the bundle).
     #[arg(long, value_name = "HEX")]
     node_key: String,
+    #[command(flatten)]
+    witnesses: WitnessArgs,
 }
 
 async fn node_key(ctx: &Context, given: Option<&str>) -> anyhow::Result<PublicKey> {
@@ -57,14 +89,19 @@ async fn node_key(ctx: &Context, given: Option<&str>) -> anyhow::Result<PublicKe
     }
 }
 
-/// Prints (and saves) the node's latest checkpoint after verifying its signature.
+/// Prints (and saves) the node's latest checkpoint after verifying its
+/// signature and the witness quorum.
 pub async fn checkpoint(ctx: &Context, args: CheckpointArgs) -> anyhow::Result<ExitCode> {
-    let key = node_key(ctx, args.node_key.as_deref()).await?;
+    let trust = args
+        .witnesses
+        .trust(node_key(ctx, args.node_key.as_deref()).await?)?;
     let client = ctx.client().await?;
     let ledger_id = client.node_info().await?.ledger_id;
-    let note = client.checkpoint().await?.note;
-    let signed = SignedCheckpoint::open(&note, &ledger_origin(&ledger_id), &[key])
-        .context("the node's checkpoint does not verify")?;
+    let cosigned = client
+        .trusted_checkpoint(&trust, &ledger_id, args.min_size, 0)
+        .await
+        .context("the node's checkpoint is not believed")?;
+    let signed = &cosigned.signed;
     if let Some(path) = &args.out {
         std::fs::write(path, signed.to_text())
             .with_context(|| format!("writing {}", path.display()))?;
@@ -73,31 +110,52 @@ pub async fn checkpoint(ctx: &Context, args: CheckpointArgs) -> anyhow::Result<E
     let value = json!({
         "origin": c.origin, "tree_size": c.size, "root": hex::encode(c.root),
         "chain_head": c.head_hash.to_hex(), "time_ms": c.time_ms, "note": signed.to_text(),
+        "witnessed": cosigned.witnessed, "cosigners": cosigned.cosigners.names(),
     });
-    ctx.out.either(&value, signed.to_text().trim_end());
+    let text = format!(
+        "{}\n{}",
+        signed.to_text().trim_end(),
+        witnesses_line(&cosigned)
+    );
+    ctx.out.either(&value, &text);
     Ok(ExitCode::SUCCESS)
 }
 
-/// Fetches a receipt's bundle, verifies it, writes it.
+fn witnesses_line(cosigned: &CosignedCheckpoint) -> String {
+    match cosigned.witnessed {
+        true => format!(
+            "witness quorum met: cosigned by {}",
+            cosigned.cosigners.names().join(", ")
+        ),
+        false => "no witness policy given: this checkpoint rests on the node's key alone".into(),
+    }
+}
+
+/// Fetches a receipt's bundle (bound by the node to a checkpoint covering
+/// the receipt's latest entry), verifies it, writes it.
 pub async fn prove(ctx: &Context, args: ProveArgs) -> anyhow::Result<ExitCode> {
-    let key = node_key(ctx, args.node_key.as_deref()).await?;
-    let answer = ctx.client().await?.prove_receipt(&args.receipt_id).await?;
-    let bundle = Bundle::from_json(&answer.json)?;
-    let verdict = bundle
-        .verify(&key)
+    let trust = args
+        .witnesses
+        .trust(node_key(ctx, args.node_key.as_deref()).await?)?;
+    let (json, verdict) = ctx
+        .client()
+        .await?
+        .prove_receipt_trusted(&args.receipt_id, &trust)
+        .await
         .context("the node's bundle does not verify")?;
-    std::fs::write(&args.out, &answer.json)
-        .with_context(|| format!("writing {}", args.out.display()))?;
+    std::fs::write(&args.out, &json).with_context(|| format!("writing {}", args.out.display()))?;
     print_verdict(ctx, &verdict);
     Ok(ExitCode::SUCCESS)
 }
 
-/// Verifies a bundle file with only the node's key.
+/// Verifies a bundle file with the node's key and the witness policy.
 pub fn verify_bundle(ctx: &Context, args: VerifyBundleArgs) -> anyhow::Result<ExitCode> {
-    let key = keys::parse_public_key(&args.node_key)?;
+    let trust = args
+        .witnesses
+        .trust(keys::parse_public_key(&args.node_key)?)?;
     let text = std::fs::read_to_string(&args.file)
         .with_context(|| format!("reading {}", args.file.display()))?;
-    let verified = Bundle::from_json(&text).and_then(|bundle| bundle.verify(&key));
+    let verified = Bundle::from_json(&text).and_then(|bundle| bundle.verify(&trust));
     match verified {
         Ok(verdict) => {
             print_verdict(ctx, &verdict);
@@ -113,42 +171,6 @@ pub fn verify_bundle(ctx: &Context, args: VerifyBundleArgs) -> anyhow::Result<Ex
 }
 
 fn print_verdict(ctx: &Context, verdict: &BundleVerdict) {
-    let pledges: Vec<_> = verdict
-        .pledge_registrations
-        .iter()
-        .map(|p| json!({"seq": p.seq, "pledge_id": p.pledge_id, "pledgee": p.pledgee, "status": format!("{:?}", p.status)}))
-        .collect();
-    let active = verdict.active_pledge.as_ref().map(|p| {
-        json!({"pledge_id": p.pledge_id, "pledgee": p.pledgee, "registered_at": p.registered_at})
-    });
-    let value = json!({
-        "verified": true, "ledger_id": verdict.ledger_id, "tree_size": verdict.tree_size,
-        "root": hex::encode(verdict.root), "receipt_id": verdict.receipt_id, "holder": verdict.holder,
-        "warehouse": verdict.warehouse, "quantity_kg": verdict.quantity_kg, "frozen": verdict.frozen,
-        "status": format!("{:?}", verdict.status), "active_pledge": active, "pledges": pledges,
-        "entries": verdict.entry_seqs,
-    });
-    let mut text = format!(
-        "verified: receipt {} ({} kg, warehouse {}) held by {} at tree size {} (root {})",
-        verdict.receipt_id,
-        verdict.quantity_kg,
-        verdict.warehouse,
-        verdict.holder,
-        verdict.tree_size,
-        hex::encode(verdict.root)
-    );
-    match &verdict.active_pledge {
-        Some(p) => text.push_str(&format!(
-            "\nactive pledge: {} to {} since entry {}; no other pledge active",
-            p.pledge_id, p.pledgee, p.registered_at
-        )),
-        None => text.push_str("\nno active pledge"),
-    }
-    for p in &verdict.pledge_registrations {
-        text.push_str(&format!(
-            "\n  entry {}: pledge {} to {} ({:?})",
-            p.seq, p.pledge_id, p.pledgee, p.status
-        ));
-    }
-    ctx.out.either(&value, &text);
+    ctx.out
+        .either(&verdict_json(verdict), &verdict_text(verdict));
 }

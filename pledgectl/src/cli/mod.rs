@@ -87,10 +87,10 @@ pub enum Command {
     /// Generate and inspect key files.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
-    /// Admit, re-key, revoke and look up participants (admin).
+    /// Admit, recover, revoke (the quorum), rotate keys (each its own) and look up participants.
     #[command(subcommand)]
     Participant(participant::ParticipantCommand),
-    /// Register tanks and certify stock (warehouse); look up tanks.
+    /// Register tanks, certify stock, re-gauge, appoint custodians; look up tanks.
     #[command(subcommand)]
     Tank(tank::TankCommand),
     /// Issue, transfer, split and cancel receipts; look them up.
@@ -101,7 +101,7 @@ pub enum Command {
     Pledge(pledge::PledgeCommand),
     /// Freeze a receipt under a court order (regulator).
     Freeze(regulator::OrderArgs),
-    /// Lift a freeze (regulator).
+    /// Lift a freeze (the freezing regulator, or the quorum).
     Unfreeze(regulator::OrderArgs),
     /// The node's identity: ledger id, node key, genesis hash, version.
     Info,

@@ -1,4 +1,6 @@
-//! `pledgectl participant`: the registry of participants (admin writes).
+//! `pledgectl participant`: the registry of participants. Admission,
+//! recovery and revocation are the quorum's (its members each sign, or sign
+//! a draft in turn); a key rotation is the participant's own.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,7 +15,7 @@ use super::write::{self, WriteArgs};
 /// Participant commands.
 #[derive(Debug, Subcommand)]
 pub enum ParticipantCommand {
-    /// Admit a participant (signed by an admin).
+    /// Admit a participant (signed by the quorum).
     Admit {
         /// The new participant's id, e.g. bank-a.
         #[arg(long)]
@@ -25,13 +27,15 @@ pub enum ParticipantCommand {
         #[arg(long = "role", value_enum, value_delimiter = ',', required = true)]
         roles: Vec<RoleArg>,
         #[command(flatten)]
+        legal: LegalIdArgs,
+        #[command(flatten)]
         public_key: PublicKeyArgs,
         #[command(flatten)]
         write: WriteArgs,
     },
-    /// Replace a participant's key (signed by an admin).
+    /// Replace your own key (signed by you, with your current key).
     RotateKey {
-        /// Whose key.
+        /// Whose key: the signer's own.
         #[arg(long)]
         id: String,
         #[command(flatten)]
@@ -39,7 +43,21 @@ pub enum ParticipantCommand {
         #[command(flatten)]
         write: WriteArgs,
     },
-    /// Revoke a participant: it can sign nothing from then on (signed by an admin).
+    /// Give a participant that lost its key a new one (signed by the quorum).
+    RecoverKey {
+        /// Whose key.
+        #[arg(long)]
+        id: String,
+        /// Why, e.g. "HSM failure, ticket OPS-4411".
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        public_key: PublicKeyArgs,
+        #[command(flatten)]
+        write: WriteArgs,
+    },
+    /// Revoke a participant: it can sign nothing from then on (signed by the
+    /// quorum). A bank with active pledges needs --successor.
     Revoke {
         /// Who.
         #[arg(long)]
@@ -47,6 +65,9 @@ pub enum ParticipantCommand {
         /// Why.
         #[arg(long)]
         reason: String,
+        /// The bank that takes a revoked bank's active pledges over.
+        #[arg(long, value_name = "BANK")]
+        successor: Option<String>,
         #[command(flatten)]
         write: WriteArgs,
     },
@@ -79,6 +100,28 @@ impl PublicKeyArgs {
     }
 }
 
+/// The participant's legal identity, with its check characters.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct LegalIdArgs {
+    /// Unified social credit code (统一社会信用代码), 18 characters.
+    #[arg(long, value_name = "CODE")]
+    uscc: Option<String>,
+    /// Legal Entity Identifier (ISO 17442), 20 characters.
+    #[arg(long, value_name = "CODE")]
+    lei: Option<String>,
+}
+
+impl LegalIdArgs {
+    fn identity(&self) -> anyhow::Result<pb::LegalIdentity> {
+        match (&self.uscc, &self.lei) {
+            (Some(code), _) => Ok(ops::uscc(code)),
+            (None, Some(code)) => Ok(ops::lei(code)),
+            (None, None) => anyhow::bail!("give --uscc or --lei"),
+        }
+    }
+}
+
 /// A participant's role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum RoleArg {
@@ -94,6 +137,8 @@ pub enum RoleArg {
     Regulator,
     /// Read-only auditor.
     Auditor,
+    /// Independent inspection agency.
+    Inspector,
 }
 
 impl From<RoleArg> for pb::Role {
@@ -105,6 +150,7 @@ impl From<RoleArg> for pb::Role {
             RoleArg::Bank => pb::Role::Bank,
             RoleArg::Regulator => pb::Role::Regulator,
             RoleArg::Auditor => pb::Role::Auditor,
+            RoleArg::Inspector => pb::Role::Inspector,
         }
     }
 }
@@ -116,11 +162,13 @@ pub async fn run(ctx: &Context, command: ParticipantCommand) -> anyhow::Result<E
             id,
             name,
             roles,
+            legal,
             public_key,
             write,
         } => {
             let roles: Vec<pb::Role> = roles.into_iter().map(pb::Role::from).collect();
-            let spec = ops::participant_spec(&id, &name, &roles, &public_key.key()?);
+            let spec =
+                ops::participant_spec(&id, &name, &roles, &public_key.key()?, legal.identity()?);
             (ops::admit_participant(spec), write)
         }
         ParticipantCommand::RotateKey {
@@ -128,9 +176,21 @@ pub async fn run(ctx: &Context, command: ParticipantCommand) -> anyhow::Result<E
             public_key,
             write,
         } => (ops::rotate_key(&id, &public_key.key()?), write),
-        ParticipantCommand::Revoke { id, reason, write } => {
-            (ops::revoke_participant(&id, &reason), write)
-        }
+        ParticipantCommand::RecoverKey {
+            id,
+            reason,
+            public_key,
+            write,
+        } => (ops::recover_key(&id, &public_key.key()?, &reason), write),
+        ParticipantCommand::Revoke {
+            id,
+            reason,
+            successor,
+            write,
+        } => (
+            ops::revoke_participant(&id, &reason, successor.as_deref()),
+            write,
+        ),
         ParticipantCommand::Show { id } => {
             let view = ctx.client().await?.participant(&id).await?;
             ctx.out.value(&json::participant(&view));

@@ -2,8 +2,8 @@
 
 use std::process::ExitCode;
 
-use clap::Subcommand;
-use pledge_client::{json, ops};
+use clap::{Subcommand, ValueEnum};
+use pledge_client::{json, ops, pb};
 
 use super::write::{self, WriteArgs};
 use super::{Context, parse_time_arg};
@@ -45,7 +45,10 @@ pub enum PledgeCommand {
         #[command(flatten)]
         write: WriteArgs,
     },
-    /// Enforce a pledge on default (signed by the bank).
+    /// Enforce a pledge on default: at or after maturity (signed by the
+    /// bank), or earlier on a court/regulator order (the bank and a
+    /// regulator sign) or with the holder's consent (the bank and the holder
+    /// sign).
     Enforce {
         /// The pledge.
         #[arg(long)]
@@ -53,6 +56,12 @@ pub enum PledgeCommand {
         /// The new holder of the receipt (default: the bank itself).
         #[arg(long, value_name = "PARTICIPANT")]
         transferee: Option<String>,
+        /// On what grounds.
+        #[arg(long, value_enum, default_value = "maturity")]
+        grounds: GroundsArg,
+        /// The order's reference (with --grounds order).
+        #[arg(long, value_name = "REFERENCE", required_if_eq("grounds", "order"))]
+        order: Option<String>,
         #[command(flatten)]
         write: WriteArgs,
     },
@@ -61,6 +70,27 @@ pub enum PledgeCommand {
         /// The pledge id.
         pledge_id: String,
     },
+}
+
+/// Grounds of an enforcement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GroundsArg {
+    /// The loan has matured.
+    Maturity,
+    /// A court or regulator order; a regulator co-signs.
+    Order,
+    /// The holder consents and co-signs.
+    HolderConsent,
+}
+
+impl From<GroundsArg> for pb::EnforcementGrounds {
+    fn from(grounds: GroundsArg) -> pb::EnforcementGrounds {
+        match grounds {
+            GroundsArg::Maturity => pb::EnforcementGrounds::Maturity,
+            GroundsArg::Order => pb::EnforcementGrounds::Order,
+            GroundsArg::HolderConsent => pb::EnforcementGrounds::HolderConsent,
+        }
+    }
 }
 
 /// Runs a pledge command.
@@ -85,9 +115,16 @@ pub async fn run(ctx: &Context, command: PledgeCommand) -> anyhow::Result<ExitCo
         PledgeCommand::Enforce {
             pledge_id,
             transferee,
+            grounds,
+            order,
             write,
         } => (
-            ops::enforce_pledge(&pledge_id, transferee.as_deref()),
+            ops::enforce_pledge(
+                &pledge_id,
+                transferee.as_deref(),
+                grounds.into(),
+                order.as_deref().unwrap_or_default(),
+            ),
             write,
         ),
         PledgeCommand::Show { pledge_id } => {

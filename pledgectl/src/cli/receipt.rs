@@ -73,9 +73,9 @@ pub struct IssueArgs {
     /// The tank holding the oil.
     #[arg(long)]
     tank_id: String,
-    /// Inspection agency of the backing certificate.
+    /// The inspector (participant id) of the backing certificate.
     #[arg(long)]
-    agency: String,
+    inspector: String,
     /// Number of the backing certificate.
     #[arg(long)]
     certificate: String,
@@ -237,7 +237,7 @@ fn terms(args: &IssueArgs) -> pb::IssueReceipt {
     pb::IssueReceipt {
         receipt_id: args.receipt_id.clone(),
         tank_id: args.tank_id.clone(),
-        inspection_agency: args.agency.clone(),
+        inspector_id: args.inspector.clone(),
         certificate_no: args.certificate.clone(),
         product_grade: args.grade.clone(),
         specification: args.specification.clone(),
@@ -281,12 +281,24 @@ fn receipt_line(view: &pb::ReceiptView) -> String {
     let pledge = view
         .active_pledge
         .as_ref()
-        .and_then(|p| p.terms.as_ref())
-        .map(|t| format!(" pledged to {} ({})", t.pledgee_id, t.pledge_id))
+        .map(|p| {
+            let id = p.terms.as_ref().map_or("", |t| t.pledge_id.as_str());
+            format!(" pledged to {} ({id})", p.pledgee_id)
+        })
         .unwrap_or_default();
     let frozen = if view.frozen.is_some() { " FROZEN" } else { "" };
+    let short = if view.tank_shortfall.is_some() {
+        " TANK-SHORTFALL"
+    } else {
+        ""
+    };
+    let custodian = if view.custodian_revoked {
+        " CUSTODIAN-REVOKED"
+    } else {
+        ""
+    };
     format!(
-        "{:<20} {:<9} holder {:<12} {:>12} kg  tank {}{pledge}{frozen}",
+        "{:<20} {:<9} holder {:<12} {:>12} kg  tank {}{pledge}{frozen}{short}{custodian}",
         terms.receipt_id,
         json::receipt_status_name(view.status),
         view.holder_id,

@@ -27,7 +27,7 @@ pub async fn freeze(ctx: &Context, args: OrderArgs) -> anyhow::Result<ExitCode> 
     write::execute(ctx, args.write, operation).await
 }
 
-/// Lifts a freeze.
+/// Lifts a freeze (signed by the regulator that froze the receipt, or by the quorum).
 pub async fn unfreeze(ctx: &Context, args: OrderArgs) -> anyhow::Result<ExitCode> {
     let operation = ops::unfreeze_receipt(&args.receipt_id, &args.order);
     write::execute(ctx, args.write, operation).await

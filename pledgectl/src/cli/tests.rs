@@ -168,6 +168,8 @@ fn split_parts_and_roles_parse() {
         "X",
         "--role",
         "bank,holder",
+        "--uscc",
+        "91350100M000100Y43",
         "--public-key",
         "00",
         "--key",
@@ -276,13 +278,15 @@ fn entry_lines_name_the_operation_fields_and_signers() {
     let tx = TxHeader::new("l", "wh-1")
         .unwrap()
         .with_tx_id("tx-1")
-        .wrap(ops::certify_stock(
-            "T-1",
-            "SGS Zhoushan",
-            "C-1",
-            5,
-            "trader-a",
-        ));
+        .wrap(ops::certify_stock(&ops::StockCertificate {
+            tank_id: "T-1",
+            inspector_id: "insp-sgs",
+            certificate_no: "C-1",
+            quantity_kg: 5,
+            product_grade: "VLSFO 0.5%S",
+            gauged_at_ms: 1_800_000_000_000,
+            depositor_id: "trader-a",
+        }));
     let node = ed25519_dalek::SigningKey::from_bytes(&[100; 32]);
     let entry = Entry::seal_new(
         7,
@@ -300,10 +304,7 @@ fn entry_lines_name_the_operation_fields_and_signers() {
         line.starts_with("#7      2027-01-15T08:00:00Z  certify_stock "),
         "{line}"
     );
-    assert!(
-        line.contains("inspection_agency=\"SGS Zhoushan\""),
-        "{line}"
-    );
+    assert!(line.contains(" inspector_id=insp-sgs "), "{line}");
     assert!(line.ends_with("[signed by wh-1]"), "{line}");
 
     let garbage = pb::EntryRecord {

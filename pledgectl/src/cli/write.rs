@@ -12,7 +12,7 @@ use pledge_client::{Draft, json, pb};
 use pledge_proto::v1::transaction::Operation;
 use serde_json::json;
 
-use super::Context;
+use super::{Context, parse_time_arg};
 
 /// How a write is signed and where it goes.
 #[derive(Debug, Args)]
@@ -31,6 +31,16 @@ pub struct WriteArgs {
     /// Give the id of an earlier attempt to retry it safely.
     #[arg(long, value_name = "ID")]
     pub tx_id: Option<String>,
+
+    /// The transaction is valid until TIME (RFC 3339 or +DURATION, e.g. +7d
+    /// for a draft the other parties sign over days; at most the ledger's
+    /// longest window, 30 days on the development ledger). Default: +1d.
+    #[arg(long, value_name = "TIME", value_parser = parse_time_arg)]
+    pub valid_until: Option<u64>,
+
+    /// The transaction is valid from TIME (default: five minutes ago).
+    #[arg(long, value_name = "TIME", value_parser = parse_time_arg)]
+    pub valid_from: Option<u64>,
 }
 
 /// Builds the transaction for `operation`, then submits it or writes a draft.
@@ -49,6 +59,9 @@ pub async fn execute(
     if let Some(tx_id) = &args.tx_id {
         header = header.with_tx_id(tx_id);
     }
+    let not_before = args.valid_from.unwrap_or(header.not_before_ms);
+    let not_after = args.valid_until.unwrap_or(header.not_after_ms);
+    header = header.valid_between(not_before, not_after);
     let tx = header.wrap(operation);
     match args.draft_out {
         Some(path) => write_draft(ctx, &tx, &signers, path),
@@ -106,10 +119,14 @@ pub async fn submit(
     } else {
         "committed"
     };
+    let since = match answer.since.is_empty() {
+        true => String::new(),
+        false => format!("; since then {}", answer.since),
+    };
     ctx.out.either(
         &value,
         &format!(
-            "{what}: {} as entry {} at {} (tx {}, entry hash {})",
+            "{what}: {} as entry {} at {} (tx {}, entry hash {}){since}",
             operation_name(tx),
             answer.seq,
             pledge_client::time::format_rfc3339(answer.time_ms),

@@ -3,6 +3,7 @@
 use pledge_client::ops;
 use pledge_ledger::merkle::{self, MemoryNodes};
 use pledge_ledger::model::ReceiptStatus;
+use pledge_proto::v1 as pb;
 use pledge_tests::Node;
 
 use super::common::*;
@@ -35,8 +36,13 @@ async fn an_auditor_streaming_from_entry_zero_rebuilds_the_nodes_state() {
     submit(
         &node,
         &client,
-        ops::enforce_pledge("PL-2", Some("trader-b")),
-        &["bank-b"],
+        ops::enforce_pledge(
+            "PL-2",
+            Some("trader-b"),
+            pb::EnforcementGrounds::HolderConsent,
+            "",
+        ),
+        &["bank-b", "trader-a"],
     )
     .await
     .unwrap();

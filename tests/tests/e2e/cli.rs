@@ -45,6 +45,7 @@ fn the_lifecycle_through_pledgectl() {
     let work = dir.path();
     let wh1 = key(&node, "wh-1");
     let trader = key(&node, "trader-a");
+    let inspector = key(&node, "insp-sgs");
     let (bank_a, bank_b) = (key(&node, "bank-a"), key(&node, "bank-b"));
 
     ok(
@@ -54,16 +55,22 @@ fn the_lifecycle_through_pledgectl() {
             "certify-stock",
             "--tank-id",
             "T-101",
-            "--agency",
-            "SGS Zhoushan",
+            "--inspector",
+            "insp-sgs",
             "--certificate",
             "SGS-1",
             "--quantity-kg",
             "2000000",
+            "--grade",
+            "VLSFO 0.5%S",
             "--depositor",
             "trader-a",
             "--key",
             &wh1,
+            "--key",
+            &inspector,
+            "--key",
+            &trader,
         ],
     );
     ok(
@@ -75,8 +82,8 @@ fn the_lifecycle_through_pledgectl() {
             "WR-CLI",
             "--tank-id",
             "T-101",
-            "--agency",
-            "SGS Zhoushan",
+            "--inspector",
+            "insp-sgs",
             "--certificate",
             "SGS-1",
             "--grade",

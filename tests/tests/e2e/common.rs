@@ -7,6 +7,10 @@ use pledge_proto::v1::{self as pb, transaction::Operation};
 use pledge_tests::{DEV_LEDGER_ID, Node};
 
 pub const DAY_MS: u64 = 86_400_000;
+/// The development ledger's inspector.
+pub const INSPECTOR: &str = "insp-sgs";
+/// The development ledger's quorum: both sign governance.
+pub const QUORUM: &[&str] = &["admin", "regulator"];
 
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
@@ -31,7 +35,34 @@ pub async fn submit(
         .await
 }
 
-/// Certifies stock on wh-1's tank T-101 for trader-a and issues a receipt.
+/// The inspector's certificate of `kg` of trader-a's oil in T-101.
+pub fn certify(cert: &str, kg: u64) -> Operation {
+    ops::certify_stock(&ops::StockCertificate {
+        tank_id: "T-101",
+        inspector_id: INSPECTOR,
+        certificate_no: cert,
+        quantity_kg: kg,
+        product_grade: "VLSFO 0.5%S",
+        gauged_at_ms: now_ms(),
+        depositor_id: "trader-a",
+    })
+}
+
+/// A tank of `warehouse` at a physical place, calibrated by the inspector.
+pub fn register_tank(tank_id: &str, warehouse: &str, facility: &str, number: &str) -> Operation {
+    ops::register_tank(
+        tank_id,
+        warehouse,
+        1_000_000,
+        "MGO",
+        ops::physical_tank_id(facility, number),
+        INSPECTOR,
+        &format!("CAL-{number}"),
+    )
+}
+
+/// Certifies stock on wh-1's tank T-101 for trader-a (the warehouse, the
+/// inspector and trader-a sign) and issues a receipt.
 pub async fn issue(
     node: &Node,
     client: &LedgerClient,
@@ -42,8 +73,8 @@ pub async fn issue(
     submit(
         node,
         client,
-        testing::certify_stock("T-101", &cert, kg, "trader-a"),
-        &["wh-1"],
+        certify(&cert, kg),
+        &["wh-1", INSPECTOR, "trader-a"],
     )
     .await
     .unwrap();

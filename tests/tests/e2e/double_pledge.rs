@@ -53,13 +53,16 @@ async fn sixteen_banks_race_and_exactly_one_wins() {
     for i in 3..=16 {
         let id = format!("bank-{i}");
         let key = pledge_ledger::crypto::generate_signing_key().unwrap();
+        let first17 = format!("91330900MA2B{i:05}");
+        let check = pledge_ledger::identity::uscc_check_character(&first17).unwrap();
         let spec = ops::participant_spec(
             &id,
             &format!("Bank {i}"),
             &[pb::Role::Bank],
             &pledge_ledger::crypto::public_key(&key),
+            ops::uscc(&format!("{first17}{check}")),
         );
-        submit(&node, &client, ops::admit_participant(spec), &["admin"])
+        submit(&node, &client, ops::admit_participant(spec), QUORUM)
             .await
             .unwrap();
         banks.push(Signer::new(&id, key));

@@ -29,18 +29,19 @@ async fn load(
     let mut tasks = Vec::new();
     for writer in 0..writers {
         let client = node.client().await;
-        let signer = node.signer("wh-1");
+        let signers = [
+            node.signer("wh-1"),
+            node.signer(super::common::INSPECTOR),
+            node.signer("trader-a"),
+        ];
         let acks = acks.clone();
         tasks.push(tokio::spawn(async move {
             for n in 0.. {
                 let cert = format!("C-{round}-{writer}-{n}");
-                let op = ops::certify_stock("T-101", "SGS", &cert, 1, "trader-a");
+                let op = super::common::certify(&cert, 1);
                 let tx = ops::TxHeader::new("zhoushan-dev", "wh-1").unwrap().wrap(op);
                 match client
-                    .submit(&pledge_client::keys::sign(
-                        &tx,
-                        std::slice::from_ref(&signer),
-                    ))
+                    .submit(&pledge_client::keys::sign(&tx, &signers))
                     .await
                 {
                     Ok(answer) => {

@@ -163,9 +163,10 @@ async fn bad_ids_text_and_quantities() {
             ops::cancel_receipt("R-1", "ex-tank \u{202e}gnp.exe"),
             "bidi override in text",
         ),
+        (certify("C-1", 0), "zero quantity"),
         (
-            ops::certify_stock("T-101", "SGS", "C-1", 0, "trader-a"),
-            "zero quantity",
+            certify("C-1", 10_000_000_000_000),
+            "a ten-million-tonne parcel",
         ),
         (
             ops::register_pledge(
@@ -201,11 +202,11 @@ async fn bad_ids_text_and_quantities() {
         assert_eq!(refusal(&error).0, Code::InvalidArgument, "{what}: {error}");
         assert_eq!(client.head().await.unwrap(), before, "{what}");
     }
-    // Quantities that would overflow the tank's stock: a rule, not a decode error.
+    // Quantities beyond the tank's capacity: a rule, not a decode error.
     let overflow = signed(
         &node,
-        ops::certify_stock("T-101", "SGS", "C-big", u64::MAX, "trader-a"),
-        &["wh-1"],
+        certify("C-big", 200_000_000),
+        &["wh-1", INSPECTOR, "trader-a"],
     );
     refused_with(
         &client,
@@ -270,27 +271,42 @@ async fn signatures_that_do_not_count() {
     refused_with(&client, &twice, Code::InvalidArgument, Some("MALFORMED")).await;
 
     let future = pb::Transaction {
-        client_time_ms: now_ms() + 3 * DAY_MS,
+        not_before_ms: now_ms() + 3 * DAY_MS,
+        not_after_ms: now_ms() + 4 * DAY_MS,
         ..tx(ops::freeze_receipt("WR-1", "order"))
     };
     let ahead = sign(&future, &[node.signer("regulator")]);
     refused_with(
         &client,
         &ahead,
-        Code::InvalidArgument,
-        Some("CLIENT_TIME_OUT_OF_WINDOW"),
+        Code::FailedPrecondition,
+        Some("TX_NOT_YET_VALID"),
     )
     .await;
     let past = pb::Transaction {
-        client_time_ms: now_ms() - 3 * DAY_MS,
+        not_before_ms: now_ms() - 4 * DAY_MS,
+        not_after_ms: now_ms() - 3 * DAY_MS,
         ..tx(ops::freeze_receipt("WR-1", "order"))
     };
     let behind = sign(&past, &[node.signer("regulator")]);
     refused_with(
         &client,
         &behind,
+        Code::FailedPrecondition,
+        Some("TX_EXPIRED"),
+    )
+    .await;
+    let too_long = pb::Transaction {
+        not_before_ms: now_ms() - DAY_MS,
+        not_after_ms: now_ms() + 60 * DAY_MS,
+        ..tx(ops::freeze_receipt("WR-1", "order"))
+    };
+    let long = sign(&too_long, &[node.signer("regulator")]);
+    refused_with(
+        &client,
+        &long,
         Code::InvalidArgument,
-        Some("CLIENT_TIME_OUT_OF_WINDOW"),
+        Some("VALIDITY_TOO_LONG"),
     )
     .await;
 }

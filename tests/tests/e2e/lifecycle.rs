@@ -69,8 +69,8 @@ async fn the_whole_lifecycle_through_the_client_library() {
     submit(
         &node,
         &client,
-        ops::enforce_pledge("PL-2", None),
-        &["bank-b"],
+        ops::enforce_pledge("PL-2", None, pb::EnforcementGrounds::HolderConsent, ""),
+        &["bank-b", "trader-a"],
     )
     .await
     .unwrap();
@@ -160,8 +160,9 @@ async fn a_retry_returns_the_original_entry_and_a_reused_tx_id_is_refused() {
     let client = node.client().await;
     let tx = pledge_client::ops::TxHeader::new("zhoushan-dev", "wh-1")
         .unwrap()
-        .wrap(ops::register_tank("T-X", "wh-1", 1_000, "MGO"));
-    let envelope = pledge_client::keys::sign(&tx, &[node.signer("wh-1")]);
+        .wrap(register_tank("T-X", "wh-1", "ZS-TEST", "X"));
+    let signers = [node.signer("wh-1"), node.signer(INSPECTOR)];
+    let envelope = pledge_client::keys::sign(&tx, &signers);
     let first = client.submit(&envelope).await.unwrap();
     let again = client.submit(&envelope).await.unwrap();
     assert!(!first.duplicate && again.duplicate);
@@ -169,14 +170,29 @@ async fn a_retry_returns_the_original_entry_and_a_reused_tx_id_is_refused() {
         (first.seq, &first.entry_hash, &first.seal),
         (again.seq, &again.entry_hash, &again.seal)
     );
+    assert!(
+        again.since.contains("tank `T-X` of `wh-1`"),
+        "{}",
+        again.since
+    );
     let mut other = tx.clone();
-    other.operation = Some(ops::register_tank("T-Y", "wh-1", 1_000, "MGO"));
+    other.operation = Some(register_tank("T-Y", "wh-1", "ZS-TEST", "Y"));
     let reused = client
-        .submit(&pledge_client::keys::sign(&other, &[node.signer("wh-1")]))
+        .submit(&pledge_client::keys::sign(&other, &signers))
         .await
         .unwrap_err();
-    assert_eq!(refusal(&reused).0, Code::AlreadyExists);
-    assert_eq!(refusal(&reused).1, "TX_ID_REUSED");
+    let (code, reason, message) = refusal(&reused);
+    assert_eq!(
+        (code, reason.as_str()),
+        (Code::AlreadyExists, "TX_ID_REUSED")
+    );
+    assert!(
+        message.ends_with(&format!(
+            "already used by entry {}, which registered tank `T-X` (ZS-TEST tank X) of `wh-1`",
+            first.seq
+        )),
+        "{message}"
+    );
     assert_eq!(client.head().await.unwrap().size, first.seq + 1);
 }
 
@@ -198,30 +214,47 @@ async fn an_unreachable_node_is_a_transport_error_not_a_refusal() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_retry_from_outside_the_time_window_still_gets_its_original_answer() {
+async fn a_retry_after_the_window_still_gets_its_original_answer_and_what_became_of_it() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path()).unwrap();
-    let config = dir.path().join("node.toml");
-    std::fs::write(&config, "[limits]\nclient_time_window_ms = 1500\n").unwrap();
-    let node = Node::start_with(dir.path(), &["--config", config.to_str().unwrap()]);
+    let node = Node::start(dir.path());
     let client = node.client().await;
-    let header = pledge_client::ops::TxHeader::new("zhoushan-dev", "wh-1").unwrap();
-    let tx = header
-        .clone()
-        .wrap(ops::register_tank("T-OLD", "wh-1", 1_000, "MGO"));
-    let envelope = pledge_client::keys::sign(&tx, &[node.signer("wh-1")]);
+    issue(&node, &client, "WR-OLD", 1_000).await;
+    // A pledge whose window closes two seconds after it was drafted.
+    let now = now_ms();
+    let tx = pledge_client::ops::TxHeader::new("zhoushan-dev", "trader-a")
+        .unwrap()
+        .valid_between(now - 60_000, now + 2_000)
+        .wrap(ops::register_pledge(
+            "PL-OLD",
+            "WR-OLD",
+            "bank-a",
+            ops::money(1_000, "USD"),
+            "LN-OLD",
+            now + 90 * DAY_MS,
+        ));
+    let envelope =
+        pledge_client::keys::sign(&tx, &[node.signer("trader-a"), node.signer("bank-a")]);
     let first = client.submit(&envelope).await.unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(2_000)).await;
+    let released = submit(&node, &client, ops::release_pledge("PL-OLD"), &["bank-a"])
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
     let retry = client.submit(&envelope).await.unwrap();
     assert!(retry.duplicate);
     assert_eq!((retry.seq, retry.entry_hash), (first.seq, first.entry_hash));
-    let stale = header
-        .with_tx_id("wh-1-stale")
-        .wrap(ops::register_tank("T-STALE", "wh-1", 1_000, "MGO"));
+    assert_eq!(
+        retry.since,
+        format!("pledge `PL-OLD` was released at entry {}", released.seq)
+    );
+    // A new transaction with a closed window is refused.
+    let stale = pledge_client::ops::TxHeader::new("zhoushan-dev", "bank-a")
+        .unwrap()
+        .valid_between(now - 60_000, now + 2_000)
+        .wrap(ops::release_pledge("PL-OLD"));
     let error = client
-        .submit(&pledge_client::keys::sign(&stale, &[node.signer("wh-1")]))
+        .submit(&pledge_client::keys::sign(&stale, &[node.signer("bank-a")]))
         .await
         .unwrap_err();
-    assert_eq!(refusal(&error).0, Code::InvalidArgument);
-    assert_eq!(refusal(&error).1, "CLIENT_TIME_OUT_OF_WINDOW");
+    assert_eq!(refusal(&error).0, Code::FailedPrecondition);
+    assert_eq!(refusal(&error).1, "TX_EXPIRED");
 }

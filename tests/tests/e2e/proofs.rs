@@ -130,8 +130,15 @@ async fn a_bank_proves_its_pledge_offline() {
         "{text}{}",
         String::from_utf8_lossy(&verified.stderr)
     );
-    assert!(text.contains("active pledge: PL-B to bank-b"), "{text}");
-    assert!(text.contains("pledge PL-A to bank-a (Released"), "{text}");
+    assert!(
+        text.contains("status: live, PLEDGED to bank-b under pledge PL-B"),
+        "{text}"
+    );
+    assert!(
+        text.contains("pledge PL-A of receipt WR-1 to bank-a, released at entry"),
+        "{text}"
+    );
+    assert!(text.contains("rests on the node's key alone"), "{text}");
 
     let tampered = dir.path().join("tampered.json");
     let mut json: serde_json::Value =

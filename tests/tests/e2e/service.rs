@@ -1,7 +1,6 @@
 //! What any gRPC client finds on the port: health checking, reflection, and
 //! an entry stream that follows new commits.
 
-use pledge_client::ops;
 use pledge_tests::Node;
 use tokio_stream::StreamExt;
 use tonic_health::pb::{
@@ -83,8 +82,8 @@ async fn a_following_entry_stream_receives_new_commits() {
     let committed = submit(
         &node,
         &client,
-        ops::register_tank("T-NEW", "wh-2", 1_000, "MGO"),
-        &["wh-2"],
+        register_tank("T-NEW", "wh-2", "ZS-TEST", "NEW"),
+        &["wh-2", INSPECTOR],
     )
     .await
     .unwrap();

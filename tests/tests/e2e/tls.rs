@@ -119,7 +119,9 @@ async fn tls_serves_the_first_writes_over_https_and_refuses_plaintext_and_strang
 
     // pledgectl over https://, trusting the CA with --ca.
     let ca_file = ca.join(CA_CERT).display().to_string();
-    let wh1 = node.data_dir.join("dev-keys").join("wh-1.json");
+    let keys = node.data_dir.join("dev-keys");
+    let key = |id: &str| keys.join(format!("{id}.json")).display().to_string();
+    let (wh1, inspector, trader) = (key("wh-1"), key(INSPECTOR), key("trader-a"));
     let url = node.url();
     let https = ["--node", url.as_str(), "--ca", ca_file.as_str()];
     let certify = [
@@ -127,16 +129,22 @@ async fn tls_serves_the_first_writes_over_https_and_refuses_plaintext_and_strang
         "certify-stock",
         "--tank-id",
         "T-101",
-        "--agency",
-        "SGS Zhoushan",
+        "--inspector",
+        INSPECTOR,
         "--certificate",
         "SGS-CLI",
         "--quantity-kg",
         "1000",
+        "--grade",
+        "VLSFO 0.5%S",
         "--depositor",
         "trader-a",
         "--key",
-        text(&wh1),
+        &wh1,
+        "--key",
+        &inspector,
+        "--key",
+        &trader,
     ];
     ctl(&[&https[..], &certify[..]].concat());
     let head: serde_json::Value =
@@ -236,6 +244,58 @@ async fn mutual_tls_lets_a_connection_carry_only_what_its_participant_signed() {
     ]);
     let head: serde_json::Value = serde_json::from_str(&head).unwrap();
     assert_eq!(head["size"], before.size, "{head}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_participant_revoked_on_the_ledger_loses_its_connections_reads_included() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, mut flags) = ca_and_server(dir.path());
+    flags.push("--tls-client-ca".into());
+    flags.push(ca.join(CA_CERT).display().to_string());
+    let node = start(dir.path(), &flags);
+    let admin = connect(&node, &ca, Some(&client_cert(&ca, "admin")))
+        .await
+        .unwrap();
+    // trader-b reads while it is a participant in good standing.
+    let trader_b_cert = client_cert(&ca, "trader-b");
+    let trader_b = connect(&node, &ca, Some(&trader_b_cert)).await.unwrap();
+    let before = trader_b.head().await.unwrap();
+    let revoked = submit(
+        &node,
+        &admin,
+        pledge_client::ops::revoke_participant("trader-b", "licence withdrawn", None),
+        QUORUM,
+    )
+    .await
+    .unwrap();
+    // The same connection, and a new one, are refused, reads included.
+    let mut refusal_seen = None;
+    for _ in 0..50 {
+        match trader_b.head().await {
+            Err(error) => {
+                refusal_seen = Some(error);
+                break;
+            }
+            Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+        }
+    }
+    let error = refusal_seen.expect("the revoked participant's reads are refused");
+    let (code, reason, message) = refusal(&error);
+    assert_eq!(
+        (code, reason.as_str()),
+        (Code::PermissionDenied, "PARTICIPANT_REVOKED")
+    );
+    assert!(
+        message.contains(&format!("revoked at entry {}", revoked.seq)),
+        "{message}"
+    );
+    let again = connect(&node, &ca, Some(&trader_b_cert)).await.unwrap();
+    assert_eq!(
+        refusal(&again.receipt("WR-X").await.unwrap_err()).1,
+        "PARTICIPANT_REVOKED"
+    );
+    // Others still read.
+    assert!(admin.head().await.unwrap().size > before.size);
 }
 
 #[test]

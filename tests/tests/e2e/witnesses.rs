@@ -185,3 +185,128 @@ async fn a_history_rewritten_and_resealed_by_the_operator_gets_no_quorum() {
     }
     drop(dir);
 }
+
+/// `pledgectl` with the deployment's node.
+fn pledgectl(deployment: &Deployment, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(pledge_tests::binary("pledgectl"))
+        .args(["--node", &deployment.node.url()])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bank_verifies_a_bundle_under_its_two_of_two_policy() {
+    let deployment = Deployment::start();
+    let client = deployment.node.client().await;
+    issue(&deployment.node, &client, "WR-1", 1_000_000).await;
+    pledge(
+        &deployment.node,
+        &client,
+        "PL-A",
+        "WR-1",
+        "trader-a",
+        "bank-a",
+    )
+    .await
+    .unwrap();
+    let bundle = deployment.dir.path().join("bundle.json");
+    let policy = deployment.policy_file.to_str().unwrap();
+    let proved = pledgectl(
+        &deployment,
+        &[
+            "receipt",
+            "prove",
+            "WR-1",
+            "--witness-policy",
+            policy,
+            "--out",
+            bundle.to_str().unwrap(),
+        ],
+    );
+    let text = String::from_utf8_lossy(&proved.stdout);
+    assert!(
+        proved.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&proved.stderr)
+    );
+    let verify = |policy: &str| {
+        pledgectl(
+            &deployment,
+            &[
+                "verify-bundle",
+                bundle.to_str().unwrap(),
+                "--node-key",
+                &deployment.node_key,
+                "--witness-policy",
+                policy,
+            ],
+        )
+    };
+    let verified = verify(policy);
+    let text = String::from_utf8_lossy(&verified.stdout);
+    assert!(verified.status.success(), "{text}");
+    assert!(
+        text.contains("status: live, PLEDGED to bank-a under pledge PL-A"),
+        "{text}"
+    );
+    assert!(
+        text.contains("cosigned by witness.bank-a.example at")
+            && text.contains("witness.regulator.example at"),
+        "{text}"
+    );
+
+    // A bank that also requires a witness the node does not use refuses the
+    // bundle and says whose cosignature is missing.
+    let stricter = deployment.dir.path().join("stricter.policy");
+    let third = crypto::public_key(&ed25519_dalek::SigningKey::from_bytes(&[9; 32])).to_hex();
+    let mut text = std::fs::read_to_string(&deployment.policy_file).unwrap();
+    text = text.replace("quorum bank-and-regulator\n", "");
+    text.push_str(&format!(
+        "witness witness.bank-b.example {third}\n\
+         group three all bank-and-regulator witness.bank-b.example\nquorum three\n"
+    ));
+    std::fs::write(&stricter, text).unwrap();
+    let refused = verify(stricter.to_str().unwrap());
+    let text = String::from_utf8_lossy(&refused.stdout);
+    assert_eq!(refused.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains("cosignatures missing from witness.bank-b.example"),
+        "{text}"
+    );
+
+    // The audit holds the node's latest checkpoint to the same policy.
+    let state = deployment.dir.path().join("audit.checkpoint");
+    let audited = pledgectl(
+        &deployment,
+        &[
+            "audit",
+            "--node-key",
+            &deployment.node_key,
+            "--state",
+            state.to_str().unwrap(),
+            "--witness-policy",
+            stricter.to_str().unwrap(),
+        ],
+    );
+    let text = String::from_utf8_lossy(&audited.stdout);
+    assert_eq!(audited.status.code(), Some(3), "{text}");
+    assert!(text.contains("witness.bank-b.example"), "{text}");
+    let audited = pledgectl(
+        &deployment,
+        &[
+            "audit",
+            "--node-key",
+            &deployment.node_key,
+            "--state",
+            state.to_str().unwrap(),
+            "--witness-policy",
+            policy,
+        ],
+    );
+    assert!(
+        audited.status.success(),
+        "{}",
+        String::from_utf8_lossy(&audited.stdout)
+    );
+}

@@ -4,11 +4,15 @@
 //! | key                               | value (postcard)   |
 //! |-----------------------------------|--------------------|
 //! | `meta/ledger_id`                  | ledger id (UTF-8)  |
+//! | `meta/governance`                 | `Governance`       |
 //! | `meta/applied`                    | entries applied, u64 big-endian |
 //! | `meta/format`                     | the layout version of this table, ASCII |
 //! | `p/` id                           | `Participant`      |
+//! | `k/` public key (32 bytes)        | `KeyOwner`         |
+//! | `l/` scheme `\0` code             | participant id     |
 //! | `t/` id                           | `Tank`             |
-//! | `c/` agency `\0` number           | `Certificate`      |
+//! | `f/` facility code `\0` tank number | tank id         |
+//! | `c/` inspector `\0` number        | `Certificate`      |
 //! | `r/` id                           | `Receipt`          |
 //! | `g/` id                           | `Pledge`           |
 //! | `x/` tx id                        | `TxRecord`         |
@@ -32,18 +36,22 @@ use serde::de::DeserializeOwned;
 use super::{
     ReceiptFilter, StateStore, StateUpdate, StateView, StoreError, active_pledge_id, check_follows,
 };
+use crate::crypto::PublicKey;
 use crate::merkle::{Hash, NodeId, NodeSource};
 use crate::model::{
-    Certificate, CertificateRef, Participant, Pledge, Receipt, Seq, Tank, TxRecord,
+    Certificate, CertificateRef, Governance, KeyOwner, LegalId, Participant, PhysicalTankId,
+    Pledge, Receipt, Seq, Tank, TxRecord,
 };
 use crate::state::{Objects, StateError, StateRead};
 
 const APPLIED_KEY: &[u8] = b"meta/applied";
 const LEDGER_ID_KEY: &[u8] = b"meta/ledger_id";
+const GOVERNANCE_KEY: &str = "meta/governance";
 const FORMAT_KEY: &[u8] = b"meta/format";
 /// The layout of the state table; a table written by another layout is
-/// cleared on open and rebuilt from the log.
-const STATE_FORMAT: &[u8] = b"2";
+/// cleared on open and rebuilt from the log (3: attested oil's objects and
+/// indexes).
+const STATE_FORMAT: &[u8] = b"3";
 /// sled's page cache. sled's default (1 GiB) lets the node's memory grow
 /// with the state until it reaches it; the working set of the rules (the
 /// receipts and pledges being touched, the Merkle frontier) is far smaller.
@@ -145,6 +153,13 @@ impl DiskStateStore {
 /// keeps (see `crate::state::Objects`).
 fn put_objects(batch: &mut sled::Batch, changes: &Objects) -> Result<(), StoreError> {
     let by_id = |id: &String| id.as_bytes().to_vec();
+    if let Some(governance) = &changes.governance {
+        put_all(
+            batch,
+            GOVERNANCE_KEY,
+            std::iter::once((Vec::new(), governance)),
+        )?;
+    }
     put_all(
         batch,
         "p/",
@@ -152,8 +167,26 @@ fn put_objects(batch: &mut sled::Batch, changes: &Objects) -> Result<(), StoreEr
     )?;
     put_all(
         batch,
+        "k/",
+        changes.key_owners.iter().map(|(k, v)| (k.0.to_vec(), v)),
+    )?;
+    put_all(
+        batch,
+        "l/",
+        changes.legal_ids.iter().map(|(k, v)| (legal_id_key(k), v)),
+    )?;
+    put_all(
+        batch,
         "t/",
         changes.tanks.iter().map(|(k, v)| (by_id(k), v)),
+    )?;
+    put_all(
+        batch,
+        "f/",
+        changes
+            .physical_tanks
+            .iter()
+            .map(|(k, v)| (physical_tank_key(k), v)),
     )?;
     put_all(
         batch,
@@ -270,7 +303,7 @@ impl DiskStateView {
             Some(pledge) => Some(pledge.clone()),
             None => self.get::<Pledge>("g/", pledge_id.as_bytes())?,
         };
-        Ok(pledge.map(|p| p.terms.pledgee_id))
+        Ok(pledge.map(|p| p.pledgee().to_owned()))
     }
 }
 
@@ -345,9 +378,27 @@ fn index_keys(receipt: &Receipt, pledgee: Option<&str>) -> Vec<Vec<u8>> {
 
 fn certificate_key(reference: &CertificateRef) -> Vec<u8> {
     [
-        reference.agency.as_bytes(),
+        reference.inspector.as_bytes(),
         b"\0",
         reference.number.as_bytes(),
+    ]
+    .concat()
+}
+
+fn legal_id_key(legal_id: &LegalId) -> Vec<u8> {
+    [
+        legal_id.scheme().as_bytes(),
+        b"\0",
+        legal_id.code().as_bytes(),
+    ]
+    .concat()
+}
+
+fn physical_tank_key(physical_id: &PhysicalTankId) -> Vec<u8> {
+    [
+        physical_id.facility_code.as_bytes(),
+        b"\0",
+        physical_id.tank_number.as_bytes(),
     ]
     .concat()
 }
@@ -408,13 +459,40 @@ impl StateView for DiskStateView {
     fn objects(&self) -> Result<Objects, StoreError> {
         let mut all = Objects {
             ledger_id: self.ledger_id_stored()?,
+            governance: self.governance_stored()?,
             ..Objects::default()
         };
         for p in self.scan::<Participant>("p/") {
             all.put_participant(p?);
         }
+        for item in self.tree.scan_prefix(b"k/") {
+            let (key, bytes) = item.map_err(sled_err("scan"))?;
+            let public_key = PublicKey::from_slice(&key[2..]).ok_or_else(|| StoreError::Codec {
+                key: String::from_utf8_lossy(&key).into_owned(),
+                reason: "not a public key".into(),
+            })?;
+            all.put_key_owner(public_key, decode_value(&key, &bytes)?);
+        }
+        for item in self.tree.scan_prefix(b"l/") {
+            let (key, bytes) = item.map_err(sled_err("scan"))?;
+            let (scheme, code) = split_pair(&key)?;
+            let legal_id = match scheme.as_str() {
+                "uscc" => LegalId::Uscc(code),
+                _ => LegalId::Lei(code),
+            };
+            all.put_legal_id(legal_id, &decode_value::<String>(&key, &bytes)?);
+        }
         for t in self.scan::<Tank>("t/") {
             all.put_tank(t?);
+        }
+        for item in self.tree.scan_prefix(b"f/") {
+            let (key, bytes) = item.map_err(sled_err("scan"))?;
+            let (facility_code, tank_number) = split_pair(&key)?;
+            let physical_id = PhysicalTankId {
+                facility_code,
+                tank_number,
+            };
+            all.put_physical_tank(physical_id, &decode_value::<String>(&key, &bytes)?);
         }
         for c in self.scan::<Certificate>("c/") {
             all.put_certificate(c?);
@@ -440,6 +518,18 @@ impl StateView for DiskStateView {
     }
 }
 
+/// The two parts of a `prefix/first\0second` key.
+fn split_pair(key: &[u8]) -> Result<(String, String), StoreError> {
+    let text = String::from_utf8_lossy(key.get(2..).unwrap_or_default()).into_owned();
+    match text.split_once('\0') {
+        Some((first, second)) => Ok((first.to_owned(), second.to_owned())),
+        None => Err(StoreError::Codec {
+            key: String::from_utf8_lossy(key).into_owned(),
+            reason: "not a two-part key".into(),
+        }),
+    }
+}
+
 impl DiskStateView {
     fn ledger_id_stored(&self) -> Result<Option<String>, StoreError> {
         let bytes = self
@@ -448,17 +538,33 @@ impl DiskStateView {
             .map_err(sled_err("read ledger id"))?;
         Ok(bytes.map(|b| String::from_utf8_lossy(&b).into_owned()))
     }
+
+    fn governance_stored(&self) -> Result<Option<Governance>, StoreError> {
+        self.get(GOVERNANCE_KEY, b"")
+    }
 }
 
 impl StateRead for DiskStateView {
     fn ledger_id(&self) -> Result<Option<String>, StateError> {
         Ok(self.ledger_id_stored()?)
     }
+    fn governance(&self) -> Result<Option<Governance>, StateError> {
+        Ok(self.governance_stored()?)
+    }
     fn participant(&self, id: &str) -> Result<Option<Participant>, StateError> {
         Ok(self.get("p/", id.as_bytes())?)
     }
+    fn key_owner(&self, key: &PublicKey) -> Result<Option<KeyOwner>, StateError> {
+        Ok(self.get("k/", &key.0)?)
+    }
+    fn legal_id_owner(&self, legal_id: &LegalId) -> Result<Option<String>, StateError> {
+        Ok(self.get("l/", &legal_id_key(legal_id))?)
+    }
     fn tank(&self, id: &str) -> Result<Option<Tank>, StateError> {
         Ok(self.get("t/", id.as_bytes())?)
+    }
+    fn physical_tank(&self, physical_id: &PhysicalTankId) -> Result<Option<String>, StateError> {
+        Ok(self.get("f/", &physical_tank_key(physical_id))?)
     }
     fn certificate(&self, reference: &CertificateRef) -> Result<Option<Certificate>, StateError> {
         Ok(self.get("c/", &certificate_key(reference))?)
@@ -471,6 +577,13 @@ impl StateRead for DiskStateView {
     }
     fn transaction(&self, tx_id: &str) -> Result<Option<TxRecord>, StateError> {
         Ok(self.get("x/", tx_id.as_bytes())?)
+    }
+    fn receipt_ids(&self, filter: &ReceiptFilter) -> Result<Vec<String>, StateError> {
+        Ok(self
+            .receipts(filter, "", usize::MAX)?
+            .iter()
+            .map(|r| r.id().to_owned())
+            .collect())
     }
 }
 

@@ -8,9 +8,11 @@ use std::sync::Arc;
 use super::{
     ReceiptFilter, StateStore, StateUpdate, StateView, StoreError, active_pledge_id, check_follows,
 };
+use crate::crypto::PublicKey;
 use crate::merkle::{Hash, NodeId, NodeSource};
 use crate::model::{
-    Certificate, CertificateRef, Participant, Pledge, Receipt, Seq, Tank, TxRecord,
+    Certificate, CertificateRef, Governance, KeyOwner, LegalId, Participant, PhysicalTankId,
+    Pledge, Receipt, Seq, Tank, TxRecord,
 };
 use crate::state::{Objects, StateError, StateRead};
 
@@ -92,7 +94,7 @@ impl StateView for MemoryStateView {
         );
         let pledgee = |r: &Receipt| {
             let pledge = active_pledge_id(r).and_then(|id| objects.pledges.get(id));
-            pledge.map(|p| p.terms.pledgee_id.clone())
+            pledge.map(|p| p.pledgee().to_owned())
         };
         Ok(objects
             .receipts
@@ -118,11 +120,23 @@ impl StateRead for MemoryStateView {
     fn ledger_id(&self) -> Result<Option<String>, StateError> {
         self.inner.objects.ledger_id()
     }
+    fn governance(&self) -> Result<Option<Governance>, StateError> {
+        self.inner.objects.governance()
+    }
     fn participant(&self, id: &str) -> Result<Option<Participant>, StateError> {
         self.inner.objects.participant(id)
     }
+    fn key_owner(&self, key: &PublicKey) -> Result<Option<KeyOwner>, StateError> {
+        self.inner.objects.key_owner(key)
+    }
+    fn legal_id_owner(&self, legal_id: &LegalId) -> Result<Option<String>, StateError> {
+        self.inner.objects.legal_id_owner(legal_id)
+    }
     fn tank(&self, id: &str) -> Result<Option<Tank>, StateError> {
         self.inner.objects.tank(id)
+    }
+    fn physical_tank(&self, physical_id: &PhysicalTankId) -> Result<Option<String>, StateError> {
+        self.inner.objects.physical_tank(physical_id)
     }
     fn certificate(&self, reference: &CertificateRef) -> Result<Option<Certificate>, StateError> {
         self.inner.objects.certificate(reference)
@@ -135,6 +149,9 @@ impl StateRead for MemoryStateView {
     }
     fn transaction(&self, tx_id: &str) -> Result<Option<TxRecord>, StateError> {
         self.inner.objects.transaction(tx_id)
+    }
+    fn receipt_ids(&self, filter: &ReceiptFilter) -> Result<Vec<String>, StateError> {
+        self.inner.objects.receipt_ids(filter)
     }
 }
 

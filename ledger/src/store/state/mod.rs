@@ -22,7 +22,8 @@ use std::collections::BTreeMap;
 
 use super::StoreError;
 use crate::merkle::{Hash, NodeId, NodeSource};
-use crate::model::{Receipt, ReceiptStatus, Seq};
+use crate::model::{Receipt, Seq};
+pub use crate::state::ReceiptFilter;
 use crate::state::{Objects, StateRead};
 
 /// The derived state's writer.
@@ -126,43 +127,9 @@ impl StateUpdate {
     }
 }
 
-/// Which receipts to list.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ReceiptFilter {
-    /// Every receipt.
-    All,
-    /// Held by this participant.
-    Holder(String),
-    /// Issued by this warehouse.
-    Warehouse(String),
-    /// Drawn on this tank.
-    Tank(String),
-    /// Under an active pledge to this bank.
-    Pledgee(String),
-    /// In this status: "active", "pledged", "cancelled" or "split".
-    Status(&'static str),
-}
-
-impl ReceiptFilter {
-    /// Whether `receipt` (whose active pledge, if any, is to `pledgee`) matches.
-    pub fn matches(&self, receipt: &Receipt, pledgee: Option<&str>) -> bool {
-        match self {
-            ReceiptFilter::All => true,
-            ReceiptFilter::Holder(id) => receipt.holder_id == *id,
-            ReceiptFilter::Warehouse(id) => receipt.warehouse_id == *id,
-            ReceiptFilter::Tank(id) => receipt.terms.tank_id == *id,
-            ReceiptFilter::Pledgee(id) => pledgee == Some(id.as_str()),
-            ReceiptFilter::Status(name) => receipt.status.name() == *name,
-        }
-    }
-}
-
 /// The pledge id a receipt is under, if pledged.
 pub fn active_pledge_id(receipt: &Receipt) -> Option<&str> {
-    match &receipt.status {
-        ReceiptStatus::Pledged { pledge_id } => Some(pledge_id),
-        _ => None,
-    }
+    receipt.active_pledge()
 }
 
 /// Refuses an update that does not start where the store stands.

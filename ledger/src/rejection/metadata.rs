@@ -1,0 +1,199 @@
+//! A refusal's metadata: its serde form, flattened to snake_case key/value
+//! text pairs for a gRPC `ErrorInfo`.
+
+use serde::ser::{SerializeMap, Serializer};
+
+use super::Rejection;
+use crate::identity::LegalId;
+
+/// The refusal's fields, flattened: `{"certificate": {"inspector": "x"}}`
+/// becomes `certificate_inspector = x`; lists are joined with commas.
+pub(super) fn fields(rejection: &Rejection) -> Vec<(String, String)> {
+    match serde_json::to_value(rejection) {
+        Ok(serde_json::Value::Object(tagged)) => tagged
+            .values()
+            .flat_map(|fields| flatten("", fields))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn flatten(prefix: &str, value: &serde_json::Value) -> Vec<(String, String)> {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => map
+            .iter()
+            .flat_map(|(key, inner)| {
+                let name = match prefix.is_empty() {
+                    true => key.clone(),
+                    false => format!("{prefix}_{key}"),
+                };
+                flatten(&name, inner)
+            })
+            .collect(),
+        Value::Array(items) => {
+            let texts: Vec<String> = items.iter().map(text).collect();
+            vec![(prefix.to_owned(), texts.join(","))]
+        }
+        Value::Null => Vec::new(),
+        other => vec![(prefix.to_owned(), text(other))],
+    }
+}
+
+fn text(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A legal identity as `scheme` ("uscc" or "lei") and `code`.
+pub(super) fn legal_id<S: Serializer>(
+    legal_id: &LegalId,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    let mut map = serializer.serialize_map(Some(2))?;
+    map.serialize_entry("scheme", legal_id.scheme())?;
+    map.serialize_entry("code", legal_id.code())?;
+    map.end()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::super::{ALL_REASONS, Party, Rejection, RejectionKind};
+    use crate::model::{CertificateRef, Role};
+
+    fn keys(rejection: &Rejection) -> BTreeSet<String> {
+        rejection.fields().into_iter().map(|(k, _)| k).collect()
+    }
+
+    #[test]
+    fn a_refusal_stays_small_enough_to_return_by_value() {
+        assert!(
+            std::mem::size_of::<Rejection>() <= 128,
+            "{}",
+            std::mem::size_of::<Rejection>()
+        );
+    }
+
+    #[test]
+    fn reason_codes_are_unique_and_listed() {
+        let unique: BTreeSet<&str> = ALL_REASONS.iter().copied().collect();
+        assert_eq!(unique.len(), ALL_REASONS.len());
+        let r = Rejection::ReceiptPledged {
+            receipt: "R".into(),
+            pledge: "P".into(),
+            pledgee: "B".into(),
+            since: 3,
+        };
+        assert_eq!(r.reason(), "RECEIPT_PLEDGED");
+        assert!(ALL_REASONS.contains(&r.reason()));
+    }
+
+    #[test]
+    fn double_pledge_message_names_the_rival() {
+        let r = Rejection::ReceiptPledged {
+            receipt: "R-1".into(),
+            pledge: "P-A".into(),
+            pledgee: "bank-a".into(),
+            since: 42,
+        };
+        assert_eq!(
+            r.to_string(),
+            "receipt `R-1` is pledged to bank `bank-a` under pledge `P-A` since entry 42"
+        );
+        assert_eq!(r.kind(), RejectionKind::FailedPrecondition);
+        let fields = r.fields();
+        assert!(
+            fields.contains(&("pledge".into(), "P-A".into())),
+            "{fields:?}"
+        );
+        assert!(
+            fields.contains(&("since".into(), "42".into())),
+            "{fields:?}"
+        );
+    }
+
+    #[test]
+    fn metadata_keys_are_flat_snake_case() {
+        let missing = Rejection::MissingSignature {
+            party: Party::Participant {
+                id: "bank-a".into(),
+                capacity: "pledgee",
+            },
+        };
+        assert_eq!(
+            keys(&missing),
+            BTreeSet::from([
+                "party_kind".into(),
+                "party_id".into(),
+                "party_capacity".into(),
+                "party_description".into()
+            ])
+        );
+        let role = Rejection::MissingSignature {
+            party: Party::AnyWithRole(Role::Regulator),
+        };
+        assert!(
+            role.fields()
+                .contains(&("party_role".into(), "regulator".into()))
+        );
+        let cert = Rejection::CertificateNotFound {
+            certificate: CertificateRef {
+                inspector: "insp-sgs".into(),
+                number: "SGS-1".into(),
+            },
+        };
+        assert_eq!(
+            keys(&cert),
+            BTreeSet::from(["certificate_inspector".into(), "certificate_number".into()])
+        );
+        let quorum = Rejection::QuorumNotMet {
+            threshold: 2,
+            members: vec!["admin".into(), "regulator".into()],
+            signed: vec!["admin".into()],
+        };
+        assert!(
+            quorum
+                .fields()
+                .contains(&("members".into(), "admin,regulator".into()))
+        );
+        for rejection in [missing, role, cert, quorum] {
+            for key in keys(&rejection) {
+                assert!(
+                    key.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+                    "{key}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn absent_options_are_left_out_and_times_read_as_rfc3339() {
+        let frozen = Rejection::ReceiptFrozen {
+            receipt: "R".into(),
+            regulator: "cbirc".into(),
+            order_reference: "O-1".into(),
+            since: 4,
+            pledge: None,
+            pledgee: None,
+        };
+        assert!(!keys(&frozen).contains("pledge"));
+        let expired = Rejection::TxExpired {
+            not_after_ms: 1_800_000_000_000,
+            entry_time_ms: 1_800_000_060_000,
+        };
+        assert_eq!(
+            expired.to_string(),
+            "the transaction expired at 2027-01-15T08:00:00Z (entry time 2027-01-15T08:01:00Z): draft and sign it again"
+        );
+        assert!(
+            expired
+                .fields()
+                .contains(&("not_after_ms".into(), "1800000000000".into()))
+        );
+    }
+}

@@ -1,0 +1,193 @@
+//! A member's ledger as the cluster's state machine sees it: committed
+//! groups are checked against the chain head and appended to the entry
+//! log, then the state store catches up by replaying them, and readers get
+//! the new snapshot.
+//!
+//! ```text
+//!   openraft apply(Group) ──▶ MemberChain::apply_group
+//!                               │ each entry: seq, previous-hash link, time, seal (the ledger's key)
+//!                               │ entries the chain already holds: byte for byte the same, or a fault
+//!                               │ EntryLog::append (fdatasync)
+//!                               │ catch_up: the state store replays the new entries with the rules
+//!                               ▼
+//!                             Published::caught_up(head, state)   readers see head and state together
+//! ```
+
+use std::sync::Arc;
+
+use pledge_cluster::network::ChainRecords;
+use pledge_cluster::state_machine::{Chain, ChainFault};
+use pledge_cluster::types::{Group, StateSnapshot};
+use pledge_ledger::chain::ChainCursor;
+use pledge_ledger::crypto::PublicKey;
+use pledge_ledger::ledger::catch_up;
+use pledge_ledger::store::log::{EntryLog, LogReader};
+use pledge_ledger::store::{DiskStateStore, LogRead, LogStore, StateStore};
+use pledge_ledger::view::LedgerRead;
+use tokio::sync::watch;
+
+use crate::NodePublished;
+use crate::metrics::Metrics;
+
+/// A member's entry log and state store, driven by committed groups.
+#[derive(Debug)]
+pub struct MemberChain {
+    log: EntryLog,
+    state: DiskStateStore,
+    head: ChainCursor,
+    seal_key: PublicKey,
+    published: Arc<NodePublished>,
+    heads: watch::Sender<u64>,
+    metrics: Arc<Metrics>,
+}
+
+impl MemberChain {
+    /// The chain over an opened, recovered ledger whose entries are sealed
+    /// under `seal_key`.
+    pub fn new(
+        log: EntryLog,
+        state: DiskStateStore,
+        head: ChainCursor,
+        seal_key: PublicKey,
+        heads: watch::Sender<u64>,
+        metrics: Arc<Metrics>,
+    ) -> MemberChain {
+        let published = Arc::new(NodePublished::new(head, log.reader(), state.view()));
+        MemberChain {
+            log,
+            state,
+            head,
+            seal_key,
+            published,
+            heads,
+            metrics,
+        }
+    }
+
+    /// What readers read.
+    pub fn published(&self) -> Arc<NodePublished> {
+        self.published.clone()
+    }
+
+    /// Reads records for snapshots sent to other members.
+    pub fn records(&self) -> LogRecords {
+        LogRecords(self.log.reader())
+    }
+
+    /// A record the chain holds must be the one the group carries.
+    fn check_held(&self, seq: u64, record: &[u8]) -> Result<(), ChainFault> {
+        let held = self.log.reader().read(seq).map_err(fault)?;
+        if held != record {
+            return Err(ChainFault(format!(
+                "entry {seq} of a committed group differs from the one this member holds"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Checks `records` (entries `first ..`) against the head and appends
+    /// the ones the chain lacks.
+    fn append_checked<'a>(
+        &mut self,
+        first: u64,
+        records: impl Iterator<Item = &'a [u8]>,
+    ) -> Result<(), ChainFault> {
+        let mut cursor = self.head;
+        let mut fresh = Vec::new();
+        for (offset, record) in records.enumerate() {
+            let seq = first + offset as u64;
+            if seq < self.head.next_seq {
+                self.check_held(seq, record)?;
+                continue;
+            }
+            cursor
+                .check_record(record, Some(&self.seal_key))
+                .map_err(fault)?;
+            fresh.push(record);
+        }
+        if fresh.is_empty() {
+            return Ok(());
+        }
+        self.log.append(&fresh).map_err(fault)?;
+        self.head = cursor;
+        self.catch_up()
+    }
+
+    /// Replays into the state store what it lacks and publishes the result.
+    fn catch_up(&mut self) -> Result<(), ChainFault> {
+        catch_up(&self.log, &mut self.state).map_err(fault)?;
+        self.published.caught_up(self.head, self.state.view());
+        self.heads.send_replace(self.head.next_seq);
+        self.metrics.set_chain_size(self.head.next_seq);
+        Ok(())
+    }
+}
+
+fn fault(error: impl std::fmt::Display) -> ChainFault {
+    ChainFault(error.to_string())
+}
+
+impl Chain for MemberChain {
+    fn position(&self) -> ChainCursor {
+        self.head
+    }
+
+    fn apply_group(&mut self, group: &Group) -> Result<(), ChainFault> {
+        let records = group.entries.iter().map(|s| s.record.as_slice());
+        self.append_checked(group.first_seq, records)
+    }
+
+    fn sync(&mut self) -> Result<(), ChainFault> {
+        // Every append was synced already: the entry log's append is durable.
+        Ok(())
+    }
+
+    fn export(&self) -> Result<StateSnapshot, ChainFault> {
+        let root = self
+            .published
+            .load()
+            .tree_root(self.head.next_seq)
+            .map_err(fault)?;
+        // The state travels as the chain itself: a member installing the
+        // snapshot replays the records it lacks with the full rules.
+        Ok(StateSnapshot::at(self.head, root, Vec::new()))
+    }
+
+    fn install(&mut self, snapshot: &StateSnapshot) -> Result<(), ChainFault> {
+        if snapshot.records_from > self.head.next_seq {
+            return Err(ChainFault(format!(
+                "the snapshot's records start at entry {}, after this member's head {}",
+                snapshot.records_from, self.head.next_seq
+            )));
+        }
+        let records = snapshot.records.iter().map(Vec::as_slice);
+        self.append_checked(snapshot.records_from, records)?;
+        if self.head.next_seq < snapshot.position.next_seq {
+            return Err(ChainFault(format!(
+                "the snapshot's records end at {}, its position is {}",
+                self.head.next_seq, snapshot.position.next_seq
+            )));
+        }
+        let size = snapshot.position.next_seq;
+        let root = self.published.load().tree_root(size).map_err(fault)?;
+        if root != snapshot.tree_root {
+            return Err(ChainFault(format!(
+                "the Merkle root at size {size} differs from the snapshot's"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A member's records, for the snapshots it sends.
+#[derive(Debug, Clone)]
+pub struct LogRecords(LogReader);
+
+impl ChainRecords for LogRecords {
+    fn records(&self, from: u64, to: u64) -> Result<Vec<Vec<u8>>, ChainFault> {
+        self.0
+            .read_range(from, to)
+            .map(|item| item.map(|(_, record)| record).map_err(fault))
+            .collect()
+    }
+}

@@ -1,0 +1,206 @@
+//! The `[cluster]` section: this member's id, where its member-to-member
+//! service listens, Raft's timing, and the members (docs/REPLICATION.md §10).
+//!
+//! ```toml
+//! [cluster]
+//! member_id = 2
+//! cluster_listen = "10.1.0.2:50071"      # member-to-member gRPC (Raft, forwarding); not for clients
+//! election_timeout_ms = [1000, 2000]
+//! heartbeat_interval_ms = 250
+//! snapshot_every_entries = 10000
+//! keep_entries_after_snapshot = 1000
+//!
+//! plaintext = false                      # members speak plaintext gRPC: true is needed off loopback
+//!
+//! [[cluster.members]]
+//! id = 1
+//! name = "zs-1"
+//! address = "http://10.1.0.1:50071"      # its member-to-member service
+//! client_address = "http://10.1.0.1:50051"
+//! # … one [[cluster.members]] per member, the same list on every member
+//!
+//! [cluster.dial]                          # optional: reach member 3 at another address from here
+//! 3 = "http://127.0.0.1:60073"
+//! ```
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use serde::Deserialize;
+
+/// The `[cluster]` section.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// This member's id (1 ..= 2⁶³).
+    pub member_id: u64,
+    /// Where the member-to-member service listens.
+    pub cluster_listen: SocketAddr,
+    /// A follower waits a random time in this range before an election.
+    #[serde(default = "default_election_timeout")]
+    pub election_timeout_ms: [u64; 2],
+    /// The leader's heartbeat period.
+    #[serde(default = "default_heartbeat")]
+    pub heartbeat_interval_ms: u64,
+    /// Raft entries between two snapshots.
+    #[serde(default = "default_snapshot_every")]
+    pub snapshot_every_entries: u64,
+    /// Raft entries kept behind a snapshot, so that a member briefly down
+    /// catches up from the log.
+    #[serde(default = "default_keep")]
+    pub keep_entries_after_snapshot: u64,
+    /// Every member of the cluster, the same list on each.
+    pub members: Vec<MemberConfig>,
+    /// Addresses that replace a member's listed one when dialled from here.
+    #[serde(default)]
+    pub dial: BTreeMap<String, String>,
+    /// Member-to-member traffic is plaintext gRPC (mutual TLS between
+    /// members is not built yet): a non-loopback `cluster_listen` is
+    /// refused unless this says so outright (a private network only).
+    #[serde(default)]
+    pub plaintext: bool,
+}
+
+/// One member as the cluster lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberConfig {
+    /// The member id.
+    pub id: u64,
+    /// A name for people.
+    pub name: String,
+    /// URL of its member-to-member service.
+    pub address: String,
+    /// URL clients reach it at (told to clients when it leads).
+    #[serde(default)]
+    pub client_address: String,
+}
+
+fn default_election_timeout() -> [u64; 2] {
+    [1000, 2000]
+}
+
+fn default_heartbeat() -> u64 {
+    250
+}
+
+fn default_snapshot_every() -> u64 {
+    10_000
+}
+
+fn default_keep() -> u64 {
+    1_000
+}
+
+impl ClusterConfig {
+    /// Checks what TOML cannot: ids, this member among them, timing.
+    pub fn check(&self) -> anyhow::Result<()> {
+        let mut ids: Vec<u64> = self.members.iter().map(|m| m.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.len() != self.members.len() {
+            anyhow::bail!("[cluster] members: a member id is listed twice");
+        }
+        if ids.first() == Some(&0) {
+            anyhow::bail!("[cluster] members: member ids start at 1");
+        }
+        if !ids.contains(&self.member_id) {
+            anyhow::bail!(
+                "[cluster] member_id {} is not among the members {ids:?}",
+                self.member_id
+            );
+        }
+        let [low, high] = self.election_timeout_ms;
+        if low >= high || self.heartbeat_interval_ms == 0 || self.heartbeat_interval_ms >= low {
+            anyhow::bail!(
+                "[cluster] timing: need heartbeat_interval_ms ({}) < election_timeout_ms[0] ({low}) < election_timeout_ms[1] ({high})",
+                self.heartbeat_interval_ms
+            );
+        }
+        if !self.plaintext && !self.cluster_listen.ip().is_loopback() {
+            anyhow::bail!(
+                "[cluster] refusing plaintext member-to-member traffic on the non-loopback address {}: \
+                 members do not speak TLS to each other yet; set `plaintext = true` in [cluster] \
+                 only on a private network",
+                self.cluster_listen
+            );
+        }
+        for key in self.dial.keys() {
+            let listed = key.parse::<u64>().is_ok_and(|id| ids.contains(&id));
+            if !listed {
+                anyhow::bail!("[cluster.dial] `{key}` is not a member id");
+            }
+        }
+        Ok(())
+    }
+
+    /// The address to dial member `id` at from here.
+    pub fn dial_address(&self, id: u64) -> Option<String> {
+        if let Some(address) = self.dial.get(&id.to_string()) {
+            return Some(address.clone());
+        }
+        self.member(id).map(|m| m.address.clone())
+    }
+
+    /// Member `id` as listed.
+    pub fn member(&self, id: u64) -> Option<&MemberConfig> {
+        self.members.iter().find(|m| m.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn three() -> ClusterConfig {
+        toml::from_str(
+            "member_id = 2\ncluster_listen = \"127.0.0.1:50072\"\n\
+             [[members]]\nid = 1\nname = \"a\"\naddress = \"http://127.0.0.1:50071\"\n\
+             [[members]]\nid = 2\nname = \"b\"\naddress = \"http://127.0.0.1:50072\"\n\
+             [[members]]\nid = 3\nname = \"c\"\naddress = \"http://127.0.0.1:50073\"\n\
+             [dial]\n3 = \"http://127.0.0.1:60073\"\n",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_listed_member_with_defaults_is_accepted_and_dial_overrides_apply() {
+        let config = three();
+        config.check().unwrap();
+        assert_eq!(config.election_timeout_ms, [1000, 2000]);
+        assert_eq!(config.dial_address(3).unwrap(), "http://127.0.0.1:60073");
+        assert_eq!(config.dial_address(1).unwrap(), "http://127.0.0.1:50071");
+        assert_eq!(config.dial_address(4), None);
+    }
+
+    #[test]
+    fn a_member_id_not_listed_is_refused() {
+        let config = ClusterConfig {
+            member_id: 9,
+            ..three()
+        };
+        let refusal = config.check().unwrap_err().to_string();
+        assert!(refusal.contains("member_id 9"), "{refusal}");
+    }
+
+    #[test]
+    fn plaintext_between_members_off_loopback_must_be_asked_for() {
+        let mut config = ClusterConfig {
+            cluster_listen: "10.1.0.2:50071".parse().unwrap(),
+            ..three()
+        };
+        let refusal = config.check().unwrap_err().to_string();
+        assert!(refusal.contains("plaintext = true"), "{refusal}");
+        config.plaintext = true;
+        config.check().unwrap();
+    }
+
+    #[test]
+    fn a_heartbeat_not_below_the_election_timeout_is_refused() {
+        let config = ClusterConfig {
+            heartbeat_interval_ms: 1500,
+            ..three()
+        };
+        assert!(config.check().is_err());
+    }
+}

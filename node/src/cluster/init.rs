@@ -1,0 +1,210 @@
+//! `pledge-node cluster-init` and `pledge-node dev-cluster`: a local
+//! cluster for development and tests.
+//!
+//! `cluster-init` creates one directory per member, all holding the same
+//! initial ledger (a development genesis with the demo participants and
+//! tanks, committed once and copied, so that every member's chain is the
+//! same from entry 0), the same ledger key and the demo keys, and one
+//! configuration file per member listing them all. `dev-cluster` does that
+//! (unless the directory exists) and runs the members until ctrl-c.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+
+use crate::bootstrap;
+use crate::config::Config;
+
+/// The shape of a local cluster.
+#[derive(Debug, Clone, clap::Args)]
+pub struct InitArgs {
+    /// Directory for the members' data and configuration files.
+    #[arg(long, default_value = "pledge-cluster")]
+    pub dir: PathBuf,
+    /// Number of members (3 or 5 tolerate the loss of one or two).
+    #[arg(long, default_value_t = 3)]
+    pub nodes: u64,
+    /// Member i serves clients on base_port + i - 1 and members on
+    /// base_port + 100 + i - 1.
+    #[arg(long, default_value_t = 50051)]
+    pub base_port: u16,
+    /// Explicit client ports, one per member (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub client_ports: Vec<u16>,
+    /// Explicit member-to-member ports, one per member (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub cluster_ports: Vec<u16>,
+    /// Election timeout range, ms: LOW,HIGH.
+    #[arg(long, value_delimiter = ',', default_values_t = [1000, 2000])]
+    pub election_timeout_ms: Vec<u64>,
+    /// Leader heartbeat period, ms.
+    #[arg(long, default_value_t = 250)]
+    pub heartbeat_ms: u64,
+}
+
+impl InitArgs {
+    fn ports(&self) -> anyhow::Result<Vec<(u16, u16)>> {
+        let n = self.nodes as usize;
+        if !(1..=9).contains(&n) {
+            bail!("--nodes must be between 1 and 9");
+        }
+        let pick = |given: &[u16], offset: u16, what: &str| -> anyhow::Result<Vec<u16>> {
+            match given.len() {
+                0 => Ok((0..n as u16).map(|i| self.base_port + offset + i).collect()),
+                len if len == n => Ok(given.to_vec()),
+                len => bail!("{len} {what} given for {n} members"),
+            }
+        };
+        let clients = pick(&self.client_ports, 0, "client ports")?;
+        let members = pick(&self.cluster_ports, 100, "cluster ports")?;
+        Ok(clients.into_iter().zip(members).collect())
+    }
+
+    /// Member `id`'s configuration file.
+    pub fn config_path(&self, id: u64) -> PathBuf {
+        self.dir.join(format!("member-{id}.toml"))
+    }
+}
+
+/// Creates the members' directories and configuration files.
+pub fn init(args: &InitArgs) -> anyhow::Result<()> {
+    if args.dir.exists() {
+        bail!(
+            "{} exists already: remove it, or run the members from it",
+            args.dir.display()
+        );
+    }
+    let ports = args.ports()?;
+    let [low, high] = <[u64; 2]>::try_from(args.election_timeout_ms.as_slice())
+        .map_err(|_| anyhow::anyhow!("--election-timeout-ms takes LOW,HIGH"))?;
+    std::fs::create_dir_all(&args.dir)?;
+    let first = member_dir(&args.dir, 1);
+    let seed = Config {
+        data_dir: first.clone(),
+        ..Config::default()
+    };
+    drop(bootstrap::open(&seed).context("creating the initial ledger")?);
+    for id in 2..=args.nodes {
+        copy_dir(&first, &member_dir(&args.dir, id))?;
+    }
+    let members = members_toml(&ports);
+    for (index, (client, cluster)) in ports.iter().enumerate() {
+        let id = index as u64 + 1;
+        let dir = std::path::absolute(member_dir(&args.dir, id))?;
+        let text = format!(
+            "data_dir = {data_dir:?}\nlisten = \"127.0.0.1:{client}\"\n\n[cluster]\nmember_id = {id}\n\
+             cluster_listen = \"127.0.0.1:{cluster}\"\nelection_timeout_ms = [{low}, {high}]\n\
+             heartbeat_interval_ms = {heartbeat}\n{members}",
+            data_dir = dir.display().to_string(),
+            heartbeat = args.heartbeat_ms,
+        );
+        std::fs::write(args.config_path(id), text)?;
+    }
+    println!(
+        "created a cluster of {} members in {}",
+        args.nodes,
+        args.dir.display()
+    );
+    for (index, (client, cluster)) in ports.iter().enumerate() {
+        println!(
+            "  member {}: clients http://127.0.0.1:{client}, members http://127.0.0.1:{cluster}, config {}",
+            index + 1,
+            args.config_path(index as u64 + 1).display()
+        );
+    }
+    println!(
+        "  demo keys:   {}",
+        member_dir(&args.dir, 1).join("dev-keys").display()
+    );
+    Ok(())
+}
+
+fn member_dir(dir: &Path, id: u64) -> PathBuf {
+    dir.join(format!("member-{id}"))
+}
+
+fn members_toml(ports: &[(u16, u16)]) -> String {
+    let mut text = String::new();
+    for (index, (client, cluster)) in ports.iter().enumerate() {
+        let id = index + 1;
+        text.push_str(&format!(
+            "\n[[cluster.members]]\nid = {id}\nname = \"member-{id}\"\n\
+             address = \"http://127.0.0.1:{cluster}\"\nclient_address = \"http://127.0.0.1:{client}\"\n"
+        ));
+    }
+    text
+}
+
+fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for item in std::fs::read_dir(from)? {
+        let item = item?;
+        let target = to.join(item.file_name());
+        if item.file_type()?.is_dir() {
+            copy_dir(&item.path(), &target)?;
+        } else {
+            std::fs::copy(item.path(), &target)
+                .with_context(|| format!("copying {}", item.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Creates the cluster unless it exists, runs every member, and stops them
+/// all (SIGTERM) on ctrl-c. A member that exits (or is killed, to
+/// watch another take over) leaves the others running.
+pub fn dev_cluster(args: &InitArgs) -> anyhow::Result<()> {
+    if !args.dir.exists() {
+        init(args)?;
+    }
+    let exe = std::env::current_exe()?;
+    let mut children: Vec<(u64, Child)> = Vec::new();
+    for id in 1..=args.nodes {
+        let log = std::fs::File::create(args.dir.join(format!("member-{id}.log")))?;
+        let child = Command::new(&exe)
+            .arg("--config")
+            .arg(args.config_path(id))
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting member {id}"))?;
+        children.push((id, child));
+    }
+    println!(
+        "running {} members (logs in {}/member-N.log); ctrl-c stops them",
+        args.nodes,
+        args.dir.display()
+    );
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build();
+        if let Ok(runtime) = runtime {
+            let _ = runtime.block_on(tokio::signal::ctrl_c());
+        }
+        flag.store(true, std::sync::atomic::Ordering::Release);
+    });
+    while !stop.load(std::sync::atomic::Ordering::Acquire) && !children.is_empty() {
+        std::thread::sleep(Duration::from_millis(200));
+        children.retain_mut(|(id, child)| match child.try_wait() {
+            Ok(Some(status)) => {
+                println!("member {id} exited ({status}); the others go on");
+                false
+            }
+            _ => true,
+        });
+    }
+    for (_, child) in &mut children {
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+    }
+    for (_, child) in &mut children {
+        let _ = child.wait();
+    }
+    Ok(())
+}

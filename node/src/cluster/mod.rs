@@ -1,0 +1,399 @@
+//! Cluster mode (docs/REPLICATION.md): this node is one member of a
+//! replicated registry on openraft.
+//!
+//! ```text
+//!  clients ──Submit──▶ LedgerApi ──(not the leader)──▶ ForwardSubmit to the leader's member service
+//!                         │ (the leader)
+//!                         ▼
+//!                      Sequencer ──▶ sequencing::run: decide, raft.client_write(Group)
+//!                                                         │ openraft: replicate, majority fdatasync, commit
+//!                                                         ▼
+//!  every member: LedgerMachine::apply ──▶ MemberChain: check, append, replay into the state ──▶ Published
+//!  readers (any member) ◀── Published
+//! ```
+//!
+//! The members are listed in the `[cluster]` configuration (the same list
+//! on every member), and every member starts from the same initial ledger
+//! (`pledge-node cluster-init`), so each chain is byte-identical from entry
+//! 0. Entries are sealed with the ledger's key, which every member holds.
+
+mod chain;
+pub mod config;
+pub mod init;
+mod sequencing;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use openraft::error::{InitializeError, RaftError};
+use openraft::{Raft, ServerState, SnapshotPolicy};
+use pledge_cluster::log_store::RaftLog;
+use pledge_cluster::network::Network;
+use pledge_cluster::service::{Answer, Member, RaftServer};
+use pledge_cluster::state_machine::LedgerMachine;
+use pledge_cluster::types::{MemberId, MemberNode, TypeConfig};
+use pledge_ledger::chain::ChainCursor;
+use pledge_ledger::ledger::Decider;
+use pledge_ledger::store::DiskStateStore;
+use pledge_ledger::store::log::EntryLog;
+use pledge_ledger::view::LedgerRead;
+use pledge_proto::cluster::{self as cpb, raft_service_client::RaftServiceClient};
+use pledge_proto::v1 as pb;
+use tokio::sync::watch;
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Status};
+
+use crate::NodePublished;
+use crate::metrics::Metrics;
+use crate::pipeline::{Sequencer, Sizes};
+use crate::service::LedgerApi;
+use crate::status;
+use config::ClusterConfig;
+
+/// Snapshots larger than this are refused from another member.
+const MAX_SNAPSHOT_BYTES: u64 = 1 << 34;
+
+/// A started member: what the node serves from.
+#[derive(Debug)]
+pub struct Started {
+    /// Submits writes (sequenced here when this member leads).
+    pub sequencer: Sequencer,
+    /// What readers read.
+    pub published: Arc<NodePublished>,
+    /// The member's view of the cluster, for the service.
+    pub cluster: ClusterHandle,
+}
+
+/// Opens the raft log and state machine over the opened ledger, joins the
+/// cluster (initialising it on a first start), and starts sequencing.
+pub async fn start(
+    config: &ClusterConfig,
+    data_dir: &std::path::Path,
+    (log, state, decider): (EntryLog, DiskStateStore, Decider),
+    sizes: Sizes,
+    heads: watch::Sender<u64>,
+    metrics: Arc<Metrics>,
+) -> anyhow::Result<Started> {
+    config.check()?;
+    let head = decider.head();
+    let seal_key = decider.node_public_key();
+    let key = decider.node_key().clone();
+    let member_chain = chain::MemberChain::new(log, state, head, seal_key, heads, metrics);
+    let published = member_chain.published();
+    let records = Arc::new(member_chain.records());
+    let raft_dir = data_dir.join("raft");
+    let raft_log = RaftLog::open(&raft_dir)
+        .with_context(|| format!("cannot open the raft log in {}", raft_dir.display()))?;
+    let machine = LedgerMachine::open(Arc::new(Mutex::new(member_chain)), &raft_dir)?;
+    let network = Network::new(None, records).with_dial(dial_overrides(config));
+    let raft = Raft::new(
+        config.member_id,
+        raft_config(config)?,
+        network,
+        raft_log,
+        machine,
+    )
+    .await
+    .context("cannot start Raft")?;
+    initialize(&raft, config).await?;
+    let (sequencer, submissions) = crate::pipeline::queue(sizes.queue_depth);
+    tokio::spawn(sequencing::run(
+        submissions,
+        raft.clone(),
+        config.member_id,
+        published.clone(),
+        key,
+        sizes.max_group,
+        config.election_timeout_ms[1],
+    ));
+    Ok(Started {
+        sequencer,
+        published,
+        cluster: ClusterHandle::new(raft, config.clone()),
+    })
+}
+
+fn raft_config(config: &ClusterConfig) -> anyhow::Result<Arc<openraft::Config>> {
+    let [low, high] = config.election_timeout_ms;
+    let raft = openraft::Config {
+        cluster_name: "pledge-ledger".into(),
+        heartbeat_interval: config.heartbeat_interval_ms,
+        election_timeout_min: low,
+        election_timeout_max: high,
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(config.snapshot_every_entries),
+        max_in_snapshot_log_to_keep: config.keep_entries_after_snapshot,
+        ..openraft::Config::default()
+    };
+    Ok(Arc::new(raft.validate().context("[cluster] timing")?))
+}
+
+fn dial_overrides(config: &ClusterConfig) -> BTreeMap<MemberId, String> {
+    config
+        .members
+        .iter()
+        .filter_map(|m| Some((m.id, config.dial_address(m.id)?)))
+        .collect()
+}
+
+/// Every member initialises the same membership on its first start (safe
+/// in openraft: the vote decides); later starts find it already there.
+async fn initialize(raft: &Raft<TypeConfig>, config: &ClusterConfig) -> anyhow::Result<()> {
+    let members: BTreeMap<MemberId, MemberNode> = config
+        .members
+        .iter()
+        .map(|m| {
+            let node = MemberNode {
+                address: m.address.clone(),
+            };
+            (m.id, node)
+        })
+        .collect();
+    match raft.initialize(members).await {
+        Ok(()) => {
+            tracing::info!("initialised the cluster's membership");
+            Ok(())
+        }
+        Err(RaftError::APIError(InitializeError::NotAllowed(_))) => Ok(()),
+        Err(error) => Err(anyhow::anyhow!("cannot initialise the cluster: {error}")),
+    }
+}
+
+/// Serves the member-to-member service until the node stops.
+pub async fn serve_members(
+    listen: SocketAddr,
+    cluster: ClusterHandle,
+    api: LedgerApi,
+    published: Arc<NodePublished>,
+) -> anyhow::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen for members on {listen}"))?;
+    let address = listener.local_addr()?;
+    let member = Arc::new(ForwardTarget { api, published });
+    let service = RaftServer::new(cluster.raft().clone(), member, MAX_SNAPSHOT_BYTES);
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    tokio::spawn(async move {
+        let served = tonic::transport::Server::builder()
+            .add_service(
+                cpb::raft_service_server::RaftServiceServer::new(service)
+                    .max_decoding_message_size(usize::MAX)
+                    .max_encoding_message_size(usize::MAX),
+            )
+            .serve_with_incoming(incoming)
+            .await;
+        if let Err(error) = served {
+            tracing::error!(%error, "the member-to-member service stopped");
+        }
+    });
+    Ok(address)
+}
+
+/// What the member service calls into: the node's own submit path.
+#[derive(Debug)]
+struct ForwardTarget {
+    api: LedgerApi,
+    published: Arc<NodePublished>,
+}
+
+impl Member for ForwardTarget {
+    fn position(&self) -> ChainCursor {
+        self.published.load().head()
+    }
+
+    fn submit(&self, request: cpb::ForwardSubmitRequest) -> Answer<'_> {
+        Box::pin(async move {
+            let inner = request
+                .request
+                .ok_or_else(|| status::bad_request("`request` is missing".into()))?;
+            self.api.submit_here(tonic::Request::new(inner)).await
+        })
+    }
+}
+
+/// Where a submission goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// This member leads: sequence here.
+    Here,
+    /// Forward to this member.
+    Leader(MemberId),
+    /// No leader is known (an election, or cut off from the majority).
+    NoLeader,
+}
+
+/// This member's view of the cluster, shared by the request handlers.
+#[derive(Clone)]
+pub struct ClusterHandle {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    raft: Raft<TypeConfig>,
+    config: ClusterConfig,
+    peers: Mutex<HashMap<MemberId, RaftServiceClient<Channel>>>,
+}
+
+impl std::fmt::Debug for ClusterHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterHandle")
+            .field("member_id", &self.inner.config.member_id)
+            .finish()
+    }
+}
+
+impl ClusterHandle {
+    fn new(raft: Raft<TypeConfig>, config: ClusterConfig) -> ClusterHandle {
+        ClusterHandle {
+            inner: Arc::new(Inner {
+                raft,
+                config,
+                peers: Mutex::default(),
+            }),
+        }
+    }
+
+    /// This member's Raft.
+    pub fn raft(&self) -> &Raft<TypeConfig> {
+        &self.inner.raft
+    }
+
+    /// Where a submission received now goes.
+    pub fn route(&self) -> Route {
+        let leader = self.inner.raft.metrics().borrow().current_leader;
+        match leader {
+            Some(id) if id == self.inner.config.member_id => Route::Here,
+            Some(id) => Route::Leader(id),
+            None => Route::NoLeader,
+        }
+    }
+
+    /// Sends a submission to the leader and relays its answer unchanged.
+    pub async fn forward(
+        &self,
+        leader: MemberId,
+        request: pb::SubmitRequest,
+    ) -> Result<pb::SubmitResponse, Status> {
+        let mut client = self.peer(leader)?;
+        let forwarded = cpb::ForwardSubmitRequest {
+            request: Some(request),
+            from_member_id: self.inner.config.member_id,
+            client_participant: String::new(),
+        };
+        match client.forward_submit(forwarded).await {
+            Ok(answer) => Ok(answer.into_inner()),
+            Err(refusal) if is_transport(&refusal) => {
+                self.forget(leader);
+                Err(self.unavailable(
+                    "LEADER_UNREACHABLE",
+                    format!(
+                        "the leader (member {leader}) could not be reached: {}; retry",
+                        refusal.message()
+                    ),
+                    Some(leader),
+                ))
+            }
+            Err(refusal) => Err(refusal),
+        }
+    }
+
+    fn peer(&self, id: MemberId) -> Result<RaftServiceClient<Channel>, Status> {
+        let mut peers = self.inner.peers.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(client) = peers.get(&id) {
+            return Ok(client.clone());
+        }
+        let address = self.inner.config.dial_address(id).ok_or_else(|| {
+            self.unavailable("NO_LEADER", format!("member {id} is not listed"), None)
+        })?;
+        let endpoint = Endpoint::from_shared(address)
+            .map_err(|e| Status::internal(format!("member {id}'s address: {e}")))?
+            .connect_timeout(Duration::from_secs(1))
+            .tcp_nodelay(true);
+        let client = RaftServiceClient::new(endpoint.connect_lazy());
+        peers.insert(id, client.clone());
+        Ok(client)
+    }
+
+    fn forget(&self, id: MemberId) {
+        let mut peers = self.inner.peers.lock().unwrap_or_else(|p| p.into_inner());
+        peers.remove(&id);
+    }
+
+    /// UNAVAILABLE with the leader (if known) and every member's client
+    /// address in the ErrorInfo, so a client can go elsewhere.
+    pub fn unavailable(&self, reason: &str, message: String, leader: Option<MemberId>) -> Status {
+        let config = &self.inner.config;
+        let mut metadata = vec![(
+            "member_addresses".to_string(),
+            config
+                .members
+                .iter()
+                .map(|m| m.client_address.as_str())
+                .filter(|a| !a.is_empty())
+                .collect::<Vec<_>>()
+                .join(","),
+        )];
+        if let Some(leader) = leader.and_then(|id| config.member(id)) {
+            metadata.push(("leader_id".into(), leader.id.to_string()));
+            metadata.push(("leader_address".into(), leader.client_address.clone()));
+        }
+        status::status(Code::Unavailable, message, reason, metadata)
+    }
+
+    /// UNAVAILABLE: no leader is known.
+    pub fn no_leader(&self) -> Status {
+        let last = self.inner.raft.metrics().borrow().current_leader;
+        self.unavailable(
+            "NO_LEADER",
+            "this member knows no leader (an election is under way, or it is cut off from the majority); retry, or try another member".into(),
+            last,
+        )
+    }
+
+    /// The cluster section of GetNodeInfo.
+    pub fn info(&self, chain_size: u64) -> pb::ClusterInfo {
+        let metrics = self.inner.raft.metrics().borrow().clone();
+        let config = &self.inner.config;
+        let role = match metrics.state {
+            ServerState::Leader => pb::MemberRole::Leader,
+            ServerState::Follower => pb::MemberRole::Follower,
+            ServerState::Candidate => pb::MemberRole::Candidate,
+            ServerState::Learner | ServerState::Shutdown => pb::MemberRole::Learner,
+        };
+        let voters: Vec<MemberId> = metrics.membership_config.membership().voter_ids().collect();
+        let matched = metrics.replication.clone().unwrap_or_default();
+        let members = config
+            .members
+            .iter()
+            .map(|m| pb::ClusterMember {
+                member_id: m.id,
+                name: m.name.clone(),
+                address: m.address.clone(),
+                client_address: m.client_address.clone(),
+                voter: voters.contains(&m.id),
+                matched_index: match m.id == config.member_id {
+                    true => metrics.last_log_index,
+                    false => matched.get(&m.id).copied().flatten().map(|l| l.index),
+                },
+            })
+            .collect();
+        let leader = metrics.current_leader.and_then(|id| config.member(id));
+        pb::ClusterInfo {
+            member_id: config.member_id,
+            role: role.into(),
+            term: metrics.current_term,
+            leader_id: leader.map_or(0, |l| l.id),
+            leader_address: leader.map(|l| l.client_address.clone()).unwrap_or_default(),
+            members,
+            applied_index: metrics.last_applied.map(|l| l.index),
+            chain_size,
+        }
+    }
+}
+
+/// The call never reached the leader's handler.
+fn is_transport(status: &Status) -> bool {
+    matches!(status.code(), Code::Unavailable | Code::Unknown) && status.details().is_empty()
+}

@@ -1,0 +1,147 @@
+//! The leader's sequencing step: submissions are decided in groups against
+//! the applied state, proposed to Raft, and answered once the group is
+//! committed on a majority and applied here.
+//!
+//! ```text
+//!  handlers ──Sequencer──▶ [submissions] ──▶ this task
+//!                                              │ drain ≤ max_group
+//!                                              │ leader, and every entry of earlier terms applied?  else UNAVAILABLE
+//!                                              │ Decider::decide(published snapshot, group, now)
+//!                                              │ raft.client_write(Group)   majority fdatasync, commit, apply here
+//!                                              ▼
+//!                                   answer every submitter (or LEADERSHIP_LOST: the outcome is unknown)
+//! ```
+//!
+//! One group is in flight at a time, so each decision sees every earlier
+//! one applied: a receipt pledged in the previous group is refused in
+//! this one. Submissions that arrive meanwhile wait in the queue and form
+//! the next group.
+
+use std::sync::Arc;
+
+use ed25519_dalek::SigningKey;
+use openraft::Raft;
+use pledge_cluster::types::{Group, MemberId, TypeConfig};
+use pledge_ledger::ledger::Decider;
+use pledge_ledger::merkle::Frontier;
+use pledge_ledger::view::LedgerRead;
+use tokio::sync::mpsc;
+
+use crate::NodePublished;
+use crate::pipeline::{SequencerError, Submission, now_ms, refuse_replies};
+
+/// Why this member cannot sequence now. A leader that has not heard from a
+/// majority for `quorum_stale_ms` is probably cut off: it refuses rather
+/// than propose a group that cannot commit.
+fn not_ready(
+    raft: &Raft<TypeConfig>,
+    me: MemberId,
+    quorum_stale_ms: u64,
+) -> Option<SequencerError> {
+    let metrics = raft.metrics().borrow().clone();
+    if metrics.current_leader != Some(me) {
+        return Some(SequencerError::Cluster {
+            reason: "NOT_LEADER",
+            message: "this member is no longer the leader; retry (the same envelope is safe)"
+                .into(),
+        });
+    }
+    let quorum_ack = metrics.millis_since_quorum_ack;
+    if quorum_ack.is_none_or(|ms| ms > quorum_stale_ms) {
+        let silence = match quorum_ack {
+            Some(ms) => format!("for {ms} ms"),
+            None => "since it was elected".into(),
+        };
+        return Some(SequencerError::Cluster {
+            reason: "NO_QUORUM",
+            message: format!(
+                "this member leads but has not heard from a majority of the members {silence}: it may be cut off from them; retry at another member"
+            ),
+        });
+    }
+    let applied_term = metrics.last_applied.map(|id| id.leader_id.term);
+    if applied_term != Some(metrics.current_term) {
+        return Some(SequencerError::Cluster {
+            reason: "LEADER_NOT_READY",
+            message:
+                "the new leader is still applying the entries of earlier terms; retry in a moment"
+                    .into(),
+        });
+    }
+    None
+}
+
+/// Runs until every sequencer handle is dropped.
+pub async fn run(
+    mut submissions: mpsc::Receiver<Submission>,
+    raft: Raft<TypeConfig>,
+    me: MemberId,
+    published: Arc<NodePublished>,
+    key: SigningKey,
+    max_group: usize,
+    quorum_stale_ms: u64,
+) {
+    while let Some(first) = submissions.recv().await {
+        let mut group = vec![first];
+        while group.len() < max_group.max(1) {
+            match submissions.try_recv() {
+                Ok(next) => group.push(next),
+                Err(_) => break,
+            }
+        }
+        if let Some(refusal) = not_ready(&raft, me, quorum_stale_ms) {
+            refuse_replies(group.into_iter().map(|s| s.reply).collect(), &refusal);
+            continue;
+        }
+        sequence(group, &raft, &published, &key).await;
+    }
+}
+
+async fn sequence(
+    group: Vec<Submission>,
+    raft: &Raft<TypeConfig>,
+    published: &NodePublished,
+    key: &SigningKey,
+) {
+    let (envelopes, replies): (Vec<_>, Vec<_>) =
+        group.into_iter().map(|s| (s.envelope, s.reply)).unzip();
+    let snapshot = published.load();
+    let head = snapshot.head();
+    let decided = Frontier::load(head.next_seq, &*snapshot)
+        .map_err(|e| e.to_string())
+        .and_then(|frontier| {
+            let mut decider = Decider::new(key.clone(), head, frontier);
+            let envelopes = envelopes.into_iter().map(std::borrow::Cow::Owned);
+            decider
+                .decide(&*snapshot, envelopes, now_ms())
+                .map_err(|e| e.to_string())
+        });
+    let decided = match decided {
+        Ok(decided) => decided,
+        Err(reason) => {
+            tracing::error!(%reason, "deciding failed");
+            refuse_replies(replies, &SequencerError::Store { reason });
+            return;
+        }
+    };
+    if !decided.entries.is_empty() {
+        let proposal = Group {
+            first_seq: head.next_seq,
+            entries: decided.entries,
+        };
+        if let Err(error) = raft.client_write(proposal).await {
+            tracing::warn!(%error, "a proposed group was not confirmed");
+            let lost = SequencerError::Cluster {
+                reason: "LEADERSHIP_LOST",
+                message: format!(
+                    "leadership changed before the group was committed ({error}); the outcome is unknown: retry the same envelope, a committed one is answered with its entry"
+                ),
+            };
+            refuse_replies(replies, &lost);
+            return;
+        }
+    }
+    for (reply, result) in replies.into_iter().zip(decided.results) {
+        let _ = reply.send(Ok(result));
+    }
+}

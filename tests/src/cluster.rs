@@ -1,0 +1,204 @@
+//! A local cluster of real `pledge-node` members on loopback, made with
+//! `pledge-node cluster-init` on free ports, each member its own process
+//! with its own data directory. Members can be killed (SIGKILL) and
+//! started again; [`Cluster::isolate`] cuts one member off through fault
+//! proxies on every link to and from it.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use pledge_client::LedgerClient;
+use pledge_proto::v1 as pb;
+
+use crate::proxy::{Fault, Proxy};
+use crate::{Node, binary};
+
+/// A running cluster.
+#[derive(Debug)]
+pub struct Cluster {
+    pub dir: PathBuf,
+    pub size: u64,
+    running: BTreeMap<u64, Node>,
+    cluster_ports: Vec<u16>,
+    /// Proxies on the links (from, to), when started with proxies.
+    links: BTreeMap<(u64, u64), Proxy>,
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+fn joined(ports: &[u16]) -> String {
+    ports
+        .iter()
+        .map(u16::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+impl Cluster {
+    /// Creates and starts `size` members in `dir` (which must not exist),
+    /// with a short election timeout (500–1000 ms, heartbeat 100 ms).
+    pub async fn start(dir: &Path, size: u64) -> Cluster {
+        Cluster::create(dir, size, false).await
+    }
+
+    /// As [`Cluster::start`], every member-to-member link through a proxy.
+    pub async fn start_with_proxies(dir: &Path, size: u64) -> Cluster {
+        Cluster::create(dir, size, true).await
+    }
+
+    async fn create(dir: &Path, size: u64, proxied: bool) -> Cluster {
+        let client_ports: Vec<u16> = (0..size).map(|_| free_port()).collect();
+        let cluster_ports: Vec<u16> = (0..size).map(|_| free_port()).collect();
+        let output = Command::new(binary("pledge-node"))
+            .arg("cluster-init")
+            .arg("--dir")
+            .arg(dir)
+            .args(["--nodes", &size.to_string()])
+            .args(["--client-ports", &joined(&client_ports)])
+            .args(["--cluster-ports", &joined(&cluster_ports)])
+            .args(["--election-timeout-ms", "500,1000", "--heartbeat-ms", "100"])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "cluster-init failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let mut cluster = Cluster {
+            dir: dir.to_path_buf(),
+            size,
+            running: BTreeMap::new(),
+            cluster_ports,
+            links: BTreeMap::new(),
+        };
+        if proxied {
+            cluster.add_proxies().await;
+        }
+        for id in 1..=size {
+            cluster.start_member(id);
+        }
+        cluster
+    }
+
+    /// Puts a proxy on every link and tells each member to dial through it.
+    async fn add_proxies(&mut self) {
+        for from in 1..=self.size {
+            let mut dial = String::from("\n[cluster.dial]\n");
+            for to in (1..=self.size).filter(|to| *to != from) {
+                let target: SocketAddr =
+                    format!("127.0.0.1:{}", self.cluster_ports[to as usize - 1])
+                        .parse()
+                        .unwrap();
+                let proxy = Proxy::start(target).await.unwrap();
+                dial.push_str(&format!("{to} = \"http://{}\"\n", proxy.address));
+                self.links.insert((from, to), proxy);
+            }
+            let path = self.config_path(from);
+            let mut text = std::fs::read_to_string(&path).unwrap();
+            text.push_str(&dial);
+            std::fs::write(&path, text).unwrap();
+        }
+    }
+
+    pub fn config_path(&self, id: u64) -> PathBuf {
+        self.dir.join(format!("member-{id}.toml"))
+    }
+
+    pub fn data_dir(&self, id: u64) -> PathBuf {
+        self.dir.join(format!("member-{id}"))
+    }
+
+    /// Starts member `id` (again).
+    pub fn start_member(&mut self, id: u64) {
+        assert!(!self.running.contains_key(&id), "member {id} is running");
+        let node = Node::start_member(&self.config_path(id), &self.data_dir(id));
+        self.running.insert(id, node);
+    }
+
+    /// Kills member `id` with SIGKILL, as a crash would.
+    pub fn kill(&mut self, id: u64) {
+        self.running.remove(&id).expect("a running member").kill();
+    }
+
+    /// The running member `id`.
+    pub fn member(&self, id: u64) -> &Node {
+        &self.running[&id]
+    }
+
+    /// The running members' ids.
+    pub fn running(&self) -> Vec<u64> {
+        self.running.keys().copied().collect()
+    }
+
+    /// Cuts member `id` off from every other member (both directions), or
+    /// heals it.
+    pub fn isolate(&self, id: u64, cut: bool) {
+        let fault = if cut { Fault::Blackhole } else { Fault::Pass };
+        for ((from, to), proxy) in &self.links {
+            if *from == id || *to == id {
+                proxy.set(fault);
+            }
+        }
+    }
+
+    /// A client of member `id`.
+    pub async fn client(&self, id: u64) -> LedgerClient {
+        self.member(id).client().await
+    }
+
+    /// Member `id`'s view of the cluster.
+    pub async fn info(&self, id: u64) -> Option<pb::ClusterInfo> {
+        let client = LedgerClient::connect(&self.member(id).url()).await.ok()?;
+        client.node_info().await.ok()?.cluster
+    }
+
+    /// The member that the running members agree leads, waiting up to `within`.
+    pub async fn leader(&self, within: Duration) -> u64 {
+        let deadline = Instant::now() + within;
+        loop {
+            for id in self.running() {
+                let Some(info) = self.info(id).await else {
+                    continue;
+                };
+                if info.role == pb::MemberRole::Leader as i32 && info.member_id == id {
+                    return id;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no leader among {:?} within {within:?}",
+                self.running()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until every running member's head equals `size` entries, and
+    /// returns the heads.
+    pub async fn converged(&self, size: u64, within: Duration) -> Vec<pb::Head> {
+        let deadline = Instant::now() + within;
+        loop {
+            let mut heads = Vec::new();
+            for id in self.running() {
+                if let Ok(head) = self.client(id).await.head().await {
+                    heads.push(head);
+                }
+            }
+            if heads.len() == self.running.len() && heads.iter().all(|h| h.size >= size) {
+                return heads;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "members did not reach {size} entries within {within:?}: {:?}",
+                heads.iter().map(|h| h.size).collect::<Vec<_>>()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}

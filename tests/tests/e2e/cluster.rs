@@ -1,0 +1,362 @@
+//! A cluster of three real members on loopback: the leader killed under
+//! load loses no acknowledged entry and another leads within a bound; an
+//! isolated member refuses writes while the majority goes on, then
+//! converges; banks racing for one receipt at different members get
+//! exactly one pledge; an auditor replaying any member gets the same head
+//! and root.
+//!
+//! `PLEDGE_CLUSTER_ROUNDS=20 cargo test -p pledge-tests --test e2e cluster::`
+//! runs the kill-the-leader test for 20 rounds (1 by default) and prints
+//! the failover times.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use pledge_client::keys::{Signer, sign};
+use pledge_client::ops::{self, TxHeader};
+use pledge_client::{ClientError, LedgerClient};
+use pledge_ledger::entry::Entry;
+use pledge_proto::v1 as pb;
+use pledge_tests::DEV_LEDGER_ID;
+use pledge_tests::cluster::Cluster;
+use tonic::Code;
+
+use super::common::*;
+
+/// Longest wait for anything in these tests.
+const BOUND: Duration = Duration::from_secs(30);
+/// A new leader must be writing within this (election timeout 0.5–1 s).
+const FAILOVER_BOUND: Duration = Duration::from_secs(10);
+
+/// An acknowledged write: its position and entry hash.
+type Acked = BTreeMap<u64, Vec<u8>>;
+
+/// The inspector certifies 1 kg of trader-a's oil in T-101 (certificate n);
+/// the warehouse, the inspector and trader-a sign.
+fn certify_one(signers: &[Signer], n: u64) -> pledge_ledger::envelope::Envelope {
+    let op = certify(&format!("SGS-LOAD-{n}"), 1);
+    let tx = TxHeader::new(DEV_LEDGER_ID, &signers[0].id)
+        .unwrap()
+        .wrap(op);
+    sign(&tx, signers)
+}
+
+/// The signers of [`certify_one`].
+fn certifiers(cluster: &Cluster) -> Vec<Signer> {
+    ["wh-1", INSPECTOR, "trader-a"]
+        .iter()
+        .map(|id| cluster.member(1).signer(id))
+        .collect()
+}
+
+/// Submits `envelope` to the members in turn, retrying the same envelope
+/// until it is acknowledged or `BOUND` passes.
+async fn submit_anywhere(
+    clients: &[(u64, LedgerClient)],
+    envelope: &pledge_ledger::envelope::Envelope,
+    start: usize,
+) -> Result<pb::SubmitResponse, ClientError> {
+    let deadline = Instant::now() + BOUND;
+    let mut turn = start;
+    loop {
+        let (_, client) = &clients[turn % clients.len()];
+        match client.submit(envelope).await {
+            Ok(answer) => return Ok(answer),
+            Err(error) if Instant::now() < deadline && retriable(&error) => {
+                turn += 1;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+fn retriable(error: &ClientError) -> bool {
+    match error.refusal() {
+        Some(refusal) => matches!(
+            refusal.code,
+            Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled | Code::Unknown
+        ),
+        None => true,
+    }
+}
+
+async fn clients(cluster: &Cluster) -> Vec<(u64, LedgerClient)> {
+    let mut clients = Vec::new();
+    for id in cluster.running() {
+        clients.push((id, cluster.client(id).await));
+    }
+    clients
+}
+
+/// Writers that keep submitting to every member until stopped.
+struct Load {
+    acked: Arc<Mutex<Acked>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Load {
+    fn start(
+        clients: Vec<(u64, LedgerClient)>,
+        signers: Vec<Signer>,
+        writers: u64,
+        round: u64,
+    ) -> Load {
+        let acked = Arc::new(Mutex::new(Acked::new()));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let clients = Arc::new(clients);
+        let tasks = (0..writers)
+            .map(|w| {
+                let (acked, stop, clients, signers) = (
+                    acked.clone(),
+                    stop.clone(),
+                    clients.clone(),
+                    signers.clone(),
+                );
+                tokio::spawn(async move {
+                    let mut n = 0;
+                    while !stop.load(std::sync::atomic::Ordering::Acquire) {
+                        let envelope = certify_one(&signers, round * 1_000_000 + w * 100_000 + n);
+                        n += 1;
+                        if let Ok(answer) =
+                            submit_anywhere(&clients, &envelope, (w + n) as usize).await
+                        {
+                            acked.lock().unwrap().insert(answer.seq, answer.entry_hash);
+                        }
+                    }
+                })
+            })
+            .collect();
+        Load { acked, stop, tasks }
+    }
+
+    fn count(&self) -> usize {
+        self.acked.lock().unwrap().len()
+    }
+
+    async fn wait_for(&self, more_than: usize) {
+        let deadline = Instant::now() + BOUND;
+        while self.count() <= more_than {
+            assert!(Instant::now() < deadline, "the load stalled at {more_than}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    async fn stop(self) -> Acked {
+        self.stop.store(true, std::sync::atomic::Ordering::Release);
+        for task in self.tasks {
+            task.await.unwrap();
+        }
+        Arc::try_unwrap(self.acked).unwrap().into_inner().unwrap()
+    }
+}
+
+/// Every running member holds every acknowledged entry with its hash, the
+/// same head and root, and an auditor replaying it finds nothing wrong.
+async fn check_members(cluster: &Cluster, acked: &Acked) {
+    let size = acked.keys().last().map_or(0, |seq| seq + 1);
+    let heads = cluster.converged(size, BOUND).await;
+    let first = &heads[0];
+    for head in &heads {
+        assert_eq!(
+            (head.size, &head.head_hash, &head.tree_root),
+            (first.size, &first.head_hash, &first.tree_root),
+            "members differ at their heads"
+        );
+    }
+    for id in cluster.running() {
+        let client = cluster.client(id).await;
+        for (seq, hash) in acked {
+            let record = client.entry(*seq).await.unwrap().record;
+            let entry = Entry::decode(&record).unwrap();
+            assert_eq!(&entry.hash().0.to_vec(), hash, "member {id}, entry {seq}");
+        }
+        let key = pledge_client::audit::node_key_of(&client).await.unwrap();
+        let verdict =
+            pledge_client::audit::audit_node(&client, key, &mut |_| {}, &mut |_| {}).await;
+        match verdict.unwrap() {
+            pledge_client::audit::Verdict::Verified { entries, head_hash } => {
+                assert_eq!(entries, first.size, "member {id}");
+                assert_eq!(head_hash.0.to_vec(), first.head_hash, "member {id}");
+            }
+            bad => panic!("member {id}: {bad:?}"),
+        }
+    }
+}
+
+fn rounds() -> u64 {
+    std::env::var("PLEDGE_CLUSTER_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(1)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_leader_killed_under_load_loses_no_acknowledged_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cluster = Cluster::start(&dir.path().join("c"), 3).await;
+    let signers = certifiers(&cluster);
+    let mut failovers = Vec::new();
+    let mut all = Acked::new();
+    for round in 0..rounds() {
+        let leader = cluster.leader(BOUND).await;
+        let load = Load::start(clients(&cluster).await, signers.clone(), 4, round);
+        load.wait_for(20).await;
+        cluster.kill(leader);
+        let killed_at = Instant::now();
+        let before = load.count();
+        load.wait_for(before).await;
+        let failover = killed_at.elapsed();
+        load.wait_for(before + 20).await;
+        let acked = load.stop().await;
+        assert!(
+            failover < FAILOVER_BOUND,
+            "round {round}: the first write after the kill took {failover:?}"
+        );
+        failovers.push(failover);
+        cluster.start_member(leader);
+        for (seq, hash) in &acked {
+            if let Some(earlier) = all.insert(*seq, hash.clone()) {
+                assert_eq!(
+                    &earlier, hash,
+                    "two different entries acknowledged at {seq}"
+                );
+            }
+        }
+        check_members(&cluster, &acked).await;
+    }
+    check_members(&cluster, &all).await;
+    failovers.sort();
+    let p50 = failovers[failovers.len() / 2];
+    let max = failovers[failovers.len() - 1];
+    println!(
+        "failover (leader killed -> first acknowledged write): rounds {}, p50 {} ms, max {} ms",
+        failovers.len(),
+        p50.as_millis(),
+        max.as_millis()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_isolated_member_refuses_writes_and_the_majority_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = Cluster::start_with_proxies(&dir.path().join("c"), 3).await;
+    let leader = cluster.leader(BOUND).await;
+    let signers = certifiers(&cluster);
+    let all = clients(&cluster).await;
+    submit_anywhere(&all, &certify_one(&signers, 1), 0)
+        .await
+        .unwrap();
+
+    // The leader is cut off: it cannot commit, the other two elect one.
+    cluster.isolate(leader, true);
+    let majority: Vec<_> = all
+        .iter()
+        .filter(|(id, _)| *id != leader)
+        .cloned()
+        .collect();
+    let deadline = Instant::now() + BOUND;
+    loop {
+        let mut elected = false;
+        for (id, _) in &majority {
+            let info = cluster.info(*id).await;
+            elected |= info.is_some_and(|i| i.leader_id != 0 && i.leader_id != leader);
+        }
+        if elected {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the majority elected no leader");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Past the longest election timeout the old leader knows it is cut off.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let isolated = cluster.client(leader).await;
+    let refused = tokio::time::timeout(
+        Duration::from_secs(5),
+        isolated.submit(&certify_one(&signers, 2)),
+    )
+    .await
+    .expect("a refusal at once, not a write left hanging")
+    .unwrap_err();
+    let refusal = refused.refusal().expect("a gRPC refusal");
+    let reason = refusal.info.as_ref().map(|i| i.reason.as_str());
+    assert_eq!(refusal.code, Code::Unavailable, "{refusal:?}");
+    assert!(
+        matches!(
+            reason,
+            Some("NO_QUORUM" | "NO_LEADER" | "LEADER_UNREACHABLE")
+        ),
+        "{refusal:?}"
+    );
+    let mut acked = Acked::new();
+    for n in 3..13 {
+        let answer = submit_anywhere(&majority, &certify_one(&signers, n), n as usize)
+            .await
+            .unwrap();
+        acked.insert(answer.seq, answer.entry_hash);
+    }
+    // The isolated member still answers reads, from what it has applied.
+    let stale = isolated.head().await.unwrap();
+    assert!(stale.size <= *acked.keys().next().unwrap());
+
+    cluster.isolate(leader, false);
+    check_members(&cluster, &acked).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn banks_racing_at_different_members_get_exactly_one_pledge() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = Cluster::start(&dir.path().join("c"), 3).await;
+    cluster.leader(BOUND).await;
+    let node = cluster.member(1);
+    let first = cluster.client(1).await;
+    issue(node, &first, "WR-RACE", 1_000_000).await;
+    let all = clients(&cluster).await;
+    let holder = node.signer("trader-a");
+    let banks = ["bank-a", "bank-b"];
+    let mut racers = Vec::new();
+    for i in 0..12usize {
+        let bank = node.signer(banks[i % 2]);
+        let op = ops::register_pledge(
+            &format!("PL-{i}"),
+            "WR-RACE",
+            &bank.id,
+            ops::money(1_000_000, "CNY"),
+            "LOAN",
+            now_ms() + DAY_MS,
+        );
+        let tx = TxHeader::new(DEV_LEDGER_ID, &holder.id).unwrap().wrap(op);
+        let envelope = sign(&tx, &[holder.clone(), bank]);
+        // Each bank starts at a different member and, on UNAVAILABLE (an
+        // election under load), resends the same envelope elsewhere.
+        let all = all.clone();
+        racers.push(tokio::spawn(async move {
+            submit_anywhere(&all, &envelope, i).await
+        }));
+    }
+    let mut won = Vec::new();
+    for (i, racer) in racers.into_iter().enumerate() {
+        match racer.await.unwrap() {
+            Ok(answer) => won.push((i, answer)),
+            Err(error) => {
+                let refusal = error.refusal().expect("a refusal");
+                let reason = refusal.info.as_ref().map(|i| i.reason.clone());
+                assert_eq!(reason.as_deref(), Some("RECEIPT_PLEDGED"), "{refusal:?}");
+            }
+        }
+    }
+    assert_eq!(won.len(), 1, "exactly one pledge wins: {won:?}");
+    let winner = format!("PL-{}", won[0].0);
+    let size = won[0].1.seq + 1;
+    cluster.converged(size, BOUND).await;
+    for id in cluster.running() {
+        let receipt = cluster.client(id).await.receipt("WR-RACE").await.unwrap();
+        let active = receipt
+            .active_pledge
+            .and_then(|p| p.terms)
+            .map(|t| t.pledge_id);
+        assert_eq!(active, Some(winner.clone()), "member {id}");
+    }
+}
