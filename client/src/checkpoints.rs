@@ -89,9 +89,7 @@ impl TreeWitness {
         }
         Ok(())
     }
-}
 
-impl TreeWitness {
     /// An RFC 9162 consistency proof between two sizes of the audited tree.
     pub fn consistency_proof(&self, from: u64, to: u64) -> Option<Vec<merkle::Hash>> {
         merkle::consistency_proof(from, to, &self.tree).ok()

@@ -91,7 +91,12 @@ impl LedgerClient {
     }
 
     /// Submits a signed envelope; answers once the entry is durable. A
-    /// refusal is [`ClientError::Refused`].
+    /// refusal is [`ClientError::Refused`]. A cluster member that cannot
+    /// take the write now refuses with `UNAVAILABLE` and a reason listed in
+    /// `ledger_service.proto` (`NO_LEADER`, `NO_QUORUM`, ...): resend the
+    /// same envelope (always safe) after a pause, at the `leader_address`
+    /// or another of the `member_addresses` of the refusal's metadata. This
+    /// client does not do that by itself.
     pub async fn submit(&self, envelope: &Envelope) -> Result<pb::SubmitResponse> {
         let request = pb::SubmitRequest {
             envelope: Some(envelope.to_proto()),

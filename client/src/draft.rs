@@ -11,7 +11,7 @@
 //! ```json
 //! {
 //!   "tx": "<base64 of the transaction bytes, exactly as signed>",
-//!   "signatures": [{"signer": "trader-a", "public_key": "<64 hex>", "signature": "<128 hex>"}],
+//!   "signatures": [{"signer": "trader-a", "public_key": "<64 lower-case hex>", "signature": "<128 lower-case hex>"}],
 //!   "summary": { "operation": "register_pledge", "register_pledge": { "...": "..." } }
 //! }
 //! ```
@@ -232,10 +232,11 @@ impl Draft {
 fn parse_signature(s: DraftSignature) -> Result<PartySignature> {
     let bad =
         |what: &str| ClientError::draft("-", format!("signature of {}: bad {what}", s.signer));
-    let key_bytes = hex::decode(&s.public_key).map_err(|_| bad("public_key hex"))?;
+    let key_bytes = crypto::decode_lower_hex(&s.public_key).ok_or_else(|| bad("public_key hex"))?;
     let public_key = PublicKey::from_slice(&key_bytes).ok_or_else(|| bad("public_key"))?;
-    let mut signature = [0u8; 64];
-    hex::decode_to_slice(&s.signature, &mut signature).map_err(|_| bad("signature hex"))?;
+    let signature: [u8; 64] = crypto::decode_lower_hex(&s.signature)
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or_else(|| bad("signature hex"))?;
     Ok(PartySignature {
         signer: s.signer,
         public_key,
@@ -355,6 +356,23 @@ mod tests {
         value["summary"]["register_pledge"]["pledgee_id"] = "bank-z".into();
         let read = Draft::from_json(&value.to_string()).unwrap();
         assert_eq!(read.summary()["register_pledge"]["pledgee_id"], "bank-a");
+    }
+
+    #[test]
+    fn upper_case_hex_in_a_signature_is_refused() {
+        let mut draft = pledge_draft();
+        draft.sign(&signer("trader-a", 4)).unwrap();
+        for field in ["public_key", "signature"] {
+            let mut value: Value = serde_json::from_str(&draft.to_json()).unwrap();
+            let upper = value["signatures"][0][field]
+                .as_str()
+                .unwrap()
+                .to_uppercase();
+            value["signatures"][0][field] = Value::String(upper);
+            let error = Draft::from_json(&value.to_string()).unwrap_err();
+            assert!(error.to_string().contains("hex"), "{field}: {error}");
+        }
+        assert!(Draft::from_json(&draft.to_json()).is_ok());
     }
 
     #[test]

@@ -64,12 +64,6 @@ impl LedgerClient {
     }
 }
 
-/// The receipt's standing as a stable string: `active`, `pledged`,
-/// `cancelled` or `split` (a freeze is stated beside it).
-pub fn status_name(status: &ReceiptStatus) -> &'static str {
-    status.name()
-}
-
 /// The verdict as a person reads it: what was proven, as of which
 /// checkpoint, under which witnesses, and the receipt's status in words.
 pub fn verdict_text(verdict: &BundleVerdict) -> String {

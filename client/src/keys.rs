@@ -70,10 +70,15 @@ pub fn public_key_of_file(path: &Path) -> Result<(String, PublicKey)> {
     Ok((file.id, key))
 }
 
-/// Parses a public key written as 64 hex digits.
+/// Parses a public key written as 64 lower-case hex digits (docs/FORMAT.md
+/// writes hex in lower case; upper case is refused, not folded).
 pub fn parse_public_key(text: &str) -> Result<PublicKey> {
-    let bytes = hex::decode(text.trim())
-        .map_err(|e| ClientError::input("public key", format!("{text:?}: {e}")))?;
+    let bytes = crypto::decode_lower_hex(text.trim()).ok_or_else(|| {
+        ClientError::input(
+            "public key",
+            format!("{text:?} is not lower-case hex of even length"),
+        )
+    })?;
     PublicKey::from_slice(&bytes).ok_or_else(|| {
         ClientError::input(
             "public key",
@@ -113,5 +118,6 @@ mod tests {
         assert_eq!(parse_public_key(&key.to_hex()).unwrap(), key);
         assert!(parse_public_key("abcd").is_err());
         assert!(parse_public_key("zz").is_err());
+        assert!(parse_public_key(&key.to_hex().to_uppercase()).is_err());
     }
 }

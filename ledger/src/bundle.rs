@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::checkpoint::{
-    self, Checkpoint, CheckpointError, SignedCheckpoint, ledger_origin, verify_head_binding,
+    Checkpoint, CheckpointError, SignedCheckpoint, ledger_origin, verify_head_binding,
 };
 use crate::cosigning::{Cosigners, Trust, TrustError};
 use crate::crypto::{self, Digest, PublicKey};
@@ -929,10 +929,7 @@ impl<'a> Fold<'a> {
                 changed = true;
             }
         }
-        match changed {
-            true => Ok(()),
-            false => Err(BundleError::NotAboutReceipt { seq, operation }),
-        }
+        changed_something(changed, seq, operation)
     }
 
     /// A bank's revocation naming a successor: its pledges in force pass to
@@ -953,10 +950,7 @@ impl<'a> Fold<'a> {
                 changed = true;
             }
         }
-        match changed {
-            true => Ok(()),
-            false => Err(BundleError::NotAboutReceipt { seq, operation }),
-        }
+        changed_something(changed, seq, operation)
     }
 
     fn end_pledge(
@@ -1132,11 +1126,7 @@ impl<'a> Fold<'a> {
             _ => None,
         };
         Ok(BundleVerdict {
-            ledger_id: cp
-                .origin
-                .strip_prefix(checkpoint::ORIGIN_PREFIX)
-                .unwrap_or(&cp.origin)
-                .to_owned(),
+            ledger_id: cp.ledger_id().to_owned(),
             tree_size: cp.size,
             root: cp.root,
             head_hash: cp.head_hash,
@@ -1182,6 +1172,15 @@ fn certifying_warehouse(
                 certification.certificate.inspector, certification.depositor_id
             ),
         }),
+    }
+}
+
+/// An operation that reaches the bundle's receipts only through others
+/// (a tank's custodian, a bank's successor) must have changed one of them.
+fn changed_something(changed: bool, seq: Seq, operation: &'static str) -> Result<(), BundleError> {
+    match changed {
+        true => Ok(()),
+        false => Err(BundleError::NotAboutReceipt { seq, operation }),
     }
 }
 

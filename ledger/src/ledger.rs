@@ -441,8 +441,10 @@ impl<L: LogStore, S: StateStore> Ledger<L, S> {
         now_ms: u64,
     ) -> Result<Vec<SubmitResult>, StoreError> {
         let before = (self.decider.head(), self.decider.frontier().clone());
-        let snapshot = self.snapshot();
-        let group = self.decider.decide(&snapshot, envelopes, now_ms)?;
+        // The snapshot (a state view) is dropped at the end of this
+        // statement, before `apply`: a live view of the memory store would
+        // make `apply` copy the whole state.
+        let group = self.decider.decide(&self.snapshot(), envelopes, now_ms)?;
         if let Err(error) = self.log.append(&group.records()) {
             self.decider.reset(before.0, before.1);
             return Err(error);
@@ -534,9 +536,9 @@ fn recover_dir_preallocating(
 }
 
 /// Replays into `state` the entries of `log` it lacks, with the rules and
-/// without the signatures (the log's entries were checked when they were
-/// appended); returns how many. A cluster member runs it after appending a
-/// committed group.
+/// each envelope's signatures but not the seals (the caller checked the
+/// chain: its links up to a sealed head vouch for every entry); returns how
+/// many. A cluster member runs it after appending a committed group.
 pub fn catch_up<L: LogStore, S: StateStore>(log: &L, state: &mut S) -> Result<u64, StoreError> {
     let start = state.applied();
     let end = log.len();
@@ -561,11 +563,13 @@ pub fn catch_up<L: LogStore, S: StateStore>(log: &L, state: &mut S) -> Result<u6
             .extend(frontier.append(merkle::leaf_hash(&entry.body())));
         update.end = seq + 1;
         if update.end - update.first >= CATCH_UP_BATCH {
+            drop(view); // a live view of the memory store makes `apply` copy the state
             state.apply(&update)?;
             update = StateUpdate::starting_at(update.end);
             view = state.view();
         }
     }
+    drop(view);
     if !update.is_empty() {
         state.apply(&update)?;
     }

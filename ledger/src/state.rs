@@ -26,11 +26,12 @@
 //! | pledges            | pledge id                 | [`Pledge`] (with successions) |
 //! | transactions       | tx id                     | [`TxRecord`]                  |
 //! | receipt history    | receipt id                | entries that changed it       |
-//! Adding
-//! a kind: a field and its line in [`Objects::merge`]; a [`StateRead`] method
-//! with its implementations here ([`Objects`], [`Overlay`]); the disk state
-//! store's table of kinds (`store/state/disk.rs`, `KINDS`); and the pending
-//! overlay of a snapshot (`crate::view`).
+//!
+//! Adding a kind: a field and its line in [`Objects::merge`]; a
+//! [`StateRead`] method with its implementations here ([`Objects`], and
+//! every [`Layered`] state at once); the disk state store's keys
+//! (`store/state/disk.rs`, `put_objects` and its `StateRead`); and the
+//! memory state view's forwarding (`store/state/memory.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::error::Error;
@@ -134,15 +135,22 @@ pub fn matching_receipts<S: StateRead + ?Sized>(
         let Some(receipt) = state.receipt(&id)? else {
             continue;
         };
-        let pledgee = match receipt.active_pledge() {
-            Some(pledge) => state.pledge(pledge)?.map(|p| p.pledgee().to_owned()),
-            None => None,
-        };
-        if filter.matches(&receipt, pledgee.as_deref()) {
+        if filter.matches(&receipt, pledgee_of(state, &receipt)?.as_deref()) {
             ids.insert(id);
         }
     }
     Ok(ids.into_iter().collect())
+}
+
+/// The bank of the receipt's active pledge, if any, as `state` sees it.
+pub fn pledgee_of<S: StateRead + ?Sized>(
+    state: &S,
+    receipt: &Receipt,
+) -> Result<Option<String>, StateError> {
+    match receipt.active_pledge() {
+        Some(pledge) => Ok(state.pledge(pledge)?.map(|p| p.pledgee().to_owned())),
+        None => Ok(None),
+    }
 }
 
 /// A set of objects: the changes of one entry or group, or a whole state.
@@ -231,7 +239,7 @@ impl Objects {
     }
 
     /// The bank of the receipt's active pledge, if any, in this set.
-    fn pledgee_of(&self, receipt: &Receipt) -> Option<String> {
+    pub(crate) fn pledgee_of(&self, receipt: &Receipt) -> Option<String> {
         let pledge = receipt.active_pledge().and_then(|id| self.pledges.get(id));
         pledge.map(|p| p.pledgee().to_owned())
     }
@@ -321,45 +329,80 @@ impl<'a, S: StateRead + ?Sized> Overlay<'a, S> {
     }
 }
 
-macro_rules! overlay_read {
+impl<S: StateRead + ?Sized> Layered for Overlay<'_, S> {
+    type Base = S;
+    fn base(&self) -> &S {
+        self.base
+    }
+    fn layers(&self) -> impl DoubleEndedIterator<Item = &Objects> {
+        std::iter::once(&self.pending)
+    }
+}
+
+/// A state made of change sets over a base: a read looks in the change
+/// sets, newest first, then asks the base. A group's pending changes
+/// ([`Overlay`]), a snapshot's updates not yet in the state store
+/// (`crate::view::Snapshot`) and the groups a sequencer has in flight are
+/// such states: each names its base and its change sets, and reads the
+/// same way through [`StateRead`].
+pub trait Layered {
+    /// The state under the change sets.
+    type Base: StateRead + ?Sized;
+    /// The state under the change sets.
+    fn base(&self) -> &Self::Base;
+    /// The change sets, oldest first.
+    fn layers(&self) -> impl DoubleEndedIterator<Item = &Objects>;
+}
+
+/// The newest version of an object among the change sets of `layered`.
+fn newest<'a, L: Layered, T: Clone + 'a>(
+    layered: &'a L,
+    get: impl Fn(&'a Objects) -> Option<&'a T>,
+) -> Option<T> {
+    layered.layers().rev().find_map(get).cloned()
+}
+
+macro_rules! layered_read {
     ($method:ident, $field:ident, $key:ty, $value:ty) => {
         fn $method(&self, key: &$key) -> Result<Option<$value>, StateError> {
-            match self.pending.$field.get(key) {
-                Some(found) => Ok(Some(found.clone())),
-                None => self.base.$method(key),
+            match newest(self, |objects| objects.$field.get(key)) {
+                Some(found) => Ok(Some(found)),
+                None => self.base().$method(key),
             }
         }
     };
 }
 
-impl<S: StateRead + ?Sized> StateRead for Overlay<'_, S> {
+impl<L: Layered> StateRead for L {
     fn ledger_id(&self) -> Result<Option<String>, StateError> {
-        match &self.pending.ledger_id {
-            Some(id) => Ok(Some(id.clone())),
-            None => self.base.ledger_id(),
+        match newest(self, |objects| objects.ledger_id.as_ref()) {
+            Some(id) => Ok(Some(id)),
+            None => self.base().ledger_id(),
         }
     }
     fn governance(&self) -> Result<Option<Governance>, StateError> {
-        match &self.pending.governance {
-            Some(governance) => Ok(Some(governance.clone())),
-            None => self.base.governance(),
+        match newest(self, |objects| objects.governance.as_ref()) {
+            Some(governance) => Ok(Some(governance)),
+            None => self.base().governance(),
         }
     }
-    overlay_read!(participant, participants, str, Participant);
-    overlay_read!(key_owner, key_owners, PublicKey, KeyOwner);
-    overlay_read!(legal_id_owner, legal_ids, LegalId, String);
-    overlay_read!(tank, tanks, str, Tank);
-    overlay_read!(physical_tank, physical_tanks, PhysicalTankId, String);
-    overlay_read!(certificate, certificates, CertificateRef, Certificate);
-    overlay_read!(receipt, receipts, str, Receipt);
-    overlay_read!(pledge, pledges, str, Pledge);
-    overlay_read!(transaction, transactions, str, TxRecord);
+    layered_read!(participant, participants, str, Participant);
+    layered_read!(key_owner, key_owners, PublicKey, KeyOwner);
+    layered_read!(legal_id_owner, legal_ids, LegalId, String);
+    layered_read!(tank, tanks, str, Tank);
+    layered_read!(physical_tank, physical_tanks, PhysicalTankId, String);
+    layered_read!(certificate, certificates, CertificateRef, Certificate);
+    layered_read!(receipt, receipts, str, Receipt);
+    layered_read!(pledge, pledges, str, Pledge);
+    layered_read!(transaction, transactions, str, TxRecord);
 
-    /// The base's matches and the pending receipts, each judged as the
-    /// overlay sees it now.
+    /// The base's matches and every receipt the change sets hold, each
+    /// judged as the layered state sees it.
     fn receipt_ids(&self, filter: &ReceiptFilter) -> Result<Vec<String>, StateError> {
-        let candidates = self.base.receipt_ids(filter)?.into_iter();
-        let pending = self.pending.receipts.keys().cloned();
-        matching_receipts(self, filter, candidates.chain(pending))
+        let candidates = self.base().receipt_ids(filter)?.into_iter();
+        let changed = self
+            .layers()
+            .flat_map(|changes| changes.receipts.keys().cloned());
+        matching_receipts(self, filter, candidates.chain(changed))
     }
 }

@@ -113,14 +113,7 @@ pub fn sign(tx: &pb::Transaction, signers: &[&str]) -> Envelope {
 /// (upper case, other characters as `-`), calibrated by [`demo::INSPECTOR`]
 /// (the warehouse and the inspector sign).
 pub fn register_tank(tank_id: &str, warehouse: &str, capacity_kg: u64) -> Operation {
-    let number: String = tank_id
-        .chars()
-        .map(|c| match c.to_ascii_uppercase() {
-            c @ ('A'..='Z' | '0'..='9' | '-') => c,
-            _ => '-',
-        })
-        .take(16)
-        .collect();
+    let number = tank_number(tank_id);
     ops::register_tank(
         tank_id,
         warehouse,
@@ -130,6 +123,19 @@ pub fn register_tank(tank_id: &str, warehouse: &str, capacity_kg: u64) -> Operat
         demo::INSPECTOR,
         &format!("CAL-{number}"),
     )
+}
+
+/// The tank number the fixtures give a tank id: upper case, any character a
+/// tank number may not hold as `-`, at most 16 characters.
+pub fn tank_number(tank_id: &str) -> String {
+    tank_id
+        .chars()
+        .map(|c| match c.to_ascii_uppercase() {
+            c @ ('A'..='Z' | '0'..='9' | '-') => c,
+            _ => '-',
+        })
+        .take(16)
+        .collect()
 }
 
 /// [`demo::INSPECTOR`] certifies `kg` of a depositor's oil, gauged at

@@ -16,15 +16,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::chain::ChainCursor;
-use crate::crypto::PublicKey;
 use crate::entry::Entry;
 use crate::merkle::{self, Hash, MerkleError, NodeId, NodeSource};
-use crate::model::{
-    Certificate, CertificateRef, Governance, KeyOwner, LegalId, Participant, PhysicalTankId,
-    Pledge, Receipt, Seq, Tank, TxRecord,
-};
-use crate::state::{Objects, StateError, StateRead, matching_receipts};
-use crate::store::{LogRead, ReceiptFilter, StateUpdate, StateView, StoreError, active_pledge_id};
+use crate::model::{Receipt, Seq};
+use crate::state::{Layered, Objects, StateRead, pledgee_of};
+use crate::store::{LogRead, ReceiptFilter, StateUpdate, StateView, StoreError};
 
 /// Read access to a ledger at a head: the chain, the Merkle tree over it and
 /// the state it produces.
@@ -117,14 +113,6 @@ impl<R: LogRead, V: StateView> Snapshot<R, V> {
         &self.pending
     }
 
-    /// The newest pending version of an object, if any update holds one.
-    fn pending_get<T: Clone>(&self, get: impl Fn(&Objects) -> Option<&T>) -> Option<T> {
-        self.pending
-            .iter()
-            .rev()
-            .find_map(|update| get(&update.changes).cloned())
-    }
-
     /// Receipts changed by the pending updates, newest version of each.
     fn pending_receipts(&self) -> BTreeMap<&str, &Receipt> {
         let mut changed = BTreeMap::new();
@@ -135,59 +123,16 @@ impl<R: LogRead, V: StateView> Snapshot<R, V> {
         }
         changed
     }
-
-    fn pledgee(&self, receipt: &Receipt) -> Result<Option<String>, StoreError> {
-        let Some(pledge_id) = active_pledge_id(receipt) else {
-            return Ok(None);
-        };
-        Ok(self.pledge(pledge_id)?.map(|p| p.pledgee().to_owned()))
-    }
 }
 
-macro_rules! snapshot_read {
-    ($method:ident, $field:ident, $key:ty, $value:ty) => {
-        fn $method(&self, key: &$key) -> Result<Option<$value>, StateError> {
-            match self.pending_get(|objects| objects.$field.get(key)) {
-                Some(found) => Ok(Some(found)),
-                None => self.state.$method(key),
-            }
-        }
-    };
-}
-
-impl<R: LogRead, V: StateView> StateRead for Snapshot<R, V> {
-    fn ledger_id(&self) -> Result<Option<String>, StateError> {
-        match self.pending_get(|objects| objects.ledger_id.as_ref()) {
-            Some(id) => Ok(Some(id)),
-            None => self.state.ledger_id(),
-        }
+/// Reads see the pending updates, newest first, then the state view.
+impl<R: LogRead, V: StateView> Layered for Snapshot<R, V> {
+    type Base = V;
+    fn base(&self) -> &V {
+        &self.state
     }
-    fn governance(&self) -> Result<Option<Governance>, StateError> {
-        match self.pending_get(|objects| objects.governance.as_ref()) {
-            Some(governance) => Ok(Some(governance)),
-            None => self.state.governance(),
-        }
-    }
-    snapshot_read!(participant, participants, str, Participant);
-    snapshot_read!(key_owner, key_owners, PublicKey, KeyOwner);
-    snapshot_read!(legal_id_owner, legal_ids, LegalId, String);
-    snapshot_read!(tank, tanks, str, Tank);
-    snapshot_read!(physical_tank, physical_tanks, PhysicalTankId, String);
-    snapshot_read!(certificate, certificates, CertificateRef, Certificate);
-    snapshot_read!(receipt, receipts, str, Receipt);
-    snapshot_read!(pledge, pledges, str, Pledge);
-    snapshot_read!(transaction, transactions, str, TxRecord);
-
-    /// The state view's matches and the pending receipts, each judged as the
-    /// snapshot sees it.
-    fn receipt_ids(&self, filter: &ReceiptFilter) -> Result<Vec<String>, StateError> {
-        let candidates = self.state.receipt_ids(filter)?.into_iter();
-        let pending: Vec<String> = self
-            .pending_receipts()
-            .keys()
-            .map(|id| (*id).to_owned())
-            .collect();
-        matching_receipts(self, filter, candidates.chain(pending))
+    fn layers(&self) -> impl DoubleEndedIterator<Item = &Objects> {
+        self.pending.iter().map(|update| &update.changes)
     }
 }
 
@@ -236,7 +181,7 @@ impl<R: LogRead, V: StateView> LedgerRead for Snapshot<R, V> {
         let mut listed = self.state.receipts(filter, after, extra)?;
         listed.retain(|r| !changed.contains_key(r.id()));
         for receipt in changed.values().filter(|r| r.id() > after) {
-            if filter.matches(receipt, self.pledgee(receipt)?.as_deref()) {
+            if filter.matches(receipt, pledgee_of(self, receipt)?.as_deref()) {
                 listed.push((*receipt).clone());
             }
         }

@@ -1036,14 +1036,7 @@ fn a_bundle_needs_the_verifiers_witness_quorum() {
         "{message}"
     );
     // One of two is not enough, and the message says whose is missing.
-    let line = cosign(
-        signed.note.text(),
-        "w.bank-a.example",
-        &witness_a,
-        1_800_000_000,
-    )
-    .unwrap();
-    signed.add_signatures([line]).unwrap();
+    add_cosignature(&mut signed, "w.bank-a.example", &witness_a, 1_800_000_000);
     bundle.checkpoint = signed.to_text();
     let message = bundle.verify(&trust).unwrap_err().to_string();
     assert!(
@@ -1055,14 +1048,12 @@ fn a_bundle_needs_the_verifiers_witness_quorum() {
         "{message}"
     );
     // Both: the verdict names them.
-    let line = cosign(
-        signed.note.text(),
+    add_cosignature(
+        &mut signed,
         "w.regulator.example",
         &witness_b,
         1_800_000_001,
-    )
-    .unwrap();
-    signed.add_signatures([line]).unwrap();
+    );
     bundle.checkpoint = signed.to_text();
     let verdict = bundle.verify(&trust).unwrap();
     assert!(verdict.witnessed);
@@ -1073,14 +1064,13 @@ fn a_bundle_needs_the_verifiers_witness_quorum() {
     // A cosignature that does not verify (another witness key under the
     // name) refuses the bundle outright.
     let mut forged = signed_at(&w, w.len());
-    let line = cosign(
-        forged.note.text(),
-        "w.bank-a.example",
-        &witness_b,
-        1_800_000_000,
-    )
-    .unwrap();
-    forged.add_signatures([line]).unwrap();
+    add_cosignature(&mut forged, "w.bank-a.example", &witness_b, 1_800_000_000);
     bundle.checkpoint = forged.to_text();
     assert!(bundle.verify(&trust).is_err());
+}
+
+/// Adds witness `name`'s cosignature, made with `key` at `time_s`.
+fn add_cosignature(signed: &mut SignedCheckpoint, name: &str, key: &SigningKey, time_s: u64) {
+    let line = cosign(signed.note.text(), name, key, time_s).unwrap();
+    signed.add_signatures([line]).unwrap();
 }

@@ -11,7 +11,6 @@ use pledge_ledger::entry::Entry;
 use pledge_ledger::ledger::{DiskLedger, MemoryLedger};
 use pledge_ledger::merkle;
 use pledge_ledger::merkle::MemoryNodes;
-use pledge_ledger::model::ReceiptStatus;
 use pledge_ledger::state::StateRead;
 use pledge_ledger::store::{LogStore, ReceiptFilter, StateStore, StoreError};
 use pledge_ledger::view::LedgerRead;
@@ -99,49 +98,9 @@ fn lists_receipts_by_every_filter_and_page<L: LogStore, S: StateStore>(mut world
     world.ok(cancel("R-1a"), &["trader-a", "wh-1"]);
     let store = world.store();
     let all = store.objects().unwrap();
-    let filters = [
-        ReceiptFilter::All,
-        ReceiptFilter::Holder("trader-a".into()),
-        ReceiptFilter::Holder("trader-b".into()),
-        ReceiptFilter::Warehouse("wh-1".into()),
-        ReceiptFilter::Tank("T-R-1".into()),
-        ReceiptFilter::Pledgee("bank-b".into()),
-        ReceiptFilter::Pledgee("bank-a".into()),
-        ReceiptFilter::Status("pledged"),
-        ReceiptFilter::Status("split"),
-        ReceiptFilter::Status("cancelled"),
-        ReceiptFilter::Status("active"),
-    ];
-    for filter in &filters {
-        let expected: Vec<String> = all
-            .receipts
-            .values()
-            .filter(|r| {
-                let pledgee = match &r.status {
-                    ReceiptStatus::Pledged { pledge_id } => {
-                        Some(all.pledges[pledge_id].terms.pledgee_id.as_str())
-                    }
-                    _ => None,
-                };
-                filter.matches(r, pledgee)
-            })
-            .map(|r| r.id().to_owned())
-            .collect();
-        let listed: Vec<String> = store
-            .receipts(filter, "", 100)
-            .unwrap()
-            .iter()
-            .map(|r| r.id().to_owned())
-            .collect();
-        assert_eq!(listed, expected, "{filter:?}");
-        let mut paged = Vec::new();
-        let mut cursor = String::new();
-        while let Some(next) = store.receipts(filter, &cursor, 1).unwrap().pop() {
-            cursor = next.id().to_owned();
-            paged.push(cursor.clone());
-        }
-        assert_eq!(paged, expected, "paging {filter:?}");
-    }
+    assert_lists_every_filter(&all, |filter, after, limit| {
+        store.receipts(filter, after, limit).unwrap()
+    });
     assert_eq!(
         store
             .receipts(&ReceiptFilter::Pledgee("bank-a".into()), "", 10)

@@ -8,11 +8,10 @@ mod support;
 
 use pledge_ledger::entry::Entry;
 use pledge_ledger::merkle::{self, Frontier, NodeSource};
-use pledge_ledger::model::ReceiptStatus;
 use pledge_ledger::replay::reapply;
 use pledge_ledger::state::{MemoryState, Overlay, StateRead};
 use pledge_ledger::store::{
-    DiskStateStore, MemoryStateStore, ReceiptFilter, StateStore, StateUpdate, StateView, StoreError,
+    DiskStateStore, MemoryStateStore, StateStore, StateUpdate, StateView, StoreError,
 };
 use pledge_ledger::view::LedgerRead;
 use support::*;
@@ -123,49 +122,9 @@ fn lists_receipts_by_every_filter_and_page<S: StateStore>(mut store: S) {
     let (updates, all, _) = chain_updates();
     apply_all(&mut store, &merged(&updates, 3));
     let view = store.view();
-    let filters = [
-        ReceiptFilter::All,
-        ReceiptFilter::Holder("trader-a".into()),
-        ReceiptFilter::Holder("trader-b".into()),
-        ReceiptFilter::Warehouse("wh-1".into()),
-        ReceiptFilter::Tank("T-R-1".into()),
-        ReceiptFilter::Pledgee("bank-b".into()),
-        ReceiptFilter::Pledgee("bank-a".into()),
-        ReceiptFilter::Status("pledged"),
-        ReceiptFilter::Status("split"),
-        ReceiptFilter::Status("cancelled"),
-        ReceiptFilter::Status("active"),
-    ];
-    for filter in &filters {
-        let expected: Vec<String> = all
-            .receipts
-            .values()
-            .filter(|r| {
-                let pledgee = match &r.status {
-                    ReceiptStatus::Pledged { pledge_id } => {
-                        Some(all.pledges[pledge_id].terms.pledgee_id.as_str())
-                    }
-                    _ => None,
-                };
-                filter.matches(r, pledgee)
-            })
-            .map(|r| r.id().to_owned())
-            .collect();
-        let listed: Vec<String> = view
-            .receipts(filter, "", 100)
-            .unwrap()
-            .iter()
-            .map(|r| r.id().to_owned())
-            .collect();
-        assert_eq!(listed, expected, "{filter:?}");
-        let mut paged = Vec::new();
-        let mut cursor = String::new();
-        while let Some(next) = view.receipts(filter, &cursor, 1).unwrap().pop() {
-            cursor = next.id().to_owned();
-            paged.push(cursor.clone());
-        }
-        assert_eq!(paged, expected, "paging {filter:?}");
-    }
+    assert_lists_every_filter(&all, |filter, after, limit| {
+        view.receipts(filter, after, limit).unwrap()
+    });
     for (id, history) in &all.receipt_history {
         assert_eq!(&view.receipt_history(id).unwrap(), history, "{id}");
     }

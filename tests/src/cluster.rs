@@ -158,21 +158,33 @@ impl Cluster {
         client.node_info().await.ok()?.cluster
     }
 
-    /// The member that the running members agree leads, waiting up to `within`.
+    /// The member that leads and takes writes (`leader_ready`: it has
+    /// heard from a majority and applied the entries of earlier terms),
+    /// once every running member knows it as the leader (so that any of
+    /// them forwards a write to it), waiting up to `within`.
     pub async fn leader(&self, within: Duration) -> u64 {
         let deadline = Instant::now() + within;
         loop {
+            let mut views = Vec::new();
             for id in self.running() {
-                let Some(info) = self.info(id).await else {
-                    continue;
-                };
-                if info.role == pb::MemberRole::Leader as i32 && info.member_id == id {
-                    return id;
-                }
+                views.push((id, self.info(id).await));
+            }
+            let ready = views.iter().find_map(|(id, info)| {
+                let info = info.as_ref()?;
+                let leads = info.role == pb::MemberRole::Leader as i32 && info.member_id == *id;
+                (leads && info.leader_ready).then_some(*id)
+            });
+            let known_by_all = |leader: u64| {
+                views
+                    .iter()
+                    .all(|(_, info)| info.as_ref().is_some_and(|i| i.leader_id == leader))
+            };
+            if let Some(leader) = ready.filter(|leader| known_by_all(*leader)) {
+                return leader;
             }
             assert!(
                 Instant::now() < deadline,
-                "no leader among {:?} within {within:?}",
+                "no leader ready and known to all of {:?} within {within:?}",
                 self.running()
             );
             tokio::time::sleep(Duration::from_millis(50)).await;

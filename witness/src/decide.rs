@@ -8,14 +8,14 @@
 //!  log signature ▶ 403            not signed by an accepted key of that log
 //!  old > size ───▶ 400
 //!  old ≠ latest ─▶ 409 + latest   the submitter's idea of our state is stale
-//!  old = size ───▶ 409 (evidence) same size, other root, chain head or state
+//!  old = size ───▶ 409 (evidence) same size, other root or chain head
 //!  proof ────────▶ 422 (evidence) not consistent with what we cosigned
 //!  else          ▶ cosign; the new checkpoint becomes the latest
 //! ```
 //!
-//! Stricter than C2SP: at equal sizes the whole checkpoint but its time must
-//! be the same, not only the root, so the log cannot gather cosignatures on
-//! two different chain heads or state roots for one tree.
+//! Stricter than C2SP: at equal sizes the chain head must be the same too,
+//! not only the root ([`verify_consistent`]), so the log cannot gather
+//! cosignatures on two different chain heads for one tree.
 
 use std::collections::BTreeMap;
 
@@ -54,7 +54,7 @@ pub enum Refusal {
         latest: u64,
     },
     /// A checkpoint of the size already cosigned, but different: the log
-    /// signed two trees (or heads, or states) of one size. (409, evidence)
+    /// signed two trees (or heads) of one size. (409, evidence)
     #[error("fork: {reason}")]
     Fork {
         /// What differs.
@@ -151,14 +151,6 @@ fn check_against(
         }
         return Ok(());
     };
-    if latest.size == new.size && !same_tree(latest, new) {
-        return Err(Refusal::Fork {
-            reason: format!(
-                "a checkpoint of size {} with another root, chain head or state was cosigned before",
-                new.size
-            ),
-        });
-    }
     verify_consistent(latest, new, &request.proof).map_err(|error| match error {
         CheckpointError::ForkAtSameSize { .. } => Refusal::Fork {
             reason: error.to_string(),
@@ -168,17 +160,6 @@ fn check_against(
             reason: other.to_string(),
         },
     })
-}
-
-/// Two checkpoints of one size that state the same thing (time aside).
-fn same_tree(a: &Checkpoint, b: &Checkpoint) -> bool {
-    Checkpoint {
-        time_ms: 0,
-        ..a.clone()
-    } == Checkpoint {
-        time_ms: 0,
-        ..b.clone()
-    }
 }
 
 fn signature_refusal(error: CheckpointError) -> Refusal {

@@ -114,6 +114,11 @@ fn assert_status(answer: &Answer, status: u16) {
     assert_eq!(answer.status, status, "{}", answer.body);
 }
 
+/// The witness cosigns `log`'s checkpoint offered as grown from `old_size`.
+fn assert_cosigned(witness: &WitnessService, log: &Log, old_size: u64) {
+    assert_status(&witness.add_checkpoint(&log.request(old_size), NOW_MS), 200);
+}
+
 #[test]
 fn a_growing_log_is_cosigned_and_the_cosignature_verifies() {
     let dir = tempfile::tempdir().unwrap();
@@ -127,9 +132,9 @@ fn a_growing_log_is_cosigned_and_the_cosignature_verifies() {
     assert_eq!(verify(&lines[0], &text, &identity()), Ok(NOW_MS / 1000));
 
     log.grow(12);
-    assert_status(&witness.add_checkpoint(&log.request(5), NOW_MS), 200);
+    assert_cosigned(&witness, &log, 5);
     // The same checkpoint again (e.g. re-signed after a restart) is fine.
-    assert_status(&witness.add_checkpoint(&log.request(12), NOW_MS), 200);
+    assert_cosigned(&witness, &log, 12);
 
     // A policy naming this witness accepts the note with the cosignature.
     let mut note = SignedNote::parse(&log.checkpoint(&node_key()).to_text()).unwrap();
@@ -151,7 +156,7 @@ fn a_stale_old_size_gets_the_latest_size() {
     let dir = tempfile::tempdir().unwrap();
     let witness = service(dir.path());
     let mut log = Log::new(1, 5);
-    assert_status(&witness.add_checkpoint(&log.request(0), NOW_MS), 200);
+    assert_cosigned(&witness, &log, 0);
     log.grow(9);
     let answer = witness.add_checkpoint(&log.request(0), NOW_MS);
     assert_status(&answer, 409);
@@ -165,7 +170,7 @@ fn a_rewritten_history_is_refused_and_kept_as_evidence() {
     let dir = tempfile::tempdir().unwrap();
     let witness = service(dir.path());
     let honest = Log::new(1, 8);
-    assert_status(&witness.add_checkpoint(&honest.request(0), NOW_MS), 200);
+    assert_cosigned(&witness, &honest, 0);
 
     // The operator rewrites the history and re-signs with the node's own
     // key; the best proof it can give is one of the rewritten tree.
@@ -181,17 +186,14 @@ fn a_rewritten_history_is_refused_and_kept_as_evidence() {
     // The witness still vouches for the honest history only.
     let mut grown = Log::new(1, 8);
     grown.grow(10);
-    assert_status(&witness.add_checkpoint(&grown.request(8), NOW_MS), 200);
+    assert_cosigned(&witness, &grown, 8);
 }
 
 #[test]
 fn a_second_view_of_the_same_size_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let witness = service(dir.path());
-    assert_status(
-        &witness.add_checkpoint(&Log::new(1, 8).request(0), NOW_MS),
-        200,
-    );
+    assert_cosigned(&witness, &Log::new(1, 8), 0);
     let answer = witness.add_checkpoint(&Log::new(2, 8).request(8), NOW_MS);
     assert_status(&answer, 409);
     assert!(answer.body.contains("fork"), "{}", answer.body);
@@ -203,10 +205,7 @@ fn what_was_cosigned_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     {
         let witness = service(dir.path());
-        assert_status(
-            &witness.add_checkpoint(&Log::new(1, 6).request(0), NOW_MS),
-            200,
-        );
+        assert_cosigned(&witness, &Log::new(1, 6), 0);
     }
     let witness = service(dir.path());
     let answer = witness.add_checkpoint(&Log::new(2, 7).request(0), NOW_MS);

@@ -2,7 +2,7 @@
 //! checkpoint's chain head to its Merkle root (docs/FORMAT.md §7.3, §7.4).
 
 use super::{Checkpoint, CheckpointError};
-use crate::crypto::{self, Digest};
+use crate::crypto::Digest;
 use crate::entry::Entry;
 use crate::merkle::{self, EMPTY_ROOT, Hash, ProofError};
 use crate::note::quote;
@@ -32,37 +32,18 @@ pub fn verify_consistent(
         });
     }
     if older.size == newer.size {
-        if !proof.is_empty() {
-            return Err(CheckpointError::Inconsistent {
-                older: older.size,
-                newer: newer.size,
-                source: ProofError::WrongProofLength {
-                    expected: 0,
-                    found: proof.len(),
-                },
-            });
-        }
+        // Two histories of one size are a fork whatever proof comes with them.
         if older.root != newer.root || older.head_hash != newer.head_hash {
             return Err(CheckpointError::ForkAtSameSize { size: older.size });
         }
-        return Ok(());
+        return expect_no_proof(older, newer, proof);
     }
     if older.size == 0 {
         // Every tree extends the empty one; RFC 9162 defines no proof for it.
-        if !proof.is_empty() {
-            return Err(CheckpointError::Inconsistent {
-                older: 0,
-                newer: newer.size,
-                source: ProofError::WrongProofLength {
-                    expected: 0,
-                    found: proof.len(),
-                },
-            });
-        }
         if older.root != EMPTY_ROOT || older.head_hash != Digest::ZERO {
             return Err(CheckpointError::BadEmptyCheckpoint);
         }
-        return Ok(());
+        return expect_no_proof(older, newer, proof);
     }
     merkle::verify_consistency(older.size, newer.size, proof, &older.root, &newer.root).map_err(
         |source| CheckpointError::Inconsistent {
@@ -71,6 +52,25 @@ pub fn verify_consistent(
             source,
         },
     )
+}
+
+/// Equal sizes and the empty tree take no consistency proof.
+fn expect_no_proof(
+    older: &Checkpoint,
+    newer: &Checkpoint,
+    proof: &[Hash],
+) -> Result<(), CheckpointError> {
+    if proof.is_empty() {
+        return Ok(());
+    }
+    Err(CheckpointError::Inconsistent {
+        older: older.size,
+        newer: newer.size,
+        source: ProofError::WrongProofLength {
+            expected: 0,
+            found: proof.len(),
+        },
+    })
 }
 
 /// Checks that `last_entry` is the chain head the checkpoint names: its seq
@@ -93,7 +93,7 @@ pub fn verify_head_binding(
         });
     }
     let body = last_entry.body();
-    let entry_hash = Digest::tagged(crypto::ENTRY_HASH_TAG, &[&body]);
+    let entry_hash = last_entry.hash();
     if entry_hash != checkpoint.head_hash {
         return Err(CheckpointError::HeadHashMismatch {
             expected: checkpoint.head_hash,

@@ -186,8 +186,7 @@ impl Checkpoint {
         origin: &str,
         log_keys: &[PublicKey],
     ) -> Result<Checkpoint, CheckpointError> {
-        let note = SignedNote::parse(text)?;
-        Ok(Checkpoint::verify_parsed(&note, origin, log_keys)?.0)
+        Ok(SignedCheckpoint::open(text, origin, log_keys)?.checkpoint)
     }
 
     /// [`Checkpoint::verify_note`] on a parsed note; also returns the log

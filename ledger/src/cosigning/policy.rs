@@ -18,7 +18,6 @@
 //! submits checkpoints to the witness; verifiers ignore it.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 
 use thiserror::Error;
 
@@ -182,28 +181,6 @@ impl WitnessPolicy {
                 format!("{count} of ({})", members.join(", "))
             }
         }
-    }
-}
-
-impl fmt::Display for WitnessPolicy {
-    /// The policy in its file format (URLs included).
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for entry in &self.witnesses {
-            write!(f, "witness {} {}", entry.witness.name, entry.witness.key)?;
-            if let Some(url) = &entry.url {
-                write!(f, " {url}")?;
-            }
-            writeln!(f)?;
-        }
-        for (name, group) in &self.groups {
-            writeln!(
-                f,
-                "group {name} {} {}",
-                group.threshold,
-                group.members.join(" ")
-            )?;
-        }
-        writeln!(f, "quorum {}", self.quorum.as_deref().unwrap_or("none"))
     }
 }
 

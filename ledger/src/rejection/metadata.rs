@@ -92,6 +92,87 @@ mod tests {
         assert!(ALL_REASONS.contains(&r.reason()));
     }
 
+    /// FORMAT.md §2.2's table: (code, gRPC status) per row, in order.
+    fn format_md_reasons() -> Vec<(String, String)> {
+        include_str!("../../../docs/FORMAT.md")
+            .lines()
+            .filter_map(|line| line.strip_prefix("| `"))
+            .filter_map(|row| {
+                let (code, rest) = row.split_once("` | ")?;
+                let (status, _) = rest.split_once(" | ")?;
+                let is_code = code.bytes().all(|b| b.is_ascii_uppercase() || b == b'_');
+                is_code.then(|| (code.to_owned(), status.to_owned()))
+            })
+            .collect()
+    }
+
+    /// transaction.proto's header list: (code, gRPC status), grouped by status.
+    fn proto_reasons() -> Vec<(String, String)> {
+        let mut reasons = Vec::new();
+        let mut status = String::new();
+        let header = include_str!("../../../proto/proto/pledgeledger/v1/transaction.proto")
+            .lines()
+            .take_while(|line| line.starts_with("//"));
+        for line in header {
+            let Some(list) = line.strip_prefix("//   ") else {
+                continue;
+            };
+            let codes = match list.split_once(": ") {
+                Some((group, codes)) => {
+                    status = group.to_owned();
+                    codes
+                }
+                None => list,
+            };
+            for code in codes.split_whitespace() {
+                reasons.push((code.to_owned(), status.clone()));
+            }
+        }
+        reasons
+    }
+
+    #[test]
+    fn every_reason_code_is_documented_in_format_md_and_the_proto() {
+        let documented = format_md_reasons();
+        let codes: Vec<&str> = documented.iter().map(|(c, _)| c.as_str()).collect();
+        assert_eq!(codes, ALL_REASONS, "docs/FORMAT.md §2.2");
+        let mut listed = proto_reasons();
+        listed.sort();
+        let mut expected = documented.clone();
+        expected.sort();
+        assert_eq!(listed, expected, "transaction.proto header vs FORMAT.md");
+    }
+
+    #[test]
+    fn documented_status_is_the_status_of_the_refusal() {
+        let documented = format_md_reasons();
+        let status_of = |code: &str| {
+            documented
+                .iter()
+                .find(|(c, _)| c == code)
+                .map(|(_, s)| s.as_str())
+        };
+        let pledged = Rejection::ReceiptPledged {
+            receipt: "R".into(),
+            pledge: "P".into(),
+            pledgee: "B".into(),
+            since: 3,
+        };
+        let missing = Rejection::MissingSignature {
+            party: Party::AnyWithRole(Role::Regulator),
+        };
+        let not_found = Rejection::ReceiptNotFound { id: "R".into() };
+        for (rejection, status) in [
+            (pledged, "FAILED_PRECONDITION"),
+            (missing, "PERMISSION_DENIED"),
+            (not_found, "NOT_FOUND"),
+        ] {
+            assert_eq!(status_of(rejection.reason()), Some(status));
+            let kind = format!("{:?}", rejection.kind());
+            assert_eq!(kind.to_ascii_uppercase(), status.replace('_', ""));
+        }
+    }
+
     #[test]
     fn double_pledge_message_names_the_rival() {
         let r = Rejection::ReceiptPledged {

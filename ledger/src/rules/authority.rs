@@ -11,7 +11,7 @@
 //! | re-gauge tank                   | the inspector                                            |
 //! | appoint custodian               | the quorum, the successor warehouse and the inspector    |
 //! | issue receipt                   | the tank's warehouse                                     |
-//! | transfer, split, cancel receipt | the holder and the receipt's warehouse                   |
+//! | transfer, split, cancel receipt | the holder and the tank's warehouse                      |
 //! | register pledge                 | the holder and the pledgee bank                          |
 //! | release pledge                  | the pledgee (after a succession, the successor)          |
 //! | enforce pledge                  | the pledgee; with ORDER grounds also any regulator, with HOLDER_CONSENT also the holder |

@@ -44,7 +44,6 @@ pub(super) fn appoint<S: StateRead + ?Sized>(
         let mut receipt = load_receipt(state, &receipt_id)?;
         if receipt.status.is_live() {
             receipt.warehouse_id = successor.to_owned();
-            receipt.updated_at = ctx.seq;
             changes.put_receipt(receipt);
         }
     }

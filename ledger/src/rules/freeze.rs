@@ -29,17 +29,12 @@ pub(super) fn freeze<S: StateRead + ?Sized>(
         order_reference: order_reference.to_owned(),
         since: ctx.seq,
     });
-    receipt.updated_at = ctx.seq;
     let mut changes = Objects::default();
     changes.put_receipt(receipt);
     Ok(changes)
 }
 
-pub(super) fn unfreeze<S: StateRead + ?Sized>(
-    state: &S,
-    receipt_id: &str,
-    ctx: EntryContext,
-) -> RuleResult<Objects> {
+pub(super) fn unfreeze<S: StateRead + ?Sized>(state: &S, receipt_id: &str) -> RuleResult<Objects> {
     let mut receipt = load_receipt(state, receipt_id)?;
     if receipt.frozen.is_none() {
         return Err(Rejection::ReceiptNotFrozen {
@@ -48,7 +43,6 @@ pub(super) fn unfreeze<S: StateRead + ?Sized>(
         .into());
     }
     receipt.frozen = None;
-    receipt.updated_at = ctx.seq;
     let mut changes = Objects::default();
     changes.put_receipt(receipt);
     Ok(changes)

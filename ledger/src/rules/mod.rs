@@ -131,7 +131,6 @@ fn apply_operation<S: StateRead + ?Sized>(
     envelope: &VerifiedEnvelope,
     ctx: EntryContext,
 ) -> RuleResult<Objects> {
-    let signers: Vec<&str> = envelope.signers().collect();
     match &envelope.tx.operation {
         Operation::Genesis {
             participants,
@@ -179,14 +178,12 @@ fn apply_operation<S: StateRead + ?Sized>(
         Operation::FreezeReceipt {
             receipt_id,
             order_reference,
-        } => freeze::freeze(
-            state,
-            receipt_id,
-            signers.first().copied().unwrap_or_default(),
-            order_reference,
-            ctx,
-        ),
-        Operation::UnfreezeReceipt { receipt_id, .. } => freeze::unfreeze(state, receipt_id, ctx),
+        } => {
+            // The one signer authority.rs allows: the freezing regulator.
+            let regulator = envelope.signers().next().unwrap_or_default();
+            freeze::freeze(state, receipt_id, regulator, order_reference, ctx)
+        }
+        Operation::UnfreezeReceipt { receipt_id, .. } => freeze::unfreeze(state, receipt_id),
     }
 }
 

@@ -10,7 +10,7 @@ use super::{
     EntryContext, RuleResult, load_active, load_active_with_role, load_pledge, load_receipt,
 };
 use crate::crypto::PublicKey;
-use crate::model::{Governance, KeyOwner, Participant, ParticipantSpec, Role, Succession};
+use crate::model::{Governance, KeyOwner, Participant, ParticipantSpec, Receipt, Role, Succession};
 use crate::rejection::Rejection;
 use crate::state::ReceiptFilter;
 use crate::state::{Objects, StateRead};
@@ -95,13 +95,13 @@ pub(super) fn revoke<S: StateRead + ?Sized>(
     match successor_id {
         Some(successor) => {
             require_successor(state, &participant, successor)?;
-            hand_over(state, &mut changes, &pledges, id, successor, ctx)?;
+            hand_over(state, &mut changes, pledges, id, successor, ctx)?;
         }
         None if !pledges.is_empty() => {
             return Err(Rejection::SuccessorRequired {
                 participant: id.to_owned(),
                 active_pledges: pledges.len() as u64,
-                first_pledge: pledges[0].clone(),
+                first_pledge: pledges[0].0.clone(),
             }
             .into());
         }
@@ -113,12 +113,17 @@ pub(super) fn revoke<S: StateRead + ?Sized>(
     Ok(changes)
 }
 
-/// The ids of the pledges in force whose pledgee is `bank`, in receipt order.
-fn active_pledges_of<S: StateRead + ?Sized>(state: &S, bank: &str) -> RuleResult<Vec<String>> {
+/// The pledges in force whose pledgee is `bank`, each with its receipt, in
+/// receipt order.
+fn active_pledges_of<S: StateRead + ?Sized>(
+    state: &S,
+    bank: &str,
+) -> RuleResult<Vec<(String, Receipt)>> {
     let mut pledges = Vec::new();
     for receipt_id in state.receipt_ids(&ReceiptFilter::Pledgee(bank.to_owned()))? {
-        if let Some(pledge_id) = load_receipt(state, &receipt_id)?.active_pledge() {
-            pledges.push(pledge_id.to_owned());
+        let receipt = load_receipt(state, &receipt_id)?;
+        if let Some(pledge_id) = receipt.active_pledge() {
+            pledges.push((pledge_id.to_owned(), receipt));
         }
     }
     Ok(pledges)
@@ -142,25 +147,24 @@ fn require_successor<S: StateRead + ?Sized>(
     Ok(())
 }
 
-/// Every pledge passes to the successor; its receipt is touched too, so the
-/// hand-over is in the receipt's history (and its pledgee index moves).
+/// Every pledge passes to the successor; its receipt is put too, unchanged,
+/// so that the entry stamps it (`stamp`): the hand-over is in the receipt's
+/// history (and its pledgee index moves).
 fn hand_over<S: StateRead + ?Sized>(
     state: &S,
     changes: &mut Objects,
-    pledges: &[String],
+    pledges: Vec<(String, Receipt)>,
     from: &str,
     to: &str,
     ctx: EntryContext,
 ) -> RuleResult<()> {
-    for pledge_id in pledges {
-        let mut pledge = load_pledge(state, pledge_id)?;
-        let mut receipt = load_receipt(state, &pledge.terms.receipt_id)?;
+    for (pledge_id, receipt) in pledges {
+        let mut pledge = load_pledge(state, &pledge_id)?;
         pledge.successions.push(Succession {
             from: from.to_owned(),
             to: to.to_owned(),
             at: ctx.seq,
         });
-        receipt.updated_at = ctx.seq;
         changes.put_pledge(pledge);
         changes.put_receipt(receipt);
     }

@@ -54,7 +54,6 @@ pub(super) fn register<S: StateRead + ?Sized>(
     receipt.status = ReceiptStatus::Pledged {
         pledge_id: terms.pledge_id.clone(),
     };
-    receipt.updated_at = ctx.seq;
     let mut changes = Objects::default();
     changes.put_pledge(pledge);
     changes.put_receipt(receipt);
@@ -66,7 +65,8 @@ pub(super) fn release<S: StateRead + ?Sized>(
     pledge_id: &str,
     ctx: EntryContext,
 ) -> RuleResult<Objects> {
-    end_pledge(state, pledge_id, ctx, None)
+    let pledge = load_pledge(state, pledge_id)?;
+    end_pledge(state, pledge, ctx, None)
 }
 
 pub(super) fn enforce<S: StateRead + ?Sized>(
@@ -90,7 +90,7 @@ pub(super) fn enforce<S: StateRead + ?Sized>(
         }
         .into());
     }
-    end_pledge(state, pledge_id, ctx, Some((transferee, grounds.clone())))
+    end_pledge(state, pledge, ctx, Some((transferee, grounds.clone())))
 }
 
 /// Ends an active pledge: released (`enforced` is `None`) or enforced to a
@@ -98,14 +98,13 @@ pub(super) fn enforce<S: StateRead + ?Sized>(
 /// new holder.
 fn end_pledge<S: StateRead + ?Sized>(
     state: &S,
-    pledge_id: &str,
+    mut pledge: Pledge,
     ctx: EntryContext,
     enforced: Option<(String, EnforcementGrounds)>,
 ) -> RuleResult<Objects> {
-    let mut pledge = load_pledge(state, pledge_id)?;
     if pledge.status != PledgeStatus::Active {
         return Err(Rejection::PledgeNotActive {
-            pledge: pledge_id.to_owned(),
+            pledge: pledge.id().to_owned(),
             status: pledge.status.name(),
         }
         .into());
@@ -113,7 +112,6 @@ fn end_pledge<S: StateRead + ?Sized>(
     let mut receipt = load_receipt(state, &pledge.terms.receipt_id)?;
     require_not_frozen(state, &receipt)?;
     receipt.status = ReceiptStatus::Active;
-    receipt.updated_at = ctx.seq;
     pledge.status = match enforced {
         None => PledgeStatus::Released { at: ctx.seq },
         Some((transferee_id, grounds)) => {

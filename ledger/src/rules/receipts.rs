@@ -9,7 +9,7 @@
 //! cancellation first writes off the missing oil: certified stock falls only
 //! by what the cancelled receipt claimed beyond the shortfall.
 
-use super::stock::clear_shortfall_if_covered;
+use super::stock::{clear_shortfall_if_covered, require_tank_product};
 use super::{
     EntryContext, RuleResult, load_active_with_role, load_pledge, load_receipt, load_tank,
     require_future,
@@ -59,14 +59,7 @@ pub(super) fn issue<S: StateRead + ?Sized>(
         }
         .into());
     }
-    if terms.product_grade != tank.product {
-        return Err(Rejection::ProductMismatch {
-            tank: tank.id,
-            tank_product: tank.product,
-            requested: terms.product_grade.clone(),
-        }
-        .into());
-    }
+    require_tank_product(&tank, &terms.product_grade)?;
     require_future("expires_at_ms", terms.expires_at_ms, ctx)?;
     load_active_with_role(state, &certificate.depositor_id, HOLDING_ROLES)?;
     require_no_shortfall(&tank, None)?;
@@ -110,7 +103,6 @@ pub(super) fn transfer<S: StateRead + ?Sized>(
     }
     load_active_with_role(state, new_holder_id, HOLDING_ROLES)?;
     receipt.holder_id = new_holder_id.to_owned();
-    receipt.updated_at = ctx.seq;
     let mut changes = Objects::default();
     changes.put_receipt(receipt);
     Ok(changes)
@@ -145,7 +137,6 @@ pub(super) fn split<S: StateRead + ?Sized>(
         at: ctx.seq,
         parts: parts.iter().map(|(id, _)| id.clone()).collect(),
     };
-    parent.updated_at = ctx.seq;
     changes.put_receipt(parent);
     Ok(changes)
 }
@@ -172,7 +163,6 @@ pub(super) fn cancel<S: StateRead + ?Sized>(
     tank.certified_kg = certified_kg;
     clear_shortfall_if_covered(&mut tank);
     receipt.status = ReceiptStatus::Cancelled { at: ctx.seq };
-    receipt.updated_at = ctx.seq;
     let mut changes = Objects::default();
     changes.put_receipt(receipt);
     changes.put_tank(tank);

@@ -99,14 +99,7 @@ pub(super) fn certify<S: StateRead + ?Sized>(
     load_active_with_role(state, &certificate.inspector, &[Role::Inspector])?;
     load_active_with_role(state, depositor_id, &[Role::Holder])?;
     require_independent(&tank.warehouse_id, &certificate.inspector, depositor_id)?;
-    if certification.product_grade != tank.product {
-        return Err(Rejection::ProductMismatch {
-            tank: tank.id,
-            tank_product: tank.product,
-            requested: certification.product_grade.clone(),
-        }
-        .into());
-    }
+    require_tank_product(&tank, &certification.product_grade)?;
     require_gauging_time(&tank, certification.gauged_at_ms, ctx)?;
     tank.certified_kg = certified_after(&tank, certification.quantity_kg)?;
     clear_shortfall_if_covered(&mut tank);
@@ -173,6 +166,19 @@ pub(super) fn apply_gauging<S: StateRead + ?Sized>(
 }
 
 /// Ends a shortfall once the live receipts fit in the certified stock.
+/// Certificates and receipts are for the product the tank holds.
+pub(super) fn require_tank_product(tank: &Tank, product_grade: &str) -> RuleResult<()> {
+    if product_grade != tank.product {
+        return Err(Rejection::ProductMismatch {
+            tank: tank.id.clone(),
+            tank_product: tank.product.clone(),
+            requested: product_grade.to_owned(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
 pub(super) fn clear_shortfall_if_covered(tank: &mut Tank) {
     if tank.receipted_kg <= tank.certified_kg {
         tank.shortfall = None;

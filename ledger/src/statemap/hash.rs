@@ -1,7 +1,7 @@
 //! Keys and hashes of the state map (see the module above): every preimage
 //! starts with its own tag, as everywhere in the ledger.
 
-use sha2::{Digest as _, Sha256};
+use crate::crypto::Digest;
 
 /// A 32-byte map key, a leaf value or a subtree hash.
 pub type MapHash = [u8; 32];
@@ -28,29 +28,17 @@ pub enum Kind {
 
 /// The map key of an object: `SHA-256(STATE_KEY_TAG ‖ kind ‖ id)`.
 pub fn map_key(kind: Kind, id: &str) -> MapHash {
-    let mut hasher = Sha256::new();
-    hasher.update(STATE_KEY_TAG);
-    hasher.update([kind as u8]);
-    hasher.update(id.as_bytes());
-    hasher.finalize().into()
+    Digest::tagged(STATE_KEY_TAG, &[&[kind as u8], id.as_bytes()]).0
 }
 
 /// The hash of a subtree holding the one leaf `key → value`.
 pub fn leaf_hash(key: &MapHash, value: &MapHash) -> MapHash {
-    let mut hasher = Sha256::new();
-    hasher.update(MAP_LEAF_TAG);
-    hasher.update(key);
-    hasher.update(value);
-    hasher.finalize().into()
+    Digest::tagged(MAP_LEAF_TAG, &[key, value]).0
 }
 
 /// The hash of a subtree holding two or more leaves.
 pub fn node_hash(left: &MapHash, right: &MapHash) -> MapHash {
-    let mut hasher = Sha256::new();
-    hasher.update(MAP_NODE_TAG);
-    hasher.update(left);
-    hasher.update(right);
-    hasher.finalize().into()
+    Digest::tagged(MAP_NODE_TAG, &[left, right]).0
 }
 
 /// Bit `depth` of `key`, most significant bit of byte 0 first: 0 goes left.

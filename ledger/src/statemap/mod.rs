@@ -19,8 +19,12 @@
 //! - [`tree`]: the stored nodes and the incremental update of one group.
 //! - [`proof`]: proofs of presence and absence, and their verification.
 //!
-//! The map is derived state: a replay recomputes its root from the objects
-//! ([`root_of_state`]) and compares it with the checkpoint's.
+//! The map is derived state. Nothing outside this module uses it yet: once
+//! checkpoints carry its root, the node will keep it per group
+//! ([`changed_leaves`], [`MemoryMap`]) and a replay will recompute the root
+//! from the objects ([`root_of_state`]) and compare it with the checkpoint's.
+//! Until then docs/FORMAT.md does not specify it and no client may rely on
+//! its bytes.
 
 pub mod hash;
 pub mod leaf;

@@ -217,7 +217,7 @@ fn put<S: MapNodeSource>(
 }
 
 /// The root of the map holding exactly `leaves`, computed from scratch (as
-/// a replay does, once, at the size it checks).
+/// a replay will, once, at the size it checks).
 pub fn root_of(leaves: &BTreeMap<MapHash, MapHash>) -> MapHash {
     let leaves: Vec<(MapHash, MapHash)> = leaves.iter().map(|(k, v)| (*k, *v)).collect();
     subtree_root(&leaves, 0)

@@ -11,9 +11,9 @@ use crate::state::StateError;
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum StoreError {
-    /// The entry log failed.
+    /// The entry log failed (asking past its end is [`StoreError::OutOfRange`]).
     #[error(transparent)]
-    Log(#[from] LogError),
+    Log(LogError),
     /// sled failed.
     #[error("state database: {op} failed: {source}")]
     Sled {
@@ -68,6 +68,21 @@ pub enum StoreError {
     /// The state could not be read while deciding or replaying.
     #[error(transparent)]
     State(#[from] StateError),
+    /// The state store failed earlier (that failure was reported then) and
+    /// takes no more updates.
+    #[error("the state store failed and takes no more updates; restart the node")]
+    StateStopped,
+}
+
+/// Asking past the end of the log is [`StoreError::OutOfRange`], as it is
+/// from any store.
+impl From<LogError> for StoreError {
+    fn from(error: LogError) -> StoreError {
+        match error {
+            LogError::OutOfRange { index, len } => StoreError::OutOfRange { seq: index, len },
+            other => StoreError::Log(other),
+        }
+    }
 }
 
 impl From<StoreError> for StateError {

@@ -1,19 +1,11 @@
-//! The entry log as a trait: [`LogStore`] for the one writer, [`LogRead`]
-//! for any number of readers on other threads.
-//!
-//! **Contract.** Records are numbered from 0 with no gaps. When
-//! [`LogStore::append`] returns `Ok`, the group's records are durable: they
-//! survive a crash or a power loss, and every reader sees them. A group is
-//! all or nothing: after a crash during an append it is wholly present or
-//! wholly absent. A reader never sees a record of a group whose append has
-//! not returned, and never sees a record again once [`LogStore::truncate`]
-//! has dropped it. The log stores opaque bytes: it neither decodes nor
-//! checks entries (the ledger does, when it opens).
+//! The entry log as a trait: [`LogStore`] for the one writer (its
+//! documentation states the contract), [`LogRead`] for any number of readers
+//! on other threads.
 
 use std::sync::{Arc, RwLock};
 
 use super::StoreError;
-use super::log::{EntryLog, LogError, LogReader};
+use super::log::{EntryLog, LogReader};
 use crate::model::Seq;
 
 /// The entry log's writer.
@@ -92,10 +84,7 @@ impl LogStore for EntryLog {
     }
 
     fn truncate(&mut self, len: u64) -> Result<(), StoreError> {
-        EntryLog::truncate(self, len).map_err(|error| match error {
-            LogError::OutOfRange { index, len } => StoreError::OutOfRange { seq: index, len },
-            other => other.into(),
-        })
+        Ok(EntryLog::truncate(self, len)?)
     }
 }
 
@@ -105,10 +94,7 @@ impl LogRead for LogReader {
     }
 
     fn read(&self, seq: Seq) -> Result<Vec<u8>, StoreError> {
-        LogReader::read(self, seq).map_err(|error| match error {
-            LogError::OutOfRange { index, len } => StoreError::OutOfRange { seq: index, len },
-            other => other.into(),
-        })
+        Ok(LogReader::read(self, seq)?)
     }
 
     fn read_range(&self, from: Seq, to: Seq) -> Records<'_> {

@@ -40,5 +40,5 @@ pub use error::StoreError;
 pub use log_store::{LogRead, LogStore, MemoryLog, MemoryLogReader, Records};
 pub use state::{
     DiskStateStore, DiskStateView, MemoryStateStore, MemoryStateView, ReceiptFilter, StateStore,
-    StateUpdate, StateView, active_pledge_id,
+    StateUpdate, StateView,
 };

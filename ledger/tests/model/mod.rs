@@ -18,8 +18,8 @@ use pledge_ledger::state::Objects;
 use pledge_proto::v1::{self as pb, transaction::Operation};
 
 use crate::support::{
-    self, DAY_MS, HOUR_MS, MAX_VALIDITY_MS, PARTICIPANTS, PRODUCT, QUORUM, certify_stock,
-    issue_terms, uscc, uscc_of,
+    self, DAY_MS, HOUR_MS, MAX_VALIDITY_MS, PARTICIPANTS, QUORUM, certify_stock, issue_terms, uscc,
+    uscc_of,
 };
 
 pub type Reason = &'static str;
@@ -1076,11 +1076,7 @@ impl Model {
 
     /// Asserts that the ledger's state is the model's.
     pub fn assert_matches(&self, objects: &Objects) {
-        assert_eq!(
-            objects.receipts.keys().collect::<Vec<_>>(),
-            self.receipts.keys().collect::<Vec<_>>(),
-            "receipt ids"
-        );
+        assert_same_ids(&objects.receipts, &self.receipts, "receipt ids");
         for (id, m) in &self.receipts {
             let r = &objects.receipts[id];
             let status = match &r.status {
@@ -1107,11 +1103,7 @@ impl Model {
             );
             assert_eq!(r.parent_id, m.parent, "parent of {id}");
         }
-        assert_eq!(
-            objects.pledges.keys().collect::<Vec<_>>(),
-            self.pledges.keys().collect::<Vec<_>>(),
-            "pledge ids"
-        );
+        assert_same_ids(&objects.pledges, &self.pledges, "pledge ids");
         for (id, m) in &self.pledges {
             let p = &objects.pledges[id];
             let status = match &p.status {
@@ -1141,11 +1133,7 @@ impl Model {
             .iter()
             .map(|(k, c)| ((k.inspector.clone(), k.number.clone()), c))
             .collect();
-        assert_eq!(
-            certs.keys().collect::<Vec<_>>(),
-            self.certs.keys().collect::<Vec<_>>(),
-            "certificates"
-        );
+        assert_same_ids(&certs, &self.certs, "certificates");
         for (id, m) in &self.certs {
             let c = certs[id];
             assert_eq!(c.receipt_id, m.receipt, "receipt of certificate {id:?}");
@@ -1156,11 +1144,7 @@ impl Model {
                 "depositor of certificate {id:?}"
             );
         }
-        assert_eq!(
-            objects.participants.keys().collect::<Vec<_>>(),
-            self.participants.keys().collect::<Vec<_>>(),
-            "participants"
-        );
+        assert_same_ids(&objects.participants, &self.participants, "participants");
         for (id, m) in &self.participants {
             let p = &objects.participants[id];
             assert_eq!(p.revoked_at.is_some(), m.revoked, "revocation of {id}");
@@ -1171,8 +1155,20 @@ impl Model {
             );
         }
         assert_eq!(objects.key_owners.len(), self.keys.len(), "keys ever held");
-        let _ = PRODUCT;
     }
+}
+
+/// The ledger holds exactly the ids the model holds.
+fn assert_same_ids<K: Ord + std::fmt::Debug, A, B>(
+    ledger: &BTreeMap<K, A>,
+    model: &BTreeMap<K, B>,
+    what: &str,
+) {
+    assert_eq!(
+        ledger.keys().collect::<Vec<_>>(),
+        model.keys().collect::<Vec<_>>(),
+        "{what}"
+    );
 }
 
 /// Participants in capacities that must be distinct.

@@ -30,11 +30,11 @@ fn genesis_admits_everyone_and_fixes_the_ledger_id_and_the_quorum() {
     assert_eq!(governance.quorum_members, quorum_members());
     assert_eq!(governance.quorum_threshold, 2);
     assert_eq!(governance.max_validity_ms, MAX_VALIDITY_MS);
-    let bank = world.store().participant("bank-a").unwrap().unwrap();
+    let bank = world.participant("bank-a");
     assert!(bank.has_role(Role::Bank));
     assert_eq!(bank.admitted_at, 0);
     assert_eq!(bank.spec.legal_id, LegalId::Uscc(uscc_of("bank-a")));
-    let inspector = world.store().participant(INSPECTOR).unwrap().unwrap();
+    let inspector = world.participant(INSPECTOR);
     assert!(inspector.has_role(Role::Inspector));
 }
 
@@ -126,7 +126,7 @@ fn the_largest_quorum_signs_its_genesis() {
 fn the_quorum_admits_a_participant() {
     let mut world = World::new();
     world.ok(admit("bank-c", &[pb::Role::Bank], &key(20)), QUORUM);
-    let bank = world.store().participant("bank-c").unwrap().unwrap();
+    let bank = world.participant("bank-c");
     assert_eq!(bank.admitted_at, 1);
     world.assert_replays();
 }
@@ -207,7 +207,7 @@ fn a_participant_rotates_its_own_key() {
     let mut world = World::new();
     world.receipt_of("R1", 1_000);
     let rotated = world.ok(rotate("trader-a", &key(40)), &["trader-a"]).seq;
-    let participant = world.store().participant("trader-a").unwrap().unwrap();
+    let participant = world.participant("trader-a");
     assert_eq!(participant.key_since, rotated);
     // The old key is refused from the rotation on, and the refusal says so.
     let rejection = world.refused(transfer("R1", "trader-b"), &["trader-a", "wh-1"]);
@@ -257,15 +257,7 @@ fn the_quorum_recovers_a_lost_key() {
         Rejection::QuorumNotMet { .. }
     ));
     let recovered = world.ok(recover("bank-a", &key(60)), QUORUM).seq;
-    assert_eq!(
-        world
-            .store()
-            .participant("bank-a")
-            .unwrap()
-            .unwrap()
-            .key_since,
-        recovered
-    );
+    assert_eq!(world.participant("bank-a").key_since, recovered);
     world.keys.insert("bank-a".into(), key(60));
     world.ok(release("P-1"), &["bank-a"]);
     world.assert_replays();
@@ -391,13 +383,7 @@ fn revoking_a_bank_with_pledges_needs_a_successor_that_takes_them_over() {
     );
     assert!(by_bank("bank-a").is_empty());
     assert_eq!(
-        world
-            .store()
-            .participant("bank-a")
-            .unwrap()
-            .unwrap()
-            .successor_id
-            .as_deref(),
+        world.participant("bank-a").successor_id.as_deref(),
         Some("bank-b")
     );
     // The successor releases; a double pledge names the successor.

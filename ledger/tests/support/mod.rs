@@ -12,11 +12,12 @@ use pledge_ledger::crypto;
 use pledge_ledger::envelope::{Envelope, EnvelopeBuilder};
 use pledge_ledger::identity::uscc_check_character;
 use pledge_ledger::ledger::{Committed, Ledger, SubmitResult};
-use pledge_ledger::model::{Pledge, Receipt, Tank};
+use pledge_ledger::model::{Participant, Pledge, Receipt, ReceiptStatus, Tank};
 use pledge_ledger::replay::Replayer;
-use pledge_ledger::state::StateRead;
-use pledge_ledger::store::{LogStore, MemoryLog, MemoryStateStore, StateStore};
+use pledge_ledger::state::{Objects, StateRead};
+use pledge_ledger::store::{LogStore, MemoryLog, MemoryStateStore, ReceiptFilter, StateStore};
 use pledge_ledger::view::{LedgerRead, Snapshot};
+use pledge_ledger::{ops, testing};
 use pledge_proto::v1::{self as pb, transaction::Operation};
 
 pub const LEDGER_ID: &str = "zhoushan-test";
@@ -50,9 +51,7 @@ pub const PARTICIPANTS: &[(&str, &[pb::Role], u8)] = &[
 /// The governance quorum: both must sign.
 pub const QUORUM: &[&str] = &["admin", "regulator"];
 
-pub fn key(seed: u8) -> SigningKey {
-    SigningKey::from_bytes(&[seed; 32])
-}
+pub use pledge_ledger::testing::{key, node_key};
 
 /// A valid unified social credit code derived from `id` (Zhoushan, 330900).
 pub fn uscc_of(id: &str) -> String {
@@ -68,45 +67,34 @@ pub fn uscc_of(id: &str) -> String {
 }
 
 pub fn uscc(code: &str) -> Option<pb::LegalIdentity> {
-    Some(pb::LegalIdentity {
-        identifier: Some(pb::legal_identity::Identifier::UnifiedSocialCreditCode(
-            code.into(),
-        )),
-    })
+    Some(ops::uscc(code))
 }
 
 pub fn spec(id: &str, roles: &[pb::Role], key: &SigningKey) -> pb::ParticipantSpec {
-    pb::ParticipantSpec {
-        id: id.into(),
-        name: format!("{id} Ltd"),
-        roles: roles.iter().map(|r| *r as i32).collect(),
-        public_key: crypto::public_key(key).0.to_vec(),
-        legal_identity: uscc(&uscc_of(id)),
-    }
+    ops::participant_spec(
+        id,
+        &format!("{id} Ltd"),
+        roles,
+        &crypto::public_key(key),
+        ops::uscc(&uscc_of(id)),
+    )
 }
 
 pub fn governance() -> pb::Governance {
-    pb::Governance {
-        quorum_members: QUORUM.iter().map(|m| (*m).into()).collect(),
-        quorum_threshold: 2,
-        max_validity_ms: MAX_VALIDITY_MS,
-    }
+    ops::governance(QUORUM, 2, MAX_VALIDITY_MS)
 }
 
 pub fn genesis_tx() -> pb::Transaction {
-    pb::Transaction {
-        ledger_id: LEDGER_ID.into(),
-        tx_id: "genesis".into(),
-        not_before_ms: T0 - HOUR_MS,
-        not_after_ms: T0 + DAY_MS,
-        operation: Some(Operation::Genesis(pb::Genesis {
-            participants: PARTICIPANTS
-                .iter()
-                .map(|(id, roles, seed)| spec(id, roles, &key(*seed)))
-                .collect(),
-            governance: Some(governance()),
-        })),
-    }
+    let participants = PARTICIPANTS
+        .iter()
+        .map(|(id, roles, seed)| spec(id, roles, &key(*seed)))
+        .collect();
+    ops::transaction(
+        LEDGER_ID,
+        "genesis",
+        (T0 - HOUR_MS, T0 + DAY_MS),
+        ops::genesis(participants, governance()),
+    )
 }
 
 /// The genesis signed by every quorum member.
@@ -177,13 +165,8 @@ impl<L: LogStore, S: StateStore> World<L, S> {
         not_after_ms: u64,
     ) -> pb::Transaction {
         self.next_tx += 1;
-        pb::Transaction {
-            ledger_id: LEDGER_ID.into(),
-            tx_id: format!("tx-{}-{}", self.session, self.next_tx),
-            not_before_ms,
-            not_after_ms,
-            operation: Some(op),
-        }
+        let tx_id = format!("tx-{}-{}", self.session, self.next_tx);
+        ops::transaction(LEDGER_ID, &tx_id, (not_before_ms, not_after_ms), op)
     }
 
     pub fn sign(&self, tx: &pb::Transaction, signers: &[&str]) -> Envelope {
@@ -281,6 +264,13 @@ impl<L: LogStore, S: StateStore> World<L, S> {
         self.store().pledge(id).unwrap().expect("pledge exists")
     }
 
+    pub fn participant(&self, id: &str) -> Participant {
+        self.store()
+            .participant(id)
+            .unwrap()
+            .expect("participant exists")
+    }
+
     pub fn tank_state(&self, id: &str) -> Tank {
         self.store().tank(id).unwrap().expect("tank exists")
     }
@@ -305,31 +295,20 @@ impl<L: LogStore, S: StateStore> World<L, S> {
     }
 }
 
-pub fn node_key() -> SigningKey {
-    key(100)
-}
-
 // ----- operation builders -----
+//
+// The world here is not the demo's (its inspector is `insp-1`), but the
+// operations are built by `pledge_ledger::ops`, with the sample terms of
+// `pledge_ledger::testing` wherever the two worlds agree.
 
-/// The physical identity the builders give a tank id: facility ZS-BONDED-01,
-/// the tank id in canonical form as the tank number.
+/// The physical identity the builders give a tank id: the fixtures' facility,
+/// the tank id in canonical form (`testing::tank_number`) as the tank number.
 pub fn physical_of(tank_id: &str) -> pb::PhysicalTankId {
-    let number: String = tank_id
-        .chars()
-        .map(|c| match c.to_ascii_uppercase() {
-            c @ ('A'..='Z' | '0'..='9' | '-') => c,
-            _ => '-',
-        })
-        .take(16)
-        .collect();
-    physical("ZS-BONDED-01", &number)
+    physical(testing::FACILITY_CODE, &testing::tank_number(tank_id))
 }
 
 pub fn physical(facility_code: &str, tank_number: &str) -> pb::PhysicalTankId {
-    pb::PhysicalTankId {
-        facility_code: facility_code.into(),
-        tank_number: tank_number.into(),
-    }
+    ops::physical_tank_id(facility_code, tank_number)
 }
 
 /// A tank calibrated by `insp-1`, with the physical identity of `physical_of`.
@@ -350,15 +329,15 @@ pub fn register_tank_at(
     physical_id: pb::PhysicalTankId,
     inspector: &str,
 ) -> Operation {
-    Operation::RegisterTank(pb::RegisterTank {
-        tank_id: tank_id.into(),
+    ops::register_tank(
+        tank_id,
+        warehouse,
         capacity_kg,
-        product: PRODUCT.into(),
-        warehouse_id: warehouse.into(),
-        physical_id: Some(physical_id),
-        inspector_id: inspector.into(),
-        calibration_certificate_no: format!("CAL-{}", tank_id.replace('/', "-")),
-    })
+        PRODUCT,
+        physical_id,
+        inspector,
+        &format!("CAL-{}", testing::tank_number(tank_id)),
+    )
 }
 
 /// `insp-1` certifies `kg` of `depositor`'s oil, gauged at `gauged_at_ms`.
@@ -369,24 +348,19 @@ pub fn certify_stock(
     depositor: &str,
     gauged_at_ms: u64,
 ) -> Operation {
-    Operation::CertifyStock(pb::CertifyStock {
-        tank_id: tank_id.into(),
-        inspector_id: INSPECTOR.into(),
-        certificate_no: cert.into(),
+    ops::certify_stock(&ops::StockCertificate {
+        tank_id,
+        inspector_id: INSPECTOR,
+        certificate_no: cert,
         quantity_kg: kg,
-        depositor_id: depositor.into(),
-        product_grade: PRODUCT.into(),
+        product_grade: PRODUCT,
         gauged_at_ms,
+        depositor_id: depositor,
     })
 }
 
 pub fn gauging(inspector: &str, report: &str, measured_kg: u64, gauged_at_ms: u64) -> pb::Gauging {
-    pb::Gauging {
-        inspector_id: inspector.into(),
-        report_no: report.into(),
-        measured_kg,
-        gauged_at_ms,
-    }
+    ops::gauging(inspector, report, measured_kg, gauged_at_ms)
 }
 
 pub fn regauge(
@@ -396,10 +370,10 @@ pub fn regauge(
     measured_kg: u64,
     gauged_at_ms: u64,
 ) -> Operation {
-    Operation::RegaugeTank(pb::RegaugeTank {
-        tank_id: tank_id.into(),
-        gauging: Some(gauging(inspector, report, measured_kg, gauged_at_ms)),
-    })
+    ops::regauge_tank(
+        tank_id,
+        gauging(inspector, report, measured_kg, gauged_at_ms),
+    )
 }
 
 pub fn appoint_custodian(
@@ -408,13 +382,14 @@ pub fn appoint_custodian(
     measured_kg: u64,
     gauged_at_ms: u64,
 ) -> Operation {
-    Operation::AppointCustodian(pb::AppointCustodian {
-        tank_id: tank_id.into(),
-        warehouse_id: warehouse.into(),
-        gauging: Some(gauging(INSPECTOR, "HANDOVER-1", measured_kg, gauged_at_ms)),
-    })
+    ops::appoint_custodian(
+        tank_id,
+        warehouse,
+        gauging(INSPECTOR, "HANDOVER-1", measured_kg, gauged_at_ms),
+    )
 }
 
+/// `testing::issue_terms` against `insp-1`'s certificate `cert`.
 pub fn issue_terms(
     receipt_id: &str,
     tank_id: &str,
@@ -423,18 +398,8 @@ pub fn issue_terms(
     expires_at_ms: u64,
 ) -> pb::IssueReceipt {
     pb::IssueReceipt {
-        receipt_id: receipt_id.into(),
-        tank_id: tank_id.into(),
         inspector_id: INSPECTOR.into(),
-        certificate_no: cert.into(),
-        product_grade: PRODUCT.into(),
-        specification: "ISO 8217:2017 RMG 380".into(),
-        quantity_kg: kg,
-        customs_status: pb::CustomsStatus::Bonded as i32,
-        customs_reference: "ZS-2026-000123".into(),
-        expires_at_ms,
-        loss_allowance_ppm: 3_000,
-        insurance_reference: "PICC-OIL-77".into(),
+        ..testing::issue_terms(receipt_id, tank_id, cert, kg, expires_at_ms)
     }
 }
 
@@ -445,54 +410,28 @@ pub fn issue(
     kg: u64,
     expires_at_ms: u64,
 ) -> Operation {
-    Operation::IssueReceipt(issue_terms(receipt_id, tank_id, cert, kg, expires_at_ms))
+    ops::issue_receipt(issue_terms(receipt_id, tank_id, cert, kg, expires_at_ms))
 }
 
 pub fn transfer(receipt_id: &str, to: &str) -> Operation {
-    Operation::TransferReceipt(pb::TransferReceipt {
-        receipt_id: receipt_id.into(),
-        new_holder_id: to.into(),
-    })
+    ops::transfer_receipt(receipt_id, to)
 }
 
 pub fn split(receipt_id: &str, parts: &[(&str, u64)]) -> Operation {
-    Operation::SplitReceipt(pb::SplitReceipt {
-        receipt_id: receipt_id.into(),
-        parts: parts
-            .iter()
-            .map(|(id, kg)| pb::SplitPart {
-                receipt_id: (*id).into(),
-                quantity_kg: *kg,
-            })
-            .collect(),
-    })
+    ops::split_receipt(receipt_id, parts)
 }
 
 pub fn cancel(receipt_id: &str) -> Operation {
-    Operation::CancelReceipt(pb::CancelReceipt {
-        receipt_id: receipt_id.into(),
-        reason: "delivered ex-tank".into(),
-    })
+    ops::cancel_receipt(receipt_id, "delivered ex-tank")
 }
 
+/// `testing::pledge`: USD 4,500,000.00 under loan `LOAN-<pledge id>`.
 pub fn pledge(pledge_id: &str, receipt_id: &str, bank: &str, maturity_ms: u64) -> Operation {
-    Operation::RegisterPledge(pb::RegisterPledge {
-        pledge_id: pledge_id.into(),
-        receipt_id: receipt_id.into(),
-        pledgee_id: bank.into(),
-        secured_amount: Some(pb::Money {
-            minor_units: 450_000_000,
-            currency: "USD".into(),
-        }),
-        loan_reference: format!("LOAN-{pledge_id}"),
-        maturity_ms,
-    })
+    testing::pledge(pledge_id, receipt_id, bank, maturity_ms)
 }
 
 pub fn release(pledge_id: &str) -> Operation {
-    Operation::ReleasePledge(pb::ReleasePledge {
-        pledge_id: pledge_id.into(),
-    })
+    ops::release_pledge(pledge_id)
 }
 
 /// Enforcement on the grounds of maturity.
@@ -500,53 +439,39 @@ pub fn enforce(pledge_id: &str, transferee: &str) -> Operation {
     enforce_on(pledge_id, transferee, pb::EnforcementGrounds::Maturity, "")
 }
 
+/// Enforcement to `transferee` (empty: the pledgee) on `grounds`.
 pub fn enforce_on(
     pledge_id: &str,
     transferee: &str,
     grounds: pb::EnforcementGrounds,
     order_reference: &str,
 ) -> Operation {
-    Operation::EnforcePledge(pb::EnforcePledge {
-        pledge_id: pledge_id.into(),
-        transferee_id: transferee.into(),
-        grounds: grounds as i32,
-        order_reference: order_reference.into(),
-    })
+    let transferee = (!transferee.is_empty()).then_some(transferee);
+    ops::enforce_pledge(pledge_id, transferee, grounds, order_reference)
 }
 
 pub fn freeze(receipt_id: &str) -> Operation {
-    Operation::FreezeReceipt(pb::FreezeReceipt {
-        receipt_id: receipt_id.into(),
-        order_reference: "(2026) Zhe 09 Min Chu 1".into(),
-    })
+    ops::freeze_receipt(receipt_id, testing::ORDER_REFERENCE)
 }
 
 pub fn unfreeze(receipt_id: &str) -> Operation {
-    Operation::UnfreezeReceipt(pb::UnfreezeReceipt {
-        receipt_id: receipt_id.into(),
-        order_reference: "(2026) Zhe 09 Min Chu 1".into(),
-    })
+    ops::unfreeze_receipt(receipt_id, testing::ORDER_REFERENCE)
 }
 
 pub fn admit(id: &str, roles: &[pb::Role], key: &SigningKey) -> Operation {
-    Operation::AdmitParticipant(pb::AdmitParticipant {
-        participant: Some(spec(id, roles, key)),
-    })
+    ops::admit_participant(spec(id, roles, key))
 }
 
 pub fn rotate(id: &str, new_key: &SigningKey) -> Operation {
-    Operation::RotateKey(pb::RotateKey {
-        participant_id: id.into(),
-        new_public_key: crypto::public_key(new_key).0.to_vec(),
-    })
+    ops::rotate_key(id, &crypto::public_key(new_key))
 }
 
 pub fn recover(id: &str, new_key: &SigningKey) -> Operation {
-    Operation::RecoverKey(pb::RecoverKey {
-        participant_id: id.into(),
-        new_public_key: crypto::public_key(new_key).0.to_vec(),
-        reason: "HSM failure, ticket OPS-4411".into(),
-    })
+    ops::recover_key(
+        id,
+        &crypto::public_key(new_key),
+        "HSM failure, ticket OPS-4411",
+    )
 }
 
 pub fn revoke(id: &str) -> Operation {
@@ -555,9 +480,56 @@ pub fn revoke(id: &str) -> Operation {
 
 /// Revokes `id`, naming `successor` (empty: none).
 pub fn revoke_for(id: &str, successor: &str) -> Operation {
-    Operation::RevokeParticipant(pb::RevokeParticipant {
-        participant_id: id.into(),
-        reason: "licence withdrawn".into(),
-        successor_id: successor.into(),
-    })
+    let successor = (!successor.is_empty()).then_some(successor);
+    ops::revoke_participant(id, "licence withdrawn", successor)
+}
+
+/// Checks a listing, `list(filter, after, limit)`, against the state `all`
+/// it should reflect: for every filter, the matching receipts in id order,
+/// in one page and one page of one at a time.
+pub fn assert_lists_every_filter(
+    all: &Objects,
+    list: impl Fn(&ReceiptFilter, &str, usize) -> Vec<Receipt>,
+) {
+    let filters = [
+        ReceiptFilter::All,
+        ReceiptFilter::Holder("trader-a".into()),
+        ReceiptFilter::Holder("trader-b".into()),
+        ReceiptFilter::Warehouse("wh-1".into()),
+        ReceiptFilter::Tank("T-R-1".into()),
+        ReceiptFilter::Pledgee("bank-b".into()),
+        ReceiptFilter::Pledgee("bank-a".into()),
+        ReceiptFilter::Status("pledged"),
+        ReceiptFilter::Status("split"),
+        ReceiptFilter::Status("cancelled"),
+        ReceiptFilter::Status("active"),
+    ];
+    for filter in &filters {
+        let expected: Vec<String> = all
+            .receipts
+            .values()
+            .filter(|r| {
+                let pledgee = match &r.status {
+                    ReceiptStatus::Pledged { pledge_id } => {
+                        Some(all.pledges[pledge_id].terms.pledgee_id.as_str())
+                    }
+                    _ => None,
+                };
+                filter.matches(r, pledgee)
+            })
+            .map(|r| r.id().to_owned())
+            .collect();
+        let listed: Vec<String> = list(filter, "", 100)
+            .iter()
+            .map(|r| r.id().to_owned())
+            .collect();
+        assert_eq!(listed, expected, "{filter:?}");
+        let mut paged = Vec::new();
+        let mut cursor = String::new();
+        while let Some(next) = list(filter, &cursor, 1).pop() {
+            cursor = next.id().to_owned();
+            paged.push(cursor.clone());
+        }
+        assert_eq!(paged, expected, "paging {filter:?}");
+    }
 }

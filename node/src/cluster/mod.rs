@@ -107,13 +107,20 @@ pub async fn start(
         published.clone(),
         key,
         sizes.max_group,
-        config.election_timeout_ms[1],
+        quorum_stale_ms(config),
     ));
     Ok(Started {
         sequencer,
         published,
         cluster: ClusterHandle::new(raft, config.clone()),
     })
+}
+
+/// How long a leader may go without hearing from a majority before it takes
+/// itself for cut off: the longest election timeout, after which the others
+/// elect another.
+fn quorum_stale_ms(config: &ClusterConfig) -> u64 {
+    config.election_timeout_ms[1]
 }
 
 fn raft_config(config: &ClusterConfig) -> anyhow::Result<Arc<openraft::Config>> {
@@ -380,6 +387,8 @@ impl ClusterHandle {
             })
             .collect();
         let leader = metrics.current_leader.and_then(|id| config.member(id));
+        let leader_ready = role == pb::MemberRole::Leader
+            && sequencing::not_ready(&metrics, config.member_id, quorum_stale_ms(config)).is_none();
         pb::ClusterInfo {
             member_id: config.member_id,
             role: role.into(),
@@ -389,6 +398,7 @@ impl ClusterHandle {
             members,
             applied_index: metrics.last_applied.map(|l| l.index),
             chain_size,
+            leader_ready,
         }
     }
 }

@@ -20,8 +20,8 @@
 use std::sync::Arc;
 
 use ed25519_dalek::SigningKey;
-use openraft::Raft;
-use pledge_cluster::types::{Group, MemberId, TypeConfig};
+use openraft::{Raft, RaftMetrics};
+use pledge_cluster::types::{Group, MemberId, MemberNode, TypeConfig};
 use pledge_ledger::ledger::Decider;
 use pledge_ledger::merkle::Frontier;
 use pledge_ledger::view::LedgerRead;
@@ -30,15 +30,17 @@ use tokio::sync::mpsc;
 use crate::NodePublished;
 use crate::pipeline::{SequencerError, Submission, now_ms, refuse_replies};
 
-/// Why this member cannot sequence now. A leader that has not heard from a
-/// majority for `quorum_stale_ms` is probably cut off: it refuses rather
-/// than propose a group that cannot commit.
-fn not_ready(
-    raft: &Raft<TypeConfig>,
+/// Why this member cannot sequence now, from its Raft metrics; `None` when
+/// it can. A leader that has not heard from a majority for
+/// `quorum_stale_ms` is probably cut off: it refuses rather than propose a
+/// group that cannot commit. A leader elected moments ago has heard from
+/// none yet (openraft counts appends, not votes): it is not ready, not cut
+/// off, until its first entry of the term commits and applies.
+pub(super) fn not_ready(
+    metrics: &RaftMetrics<MemberId, MemberNode>,
     me: MemberId,
     quorum_stale_ms: u64,
 ) -> Option<SequencerError> {
-    let metrics = raft.metrics().borrow().clone();
     if metrics.current_leader != Some(me) {
         return Some(SequencerError::Cluster {
             reason: "NOT_LEADER",
@@ -46,25 +48,23 @@ fn not_ready(
                 .into(),
         });
     }
-    let quorum_ack = metrics.millis_since_quorum_ack;
-    if quorum_ack.is_none_or(|ms| ms > quorum_stale_ms) {
-        let silence = match quorum_ack {
-            Some(ms) => format!("for {ms} ms"),
-            None => "since it was elected".into(),
-        };
+    if let Some(ms) = metrics
+        .millis_since_quorum_ack
+        .filter(|ms| *ms > quorum_stale_ms)
+    {
         return Some(SequencerError::Cluster {
             reason: "NO_QUORUM",
             message: format!(
-                "this member leads but has not heard from a majority of the members {silence}: it may be cut off from them; retry at another member"
+                "this member leads but has not heard from a majority of the members for {ms} ms: it may be cut off from them; retry at another member"
             ),
         });
     }
     let applied_term = metrics.last_applied.map(|id| id.leader_id.term);
-    if applied_term != Some(metrics.current_term) {
+    if applied_term != Some(metrics.current_term) || metrics.millis_since_quorum_ack.is_none() {
         return Some(SequencerError::Cluster {
             reason: "LEADER_NOT_READY",
             message:
-                "the new leader is still applying the entries of earlier terms; retry in a moment"
+                "the new leader is still committing and applying the entries of earlier terms; retry in a moment"
                     .into(),
         });
     }
@@ -89,7 +89,8 @@ pub async fn run(
                 Err(_) => break,
             }
         }
-        if let Some(refusal) = not_ready(&raft, me, quorum_stale_ms) {
+        let refusal = not_ready(&raft.metrics().borrow(), me, quorum_stale_ms);
+        if let Some(refusal) = refusal {
             refuse_replies(group.into_iter().map(|s| s.reply).collect(), &refusal);
             continue;
         }

@@ -42,14 +42,10 @@ use std::sync::{Arc, mpsc as std_mpsc};
 use std::thread::JoinHandle;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use pledge_ledger::crypto::PublicKey;
 use pledge_ledger::envelope::VerifiedEnvelope;
 use pledge_ledger::ledger::{Committed, DecideBase, DecidedGroup, Decider, SubmitResult};
-use pledge_ledger::model::{
-    Certificate, CertificateRef, Governance, KeyOwner, LegalId, Participant, PhysicalTankId,
-    Pledge, Receipt, Seq, Tank, TxRecord,
-};
-use pledge_ledger::state::{Objects, ReceiptFilter, StateError, StateRead, matching_receipts};
+use pledge_ledger::model::Seq;
+use pledge_ledger::state::{Layered, Objects, StateError};
 use pledge_ledger::store::{LogRead, StateStore, StateUpdate, StateView, StoreError};
 use pledge_ledger::view::{LedgerRead, Snapshot};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -368,59 +364,13 @@ struct Speculative<'a, R, V> {
     in_flight: &'a VecDeque<InFlight>,
 }
 
-impl<R: LogRead, V: StateView> Speculative<'_, R, V> {
-    fn newest<T: Clone>(&self, get: impl Fn(&Objects) -> Option<&T>) -> Option<T> {
-        self.in_flight
-            .iter()
-            .rev()
-            .find_map(|g| get(&g.update.changes).cloned())
+impl<'a, R: LogRead, V: StateView> Layered for Speculative<'a, R, V> {
+    type Base = Snapshot<R, V>;
+    fn base(&self) -> &Snapshot<R, V> {
+        self.snapshot
     }
-}
-
-macro_rules! speculative_read {
-    ($method:ident, $field:ident, $key:ty, $value:ty) => {
-        fn $method(&self, key: &$key) -> Result<Option<$value>, StateError> {
-            match self.newest(|objects| objects.$field.get(key)) {
-                Some(found) => Ok(Some(found)),
-                None => self.snapshot.$method(key),
-            }
-        }
-    };
-}
-
-impl<R: LogRead, V: StateView> StateRead for Speculative<'_, R, V> {
-    fn ledger_id(&self) -> Result<Option<String>, StateError> {
-        match self.newest(|objects| objects.ledger_id.as_ref()) {
-            Some(id) => Ok(Some(id)),
-            None => self.snapshot.ledger_id(),
-        }
-    }
-    fn governance(&self) -> Result<Option<Governance>, StateError> {
-        match self.newest(|objects| objects.governance.as_ref()) {
-            Some(governance) => Ok(Some(governance)),
-            None => self.snapshot.governance(),
-        }
-    }
-    speculative_read!(participant, participants, str, Participant);
-    speculative_read!(key_owner, key_owners, PublicKey, KeyOwner);
-    speculative_read!(legal_id_owner, legal_ids, LegalId, String);
-    speculative_read!(tank, tanks, str, Tank);
-    speculative_read!(physical_tank, physical_tanks, PhysicalTankId, String);
-    speculative_read!(certificate, certificates, CertificateRef, Certificate);
-    speculative_read!(receipt, receipts, str, Receipt);
-    speculative_read!(pledge, pledges, str, Pledge);
-    speculative_read!(transaction, transactions, str, TxRecord);
-
-    /// The snapshot's matches and the receipts in flight, each judged as
-    /// they will be once the groups in flight are durable.
-    fn receipt_ids(&self, filter: &ReceiptFilter) -> Result<Vec<String>, StateError> {
-        let candidates = self.snapshot.receipt_ids(filter)?.into_iter();
-        let in_flight: Vec<String> = self
-            .in_flight
-            .iter()
-            .flat_map(|g| g.update.changes.receipts.keys().cloned())
-            .collect();
-        matching_receipts(self, filter, candidates.chain(in_flight))
+    fn layers(&self) -> impl DoubleEndedIterator<Item = &Objects> {
+        self.in_flight.iter().map(|group| &group.update.changes)
     }
 }
 
@@ -502,9 +452,7 @@ impl<D: Durability, V: StateView> DurableStep<D, V> {
         }
         for update in updates {
             if self.to_apply.send(update).is_err() {
-                return Err(StoreError::Tree {
-                    reason: "the state store's thread stopped".into(),
-                });
+                return Err(StoreError::StateStopped);
             }
         }
         Ok(())
@@ -521,12 +469,13 @@ struct ApplyStep<S: StateStore, R> {
 impl<S: StateStore, R: LogRead> ApplyStep<S, R> {
     fn run(mut self) {
         while let Ok(first) = self.updates.recv() {
-            let mut merged = StateUpdate::starting_at(first.first);
-            merged.merge((*first).clone());
-            while let Ok(next) = self.updates.try_recv() {
-                merged.merge((*next).clone());
-            }
-            if let Err(error) = self.state.apply(&merged) {
+            let mut waiting = vec![first];
+            waiting.extend(self.updates.try_iter());
+            let applied = match waiting.as_slice() {
+                [only] => self.state.apply(only),
+                several => self.state.apply(&merged(several)),
+            };
+            if let Err(error) = applied {
                 tracing::error!(%error, "the state store failed: the node stops taking writes");
                 self.failed.store(true, Ordering::Release);
                 return;
@@ -537,6 +486,17 @@ impl<S: StateStore, R: LogRead> ApplyStep<S, R> {
             tracing::warn!(%error, "could not flush the state store; the next start replays");
         }
     }
+}
+
+/// Consecutive updates as one. They are copied: the published snapshot
+/// still reads them until the state store has applied them.
+fn merged(updates: &[Arc<StateUpdate>]) -> StateUpdate {
+    let first = updates.first().map_or(0, |u| u.first);
+    let mut merged = StateUpdate::starting_at(first);
+    for update in updates {
+        merged.merge(StateUpdate::clone(update));
+    }
+    merged
 }
 
 /// The node's clock, ms since the Unix epoch.

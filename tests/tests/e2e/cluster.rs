@@ -270,8 +270,16 @@ async fn an_isolated_member_refuses_writes_and_the_majority_goes_on() {
         assert!(Instant::now() < deadline, "the majority elected no leader");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    // Past the longest election timeout the old leader knows it is cut off.
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // Past the longest election timeout the old leader knows it is cut off
+    // and says it no longer takes writes.
+    let deadline = Instant::now() + BOUND;
+    while cluster.info(leader).await.is_none_or(|i| i.leader_ready) {
+        assert!(
+            Instant::now() < deadline,
+            "the cut-off leader still says it is ready"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let isolated = cluster.client(leader).await;
     let refused = tokio::time::timeout(
         Duration::from_secs(5),

@@ -270,45 +270,22 @@ async fn signatures_that_do_not_count() {
     twice.signatures.push(twice.signatures[0].clone());
     refused_with(&client, &twice, Code::InvalidArgument, Some("MALFORMED")).await;
 
-    let future = pb::Transaction {
-        not_before_ms: now_ms() + 3 * DAY_MS,
-        not_after_ms: now_ms() + 4 * DAY_MS,
-        ..tx(ops::freeze_receipt("WR-1", "order"))
-    };
-    let ahead = sign(&future, &[node.signer("regulator")]);
-    refused_with(
-        &client,
-        &ahead,
-        Code::FailedPrecondition,
-        Some("TX_NOT_YET_VALID"),
-    )
-    .await;
-    let past = pb::Transaction {
-        not_before_ms: now_ms() - 4 * DAY_MS,
-        not_after_ms: now_ms() - 3 * DAY_MS,
-        ..tx(ops::freeze_receipt("WR-1", "order"))
-    };
-    let behind = sign(&past, &[node.signer("regulator")]);
-    refused_with(
-        &client,
-        &behind,
-        Code::FailedPrecondition,
-        Some("TX_EXPIRED"),
-    )
-    .await;
-    let too_long = pb::Transaction {
-        not_before_ms: now_ms() - DAY_MS,
-        not_after_ms: now_ms() + 60 * DAY_MS,
-        ..tx(ops::freeze_receipt("WR-1", "order"))
-    };
-    let long = sign(&too_long, &[node.signer("regulator")]);
-    refused_with(
-        &client,
-        &long,
-        Code::InvalidArgument,
-        Some("VALIDITY_TOO_LONG"),
-    )
-    .await;
+    // Validity windows: not open yet, closed, longer than the ledger allows.
+    let windows = [
+        (3, 4, Code::FailedPrecondition, "TX_NOT_YET_VALID"),
+        (-4, -3, Code::FailedPrecondition, "TX_EXPIRED"),
+        (-1, 60, Code::InvalidArgument, "VALIDITY_TOO_LONG"),
+    ];
+    for (from_day, to_day, code, reason) in windows {
+        let at = |days: i64| now_ms().saturating_add_signed(days * DAY_MS as i64);
+        let window = pb::Transaction {
+            not_before_ms: at(from_day),
+            not_after_ms: at(to_day),
+            ..tx(ops::freeze_receipt("WR-1", "order"))
+        };
+        let envelope = sign(&window, &[node.signer("regulator")]);
+        refused_with(&client, &envelope, code, Some(reason)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

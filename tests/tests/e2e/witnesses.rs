@@ -69,7 +69,8 @@ impl Deployment {
     /// signed by the node.
     pub async fn checkpoint(&self, client: &LedgerClient, size: u64) -> SignedCheckpoint {
         let note = client.checkpoint_covering(size, 20_000).await.unwrap().note;
-        let key = crypto::PublicKey::from_slice(&hex::decode(&self.node_key).unwrap()).unwrap();
+        let key = crypto::PublicKey::from_slice(&crypto::decode_lower_hex(&self.node_key).unwrap())
+            .unwrap();
         SignedCheckpoint::open(&note, &ledger_origin(DEV_LEDGER_ID), &[key]).unwrap()
     }
 }
@@ -277,33 +278,25 @@ async fn a_bank_verifies_a_bundle_under_its_two_of_two_policy() {
 
     // The audit holds the node's latest checkpoint to the same policy.
     let state = deployment.dir.path().join("audit.checkpoint");
-    let audited = pledgectl(
-        &deployment,
-        &[
-            "audit",
-            "--node-key",
-            &deployment.node_key,
-            "--state",
-            state.to_str().unwrap(),
-            "--witness-policy",
-            stricter.to_str().unwrap(),
-        ],
-    );
+    let audit = |policy: &str| {
+        pledgectl(
+            &deployment,
+            &[
+                "audit",
+                "--node-key",
+                &deployment.node_key,
+                "--state",
+                state.to_str().unwrap(),
+                "--witness-policy",
+                policy,
+            ],
+        )
+    };
+    let audited = audit(stricter.to_str().unwrap());
     let text = String::from_utf8_lossy(&audited.stdout);
     assert_eq!(audited.status.code(), Some(3), "{text}");
     assert!(text.contains("witness.bank-b.example"), "{text}");
-    let audited = pledgectl(
-        &deployment,
-        &[
-            "audit",
-            "--node-key",
-            &deployment.node_key,
-            "--state",
-            state.to_str().unwrap(),
-            "--witness-policy",
-            policy,
-        ],
-    );
+    let audited = audit(policy);
     assert!(
         audited.status.success(),
         "{}",

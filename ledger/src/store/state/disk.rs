@@ -33,9 +33,7 @@ use std::path::Path;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{
-    ReceiptFilter, StateStore, StateUpdate, StateView, StoreError, active_pledge_id, check_follows,
-};
+use super::{ReceiptFilter, StateStore, StateUpdate, StateView, StoreError, check_follows};
 use crate::crypto::PublicKey;
 use crate::merkle::{Hash, NodeId, NodeSource};
 use crate::model::{
@@ -296,7 +294,7 @@ impl DiskStateView {
         receipt: &Receipt,
         pending: &Objects,
     ) -> Result<Option<String>, StoreError> {
-        let Some(pledge_id) = active_pledge_id(receipt) else {
+        let Some(pledge_id) = receipt.active_pledge() else {
             return Ok(None);
         };
         let pledge = match pending.pledges.get(pledge_id) {

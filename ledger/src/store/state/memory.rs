@@ -5,9 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::{
-    ReceiptFilter, StateStore, StateUpdate, StateView, StoreError, active_pledge_id, check_follows,
-};
+use super::{ReceiptFilter, StateStore, StateUpdate, StateView, StoreError, check_follows};
 use crate::crypto::PublicKey;
 use crate::merkle::{Hash, NodeId, NodeSource};
 use crate::model::{
@@ -92,15 +90,11 @@ impl StateView for MemoryStateView {
             std::ops::Bound::Excluded(after.to_owned()),
             std::ops::Bound::Unbounded,
         );
-        let pledgee = |r: &Receipt| {
-            let pledge = active_pledge_id(r).and_then(|id| objects.pledges.get(id));
-            pledge.map(|p| p.pledgee().to_owned())
-        };
         Ok(objects
             .receipts
             .range(after)
             .map(|(_, r)| r)
-            .filter(|r| filter.matches(r, pledgee(r).as_deref()))
+            .filter(|r| filter.matches(r, objects.pledgee_of(r).as_deref()))
             .take(limit)
             .cloned()
             .collect())

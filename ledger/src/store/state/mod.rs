@@ -1,16 +1,6 @@
-//! The derived state as a trait: [`StateStore`] for the one writer,
-//! [`StateView`] for readers on other threads.
-//!
-//! **Contract.** A state store reflects exactly the entries `0..applied()`
-//! of the log: their objects, the list indexes over receipts, each
-//! receipt's history, and the Merkle nodes over those entries.
-//! [`StateStore::apply`] takes the effects of the next entries (a
-//! [`StateUpdate`] starting at `applied()`, possibly covering several
-//! groups) and makes them visible to every view taken afterwards; it need
-//! not make them durable. After a crash the store may come back with any
-//! `applied()` it once had, or empty, never a mix: the ledger replays the
-//! rest from the log. The store never runs the rules and never reads the
-//! log.
+//! The derived state as a trait: [`StateStore`] for the one writer (its
+//! documentation states the contract), [`StateView`] for readers on other
+//! threads.
 
 mod disk;
 mod memory;
@@ -125,11 +115,6 @@ impl StateUpdate {
         self.changes.merge(later.changes);
         self.nodes.extend(later.nodes);
     }
-}
-
-/// The pledge id a receipt is under, if pledged.
-pub fn active_pledge_id(receipt: &Receipt) -> Option<&str> {
-    receipt.active_pledge()
 }
 
 /// Refuses an update that does not start where the store stands.
