@@ -5,9 +5,9 @@
 // prints them (`cliJson`, `cliText`).
 
 import { VerifyError, fromHex, toHex } from './bytes.js';
-import { Fold, pledgeStatusDebug, receiptStatusDebug } from './fold.js';
+import { Fold, isLive } from './fold.js';
 import { leafHash, verifyInclusion } from './merkle.js';
-import { ORIGIN_PREFIX, ledgerOrigin, verifyNote } from './note.js';
+import { ORIGIN_PREFIX, debugString, ledgerOrigin, verifyNote } from './note.js';
 import { decode } from './protobuf.js';
 import { decodeRecord, entryHash, sealVerifies, verifyParties } from './record.js';
 
@@ -72,8 +72,9 @@ export function parseBundle(text) {
 /** Hex-decodes, decodes and seal-checks one bundle entry. */
 async function openEntry(item, nodeKey) {
   const seq = BigInt(item.seq);
-  const record = fromHex(item.record_hex);
-  if (!record) throw new VerifyError(`entry ${seq}: record_hex is not valid hex`);
+  const badHex = (field) => new VerifyError(`entry ${seq}: ${field} is not lower-case hex of the right length`);
+  const record = fromHex(item.record_hex, true);
+  if (!record) throw badHex('record_hex');
   let entry;
   try {
     entry = decodeRecord(record);
@@ -87,8 +88,8 @@ async function openEntry(item, nodeKey) {
       `entry ${seq} is not included under the checkpoint's root: proof has ${item.inclusion_proof.length} hashes, expected ${MAX_PROOF_HASHES}`,
     );
   }
-  const proof = item.inclusion_proof.map((h) => fromHex(h));
-  if (proof.some((h) => !h || h.length !== 32)) throw new VerifyError(`entry ${seq}: inclusion_proof is not valid hex`);
+  const proof = item.inclusion_proof.map((h) => fromHex(h, true));
+  if (proof.some((h) => !h || h.length !== 32)) throw badHex('inclusion_proof');
   return { entry, proof };
 }
 
@@ -133,7 +134,7 @@ export async function verifyBundle(text, trustedKeyHex, schema) {
   const bundle = parseBundle(text);
   if (bundle.version !== BUNDLE_VERSION) throw new VerifyError(`bundle version ${bundle.version} is not supported`);
   if (bundle.node_public_key !== toHex(nodeKey)) {
-    throw new VerifyError(`the bundle's node key is not the trusted key ${toHex(nodeKey)}`);
+    throw new VerifyError(`the bundle's node key ${debugString([...bundle.node_public_key].slice(0, 64).join(''))} is not one the verifier trusts`);
   }
   const cp = await verifyNote(bundle.checkpoint, ledgerOrigin(bundle.ledger_id), nodeKey);
   if (bundle.entries.length === 0) throw new VerifyError('the bundle carries no history entries');
@@ -147,11 +148,29 @@ export async function verifyBundle(text, trustedKeyHex, schema) {
     if (seq <= previous) throw new VerifyError(`entry ${seq} follows entry ${previous}: not strictly increasing`);
   }
   const fold = new Fold(bundle.receipt_id);
+  let seenHead = false;
   for (const item of bundle.entries) {
     const { entry, proof } = await openEntry(item, nodeKey);
+    seenHead ||= entry.seq === last.entry.seq;
     await verifyEntry(entry, proof, cp, bundle.ledger_id, schema, fold);
   }
+  if (!seenHead) await requireHeadShown(last.entry, schema, fold);
   return verdict(cp, fold.finish(), bundle.receipt_id);
+}
+
+/** The checkpoint's head entry, left out of the bundle, must not change the receipt's lineage. */
+async function requireHeadShown(head, schema, fold) {
+  try {
+    await verifyParties(head);
+  } catch (error) {
+    throw new VerifyError(`entry ${head.seq}: ${error.message}`);
+  }
+  const tx = transactionOf(head, schema);
+  if (fold.wouldChangeLineage(tx.operation, tx[tx.operation])) {
+    throw new VerifyError(
+      `the checkpoint's head entry ${head.seq} changes the receipt but is left out of the bundle's entries`,
+    );
+  }
 }
 
 async function verifyEntry(entry, proof, cp, ledgerId, schema, fold) {
@@ -174,7 +193,7 @@ async function verifyEntry(entry, proof, cp, ledgerId, schema, fold) {
 }
 
 function verdict(cp, folded, receiptId) {
-  const { receipt, lineage, registrations, active, seqs } = folded;
+  const { receipt, freeze, lineage, registrations, active, seqs } = folded;
   return {
     ledgerId: cp.origin.startsWith(ORIGIN_PREFIX) ? cp.origin.slice(ORIGIN_PREFIX.length) : cp.origin,
     treeSize: cp.size,
@@ -186,7 +205,7 @@ function verdict(cp, folded, receiptId) {
     holder: receipt.holder,
     quantityKg: receipt.quantityKg,
     status: receipt.status,
-    frozen: receipt.frozen,
+    freeze,
     activePledge: active && { pledgeId: active.pledgeId, pledgee: active.pledgee, registeredAt: active.seq },
     registrations,
     lineage,
@@ -198,19 +217,71 @@ function number(big) {
   return Number.isSafeInteger(Number(big)) ? Number(big) : big.toString();
 }
 
-/** The verdict as `pledgectl verify-bundle --json` prints it. */
+/** A time as pledgectl writes it: RFC 3339 in UTC, milliseconds only when not zero. */
+export function rfc3339(ms) {
+  const text = new Date(Number(ms)).toISOString();
+  return BigInt(ms) % 1000n === 0n ? text.replace(/\.000Z$/, 'Z') : text;
+}
+
+/** The receipt's status in words, as `pledgectl verify-bundle` words it. */
+export function statusWords(v) {
+  const s = v.status;
+  let words;
+  if (s.kind === 'active') words = 'live, free of pledges';
+  else if (s.kind === 'pledged') {
+    words = v.activePledge
+      ? `live, PLEDGED to ${v.activePledge.pledgee} under pledge ${s.pledgeId} (registered at entry ${v.activePledge.registeredAt}); no other pledge in force`
+      : `live, PLEDGED under pledge ${s.pledgeId}`;
+  } else if (s.kind === 'cancelled') {
+    words = `CANCELLED at entry ${s.at} (surrendered on delivery): no longer a live receipt, worthless as collateral`;
+  } else {
+    words = `SPLIT at entry ${s.at} into ${s.parts.join(', ')}: no longer a live receipt; the parts carry the oil`;
+  }
+  if (v.freeze) {
+    words += `; FROZEN by ${v.freeze.regulator} since entry ${v.freeze.since}: it cannot change hands or be pledged until unfrozen`;
+  }
+  const enforced = v.registrations.filter((p) => p.receiptId === v.receiptId && p.status.kind === 'enforced').at(-1);
+  if (enforced) {
+    words += `; pledge ${enforced.pledgeId} was ENFORCED by ${enforced.pledgee} at entry ${enforced.status.at}, the receipt going to ${enforced.status.transfereeId}`;
+  }
+  return words;
+}
+
+function pledgeWords(p) {
+  const status =
+    p.status.kind === 'active'
+      ? 'in force'
+      : p.status.kind === 'released'
+        ? `released at entry ${p.status.at}`
+        : `enforced at entry ${p.status.at}, the receipt going to ${p.status.transfereeId}`;
+  return `entry ${p.seq}: pledge ${p.pledgeId} of receipt ${p.receiptId} to ${p.pledgee}, ${status}`;
+}
+
+/** The verdict as `pledgectl verify-bundle --json` prints it (without a witness policy). */
 export function cliJson(v) {
+  const s = v.status;
+  const ended = (p) => (p.status.kind === 'active' ? null : number(p.status.at));
   return {
     verified: true,
     ledger_id: v.ledgerId,
-    tree_size: number(v.treeSize),
-    root: v.root,
+    checkpoint: {
+      tree_size: number(v.treeSize),
+      root: v.root,
+      chain_head: v.headHash,
+      time_ms: number(v.checkpointTimeMs),
+      time: rfc3339(v.checkpointTimeMs),
+    },
+    witnessed: false,
+    cosigners: [],
     receipt_id: v.receiptId,
-    holder: v.holder,
     warehouse: v.warehouse,
+    holder: v.holder,
     quantity_kg: number(v.quantityKg),
-    frozen: v.frozen,
-    status: receiptStatusDebug(v.status),
+    status: s.kind,
+    status_at: s.kind === 'cancelled' || s.kind === 'split' ? number(s.at) : null,
+    split_into: s.kind === 'split' ? s.parts : null,
+    live: isLive(s),
+    frozen: v.freeze && { regulator: v.freeze.regulator, since: number(v.freeze.since) },
     active_pledge: v.activePledge && {
       pledge_id: v.activePledge.pledgeId,
       pledgee: v.activePledge.pledgee,
@@ -219,23 +290,34 @@ export function cliJson(v) {
     pledges: v.registrations.map((p) => ({
       seq: number(p.seq),
       pledge_id: p.pledgeId,
+      receipt_id: p.receiptId,
       pledgee: p.pledgee,
-      status: pledgeStatusDebug(p.status),
+      status: p.status.kind,
+      ended_at: ended(p),
+      transferee: p.status.kind === 'enforced' ? p.status.transfereeId : null,
     })),
+    lineage: v.lineage,
     entries: v.entrySeqs.map(number),
+    summary: statusWords(v),
   };
 }
 
-/** The verdict as `pledgectl verify-bundle` prints it. */
+/** The verdict as `pledgectl verify-bundle` prints it (without a witness policy). */
 export function cliText(v) {
-  let text = `verified: receipt ${v.receiptId} (${v.quantityKg} kg, warehouse ${v.warehouse}) held by ${v.holder} at tree size ${v.treeSize} (root ${v.root})`;
-  text += v.activePledge
-    ? `\nactive pledge: ${v.activePledge.pledgeId} to ${v.activePledge.pledgee} since entry ${v.activePledge.registeredAt}; no other pledge active`
-    : '\nno active pledge';
-  for (const p of v.registrations) {
-    text += `\n  entry ${p.seq}: pledge ${p.pledgeId} to ${p.pledgee} (${pledgeStatusDebug(p.status)})`;
+  const lines = [
+    `verified: receipt ${v.receiptId} of ledger ${v.ledgerId}, as of checkpoint size ${v.treeSize} made ${rfc3339(v.checkpointTimeMs)} (root ${v.root})`,
+    "witnesses: none required (no witness policy given): this rests on the node's key alone",
+    `receipt: ${v.quantityKg} kg, issued by warehouse ${v.warehouse}, held by ${v.holder}`,
+    `status: ${statusWords(v)}`,
+  ];
+  if (v.lineage.length > 1) lines.push(`lineage: ${v.lineage.join(' \u2192 ')} (split parts of the first)`);
+  if (v.registrations.length === 0) lines.push('pledges: none ever registered in its history');
+  else {
+    lines.push('pledges registered in its history:');
+    for (const p of v.registrations) lines.push(`  ${pledgeWords(p)}`);
   }
-  return text;
+  lines.push(`entries checked: ${v.entrySeqs.join(', ')}`);
+  return lines.join('\n');
 }
 
 /** A failure as `pledgectl verify-bundle --json` prints it. */

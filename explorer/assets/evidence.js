@@ -4,7 +4,6 @@
 
 import { cliFailure, cliJson, cliText, verifyBundle } from './bundle.js';
 import { VerifyError } from './bytes.js';
-import { pledgeStatusDebug } from './fold.js';
 import { requireSupport } from './webcrypto.js';
 import { localizeTimes } from './app.js';
 
@@ -34,7 +33,10 @@ const TEXT = {
   pledgedTo: ['pledged to', '已质押给'],
   cancelled: ['cancelled at entry', '已注销，条目'],
   split: ['split into', '已拆分为'],
-  frozen: ['frozen', '冻结'],
+  frozenBy: ['frozen by', '冻结方'],
+  released: ['released', '已解除'],
+  inForce: ['in force', '有效'],
+  enforcedAt: ['enforced', '已实现'],
   enforced: ['enforced by', '质权已实现，银行'],
   size: ['size', '大小'],
   signedAt: ['signed', '签署于'],
@@ -121,8 +123,14 @@ function statusLine(v) {
   } else if (v.status.kind === 'active') parts.push(t('live'));
   else if (v.status.kind === 'cancelled') parts.push(`${t('cancelled')} ${v.status.at}`);
   else if (v.status.kind === 'split') parts.push(`${t('split')} ${v.status.parts.join(', ')}`);
-  if (v.frozen) parts.push(t('frozen'));
+  if (v.freeze) parts.push(`${t('frozenBy')} ${v.freeze.regulator} (#${v.freeze.since})`);
   return parts.join(' \u00b7 ');
+}
+
+function pledgeState(status) {
+  if (status.kind === 'active') return t('inForce');
+  if (status.kind === 'released') return `${t('released')} #${status.at}`;
+  return `${t('enforcedAt')} #${status.at} \u2192 ${status.transfereeId}`;
 }
 
 function tonnes(kg) {
@@ -141,7 +149,7 @@ function row(label, ...value) {
 function showVerdict(v) {
   const pledges = v.registrations.length
     ? element('ul', { class: 'plain' }, ...v.registrations.map((p) =>
-      element('li', {}, `#${p.seq} ${p.pledgeId} \u2192 ${p.pledgee} (${pledgeStatusDebug(p.status)})`)))
+      element('li', {}, `#${p.seq} ${p.pledgeId} \u2192 ${p.pledgee} (${pledgeState(p.status)})`)))
     : t('none');
   const active = v.activePledge
     ? `${v.activePledge.pledgeId} \u2192 ${v.activePledge.pledgee} (#${v.activePledge.registeredAt})`

@@ -7,6 +7,9 @@
 import { VerifyError } from './bytes.js';
 import { debugString } from './note.js';
 
+/** EnforcementGrounds in transaction.proto. */
+const GROUNDS = { 1: 'maturity', 2: 'order', 3: 'holder_consent' };
+
 /** Rust's `{:?}` of a set of strings (sorted, as a BTreeSet prints). */
 function debugSet(items) {
   return `{${[...items].sort(byteOrder).map(debugString).join(', ')}}`;
@@ -24,33 +27,18 @@ function notAbout(seq, operation) {
   return new VerifyError(`entry ${seq} (${operation}) does not concern the receipt`);
 }
 
-/** A receipt status as Rust's `{:?}` prints it (pledgectl's JSON). */
-export function receiptStatusDebug(status) {
-  switch (status.kind) {
-    case 'active': return 'Active';
-    case 'pledged': return `Pledged { pledge_id: ${debugString(status.pledgeId)} }`;
-    case 'cancelled': return `Cancelled { at: ${status.at} }`;
-    case 'split': return `Split { at: ${status.at}, parts: [${status.parts.map(debugString).join(', ')}] }`;
-  }
-  return status.kind;
-}
-
-/** A pledge status as Rust's `{:?}` prints it. */
-export function pledgeStatusDebug(status) {
-  switch (status.kind) {
-    case 'active': return 'Active';
-    case 'released': return `Released { at: ${status.at} }`;
-    case 'enforced': return `Enforced { at: ${status.at}, transferee_id: ${debugString(status.transfereeId)} }`;
-  }
-  return status.kind;
-}
-
-function isLive(status) {
+/** Whether a receipt status is live (active or pledged). */
+export function isLive(status) {
   return status.kind === 'active' || status.kind === 'pledged';
 }
 
-function certificateKey(agency, number) {
-  return JSON.stringify([agency, number]);
+/** A certificate as the ledger names it (its key and its words). */
+function certificateName(inspector, number) {
+  return `certificate ${number} of \`${inspector}\``;
+}
+
+function certificateKey(inspector, number) {
+  return JSON.stringify([inspector, number]);
 }
 
 function soleSigner(seq, signers) {
@@ -64,6 +52,16 @@ function expectSigners(seq, signers, expected) {
   if (!same) {
     throw incoherent(seq, `signed by ${debugSet(signers)}, but the history says ${debugSet(want)} must sign`);
   }
+}
+
+/** The warehouse of a stock certification: the signer besides the inspector and the depositor. */
+function certifyingWarehouse(seq, signers, op) {
+  const others = [...signers].filter((s) => s !== op.inspector_id && s !== op.depositor_id);
+  if (others.length === 1 && signers.size === 3) return others[0];
+  throw incoherent(
+    seq,
+    `a certification is signed by the warehouse, \`${op.inspector_id}\` and \`${op.depositor_id}\`; found ${debugSet(signers)}`,
+  );
 }
 
 /** Folds entries (seq, signers, operation name, operation fields) into a verdict. */
@@ -85,12 +83,12 @@ export class Fold {
   }
 
   on_certify_stock(seq, signers, name, op) {
-    const warehouse = soleSigner(seq, signers);
-    const key = certificateKey(op.inspection_agency, op.certificate_no);
+    const warehouse = certifyingWarehouse(seq, signers, op);
+    const key = certificateKey(op.inspector_id, op.certificate_no);
     if (this.receipts.size > 0 || this.certificates.has(key)) throw notAbout(seq, name);
     this.certificates.set(key, {
       seq,
-      agency: op.inspection_agency,
+      inspector: op.inspector_id,
       number: op.certificate_no,
       tankId: op.tank_id,
       warehouse,
@@ -100,9 +98,40 @@ export class Fold {
     });
   }
 
+  on_appoint_custodian(seq, signers, name, op) {
+    let changed = false;
+    for (const cert of this.certificates.values()) {
+      if (cert.tankId === op.tank_id && !cert.used) {
+        cert.warehouse = op.warehouse_id;
+        changed = true;
+      }
+    }
+    for (const [id, receipt] of [...this.receipts].sort(([a], [b]) => byteOrder(a, b))) {
+      if (receipt.tankId === op.tank_id && isLive(receipt.status)) {
+        receipt.warehouse = op.warehouse_id;
+        this.touched.push([seq, name, id]);
+        changed = true;
+      }
+    }
+    if (!changed) throw notAbout(seq, name);
+  }
+
+  on_revoke_participant(seq, signers, name, op) {
+    if (op.successor_id === '') throw notAbout(seq, name);
+    let changed = false;
+    for (const pledge of this.sortedPledges()) {
+      if (pledge.record.status.kind === 'active' && pledge.record.pledgee === op.participant_id) {
+        pledge.record.pledgee = op.successor_id;
+        this.touched.push([seq, name, pledge.receiptId]);
+        changed = true;
+      }
+    }
+    if (!changed) throw notAbout(seq, name);
+  }
+
   on_issue_receipt(seq, signers, name, op) {
-    const cert = this.certificates.get(certificateKey(op.inspection_agency, op.certificate_no));
-    const certName = `${op.inspection_agency} certificate ${op.certificate_no}`;
+    const cert = this.certificates.get(certificateKey(op.inspector_id, op.certificate_no));
+    const certName = certificateName(op.inspector_id, op.certificate_no);
     if (!cert) {
       throw incoherent(seq, `issue of ${op.receipt_id} without the certification of ${certName} in the bundle`);
     }
@@ -113,11 +142,13 @@ export class Fold {
     expectSigners(seq, signers, [cert.warehouse]);
     cert.used = true;
     this.receipts.set(op.receipt_id, {
+      tankId: op.tank_id,
       warehouse: cert.warehouse,
       holder: cert.depositor,
       quantityKg: op.quantity_kg,
       status: { kind: 'active' },
-      frozen: false,
+      frozenBy: null,
+      frozenSince: null,
       parent: null,
     });
     this.touched.push([seq, name, op.receipt_id]);
@@ -142,11 +173,13 @@ export class Fold {
     for (const part of op.parts) {
       if (this.receipts.has(part.receipt_id)) throw incoherent(seq, `part ${part.receipt_id} already exists`);
       this.receipts.set(part.receipt_id, {
+        tankId: receipt.tankId,
         warehouse: receipt.warehouse,
         holder: receipt.holder,
         quantityKg: part.quantity_kg,
         status: { kind: 'active' },
-        frozen: false,
+        frozenBy: null,
+        frozenSince: null,
         parent: op.receipt_id,
       });
     }
@@ -167,7 +200,13 @@ export class Fold {
     receipt.status = { kind: 'pledged', pledgeId: op.pledge_id };
     this.pledges.set(op.pledge_id, {
       receiptId: op.receipt_id,
-      record: { seq, pledgeId: op.pledge_id, pledgee: op.pledgee_id, status: { kind: 'active' } },
+      record: {
+        seq,
+        pledgeId: op.pledge_id,
+        receiptId: op.receipt_id,
+        pledgee: op.pledgee_id,
+        status: { kind: 'active' },
+      },
     });
     this.touched.push([seq, name, op.receipt_id]);
   }
@@ -177,25 +216,42 @@ export class Fold {
   }
 
   on_enforce_pledge(seq, signers, name, op) {
-    this.endPledge(seq, name, signers, op.pledge_id, op.transferee_id === '' ? null : op.transferee_id);
+    const grounds = GROUNDS[op.grounds];
+    if (!grounds) throw new VerifyError(`entry ${seq}: enforcement grounds ${op.grounds} are not known`);
+    this.endPledge(seq, name, signers, op.pledge_id, {
+      transferee: op.transferee_id === '' ? null : op.transferee_id,
+      grounds,
+    });
   }
 
   on_freeze_receipt(seq, signers, name, op) {
-    soleSigner(seq, signers);
+    const regulator = soleSigner(seq, signers);
     const receipt = this.tracked(seq, name, op.receipt_id);
-    if (receipt.frozen || !isLive(receipt.status)) {
+    if (receipt.frozenBy !== null || !isLive(receipt.status)) {
       throw incoherent(seq, `receipt ${op.receipt_id} is already frozen or not live`);
     }
-    receipt.frozen = true;
+    receipt.frozenBy = regulator;
+    receipt.frozenSince = seq;
     this.touched.push([seq, name, op.receipt_id]);
   }
 
   on_unfreeze_receipt(seq, signers, name, op) {
-    soleSigner(seq, signers);
     const receipt = this.tracked(seq, name, op.receipt_id);
-    if (!receipt.frozen) throw incoherent(seq, `receipt ${op.receipt_id} is not frozen`);
-    receipt.frozen = false;
+    const freezer = receipt.frozenBy;
+    if (freezer === null) throw incoherent(seq, `receipt ${op.receipt_id} is not frozen`);
+    receipt.frozenBy = null;
+    // The freezer alone, or a quorum (whose membership the bundle cannot
+    // show: the replay checks it).
+    if (signers.size === 0 || (signers.size === 1 && !signers.has(freezer))) {
+      throw incoherent(seq, `the freeze of \`${freezer}\` lifted by ${debugSet(signers)}`);
+    }
+    receipt.frozenSince = null;
     this.touched.push([seq, name, op.receipt_id]);
+  }
+
+  /** The pledges in pledge-id order (Rust's BTreeMap order). */
+  sortedPledges() {
+    return [...this.pledges].sort(([a], [b]) => byteOrder(a, b)).map(([, pledge]) => pledge);
   }
 
   tracked(seq, operation, receiptId) {
@@ -208,15 +264,15 @@ export class Fold {
   changeable(seq, operation, receiptId) {
     const receipt = this.tracked(seq, operation, receiptId);
     let reason;
-    if (receipt.frozen) reason = 'it is frozen';
+    if (receipt.frozenBy !== null) reason = 'it is frozen';
     else if (receipt.status.kind === 'active') return receipt;
     else if (receipt.status.kind === 'pledged') reason = `it is under pledge ${receipt.status.pledgeId}`;
     else reason = `it is ${receipt.status.kind}`;
     throw incoherent(seq, `${operation} of receipt ${receiptId} while ${reason}`);
   }
 
-  /** Ends a pledge; `enforcedTo` is undefined for a release, null or an id for an enforcement. */
-  endPledge(seq, operation, signers, pledgeId, enforcedTo) {
+  /** Ends a pledge; `enforced` is undefined for a release, else { transferee, grounds }. */
+  endPledge(seq, operation, signers, pledgeId, enforced) {
     const pledge = this.pledges.get(pledgeId);
     if (!pledge) {
       throw new VerifyError(`entry ${seq} ends pledge ${pledgeId}, which the bundle never registered`);
@@ -224,49 +280,103 @@ export class Fold {
     if (pledge.record.status.kind !== 'active') {
       throw incoherent(seq, `pledge ${pledgeId} is already ${pledge.record.status.kind}`);
     }
-    expectSigners(seq, signers, [pledge.record.pledgee]);
     const receipt = this.receipts.get(pledge.receiptId);
     if (!receipt) throw notAbout(seq, operation);
+    const pledgee = pledge.record.pledgee;
+    const grounds = enforced?.grounds;
+    if (grounds === undefined || grounds === 'maturity') {
+      expectSigners(seq, signers, [pledgee]);
+    } else if (grounds === 'holder_consent') {
+      expectSigners(seq, signers, [pledgee, receipt.holder]);
+    } else if (signers.size !== 2 || !signers.has(pledgee)) {
+      // On an order the co-signer must be a regulator: the replay checks the role.
+      throw incoherent(
+        seq,
+        `an enforcement on an order is signed by ${debugSet(signers)}, not by \`${pledgee}\` and a regulator`,
+      );
+    }
     const pledgedHere = receipt.status.kind === 'pledged' && receipt.status.pledgeId === pledgeId;
-    if (!pledgedHere || receipt.frozen) {
+    if (!pledgedHere || receipt.frozenBy !== null) {
       throw incoherent(seq, `receipt ${pledge.receiptId} is frozen or not under pledge ${pledgeId}`);
     }
     receipt.status = { kind: 'active' };
-    if (enforcedTo === undefined) {
+    if (enforced === undefined) {
       pledge.record.status = { kind: 'released', at: seq };
     } else {
-      const transfereeId = enforcedTo ?? pledge.record.pledgee;
+      const transfereeId = enforced.transferee ?? pledgee;
       receipt.holder = transfereeId;
       pledge.record.status = { kind: 'enforced', at: seq, transfereeId };
     }
     this.touched.push([seq, operation, pledge.receiptId]);
   }
 
+  /**
+   * Whether the operation (the checkpoint's head entry, left out of the
+   * bundle) would change the receipt or a receipt of its lineage.
+   */
+  wouldChangeLineage(name, op) {
+    const lineage = this.lineage();
+    const touches = (id) => lineage.includes(id);
+    switch (name) {
+      case 'issue_receipt':
+      case 'transfer_receipt':
+      case 'split_receipt':
+      case 'cancel_receipt':
+      case 'freeze_receipt':
+      case 'unfreeze_receipt':
+      case 'register_pledge':
+        return touches(op.receipt_id);
+      case 'release_pledge':
+      case 'enforce_pledge': {
+        const pledge = this.pledges.get(op.pledge_id);
+        return pledge !== undefined && touches(pledge.receiptId);
+      }
+      case 'appoint_custodian':
+        return [...this.receipts].some(([id, r]) => touches(id) && r.tankId === op.tank_id && isLive(r.status));
+      case 'revoke_participant':
+        return (
+          op.successor_id !== '' &&
+          [...this.pledges.values()].some(
+            (p) => touches(p.receiptId) && p.record.status.kind === 'active' && p.record.pledgee === op.participant_id,
+          )
+        );
+      default:
+        return false;
+    }
+  }
+
+  /** The target, its parent, … up to the issued receipt, issued first. */
+  lineage() {
+    const lineage = [this.target];
+    let parent = this.receipts.get(this.target)?.parent ?? null;
+    while (parent !== null && !lineage.includes(parent)) {
+      const next = this.receipts.get(parent)?.parent ?? null;
+      lineage.push(parent);
+      parent = next;
+    }
+    return lineage.reverse();
+  }
+
   /** The verdict's receipt part, after every entry was applied. */
   finish() {
     const receipt = this.receipts.get(this.target);
     if (!receipt) throw new VerifyError(`the bundle's entries never create receipt ${this.target}`);
-    const lineage = [this.target];
-    let parent = receipt.parent;
-    while (parent !== null && parent !== undefined) {
-      lineage.push(parent);
-      parent = this.receipts.get(parent)?.parent ?? null;
-    }
-    lineage.reverse();
+    const lineage = this.lineage();
     const stray = this.touched.find(([, , id]) => !lineage.includes(id));
     if (stray) throw notAbout(stray[0], stray[1]);
     const unused = [...this.certificates.values()]
-      .sort((a, b) => byteOrder(a.agency, b.agency) || byteOrder(a.number, b.number))
+      .sort((a, b) => byteOrder(a.inspector, b.inspector) || byteOrder(a.number, b.number))
       .find((c) => !c.used);
     if (unused) throw notAbout(unused.seq, 'certify_stock');
     const registrations = [...this.pledges.values()]
-      .filter((p) => p.receiptId === this.target)
+      .filter((p) => lineage.includes(p.receiptId))
       .map((p) => p.record)
       .sort((a, b) => (a.seq < b.seq ? -1 : 1));
     const active =
       receipt.status.kind === 'pledged' && this.pledges.has(receipt.status.pledgeId)
         ? this.pledges.get(receipt.status.pledgeId).record
         : null;
-    return { receipt, lineage, registrations, active, seqs: this.seqs };
+    const freeze = receipt.frozenBy === null ? null : { regulator: receipt.frozenBy, since: receipt.frozenSince };
+    return { receipt, freeze, lineage, registrations, active, seqs: this.seqs };
   }
 }

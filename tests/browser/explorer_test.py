@@ -121,6 +121,8 @@ VARIANTS = [
     ("seq-listed", _entry(0, "seq", lambda s: s + 1)),
     ("dropped-issue", lambda x: x["entries"].pop(1)),
     ("dropped-certification", lambda x: x["entries"].pop(0)),
+    # The pledge is the checkpoint's head entry: leaving it out hides it.
+    ("dropped-head-pledge", lambda x: x["entries"].pop(-1)),
     ("out-of-order", _swap_first_two),
     ("no-entries", _set("entries", [])),
     ("last-entry", lambda x: x.update(last_entry=copy.deepcopy(x["entries"][0]))),
