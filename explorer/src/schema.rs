@@ -116,7 +116,8 @@ mod tests {
         let schema: Value = serde_json::from_str(&schema_json().unwrap()).unwrap();
         let tx = &schema["messages"]["pledgeledger.v1.Transaction"];
         assert_eq!(tx["1"]["name"], "ledger_id");
-        assert_eq!(tx["3"]["type"], "uint64");
+        assert_eq!(tx["4"]["name"], "not_before_ms");
+        assert_eq!(tx["4"]["type"], "uint64");
         let pledge = tx
             .as_object()
             .unwrap()
