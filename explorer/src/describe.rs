@@ -41,6 +41,9 @@ pub fn operation_name(lang: Lang, name: &str) -> String {
         "enforce_pledge" => ("Pledge enforced", "质权实现"),
         "freeze_receipt" => ("Receipt frozen", "仓单冻结"),
         "unfreeze_receipt" => ("Freeze lifted", "仓单解冻"),
+        "recover_key" => ("Key recovered", "密钥恢复"),
+        "regauge_tank" => ("Tank re-gauged", "储罐重新计量"),
+        "appoint_custodian" => ("Custodian appointed", "保管人指定"),
         other => return other.replace('_', " "),
     };
     lang.pick(en, zh).to_owned()
@@ -101,7 +104,7 @@ fn sentence(lang: Lang, name: &str, f: &Value) -> Html {
             tonnes(number(f, "quantity_kg")),
             links::tank(text(f, "tank_id")),
             party("depositor_id"),
-            text(f, "inspection_agency"),
+            party("inspector_id"),
             text(f, "certificate_no")
         ),
         ("certify_stock", true) => html!(
@@ -109,8 +112,32 @@ fn sentence(lang: Lang, name: &str, f: &Value) -> Html {
             links::tank(text(f, "tank_id")),
             party("depositor_id"),
             tonnes(number(f, "quantity_kg")),
-            text(f, "inspection_agency"),
+            party("inspector_id"),
             text(f, "certificate_no")
+        ),
+        ("regauge_tank", false) => html!(
+            "Re-gauged tank {}: {} measured by {} (report {})",
+            links::tank(text(f, "tank_id")),
+            tonnes(number(&f["gauging"], "measured_kg")),
+            links::participant(text(&f["gauging"], "inspector_id")),
+            text(&f["gauging"], "report_no")
+        ),
+        ("regauge_tank", true) => html!(
+            "储罐 {} 重新计量：{} 测得 {}（报告 {}）",
+            links::tank(text(f, "tank_id")),
+            links::participant(text(&f["gauging"], "inspector_id")),
+            tonnes(number(&f["gauging"], "measured_kg")),
+            text(&f["gauging"], "report_no")
+        ),
+        ("appoint_custodian", false) => html!(
+            "Appointed {} custodian of tank {}",
+            party("warehouse_id"),
+            links::tank(text(f, "tank_id"))
+        ),
+        ("appoint_custodian", true) => html!(
+            "指定 {} 为储罐 {} 的保管人",
+            party("warehouse_id"),
+            links::tank(text(f, "tank_id"))
         ),
         ("issue_receipt", false) => html!(
             "Issued receipt {}: {} of {} in tank {}",
@@ -317,4 +344,69 @@ pub fn role(lang: Lang, role: i32) -> String {
         _ => return name,
     };
     lang.pick(en, zh).to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pledge_proto::v1::transaction::Operation;
+
+    fn sentence_of(lang: Lang, op: Operation) -> String {
+        let tx = pb::Transaction {
+            operation: Some(op),
+            ..Default::default()
+        };
+        super::operation(lang, &tx).into_string()
+    }
+
+    fn gauging() -> Option<pb::Gauging> {
+        Some(pb::Gauging {
+            inspector_id: "insp-sgs".into(),
+            report_no: "G-7".into(),
+            measured_kg: 4_000_000,
+            gauged_at_ms: 1,
+        })
+    }
+
+    #[test]
+    fn a_certification_names_its_inspector() {
+        let certify = Operation::CertifyStock(pb::CertifyStock {
+            tank_id: "T-101".into(),
+            certificate_no: "SGS-1".into(),
+            quantity_kg: 5_000_000,
+            depositor_id: "trader-a".into(),
+            inspector_id: "insp-sgs".into(),
+            ..Default::default()
+        });
+        for lang in [Lang::En, Lang::Zh] {
+            let text = sentence_of(lang, certify.clone());
+            assert!(text.contains("/participant/insp-sgs"), "{text}");
+            assert!(text.contains("SGS-1"), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_regauge_and_a_custodian_appointment_read_as_sentences() {
+        let regauge = sentence_of(
+            Lang::En,
+            Operation::RegaugeTank(pb::RegaugeTank {
+                tank_id: "T-101".into(),
+                gauging: gauging(),
+            }),
+        );
+        assert!(regauge.starts_with("Re-gauged tank"), "{regauge}");
+        assert!(regauge.contains("4,000.000 t"), "{regauge}");
+        assert!(regauge.contains("/participant/insp-sgs"), "{regauge}");
+        let appointed = sentence_of(
+            Lang::Zh,
+            Operation::AppointCustodian(pb::AppointCustodian {
+                tank_id: "T-101".into(),
+                warehouse_id: "wh-2".into(),
+                gauging: gauging(),
+            }),
+        );
+        assert!(appointed.contains("保管人"), "{appointed}");
+        assert!(appointed.contains("/participant/wh-2"), "{appointed}");
+        assert_eq!(operation_name(Lang::En, "regauge_tank"), "Tank re-gauged");
+    }
 }
