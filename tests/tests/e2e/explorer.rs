@@ -8,6 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use pledge_ledger::bundle::Bundle;
+use pledge_ledger::cosigning::Trust;
 use pledge_ledger::crypto::PublicKey;
 use pledge_tests::{Node, pledgectl, refused_start};
 
@@ -287,7 +288,7 @@ async fn bundle_download(node: &Node, web: &str) {
         if answer.status == 200 && answer.body.contains("\"receipt_id\": \"WR-1\"") {
             let bundle = Bundle::from_json(&answer.body).unwrap();
             let verdict = bundle
-                .verify(&PublicKey::from_slice(&key).unwrap())
+                .verify(&Trust::log_key_only(PublicKey::from_slice(&key).unwrap()))
                 .unwrap();
             if verdict.active_pledge.is_some() {
                 break;
@@ -302,7 +303,7 @@ async fn bundle_download(node: &Node, web: &str) {
     );
     let verdict = Bundle::from_json(&answer.body)
         .unwrap()
-        .verify(&PublicKey::from_slice(&key).unwrap())
+        .verify(&Trust::log_key_only(PublicKey::from_slice(&key).unwrap()))
         .unwrap();
     assert_eq!(verdict.active_pledge.unwrap().pledgee, "bank-a");
 }
