@@ -5,7 +5,8 @@
 //! Where it listens: `--http-listen` / `http_listen`; in a development node
 //! (development genesis) by default on the gRPC address's IP at port
 //! [`DEV_HTTP_PORT`] (at a free port when the gRPC port is 0), unless
-//! `--no-http`. A production node serves it only when asked. It uses the
+//! `--no-http`. A cluster member (several on one machine in development)
+//! and a production node serve it only when asked. It uses the
 //! node's `[tls]` files; without them, as for gRPC, a non-loopback address
 //! needs `plaintext`.
 
@@ -33,7 +34,7 @@ pub fn address(config: &Config, development: bool) -> Option<SocketAddr> {
     match (config.http_listen, config.no_http, development) {
         (_, true, _) => None,
         (Some(address), false, _) => Some(address),
-        (None, false, true) => {
+        (None, false, true) if config.cluster.is_none() => {
             let port = if config.listen.port() == 0 {
                 0
             } else {
@@ -41,7 +42,7 @@ pub fn address(config: &Config, development: bool) -> Option<SocketAddr> {
             };
             Some(SocketAddr::new(config.listen.ip(), port))
         }
-        (None, false, false) => None,
+        (None, false, _) => None,
     }
 }
 
@@ -120,5 +121,22 @@ mod tests {
             ..Config::default()
         };
         assert_eq!(address(&asked, false), asked.http_listen);
+    }
+
+    #[test]
+    fn a_cluster_member_serves_it_only_when_asked() {
+        let member = Config {
+            cluster: Some(
+                toml::from_str("member_id = 1\ncluster_listen = \"127.0.0.1:7001\"\nmembers = []")
+                    .unwrap(),
+            ),
+            ..Config::default()
+        };
+        assert_eq!(address(&member, true), None);
+        let asked = Config {
+            http_listen: Some("127.0.0.1:9000".parse().unwrap()),
+            ..member
+        };
+        assert_eq!(address(&asked, true), asked.http_listen);
     }
 }
