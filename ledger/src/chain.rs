@@ -14,7 +14,7 @@ use thiserror::Error;
 use crate::crypto::{Digest, PublicKey};
 use crate::entry::Entry;
 use crate::error::DecodeError;
-use crate::model::{Seq, voter_keys};
+use crate::model::{Membership, Seq, voter_keys};
 use crate::tx::{Operation, Transaction};
 
 /// Why an entry breaks the chain. Always names the entry.
@@ -212,6 +212,17 @@ impl Sealers {
             keys: Arc::from([key]),
             since: None,
             last: key,
+        }
+    }
+
+    /// After a membership entry: its voters' keys.
+    pub fn listed(membership: &Membership) -> Sealers {
+        let keys = membership.sealer_keys();
+        let last = keys.first().copied().unwrap_or(PublicKey([0; 32]));
+        Sealers {
+            keys: keys.into(),
+            since: Some(membership.since),
+            last,
         }
     }
 

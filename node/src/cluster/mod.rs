@@ -12,10 +12,13 @@
 //!  readers (any member) ◀── Published
 //! ```
 //!
-//! The members are listed in the `[cluster]` configuration (the same list
-//! on every member), and every member starts from the same initial ledger
+//! The members are ledger data: the membership entry in force lists each
+//! member's id, address and seal key (docs/FORMAT.md §3.1). The `[cluster]`
+//! configuration lists the same members (with the client addresses and
+//! timing the ledger does not hold) and a member refuses to start when the
+//! two disagree. Every member starts from the same initial ledger
 //! (`pledge-node cluster-init`), so each chain is byte-identical from entry
-//! 0. Entries are sealed with the ledger's key, which every member holds.
+//! 0; each member seals the entries it sequences with its own key.
 
 mod chain;
 pub mod config;
@@ -35,9 +38,13 @@ use pledge_cluster::network::Network;
 use pledge_cluster::service::{Answer, Member, RaftServer};
 use pledge_cluster::state_machine::LedgerMachine;
 use pledge_cluster::types::{MemberId, MemberNode, TypeConfig};
-use pledge_ledger::chain::ChainCursor;
+use pledge_ledger::chain::{ChainCursor, Sealers};
+use pledge_ledger::crypto::PublicKey;
 use pledge_ledger::ledger::Decider;
+use pledge_ledger::model::Membership;
+use pledge_ledger::state::StateRead;
 use pledge_ledger::store::DiskStateStore;
+use pledge_ledger::store::StateStore;
 use pledge_ledger::store::log::EntryLog;
 use pledge_ledger::view::LedgerRead;
 use pledge_proto::cluster::{self as cpb, raft_service_client::RaftServiceClient};
@@ -73,15 +80,21 @@ pub async fn start(
     config: &ClusterConfig,
     data_dir: &std::path::Path,
     (log, state, decider): (EntryLog, DiskStateStore, Decider),
+    ledger_key: PublicKey,
     sizes: Sizes,
     heads: watch::Sender<u64>,
     metrics: Arc<Metrics>,
 ) -> anyhow::Result<Started> {
     config.check()?;
     let head = decider.head();
-    let seal_key = decider.node_public_key();
     let key = decider.node_key().clone();
-    let member_chain = chain::MemberChain::new(log, state, head, seal_key, heads, metrics);
+    let membership = state.view().membership()?;
+    check_membership(config, membership.as_ref(), &decider.node_public_key())?;
+    let sealers = match &membership {
+        Some(membership) => Sealers::listed(membership),
+        None => Sealers::ledger_key(ledger_key),
+    };
+    let member_chain = chain::MemberChain::new(log, state, head, sealers, heads, metrics);
     let published = member_chain.published();
     let records = Arc::new(member_chain.records());
     let raft_dir = data_dir.join("raft");
@@ -98,7 +111,7 @@ pub async fn start(
     )
     .await
     .context("cannot start Raft")?;
-    initialize(&raft, config).await?;
+    initialize(&raft, config, membership.as_ref()).await?;
     let (sequencer, submissions) = crate::pipeline::queue(sizes.queue_depth);
     tokio::spawn(sequencing::run(
         submissions,
@@ -111,9 +124,43 @@ pub async fn start(
     ));
     Ok(Started {
         sequencer,
-        published,
-        cluster: ClusterHandle::new(raft, config.clone()),
+        published: published.clone(),
+        cluster: ClusterHandle::new(raft, config.clone(), published),
     })
+}
+
+/// The ledger's membership and the configuration must list the same
+/// members, and this member's key must be the one the ledger lists for it.
+fn check_membership(
+    config: &ClusterConfig,
+    membership: Option<&Membership>,
+    own_key: &PublicKey,
+) -> anyhow::Result<()> {
+    let Some(membership) = membership else {
+        anyhow::bail!(
+            "the ledger lists no members (no membership entry): a cluster starts from a ledger \
+             whose membership entry names its members (pledge-node cluster-init writes one)"
+        );
+    };
+    let listed: Vec<u64> = membership.members.iter().map(|m| m.id).collect();
+    let mut configured: Vec<u64> = config.members.iter().map(|m| m.id).collect();
+    configured.sort_unstable();
+    if listed != configured {
+        anyhow::bail!(
+            "[cluster] members {configured:?} differ from the members {listed:?} of the ledger's \
+             membership entry {}: the ledger is the authority, list the same members",
+            membership.since
+        );
+    }
+    match membership.member(config.member_id) {
+        Some(me) if me.public_key == *own_key => Ok(()),
+        _ => anyhow::bail!(
+            "this node's key {own_key} is not the key the ledger's membership entry {} lists for \
+             member {}: start each member with its own member key",
+            membership.since,
+            config.member_id
+        ),
+    }
 }
 
 /// How long a leader may go without hearing from a majority before it takes
@@ -145,17 +192,21 @@ fn dial_overrides(config: &ClusterConfig) -> BTreeMap<MemberId, String> {
         .collect()
 }
 
-/// Every member initialises the same membership on its first start (safe
-/// in openraft: the vote decides); later starts find it already there.
-async fn initialize(raft: &Raft<TypeConfig>, config: &ClusterConfig) -> anyhow::Result<()> {
-    let members: BTreeMap<MemberId, MemberNode> = config
-        .members
+/// Every member initialises Raft with the voters of the ledger's
+/// membership on its first start (safe in openraft: the vote decides);
+/// later starts find it already there.
+async fn initialize(
+    raft: &Raft<TypeConfig>,
+    config: &ClusterConfig,
+    membership: Option<&Membership>,
+) -> anyhow::Result<()> {
+    let voters = membership.map(|m| m.members.as_slice()).unwrap_or_default();
+    let members: BTreeMap<MemberId, MemberNode> = voters
         .iter()
+        .filter(|m| m.voter)
         .map(|m| {
-            let node = MemberNode {
-                address: m.address.clone(),
-            };
-            (m.id, node)
+            let address = config.dial_address(m.id).unwrap_or(m.address.clone());
+            (m.id, MemberNode { address })
         })
         .collect();
     match raft.initialize(members).await {
@@ -240,6 +291,7 @@ pub struct ClusterHandle {
 struct Inner {
     raft: Raft<TypeConfig>,
     config: ClusterConfig,
+    published: Arc<NodePublished>,
     peers: Mutex<HashMap<MemberId, RaftServiceClient<Channel>>>,
 }
 
@@ -252,11 +304,16 @@ impl std::fmt::Debug for ClusterHandle {
 }
 
 impl ClusterHandle {
-    fn new(raft: Raft<TypeConfig>, config: ClusterConfig) -> ClusterHandle {
+    fn new(
+        raft: Raft<TypeConfig>,
+        config: ClusterConfig,
+        published: Arc<NodePublished>,
+    ) -> ClusterHandle {
         ClusterHandle {
             inner: Arc::new(Inner {
                 raft,
                 config,
+                published,
                 peers: Mutex::default(),
             }),
         }
@@ -371,6 +428,14 @@ impl ClusterHandle {
         };
         let voters: Vec<MemberId> = metrics.membership_config.membership().voter_ids().collect();
         let matched = metrics.replication.clone().unwrap_or_default();
+        let ledger_members = self.inner.published.load().membership().ok().flatten();
+        let key_of = |id: MemberId| {
+            ledger_members
+                .as_ref()
+                .and_then(|m| m.member(id))
+                .map(|m| m.public_key.0.to_vec())
+                .unwrap_or_default()
+        };
         let members = config
             .members
             .iter()
@@ -384,6 +449,7 @@ impl ClusterHandle {
                     true => metrics.last_log_index,
                     false => matched.get(&m.id).copied().flatten().map(|l| l.index),
                 },
+                public_key: key_of(m.id),
             })
             .collect();
         let leader = metrics.current_leader.and_then(|id| config.member(id));

@@ -173,11 +173,13 @@ async fn check_members(cluster: &Cluster, acked: &Acked) {
             let entry = Entry::decode(&record).unwrap();
             assert_eq!(&entry.hash().0.to_vec(), hash, "member {id}, entry {seq}");
         }
-        let key = pledge_client::audit::node_key_of(&client).await.unwrap();
+        let key = pledge_client::audit::ledger_key_of(&client).await.unwrap();
         let verdict =
             pledge_client::audit::audit_node(&client, key, &mut |_| {}, &mut |_| {}).await;
         match verdict.unwrap() {
-            pledge_client::audit::Verdict::Verified { entries, head_hash } => {
+            pledge_client::audit::Verdict::Verified {
+                entries, head_hash, ..
+            } => {
                 assert_eq!(entries, first.size, "member {id}");
                 assert_eq!(head_hash.0.to_vec(), first.head_hash, "member {id}");
             }
