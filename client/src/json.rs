@@ -257,6 +257,7 @@ pub fn cluster_info(c: &pb::ClusterInfo) -> Value {
                 "client_address": m.client_address,
                 "voter": m.voter,
                 "matched_index": m.matched_index,
+                "public_key": hex::encode(&m.public_key),
             })
         })
         .collect();
@@ -269,6 +270,8 @@ pub fn cluster_info(c: &pb::ClusterInfo) -> Value {
         "applied_index": c.applied_index,
         "chain_size": c.chain_size,
         "members": members,
+        "ledger_members": c.ledger_members.iter().map(cluster_member).collect::<Vec<_>>(),
+        "membership_entry": c.membership_entry,
     })
 }
 

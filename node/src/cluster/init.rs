@@ -7,7 +7,8 @@
 //! member with its own seal key; committed once and copied, so that every
 //! member's chain is the same from entry 0), each member's own key, the
 //! demo keys, and one configuration file per member listing them all and
-//! the ledger key (member 1's, which sealed the genesis). `dev-cluster`
+//! the ledger key (member 1's, which sealed the genesis); `initial/` keeps
+//! that ledger without any key, for members added later. `dev-cluster`
 //! does that (unless the directory exists) and runs the members until
 //! ctrl-c.
 
@@ -106,6 +107,9 @@ pub fn init(args: &InitArgs) -> anyhow::Result<()> {
     let ledger_key = opened.ledger_key;
     write_membership(&mut opened.ledger, &first, &keys, &ports)?;
     drop(opened);
+    // The initial ledger without any key: where a member added later, or
+    // one whose data is lost, starts from.
+    copy_dir(&first, &args.dir.join("initial"), &seed.node_key_path())?;
     for (index, key) in keys.iter().enumerate().skip(1) {
         let dir = member_dir(&args.dir, index as u64 + 1);
         copy_dir(&first, &dir, &seed.node_key_path())?;

@@ -23,6 +23,7 @@
 mod chain;
 pub mod config;
 pub mod init;
+mod reconcile;
 mod sequencing;
 
 use std::collections::{BTreeMap, HashMap};
@@ -58,6 +59,7 @@ use crate::metrics::Metrics;
 use crate::pipeline::{Sequencer, Sizes};
 use crate::service::LedgerApi;
 use crate::status;
+use crate::views;
 use config::ClusterConfig;
 
 /// Snapshots larger than this are refused from another member.
@@ -113,6 +115,12 @@ pub async fn start(
     .context("cannot start Raft")?;
     initialize(&raft, config, membership.as_ref()).await?;
     let (sequencer, submissions) = crate::pipeline::queue(sizes.queue_depth);
+    tokio::spawn(reconcile::run(
+        raft.clone(),
+        config.member_id,
+        published.clone(),
+        dial_overrides(config),
+    ));
     tokio::spawn(sequencing::run(
         submissions,
         raft.clone(),
@@ -129,8 +137,11 @@ pub async fn start(
     })
 }
 
-/// The ledger's membership and the configuration must list the same
-/// members, and this member's key must be the one the ledger lists for it.
+/// This member's key must be the one the ledger's membership lists for it
+/// (a member not yet listed waits to be added: it starts, but never
+/// sequences). The configuration's member list only adds what the ledger
+/// does not hold (client addresses, dial overrides); a difference between
+/// the two is reported, and the ledger wins.
 fn check_membership(
     config: &ClusterConfig,
     membership: Option<&Membership>,
@@ -146,20 +157,21 @@ fn check_membership(
     let mut configured: Vec<u64> = config.members.iter().map(|m| m.id).collect();
     configured.sort_unstable();
     if listed != configured {
-        anyhow::bail!(
-            "[cluster] members {configured:?} differ from the members {listed:?} of the ledger's \
-             membership entry {}: the ledger is the authority, list the same members",
-            membership.since
+        tracing::warn!(
+            ?listed,
+            ?configured,
+            entry = membership.since,
+            "[cluster] members differ from the ledger's membership entry; the ledger's apply"
         );
     }
     match membership.member(config.member_id) {
-        Some(me) if me.public_key == *own_key => Ok(()),
-        _ => anyhow::bail!(
+        Some(me) if me.public_key != *own_key => anyhow::bail!(
             "this node's key {own_key} is not the key the ledger's membership entry {} lists for \
              member {}: start each member with its own member key",
             membership.since,
             config.member_id
         ),
+        _ => Ok(()),
     }
 }
 
@@ -200,10 +212,19 @@ async fn initialize(
     config: &ClusterConfig,
     membership: Option<&Membership>,
 ) -> anyhow::Result<()> {
-    let voters = membership.map(|m| m.members.as_slice()).unwrap_or_default();
-    let members: BTreeMap<MemberId, MemberNode> = voters
+    let listed = membership.map(|m| m.members.as_slice()).unwrap_or_default();
+    let is_voter = |m: &&pledge_ledger::model::Member| m.voter;
+    if !listed
         .iter()
-        .filter(|m| m.voter)
+        .filter(is_voter)
+        .any(|m| m.id == config.member_id)
+    {
+        // Not a first member: the leader adds it as a learner.
+        return Ok(());
+    }
+    let members: BTreeMap<MemberId, MemberNode> = listed
+        .iter()
+        .filter(is_voter)
         .map(|m| {
             let address = config.dial_address(m.id).unwrap_or(m.address.clone());
             (m.id, MemberNode { address })
@@ -368,9 +389,18 @@ impl ClusterHandle {
         if let Some(client) = peers.get(&id) {
             return Ok(client.clone());
         }
-        let address = self.inner.config.dial_address(id).ok_or_else(|| {
-            self.unavailable("NO_LEADER", format!("member {id} is not listed"), None)
-        })?;
+        let listed = || {
+            let ledger = self.inner.published.load().membership().ok().flatten()?;
+            ledger.member(id).map(|m| m.address.clone())
+        };
+        let address = self
+            .inner
+            .config
+            .dial_address(id)
+            .or_else(listed)
+            .ok_or_else(|| {
+                self.unavailable("NO_LEADER", format!("member {id} is not listed"), None)
+            })?;
         let endpoint = Endpoint::from_shared(address)
             .map_err(|e| Status::internal(format!("member {id}'s address: {e}")))?
             .connect_timeout(Duration::from_secs(1))
@@ -426,45 +456,68 @@ impl ClusterHandle {
             ServerState::Candidate => pb::MemberRole::Candidate,
             ServerState::Learner | ServerState::Shutdown => pb::MemberRole::Learner,
         };
-        let voters: Vec<MemberId> = metrics.membership_config.membership().voter_ids().collect();
+        let raft_members = metrics.membership_config.membership();
+        let voters: Vec<MemberId> = raft_members.voter_ids().collect();
         let matched = metrics.replication.clone().unwrap_or_default();
-        let ledger_members = self.inner.published.load().membership().ok().flatten();
-        let key_of = |id: MemberId| {
-            ledger_members
-                .as_ref()
-                .and_then(|m| m.member(id))
-                .map(|m| m.public_key.0.to_vec())
-                .unwrap_or_default()
-        };
-        let members = config
+        let ledger = self.inner.published.load().membership().ok().flatten();
+        let listed = |id: MemberId| ledger.as_ref().and_then(|m| m.member(id));
+        let ids: std::collections::BTreeSet<MemberId> = config
             .members
             .iter()
-            .map(|m| pb::ClusterMember {
-                member_id: m.id,
-                name: m.name.clone(),
-                address: m.address.clone(),
-                client_address: m.client_address.clone(),
-                voter: voters.contains(&m.id),
-                matched_index: match m.id == config.member_id {
-                    true => metrics.last_log_index,
-                    false => matched.get(&m.id).copied().flatten().map(|l| l.index),
-                },
-                public_key: key_of(m.id),
+            .map(|m| m.id)
+            .chain(raft_members.nodes().map(|(id, _)| *id))
+            .chain(ledger.iter().flat_map(|m| m.members.iter().map(|m| m.id)))
+            .collect();
+        let members = ids
+            .into_iter()
+            .map(|id| {
+                let configured = config.member(id);
+                pb::ClusterMember {
+                    member_id: id,
+                    name: listed(id)
+                        .map(|m| m.name.clone())
+                        .or(configured.map(|m| m.name.clone()))
+                        .unwrap_or_default(),
+                    address: config
+                        .dial_address(id)
+                        .or(listed(id).map(|m| m.address.clone()))
+                        .unwrap_or_default(),
+                    client_address: configured
+                        .map(|m| m.client_address.clone())
+                        .unwrap_or_default(),
+                    voter: voters.contains(&id),
+                    matched_index: match id == config.member_id {
+                        true => metrics.last_log_index,
+                        false => matched.get(&id).copied().flatten().map(|l| l.index),
+                    },
+                    public_key: listed(id)
+                        .map(|m| m.public_key.0.to_vec())
+                        .unwrap_or_default(),
+                }
             })
             .collect();
-        let leader = metrics.current_leader.and_then(|id| config.member(id));
+        let leader_address = metrics
+            .current_leader
+            .and_then(|id| config.member(id))
+            .map(|l| l.client_address.clone())
+            .unwrap_or_default();
         let leader_ready = role == pb::MemberRole::Leader
             && sequencing::not_ready(&metrics, config.member_id, quorum_stale_ms(config)).is_none();
         pb::ClusterInfo {
             member_id: config.member_id,
             role: role.into(),
             term: metrics.current_term,
-            leader_id: leader.map_or(0, |l| l.id),
-            leader_address: leader.map(|l| l.client_address.clone()).unwrap_or_default(),
+            leader_id: metrics.current_leader.unwrap_or(0),
+            leader_address,
             members,
             applied_index: metrics.last_applied.map(|l| l.index),
             chain_size,
             leader_ready,
+            ledger_members: ledger
+                .as_ref()
+                .map(|m| m.members.iter().map(views::member_spec).collect())
+                .unwrap_or_default(),
+            membership_entry: ledger.as_ref().map_or(0, |m| m.since),
         }
     }
 }
