@@ -489,10 +489,10 @@ async fn a_wiped_member_rejoins_by_snapshot() {
     let dir = tempfile::tempdir().unwrap();
     let mut cluster = Cluster::start_snapshotting(&dir.path().join("c"), 3, 10, 2).await;
     let leader = cluster.leader(BOUND).await;
+    let signers = certifiers(&cluster);
     let lost = (1..=3).find(|id| *id != leader).unwrap();
     cluster.kill(lost);
     cluster.wipe(lost);
-    let signers = certifiers(&cluster);
     let majority = clients(&cluster).await;
     let mut acked = Acked::new();
     for n in 0..40 {
