@@ -344,18 +344,30 @@ impl DiskLedger {
         dir: &Path,
         node_key: SigningKey,
     ) -> Result<(DiskLedger, OpenReport), StoreError> {
-        let ledger_key = crypto::public_key(&node_key);
-        DiskLedger::open_dir_as(dir, node_key, ledger_key)
+        DiskLedger::open_dir_preallocating(dir, node_key, 0)
     }
 
-    /// [`DiskLedger::open_dir`] for a ledger whose genesis was sealed under
-    /// `ledger_key`, as [`Ledger::open_as`].
+    /// [`DiskLedger::open_dir`] with an entry log that keeps zeros written
+    /// ahead of its end, `chunk` bytes at a time
+    /// ([`EntryLog::open_preallocating`]).
+    pub fn open_dir_preallocating(
+        dir: &Path,
+        node_key: SigningKey,
+        chunk: u64,
+    ) -> Result<(DiskLedger, OpenReport), StoreError> {
+        let ledger_key = crypto::public_key(&node_key);
+        DiskLedger::open_dir_as(dir, node_key, ledger_key, chunk)
+    }
+
+    /// [`DiskLedger::open_dir_preallocating`] for a ledger whose genesis was
+    /// sealed under `ledger_key`, as [`Ledger::open_as`]: what the node does.
     pub fn open_dir_as(
         dir: &Path,
         node_key: SigningKey,
         ledger_key: PublicKey,
+        chunk: u64,
     ) -> Result<(DiskLedger, OpenReport), StoreError> {
-        let recovered = recover_dir(dir, &ledger_key)?;
+        let recovered = recover_dir_preallocating(dir, &ledger_key, chunk)?;
         let ledger = Ledger {
             log: recovered.log,
             state: recovered.state,
@@ -547,7 +559,15 @@ pub fn recover_dir(
     dir: &Path,
     node_key: &PublicKey,
 ) -> Result<Recovered<EntryLog, DiskStateStore>, StoreError> {
-    let (log, recovery) = EntryLog::open(&dir.join("log"))?;
+    recover_dir_preallocating(dir, node_key, 0)
+}
+
+fn recover_dir_preallocating(
+    dir: &Path,
+    node_key: &PublicKey,
+    chunk: u64,
+) -> Result<Recovered<EntryLog, DiskStateStore>, StoreError> {
+    let (log, recovery) = EntryLog::open_preallocating(&dir.join("log"), chunk)?;
     let state = DiskStateStore::open(&dir.join("state"))?;
     let reformatted = state.reformatted();
     let mut recovered = recover(log, state, node_key)?;

@@ -31,6 +31,10 @@ pub struct Opened {
     pub ledger_key: crypto::PublicKey,
 }
 
+/// Zeros the entry log keeps written ahead of its end, so that a group's
+/// `fdatasync` does not also commit a new file size (docs/PERFORMANCE.md).
+const LOG_PREALLOCATE: u64 = 4 * 1024 * 1024;
+
 /// Loads (or creates) the node key, opens the store, commits the genesis on
 /// first start, and checks it on later starts.
 pub fn open(config: &Config) -> anyhow::Result<Opened> {
@@ -42,13 +46,14 @@ pub fn open(config: &Config) -> anyhow::Result<Opened> {
         None => None,
     };
     let ledger_key = ledger_key.unwrap_or_else(|| crypto::public_key(&node_key));
-    let (mut ledger, report) = DiskLedger::open_dir_as(&config.ledger_dir(), node_key, ledger_key)
-        .with_context(|| {
-            format!(
-                "cannot open the ledger in {}",
-                config.ledger_dir().display()
-            )
-        })?;
+    let (mut ledger, report) =
+        DiskLedger::open_dir_as(&config.ledger_dir(), node_key, ledger_key, LOG_PREALLOCATE)
+            .with_context(|| {
+                format!(
+                    "cannot open the ledger in {}",
+                    config.ledger_dir().display()
+                )
+            })?;
     if report.dropped_tail_bytes > 0 || report.replayed > 0 || report.rebuilt {
         tracing::warn!(?report, "recovered the store after an unclean stop");
     }
