@@ -82,6 +82,11 @@ pub fn participants<'a>(ids: impl IntoIterator<Item = &'a str>) -> Html {
     join(ids.into_iter().map(participant), ", ")
 }
 
+/// Links to the parties who signed an entry's transaction, in envelope order.
+pub fn signers(entry: &pledge_ledger::entry::Entry) -> Html {
+    participants(entry.envelope.signatures.iter().map(|s| s.signer.as_str()))
+}
+
 /// Fragments joined by a separator (text).
 pub fn join(parts: impl IntoIterator<Item = Html>, separator: &str) -> Html {
     let mut out = Html::new();

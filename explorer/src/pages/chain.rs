@@ -84,13 +84,7 @@ fn rows(ctx: &Ctx, entries: &[EntryView]) -> Html {
                 Ok(tx) => describe::operation(ctx.lang, tx),
                 Err(reason) => Html::text(reason),
             };
-            let signers = links::participants(
-                view.entry
-                    .envelope
-                    .signatures
-                    .iter()
-                    .map(|s| s.signer.as_str()),
-            );
+            let signers = links::signers(&view.entry);
             html!(
                 "<tr data-seq=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 view.entry.seq,

@@ -204,13 +204,7 @@ fn timeline_item(ctx: &Ctx, view: &EntryView) -> Html {
         Ok(tx) => describe::operation(ctx.lang, tx),
         Err(reason) => html!("<span class=\"error\">{}</span>", reason),
     };
-    let signers = links::participants(
-        view.entry
-            .envelope
-            .signatures
-            .iter()
-            .map(|s| s.signer.as_str()),
-    );
+    let signers = links::signers(&view.entry);
     html!(
         "<li><div class=\"when\">{} {}</div><div class=\"what\">{}</div><div class=\"who\">{}: {}</div></li>",
         links::entry(view.entry.seq),
