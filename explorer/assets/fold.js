@@ -64,6 +64,11 @@ function certifyingWarehouse(seq, signers, op) {
   );
 }
 
+/** A receipt as issued or split off: live, unpledged, not frozen. */
+function liveReceipt(tankId, warehouse, holder, quantityKg, parent) {
+  return { tankId, warehouse, holder, quantityKg, status: { kind: 'active' }, frozenBy: null, frozenSince: null, parent };
+}
+
 /** Folds entries (seq, signers, operation name, operation fields) into a verdict. */
 export class Fold {
   constructor(target) {
@@ -141,16 +146,7 @@ export class Fold {
     if (op.quantity_kg > cert.quantityKg) throw incoherent(seq, `receipt ${op.receipt_id} exceeds its certificate`);
     expectSigners(seq, signers, [cert.warehouse]);
     cert.used = true;
-    this.receipts.set(op.receipt_id, {
-      tankId: op.tank_id,
-      warehouse: cert.warehouse,
-      holder: cert.depositor,
-      quantityKg: op.quantity_kg,
-      status: { kind: 'active' },
-      frozenBy: null,
-      frozenSince: null,
-      parent: null,
-    });
+    this.receipts.set(op.receipt_id, liveReceipt(op.tank_id, cert.warehouse, cert.depositor, op.quantity_kg, null));
     this.touched.push([seq, name, op.receipt_id]);
   }
 
@@ -172,16 +168,10 @@ export class Fold {
     receipt.status = { kind: 'split', at: seq, parts: op.parts.map((p) => p.receipt_id) };
     for (const part of op.parts) {
       if (this.receipts.has(part.receipt_id)) throw incoherent(seq, `part ${part.receipt_id} already exists`);
-      this.receipts.set(part.receipt_id, {
-        tankId: receipt.tankId,
-        warehouse: receipt.warehouse,
-        holder: receipt.holder,
-        quantityKg: part.quantity_kg,
-        status: { kind: 'active' },
-        frozenBy: null,
-        frozenSince: null,
-        parent: op.receipt_id,
-      });
+      this.receipts.set(
+        part.receipt_id,
+        liveReceipt(receipt.tankId, receipt.warehouse, receipt.holder, part.quantity_kg, op.receipt_id),
+      );
     }
     this.touched.push([seq, name, op.receipt_id]);
   }
