@@ -21,7 +21,7 @@ use crate::metrics::Metrics;
 use crate::pipeline::{self, Sequencer, Sizes};
 use crate::ratelimit::RateLimit;
 use crate::revocation::Revocations;
-use crate::service::LedgerApi;
+use crate::service::{LedgerApi, stopped};
 use crate::witnesses::Witnesses;
 use pledge_ledger::store::DiskStateView;
 use pledge_ledger::store::log::LogReader;
@@ -42,8 +42,13 @@ fn witnesses(config: &Config) -> anyhow::Result<Option<Arc<Witnesses>>> {
 }
 
 /// Runs the node until a stop signal.
-pub async fn serve(config: Config) -> anyhow::Result<()> {
+pub async fn serve(
+    config: Config,
+    config_path: Option<std::path::PathBuf>,
+    log_filter: crate::reload::LogFilter,
+) -> anyhow::Result<()> {
     let transport = config.transport()?;
+    config.check_metrics_exposure()?;
     let mut server = tonic::transport::Server::builder();
     if let Some(files) = &config.tls {
         server = server
@@ -104,6 +109,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         witnesses.clone(),
     ));
     let heads_for_revocations = heads.clone();
+    let (stop, stopping) = watch::channel(false);
+    tokio::spawn(async move {
+        stop_signal().await;
+        let _ = stop.send(true);
+    });
     let mut api = LedgerApi::new(
         published.clone(),
         sequencer,
@@ -112,7 +122,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         info.clone(),
         checkpoints,
         metrics.clone(),
-    );
+    )
+    .with_stopping(stopping.clone());
     let (threads, cluster) = match running {
         Writes::Single(running) => (running.threads, None),
         Writes::Cluster(started) => (Vec::new(), Some(started.cluster)),
@@ -157,6 +168,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let reflection_v1 = reflection().build_v1()?;
     let reflection_v1alpha = reflection().build_v1alpha()?;
     let rate_limit = RateLimit::new(limits.requests_per_second_per_connection);
+    tokio::spawn(
+        crate::reload::Reloadable {
+            config_path,
+            log_filter,
+            rate_limit: rate_limit.clone(),
+        }
+        .on_hangup(),
+    );
     let revocations = (transport == Transport::MutualTls).then(|| {
         let revocations = Revocations::new(published.clone());
         tokio::spawn(revocations.clone().follow(heads_for_revocations, size));
@@ -176,7 +195,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // The web explorer reads through this same service stack, as each viewer.
     let web = web.map(|web| web.start(pledge_explorer::channel::boxed(service.clone())));
 
-    server
+    let serving = server
         .max_concurrent_streams(Some(limits.max_concurrent_streams))
         .concurrency_limit_per_connection(limits.max_concurrent_requests)
         .timeout(Duration::from_millis(limits.request_timeout_ms))
@@ -189,8 +208,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(service)
-        .serve_with_incoming_shutdown(incoming(listener), stop_signal())
-        .await?;
+        .serve_with_incoming_shutdown(incoming(listener), stopped(stopping.clone()));
+    drain_within_bound(serving, stopping).await?;
 
     tracing::info!("stopped accepting; draining the sequencer");
     if let Some(web) = web {
@@ -338,6 +357,30 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
     tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pledge_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+}
+
+/// How long requests in flight get to finish once the node is told to
+/// stop; then their connections are closed. Acknowledged writes are not at
+/// stake: each was durable before it was acknowledged, and the write
+/// pipeline is drained after this either way.
+const DRAIN_BOUND: Duration = Duration::from_secs(5);
+
+/// Serves until the stop signal, then at most `DRAIN_BOUND` more.
+async fn drain_within_bound(
+    serving: impl Future<Output = Result<(), tonic::transport::Error>>,
+    stopping: watch::Receiver<bool>,
+) -> Result<(), tonic::transport::Error> {
+    let deadline = async {
+        stopped(stopping).await;
+        tokio::time::sleep(DRAIN_BOUND).await;
+    };
+    tokio::select! {
+        served = serving => served,
+        () = deadline => {
+            tracing::warn!(bound = ?DRAIN_BOUND, "requests still open after the stop bound: closing them");
+            Ok(())
+        }
+    }
 }
 
 async fn stop_signal() {

@@ -150,6 +150,11 @@ impl Node {
         Signer::from_file(&self.data_dir.join("dev-keys").join(format!("{id}.json"))).unwrap()
     }
 
+    /// The node's process id (for signals).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
     /// Stops with SIGTERM and waits for the exit status.
     pub fn terminate(mut self) -> ExitStatus {
         let mut child = self.child.take().unwrap();

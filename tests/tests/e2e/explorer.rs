@@ -534,6 +534,7 @@ async fn under_mutual_tls_the_explorer_wants_a_certificate_from_the_node_ca() {
     let node = Node::start_with(
         &dir.path().join("node"),
         &[
+            "--dev-genesis",
             "--tls-cert",
             &path(&server.join("server.pem")),
             "--tls-key",

@@ -46,6 +46,9 @@ fn ca_and_server(dir: &Path) -> (PathBuf, Vec<String>) {
         text(&server),
     ]);
     let flags = vec![
+        // A node serving TLS is given its genesis, or told outright that a
+        // development ledger is wanted.
+        "--dev-genesis".into(),
         "--tls-cert".into(),
         server.join("server.pem").display().to_string(),
         "--tls-key".into(),
@@ -310,5 +313,32 @@ fn a_non_loopback_plaintext_listener_is_refused_at_start() {
         "{stderr}"
     );
     assert!(stderr.contains("--plaintext"), "{stderr}");
+    assert!(!data.join("ledger").exists(), "nothing is created");
+}
+
+#[test]
+fn a_node_serving_tls_without_a_genesis_is_refused_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, flags) = ca_and_server(dir.path());
+    let data = dir.path().join("node");
+    let mut args = vec!["--data-dir", text(&data), "--listen", "127.0.0.1:0"];
+    args.extend(
+        flags
+            .iter()
+            .map(String::as_str)
+            .filter(|flag| *flag != "--dev-genesis"),
+    );
+    let output = refused_start(&args);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("refusing to create a development ledger"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("serves TLS"), "{stderr}");
+    assert!(stderr.contains("--genesis FILE"), "{stderr}");
+    assert!(stderr.contains("--dev-genesis"), "{stderr}");
+    assert!(!data.join("dev-keys").exists(), "no admin key written");
+    assert!(!data.join("node-key.json").exists(), "nothing is created");
     assert!(!data.join("ledger").exists(), "nothing is created");
 }
