@@ -31,6 +31,9 @@
 //! checkpoint_wait_ms = 10000          # longest GetCheckpoint / ProveReceipt wait for a checkpoint
 //! witness_timeout_ms = 5000           # how long a checkpoint waits for each witness's cosignature
 //! requests_per_second_per_connection = 50000  # 0 = no limit; reloaded on SIGHUP
+//! max_connections = 1024              # connections open at once (capped by the file-handle limit)
+//! max_connections_per_address = 256   # from one source IP address (at most a quarter of max_connections)
+//! handshake_timeout_ms = 10000        # accept → TLS handshake done and HTTP/2 preface in
 //!
 //! [cluster]                           # absent = a single node; see crate::cluster::config
 //! ```
@@ -133,6 +136,14 @@ pub struct Limits {
     pub witness_timeout_ms: u64,
     /// Requests per second accepted from one connection (0: no limit).
     pub requests_per_second_per_connection: u32,
+    /// Connections open at once, node-wide (see `admission.rs`); lowered
+    /// at start to what the process's file-handle limit allows.
+    pub max_connections: usize,
+    /// Connections open at once from one source IP address.
+    pub max_connections_per_address: usize,
+    /// Time from accept to a finished TLS handshake and the HTTP/2
+    /// connection preface.
+    pub handshake_timeout_ms: u64,
 }
 
 impl Default for Limits {
@@ -148,6 +159,9 @@ impl Default for Limits {
             checkpoint_wait_ms: 10_000,
             witness_timeout_ms: 5_000,
             requests_per_second_per_connection: 50_000,
+            max_connections: 1024,
+            max_connections_per_address: 256,
+            handshake_timeout_ms: 10_000,
         }
     }
 }

@@ -4,6 +4,7 @@
 //! its data in `./pledge-data`, creating a node key, a development genesis
 //! and demo participants' keys on first start.
 
+mod admission;
 mod bootstrap;
 mod checkpointer;
 mod cluster;

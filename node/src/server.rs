@@ -13,6 +13,7 @@ use pledge_proto::v1::{self as pb, ledger_service_server::LedgerServiceServer};
 use tokio::sync::watch;
 
 use crate::NodePublished;
+use crate::admission;
 use crate::bootstrap;
 use crate::checkpointer;
 use crate::cluster;
@@ -49,18 +50,12 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let transport = config.transport()?;
     config.check_metrics_exposure()?;
-    let mut server = tonic::transport::Server::builder();
-    if let Some(files) = &config.tls {
-        server = server
-            .tls_config(crate::tls::server_config(files)?)
-            .with_context(|| {
-                format!(
-                    "TLS settings (certificate {}, key {})",
-                    files.cert_file.display(),
-                    files.key_file.display()
-                )
-            })?;
-    }
+    let tls = config
+        .tls
+        .as_ref()
+        .map(crate::tls::grpc_acceptor)
+        .transpose()?;
+    let server = tonic::transport::Server::builder();
     let opened = bootstrap::open(&config)?;
     let info = node_info(&opened.ledger, &opened.ledger_key)?;
     let size = opened.ledger.len();
@@ -160,7 +155,7 @@ pub async fn serve(
             "  metrics:        http://{}/metrics",
             metrics_listener.local_addr()?
         );
-        tokio::spawn(crate::metrics::serve(metrics_listener, metrics));
+        tokio::spawn(crate::metrics::serve(metrics_listener, metrics.clone()));
     }
 
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -207,9 +202,31 @@ pub async fn serve(
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(service)
-        .serve_with_incoming_shutdown(incoming(listener), stopped(stopping.clone()));
-    drain_within_bound(serving, stopping).await?;
+        .add_service(service);
+    let bounds = admission::Bounds::new(
+        admission::fit_to_file_handles(limits.max_connections),
+        limits.max_connections_per_address,
+        Duration::from_millis(limits.handshake_timeout_ms),
+    );
+    let stop = stopped(stopping.clone());
+    match tls {
+        Some(acceptor) => {
+            let incoming = admission::incoming(listener, bounds, acceptor, metrics);
+            drain_within_bound(
+                serving.serve_with_incoming_shutdown(incoming, stop),
+                stopping,
+            )
+            .await?;
+        }
+        None => {
+            let incoming = admission::incoming(listener, bounds, admission::Plain, metrics);
+            drain_within_bound(
+                serving.serve_with_incoming_shutdown(incoming, stop),
+                stopping,
+            )
+            .await?;
+        }
+    }
 
     tracing::info!("stopped accepting; draining the sequencer");
     if let Some(web) = web {
@@ -402,10 +419,4 @@ async fn stop_signal() {
         () = ctrl_c => tracing::info!("ctrl-c: stopping"),
         () = terminate => tracing::info!("SIGTERM: stopping"),
     }
-}
-
-/// Accepted connections with TCP_NODELAY: without it a response written in
-/// several pieces waits for the client's delayed ACK (about 40 ms on Linux).
-fn incoming(listener: tokio::net::TcpListener) -> tonic::transport::server::TcpIncoming {
-    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true))
 }

@@ -80,6 +80,14 @@ impl Node {
         Node::spawn(Command::new(binary("pledge-node")), data_dir, extra)
     }
 
+    /// Starts a node through `wrapper` (e.g. `prlimit --nofile=…`), which
+    /// runs `pledge-node` with the arguments that follow it.
+    pub fn start_wrapped(wrapper: &[&str], data_dir: &Path, extra: &[&str]) -> Node {
+        let mut command = Command::new(wrapper[0]);
+        command.args(&wrapper[1..]).arg(binary("pledge-node"));
+        Node::spawn(command, data_dir, extra)
+    }
+
     /// Starts a cluster member from its configuration file, on the
     /// addresses the file gives.
     pub fn start_member(config: &Path, data_dir: &Path) -> Node {

@@ -348,7 +348,7 @@ async fn garbage_and_http1_on_the_grpc_port_leave_the_node_serving() {
 }
 
 /// The metrics page of a node started with `--metrics-listen`.
-fn metrics_text(node: &Node) -> String {
+pub fn metrics_text_of(node: &Node) -> String {
     let url = node.announced("metrics").expect("metrics announced");
     let address = url
         .trim_start_matches("http://")
@@ -386,7 +386,7 @@ async fn refusals_anyone_can_provoke_are_counted_not_logged() {
     let mismatch = signed(&node, split, &["wh-1", "trader-a"]);
     client.submit(&mismatch).await.unwrap_err();
 
-    let metrics = metrics_text(&node);
+    let metrics = metrics_text_of(&node);
     assert!(
         metrics.contains(&format!(
             "pledge_refusals_total{{reason=\"UNKNOWN_SIGNER\"}} {FLOOD}"
