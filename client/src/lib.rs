@@ -51,6 +51,7 @@ pub mod draft;
 pub mod error;
 pub mod evidence;
 pub mod export;
+pub mod failover;
 pub mod json;
 pub mod keys;
 pub mod ops;
@@ -58,6 +59,7 @@ pub mod time;
 pub mod tls;
 
 pub use client::{ConnectOptions, EntryStream, LedgerClient, ReceiptFilter};
+pub use failover::Failover;
 pub use draft::Draft;
 pub use error::{ClientError, Refusal, RefusalInfo, Result};
 pub use pledge_proto::v1 as pb;

@@ -20,6 +20,7 @@
 mod chain;
 pub mod config;
 pub mod init;
+mod reads;
 mod sequencing;
 
 use std::collections::{BTreeMap, HashMap};

@@ -1,9 +1,11 @@
 //! A cluster of three real members on loopback: the leader killed under
 //! load loses no acknowledged entry and another leads within a bound; an
-//! isolated member refuses writes while the majority goes on, then
-//! converges; banks racing for one receipt at different members get
-//! exactly one pledge; an auditor replaying any member gets the same head
-//! and root.
+//! isolated member refuses writes and linearizable reads while the
+//! majority goes on, then converges; banks racing for one receipt at
+//! different members get exactly one pledge; an auditor replaying any
+//! member gets the same head and root; a client given every member rides
+//! out the leader's death by itself; a follower asked for "at least entry
+//! N" answers with that entry.
 //!
 //! `PLEDGE_CLUSTER_ROUNDS=20 cargo test -p pledge-tests --test e2e cluster::`
 //! runs the kill-the-leader test for 20 rounds (1 by default) and prints
@@ -20,6 +22,7 @@ use pledge_ledger::entry::Entry;
 use pledge_proto::v1 as pb;
 use pledge_tests::DEV_LEDGER_ID;
 use pledge_tests::cluster::Cluster;
+use pledge_tests::proxy::Fault;
 use tonic::Code;
 
 use super::common::*;
@@ -281,6 +284,24 @@ async fn an_isolated_member_refuses_writes_and_the_majority_goes_on() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let isolated = cluster.client(leader).await;
+    let linearizable = pb::ReadOptions {
+        linearizable: true,
+        ..pb::ReadOptions::default()
+    };
+    let refused = tokio::time::timeout(
+        Duration::from_secs(5),
+        isolated.with_read(linearizable.clone()).head(),
+    )
+    .await
+    .expect("a refusal at once, not a read left hanging")
+    .expect_err("a cut-off leader must not serve a linearizable read");
+    let refusal = refused.refusal().expect("a gRPC refusal");
+    assert_eq!(refusal.code, Code::Unavailable, "{refusal:?}");
+    let reason = refusal.info.as_ref().map(|i| i.reason.as_str());
+    assert!(
+        matches!(reason, Some("NO_QUORUM" | "NOT_LEADER" | "NO_LEADER")),
+        "{refusal:?}"
+    );
     let refused = tokio::time::timeout(
         Duration::from_secs(5),
         isolated.submit(&certify_one(&signers, 2)),
@@ -305,9 +326,16 @@ async fn an_isolated_member_refuses_writes_and_the_majority_goes_on() {
             .unwrap();
         acked.insert(answer.seq, answer.entry_hash);
     }
-    // The isolated member still answers reads, from what it has applied.
+    // The isolated member still answers plain reads, from what it has
+    // applied; a linearizable read at the majority sees every write.
     let stale = isolated.head().await.unwrap();
     assert!(stale.size <= *acked.keys().next().unwrap());
+    let last = *acked.keys().last().unwrap();
+    for (id, _) in &majority {
+        let at = cluster.client(*id).await.with_read(linearizable.clone());
+        let head = at.head().await.unwrap();
+        assert!(head.size > last, "member {id}: {} entries, acked {last}", head.size);
+    }
 
     cluster.isolate(leader, false);
     check_members(&cluster, &acked).await;
@@ -367,4 +395,79 @@ async fn banks_racing_at_different_members_get_exactly_one_pledge() {
             .map(|t| t.pledge_id);
         assert_eq!(active, Some(winner.clone()), "member {id}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_given_every_member_rides_out_the_leaders_death() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cluster = Cluster::start(&dir.path().join("c"), 3).await;
+    let leader = cluster.leader(BOUND).await;
+    let leader_url = cluster.member(leader).url();
+    let signers = certifiers(&cluster);
+    let client = cluster.client_of_all(leader).await;
+    let first = client.submit(&certify_one(&signers, 1)).await.unwrap();
+    assert_eq!(client.member(), leader_url);
+
+    cluster.kill(leader);
+    let envelope = certify_one(&signers, 2);
+    let second = client.submit(&envelope).await.unwrap();
+    assert!(second.seq > first.seq, "{second:?} after {first:?}");
+    assert_ne!(client.member(), leader_url, "the client moved to a live member");
+    let again = client.submit(&envelope).await.unwrap();
+    assert!(again.duplicate, "a resend of the same envelope is a retry: {again:?}");
+    assert_eq!((again.seq, &again.entry_hash), (second.seq, &second.entry_hash));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_follower_asked_for_at_least_an_entry_answers_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = Cluster::start_with_proxies(&dir.path().join("c"), 3).await;
+    let leader = cluster.leader(BOUND).await;
+    let follower = cluster.running().into_iter().find(|id| *id != leader).unwrap();
+    // Everything the leader sends this follower arrives late (within the
+    // election timeout): the write commits with the other follower first.
+    cluster.fault(leader, follower, Fault::Delay(Duration::from_millis(300)));
+    let signers = certifiers(&cluster);
+    let written = cluster
+        .client(leader)
+        .await
+        .submit(&certify_one(&signers, 1))
+        .await
+        .unwrap();
+
+    let at_follower = cluster.client(follower).await;
+    let at_least = |seq: u64, wait_ms: u32| {
+        at_follower.with_read(pb::ReadOptions {
+            at_least_seq: seq,
+            wait_ms,
+            ..pb::ReadOptions::default()
+        })
+    };
+    let head = at_least(written.seq, 0).head().await.unwrap();
+    assert!(head.size > written.seq, "{} entries", head.size);
+    let record = at_follower.entry(written.seq).await.unwrap().record;
+    assert_eq!(Entry::decode(&record).unwrap().hash().0.to_vec(), written.entry_hash);
+
+    let refused = at_least(written.seq + 1000, 200)
+        .head()
+        .await
+        .expect_err("an entry that will not come in time");
+    let refusal = refused.refusal().expect("a gRPC refusal");
+    assert_eq!(refusal.code, Code::Unavailable, "{refusal:?}");
+    let info = refusal.info.as_ref().expect("an ErrorInfo");
+    assert_eq!(info.reason, "NOT_CAUGHT_UP", "{refusal:?}");
+    assert_eq!(info.metadata["at_least_seq"], (written.seq + 1000).to_string());
+
+    let linearizable = at_follower.with_read(pb::ReadOptions {
+        linearizable: true,
+        ..pb::ReadOptions::default()
+    });
+    let second = cluster
+        .client(leader)
+        .await
+        .submit(&certify_one(&signers, 2))
+        .await
+        .unwrap();
+    let head = linearizable.head().await.unwrap();
+    assert!(head.size > second.seq, "{} entries, acked {}", head.size, second.seq);
 }
