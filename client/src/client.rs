@@ -301,7 +301,8 @@ impl LedgerClient {
                 Ok(Ok(answer)) => return Ok(answer),
                 Ok(Err(status)) => (status, false),
                 Err(_) => {
-                    let message = format!("no answer from {address} within {} ms", limit.as_millis());
+                    let message =
+                        format!("no answer from {address} within {} ms", limit.as_millis());
                     (Status::unavailable(message), true)
                 }
             };
@@ -315,7 +316,9 @@ impl LedgerClient {
                 return Err(give_up(status));
             };
             if started.elapsed() + pause >= policy.deadline
-                || !self.members.move_on(&address, &verdict.next, verdict.members)
+                || !self
+                    .members
+                    .move_on(&address, &verdict.next, verdict.members)
             {
                 return Err(give_up(status));
             }
@@ -398,7 +401,9 @@ impl LedgerClient {
             let request = request.clone();
             async move {
                 let stream = service.list_receipts(request).await?.into_inner();
-                stream.collect::<std::result::Result<Vec<_>, Status>>().await
+                stream
+                    .collect::<std::result::Result<Vec<_>, Status>>()
+                    .await
             }
         })
         .await
@@ -479,8 +484,8 @@ impl LedgerClient {
     /// stream stays open and yields entries as they commit.
     pub async fn entries(&self, from_seq: u64, follow: bool) -> Result<EntryStream> {
         let request = pb::StreamEntriesRequest { from_seq, follow };
-        let stream = self
-            .call(|mut service| async move {
+        let stream =
+            self.call(|mut service| async move {
                 Ok(service.stream_entries(request).await?.into_inner())
             })
             .await?;
@@ -509,8 +514,10 @@ impl LedgerClient {
             min_tree_size: min_size,
             wait_ms,
         };
-        self.call(|mut service| async move { Ok(service.get_checkpoint(request).await?.into_inner()) })
-            .await
+        self.call(
+            |mut service| async move { Ok(service.get_checkpoint(request).await?.into_inner()) },
+        )
+        .await
     }
 
     /// An inclusion proof of entry `seq` in the tree of `tree_size` entries

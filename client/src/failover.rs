@@ -105,9 +105,7 @@ pub(crate) fn classify(status: &Status, current: &str) -> Option<Verdict> {
         .unwrap_or_default();
     let next = match info.reason.as_str() {
         reason if FOLLOW_LEADER.contains(&reason) => match info.metadata.get("leader_address") {
-            Some(leader) if !leader.is_empty() && leader != current => {
-                Next::Leader(leader.clone())
-            }
+            Some(leader) if !leader.is_empty() && leader != current => Next::Leader(leader.clone()),
             _ => Next::Another,
         },
         "LEADER_NOT_READY" => Next::Same,
@@ -182,13 +180,21 @@ mod tests {
     fn each_cluster_reason_has_its_way() {
         for reason in FOLLOW_LEADER {
             let status = refusal(Code::Unavailable, reason, &[]);
-            assert_eq!(classify(&status, "x").unwrap().next, Next::Another, "{reason}");
+            assert_eq!(
+                classify(&status, "x").unwrap().next,
+                Next::Another,
+                "{reason}"
+            );
         }
         let ready = refusal(Code::Unavailable, "LEADER_NOT_READY", &[]);
         assert_eq!(classify(&ready, "x").unwrap().next, Next::Same);
         for reason in ["NOT_CAUGHT_UP", "SHUTTING_DOWN"] {
             let status = refusal(Code::Unavailable, reason, &[]);
-            assert_eq!(classify(&status, "x").unwrap().next, Next::Another, "{reason}");
+            assert_eq!(
+                classify(&status, "x").unwrap().next,
+                Next::Another,
+                "{reason}"
+            );
         }
     }
 

@@ -59,7 +59,7 @@ pub mod time;
 pub mod tls;
 
 pub use client::{ConnectOptions, EntryStream, LedgerClient, ReceiptFilter};
-pub use failover::Failover;
 pub use draft::Draft;
 pub use error::{ClientError, Refusal, RefusalInfo, Result};
+pub use failover::Failover;
 pub use pledge_proto::v1 as pb;

@@ -220,7 +220,10 @@ impl LedgerApi {
 
     /// The published snapshot once it meets the read's options (at least
     /// entry N, linearizable), waiting at most the node's read limit.
-    async fn read_fresh(&self, options: Option<&pb::ReadOptions>) -> Result<Arc<NodeSnapshot>, Status> {
+    async fn read_fresh(
+        &self,
+        options: Option<&pb::ReadOptions>,
+    ) -> Result<Arc<NodeSnapshot>, Status> {
         let gate = ReadGate {
             heads: &self.heads,
             cluster: self.cluster.as_ref(),
@@ -436,7 +439,8 @@ impl LedgerService for LedgerApi {
                 .collect::<Result<Vec<_>, _>>()?;
             (views, store.len())
         };
-        let stream: Self::ListReceiptsStream = Box::pin(tokio_stream::iter(views.into_iter().map(Ok)));
+        let stream: Self::ListReceiptsStream =
+            Box::pin(tokio_stream::iter(views.into_iter().map(Ok)));
         Ok(stated(stream, size))
     }
 
@@ -499,7 +503,10 @@ impl LedgerService for LedgerApi {
         let participant = participant.ok_or_else(|| status::not_found("participant", &id))?;
         let governance = store.governance().map_err(|e| status::store(&e))?;
         let member = governance.is_some_and(|g| g.quorum_members.contains(&id));
-        Ok(stated(views::participant(&participant, member), store.len()))
+        Ok(stated(
+            views::participant(&participant, member),
+            store.len(),
+        ))
     }
 
     async fn get_checkpoint(

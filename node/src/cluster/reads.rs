@@ -92,12 +92,13 @@ impl ClusterHandle {
         within: Duration,
     ) -> Result<Option<u64>, Status> {
         let mut client = self.peer(leader)?;
-        let asked =
-            tokio::time::timeout(within, client.read_index(cpb::ReadIndexRequest {})).await;
+        let asked = tokio::time::timeout(within, client.read_index(cpb::ReadIndexRequest {})).await;
         let refusal = match asked {
             Ok(Ok(answer)) => return Ok(answer.into_inner().read_log_id.map(|l| l.index)),
             Ok(Err(refusal)) => refusal,
-            Err(_) => Status::deadline_exceeded(format!("no answer within {} ms", within.as_millis())),
+            Err(_) => {
+                Status::deadline_exceeded(format!("no answer within {} ms", within.as_millis()))
+            }
         };
         if is_transport(&refusal) {
             self.forget(leader);

@@ -72,7 +72,12 @@ pub struct Cli {
 
     /// Reads: answer only once the member has applied entry SEQ (waiting,
     /// bounded, for it), e.g. the entry a write of yours was answered with.
-    #[arg(long, global = true, help_heading = "Global options", value_name = "SEQ")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "SEQ"
+    )]
     pub at_least: Option<u64>,
 
     /// Reads: linearizable, reflecting every write acknowledged before the
@@ -205,18 +210,21 @@ fn node_list(text: &str) -> anyhow::Result<Vec<String>> {
     };
     let https = first.starts_with("https://");
     if let Some(odd) = nodes.iter().find(|n| n.starts_with("https://") != https) {
-        anyhow::bail!("--node mixes https:// and http:// endpoints ({first}, {odd}): the members of one cluster share one scheme");
+        anyhow::bail!(
+            "--node mixes https:// and http:// endpoints ({first}, {odd}): the members of one cluster share one scheme"
+        );
     }
     Ok(nodes)
 }
 
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let read = (cli.at_least.is_some() || cli.linearizable).then(|| pledge_client::pb::ReadOptions {
-        at_least_seq: cli.at_least.unwrap_or(0),
-        linearizable: cli.linearizable,
-        wait_ms: 0,
-    });
+    let read =
+        (cli.at_least.is_some() || cli.linearizable).then(|| pledge_client::pb::ReadOptions {
+            at_least_seq: cli.at_least.unwrap_or(0),
+            linearizable: cli.linearizable,
+            wait_ms: 0,
+        });
     let ctx = Context {
         node: cli.node,
         read,

@@ -334,7 +334,11 @@ async fn an_isolated_member_refuses_writes_and_the_majority_goes_on() {
     for (id, _) in &majority {
         let at = cluster.client(*id).await.with_read(linearizable.clone());
         let head = at.head().await.unwrap();
-        assert!(head.size > last, "member {id}: {} entries, acked {last}", head.size);
+        assert!(
+            head.size > last,
+            "member {id}: {} entries, acked {last}",
+            head.size
+        );
     }
 
     cluster.isolate(leader, false);
@@ -412,10 +416,20 @@ async fn a_client_given_every_member_rides_out_the_leaders_death() {
     let envelope = certify_one(&signers, 2);
     let second = client.submit(&envelope).await.unwrap();
     assert!(second.seq > first.seq, "{second:?} after {first:?}");
-    assert_ne!(client.member(), leader_url, "the client moved to a live member");
+    assert_ne!(
+        client.member(),
+        leader_url,
+        "the client moved to a live member"
+    );
     let again = client.submit(&envelope).await.unwrap();
-    assert!(again.duplicate, "a resend of the same envelope is a retry: {again:?}");
-    assert_eq!((again.seq, &again.entry_hash), (second.seq, &second.entry_hash));
+    assert!(
+        again.duplicate,
+        "a resend of the same envelope is a retry: {again:?}"
+    );
+    assert_eq!(
+        (again.seq, &again.entry_hash),
+        (second.seq, &second.entry_hash)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -423,7 +437,11 @@ async fn a_follower_asked_for_at_least_an_entry_answers_with_it() {
     let dir = tempfile::tempdir().unwrap();
     let cluster = Cluster::start_with_proxies(&dir.path().join("c"), 3).await;
     let leader = cluster.leader(BOUND).await;
-    let follower = cluster.running().into_iter().find(|id| *id != leader).unwrap();
+    let follower = cluster
+        .running()
+        .into_iter()
+        .find(|id| *id != leader)
+        .unwrap();
     // Everything the leader sends this follower arrives late (within the
     // election timeout): the write commits with the other follower first.
     cluster.fault(leader, follower, Fault::Delay(Duration::from_millis(300)));
@@ -446,7 +464,10 @@ async fn a_follower_asked_for_at_least_an_entry_answers_with_it() {
     let head = at_least(written.seq, 0).head().await.unwrap();
     assert!(head.size > written.seq, "{} entries", head.size);
     let record = at_follower.entry(written.seq).await.unwrap().record;
-    assert_eq!(Entry::decode(&record).unwrap().hash().0.to_vec(), written.entry_hash);
+    assert_eq!(
+        Entry::decode(&record).unwrap().hash().0.to_vec(),
+        written.entry_hash
+    );
 
     let refused = at_least(written.seq + 1000, 200)
         .head()
@@ -456,7 +477,10 @@ async fn a_follower_asked_for_at_least_an_entry_answers_with_it() {
     assert_eq!(refusal.code, Code::Unavailable, "{refusal:?}");
     let info = refusal.info.as_ref().expect("an ErrorInfo");
     assert_eq!(info.reason, "NOT_CAUGHT_UP", "{refusal:?}");
-    assert_eq!(info.metadata["at_least_seq"], (written.seq + 1000).to_string());
+    assert_eq!(
+        info.metadata["at_least_seq"],
+        (written.seq + 1000).to_string()
+    );
 
     let linearizable = at_follower.with_read(pb::ReadOptions {
         linearizable: true,
@@ -469,5 +493,10 @@ async fn a_follower_asked_for_at_least_an_entry_answers_with_it() {
         .await
         .unwrap();
     let head = linearizable.head().await.unwrap();
-    assert!(head.size > second.seq, "{} entries, acked {}", head.size, second.seq);
+    assert!(
+        head.size > second.seq,
+        "{} entries, acked {}",
+        head.size,
+        second.seq
+    );
 }

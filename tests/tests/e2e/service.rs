@@ -156,7 +156,10 @@ async fn a_single_node_meets_read_options_and_states_the_chain_size() {
         .get_head(pb::GetHeadRequest { read: None })
         .await
         .unwrap();
-    let stated = head.metadata().get("pledge-chain-size").expect("the chain size is stated");
+    let stated = head
+        .metadata()
+        .get("pledge-chain-size")
+        .expect("the chain size is stated");
     assert_eq!(stated.to_str().unwrap(), head.get_ref().size.to_string());
     let size = head.into_inner().size;
 
