@@ -359,21 +359,16 @@ impl LedgerClient {
 
     /// The chain head (at least as fresh as [`LedgerClient::with_read`] asks).
     pub async fn head(&self) -> Result<pb::Head> {
-        let request = pb::GetHeadRequest {
-            read: self.read.clone(),
-        };
-        self.call(|mut service| {
-            let request = request.clone();
-            async move { Ok(service.get_head(request).await?.into_inner()) }
-        })
-        .await
+        let request = pb::GetHeadRequest { read: self.read };
+        self.call(|mut service| async move { Ok(service.get_head(request).await?.into_inner()) })
+            .await
     }
 
     /// One receipt with its state, active pledge and history.
     pub async fn receipt(&self, receipt_id: &str) -> Result<pb::ReceiptView> {
         let request = pb::GetReceiptRequest {
             receipt_id: receipt_id.to_owned(),
-            read: self.read.clone(),
+            read: self.read,
         };
         self.call(|mut service| {
             let request = request.clone();
@@ -395,7 +390,7 @@ impl LedgerClient {
             filter,
             after_receipt_id: after.to_owned(),
             limit,
-            read: self.read.clone(),
+            read: self.read,
         };
         self.call(|mut service| {
             let request = request.clone();
@@ -445,7 +440,7 @@ impl LedgerClient {
     pub async fn pledge(&self, pledge_id: &str) -> Result<pb::PledgeView> {
         let request = pb::GetPledgeRequest {
             pledge_id: pledge_id.to_owned(),
-            read: self.read.clone(),
+            read: self.read,
         };
         self.call(|mut service| {
             let request = request.clone();
@@ -458,7 +453,7 @@ impl LedgerClient {
     pub async fn tank(&self, tank_id: &str) -> Result<pb::TankView> {
         let request = pb::GetTankRequest {
             tank_id: tank_id.to_owned(),
-            read: self.read.clone(),
+            read: self.read,
         };
         self.call(|mut service| {
             let request = request.clone();
@@ -471,7 +466,7 @@ impl LedgerClient {
     pub async fn participant(&self, participant_id: &str) -> Result<pb::ParticipantView> {
         let request = pb::GetParticipantRequest {
             participant_id: participant_id.to_owned(),
-            read: self.read.clone(),
+            read: self.read,
         };
         self.call(|mut service| {
             let request = request.clone();

@@ -180,7 +180,7 @@ impl Context {
                     .await
                     .with_context(|| format!("connecting to {}", self.node))?;
                 Ok(match &self.read {
-                    Some(read) => client.with_read(read.clone()),
+                    Some(read) => client.with_read(*read),
                     None => client,
                 })
             })

@@ -290,7 +290,7 @@ async fn an_isolated_member_refuses_writes_and_the_majority_goes_on() {
     };
     let refused = tokio::time::timeout(
         Duration::from_secs(5),
-        isolated.with_read(linearizable.clone()).head(),
+        isolated.with_read(linearizable).head(),
     )
     .await
     .expect("a refusal at once, not a read left hanging")
@@ -332,7 +332,7 @@ async fn an_isolated_member_refuses_writes_and_the_majority_goes_on() {
     assert!(stale.size <= *acked.keys().next().unwrap());
     let last = *acked.keys().last().unwrap();
     for (id, _) in &majority {
-        let at = cluster.client(*id).await.with_read(linearizable.clone());
+        let at = cluster.client(*id).await.with_read(linearizable);
         let head = at.head().await.unwrap();
         assert!(
             head.size > last,
