@@ -15,10 +15,12 @@
 
 use std::time::Duration;
 
+use openraft::LogId;
 use openraft::error::{CheckIsLeaderError, RaftError};
 use pledge_cluster::types::MemberId;
 use pledge_proto::cluster as cpb;
 use tonic::Status;
+use tonic_types::StatusExt;
 
 use super::{ClusterHandle, Route, is_transport};
 use crate::reads::not_caught_up;
@@ -29,7 +31,7 @@ impl ClusterHandle {
     pub async fn linearizable(&self, within: Duration) -> Result<(), Status> {
         let started = tokio::time::Instant::now();
         let read_index = match self.route() {
-            Route::Here => self.own_read_index(within).await?,
+            Route::Here => self.own_read_index(within).await?.map(|l| l.index),
             Route::Leader(leader) => self.leader_read_index(leader, within).await?,
             Route::NoLeader => return Err(self.no_leader()),
         };
@@ -57,11 +59,15 @@ impl ClusterHandle {
     }
 
     /// This member leads: openraft confirms it with a majority (a heartbeat
-    /// round) and gives the index a read must see.
-    async fn own_read_index(&self, within: Duration) -> Result<Option<u64>, Status> {
+    /// round) and gives the log position a read must see. Also what the
+    /// member service answers a follower's `ReadIndex` with.
+    pub(super) async fn own_read_index(
+        &self,
+        within: Duration,
+    ) -> Result<Option<LogId<MemberId>>, Status> {
         let asked = tokio::time::timeout(within, self.raft().get_read_log_id()).await;
         match asked {
-            Ok(Ok((read_log_id, _applied))) => Ok(read_log_id.map(|l| l.index)),
+            Ok(Ok((read_log_id, _applied))) => Ok(read_log_id),
             Ok(Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(forward)))) => {
                 Err(self.unavailable(
                     "NOT_LEADER",
@@ -103,6 +109,16 @@ impl ClusterHandle {
         if is_transport(&refusal) {
             self.forget(leader);
         }
+        if let Some((reason, new_leader)) = leader_refusal(&refusal) {
+            return Err(self.unavailable(
+                reason,
+                format!(
+                    "the leader (member {leader}) could not give a read index for a linearizable read: {}",
+                    refusal.message()
+                ),
+                new_leader,
+            ));
+        }
         Err(self.unavailable(
             "LEADER_UNREACHABLE",
             format!(
@@ -112,4 +128,19 @@ impl ClusterHandle {
             Some(leader),
         ))
     }
+}
+
+/// The reason of a leader's refusal to give a read index that the asking
+/// member passes on as its own (the leader answered, so the leader was
+/// reached), and the leader the refusal names, if any.
+fn leader_refusal(refusal: &Status) -> Option<(&'static str, Option<MemberId>)> {
+    let info = refusal.get_details_error_info()?;
+    let reason = ["NOT_LEADER", "NO_QUORUM", "NO_LEADER"]
+        .into_iter()
+        .find(|known| *known == info.reason)?;
+    let leader = info
+        .metadata
+        .get("leader_id")
+        .and_then(|id| id.parse().ok());
+    Some((reason, leader))
 }
