@@ -532,7 +532,7 @@ async fn raft_membership(cluster: &Cluster, id: u64, member: u64, voter: Option<
             let seen = info
                 .members
                 .iter()
-                .find(|m| m.member_id == member && (m.voter || m.matched_index.is_some()))
+                .find(|m| m.member_id == member && m.in_raft)
                 .map(|m| m.voter);
             if seen == voter {
                 return;
@@ -640,4 +640,122 @@ async fn a_wiped_member_rejoins_by_snapshot() {
         log.contains("installed a snapshot from the leader"),
         "member {lost} caught up without a snapshot:\n{log}"
     );
+}
+
+/// `pledgectl ARGS`: its exit code and its output.
+fn pledgectl(args: &[&std::ffi::OsStr]) -> (Option<i32>, String) {
+    let output = std::process::Command::new(pledge_tests::binary("pledgectl"))
+        .args(args)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code(), text)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bundle_proved_at_a_follower_verifies_with_the_trust_file_an_audit_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = Cluster::start(&dir.path().join("c"), 3).await;
+    let leader = cluster.leader(BOUND).await;
+    // A follower other than member 1 (whose key is the ledger key), so that
+    // neither the entries' seals nor the checkpoint are the ledger key's.
+    let follower = (2..=3).find(|id| *id != leader).unwrap();
+    let issued = issue(
+        cluster.member(1),
+        &cluster.client(leader).await,
+        "WR-EVIDENCE",
+        1_000_000,
+    )
+    .await;
+    let info = cluster.client(follower).await.node_info().await.unwrap();
+    let ledger_key = hex::encode(&info.ledger_key);
+    let follower_key = hex::encode(&info.node_public_key);
+    let url = cluster.member(follower).url();
+    let path = |name: &str| dir.path().join(name).into_os_string();
+    let (trust, state, bundle) = (path("cluster.trust"), path("state"), path("b.json"));
+    let arg = std::ffi::OsStr::new;
+
+    let (code, text) = pledgectl(&[
+        arg("--node"),
+        arg(&url),
+        arg("audit"),
+        arg("--node-key"),
+        arg(&ledger_key),
+        arg("--state"),
+        &state,
+        arg("--write-trust"),
+        &trust,
+    ]);
+    assert_eq!(code, Some(0), "{text}");
+    let written = std::fs::read_to_string(dir.path().join("cluster.trust")).unwrap();
+    for id in 1..=3 {
+        let key = hex::encode(
+            &cluster
+                .client(id)
+                .await
+                .node_info()
+                .await
+                .unwrap()
+                .node_public_key,
+        );
+        assert!(
+            written.contains(&format!("log {key}")),
+            "member {id}:\n{written}"
+        );
+    }
+
+    cluster
+        .client(follower)
+        .await
+        .with_read(pb::ReadOptions {
+            at_least_seq: issued.seq,
+            ..pb::ReadOptions::default()
+        })
+        .head()
+        .await
+        .unwrap();
+    let (code, text) = pledgectl(&[
+        arg("--node"),
+        arg(&url),
+        arg("receipt"),
+        arg("prove"),
+        arg("WR-EVIDENCE"),
+        arg("--out"),
+        &bundle,
+        arg("--trust"),
+        &trust,
+    ]);
+    assert_eq!(code, Some(0), "{text}");
+    let json = std::fs::read_to_string(dir.path().join("b.json")).unwrap();
+    assert!(
+        json.contains(&follower_key),
+        "the follower signed the checkpoint:\n{json}"
+    );
+
+    let (code, text) = pledgectl(&[arg("verify-bundle"), &bundle, arg("--trust"), &trust]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("verified: receipt WR-EVIDENCE"), "{text}");
+
+    // The ledger key alone, or with a key that is no member's: refused.
+    let stranger = pledge_ledger::crypto::generate_signing_key().unwrap();
+    let stranger = pledge_ledger::crypto::public_key(&stranger).to_hex();
+    for keys in [ledger_key.clone(), format!("{ledger_key},{stranger}")] {
+        let (code, text) =
+            pledgectl(&[arg("verify-bundle"), &bundle, arg("--node-key"), arg(&keys)]);
+        assert_eq!(code, Some(3), "{keys}: {text}");
+        assert!(text.contains("the bundle does not verify"), "{text}");
+    }
+    let forged = written.replace(&follower_key, &stranger);
+    std::fs::write(dir.path().join("forged.trust"), forged).unwrap();
+    let (code, text) = pledgectl(&[
+        arg("verify-bundle"),
+        &bundle,
+        arg("--trust"),
+        &path("forged.trust"),
+    ]);
+    assert_eq!(code, Some(3), "{text}");
 }
