@@ -13,6 +13,7 @@ mod dev;
 mod metrics;
 mod pipeline;
 mod ratelimit;
+mod reads;
 mod reload;
 mod revocation;
 mod server;
