@@ -449,7 +449,7 @@ struct CommittedState {
 }
 
 /// The fields of a receipt's committed state a verifier compares with the
-/// entries (docs/FORMAT.md §7.7 numbers them).
+/// entries (docs/FORMAT.md §7.9 numbers them).
 #[derive(Debug)]
 struct CommittedReceipt {
     id: String,

@@ -1206,3 +1206,105 @@ fn a_tank_in_shortfall_is_shown() {
 fn verify_verdict(bundle: &Bundle) -> pledge_ledger::bundle::BundleVerdict {
     bundle.verify(&trust()).unwrap()
 }
+
+// ----- state map vectors (docs/vectors/statemap-v1.json, FORMAT.md §7.9) -----
+
+fn statemap_vectors_path() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/vectors/statemap-v1.json")
+}
+
+/// The vectors as the ledger computes them for `pledge_world()` at size 11.
+fn statemap_vectors() -> serde_json::Value {
+    use pledge_ledger::statemap::{Kind, leaf, map_key};
+    let w = pledge_world();
+    let store = w.store();
+    let objects = store.objects().unwrap();
+    let hex_list = |hashes: &[[u8; 32]]| hashes.iter().map(hex::encode).collect::<Vec<_>>();
+    let mut leaves = Vec::new();
+    for receipt in objects.receipts.values() {
+        let pledge = receipt
+            .active_pledge()
+            .and_then(|id| objects.pledges.get(id));
+        let preimage = leaf::receipt_preimage(receipt, pledge);
+        let proof = store.state_proof(Kind::Receipt, receipt.id(), 11).unwrap();
+        leaves.push(serde_json::json!({
+            "kind": "receipt", "id": receipt.id(),
+            "key": hex::encode(map_key(Kind::Receipt, receipt.id())),
+            "preimage": hex::encode(&preimage),
+            "value": hex::encode(leaf::value_of(&preimage)),
+            "siblings": hex_list(&proof.siblings),
+        }));
+    }
+    for tank in objects.tanks.values() {
+        let preimage = leaf::tank_preimage(tank);
+        let proof = store.state_proof(Kind::Tank, &tank.id, 11).unwrap();
+        leaves.push(serde_json::json!({
+            "kind": "tank", "id": tank.id,
+            "key": hex::encode(map_key(Kind::Tank, &tank.id)),
+            "preimage": hex::encode(&preimage),
+            "value": hex::encode(leaf::value_of(&preimage)),
+            "siblings": hex_list(&proof.siblings),
+        }));
+    }
+    let absent = store.state_proof(Kind::Receipt, "R-9", 11).unwrap();
+    serde_json::json!({
+        "description": "FORMAT.md 7.9: the state map of the worked example of 7.7 (pledge_world() at size 11)",
+        "size": 11,
+        "state_root": hex::encode(store.state_root(11).unwrap()),
+        "leaves": leaves,
+        "absent": {
+            "kind": "receipt", "id": "R-9",
+            "key": hex::encode(map_key(Kind::Receipt, "R-9")),
+            "siblings": hex_list(&absent.siblings),
+            "leaf": absent.leaf.map(|(k, v)| serde_json::json!({"key": hex::encode(k), "value": hex::encode(v)})),
+        },
+    })
+}
+
+/// The vectors file matches the ledger (set `PLEDGE_WRITE_VECTORS=1` to
+/// write it after a deliberate format change), and every vector checks
+/// by the rules of FORMAT.md §7.9 alone.
+#[test]
+fn state_map_vectors_match_the_document() {
+    use pledge_ledger::statemap::proof::MapProof;
+    use pledge_ledger::statemap::{leaf, tree};
+    let expected = statemap_vectors();
+    let path = statemap_vectors_path();
+    if std::env::var_os("PLEDGE_WRITE_VECTORS").is_some() {
+        let text = serde_json::to_string_pretty(&expected).unwrap() + "\n";
+        std::fs::write(&path, text).unwrap();
+    }
+    let stored: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(stored, expected, "docs/vectors/statemap-v1.json is out of date");
+
+    let hash = |v: &serde_json::Value| -> [u8; 32] {
+        hex::decode(v.as_str().unwrap()).unwrap().try_into().unwrap()
+    };
+    let root = hash(&stored["state_root"]);
+    assert_eq!(root, signed_at(&pledge_world(), 11).checkpoint.state_root);
+    let mut all = std::collections::BTreeMap::new();
+    for item in stored["leaves"].as_array().unwrap() {
+        let preimage = hex::decode(item["preimage"].as_str().unwrap()).unwrap();
+        let value: [u8; 32] = sha2::Sha256::digest(&preimage).into();
+        assert_eq!(value, hash(&item["value"]));
+        assert_eq!(leaf::value_of(&preimage), value);
+        let key = hash(&item["key"]);
+        let proof = MapProof {
+            siblings: item["siblings"].as_array().unwrap().iter().map(hash).collect(),
+            leaf: Some((key, value)),
+        };
+        proof.verify_present(&root, &key, &value).unwrap();
+        all.insert(key, value);
+    }
+    assert_eq!(all.len(), 4, "R-1, R-2, T-R-1, T-R-2");
+    assert_eq!(tree::root_of(&all), root);
+    let absent = &stored["absent"];
+    let proof = MapProof {
+        siblings: absent["siblings"].as_array().unwrap().iter().map(hash).collect(),
+        leaf: absent["leaf"]
+            .as_object()
+            .map(|l| (hash(&l["key"]), hash(&l["value"]))),
+    };
+    proof.verify_absent(&root, &hash(&absent["key"])).unwrap();
+}

@@ -11,7 +11,7 @@
 //! big-endian. A field that is absent (no freeze, no pledge, no parent…) is
 //! left out, so a field added later changes no existing value until an
 //! object has it. An evidence bundle carries the preimage; [`LeafFields`]
-//! reads it back. docs/FORMAT.md §7.7 lists every field.
+//! reads it back. docs/FORMAT.md §7.9 lists every field.
 
 use std::collections::BTreeMap;
 

@@ -2,7 +2,7 @@
 //! hash of its current state. Every checkpoint commits to its root (the
 //! `state-root` line), so a bank proves with a map proof a receipt's current
 //! state, its latest entry and the length of its history, and entries left
-//! out of a bundle are caught (docs/FORMAT.md §7.7).
+//! out of a bundle are caught (docs/FORMAT.md §7.9).
 //!
 //! ```text
 //!  key   = SHA-256("pledge-ledger/v1/state-key\0" ‖ kind ‖ id)        kind 0x01 receipt, 0x02 tank
