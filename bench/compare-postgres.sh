@@ -37,6 +37,8 @@ die() { log "ERROR: $*"; exit 1; }
 
 [ -f "$PG_PEER" ] || die "PostgreSQL peer script not found at $PG_PEER (set PG_PEER)"
 mkdir -p "$WORK"
+# The peer runs its server as the postgres user, who must reach its directory.
+chmod 0755 "$WORK"
 log "building the release binaries"
 cargo build --release --locked -q --bin pledge-node --bin pledge-bench
 NODE=target/release/pledge-node

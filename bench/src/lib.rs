@@ -8,6 +8,7 @@
 //!               replays and holds exactly the acknowledged entries
 //!  generate  a valid chain written straight through DiskLedger
 //!  replay    the auditor's replay of an export file or a store's log
+//!  log-sync  one durable append to the entry log, growing vs preallocated
 //!  proofs    inclusion and consistency proof latency at the store's size
 //! ```
 //! Every command prints the machine it ran on. Benchmarks are not tests:
@@ -17,6 +18,7 @@
 
 pub mod fixture;
 pub mod generate;
+pub mod logsync;
 pub mod machine;
 pub mod proofs;
 pub mod replay;

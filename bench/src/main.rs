@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use pledge_bench::{fixture, generate, machine::Machine, proofs, replay, run, stats};
+use pledge_bench::{fixture, generate, logsync, machine::Machine, proofs, replay, run, stats};
 use pledge_ledger::crypto::PublicKey;
 
 /// Load generator and measurements for the oil receipt-pledge ledger.
@@ -75,6 +75,28 @@ enum Command {
         /// Verification threads; 0 replays one by one (the reference path).
         #[arg(long)]
         threads: Option<usize>,
+    },
+    /// Times one durable append (write + fdatasync) to the entry log, into a
+    /// file that grows against one preallocated with zeros, alternating.
+    LogSync {
+        /// A directory on the disk to measure (logs are created under it and removed).
+        #[arg(long)]
+        dir: PathBuf,
+        /// Groups appended per run.
+        #[arg(long, default_value_t = 2_000)]
+        groups: usize,
+        /// Records per group.
+        #[arg(long, default_value_t = 1)]
+        records: usize,
+        /// Bytes per record (an entry of a pledge is about 350).
+        #[arg(long, default_value_t = 350)]
+        record_len: usize,
+        /// Runs of each kind, alternating.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Bytes of zeros written ahead at a time (the node's setting: 4 MiB).
+        #[arg(long, default_value_t = 4 * 1024 * 1024)]
+        preallocate: u64,
     },
     /// Times inclusion and consistency proofs at the store's size.
     Proofs {
@@ -186,6 +208,40 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
                     n => format!("batch verification on {n} threads"),
                 },
                 done.head_hash
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::LogSync {
+            dir,
+            groups,
+            records,
+            record_len,
+            rounds,
+            preallocate,
+        } => {
+            let options = logsync::LogSyncOptions {
+                dir,
+                groups,
+                records,
+                record_len,
+                rounds,
+                preallocate,
+            };
+            let times = logsync::log_sync(&options)?;
+            println!(
+                "append_group + fdatasync, {} rounds of {} groups of {} × {} bytes each, alternating:",
+                rounds, groups, records, record_len
+            );
+            println!("  file grows:          {}", stats::summary(&times.growing));
+            println!(
+                "  preallocated ({} KiB): {}",
+                preallocate / 1024,
+                stats::summary(&times.preallocated)
+            );
+            let p50 = |h: &hdrhistogram::Histogram<u64>| h.value_at_quantile(0.5) as f64;
+            println!(
+                "  p50 ratio (grows / preallocated): {:.2}",
+                p50(&times.growing) / p50(&times.preallocated).max(1.0)
             );
             Ok(ExitCode::SUCCESS)
         }

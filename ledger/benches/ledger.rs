@@ -4,7 +4,10 @@
 //! - apply: one pledge registration against a MemoryLedger holding 10,000
 //!   receipts (rules only, no commit);
 //! - entry: body encoding, entry hash, record encoding, sealing;
-//! - ed25519: sign, verify one, verify_batch of 64 and 1,024;
+//! - ed25519: sign, strict verification of one (key decompressed each time
+//!   and cached), verify_batch of 64 and 1,024 alone and with the check a
+//!   batch would need to refuse what strict verification refuses (every
+//!   signature's `R` free of a small-order component; docs/PERFORMANCE.md);
 //! - proofs: inclusion and consistency proof generation over a MemoryLedger
 //!   of 65,536 entries.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
@@ -12,8 +15,11 @@
 use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
+use curve25519_dalek::scalar::Scalar;
+use curve25519_dalek::traits::{IsIdentity, VartimeMultiscalarMul};
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
-use pledge_ledger::crypto::{self, Digest};
+use pledge_ledger::crypto::{self, Digest, KeyCache};
 use pledge_ledger::entry::Entry;
 use pledge_ledger::envelope::{EnvelopeBuilder, VerifiedEnvelope};
 use pledge_ledger::identity::uscc_check_character;
@@ -270,13 +276,53 @@ fn bench_ed25519(c: &mut Criterion) {
     c.bench_function("ed25519/verify_strict one", |b| {
         b.iter(|| crypto::verify_transaction_signature(&public, black_box(&tx_bytes), &signature))
     });
+    let keys = KeyCache::new();
+    c.bench_function("ed25519/verify_strict one, key cached", |b| {
+        b.iter(|| keys.verify_transaction_signature(&public, black_box(&tx_bytes), &signature))
+    });
+    let parsed = Signature::from_bytes(&signature);
+    c.bench_function("ed25519/torsion check of one R, variable time", |b| {
+        b.iter(|| r_is_torsion_free_vartime(black_box(&parsed)))
+    });
+    c.bench_function("ed25519/torsion check of one R, constant time", |b| {
+        b.iter(|| r_is_torsion_free(black_box(&parsed)))
+    });
     for n in [64, 1024] {
         let (messages, signatures, verifying) = batch_inputs(n);
         let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
         c.bench_function(&format!("ed25519/verify_batch {n}"), |b| {
             b.iter(|| ed25519_dalek::verify_batch(&refs, &signatures, &verifying).unwrap())
         });
+        c.bench_function(
+            &format!("ed25519/verify_batch {n} + torsion check of every R"),
+            |b| {
+                b.iter(|| {
+                    ed25519_dalek::verify_batch(&refs, &signatures, &verifying).unwrap();
+                    assert!(signatures.iter().all(r_is_torsion_free_vartime));
+                })
+            },
+        );
     }
+}
+
+/// The point `R` (a signature's first half), if it decodes.
+fn signature_r(signature: &Signature) -> Option<EdwardsPoint> {
+    CompressedEdwardsY(*signature.r_bytes()).decompress()
+}
+
+/// Whether `R` has no small-order component, the check a batch would need
+/// to refuse what strict verification refuses: `[ℓ]R` is the identity,
+/// computed as `[ℓ - 1]R + R` in variable time (a `Scalar` is reduced
+/// modulo ℓ, so ℓ itself is not one).
+fn r_is_torsion_free_vartime(signature: &Signature) -> bool {
+    signature_r(signature).is_some_and(|r| {
+        (EdwardsPoint::vartime_multiscalar_mul([-Scalar::ONE], [r]) + r).is_identity()
+    })
+}
+
+/// The same check through curve25519-dalek's constant-time `is_torsion_free`.
+fn r_is_torsion_free(signature: &Signature) -> bool {
+    signature_r(signature).is_some_and(|r| r.is_torsion_free())
 }
 
 fn bench_proofs(c: &mut Criterion) {

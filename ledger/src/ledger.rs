@@ -328,7 +328,18 @@ impl DiskLedger {
         dir: &Path,
         node_key: SigningKey,
     ) -> Result<(DiskLedger, OpenReport), StoreError> {
-        let recovered = recover_dir(dir, &crypto::public_key(&node_key))?;
+        DiskLedger::open_dir_preallocating(dir, node_key, 0)
+    }
+
+    /// [`DiskLedger::open_dir`] with an entry log that keeps zeros written
+    /// ahead of its end, `chunk` bytes at a time
+    /// ([`EntryLog::open_preallocating`]): what the node does.
+    pub fn open_dir_preallocating(
+        dir: &Path,
+        node_key: SigningKey,
+        chunk: u64,
+    ) -> Result<(DiskLedger, OpenReport), StoreError> {
+        let recovered = recover_dir_preallocating(dir, &crypto::public_key(&node_key), chunk)?;
         let ledger = Ledger {
             log: recovered.log,
             state: recovered.state,
@@ -507,7 +518,15 @@ pub fn recover_dir(
     dir: &Path,
     node_key: &PublicKey,
 ) -> Result<Recovered<EntryLog, DiskStateStore>, StoreError> {
-    let (log, recovery) = EntryLog::open(&dir.join("log"))?;
+    recover_dir_preallocating(dir, node_key, 0)
+}
+
+fn recover_dir_preallocating(
+    dir: &Path,
+    node_key: &PublicKey,
+    chunk: u64,
+) -> Result<Recovered<EntryLog, DiskStateStore>, StoreError> {
+    let (log, recovery) = EntryLog::open_preallocating(&dir.join("log"), chunk)?;
     let state = DiskStateStore::open(&dir.join("state"))?;
     let reformatted = state.reformatted();
     let mut recovered = recover(log, state, node_key)?;

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use pledge_client::LedgerClient;
@@ -27,9 +28,35 @@ pub struct Cluster {
     links: BTreeMap<(u64, u64), Proxy>,
 }
 
+/// A port for a member to listen on, free when chosen. `cluster-init`
+/// needs every member's ports before any member starts, so a port is
+/// released between choosing and binding. A port from the kernel's
+/// ephemeral range (`bind(":0")`) could meanwhile be handed to any other
+/// socket (a fault proxy, an outgoing connection) and the member would then
+/// fail to start; below that range only another explicit bind can take it.
+/// Each test process walks its own stretch of that range (by process id)
+/// so parallel test processes rarely try the same port.
 fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let (first, span) = (10_000u32, ephemeral_start().saturating_sub(10_000).max(1));
+    let offset = std::process::id().wrapping_mul(7_919) % span;
+    for _ in 0..span {
+        let step = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = u16::try_from(first + (offset + step) % span).unwrap();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port below the ephemeral range");
+}
+
+/// The first port of the kernel's ephemeral range (Linux's
+/// `ip_local_port_range`; 32768, Linux's default, where it cannot be read).
+fn ephemeral_start() -> u32 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32_768)
 }
 
 fn joined(ports: &[u16]) -> String {

@@ -79,3 +79,30 @@ fn generate_replay_and_proofs_on_a_small_chain() {
     assert!(proofs.contains("inclusion proofs:   n=200 "), "{proofs}");
     assert!(proofs.contains("consistency proofs: n=200 "), "{proofs}");
 }
+
+#[test]
+fn log_sync_times_both_kinds_of_append() {
+    let dir = tempfile::tempdir().unwrap();
+    let stdout = bench(&[
+        "log-sync",
+        "--dir",
+        dir.path().to_str().unwrap(),
+        "--groups",
+        "20",
+        "--rounds",
+        "1",
+        "--preallocate",
+        "65536",
+    ]);
+    assert!(stdout.contains("file grows:          n=20 "), "{stdout}");
+    assert!(stdout.contains("preallocated (64 KiB): n=20 "), "{stdout}");
+    assert!(
+        stdout.contains("p50 ratio (grows / preallocated): "),
+        "{stdout}"
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "logs left behind"
+    );
+}

@@ -198,12 +198,18 @@ async fn a_flipped_byte_is_named() {
     records[5][70] ^= 0x01; // inside entry 5's transaction bytes
     assert_named(&scene.audit_export(&records), "entry 5 is bad");
 
+    // The file ends in zeros written ahead (FORMAT.md §5): the groups end
+    // where the log says, not at the file's end.
+    let groups_end = EntryLog::open(&scene.data.join("ledger/log"))
+        .unwrap()
+        .0
+        .byte_len() as usize;
     let log = scene.data.join("ledger/log").join(LOG_FILE);
     let mut bytes = std::fs::read(&log).unwrap();
-    let at = bytes
+    let at = bytes[..groups_end]
         .windows(6)
         .position(|w| w == b"PL-A\x1a\x06")
-        .unwrap_or(bytes.len() / 2);
+        .unwrap_or(groups_end / 2);
     bytes[at] ^= 0x01;
     std::fs::write(&log, bytes).unwrap();
     let refused = scene.start_refused();

@@ -370,3 +370,86 @@ fn frame_with_wrong_first_record_is_not_accepted() {
     assert!(reason.contains("first record"), "{reason}");
     check_all(&log);
 }
+
+const AHEAD: u64 = 64 * 1024;
+
+#[test]
+fn space_written_ahead_is_not_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, _) = EntryLog::open_preallocating(dir.path(), AHEAD).unwrap();
+    fill(&mut log, &[3, 1, 4]);
+    let data = log.byte_len();
+    let on_disk = fs::metadata(dir.path().join(LOG_FILE)).unwrap().len();
+    assert!(
+        on_disk >= data + AHEAD / 4,
+        "{on_disk} bytes for {data} of groups"
+    );
+    let bytes = fs::read(dir.path().join(LOG_FILE)).unwrap();
+    assert!(bytes[data as usize..].iter().all(|b| *b == 0));
+    drop(log);
+    // A plain open finds the same log and appends where the groups end,
+    // inside the zeros; a preallocating open then finds that too.
+    let (mut log, r) = EntryLog::open(dir.path()).unwrap();
+    assert_eq!((r.records, r.dropped_tail_bytes, r.log_bytes), (8, 0, data));
+    check_all(&log);
+    fill(&mut log, &[2]);
+    let data = log.byte_len();
+    drop(log);
+    let (log, r) = EntryLog::open_preallocating(dir.path(), AHEAD).unwrap();
+    assert_eq!(
+        (r.records, r.dropped_tail_bytes, r.log_bytes),
+        (10, 0, data)
+    );
+    check_all(&log);
+}
+
+#[test]
+fn appends_keep_writing_ahead_as_the_log_grows() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, _) = EntryLog::open_preallocating(dir.path(), AHEAD).unwrap();
+    for _ in 0..40 {
+        fill(&mut log, &[20]);
+        let on_disk = fs::metadata(dir.path().join(LOG_FILE)).unwrap().len();
+        assert!(on_disk >= log.byte_len() + AHEAD / 4);
+    }
+    drop(log);
+    let (log, r) = EntryLog::open_preallocating(dir.path(), AHEAD).unwrap();
+    assert_eq!((r.records, r.dropped_tail_bytes), (800, 0));
+    check_all(&log);
+}
+
+#[test]
+fn a_torn_group_in_space_written_ahead_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, _) = EntryLog::open_preallocating(dir.path(), AHEAD).unwrap();
+    fill(&mut log, &[3, 2]);
+    let data = log.byte_len();
+    drop(log);
+    // Half a group's header over the zeros, as a crash mid-write leaves it.
+    let file = fs::OpenOptions::new()
+        .write(true)
+        .open(dir.path().join(LOG_FILE))
+        .unwrap();
+    std::os::unix::fs::FileExt::write_all_at(&file, b"PLGL\x00\x01", data).unwrap();
+    drop(file);
+    let (log, r) = EntryLog::open_preallocating(dir.path(), AHEAD).unwrap();
+    assert_eq!(r.records, 5);
+    assert!(r.dropped_tail_bytes > 0);
+    assert_eq!(log.byte_len(), data);
+    check_all(&log);
+}
+
+#[test]
+fn truncating_a_log_written_ahead_keeps_it_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, _) = EntryLog::open_preallocating(dir.path(), AHEAD).unwrap();
+    fill(&mut log, &[3, 4, 2]);
+    log.truncate(5).unwrap();
+    assert_eq!(log.len(), 5);
+    fill(&mut log, &[6]);
+    check_all(&log);
+    drop(log);
+    let (log, r) = EntryLog::open_preallocating(dir.path(), AHEAD).unwrap();
+    assert_eq!((r.records, r.dropped_tail_bytes), (11, 0));
+    check_all(&log);
+}
