@@ -264,7 +264,11 @@ where
     for record in records {
         let record = match record {
             Ok(record) => record,
-            Err(error) => return audit.bad_before(error, progress).map(|v| (v, StateRoots::new())),
+            Err(error) => {
+                return audit
+                    .bad_before(error, progress)
+                    .map(|v| (v, StateRoots::new()));
+            }
         };
         if !audit.push(record, progress) {
             break;
@@ -314,7 +318,11 @@ pub async fn audit_node_at(
     while let Some(entry) = stream.next().await {
         let record = match entry {
             Ok(entry) => entry.record,
-            Err(error) => return audit.bad_before(error, progress).map(|v| (v, StateRoots::new())),
+            Err(error) => {
+                return audit
+                    .bad_before(error, progress)
+                    .map(|v| (v, StateRoots::new()));
+            }
         };
         observe(&record);
         if !audit.push(record, progress) {

@@ -328,7 +328,10 @@ mod tests {
         assert!(verdict_text(&short).contains("tank: T-1, not in shortfall"));
         short.tank_shortfall_since = Some(15);
         let text = verdict_text(&short);
-        assert!(text.contains("tank: T-1 IN SHORTFALL since entry 15"), "{text}");
+        assert!(
+            text.contains("tank: T-1 IN SHORTFALL since entry 15"),
+            "{text}"
+        );
         assert!(text.contains("its whole history of 4 entries, the latest entry 17"));
         let value = verdict_json(&short);
         assert_eq!(value["tank"]["shortfall_since"], 15);

@@ -395,7 +395,13 @@ fn bundle_state<S: LedgerRead>(
             None => None,
         };
         let preimage = leaf::receipt_preimage(receipt, pledge.as_ref());
-        receipts.push(state_leaf(store, Kind::Receipt, receipt.id(), preimage, cp)?);
+        receipts.push(state_leaf(
+            store,
+            Kind::Receipt,
+            receipt.id(),
+            preimage,
+            cp,
+        )?);
     }
     let tank_id = &lineage
         .last()
@@ -497,12 +503,14 @@ impl CommittedState {
     fn open(state: &BundleState, state_root: &MapHash) -> Result<CommittedState, BundleError> {
         let mut receipts = Vec::with_capacity(state.receipts.len());
         for item in &state.receipts {
-            let preimage = proven_preimage(item, state_root, Kind::Receipt, leaf::RECEIPT_STATE_TAG)?;
+            let preimage =
+                proven_preimage(item, state_root, Kind::Receipt, leaf::RECEIPT_STATE_TAG)?;
             let receipt = CommittedReceipt::read(&preimage).map_err(BundleError::BadState)?;
             receipts.push(receipt);
         }
         let preimage = proven_preimage(&state.tank, state_root, Kind::Tank, leaf::TANK_STATE_TAG)?;
-        let tank = LeafFields::parse(leaf::TANK_STATE_TAG, &preimage).map_err(BundleError::BadState)?;
+        let tank =
+            LeafFields::parse(leaf::TANK_STATE_TAG, &preimage).map_err(BundleError::BadState)?;
         Ok(CommittedState {
             state_root: *state_root,
             receipts,
@@ -517,13 +525,27 @@ impl CommittedState {
     /// facts added.
     fn check(self, mut verdict: BundleVerdict) -> Result<BundleVerdict, BundleError> {
         let ids: Vec<&str> = self.receipts.iter().map(|r| r.id.as_str()).collect();
-        if ids != verdict.lineage.iter().map(String::as_str).collect::<Vec<_>>() {
-            return Err(mismatch("lineage", ids.join(" → "), verdict.lineage.join(" → ")));
+        if ids
+            != verdict
+                .lineage
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+        {
+            return Err(mismatch(
+                "lineage",
+                ids.join(" → "),
+                verdict.lineage.join(" → "),
+            ));
         }
         for (i, receipt) in self.receipts.iter().enumerate() {
             let parent = i.checked_sub(1).map(|p| self.receipts[p].id.clone());
             if receipt.parent != parent {
-                return Err(mismatch("parent", format!("{:?}", receipt.parent), format!("{parent:?}")));
+                return Err(mismatch(
+                    "parent",
+                    format!("{:?}", receipt.parent),
+                    format!("{parent:?}"),
+                ));
             }
             // A receipt's history runs from its issue (or the split that made
             // it) to its latest entry; a split receipt's ends at the split
@@ -538,7 +560,9 @@ impl CommittedState {
                 .copied()
                 .filter(|seq| (receipt.issued_at..=last).contains(seq))
                 .collect();
-            if given.len() as u64 != receipt.history_len || given.last() != Some(&receipt.updated_at) {
+            if given.len() as u64 != receipt.history_len
+                || given.last() != Some(&receipt.updated_at)
+            {
                 return Err(BundleError::HistoryIncomplete {
                     receipt_id: receipt.id.clone(),
                     committed_len: receipt.history_len,
@@ -549,17 +573,45 @@ impl CommittedState {
             }
         }
         let Some(target) = self.receipts.last() else {
-            return Err(mismatch("lineage", String::new(), verdict.lineage.join(" → ")));
+            return Err(mismatch(
+                "lineage",
+                String::new(),
+                verdict.lineage.join(" → "),
+            ));
         };
         let fold_pledge = verdict.active_pledge.as_ref();
         let pairs = [
             ("holder", target.holder.clone(), verdict.holder.clone()),
-            ("warehouse", target.warehouse.clone(), verdict.warehouse.clone()),
-            ("quantity_kg", target.quantity_kg.to_string(), verdict.quantity_kg.to_string()),
-            ("status", target.status.to_string(), leaf::status_number(&verdict.status).to_string()),
-            ("frozen by", format!("{:?}", target.frozen_by), format!("{:?}", verdict.freeze.as_ref().map(|f| &f.regulator))),
-            ("pledge", format!("{:?}", target.pledge_id), format!("{:?}", fold_pledge.map(|p| &p.pledge_id))),
-            ("pledgee", format!("{:?}", target.pledgee), format!("{:?}", fold_pledge.map(|p| &p.pledgee))),
+            (
+                "warehouse",
+                target.warehouse.clone(),
+                verdict.warehouse.clone(),
+            ),
+            (
+                "quantity_kg",
+                target.quantity_kg.to_string(),
+                verdict.quantity_kg.to_string(),
+            ),
+            (
+                "status",
+                target.status.to_string(),
+                leaf::status_number(&verdict.status).to_string(),
+            ),
+            (
+                "frozen by",
+                format!("{:?}", target.frozen_by),
+                format!("{:?}", verdict.freeze.as_ref().map(|f| &f.regulator)),
+            ),
+            (
+                "pledge",
+                format!("{:?}", target.pledge_id),
+                format!("{:?}", fold_pledge.map(|p| &p.pledge_id)),
+            ),
+            (
+                "pledgee",
+                format!("{:?}", target.pledgee),
+                format!("{:?}", fold_pledge.map(|p| &p.pledgee)),
+            ),
             ("tank", target.tank_id.clone(), self.tank_id.clone()),
         ];
         if let Some((field, committed, entries)) = pairs.into_iter().find(|(_, a, b)| a != b) {

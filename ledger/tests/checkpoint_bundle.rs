@@ -1156,14 +1156,19 @@ fn a_stale_or_forged_state_is_refused() {
     upper.state.tank.preimage_hex = upper.state.tank.preimage_hex.to_uppercase();
     assert!(matches!(
         verify(&upper),
-        Err(BundleError::BadStateHex { field: "preimage_hex" })
+        Err(BundleError::BadStateHex {
+            field: "preimage_hex"
+        })
     ));
     // A state left out entirely.
     let mut missing = after;
     missing.state.receipts.clear();
     assert!(matches!(
         verify(&missing),
-        Err(BundleError::StateMismatch { field: "lineage", .. })
+        Err(BundleError::StateMismatch {
+            field: "lineage",
+            ..
+        })
     ));
 }
 
@@ -1176,7 +1181,10 @@ fn a_split_parts_bundle_proves_its_parents_history_too() {
         &["trader-a", "bank-a"],
     ); // 4
     w.ok(release("PL-7"), &["bank-a"]); // 5
-    w.ok(split("R-7", &[("R-7a", 400), ("R-7b", 600)]), &["trader-a", "wh-1"]); // 6
+    w.ok(
+        split("R-7", &[("R-7a", 400), ("R-7b", 600)]),
+        &["trader-a", "wh-1"],
+    ); // 6
     let bundle = bundle_of(&w, "R-7a");
     let verdict = verify_verdict(&bundle);
     assert_eq!(verdict.lineage, ["R-7", "R-7a"]);
@@ -1196,7 +1204,10 @@ fn a_split_parts_bundle_proves_its_parents_history_too() {
 fn a_tank_in_shortfall_is_shown() {
     let mut w = World::new();
     w.receipt_of("R-8", 1_000_000);
-    assert_eq!(verify_verdict(&bundle_of(&w, "R-8")).tank_shortfall_since, None);
+    assert_eq!(
+        verify_verdict(&bundle_of(&w, "R-8")).tank_shortfall_since,
+        None
+    );
     let gauged = w.regauge("T-R-8", 900_000);
     let verdict = verify_verdict(&bundle_of(&w, "R-8"));
     assert_eq!(verdict.tank_id, "T-R-8");
@@ -1276,10 +1287,16 @@ fn state_map_vectors_match_the_document() {
     }
     let stored: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    assert_eq!(stored, expected, "docs/vectors/statemap-v1.json is out of date");
+    assert_eq!(
+        stored, expected,
+        "docs/vectors/statemap-v1.json is out of date"
+    );
 
     let hash = |v: &serde_json::Value| -> [u8; 32] {
-        hex::decode(v.as_str().unwrap()).unwrap().try_into().unwrap()
+        hex::decode(v.as_str().unwrap())
+            .unwrap()
+            .try_into()
+            .unwrap()
     };
     let root = hash(&stored["state_root"]);
     assert_eq!(root, signed_at(&pledge_world(), 11).checkpoint.state_root);
@@ -1291,7 +1308,12 @@ fn state_map_vectors_match_the_document() {
         assert_eq!(leaf::value_of(&preimage), value);
         let key = hash(&item["key"]);
         let proof = MapProof {
-            siblings: item["siblings"].as_array().unwrap().iter().map(hash).collect(),
+            siblings: item["siblings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(hash)
+                .collect(),
             leaf: Some((key, value)),
         };
         proof.verify_present(&root, &key, &value).unwrap();
@@ -1301,7 +1323,12 @@ fn state_map_vectors_match_the_document() {
     assert_eq!(tree::root_of(&all), root);
     let absent = &stored["absent"];
     let proof = MapProof {
-        siblings: absent["siblings"].as_array().unwrap().iter().map(hash).collect(),
+        siblings: absent["siblings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(hash)
+            .collect(),
         leaf: absent["leaf"]
             .as_object()
             .map(|l| (hash(&l["key"]), hash(&l["value"]))),

@@ -529,9 +529,7 @@ impl LedgerService for LedgerApi {
                 let tank = ledger
                     .tank(&receipt.terms.tank_id)
                     .map_err(|e| status::store(&e))?;
-                receipt
-                    .updated_at
-                    .max(tank.map_or(0, |t| t.updated_at))
+                receipt.updated_at.max(tank.map_or(0, |t| t.updated_at))
             };
             let checkpoint = self
                 .checkpoint_covering(latest_entry + 1, request.wait_ms)

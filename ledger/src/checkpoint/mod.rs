@@ -41,10 +41,10 @@ use ed25519_dalek::SigningKey;
 
 use crate::crypto::{self, Digest, PublicKey};
 use crate::merkle::{EMPTY_ROOT, Hash};
-use crate::statemap::{self, MapHash};
 use crate::note::{
     self, ED25519_SIGNATURE_TYPE, NoteError, NoteSignature, SignedNote, is_key_name, quote,
 };
+use crate::statemap::{self, MapHash};
 use crate::view::LedgerRead;
 
 /// Prefix of a ledger's checkpoint origin (and of its note key name).

@@ -231,7 +231,9 @@ impl LeafFields {
     pub fn parse(tag: &[u8], preimage: &[u8]) -> Result<LeafFields, LeafError> {
         let Some(mut rest) = preimage.strip_prefix(tag) else {
             return Err(LeafError::WrongTag {
-                expected: String::from_utf8_lossy(tag).trim_end_matches('\0').to_owned(),
+                expected: String::from_utf8_lossy(tag)
+                    .trim_end_matches('\0')
+                    .to_owned(),
             });
         };
         let mut fields: BTreeMap<u8, Vec<Vec<u8>>> = BTreeMap::new();

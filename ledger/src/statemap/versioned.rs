@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use super::hash::MapHash;
 use super::tree::{self, MapNode, MapNodeId, MapNodeSource, MapUpdate};
-use super::{changed_leaves, map_key, proof, Kind, MapProof};
+use super::{Kind, MapProof, changed_leaves, map_key, proof};
 use crate::state::{Objects, StateRead};
 use crate::store::StoreError;
 
