@@ -1270,6 +1270,7 @@ impl<'a> Fold<'a> {
             | Operation::RotateKey { .. }
             | Operation::RecoverKey { .. }
             | Operation::RevokeParticipant { .. }
+            | Operation::ChangeMembership { .. }
             | Operation::RegisterTank(_)
             | Operation::RegaugeTank { .. } => {
                 return Err(BundleError::NotAboutReceipt {
@@ -1465,6 +1466,7 @@ impl<'a> Fold<'a> {
             | Operation::RotateKey { .. }
             | Operation::RecoverKey { .. }
             | Operation::RevokeParticipant { .. }
+            | Operation::ChangeMembership { .. }
             | Operation::RegisterTank(_)
             | Operation::CertifyStock(_)
             | Operation::RegaugeTank { .. } => false,
