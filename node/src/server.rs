@@ -131,6 +131,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let address = listener.local_addr()?;
+    let web = crate::web::bind(&config, opened.dev_keys.is_some()).await?;
     announce(
         &config,
         transport,
@@ -139,6 +140,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         opened.dev_keys.as_deref(),
         size,
     )?;
+    if let Some(web) = &web {
+        println!("  explorer:       {}", web.url());
+    }
     if let Some(metrics_address) = config.metrics_listen {
         let metrics_listener = tokio::net::TcpListener::bind(metrics_address).await?;
         println!(
@@ -169,6 +173,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             rate_limit.intercept(request)
         },
     );
+    // The web explorer reads through this same service stack, as each viewer.
+    let web = web.map(|web| web.start(pledge_explorer::channel::boxed(service.clone())));
 
     server
         .max_concurrent_streams(Some(limits.max_concurrent_streams))
@@ -187,6 +193,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await?;
 
     tracing::info!("stopped accepting; draining the sequencer");
+    if let Some(web) = web {
+        web.abort();
+    }
     health
         .set_not_serving::<LedgerServiceServer<LedgerApi>>()
         .await;

@@ -485,7 +485,6 @@ async fn a_member_added_and_one_removed_under_load_the_registry_goes_on() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "several minutes on a loaded 2-core machine and not yet seen to pass: run it with `-- --ignored cluster::a_wiped`"]
 async fn a_wiped_member_rejoins_by_snapshot() {
     let dir = tempfile::tempdir().unwrap();
     let mut cluster = Cluster::start_snapshotting(&dir.path().join("c"), 3, 10, 2).await;
