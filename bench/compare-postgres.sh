@@ -18,6 +18,13 @@
 #   PG_RECEIPTS receipts the peer pre-loads            (default 400000)
 #   WORK        work directory                         (default: new mktemp -d)
 #   PORT        the node's loopback port               (default 50071)
+#   BUILD       0 = use the release binaries as built   (default 1: cargo build)
+#   RATE_ONE    pledges/s the node is allowed for at 1-7 clients (default 5000)
+#   RATE_MANY   pledges/s the node is allowed for at 8+ clients  (default 20000)
+#               (fresh receipts issued for a run: rate x DURATION; lower them
+#               on a loaded machine, where the set-up would otherwise take
+#               longer than the run; a run that uses them up ends early and
+#               its rate stays right)
 #
 # Needs: cargo (it builds the release binaries), and root or an installed
 # PostgreSQL for the peer (pg_peer.sh installs it from Debian packages).
@@ -31,6 +38,8 @@ PG_PEER=${PG_PEER:-../shared/bench/pg_peer.sh}
 PG_RECEIPTS=${PG_RECEIPTS:-400000}
 WORK=${WORK:-$(mktemp -d /tmp/compare-postgres.XXXXXX)}
 PORT=${PORT:-50071}
+RATE_ONE=${RATE_ONE:-5000}
+RATE_MANY=${RATE_MANY:-20000}
 
 log() { printf '[compare %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -39,16 +48,18 @@ die() { log "ERROR: $*"; exit 1; }
 mkdir -p "$WORK"
 # The peer runs its server as the postgres user, who must reach its directory.
 chmod 0755 "$WORK"
-log "building the release binaries"
-cargo build --release --locked -q --bin pledge-node --bin pledge-bench
+if [ "${BUILD:-1}" = 1 ]; then
+  log "building the release binaries"
+  cargo build --release --locked -q --bin pledge-node --bin pledge-bench
+fi
 NODE=target/release/pledge-node
 BENCH=target/release/pledge-bench
 
 # Fresh receipts the node needs for one run: its rate is not known in
-# advance, so allow for 20,000/s at 64 clients and 5,000/s at one.
+# advance, so allow for RATE_MANY/s at 8 clients or more, RATE_ONE/s below.
 receipts_for() {
   local clients=$1
-  if [ "$clients" -ge 8 ]; then echo $((20000 * DURATION)); else echo $((5000 * DURATION)); fi
+  if [ "$clients" -ge 8 ]; then echo $((RATE_MANY * DURATION)); else echo $((RATE_ONE * DURATION)); fi
 }
 
 # One pledge-bench run against a node of its own; prints "rate p50 p99".
@@ -85,6 +96,7 @@ pg_run() {
   awk -F '\t' 'NR == 2 { printf "%.0f %s %s\n", $6, $8, $9 }' "$dir/results/results.tsv"
 }
 
+LOAD_START=$(cut -d ' ' -f 1-3 /proc/loadavg)
 RESULTS="$WORK/pairs.tsv"
 printf 'round\tclients\tnode_per_s\tnode_p50_ms\tnode_p99_ms\tpg_per_s\tpg_p50_ms\tpg_p99_ms\tratio\n' >"$RESULTS"
 for round in $(seq 1 "$ROUNDS"); do
@@ -105,7 +117,7 @@ done
 {
   echo
   echo "pledge-node vs the PostgreSQL peer, side by side (${DURATION} s per run, alternating)"
-  echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr), load average at the end: $(cut -d ' ' -f 1-3 /proc/loadavg)"
+  echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr), load average at the start: ${LOAD_START}, at the end: $(cut -d ' ' -f 1-3 /proc/loadavg)"
   echo "pledge-node: release build, pledge-bench over gRPC on 127.0.0.1, fresh pledges, 2 signatures each, acknowledged after fdatasync"
   echo "PostgreSQL:  $(sed -n 's/^server: //p' "$(ls "$WORK"/pg-*.out | head -n 1)" | head -n 1)"
   echo

@@ -30,6 +30,10 @@ pub enum Verdict {
         entries: u64,
         /// Hash of the last entry (zeros for an empty chain).
         head_hash: Digest,
+        /// The keys allowed to seal the next entry (docs/FORMAT.md §3.1):
+        /// the ledger key, or the voters of the last membership entry. A
+        /// checkpoint of this size is signed by one of them.
+        sealers: Vec<PublicKey>,
     },
     /// An entry does not replay; entries before it do.
     Bad {
@@ -64,7 +68,9 @@ impl Verdict {
 impl fmt::Display for Verdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Verdict::Verified { entries, head_hash } => {
+            Verdict::Verified {
+                entries, head_hash, ..
+            } => {
                 write!(f, "verified {entries} entries, head hash {head_hash}")
             }
             Verdict::Bad { seq, reason, .. } => write!(f, "entry {seq} is bad: {reason}"),
@@ -115,9 +121,17 @@ impl Auditor {
             None => Verdict::Verified {
                 entries: self.replayer.entries(),
                 head_hash: self.replayer.head_hash(),
+                sealers: sealer_keys(&self.replayer),
             },
         }
     }
+}
+
+fn sealer_keys(replayer: &Replayer) -> Vec<PublicKey> {
+    replayer
+        .sealers()
+        .map(|s| s.keys().to_vec())
+        .unwrap_or_default()
 }
 
 /// Records per chunk of the batch replay.
@@ -169,6 +183,7 @@ impl BatchAudit {
             None => Verdict::Verified {
                 entries: self.replayer.replayer().entries(),
                 head_hash: self.replayer.replayer().head_hash(),
+                sealers: sealer_keys(self.replayer.replayer()),
             },
         }
     }
@@ -261,11 +276,18 @@ pub async fn audit_node(
     Ok(audit.finish(progress))
 }
 
-/// The node's public key as `GetNodeInfo` gives it.
-pub async fn node_key_of(client: &LedgerClient) -> Result<PublicKey> {
+/// The ledger key (docs/FORMAT.md §3.1) as `GetNodeInfo` gives it: the
+/// key that sealed the genesis, from which replay learns every later
+/// sealing key. A node that does not report one is a single node whose
+/// ledger key is its own key.
+pub async fn ledger_key_of(client: &LedgerClient) -> Result<PublicKey> {
     let info = client.node_info().await?;
-    PublicKey::from_slice(&info.node_public_key)
-        .ok_or_else(|| ClientError::bad_answer("node_public_key is not an ed25519 key"))
+    let key = match info.ledger_key.is_empty() {
+        true => &info.node_public_key,
+        false => &info.ledger_key,
+    };
+    PublicKey::from_slice(key)
+        .ok_or_else(|| ClientError::bad_answer("the ledger key is not an ed25519 key"))
 }
 
 #[cfg(test)]
@@ -418,7 +440,8 @@ mod tests {
             verdict,
             Verdict::Verified {
                 entries: 6,
-                head_hash
+                head_hash,
+                sealers: vec![node_public()],
             }
         );
         assert_eq!(seen, [1, 2, 3, 4, 5, 6]);

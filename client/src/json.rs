@@ -109,7 +109,23 @@ pub fn operation(op: &Operation) -> (&'static str, Value) {
             "unfreeze_receipt",
             json!({ "receipt_id": u.receipt_id, "order_reference": u.order_reference }),
         ),
+        Operation::ChangeMembership(c) => (
+            "change_membership",
+            json!({ "members": c.members.iter().map(cluster_member).collect::<Vec<_>>(),
+                    "reason": c.reason }),
+        ),
     }
+}
+
+/// A member of the registry as a membership entry lists it.
+pub fn cluster_member(member: &pb::MemberSpec) -> Value {
+    json!({
+        "member_id": member.member_id,
+        "name": member.name,
+        "address": member.address,
+        "public_key": hex::encode(&member.public_key),
+        "voter": member.voter,
+    })
 }
 
 /// A participant as admitted.
@@ -241,6 +257,7 @@ pub fn cluster_info(c: &pb::ClusterInfo) -> Value {
                 "client_address": m.client_address,
                 "voter": m.voter,
                 "matched_index": m.matched_index,
+                "public_key": hex::encode(&m.public_key),
             })
         })
         .collect();
@@ -253,6 +270,8 @@ pub fn cluster_info(c: &pb::ClusterInfo) -> Value {
         "applied_index": c.applied_index,
         "chain_size": c.chain_size,
         "members": members,
+        "ledger_members": c.ledger_members.iter().map(cluster_member).collect::<Vec<_>>(),
+        "membership_entry": c.membership_entry,
     })
 }
 

@@ -256,6 +256,11 @@ impl<C: Chain + std::fmt::Debug> RaftStateMachine<TypeConfig> for LedgerMachine<
         snapshot: Box<StateSnapshot>,
     ) -> Result<(), Error> {
         with_chain(&self.chain, |chain| chain.install(&snapshot)).map_err(fault)?;
+        tracing::info!(
+            chain_size = snapshot.position.next_seq,
+            last_log_id = ?meta.last_log_id,
+            "installed a snapshot from the leader"
+        );
         self.applied = AppliedPoint {
             last_applied: meta.last_log_id,
             membership: meta.last_membership.clone(),

@@ -862,6 +862,7 @@ impl<'a> Fold<'a> {
             | Operation::RotateKey { .. }
             | Operation::RecoverKey { .. }
             | Operation::RevokeParticipant { .. }
+            | Operation::ChangeMembership { .. }
             | Operation::RegisterTank(_)
             | Operation::RegaugeTank { .. } => {
                 return Err(BundleError::NotAboutReceipt {
@@ -1057,6 +1058,7 @@ impl<'a> Fold<'a> {
             | Operation::RotateKey { .. }
             | Operation::RecoverKey { .. }
             | Operation::RevokeParticipant { .. }
+            | Operation::ChangeMembership { .. }
             | Operation::RegisterTank(_)
             | Operation::CertifyStock(_)
             | Operation::RegaugeTank { .. } => false,

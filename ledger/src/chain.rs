@@ -1,13 +1,21 @@
 //! Checking the hash chain entry by entry: sequence numbers, previous-hash
-//! links, non-decreasing time, and the node's seal. Used when a store opens,
-//! by replay, and by the auditor.
+//! links, non-decreasing time, and the seal. Used when a store opens, by
+//! replay, and by the auditor.
+//!
+//! **Who may seal** ([`Sealers`], docs/FORMAT.md §3.1): the ledger key (the
+//! key auditors hold, which sealed the genesis) until the first membership
+//! entry; from the entry after a membership entry on, any voter's key that
+//! entry lists.
+
+use std::sync::Arc;
 
 use thiserror::Error;
 
 use crate::crypto::{Digest, PublicKey};
 use crate::entry::Entry;
 use crate::error::DecodeError;
-use crate::model::Seq;
+use crate::model::{Membership, Seq, voter_keys};
+use crate::tx::{Operation, Transaction};
 
 /// Why an entry breaks the chain. Always names the entry.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -50,13 +58,13 @@ pub enum ChainError {
         /// The previous entry's time.
         previous_ms: u64,
     },
-    /// The node's seal does not verify.
-    #[error("entry {seq}: the node's seal does not verify under key {node_key}")]
+    /// The seal does not verify under any key allowed to seal the entry.
+    #[error("entry {seq}: the seal does not verify under {}", key_list(.keys))]
     BadSeal {
         /// The entry.
         seq: Seq,
-        /// The node key used.
-        node_key: PublicKey,
+        /// The keys allowed to seal it.
+        keys: Vec<PublicKey>,
     },
 }
 
@@ -133,7 +141,7 @@ impl ChainCursor {
         {
             return Err(ChainError::BadSeal {
                 seq: self.next_seq,
-                node_key: *key,
+                keys: vec![*key],
             });
         }
         self.advance(entry, hash);
@@ -172,5 +180,127 @@ impl ChainCursor {
         self.next_seq += 1;
         self.head_hash = hash;
         self.head_time_ms = entry.time_ms;
+    }
+}
+
+fn key_list(keys: &[PublicKey]) -> String {
+    match keys {
+        [key] => format!("key {key}"),
+        keys => {
+            let hex: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+            format!("any of the member keys {}", hex.join(", "))
+        }
+    }
+}
+
+/// The keys that may seal the next entry of a chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sealers {
+    /// Never empty.
+    keys: Arc<[PublicKey]>,
+    /// The membership entry that listed them; `None` for the ledger key.
+    since: Option<Seq>,
+    /// The key that sealed the last entry checked (the leader, most
+    /// likely to seal the next one too).
+    last: PublicKey,
+}
+
+impl Sealers {
+    /// Before any membership entry: the ledger key alone.
+    pub fn ledger_key(key: PublicKey) -> Sealers {
+        Sealers {
+            keys: Arc::from([key]),
+            since: None,
+            last: key,
+        }
+    }
+
+    /// After a membership entry: its voters' keys.
+    pub fn listed(membership: &Membership) -> Sealers {
+        let keys = membership.sealer_keys();
+        let last = keys.first().copied().unwrap_or(PublicKey([0; 32]));
+        Sealers {
+            keys: keys.into(),
+            since: Some(membership.since),
+            last,
+        }
+    }
+
+    /// The keys allowed to seal the next entry.
+    pub fn keys(&self) -> &[PublicKey] {
+        &self.keys
+    }
+
+    /// The membership entry that listed the keys (`None`: the ledger key).
+    pub fn since(&self) -> Option<Seq> {
+        self.since
+    }
+
+    /// Whether `key` may seal the next entry.
+    pub fn allows(&self, key: &PublicKey) -> bool {
+        self.keys.contains(key)
+    }
+
+    /// The key the seal over `hash` verifies under, if any allowed one.
+    pub fn sealer(&self, hash: &Digest, seal: &[u8; 64]) -> Option<PublicKey> {
+        self.keys
+            .iter()
+            .find(|key| crate::crypto::verify_seal(key, hash, seal))
+            .copied()
+    }
+
+    /// The allowed key most likely to have sealed the next entry: the one
+    /// that sealed the last entry checked, if still allowed.
+    pub fn likely(&self) -> PublicKey {
+        match self.allows(&self.last) {
+            true => self.last,
+            false => self.keys.first().copied().unwrap_or(self.last),
+        }
+    }
+
+    /// Checks the seal of `entry` (whose hash is `hash`), the next entry;
+    /// returns the key it verifies under.
+    pub fn check(&mut self, entry: &Entry, hash: &Digest) -> Result<PublicKey, ChainError> {
+        let likely = self.likely();
+        let sealer = match crate::crypto::verify_seal(&likely, hash, &entry.seal) {
+            true => Some(likely),
+            false => self.sealer(hash, &entry.seal),
+        };
+        let sealer = sealer.ok_or_else(|| ChainError::BadSeal {
+            seq: entry.seq,
+            keys: self.keys.to_vec(),
+        })?;
+        self.last = sealer;
+        Ok(sealer)
+    }
+
+    /// Records that the next entry's seal verified under `key` (checked by
+    /// the caller, e.g. in a batch).
+    pub fn sealed_by(&mut self, key: PublicKey) {
+        self.last = key;
+    }
+
+    /// Moves past `entry`: after a membership entry, its voters' keys seal.
+    pub fn follow(&mut self, entry: &Entry) {
+        if let Some(keys) = membership_keys(&entry.envelope.tx_bytes)
+            && !keys.is_empty()
+        {
+            self.keys = keys.into();
+            self.since = Some(entry.seq);
+        }
+    }
+}
+
+/// The voters' keys a membership transaction lists, or `None` for any
+/// other transaction (or bytes that do not decode: the rules refuse them).
+pub fn membership_keys(tx_bytes: &[u8]) -> Option<Vec<PublicKey>> {
+    // Field 28 (`change_membership`), length-delimited: key 0xE2 0x01. A
+    // transaction without those two bytes in a row cannot carry it.
+    if !tx_bytes.windows(2).any(|w| w == [0xE2, 0x01]) {
+        return None;
+    }
+    match Transaction::decode(tx_bytes).ok()?.operation {
+        Operation::ChangeMembership { members, .. } => Some(voter_keys(&members)),
+        _ => None,
     }
 }

@@ -67,10 +67,15 @@ pub struct PublicKey(pub [u8; 32]);
 
 impl PublicKey {
     /// Takes 32 bytes that encode a valid curve point, or `None`.
+    ///
+    /// Checking a point decompresses it (a square root in the field, about
+    /// a sixth of a strict verification), and a participant's key comes
+    /// back in every record it signs: each thread remembers the last keys it
+    /// found valid and does not decompress them again. The verdict is the
+    /// same either way.
     pub fn from_slice(bytes: &[u8]) -> Option<PublicKey> {
         let array: [u8; 32] = bytes.try_into().ok()?;
-        VerifyingKey::from_bytes(&array).ok()?;
-        Some(PublicKey(array))
+        is_curve_point(&array).then_some(PublicKey(array))
     }
 
     /// The key as an ed25519-dalek verifying key.
@@ -82,6 +87,33 @@ impl PublicKey {
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
     }
+}
+
+/// Valid keys each thread remembers, at most (it forgets them all when
+/// full): keys are few, one per participant and the node's.
+const REMEMBERED_KEYS: usize = 1024;
+
+thread_local! {
+    static VALID_KEYS: std::cell::RefCell<std::collections::HashSet<[u8; 32]>> =
+        std::cell::RefCell::new(std::collections::HashSet::new());
+}
+
+/// Whether `bytes` encode a point of the curve; remembered per thread.
+fn is_curve_point(bytes: &[u8; 32]) -> bool {
+    if VALID_KEYS.with(|keys| keys.borrow().contains(bytes)) {
+        return true;
+    }
+    let valid = VerifyingKey::from_bytes(bytes).is_ok();
+    if valid {
+        VALID_KEYS.with(|keys| {
+            let mut keys = keys.borrow_mut();
+            if keys.len() >= REMEMBERED_KEYS {
+                keys.clear();
+            }
+            keys.insert(*bytes);
+        });
+    }
+    valid
 }
 
 impl fmt::Debug for PublicKey {
@@ -283,5 +315,26 @@ mod tests {
             &hash.0,
             &sealed
         ));
+    }
+
+    #[test]
+    fn remembered_keys_get_the_verdict_of_a_fresh_check() {
+        let not_a_point = (0u8..=255)
+            .map(|b| [b; 32])
+            .find(|bytes| VerifyingKey::from_bytes(bytes).is_err())
+            .expect("some 32 equal bytes are not a curve point");
+        let valid: Vec<[u8; 32]> = (0..REMEMBERED_KEYS + 10)
+            .map(|i| {
+                let seed: [u8; 32] = Sha256::digest((i as u64).to_be_bytes()).into();
+                public_key(&SigningKey::from_bytes(&seed)).0
+            })
+            .collect();
+        for _ in 0..2 {
+            for bytes in &valid {
+                assert_eq!(PublicKey::from_slice(bytes), Some(PublicKey(*bytes)));
+                assert_eq!(PublicKey::from_slice(&not_a_point), None);
+            }
+        }
+        assert_eq!(PublicKey::from_slice(&valid[0][..31]), None);
     }
 }

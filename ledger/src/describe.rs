@@ -66,6 +66,10 @@ pub fn what_it_did(operation: &Operation) -> String {
         Operation::UnfreezeReceipt { receipt_id, .. } => {
             format!("lifted the freeze on receipt `{receipt_id}`")
         }
+        Operation::ChangeMembership { members, .. } => {
+            let ids: Vec<String> = members.iter().map(|m| m.id.to_string()).collect();
+            format!("set the registry's members to {}", ids.join(", "))
+        }
     }
 }
 
@@ -98,7 +102,7 @@ pub fn since<S: StateRead + ?Sized>(
         | Operation::RevokeParticipant { participant_id, .. } => {
             participant_now(state, participant_id)?
         }
-        Operation::Genesis { .. } => None,
+        Operation::Genesis { .. } | Operation::ChangeMembership { .. } => None,
     })
 }
 

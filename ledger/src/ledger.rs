@@ -26,14 +26,14 @@ use std::sync::Arc;
 
 use ed25519_dalek::SigningKey;
 
-use crate::chain::{ChainCursor, ChainError};
+use crate::chain::{ChainCursor, ChainError, Sealers};
 use crate::checkpoint::{Checkpoint, CheckpointError, SignedCheckpoint, ledger_origin};
 use crate::crypto::{self, Digest, PublicKey};
 use crate::describe;
 use crate::entry::{Entry, Sealed};
 use crate::envelope::VerifiedEnvelope;
 use crate::merkle::{self, Frontier};
-use crate::model::{Seq, TxRecord};
+use crate::model::{Membership, Seq, TxRecord};
 use crate::rejection::Rejection;
 use crate::replay::reapply;
 use crate::rules::{self, ApplyError, EntryContext, Outcome};
@@ -190,13 +190,22 @@ impl Decider {
         let mut update = StateUpdate::starting_at(first);
         let mut entries: Vec<Sealed> = Vec::with_capacity(envelopes.len());
         let mut results = Vec::with_capacity(envelopes.len());
+        let own_key = self.node_public_key();
+        let mut barred = barred_since(base.membership()?.as_ref(), &own_key);
         for envelope in envelopes {
+            if let Some(since) = barred {
+                results.push(Err(Rejection::SealerNotAMember { since }));
+                continue;
+            }
             let ctx = EntryContext {
                 seq: first + entries.len() as u64,
                 time_ms,
             };
             let result = match rules::apply(&overlay, &envelope, ctx) {
                 Ok(Outcome::Applied(changes)) => {
+                    if let Some(membership) = &changes.membership {
+                        barred = barred_since(Some(membership), &own_key);
+                    }
                     overlay.push(changes);
                     let sealed = self.seal(ctx, envelope.into_owned());
                     update
@@ -239,6 +248,13 @@ impl Decider {
         self.head.advance(&sealed.entry, sealed.hash);
         sealed
     }
+}
+
+/// The membership entry after which `key` may not seal, if it may not: a
+/// ledger without membership entries is sealed by its one node key.
+fn barred_since(membership: Option<&Membership>, key: &PublicKey) -> Option<Seq> {
+    let membership = membership?;
+    (!membership.sealer_keys().contains(key)).then_some(membership.since)
 }
 
 /// Completes a refusal with what only the chain knows: for a reused
@@ -333,13 +349,25 @@ impl DiskLedger {
 
     /// [`DiskLedger::open_dir`] with an entry log that keeps zeros written
     /// ahead of its end, `chunk` bytes at a time
-    /// ([`EntryLog::open_preallocating`]): what the node does.
+    /// ([`EntryLog::open_preallocating`]).
     pub fn open_dir_preallocating(
         dir: &Path,
         node_key: SigningKey,
         chunk: u64,
     ) -> Result<(DiskLedger, OpenReport), StoreError> {
-        let recovered = recover_dir_preallocating(dir, &crypto::public_key(&node_key), chunk)?;
+        let ledger_key = crypto::public_key(&node_key);
+        DiskLedger::open_dir_as(dir, node_key, ledger_key, chunk)
+    }
+
+    /// [`DiskLedger::open_dir_preallocating`] for a ledger whose genesis was
+    /// sealed under `ledger_key`, as [`Ledger::open_as`]: what the node does.
+    pub fn open_dir_as(
+        dir: &Path,
+        node_key: SigningKey,
+        ledger_key: PublicKey,
+        chunk: u64,
+    ) -> Result<(DiskLedger, OpenReport), StoreError> {
+        let recovered = recover_dir_preallocating(dir, &ledger_key, chunk)?;
         let ledger = Ledger {
             log: recovered.log,
             state: recovered.state,
@@ -356,9 +384,22 @@ impl DiskLedger {
 
 impl<L: LogStore, S: StateStore> Ledger<L, S> {
     /// Opens a ledger over its two stores, as [`recover`] does, to seal new
-    /// entries with `node_key`.
+    /// entries with `node_key`, which is also the ledger key (a single node).
     pub fn open(log: L, state: S, node_key: SigningKey) -> Result<(Self, OpenReport), StoreError> {
-        let recovered = recover(log, state, &crypto::public_key(&node_key))?;
+        let ledger_key = crypto::public_key(&node_key);
+        Self::open_as(log, state, node_key, ledger_key)
+    }
+
+    /// Opens a ledger whose genesis was sealed under `ledger_key` (the key
+    /// auditors hold), to seal new entries with `node_key`: a member of a
+    /// registry of several nodes (docs/FORMAT.md §3.1).
+    pub fn open_as(
+        log: L,
+        state: S,
+        node_key: SigningKey,
+        ledger_key: PublicKey,
+    ) -> Result<(Self, OpenReport), StoreError> {
+        let recovered = recover(log, state, &ledger_key)?;
         let ledger = Ledger {
             log: recovered.log,
             state: recovered.state,
@@ -590,46 +631,40 @@ pub fn sign_checkpoint<R: LedgerRead>(
     Checkpoint::from_store(ledger, ledger.len(), time_ms, &origin)?.sign(node_key)
 }
 
-/// Checks every link of the chain in the log, and the head's seal. Seals of
-/// inner entries are implied by the links up to the sealed head; where a link
-/// breaks, the previous entry's seal tells which of the two was altered.
-fn verify_chain<R: LogRead>(log: &R, node_key: &PublicKey) -> Result<ChainCursor, StoreError> {
+/// Checks every link of the chain in the log, and the head's seal under a
+/// key allowed to seal it (the ledger key, or a voter's key after a
+/// membership entry). Seals of inner entries are implied by the links up to
+/// the sealed head; where a link breaks, the previous entry's seal tells
+/// which of the two was altered.
+fn verify_chain<R: LogRead>(log: &R, ledger_key: &PublicKey) -> Result<ChainCursor, StoreError> {
     let mut cursor = ChainCursor::default();
-    let mut last: Option<Entry> = None;
+    let mut sealers = Sealers::ledger_key(*ledger_key);
+    let mut last: Option<(Entry, Sealers)> = None;
     for item in log.read_range(0, log.len()) {
         let (_, record) = item?;
         match cursor.check_record(&record, None) {
-            Ok(entry) => last = Some(entry),
-            Err(broken) => return Err(first_bad_entry(broken, last.as_ref(), node_key).into()),
+            Ok(entry) => {
+                let allowed = sealers.clone();
+                sealers.follow(&entry);
+                last = Some((entry, allowed));
+            }
+            Err(broken) => return Err(first_bad_entry(broken, last).into()),
         }
     }
-    if let Some(entry) = last {
-        require_seal(&entry, node_key)?;
+    if let Some((entry, mut allowed)) = last {
+        allowed.check(&entry, &entry.hash())?;
     }
     Ok(cursor)
 }
 
 /// A broken link at entry n means entry n-1 or entry n was altered: an
 /// altered n-1 no longer matches its seal.
-fn first_bad_entry(
-    broken: ChainError,
-    previous: Option<&Entry>,
-    node_key: &PublicKey,
-) -> ChainError {
+fn first_bad_entry(broken: ChainError, previous: Option<(Entry, Sealers)>) -> ChainError {
     match (&broken, previous) {
-        (ChainError::BrokenLink { .. }, Some(previous)) => {
-            require_seal(previous, node_key).err().unwrap_or(broken)
-        }
+        (ChainError::BrokenLink { .. }, Some((previous, mut allowed))) => allowed
+            .check(&previous, &previous.hash())
+            .err()
+            .unwrap_or(broken),
         _ => broken,
-    }
-}
-
-fn require_seal(entry: &Entry, node_key: &PublicKey) -> Result<(), ChainError> {
-    match entry.seal_verifies(node_key) {
-        true => Ok(()),
-        false => Err(ChainError::BadSeal {
-            seq: entry.seq,
-            node_key: *node_key,
-        }),
     }
 }

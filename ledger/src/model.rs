@@ -99,6 +99,52 @@ pub struct Governance {
     pub max_validity_ms: u64,
 }
 
+/// One node of the registry as the ledger lists it (docs/FORMAT.md §3.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    /// The member id, 1 ..= 2⁶³.
+    pub id: u64,
+    /// A name for people.
+    pub name: String,
+    /// URL of its member-to-member service.
+    pub address: String,
+    /// Its seal key.
+    pub public_key: PublicKey,
+    /// Counts towards a majority and may lead (so seal); a learner only
+    /// receives the log.
+    pub voter: bool,
+}
+
+/// The registry's members, as the last membership entry stated them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Membership {
+    /// Every member, in id order.
+    pub members: Vec<Member>,
+    /// The membership entry that stated it.
+    pub since: Seq,
+}
+
+impl Membership {
+    /// The keys that may seal the entries after `since`: the voters' keys.
+    pub fn sealer_keys(&self) -> Vec<PublicKey> {
+        voter_keys(&self.members)
+    }
+
+    /// Member `id`, if listed.
+    pub fn member(&self, id: u64) -> Option<&Member> {
+        self.members.iter().find(|m| m.id == id)
+    }
+}
+
+/// The seal keys of the voters among `members`.
+pub fn voter_keys(members: &[Member]) -> Vec<PublicKey> {
+    members
+        .iter()
+        .filter(|m| m.voter)
+        .map(|m| m.public_key)
+        .collect()
+}
+
 /// Whose a public key is (or was): a key belongs to one participant for ever.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyOwner {

@@ -329,6 +329,31 @@ pub fn unfreeze_receipt(receipt_id: &str, order_reference: &str) -> Operation {
     })
 }
 
+/// One member of the registry, for [`change_membership`].
+pub fn cluster_member(
+    member_id: u64,
+    name: &str,
+    address: &str,
+    key: &PublicKey,
+    voter: bool,
+) -> pb::MemberSpec {
+    pb::MemberSpec {
+        member_id,
+        name: name.to_owned(),
+        address: address.to_owned(),
+        public_key: key.0.to_vec(),
+        voter,
+    }
+}
+
+/// The quorum states the registry's complete member list.
+pub fn change_membership(members: Vec<pb::MemberSpec>, reason: &str) -> Operation {
+    Operation::ChangeMembership(pb::ChangeMembership {
+        members,
+        reason: reason.to_owned(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -415,6 +440,16 @@ mod tests {
             ),
             freeze_receipt("R-1", "(2026) Zhe 09 Min Chu 1"),
             unfreeze_receipt("R-1", "(2026) Zhe 09 Min Chu 1"),
+            change_membership(
+                vec![cluster_member(
+                    1,
+                    "zs-1",
+                    "https://10.1.0.1:50071",
+                    &key(9),
+                    true,
+                )],
+                "first member",
+            ),
         ]
     }
 
@@ -453,9 +488,10 @@ mod tests {
             Operation::RecoverKey(_) => 15,
             Operation::RegaugeTank(_) => 16,
             Operation::AppointCustodian(_) => 17,
+            Operation::ChangeMembership(_) => 18,
         }
     }
-    const VARIANTS: usize = 18;
+    const VARIANTS: usize = 19;
 
     #[test]
     fn every_operation_has_a_builder() {

@@ -1,7 +1,8 @@
 //! Replay: rebuilding the state from entries alone, checking everything.
 //!
 //! ```text
-//!  record ─▶ ChainCursor (seq, link, time, seal) ─▶ Envelope::verify (every signature)
+//!  record ─▶ ChainCursor (seq, link, time) ─▶ Sealers (the seal, under a key allowed at that point)
+//!         ─▶ Envelope::verify (every signature)
 //!         ─▶ rules::apply at (seq, entry time) against the state so far ─▶ must be Applied
 //! ```
 //! A committed entry was accepted once, so replay must accept it again with
@@ -16,7 +17,7 @@ pub use batch::BatchReplayer;
 
 use thiserror::Error;
 
-use crate::chain::{ChainCursor, ChainError};
+use crate::chain::{ChainCursor, ChainError, Sealers};
 use crate::crypto::{Digest, PublicKey};
 use crate::entry::Entry;
 use crate::envelope::EnvelopeError;
@@ -73,7 +74,7 @@ pub fn reapply<S: StateRead + ?Sized>(
     {
         return Err(ChainError::BadSeal {
             seq: entry.seq,
-            node_key: *key,
+            keys: vec![*key],
         }
         .into());
     }
@@ -97,17 +98,23 @@ pub fn reapply<S: StateRead + ?Sized>(
 pub struct Replayer {
     cursor: ChainCursor,
     state: MemoryState,
-    node_key: Option<PublicKey>,
+    sealers: Option<Sealers>,
 }
 
 impl Replayer {
-    /// A replayer that checks every seal against `node_key` (or no seals when
-    /// `None`, for chains whose node key is checked elsewhere).
-    pub fn new(node_key: Option<PublicKey>) -> Replayer {
+    /// A replayer that checks every seal: under `ledger_key` until the first
+    /// membership entry, then under the keys the membership in force lists
+    /// (no seals when `None`, for chains whose seals are checked elsewhere).
+    pub fn new(ledger_key: Option<PublicKey>) -> Replayer {
         Replayer {
-            node_key,
+            sealers: ledger_key.map(Sealers::ledger_key),
             ..Replayer::default()
         }
+    }
+
+    /// The keys allowed to seal the next entry (`None`: seals unchecked).
+    pub fn sealers(&self) -> Option<&Sealers> {
+        self.sealers.as_ref()
     }
 
     /// Checks and applies the next record.
@@ -124,13 +131,23 @@ impl Replayer {
     pub fn push(&mut self, entry: &Entry) -> Result<(), ReplayError> {
         let seq = self.cursor.next_seq;
         let fail = |fault: EntryFault| ReplayError { seq, fault };
-        let mut next = self.cursor;
-        next.check(entry, self.node_key.as_ref())
-            .map_err(|e| fail(e.into()))?;
+        self.cursor.check_links(entry).map_err(|e| fail(e.into()))?;
+        let hash = entry.hash();
+        if let Some(sealers) = &mut self.sealers {
+            sealers.check(entry, &hash).map_err(|e| fail(e.into()))?;
+        }
         let changes = reapply(&self.state, entry, None).map_err(fail)?;
         self.state.merge(changes);
-        self.cursor = next;
+        self.advance(entry, hash);
         Ok(())
+    }
+
+    /// Moves past an entry checked and applied.
+    pub(crate) fn advance(&mut self, entry: &Entry, hash: Digest) {
+        self.cursor.advance(entry, hash);
+        if let Some(sealers) = &mut self.sealers {
+            sealers.follow(entry);
+        }
     }
 
     /// Entries replayed so far.

@@ -16,6 +16,7 @@
 //! |--------------------|---------------------------|-------------------------------|
 //! | ledger id          | —                         | the id fixed by genesis       |
 //! | governance         | —                         | [`Governance`] from genesis   |
+//! | membership         | —                         | [`Membership`]: the registry's members, from the last membership entry |
 //! | participants       | participant id            | [`Participant`]               |
 //! | key owners         | public key                | [`KeyOwner`]: whose it is/was |
 //! | legal identities   | [`LegalId`]               | participant id                |
@@ -38,8 +39,8 @@ use std::error::Error;
 
 use crate::crypto::PublicKey;
 use crate::model::{
-    Certificate, CertificateRef, Governance, KeyOwner, LegalId, Participant, PhysicalTankId,
-    Pledge, Receipt, Seq, Tank, TxRecord,
+    Certificate, CertificateRef, Governance, KeyOwner, LegalId, Membership, Participant,
+    PhysicalTankId, Pledge, Receipt, Seq, Tank, TxRecord,
 };
 
 /// The state could not be read: a storage failure, never a rule. It wraps
@@ -67,6 +68,9 @@ pub trait StateRead {
     fn ledger_id(&self) -> Result<Option<String>, StateError>;
     /// The governance fixed by genesis; `None` before genesis.
     fn governance(&self) -> Result<Option<Governance>, StateError>;
+    /// The registry's members as the last membership entry stated them;
+    /// `None` before the first one (a single node).
+    fn membership(&self) -> Result<Option<Membership>, StateError>;
     /// A participant by id.
     fn participant(&self, id: &str) -> Result<Option<Participant>, StateError>;
     /// Whose a public key is, or was.
@@ -160,6 +164,8 @@ pub struct Objects {
     pub ledger_id: Option<String>,
     /// The governance, set by genesis.
     pub governance: Option<Governance>,
+    /// The members, set by a membership entry.
+    pub membership: Option<Membership>,
     /// Participants by id.
     pub participants: BTreeMap<String, Participant>,
     /// Every key any participant ever held, and whose.
@@ -190,6 +196,9 @@ impl Objects {
         }
         if later.governance.is_some() {
             self.governance = later.governance;
+        }
+        if later.membership.is_some() {
+            self.membership = later.membership;
         }
         self.participants.extend(later.participants);
         self.key_owners.extend(later.key_owners);
@@ -251,6 +260,9 @@ impl StateRead for Objects {
     }
     fn governance(&self) -> Result<Option<Governance>, StateError> {
         Ok(self.governance.clone())
+    }
+    fn membership(&self) -> Result<Option<Membership>, StateError> {
+        Ok(self.membership.clone())
     }
     fn participant(&self, id: &str) -> Result<Option<Participant>, StateError> {
         Ok(self.participants.get(id).cloned())
@@ -384,6 +396,12 @@ impl<L: Layered> StateRead for L {
         match newest(self, |objects| objects.governance.as_ref()) {
             Some(governance) => Ok(Some(governance)),
             None => self.base().governance(),
+        }
+    }
+    fn membership(&self) -> Result<Option<Membership>, StateError> {
+        match newest(self, |objects| objects.membership.as_ref()) {
+            Some(membership) => Ok(Some(membership)),
+            None => self.base().membership(),
         }
     }
     layered_read!(participant, participants, str, Participant);

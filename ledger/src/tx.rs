@@ -15,8 +15,8 @@ use crate::crypto::PublicKey;
 use crate::error::DecodeError;
 use crate::identity::{LegalId, PhysicalTankId};
 use crate::model::{
-    CertificateRef, CustomsStatus, EnforcementGrounds, Gauging, Governance, Money, ParticipantSpec,
-    PledgeTerms, ReceiptTerms, Role,
+    CertificateRef, CustomsStatus, EnforcementGrounds, Gauging, Governance, Member, Money,
+    ParticipantSpec, PledgeTerms, ReceiptTerms, Role,
 };
 use crate::text::{check_id, check_required_text, check_text};
 
@@ -29,6 +29,10 @@ pub const MAX_GENESIS_PARTICIPANTS: usize = 1_000;
 pub const MAX_TANK_CAPACITY_KG: u64 = 1_000_000_000;
 /// Most quorum members a genesis may name (each signs the genesis).
 pub const MAX_QUORUM_MEMBERS: usize = 16;
+/// Most members a registry lists.
+pub const MAX_MEMBERS: usize = 9;
+/// The largest member id (Raft's node ids are 63-bit here).
+pub const MAX_MEMBER_ID: u64 = 1 << 63;
 /// Largest quorum threshold: a custodian appointment carries the quorum's
 /// signatures plus the successor's and the inspector's, at most 16 in all.
 pub const MAX_QUORUM_THRESHOLD: u32 = 14;
@@ -208,6 +212,13 @@ pub enum Operation {
         /// Court order reference.
         order_reference: String,
     },
+    /// The quorum states the registry's complete member list.
+    ChangeMembership {
+        /// Every member, in id order.
+        members: Vec<Member>,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl Operation {
@@ -232,6 +243,7 @@ impl Operation {
             Operation::EnforcePledge { .. } => "enforce_pledge",
             Operation::FreezeReceipt { .. } => "freeze_receipt",
             Operation::UnfreezeReceipt { .. } => "unfreeze_receipt",
+            Operation::ChangeMembership { .. } => "change_membership",
         }
     }
 }
@@ -345,7 +357,45 @@ fn decode_operation(op: PbOp) -> Result<Operation, DecodeError> {
             receipt_id: id("receipt_id", u.receipt_id)?,
             order_reference: required_text("order_reference", u.order_reference)?,
         },
+        PbOp::ChangeMembership(c) => Operation::ChangeMembership {
+            members: decode_members(c.members)?,
+            reason: required_text("reason", c.reason)?,
+        },
     })
+}
+
+/// A complete member list: 1..=9 members, ids and keys distinct, at least
+/// one voter; returned in id order.
+fn decode_members(raw: Vec<pb::MemberSpec>) -> Result<Vec<Member>, DecodeError> {
+    bounded("members", raw.len(), 1, MAX_MEMBERS)?;
+    let mut members = raw
+        .into_iter()
+        .map(|m| {
+            Ok(Member {
+                id: in_range("members.member_id", m.member_id, 1, MAX_MEMBER_ID)?,
+                name: id("members.name", m.name)?,
+                address: required_text("members.address", m.address)?,
+                public_key: key("members.public_key", &m.public_key)?,
+                voter: m.voter,
+            })
+        })
+        .collect::<Result<Vec<_>, DecodeError>>()?;
+    no_repeats(
+        "members.member_id",
+        members.iter().map(|m| m.id.to_string()),
+    )?;
+    no_repeats(
+        "members.public_key",
+        members.iter().map(|m| m.public_key.to_hex()),
+    )?;
+    bounded(
+        "members.voter",
+        members.iter().filter(|m| m.voter).count(),
+        1,
+        MAX_MEMBERS,
+    )?;
+    members.sort_by_key(|m| m.id);
+    Ok(members)
 }
 
 fn decode_genesis(g: pb::Genesis) -> Result<Operation, DecodeError> {

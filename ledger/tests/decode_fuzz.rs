@@ -995,6 +995,14 @@ fn slots(tx: &mut pb::Transaction) -> Vec<Slot<'_>> {
             s.push(Slot::Id(&mut u.receipt_id));
             s.push(Slot::RequiredText(&mut u.order_reference));
         }
+        Operation::ChangeMembership(c) => {
+            s.push(Slot::RequiredText(&mut c.reason));
+            for member in &mut c.members {
+                s.push(Slot::Id(&mut member.name));
+                s.push(Slot::RequiredText(&mut member.address));
+                s.push(Slot::Key(&mut member.public_key));
+            }
+        }
     }
     s
 }

@@ -9,6 +9,7 @@ mod rules {
     mod custody;
     mod freeze;
     mod issue;
+    mod membership;
     mod participants;
     mod pledge;
     mod regauge;

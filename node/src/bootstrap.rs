@@ -27,6 +27,8 @@ pub struct Opened {
     /// Where the demo keys are, when a development genesis was created now
     /// or earlier.
     pub dev_keys: Option<std::path::PathBuf>,
+    /// The key that sealed the genesis (docs/FORMAT.md §3.1).
+    pub ledger_key: crypto::PublicKey,
 }
 
 /// Zeros the entry log keeps written ahead of its end, so that a group's
@@ -39,8 +41,13 @@ pub fn open(config: &Config) -> anyhow::Result<Opened> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
     let node_key = node_key(&config.node_key_path())?;
+    let ledger_key = match config.cluster.as_ref() {
+        Some(cluster) => cluster.ledger_key()?,
+        None => None,
+    };
+    let ledger_key = ledger_key.unwrap_or_else(|| crypto::public_key(&node_key));
     let (mut ledger, report) =
-        DiskLedger::open_dir_preallocating(&config.ledger_dir(), node_key, LOG_PREALLOCATE)
+        DiskLedger::open_dir_as(&config.ledger_dir(), node_key, ledger_key, LOG_PREALLOCATE)
             .with_context(|| {
                 format!(
                     "cannot open the ledger in {}",
@@ -72,7 +79,11 @@ pub fn open(config: &Config) -> anyhow::Result<Opened> {
         check_genesis(&ledger, &genesis, &genesis_path)?;
     }
     let dev_keys = dev_keys_dir.exists().then_some(dev_keys_dir);
-    Ok(Opened { ledger, dev_keys })
+    Ok(Opened {
+        ledger,
+        dev_keys,
+        ledger_key,
+    })
 }
 
 fn node_key(path: &Path) -> anyhow::Result<SigningKey> {

@@ -7,6 +7,9 @@
 //! node_key_file = "pledge-data/node-key.json"
 //! metrics_listen = "127.0.0.1:9464"   # Prometheus text; absent = off
 //! witness_policy_file = "witnesses.policy"  # witnesses to submit checkpoints to; absent = none
+//! http_listen = "127.0.0.1:8080"      # web explorer (HTTPS with [tls]); absent = off,
+//!                                     # except in a development node
+//! no_http = false                     # turn the development node's explorer off
 //! plaintext = false                   # allow plaintext gRPC on a non-loopback address
 //!
 //! [tls]                               # absent = plaintext gRPC
@@ -51,6 +54,11 @@ pub struct Config {
     /// A witness policy file (docs/FORMAT.md §7.8): every witness in it with
     /// a URL is sent each new checkpoint to cosign. `None`: no witnesses.
     pub witness_policy_file: Option<PathBuf>,
+    /// Where to serve the web explorer (with the `[tls]` files when set);
+    /// `None`: off, except in a development node (see `web.rs`).
+    pub http_listen: Option<SocketAddr>,
+    /// Turns the development node's default web explorer off.
+    pub no_http: bool,
     /// Plaintext gRPC was asked for explicitly: allows a non-loopback
     /// listen address without TLS.
     pub plaintext: bool,
@@ -142,6 +150,8 @@ impl Default for Config {
             node_key_file: None,
             metrics_listen: None,
             witness_policy_file: None,
+            http_listen: None,
+            no_http: false,
             plaintext: false,
             tls: None,
             limits: Limits::default(),

@@ -18,6 +18,7 @@ mod service;
 mod status;
 mod tls;
 mod views;
+mod web;
 mod witnesses;
 
 use std::net::SocketAddr;
@@ -64,6 +65,14 @@ struct Args {
     /// it that has a URL, and published with their cosignatures.
     #[arg(long, value_name = "FILE")]
     witness_policy: Option<PathBuf>,
+    /// Serve the read-only web explorer on this address (HTTPS with the TLS
+    /// flags). A development node serves it at 127.0.0.1:8080 unless told
+    /// otherwise.
+    #[arg(long, value_name = "ADDR")]
+    http_listen: Option<SocketAddr>,
+    /// Do not serve the web explorer (a development node serves it by default).
+    #[arg(long, conflicts_with = "http_listen")]
+    no_http: bool,
     /// TLS: the server certificate chain (PEM, leaf first). Needs --tls-key.
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -142,6 +151,10 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.metrics_listen.is_some() {
         config.metrics_listen = args.metrics_listen;
     }
+    if args.http_listen.is_some() {
+        config.http_listen = args.http_listen;
+    }
+    config.no_http |= args.no_http;
     apply_tls_flags(&mut config, args.tls_cert, args.tls_key, args.tls_client_ca)?;
     config.plaintext |= args.plaintext;
     let runtime = tokio::runtime::Builder::new_multi_thread()

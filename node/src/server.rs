@@ -57,12 +57,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             })?;
     }
     let opened = bootstrap::open(&config)?;
-    let info = node_info(&opened.ledger)?;
+    let info = node_info(&opened.ledger, &opened.ledger_key)?;
     let size = opened.ledger.len();
     let (heads_tx, heads) = watch::channel(size);
     let limits = config.limits;
     let metrics = Metrics::new();
     metrics.set_chain_size(size);
+    let opened_ledger_key = opened.ledger_key;
     let (log, state, decider) = opened.ledger.into_parts();
     let node_key = decider.node_key().clone();
     let sizes = Sizes {
@@ -83,6 +84,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                 cluster_config,
                 &config.data_dir,
                 (log, state, decider),
+                opened_ledger_key,
                 sizes,
                 heads_tx,
                 metrics.clone(),
@@ -129,6 +131,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let address = listener.local_addr()?;
+    let web = crate::web::bind(&config, opened.dev_keys.is_some()).await?;
     announce(
         &config,
         transport,
@@ -137,6 +140,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         opened.dev_keys.as_deref(),
         size,
     )?;
+    if let Some(web) = &web {
+        println!("  explorer:       {}", web.url());
+    }
     if let Some(metrics_address) = config.metrics_listen {
         let metrics_listener = tokio::net::TcpListener::bind(metrics_address).await?;
         println!(
@@ -167,6 +173,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             rate_limit.intercept(request)
         },
     );
+    // The web explorer reads through this same service stack, as each viewer.
+    let web = web.map(|web| web.start(pledge_explorer::channel::boxed(service.clone())));
 
     server
         .max_concurrent_streams(Some(limits.max_concurrent_streams))
@@ -185,6 +193,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await?;
 
     tracing::info!("stopped accepting; draining the sequencer");
+    if let Some(web) = web {
+        web.abort();
+    }
     health
         .set_not_serving::<LedgerServiceServer<LedgerApi>>()
         .await;
@@ -218,7 +229,10 @@ impl Writes {
     }
 }
 
-fn node_info(ledger: &pledge_ledger::ledger::DiskLedger) -> anyhow::Result<pb::NodeInfo> {
+fn node_info(
+    ledger: &pledge_ledger::ledger::DiskLedger,
+    ledger_key: &pledge_ledger::crypto::PublicKey,
+) -> anyhow::Result<pb::NodeInfo> {
     let store = ledger.snapshot();
     let genesis = store.entry(0)?;
     let ledger_id = pledge_ledger::state::StateRead::ledger_id(&store)?.unwrap_or_default();
@@ -230,6 +244,7 @@ fn node_info(ledger: &pledge_ledger::ledger::DiskLedger) -> anyhow::Result<pb::N
         version: env!("CARGO_PKG_VERSION").into(),
         governance: governance.as_ref().map(crate::views::governance),
         cluster: None,
+        ledger_key: ledger_key.0.to_vec(),
     })
 }
 

@@ -268,3 +268,14 @@ pub fn status_name(status: pb::ReceiptStatus) -> Option<&'static str> {
         pb::ReceiptStatus::Unspecified => None,
     }
 }
+
+/// A member of the registry as the ledger lists it.
+pub fn member_spec(member: &pledge_ledger::model::Member) -> pb::MemberSpec {
+    pb::MemberSpec {
+        member_id: member.id,
+        name: member.name.clone(),
+        address: member.address.clone(),
+        public_key: member.public_key.0.to_vec(),
+        voter: member.voter,
+    }
+}

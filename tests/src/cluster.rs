@@ -71,15 +71,27 @@ impl Cluster {
     /// Creates and starts `size` members in `dir` (which must not exist),
     /// with a short election timeout (500–1000 ms, heartbeat 100 ms).
     pub async fn start(dir: &Path, size: u64) -> Cluster {
-        Cluster::create(dir, size, false).await
+        Cluster::create(dir, size, false, None).await
     }
 
     /// As [`Cluster::start`], every member-to-member link through a proxy.
     pub async fn start_with_proxies(dir: &Path, size: u64) -> Cluster {
-        Cluster::create(dir, size, true).await
+        Cluster::create(dir, size, true, None).await
     }
 
-    async fn create(dir: &Path, size: u64, proxied: bool) -> Cluster {
+    /// As [`Cluster::start`], each member building a snapshot every
+    /// `every` Raft entries and keeping `keep` entries behind it, so that
+    /// a member far behind catches up by snapshot.
+    pub async fn start_snapshotting(dir: &Path, size: u64, every: u64, keep: u64) -> Cluster {
+        Cluster::create(dir, size, false, Some((every, keep))).await
+    }
+
+    async fn create(
+        dir: &Path,
+        size: u64,
+        proxied: bool,
+        snapshots: Option<(u64, u64)>,
+    ) -> Cluster {
         let client_ports: Vec<u16> = (0..size).map(|_| free_port()).collect();
         let cluster_ports: Vec<u16> = (0..size).map(|_| free_port()).collect();
         let output = Command::new(binary("pledge-node"))
@@ -97,6 +109,19 @@ impl Cluster {
             "cluster-init failed: {}",
             String::from_utf8_lossy(&output.stderr)
         );
+        if let Some((every, keep)) = snapshots {
+            for id in 1..=size {
+                let path = dir.join(format!("member-{id}.toml"));
+                let text = std::fs::read_to_string(&path).unwrap().replace(
+                    "heartbeat_interval_ms = 100\n",
+                    &format!(
+                        "heartbeat_interval_ms = 100\nsnapshot_every_entries = {every}\n\
+                         keep_entries_after_snapshot = {keep}\n"
+                    ),
+                );
+                std::fs::write(&path, text).unwrap();
+            }
+        }
         let mut cluster = Cluster {
             dir: dir.to_path_buf(),
             size,
@@ -133,6 +158,46 @@ impl Cluster {
         }
     }
 
+    /// Prepares member `id`, not yet a member: the initial ledger that
+    /// `cluster-init` kept, a fresh
+    /// member key, and a configuration listing the first members and it
+    /// (no proxies on its links). Returns its key file and its member
+    /// address; `pledgectl cluster add` makes it a member, then
+    /// [`Cluster::start_member`] runs it.
+    pub fn prepare_member(&mut self, id: u64) -> (PathBuf, String) {
+        let data_dir = self.data_dir(id);
+        copy_dir(&self.dir.join("initial"), &data_dir, "node-key.json");
+        let key = pledge_ledger::crypto::generate_signing_key().unwrap();
+        let key_file = data_dir.join("node-key.json");
+        pledge_ledger::keyfile::KeyFile::new("node", &key)
+            .write(&key_file)
+            .unwrap();
+        let (client, cluster) = (free_port(), free_port());
+        let first = std::fs::read_to_string(self.config_path(1)).unwrap();
+        let ledger_key = first
+            .lines()
+            .find(|l| l.starts_with("ledger_key"))
+            .unwrap()
+            .to_owned();
+        let mut members = first[first.find("\n[[cluster.members]]").unwrap()..].to_owned();
+        if let Some(dial) = members.find("\n[cluster.dial]") {
+            members.truncate(dial);
+        }
+        let address = format!("http://127.0.0.1:{cluster}");
+        let text = format!(
+            "data_dir = {data_dir:?}\nlisten = \"127.0.0.1:{client}\"\n\n[cluster]\nmember_id = {id}\n\
+             {ledger_key}\ncluster_listen = \"127.0.0.1:{cluster}\"\nelection_timeout_ms = [500, 1000]\n\
+             heartbeat_interval_ms = 100\n{members}\n[[cluster.members]]\nid = {id}\nname = \"member-{id}\"\n\
+             address = \"{address}\"\nclient_address = \"http://127.0.0.1:{client}\"\n",
+            data_dir = std::path::absolute(&data_dir)
+                .unwrap()
+                .display()
+                .to_string(),
+        );
+        std::fs::write(self.config_path(id), text).unwrap();
+        (key_file, address)
+    }
+
     pub fn config_path(&self, id: u64) -> PathBuf {
         self.dir.join(format!("member-{id}.toml"))
     }
@@ -146,6 +211,17 @@ impl Cluster {
         assert!(!self.running.contains_key(&id), "member {id} is running");
         let node = Node::start_member(&self.config_path(id), &self.data_dir(id));
         self.running.insert(id, node);
+    }
+
+    /// Replaces stopped member `id`'s data with the initial ledger, keeping
+    /// only its key: a disk lost and the member restored.
+    pub fn wipe(&mut self, id: u64) {
+        assert!(!self.running.contains_key(&id), "member {id} is running");
+        let data_dir = self.data_dir(id);
+        let key = std::fs::read(data_dir.join("node-key.json")).unwrap();
+        std::fs::remove_dir_all(&data_dir).unwrap();
+        copy_dir(&self.dir.join("initial"), &data_dir, "node-key.json");
+        std::fs::write(data_dir.join("node-key.json"), key).unwrap();
     }
 
     /// Kills member `id` with SIGKILL, as a crash would.
@@ -238,6 +314,24 @@ impl Cluster {
                 heads.iter().map(|h| h.size).collect::<Vec<_>>()
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// Copies `from` to `to`, leaving out files named `except`.
+fn copy_dir(from: &Path, to: &Path, except: &str) {
+    std::fs::create_dir_all(to).unwrap();
+    for item in std::fs::read_dir(from).unwrap() {
+        let item = item.unwrap();
+        if item.file_name() == except {
+            continue;
+        }
+        let target = to.join(item.file_name());
+        match item.file_type().unwrap().is_dir() {
+            true => copy_dir(&item.path(), &target, except),
+            false => {
+                std::fs::copy(item.path(), &target).unwrap();
+            }
         }
     }
 }

@@ -10,6 +10,7 @@ mod e2e {
     mod cli;
     mod cluster;
     mod double_pledge;
+    mod explorer;
     mod faults;
     mod frauds;
     mod hostile;

@@ -659,6 +659,30 @@ pub enum Rejection {
         /// The entry time.
         now_ms: u64,
     },
+
+    // ----- the registry's members -----
+    /// A membership entry changes more than one voter at once.
+    #[error(
+        "a membership change may add or remove one voter at a time; this one adds {added:?} and removes {removed:?} (member ids, compared with the membership of entry {since})"
+    )]
+    MembershipChangeTooLarge {
+        /// Voters added (member ids).
+        added: Vec<u64>,
+        /// Voters removed (member ids).
+        removed: Vec<u64>,
+        /// The membership entry in force.
+        since: Seq,
+    },
+    /// The node that was to sequence the transaction may no longer seal:
+    /// its key is not a voter's in the membership in force. Nothing was
+    /// decided; the same envelope may be sent to the registry's leader.
+    #[error(
+        "this node may no longer seal entries: its key is not a voter's key in the membership of entry {since}; send the same envelope to the registry's current leader"
+    )]
+    SealerNotAMember {
+        /// The membership entry in force.
+        since: Seq,
+    },
 }
 
 /// Every reason code, in the order of [`Rejection`]'s variants.
@@ -719,6 +743,8 @@ pub const ALL_REASONS: &[&str] = &[
     "PLEDGE_NOT_FOUND",
     "PLEDGE_NOT_ACTIVE",
     "ENFORCEMENT_BEFORE_MATURITY",
+    "MEMBERSHIP_CHANGE_TOO_LARGE",
+    "SEALER_NOT_A_MEMBER",
 ];
 
 impl Rejection {
@@ -783,6 +809,8 @@ impl Rejection {
             PledgeNotFound { .. } => "PLEDGE_NOT_FOUND",
             PledgeNotActive { .. } => "PLEDGE_NOT_ACTIVE",
             EnforcementBeforeMaturity { .. } => "ENFORCEMENT_BEFORE_MATURITY",
+            MembershipChangeTooLarge { .. } => "MEMBERSHIP_CHANGE_TOO_LARGE",
+            SealerNotAMember { .. } => "SEALER_NOT_A_MEMBER",
         }
     }
 
@@ -846,7 +874,9 @@ impl Rejection {
             | NotInPast { .. }
             | QuantityOverflow { .. }
             | PledgeNotActive { .. }
-            | EnforcementBeforeMaturity { .. } => RejectionKind::FailedPrecondition,
+            | EnforcementBeforeMaturity { .. }
+            | MembershipChangeTooLarge { .. }
+            | SealerNotAMember { .. } => RejectionKind::FailedPrecondition,
         }
     }
 

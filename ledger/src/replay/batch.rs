@@ -53,6 +53,8 @@ pub struct BatchReplayer {
 struct Prepared {
     entry: Result<(Entry, Digest), DecodeError>,
     seal_ok: bool,
+    /// The key `seal_ok` refers to (`None`: seals unchecked).
+    seal_key: Option<PublicKey>,
     envelope: Result<VerifiedEnvelope, EnvelopeError>,
 }
 
@@ -77,7 +79,10 @@ impl BatchReplayer {
             return Ok(());
         }
         let previous = std::mem::take(&mut self.pending);
-        let node_key = self.replayer.node_key;
+        // The seals are batch-verified under the key most likely to have
+        // sealed them (the first allowed one); one that does not verify is
+        // checked against every allowed key, in order, when it is applied.
+        let node_key = self.replayer.sealers().map(|s| s.likely());
         let threads = self.threads;
         let replayer = &mut self.replayer;
         let (applied, prepared) = std::thread::scope(|scope| {
@@ -144,10 +149,15 @@ fn apply_one(replayer: &mut Replayer, item: Prepared) -> Result<(), ReplayError>
         .cursor
         .check_links(&entry)
         .map_err(|e| fail(e.into()))?;
-    if let Some(key) = replayer.node_key
-        && !item.seal_ok
-    {
-        return Err(fail(ChainError::BadSeal { seq, node_key: key }.into()));
+    if let Some(sealers) = &mut replayer.sealers {
+        match item.seal_key {
+            // Verified in the batch under a key still allowed here (a
+            // membership entry earlier in the chunk may have changed them).
+            Some(key) if item.seal_ok && sealers.allows(&key) => sealers.sealed_by(key),
+            _ => {
+                sealers.check(&entry, &hash).map_err(|e| fail(e.into()))?;
+            }
+        }
     }
     let verified = item.envelope.map_err(|e| fail(e.into()))?;
     let ctx = EntryContext {
@@ -165,7 +175,7 @@ fn apply_one(replayer: &mut Replayer, item: Prepared) -> Result<(), ReplayError>
         Err(ApplyError::Store(error)) => return Err(fail(error.into())),
     };
     replayer.state.merge(changes);
-    replayer.cursor.advance(&entry, hash);
+    replayer.advance(&entry, hash);
     Ok(())
 }
 
@@ -215,6 +225,7 @@ fn prepare(records: &[Vec<u8>], node_key: Option<&PublicKey>) -> Vec<Prepared> {
             Prepared {
                 entry,
                 seal_ok: seal_ok[i],
+                seal_key: node_key.copied(),
                 envelope,
             }
         })

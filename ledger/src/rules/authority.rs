@@ -45,7 +45,8 @@ pub fn required_parties<S: StateRead + ?Sized>(
             .collect(),
         Operation::AdmitParticipant(_)
         | Operation::RecoverKey { .. }
-        | Operation::RevokeParticipant { .. } => vec![quorum(state)?],
+        | Operation::RevokeParticipant { .. }
+        | Operation::ChangeMembership { .. } => vec![quorum(state)?],
         Operation::RotateKey { participant_id, .. } => vec![party(participant_id, "key owner")],
         Operation::RegisterTank(t) => vec![
             party(&t.warehouse_id, "warehouse"),

@@ -15,12 +15,13 @@
 //!    │            longer than the genesis allows
 //!    ├─ authority (authority.rs): who must sign, and did exactly they sign
 //!    └─ the operation (participants.rs, stock.rs, custody.rs, receipts.rs,
-//!                      pledges.rs, freeze.rs)
+//!                      pledges.rs, freeze.rs, membership.rs)
 //! ```
 
 mod authority;
 mod custody;
 mod freeze;
+mod membership;
 mod participants;
 mod pledges;
 mod receipts;
@@ -184,6 +185,7 @@ fn apply_operation<S: StateRead + ?Sized>(
             freeze::freeze(state, receipt_id, regulator, order_reference, ctx)
         }
         Operation::UnfreezeReceipt { receipt_id, .. } => freeze::unfreeze(state, receipt_id),
+        Operation::ChangeMembership { members, .. } => membership::change(state, members, ctx),
     }
 }
 

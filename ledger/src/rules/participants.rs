@@ -198,7 +198,10 @@ fn require_quorum_survives<S: StateRead + ?Sized>(state: &S, id: &str) -> RuleRe
     Ok(())
 }
 
-fn require_unused_key<S: StateRead + ?Sized>(state: &S, key: &PublicKey) -> RuleResult<()> {
+pub(super) fn require_unused_key<S: StateRead + ?Sized>(
+    state: &S,
+    key: &PublicKey,
+) -> RuleResult<()> {
     match state.key_owner(key)? {
         Some(owner) => Err(Rejection::KeyInUse {
             key: key.to_hex(),

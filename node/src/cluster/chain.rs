@@ -5,7 +5,8 @@
 //!
 //! ```text
 //!   openraft apply(Group) ──▶ MemberChain::apply_group
-//!                               │ each entry: seq, previous-hash link, time, seal (the ledger's key)
+//!                               │ each entry: seq, previous-hash link, time, seal (a key allowed
+//!                               │   there: a voter's of the membership in force, docs/FORMAT.md §3.1)
 //!                               │ entries the chain already holds: byte for byte the same, or a fault
 //!                               │ EntryLog::append (fdatasync)
 //!                               │ catch_up: the state store replays the new entries with the rules
@@ -18,8 +19,7 @@ use std::sync::Arc;
 use pledge_cluster::network::ChainRecords;
 use pledge_cluster::state_machine::{Chain, ChainFault};
 use pledge_cluster::types::{Group, StateSnapshot};
-use pledge_ledger::chain::ChainCursor;
-use pledge_ledger::crypto::PublicKey;
+use pledge_ledger::chain::{ChainCursor, Sealers};
 use pledge_ledger::ledger::catch_up;
 use pledge_ledger::store::log::{EntryLog, LogReader};
 use pledge_ledger::store::{DiskStateStore, LogRead, LogStore, StateStore};
@@ -35,20 +35,20 @@ pub struct MemberChain {
     log: EntryLog,
     state: DiskStateStore,
     head: ChainCursor,
-    seal_key: PublicKey,
+    sealers: Sealers,
     published: Arc<NodePublished>,
     heads: watch::Sender<u64>,
     metrics: Arc<Metrics>,
 }
 
 impl MemberChain {
-    /// The chain over an opened, recovered ledger whose entries are sealed
-    /// under `seal_key`.
+    /// The chain over an opened, recovered ledger whose next entry may be
+    /// sealed by `sealers`.
     pub fn new(
         log: EntryLog,
         state: DiskStateStore,
         head: ChainCursor,
-        seal_key: PublicKey,
+        sealers: Sealers,
         heads: watch::Sender<u64>,
         metrics: Arc<Metrics>,
     ) -> MemberChain {
@@ -57,7 +57,7 @@ impl MemberChain {
             log,
             state,
             head,
-            seal_key,
+            sealers,
             published,
             heads,
             metrics,
@@ -93,6 +93,7 @@ impl MemberChain {
         records: impl Iterator<Item = &'a [u8]>,
     ) -> Result<(), ChainFault> {
         let mut cursor = self.head;
+        let mut sealers = self.sealers.clone();
         let mut fresh = Vec::new();
         for (offset, record) in records.enumerate() {
             let seq = first + offset as u64;
@@ -100,9 +101,9 @@ impl MemberChain {
                 self.check_held(seq, record)?;
                 continue;
             }
-            cursor
-                .check_record(record, Some(&self.seal_key))
-                .map_err(fault)?;
+            let entry = cursor.check_record(record, None).map_err(fault)?;
+            sealers.check(&entry, &cursor.head_hash).map_err(fault)?;
+            sealers.follow(&entry);
             fresh.push(record);
         }
         if fresh.is_empty() {
@@ -110,6 +111,7 @@ impl MemberChain {
         }
         self.log.append(&fresh).map_err(fault)?;
         self.head = cursor;
+        self.sealers = sealers;
         self.catch_up()
     }
 

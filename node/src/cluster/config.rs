@@ -4,6 +4,7 @@
 //! ```toml
 //! [cluster]
 //! member_id = 2
+//! ledger_key = "9f3c…"                   # hex: the key that sealed the genesis (member 1's, from cluster-init)
 //! cluster_listen = "10.1.0.2:50071"      # member-to-member gRPC (Raft, forwarding); not for clients
 //! election_timeout_ms = [1000, 2000]
 //! heartbeat_interval_ms = 250
@@ -26,6 +27,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
+use pledge_ledger::crypto::{PublicKey, decode_lower_hex};
 use serde::Deserialize;
 
 /// The `[cluster]` section.
@@ -34,6 +36,11 @@ use serde::Deserialize;
 pub struct ClusterConfig {
     /// This member's id (1 ..= 2⁶³).
     pub member_id: u64,
+    /// The ledger key, hex: the key that sealed the genesis and every
+    /// entry up to the first membership entry (docs/FORMAT.md §3.1). When
+    /// absent, this member's own key (the member that created the ledger).
+    #[serde(default)]
+    pub ledger_key: Option<String>,
     /// Where the member-to-member service listens.
     pub cluster_listen: SocketAddr,
     /// A follower waits a random time in this range before an election.
@@ -132,6 +139,20 @@ impl ClusterConfig {
             }
         }
         Ok(())
+    }
+
+    /// The ledger key, when the configuration names one.
+    pub fn ledger_key(&self) -> anyhow::Result<Option<PublicKey>> {
+        self.ledger_key
+            .as_deref()
+            .map(|hex| {
+                decode_lower_hex(hex)
+                    .and_then(|bytes| PublicKey::from_slice(&bytes))
+                    .ok_or_else(|| {
+                        anyhow::anyhow!("[cluster] ledger_key is not 32 bytes of lower-case hex")
+                    })
+            })
+            .transpose()
     }
 
     /// The address to dial member `id` at from here.

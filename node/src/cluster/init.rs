@@ -3,19 +3,32 @@
 //!
 //! `cluster-init` creates one directory per member, all holding the same
 //! initial ledger (a development genesis with the demo participants and
-//! tanks, committed once and copied, so that every member's chain is the
-//! same from entry 0), the same ledger key and the demo keys, and one
-//! configuration file per member listing them all. `dev-cluster` does that
-//! (unless the directory exists) and runs the members until ctrl-c.
+//! tanks, then a membership entry signed by the demo quorum naming every
+//! member with its own seal key; committed once and copied, so that every
+//! member's chain is the same from entry 0), each member's own key, the
+//! demo keys, and one configuration file per member listing them all and
+//! the ledger key (member 1's, which sealed the genesis); `initial/` keeps
+//! that ledger without any key, for members added later. `dev-cluster`
+//! does that (unless the directory exists) and runs the members until
+//! ctrl-c.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::Duration;
 
-use anyhow::{Context as _, bail};
+use anyhow::{Context as _, anyhow, bail};
+use ed25519_dalek::SigningKey;
+use pledge_ledger::crypto;
+use pledge_ledger::demo;
+use pledge_ledger::envelope::EnvelopeBuilder;
+use pledge_ledger::keyfile::KeyFile;
+use pledge_ledger::ledger::DiskLedger;
+use pledge_ledger::ops;
 
 use crate::bootstrap;
 use crate::config::Config;
+use crate::dev::DEV_LEDGER_ID;
+use crate::pipeline::now_ms;
 
 /// The shape of a local cluster.
 #[derive(Debug, Clone, clap::Args)]
@@ -85,9 +98,22 @@ pub fn init(args: &InitArgs) -> anyhow::Result<()> {
         data_dir: first.clone(),
         ..Config::default()
     };
-    drop(bootstrap::open(&seed).context("creating the initial ledger")?);
-    for id in 2..=args.nodes {
-        copy_dir(&first, &member_dir(&args.dir, id))?;
+    let mut opened = bootstrap::open(&seed).context("creating the initial ledger")?;
+    let first_key = read_key(&seed.node_key_path())?;
+    let mut keys = vec![first_key];
+    for _ in 2..=args.nodes {
+        keys.push(crypto::generate_signing_key().map_err(|e| anyhow!("random source: {e}"))?);
+    }
+    let ledger_key = opened.ledger_key;
+    write_membership(&mut opened.ledger, &first, &keys, &ports)?;
+    drop(opened);
+    // The initial ledger without any key: where a member added later, or
+    // one whose data is lost, starts from.
+    copy_dir(&first, &args.dir.join("initial"), &seed.node_key_path())?;
+    for (index, key) in keys.iter().enumerate().skip(1) {
+        let dir = member_dir(&args.dir, index as u64 + 1);
+        copy_dir(&first, &dir, &seed.node_key_path())?;
+        KeyFile::new("node", key).write(&dir.join("node-key.json"))?;
     }
     let members = members_toml(&ports);
     for (index, (client, cluster)) in ports.iter().enumerate() {
@@ -95,6 +121,7 @@ pub fn init(args: &InitArgs) -> anyhow::Result<()> {
         let dir = std::path::absolute(member_dir(&args.dir, id))?;
         let text = format!(
             "data_dir = {data_dir:?}\nlisten = \"127.0.0.1:{client}\"\n\n[cluster]\nmember_id = {id}\n\
+             ledger_key = \"{ledger_key}\"\n\
              cluster_listen = \"127.0.0.1:{cluster}\"\nelection_timeout_ms = [{low}, {high}]\n\
              heartbeat_interval_ms = {heartbeat}\n{members}",
             data_dir = dir.display().to_string(),
@@ -121,6 +148,51 @@ pub fn init(args: &InitArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Commits the membership entry naming member i+1 with `keys[i]`, signed
+/// by the demo quorum whose keys are in `first/dev-keys`.
+fn write_membership(
+    ledger: &mut DiskLedger,
+    first: &Path,
+    keys: &[SigningKey],
+    ports: &[(u16, u16)],
+) -> anyhow::Result<()> {
+    let members = keys
+        .iter()
+        .zip(ports)
+        .enumerate()
+        .map(|(index, (key, (_, cluster)))| {
+            let id = index as u64 + 1;
+            let address = format!("http://127.0.0.1:{cluster}");
+            let name = format!("member-{id}");
+            ops::cluster_member(id, &name, &address, &crypto::public_key(key), true)
+        })
+        .collect();
+    let now = now_ms();
+    let tx = ops::transaction(
+        DEV_LEDGER_ID,
+        "cluster-membership-1",
+        (now - 60_000, now + 3_600_000),
+        ops::change_membership(members, "the cluster's first members (cluster-init)"),
+    );
+    let mut envelope = EnvelopeBuilder::new(&tx);
+    for id in demo::QUORUM {
+        let key = read_key(&first.join("dev-keys").join(format!("{id}.json")))?;
+        envelope = envelope.sign(id, &key);
+    }
+    let verified = envelope.build().verify()?;
+    let results = ledger.append_group(&[verified], now)?;
+    if let Some(Err(rejection)) = results.into_iter().next() {
+        bail!("the membership entry was refused: {rejection}");
+    }
+    Ok(())
+}
+
+fn read_key(path: &Path) -> anyhow::Result<SigningKey> {
+    KeyFile::read(path)?
+        .signing_key()
+        .map_err(|reason| anyhow!("{}: {reason}", path.display()))
+}
+
 fn member_dir(dir: &Path, id: u64) -> PathBuf {
     dir.join(format!("member-{id}"))
 }
@@ -137,13 +209,17 @@ fn members_toml(ports: &[(u16, u16)]) -> String {
     text
 }
 
-fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
+/// Copies `from` to `to`, leaving out the file `except` (a member's key).
+fn copy_dir(from: &Path, to: &Path, except: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(to)?;
     for item in std::fs::read_dir(from)? {
         let item = item?;
         let target = to.join(item.file_name());
+        if item.path() == except {
+            continue;
+        }
         if item.file_type()?.is_dir() {
-            copy_dir(&item.path(), &target)?;
+            copy_dir(&item.path(), &target, except)?;
         } else {
             std::fs::copy(item.path(), &target)
                 .with_context(|| format!("copying {}", item.path().display()))?;

@@ -12,14 +12,18 @@
 //!  readers (any member) ◀── Published
 //! ```
 //!
-//! The members are listed in the `[cluster]` configuration (the same list
-//! on every member), and every member starts from the same initial ledger
+//! The members are ledger data: the membership entry in force lists each
+//! member's id, address and seal key (docs/FORMAT.md §3.1). The `[cluster]`
+//! configuration lists the same members (with the client addresses and
+//! timing the ledger does not hold) and a member refuses to start when the
+//! two disagree. Every member starts from the same initial ledger
 //! (`pledge-node cluster-init`), so each chain is byte-identical from entry
-//! 0. Entries are sealed with the ledger's key, which every member holds.
+//! 0; each member seals the entries it sequences with its own key.
 
 mod chain;
 pub mod config;
 pub mod init;
+mod reconcile;
 mod sequencing;
 
 use std::collections::{BTreeMap, HashMap};
@@ -35,9 +39,13 @@ use pledge_cluster::network::Network;
 use pledge_cluster::service::{Answer, Member, RaftServer};
 use pledge_cluster::state_machine::LedgerMachine;
 use pledge_cluster::types::{MemberId, MemberNode, TypeConfig};
-use pledge_ledger::chain::ChainCursor;
+use pledge_ledger::chain::{ChainCursor, Sealers};
+use pledge_ledger::crypto::PublicKey;
 use pledge_ledger::ledger::Decider;
+use pledge_ledger::model::Membership;
+use pledge_ledger::state::StateRead;
 use pledge_ledger::store::DiskStateStore;
+use pledge_ledger::store::StateStore;
 use pledge_ledger::store::log::EntryLog;
 use pledge_ledger::view::LedgerRead;
 use pledge_proto::cluster::{self as cpb, raft_service_client::RaftServiceClient};
@@ -51,6 +59,7 @@ use crate::metrics::Metrics;
 use crate::pipeline::{Sequencer, Sizes};
 use crate::service::LedgerApi;
 use crate::status;
+use crate::views;
 use config::ClusterConfig;
 
 /// Snapshots larger than this are refused from another member.
@@ -73,15 +82,21 @@ pub async fn start(
     config: &ClusterConfig,
     data_dir: &std::path::Path,
     (log, state, decider): (EntryLog, DiskStateStore, Decider),
+    ledger_key: PublicKey,
     sizes: Sizes,
     heads: watch::Sender<u64>,
     metrics: Arc<Metrics>,
 ) -> anyhow::Result<Started> {
     config.check()?;
     let head = decider.head();
-    let seal_key = decider.node_public_key();
     let key = decider.node_key().clone();
-    let member_chain = chain::MemberChain::new(log, state, head, seal_key, heads, metrics);
+    let membership = state.view().membership()?;
+    check_membership(config, membership.as_ref(), &decider.node_public_key())?;
+    let sealers = match &membership {
+        Some(membership) => Sealers::listed(membership),
+        None => Sealers::ledger_key(ledger_key),
+    };
+    let member_chain = chain::MemberChain::new(log, state, head, sealers, heads, metrics);
     let published = member_chain.published();
     let records = Arc::new(member_chain.records());
     let raft_dir = data_dir.join("raft");
@@ -98,8 +113,14 @@ pub async fn start(
     )
     .await
     .context("cannot start Raft")?;
-    initialize(&raft, config).await?;
+    initialize(&raft, config, membership.as_ref()).await?;
     let (sequencer, submissions) = crate::pipeline::queue(sizes.queue_depth);
+    tokio::spawn(reconcile::run(
+        raft.clone(),
+        config.member_id,
+        published.clone(),
+        dial_overrides(config),
+    ));
     tokio::spawn(sequencing::run(
         submissions,
         raft.clone(),
@@ -111,9 +132,47 @@ pub async fn start(
     ));
     Ok(Started {
         sequencer,
-        published,
-        cluster: ClusterHandle::new(raft, config.clone()),
+        published: published.clone(),
+        cluster: ClusterHandle::new(raft, config.clone(), published),
     })
+}
+
+/// This member's key must be the one the ledger's membership lists for it
+/// (a member not yet listed waits to be added: it starts, but never
+/// sequences). The configuration's member list only adds what the ledger
+/// does not hold (client addresses, dial overrides); a difference between
+/// the two is reported, and the ledger wins.
+fn check_membership(
+    config: &ClusterConfig,
+    membership: Option<&Membership>,
+    own_key: &PublicKey,
+) -> anyhow::Result<()> {
+    let Some(membership) = membership else {
+        anyhow::bail!(
+            "the ledger lists no members (no membership entry): a cluster starts from a ledger \
+             whose membership entry names its members (pledge-node cluster-init writes one)"
+        );
+    };
+    let listed: Vec<u64> = membership.members.iter().map(|m| m.id).collect();
+    let mut configured: Vec<u64> = config.members.iter().map(|m| m.id).collect();
+    configured.sort_unstable();
+    if listed != configured {
+        tracing::warn!(
+            ?listed,
+            ?configured,
+            entry = membership.since,
+            "[cluster] members differ from the ledger's membership entry; the ledger's apply"
+        );
+    }
+    match membership.member(config.member_id) {
+        Some(me) if me.public_key != *own_key => anyhow::bail!(
+            "this node's key {own_key} is not the key the ledger's membership entry {} lists for \
+             member {}: start each member with its own member key",
+            membership.since,
+            config.member_id
+        ),
+        _ => Ok(()),
+    }
 }
 
 /// How long a leader may go without hearing from a majority before it takes
@@ -145,17 +204,30 @@ fn dial_overrides(config: &ClusterConfig) -> BTreeMap<MemberId, String> {
         .collect()
 }
 
-/// Every member initialises the same membership on its first start (safe
-/// in openraft: the vote decides); later starts find it already there.
-async fn initialize(raft: &Raft<TypeConfig>, config: &ClusterConfig) -> anyhow::Result<()> {
-    let members: BTreeMap<MemberId, MemberNode> = config
-        .members
+/// Every member initialises Raft with the voters of the ledger's
+/// membership on its first start (safe in openraft: the vote decides);
+/// later starts find it already there.
+async fn initialize(
+    raft: &Raft<TypeConfig>,
+    config: &ClusterConfig,
+    membership: Option<&Membership>,
+) -> anyhow::Result<()> {
+    let listed = membership.map(|m| m.members.as_slice()).unwrap_or_default();
+    let is_voter = |m: &&pledge_ledger::model::Member| m.voter;
+    if !listed
         .iter()
+        .filter(is_voter)
+        .any(|m| m.id == config.member_id)
+    {
+        // Not a first member: the leader adds it as a learner.
+        return Ok(());
+    }
+    let members: BTreeMap<MemberId, MemberNode> = listed
+        .iter()
+        .filter(is_voter)
         .map(|m| {
-            let node = MemberNode {
-                address: m.address.clone(),
-            };
-            (m.id, node)
+            let address = config.dial_address(m.id).unwrap_or(m.address.clone());
+            (m.id, MemberNode { address })
         })
         .collect();
     match raft.initialize(members).await {
@@ -240,6 +312,7 @@ pub struct ClusterHandle {
 struct Inner {
     raft: Raft<TypeConfig>,
     config: ClusterConfig,
+    published: Arc<NodePublished>,
     peers: Mutex<HashMap<MemberId, RaftServiceClient<Channel>>>,
 }
 
@@ -252,11 +325,16 @@ impl std::fmt::Debug for ClusterHandle {
 }
 
 impl ClusterHandle {
-    fn new(raft: Raft<TypeConfig>, config: ClusterConfig) -> ClusterHandle {
+    fn new(
+        raft: Raft<TypeConfig>,
+        config: ClusterConfig,
+        published: Arc<NodePublished>,
+    ) -> ClusterHandle {
         ClusterHandle {
             inner: Arc::new(Inner {
                 raft,
                 config,
+                published,
                 peers: Mutex::default(),
             }),
         }
@@ -311,9 +389,18 @@ impl ClusterHandle {
         if let Some(client) = peers.get(&id) {
             return Ok(client.clone());
         }
-        let address = self.inner.config.dial_address(id).ok_or_else(|| {
-            self.unavailable("NO_LEADER", format!("member {id} is not listed"), None)
-        })?;
+        let listed = || {
+            let ledger = self.inner.published.load().membership().ok().flatten()?;
+            ledger.member(id).map(|m| m.address.clone())
+        };
+        let address = self
+            .inner
+            .config
+            .dial_address(id)
+            .or_else(listed)
+            .ok_or_else(|| {
+                self.unavailable("NO_LEADER", format!("member {id} is not listed"), None)
+            })?;
         let endpoint = Endpoint::from_shared(address)
             .map_err(|e| Status::internal(format!("member {id}'s address: {e}")))?
             .connect_timeout(Duration::from_secs(1))
@@ -369,36 +456,68 @@ impl ClusterHandle {
             ServerState::Candidate => pb::MemberRole::Candidate,
             ServerState::Learner | ServerState::Shutdown => pb::MemberRole::Learner,
         };
-        let voters: Vec<MemberId> = metrics.membership_config.membership().voter_ids().collect();
+        let raft_members = metrics.membership_config.membership();
+        let voters: Vec<MemberId> = raft_members.voter_ids().collect();
         let matched = metrics.replication.clone().unwrap_or_default();
-        let members = config
+        let ledger = self.inner.published.load().membership().ok().flatten();
+        let listed = |id: MemberId| ledger.as_ref().and_then(|m| m.member(id));
+        let ids: std::collections::BTreeSet<MemberId> = config
             .members
             .iter()
-            .map(|m| pb::ClusterMember {
-                member_id: m.id,
-                name: m.name.clone(),
-                address: m.address.clone(),
-                client_address: m.client_address.clone(),
-                voter: voters.contains(&m.id),
-                matched_index: match m.id == config.member_id {
-                    true => metrics.last_log_index,
-                    false => matched.get(&m.id).copied().flatten().map(|l| l.index),
-                },
+            .map(|m| m.id)
+            .chain(raft_members.nodes().map(|(id, _)| *id))
+            .chain(ledger.iter().flat_map(|m| m.members.iter().map(|m| m.id)))
+            .collect();
+        let members = ids
+            .into_iter()
+            .map(|id| {
+                let configured = config.member(id);
+                pb::ClusterMember {
+                    member_id: id,
+                    name: listed(id)
+                        .map(|m| m.name.clone())
+                        .or(configured.map(|m| m.name.clone()))
+                        .unwrap_or_default(),
+                    address: config
+                        .dial_address(id)
+                        .or(listed(id).map(|m| m.address.clone()))
+                        .unwrap_or_default(),
+                    client_address: configured
+                        .map(|m| m.client_address.clone())
+                        .unwrap_or_default(),
+                    voter: voters.contains(&id),
+                    matched_index: match id == config.member_id {
+                        true => metrics.last_log_index,
+                        false => matched.get(&id).copied().flatten().map(|l| l.index),
+                    },
+                    public_key: listed(id)
+                        .map(|m| m.public_key.0.to_vec())
+                        .unwrap_or_default(),
+                }
             })
             .collect();
-        let leader = metrics.current_leader.and_then(|id| config.member(id));
+        let leader_address = metrics
+            .current_leader
+            .and_then(|id| config.member(id))
+            .map(|l| l.client_address.clone())
+            .unwrap_or_default();
         let leader_ready = role == pb::MemberRole::Leader
             && sequencing::not_ready(&metrics, config.member_id, quorum_stale_ms(config)).is_none();
         pb::ClusterInfo {
             member_id: config.member_id,
             role: role.into(),
             term: metrics.current_term,
-            leader_id: leader.map_or(0, |l| l.id),
-            leader_address: leader.map(|l| l.client_address.clone()).unwrap_or_default(),
+            leader_id: metrics.current_leader.unwrap_or(0),
+            leader_address,
             members,
             applied_index: metrics.last_applied.map(|l| l.index),
             chain_size,
             leader_ready,
+            ledger_members: ledger
+                .as_ref()
+                .map(|m| m.members.iter().map(views::member_spec).collect())
+                .unwrap_or_default(),
+            membership_entry: ledger.as_ref().map_or(0, |m| m.since),
         }
     }
 }

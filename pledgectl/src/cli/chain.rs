@@ -43,8 +43,10 @@ pub struct AuditArgs {
     /// Audit this export file instead of the node's chain.
     #[arg(long, value_name = "FILE")]
     file: Option<PathBuf>,
-    /// The node's public key that seals every entry, 64 hex digits
-    /// (default: as the node reports it; pin it for an independent audit).
+    /// The ledger key, 64 hex digits: the key that sealed the genesis (a
+    /// single node's key; in a registry of several nodes, the key the
+    /// membership entries take over from, docs/FORMAT.md §3.1). Default:
+    /// as the node reports it; pin it for an independent audit.
     #[arg(long, value_name = "HEX")]
     node_key: Option<String>,
     /// A signed checkpoint note (e.g. one a bank kept) the chain must agree with.
@@ -163,7 +165,7 @@ fn field_text(value: &Value) -> String {
 pub async fn audit(ctx: &Context, args: AuditArgs) -> anyhow::Result<ExitCode> {
     let node_key = match &args.node_key {
         Some(hex) => keys::parse_public_key(hex)?,
-        None => audit::node_key_of(ctx.client().await?)
+        None => audit::ledger_key_of(ctx.client().await?)
             .await
             .context("asking the node for its key (or give --node-key)")?,
     };
@@ -210,7 +212,14 @@ pub async fn audit(ctx: &Context, args: AuditArgs) -> anyhow::Result<ExitCode> {
         .state
         .clone()
         .unwrap_or_else(|| default_state_file(&ledger_id, &node_key));
-    let trust = args.witnesses.trust(node_key)?;
+    // Checkpoints are signed by the ledger key or, in a registry of several
+    // nodes, by a member whose key the chain lists (docs/FORMAT.md §7.2).
+    let mut trust = args.witnesses.trust(node_key)?;
+    if let Verdict::Verified { sealers, .. } = &verdict {
+        trust
+            .log_keys
+            .extend(sealers.iter().filter(|k| **k != node_key));
+    }
     let agreed = check_checkpoints(&witness, &ledger_id, &trust, &state, &args, node_latest);
     match agreed {
         Ok(newest) => {
@@ -319,7 +328,9 @@ fn print_verdict(
         .unwrap_or_default();
     let checkpoint = tree.and_then(|(_, c)| c).map(|c| c.checkpoint.size);
     let value = match verdict {
-        Verdict::Verified { entries, head_hash } => json!({
+        Verdict::Verified {
+            entries, head_hash, ..
+        } => json!({
             "verified": true, "entries": entries, "head_hash": head_hash.to_hex(), "node_key": node_key,
             "tree_root": root, "checkpoint_size": checkpoint,
         }),

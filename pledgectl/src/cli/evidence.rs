@@ -83,7 +83,7 @@ pub struct VerifyBundleArgs {
 async fn node_key(ctx: &Context, given: Option<&str>) -> anyhow::Result<PublicKey> {
     match given {
         Some(hex) => Ok(keys::parse_public_key(hex)?),
-        None => audit::node_key_of(ctx.client().await?)
+        None => audit::ledger_key_of(ctx.client().await?)
             .await
             .context("asking the node for its key (or give --node-key)"),
     }

@@ -1,6 +1,7 @@
 //! The `pledgectl` command tree and the context its commands share.
 
 mod chain;
+mod cluster;
 mod drafts;
 mod evidence;
 mod keys;
@@ -105,6 +106,9 @@ pub enum Command {
     Unfreeze(regulator::OrderArgs),
     /// The node's identity: ledger id, node key, genesis hash, version.
     Info,
+    /// The registry's members (status; add, promote, remove: the quorum).
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCommand),
     /// The chain head: size, head hash, Merkle root.
     Head,
     /// Print entries from a sequence number, optionally following new ones.
@@ -179,6 +183,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Freeze(args) => regulator::freeze(&ctx, args).await,
         Command::Unfreeze(args) => regulator::unfreeze(&ctx, args).await,
         Command::Info => chain::info(&ctx).await,
+        Command::Cluster(command) => cluster::run(&ctx, command).await,
         Command::Head => chain::head(&ctx).await,
         Command::Entries(args) => chain::entries(&ctx, args).await,
         Command::Audit(args) => chain::audit(&ctx, args).await,

@@ -91,7 +91,7 @@ pub struct PublicKeyArgs {
 }
 
 impl PublicKeyArgs {
-    fn key(&self) -> anyhow::Result<PublicKey> {
+    pub fn key(&self) -> anyhow::Result<PublicKey> {
         match (&self.public_key, &self.public_key_file) {
             (Some(hex), _) => Ok(keys::parse_public_key(hex)?),
             (None, Some(path)) => Ok(keys::public_key_of_file(path)?.1),

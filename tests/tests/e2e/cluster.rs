@@ -2,8 +2,8 @@
 //! load loses no acknowledged entry and another leads within a bound; an
 //! isolated member refuses writes while the majority goes on, then
 //! converges; banks racing for one receipt at different members get
-//! exactly one pledge; an auditor replaying any member gets the same head
-//! and root.
+//! exactly one pledge; a member is added and another removed under load;
+//! an auditor replaying any member gets the same head and root.
 //!
 //! `PLEDGE_CLUSTER_ROUNDS=20 cargo test -p pledge-tests --test e2e cluster::`
 //! runs the kill-the-leader test for 20 rounds (1 by default) and prints
@@ -173,11 +173,13 @@ async fn check_members(cluster: &Cluster, acked: &Acked) {
             let entry = Entry::decode(&record).unwrap();
             assert_eq!(&entry.hash().0.to_vec(), hash, "member {id}, entry {seq}");
         }
-        let key = pledge_client::audit::node_key_of(&client).await.unwrap();
+        let key = pledge_client::audit::ledger_key_of(&client).await.unwrap();
         let verdict =
             pledge_client::audit::audit_node(&client, key, &mut |_| {}, &mut |_| {}).await;
         match verdict.unwrap() {
-            pledge_client::audit::Verdict::Verified { entries, head_hash } => {
+            pledge_client::audit::Verdict::Verified {
+                entries, head_hash, ..
+            } => {
                 assert_eq!(entries, first.size, "member {id}");
                 assert_eq!(head_hash.0.to_vec(), first.head_hash, "member {id}");
             }
@@ -367,4 +369,143 @@ async fn banks_racing_at_different_members_get_exactly_one_pledge() {
             .map(|t| t.pledge_id);
         assert_eq!(active, Some(winner.clone()), "member {id}");
     }
+}
+
+/// `pledgectl cluster ARGS` against member `id`, signed by the demo quorum.
+fn cluster_ctl(cluster: &Cluster, id: u64, args: &[&str]) {
+    let keys = cluster.data_dir(1).join("dev-keys");
+    let output = std::process::Command::new(pledge_tests::binary("pledgectl"))
+        .args(["--node", &cluster.member(id).url(), "cluster"])
+        .args(args)
+        .arg("--key")
+        .arg(keys.join("admin.json"))
+        .arg("--key")
+        .arg(keys.join("regulator.json"))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "pledgectl cluster {args:?}: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Waits until member `id`'s Raft view says `member`'s voting is `voter`
+/// (`None`: `member` is gone from Raft's configuration).
+async fn raft_membership(cluster: &Cluster, id: u64, member: u64, voter: Option<bool>) {
+    let deadline = Instant::now() + BOUND;
+    loop {
+        if let Some(info) = cluster.info(id).await {
+            let seen = info
+                .members
+                .iter()
+                .find(|m| m.member_id == member && (m.voter || m.matched_index.is_some()))
+                .map(|m| m.voter);
+            if seen == voter {
+                return;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "member {id} never saw member {member} as {voter:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_member_added_and_one_removed_under_load_the_registry_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cluster = Cluster::start_with_proxies(&dir.path().join("c"), 3).await;
+    let leader = cluster.leader(BOUND).await;
+    let signers = certifiers(&cluster);
+    let load = Load::start(clients(&cluster).await, signers, 3, 0);
+    load.wait_for(10).await;
+
+    // Member 4 joins: the quorum lists it as a learner, the leader adds it
+    // to Raft, it catches up from the initial ledger; then it is promoted.
+    let (key_file, address) = cluster.prepare_member(4);
+    let key = key_file.to_str().unwrap();
+    let add = [
+        "add",
+        "--member-id",
+        "4",
+        "--name",
+        "member-4",
+        "--address",
+        &address,
+        "--public-key-file",
+        key,
+    ];
+    cluster_ctl(&cluster, leader, &add);
+    cluster.start_member(4);
+    raft_membership(&cluster, leader, 4, Some(false)).await;
+    cluster_ctl(&cluster, leader, &["promote", "--member-id", "4"]);
+    raft_membership(&cluster, leader, 4, Some(true)).await;
+    let before = load.count();
+    load.wait_for(before + 10).await;
+
+    // A follower leaves: removed from the ledger's membership, then from
+    // Raft's; its process is stopped once it is out.
+    let leaving = (1..=3).find(|id| *id != leader).unwrap();
+    let leader = cluster.leader(BOUND).await;
+    let leaving = if leaving == leader {
+        (1..=3).find(|id| *id != leader && *id != leaving).unwrap()
+    } else {
+        leaving
+    };
+    cluster_ctl(
+        &cluster,
+        leader,
+        &["remove", "--member-id", &leaving.to_string()],
+    );
+    raft_membership(&cluster, leader, leaving, None).await;
+    cluster.kill(leaving);
+    let before = load.count();
+    load.wait_for(before + 10).await;
+    let acked = load.stop().await;
+
+    let info = cluster.info(4).await.unwrap();
+    let listed: Vec<(u64, bool)> = info
+        .ledger_members
+        .iter()
+        .map(|m| (m.member_id, m.voter))
+        .collect();
+    let expected: Vec<(u64, bool)> = [1, 2, 3, 4]
+        .into_iter()
+        .filter(|id| *id != leaving)
+        .map(|id| (id, true))
+        .collect();
+    assert_eq!(
+        listed, expected,
+        "the ledger's members, as member 4 applied them"
+    );
+    check_members(&cluster, &acked).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wiped_member_rejoins_by_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cluster = Cluster::start_snapshotting(&dir.path().join("c"), 3, 10, 2).await;
+    let leader = cluster.leader(BOUND).await;
+    let signers = certifiers(&cluster);
+    let lost = (1..=3).find(|id| *id != leader).unwrap();
+    cluster.kill(lost);
+    cluster.wipe(lost);
+    let majority = clients(&cluster).await;
+    let mut acked = Acked::new();
+    for n in 0..40 {
+        let answer = submit_anywhere(&majority, &certify_one(&signers, n), n as usize)
+            .await
+            .unwrap();
+        acked.insert(answer.seq, answer.entry_hash);
+    }
+    cluster.start_member(lost);
+    check_members(&cluster, &acked).await;
+    let log = cluster.member(lost).log();
+    assert!(
+        log.contains("installed a snapshot from the leader"),
+        "member {lost} caught up without a snapshot:\n{log}"
+    );
 }

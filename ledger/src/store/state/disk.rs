@@ -5,6 +5,7 @@
 //! |-----------------------------------|--------------------|
 //! | `meta/ledger_id`                  | ledger id (UTF-8)  |
 //! | `meta/governance`                 | `Governance`       |
+//! | `meta/membership`                 | `Membership`       |
 //! | `meta/applied`                    | entries applied, u64 big-endian |
 //! | `meta/format`                     | the layout version of this table, ASCII |
 //! | `p/` id                           | `Participant`      |
@@ -37,14 +38,15 @@ use super::{ReceiptFilter, StateStore, StateUpdate, StateView, StoreError, check
 use crate::crypto::PublicKey;
 use crate::merkle::{Hash, NodeId, NodeSource};
 use crate::model::{
-    Certificate, CertificateRef, Governance, KeyOwner, LegalId, Participant, PhysicalTankId,
-    Pledge, Receipt, Seq, Tank, TxRecord,
+    Certificate, CertificateRef, Governance, KeyOwner, LegalId, Membership, Participant,
+    PhysicalTankId, Pledge, Receipt, Seq, Tank, TxRecord,
 };
 use crate::state::{Objects, StateError, StateRead};
 
 const APPLIED_KEY: &[u8] = b"meta/applied";
 const LEDGER_ID_KEY: &[u8] = b"meta/ledger_id";
 const GOVERNANCE_KEY: &str = "meta/governance";
+const MEMBERSHIP_KEY: &str = "meta/membership";
 const FORMAT_KEY: &[u8] = b"meta/format";
 /// The layout of the state table; a table written by another layout is
 /// cleared on open and rebuilt from the log (3: attested oil's objects and
@@ -156,6 +158,13 @@ fn put_objects(batch: &mut sled::Batch, changes: &Objects) -> Result<(), StoreEr
             batch,
             GOVERNANCE_KEY,
             std::iter::once((Vec::new(), governance)),
+        )?;
+    }
+    if let Some(membership) = &changes.membership {
+        put_all(
+            batch,
+            MEMBERSHIP_KEY,
+            std::iter::once((Vec::new(), membership)),
         )?;
     }
     put_all(
@@ -458,6 +467,7 @@ impl StateView for DiskStateView {
         let mut all = Objects {
             ledger_id: self.ledger_id_stored()?,
             governance: self.governance_stored()?,
+            membership: self.membership_stored()?,
             ..Objects::default()
         };
         for p in self.scan::<Participant>("p/") {
@@ -540,6 +550,10 @@ impl DiskStateView {
     fn governance_stored(&self) -> Result<Option<Governance>, StoreError> {
         self.get(GOVERNANCE_KEY, b"")
     }
+
+    fn membership_stored(&self) -> Result<Option<Membership>, StoreError> {
+        self.get(MEMBERSHIP_KEY, b"")
+    }
 }
 
 impl StateRead for DiskStateView {
@@ -548,6 +562,9 @@ impl StateRead for DiskStateView {
     }
     fn governance(&self) -> Result<Option<Governance>, StateError> {
         Ok(self.governance_stored()?)
+    }
+    fn membership(&self) -> Result<Option<Membership>, StateError> {
+        Ok(self.membership_stored()?)
     }
     fn participant(&self, id: &str) -> Result<Option<Participant>, StateError> {
         Ok(self.get("p/", id.as_bytes())?)

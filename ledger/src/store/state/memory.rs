@@ -9,8 +9,8 @@ use super::{ReceiptFilter, StateStore, StateUpdate, StateView, StoreError, check
 use crate::crypto::PublicKey;
 use crate::merkle::{Hash, NodeId, NodeSource};
 use crate::model::{
-    Certificate, CertificateRef, Governance, KeyOwner, LegalId, Participant, PhysicalTankId,
-    Pledge, Receipt, Seq, Tank, TxRecord,
+    Certificate, CertificateRef, Governance, KeyOwner, LegalId, Membership, Participant,
+    PhysicalTankId, Pledge, Receipt, Seq, Tank, TxRecord,
 };
 use crate::state::{Objects, StateError, StateRead};
 
@@ -116,6 +116,9 @@ impl StateRead for MemoryStateView {
     }
     fn governance(&self) -> Result<Option<Governance>, StateError> {
         self.inner.objects.governance()
+    }
+    fn membership(&self) -> Result<Option<Membership>, StateError> {
+        self.inner.objects.membership()
     }
     fn participant(&self, id: &str) -> Result<Option<Participant>, StateError> {
         self.inner.objects.participant(id)
