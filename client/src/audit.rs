@@ -290,6 +290,24 @@ pub async fn ledger_key_of(client: &LedgerClient) -> Result<PublicKey> {
         .ok_or_else(|| ClientError::bad_answer("the ledger key is not an ed25519 key"))
 }
 
+/// The keys the node reports may sign checkpoints and seal entries: the
+/// ledger key and, in a registry of several nodes, the keys of the voters
+/// of the membership it applied last (docs/FORMAT.md §7.2). The node's word:
+/// a verifier that does not take it pins the keys (a trust file).
+pub async fn signing_keys_of(client: &LedgerClient) -> Result<Vec<PublicKey>> {
+    let mut keys = vec![ledger_key_of(client).await?];
+    let info = client.node_info().await?;
+    let voters = info.cluster.iter().flat_map(|c| &c.ledger_members);
+    for member in voters.filter(|m| m.voter) {
+        let key = PublicKey::from_slice(&member.public_key)
+            .ok_or_else(|| ClientError::bad_answer("a member's key is not an ed25519 key"))?;
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    Ok(keys)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -227,7 +227,7 @@ impl Bundle {
                 found: self.version,
             });
         }
-        let node_key = &self.node_key(trust)?;
+        let sealers = &self.sealers(trust)?;
         let cosigned = trust.open(&self.checkpoint, &ledger_origin(&self.ledger_id))?;
         let cp = cosigned.signed.checkpoint;
         if self.entries.is_empty() {
@@ -240,7 +240,7 @@ impl Bundle {
             });
         }
 
-        let (last, last_proof) = open_entry(&self.last_entry, node_key)?;
+        let (last, last_proof) = open_entry(&self.last_entry, sealers)?;
         verify_head_binding(&cp, &last, &last_proof).map_err(BundleError::HeadBinding)?;
 
         if let Some(pair) = self.entries.windows(2).find(|p| p[1].seq <= p[0].seq) {
@@ -252,7 +252,7 @@ impl Bundle {
         let mut fold = Fold::new(&self.receipt_id);
         let mut seen_head = false;
         for item in &self.entries {
-            let (entry, proof) = open_entry(item, node_key)?;
+            let (entry, proof) = open_entry(item, sealers)?;
             seen_head |= entry.seq == last.seq;
             if entry.seq >= cp.size {
                 return Err(BundleError::BeyondCheckpoint {
@@ -303,21 +303,31 @@ impl Bundle {
         fold.finish(cp, cosigned.cosigners, cosigned.witnessed)
     }
 
-    /// The bundle's node key, if the verifier accepts it.
-    fn node_key(&self, trust: &Trust) -> Result<PublicKey, BundleError> {
-        trust
+    /// The keys an entry's seal may verify under: every key the verifier
+    /// accepts (in a registry of several nodes, each entry is sealed by the
+    /// member that sequenced it, not necessarily the one that signed the
+    /// checkpoint), the bundle's node key first. Refused if the verifier
+    /// does not accept the bundle's node key.
+    fn sealers(&self, trust: &Trust) -> Result<Vec<PublicKey>, BundleError> {
+        let node_key = trust
             .log_keys
             .iter()
             .find(|key| key.to_hex() == self.node_public_key)
             .copied()
             .ok_or_else(|| BundleError::NodeKeyNotTrusted {
                 found: self.node_public_key.chars().take(64).collect(),
-            })
+            })?;
+        let others = trust.log_keys.iter().filter(|key| **key != node_key);
+        Ok(std::iter::once(node_key).chain(others.copied()).collect())
     }
 }
 
-/// Hex-decodes, decodes and seal-checks one bundle entry.
-fn open_entry(item: &BundleEntry, node_key: &PublicKey) -> Result<(Entry, Vec<Hash>), BundleError> {
+/// Hex-decodes, decodes and seal-checks one bundle entry (its seal must
+/// verify under one of `sealers`).
+fn open_entry(
+    item: &BundleEntry,
+    sealers: &[PublicKey],
+) -> Result<(Entry, Vec<Hash>), BundleError> {
     let seq = item.seq;
     let record = crypto::decode_lower_hex(&item.record_hex).ok_or(BundleError::BadHex {
         seq,
@@ -330,7 +340,7 @@ fn open_entry(item: &BundleEntry, node_key: &PublicKey) -> Result<(Entry, Vec<Ha
             found: entry.seq,
         });
     }
-    if !entry.seal_verifies(node_key) {
+    if !sealers.iter().any(|key| entry.seal_verifies(key)) {
         return Err(BundleError::BadSeal { seq });
     }
     if item.inclusion_proof.len() > 64 {
@@ -508,7 +518,7 @@ pub enum BundleError {
         /// The record's seq.
         found: Seq,
     },
-    /// A record's seal does not verify under the node key.
+    /// A record's seal does not verify under any accepted node key.
     #[error("entry {seq}: the node's seal does not verify")]
     BadSeal {
         /// The entry.

@@ -808,6 +808,77 @@ fn a_checkpoint_signed_by_another_key_fails() {
     ));
 }
 
+/// A registry of several nodes: the entries were sealed by one member (the
+/// node key here), the checkpoint signed by another (`member_b`).
+#[test]
+fn a_bundle_signed_by_another_member_verifies_with_the_members_trust_file() {
+    let w = pledge_world();
+    let member_b = key(201);
+    let signed = Checkpoint::from_store(&w.store(), w.len(), CP_TIME, &origin())
+        .unwrap()
+        .sign(&member_b)
+        .unwrap();
+    let bundle = Bundle::build(&w.store(), "R-1", &signed).unwrap();
+    assert_eq!(
+        bundle.node_public_key,
+        crypto::public_key(&member_b).to_hex()
+    );
+    let trust_file = format!(
+        "# the registry's voters\nlog {} member-1\nlog {} member-2\nquorum none\n",
+        node_public().to_hex(),
+        crypto::public_key(&member_b).to_hex()
+    );
+    let members = Trust::new(Vec::new(), WitnessPolicy::parse(&trust_file).unwrap());
+    let verdict = bundle.verify(&members).unwrap();
+    assert_eq!(verdict.tree_size, w.len());
+    assert_eq!(verdict.entry_seqs, vec![2, 3, 4, 9, 10]);
+
+    // Member 2's key alone: it sealed none of the entries.
+    assert!(matches!(
+        bundle.verify(&Trust::log_key_only(crypto::public_key(&member_b))),
+        Err(BundleError::BadSeal { seq: 10 })
+    ));
+    // The ledger key alone, or with a key that is not a member's: the
+    // checkpoint's signer is not accepted.
+    for keys in [
+        vec![node_public()],
+        vec![node_public(), crypto::public_key(&other_key())],
+    ] {
+        assert!(matches!(
+            bundle.verify(&Trust::new(keys, WitnessPolicy::none())),
+            Err(BundleError::NodeKeyNotTrusted { .. })
+        ));
+    }
+    // A bundle that names an accepted key but whose checkpoint another
+    // key signed.
+    let mut forged = bundle.clone();
+    forged.node_public_key = node_public().to_hex();
+    let only_first = Trust::new(
+        vec![node_public(), crypto::public_key(&other_key())],
+        WitnessPolicy::none(),
+    );
+    assert!(matches!(
+        forged.verify(&only_first),
+        Err(BundleError::Trust(_))
+    ));
+}
+
+#[test]
+fn a_trust_file_lists_each_log_key_once_in_lower_case_hex() {
+    let key = node_public().to_hex();
+    let policy = WitnessPolicy::parse(&format!("log {key} member-1\nquorum none\n")).unwrap();
+    assert_eq!(policy.log_keys(), &[node_public()]);
+    for bad in [
+        format!("log {key}\nlog {key}\nquorum none\n"),
+        format!("log {}\nquorum none\n", key.to_uppercase()),
+        format!("log {key} member-1 extra\nquorum none\n"),
+        "log 00\nquorum none\n".to_owned(),
+        "log\nquorum none\n".to_owned(),
+    ] {
+        assert!(WitnessPolicy::parse(&bad).is_err(), "{bad:?}");
+    }
+}
+
 #[test]
 fn a_checkpoint_whose_head_is_not_the_last_entry_fails() {
     let w = pledge_world();

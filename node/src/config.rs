@@ -26,6 +26,7 @@
 //! request_timeout_ms = 30000          # per-request deadline
 //! checkpoint_interval_ms = 1000       # least time between signed checkpoints
 //! checkpoint_wait_ms = 10000          # longest GetCheckpoint / ProveReceipt wait for a checkpoint
+//! read_wait_ms = 2000                 # longest wait of a read for its ReadOptions (at least entry N, linearizable)
 //! witness_timeout_ms = 5000           # how long a checkpoint waits for each witness's cosignature
 //! requests_per_second_per_connection = 50000  # 0 = no limit
 //!
@@ -117,6 +118,10 @@ pub struct Limits {
     /// Longest time `GetCheckpoint` and `ProveReceipt` wait for a checkpoint
     /// covering the entries asked for.
     pub checkpoint_wait_ms: u64,
+    /// Longest time a read waits for its `ReadOptions` to be met (an entry
+    /// to be applied here, a linearizable read's index) before it is
+    /// refused with NOT_CAUGHT_UP.
+    pub read_wait_ms: u64,
     /// How long a new checkpoint waits for each witness's cosignature
     /// before it is published without it.
     pub witness_timeout_ms: u64,
@@ -135,6 +140,7 @@ impl Default for Limits {
             request_timeout_ms: 30_000,
             checkpoint_interval_ms: 1_000,
             checkpoint_wait_ms: 10_000,
+            read_wait_ms: 2_000,
             witness_timeout_ms: 5_000,
             requests_per_second_per_connection: 50_000,
         }

@@ -12,6 +12,7 @@ mod dev;
 mod metrics;
 mod pipeline;
 mod ratelimit;
+mod reads;
 mod revocation;
 mod server;
 mod service;

@@ -29,6 +29,7 @@ use crate::cluster::{ClusterHandle, Route};
 use crate::config::Limits;
 use crate::metrics::Metrics;
 use crate::pipeline::Sequencer;
+use crate::reads::{ReadGate, stated};
 use crate::{NodePublished, NodeSnapshot};
 use crate::{status, views};
 
@@ -218,6 +219,21 @@ impl LedgerApi {
         Ok(self.published.load())
     }
 
+    /// The published snapshot once it meets the read's options (at least
+    /// entry N, linearizable), waiting at most the node's read limit.
+    async fn read_fresh(
+        &self,
+        options: Option<&pb::ReadOptions>,
+    ) -> Result<Arc<NodeSnapshot>, Status> {
+        let gate = ReadGate {
+            heads: &self.heads,
+            cluster: self.cluster.as_ref(),
+            limit_ms: self.limits.read_wait_ms,
+        };
+        gate.meet(options).await?;
+        self.read()
+    }
+
     fn receipt_view(&self, store: &impl LedgerRead, id: &str) -> Result<pb::ReceiptView, Status> {
         let receipt = store
             .receipt(id)
@@ -376,19 +392,23 @@ impl LedgerService for LedgerApi {
         Ok(Response::new(info))
     }
 
-    async fn get_head(&self, _: Request<pb::GetHeadRequest>) -> Result<Response<pb::Head>, Status> {
-        let ledger = self.read()?;
+    async fn get_head(
+        &self,
+        request: Request<pb::GetHeadRequest>,
+    ) -> Result<Response<pb::Head>, Status> {
+        let ledger = self.read_fresh(request.get_ref().read.as_ref()).await?;
         let store = &*ledger;
         let head = store.head();
         let root = store
             .tree_root(head.next_seq)
             .map_err(|e| status::store(&e))?;
-        Ok(Response::new(pb::Head {
+        let answer = pb::Head {
             size: head.next_seq,
             head_hash: head.head_hash.0.to_vec(),
             head_time_ms: head.head_time_ms,
             tree_root: root.to_vec(),
-        }))
+        };
+        Ok(stated(answer, head.next_seq))
     }
 
     #[tracing::instrument(skip_all)]
@@ -396,10 +416,11 @@ impl LedgerService for LedgerApi {
         &self,
         request: Request<pb::GetReceiptRequest>,
     ) -> Result<Response<pb::ReceiptView>, Status> {
-        let id = request.into_inner().receipt_id;
+        let request = request.into_inner();
+        let id = request.receipt_id;
         valid_id("receipt_id", &id)?;
-        let ledger = self.read()?;
-        Ok(Response::new(self.receipt_view(&*ledger, &id)?))
+        let ledger = self.read_fresh(request.read.as_ref()).await?;
+        Ok(stated(self.receipt_view(&*ledger, &id)?, ledger.len()))
     }
 
     type ListReceiptsStream = ResponseStream<pb::ReceiptView>;
@@ -415,29 +436,31 @@ impl LedgerService for LedgerApi {
         if !request.after_receipt_id.is_empty() {
             valid_id("after_receipt_id", &request.after_receipt_id)?;
         }
-        let views = {
-            let ledger = self.read()?;
+        let (views, size) = {
+            let ledger = self.read_fresh(request.read.as_ref()).await?;
             let store = &*ledger;
             let receipts = store
                 .receipts(&filter, &request.after_receipt_id, limit)
                 .map_err(|e| status::store(&e))?;
-            receipts
+            let views = receipts
                 .iter()
                 .map(|r| self.receipt_view(store, r.id()))
-                .collect::<Result<Vec<_>, _>>()?
+                .collect::<Result<Vec<_>, _>>()?;
+            (views, store.len())
         };
-        Ok(Response::new(Box::pin(tokio_stream::iter(
-            views.into_iter().map(Ok),
-        ))))
+        let stream: Self::ListReceiptsStream =
+            Box::pin(tokio_stream::iter(views.into_iter().map(Ok)));
+        Ok(stated(stream, size))
     }
 
     async fn get_pledge(
         &self,
         request: Request<pb::GetPledgeRequest>,
     ) -> Result<Response<pb::PledgeView>, Status> {
-        let id = request.into_inner().pledge_id;
+        let request = request.into_inner();
+        let id = request.pledge_id;
         valid_id("pledge_id", &id)?;
-        let ledger = self.read()?;
+        let ledger = self.read_fresh(request.read.as_ref()).await?;
         let store = &*ledger;
         let pledge = store.pledge(&id).map_err(|e| status::store(&e))?;
         let pledge = pledge.ok_or_else(|| status::not_found("pledge", &id))?;
@@ -448,16 +471,17 @@ impl LedgerService for LedgerApi {
             Some(receipt) => tank_standing(store, &receipt.terms.tank_id)?,
             None => views::TankStanding::default(),
         };
-        Ok(Response::new(views::pledge(&pledge, &standing)))
+        Ok(stated(views::pledge(&pledge, &standing), store.len()))
     }
 
     async fn get_tank(
         &self,
         request: Request<pb::GetTankRequest>,
     ) -> Result<Response<pb::TankView>, Status> {
-        let id = request.into_inner().tank_id;
+        let request = request.into_inner();
+        let id = request.tank_id;
         valid_id("tank_id", &id)?;
-        let ledger = self.read()?;
+        let ledger = self.read_fresh(request.read.as_ref()).await?;
         let store = &*ledger;
         let tank = store
             .tank(&id)
@@ -472,22 +496,26 @@ impl LedgerService for LedgerApi {
             .map(|r| r.id().to_owned())
             .collect();
         let standing = tank_standing(store, &id)?;
-        Ok(Response::new(views::tank(&tank, live, &standing)))
+        Ok(stated(views::tank(&tank, live, &standing), store.len()))
     }
 
     async fn get_participant(
         &self,
         request: Request<pb::GetParticipantRequest>,
     ) -> Result<Response<pb::ParticipantView>, Status> {
-        let id = request.into_inner().participant_id;
+        let request = request.into_inner();
+        let id = request.participant_id;
         valid_id("participant_id", &id)?;
-        let ledger = self.read()?;
+        let ledger = self.read_fresh(request.read.as_ref()).await?;
         let store = &*ledger;
         let participant = store.participant(&id).map_err(|e| status::store(&e))?;
         let participant = participant.ok_or_else(|| status::not_found("participant", &id))?;
         let governance = store.governance().map_err(|e| status::store(&e))?;
         let member = governance.is_some_and(|g| g.quorum_members.contains(&id));
-        Ok(Response::new(views::participant(&participant, member)))
+        Ok(stated(
+            views::participant(&participant, member),
+            store.len(),
+        ))
     }
 
     async fn get_checkpoint(

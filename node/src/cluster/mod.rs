@@ -23,6 +23,7 @@
 mod chain;
 pub mod config;
 pub mod init;
+mod reads;
 mod reconcile;
 mod sequencing;
 
@@ -36,7 +37,7 @@ use openraft::error::{InitializeError, RaftError};
 use openraft::{Raft, ServerState, SnapshotPolicy};
 use pledge_cluster::log_store::RaftLog;
 use pledge_cluster::network::Network;
-use pledge_cluster::service::{Answer, Member, RaftServer};
+use pledge_cluster::service::{Answer, Member, RaftServer, ReadIndexAnswer};
 use pledge_cluster::state_machine::LedgerMachine;
 use pledge_cluster::types::{MemberId, MemberNode, TypeConfig};
 use pledge_ledger::chain::{ChainCursor, Sealers};
@@ -64,6 +65,10 @@ use config::ClusterConfig;
 
 /// Snapshots larger than this are refused from another member.
 const MAX_SNAPSHOT_BYTES: u64 = 1 << 34;
+/// How long the leader tries to confirm its leadership for another
+/// member's read index (the asking member gives up sooner, at its own read
+/// wait).
+const READ_INDEX_BOUND: Duration = Duration::from_secs(10);
 
 /// A started member: what the node serves from.
 #[derive(Debug)]
@@ -251,7 +256,11 @@ pub async fn serve_members(
         .await
         .with_context(|| format!("cannot listen for members on {listen}"))?;
     let address = listener.local_addr()?;
-    let member = Arc::new(ForwardTarget { api, published });
+    let member = Arc::new(ForwardTarget {
+        api,
+        published,
+        cluster: cluster.clone(),
+    });
     let service = RaftServer::new(cluster.raft().clone(), member, MAX_SNAPSHOT_BYTES);
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     tokio::spawn(async move {
@@ -270,11 +279,12 @@ pub async fn serve_members(
     Ok(address)
 }
 
-/// What the member service calls into: the node's own submit path.
-#[derive(Debug)]
+/// What the member service calls into: the node's own submit path and
+/// read index.
 struct ForwardTarget {
     api: LedgerApi,
     published: Arc<NodePublished>,
+    cluster: ClusterHandle,
 }
 
 impl Member for ForwardTarget {
@@ -289,6 +299,10 @@ impl Member for ForwardTarget {
                 .ok_or_else(|| status::bad_request("`request` is missing".into()))?;
             self.api.submit_here(tonic::Request::new(inner)).await
         })
+    }
+
+    fn read_index(&self) -> ReadIndexAnswer<'_> {
+        Box::pin(self.cluster.own_read_index(READ_INDEX_BOUND))
     }
 }
 
@@ -486,6 +500,7 @@ impl ClusterHandle {
                         .map(|m| m.client_address.clone())
                         .unwrap_or_default(),
                     voter: voters.contains(&id),
+                    in_raft: raft_members.nodes().any(|(node, _)| *node == id),
                     matched_index: match id == config.member_id {
                         true => metrics.last_log_index,
                         false => matched.get(&id).copied().flatten().map(|l| l.index),

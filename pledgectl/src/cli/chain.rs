@@ -17,6 +17,7 @@ use pledge_client::time::format_rfc3339;
 use pledge_client::{json, keys, pb};
 use pledge_ledger::checkpoint::{SignedCheckpoint, ledger_origin};
 use pledge_ledger::cosigning::{ForkEvidence, Trust, WitnessPolicy};
+use pledge_ledger::crypto::PublicKey;
 use pledge_ledger::entry::Entry;
 use pledge_ledger::tx::Transaction;
 use prost::Message;
@@ -58,6 +59,13 @@ pub struct AuditArgs {
     /// still agrees with it: the log only grew.
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
+    /// Once the audit has verified, write a trust file (docs/FORMAT.md
+    /// §7.2) for `receipt prove`, `verify-bundle` and `checkpoint`: a `log`
+    /// line for the ledger key and for each key the chain lets seal at its
+    /// head (the voters of its last membership entry), then the witness
+    /// policy given (or `quorum none`).
+    #[arg(long, value_name = "FILE")]
+    write_trust: Option<PathBuf>,
     /// The node's latest checkpoint and a `--checkpoint` given must meet it.
     #[command(flatten)]
     witnesses: WitnessArgs,
@@ -232,6 +240,11 @@ pub async fn audit(ctx: &Context, args: AuditArgs) -> anyhow::Result<ExitCode> {
             if let Some(newest) = newest {
                 remember(&state, &newest)?;
             }
+            if let (Some(path), Verdict::Verified { sealers, .. }) = (&args.write_trust, &verdict) {
+                let text = trust_file(&ledger_id, &node_key, sealers, &args.witnesses)?;
+                std::fs::write(path, text)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(Disagreement::Refused(reason)) => {
@@ -251,6 +264,46 @@ pub async fn audit(ctx: &Context, args: AuditArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(EXIT_AUDIT_FAILED))
         }
     }
+}
+
+/// The trust file an audit writes: the keys it verified the chain with, as
+/// `log` lines, then the witness policy's other lines.
+fn trust_file(
+    ledger_id: &str,
+    ledger_key: &PublicKey,
+    sealers: &[PublicKey],
+    witnesses: &WitnessArgs,
+) -> anyhow::Result<String> {
+    let mut text = format!(
+        "# Keys that may sign {}'s checkpoints and seal its entries, as the audit\n\
+         # replaying its chain from the ledger key found them (docs/FORMAT.md §7.2).\n\
+         log {} ledger-key\n",
+        ledger_origin(ledger_id),
+        ledger_key.to_hex()
+    );
+    for key in sealers.iter().filter(|key| *key != ledger_key) {
+        text.push_str(&format!("log {}\n", key.to_hex()));
+    }
+    let policy = witnesses.policy_text()?;
+    let witness_lines: Vec<&str> = policy
+        .lines()
+        .filter(|line| {
+            let statement = line.split('#').next().unwrap_or_default();
+            matches!(
+                statement.split_whitespace().next(),
+                Some("witness" | "group" | "quorum")
+            )
+        })
+        .collect();
+    match policy.is_empty() {
+        true => text.push_str("quorum none\n"),
+        false => {
+            text.push_str("# The witness policy.\n");
+            text.push_str(&witness_lines.join("\n"));
+            text.push('\n');
+        }
+    }
+    Ok(text)
 }
 
 /// Why the audited chain is not held to the checkpoints.

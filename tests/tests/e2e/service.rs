@@ -145,3 +145,54 @@ async fn metrics_count_entries_groups_and_refusals() {
     );
     assert!(text.contains("pledge_commit_seconds_bucket"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_single_node_meets_read_options_and_states_the_chain_size() {
+    use pledge_proto::v1::{self as pb, ledger_service_client::LedgerServiceClient};
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(dir.path());
+    let mut raw = LedgerServiceClient::connect(node.url()).await.unwrap();
+    let head = raw
+        .get_head(pb::GetHeadRequest { read: None })
+        .await
+        .unwrap();
+    let stated = head
+        .metadata()
+        .get("pledge-chain-size")
+        .expect("the chain size is stated");
+    assert_eq!(stated.to_str().unwrap(), head.get_ref().size.to_string());
+    let size = head.into_inner().size;
+
+    // Linearizable and "at least the last entry" are met at once.
+    let met = pb::ReadOptions {
+        at_least_seq: size - 1,
+        linearizable: true,
+        wait_ms: 0,
+    };
+    let head = raw
+        .get_head(pb::GetHeadRequest { read: Some(met) })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(head.size, size);
+
+    // An entry not yet written: waited for (bounded), then refused.
+    let ahead = pb::ReadOptions {
+        at_least_seq: size + 5,
+        linearizable: false,
+        wait_ms: 100,
+    };
+    let refused = raw
+        .get_receipt(pb::GetReceiptRequest {
+            receipt_id: "WR-NONE".into(),
+            read: Some(ahead),
+        })
+        .await
+        .unwrap_err();
+    let client_view = pledge_client::ClientError::from(refused);
+    let refusal = client_view.refusal().expect("a refusal");
+    assert_eq!(refusal.code, tonic::Code::Unavailable, "{refusal:?}");
+    let info = refusal.info.as_ref().expect("an ErrorInfo");
+    assert_eq!(info.reason, "NOT_CAUGHT_UP");
+    assert_eq!(info.metadata["chain_size"], size.to_string());
+}
