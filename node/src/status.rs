@@ -150,6 +150,8 @@ mod errors_md {
         include_str!("revocation.rs"),
         include_str!("cluster/mod.rs"),
         include_str!("cluster/sequencing.rs"),
+        include_str!("reads.rs"),
+        include_str!("cluster/reads.rs"),
     ];
 
     fn is_code(text: &str) -> bool {
