@@ -305,12 +305,22 @@ fn shutting_down() -> Status {
     )
 }
 
+/// Bundles built again when the receipt or its tank changed between the
+/// checkpoint and the build.
+const PROVE_ATTEMPTS: u32 = 3;
+
 fn bundle_error(error: &BundleError, receipt_id: &str) -> Status {
     match error {
         BundleError::ReceiptNotAtSize { size, .. } => status::status(
             Code::NotFound,
             format!("receipt `{receipt_id}` is not in the checkpoint of size {size}"),
             "NOT_IN_CHECKPOINT",
+            vec![("receipt".into(), receipt_id.into())],
+        ),
+        BundleError::StateMoved { .. } => status::status(
+            Code::Unavailable,
+            format!("receipt `{receipt_id}` or its tank keeps changing: {error}; retry"),
+            "STATE_MOVED",
             vec![("receipt".into(), receipt_id.into())],
         ),
         other => status::status(
@@ -544,19 +554,29 @@ impl LedgerService for LedgerApi {
         let request = request.into_inner();
         let id = request.receipt_id;
         valid_id("receipt_id", &id)?;
-        let latest_entry = {
+        // The bundle proves the receipt's and its tank's current state: it
+        // needs a checkpoint covering the latest entry of both; should one
+        // of them change in between, the next checkpoint is waited for.
+        let mut attempts = 0;
+        let (bundle, checkpoint) = loop {
+            let latest_entry = {
+                let ledger = self.read()?;
+                let receipt = ledger.receipt(&id).map_err(|e| status::store(&e))?;
+                let receipt = receipt.ok_or_else(|| status::not_found("receipt", &id))?;
+                let tank = ledger
+                    .tank(&receipt.terms.tank_id)
+                    .map_err(|e| status::store(&e))?;
+                receipt.updated_at.max(tank.map_or(0, |t| t.updated_at))
+            };
+            let checkpoint = self
+                .checkpoint_covering(latest_entry + 1, request.wait_ms)
+                .await?;
             let ledger = self.read()?;
-            let receipt = ledger.receipt(&id).map_err(|e| status::store(&e))?;
-            receipt
-                .ok_or_else(|| status::not_found("receipt", &id))?
-                .updated_at
+            match Bundle::build(&*ledger, &id, &checkpoint) {
+                Err(BundleError::StateMoved { .. }) if attempts < PROVE_ATTEMPTS => attempts += 1,
+                built => break (built.map_err(|e| bundle_error(&e, &id))?, checkpoint),
+            }
         };
-        let checkpoint = self
-            .checkpoint_covering(latest_entry + 1, request.wait_ms)
-            .await?;
-        let ledger = self.read()?;
-        let bundle =
-            Bundle::build(&*ledger, &id, &checkpoint).map_err(|e| bundle_error(&e, &id))?;
         let json = bundle.to_json().map_err(|e| bundle_error(&e, &id))?;
         Ok(Response::new(pb::ReceiptBundle {
             json,

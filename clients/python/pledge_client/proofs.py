@@ -227,12 +227,14 @@ HEX_HASH = re.compile(r"[0-9a-f]{64}")
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """What the node signed: the tree size, its root, the chain head, the time."""
+    """What the node signed: the tree size, its root, the chain head, the
+    state map's root, the time."""
 
     origin: str
     size: int
     root: bytes
     head: bytes
+    state_root: bytes
     time_ms: int
 
 
@@ -312,9 +314,9 @@ def _canonical_base64(text: str, what: str) -> bytes:
 
 def _parse_checkpoint_text(text: str, origin: str) -> Checkpoint:
     lines = text[:-1].split("\n")
-    if len(lines) != 5 or any(not line for line in lines):
-        raise VerificationError("checkpoint text is not five non-empty lines")
-    name, size, root, head, when = lines
+    if len(lines) != 6 or any(not line for line in lines):
+        raise VerificationError("checkpoint text is not six non-empty lines")
+    name, size, root, head, state, when = lines
     if name != origin:
         raise VerificationError(f"checkpoint of {name!r}, expected {origin!r}")
     root_bytes = _canonical_base64(root, "root")
@@ -322,6 +324,8 @@ def _parse_checkpoint_text(text: str, origin: str) -> Checkpoint:
         raise VerificationError("root is not 32 bytes")
     if not head.startswith("chain-head ") or not HEX_HASH.fullmatch(head[len("chain-head ") :]):
         raise VerificationError("malformed chain-head line")
+    if not state.startswith("state-root ") or not HEX_HASH.fullmatch(state[len("state-root ") :]):
+        raise VerificationError("malformed state-root line")
     if not when.startswith("time "):
         raise VerificationError("malformed time line")
     checkpoint = Checkpoint(
@@ -329,10 +333,11 @@ def _parse_checkpoint_text(text: str, origin: str) -> Checkpoint:
         size=_decimal(size, "size"),
         root=root_bytes,
         head=bytes.fromhex(head[len("chain-head ") :]),
+        state_root=bytes.fromhex(state[len("state-root ") :]),
         time_ms=_decimal(when[len("time ") :], "time"),
     )
-    if checkpoint.size == 0 and (checkpoint.root != EMPTY_ROOT or any(checkpoint.head)):
-        raise VerificationError("an empty checkpoint must carry the empty root and a zero head")
+    if checkpoint.size == 0 and (checkpoint.root != EMPTY_ROOT or any(checkpoint.head) or any(checkpoint.state_root)):
+        raise VerificationError("an empty checkpoint must carry the empty root, a zero head and a zero state root")
     return checkpoint
 
 

@@ -109,6 +109,7 @@ class WorkedCheckpoint(unittest.TestCase):
         # The root and head the document states beside the note, in hex.
         self.assertEqual(checkpoint.root.hex(), self.stated("root"))
         self.assertEqual(checkpoint.head.hex(), self.stated("entry_hash"))
+        self.assertEqual(checkpoint.state_root.hex(), self.stated("state_root"))
 
     def stated(self, name: str) -> str:
         """The 64-hex-digit value FORMAT.md §7.7 gives on its ``name`` line."""
@@ -122,6 +123,9 @@ class WorkedCheckpoint(unittest.TestCase):
         tampered = [
             self.note.replace("\n11\n", "\n12\n"),
             self.note.replace("time 1800000060000", "time 1800000060001"),
+            self.note.replace("state-root 593c", "state-root 593d"),
+            self.note.replace("state-root 593c", "state-root 593C"),
+            re.sub(r"state-root [0-9a-f]{64}\n", "", self.note),
             self.note.replace("pledgeledger/zhoushan-test\n", "pledgeledger/zhoushan-test\r\n", 1),
             self.note.replace("\n\n", "\n\n\n"),
             self.note.rstrip("\n"),
