@@ -179,9 +179,10 @@ impl LedgerApi {
     ) -> Result<Arc<SignedCheckpoint>, Status> {
         let head = *self.heads.borrow();
         if min_size > head {
-            return Err(out_of_range(format!(
-                "no checkpoint can cover {min_size} entries: the chain has {head}"
-            )));
+            return Err(past_head(
+                format!("no checkpoint can cover {min_size} entries: the chain has {head}"),
+                head,
+            ));
         }
         let limit = self.limits.checkpoint_wait_ms;
         let wait = match u64::from(wait_ms) {
@@ -280,14 +281,22 @@ fn tree_size_within(requested: u64, size: u64) -> Result<u64, Status> {
     match requested {
         0 => Ok(size),
         n if n <= size => Ok(n),
-        n => Err(out_of_range(format!(
-            "tree size {n} is past the head: the chain has {size} entries"
-        ))),
+        n => Err(past_head(
+            format!("tree size {n} is past the head: the chain has {size} entries"),
+            size,
+        )),
     }
 }
 
-fn out_of_range(message: String) -> Status {
-    status::status(Code::OutOfRange, message, "PAST_HEAD", Vec::new())
+/// A position past the head; the metadata gives the chain's `size`, as on
+/// every RPC that refuses with PAST_HEAD.
+fn past_head(message: String, size: u64) -> Status {
+    status::status(
+        Code::OutOfRange,
+        message,
+        "PAST_HEAD",
+        vec![("size".into(), size.to_string())],
+    )
 }
 
 fn proof_error(error: &merkle::MerkleError<pledge_ledger::StoreError>) -> Status {
@@ -594,10 +603,13 @@ impl LedgerService for LedgerApi {
         let store = &*ledger;
         let tree_size = tree_size_within(request.tree_size, store.len())?;
         if request.seq >= tree_size {
-            return Err(out_of_range(format!(
-                "entry {} is not in a tree of {tree_size} entries",
-                request.seq
-            )));
+            return Err(past_head(
+                format!(
+                    "entry {} is not in a tree of {tree_size} entries",
+                    request.seq
+                ),
+                store.len(),
+            ));
         }
         let hashes =
             merkle::inclusion_proof(request.seq, tree_size, store).map_err(|e| proof_error(&e))?;
@@ -641,9 +653,10 @@ impl LedgerService for LedgerApi {
         let ledger = self.read()?;
         let size = ledger.len();
         if seq >= size {
-            return Err(out_of_range(format!(
-                "entry {seq} is past the head: the chain has {size} entries"
-            )));
+            return Err(past_head(
+                format!("entry {seq} is past the head: the chain has {size} entries"),
+                size,
+            ));
         }
         let record = ledger.record(seq).map_err(|e| status::store(&e))?;
         Ok(Response::new(pb::EntryRecord { seq, record }))
@@ -659,14 +672,12 @@ impl LedgerService for LedgerApi {
         let request = request.into_inner();
         let size = *self.heads.borrow();
         if request.from_seq > size {
-            return Err(status::status(
-                Code::OutOfRange,
+            return Err(past_head(
                 format!(
                     "from_seq {} is past the head: the chain has {size} entries",
                     request.from_seq
                 ),
-                "PAST_HEAD",
-                vec![("size".into(), size.to_string())],
+                size,
             ));
         }
         let (sender, receiver) = mpsc::channel(STREAM_BATCH as usize);

@@ -257,6 +257,16 @@ async fn signatures_that_do_not_count() {
     )
     .await;
 
+    let mut unsigned = signed(&node, ops::freeze_receipt("WR-1", "order"), &["regulator"]);
+    unsigned.signatures.clear();
+    refused_with(
+        &client,
+        &unsigned,
+        Code::Unauthenticated,
+        Some("NO_SIGNATURE"),
+    )
+    .await;
+
     let wrong_role = signed(&node, ops::freeze_receipt("WR-1", "order"), &["bank-a"]);
     refused_with(
         &client,

@@ -286,7 +286,7 @@ async fn a_participant_revoked_on_the_ledger_loses_its_connections_reads_include
     let (code, reason, message) = refusal(&error);
     assert_eq!(
         (code, reason.as_str()),
-        (Code::PermissionDenied, "PARTICIPANT_REVOKED")
+        (Code::PermissionDenied, "CONNECTION_REVOKED")
     );
     assert!(
         message.contains(&format!("revoked at entry {}", revoked.seq)),
@@ -295,7 +295,7 @@ async fn a_participant_revoked_on_the_ledger_loses_its_connections_reads_include
     let again = connect(&node, &ca, Some(&trader_b_cert)).await.unwrap();
     assert_eq!(
         refusal(&again.receipt("WR-X").await.unwrap_err()).1,
-        "PARTICIPANT_REVOKED"
+        "CONNECTION_REVOKED"
     );
     // Others still read.
     assert!(admin.head().await.unwrap().size > before.size);
