@@ -56,6 +56,12 @@ pub async fn serve(
         .map(crate::tls::grpc_acceptor)
         .transpose()?;
     let server = tonic::transport::Server::builder();
+    // Before anything opens a file: the cap must fit the handles left.
+    let bounds = admission::Bounds::new(
+        admission::fit_to_file_handles(config.limits.max_connections),
+        config.limits.max_connections_per_address,
+        Duration::from_millis(config.limits.handshake_timeout_ms),
+    );
     let opened = bootstrap::open(&config)?;
     let info = node_info(&opened.ledger, &opened.ledger_key)?;
     let size = opened.ledger.len();
@@ -203,11 +209,6 @@ pub async fn serve(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(service);
-    let bounds = admission::Bounds::new(
-        admission::fit_to_file_handles(limits.max_connections),
-        limits.max_connections_per_address,
-        Duration::from_millis(limits.handshake_timeout_ms),
-    );
     let stop = stopped(stopping.clone());
     match tls {
         Some(acceptor) => {
