@@ -100,6 +100,18 @@ pub struct TlsFiles {
     pub client_ca_file: Option<PathBuf>,
 }
 
+impl TlsFiles {
+    /// The same files as the rustls builder shared by the gRPC listener
+    /// and the explorer takes them (`pledge_explorer::tls::server_config`).
+    pub fn for_rustls(&self) -> pledge_explorer::TlsFiles {
+        pledge_explorer::TlsFiles {
+            cert_file: self.cert_file.clone(),
+            key_file: self.key_file.clone(),
+            client_ca_file: self.client_ca_file.clone(),
+        }
+    }
+}
+
 /// How the gRPC listener is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
