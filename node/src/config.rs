@@ -341,16 +341,23 @@ mod tests {
         assert_eq!(Config::default().transport().unwrap(), Transport::Plaintext);
     }
 
-    #[test]
-    fn plaintext_and_tls_together_are_refused() {
-        let config = Config {
-            plaintext: true,
+    /// The default configuration serving TLS (files not read).
+    fn with_tls() -> Config {
+        Config {
             tls: Some(TlsFiles {
                 cert_file: "s.pem".into(),
                 key_file: "k.pem".into(),
                 client_ca_file: None,
             }),
             ..Config::default()
+        }
+    }
+
+    #[test]
+    fn plaintext_and_tls_together_are_refused() {
+        let config = Config {
+            plaintext: true,
+            ..with_tls()
         };
         assert!(config.transport().is_err());
     }
@@ -376,14 +383,7 @@ mod tests {
         Config::default()
             .check_development_ledger_allowed()
             .unwrap();
-        let tls = Config {
-            tls: Some(TlsFiles {
-                cert_file: "s.pem".into(),
-                key_file: "k.pem".into(),
-                client_ca_file: None,
-            }),
-            ..Config::default()
-        };
+        let tls = with_tls();
         let refusal = tls
             .check_development_ledger_allowed()
             .unwrap_err()

@@ -357,21 +357,6 @@ async fn garbage_and_http1_on_the_grpc_port_leave_the_node_serving() {
     );
 }
 
-/// The metrics page of a node started with `--metrics-listen`.
-pub fn metrics_text_of(node: &Node) -> String {
-    let url = node.announced("metrics").expect("metrics announced");
-    let address = url
-        .trim_start_matches("http://")
-        .trim_end_matches("/metrics");
-    let mut socket = std::net::TcpStream::connect(address).unwrap();
-    socket
-        .write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
-        .unwrap();
-    let mut text = String::new();
-    socket.read_to_string(&mut text).unwrap();
-    text
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn refusals_anyone_can_provoke_are_counted_not_logged() {
     let dir = tempfile::tempdir().unwrap();
@@ -396,7 +381,7 @@ async fn refusals_anyone_can_provoke_are_counted_not_logged() {
     let mismatch = signed(&node, split, &["wh-1", "trader-a"]);
     client.submit(&mismatch).await.unwrap_err();
 
-    let metrics = metrics_text_of(&node);
+    let metrics = node.metrics();
     assert!(
         metrics.contains(&format!(
             "pledge_refusals_total{{reason=\"UNKNOWN_SIGNER\"}} {FLOOD}"
