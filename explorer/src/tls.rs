@@ -54,6 +54,16 @@ impl std::fmt::Debug for Acceptor {
 
 /// A TLS acceptor for HTTP/1.1 from the node's TLS files.
 pub fn acceptor(files: &TlsFiles) -> Result<Acceptor, TlsError> {
+    let config = server_config(files, b"http/1.1")?;
+    Ok(Acceptor(TlsAcceptor::from(Arc::new(config))))
+}
+
+/// The rustls server settings from the node's TLS files, offering the one
+/// application protocol `alpn` (`h2` for gRPC, `http/1.1` for pages).
+/// Under mutual TLS a client must present a certificate from the client CA.
+/// The node's gRPC listener and the explorer are configured by this one
+/// function.
+pub fn server_config(files: &TlsFiles, alpn: &[u8]) -> Result<ServerConfig, TlsError> {
     let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -76,8 +86,8 @@ pub fn acceptor(files: &TlsFiles) -> Result<Acceptor, TlsError> {
     let mut config = builder
         .with_single_cert(certificates(&files.cert_file, "certificate")?, key)
         .map_err(config_error)?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Acceptor(TlsAcceptor::from(Arc::new(config))))
+    config.alpn_protocols = vec![alpn.to_vec()];
+    Ok(config)
 }
 
 fn certificates(path: &Path, what: &'static str) -> Result<Vec<CertificateDer<'static>>, TlsError> {

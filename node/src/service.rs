@@ -53,6 +53,8 @@ pub struct LedgerApi {
     metrics: Arc<Metrics>,
     keys: Arc<KeyCache>,
     cluster: Option<ClusterHandle>,
+    /// Turns true when the node begins to stop: following streams end.
+    stopping: watch::Receiver<bool>,
 }
 
 impl LedgerApi {
@@ -76,7 +78,15 @@ impl LedgerApi {
             metrics,
             keys: Arc::new(KeyCache::new()),
             cluster: None,
+            stopping: watch::channel(false).1,
         }
+    }
+
+    /// Following streams end (UNAVAILABLE, SHUTTING_DOWN) once `stopping`
+    /// turns true, so that they do not hold the node's stop.
+    pub fn with_stopping(mut self, stopping: watch::Receiver<bool>) -> LedgerApi {
+        self.stopping = stopping;
+        self
     }
 
     /// Cluster mode: submissions go to the leader, GetNodeInfo shows the cluster.
@@ -154,7 +164,7 @@ impl LedgerApi {
         match result {
             Ok(committed) => Ok(committed_response(committed)),
             Err(rejection) => {
-                tracing::info!(reason = %rejection.reason(), %rejection, "refused");
+                log_refusal(&rejection);
                 Err(status::rejection(&rejection))
             }
         }
@@ -676,6 +686,7 @@ impl LedgerService for LedgerApi {
             heads: self.heads.clone(),
             next: request.from_seq,
             follow: request.follow,
+            stopping: self.stopping.clone(),
             sender,
         };
         tokio::spawn(streamer.run());
@@ -690,6 +701,7 @@ struct EntryStreamer {
     heads: watch::Receiver<u64>,
     next: u64,
     follow: bool,
+    stopping: watch::Receiver<bool>,
     sender: mpsc::Sender<Result<pb::EntryRecord, Status>>,
 }
 
@@ -711,8 +723,17 @@ impl EntryStreamer {
                     }
                 }
             }
-            if !self.follow || self.heads.changed().await.is_err() {
+            if !self.follow {
                 return;
+            }
+            tokio::select! {
+                changed = self.heads.changed() => if changed.is_err() {
+                    return;
+                },
+                () = stopped(self.stopping.clone()) => {
+                    let _ = self.sender.send(Err(shutting_down())).await;
+                    return;
+                }
             }
         }
     }
@@ -727,5 +748,25 @@ impl EntryStreamer {
         }
         self.next = end;
         Ok(batch)
+    }
+}
+
+/// Resolves once the node is stopping; never, when no stop was wired.
+pub async fn stopped(mut stopping: watch::Receiver<bool>) {
+    if stopping.wait_for(|stop| *stop).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// A refusal of an authenticated party is worth a log line. One whose
+/// signers the ledger does not know (or no longer trusts) is anyone's to
+/// send, as often as they like: it is counted
+/// (`pledge_refusals_total{reason}`) and logged at debug level only, so
+/// that nobody can fill the node's log with it.
+fn log_refusal(rejection: &pledge_ledger::Rejection) {
+    if rejection.kind() == pledge_ledger::RejectionKind::Unauthenticated {
+        tracing::debug!(reason = %rejection.reason(), %rejection, "refused");
+    } else {
+        tracing::info!(reason = %rejection.reason(), %rejection, "refused");
     }
 }

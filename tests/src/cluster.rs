@@ -221,7 +221,12 @@ impl Cluster {
         let key = std::fs::read(data_dir.join("node-key.json")).unwrap();
         std::fs::remove_dir_all(&data_dir).unwrap();
         copy_dir(&self.dir.join("initial"), &data_dir, "node-key.json");
-        std::fs::write(data_dir.join("node-key.json"), key).unwrap();
+        // Restored as an operator would: only its user may read it (the
+        // node refuses a key others may read).
+        let path = data_dir.join("node-key.json");
+        std::fs::write(&path, key).unwrap();
+        let private = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600);
+        std::fs::set_permissions(&path, private).unwrap();
     }
 
     /// Kills member `id` with SIGKILL, as a crash would.
