@@ -1131,7 +1131,8 @@ fn finish(
     // A sibling part's history is not this receipt's.
     let stray = applied.iter().find(|a| {
         let changed_lineage = a.receipts.iter().any(|id| ids.contains(id));
-        !changed_lineage && !(a.before_issue && a.seq < issued_at)
+        let explains_issue = a.before_issue && a.seq < issued_at;
+        !(changed_lineage || explains_issue)
     });
     if let Some(entry) = stray {
         return Err(BundleError::NotAboutReceipt {
