@@ -48,6 +48,7 @@ pub async fn serve(
     config_path: Option<std::path::PathBuf>,
     log_filter: crate::reload::LogFilter,
 ) -> anyhow::Result<()> {
+    ignore_file_size_signal();
     let transport = config.transport()?;
     config.check_metrics_exposure()?;
     let tls = config
@@ -99,6 +100,7 @@ pub async fn serve(
         ),
     };
     let (published, sequencer) = running.handles();
+    let sequencer_for_health = sequencer.clone();
     let witnesses = witnesses(&config)?;
     let (checkpoints_tx, checkpoints) = watch::channel(None);
     tokio::spawn(checkpointer::run(
@@ -168,6 +170,7 @@ pub async fn serve(
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<LedgerServiceServer<LedgerApi>>().await;
+    tokio::spawn(report_writes(health.clone(), sequencer_for_health));
     let reflection_v1 = reflection().build_v1()?;
     let reflection_v1alpha = reflection().build_v1alpha()?;
     tokio::spawn(
@@ -251,6 +254,53 @@ pub async fn serve(
     }
     tracing::info!(entries = published.load().len(), "stopped cleanly");
     Ok(())
+}
+
+/// How often the health service looks at the write path.
+const HEALTH_POLL: Duration = Duration::from_millis(250);
+
+/// Health follows the write path: `NOT_SERVING` (for the ledger service and
+/// the server as a whole) from the moment the store failed and writes are
+/// refused, so that a balancer or a client's failover sends writes
+/// elsewhere. Reads go on answering from what was published.
+async fn report_writes(health: tonic_health::server::HealthReporter, sequencer: Sequencer) {
+    let mut ticks = tokio::time::interval(HEALTH_POLL);
+    while sequencer.accepting_writes() {
+        ticks.tick().await;
+    }
+    tracing::error!(
+        "writes are refused after a store failure: health is NOT_SERVING until the node restarts"
+    );
+    health
+        .set_not_serving::<LedgerServiceServer<LedgerApi>>()
+        .await;
+    health
+        .set_service_status("", tonic_health::ServingStatus::NotServing)
+        .await;
+}
+
+/// A write past the process's file-size limit (`ulimit -f`) raises
+/// SIGXFSZ, whose default action kills the process; with the signal taken
+/// the write fails with EFBIG instead and is handled as any store failure
+/// (as a full disk is).
+fn ignore_file_size_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let file_size = SignalKind::from_raw(rustix::process::Signal::XFSZ.as_raw());
+        match signal(file_size) {
+            Ok(mut raised) => {
+                tokio::spawn(async move {
+                    while raised.recv().await.is_some() {
+                        tracing::debug!("SIGXFSZ: a write reached the file-size limit");
+                    }
+                });
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot take SIGXFSZ: a write past the file-size limit will stop the node")
+            }
+        }
+    }
 }
 
 /// The write path: the single node's pipeline or a cluster member.

@@ -120,6 +120,12 @@ pub fn sequencer(error: &SequencerError) -> Status {
             "STORE_FAILED",
             Vec::new(),
         ),
+        SequencerError::OutcomeUnknown { .. } => status(
+            Code::Unavailable,
+            error.to_string(),
+            "OUTCOME_UNKNOWN",
+            Vec::new(),
+        ),
         SequencerError::Cluster { reason, .. } => {
             status(Code::Unavailable, error.to_string(), reason, Vec::new())
         }

@@ -25,10 +25,12 @@
 //! Answers are given in the order groups were decided and only once every
 //! earlier group is durable, so no answer (an acknowledgement, a refusal
 //! because of an earlier pledge, a retry's original entry) depends on a
-//! group that could still be lost. When making a group durable fails, the
-//! pipeline stops taking writes: nothing decided after it is answered but
-//! with an error, and the node must restart (it then recovers from the
-//! log). The time of each group is read here, in the node shell.
+//! group that could still be lost. When making a group durable fails, its
+//! submitters are told the outcome is unknown (`OutcomeUnknown`: part of it
+//! may be on disk) and the pipeline stops taking writes: groups decided
+//! after it are never written and are refused (`Store`), and the node must
+//! restart (it then recovers from the log). The time of each group is read
+//! here, in the node shell.
 
 mod durability;
 mod published;
@@ -72,9 +74,22 @@ pub enum SequencerError {
         /// Why.
         reason: String,
     },
-    /// The store failed while committing this group: nothing of it was acknowledged.
-    #[error("the store failed while committing: {reason}")]
+    /// The store failed before this submission was written: it was not
+    /// committed.
+    #[error("the store failed; this submission was not written: {reason}")]
     Store {
+        /// The store's error.
+        reason: String,
+    },
+    /// Making this submission's group durable failed part-way: it may or
+    /// may not be in the chain (the entry log's contract: a failed append's
+    /// fate is unknown until the log is reopened).
+    #[error(
+        "the store failed while making this submission durable ({reason}): it may or may not \
+         have been committed. Resend the same envelope (to another member, or once this node \
+         is back): a committed one is answered with its entry and duplicate = true"
+    )]
+    OutcomeUnknown {
         /// The store's error.
         reason: String,
     },
@@ -115,6 +130,12 @@ pub struct Sequencer {
 }
 
 impl Sequencer {
+    /// Whether the pipeline takes writes: false once the store failed
+    /// (until the node restarts).
+    pub fn accepting_writes(&self) -> bool {
+        !self.failed.load(Ordering::Acquire)
+    }
+
     /// Submits a verified envelope and waits until its group is durable.
     pub async fn submit(&self, envelope: VerifiedEnvelope) -> Result<SubmitResult, SequencerError> {
         if self.failed.load(Ordering::Acquire) {
@@ -428,7 +449,9 @@ impl<D: Durability, V: StateView> DurableStep<D, V> {
         let written = self.durability.make_durable(first, &records);
         drop(records);
         if let Err(error) = written {
-            let refusal = store_error(&error.to_string());
+            let refusal = SequencerError::OutcomeUnknown {
+                reason: error.to_string(),
+            };
             for decided in batch {
                 refuse_replies(decided.replies, &refusal);
             }
