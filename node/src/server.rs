@@ -100,7 +100,7 @@ pub async fn serve(
         ),
     };
     let (published, sequencer) = running.handles();
-    let sequencer_for_health = sequencer.clone();
+    let writes = sequencer.writes();
     let witnesses = witnesses(&config)?;
     let (checkpoints_tx, checkpoints) = watch::channel(None);
     tokio::spawn(checkpointer::run(
@@ -170,7 +170,7 @@ pub async fn serve(
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<LedgerServiceServer<LedgerApi>>().await;
-    tokio::spawn(report_writes(health.clone(), sequencer_for_health));
+    tokio::spawn(report_writes(health.clone(), writes));
     let reflection_v1 = reflection().build_v1()?;
     let reflection_v1alpha = reflection().build_v1alpha()?;
     tokio::spawn(
@@ -263,9 +263,9 @@ const HEALTH_POLL: Duration = Duration::from_millis(250);
 /// the server as a whole) from the moment the store failed and writes are
 /// refused, so that a balancer or a client's failover sends writes
 /// elsewhere. Reads go on answering from what was published.
-async fn report_writes(health: tonic_health::server::HealthReporter, sequencer: Sequencer) {
+async fn report_writes(health: tonic_health::server::HealthReporter, writes: pipeline::Writes) {
     let mut ticks = tokio::time::interval(HEALTH_POLL);
-    while sequencer.accepting_writes() {
+    while writes.accepted() {
         ticks.tick().await;
     }
     tracing::error!(

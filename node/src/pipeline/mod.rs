@@ -130,10 +130,11 @@ pub struct Sequencer {
 }
 
 impl Sequencer {
-    /// Whether the pipeline takes writes: false once the store failed
-    /// (until the node restarts).
-    pub fn accepting_writes(&self) -> bool {
-        !self.failed.load(Ordering::Acquire)
+    /// Whether the pipeline takes writes, to watch without holding the
+    /// queue open (a `Sequencer` kept alive would keep the pipeline from
+    /// draining at shutdown).
+    pub fn writes(&self) -> Writes {
+        Writes(self.failed.clone())
     }
 
     /// Submits a verified envelope and waits until its group is durable.
@@ -153,6 +154,18 @@ impl Sequencer {
         answer
             .await
             .unwrap_or_else(|_| Err(stopped("the pipeline stopped")))
+    }
+}
+
+/// Whether the pipeline takes writes: no once the store failed (until the
+/// node restarts).
+#[derive(Debug, Clone)]
+pub struct Writes(Arc<AtomicBool>);
+
+impl Writes {
+    /// False once the store failed.
+    pub fn accepted(&self) -> bool {
+        !self.0.load(Ordering::Acquire)
     }
 }
 
