@@ -54,6 +54,15 @@ impl std::fmt::Debug for Acceptor {
 
 /// A TLS acceptor for HTTP/1.1 from the node's TLS files.
 pub fn acceptor(files: &TlsFiles) -> Result<Acceptor, TlsError> {
+    let mut config = server_config(files)?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Acceptor(TlsAcceptor::from(Arc::new(config))))
+}
+
+/// rustls server settings from PEM files, no ALPN: the identity, and with
+/// a client CA a verifier that requires a client certificate from it.
+/// Also the node's member-to-member listener's (with ALPN h2).
+pub fn server_config(files: &TlsFiles) -> Result<ServerConfig, TlsError> {
     let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -73,11 +82,9 @@ pub fn acceptor(files: &TlsFiles) -> Result<Acceptor, TlsError> {
     };
     let key = PrivateKeyDer::from_pem_file(&files.key_file)
         .map_err(|e| file_error("private key", &files.key_file, e))?;
-    let mut config = builder
+    builder
         .with_single_cert(certificates(&files.cert_file, "certificate")?, key)
-        .map_err(config_error)?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Acceptor(TlsAcceptor::from(Arc::new(config))))
+        .map_err(config_error)
 }
 
 fn certificates(path: &Path, what: &'static str) -> Result<Vec<CertificateDer<'static>>, TlsError> {
