@@ -8,13 +8,20 @@
 //! ```
 //! The node's public key, which seals every entry, comes from the auditor
 //! (pinned, the point of an audit) or from the node's `GetNodeInfo`.
+//!
+//! At the sizes of the checkpoints it will check, the replay also computes
+//! the state map's root from the replayed objects, from scratch
+//! ([`pledge_ledger::statemap::root_of_state`]), so that a checkpoint whose
+//! `state-root` is not the true state is caught ([`audit_records_at`]).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::io::BufReader;
 use std::path::Path;
 
 use pledge_ledger::crypto::{Digest, PublicKey};
 use pledge_ledger::replay::{BatchReplayer, ReplayError, Replayer};
+use pledge_ledger::statemap::{self, MapHash};
 use tokio_stream::StreamExt;
 
 use crate::client::LedgerClient;
@@ -142,25 +149,40 @@ const AUDIT_CHUNK: usize = 4096;
 struct BatchAudit {
     replayer: BatchReplayer,
     chunk: Vec<Vec<u8>>,
+    /// Records taken so far.
+    taken: u64,
     reported: u64,
     bad: Option<Verdict>,
+    /// Sizes to compute the state root at, and the roots computed.
+    state_roots_at: BTreeSet<u64>,
+    state_roots: StateRoots,
 }
 
+/// State map roots a replay computed, by size.
+pub type StateRoots = BTreeMap<u64, MapHash>;
+
 impl BatchAudit {
-    fn new(node_key: PublicKey) -> BatchAudit {
+    fn new(node_key: PublicKey, state_roots_at: &BTreeSet<u64>) -> BatchAudit {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        BatchAudit {
+        let mut audit = BatchAudit {
             replayer: BatchReplayer::new(Some(node_key), threads),
             chunk: Vec::with_capacity(AUDIT_CHUNK),
+            taken: 0,
             reported: 0,
             bad: None,
-        }
+            state_roots_at: state_roots_at.clone(),
+            state_roots: StateRoots::new(),
+        };
+        audit.capture_state_root();
+        audit
     }
 
-    /// Takes the next record; `false` once a bad entry is found.
+    /// Takes the next record; `false` once a bad entry is found. A chunk
+    /// ends early at a size whose state root is wanted.
     fn push(&mut self, record: Vec<u8>, progress: &mut dyn FnMut(u64)) -> bool {
         self.chunk.push(record);
-        if self.chunk.len() < AUDIT_CHUNK {
+        self.taken += 1;
+        if self.chunk.len() < AUDIT_CHUNK && !self.state_roots_at.contains(&self.taken) {
             return true;
         }
         let chunk = std::mem::take(&mut self.chunk);
@@ -168,8 +190,19 @@ impl BatchAudit {
         self.settle(verdict, progress)
     }
 
+    /// The state root, if the replay stands at a wanted size (the batch
+    /// replay applies a chunk while verifying the next, so it stands at
+    /// the end of the chunk before).
+    fn capture_state_root(&mut self) {
+        let at = self.replayer.replayer().entries();
+        if self.state_roots_at.contains(&at) && !self.state_roots.contains_key(&at) {
+            let root = statemap::root_of_state(self.replayer.replayer().state());
+            self.state_roots.insert(at, root);
+        }
+    }
+
     /// Verifies what is left and gives the verdict.
-    fn finish(mut self, progress: &mut dyn FnMut(u64)) -> Verdict {
+    fn finish(mut self, progress: &mut dyn FnMut(u64)) -> (Verdict, StateRoots) {
         if self.bad.is_none() {
             let chunk = std::mem::take(&mut self.chunk);
             let verdict = self.replayer.push_chunk(&chunk);
@@ -178,20 +211,21 @@ impl BatchAudit {
                 self.settle(verdict, progress);
             }
         }
-        match self.bad {
+        let verdict = match self.bad {
             Some(bad) => bad,
             None => Verdict::Verified {
                 entries: self.replayer.replayer().entries(),
                 head_hash: self.replayer.replayer().head_hash(),
                 sealers: sealer_keys(self.replayer.replayer()),
             },
-        }
+        };
+        (verdict, self.state_roots)
     }
 
     /// A read failed: the verdict if an entry before it is bad (as the
     /// one-by-one replay would have found first), else the read error.
     fn bad_before(self, error: ClientError, progress: &mut dyn FnMut(u64)) -> Result<Verdict> {
-        match self.finish(progress) {
+        match self.finish(progress).0 {
             bad @ Verdict::Bad { .. } => Ok(bad),
             Verdict::Verified { .. } => Err(error),
         }
@@ -204,10 +238,12 @@ impl BatchAudit {
             progress(n);
         }
         self.reported = done.entries();
+        let head_hash = done.head_hash();
+        self.capture_state_root();
         match verdict {
             Ok(()) => true,
             Err(error) => {
-                self.bad = Some(Verdict::bad(&error, done.head_hash()));
+                self.bad = Some(Verdict::bad(&error, head_hash));
                 false
             }
         }
@@ -225,11 +261,29 @@ pub fn audit_records<I>(
 where
     I: IntoIterator<Item = Result<Vec<u8>>>,
 {
-    let mut audit = BatchAudit::new(node_key);
+    Ok(audit_records_at(records, node_key, &BTreeSet::new(), progress)?.0)
+}
+
+/// [`audit_records`], also computing the state map's root from the
+/// replayed objects at each size of `state_roots_at` the replay reaches.
+pub fn audit_records_at<I>(
+    records: I,
+    node_key: PublicKey,
+    state_roots_at: &BTreeSet<u64>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(Verdict, StateRoots)>
+where
+    I: IntoIterator<Item = Result<Vec<u8>>>,
+{
+    let mut audit = BatchAudit::new(node_key, state_roots_at);
     for record in records {
         let record = match record {
             Ok(record) => record,
-            Err(error) => return audit.bad_before(error, progress),
+            Err(error) => {
+                return audit
+                    .bad_before(error, progress)
+                    .map(|v| (v, StateRoots::new()));
+            }
         };
         if !audit.push(record, progress) {
             break;
@@ -261,12 +315,29 @@ pub async fn audit_node(
     progress: &mut (dyn FnMut(u64) + Send),
     observe: &mut (dyn FnMut(&[u8]) + Send),
 ) -> Result<Verdict> {
-    let mut audit = BatchAudit::new(node_key);
+    let audited = audit_node_at(client, node_key, &BTreeSet::new(), progress, observe).await?;
+    Ok(audited.0)
+}
+
+/// [`audit_node`], also computing the state map's root at each size of
+/// `state_roots_at` the replay reaches (see [`audit_records_at`]).
+pub async fn audit_node_at(
+    client: &LedgerClient,
+    node_key: PublicKey,
+    state_roots_at: &BTreeSet<u64>,
+    progress: &mut (dyn FnMut(u64) + Send),
+    observe: &mut (dyn FnMut(&[u8]) + Send),
+) -> Result<(Verdict, StateRoots)> {
+    let mut audit = BatchAudit::new(node_key, state_roots_at);
     let mut stream = client.entries(0, false).await?;
     while let Some(entry) = stream.next().await {
         let record = match entry {
             Ok(entry) => entry.record,
-            Err(error) => return audit.bad_before(error, progress),
+            Err(error) => {
+                return audit
+                    .bad_before(error, progress)
+                    .map(|v| (v, StateRoots::new()));
+            }
         };
         observe(&record);
         if !audit.push(record, progress) {
@@ -288,6 +359,24 @@ pub async fn ledger_key_of(client: &LedgerClient) -> Result<PublicKey> {
     };
     PublicKey::from_slice(key)
         .ok_or_else(|| ClientError::bad_answer("the ledger key is not an ed25519 key"))
+}
+
+/// The keys the node reports may sign checkpoints and seal entries: the
+/// ledger key and, in a registry of several nodes, the keys of the voters
+/// of the membership it applied last (docs/FORMAT.md §7.2). The node's word:
+/// a verifier that does not take it pins the keys (a trust file).
+pub async fn signing_keys_of(client: &LedgerClient) -> Result<Vec<PublicKey>> {
+    let mut keys = vec![ledger_key_of(client).await?];
+    let info = client.node_info().await?;
+    let voters = info.cluster.iter().flat_map(|c| &c.ledger_members);
+    for member in voters.filter(|m| m.voter) {
+        let key = PublicKey::from_slice(&member.public_key)
+            .ok_or_else(|| ClientError::bad_answer("a member's key is not an ed25519 key"))?;
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    Ok(keys)
 }
 
 #[cfg(test)]
@@ -428,6 +517,34 @@ mod tests {
 
     fn node_public() -> PublicKey {
         crypto::public_key(&node_key())
+    }
+
+    /// The state roots the replay computes from scratch are the ones the
+    /// node's store keeps incrementally, at every size.
+    #[test]
+    fn the_replay_recomputes_the_state_root_at_each_size_asked() {
+        let (records, _) = chain();
+        let mut ledger = MemoryLedger::in_memory(node_key());
+        let mut expected = StateRoots::new();
+        expected.insert(0, statemap::EMPTY);
+        for (i, record) in records.iter().enumerate() {
+            let entry = pledge_ledger::entry::Entry::decode(record).unwrap();
+            let envelope = entry.envelope.verify().unwrap();
+            ledger.append_group(&[envelope], entry.time_ms).unwrap();
+            let snapshot = ledger.snapshot();
+            expected.insert(i as u64 + 1, snapshot.state_root(i as u64 + 1).unwrap());
+        }
+        let sizes: BTreeSet<u64> = expected.keys().copied().collect();
+        let (verdict, roots) = audit_records_at(
+            records.iter().cloned().map(Ok),
+            node_public(),
+            &sizes,
+            &mut |_| {},
+        )
+        .unwrap();
+        assert!(verdict.is_verified());
+        assert_eq!(roots, expected);
+        assert_ne!(roots[&3], roots[&4], "an issue changes the state");
     }
 
     #[test]

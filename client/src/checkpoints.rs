@@ -190,6 +190,7 @@ mod tests {
             size: size as u64,
             root: witness.root(size as u64).unwrap(),
             head_hash: Digest::tagged(ENTRY_HASH_TAG, &[&records[size - 1][..36]]),
+            state_root: [1; 32],
             time_ms: 1,
         }
     }

@@ -1,14 +1,36 @@
-//! [`LedgerClient`]: one async method per RPC of `LedgerService`.
+//! [`LedgerClient`]: one async method per RPC of `LedgerService`, over one
+//! node or the members of a cluster.
+//!
+//! ```text
+//!  LedgerClient ──call──▶ member in use ──answer──▶ caller
+//!                              │ UNAVAILABLE (NO_LEADER, NOT_LEADER, ...), or no answer
+//!                              ▼
+//!                   failover::classify ──▶ the leader it names, the same member, or the next one
+//!                              │ pause (doubling), the same request again, within the deadline
+//!                              ▼
+//!                        that member becomes the one in use (for every clone of the client)
+//! ```
+//!
+//! Given several addresses ([`LedgerClient::connect_any`]) the client uses
+//! one member at a time and moves on when it cannot answer; every refusal
+//! that names the cluster's members teaches it their addresses. A single
+//! node is one address and never refuses with a cluster reason: its
+//! refusals reach the caller unchanged.
 
+use std::collections::HashMap;
+use std::future::Future;
 use std::pin::Pin;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use pledge_ledger::envelope::Envelope;
 use pledge_proto::v1::{self as pb, ledger_service_client::LedgerServiceClient};
 use tokio_stream::{Stream, StreamExt};
+use tonic::Status;
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
 use crate::error::{ClientError, Result};
+use crate::failover::{self, Failover, Next};
 
 /// Which receipts [`LedgerClient::list_receipts`] lists (at most one filter).
 pub use pb::list_receipts_request::Filter as ReceiptFilter;
@@ -25,8 +47,12 @@ pub struct ConnectOptions {
     /// How long to wait for the connection to open.
     pub connect_timeout: Duration,
     /// TLS settings, required for `https://` endpoints and refused for
-    /// `http://` ones; see [`crate::tls::client_config`].
+    /// `http://` ones; see [`crate::tls::client_config`]. The same
+    /// settings serve every member of a cluster.
     pub tls: Option<ClientTlsConfig>,
+    /// How the client follows a cluster's leader and resends (see
+    /// [`Failover`]; [`Failover::never`] turns it off).
+    pub failover: Failover,
 }
 
 impl Default for ConnectOptions {
@@ -34,15 +60,135 @@ impl Default for ConnectOptions {
         ConnectOptions {
             connect_timeout: Duration::from_secs(10),
             tls: None,
+            failover: Failover::default(),
         }
     }
 }
 
-/// A connection to a ledger node. Cheap to clone: clones share the
-/// underlying HTTP/2 channel.
+/// A connection to a ledger node, or to the members of a cluster. Cheap to
+/// clone: clones share the HTTP/2 channels and the member in use.
+///
+/// Every call is sent to the member in use; when that member cannot take
+/// it now (a cluster refusal listed in `ledger_service.proto`: `NO_LEADER`,
+/// `LEADER_UNREACHABLE`, `NOT_LEADER`, `LEADER_NOT_READY`, `NO_QUORUM`,
+/// `LEADERSHIP_LOST`) or does not answer at all, the client resends the
+/// same request to the leader the refusal names, or to the next member,
+/// after a pause that doubles, until [`Failover::deadline`]. For `Submit`
+/// the same request is the same signed envelope: if the first attempt was
+/// committed after all, the resend is answered with that entry
+/// (`duplicate = true`), never sequenced twice.
 #[derive(Debug, Clone)]
 pub struct LedgerClient {
-    inner: LedgerServiceClient<Channel>,
+    members: Arc<Members>,
+    /// The options every read of this handle carries.
+    read: Option<pb::ReadOptions>,
+}
+
+/// The members this client knows and the one it uses.
+#[derive(Debug)]
+struct Members {
+    options: ConnectOptions,
+    known: Mutex<Known>,
+}
+
+#[derive(Debug, Default)]
+struct Known {
+    /// Client addresses, the given ones first, then those learned from
+    /// refusals.
+    addresses: Vec<String>,
+    /// The member in use.
+    current: String,
+    /// Channels opened so far, by address.
+    channels: HashMap<String, LedgerServiceClient<Channel>>,
+}
+
+/// An endpoint for `address` with `options` applied; an `https://` address
+/// needs TLS settings and an `http://` one must not have them, so that a
+/// typo cannot silently drop TLS.
+fn endpoint(address: &str, options: &ConnectOptions) -> Result<Endpoint> {
+    let invalid = |reason: String| ClientError::InvalidEndpoint {
+        endpoint: address.to_owned(),
+        reason,
+    };
+    let mut target = Endpoint::from_shared(address.to_owned())
+        .map_err(|e| invalid(e.to_string()))?
+        .connect_timeout(options.connect_timeout);
+    let https = target.uri().scheme_str() == Some("https");
+    match (&options.tls, https) {
+        (Some(tls), true) => {
+            target = target
+                .tls_config(tls.clone())
+                .map_err(|e| invalid(e.to_string()))?;
+        }
+        (None, false) => {}
+        (None, true) => {
+            return Err(invalid(
+                "an https:// endpoint needs TLS settings: the CA that issued the node's certificate".into(),
+            ));
+        }
+        (Some(_), false) => {
+            return Err(invalid(
+                "TLS settings were given for a plaintext endpoint: use https://".into(),
+            ));
+        }
+    }
+    Ok(target)
+}
+
+impl Members {
+    /// The member in use and its channel.
+    fn current(&self) -> Result<(String, LedgerServiceClient<Channel>)> {
+        let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+        let address = known.current.clone();
+        if let Some(service) = known.channels.get(&address) {
+            return Ok((address, service.clone()));
+        }
+        let channel = endpoint(&address, &self.options)?.connect_lazy();
+        let service = LedgerServiceClient::new(channel);
+        known.channels.insert(address.clone(), service.clone());
+        Ok((address, service))
+    }
+
+    /// Takes in what a refusal from `from` taught, and moves to the member
+    /// the request goes to next; `false` when there is none to go to.
+    fn move_on(&self, from: &str, next: &Next, learned: Vec<String>) -> bool {
+        let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+        for address in learned {
+            self.learn(&mut known, address);
+        }
+        let target = match next {
+            Next::Same => return true,
+            Next::Leader(leader) => {
+                self.learn(&mut known, leader.clone());
+                known.addresses.contains(leader).then(|| leader.clone())
+            }
+            Next::Another => None,
+        };
+        let target = target.or_else(|| {
+            let at = known.addresses.iter().position(|a| a == from);
+            let count = known.addresses.len();
+            let after = at.map_or(0, |i| i + 1);
+            (0..count)
+                .map(|step| known.addresses[(after + step) % count].clone())
+                .find(|a| a != from)
+        });
+        match target {
+            Some(address) => {
+                known.current = address;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Remembers a member's address if this client could reach it with
+    /// its settings (the same scheme as its TLS settings say).
+    fn learn(&self, known: &mut Known, address: String) {
+        let usable = endpoint(&address, &self.options).is_ok();
+        if usable && !known.addresses.contains(&address) {
+            known.addresses.push(address);
+        }
+    }
 }
 
 impl LedgerClient {
@@ -51,86 +197,184 @@ impl LedgerClient {
         LedgerClient::connect_with(endpoint, ConnectOptions::default()).await
     }
 
-    /// Connects with explicit options (timeouts, TLS). An `https://`
-    /// endpoint needs `options.tls`; an `http://` one must not have it, so
-    /// that a typo cannot silently drop TLS.
+    /// Connects with explicit options (timeouts, TLS, failover). An
+    /// `https://` endpoint needs `options.tls`; an `http://` one must not
+    /// have it, so that a typo cannot silently drop TLS.
     pub async fn connect_with(endpoint: &str, options: ConnectOptions) -> Result<LedgerClient> {
-        let invalid = |reason: String| ClientError::InvalidEndpoint {
-            endpoint: endpoint.to_owned(),
-            reason,
-        };
-        let mut target = Endpoint::from_shared(endpoint.to_owned())
-            .map_err(|e| invalid(e.to_string()))?
-            .connect_timeout(options.connect_timeout);
-        let https = target.uri().scheme_str() == Some("https");
-        match (options.tls, https) {
-            (Some(tls), true) => {
-                target = target.tls_config(tls).map_err(|e| invalid(e.to_string()))?;
-            }
-            (None, false) => {}
-            (None, true) => {
-                return Err(invalid(
-                    "an https:// endpoint needs TLS settings: the CA that issued the node's certificate".into(),
-                ));
-            }
-            (Some(_), false) => {
-                return Err(invalid(
-                    "TLS settings were given for a plaintext endpoint: use https://".into(),
-                ));
+        LedgerClient::connect_any(&[endpoint], options).await
+    }
+
+    /// Connects to the first of `endpoints` (members of one cluster) that
+    /// answers, and keeps the others to fail over to. Every endpoint is
+    /// checked first: one that is malformed, or whose scheme does not match
+    /// the TLS settings, is an error even if an earlier one connects.
+    pub async fn connect_any<S: AsRef<str>>(
+        endpoints: &[S],
+        options: ConnectOptions,
+    ) -> Result<LedgerClient> {
+        let addresses: Vec<String> = endpoints.iter().map(|e| e.as_ref().to_owned()).collect();
+        let targets = addresses
+            .iter()
+            .map(|a| endpoint(a, &options))
+            .collect::<Result<Vec<_>>>()?;
+        let mut last = ClientError::input("endpoints", "no node endpoint was given");
+        for (address, target) in addresses.iter().zip(targets) {
+            match target.connect().await {
+                Ok(channel) => {
+                    let mut channels = HashMap::new();
+                    channels.insert(address.clone(), LedgerServiceClient::new(channel));
+                    let known = Known {
+                        addresses: dedup(addresses.clone()),
+                        current: address.clone(),
+                        channels,
+                    };
+                    return Ok(LedgerClient::over(known, options));
+                }
+                Err(error) => last = error.into(),
             }
         }
-        let channel = target.connect().await?;
-        Ok(LedgerClient::from_channel(channel))
+        Err(last)
     }
 
     /// A client over a channel set up by the caller (tests, custom stacks).
+    /// It knows no other member to fail over to until a refusal names one
+    /// (reached with default, plaintext settings).
     pub fn from_channel(channel: Channel) -> LedgerClient {
+        let mut channels = HashMap::new();
+        channels.insert(String::new(), LedgerServiceClient::new(channel));
+        let known = Known {
+            channels,
+            ..Known::default()
+        };
+        LedgerClient::over(known, ConnectOptions::default())
+    }
+
+    fn over(known: Known, options: ConnectOptions) -> LedgerClient {
         LedgerClient {
-            inner: LedgerServiceClient::new(channel),
+            members: Arc::new(Members {
+                options,
+                known: Mutex::new(known),
+            }),
+            read: None,
         }
     }
 
-    /// Submits a signed envelope; answers once the entry is durable. A
-    /// refusal is [`ClientError::Refused`]. A cluster member that cannot
-    /// take the write now refuses with `UNAVAILABLE` and a reason listed in
-    /// `ledger_service.proto` (`NO_LEADER`, `NO_QUORUM`, ...): resend the
-    /// same envelope (always safe) after a pause, at the `leader_address`
-    /// or another of the `member_addresses` of the refusal's metadata. This
-    /// client does not do that by itself.
+    /// This client (sharing its channels) with every read carrying
+    /// `options` (docs/REPLICATION.md §8): e.g. `at_least_seq: seq` to read
+    /// one's own write at any member, or `linearizable: true`. Without
+    /// options a read answers from what the member has applied.
+    pub fn with_read(&self, options: pb::ReadOptions) -> LedgerClient {
+        LedgerClient {
+            members: self.members.clone(),
+            read: Some(options),
+        }
+    }
+
+    /// The address of the member in use ("" for a client made with
+    /// [`LedgerClient::from_channel`]).
+    pub fn member(&self) -> String {
+        let known = self.members.known.lock().unwrap_or_else(|p| p.into_inner());
+        known.current.clone()
+    }
+
+    /// Every member address this client knows, the given ones first.
+    pub fn known_members(&self) -> Vec<String> {
+        let known = self.members.known.lock().unwrap_or_else(|p| p.into_inner());
+        known.addresses.clone()
+    }
+
+    /// Sends one request, following the leader and resending the same
+    /// request as [`Failover`] says; `attempt` makes one attempt at one
+    /// member.
+    async fn call<T, F, Fut>(&self, mut attempt: F) -> Result<T>
+    where
+        F: FnMut(LedgerServiceClient<Channel>) -> Fut,
+        Fut: Future<Output = std::result::Result<T, Status>>,
+    {
+        let policy = &self.members.options.failover;
+        let started = Instant::now();
+        let mut pause = policy.first_backoff;
+        loop {
+            let (address, service) = self.members.current()?;
+            let limit = policy.attempt_timeout;
+            let (status, timed_out) = match tokio::time::timeout(limit, attempt(service)).await {
+                Ok(Ok(answer)) => return Ok(answer),
+                Ok(Err(status)) => (status, false),
+                Err(_) => {
+                    let message =
+                        format!("no answer from {address} within {} ms", limit.as_millis());
+                    (Status::unavailable(message), true)
+                }
+            };
+            let give_up = |status: Status| match timed_out {
+                true => ClientError::Transport {
+                    message: status.message().to_owned(),
+                },
+                false => ClientError::from(status),
+            };
+            let Some(verdict) = failover::classify(&status, &address) else {
+                return Err(give_up(status));
+            };
+            if started.elapsed() + pause >= policy.deadline
+                || !self
+                    .members
+                    .move_on(&address, &verdict.next, verdict.members)
+            {
+                return Err(give_up(status));
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(policy.max_backoff);
+        }
+    }
+
+    /// Submits a signed envelope; answers once the entry is durable (in a
+    /// cluster: committed on a majority). A refusal by the rules is
+    /// [`ClientError::Refused`]. When a cluster member cannot take the
+    /// write now (`NO_LEADER`, `NOT_LEADER`, `NO_QUORUM`, ...; or
+    /// `LEADERSHIP_LOST`: the outcome is unknown) the client resends the
+    /// same envelope at the leader or the next member, as [`Failover`]
+    /// says; a resend of an envelope that was committed after all is
+    /// answered with its entry and `duplicate = true`.
     pub async fn submit(&self, envelope: &Envelope) -> Result<pb::SubmitResponse> {
         let request = pb::SubmitRequest {
             envelope: Some(envelope.to_proto()),
         };
-        Ok(self.inner.clone().submit(request).await?.into_inner())
+        self.call(|mut service| {
+            let request = request.clone();
+            async move { Ok(service.submit(request).await?.into_inner()) }
+        })
+        .await
     }
 
     /// The ledger id, node key, genesis hash and node version.
     pub async fn node_info(&self) -> Result<pb::NodeInfo> {
-        let request = pb::GetNodeInfoRequest {};
-        Ok(self
-            .inner
-            .clone()
-            .get_node_info(request)
-            .await?
-            .into_inner())
+        self.call(|mut service| async move {
+            Ok(service
+                .get_node_info(pb::GetNodeInfoRequest {})
+                .await?
+                .into_inner())
+        })
+        .await
     }
 
-    /// The chain head.
+    /// The chain head (at least as fresh as [`LedgerClient::with_read`] asks).
     pub async fn head(&self) -> Result<pb::Head> {
-        Ok(self
-            .inner
-            .clone()
-            .get_head(pb::GetHeadRequest {})
-            .await?
-            .into_inner())
+        let request = pb::GetHeadRequest { read: self.read };
+        self.call(|mut service| async move { Ok(service.get_head(request).await?.into_inner()) })
+            .await
     }
 
     /// One receipt with its state, active pledge and history.
     pub async fn receipt(&self, receipt_id: &str) -> Result<pb::ReceiptView> {
         let request = pb::GetReceiptRequest {
             receipt_id: receipt_id.to_owned(),
+            read: self.read,
         };
-        Ok(self.inner.clone().get_receipt(request).await?.into_inner())
+        self.call(|mut service| {
+            let request = request.clone();
+            async move { Ok(service.get_receipt(request).await?.into_inner()) }
+        })
+        .await
     }
 
     /// One page of receipts matching `filter`, in id order, after the
@@ -146,15 +390,18 @@ impl LedgerClient {
             filter,
             after_receipt_id: after.to_owned(),
             limit,
+            read: self.read,
         };
-        let stream = self
-            .inner
-            .clone()
-            .list_receipts(request)
-            .await?
-            .into_inner();
-        let page: Vec<pb::ReceiptView> = stream.collect::<Result<_, tonic::Status>>().await?;
-        Ok(page)
+        self.call(|mut service| {
+            let request = request.clone();
+            async move {
+                let stream = service.list_receipts(request).await?.into_inner();
+                stream
+                    .collect::<std::result::Result<Vec<_>, Status>>()
+                    .await
+            }
+        })
+        .await
     }
 
     /// Every receipt matching `filter`, following the cursor page by page.
@@ -193,52 +440,62 @@ impl LedgerClient {
     pub async fn pledge(&self, pledge_id: &str) -> Result<pb::PledgeView> {
         let request = pb::GetPledgeRequest {
             pledge_id: pledge_id.to_owned(),
+            read: self.read,
         };
-        Ok(self.inner.clone().get_pledge(request).await?.into_inner())
+        self.call(|mut service| {
+            let request = request.clone();
+            async move { Ok(service.get_pledge(request).await?.into_inner()) }
+        })
+        .await
     }
 
     /// One tank with its stock and live receipts.
     pub async fn tank(&self, tank_id: &str) -> Result<pb::TankView> {
         let request = pb::GetTankRequest {
             tank_id: tank_id.to_owned(),
+            read: self.read,
         };
-        Ok(self.inner.clone().get_tank(request).await?.into_inner())
+        self.call(|mut service| {
+            let request = request.clone();
+            async move { Ok(service.get_tank(request).await?.into_inner()) }
+        })
+        .await
     }
 
     /// One participant.
     pub async fn participant(&self, participant_id: &str) -> Result<pb::ParticipantView> {
         let request = pb::GetParticipantRequest {
             participant_id: participant_id.to_owned(),
+            read: self.read,
         };
-        Ok(self
-            .inner
-            .clone()
-            .get_participant(request)
-            .await?
-            .into_inner())
+        self.call(|mut service| {
+            let request = request.clone();
+            async move { Ok(service.get_participant(request).await?.into_inner()) }
+        })
+        .await
     }
 
     /// Entries from `from_seq` as stored (body ‖ seal). With `follow` the
     /// stream stays open and yields entries as they commit.
     pub async fn entries(&self, from_seq: u64, follow: bool) -> Result<EntryStream> {
         let request = pb::StreamEntriesRequest { from_seq, follow };
-        let stream = self
-            .inner
-            .clone()
-            .stream_entries(request)
-            .await?
-            .into_inner();
+        let stream =
+            self.call(|mut service| async move {
+                Ok(service.stream_entries(request).await?.into_inner())
+            })
+            .await?;
         Ok(Box::pin(stream.map(|item| item.map_err(ClientError::from))))
     }
 
     /// The node's latest signed checkpoint.
     pub async fn checkpoint(&self) -> Result<pb::SignedCheckpoint> {
-        Ok(self
-            .inner
-            .clone()
-            .get_checkpoint(pb::GetCheckpointRequest::default())
-            .await?
-            .into_inner())
+        self.call(|mut service| async move {
+            Ok(service
+                .get_checkpoint(pb::GetCheckpointRequest::default())
+                .await?
+                .into_inner())
+        })
+        .await
     }
 
     /// The first published checkpoint that covers at least `min_size`
@@ -252,24 +509,20 @@ impl LedgerClient {
             min_tree_size: min_size,
             wait_ms,
         };
-        Ok(self
-            .inner
-            .clone()
-            .get_checkpoint(request)
-            .await?
-            .into_inner())
+        self.call(
+            |mut service| async move { Ok(service.get_checkpoint(request).await?.into_inner()) },
+        )
+        .await
     }
 
     /// An inclusion proof of entry `seq` in the tree of `tree_size` entries
     /// (0: the current size).
     pub async fn inclusion_proof(&self, seq: u64, tree_size: u64) -> Result<pb::InclusionProof> {
         let request = pb::GetInclusionProofRequest { seq, tree_size };
-        Ok(self
-            .inner
-            .clone()
-            .get_inclusion_proof(request)
-            .await?
-            .into_inner())
+        self.call(|mut service| async move {
+            Ok(service.get_inclusion_proof(request).await?.into_inner())
+        })
+        .await
     }
 
     /// A consistency proof between two tree sizes (`to_size` 0: the current size).
@@ -279,12 +532,10 @@ impl LedgerClient {
         to_size: u64,
     ) -> Result<pb::ConsistencyProof> {
         let request = pb::GetConsistencyProofRequest { from_size, to_size };
-        Ok(self
-            .inner
-            .clone()
-            .get_consistency_proof(request)
-            .await?
-            .into_inner())
+        self.call(|mut service| async move {
+            Ok(service.get_consistency_proof(request).await?.into_inner())
+        })
+        .await
     }
 
     /// The evidence bundle of a receipt (JSON, docs/FORMAT.md §7).
@@ -293,19 +544,30 @@ impl LedgerClient {
             receipt_id: receipt_id.to_owned(),
             wait_ms: 0,
         };
-        Ok(self
-            .inner
-            .clone()
-            .prove_receipt(request)
-            .await?
-            .into_inner())
+        self.call(|mut service| {
+            let request = request.clone();
+            async move { Ok(service.prove_receipt(request).await?.into_inner()) }
+        })
+        .await
     }
 
     /// The one entry `seq`, as stored.
     pub async fn entry(&self, seq: u64) -> Result<pb::EntryRecord> {
         let request = pb::GetEntryRequest { seq };
-        Ok(self.inner.clone().get_entry(request).await?.into_inner())
+        self.call(|mut service| async move { Ok(service.get_entry(request).await?.into_inner()) })
+            .await
     }
+}
+
+/// The addresses in order, each once.
+fn dedup(addresses: Vec<String>) -> Vec<String> {
+    let mut unique = Vec::with_capacity(addresses.len());
+    for address in addresses {
+        if !unique.contains(&address) {
+            unique.push(address);
+        }
+    }
+    unique
 }
 
 fn receipt_id(view: &pb::ReceiptView) -> &str {

@@ -230,7 +230,7 @@ mod tests {
         let details = ErrorDetails::with_error_info(
             "RECEIPT_PLEDGED",
             "pledgeledger.v1",
-            [("receipt_id".to_owned(), "R-1".to_owned())],
+            [("receipt".to_owned(), "R-1".to_owned())],
         );
         let status = tonic::Status::with_error_details(
             tonic::Code::FailedPrecondition,
@@ -243,10 +243,10 @@ mod tests {
         assert_eq!(refusal.code_name(), "FAILED_PRECONDITION");
         let info = refusal.info.as_ref().unwrap();
         assert_eq!(info.reason, "RECEIPT_PLEDGED");
-        assert_eq!(info.metadata["receipt_id"], "R-1");
+        assert_eq!(info.metadata["receipt"], "R-1");
         assert_eq!(
             error.to_string(),
-            "refused: FAILED_PRECONDITION: receipt R-1 is pledged [RECEIPT_PLEDGED receipt_id=R-1]"
+            "refused: FAILED_PRECONDITION: receipt R-1 is pledged [RECEIPT_PLEDGED receipt=R-1]"
         );
     }
 

@@ -82,6 +82,13 @@ pub fn verdict_text(verdict: &BundleVerdict) -> String {
             verdict.quantity_kg, verdict.warehouse, verdict.holder
         ),
         format!("status: {}", status_words(verdict)),
+        format!(
+            "completeness: its whole history of {} entries, the latest entry {}, matches the state the checkpoint commits to (state root {})",
+            verdict.history_len,
+            verdict.latest_entry,
+            hex::encode(verdict.state_root)
+        ),
+        tank_words(verdict),
     ];
     if verdict.lineage.len() > 1 {
         lines.push(format!(
@@ -176,6 +183,18 @@ pub fn status_words(verdict: &BundleVerdict) -> String {
     words
 }
 
+/// The tank's state in words: whether the oil attested in it covers its
+/// receipts.
+pub fn tank_words(verdict: &BundleVerdict) -> String {
+    match verdict.tank_shortfall_since {
+        Some(since) => format!(
+            "tank: {} IN SHORTFALL since entry {}: its last gauging found less oil than its receipts claim",
+            verdict.tank_id, since
+        ),
+        None => format!("tank: {}, not in shortfall", verdict.tank_id),
+    }
+}
+
 fn pledge_words(pledge: &PledgeRecord) -> String {
     let status = match &pledge.status {
         PledgeStatus::Active => "in force".to_owned(),
@@ -255,6 +274,10 @@ pub fn verdict_json(verdict: &BundleVerdict) -> Value {
         "pledges": pledges,
         "lineage": verdict.lineage,
         "entries": verdict.entry_seqs,
+        "history_len": verdict.history_len,
+        "latest_entry": verdict.latest_entry,
+        "state_root": hex::encode(verdict.state_root),
+        "tank": {"tank_id": verdict.tank_id, "shortfall_since": verdict.tank_shortfall_since},
         "summary": status_words(verdict),
     })
 }
@@ -291,7 +314,28 @@ mod tests {
             }],
             lineage: vec!["R-1".into()],
             entry_seqs: vec![3, 4, 9, 17],
+            state_root: [6; 32],
+            latest_entry: 17,
+            history_len: 4,
+            tank_id: "T-1".into(),
+            tank_shortfall_since: None,
         }
+    }
+
+    #[test]
+    fn the_text_and_json_state_a_tank_in_shortfall() {
+        let mut short = verdict(ReceiptStatus::Active);
+        assert!(verdict_text(&short).contains("tank: T-1, not in shortfall"));
+        short.tank_shortfall_since = Some(15);
+        let text = verdict_text(&short);
+        assert!(
+            text.contains("tank: T-1 IN SHORTFALL since entry 15"),
+            "{text}"
+        );
+        assert!(text.contains("its whole history of 4 entries, the latest entry 17"));
+        let value = verdict_json(&short);
+        assert_eq!(value["tank"]["shortfall_since"], 15);
+        assert_eq!(value["history_len"], 4);
     }
 
     #[test]

@@ -233,6 +233,11 @@ pub fn node_info(n: &pb::NodeInfo) -> Value {
     let mut value = json!({
         "ledger_id": n.ledger_id,
         "node_public_key": hex::encode(&n.node_public_key),
+        // The key that sealed the genesis; a single node's own key.
+        "ledger_key": hex::encode(match n.ledger_key.is_empty() {
+            true => &n.node_public_key,
+            false => &n.ledger_key,
+        }),
         "genesis_hash": hex::encode(&n.genesis_hash),
         "version": n.version,
         "governance": n.governance.as_ref().map(governance),
@@ -256,6 +261,7 @@ pub fn cluster_info(c: &pb::ClusterInfo) -> Value {
                 "address": m.address,
                 "client_address": m.client_address,
                 "voter": m.voter,
+                "in_raft": m.in_raft,
                 "matched_index": m.matched_index,
                 "public_key": hex::encode(&m.public_key),
             })

@@ -16,6 +16,15 @@
 //!   export file ──export::ExportReader──────────────────▶ audit::Auditor ──▶ audit::Verdict
 //! ```
 //!
+//! A cluster (docs/REPLICATION.md) is reached through several members:
+//! [`LedgerClient::connect_any`] connects to the first that answers and,
+//! when a member cannot take a request now (`UNAVAILABLE` with `NO_LEADER`,
+//! `NOT_LEADER`, `LEADERSHIP_LOST`, ...) or does not answer, resends the
+//! same request to the leader or the next member, within the bounds of
+//! [`Failover`]. Reads answer from what the member has applied unless
+//! [`LedgerClient::with_read`] asks for at least an entry, or a
+//! linearizable read.
+//!
 //! An `https://` endpoint needs [`ConnectOptions::tls`] ([`tls::client_config`]:
 //! the node's CA, and under mutual TLS the participant's certificate).
 //!
@@ -53,6 +62,7 @@ pub mod draft;
 pub mod error;
 pub mod evidence;
 pub mod export;
+pub mod failover;
 pub mod json;
 pub mod keys;
 pub mod ops;
@@ -62,4 +72,5 @@ pub mod tls;
 pub use client::{ConnectOptions, EntryStream, LedgerClient, ReceiptFilter};
 pub use draft::Draft;
 pub use error::{ClientError, Refusal, RefusalInfo, Result};
+pub use failover::Failover;
 pub use pledge_proto::v1 as pb;

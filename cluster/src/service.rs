@@ -4,12 +4,14 @@
 //!   AppendEntries, Vote ─────────▶ openraft (this member's Raft)
 //!   SnapshotOffer ───────────────▶ this member's chain position
 //!   InstallSnapshot (stream) ────▶ assembled, then openraft installs it (the chain appends the records)
-//!   ReadIndex ───────────────────▶ openraft: leadership confirmed by a majority, commit position
+//!   ReadIndex ───────────────────▶ the node: openraft confirms leadership with a majority, commit position
 //!   ForwardSubmit ───────────────▶ the node's own submit path (this member is the leader)
 //! ```
 //!
 //! Requests that do not convert are `INVALID_ARGUMENT` naming the field;
-//! openraft refusing (not the leader, shutting down) is `UNAVAILABLE`.
+//! openraft refusing (not the leader, shutting down) is `UNAVAILABLE`; a
+//! refused read index carries the node's reason (`NOT_LEADER`, `NO_QUORUM`)
+//! so that the asking member can pass it on.
 //!
 //! Under mutual TLS the node's listener puts the member the caller's
 //! certificate names in the request as an [`AuthenticatedMember`]; a
@@ -21,7 +23,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use openraft::{Raft, Snapshot, Vote};
+use openraft::{LogId, Raft, Snapshot, Vote};
 use pledge_ledger::chain::ChainCursor;
 use pledge_proto::cluster::{self as pb, raft_service_server::RaftService};
 use pledge_proto::v1 as api;
@@ -37,14 +39,22 @@ use crate::wire::{
 pub type Answer<'a> =
     Pin<Box<dyn Future<Output = Result<api::SubmitResponse, Status>> + Send + 'a>>;
 
-/// What the node provides to the service: its chain position and its
-/// submit path.
+/// A boxed future of this member's read index.
+pub type ReadIndexAnswer<'a> =
+    Pin<Box<dyn Future<Output = Result<Option<LogId<MemberId>>, Status>> + Send + 'a>>;
+
+/// What the node provides to the service: its chain position, its submit
+/// path and its read index.
 pub trait Member: Send + Sync + 'static {
     /// Where this member's chain stands.
     fn position(&self) -> ChainCursor;
     /// Sequences a submission another member forwarded (this member must
     /// be the leader; otherwise the answer says who is).
     fn submit(&self, request: pb::ForwardSubmitRequest) -> Answer<'_>;
+    /// The Raft log position a linearizable read must see: this member,
+    /// the leader, confirms with a majority that it still leads. Refused
+    /// with the node's ErrorInfo reason when it cannot.
+    fn read_index(&self) -> ReadIndexAnswer<'_>;
 }
 
 /// The service over this member's Raft and node.
@@ -267,7 +277,7 @@ impl<M: Member> RaftService for RaftServer<M> {
         &self,
         _: Request<pb::ReadIndexRequest>,
     ) -> Result<Response<pb::ReadIndexResponse>, Status> {
-        let (read_log_id, _applied) = self.raft.get_read_log_id().await.map_err(unavailable)?;
+        let read_log_id = self.member.read_index().await?;
         Ok(Response::new(pb::ReadIndexResponse {
             read_log_id: opt_log_id_to_pb(&read_log_id),
             chain_size: self.member.position().next_seq,

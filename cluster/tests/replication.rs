@@ -16,7 +16,7 @@ use ed25519_dalek::SigningKey;
 use openraft::{Config, Raft, ServerState, SnapshotPolicy};
 use pledge_cluster::log_store::RaftLog;
 use pledge_cluster::network::Network;
-use pledge_cluster::service::{Answer, Member, RaftServer};
+use pledge_cluster::service::{Answer, Member, RaftServer, ReadIndexAnswer};
 use pledge_cluster::state_machine::LedgerMachine;
 use pledge_cluster::types::{Group, MemberId, MemberNode, TypeConfig};
 use pledge_ledger::chain::ChainCursor;
@@ -45,6 +45,10 @@ impl Member for ChainMember {
 
     fn submit(&self, _: pb::ForwardSubmitRequest) -> Answer<'_> {
         Box::pin(async { Err(tonic::Status::unimplemented("no ledger in this test")) })
+    }
+
+    fn read_index(&self) -> ReadIndexAnswer<'_> {
+        Box::pin(async { Err(tonic::Status::unimplemented("no reads in this test")) })
     }
 }
 

@@ -1,5 +1,6 @@
-// Verifying an evidence bundle in the browser (docs/FORMAT.md §7.5–7.6),
-// step for step as ledger/src/bundle.rs `Bundle::verify`, with only the
+// Verifying an evidence bundle in the browser (docs/FORMAT.md §7.5–7.6,
+// the state map of §7.9), step for step as ledger/src/bundle.rs
+// `Bundle::verify`, with only the
 // node's public key (pasted or pinned by the officer, never taken from the
 // bundle). The verdict and every failure read as `pledgectl verify-bundle`
 // prints them (`cliJson`, `cliText`).
@@ -10,12 +11,25 @@ import { leafHash, verifyInclusion } from './merkle.js';
 import { ORIGIN_PREFIX, debugString, ledgerOrigin, verifyNote } from './note.js';
 import { decode } from './protobuf.js';
 import { decodeRecord, entryHash, sealVerifies, verifyParties } from './record.js';
+import { KEY_BITS, KIND, RECEIPT_STATE_TAG, TANK_STATE_TAG, provenLeaf, tooLongProof } from './statemap.js';
 
-export const BUNDLE_VERSION = 1;
+/** 2: with the state map proofs; version 1 bundles prove no completeness and are refused. */
+export const BUNDLE_VERSION = 2;
 export const MAX_BUNDLE_ENTRIES = 100000;
 const MAX_PROOF_HASHES = 64;
-const BUNDLE_FIELDS = ['version', 'ledger_id', 'receipt_id', 'checkpoint', 'node_public_key', 'entries', 'last_entry'];
+const BUNDLE_FIELDS = [
+  'version',
+  'ledger_id',
+  'receipt_id',
+  'checkpoint',
+  'node_public_key',
+  'entries',
+  'last_entry',
+  'state',
+];
 const ENTRY_FIELDS = ['seq', 'record_hex', 'inclusion_proof'];
+const STATE_FIELDS = ['receipts', 'tank'];
+const LEAF_FIELDS = ['preimage_hex', 'map_proof'];
 
 function jsonError(reason) {
   return new VerifyError(`bundle JSON: ${reason}`);
@@ -52,6 +66,20 @@ function checkEntryShape(entry) {
   entry.inclusion_proof.forEach((h) => checkString(h, 'inclusion_proof'));
 }
 
+function checkLeafShape(leaf) {
+  checkFields(leaf, LEAF_FIELDS, 'struct StateLeaf');
+  checkString(leaf.preimage_hex, 'preimage_hex');
+  if (!Array.isArray(leaf.map_proof)) throw jsonError('invalid type for `map_proof`: expected a sequence');
+  leaf.map_proof.forEach((h) => checkString(h, 'map_proof'));
+}
+
+function checkStateShape(state) {
+  checkFields(state, STATE_FIELDS, 'struct BundleState');
+  if (!Array.isArray(state.receipts)) throw jsonError('invalid type for `receipts`: expected a sequence');
+  state.receipts.forEach(checkLeafShape);
+  checkLeafShape(state.tank);
+}
+
 /** Parses the bundle's JSON with the format's shape: unknown fields refused. */
 export function parseBundle(text) {
   let bundle;
@@ -66,6 +94,7 @@ export function parseBundle(text) {
   if (!Array.isArray(bundle.entries)) throw jsonError('invalid type for `entries`: expected a sequence');
   bundle.entries.forEach(checkEntryShape);
   checkEntryShape(bundle.last_entry);
+  checkStateShape(bundle.state);
   return bundle;
 }
 
@@ -154,8 +183,114 @@ export async function verifyBundle(text, trustedKeyHex, schema) {
     seenHead ||= entry.seq === last.entry.seq;
     await verifyEntry(entry, proof, cp, bundle.ledger_id, schema, fold);
   }
+  const committed = await openCommitted(bundle.state, cp.stateRoot);
   if (!seenHead) await requireHeadShown(last.entry, schema, fold);
-  return verdict(cp, fold.finish(), bundle.receipt_id);
+  return checkCommitted(committed, verdict(cp, fold.finish(), bundle.receipt_id));
+}
+
+/** A leaf's preimage, hex-decoded, once its proof of presence under the state root holds. */
+async function provenFields(leaf, stateRoot, kind, tag) {
+  const badHex = (field) => new VerifyError(`state: ${field} is not lower-case hex of the right length`);
+  const preimage = fromHex(leaf.preimage_hex, true);
+  if (!preimage) throw badHex('preimage_hex');
+  if (leaf.map_proof.length > KEY_BITS) throw tooLongProof(leaf.map_proof.length);
+  const siblings = leaf.map_proof.map((h) => fromHex(h, true));
+  if (siblings.some((h) => !h || h.length !== 32)) throw badHex('map_proof');
+  return provenLeaf(preimage, siblings, stateRoot, kind, tag);
+}
+
+/** The fields of a receipt's committed state compared with the entries (FORMAT.md §7.9 numbers them). */
+function committedReceipt(f) {
+  const successors = f.texts(41);
+  return {
+    id: f.requiredText(1),
+    tankId: f.requiredText(2),
+    quantityKg: f.requiredInt(7),
+    warehouse: f.requiredText(13),
+    holder: f.requiredText(14),
+    status: f.requiredInt(15),
+    parent: f.text(18),
+    issuedAt: f.requiredInt(20),
+    updatedAt: f.requiredInt(21),
+    historyLen: f.requiredInt(22),
+    frozenBy: f.text(23),
+    pledgeId: f.text(32),
+    // The bank now: the last successor, else the registered pledgee.
+    pledgee: successors.length > 0 ? successors.at(-1) : f.text(33),
+  };
+}
+
+/** Every leaf of the bundle's state, each proven under the checkpoint's state root. */
+async function openCommitted(state, stateRoot) {
+  const receipts = [];
+  for (const leaf of state.receipts) {
+    receipts.push(committedReceipt(await provenFields(leaf, stateRoot, KIND.receipt, RECEIPT_STATE_TAG)));
+  }
+  const tank = await provenFields(state.tank, stateRoot, KIND.tank, TANK_STATE_TAG);
+  return { stateRoot, receipts, tankId: tank.requiredText(1), tankShortfallSince: tank.int(18) };
+}
+
+/** Rust's `{:?}` of an Option<String>. */
+function debugOption(value) {
+  return value === null || value === undefined ? 'None' : `Some(${debugString(value)})`;
+}
+
+function mismatch(field, committed, entries) {
+  return new VerifyError(`the committed ${field} is ${committed}, but the bundle's entries show ${entries}`);
+}
+
+const STATUS_NUMBER = { active: 1n, pledged: 2n, cancelled: 3n, split: 4n };
+
+/**
+ * Holds the fold's verdict to the committed state: the same lineage, every
+ * receipt's whole history among the entries, the same holder, status,
+ * freeze and pledge (§7.6 step 8). Returns the verdict with the committed
+ * facts added.
+ */
+function checkCommitted(committed, v) {
+  const ids = committed.receipts.map((r) => r.id);
+  if (ids.join('\0') !== v.lineage.join('\0') || ids.length !== v.lineage.length) {
+    throw mismatch('lineage', ids.join(' \u2192 '), v.lineage.join(' \u2192 '));
+  }
+  for (const [i, receipt] of committed.receipts.entries()) {
+    const parent = i > 0 ? committed.receipts[i - 1].id : null;
+    if (receipt.parent !== parent) throw mismatch('parent', debugOption(receipt.parent), debugOption(parent));
+    // A receipt's history runs from its issue (or the split that made it)
+    // to its latest entry; a split receipt's ends at the split that made
+    // the next receipt of the lineage.
+    const next = committed.receipts[i + 1];
+    const last = next ? next.issuedAt : v.treeSize > 0n ? v.treeSize - 1n : 0n;
+    const given = v.entrySeqs.filter((seq) => seq >= receipt.issuedAt && seq <= last);
+    const givenLatest = given.at(-1);
+    if (BigInt(given.length) !== receipt.historyLen || givenLatest !== receipt.updatedAt) {
+      throw new VerifyError(
+        `receipt ${receipt.id} has ${receipt.historyLen} entries in its history, the latest ${receipt.updatedAt}, ` +
+          `but the bundle gives ${given.length} (the latest ${givenLatest === undefined ? 'None' : `Some(${givenLatest})`}): entries are left out`,
+      );
+    }
+  }
+  const target = committed.receipts.at(-1);
+  if (!target) throw mismatch('lineage', '', v.lineage.join(' \u2192 '));
+  const pairs = [
+    ['holder', target.holder, v.holder],
+    ['warehouse', target.warehouse, v.warehouse],
+    ['quantity_kg', target.quantityKg.toString(), v.quantityKg.toString()],
+    ['status', target.status.toString(), STATUS_NUMBER[v.status.kind].toString()],
+    ['frozen by', debugOption(target.frozenBy), debugOption(v.freeze?.regulator)],
+    ['pledge', debugOption(target.pledgeId), debugOption(v.activePledge?.pledgeId)],
+    ['pledgee', debugOption(target.pledgee), debugOption(v.activePledge?.pledgee)],
+    ['tank', target.tankId, committed.tankId],
+  ];
+  const differing = pairs.find(([, a, b]) => a !== b);
+  if (differing) throw mismatch(...differing);
+  return {
+    ...v,
+    stateRoot: toHex(committed.stateRoot),
+    latestEntry: target.updatedAt,
+    historyLen: target.historyLen,
+    tankId: committed.tankId,
+    tankShortfallSince: committed.tankShortfallSince,
+  };
 }
 
 /** The checkpoint's head entry, left out of the bundle, must not change the receipt's lineage. */
@@ -247,6 +382,13 @@ export function statusWords(v) {
   return words;
 }
 
+/** The tank's state in words, as `pledgectl verify-bundle` words it. */
+export function tankWords(v) {
+  return v.tankShortfallSince === null
+    ? `tank: ${v.tankId}, not in shortfall`
+    : `tank: ${v.tankId} IN SHORTFALL since entry ${v.tankShortfallSince}: its last gauging found less oil than its receipts claim`;
+}
+
 function pledgeWords(p) {
   const status =
     p.status.kind === 'active'
@@ -298,6 +440,10 @@ export function cliJson(v) {
     })),
     lineage: v.lineage,
     entries: v.entrySeqs.map(number),
+    history_len: number(v.historyLen),
+    latest_entry: number(v.latestEntry),
+    state_root: v.stateRoot,
+    tank: { tank_id: v.tankId, shortfall_since: v.tankShortfallSince === null ? null : number(v.tankShortfallSince) },
     summary: statusWords(v),
   };
 }
@@ -309,6 +455,8 @@ export function cliText(v) {
     "witnesses: none required (no witness policy given): this rests on the node's key alone",
     `receipt: ${v.quantityKg} kg, issued by warehouse ${v.warehouse}, held by ${v.holder}`,
     `status: ${statusWords(v)}`,
+    `completeness: its whole history of ${v.historyLen} entries, the latest entry ${v.latestEntry}, matches the state the checkpoint commits to (state root ${v.stateRoot})`,
+    tankWords(v),
   ];
   if (v.lineage.length > 1) lines.push(`lineage: ${v.lineage.join(' \u2192 ')} (split parts of the first)`);
   if (v.registrations.length === 0) lines.push('pledges: none ever registered in its history');

@@ -28,6 +28,13 @@ const TEXT = {
   asOf: ['As of checkpoint', '截至检查点'],
   lineage: ['Lineage', '沿革'],
   checked: ['Entries checked', '已核验条目'],
+  completeness: ['Completeness', '完整性'],
+  wholeHistory: ['whole history given: entries', '已给出完整历史：条目数'],
+  latestEntry: ['latest entry', '最新条目'],
+  stateRoot: ['state root', '状态根'],
+  tank: ['Tank', '储罐'],
+  noShortfall: ['not in shortfall', '无短缺'],
+  shortfall: ['IN SHORTFALL since entry', '短缺，自条目'],
   cli: ['As `pledgectl verify-bundle` prints it', '与 `pledgectl verify-bundle` 输出一致'],
   live: ['live, not pledged', '有效，未质押'],
   pledgedTo: ['pledged to', '已质押给'],
@@ -165,7 +172,13 @@ function showVerdict(v) {
     row(t('pledges'), pledges),
     row(t('asOf'), asOf),
     row(t('lineage'), v.lineage.join(' \u2192 ')),
-    row(t('checked'), v.entrySeqs.map((s) => `#${s}`).join(' ')));
+    row(t('checked'), v.entrySeqs.map((s) => `#${s}`).join(' ')),
+    row(t('completeness'), element('span', { id: 'verdict-completeness' },
+      `${t('wholeHistory')} ${v.historyLen}, ${t('latestEntry')} #${v.latestEntry}; ${t('stateRoot')} `,
+      element('code', {}, v.stateRoot))),
+    row(t('tank'), element('span', { id: 'verdict-tank' }, v.tankShortfallSince === null
+      ? `${v.tankId}: ${t('noShortfall')}`
+      : `${v.tankId}: ${t('shortfall')} #${v.tankShortfallSince}`)));
   out.replaceChildren(
     element('h2', { id: 'verdict-result', 'data-verified': 'true', class: 'ok' }, `\u2713 ${t('verified')}`),
     table,

@@ -1,7 +1,8 @@
 // Checkpoints as C2SP signed notes (docs/FORMAT.md §7.1–7.2), verified as
 // ledger/src/checkpoint.rs does: the note's characters, its signature
 // block, the node's signature line (the first by the node's key name and
-// key id decides), then the five text lines in canonical form.
+// key id decides), then the six text lines in canonical form (origin,
+// size, root, chain-head, state-root, time).
 
 import { VerifyError, fromBase64, fromHex, toHex, utf8 } from './bytes.js';
 import { sha256, verifyEd25519 } from './webcrypto.js';
@@ -139,7 +140,7 @@ function badField(field, found) {
   return new VerifyError(`checkpoint: checkpoint ${field} ${debugString(quote(found))} is not canonical`);
 }
 
-/** Parses the five checkpoint lines strictly (§7.1). */
+/** Parses the six checkpoint lines strictly (§7.1). */
 export function parseText(text) {
   checkCharacters(text);
   if (!text.endsWith('\n')) throw new VerifyError('checkpoint: checkpoint text does not end with a newline');
@@ -153,7 +154,8 @@ export function parseText(text) {
   };
   const unexpected = (line) =>
     new VerifyError(`checkpoint: checkpoint text has an unexpected line ${debugString(quote(line))}`);
-  const [origin, sizeText, rootText, head, time] = ['origin', 'tree size', 'root hash', 'chain-head', 'time'].map(next);
+  const fields = ['origin', 'tree size', 'root hash', 'chain-head', 'state-root', 'time'];
+  const [origin, sizeText, rootText, head, state, time] = fields.map(next);
   if (at < lines.length) throw unexpected(lines[at]);
   checkOrigin(origin);
   const size = parseDecimal(sizeText);
@@ -164,13 +166,20 @@ export function parseText(text) {
   const headHex = head.slice('chain-head '.length);
   const headHash = fromHex(headHex, true);
   if (!headHash || headHash.length !== 32) throw badField('chain-head', headHex);
+  if (!state.startsWith('state-root ')) throw unexpected(state);
+  const stateHex = state.slice('state-root '.length);
+  const stateRoot = fromHex(stateHex, true);
+  if (!stateRoot || stateRoot.length !== 32) throw badField('state-root', stateHex);
   if (!time.startsWith('time ')) throw unexpected(time);
   const timeMs = parseDecimal(time.slice('time '.length));
   if (timeMs === null) throw badField('time', time.slice('time '.length));
-  if (size === 0n && (toHex(root) !== EMPTY_ROOT_HEX || headHash.some((b) => b !== 0))) {
-    throw new VerifyError('checkpoint: a checkpoint of size 0 must have the empty root and a zero chain head');
+  const zero = (bytes) => bytes.every((b) => b === 0);
+  if (size === 0n && (toHex(root) !== EMPTY_ROOT_HEX || !zero(headHash) || !zero(stateRoot))) {
+    throw new VerifyError(
+      'checkpoint: a checkpoint of size 0 must have the empty root, a zero chain head and a zero state root',
+    );
   }
-  return { origin, size, root, headHash, timeMs };
+  return { origin, size, root, headHash, stateRoot, timeMs };
 }
 
 /** Verifies a signed note under the node's key and parses its checkpoint. */

@@ -40,6 +40,7 @@ pub const ASSETS: &[Asset] = assets![
     ("record.js", JS),
     ("protobuf.js", JS),
     ("fold.js", JS),
+    ("statemap.js", JS),
     ("bundle.js", JS),
 ];
 

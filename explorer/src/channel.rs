@@ -194,7 +194,10 @@ mod tests {
             .unwrap_err();
         assert_eq!(refusal.code(), tonic::Code::PermissionDenied);
         assert!(refusal.message().contains("read-only"), "{refusal:?}");
-        let read = client.get_head(pb::GetHeadRequest {}).await.unwrap_err();
+        let read = client
+            .get_head(pb::GetHeadRequest { read: None })
+            .await
+            .unwrap_err();
         assert_eq!(read.message(), "service reached");
     }
 }

@@ -186,6 +186,7 @@ labels! {
     TreeSize => "Tree size", "树大小";
     MerkleRoot => "Merkle root", "默克尔根";
     ChainHead => "Chain head", "链头";
+    StateRoot => "State root (receipts and tanks)", "状态根（仓单与储罐）";
     CheckpointTime => "Signed at", "签署时间";
     NoteText => "Signed note", "签名记录";
     Signatures => "Signatures", "签名";

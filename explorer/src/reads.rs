@@ -84,7 +84,7 @@ impl Reads {
     pub async fn head(&self) -> Result<pb::Head, Status> {
         Ok(self
             .client()
-            .get_head(pb::GetHeadRequest {})
+            .get_head(pb::GetHeadRequest { read: None })
             .await?
             .into_inner())
     }
@@ -93,6 +93,7 @@ impl Reads {
     pub async fn receipt(&self, id: &str) -> Result<pb::ReceiptView, Status> {
         let request = pb::GetReceiptRequest {
             receipt_id: id.to_owned(),
+            read: None,
         };
         Ok(self.client().get_receipt(request).await?.into_inner())
     }
@@ -101,6 +102,7 @@ impl Reads {
     pub async fn pledge(&self, id: &str) -> Result<pb::PledgeView, Status> {
         let request = pb::GetPledgeRequest {
             pledge_id: id.to_owned(),
+            read: None,
         };
         Ok(self.client().get_pledge(request).await?.into_inner())
     }
@@ -109,6 +111,7 @@ impl Reads {
     pub async fn tank(&self, id: &str) -> Result<pb::TankView, Status> {
         let request = pb::GetTankRequest {
             tank_id: id.to_owned(),
+            read: None,
         };
         Ok(self.client().get_tank(request).await?.into_inner())
     }
@@ -117,6 +120,7 @@ impl Reads {
     pub async fn participant(&self, id: &str) -> Result<pb::ParticipantView, Status> {
         let request = pb::GetParticipantRequest {
             participant_id: id.to_owned(),
+            read: None,
         };
         Ok(self.client().get_participant(request).await?.into_inner())
     }
@@ -215,6 +219,7 @@ impl Reads {
             filter: Some(filter),
             after_receipt_id: after.to_owned(),
             limit,
+            read: None,
         };
         let mut stream = self.client().list_receipts(request).await?.into_inner();
         let mut receipts = Vec::new();

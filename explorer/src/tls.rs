@@ -54,15 +54,16 @@ impl std::fmt::Debug for Acceptor {
 
 /// A TLS acceptor for HTTP/1.1 from the node's TLS files.
 pub fn acceptor(files: &TlsFiles) -> Result<Acceptor, TlsError> {
-    let mut config = server_config(files)?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let config = server_config(files, b"http/1.1")?;
     Ok(Acceptor(TlsAcceptor::from(Arc::new(config))))
 }
 
-/// rustls server settings from PEM files, no ALPN: the identity, and with
-/// a client CA a verifier that requires a client certificate from it.
-/// Also the node's member-to-member listener's (with ALPN h2).
-pub fn server_config(files: &TlsFiles) -> Result<ServerConfig, TlsError> {
+/// The rustls server settings from the node's TLS files, offering the one
+/// application protocol `alpn` (`h2` for gRPC, `http/1.1` for pages).
+/// Under mutual TLS a client must present a certificate from the client CA.
+/// The node's gRPC listener and the explorer are configured by this one
+/// function.
+pub fn server_config(files: &TlsFiles, alpn: &[u8]) -> Result<ServerConfig, TlsError> {
     let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -82,9 +83,11 @@ pub fn server_config(files: &TlsFiles) -> Result<ServerConfig, TlsError> {
     };
     let key = PrivateKeyDer::from_pem_file(&files.key_file)
         .map_err(|e| file_error("private key", &files.key_file, e))?;
-    builder
+    let mut config = builder
         .with_single_cert(certificates(&files.cert_file, "certificate")?, key)
-        .map_err(config_error)
+        .map_err(config_error)?;
+    config.alpn_protocols = vec![alpn.to_vec()];
+    Ok(config)
 }
 
 fn certificates(path: &Path, what: &'static str) -> Result<Vec<CertificateDer<'static>>, TlsError> {

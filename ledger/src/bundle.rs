@@ -10,16 +10,22 @@
 //!                            party signatures, ledger id, strictly increasing seq
 //!     last_entry   record ── seal, verify_head_binding (seq size−1, hash = chain-head,
 //!                            leaf included at size−1)
+//!     state        each lineage receipt's and the tank's leaf preimage ── map proof
+//!                  of presence under the checkpoint's state-root
 //!   then the receipt's lifecycle is folded from entries[] ─▶ BundleVerdict;
-//!   the head entry, if it changes the receipt's lineage, must be among entries[]
+//!   the head entry, if it changes the receipt's lineage, must be among entries[];
+//!   each lineage receipt's committed history length and latest entry must
+//!   match the entries given, and the fold must end in the committed state
 //! ```
 //!
 //! What a verified bundle proves: each given entry is, byte for byte, entry
 //! `seq` of the ledger whose state the node signed at that size, in that
-//! order, and the given entries tell a coherent lifecycle of the receipt.
-//! What it does not prove: that no other entry concerns the receipt. The
-//! entries are chosen by the node; completeness rests on the node, and is
-//! proven by an auditor's full replay compared against the same checkpoint.
+//! order; the receipt's state (and its tank's) at that size is the one the
+//! checkpoint commits to; and the entries are the receipt's whole history
+//! (as many as the committed history length, the last one the committed
+//! latest entry) telling a coherent lifecycle that ends in that state. An
+//! entry left out (the latest transfer, an earlier pledge and its release)
+//! is therefore refused, not shown as a shorter history.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -36,12 +42,15 @@ use crate::envelope::EnvelopeError;
 use crate::error::DecodeError;
 use crate::merkle::{self, Hash, MerkleError, ProofError};
 use crate::model::{CertificateRef, EnforcementGrounds, PledgeStatus, ReceiptStatus, Seq};
+use crate::statemap::leaf::{self, LeafError, LeafFields};
+use crate::statemap::{self, Kind, MapHash, MapProof, MapProofError, map_key};
 use crate::store::StoreError;
 use crate::tx::{Operation, StockCertification};
 use crate::view::LedgerRead;
 
-/// The bundle format version this code writes and reads.
-pub const BUNDLE_VERSION: u32 = 1;
+/// The bundle format version this code writes and reads (2: the state
+/// map proofs; version 1 bundles prove no completeness and are refused).
+pub const BUNDLE_VERSION: u32 = 2;
 /// Most entries a bundle may carry (bounds a verifier's work).
 pub const MAX_BUNDLE_ENTRIES: usize = 100_000;
 /// Most split generations followed back from a receipt to its issue.
@@ -65,6 +74,30 @@ pub struct Bundle {
     pub entries: Vec<BundleEntry>,
     /// Entry `size − 1`, binding the chain head to the Merkle root.
     pub last_entry: BundleEntry,
+    /// The committed state of the receipt's lineage and of its tank.
+    pub state: BundleState,
+}
+
+/// The state map leaves a bundle carries, each with its proof of presence
+/// under the checkpoint's `state-root`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleState {
+    /// One per receipt of the lineage: the issued receipt first, each
+    /// split part down to the bundle's receipt last.
+    pub receipts: Vec<StateLeaf>,
+    /// The tank the receipt is drawn on.
+    pub tank: StateLeaf,
+}
+
+/// One object's state map leaf: its value's preimage and its map proof.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateLeaf {
+    /// The leaf value's preimage (state tag ‖ fields), lower-case hex.
+    pub preimage_hex: String,
+    /// The sibling hashes from the leaf up, each 64 lower-case hex digits.
+    pub map_proof: Vec<String>,
 }
 
 /// One entry of a bundle, with its inclusion proof at the checkpoint's size.
@@ -121,6 +154,18 @@ pub struct BundleVerdict {
     pub lineage: Vec<String>,
     /// The seqs of the entries checked, in order.
     pub entry_seqs: Vec<Seq>,
+    /// The checkpoint's state map root, which the receipt's and the tank's
+    /// states were proven under.
+    pub state_root: MapHash,
+    /// The receipt's latest entry (from its committed state).
+    pub latest_entry: Seq,
+    /// Entries in the receipt's own history (from its committed state).
+    pub history_len: u64,
+    /// The tank the receipt is drawn on.
+    pub tank_id: String,
+    /// Since which entry the tank has been in shortfall (attested oil below
+    /// what its receipts claim), if it is.
+    pub tank_shortfall_since: Option<Seq>,
 }
 
 /// The pledge in force on the receipt.
@@ -193,6 +238,7 @@ impl Bundle {
             .into_iter()
             .map(|seq| bundle_entry(store, seq, cp.size))
             .collect::<Result<Vec<_>, _>>()?;
+        let state = bundle_state(store, receipt_id, cp)?;
         Ok(Bundle {
             version: BUNDLE_VERSION,
             ledger_id,
@@ -201,6 +247,7 @@ impl Bundle {
             node_public_key: checkpoint.node_key.to_hex(),
             entries,
             last_entry: bundle_entry(store, last, cp.size)?,
+            state,
         })
     }
 
@@ -227,7 +274,7 @@ impl Bundle {
                 found: self.version,
             });
         }
-        let node_key = &self.node_key(trust)?;
+        let sealers = &self.sealers(trust)?;
         let cosigned = trust.open(&self.checkpoint, &ledger_origin(&self.ledger_id))?;
         let cp = cosigned.signed.checkpoint;
         if self.entries.is_empty() {
@@ -240,7 +287,7 @@ impl Bundle {
             });
         }
 
-        let (last, last_proof) = open_entry(&self.last_entry, node_key)?;
+        let (last, last_proof) = open_entry(&self.last_entry, sealers)?;
         verify_head_binding(&cp, &last, &last_proof).map_err(BundleError::HeadBinding)?;
 
         if let Some(pair) = self.entries.windows(2).find(|p| p[1].seq <= p[0].seq) {
@@ -252,7 +299,7 @@ impl Bundle {
         let mut fold = Fold::new(&self.receipt_id);
         let mut seen_head = false;
         for item in &self.entries {
-            let (entry, proof) = open_entry(item, node_key)?;
+            let (entry, proof) = open_entry(item, sealers)?;
             seen_head |= entry.seq == last.seq;
             if entry.seq >= cp.size {
                 return Err(BundleError::BeyondCheckpoint {
@@ -288,6 +335,7 @@ impl Bundle {
             let signers: BTreeSet<&str> = verified.signers().collect();
             fold.apply(entry.seq, &signers, &verified.tx.operation)?;
         }
+        let committed = CommittedState::open(&self.state, &cp.state_root)?;
         if !seen_head {
             let verified = last
                 .envelope
@@ -300,24 +348,341 @@ impl Bundle {
                 return Err(BundleError::HeadEntryLeftOut { seq: last.seq });
             }
         }
-        fold.finish(cp, cosigned.cosigners, cosigned.witnessed)
+        let verdict = fold.finish(cp, cosigned.cosigners, cosigned.witnessed)?;
+        committed.check(verdict)
     }
 
-    /// The bundle's node key, if the verifier accepts it.
-    fn node_key(&self, trust: &Trust) -> Result<PublicKey, BundleError> {
-        trust
+    /// The keys an entry's seal may verify under: every key the verifier
+    /// accepts (in a registry of several nodes, each entry is sealed by the
+    /// member that sequenced it, not necessarily the one that signed the
+    /// checkpoint), the bundle's node key first. Refused if the verifier
+    /// does not accept the bundle's node key.
+    fn sealers(&self, trust: &Trust) -> Result<Vec<PublicKey>, BundleError> {
+        let node_key = trust
             .log_keys
             .iter()
             .find(|key| key.to_hex() == self.node_public_key)
             .copied()
             .ok_or_else(|| BundleError::NodeKeyNotTrusted {
                 found: self.node_public_key.chars().take(64).collect(),
-            })
+            })?;
+        let others = trust.log_keys.iter().filter(|key| **key != node_key);
+        Ok(std::iter::once(node_key).chain(others.copied()).collect())
     }
 }
 
-/// Hex-decodes, decodes and seal-checks one bundle entry.
-fn open_entry(item: &BundleEntry, node_key: &PublicKey) -> Result<(Entry, Vec<Hash>), BundleError> {
+/// The state leaves of a bundle: the lineage's receipts and the tank, at the
+/// checkpoint's size.
+fn bundle_state<S: LedgerRead>(
+    store: &S,
+    receipt_id: &str,
+    cp: &Checkpoint,
+) -> Result<BundleState, BundleError> {
+    let mut lineage = Vec::new();
+    let mut id = Some(receipt_id.to_owned());
+    while let Some(current) = id.take() {
+        if lineage.len() > MAX_LINEAGE_DEPTH {
+            break;
+        }
+        let receipt = store
+            .receipt(&current)?
+            .ok_or_else(|| BundleError::ReceiptNotAtSize {
+                receipt_id: current.clone(),
+                size: cp.size,
+            })?;
+        id = receipt.parent_id.clone();
+        lineage.push(receipt);
+    }
+    lineage.reverse();
+    let mut receipts = Vec::with_capacity(lineage.len());
+    for receipt in &lineage {
+        let pledge = match receipt.active_pledge() {
+            Some(pledge_id) => store.pledge(pledge_id)?,
+            None => None,
+        };
+        let preimage = leaf::receipt_preimage(receipt, pledge.as_ref());
+        receipts.push(state_leaf(
+            store,
+            Kind::Receipt,
+            receipt.id(),
+            preimage,
+            cp,
+        )?);
+    }
+    let tank_id = &lineage
+        .last()
+        .map(|r| r.terms.tank_id.clone())
+        .unwrap_or_default();
+    let tank = store
+        .tank(tank_id)?
+        .ok_or_else(|| BundleError::ReceiptNotAtSize {
+            receipt_id: receipt_id.to_owned(),
+            size: cp.size,
+        })?;
+    let tank = state_leaf(store, Kind::Tank, tank_id, leaf::tank_preimage(&tank), cp)?;
+    Ok(BundleState { receipts, tank })
+}
+
+/// One object's leaf at the checkpoint: its current state must still be
+/// the committed one (else [`BundleError::StateMoved`]: build again against
+/// a newer checkpoint).
+fn state_leaf<S: LedgerRead>(
+    store: &S,
+    kind: Kind,
+    id: &str,
+    preimage: Vec<u8>,
+    cp: &Checkpoint,
+) -> Result<StateLeaf, BundleError> {
+    let proof = store.state_proof(kind, id, cp.size)?;
+    let key = map_key(kind, id);
+    if proof
+        .verify_present(&cp.state_root, &key, &leaf::value_of(&preimage))
+        .is_err()
+    {
+        return Err(BundleError::StateMoved {
+            object: id.to_owned(),
+            size: cp.size,
+        });
+    }
+    Ok(StateLeaf {
+        preimage_hex: hex::encode(preimage),
+        map_proof: proof.siblings.iter().map(hex::encode).collect(),
+    })
+}
+
+/// The lineage's receipts and the tank as the checkpoint commits to them,
+/// each leaf proven under the state root.
+#[derive(Debug)]
+struct CommittedState {
+    state_root: MapHash,
+    receipts: Vec<CommittedReceipt>,
+    tank_id: String,
+    tank_shortfall_since: Option<Seq>,
+}
+
+/// The fields of a receipt's committed state a verifier compares with the
+/// entries (docs/FORMAT.md §7.9 numbers them).
+#[derive(Debug)]
+struct CommittedReceipt {
+    id: String,
+    tank_id: String,
+    quantity_kg: u64,
+    warehouse: String,
+    holder: String,
+    status: u64,
+    parent: Option<String>,
+    issued_at: Seq,
+    updated_at: Seq,
+    history_len: u64,
+    frozen_by: Option<String>,
+    pledge_id: Option<String>,
+    pledgee: Option<String>,
+}
+
+impl CommittedReceipt {
+    fn read(preimage: &[u8]) -> Result<CommittedReceipt, LeafError> {
+        let f = LeafFields::parse(leaf::RECEIPT_STATE_TAG, preimage)?;
+        Ok(CommittedReceipt {
+            id: f.required_text(1)?,
+            tank_id: f.required_text(2)?,
+            quantity_kg: f.required_int(7)?,
+            warehouse: f.required_text(13)?,
+            holder: f.required_text(14)?,
+            status: f.required_int(15)?,
+            parent: f.text(18)?,
+            issued_at: f.required_int(20)?,
+            updated_at: f.required_int(21)?,
+            history_len: f.required_int(22)?,
+            frozen_by: f.text(23)?,
+            pledge_id: f.text(32)?,
+            // The bank now: the last successor, else the registered pledgee.
+            pledgee: match f.texts(41)?.pop() {
+                Some(successor) => Some(successor),
+                None => f.text(33)?,
+            },
+        })
+    }
+}
+
+impl CommittedState {
+    /// Reads every leaf and checks its proof under `state_root`.
+    fn open(state: &BundleState, state_root: &MapHash) -> Result<CommittedState, BundleError> {
+        let mut receipts = Vec::with_capacity(state.receipts.len());
+        for item in &state.receipts {
+            let preimage =
+                proven_preimage(item, state_root, Kind::Receipt, leaf::RECEIPT_STATE_TAG)?;
+            let receipt = CommittedReceipt::read(&preimage).map_err(BundleError::BadState)?;
+            receipts.push(receipt);
+        }
+        let preimage = proven_preimage(&state.tank, state_root, Kind::Tank, leaf::TANK_STATE_TAG)?;
+        let tank =
+            LeafFields::parse(leaf::TANK_STATE_TAG, &preimage).map_err(BundleError::BadState)?;
+        Ok(CommittedState {
+            state_root: *state_root,
+            receipts,
+            tank_id: tank.required_text(1).map_err(BundleError::BadState)?,
+            tank_shortfall_since: tank.int(18).map_err(BundleError::BadState)?,
+        })
+    }
+
+    /// Holds the fold's verdict to the committed state: the same lineage,
+    /// every receipt's whole history among the entries, the same holder,
+    /// status, freeze and pledge. Returns the verdict with the committed
+    /// facts added.
+    fn check(self, mut verdict: BundleVerdict) -> Result<BundleVerdict, BundleError> {
+        let ids: Vec<&str> = self.receipts.iter().map(|r| r.id.as_str()).collect();
+        if ids
+            != verdict
+                .lineage
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+        {
+            return Err(mismatch(
+                "lineage",
+                ids.join(" → "),
+                verdict.lineage.join(" → "),
+            ));
+        }
+        for (i, receipt) in self.receipts.iter().enumerate() {
+            let parent = i.checked_sub(1).map(|p| self.receipts[p].id.clone());
+            if receipt.parent != parent {
+                return Err(mismatch(
+                    "parent",
+                    format!("{:?}", receipt.parent),
+                    format!("{parent:?}"),
+                ));
+            }
+            // A receipt's history runs from its issue (or the split that made
+            // it) to its latest entry; a split receipt's ends at the split
+            // that made the next receipt of the lineage.
+            let last = match self.receipts.get(i + 1) {
+                Some(child) => child.issued_at,
+                None => verdict.tree_size.saturating_sub(1),
+            };
+            let given: Vec<Seq> = verdict
+                .entry_seqs
+                .iter()
+                .copied()
+                .filter(|seq| (receipt.issued_at..=last).contains(seq))
+                .collect();
+            if given.len() as u64 != receipt.history_len
+                || given.last() != Some(&receipt.updated_at)
+            {
+                return Err(BundleError::HistoryIncomplete {
+                    receipt_id: receipt.id.clone(),
+                    committed_len: receipt.history_len,
+                    committed_latest: receipt.updated_at,
+                    given_len: given.len() as u64,
+                    given_latest: given.last().copied(),
+                });
+            }
+        }
+        let Some(target) = self.receipts.last() else {
+            return Err(mismatch(
+                "lineage",
+                String::new(),
+                verdict.lineage.join(" → "),
+            ));
+        };
+        let fold_pledge = verdict.active_pledge.as_ref();
+        let pairs = [
+            ("holder", target.holder.clone(), verdict.holder.clone()),
+            (
+                "warehouse",
+                target.warehouse.clone(),
+                verdict.warehouse.clone(),
+            ),
+            (
+                "quantity_kg",
+                target.quantity_kg.to_string(),
+                verdict.quantity_kg.to_string(),
+            ),
+            (
+                "status",
+                target.status.to_string(),
+                leaf::status_number(&verdict.status).to_string(),
+            ),
+            (
+                "frozen by",
+                format!("{:?}", target.frozen_by),
+                format!("{:?}", verdict.freeze.as_ref().map(|f| &f.regulator)),
+            ),
+            (
+                "pledge",
+                format!("{:?}", target.pledge_id),
+                format!("{:?}", fold_pledge.map(|p| &p.pledge_id)),
+            ),
+            (
+                "pledgee",
+                format!("{:?}", target.pledgee),
+                format!("{:?}", fold_pledge.map(|p| &p.pledgee)),
+            ),
+            ("tank", target.tank_id.clone(), self.tank_id.clone()),
+        ];
+        if let Some((field, committed, entries)) = pairs.into_iter().find(|(_, a, b)| a != b) {
+            return Err(mismatch(field, committed, entries));
+        }
+        verdict.state_root = self.state_root;
+        verdict.latest_entry = target.updated_at;
+        verdict.history_len = target.history_len;
+        verdict.tank_id = self.tank_id;
+        verdict.tank_shortfall_since = self.tank_shortfall_since;
+        Ok(verdict)
+    }
+}
+
+fn mismatch(field: &'static str, committed: String, entries: String) -> BundleError {
+    BundleError::StateMismatch {
+        field,
+        committed,
+        entries,
+    }
+}
+
+/// A leaf's preimage, once its proof of presence under `state_root` holds.
+fn proven_preimage(
+    item: &StateLeaf,
+    state_root: &MapHash,
+    kind: Kind,
+    tag: &[u8],
+) -> Result<Vec<u8>, BundleError> {
+    let bad_hex = |field| BundleError::BadStateHex { field };
+    let preimage = crypto::decode_lower_hex(&item.preimage_hex).ok_or(bad_hex("preimage_hex"))?;
+    if item.map_proof.len() > statemap::hash::KEY_BITS {
+        return Err(BundleError::StateNotProven {
+            object: String::new(),
+            source: MapProofError::TooLong {
+                found: item.map_proof.len(),
+            },
+        });
+    }
+    let siblings = item
+        .map_proof
+        .iter()
+        .map(|h| Digest::from_hex(h).map(|d| d.0))
+        .collect::<Option<Vec<_>>>()
+        .ok_or(bad_hex("map_proof"))?;
+    let fields = LeafFields::parse(tag, &preimage).map_err(BundleError::BadState)?;
+    let id = fields.required_text(1).map_err(BundleError::BadState)?;
+    let key = map_key(kind, &id);
+    let value = leaf::value_of(&preimage);
+    let proof = MapProof {
+        siblings,
+        leaf: Some((key, value)),
+    };
+    proof
+        .verify_present(state_root, &key, &value)
+        .map_err(|source| BundleError::StateNotProven { object: id, source })?;
+    Ok(preimage)
+}
+
+/// Hex-decodes, decodes and seal-checks one bundle entry (its seal must
+/// verify under one of `sealers`).
+fn open_entry(
+    item: &BundleEntry,
+    sealers: &[PublicKey],
+) -> Result<(Entry, Vec<Hash>), BundleError> {
     let seq = item.seq;
     let record = crypto::decode_lower_hex(&item.record_hex).ok_or(BundleError::BadHex {
         seq,
@@ -330,7 +695,7 @@ fn open_entry(item: &BundleEntry, node_key: &PublicKey) -> Result<(Entry, Vec<Ha
             found: entry.seq,
         });
     }
-    if !entry.seal_verifies(node_key) {
+    if !sealers.iter().any(|key| entry.seal_verifies(key)) {
         return Err(BundleError::BadSeal { seq });
     }
     if item.inclusion_proof.len() > 64 {
@@ -508,7 +873,7 @@ pub enum BundleError {
         /// The record's seq.
         found: Seq,
     },
-    /// A record's seal does not verify under the node key.
+    /// A record's seal does not verify under any accepted node key.
     #[error("entry {seq}: the node's seal does not verify")]
     BadSeal {
         /// The entry.
@@ -587,6 +952,59 @@ pub enum BundleError {
     ReceiptNotShown {
         /// The receipt.
         receipt_id: String,
+    },
+    /// A receipt's or the tank's state moved on after the checkpoint
+    /// (building): build again against a newer checkpoint.
+    #[error("{object} changed after the checkpoint of size {size}; build against a newer one")]
+    StateMoved {
+        /// The receipt or tank.
+        object: String,
+        /// The checkpoint's size.
+        size: u64,
+    },
+    /// A state leaf's hex is not lower-case hex of the right length.
+    #[error("state: {field} is not lower-case hex of the right length")]
+    BadStateHex {
+        /// `preimage_hex` or `map_proof`.
+        field: &'static str,
+    },
+    /// A state leaf's preimage does not read.
+    #[error("state: {0}")]
+    BadState(#[source] LeafError),
+    /// A state leaf is not in the map under the checkpoint's state root.
+    #[error("the state of {object} is not proven under the checkpoint's state root: {source}")]
+    StateNotProven {
+        /// The receipt or tank id the preimage names.
+        object: String,
+        /// Why the map proof failed.
+        #[source]
+        source: MapProofError,
+    },
+    /// The entries do not lead to the committed state.
+    #[error("the committed {field} is {committed}, but the bundle's entries show {entries}")]
+    StateMismatch {
+        /// What differs.
+        field: &'static str,
+        /// The committed state's value.
+        committed: String,
+        /// What the entries show.
+        entries: String,
+    },
+    /// Entries of a receipt's history are left out of the bundle.
+    #[error(
+        "receipt {receipt_id} has {committed_len} entries in its history, the latest {committed_latest}, but the bundle gives {given_len} (the latest {given_latest:?}): entries are left out"
+    )]
+    HistoryIncomplete {
+        /// The receipt.
+        receipt_id: String,
+        /// Its committed history length.
+        committed_len: u64,
+        /// Its committed latest entry.
+        committed_latest: Seq,
+        /// Entries of its history the bundle gives.
+        given_len: u64,
+        /// The latest of them.
+        given_latest: Option<Seq>,
     },
     /// The checkpoint's head entry changes the receipt (or a receipt it was
     /// split from) but is not among the bundle's entries: the bundle hides
@@ -1149,6 +1567,11 @@ impl<'a> Fold<'a> {
             pledge_registrations,
             lineage,
             entry_seqs: self.seqs,
+            state_root: statemap::EMPTY,
+            latest_entry: 0,
+            history_len: 0,
+            tank_id: receipt.tank_id.clone(),
+            tank_shortfall_since: None,
         })
     }
 }

@@ -617,7 +617,9 @@ pub fn catch_up<L: LogStore, S: StateStore>(log: &L, state: &mut S) -> Result<u6
     Ok(end - start)
 }
 
-/// Signs a checkpoint of everything `ledger` holds, at `time_ms`.
+/// Signs a checkpoint of `ledger` at `time_ms`, of every entry whose state
+/// the state store has applied ([`LedgerRead::committed_size`]: the whole
+/// chain once the store has caught up).
 pub fn sign_checkpoint<R: LedgerRead>(
     ledger: &R,
     node_key: &SigningKey,
@@ -628,7 +630,7 @@ pub fn sign_checkpoint<R: LedgerRead>(
         .map_err(StoreError::from)?
         .unwrap_or_default();
     let origin = ledger_origin(&ledger_id);
-    Checkpoint::from_store(ledger, ledger.len(), time_ms, &origin)?.sign(node_key)
+    Checkpoint::from_store(ledger, ledger.committed_size(), time_ms, &origin)?.sign(node_key)
 }
 
 /// Checks every link of the chain in the log, and the head's seal under a

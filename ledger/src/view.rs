@@ -10,6 +10,7 @@
 //! ```text
 //!  Snapshot { head, log reader, state view (applied A), pending: updates A..head }
 //!     reads: pending (newest first) ─▶ state view;  records < head from the log
+//!     state map: at the sizes the state view applied (≤ A), never from pending
 //! ```
 
 use std::collections::BTreeMap;
@@ -20,6 +21,7 @@ use crate::entry::Entry;
 use crate::merkle::{self, Hash, MerkleError, NodeId, NodeSource};
 use crate::model::{Receipt, Seq};
 use crate::state::{Layered, Objects, StateRead, pledgee_of};
+use crate::statemap::{Kind, MapHash, MapProof, versioned};
 use crate::store::{LogRead, ReceiptFilter, StateUpdate, StateView, StoreError};
 
 /// Read access to a ledger at a head: the chain, the Merkle tree over it and
@@ -65,6 +67,19 @@ pub trait LedgerRead: StateRead + NodeSource<Error = StoreError> {
     fn tree_root(&self, size: u64) -> Result<Hash, StoreError> {
         merkle::root(size, &self).map_err(tree_error)
     }
+
+    /// The state map's root after the first `size` entries
+    /// ([`StoreError::NoStateRoot`] unless `size` is one the state store
+    /// applied up to).
+    fn state_root(&self, size: u64) -> Result<MapHash, StoreError>;
+
+    /// The proof of the object `kind`/`id` in the state map after the first
+    /// `size` entries (a size [`LedgerRead::state_root`] answers for).
+    fn state_proof(&self, kind: Kind, id: &str, size: u64) -> Result<MapProof, StoreError>;
+
+    /// The largest size at or below the head with a state root: the size
+    /// a checkpoint is made at.
+    fn committed_size(&self) -> u64;
 }
 
 /// A Merkle error as a store error.
@@ -208,5 +223,23 @@ impl<R: LogRead, V: StateView> LedgerRead for Snapshot<R, V> {
             all.merge(update.changes.clone());
         }
         Ok(all)
+    }
+
+    fn state_root(&self, size: u64) -> Result<MapHash, StoreError> {
+        let applied = self.state.applied();
+        let root = match size <= applied.min(self.head.next_seq) {
+            true => self.state.state_root_at(size)?,
+            false => None,
+        };
+        root.ok_or(StoreError::NoStateRoot { size, applied })
+    }
+
+    fn state_proof(&self, kind: Kind, id: &str, size: u64) -> Result<MapProof, StoreError> {
+        self.state_root(size)?;
+        versioned::prove_at(&self.state, kind, id, size)
+    }
+
+    fn committed_size(&self) -> u64 {
+        self.state.applied().min(self.head.next_seq)
     }
 }

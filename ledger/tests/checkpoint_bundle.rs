@@ -136,9 +136,10 @@ const EXPECTED_NOTE: &str = "pledgeledger/zhoushan-test\n\
 11\n\
 rOvt1LJAhw0bMZFVmsFqDd6yJdUXqB+mddR2DOM2jrc=\n\
 chain-head 8fcfa993b8af1f6f2cc025e6858167ba724afdd3d8946b9ed75620788594698e\n\
+state-root 593cc1c1b8e3ef344fc56dbd39172caa64e83d8890b00ae45374f3e2720c993a\n\
 time 1800000060000\n\
 \n\
-\u{2014} pledgeledger/zhoushan-test PHNR//kPDMU7sd2ZuqgqJOQJfBT9o6Ls5wPy58q4hraGNB3qO5oB4YcaRjvRDAoWUN+I2+MuKF6tZmXPbowQSZonFAA=\n";
+\u{2014} pledgeledger/zhoushan-test PHNR/42IUHC/x4ocErTkW9iUwasgBJnzubxkizJ+IGTuTkkrp+9qpusuqf/gw+t1w6Sk8gyfq9wQZUhozyN/QvOjRQ0=\n";
 
 #[test]
 fn checkpoint_text_is_exactly_as_specified() {
@@ -282,7 +283,8 @@ fn parsing_is_strict() {
     let o = origin();
     let root = BASE64.encode([5u8; 32]);
     let head = "ab".repeat(32);
-    let good = format!("{o}\n7\n{root}\nchain-head {head}\ntime 9\n");
+    let state = "cd".repeat(32);
+    let good = format!("{o}\n7\n{root}\nchain-head {head}\nstate-root {state}\ntime 9\n");
     let cp = open(&note(&good, &o, &node_key())).unwrap();
     assert_eq!((cp.size, cp.root, cp.time_ms), (7, [5; 32], 9));
 
@@ -575,6 +577,7 @@ fn fixed_note() -> String {
         size: 11,
         root: [3; 32],
         head_hash: crypto::Digest([4; 32]),
+        state_root: [6; 32],
         time_ms: CP_TIME,
     };
     cp.sign(&node_key()).unwrap().to_text()
@@ -638,16 +641,16 @@ fn a_bundle_shows_the_active_pledge() {
     assert_eq!(verdict.entry_seqs, [2, 3, 4, 9, 10]);
 }
 
+/// A bundle proves the receipt's state at the checkpoint from the node's
+/// current objects: at a checkpoint older than the receipt's latest change
+/// it cannot be built (the node waits for a newer checkpoint instead).
 #[test]
-fn a_bundle_at_an_earlier_checkpoint_shows_the_state_then() {
+fn a_bundle_is_built_only_at_a_checkpoint_of_the_current_state() {
     let w = pledge_world();
-    let bundle = Bundle::build(&w.store(), "R-1", &signed_at(&w, 5)).unwrap();
-    let verdict = bundle.verify(&trust()).unwrap();
-    assert_eq!(verdict.tree_size, 5);
-    assert_eq!(
-        verdict.active_pledge.map(|p| (p.pledge_id, p.pledgee)),
-        Some(("PL-A".to_owned(), "bank-a".to_owned()))
-    );
+    assert!(matches!(
+        Bundle::build(&w.store(), "R-1", &signed_at(&w, 5)),
+        Err(BundleError::StateMoved { ref object, size: 5 }) if object == "R-1"
+    ));
     assert!(matches!(
         Bundle::build(&w.store(), "R-2", &signed_at(&w, 5)),
         Err(BundleError::ReceiptNotAtSize { size: 5, .. })
@@ -808,6 +811,77 @@ fn a_checkpoint_signed_by_another_key_fails() {
     ));
 }
 
+/// A registry of several nodes: the entries were sealed by one member (the
+/// node key here), the checkpoint signed by another (`member_b`).
+#[test]
+fn a_bundle_signed_by_another_member_verifies_with_the_members_trust_file() {
+    let w = pledge_world();
+    let member_b = key(201);
+    let signed = Checkpoint::from_store(&w.store(), w.len(), CP_TIME, &origin())
+        .unwrap()
+        .sign(&member_b)
+        .unwrap();
+    let bundle = Bundle::build(&w.store(), "R-1", &signed).unwrap();
+    assert_eq!(
+        bundle.node_public_key,
+        crypto::public_key(&member_b).to_hex()
+    );
+    let trust_file = format!(
+        "# the registry's voters\nlog {} member-1\nlog {} member-2\nquorum none\n",
+        node_public().to_hex(),
+        crypto::public_key(&member_b).to_hex()
+    );
+    let members = Trust::new(Vec::new(), WitnessPolicy::parse(&trust_file).unwrap());
+    let verdict = bundle.verify(&members).unwrap();
+    assert_eq!(verdict.tree_size, w.len());
+    assert_eq!(verdict.entry_seqs, vec![2, 3, 4, 9, 10]);
+
+    // Member 2's key alone: it sealed none of the entries.
+    assert!(matches!(
+        bundle.verify(&Trust::log_key_only(crypto::public_key(&member_b))),
+        Err(BundleError::BadSeal { seq: 10 })
+    ));
+    // The ledger key alone, or with a key that is not a member's: the
+    // checkpoint's signer is not accepted.
+    for keys in [
+        vec![node_public()],
+        vec![node_public(), crypto::public_key(&other_key())],
+    ] {
+        assert!(matches!(
+            bundle.verify(&Trust::new(keys, WitnessPolicy::none())),
+            Err(BundleError::NodeKeyNotTrusted { .. })
+        ));
+    }
+    // A bundle that names an accepted key but whose checkpoint another
+    // key signed.
+    let mut forged = bundle.clone();
+    forged.node_public_key = node_public().to_hex();
+    let only_first = Trust::new(
+        vec![node_public(), crypto::public_key(&other_key())],
+        WitnessPolicy::none(),
+    );
+    assert!(matches!(
+        forged.verify(&only_first),
+        Err(BundleError::Trust(_))
+    ));
+}
+
+#[test]
+fn a_trust_file_lists_each_log_key_once_in_lower_case_hex() {
+    let key = node_public().to_hex();
+    let policy = WitnessPolicy::parse(&format!("log {key} member-1\nquorum none\n")).unwrap();
+    assert_eq!(policy.log_keys(), &[node_public()]);
+    for bad in [
+        format!("log {key}\nlog {key}\nquorum none\n"),
+        format!("log {}\nquorum none\n", key.to_uppercase()),
+        format!("log {key} member-1 extra\nquorum none\n"),
+        "log 00\nquorum none\n".to_owned(),
+        "log\nquorum none\n".to_owned(),
+    ] {
+        assert!(WitnessPolicy::parse(&bad).is_err(), "{bad:?}");
+    }
+}
+
 #[test]
 fn a_checkpoint_whose_head_is_not_the_last_entry_fails() {
     let w = pledge_world();
@@ -947,10 +1021,10 @@ fn garbage_json_is_an_error() {
         Err(BundleError::Json { .. })
     ));
     let mut bundle = bundle_of(&w, "R-1");
-    bundle.version = 2;
+    bundle.version = 1;
     assert!(matches!(
         verify(&bundle),
-        Err(BundleError::UnsupportedVersion { found: 2 })
+        Err(BundleError::UnsupportedVersion { found: 1 })
     ));
     let _ = note::MAX_NOTE_BYTES;
 }
@@ -1073,4 +1147,262 @@ fn a_bundle_needs_the_verifiers_witness_quorum() {
 fn add_cosignature(signed: &mut SignedCheckpoint, name: &str, key: &SigningKey, time_s: u64) {
     let line = cosign(signed.note.text(), name, key, time_s).unwrap();
     signed.add_signatures([line]).unwrap();
+}
+
+// ----- the committed state: bundles that cannot leave entries out -----
+
+#[test]
+fn an_omitted_earlier_transfer_is_refused() {
+    let mut w = World::new();
+    w.receipt_of("R-5", 1_000); // 1 tank, 2 certify, 3 issue
+    w.ok(transfer("R-5", "trader-b"), &["trader-a", "wh-1"]); // 4
+    w.receipt_of("R-6", 1_000); // 5, 6, 7: the head concerns another receipt
+    let mut bundle = bundle_of(&w, "R-5");
+    assert_eq!(verify_verdict(&bundle).holder, "trader-b");
+    bundle.entries.retain(|e| e.seq != 4);
+    assert!(matches!(
+        verify(&bundle),
+        Err(BundleError::HistoryIncomplete {
+            ref receipt_id,
+            committed_len: 2,
+            committed_latest: 4,
+            given_len: 1,
+            given_latest: Some(3),
+        }) if receipt_id == "R-5"
+    ));
+}
+
+#[test]
+fn an_omitted_earlier_pledge_episode_is_refused() {
+    let w = pledge_world();
+    // Without the pledge to bank-a and its release, the entries still tell a
+    // coherent story (issue, then PL-B): the committed history says four.
+    let mut bundle = bundle_of(&w, "R-1");
+    bundle.entries.retain(|e| e.seq != 4 && e.seq != 9);
+    assert!(matches!(
+        verify(&bundle),
+        Err(BundleError::HistoryIncomplete {
+            committed_len: 4,
+            given_len: 2,
+            ..
+        })
+    ));
+    let verdict = verify_verdict(&bundle_of(&w, "R-1"));
+    assert_eq!((verdict.history_len, verdict.latest_entry), (4, 10));
+    assert_eq!(verdict.pledge_registrations.len(), 2);
+}
+
+#[test]
+fn a_stale_or_forged_state_is_refused() {
+    let mut w = World::new();
+    w.receipt_of("R-5", 1_000);
+    let before = bundle_of(&w, "R-5");
+    w.ok(transfer("R-5", "trader-b"), &["trader-a", "wh-1"]);
+    let after = bundle_of(&w, "R-5");
+    verify(&after).unwrap();
+    // The state as it was (a valid proof under the older root) does not
+    // hold under the newer checkpoint's root.
+    let mut stale = after.clone();
+    stale.state = before.state.clone();
+    assert!(matches!(
+        verify(&stale),
+        Err(BundleError::StateNotProven { ref object, .. }) if object == "R-5"
+    ));
+    // Nor does an altered preimage, nor an altered proof.
+    let mut forged = after.clone();
+    let preimage = &mut forged.state.receipts[0].preimage_hex;
+    let last = preimage.pop().unwrap();
+    preimage.push(if last == '0' { '1' } else { '0' });
+    assert!(matches!(
+        verify(&forged),
+        Err(BundleError::StateNotProven { .. })
+    ));
+    let mut forged = after.clone();
+    forged.state.tank.map_proof.push("00".repeat(32));
+    assert!(matches!(
+        verify(&forged),
+        Err(BundleError::StateNotProven { .. })
+    ));
+    let mut upper = after.clone();
+    upper.state.tank.preimage_hex = upper.state.tank.preimage_hex.to_uppercase();
+    assert!(matches!(
+        verify(&upper),
+        Err(BundleError::BadStateHex {
+            field: "preimage_hex"
+        })
+    ));
+    // A state left out entirely.
+    let mut missing = after;
+    missing.state.receipts.clear();
+    assert!(matches!(
+        verify(&missing),
+        Err(BundleError::StateMismatch {
+            field: "lineage",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn a_split_parts_bundle_proves_its_parents_history_too() {
+    let mut w = World::new();
+    w.receipt_of("R-7", 1_000); // 3 issue
+    w.ok(
+        pledge("PL-7", "R-7", "bank-a", w.now_ms + 90 * DAY_MS),
+        &["trader-a", "bank-a"],
+    ); // 4
+    w.ok(release("PL-7"), &["bank-a"]); // 5
+    w.ok(
+        split("R-7", &[("R-7a", 400), ("R-7b", 600)]),
+        &["trader-a", "wh-1"],
+    ); // 6
+    let bundle = bundle_of(&w, "R-7a");
+    let verdict = verify_verdict(&bundle);
+    assert_eq!(verdict.lineage, ["R-7", "R-7a"]);
+    assert_eq!(verdict.pledge_registrations.len(), 1);
+    // The parent's pledge episode left out: the parent's committed history
+    // (issue, pledge, release, split) is four entries.
+    let mut bundle = bundle;
+    bundle.entries.retain(|e| e.seq != 4 && e.seq != 5);
+    assert!(matches!(
+        verify(&bundle),
+        Err(BundleError::HistoryIncomplete { ref receipt_id, committed_len: 4, .. })
+            if receipt_id == "R-7"
+    ));
+}
+
+#[test]
+fn a_tank_in_shortfall_is_shown() {
+    let mut w = World::new();
+    w.receipt_of("R-8", 1_000_000);
+    assert_eq!(
+        verify_verdict(&bundle_of(&w, "R-8")).tank_shortfall_since,
+        None
+    );
+    let gauged = w.regauge("T-R-8", 900_000);
+    let verdict = verify_verdict(&bundle_of(&w, "R-8"));
+    assert_eq!(verdict.tank_id, "T-R-8");
+    assert_eq!(verdict.tank_shortfall_since, Some(gauged.seq));
+}
+
+fn verify_verdict(bundle: &Bundle) -> pledge_ledger::bundle::BundleVerdict {
+    bundle.verify(&trust()).unwrap()
+}
+
+// ----- state map vectors (docs/vectors/statemap-v1.json, FORMAT.md §7.9) -----
+
+fn statemap_vectors_path() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/vectors/statemap-v1.json")
+}
+
+/// The vectors as the ledger computes them for `pledge_world()` at size 11.
+fn statemap_vectors() -> serde_json::Value {
+    use pledge_ledger::statemap::{Kind, leaf, map_key};
+    let w = pledge_world();
+    let store = w.store();
+    let objects = store.objects().unwrap();
+    let hex_list = |hashes: &[[u8; 32]]| hashes.iter().map(hex::encode).collect::<Vec<_>>();
+    let mut leaves = Vec::new();
+    for receipt in objects.receipts.values() {
+        let pledge = receipt
+            .active_pledge()
+            .and_then(|id| objects.pledges.get(id));
+        let preimage = leaf::receipt_preimage(receipt, pledge);
+        let proof = store.state_proof(Kind::Receipt, receipt.id(), 11).unwrap();
+        leaves.push(serde_json::json!({
+            "kind": "receipt", "id": receipt.id(),
+            "key": hex::encode(map_key(Kind::Receipt, receipt.id())),
+            "preimage": hex::encode(&preimage),
+            "value": hex::encode(leaf::value_of(&preimage)),
+            "siblings": hex_list(&proof.siblings),
+        }));
+    }
+    for tank in objects.tanks.values() {
+        let preimage = leaf::tank_preimage(tank);
+        let proof = store.state_proof(Kind::Tank, &tank.id, 11).unwrap();
+        leaves.push(serde_json::json!({
+            "kind": "tank", "id": tank.id,
+            "key": hex::encode(map_key(Kind::Tank, &tank.id)),
+            "preimage": hex::encode(&preimage),
+            "value": hex::encode(leaf::value_of(&preimage)),
+            "siblings": hex_list(&proof.siblings),
+        }));
+    }
+    let absent = store.state_proof(Kind::Receipt, "R-9", 11).unwrap();
+    serde_json::json!({
+        "description": "FORMAT.md 7.9: the state map of the worked example of 7.7 (pledge_world() at size 11)",
+        "size": 11,
+        "state_root": hex::encode(store.state_root(11).unwrap()),
+        "leaves": leaves,
+        "absent": {
+            "kind": "receipt", "id": "R-9",
+            "key": hex::encode(map_key(Kind::Receipt, "R-9")),
+            "siblings": hex_list(&absent.siblings),
+            "leaf": absent.leaf.map(|(k, v)| serde_json::json!({"key": hex::encode(k), "value": hex::encode(v)})),
+        },
+    })
+}
+
+/// The vectors file matches the ledger (set `PLEDGE_WRITE_VECTORS=1` to
+/// write it after a deliberate format change), and every vector checks
+/// by the rules of FORMAT.md §7.9 alone.
+#[test]
+fn state_map_vectors_match_the_document() {
+    use pledge_ledger::statemap::proof::MapProof;
+    use pledge_ledger::statemap::{leaf, tree};
+    let expected = statemap_vectors();
+    let path = statemap_vectors_path();
+    if std::env::var_os("PLEDGE_WRITE_VECTORS").is_some() {
+        let text = serde_json::to_string_pretty(&expected).unwrap() + "\n";
+        std::fs::write(&path, text).unwrap();
+    }
+    let stored: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(
+        stored, expected,
+        "docs/vectors/statemap-v1.json is out of date"
+    );
+
+    let hash = |v: &serde_json::Value| -> [u8; 32] {
+        hex::decode(v.as_str().unwrap())
+            .unwrap()
+            .try_into()
+            .unwrap()
+    };
+    let root = hash(&stored["state_root"]);
+    assert_eq!(root, signed_at(&pledge_world(), 11).checkpoint.state_root);
+    let mut all = std::collections::BTreeMap::new();
+    for item in stored["leaves"].as_array().unwrap() {
+        let preimage = hex::decode(item["preimage"].as_str().unwrap()).unwrap();
+        let value: [u8; 32] = sha2::Sha256::digest(&preimage).into();
+        assert_eq!(value, hash(&item["value"]));
+        assert_eq!(leaf::value_of(&preimage), value);
+        let key = hash(&item["key"]);
+        let proof = MapProof {
+            siblings: item["siblings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(hash)
+                .collect(),
+            leaf: Some((key, value)),
+        };
+        proof.verify_present(&root, &key, &value).unwrap();
+        all.insert(key, value);
+    }
+    assert_eq!(all.len(), 4, "R-1, R-2, T-R-1, T-R-2");
+    assert_eq!(tree::root_of(&all), root);
+    let absent = &stored["absent"];
+    let proof = MapProof {
+        siblings: absent["siblings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(hash)
+            .collect(),
+        leaf: absent["leaf"]
+            .as_object()
+            .map(|l| (hash(&l["key"]), hash(&l["value"]))),
+    };
+    proof.verify_absent(&root, &hash(&absent["key"])).unwrap();
 }

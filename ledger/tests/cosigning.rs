@@ -154,6 +154,7 @@ fn checkpoint(tag: u8, size: u64, cosigners: &[usize]) -> (SignedCheckpoint, Mem
         size,
         root: merkle::root(size, &tree).unwrap(),
         head_hash: Digest([tag; 32]),
+        state_root: [tag; 32],
         time_ms: 1_800_000_000_000,
     }
     .sign(&node_key())

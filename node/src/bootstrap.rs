@@ -38,6 +38,11 @@ const LOG_PREALLOCATE: u64 = 4 * 1024 * 1024;
 /// Loads (or creates) the node key, opens the store, commits the genesis on
 /// first start, and checks it on later starts.
 pub fn open(config: &Config) -> anyhow::Result<Opened> {
+    let no_genesis = config.genesis_file.is_none() && !config.genesis_path().exists();
+    if no_genesis && config.cluster.is_none() {
+        // Before anything is written: a refused node leaves no trace.
+        config.check_development_ledger_allowed()?;
+    }
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
     let node_key = node_key(&config.node_key_path())?;
@@ -88,6 +93,7 @@ pub fn open(config: &Config) -> anyhow::Result<Opened> {
 
 fn node_key(path: &Path) -> anyhow::Result<SigningKey> {
     if path.exists() {
+        refuse_if_others_may_read(path)?;
         let file = KeyFile::read(path)?;
         return file
             .signing_key()
@@ -97,6 +103,30 @@ fn node_key(path: &Path) -> anyhow::Result<SigningKey> {
     KeyFile::new("node", &key).write(path)?;
     tracing::info!(path = %path.display(), "created a node key");
     Ok(key)
+}
+
+/// The node key seals the chain: a key file that group or others may read
+/// (or write) is refused, with the command that mends it.
+fn refuse_if_others_may_read(path: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .with_context(|| format!("cannot read {}", path.display()))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            bail!(
+                "the node key {} has mode {:o}: group or others may read it, and whoever reads \
+                 it can seal entries as this node; run `chmod 600 {}` (and consider the key \
+                 exposed if others could reach it)",
+                path.display(),
+                mode & 0o777,
+                path.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 fn read_genesis(path: &Path) -> anyhow::Result<VerifiedEnvelope> {

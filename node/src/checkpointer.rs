@@ -6,9 +6,13 @@
 //! ```text
 //!  head moved ─▶ sign (node key) ─▶ witnesses cosign (≤ witness_timeout_ms) ─▶ publish ─▶ sleep interval
 //! ```
-//! A new entry is therefore covered by a published checkpoint within about
-//! one interval plus the witnesses' round trip. Every checkpoint is of the
-//! same append-only chain, so any two it publishes are consistent.
+//! A checkpoint covers the entries whose state the state store has applied
+//! (its `state-root` is the state map's root at that size, kept by the
+//! store off the acknowledgement path); while the store is behind the head,
+//! the next checkpoint follows one interval later without waiting for a new
+//! entry. A new entry is therefore covered by a published checkpoint within
+//! about one interval plus the witnesses' round trip. Every checkpoint is of
+//! the same append-only chain, so any two it publishes are consistent.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +21,7 @@ use ed25519_dalek::SigningKey;
 use pledge_ledger::checkpoint::SignedCheckpoint;
 use pledge_ledger::ledger::sign_checkpoint;
 use pledge_ledger::merkle;
+use pledge_ledger::view::LedgerRead;
 use tokio::sync::watch;
 
 use crate::NodePublished;
@@ -38,7 +43,9 @@ pub async fn run(
 ) {
     let prove = prover(published.clone());
     loop {
-        match sign_checkpoint(&*published.load(), &node_key, now_ms()) {
+        let snapshot = published.load();
+        let behind = snapshot.committed_size() < snapshot.len();
+        match sign_checkpoint(&*snapshot, &node_key, now_ms()) {
             Ok(mut checkpoint) => {
                 if let Some(witnesses) = &witnesses {
                     witnesses.cosign(&mut checkpoint, &prove).await;
@@ -49,7 +56,8 @@ pub async fn run(
             }
             Err(error) => tracing::error!(%error, "could not sign a checkpoint"),
         }
-        if heads.changed().await.is_err() {
+        drop(snapshot);
+        if !behind && heads.changed().await.is_err() {
             return;
         }
         tokio::time::sleep(interval).await;

@@ -11,6 +11,9 @@
 //!                                     # except in a development node
 //! no_http = false                     # turn the development node's explorer off
 //! plaintext = false                   # allow plaintext gRPC on a non-loopback address
+//! metrics_public = false              # allow metrics on a non-loopback address
+//! dev_genesis = false                 # create a development ledger even with TLS or off loopback
+//! log_filter = "info"                 # RUST_LOG syntax; RUST_LOG wins at start, SIGHUP applies this
 //!
 //! [tls]                               # absent = plaintext gRPC
 //! cert_file = "tls/server.pem"        # PEM certificate chain, leaf first
@@ -26,8 +29,12 @@
 //! request_timeout_ms = 30000          # per-request deadline
 //! checkpoint_interval_ms = 1000       # least time between signed checkpoints
 //! checkpoint_wait_ms = 10000          # longest GetCheckpoint / ProveReceipt wait for a checkpoint
+//! read_wait_ms = 2000                 # longest wait of a read for its ReadOptions (at least entry N, linearizable)
 //! witness_timeout_ms = 5000           # how long a checkpoint waits for each witness's cosignature
-//! requests_per_second_per_connection = 50000  # 0 = no limit
+//! requests_per_second_per_connection = 50000  # 0 = no limit; reloaded on SIGHUP
+//! max_connections = 1024              # connections open at once (capped by the file-handle limit)
+//! max_connections_per_address = 256   # from one source IP address (at most a quarter of max_connections)
+//! handshake_timeout_ms = 10000        # accept → TLS handshake done and HTTP/2 preface in
 //!
 //! [cluster]                           # absent = a single node; see crate::cluster::config
 //! ```
@@ -62,6 +69,14 @@ pub struct Config {
     /// Plaintext gRPC was asked for explicitly: allows a non-loopback
     /// listen address without TLS.
     pub plaintext: bool,
+    /// Metrics on a non-loopback address were asked for outright.
+    pub metrics_public: bool,
+    /// A development ledger (demo participants, their keys on disk) may be
+    /// created even though the node serves TLS or a non-loopback address.
+    pub dev_genesis: bool,
+    /// The log filter (RUST_LOG syntax, e.g. `info,pledge_node=debug`);
+    /// reloaded on SIGHUP (see `reload.rs`).
+    pub log_filter: Option<String>,
     /// TLS on the gRPC listener; `None` serves plaintext.
     pub tls: Option<TlsFiles>,
     /// Explicit resource limits.
@@ -83,6 +98,18 @@ pub struct TlsFiles {
     /// (mutual TLS), and a write is accepted only from a connection whose
     /// certificate names one of the transaction's signers.
     pub client_ca_file: Option<PathBuf>,
+}
+
+impl TlsFiles {
+    /// The same files as the rustls builder shared by the gRPC listener
+    /// and the explorer takes them (`pledge_explorer::tls::server_config`).
+    pub fn for_rustls(&self) -> pledge_explorer::TlsFiles {
+        pledge_explorer::TlsFiles {
+            cert_file: self.cert_file.clone(),
+            key_file: self.key_file.clone(),
+            client_ca_file: self.client_ca_file.clone(),
+        }
+    }
 }
 
 /// How the gRPC listener is protected.
@@ -117,11 +144,23 @@ pub struct Limits {
     /// Longest time `GetCheckpoint` and `ProveReceipt` wait for a checkpoint
     /// covering the entries asked for.
     pub checkpoint_wait_ms: u64,
+    /// Longest time a read waits for its `ReadOptions` to be met (an entry
+    /// to be applied here, a linearizable read's index) before it is
+    /// refused with NOT_CAUGHT_UP.
+    pub read_wait_ms: u64,
     /// How long a new checkpoint waits for each witness's cosignature
     /// before it is published without it.
     pub witness_timeout_ms: u64,
     /// Requests per second accepted from one connection (0: no limit).
     pub requests_per_second_per_connection: u32,
+    /// Connections open at once, node-wide (see `admission.rs`); lowered
+    /// at start to what the process's file-handle limit allows.
+    pub max_connections: usize,
+    /// Connections open at once from one source IP address.
+    pub max_connections_per_address: usize,
+    /// Time from accept to a finished TLS handshake and the HTTP/2
+    /// connection preface.
+    pub handshake_timeout_ms: u64,
 }
 
 impl Default for Limits {
@@ -135,8 +174,12 @@ impl Default for Limits {
             request_timeout_ms: 30_000,
             checkpoint_interval_ms: 1_000,
             checkpoint_wait_ms: 10_000,
+            read_wait_ms: 2_000,
             witness_timeout_ms: 5_000,
             requests_per_second_per_connection: 50_000,
+            max_connections: 1024,
+            max_connections_per_address: 256,
+            handshake_timeout_ms: 10_000,
         }
     }
 }
@@ -153,6 +196,9 @@ impl Default for Config {
             http_listen: None,
             no_http: false,
             plaintext: false,
+            metrics_public: false,
+            dev_genesis: false,
+            log_filter: None,
             tls: None,
             limits: Limits::default(),
             cluster: None,
@@ -202,6 +248,45 @@ impl Config {
                 self.listen
             ),
         }
+    }
+
+    /// Metrics are plain HTTP and show the ledger's activity: on a
+    /// non-loopback address they need `metrics_public` said outright.
+    pub fn check_metrics_exposure(&self) -> anyhow::Result<()> {
+        match self.metrics_listen {
+            Some(address) if !address.ip().is_loopback() && !self.metrics_public => {
+                anyhow::bail!(
+                    "refusing to serve metrics on the non-loopback address {address}: they are \
+                     plain HTTP and show the ledger's activity to anyone who asks; serve them on \
+                     loopback behind your scraper's proxy, or give --metrics-public \
+                     (metrics_public = true) to serve them to the network"
+                )
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether this node may create a development ledger: one whose demo
+    /// participants' keys (an admin quorum among them) are written to disk.
+    /// Only a plaintext node on loopback may, unless `dev_genesis` asks for
+    /// it outright: a node others can reach is given its genesis.
+    pub fn check_development_ledger_allowed(&self) -> anyhow::Result<()> {
+        let private = self.tls.is_none() && self.listen.ip().is_loopback();
+        if private || self.dev_genesis {
+            return Ok(());
+        }
+        anyhow::bail!(
+            "refusing to create a development ledger (demo participants whose keys, an admin \
+             quorum among them, would be written to {}) on a node that serves {}: give the \
+             ledger's signed genesis (--genesis FILE, or genesis_file in the configuration), \
+             or --dev-genesis (dev_genesis = true) to create a development ledger anyway",
+            self.data_dir.join("dev-keys").display(),
+            if self.tls.is_some() {
+                "TLS".to_owned()
+            } else {
+                format!("the non-loopback address {}", self.listen)
+            }
+        )
     }
 
     /// The ledger store directory.
@@ -256,18 +341,73 @@ mod tests {
         assert_eq!(Config::default().transport().unwrap(), Transport::Plaintext);
     }
 
-    #[test]
-    fn plaintext_and_tls_together_are_refused() {
-        let config = Config {
-            plaintext: true,
+    /// The default configuration serving TLS (files not read).
+    fn with_tls() -> Config {
+        Config {
             tls: Some(TlsFiles {
                 cert_file: "s.pem".into(),
                 key_file: "k.pem".into(),
                 client_ca_file: None,
             }),
             ..Config::default()
+        }
+    }
+
+    #[test]
+    fn plaintext_and_tls_together_are_refused() {
+        let config = Config {
+            plaintext: true,
+            ..with_tls()
         };
         assert!(config.transport().is_err());
+    }
+
+    #[test]
+    fn metrics_off_loopback_need_to_be_asked_for() {
+        let mut config = Config {
+            metrics_listen: Some("0.0.0.0:9464".parse().unwrap()),
+            ..Config::default()
+        };
+        let refusal = config.check_metrics_exposure().unwrap_err().to_string();
+        assert!(refusal.contains("0.0.0.0:9464"), "{refusal}");
+        assert!(refusal.contains("--metrics-public"), "{refusal}");
+        config.metrics_public = true;
+        config.check_metrics_exposure().unwrap();
+        config.metrics_listen = Some("127.0.0.1:9464".parse().unwrap());
+        config.metrics_public = false;
+        config.check_metrics_exposure().unwrap();
+    }
+
+    #[test]
+    fn a_development_ledger_only_for_a_private_node_unless_asked_for() {
+        Config::default()
+            .check_development_ledger_allowed()
+            .unwrap();
+        let tls = with_tls();
+        let refusal = tls
+            .check_development_ledger_allowed()
+            .unwrap_err()
+            .to_string();
+        assert!(refusal.contains("serves TLS"), "{refusal}");
+        assert!(refusal.contains("--genesis FILE"), "{refusal}");
+        let open = Config {
+            listen: "0.0.0.0:50051".parse().unwrap(),
+            plaintext: true,
+            ..Config::default()
+        };
+        let refusal = open
+            .check_development_ledger_allowed()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            refusal.contains("non-loopback address 0.0.0.0:50051"),
+            "{refusal}"
+        );
+        let asked = Config {
+            dev_genesis: true,
+            ..tls
+        };
+        asked.check_development_ledger_allowed().unwrap();
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! its data in `./pledge-data`, creating a node key, a development genesis
 //! and demo participants' keys on first start.
 
+mod admission;
 mod bootstrap;
 mod checkpointer;
 mod cluster;
@@ -12,6 +13,8 @@ mod dev;
 mod metrics;
 mod pipeline;
 mod ratelimit;
+mod reads;
+mod reload;
 mod revocation;
 mod server;
 mod service;
@@ -61,6 +64,14 @@ struct Args {
     /// Serve Prometheus metrics on this address (plain HTTP), e.g. 127.0.0.1:9464.
     #[arg(long)]
     metrics_listen: Option<SocketAddr>,
+    /// Allow --metrics-listen on a non-loopback address (refused without it).
+    #[arg(long)]
+    metrics_public: bool,
+    /// Create a development ledger (demo participants, their keys written to
+    /// the data directory) even though the node serves TLS or a non-loopback
+    /// address; without it such a node must be given --genesis.
+    #[arg(long, conflicts_with = "genesis")]
+    dev_genesis: bool,
     /// Witness policy file: each new checkpoint is sent to every witness in
     /// it that has a URL, and published with their cosignatures.
     #[arg(long, value_name = "FILE")]
@@ -109,8 +120,9 @@ enum Command {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    init_tracing(args.log_json);
-    match run(args) {
+    keep_new_files_private();
+    let log_filter = reload::init_tracing(args.log_json);
+    match run(args, log_filter) {
         Ok(code) => code,
         Err(error) => {
             eprintln!("pledge-node: {error:#}");
@@ -119,7 +131,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: Args) -> anyhow::Result<ExitCode> {
+fn run(args: Args, log_filter: reload::LogFilter) -> anyhow::Result<ExitCode> {
     match &args.command {
         Some(Command::ClusterInit(init)) => {
             return cluster::init::init(init).map(|()| ExitCode::SUCCESS);
@@ -155,12 +167,15 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         config.http_listen = args.http_listen;
     }
     config.no_http |= args.no_http;
+    config.metrics_public |= args.metrics_public;
+    config.dev_genesis |= args.dev_genesis;
     apply_tls_flags(&mut config, args.tls_cert, args.tls_key, args.tls_client_ca)?;
     config.plaintext |= args.plaintext;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(server::serve(config))?;
+    reload::apply_configured_filter(&log_filter, &config)?;
+    runtime.block_on(server::serve(config, args.config, log_filter))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -189,17 +204,10 @@ fn apply_tls_flags(
     Ok(())
 }
 
-fn init_tracing(json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr);
-    if json {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
+/// Everything the node creates (data directory, entry log, state database,
+/// keys, cluster directories) is its own user's only: directories 0700,
+/// files 0600, whatever the umask it was started with.
+fn keep_new_files_private() {
+    #[cfg(unix)]
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
 }

@@ -9,6 +9,7 @@
 //! | `pledge_refusals_total{reason}` | counter   | refused submissions by reason             |
 //! | `pledge_chain_size`             | gauge     | entries in the chain (the head)           |
 //! | `pledge_member_refusals_total{reason}` | counter | member-to-member connections or calls refused (cluster TLS) |
+//! | `pledge_connections_refused_total{why}` | counter | connections closed before serving (`admission.rs`): `max_connections`, `max_connections_per_address`, `handshake_failed`, `handshake_timeout`, `preface_timeout` |
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +30,13 @@ pub struct ReasonLabel {
     pub reason: String,
 }
 
+/// The label of a connection closed before it was served.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WhyLabel {
+    /// The bound it met, e.g. max_connections_per_address.
+    pub why: &'static str,
+}
+
 /// Every metric of the node.
 #[derive(Debug)]
 pub struct Metrics {
@@ -38,6 +46,7 @@ pub struct Metrics {
     group_entries: Histogram,
     commit_seconds: Histogram,
     refusals: Family<ReasonLabel, Counter>,
+    connections_refused: Family<WhyLabel, Counter>,
     chain_size: Gauge,
     member_refusals: Family<ReasonLabel, Counter>,
 }
@@ -53,6 +62,12 @@ impl Metrics {
         let refusals = Family::<ReasonLabel, Counter>::default();
         let chain_size = Gauge::default();
         let member_refusals = Family::<ReasonLabel, Counter>::default();
+        let connections_refused = Family::<WhyLabel, Counter>::default();
+        registry.register(
+            "pledge_connections_refused",
+            "Connections closed before they were served, by the bound they met",
+            connections_refused.clone(),
+        );
         registry.register("pledge_entries", "Entries committed", entries.clone());
         registry.register(
             "pledge_groups",
@@ -91,6 +106,7 @@ impl Metrics {
             group_entries,
             commit_seconds,
             refusals,
+            connections_refused,
             chain_size,
             member_refusals,
         })
@@ -122,6 +138,13 @@ impl Metrics {
             .get_or_create(&ReasonLabel {
                 reason: reason.to_owned(),
             })
+            .inc();
+    }
+
+    /// A connection was closed before it was served, for `why`.
+    pub fn connection_refused(&self, why: &'static str) {
+        self.connections_refused
+            .get_or_create(&WhyLabel { why })
             .inc();
     }
 

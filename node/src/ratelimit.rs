@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -22,10 +23,11 @@ struct Bucket {
     last: Instant,
 }
 
-/// Per-connection token buckets of `per_second` requests, bursts up to the same.
+/// Per-connection token buckets of `per_second` requests, bursts up to the
+/// same. The rate can be changed while the node runs (SIGHUP).
 #[derive(Debug, Clone)]
 pub struct RateLimit {
-    per_second: f64,
+    per_second: Arc<AtomicU32>,
     buckets: Arc<Mutex<HashMap<SocketAddr, Bucket>>>,
 }
 
@@ -33,16 +35,23 @@ impl RateLimit {
     /// A limit of `per_second` requests per connection; 0 turns it off.
     pub fn new(per_second: u32) -> RateLimit {
         RateLimit {
-            per_second: f64::from(per_second),
+            per_second: Arc::new(AtomicU32::new(per_second)),
             buckets: Arc::default(),
         }
     }
 
+    /// Changes the limit for every connection from now on.
+    pub fn set_per_second(&self, per_second: u32) {
+        self.per_second.store(per_second, Ordering::Relaxed);
+    }
+
     /// Admits or refuses one request from `peer` at `now`.
     pub fn admit(&self, peer: SocketAddr, now: Instant) -> Result<(), Status> {
-        if self.per_second <= 0.0 {
+        let limit = self.per_second.load(Ordering::Relaxed);
+        if limit == 0 {
             return Ok(());
         }
+        let per_second = f64::from(limit);
         let Ok(mut buckets) = self.buckets.lock() else {
             return Ok(());
         };
@@ -50,19 +59,16 @@ impl RateLimit {
             buckets.retain(|_, b| now.duration_since(b.last) < IDLE);
         }
         let bucket = buckets.entry(peer).or_insert(Bucket {
-            tokens: self.per_second,
+            tokens: per_second,
             last: now,
         });
-        let refill = now.duration_since(bucket.last).as_secs_f64() * self.per_second;
-        bucket.tokens = (bucket.tokens + refill).min(self.per_second);
+        let refill = now.duration_since(bucket.last).as_secs_f64() * per_second;
+        bucket.tokens = (bucket.tokens + refill).min(per_second);
         bucket.last = now;
         if bucket.tokens < 1.0 {
             return Err(status::status(
                 Code::ResourceExhausted,
-                format!(
-                    "this connection is over the node's limit of {} requests/s",
-                    self.per_second
-                ),
+                format!("this connection is over the node's limit of {limit} requests/s"),
                 "RATE_LIMITED",
                 Vec::new(),
             ));
@@ -102,5 +108,18 @@ mod tests {
         limit.admit(b, t0).unwrap();
         limit.admit(a, t0 + Duration::from_millis(150)).unwrap();
         assert!(RateLimit::new(0).admit(a, t0).is_ok());
+    }
+
+    #[test]
+    fn a_changed_limit_holds_from_the_next_request() {
+        let limit = RateLimit::new(0);
+        let a = "127.0.0.1:1".parse().unwrap();
+        let t0 = Instant::now();
+        limit.admit(a, t0).unwrap();
+        limit.set_per_second(1);
+        limit.admit(a, t0).unwrap();
+        assert!(limit.admit(a, t0).is_err());
+        limit.set_per_second(0);
+        limit.admit(a, t0).unwrap();
     }
 }

@@ -1,7 +1,9 @@
 //! Under mutual TLS, a participant revoked on the ledger loses its
 //! connection's access: every request (reads included) from a connection
 //! whose certificate names a revoked participant is refused with
-//! PERMISSION_DENIED, reason `PARTICIPANT_REVOKED`.
+//! PERMISSION_DENIED, reason `CONNECTION_REVOKED` (not the rules'
+//! `PARTICIPANT_REVOKED`, a FAILED_PRECONDITION about a participant a
+//! transaction names).
 //!
 //! ```text
 //!   request ─▶ Revocations::check(certificate's participant)
@@ -30,7 +32,7 @@ use crate::NodePublished;
 use crate::status;
 
 /// The ErrorInfo reason of a request from a revoked participant's connection.
-pub const PARTICIPANT_REVOKED: &str = "PARTICIPANT_REVOKED";
+pub const CONNECTION_REVOKED: &str = "CONNECTION_REVOKED";
 
 /// Which participants are revoked, as far as connections are concerned.
 #[derive(Debug, Clone)]
@@ -68,7 +70,7 @@ impl Revocations {
                 format!(
                     "participant `{participant}` was revoked at entry {seq}: its certificate no longer gives access"
                 ),
-                PARTICIPANT_REVOKED,
+                CONNECTION_REVOKED,
                 vec![
                     ("connection_participant".into(), participant),
                     ("revoked_at".into(), seq.to_string()),

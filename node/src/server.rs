@@ -13,6 +13,7 @@ use pledge_proto::v1::{self as pb, ledger_service_server::LedgerServiceServer};
 use tokio::sync::watch;
 
 use crate::NodePublished;
+use crate::admission;
 use crate::bootstrap;
 use crate::checkpointer;
 use crate::cluster;
@@ -21,7 +22,7 @@ use crate::metrics::Metrics;
 use crate::pipeline::{self, Sequencer, Sizes};
 use crate::ratelimit::RateLimit;
 use crate::revocation::Revocations;
-use crate::service::LedgerApi;
+use crate::service::{LedgerApi, stopped};
 use crate::witnesses::Witnesses;
 use pledge_ledger::store::DiskStateView;
 use pledge_ledger::store::log::LogReader;
@@ -42,20 +43,25 @@ fn witnesses(config: &Config) -> anyhow::Result<Option<Arc<Witnesses>>> {
 }
 
 /// Runs the node until a stop signal.
-pub async fn serve(config: Config) -> anyhow::Result<()> {
+pub async fn serve(
+    config: Config,
+    config_path: Option<std::path::PathBuf>,
+    log_filter: crate::reload::LogFilter,
+) -> anyhow::Result<()> {
     let transport = config.transport()?;
-    let mut server = tonic::transport::Server::builder();
-    if let Some(files) = &config.tls {
-        server = server
-            .tls_config(crate::tls::server_config(files)?)
-            .with_context(|| {
-                format!(
-                    "TLS settings (certificate {}, key {})",
-                    files.cert_file.display(),
-                    files.key_file.display()
-                )
-            })?;
-    }
+    config.check_metrics_exposure()?;
+    let tls = config
+        .tls
+        .as_ref()
+        .map(crate::tls::grpc_acceptor)
+        .transpose()?;
+    let server = tonic::transport::Server::builder();
+    // Before anything opens a file: the cap must fit the handles left.
+    let bounds = admission::Bounds::new(
+        admission::fit_to_file_handles(config.limits.max_connections),
+        config.limits.max_connections_per_address,
+        Duration::from_millis(config.limits.handshake_timeout_ms),
+    );
     let opened = bootstrap::open(&config)?;
     let info = node_info(&opened.ledger, &opened.ledger_key)?;
     let size = opened.ledger.len();
@@ -104,6 +110,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         witnesses.clone(),
     ));
     let heads_for_revocations = heads.clone();
+    let (stop, stopping) = watch::channel(false);
+    tokio::spawn(async move {
+        stop_signal().await;
+        let _ = stop.send(true);
+    });
     let mut api = LedgerApi::new(
         published.clone(),
         sequencer,
@@ -112,7 +123,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         info.clone(),
         checkpoints,
         metrics.clone(),
-    );
+    )
+    .with_stopping(stopping.clone());
     let (threads, cluster) = match running {
         Writes::Single(running) => (running.threads, None),
         Writes::Cluster(started) => (Vec::new(), Some(started.cluster)),
@@ -124,6 +136,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             handle.clone(),
             api.clone(),
             published.clone(),
+            bounds,
         )
         .await?;
         tracing::info!(%members, member_id = cluster_config.member_id, "serving members");
@@ -149,7 +162,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             "  metrics:        http://{}/metrics",
             metrics_listener.local_addr()?
         );
-        tokio::spawn(crate::metrics::serve(metrics_listener, metrics));
+        tokio::spawn(crate::metrics::serve(metrics_listener, metrics.clone()));
     }
 
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -157,6 +170,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let reflection_v1 = reflection().build_v1()?;
     let reflection_v1alpha = reflection().build_v1alpha()?;
     let rate_limit = RateLimit::new(limits.requests_per_second_per_connection);
+    tokio::spawn(
+        crate::reload::Reloadable {
+            config_path,
+            log_filter,
+            rate_limit: rate_limit.clone(),
+        }
+        .on_hangup(),
+    );
     let revocations = (transport == Transport::MutualTls).then(|| {
         let revocations = Revocations::new(published.clone());
         tokio::spawn(revocations.clone().follow(heads_for_revocations, size));
@@ -176,7 +197,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // The web explorer reads through this same service stack, as each viewer.
     let web = web.map(|web| web.start(pledge_explorer::channel::boxed(service.clone())));
 
-    server
+    let serving = server
         .max_concurrent_streams(Some(limits.max_concurrent_streams))
         .concurrency_limit_per_connection(limits.max_concurrent_requests)
         .timeout(Duration::from_millis(limits.request_timeout_ms))
@@ -188,9 +209,26 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(service)
-        .serve_with_incoming_shutdown(incoming(listener), stop_signal())
-        .await?;
+        .add_service(service);
+    let stop = stopped(stopping.clone());
+    match tls {
+        Some(acceptor) => {
+            let incoming = admission::incoming(listener, bounds, acceptor, metrics);
+            drain_within_bound(
+                serving.serve_with_incoming_shutdown(incoming, stop),
+                stopping,
+            )
+            .await?;
+        }
+        None => {
+            let incoming = admission::incoming(listener, bounds, admission::Plain, metrics);
+            drain_within_bound(
+                serving.serve_with_incoming_shutdown(incoming, stop),
+                stopping,
+            )
+            .await?;
+        }
+    }
 
     tracing::info!("stopped accepting; draining the sequencer");
     if let Some(web) = web {
@@ -340,6 +378,30 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
 }
 
+/// How long requests in flight get to finish once the node is told to
+/// stop; then their connections are closed. Acknowledged writes are not at
+/// stake: each was durable before it was acknowledged, and the write
+/// pipeline is drained after this either way.
+const DRAIN_BOUND: Duration = Duration::from_secs(5);
+
+/// Serves until the stop signal, then at most `DRAIN_BOUND` more.
+async fn drain_within_bound(
+    serving: impl Future<Output = Result<(), tonic::transport::Error>>,
+    stopping: watch::Receiver<bool>,
+) -> Result<(), tonic::transport::Error> {
+    let deadline = async {
+        stopped(stopping).await;
+        tokio::time::sleep(DRAIN_BOUND).await;
+    };
+    tokio::select! {
+        served = serving => served,
+        () = deadline => {
+            tracing::warn!(bound = ?DRAIN_BOUND, "requests still open after the stop bound: closing them");
+            Ok(())
+        }
+    }
+}
+
 async fn stop_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -359,10 +421,4 @@ async fn stop_signal() {
         () = ctrl_c => tracing::info!("ctrl-c: stopping"),
         () = terminate => tracing::info!("SIGTERM: stopping"),
     }
-}
-
-/// Accepted connections with TCP_NODELAY: without it a response written in
-/// several pieces waits for the client's delayed ACK (about 40 ms on Linux).
-fn incoming(listener: tokio::net::TcpListener) -> tonic::transport::server::TcpIncoming {
-    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true))
 }

@@ -29,6 +29,7 @@ use crate::cluster::{ClusterHandle, Route};
 use crate::config::Limits;
 use crate::metrics::Metrics;
 use crate::pipeline::Sequencer;
+use crate::reads::{ReadGate, stated};
 use crate::{NodePublished, NodeSnapshot};
 use crate::{status, views};
 
@@ -52,6 +53,8 @@ pub struct LedgerApi {
     metrics: Arc<Metrics>,
     keys: Arc<KeyCache>,
     cluster: Option<ClusterHandle>,
+    /// Turns true when the node begins to stop: following streams end.
+    stopping: watch::Receiver<bool>,
 }
 
 impl LedgerApi {
@@ -75,7 +78,15 @@ impl LedgerApi {
             metrics,
             keys: Arc::new(KeyCache::new()),
             cluster: None,
+            stopping: watch::channel(false).1,
         }
+    }
+
+    /// Following streams end (UNAVAILABLE, SHUTTING_DOWN) once `stopping`
+    /// turns true, so that they do not hold the node's stop.
+    pub fn with_stopping(mut self, stopping: watch::Receiver<bool>) -> LedgerApi {
+        self.stopping = stopping;
+        self
     }
 
     /// Cluster mode: submissions go to the leader, GetNodeInfo shows the cluster.
@@ -153,7 +164,7 @@ impl LedgerApi {
         match result {
             Ok(committed) => Ok(committed_response(committed)),
             Err(rejection) => {
-                tracing::info!(reason = %rejection.reason(), %rejection, "refused");
+                log_refusal(&rejection);
                 Err(status::rejection(&rejection))
             }
         }
@@ -168,9 +179,10 @@ impl LedgerApi {
     ) -> Result<Arc<SignedCheckpoint>, Status> {
         let head = *self.heads.borrow();
         if min_size > head {
-            return Err(out_of_range(format!(
-                "no checkpoint can cover {min_size} entries: the chain has {head}"
-            )));
+            return Err(past_head(
+                format!("no checkpoint can cover {min_size} entries: the chain has {head}"),
+                head,
+            ));
         }
         let limit = self.limits.checkpoint_wait_ms;
         let wait = match u64::from(wait_ms) {
@@ -217,6 +229,21 @@ impl LedgerApi {
         Ok(self.published.load())
     }
 
+    /// The published snapshot once it meets the read's options (at least
+    /// entry N, linearizable), waiting at most the node's read limit.
+    async fn read_fresh(
+        &self,
+        options: Option<&pb::ReadOptions>,
+    ) -> Result<Arc<NodeSnapshot>, Status> {
+        let gate = ReadGate {
+            heads: &self.heads,
+            cluster: self.cluster.as_ref(),
+            limit_ms: self.limits.read_wait_ms,
+        };
+        gate.meet(options).await?;
+        self.read()
+    }
+
     fn receipt_view(&self, store: &impl LedgerRead, id: &str) -> Result<pb::ReceiptView, Status> {
         let receipt = store
             .receipt(id)
@@ -254,14 +281,22 @@ fn tree_size_within(requested: u64, size: u64) -> Result<u64, Status> {
     match requested {
         0 => Ok(size),
         n if n <= size => Ok(n),
-        n => Err(out_of_range(format!(
-            "tree size {n} is past the head: the chain has {size} entries"
-        ))),
+        n => Err(past_head(
+            format!("tree size {n} is past the head: the chain has {size} entries"),
+            size,
+        )),
     }
 }
 
-fn out_of_range(message: String) -> Status {
-    status::status(Code::OutOfRange, message, "PAST_HEAD", Vec::new())
+/// A position past the head; the metadata gives the chain's `size`, as on
+/// every RPC that refuses with PAST_HEAD.
+fn past_head(message: String, size: u64) -> Status {
+    status::status(
+        Code::OutOfRange,
+        message,
+        "PAST_HEAD",
+        vec![("size".into(), size.to_string())],
+    )
 }
 
 fn proof_error(error: &merkle::MerkleError<pledge_ledger::StoreError>) -> Status {
@@ -280,12 +315,22 @@ fn shutting_down() -> Status {
     )
 }
 
+/// Bundles built again when the receipt or its tank changed between the
+/// checkpoint and the build.
+const PROVE_ATTEMPTS: u32 = 3;
+
 fn bundle_error(error: &BundleError, receipt_id: &str) -> Status {
     match error {
         BundleError::ReceiptNotAtSize { size, .. } => status::status(
             Code::NotFound,
             format!("receipt `{receipt_id}` is not in the checkpoint of size {size}"),
             "NOT_IN_CHECKPOINT",
+            vec![("receipt".into(), receipt_id.into())],
+        ),
+        BundleError::StateMoved { .. } => status::status(
+            Code::Unavailable,
+            format!("receipt `{receipt_id}` or its tank keeps changing: {error}; retry"),
+            "STATE_MOVED",
             vec![("receipt".into(), receipt_id.into())],
         ),
         other => status::status(
@@ -367,19 +412,23 @@ impl LedgerService for LedgerApi {
         Ok(Response::new(info))
     }
 
-    async fn get_head(&self, _: Request<pb::GetHeadRequest>) -> Result<Response<pb::Head>, Status> {
-        let ledger = self.read()?;
+    async fn get_head(
+        &self,
+        request: Request<pb::GetHeadRequest>,
+    ) -> Result<Response<pb::Head>, Status> {
+        let ledger = self.read_fresh(request.get_ref().read.as_ref()).await?;
         let store = &*ledger;
         let head = store.head();
         let root = store
             .tree_root(head.next_seq)
             .map_err(|e| status::store(&e))?;
-        Ok(Response::new(pb::Head {
+        let answer = pb::Head {
             size: head.next_seq,
             head_hash: head.head_hash.0.to_vec(),
             head_time_ms: head.head_time_ms,
             tree_root: root.to_vec(),
-        }))
+        };
+        Ok(stated(answer, head.next_seq))
     }
 
     #[tracing::instrument(skip_all)]
@@ -387,10 +436,11 @@ impl LedgerService for LedgerApi {
         &self,
         request: Request<pb::GetReceiptRequest>,
     ) -> Result<Response<pb::ReceiptView>, Status> {
-        let id = request.into_inner().receipt_id;
+        let request = request.into_inner();
+        let id = request.receipt_id;
         valid_id("receipt_id", &id)?;
-        let ledger = self.read()?;
-        Ok(Response::new(self.receipt_view(&*ledger, &id)?))
+        let ledger = self.read_fresh(request.read.as_ref()).await?;
+        Ok(stated(self.receipt_view(&*ledger, &id)?, ledger.len()))
     }
 
     type ListReceiptsStream = ResponseStream<pb::ReceiptView>;
@@ -406,29 +456,31 @@ impl LedgerService for LedgerApi {
         if !request.after_receipt_id.is_empty() {
             valid_id("after_receipt_id", &request.after_receipt_id)?;
         }
-        let views = {
-            let ledger = self.read()?;
+        let (views, size) = {
+            let ledger = self.read_fresh(request.read.as_ref()).await?;
             let store = &*ledger;
             let receipts = store
                 .receipts(&filter, &request.after_receipt_id, limit)
                 .map_err(|e| status::store(&e))?;
-            receipts
+            let views = receipts
                 .iter()
                 .map(|r| self.receipt_view(store, r.id()))
-                .collect::<Result<Vec<_>, _>>()?
+                .collect::<Result<Vec<_>, _>>()?;
+            (views, store.len())
         };
-        Ok(Response::new(Box::pin(tokio_stream::iter(
-            views.into_iter().map(Ok),
-        ))))
+        let stream: Self::ListReceiptsStream =
+            Box::pin(tokio_stream::iter(views.into_iter().map(Ok)));
+        Ok(stated(stream, size))
     }
 
     async fn get_pledge(
         &self,
         request: Request<pb::GetPledgeRequest>,
     ) -> Result<Response<pb::PledgeView>, Status> {
-        let id = request.into_inner().pledge_id;
+        let request = request.into_inner();
+        let id = request.pledge_id;
         valid_id("pledge_id", &id)?;
-        let ledger = self.read()?;
+        let ledger = self.read_fresh(request.read.as_ref()).await?;
         let store = &*ledger;
         let pledge = store.pledge(&id).map_err(|e| status::store(&e))?;
         let pledge = pledge.ok_or_else(|| status::not_found("pledge", &id))?;
@@ -439,16 +491,17 @@ impl LedgerService for LedgerApi {
             Some(receipt) => tank_standing(store, &receipt.terms.tank_id)?,
             None => views::TankStanding::default(),
         };
-        Ok(Response::new(views::pledge(&pledge, &standing)))
+        Ok(stated(views::pledge(&pledge, &standing), store.len()))
     }
 
     async fn get_tank(
         &self,
         request: Request<pb::GetTankRequest>,
     ) -> Result<Response<pb::TankView>, Status> {
-        let id = request.into_inner().tank_id;
+        let request = request.into_inner();
+        let id = request.tank_id;
         valid_id("tank_id", &id)?;
-        let ledger = self.read()?;
+        let ledger = self.read_fresh(request.read.as_ref()).await?;
         let store = &*ledger;
         let tank = store
             .tank(&id)
@@ -463,22 +516,26 @@ impl LedgerService for LedgerApi {
             .map(|r| r.id().to_owned())
             .collect();
         let standing = tank_standing(store, &id)?;
-        Ok(Response::new(views::tank(&tank, live, &standing)))
+        Ok(stated(views::tank(&tank, live, &standing), store.len()))
     }
 
     async fn get_participant(
         &self,
         request: Request<pb::GetParticipantRequest>,
     ) -> Result<Response<pb::ParticipantView>, Status> {
-        let id = request.into_inner().participant_id;
+        let request = request.into_inner();
+        let id = request.participant_id;
         valid_id("participant_id", &id)?;
-        let ledger = self.read()?;
+        let ledger = self.read_fresh(request.read.as_ref()).await?;
         let store = &*ledger;
         let participant = store.participant(&id).map_err(|e| status::store(&e))?;
         let participant = participant.ok_or_else(|| status::not_found("participant", &id))?;
         let governance = store.governance().map_err(|e| status::store(&e))?;
         let member = governance.is_some_and(|g| g.quorum_members.contains(&id));
-        Ok(Response::new(views::participant(&participant, member)))
+        Ok(stated(
+            views::participant(&participant, member),
+            store.len(),
+        ))
     }
 
     async fn get_checkpoint(
@@ -507,19 +564,29 @@ impl LedgerService for LedgerApi {
         let request = request.into_inner();
         let id = request.receipt_id;
         valid_id("receipt_id", &id)?;
-        let latest_entry = {
+        // The bundle proves the receipt's and its tank's current state: it
+        // needs a checkpoint covering the latest entry of both; should one
+        // of them change in between, the next checkpoint is waited for.
+        let mut attempts = 0;
+        let (bundle, checkpoint) = loop {
+            let latest_entry = {
+                let ledger = self.read()?;
+                let receipt = ledger.receipt(&id).map_err(|e| status::store(&e))?;
+                let receipt = receipt.ok_or_else(|| status::not_found("receipt", &id))?;
+                let tank = ledger
+                    .tank(&receipt.terms.tank_id)
+                    .map_err(|e| status::store(&e))?;
+                receipt.updated_at.max(tank.map_or(0, |t| t.updated_at))
+            };
+            let checkpoint = self
+                .checkpoint_covering(latest_entry + 1, request.wait_ms)
+                .await?;
             let ledger = self.read()?;
-            let receipt = ledger.receipt(&id).map_err(|e| status::store(&e))?;
-            receipt
-                .ok_or_else(|| status::not_found("receipt", &id))?
-                .updated_at
+            match Bundle::build(&*ledger, &id, &checkpoint) {
+                Err(BundleError::StateMoved { .. }) if attempts < PROVE_ATTEMPTS => attempts += 1,
+                built => break (built.map_err(|e| bundle_error(&e, &id))?, checkpoint),
+            }
         };
-        let checkpoint = self
-            .checkpoint_covering(latest_entry + 1, request.wait_ms)
-            .await?;
-        let ledger = self.read()?;
-        let bundle =
-            Bundle::build(&*ledger, &id, &checkpoint).map_err(|e| bundle_error(&e, &id))?;
         let json = bundle.to_json().map_err(|e| bundle_error(&e, &id))?;
         Ok(Response::new(pb::ReceiptBundle {
             json,
@@ -536,10 +603,13 @@ impl LedgerService for LedgerApi {
         let store = &*ledger;
         let tree_size = tree_size_within(request.tree_size, store.len())?;
         if request.seq >= tree_size {
-            return Err(out_of_range(format!(
-                "entry {} is not in a tree of {tree_size} entries",
-                request.seq
-            )));
+            return Err(past_head(
+                format!(
+                    "entry {} is not in a tree of {tree_size} entries",
+                    request.seq
+                ),
+                store.len(),
+            ));
         }
         let hashes =
             merkle::inclusion_proof(request.seq, tree_size, store).map_err(|e| proof_error(&e))?;
@@ -583,9 +653,10 @@ impl LedgerService for LedgerApi {
         let ledger = self.read()?;
         let size = ledger.len();
         if seq >= size {
-            return Err(out_of_range(format!(
-                "entry {seq} is past the head: the chain has {size} entries"
-            )));
+            return Err(past_head(
+                format!("entry {seq} is past the head: the chain has {size} entries"),
+                size,
+            ));
         }
         let record = ledger.record(seq).map_err(|e| status::store(&e))?;
         Ok(Response::new(pb::EntryRecord { seq, record }))
@@ -601,14 +672,12 @@ impl LedgerService for LedgerApi {
         let request = request.into_inner();
         let size = *self.heads.borrow();
         if request.from_seq > size {
-            return Err(status::status(
-                Code::OutOfRange,
+            return Err(past_head(
                 format!(
                     "from_seq {} is past the head: the chain has {size} entries",
                     request.from_seq
                 ),
-                "PAST_HEAD",
-                vec![("size".into(), size.to_string())],
+                size,
             ));
         }
         let (sender, receiver) = mpsc::channel(STREAM_BATCH as usize);
@@ -617,6 +686,7 @@ impl LedgerService for LedgerApi {
             heads: self.heads.clone(),
             next: request.from_seq,
             follow: request.follow,
+            stopping: self.stopping.clone(),
             sender,
         };
         tokio::spawn(streamer.run());
@@ -631,6 +701,7 @@ struct EntryStreamer {
     heads: watch::Receiver<u64>,
     next: u64,
     follow: bool,
+    stopping: watch::Receiver<bool>,
     sender: mpsc::Sender<Result<pb::EntryRecord, Status>>,
 }
 
@@ -652,8 +723,17 @@ impl EntryStreamer {
                     }
                 }
             }
-            if !self.follow || self.heads.changed().await.is_err() {
+            if !self.follow {
                 return;
+            }
+            tokio::select! {
+                changed = self.heads.changed() => if changed.is_err() {
+                    return;
+                },
+                () = stopped(self.stopping.clone()) => {
+                    let _ = self.sender.send(Err(shutting_down())).await;
+                    return;
+                }
             }
         }
     }
@@ -668,5 +748,25 @@ impl EntryStreamer {
         }
         self.next = end;
         Ok(batch)
+    }
+}
+
+/// Resolves once the node is stopping; never, when no stop was wired.
+pub async fn stopped(mut stopping: watch::Receiver<bool>) {
+    if stopping.wait_for(|stop| *stop).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// A refusal of an authenticated party is worth a log line. One whose
+/// signers the ledger does not know (or no longer trusts) is anyone's to
+/// send, as often as they like: it is counted
+/// (`pledge_refusals_total{reason}`) and logged at debug level only, so
+/// that nobody can fill the node's log with it.
+fn log_refusal(rejection: &pledge_ledger::Rejection) {
+    if rejection.kind() == pledge_ledger::RejectionKind::Unauthenticated {
+        tracing::debug!(reason = %rejection.reason(), %rejection, "refused");
+    } else {
+        tracing::info!(reason = %rejection.reason(), %rejection, "refused");
     }
 }

@@ -63,10 +63,11 @@ pub fn envelope(error: &EnvelopeError) -> Status {
             "BAD_SIGNATURE",
             vec![("signer".into(), signer.clone())],
         ),
-        EnvelopeError::Signature(other) => status(
+        // No signature: nobody is authenticated, whatever the operation.
+        EnvelopeError::Signature(SignatureError::Unsigned) => status(
             Code::Unauthenticated,
-            other.to_string(),
-            "BAD_SIGNATURE",
+            error.to_string(),
+            "NO_SIGNATURE",
             Vec::new(),
         ),
         _ => status(
@@ -129,4 +130,77 @@ pub fn not_found(what: &str, id: &str) -> Status {
         "NOT_FOUND",
         vec![(what.into(), id.into())],
     )
+}
+
+#[cfg(test)]
+mod errors_md {
+    //! docs/ERRORS.md lists every reason the node attaches outside the rules
+    //! (whose codes the ledger's tests check), and no other.
+
+    use std::collections::BTreeSet;
+
+    const ERRORS_MD: &str = include_str!("../../docs/ERRORS.md");
+
+    /// Every file of the node that writes a reason into a status.
+    const SOURCES: &[&str] = &[
+        include_str!("status.rs"),
+        include_str!("service.rs"),
+        include_str!("ratelimit.rs"),
+        include_str!("tls.rs"),
+        include_str!("revocation.rs"),
+        include_str!("cluster/mod.rs"),
+        include_str!("cluster/sequencing.rs"),
+        include_str!("reads.rs"),
+        include_str!("cluster/reads.rs"),
+    ];
+
+    fn is_code(text: &str) -> bool {
+        text.len() > 3 && text.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
+    }
+
+    /// Reasons as the node writes them: a line that is just `"CODE",`,
+    /// `reason: "CODE",`, a `&str` constant, or a one-line `status(…)`.
+    fn reasons_in_code() -> BTreeSet<&'static str> {
+        SOURCES
+            .iter()
+            .flat_map(|source| source.lines())
+            .map(str::trim)
+            .filter_map(|line| {
+                if let Some((_, call)) = line.split_once("status(") {
+                    // A one-line call: its first string literal is the reason.
+                    let code = call.split('"').nth(1)?;
+                    return is_code(code).then_some(code);
+                }
+                let literal = line
+                    .strip_prefix("reason: ")
+                    .unwrap_or(line)
+                    .strip_suffix(',')
+                    .or_else(|| line.split_once(": &str = ")?.1.strip_suffix(';'))?;
+                let code = literal.strip_prefix('"')?.strip_suffix('"')?;
+                is_code(code).then_some(code)
+            })
+            .collect()
+    }
+
+    /// The codes of ERRORS.md's tables outside §2 (the rules).
+    fn documented_node_reasons() -> BTreeSet<&'static str> {
+        let rules = ERRORS_MD.find("\n## 2. ").expect("ERRORS.md §2");
+        let after = rules + ERRORS_MD[rules..].find("\n## 3. ").expect("ERRORS.md §3");
+        [&ERRORS_MD[..rules], &ERRORS_MD[after..]]
+            .iter()
+            .flat_map(|part| part.lines())
+            .filter_map(|line| line.strip_prefix("| `")?.split_once('`'))
+            .map(|(code, _)| code)
+            .filter(|code| is_code(code))
+            .collect()
+    }
+
+    #[test]
+    fn every_reason_the_node_attaches_is_in_errors_md_and_no_other() {
+        let in_code = reasons_in_code();
+        for expected in ["MALFORMED", "NO_SIGNATURE", "PAST_HEAD", "NO_LEADER"] {
+            assert!(in_code.contains(expected), "{expected}: {in_code:?}");
+        }
+        assert_eq!(documented_node_reasons(), in_code);
+    }
 }

@@ -20,10 +20,6 @@
 //! except that a participant revoked on the ledger loses every access
 //! (`revocation.rs`).
 
-use std::path::Path;
-
-use anyhow::Context as _;
-use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 use tonic::{Code, Status};
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 
@@ -38,26 +34,12 @@ pub use pledge_client::tls::{MEMBER_URI_PREFIX, PARTICIPANT_URI_PREFIX};
 /// certificate is not one of the transaction's signers.
 pub const NOT_A_SIGNER: &str = "CONNECTION_NOT_A_SIGNER";
 
-/// The listener's TLS settings from the `[tls]` files.
-pub fn server_config(files: &TlsFiles) -> anyhow::Result<ServerTlsConfig> {
-    let identity = Identity::from_pem(
-        read_pem(&files.cert_file, "certificate")?,
-        read_pem(&files.key_file, "private key")?,
-    );
-    let mut config = ServerTlsConfig::new().identity(identity);
-    if let Some(ca) = &files.client_ca_file {
-        config = config.client_ca_root(Certificate::from_pem(read_pem(ca, "client CA")?));
-    }
-    Ok(config)
-}
-
-fn read_pem(path: &Path, what: &str) -> anyhow::Result<Vec<u8>> {
-    let bytes = std::fs::read(path)
-        .with_context(|| format!("cannot read the TLS {what} {}", path.display()))?;
-    if !bytes.windows(11).any(|w| w == b"-----BEGIN ") {
-        anyhow::bail!("the TLS {what} {} is not a PEM file", path.display());
-    }
-    Ok(bytes)
+/// The gRPC listener's TLS from the `[tls]` files (HTTP/2 only): the same
+/// rustls settings as the explorer's, from the one function that builds
+/// them. The handshake runs in `admission.rs`, under its timeout.
+pub fn grpc_acceptor(files: &TlsFiles) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
+    let config = pledge_explorer::tls::server_config(&files.for_rustls(), b"h2")?;
+    Ok(tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config)))
 }
 
 /// May the connection that presented `peer_certs` (leaf first) submit a
@@ -211,17 +193,5 @@ mod tests {
     fn without_a_client_certificate_there_is_nothing_to_bind() {
         assert!(check_carrier::<Vec<u8>>(None, ["bank-a"].into_iter()).is_ok());
         assert!(check_carrier::<Vec<u8>>(Some(&[]), ["bank-a"].into_iter()).is_ok());
-    }
-
-    #[test]
-    fn a_file_that_is_not_pem_is_refused_by_name() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("server.pem");
-        std::fs::write(&path, b"\x30\x82 DER, not PEM").unwrap();
-        let error = read_pem(&path, "certificate").unwrap_err().to_string();
-        assert!(
-            error.contains("server.pem") && error.contains("not a PEM file"),
-            "{error}"
-        );
     }
 }

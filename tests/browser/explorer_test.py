@@ -7,8 +7,10 @@ Checks: the receipt page's status (English and Chinese), times shown in the
 viewer's zone with UTC on hover, the tank, warehouse, chain (live), entry,
 checkpoint and regulator pages, no script or CSP error on any page, and the
 evidence page verifying the real bundle with the same verdict as
-`pledgectl verify-bundle --json`, refusing a tampered copy with the same
-reason, and agreeing with pledgectl on every tampered variant below.
+`pledgectl verify-bundle --json` (completeness and the tank's shortfall
+included), refusing a tampered copy with the same reason, and agreeing with
+pledgectl on every tampered variant below (entries, checkpoint, and the
+state leaves with their map proofs).
 Screenshots go to --out.
 """
 
@@ -103,6 +105,14 @@ def _entry(i, key, change):
     return apply
 
 
+def _state_receipt(key, change):
+    def apply(x):
+        leaf = x["state"]["receipts"][-1]
+        leaf[key] = change(leaf[key])
+
+    return apply
+
+
 def _last_entry_seal(x):
     record = x["last_entry"]["record_hex"]
     x["last_entry"]["record_hex"] = flip_hex(record, len(record) - 5)
@@ -130,13 +140,24 @@ VARIANTS = [
     ("node-key", _set("node_public_key", "ab" * 32)),
     ("ledger-id", _set("ledger_id", "zhoushan-other")),
     ("receipt-id", _set("receipt_id", "WR-9999")),
-    ("version", _set("version", 2)),
+    ("version", _set("version", 1)),
     ("checkpoint-size", _checkpoint_size),
     ("checkpoint-signature", _checkpoint_signature),
     ("checkpoint-cr", lambda x: x.update(checkpoint=x["checkpoint"].replace("\n", "\r\n", 1))),
     ("checkpoint-unsigned", lambda x: x.update(checkpoint=x["checkpoint"].split("\n\n")[0] + "\n")),
     ("unknown-field", _set("extra", 1)),
     ("missing-field", lambda x: x.pop("last_entry")),
+    ("no-state", lambda x: x.pop("state")),
+    ("state-preimage", _state_receipt("preimage_hex", lambda h: flip_hex(h, len(h) - 3))),
+    ("state-preimage-cut", _state_receipt("preimage_hex", lambda h: h[:-2])),
+    ("state-preimage-upper", _state_receipt("preimage_hex", str.upper)),
+    ("state-proof-hash", _state_receipt("map_proof", lambda p: [flip_hex(p[0], 7), *p[1:]] if p else ["00" * 32])),
+    ("state-proof-extra", _state_receipt("map_proof", lambda p: [*p, "00" * 32])),
+    ("state-proof-long", _state_receipt("map_proof", lambda p: ["00" * 32] * 257)),
+    ("state-no-receipts", lambda x: x["state"].update(receipts=[])),
+    ("state-tank-as-receipt", lambda x: x["state"]["receipts"].append(copy.deepcopy(x["state"]["tank"]))),
+    ("state-receipt-as-tank", lambda x: x["state"].update(tank=copy.deepcopy(x["state"]["receipts"][-1]))),
+    ("state-unknown-field", lambda x: x["state"].update(extra=1)),
 ]
 
 # The page's own verifier, called on a bundle text the way the drop zone
@@ -242,6 +263,15 @@ def run(page) -> None:
     check("the same verdict as pledgectl verify-bundle", page_verdict == cli_ok, f"{page_verdict} vs {cli_ok}")
     verdict_status = page.text_content("#verdict-status")
     check("the verdict states the status", "pledged to bank-a" in verdict_status, verdict_status)
+    completeness = page.text_content("#verdict-completeness")
+    check(
+        "the verdict states the committed history",
+        f"entries {cli_ok.get('history_len')}, latest entry #{cli_ok.get('latest_entry')}" in completeness
+        and cli_ok.get("state_root", "?") in completeness,
+        completeness,
+    )
+    tank_line = page.text_content("#verdict-tank")
+    check("the verdict states the tank", tank_line == "T-101: not in shortfall", tank_line)
     page.screenshot(path=str(out / "evidence.png"), full_page=True)
 
     # A tampered copy: one byte of the pledge's record changed.

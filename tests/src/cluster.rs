@@ -11,7 +11,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use pledge_client::LedgerClient;
+use pledge_client::{ConnectOptions, Failover, LedgerClient};
 use pledge_proto::v1 as pb;
 
 use crate::proxy::{Fault, Proxy};
@@ -238,7 +238,12 @@ impl Cluster {
         let key = std::fs::read(data_dir.join("node-key.json")).unwrap();
         std::fs::remove_dir_all(&data_dir).unwrap();
         copy_dir(&self.dir.join("initial"), &data_dir, "node-key.json");
-        std::fs::write(data_dir.join("node-key.json"), key).unwrap();
+        // Restored as an operator would: only its user may read it (the
+        // node refuses a key others may read).
+        let path = data_dir.join("node-key.json");
+        std::fs::write(&path, key).unwrap();
+        let private = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600);
+        std::fs::set_permissions(&path, private).unwrap();
     }
 
     /// Kills member `id` with SIGKILL, as a crash would.
@@ -267,9 +272,33 @@ impl Cluster {
         }
     }
 
-    /// A client of member `id`.
+    /// A client of member `id` alone: it never resends elsewhere, so what
+    /// it reads is member `id`'s and its refusals reach the test.
     pub async fn client(&self, id: u64) -> LedgerClient {
-        self.member(id).client().await
+        let options = ConnectOptions {
+            failover: Failover::never(),
+            ..ConnectOptions::default()
+        };
+        LedgerClient::connect_with(&self.member(id).url(), options)
+            .await
+            .unwrap()
+    }
+
+    /// A client given every running member's address, `first` first, that
+    /// follows the leader as a bank's client would.
+    pub async fn client_of_all(&self, first: u64) -> LedgerClient {
+        let mut ids = self.running();
+        ids.sort_by_key(|id| *id != first);
+        let urls: Vec<String> = ids.iter().map(|id| self.member(*id).url()).collect();
+        LedgerClient::connect_any(&urls, ConnectOptions::default())
+            .await
+            .unwrap()
+    }
+
+    /// Sets `fault` on the link from member `from` to member `to` (a
+    /// cluster started with proxies).
+    pub fn fault(&self, from: u64, to: u64, fault: Fault) {
+        self.links[&(from, to)].set(fault);
     }
 
     /// Member `id`'s view of the cluster.

@@ -80,6 +80,14 @@ impl Node {
         Node::spawn(Command::new(binary("pledge-node")), data_dir, extra)
     }
 
+    /// Starts a node through `wrapper` (e.g. `prlimit --nofile=…`), which
+    /// runs `pledge-node` with the arguments that follow it.
+    pub fn start_wrapped(wrapper: &[&str], data_dir: &Path, extra: &[&str]) -> Node {
+        let mut command = Command::new(wrapper[0]);
+        command.args(&wrapper[1..]).arg(binary("pledge-node"));
+        Node::spawn(command, data_dir, extra)
+    }
+
     /// Starts a cluster member from its configuration file, on the
     /// addresses the file gives.
     pub fn start_member(config: &Path, data_dir: &Path) -> Node {
@@ -150,6 +158,11 @@ impl Node {
         Signer::from_file(&self.data_dir.join("dev-keys").join(format!("{id}.json"))).unwrap()
     }
 
+    /// The node's process id (for signals).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
     /// Stops with SIGTERM and waits for the exit status.
     pub fn terminate(mut self) -> ExitStatus {
         let mut child = self.child.take().unwrap();
@@ -180,6 +193,25 @@ impl Node {
             std::thread::sleep(Duration::from_millis(20));
         }
         None
+    }
+
+    /// The metrics page of a node started with `--metrics-listen`, as
+    /// received (status line, headers, Prometheus text).
+    pub fn metrics(&self) -> String {
+        use std::io::{Read, Write};
+        let url = self
+            .announced("metrics")
+            .expect("metrics address announced");
+        let address = url
+            .trim_start_matches("http://")
+            .trim_end_matches("/metrics");
+        let mut socket = std::net::TcpStream::connect(address).unwrap();
+        socket
+            .write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+            .unwrap();
+        let mut text = String::new();
+        socket.read_to_string(&mut text).unwrap();
+        text
     }
 
     /// The node's log so far (stderr).
@@ -273,8 +305,9 @@ impl Drop for WitnessProcess {
 }
 
 /// Runs `pledge-node` with exactly `args`, expecting it to refuse to start:
-/// its output once it exited. Panics if it is still running after 30 s.
-pub fn refused_start(args: &[&str]) -> Output {
+/// its stderr once it exited. Panics if it started (exit status 0) or is
+/// still running after 30 s.
+pub fn refused_start(args: &[&str]) -> String {
     let mut child = Command::new(binary("pledge-node"))
         .args(args)
         .stdout(Stdio::piped())
@@ -282,7 +315,13 @@ pub fn refused_start(args: &[&str]) -> Output {
         .spawn()
         .unwrap();
     wait_with_timeout(&mut child, Duration::from_secs(30));
-    child.wait_with_output().unwrap()
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        !output.status.success(),
+        "pledge-node {args:?} started: {stderr}"
+    );
+    stderr
 }
 
 /// Runs `pledgectl` with `args`.

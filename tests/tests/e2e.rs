@@ -19,7 +19,9 @@ mod e2e {
     mod limits;
     pub mod proofs;
     mod restart;
+    mod safety;
     mod service;
+    mod signals;
     mod tamper;
     mod tls;
     pub mod witnesses;

@@ -33,7 +33,7 @@
 //! let witness = WitnessService::new("witness.example/w1", SigningKey::from_bytes(&[2; 32]), logs, store).unwrap();
 //!
 //! let empty = Checkpoint { origin: "pledgeledger/demo".into(), size: 0, root: merkle::EMPTY_ROOT,
-//!                          head_hash: crypto::Digest::ZERO, time_ms: 1 };
+//!                          head_hash: crypto::Digest::ZERO, state_root: [0; 32], time_ms: 1 };
 //! let request = AddCheckpoint { old_size: 0, proof: vec![], checkpoint: empty.sign(&node).unwrap().to_text() };
 //! let answer = witness.add_checkpoint(&request.to_body(), 1_700_000_000_000);
 //! assert_eq!(answer.status, 200);

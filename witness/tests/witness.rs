@@ -69,6 +69,7 @@ impl Log {
             } else {
                 Digest([self.tag; 32])
             },
+            state_root: if size == 0 { [0; 32] } else { [self.tag; 32] },
             time_ms: NOW_MS,
         }
         .sign(key)

@@ -4,6 +4,12 @@
 - :func:`verify_record`: its node seal and its party signatures (§3–4);
 - :func:`verify_checkpoint`: a signed checkpoint note (§7.1–7.2) under the
   node's key, obtained out of band;
+- :func:`trusted_log_keys`: the ``log`` lines of a trust file (§7.2): the
+  keys that may seal, one per member of a registry of several nodes.
+
+Where a node key is asked for, a registry of several nodes is verified by
+giving every key it accepts (a list of 32-byte keys): an entry or a
+checkpoint sealed by any of them is accepted.
 - :func:`verify_inclusion`: an RFC 9162 §2.1.3.2 inclusion proof of an
   entry's leaf (§6) under a checkpoint's root.
 
@@ -15,6 +21,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from nacl.exceptions import BadSignatureError
@@ -37,6 +44,46 @@ class VerificationError(ValueError):
 
 def sha256(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
+
+
+NodeKeys = bytes | Iterable[bytes]
+"""One node key (32 bytes), or every key a registry of several nodes
+accepts (the ledger key and its members' keys)."""
+
+
+def _accepted(keys: NodeKeys) -> tuple[bytes, ...]:
+    accepted = (bytes(keys),) if isinstance(keys, (bytes, bytearray)) else tuple(bytes(k) for k in keys)
+    if not accepted or any(len(k) != 32 for k in accepted):
+        raise VerificationError("node keys must be one or more 32-byte Ed25519 keys")
+    return accepted
+
+
+def _seal_verifies(keys: tuple[bytes, ...], message: bytes, signature: bytes) -> bool:
+    for key in keys:
+        try:
+            VerifyKey(key).verify(message, signature)
+            return True
+        except (BadSignatureError, ValueError):
+            continue
+    return False
+
+
+def trusted_log_keys(text: str) -> list[bytes]:
+    """The keys of the ``log <64 lower-case hex digits> [<label>]`` lines of a
+    trust file (docs/FORMAT.md §7.2; its ``witness``, ``group`` and
+    ``quorum`` lines are the witness policy of §7.8 and are skipped here)."""
+    keys = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        words = line.split("#", 1)[0].split()
+        if not words or words[0] != "log":
+            continue
+        if len(words) not in (2, 3) or not HEX_HASH.fullmatch(words[1]):
+            raise VerificationError(f"line {number}: expected log <64 lower-case hex digits> [<label>]")
+        key = bytes.fromhex(words[1])
+        if key in keys:
+            raise VerificationError(f"line {number}: log key listed twice")
+        keys.append(key)
+    return keys
 
 
 # ---------------------------------------------------------------------------
@@ -125,10 +172,12 @@ def _verify(public_key: bytes, message: bytes, signature: bytes, what: str) -> N
         raise VerificationError(f"{what} does not verify") from error
 
 
-def verify_record(record: Record, node_public_key: bytes) -> None:
-    """The node's seal over the entry hash, and every party signature over
-    ``TX_SIGNATURE ‖ tx_bytes`` with the key carried beside it."""
-    _verify(node_public_key, SEAL_TAG + record.entry_hash, record.seal, f"seal of entry {record.seq}")
+def verify_record(record: Record, node_public_key: NodeKeys) -> None:
+    """The node's seal over the entry hash (by any of the accepted node
+    keys), and every party signature over ``TX_SIGNATURE ‖ tx_bytes`` with
+    the key carried beside it."""
+    if not _seal_verifies(_accepted(node_public_key), SEAL_TAG + record.entry_hash, record.seal):
+        raise VerificationError(f"seal of entry {record.seq} does not verify")
     preimage = signing_preimage(record.tx_bytes)
     for party in record.signatures:
         _verify(party.public_key, preimage, party.signature, f"signature of {party.signer} on entry {record.seq}")
@@ -178,12 +227,14 @@ HEX_HASH = re.compile(r"[0-9a-f]{64}")
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """What the node signed: the tree size, its root, the chain head, the time."""
+    """What the node signed: the tree size, its root, the chain head, the
+    state map's root, the time."""
 
     origin: str
     size: int
     root: bytes
     head: bytes
+    state_root: bytes
     time_ms: int
 
 
@@ -196,8 +247,10 @@ def origin_of(ledger_id: str) -> str:
     return f"pledgeledger/{ledger_id}"
 
 
-def verify_checkpoint(note: str, node_public_key: bytes, ledger_id: str) -> Checkpoint:
-    """Verifies a signed checkpoint note and parses its text."""
+def verify_checkpoint(note: str, node_public_key: NodeKeys, ledger_id: str) -> Checkpoint:
+    """Verifies a signed checkpoint note (signed by one of the accepted node
+    keys) and parses its text."""
+    accepted = _accepted(node_public_key)
     raw = note.encode()
     if len(raw) > MAX_NOTE_BYTES:
         raise VerificationError("note over 64 KiB")
@@ -213,7 +266,7 @@ def verify_checkpoint(note: str, node_public_key: bytes, ledger_id: str) -> Chec
     if len(lines) > MAX_SIGNATURE_LINES:
         raise VerificationError("too many signature lines")
     origin = origin_of(ledger_id)
-    _node_signature_verifies(text, [_signature_line(line) for line in lines], origin, node_public_key)
+    _node_signature_verifies(text, [_signature_line(line) for line in lines], origin, accepted)
     return _parse_checkpoint_text(text, origin)
 
 
@@ -229,15 +282,24 @@ def _signature_line(line: str) -> tuple[str, bytes]:
     return name, decoded
 
 
-def _node_signature_verifies(text: str, signatures: list[tuple[str, bytes]], origin: str, public_key: bytes) -> None:
-    wanted = key_id(origin, public_key)
-    for name, blob in signatures:
-        if name == origin and blob[:4] == wanted:
-            if len(blob) != 4 + 64:
-                raise VerificationError("the node's signature is not 64 bytes")
-            _verify(public_key, text.encode(), blob[4:], "the node's checkpoint signature")
-            return
-    raise VerificationError("no signature by the node's key")
+def _node_signature_verifies(
+    text: str, signatures: list[tuple[str, bytes]], origin: str, keys: tuple[bytes, ...]
+) -> None:
+    """§7.2 steps 4–5: for each accepted key the first line with its key id
+    decides (a line that does not verify refuses the note); at least one
+    accepted key must have signed."""
+    signed = False
+    for public_key in keys:
+        wanted = key_id(origin, public_key)
+        line = next((blob for name, blob in signatures if name == origin and blob[:4] == wanted), None)
+        if line is None:
+            continue
+        if len(line) != 4 + 64:
+            raise VerificationError("the node's signature is not 64 bytes")
+        _verify(public_key, text.encode(), line[4:], "the node's checkpoint signature")
+        signed = True
+    if not signed:
+        raise VerificationError("no signature by an accepted node key")
 
 
 def _canonical_base64(text: str, what: str) -> bytes:
@@ -252,9 +314,9 @@ def _canonical_base64(text: str, what: str) -> bytes:
 
 def _parse_checkpoint_text(text: str, origin: str) -> Checkpoint:
     lines = text[:-1].split("\n")
-    if len(lines) != 5 or any(not line for line in lines):
-        raise VerificationError("checkpoint text is not five non-empty lines")
-    name, size, root, head, when = lines
+    if len(lines) != 6 or any(not line for line in lines):
+        raise VerificationError("checkpoint text is not six non-empty lines")
+    name, size, root, head, state, when = lines
     if name != origin:
         raise VerificationError(f"checkpoint of {name!r}, expected {origin!r}")
     root_bytes = _canonical_base64(root, "root")
@@ -262,6 +324,8 @@ def _parse_checkpoint_text(text: str, origin: str) -> Checkpoint:
         raise VerificationError("root is not 32 bytes")
     if not head.startswith("chain-head ") or not HEX_HASH.fullmatch(head[len("chain-head ") :]):
         raise VerificationError("malformed chain-head line")
+    if not state.startswith("state-root ") or not HEX_HASH.fullmatch(state[len("state-root ") :]):
+        raise VerificationError("malformed state-root line")
     if not when.startswith("time "):
         raise VerificationError("malformed time line")
     checkpoint = Checkpoint(
@@ -269,10 +333,11 @@ def _parse_checkpoint_text(text: str, origin: str) -> Checkpoint:
         size=_decimal(size, "size"),
         root=root_bytes,
         head=bytes.fromhex(head[len("chain-head ") :]),
+        state_root=bytes.fromhex(state[len("state-root ") :]),
         time_ms=_decimal(when[len("time ") :], "time"),
     )
-    if checkpoint.size == 0 and (checkpoint.root != EMPTY_ROOT or any(checkpoint.head)):
-        raise VerificationError("an empty checkpoint must carry the empty root and a zero head")
+    if checkpoint.size == 0 and (checkpoint.root != EMPTY_ROOT or any(checkpoint.head) or any(checkpoint.state_root)):
+        raise VerificationError("an empty checkpoint must carry the empty root, a zero head and a zero state root")
     return checkpoint
 
 
@@ -282,7 +347,7 @@ def _decimal(text: str, what: str) -> int:
     return int(text)
 
 
-def verify_head_binding(checkpoint: Checkpoint, head: Record, node_public_key: bytes, path: list[bytes]) -> None:
+def verify_head_binding(checkpoint: Checkpoint, head: Record, node_public_key: NodeKeys, path: list[bytes]) -> None:
     """§7.4: the record offered as the checkpoint's head entry is sealed, is
     entry ``size − 1``, hashes to ``chain-head`` and is the tree's last leaf."""
     verify_record(head, node_public_key)

@@ -7,6 +7,8 @@ import pathlib
 import re
 import unittest
 
+from nacl.signing import SigningKey
+
 from pledge_client import proofs
 from pledge_client.proofs import VerificationError, sha256
 
@@ -73,6 +75,15 @@ class ChainVectors(unittest.TestCase):
         with self.assertRaises(VerificationError):
             proofs.verify_record(proofs.parse_record(bytes(raw)), self.node_key)
 
+    def test_a_seal_by_any_accepted_member_key_verifies(self):
+        other = bytes(SigningKey(bytes([7]) * 32).verify_key)
+        record = self.records[5]
+        proofs.verify_record(record, [other, self.node_key])
+        with self.assertRaises(VerificationError):
+            proofs.verify_record(record, [other])
+        with self.assertRaises(VerificationError):
+            proofs.verify_record(record, [])
+
     def test_truncated_or_padded_records_are_refused(self):
         raw = bytes.fromhex(self.vectors["entries"][5]["record"])
         for broken in [raw[:cut] for cut in (0, 1, 40, 64, 65, 200, len(raw) - 1)] + [raw + b"\x00"]:
@@ -98,6 +109,7 @@ class WorkedCheckpoint(unittest.TestCase):
         # The root and head the document states beside the note, in hex.
         self.assertEqual(checkpoint.root.hex(), self.stated("root"))
         self.assertEqual(checkpoint.head.hex(), self.stated("entry_hash"))
+        self.assertEqual(checkpoint.state_root.hex(), self.stated("state_root"))
 
     def stated(self, name: str) -> str:
         """The 64-hex-digit value FORMAT.md §7.7 gives on its ``name`` line."""
@@ -111,6 +123,9 @@ class WorkedCheckpoint(unittest.TestCase):
         tampered = [
             self.note.replace("\n11\n", "\n12\n"),
             self.note.replace("time 1800000060000", "time 1800000060001"),
+            self.note.replace("state-root 593c", "state-root 593d"),
+            self.note.replace("state-root 593c", "state-root 593C"),
+            re.sub(r"state-root [0-9a-f]{64}\n", "", self.note),
             self.note.replace("pledgeledger/zhoushan-test\n", "pledgeledger/zhoushan-test\r\n", 1),
             self.note.replace("\n\n", "\n\n\n"),
             self.note.rstrip("\n"),
@@ -124,6 +139,28 @@ class WorkedCheckpoint(unittest.TestCase):
             proofs.verify_checkpoint(self.note, bytes(32), "zhoushan-test")
         with self.assertRaises(VerificationError):
             proofs.verify_checkpoint(self.note, self.NODE_KEY, "zhoushan-prod")
+
+    def test_any_member_key_of_the_trust_file_is_accepted(self):
+        members = [bytes(SigningKey(bytes([seed]) * 32).verify_key) for seed in (7, 8)]
+        trust = (
+            "# the registry's members (docs/FORMAT.md §7.2)\n"
+            f"log {members[0].hex()} member-1\n"
+            f"log {self.NODE_KEY.hex()} member-2  # sealed the worked example\n"
+            f"log {members[1].hex()}\n"
+            "quorum none\n"
+        )
+        keys = proofs.trusted_log_keys(trust)
+        self.assertEqual(keys, [members[0], self.NODE_KEY, members[1]])
+        checkpoint = proofs.verify_checkpoint(self.note, keys, "zhoushan-test")
+        self.assertEqual(checkpoint.size, 11)
+        with self.assertRaisesRegex(VerificationError, "no signature by an accepted node key"):
+            proofs.verify_checkpoint(self.note, members, "zhoushan-test")
+
+    def test_a_malformed_trust_file_is_refused(self):
+        for text in ("log\n", f"log {self.NODE_KEY.hex().upper()}\n", "log 00 x\n",
+                     f"log {self.NODE_KEY.hex()} a b\n", f"log {self.NODE_KEY.hex()}\nlog {self.NODE_KEY.hex()}\n"):
+            with self.assertRaises(VerificationError, msg=text):
+                proofs.trusted_log_keys(text)
 
     def test_a_witness_cosignature_is_ignored(self):
         cosigned = self.note + "\u2014 witness.example AAAAAAAAAAAAAAAAAAAAAAAA\n"

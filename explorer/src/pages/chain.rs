@@ -109,7 +109,12 @@ async fn checkpoint_panel(ctx: &Ctx) -> Result<Html, Status> {
     let info = ctx.reads.node_info().await?;
     let origin = ledger_origin(&info.ledger_id);
     let node_key = PublicKey::from_slice(&info.node_public_key);
-    let verdict = match node_key.map(|key| Checkpoint::verify_note(&signed.note, &origin, &[key])) {
+    let opened = node_key.map(|key| Checkpoint::verify_note(&signed.note, &origin, &[key]));
+    let state_root = match &opened {
+        Some(Ok(checkpoint)) => full_hex(&checkpoint.state_root),
+        _ => html!("—"),
+    };
+    let verdict = match opened {
         Some(Ok(_)) => html!(
             "<span class=\"badge live\">✓ {}</span>",
             ctx.t(L::NodeSignature)
@@ -135,6 +140,7 @@ async fn checkpoint_panel(ctx: &Ctx) -> Result<Html, Status> {
             ),
             (ctx.t(L::MerkleRoot), full_hex(&signed.tree_root)),
             (ctx.t(L::ChainHead), full_hex(&signed.head_hash)),
+            (ctx.t(L::StateRoot), state_root),
             (ctx.t(L::CheckpointTime), time(signed.time_ms)),
         ]),
         ctx.t(L::Signatures),
@@ -234,6 +240,7 @@ mod tests {
             size: 3,
             root: [7; 32],
             head_hash: Digest([9; 32]),
+            state_root: [5; 32],
             time_ms: 1_795_000_000_000,
         };
         let mut signed = checkpoint.sign(&node_key).unwrap();

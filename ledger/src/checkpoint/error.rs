@@ -59,8 +59,10 @@ pub enum CheckpointError {
         found: String,
     },
     /// A checkpoint of size 0 whose root is not the empty root or whose
-    /// chain head is not all zeros.
-    #[error("a checkpoint of size 0 must have the empty root and a zero chain head")]
+    /// chain head or state root is not all zeros.
+    #[error(
+        "a checkpoint of size 0 must have the empty root, a zero chain head and a zero state root"
+    )]
     BadEmptyCheckpoint,
     /// A checkpoint was asked for beyond the store's last entry.
     #[error("no checkpoint at size {size}: the store holds {len} entries")]

@@ -3,7 +3,7 @@
 //! signed-note codec is [`crate::note`], and witnesses' cosignatures are
 //! [`crate::cosigning`].
 //!
-//! A checkpoint is a C2SP `tlog-checkpoint` body with two extension lines,
+//! A checkpoint is a C2SP `tlog-checkpoint` body with three extension lines,
 //! signed as a C2SP `signed-note` with the node's Ed25519 key under the key
 //! name `pledgeledger/<ledger_id>` (the checkpoint's origin):
 //!
@@ -12,6 +12,7 @@
 //! <tree size, decimal>\n
 //! <Merkle root, standard base64>\n
 //! chain-head <entry_hash of entry size−1, lower-case hex>\n
+//! state-root <state map root after size entries, lower-case hex>\n
 //! time <node time in ms, decimal>\n
 //! \n
 //! — pledgeledger/<ledger_id> <base64(key_id[4] ‖ Ed25519 signature[64])>\n
@@ -22,7 +23,8 @@
 //! and [`verify_head_binding`] checks that the head entry is itself the last
 //! leaf under the root, so neither structure can be presented without the
 //! other (the immudb "linear-fake" flaw, CVE-2022-36111, came from verifying
-//! them separately).
+//! them separately). The state root commits to every receipt's and tank's
+//! state at that size ([`crate::statemap`]).
 //!
 //! Verifiers take the set of log keys they accept for the origin (one today;
 //! several once the signing key may change hands), never a key from the note.
@@ -42,12 +44,14 @@ use crate::merkle::{EMPTY_ROOT, Hash};
 use crate::note::{
     self, ED25519_SIGNATURE_TYPE, NoteError, NoteSignature, SignedNote, is_key_name, quote,
 };
+use crate::statemap::{self, MapHash};
 use crate::view::LedgerRead;
 
 /// Prefix of a ledger's checkpoint origin (and of its note key name).
 pub const ORIGIN_PREFIX: &str = "pledgeledger/";
 
 const CHAIN_HEAD_PREFIX: &str = "chain-head ";
+const STATE_ROOT_PREFIX: &str = "state-root ";
 const TIME_PREFIX: &str = "time ";
 
 /// The checkpoint origin (and signing key name) of a ledger.
@@ -72,6 +76,9 @@ pub struct Checkpoint {
     pub root: Hash,
     /// Entry hash of entry `size − 1`; all zeros when `size` is 0.
     pub head_hash: Digest,
+    /// Root of the state map after the first `size` entries; all zeros
+    /// (the empty map) when `size` is 0.
+    pub state_root: MapHash,
     /// The node's clock when it made the checkpoint, ms since the Unix epoch.
     pub time_ms: u64,
 }
@@ -142,23 +149,26 @@ impl Checkpoint {
             Some(last) => store.entry(last)?.hash(),
             None => Digest::ZERO,
         };
+        let state_root = store.state_root(size)?;
         Ok(Checkpoint {
             origin: origin.to_owned(),
             size,
             root,
             head_hash,
+            state_root,
             time_ms,
         })
     }
 
-    /// The note text: the five lines the signatures cover, each ending in `\n`.
+    /// The note text: the six lines the signatures cover, each ending in `\n`.
     pub fn note_text(&self) -> String {
         format!(
-            "{}\n{}\n{}\n{CHAIN_HEAD_PREFIX}{}\n{TIME_PREFIX}{}\n",
+            "{}\n{}\n{}\n{CHAIN_HEAD_PREFIX}{}\n{STATE_ROOT_PREFIX}{}\n{TIME_PREFIX}{}\n",
             self.origin,
             self.size,
             BASE64.encode(self.root),
             self.head_hash.to_hex(),
+            hex::encode(self.state_root),
             self.time_ms
         )
     }
@@ -207,7 +217,7 @@ impl Checkpoint {
         Ok((checkpoint, signer))
     }
 
-    /// Parses an (unsigned) checkpoint note text strictly: exactly the five
+    /// Parses an (unsigned) checkpoint note text strictly: exactly the six
     /// lines of [`Checkpoint::note_text`], in canonical form.
     pub fn parse_text(text: &str) -> Result<Checkpoint, CheckpointError> {
         note::check_characters(text)?;
@@ -224,6 +234,7 @@ impl Checkpoint {
         let size = next("tree size")?;
         let root = next("root hash")?;
         let head = next("chain-head")?;
+        let state = next("state-root")?;
         let time = next("time")?;
         if let Some(extra) = lines.next() {
             return Err(CheckpointError::UnexpectedLine {
@@ -236,8 +247,13 @@ impl Checkpoint {
         let head_hash = parse_prefixed(head, CHAIN_HEAD_PREFIX, "chain-head", |hex| {
             crypto::parse_lower_hex_digest(hex)
         })?;
+        let state_root = parse_prefixed(state, STATE_ROOT_PREFIX, "state-root", |hex| {
+            crypto::parse_lower_hex_digest(hex).map(|d| d.0)
+        })?;
         let time_ms = parse_prefixed(time, TIME_PREFIX, "time", parse_decimal)?;
-        if size == 0 && (root != EMPTY_ROOT || head_hash != Digest::ZERO) {
+        if size == 0
+            && (root != EMPTY_ROOT || head_hash != Digest::ZERO || state_root != statemap::EMPTY)
+        {
             return Err(CheckpointError::BadEmptyCheckpoint);
         }
         Ok(Checkpoint {
@@ -245,6 +261,7 @@ impl Checkpoint {
             size,
             root,
             head_hash,
+            state_root,
             time_ms,
         })
     }
@@ -353,6 +370,7 @@ mod tests {
             size: 6,
             root: [7; 32],
             head_hash: Digest([9; 32]),
+            state_root: [5; 32],
             time_ms: 1_800_000_120_000,
         }
     }

@@ -16,6 +16,12 @@
 //! witness or group that must hold, or `none`. A name must be defined before
 //! it is used; there is exactly one `quorum` line. The URL is where the node
 //! submits checkpoints to the witness; verifiers ignore it.
+//!
+//! The same file may list the node keys a verifier accepts, one `log
+//! <64 hex digits> [label]` line each (the trust file of docs/FORMAT.md
+//! §7.2: a registry of several nodes has one per member that may sign); the
+//! label is for people. [`super::Trust::new`] accepts them beside the keys
+//! it is given.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -40,6 +46,7 @@ pub struct PolicyWitness {
 /// A parsed witness policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WitnessPolicy {
+    log_keys: Vec<PublicKey>,
     witnesses: Vec<PolicyWitness>,
     groups: BTreeMap<String, Group>,
     quorum: Option<String>,
@@ -71,6 +78,7 @@ impl WitnessPolicy {
     /// word alone).
     pub fn none() -> WitnessPolicy {
         WitnessPolicy {
+            log_keys: Vec::new(),
             witnesses: Vec::new(),
             groups: BTreeMap::new(),
             quorum: None,
@@ -95,6 +103,11 @@ impl WitnessPolicy {
             })?;
         }
         parser.finish()
+    }
+
+    /// The node keys of the file's `log` lines, in file order.
+    pub fn log_keys(&self) -> &[PublicKey] {
+        &self.log_keys
     }
 
     /// Every witness of the policy, in file order.
@@ -187,6 +200,7 @@ impl WitnessPolicy {
 /// Builds a policy line by line.
 #[derive(Debug, Default)]
 struct Parser {
+    log_keys: Vec<PublicKey>,
     witnesses: Vec<PolicyWitness>,
     groups: BTreeMap<String, Group>,
     /// `Some(None)`: `quorum none` was read.
@@ -197,6 +211,7 @@ impl Parser {
     fn line(&mut self, words: &[&str]) -> Result<(), String> {
         match words {
             [] => Ok(()),
+            ["log", key, rest @ ..] if rest.len() <= 1 => self.log_key(key),
             ["witness", name, key, rest @ ..] if rest.len() <= 1 => {
                 self.witness(name, key, rest.first())
             }
@@ -205,11 +220,28 @@ impl Parser {
             }
             ["quorum", name] => self.set_quorum(name),
             [keyword, ..] => Err(format!(
-                "{:?} is not a policy line: expected `witness <name> <key> [url]`, \
-                 `group <name> <k|any|all> <member>...` or `quorum <name|none>`",
+                "{:?} is not a policy line: expected `log <key> [label]`, \
+                 `witness <name> <key> [url]`, `group <name> <k|any|all> <member>...` \
+                 or `quorum <name|none>`",
                 quote(keyword)
             )),
         }
+    }
+
+    fn log_key(&mut self, key: &str) -> Result<(), String> {
+        let key = crypto::decode_lower_hex(key)
+            .and_then(|bytes| PublicKey::from_slice(&bytes))
+            .ok_or_else(|| {
+                format!(
+                    "log key {:?} is not 64 lower-case hex digits of an Ed25519 key",
+                    quote(key)
+                )
+            })?;
+        if self.log_keys.contains(&key) {
+            return Err(format!("log key {} is listed twice", key.to_hex()));
+        }
+        self.log_keys.push(key);
+        Ok(())
     }
 
     fn witness(&mut self, name: &str, key: &str, url: Option<&&str>) -> Result<(), String> {
@@ -304,6 +336,7 @@ impl Parser {
             return Err(PolicyError::NoQuorum);
         };
         Ok(WitnessPolicy {
+            log_keys: self.log_keys,
             witnesses: self.witnesses,
             groups: self.groups,
             quorum,

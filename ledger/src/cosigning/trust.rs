@@ -37,8 +37,15 @@ pub struct CosignedCheckpoint {
 }
 
 impl Trust {
-    /// Trusts `log_keys` under `policy`.
-    pub fn new(log_keys: Vec<PublicKey>, policy: WitnessPolicy) -> Trust {
+    /// Trusts `log_keys` and the keys of the policy's `log` lines (a trust
+    /// file, docs/FORMAT.md §7.2) under `policy`: a checkpoint or entry
+    /// sealed by any of them is accepted.
+    pub fn new(mut log_keys: Vec<PublicKey>, policy: WitnessPolicy) -> Trust {
+        for key in policy.log_keys() {
+            if !log_keys.contains(key) {
+                log_keys.push(*key);
+            }
+        }
         Trust { log_keys, policy }
     }
 

@@ -92,9 +92,18 @@ mod tests {
         assert!(ALL_REASONS.contains(&r.reason()));
     }
 
-    /// FORMAT.md §2.2's table: (code, gRPC status) per row, in order.
+    const ERRORS_MD: &str = include_str!("../../../docs/ERRORS.md");
+
+    /// ERRORS.md §2 (the rules' refusals), to the next section.
+    fn errors_md_rules_section() -> &'static str {
+        let start = ERRORS_MD.find("\n## 2. ").expect("ERRORS.md §2");
+        let rest = &ERRORS_MD[start..];
+        &rest[..rest.find("\n## 3. ").unwrap_or(rest.len())]
+    }
+
+    /// ERRORS.md §2's table: (code, gRPC status) per row, in order.
     fn format_md_reasons() -> Vec<(String, String)> {
-        include_str!("../../../docs/FORMAT.md")
+        errors_md_rules_section()
             .lines()
             .filter_map(|line| line.strip_prefix("| `"))
             .filter_map(|row| {
@@ -131,16 +140,124 @@ mod tests {
         reasons
     }
 
+    /// ERRORS.md §2: the metadata keys column per code, as written
+    /// (`key`, `key (if any)`, `nested_*`).
+    fn documented_keys() -> Vec<(String, Vec<String>)> {
+        errors_md_rules_section()
+            .lines()
+            .filter_map(|line| line.strip_prefix("| `"))
+            .filter_map(|row| {
+                let cells: Vec<&str> = row.split(" | ").collect();
+                let code = cells.first()?.strip_suffix('`')?;
+                let keys = cells
+                    .get(3)?
+                    .split(", ")
+                    .filter(|key| *key != "none")
+                    .map(|key| key.replace('`', ""))
+                    .collect();
+                Some((code.to_owned(), keys))
+            })
+            .collect()
+    }
+
+    /// The keys each variant of `Rejection` serializes, read from its
+    /// declaration: the field name or its serde rename; nested values as
+    /// `name_*` (the flattened receipt state as `receipt_*`); optional ones
+    /// as `name (if any)`. Keyed by reason code through `Rejection::reason`.
+    fn declared_keys() -> Vec<(String, Vec<String>)> {
+        let source = include_str!("mod.rs");
+        let reason_of = |variant: &str| {
+            let arm = format!("\n            {variant} {{ .. }} => \"");
+            let start = source.find(&arm)? + arm.len();
+            Some(source[start..].split('"').next()?.to_owned())
+        };
+        let start = source.find("pub enum Rejection {").expect("the enum");
+        let body = &source[start..];
+        let body = &body[..body.find("\n}\n").expect("its end")];
+        let mut declared: Vec<(String, Vec<String>)> = Vec::new();
+        let mut attributes = String::new();
+        for line in body.lines().skip(1) {
+            if let Some(variant) = line.strip_prefix("    ").and_then(|l| l.strip_suffix(" {")) {
+                if variant.starts_with(|c: char| c.is_ascii_uppercase()) {
+                    let code = reason_of(variant).expect("every variant has a reason");
+                    declared.push((code, Vec::new()));
+                }
+                continue;
+            }
+            let Some(field) = line.strip_prefix("        ") else {
+                continue;
+            };
+            if field.starts_with("#[serde") {
+                attributes.push_str(field);
+                continue;
+            }
+            let Some((name, ty)) = field.strip_suffix(',').and_then(|f| f.split_once(": ")) else {
+                continue;
+            };
+            if !name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+                continue; // a line of an #[error] message
+            }
+            let renamed = attributes
+                .split_once("rename = \"")
+                .and_then(|(_, rest)| rest.split('"').next());
+            let mut key = renamed.unwrap_or(name).to_owned();
+            let nested = ["Party", "CertificateRef", "LegalId", "PhysicalTankId"];
+            if attributes.contains("flatten") {
+                key = "receipt_*".into();
+            } else if nested.iter().any(|t| ty.contains(t)) {
+                key.push_str("_*");
+            }
+            if ty.starts_with("Option<") {
+                key.push_str(" (if any)");
+            }
+            attributes.clear();
+            if let Some((_, keys)) = declared.last_mut() {
+                keys.push(key);
+            }
+        }
+        declared
+    }
+
+    #[test]
+    fn documented_metadata_keys_are_the_declared_ones() {
+        let declared = declared_keys();
+        assert_eq!(declared.len(), ALL_REASONS.len(), "{declared:?}");
+        assert_eq!(documented_keys(), declared, "docs/ERRORS.md §2 keys");
+    }
+
+    #[test]
+    fn declared_keys_are_what_a_refusal_attaches() {
+        let declared = declared_keys();
+        let keys_of = |code: &str| -> BTreeSet<String> {
+            let (_, keys) = declared.iter().find(|(c, _)| c == code).unwrap();
+            keys.iter().map(|k| k.replace(" (if any)", "")).collect()
+        };
+        let not_found = Rejection::ReceiptNotFound { id: "R".into() };
+        assert_eq!(keys(&not_found), keys_of("RECEIPT_NOT_FOUND"));
+        let pledged = Rejection::ReceiptPledged {
+            receipt: "R".into(),
+            pledge: "P".into(),
+            pledgee: "B".into(),
+            since: 3,
+        };
+        assert_eq!(keys(&pledged), keys_of("RECEIPT_PLEDGED"));
+        let revoked = Rejection::ParticipantRevoked {
+            id: "p".into(),
+            revoked_at: 4,
+        };
+        assert_eq!(keys(&revoked), keys_of("PARTICIPANT_REVOKED"));
+    }
+
     #[test]
     fn every_reason_code_is_documented_in_format_md_and_the_proto() {
         let documented = format_md_reasons();
         let codes: Vec<&str> = documented.iter().map(|(c, _)| c.as_str()).collect();
-        assert_eq!(codes, ALL_REASONS, "docs/FORMAT.md §2.2");
+        assert_eq!(codes, ALL_REASONS, "docs/ERRORS.md §2");
         let mut listed = proto_reasons();
         listed.sort();
         let mut expected = documented.clone();
         expected.sort();
-        assert_eq!(listed, expected, "transaction.proto header vs FORMAT.md");
+        assert_eq!(listed, expected, "transaction.proto header vs ERRORS.md");
     }
 
     #[test]

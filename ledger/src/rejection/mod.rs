@@ -208,6 +208,7 @@ pub enum Rejection {
     #[error("participant `{id}` already exists (admitted at entry {admitted_at})")]
     ParticipantExists {
         /// The id.
+        #[serde(rename = "participant")]
         id: String,
         /// When it was admitted.
         admitted_at: Seq,
@@ -237,12 +238,14 @@ pub enum Rejection {
     #[error("participant `{id}` does not exist")]
     ParticipantNotFound {
         /// The id.
+        #[serde(rename = "participant")]
         id: String,
     },
     /// The participant is revoked.
     #[error("participant `{id}` was revoked at entry {revoked_at}")]
     ParticipantRevoked {
         /// The id.
+        #[serde(rename = "participant")]
         id: String,
         /// The revoking entry.
         revoked_at: Seq,
@@ -251,6 +254,7 @@ pub enum Rejection {
     #[error("participant `{id}` already uses this key")]
     SameKey {
         /// The id.
+        #[serde(rename = "participant")]
         id: String,
     },
     /// A bank with active pledges revoked without a successor.
@@ -293,6 +297,7 @@ pub enum Rejection {
     #[error("tank `{id}` already exists (registered at entry {registered_at})")]
     TankExists {
         /// The id.
+        #[serde(rename = "tank")]
         id: String,
         /// When it was registered.
         registered_at: Seq,
@@ -315,6 +320,7 @@ pub enum Rejection {
     #[error("tank `{id}` does not exist")]
     TankNotFound {
         /// The id.
+        #[serde(rename = "tank")]
         id: String,
     },
     /// Certifying more stock than the tank holds.
@@ -485,6 +491,7 @@ pub enum Rejection {
     #[error("receipt id `{id}` is already used (entry {issued_at}); receipt ids are never reused")]
     ReceiptExists {
         /// The id.
+        #[serde(rename = "receipt")]
         id: String,
         /// When it was issued.
         issued_at: Seq,
@@ -493,6 +500,7 @@ pub enum Rejection {
     #[error("receipt `{id}` does not exist")]
     ReceiptNotFound {
         /// The id.
+        #[serde(rename = "receipt")]
         id: String,
     },
     /// The receipt is under an active pledge.
@@ -618,6 +626,7 @@ pub enum Rejection {
     #[error("pledge id `{id}` is already used (entry {registered_at})")]
     PledgeExists {
         /// The id.
+        #[serde(rename = "pledge")]
         id: String,
         /// When it was registered.
         registered_at: Seq,
@@ -626,6 +635,7 @@ pub enum Rejection {
     #[error("pledge `{id}` does not exist")]
     PledgeNotFound {
         /// The id.
+        #[serde(rename = "pledge")]
         id: String,
     },
     /// The pledge is released or enforced.

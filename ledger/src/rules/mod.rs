@@ -339,3 +339,6 @@ fn require_future(field: &'static str, value_ms: u64, ctx: EntryContext) -> Rule
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod format_doc;

@@ -1,10 +1,8 @@
 //! The state map: a sparse Merkle tree from every receipt and tank to the
-//! hash of its current state. Once a checkpoint commits to its root, a bank
-//! proves with a map proof a receipt's current state, its latest entry and
-//! the length of its history, so entries left out of a bundle are caught.
-//! Checkpoints do not carry the root yet: the map is defined and tested
-//! here (the definition below, [`hash`] and [`leaf`]), and docs/FORMAT.md
-//! §7.6 says what a bundle therefore does not prove.
+//! hash of its current state. Every checkpoint commits to its root (the
+//! `state-root` line), so a bank proves with a map proof a receipt's current
+//! state, its latest entry and the length of its history, and entries left
+//! out of a bundle are caught (docs/FORMAT.md §7.9).
 //!
 //! ```text
 //!  key   = SHA-256("pledge-ledger/v1/state-key\0" ‖ kind ‖ id)        kind 0x01 receipt, 0x02 tank
@@ -18,24 +16,27 @@
 //! - [`leaf`]: the value of a receipt's and a tank's leaf, field by field.
 //! - [`tree`]: the stored nodes and the incremental update of one group.
 //! - [`proof`]: proofs of presence and absence, and their verification.
+//! - [`versioned`]: the map as the state stores keep it, by version.
 //!
-//! The map is derived state. Nothing outside this module uses it yet: once
-//! checkpoints carry its root, the node will keep it per group
-//! ([`changed_leaves`], [`MemoryMap`]) and a replay will recompute the root
-//! from the objects ([`root_of_state`]) and compare it with the checkpoint's.
-//! Until then docs/FORMAT.md does not specify it and no client may rely on
-//! its bytes.
+//! The map is derived state. The state stores update it once per applied
+//! update, off the acknowledgement path ([`versioned::update_for`]: only
+//! the leaves the update changed, [`changed_leaves`]); checkpoints read its
+//! root at their size; an auditor's replay recomputes the root from the
+//! replayed objects ([`root_of_state`]) and compares it with the
+//! checkpoint's.
 
 pub mod hash;
 pub mod leaf;
 pub mod proof;
 pub mod tree;
+pub mod versioned;
 
 use std::collections::BTreeMap;
 
 pub use hash::{EMPTY, Kind, MapHash, map_key};
 pub use proof::{MapProof, MapProofError};
 pub use tree::{MapNode, MapNodeId, MapNodeSource, MapUpdate, MemoryMap};
+pub use versioned::{AtVersion, VersionedMap};
 
 use crate::model::{Receipt, ReceiptStatus};
 use crate::state::{Objects, StateRead};

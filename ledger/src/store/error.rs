@@ -65,6 +65,17 @@ pub enum StoreError {
         /// The update's first entry.
         first: Seq,
     },
+    /// The state map has no root at a size: the state store has not
+    /// applied up to it, or applied past it in one update.
+    #[error(
+        "the state map has no root after {size} entries (the state store applied {applied}); checkpoints are made at sizes the state store applied"
+    )]
+    NoStateRoot {
+        /// The size asked for.
+        size: u64,
+        /// Entries the state store reflects.
+        applied: u64,
+    },
     /// The state could not be read while deciding or replaying.
     #[error(transparent)]
     State(#[from] StateError),

@@ -23,6 +23,7 @@
 mod chain;
 pub mod config;
 pub mod init;
+mod reads;
 mod reconcile;
 mod sequencing;
 mod transport;
@@ -30,13 +31,14 @@ mod transport;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use openraft::error::{InitializeError, RaftError};
 use openraft::{Raft, ServerState, SnapshotPolicy};
 use pledge_cluster::log_store::RaftLog;
 use pledge_cluster::network::Network;
-use pledge_cluster::service::{Answer, Member, RaftServer};
+use pledge_cluster::service::{Answer, Member, RaftServer, ReadIndexAnswer};
 use pledge_cluster::state_machine::LedgerMachine;
 use pledge_cluster::types::{MemberId, MemberNode, TypeConfig};
 use pledge_ledger::chain::{ChainCursor, Sealers};
@@ -64,6 +66,10 @@ use config::ClusterConfig;
 
 /// Snapshots larger than this are refused from another member.
 const MAX_SNAPSHOT_BYTES: u64 = 1 << 34;
+/// How long the leader tries to confirm its leadership for another
+/// member's read index (the asking member gives up sooner, at its own read
+/// wait).
+const READ_INDEX_BOUND: Duration = Duration::from_secs(10);
 
 /// A started member: what the node serves from.
 #[derive(Debug)]
@@ -248,6 +254,7 @@ pub async fn serve_members(
     cluster: ClusterHandle,
     api: LedgerApi,
     published: Arc<NodePublished>,
+    bounds: crate::admission::Bounds,
 ) -> anyhow::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -260,7 +267,11 @@ pub async fn serve_members(
         inner.raft.clone(),
         inner.metrics.clone(),
     );
-    let member = Arc::new(ForwardTarget { api, published });
+    let member = Arc::new(ForwardTarget {
+        api,
+        published,
+        cluster: cluster.clone(),
+    });
     let service = RaftServer::new(cluster.raft().clone(), member, MAX_SNAPSHOT_BYTES);
     let service = cpb::raft_service_server::RaftServiceServer::new(service)
         .max_decoding_message_size(usize::MAX)
@@ -268,15 +279,22 @@ pub async fn serve_members(
     let router = tonic::transport::Server::builder().add_service(
         tonic::service::interceptor::InterceptedService::new(service, gate),
     );
-    transport::serve(listener, inner.tls.clone(), router, inner.metrics.clone());
+    transport::serve(
+        listener,
+        bounds,
+        inner.tls.clone(),
+        router,
+        inner.metrics.clone(),
+    );
     Ok(address)
 }
 
-/// What the member service calls into: the node's own submit path.
-#[derive(Debug)]
+/// What the member service calls into: the node's own submit path and
+/// read index.
 struct ForwardTarget {
     api: LedgerApi,
     published: Arc<NodePublished>,
+    cluster: ClusterHandle,
 }
 
 impl Member for ForwardTarget {
@@ -291,6 +309,10 @@ impl Member for ForwardTarget {
                 .ok_or_else(|| status::bad_request("`request` is missing".into()))?;
             self.api.submit_here(tonic::Request::new(inner)).await
         })
+    }
+
+    fn read_index(&self) -> ReadIndexAnswer<'_> {
+        Box::pin(self.cluster.own_read_index(READ_INDEX_BOUND))
     }
 }
 
@@ -491,6 +513,7 @@ impl ClusterHandle {
                         .map(|m| m.client_address.clone())
                         .unwrap_or_default(),
                     voter: voters.contains(&id),
+                    in_raft: raft_members.nodes().any(|(node, _)| *node == id),
                     matched_index: match id == config.member_id {
                         true => metrics.last_log_index,
                         false => matched.get(&id).copied().flatten().map(|l| l.index),

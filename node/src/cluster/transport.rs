@@ -30,7 +30,6 @@ use pledge_cluster::service::AuthenticatedMember;
 use pledge_explorer::tls::TlsFiles;
 use pledge_ledger::state::StateRead;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 use tonic::transport::{ClientTlsConfig, Endpoint};
@@ -38,11 +37,10 @@ use tonic::{Code, Request, Status};
 
 use super::config::{ClusterConfig, MemberTlsFiles, check_scheme};
 use crate::NodePublished;
+use crate::admission;
 use crate::metrics::Metrics;
 use crate::status;
 
-/// Longest time a connecting member has to finish its TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest time to open a connection to another member.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -82,8 +80,8 @@ impl MemberTls {
             key_file: files.key_file.clone(),
             client_ca_file: Some(files.ca_file.clone()),
         };
-        let mut server = pledge_explorer::tls::server_config(&server).context("[cluster.tls]")?;
-        server.alpn_protocols = vec![b"h2".to_vec()];
+        let server =
+            pledge_explorer::tls::server_config(&server, b"h2").context("[cluster.tls]")?;
         Ok(MemberTls {
             client,
             acceptor: TlsAcceptor::from(Arc::new(server)),
@@ -113,10 +111,13 @@ pub fn endpoint(tls: Option<&MemberTls>, id: u64, address: String) -> Result<End
     }
 }
 
-/// Serves `router` on `listener` until the node stops: plaintext, or TLS
-/// connections that passed the handshake.
+/// Serves `router` on `listener` until the node stops, every connection
+/// admitted under the same bounds as the client listener's (`[limits]`
+/// connection caps and handshake timeout, `admission.rs`): plaintext, or
+/// TLS connections whose handshake succeeded.
 pub fn serve(
     listener: TcpListener,
+    bounds: admission::Bounds,
     tls: Option<MemberTls>,
     router: tonic::transport::server::Router,
     metrics: Arc<Metrics>,
@@ -124,13 +125,15 @@ pub fn serve(
     tokio::spawn(async move {
         let served = match tls {
             None => {
-                let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+                let incoming = admission::incoming(listener, bounds, admission::Plain, metrics);
                 router.serve_with_incoming(incoming).await
             }
             Some(tls) => {
-                let (connections, incoming) = mpsc::channel(16);
-                tokio::spawn(accept(listener, tls.acceptor, connections, metrics));
-                let incoming = tokio_stream::wrappers::ReceiverStream::new(incoming);
+                let handshake = MemberHandshake {
+                    acceptor: tls.acceptor,
+                    metrics: metrics.clone(),
+                };
+                let incoming = admission::incoming(listener, bounds, handshake, metrics);
                 router.serve_with_incoming(incoming).await
             }
         };
@@ -140,43 +143,31 @@ pub fn serve(
     });
 }
 
-type Accepted = std::io::Result<TlsStream<TcpStream>>;
-
-/// Accepts connections and hands over those whose TLS handshake succeeds;
-/// a refused one is logged with the peer's address and rustls's reason
-/// (unknown issuer, no certificate, not TLS at all) and counted.
-async fn accept(
-    listener: TcpListener,
+/// The member listener's TLS handshake: a refused one is logged with the
+/// peer's address and rustls's reason (unknown issuer, no certificate, not
+/// TLS at all) and counted; one that does not finish within the handshake
+/// timeout is closed by admission (`pledge_connections_refused_total`).
+#[derive(Clone)]
+struct MemberHandshake {
     acceptor: TlsAcceptor,
-    connections: mpsc::Sender<Accepted>,
     metrics: Arc<Metrics>,
-) {
-    loop {
-        let (socket, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(error) => {
-                tracing::warn!(%error, "cannot accept a member connection");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let (acceptor, connections, metrics) =
-            (acceptor.clone(), connections.clone(), metrics.clone());
-        tokio::spawn(async move {
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(socket)).await {
-                Ok(Ok(stream)) => {
-                    let _ = connections.send(Ok(stream)).await;
-                }
-                Ok(Err(error)) => refused_handshake(peer, &error.to_string(), &metrics),
-                Err(_) => refused_handshake(peer, "no handshake within 10 s", &metrics),
-            }
-        });
+}
+
+impl admission::Handshake for MemberHandshake {
+    type Io = TlsStream<TcpStream>;
+    async fn handshake(&self, tcp: TcpStream) -> std::io::Result<Self::Io> {
+        let peer = tcp.peer_addr().ok();
+        let accepted = self.acceptor.accept(tcp).await;
+        if let Err(error) = &accepted {
+            refused_handshake(peer, &error.to_string(), &self.metrics);
+        }
+        accepted
     }
 }
 
-fn refused_handshake(peer: SocketAddr, why: &str, metrics: &Metrics) {
+fn refused_handshake(peer: Option<SocketAddr>, why: &str, metrics: &Metrics) {
     tracing::warn!(
-        %peer,
+        ?peer,
         reason = TLS_HANDSHAKE,
         "refused a member connection: the TLS handshake failed ({why}); members need a \
          certificate from the members' CA ([cluster.tls] ca_file) and must dial https://"

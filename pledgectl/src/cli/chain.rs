@@ -15,9 +15,11 @@ use pledge_client::checkpoints::{
 use pledge_client::export::{ExportReader, write_record};
 use pledge_client::time::format_rfc3339;
 use pledge_client::{json, keys, pb};
-use pledge_ledger::checkpoint::{SignedCheckpoint, ledger_origin};
+use pledge_ledger::checkpoint::{Checkpoint, SignedCheckpoint, ledger_origin};
 use pledge_ledger::cosigning::{ForkEvidence, Trust, WitnessPolicy};
+use pledge_ledger::crypto::PublicKey;
 use pledge_ledger::entry::Entry;
+use pledge_ledger::note::SignedNote;
 use pledge_ledger::tx::Transaction;
 use prost::Message;
 use serde_json::{Value, json};
@@ -58,6 +60,13 @@ pub struct AuditArgs {
     /// still agrees with it: the log only grew.
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
+    /// Once the audit has verified, write a trust file (docs/FORMAT.md
+    /// §7.2) for `receipt prove`, `verify-bundle` and `checkpoint`: a `log`
+    /// line for the ledger key and for each key the chain lets seal at its
+    /// head (the voters of its last membership entry), then the witness
+    /// policy given (or `quorum none`).
+    #[arg(long, value_name = "FILE")]
+    write_trust: Option<PathBuf>,
     /// The node's latest checkpoint and a `--checkpoint` given must meet it.
     #[command(flatten)]
     witnesses: WitnessArgs,
@@ -169,6 +178,35 @@ pub async fn audit(ctx: &Context, args: AuditArgs) -> anyhow::Result<ExitCode> {
             .await
             .context("asking the node for its key (or give --node-key)")?,
     };
+    // The sizes of the checkpoints to check, known before the replay so
+    // that it computes the state root at each (from the checkpoints'
+    // unverified text: they are verified after).
+    let (claimed_ledger_id, node_latest) = match &args.file {
+        Some(path) => (first_ledger_id(path)?, None),
+        None => {
+            let client = ctx.client().await?;
+            // Fetched before the entries, so it never covers more than the stream.
+            let latest = client.checkpoint().await.ok().map(|c| c.note);
+            (client.node_info().await?.ledger_id, latest)
+        }
+    };
+    let state = args
+        .state
+        .clone()
+        .unwrap_or_else(|| default_state_file(&claimed_ledger_id, &node_key));
+    let mut state_roots_at = std::collections::BTreeSet::new();
+    for text in [
+        std::fs::read_to_string(&state).ok(),
+        args.checkpoint
+            .as_ref()
+            .and_then(|p| std::fs::read_to_string(p).ok()),
+        node_latest.clone(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        state_roots_at.extend(unverified_size(&text));
+    }
     let mut witness = TreeWitness::new();
     let mut ledger_id = String::new();
     let mut observe = |record: &[u8]| {
@@ -177,7 +215,7 @@ pub async fn audit(ctx: &Context, args: AuditArgs) -> anyhow::Result<ExitCode> {
         }
         witness.push(record);
     };
-    let (verdict, node_latest) = match &args.file {
+    let (verdict, state_roots) = match &args.file {
         Some(path) => {
             let file =
                 std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
@@ -187,31 +225,37 @@ pub async fn audit(ctx: &Context, args: AuditArgs) -> anyhow::Result<ExitCode> {
                 }
             });
             let bar = progress_bar(None);
-            let verdict = audit::audit_records(records, node_key, &mut |n| bar.set_position(n));
+            let verdict = audit::audit_records_at(records, node_key, &state_roots_at, &mut |n| {
+                bar.set_position(n)
+            });
             bar.finish_and_clear();
-            (verdict?, None)
+            verdict?
         }
         None => {
             let client = ctx.client().await?;
-            // Fetched before the entries, so it never covers more than the stream.
-            let latest = client.checkpoint().await.ok().map(|c| c.note);
             let size = client.head().await?.size;
             let bar = progress_bar(Some(size));
-            let verdict =
-                audit::audit_node(client, node_key, &mut |n| bar.set_position(n), &mut observe)
-                    .await;
+            let verdict = audit::audit_node_at(
+                client,
+                node_key,
+                &state_roots_at,
+                &mut |n| bar.set_position(n),
+                &mut observe,
+            )
+            .await;
             bar.finish_and_clear();
-            (verdict?, latest)
+            verdict?
         }
     };
     if !verdict.is_verified() {
         print_verdict(ctx, &verdict, &node_key.to_hex(), None);
         return Ok(ExitCode::from(EXIT_AUDIT_FAILED));
     }
-    let state = args
-        .state
-        .clone()
-        .unwrap_or_else(|| default_state_file(&ledger_id, &node_key));
+    if ledger_id != claimed_ledger_id && witness.size() > 0 {
+        anyhow::bail!(
+            "the chain is of ledger {ledger_id:?}, but the node said {claimed_ledger_id:?}"
+        );
+    }
     // Checkpoints are signed by the ledger key or, in a registry of several
     // nodes, by a member whose key the chain lists (docs/FORMAT.md §7.2).
     let mut trust = args.witnesses.trust(node_key)?;
@@ -220,7 +264,11 @@ pub async fn audit(ctx: &Context, args: AuditArgs) -> anyhow::Result<ExitCode> {
             .log_keys
             .extend(sealers.iter().filter(|k| **k != node_key));
     }
-    let agreed = check_checkpoints(&witness, &ledger_id, &trust, &state, &args, node_latest);
+    let replayed = Replayed {
+        tree: &witness,
+        state_roots: &state_roots,
+    };
+    let agreed = check_checkpoints(&replayed, &ledger_id, &trust, &state, &args, node_latest);
     match agreed {
         Ok(newest) => {
             print_verdict(
@@ -231,6 +279,11 @@ pub async fn audit(ctx: &Context, args: AuditArgs) -> anyhow::Result<ExitCode> {
             );
             if let Some(newest) = newest {
                 remember(&state, &newest)?;
+            }
+            if let (Some(path), Verdict::Verified { sealers, .. }) = (&args.write_trust, &verdict) {
+                let text = trust_file(&ledger_id, &node_key, sealers, &args.witnesses)?;
+                std::fs::write(path, text)
+                    .with_context(|| format!("writing {}", path.display()))?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -253,6 +306,46 @@ pub async fn audit(ctx: &Context, args: AuditArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// The trust file an audit writes: the keys it verified the chain with, as
+/// `log` lines, then the witness policy's other lines.
+fn trust_file(
+    ledger_id: &str,
+    ledger_key: &PublicKey,
+    sealers: &[PublicKey],
+    witnesses: &WitnessArgs,
+) -> anyhow::Result<String> {
+    let mut text = format!(
+        "# Keys that may sign {}'s checkpoints and seal its entries, as the audit\n\
+         # replaying its chain from the ledger key found them (docs/FORMAT.md §7.2).\n\
+         log {} ledger-key\n",
+        ledger_origin(ledger_id),
+        ledger_key.to_hex()
+    );
+    for key in sealers.iter().filter(|key| *key != ledger_key) {
+        text.push_str(&format!("log {}\n", key.to_hex()));
+    }
+    let policy = witnesses.policy_text()?;
+    let witness_lines: Vec<&str> = policy
+        .lines()
+        .filter(|line| {
+            let statement = line.split('#').next().unwrap_or_default();
+            matches!(
+                statement.split_whitespace().next(),
+                Some("witness" | "group" | "quorum")
+            )
+        })
+        .collect();
+    match policy.is_empty() {
+        true => text.push_str("quorum none\n"),
+        false => {
+            text.push_str("# The witness policy.\n");
+            text.push_str(&witness_lines.join("\n"));
+            text.push('\n');
+        }
+    }
+    Ok(text)
+}
+
 /// Why the audited chain is not held to the checkpoints.
 enum Disagreement {
     /// A checkpoint is not believed, or the chain contradicts it.
@@ -268,12 +361,55 @@ impl From<String> for Disagreement {
     }
 }
 
+/// What the replay established: the Merkle tree of the records, and the
+/// state map's root at the sizes of the checkpoints to check.
+struct Replayed<'a> {
+    tree: &'a TreeWitness,
+    state_roots: &'a audit::StateRoots,
+}
+
+impl Replayed<'_> {
+    /// Whether the checkpoint states the replayed chain and state.
+    fn check(&self, checkpoint: &Checkpoint) -> Result<(), String> {
+        self.tree.check(checkpoint)?;
+        match self.state_roots.get(&checkpoint.size) {
+            Some(root) if *root == checkpoint.state_root => Ok(()),
+            Some(root) => Err(format!(
+                "the checkpoint of size {} commits to state root {}, but the replayed state's root is {}: the node's state commitment is false",
+                checkpoint.size,
+                hex::encode(checkpoint.state_root),
+                hex::encode(root)
+            )),
+            None => Err(format!(
+                "the replay did not compute the state at size {}",
+                checkpoint.size
+            )),
+        }
+    }
+}
+
+/// The ledger id the first record of an export file names.
+fn first_ledger_id(path: &std::path::Path) -> anyhow::Result<String> {
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let first = ExportReader::new(std::io::BufReader::new(file)).next();
+    Ok(match first {
+        Some(Ok(record)) => ledger_id_of(&record),
+        _ => String::new(),
+    })
+}
+
+/// The size a checkpoint note states, read without verifying it.
+fn unverified_size(text: &str) -> Option<u64> {
+    let note = SignedNote::parse(text).ok()?;
+    Checkpoint::parse_text(note.text()).ok().map(|c| c.size)
+}
+
 /// Checks the remembered, the given and the node's latest checkpoint against
-/// the audited chain; returns the newest of them (the one to remember). The
-/// given and the node's latest must meet the witness policy of `trust`; the
-/// remembered one met it when it was remembered.
+/// the audited chain and state; returns the newest of them (the one to
+/// remember). The given and the node's latest must meet the witness policy
+/// of `trust`; the remembered one met it when it was remembered.
 fn check_checkpoints(
-    witness: &TreeWitness,
+    witness: &Replayed<'_>,
     ledger_id: &str,
     trust: &Trust,
     state: &std::path::Path,
@@ -300,7 +436,7 @@ fn check_checkpoints(
     if let Some(bad) = disagreeing.first() {
         let fork = agreeing
             .iter()
-            .find_map(|good| fork_between(witness, bad, good));
+            .find_map(|good| fork_between(witness.tree, bad, good));
         return Err(match fork {
             Some(fork) => Disagreement::Fork(Box::new(fork)),
             None => Disagreement::Refused(witness.check(&bad.checkpoint).err().unwrap_or_default()),

@@ -147,12 +147,16 @@ fn status(ctx: &Context, cluster: &pb::ClusterInfo) {
     }
     text.push_str("raft:\n");
     for m in &cluster.members {
-        let role = if m.voter { "voter" } else { "learner" };
+        let role = match (m.in_raft, m.voter) {
+            (false, _) => "not in raft",
+            (true, true) => "voter",
+            (true, false) => "learner",
+        };
         let matched = m
             .matched_index
             .map_or("-".to_owned(), |index| index.to_string());
         text.push_str(&format!(
-            "  {} {:<12} {:<8} matched index {matched}\n",
+            "  {} {:<12} {:<11} matched index {matched}\n",
             m.member_id, m.name, role
         ));
     }

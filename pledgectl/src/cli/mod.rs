@@ -44,21 +44,48 @@ pub const EXIT_AUDIT_FAILED: u8 = 3;
 /// running mutual TLS also wants `--cert FILE --cert-key FILE`, the
 /// participant's client certificate (`pledgectl tls` makes development ones).
 ///
+/// A cluster is reached through several members: `--node URL,URL,URL`.
+/// pledgectl uses the first that answers and, when a member cannot take a
+/// request now (no leader known, not the leader, an election, cut off) or
+/// does not answer, resends the same request (a write: the same signed
+/// envelope, which is always safe) to the leader or the next member, for
+/// up to 30 s. Reads answer from what the member reached has applied;
+/// `--at-least SEQ` waits (up to 2 s) until it has applied entry SEQ (e.g.
+/// the entry a write just answered), `--linearizable` makes the read see
+/// every write acknowledged before it, wherever it was made.
+///
 /// Exit codes: 0 success, 1 failure, 2 refused by the node (the gRPC code,
 /// message and reason go to stderr), 3 the audit found a bad entry.
 #[derive(Debug, Parser)]
 #[command(name = "pledgectl", version, max_term_width = 100)]
 pub struct Cli {
-    /// The node's gRPC endpoint.
+    /// The node's gRPC endpoint; for a cluster, several members'
+    /// endpoints separated by commas.
     #[arg(
         long,
         global = true,
         help_heading = "Global options",
         env = "PLEDGE_NODE",
         default_value = "http://127.0.0.1:50051",
-        value_name = "URL"
+        value_name = "URL[,URL...]"
     )]
     pub node: String,
+
+    /// Reads: answer only once the member has applied entry SEQ (waiting,
+    /// bounded, for it), e.g. the entry a write of yours was answered with.
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "SEQ"
+    )]
+    pub at_least: Option<u64>,
+
+    /// Reads: linearizable, reflecting every write acknowledged before the
+    /// read (the member confirms the leader's commit position first; a
+    /// member cut off from the majority refuses rather than answer stale).
+    #[arg(long, global = true, help_heading = "Global options")]
+    pub linearizable: bool,
 
     /// Print JSON for scripts instead of text.
     #[arg(long, global = true, help_heading = "Global options")]
@@ -136,6 +163,7 @@ pub enum Command {
 #[derive(Debug)]
 pub struct Context {
     node: String,
+    read: Option<pledge_client::pb::ReadOptions>,
     ledger_id: Option<String>,
     tls: tls::TlsArgs,
     client: OnceCell<LedgerClient>,
@@ -144,14 +172,21 @@ pub struct Context {
 }
 
 impl Context {
-    /// The connection to the node, opened on first use.
+    /// The connection to the node (or to the first member of the
+    /// cluster that answers), opened on first use; reads carry
+    /// `--at-least` / `--linearizable`.
     pub async fn client(&self) -> anyhow::Result<&LedgerClient> {
         self.client
             .get_or_try_init(|| async {
-                let options = self.tls.connect_options(&self.node)?;
-                LedgerClient::connect_with(&self.node, options)
+                let nodes = node_list(&self.node)?;
+                let options = self.tls.connect_options(&nodes[0])?;
+                let client = LedgerClient::connect_any(&nodes, options)
                     .await
-                    .with_context(|| format!("connecting to {}", self.node))
+                    .with_context(|| format!("connecting to {}", self.node))?;
+                Ok(match &self.read {
+                    Some(read) => client.with_read(*read),
+                    None => client,
+                })
             })
             .await
     }
@@ -165,10 +200,38 @@ impl Context {
     }
 }
 
+/// `--node`'s comma-separated endpoints, each once, all of one scheme (the
+/// TLS options serve them all).
+fn node_list(text: &str) -> anyhow::Result<Vec<String>> {
+    let mut nodes: Vec<String> = Vec::new();
+    for node in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        if !nodes.iter().any(|n| n == node) {
+            nodes.push(node.to_owned());
+        }
+    }
+    let Some(first) = nodes.first() else {
+        anyhow::bail!("--node names no endpoint");
+    };
+    let https = first.starts_with("https://");
+    if let Some(odd) = nodes.iter().find(|n| n.starts_with("https://") != https) {
+        anyhow::bail!(
+            "--node mixes https:// and http:// endpoints ({first}, {odd}): the members of one cluster share one scheme"
+        );
+    }
+    Ok(nodes)
+}
+
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let read =
+        (cli.at_least.is_some() || cli.linearizable).then(|| pledge_client::pb::ReadOptions {
+            at_least_seq: cli.at_least.unwrap_or(0),
+            linearizable: cli.linearizable,
+            wait_ms: 0,
+        });
     let ctx = Context {
         node: cli.node,
+        read,
         ledger_id: cli.ledger_id,
         tls: cli.tls,
         client: OnceCell::new(),

@@ -63,6 +63,27 @@ fn global_flags_go_anywhere() {
 }
 
 #[test]
+fn several_nodes_and_read_options_parse() {
+    let cli = parse(&[
+        "receipt",
+        "show",
+        "WR-1",
+        "--node",
+        "http://a:1,http://b:1, http://a:1",
+        "--at-least",
+        "41",
+        "--linearizable",
+    ])
+    .unwrap();
+    assert_eq!(cli.at_least, Some(41));
+    assert!(cli.linearizable);
+    assert_eq!(node_list(&cli.node).unwrap(), ["http://a:1", "http://b:1"]);
+    let mixed = node_list("https://a:1,http://b:1").unwrap_err().to_string();
+    assert!(mixed.contains("mixes"), "{mixed}");
+    assert!(node_list(" , ").is_err());
+}
+
+#[test]
 fn write_commands_take_several_keys() {
     let cli = parse(&[
         "pledge",

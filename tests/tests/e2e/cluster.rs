@@ -1,9 +1,11 @@
 //! A cluster of three real members on loopback: the leader killed under
 //! load loses no acknowledged entry and another leads within a bound; an
-//! isolated member refuses writes while the majority goes on, then
-//! converges; banks racing for one receipt at different members get
-//! exactly one pledge; a member is added and another removed under load;
-//! an auditor replaying any member gets the same head and root.
+//! isolated member refuses writes and linearizable reads while the
+//! majority goes on, then converges; banks racing for one receipt at
+//! different members get exactly one pledge; a member is added and another
+//! removed under load; an auditor replaying any member gets the same head
+//! and root; a client given every member rides out the leader's death by
+//! itself; a follower asked for "at least entry N" answers with that entry.
 //!
 //! `PLEDGE_CLUSTER_ROUNDS=20 cargo test -p pledge-tests --test e2e cluster::`
 //! runs the kill-the-leader test for 20 rounds (1 by default) and prints
@@ -20,6 +22,7 @@ use pledge_ledger::entry::Entry;
 use pledge_proto::v1 as pb;
 use pledge_tests::DEV_LEDGER_ID;
 use pledge_tests::cluster::Cluster;
+use pledge_tests::proxy::Fault;
 use tonic::Code;
 
 use super::common::*;
@@ -283,6 +286,24 @@ async fn an_isolated_member_refuses_writes_and_the_majority_goes_on() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let isolated = cluster.client(leader).await;
+    let linearizable = pb::ReadOptions {
+        linearizable: true,
+        ..pb::ReadOptions::default()
+    };
+    let refused = tokio::time::timeout(
+        Duration::from_secs(5),
+        isolated.with_read(linearizable).head(),
+    )
+    .await
+    .expect("a refusal at once, not a read left hanging")
+    .expect_err("a cut-off leader must not serve a linearizable read");
+    let refusal = refused.refusal().expect("a gRPC refusal");
+    assert_eq!(refusal.code, Code::Unavailable, "{refusal:?}");
+    let reason = refusal.info.as_ref().map(|i| i.reason.as_str());
+    assert!(
+        matches!(reason, Some("NO_QUORUM" | "NOT_LEADER" | "NO_LEADER")),
+        "{refusal:?}"
+    );
     let refused = tokio::time::timeout(
         Duration::from_secs(5),
         isolated.submit(&certify_one(&signers, 2)),
@@ -307,9 +328,20 @@ async fn an_isolated_member_refuses_writes_and_the_majority_goes_on() {
             .unwrap();
         acked.insert(answer.seq, answer.entry_hash);
     }
-    // The isolated member still answers reads, from what it has applied.
+    // The isolated member still answers plain reads, from what it has
+    // applied; a linearizable read at the majority sees every write.
     let stale = isolated.head().await.unwrap();
     assert!(stale.size <= *acked.keys().next().unwrap());
+    let last = *acked.keys().last().unwrap();
+    for (id, _) in &majority {
+        let at = cluster.client(*id).await.with_read(linearizable);
+        let head = at.head().await.unwrap();
+        assert!(
+            head.size > last,
+            "member {id}: {} entries, acked {last}",
+            head.size
+        );
+    }
 
     cluster.isolate(leader, false);
     check_members(&cluster, &acked).await;
@@ -371,6 +403,106 @@ async fn banks_racing_at_different_members_get_exactly_one_pledge() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_given_every_member_rides_out_the_leaders_death() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cluster = Cluster::start(&dir.path().join("c"), 3).await;
+    let leader = cluster.leader(BOUND).await;
+    let leader_url = cluster.member(leader).url();
+    let signers = certifiers(&cluster);
+    let client = cluster.client_of_all(leader).await;
+    let first = client.submit(&certify_one(&signers, 1)).await.unwrap();
+    assert_eq!(client.member(), leader_url);
+
+    cluster.kill(leader);
+    let envelope = certify_one(&signers, 2);
+    let second = client.submit(&envelope).await.unwrap();
+    assert!(second.seq > first.seq, "{second:?} after {first:?}");
+    assert_ne!(
+        client.member(),
+        leader_url,
+        "the client moved to a live member"
+    );
+    let again = client.submit(&envelope).await.unwrap();
+    assert!(
+        again.duplicate,
+        "a resend of the same envelope is a retry: {again:?}"
+    );
+    assert_eq!(
+        (again.seq, &again.entry_hash),
+        (second.seq, &second.entry_hash)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_follower_asked_for_at_least_an_entry_answers_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = Cluster::start_with_proxies(&dir.path().join("c"), 3).await;
+    let leader = cluster.leader(BOUND).await;
+    let follower = cluster
+        .running()
+        .into_iter()
+        .find(|id| *id != leader)
+        .unwrap();
+    // Everything the leader sends this follower arrives late (within the
+    // election timeout): the write commits with the other follower first.
+    cluster.fault(leader, follower, Fault::Delay(Duration::from_millis(300)));
+    let signers = certifiers(&cluster);
+    let written = cluster
+        .client(leader)
+        .await
+        .submit(&certify_one(&signers, 1))
+        .await
+        .unwrap();
+
+    let at_follower = cluster.client(follower).await;
+    let at_least = |seq: u64, wait_ms: u32| {
+        at_follower.with_read(pb::ReadOptions {
+            at_least_seq: seq,
+            wait_ms,
+            ..pb::ReadOptions::default()
+        })
+    };
+    let head = at_least(written.seq, 0).head().await.unwrap();
+    assert!(head.size > written.seq, "{} entries", head.size);
+    let record = at_follower.entry(written.seq).await.unwrap().record;
+    assert_eq!(
+        Entry::decode(&record).unwrap().hash().0.to_vec(),
+        written.entry_hash
+    );
+
+    let refused = at_least(written.seq + 1000, 200)
+        .head()
+        .await
+        .expect_err("an entry that will not come in time");
+    let refusal = refused.refusal().expect("a gRPC refusal");
+    assert_eq!(refusal.code, Code::Unavailable, "{refusal:?}");
+    let info = refusal.info.as_ref().expect("an ErrorInfo");
+    assert_eq!(info.reason, "NOT_CAUGHT_UP", "{refusal:?}");
+    assert_eq!(
+        info.metadata["at_least_seq"],
+        (written.seq + 1000).to_string()
+    );
+
+    let linearizable = at_follower.with_read(pb::ReadOptions {
+        linearizable: true,
+        ..pb::ReadOptions::default()
+    });
+    let second = cluster
+        .client(leader)
+        .await
+        .submit(&certify_one(&signers, 2))
+        .await
+        .unwrap();
+    let head = linearizable.head().await.unwrap();
+    assert!(
+        head.size > second.seq,
+        "{} entries, acked {}",
+        head.size,
+        second.seq
+    );
+}
+
 /// `pledgectl cluster ARGS` against member `id`, signed by the demo quorum.
 fn cluster_ctl(cluster: &Cluster, id: u64, args: &[&str]) {
     let keys = cluster.data_dir(1).join("dev-keys");
@@ -400,7 +532,7 @@ async fn raft_membership(cluster: &Cluster, id: u64, member: u64, voter: Option<
             let seen = info
                 .members
                 .iter()
-                .find(|m| m.member_id == member && (m.voter || m.matched_index.is_some()))
+                .find(|m| m.member_id == member && m.in_raft)
                 .map(|m| m.voter);
             if seen == voter {
                 return;
@@ -508,4 +640,122 @@ async fn a_wiped_member_rejoins_by_snapshot() {
         log.contains("installed a snapshot from the leader"),
         "member {lost} caught up without a snapshot:\n{log}"
     );
+}
+
+/// `pledgectl ARGS`: its exit code and its output.
+fn pledgectl(args: &[&std::ffi::OsStr]) -> (Option<i32>, String) {
+    let output = std::process::Command::new(pledge_tests::binary("pledgectl"))
+        .args(args)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code(), text)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bundle_proved_at_a_follower_verifies_with_the_trust_file_an_audit_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = Cluster::start(&dir.path().join("c"), 3).await;
+    let leader = cluster.leader(BOUND).await;
+    // A follower other than member 1 (whose key is the ledger key), so that
+    // neither the entries' seals nor the checkpoint are the ledger key's.
+    let follower = (2..=3).find(|id| *id != leader).unwrap();
+    let issued = issue(
+        cluster.member(1),
+        &cluster.client(leader).await,
+        "WR-EVIDENCE",
+        1_000_000,
+    )
+    .await;
+    let info = cluster.client(follower).await.node_info().await.unwrap();
+    let ledger_key = hex::encode(&info.ledger_key);
+    let follower_key = hex::encode(&info.node_public_key);
+    let url = cluster.member(follower).url();
+    let path = |name: &str| dir.path().join(name).into_os_string();
+    let (trust, state, bundle) = (path("cluster.trust"), path("state"), path("b.json"));
+    let arg = std::ffi::OsStr::new;
+
+    let (code, text) = pledgectl(&[
+        arg("--node"),
+        arg(&url),
+        arg("audit"),
+        arg("--node-key"),
+        arg(&ledger_key),
+        arg("--state"),
+        &state,
+        arg("--write-trust"),
+        &trust,
+    ]);
+    assert_eq!(code, Some(0), "{text}");
+    let written = std::fs::read_to_string(dir.path().join("cluster.trust")).unwrap();
+    for id in 1..=3 {
+        let key = hex::encode(
+            &cluster
+                .client(id)
+                .await
+                .node_info()
+                .await
+                .unwrap()
+                .node_public_key,
+        );
+        assert!(
+            written.contains(&format!("log {key}")),
+            "member {id}:\n{written}"
+        );
+    }
+
+    cluster
+        .client(follower)
+        .await
+        .with_read(pb::ReadOptions {
+            at_least_seq: issued.seq,
+            ..pb::ReadOptions::default()
+        })
+        .head()
+        .await
+        .unwrap();
+    let (code, text) = pledgectl(&[
+        arg("--node"),
+        arg(&url),
+        arg("receipt"),
+        arg("prove"),
+        arg("WR-EVIDENCE"),
+        arg("--out"),
+        &bundle,
+        arg("--trust"),
+        &trust,
+    ]);
+    assert_eq!(code, Some(0), "{text}");
+    let json = std::fs::read_to_string(dir.path().join("b.json")).unwrap();
+    assert!(
+        json.contains(&follower_key),
+        "the follower signed the checkpoint:\n{json}"
+    );
+
+    let (code, text) = pledgectl(&[arg("verify-bundle"), &bundle, arg("--trust"), &trust]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("verified: receipt WR-EVIDENCE"), "{text}");
+
+    // The ledger key alone, or with a key that is no member's: refused.
+    let stranger = pledge_ledger::crypto::generate_signing_key().unwrap();
+    let stranger = pledge_ledger::crypto::public_key(&stranger).to_hex();
+    for keys in [ledger_key.clone(), format!("{ledger_key},{stranger}")] {
+        let (code, text) =
+            pledgectl(&[arg("verify-bundle"), &bundle, arg("--node-key"), arg(&keys)]);
+        assert_eq!(code, Some(3), "{keys}: {text}");
+        assert!(text.contains("the bundle does not verify"), "{text}");
+    }
+    let forged = written.replace(&follower_key, &stranger);
+    std::fs::write(dir.path().join("forged.trust"), forged).unwrap();
+    let (code, text) = pledgectl(&[
+        arg("verify-bundle"),
+        &bundle,
+        arg("--trust"),
+        &path("forged.trust"),
+    ]);
+    assert_eq!(code, Some(3), "{text}");
 }

@@ -70,7 +70,6 @@ async fn a_tls_cluster_commits_refuses_strangers_and_plaintext_and_survives_its_
     let mut cluster = Cluster::start_tls(&dir.path().join("c"), 3).await;
     let config = std::fs::read_to_string(cluster.config_path(1)).unwrap();
     assert!(config.contains("[cluster.tls]") && config.contains("https://127.0.0.1:"));
-    eprintln!("cluster_tls: {:?}", "let leader = cluster");
     let leader = cluster.leader(BOUND).await;
     let signers = certifiers(&cluster);
     let members = clients(&cluster).await;
@@ -80,7 +79,6 @@ async fn a_tls_cluster_commits_refuses_strangers_and_plaintext_and_survives_its_
             .unwrap();
     }
 
-    eprintln!("cluster_tls: {:?}", "let follower = clust");
     let follower = cluster
         .running()
         .into_iter()
@@ -101,7 +99,6 @@ async fn a_tls_cluster_commits_refuses_strangers_and_plaintext_and_survives_its_
     assert!(started.elapsed() < REFUSAL_BOUND, "{:?}", started.elapsed());
 
     // The members' CA, but a member the cluster does not list.
-    eprintln!("cluster_tls: {:?}", "let unlisted =");
     let unlisted = certs::issue_member(&tls, 9, &hosts, &dir.path().join("m9")).unwrap();
     let refused = call_vote(port, Some((&ca, (&unlisted.cert, &unlisted.key))), 9).await;
     let refused = refused.unwrap_err();
@@ -109,7 +106,6 @@ async fn a_tls_cluster_commits_refuses_strangers_and_plaintext_and_survives_its_
     assert!(refused.message().contains("member 9"), "{refused:?}");
 
     // A listed member's certificate speaking for another member.
-    eprintln!("cluster_tls: {:?}", "let member_2 =");
     let member_2 = (tls.join("member-2.pem"), tls.join("member-2-key.pem"));
     let target = cluster.running().into_iter().find(|id| *id != 2).unwrap();
     let refused = call_vote(
@@ -125,7 +121,6 @@ async fn a_tls_cluster_commits_refuses_strangers_and_plaintext_and_survives_its_
         "{refused:?}"
     );
 
-    eprintln!("cluster_tls: {:?}", "// Plaintext on");
     // Plaintext on the TLS member port: refused at once, not a hang.
     let started = Instant::now();
     assert!(
@@ -134,7 +129,6 @@ async fn a_tls_cluster_commits_refuses_strangers_and_plaintext_and_survives_its_
     );
     assert!(started.elapsed() < REFUSAL_BOUND, "{:?}", started.elapsed());
 
-    eprintln!("cluster_tls: {:?}", "let log = cluster");
     let log = cluster.member(follower).log();
     assert!(
         log.contains("refused a member connection: the TLS handshake failed"),
@@ -146,7 +140,6 @@ async fn a_tls_cluster_commits_refuses_strangers_and_plaintext_and_survives_its_
     submit_anywhere(&members, &certify_one(&signers, 10), 0)
         .await
         .unwrap();
-    eprintln!("cluster_tls: {:?}", "cluster.kill(leader)");
     cluster.kill(leader);
     let killed = Instant::now();
     let next = cluster.leader(FAILOVER_BOUND).await;

@@ -257,6 +257,16 @@ async fn signatures_that_do_not_count() {
     )
     .await;
 
+    let mut unsigned = signed(&node, ops::freeze_receipt("WR-1", "order"), &["regulator"]);
+    unsigned.signatures.clear();
+    refused_with(
+        &client,
+        &unsigned,
+        Code::Unauthenticated,
+        Some("NO_SIGNATURE"),
+    )
+    .await;
+
     let wrong_role = signed(&node, ops::freeze_receipt("WR-1", "order"), &["bank-a"]);
     refused_with(
         &client,
@@ -345,4 +355,40 @@ async fn garbage_and_http1_on_the_grpc_port_leave_the_node_serving() {
         matches!(&error, ClientError::Refused(r) if r.code == Code::OutOfRange),
         "{error}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refusals_anyone_can_provoke_are_counted_not_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start_with(dir.path(), &["--metrics-listen", "127.0.0.1:0"]);
+    let client = node.client().await;
+    issue(&node, &client, "WR-1", 10_000).await;
+    let stranger = Signer::new(
+        "mallory",
+        pledge_ledger::crypto::generate_signing_key().unwrap(),
+    );
+    const FLOOD: usize = 40;
+    for _ in 0..FLOOD {
+        let unknown = sign(
+            &tx(ops::freeze_receipt("WR-1", "order")),
+            std::slice::from_ref(&stranger),
+        );
+        let error = client.submit(&unknown).await.unwrap_err();
+        assert_eq!(refusal(&error).1, "UNKNOWN_SIGNER");
+    }
+    // A known participant's refusal is still worth its line.
+    let split = ops::split_receipt("WR-1", &[("a", 6_000), ("b", 3_000)]);
+    let mismatch = signed(&node, split, &["wh-1", "trader-a"]);
+    client.submit(&mismatch).await.unwrap_err();
+
+    let metrics = node.metrics();
+    assert!(
+        metrics.contains(&format!(
+            "pledge_refusals_total{{reason=\"UNKNOWN_SIGNER\"}} {FLOOD}"
+        )),
+        "{metrics}"
+    );
+    let log = node.log();
+    assert!(log.contains("SPLIT_MISMATCH"), "{log}");
+    assert!(!log.contains("UNKNOWN_SIGNER"), "{log}");
 }

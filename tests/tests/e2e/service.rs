@@ -113,25 +113,7 @@ async fn metrics_count_entries_groups_and_refusals() {
     pledge(&node, &client, "PL-B", "WR-1", "trader-a", "bank-b")
         .await
         .unwrap_err();
-    let url = node
-        .announced("metrics")
-        .expect("metrics address announced");
-    let address = url
-        .trim_start_matches("http://")
-        .trim_end_matches("/metrics")
-        .to_owned();
-    let text = tokio::task::spawn_blocking(move || {
-        use std::io::{Read, Write};
-        let mut socket = std::net::TcpStream::connect(address).unwrap();
-        socket
-            .write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n")
-            .unwrap();
-        let mut text = String::new();
-        socket.read_to_string(&mut text).unwrap();
-        text
-    })
-    .await
-    .unwrap();
+    let text = node.metrics();
     assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
     assert!(text.contains("pledge_entries_total 3"), "{text}"); // certify, issue, pledge
     assert!(
@@ -144,4 +126,55 @@ async fn metrics_count_entries_groups_and_refusals() {
         "{text}"
     );
     assert!(text.contains("pledge_commit_seconds_bucket"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_single_node_meets_read_options_and_states_the_chain_size() {
+    use pledge_proto::v1::{self as pb, ledger_service_client::LedgerServiceClient};
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(dir.path());
+    let mut raw = LedgerServiceClient::connect(node.url()).await.unwrap();
+    let head = raw
+        .get_head(pb::GetHeadRequest { read: None })
+        .await
+        .unwrap();
+    let stated = head
+        .metadata()
+        .get("pledge-chain-size")
+        .expect("the chain size is stated");
+    assert_eq!(stated.to_str().unwrap(), head.get_ref().size.to_string());
+    let size = head.into_inner().size;
+
+    // Linearizable and "at least the last entry" are met at once.
+    let met = pb::ReadOptions {
+        at_least_seq: size - 1,
+        linearizable: true,
+        wait_ms: 0,
+    };
+    let head = raw
+        .get_head(pb::GetHeadRequest { read: Some(met) })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(head.size, size);
+
+    // An entry not yet written: waited for (bounded), then refused.
+    let ahead = pb::ReadOptions {
+        at_least_seq: size + 5,
+        linearizable: false,
+        wait_ms: 100,
+    };
+    let refused = raw
+        .get_receipt(pb::GetReceiptRequest {
+            receipt_id: "WR-NONE".into(),
+            read: Some(ahead),
+        })
+        .await
+        .unwrap_err();
+    let client_view = pledge_client::ClientError::from(refused);
+    let refusal = client_view.refusal().expect("a refusal");
+    assert_eq!(refusal.code, tonic::Code::Unavailable, "{refusal:?}");
+    let info = refusal.info.as_ref().expect("an ErrorInfo");
+    assert_eq!(info.reason, "NOT_CAUGHT_UP");
+    assert_eq!(info.metadata["chain_size"], size.to_string());
 }

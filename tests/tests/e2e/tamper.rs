@@ -301,3 +301,49 @@ async fn history_rewritten_and_resealed_is_caught_by_the_remembered_checkpoint()
     );
     assert_named(&scene.audit_export(&rewritten), "history was rewritten");
 }
+
+/// A checkpoint the node signed over the true chain but a false state (a
+/// state root the chain does not produce): the auditor's replay recomputes
+/// the state root and refuses it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_checkpoint_with_a_false_state_root_is_refused() {
+    use pledge_ledger::checkpoint::SignedCheckpoint;
+    let scene = scene().await;
+    let note = std::fs::read_to_string(&scene.state).unwrap();
+    let node_key = KeyFile::read(&scene.data.join("node-key.json"))
+        .unwrap()
+        .signing_key()
+        .unwrap();
+    let origin = pledge_ledger::checkpoint::ledger_origin(pledge_tests::DEV_LEDGER_ID);
+    let honest = SignedCheckpoint::open(&note, &origin, &[crypto::public_key(&node_key)])
+        .unwrap()
+        .checkpoint;
+    let mut forged = honest.clone();
+    forged.state_root[0] ^= 0x01;
+    let forged_file = scene.export.with_extension("forged-checkpoint");
+    std::fs::write(&forged_file, forged.sign(&node_key).unwrap().to_text()).unwrap();
+    let honest_file = scene.export.with_extension("honest-checkpoint");
+    std::fs::write(&honest_file, honest.sign(&node_key).unwrap().to_text()).unwrap();
+    let audit_against = |checkpoint: &Path| {
+        ctl(
+            "http://127.0.0.1:9",
+            &[
+                "audit",
+                "--file",
+                path(&scene.export),
+                "--node-key",
+                &scene.node_key,
+                "--state",
+                path(&scene.state.with_extension("fresh")),
+                "--checkpoint",
+                path(checkpoint),
+            ],
+        )
+    };
+    let honest_audit = audit_against(&honest_file);
+    assert!(honest_audit.status.success(), "{}", text(&honest_audit));
+    assert_named(
+        &audit_against(&forged_file),
+        "the node's state commitment is false",
+    );
+}

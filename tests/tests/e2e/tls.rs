@@ -93,7 +93,10 @@ async fn refused(connected: Result<LedgerClient, ClientError>) -> ClientError {
 }
 
 fn start(dir: &Path, flags: &[String]) -> Node {
-    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    // A node serving TLS is given its genesis, or told outright that a
+    // development ledger is wanted.
+    let mut flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    flags.push("--dev-genesis");
     Node::start_with(&dir.join("node"), &flags)
 }
 
@@ -283,7 +286,7 @@ async fn a_participant_revoked_on_the_ledger_loses_its_connections_reads_include
     let (code, reason, message) = refusal(&error);
     assert_eq!(
         (code, reason.as_str()),
-        (Code::PermissionDenied, "PARTICIPANT_REVOKED")
+        (Code::PermissionDenied, "CONNECTION_REVOKED")
     );
     assert!(
         message.contains(&format!("revoked at entry {}", revoked.seq)),
@@ -292,7 +295,7 @@ async fn a_participant_revoked_on_the_ledger_loses_its_connections_reads_include
     let again = connect(&node, &ca, Some(&trader_b_cert)).await.unwrap();
     assert_eq!(
         refusal(&again.receipt("WR-X").await.unwrap_err()).1,
-        "PARTICIPANT_REVOKED"
+        "CONNECTION_REVOKED"
     );
     // Others still read.
     assert!(admin.head().await.unwrap().size > before.size);
@@ -302,13 +305,31 @@ async fn a_participant_revoked_on_the_ledger_loses_its_connections_reads_include
 fn a_non_loopback_plaintext_listener_is_refused_at_start() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("node");
-    let output = refused_start(&["--data-dir", text(&data), "--listen", "0.0.0.0:0"]);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success(), "{stderr}");
+    let stderr = refused_start(&["--data-dir", text(&data), "--listen", "0.0.0.0:0"]);
     assert!(
         stderr.contains("refusing to serve plaintext gRPC on the non-loopback address 0.0.0.0:0"),
         "{stderr}"
     );
     assert!(stderr.contains("--plaintext"), "{stderr}");
+    assert!(!data.join("ledger").exists(), "nothing is created");
+}
+
+#[test]
+fn a_node_serving_tls_without_a_genesis_is_refused_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, flags) = ca_and_server(dir.path());
+    let data = dir.path().join("node");
+    let mut args = vec!["--data-dir", text(&data), "--listen", "127.0.0.1:0"];
+    args.extend(flags.iter().map(String::as_str));
+    let stderr = refused_start(&args);
+    assert!(
+        stderr.contains("refusing to create a development ledger"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("serves TLS"), "{stderr}");
+    assert!(stderr.contains("--genesis FILE"), "{stderr}");
+    assert!(stderr.contains("--dev-genesis"), "{stderr}");
+    assert!(!data.join("dev-keys").exists(), "no admin key written");
+    assert!(!data.join("node-key.json").exists(), "nothing is created");
     assert!(!data.join("ledger").exists(), "nothing is created");
 }

@@ -20,6 +20,8 @@
 //! | `m/` level:u8 index:u64           | Merkle node hash, 32 bytes |
 //! | `h/` receipt `\0` seq:u64         | empty: an entry that changed the receipt |
 //! | `i/` kind `/` value `\0` receipt   | empty: list index; kind `h` holder, `w` warehouse, `t` tank, `b` pledgee bank, `s` status |
+//! | `s/` depth:u16 prefix:32 version:u64 | state map node (`MapNode::to_bytes`) written at that version |
+//! | `v/` version:u64                  | state map root after `version` entries, 32 bytes |
 //!
 //! A table written by another layout (another `meta/format`) is cleared
 //! when it opens, and the ledger rebuilds it from the log.
@@ -42,6 +44,7 @@ use crate::model::{
     PhysicalTankId, Pledge, Receipt, Seq, Tank, TxRecord,
 };
 use crate::state::{Objects, StateError, StateRead};
+use crate::statemap::{EMPTY, MapHash, MapNode, MapNodeId, VersionedMap, versioned};
 
 const APPLIED_KEY: &[u8] = b"meta/applied";
 const LEDGER_ID_KEY: &[u8] = b"meta/ledger_id";
@@ -50,8 +53,8 @@ const MEMBERSHIP_KEY: &str = "meta/membership";
 const FORMAT_KEY: &[u8] = b"meta/format";
 /// The layout of the state table; a table written by another layout is
 /// cleared on open and rebuilt from the log (3: attested oil's objects and
-/// indexes).
-const STATE_FORMAT: &[u8] = b"3";
+/// indexes; 4: the state map).
+const STATE_FORMAT: &[u8] = b"4";
 /// sled's page cache. sled's default (1 GiB) lets the node's memory grow
 /// with the state until it reaches it; the working set of the rules (the
 /// receipts and pledges being touched, the Merkle frontier) is far smaller.
@@ -110,6 +113,11 @@ impl DiskStateStore {
         for (id, hash) in &update.nodes {
             batch.insert(node_key(*id), hash.as_slice());
         }
+        let map = versioned::update_for(&self.view_now(), &update.changes)?;
+        for (id, node) in &map.writes {
+            batch.insert(map_node_key(id, update.end).as_slice(), node.to_bytes());
+        }
+        batch.insert(map_root_key(update.end).as_slice(), map.root.as_slice());
         let changes = &update.changes;
         if let Some(id) = &changes.ledger_id {
             batch.insert(LEDGER_ID_KEY, id.as_bytes());
@@ -599,6 +607,59 @@ impl StateRead for DiskStateView {
             .iter()
             .map(|r| r.id().to_owned())
             .collect())
+    }
+}
+
+fn map_node_key(id: &MapNodeId, version: u64) -> [u8; 44] {
+    let mut key = [0u8; 44];
+    key[..2].copy_from_slice(b"s/");
+    key[2..36].copy_from_slice(&id.to_key());
+    key[36..].copy_from_slice(&version.to_be_bytes());
+    key
+}
+
+fn map_root_key(version: u64) -> [u8; 10] {
+    let mut key = [0u8; 10];
+    key[..2].copy_from_slice(b"v/");
+    key[2..].copy_from_slice(&version.to_be_bytes());
+    key
+}
+
+impl VersionedMap for DiskStateView {
+    fn map_node_at(&self, id: &MapNodeId, version: u64) -> Result<Option<MapNode>, StoreError> {
+        let newest = self
+            .tree
+            .range(map_node_key(id, 0)..=map_node_key(id, version))
+            .next_back()
+            .transpose()
+            .map_err(sled_err("read state map node"))?;
+        let Some((key, bytes)) = newest else {
+            return Ok(None);
+        };
+        MapNode::from_bytes(&bytes)
+            .map(Some)
+            .ok_or_else(|| StoreError::Codec {
+                key: hex::encode(&key),
+                reason: "not a state map node".into(),
+            })
+    }
+
+    fn state_root_at(&self, version: u64) -> Result<Option<MapHash>, StoreError> {
+        if version == 0 {
+            return Ok(Some(EMPTY));
+        }
+        let bytes = self
+            .tree
+            .get(map_root_key(version))
+            .map_err(sled_err("read state root"))?;
+        bytes
+            .map(|b| {
+                MapHash::try_from(b.as_ref()).map_err(|_| StoreError::Codec {
+                    key: format!("v/{version}"),
+                    reason: format!("{} bytes, expected 32", b.len()),
+                })
+            })
+            .transpose()
     }
 }
 

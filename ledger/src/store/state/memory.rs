@@ -13,6 +13,7 @@ use crate::model::{
     PhysicalTankId, Pledge, Receipt, Seq, Tank, TxRecord,
 };
 use crate::state::{Objects, StateError, StateRead};
+use crate::statemap::{MapHash, MapNode, MapNodeId, VersionedMap, versioned};
 
 /// Objects, history and Merkle nodes in memory.
 #[derive(Debug, Default)]
@@ -25,6 +26,10 @@ struct Inner {
     applied: u64,
     objects: Objects,
     nodes: BTreeMap<NodeId, Hash>,
+    /// State map nodes by position, then version.
+    map_nodes: BTreeMap<(MapNodeId, u64), MapNode>,
+    /// State map roots by version.
+    map_roots: BTreeMap<u64, MapHash>,
 }
 
 impl MemoryStateStore {
@@ -49,11 +54,21 @@ impl StateStore for MemoryStateStore {
 
     fn apply(&mut self, update: &StateUpdate) -> Result<(), StoreError> {
         check_follows(self.inner.applied, update)?;
+        // Read through a view dropped before `make_mut` (a live view makes
+        // it copy the state).
+        let map = versioned::update_for(&self.view(), &update.changes)?;
         let inner = Arc::make_mut(&mut self.inner);
         inner.objects.merge(update.changes.clone());
         inner
             .nodes
             .extend(update.nodes.iter().map(|(k, v)| (*k, *v)));
+        let version = update.end;
+        inner.map_nodes.extend(
+            map.writes
+                .into_iter()
+                .map(|(id, node)| ((id, version), node)),
+        );
+        inner.map_roots.insert(version, map.root);
         inner.applied = update.end;
         Ok(())
     }
@@ -149,6 +164,24 @@ impl StateRead for MemoryStateView {
     }
     fn receipt_ids(&self, filter: &ReceiptFilter) -> Result<Vec<String>, StateError> {
         self.inner.objects.receipt_ids(filter)
+    }
+}
+
+impl VersionedMap for MemoryStateView {
+    fn map_node_at(&self, id: &MapNodeId, version: u64) -> Result<Option<MapNode>, StoreError> {
+        let newest = self
+            .inner
+            .map_nodes
+            .range((*id, 0)..=(*id, version))
+            .next_back();
+        Ok(newest.map(|(_, node)| *node))
+    }
+
+    fn state_root_at(&self, version: u64) -> Result<Option<MapHash>, StoreError> {
+        Ok(match version {
+            0 => Some(crate::statemap::EMPTY),
+            _ => self.inner.map_roots.get(&version).copied(),
+        })
     }
 }
 

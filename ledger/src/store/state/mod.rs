@@ -15,12 +15,14 @@ use crate::merkle::{Hash, NodeId, NodeSource};
 use crate::model::{Receipt, Seq};
 pub use crate::state::ReceiptFilter;
 use crate::state::{Objects, StateRead};
+use crate::statemap::VersionedMap;
 
 /// The derived state's writer.
 ///
 /// **Contract.** A state store reflects exactly the entries `0..applied()`
 /// of the log: their objects, the list indexes over receipts, each
-/// receipt's history, and the Merkle nodes over those entries.
+/// receipt's history, the Merkle nodes over those entries, and the state
+/// map (`crate::statemap::versioned`) at every size it applied up to.
 /// [`StateStore::apply`] takes the effects of the next entries (a
 /// [`StateUpdate`] starting at `applied()`, possibly covering several
 /// groups) and makes them visible to every view taken afterwards; it need
@@ -57,7 +59,7 @@ pub trait StateStore: Send + 'static {
 /// views may also see entries applied after they were taken (see
 /// [`DiskStateView`]).
 pub trait StateView:
-    StateRead + NodeSource<Error = StoreError> + Clone + Send + Sync + 'static
+    StateRead + NodeSource<Error = StoreError> + VersionedMap + Clone + Send + Sync + 'static
 {
     /// Entries reflected when the view was taken.
     fn applied(&self) -> u64;
