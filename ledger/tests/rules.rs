@@ -7,6 +7,7 @@ mod support;
 mod rules {
     mod cancel;
     mod custody;
+    mod encoding;
     mod freeze;
     mod issue;
     mod membership;

@@ -10,6 +10,7 @@
 //! | `pledge_chain_size`             | gauge     | entries in the chain (the head)           |
 //! | `pledge_member_refusals_total{reason}` | counter | member-to-member connections or calls refused (cluster TLS) |
 //! | `pledge_connections_refused_total{why}` | counter | connections closed before serving (`admission.rs`): `max_connections`, `max_connections_per_address`, `handshake_failed`, `handshake_timeout`, `preface_timeout` |
+//! | `pledge_rate_limited_total{scope}` | counter | requests refused over a rate (`ratelimit.rs`): `address`, `participant` |
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,6 +38,13 @@ pub struct WhyLabel {
     pub why: &'static str,
 }
 
+/// The label of a request refused over a rate.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ScopeLabel {
+    /// Whose rate: address or participant.
+    pub scope: &'static str,
+}
+
 /// Every metric of the node.
 #[derive(Debug)]
 pub struct Metrics {
@@ -47,6 +55,7 @@ pub struct Metrics {
     commit_seconds: Histogram,
     refusals: Family<ReasonLabel, Counter>,
     connections_refused: Family<WhyLabel, Counter>,
+    rate_limited: Family<ScopeLabel, Counter>,
     chain_size: Gauge,
     member_refusals: Family<ReasonLabel, Counter>,
 }
@@ -67,6 +76,12 @@ impl Metrics {
             "pledge_connections_refused",
             "Connections closed before they were served, by the bound they met",
             connections_refused.clone(),
+        );
+        let rate_limited = Family::<ScopeLabel, Counter>::default();
+        registry.register(
+            "pledge_rate_limited",
+            "Requests refused over a rate, by whose rate",
+            rate_limited.clone(),
         );
         registry.register("pledge_entries", "Entries committed", entries.clone());
         registry.register(
@@ -107,6 +122,7 @@ impl Metrics {
             commit_seconds,
             refusals,
             connections_refused,
+            rate_limited,
             chain_size,
             member_refusals,
         })
@@ -146,6 +162,11 @@ impl Metrics {
         self.connections_refused
             .get_or_create(&WhyLabel { why })
             .inc();
+    }
+
+    /// A request was refused over the rate of `scope`.
+    pub fn rate_limited(&self, scope: &'static str) {
+        self.rate_limited.get_or_create(&ScopeLabel { scope }).inc();
     }
 
     /// The chain size at start-up.

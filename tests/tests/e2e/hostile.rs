@@ -138,6 +138,24 @@ async fn malformed_truncated_and_oversized_requests() {
         Some("MALFORMED"),
     )
     .await;
+    // A signed transaction with a field this node does not know: field 99,
+    // a varint (key 99 << 3 = 0x318, written 0x98 0x06).
+    let mut unknown_field = tx(ops::release_pledge("P")).encode_to_vec();
+    unknown_field.extend([0x98, 0x06, 0x01]);
+    let unknown_field = pledge_ledger::envelope::EnvelopeBuilder::from_bytes(unknown_field)
+        .sign("bank-a", &node.signer("bank-a").key)
+        .build();
+    refused_with(
+        &client,
+        &unknown_field,
+        Code::InvalidArgument,
+        Some("UNKNOWN_FIELD"),
+    )
+    .await;
+    let error = client.submit(&unknown_field).await.unwrap_err();
+    let info = error.refusal().and_then(|r| r.info.clone()).unwrap();
+    assert_eq!(info.metadata["field"], "99", "{error}");
+    assert_eq!(info.metadata["path"], "99", "{error}");
     assert_eq!(client.head().await.unwrap(), before);
 }
 
