@@ -320,7 +320,26 @@ fn the_disk_store_keeps_its_applied_count_across_reopen() {
     apply_all(&mut store, &updates);
     store.flush().unwrap();
     drop(store);
-    let store = DiskStateStore::open(dir.path()).unwrap();
+    let store = reopen(dir.path());
     assert_eq!(store.applied(), updates.len() as u64);
     assert_eq!(store.view().objects().unwrap(), expected);
+}
+
+/// Opens a sled database just dropped in this process: sled's background
+/// threads may hold its file lock a moment longer (seen under load), so a
+/// lock refusal is retried for up to five seconds.
+fn reopen(dir: &std::path::Path) -> DiskStateStore {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match DiskStateStore::open(dir) {
+            Ok(store) => return store,
+            Err(error)
+                if error.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(error) => panic!("reopen {}: {error}", dir.display()),
+        }
+    }
 }
