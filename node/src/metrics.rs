@@ -9,6 +9,7 @@
 //! | `pledge_refusals_total{reason}` | counter   | refused submissions by reason             |
 //! | `pledge_chain_size`             | gauge     | entries in the chain (the head)           |
 //! | `pledge_connections_refused_total{why}` | counter | connections closed before serving (`admission.rs`): `max_connections`, `max_connections_per_address`, `handshake_failed`, `handshake_timeout`, `preface_timeout` |
+//! | `pledge_rate_limited_total{scope}` | counter | requests refused over a rate (`ratelimit.rs`): `address`, `participant` |
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +37,13 @@ pub struct WhyLabel {
     pub why: &'static str,
 }
 
+/// The label of a request refused over a rate.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ScopeLabel {
+    /// Whose rate: address or participant.
+    pub scope: &'static str,
+}
+
 /// Every metric of the node.
 #[derive(Debug)]
 pub struct Metrics {
@@ -46,6 +54,7 @@ pub struct Metrics {
     commit_seconds: Histogram,
     refusals: Family<ReasonLabel, Counter>,
     connections_refused: Family<WhyLabel, Counter>,
+    rate_limited: Family<ScopeLabel, Counter>,
     chain_size: Gauge,
 }
 
@@ -64,6 +73,12 @@ impl Metrics {
             "pledge_connections_refused",
             "Connections closed before they were served, by the bound they met",
             connections_refused.clone(),
+        );
+        let rate_limited = Family::<ScopeLabel, Counter>::default();
+        registry.register(
+            "pledge_rate_limited",
+            "Requests refused over a rate, by whose rate",
+            rate_limited.clone(),
         );
         registry.register("pledge_entries", "Entries committed", entries.clone());
         registry.register(
@@ -99,6 +114,7 @@ impl Metrics {
             commit_seconds,
             refusals,
             connections_refused,
+            rate_limited,
             chain_size,
         })
     }
@@ -127,6 +143,11 @@ impl Metrics {
         self.connections_refused
             .get_or_create(&WhyLabel { why })
             .inc();
+    }
+
+    /// A request was refused over the rate of `scope`.
+    pub fn rate_limited(&self, scope: &'static str) {
+        self.rate_limited.get_or_create(&ScopeLabel { scope }).inc();
     }
 
     /// The chain size at start-up.

@@ -20,7 +20,7 @@ use crate::cluster;
 use crate::config::{Config, Transport};
 use crate::metrics::Metrics;
 use crate::pipeline::{self, Sequencer, Sizes};
-use crate::ratelimit::RateLimit;
+use crate::ratelimit::{RateLimit, Rates};
 use crate::revocation::Revocations;
 use crate::service::{LedgerApi, stopped};
 use crate::witnesses::Witnesses;
@@ -115,6 +115,7 @@ pub async fn serve(
         stop_signal().await;
         let _ = stop.send(true);
     });
+    let rate_limit = RateLimit::new(Rates::of(&limits), metrics.clone());
     let mut api = LedgerApi::new(
         published.clone(),
         sequencer,
@@ -124,7 +125,8 @@ pub async fn serve(
         checkpoints,
         metrics.clone(),
     )
-    .with_stopping(stopping.clone());
+    .with_stopping(stopping.clone())
+    .with_rate_limit(rate_limit.clone());
     let (threads, cluster) = match running {
         Writes::Single(running) => (running.threads, None),
         Writes::Cluster(started) => (Vec::new(), Some(started.cluster)),
@@ -168,7 +170,6 @@ pub async fn serve(
     health.set_serving::<LedgerServiceServer<LedgerApi>>().await;
     let reflection_v1 = reflection().build_v1()?;
     let reflection_v1alpha = reflection().build_v1alpha()?;
-    let rate_limit = RateLimit::new(limits.requests_per_second_per_connection);
     tokio::spawn(
         crate::reload::Reloadable {
             config_path,
@@ -187,10 +188,12 @@ pub async fn serve(
             .max_decoding_message_size(limits.max_message_bytes)
             .max_encoding_message_size(limits.max_message_bytes),
         move |request: tonic::Request<()>| {
-            if let Some(revocations) = &revocations {
-                revocations.check(&request)?;
+            let participant = crate::tls::connection_participant(&request);
+            if let (Some(revocations), Some(participant)) = (&revocations, &participant) {
+                revocations.check(participant)?;
             }
-            rate_limit.intercept(request)
+            rate_limit.admit(&request, participant.as_deref())?;
+            Ok(request)
         },
     );
     // The web explorer reads through this same service stack, as each viewer.

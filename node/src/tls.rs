@@ -80,6 +80,13 @@ pub fn check_carrier<'a, C: AsRef<[u8]>>(
     ))
 }
 
+/// The participant the client certificate of `request`'s connection
+/// names, under mutual TLS; `None` without one (or naming none).
+pub fn connection_participant<T>(request: &tonic::Request<T>) -> Option<String> {
+    let certs = request.peer_certs()?;
+    participant_of(certs.first()?.as_ref()).ok()
+}
+
 /// The participant id a client certificate names, or what is wrong with it.
 pub(crate) fn participant_of(der: &[u8]) -> Result<String, String> {
     let (_, cert) =
