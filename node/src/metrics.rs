@@ -8,6 +8,7 @@
 //! | `pledge_commit_seconds`         | histogram | time to apply, seal and make a group durable |
 //! | `pledge_refusals_total{reason}` | counter   | refused submissions by reason             |
 //! | `pledge_chain_size`             | gauge     | entries in the chain (the head)           |
+//! | `pledge_member_refusals_total{reason}` | counter | member-to-member connections or calls refused (cluster TLS) |
 //! | `pledge_connections_refused_total{why}` | counter | connections closed before serving (`admission.rs`): `max_connections`, `max_connections_per_address`, `handshake_failed`, `handshake_timeout`, `preface_timeout` |
 //! | `pledge_rate_limited_total{scope}` | counter | requests refused over a rate (`ratelimit.rs`): `address`, `participant` |
 
@@ -56,6 +57,7 @@ pub struct Metrics {
     connections_refused: Family<WhyLabel, Counter>,
     rate_limited: Family<ScopeLabel, Counter>,
     chain_size: Gauge,
+    member_refusals: Family<ReasonLabel, Counter>,
 }
 
 impl Metrics {
@@ -68,6 +70,7 @@ impl Metrics {
         let commit_seconds = Histogram::new(exponential_buckets(0.000_05, 2.0, 16));
         let refusals = Family::<ReasonLabel, Counter>::default();
         let chain_size = Gauge::default();
+        let member_refusals = Family::<ReasonLabel, Counter>::default();
         let connections_refused = Family::<WhyLabel, Counter>::default();
         registry.register(
             "pledge_connections_refused",
@@ -106,6 +109,11 @@ impl Metrics {
             "Entries in the chain",
             chain_size.clone(),
         );
+        registry.register(
+            "pledge_member_refusals",
+            "Member-to-member connections or calls refused, by reason",
+            member_refusals.clone(),
+        );
         Arc::new(Metrics {
             registry,
             entries,
@@ -116,6 +124,7 @@ impl Metrics {
             connections_refused,
             rate_limited,
             chain_size,
+            member_refusals,
         })
     }
 
@@ -132,6 +141,16 @@ impl Metrics {
     /// A submission was refused for `reason`.
     pub fn refused(&self, reason: &str) {
         self.refusals
+            .get_or_create(&ReasonLabel {
+                reason: reason.to_owned(),
+            })
+            .inc();
+    }
+
+    /// A connection or call on the member-to-member listener was refused
+    /// for `reason` (e.g. TLS_HANDSHAKE, MEMBER_NOT_LISTED).
+    pub fn member_refused(&self, reason: &str) {
+        self.member_refusals
             .get_or_create(&ReasonLabel {
                 reason: reason.to_owned(),
             })
@@ -199,6 +218,7 @@ mod tests {
         let metrics = Metrics::new();
         metrics.group_committed(3, Duration::from_millis(2), 10);
         metrics.refused("RECEIPT_PLEDGED");
+        metrics.member_refused("TLS_HANDSHAKE");
         let text = metrics.render();
         assert!(text.contains("pledge_entries_total 3"), "{text}");
         assert!(text.contains("pledge_chain_size 10"), "{text}");
@@ -207,5 +227,9 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("pledge_group_entries_count 1"), "{text}");
+        assert!(
+            text.contains("pledge_member_refusals_total{reason=\"TLS_HANDSHAKE\"} 1"),
+            "{text}"
+        );
     }
 }

@@ -140,6 +140,7 @@ pub async fn serve(
             handle.clone(),
             api.clone(),
             published.clone(),
+            bounds,
         )
         .await?;
         tracing::info!(%members, member_id = cluster_config.member_id, "serving members");

@@ -12,7 +12,7 @@ use pledge_ledger::envelope::{Envelope, VerifiedEnvelope};
 use pledge_ledger::ledger::Committed;
 use pledge_ledger::merkle;
 use pledge_ledger::state::StateRead;
-use pledge_ledger::store::ReceiptFilter;
+use pledge_ledger::store::{ReceiptFilter, StoreError};
 use pledge_ledger::text::check_id;
 use pledge_ledger::view::LedgerRead;
 use pledge_proto::v1::{
@@ -379,6 +379,9 @@ fn bundle_error(error: &BundleError, receipt_id: &str) -> Status {
             "NOT_IN_CHECKPOINT",
             vec![("receipt".into(), receipt_id.into())],
         ),
+        BundleError::Store(StoreError::MapPruned { size, floor }) => {
+            status::map_pruned(*size, *floor)
+        }
         BundleError::StateMoved { .. } => status::status(
             Code::Unavailable,
             format!("receipt `{receipt_id}` or its tank keeps changing: {error}; retry"),
@@ -633,6 +636,19 @@ impl LedgerService for LedgerApi {
             let checkpoint = self
                 .checkpoint_covering(latest_entry + 1, request.wait_ms)
                 .await?;
+            // The state map at the checkpoint's size is kept while the
+            // bundle is built; a checkpoint already superseded and pruned
+            // meanwhile is replaced by the next one.
+            let size = checkpoint.checkpoint.size;
+            let Some(_kept) = self.published.map_floor().pin(size) else {
+                match attempts < PROVE_ATTEMPTS {
+                    true => attempts += 1,
+                    false => {
+                        return Err(status::map_pruned(size, self.published.map_floor().floor()));
+                    }
+                }
+                continue;
+            };
             let ledger = self.read()?;
             match Bundle::build(&*ledger, &id, &checkpoint) {
                 Err(BundleError::StateMoved { .. }) if attempts < PROVE_ATTEMPTS => attempts += 1,

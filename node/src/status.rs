@@ -143,6 +143,23 @@ pub fn store(error: &impl std::fmt::Display) -> Status {
     )
 }
 
+/// The state map at `size` is below the floor the node keeps it from
+/// (docs/FORMAT.md §7.9, "Pruning"): proofs are made at newer checkpoints.
+pub fn map_pruned(size: u64, floor: u64) -> Status {
+    status(
+        Code::FailedPrecondition,
+        format!(
+            "the state map after {size} entries is no longer kept (kept from {floor} on); \
+             ask again: proofs are made at the latest checkpoint"
+        ),
+        "STATE_PRUNED",
+        vec![
+            ("tree_size".into(), size.to_string()),
+            ("floor".into(), floor.to_string()),
+        ],
+    )
+}
+
 /// A field of a request is missing or invalid.
 pub fn bad_request(message: String) -> Status {
     status(Code::InvalidArgument, message, "BAD_REQUEST", Vec::new())

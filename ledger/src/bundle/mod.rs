@@ -237,7 +237,12 @@ impl Bundle {
             });
         };
         let fresh = Checkpoint::from_store(store, cp.size, cp.time_ms, &ledger_origin(&ledger_id))
-            .map_err(|_| BundleError::CheckpointNotFromStore { size: cp.size })?;
+            .map_err(|error| match error {
+                CheckpointError::Store(pruned @ StoreError::MapPruned { .. }) => {
+                    BundleError::Store(pruned)
+                }
+                _ => BundleError::CheckpointNotFromStore { size: cp.size },
+            })?;
         if fresh != *cp {
             return Err(BundleError::CheckpointNotFromStore { size: cp.size });
         }

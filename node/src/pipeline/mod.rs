@@ -48,6 +48,7 @@ use pledge_ledger::envelope::VerifiedEnvelope;
 use pledge_ledger::ledger::{Committed, DecideBase, DecidedGroup, Decider, SubmitResult};
 use pledge_ledger::model::Seq;
 use pledge_ledger::state::{Layered, Objects, StateError};
+use pledge_ledger::statemap::MapFloor;
 use pledge_ledger::store::{LogRead, StateStore, StateUpdate, StateView, StoreError};
 use pledge_ledger::view::{LedgerRead, Snapshot};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -517,10 +518,23 @@ impl<S: StateStore, R: LogRead> ApplyStep<S, R> {
                 return;
             }
             self.published.applied(self.state.view());
+            prune_map(&mut self.state, self.published.map_floor());
         }
         if let Err(error) = self.state.flush() {
             tracing::warn!(%error, "could not flush the state store; the next start replays");
         }
+    }
+}
+
+/// Drops the state map's versions below the floor the served checkpoints
+/// and the proofs being built allow. A failure is logged and changes
+/// nothing: the map is only kept longer.
+pub fn prune_map<S: StateStore>(state: &mut S, floor: &MapFloor) {
+    let floor = floor.advance();
+    match state.prune_map(floor) {
+        Ok(0) => {}
+        Ok(dropped) => tracing::trace!(floor, dropped, "state map pruned"),
+        Err(error) => tracing::warn!(%error, floor, "could not prune the state map"),
     }
 }
 
