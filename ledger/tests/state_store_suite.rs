@@ -39,25 +39,7 @@ fn chain_updates() -> (Vec<StateUpdate>, MemoryState, merkle::Hash) {
     );
     world.ok(release("P-1"), &["bank-a"]);
     world.ok(cancel("R-1a"), &["trader-a", "wh-1"]);
-    let snapshot = world.store();
-    let mut state = MemoryState::default();
-    let mut frontier = Frontier::default();
-    let mut updates = Vec::new();
-    for seq in 0..snapshot.len() {
-        let entry = Entry::decode(&snapshot.record(seq).unwrap()).unwrap();
-        let changes = reapply(&Overlay::new(&state), &entry, None).unwrap();
-        state.merge(changes.clone());
-        updates.push(StateUpdate {
-            first: seq,
-            end: seq + 1,
-            changes,
-            nodes: frontier
-                .append(merkle::leaf_hash(&entry.body()))
-                .into_iter()
-                .collect(),
-        });
-    }
-    (updates, state, frontier.root())
+    updates_of(&world)
 }
 
 /// The updates merged into runs of `run` entries.
@@ -161,21 +143,9 @@ fn a_view_keeps_answering_for_its_entries<S: StateStore>(mut store: S) {
     assert!(found.is_some());
 }
 
-/// A chain of a few receipts passed back and forth `rounds` times: many
-/// entries, few map keys.
-fn churn_updates(rounds: usize) -> Vec<StateUpdate> {
-    let mut world = World::new();
-    world.receipt_of("R-1", 1_000);
-    world.receipt_of("R-2", 2_000);
-    let created = world.len();
-    for round in 0..rounds {
-        let (holder, to) = match round % 2 {
-            0 => ("trader-a", "trader-b"),
-            _ => ("trader-b", "trader-a"),
-        };
-        let receipt = ["R-1", "R-2"][round % 4 / 2];
-        world.ok(transfer(receipt, to), &[holder, "wh-1"]);
-    }
+/// One update per entry of `world`'s chain, and the state and Merkle root
+/// they add up to.
+fn updates_of(world: &World) -> (Vec<StateUpdate>, MemoryState, merkle::Hash) {
     let snapshot = world.store();
     let mut state = MemoryState::default();
     let mut frontier = Frontier::default();
@@ -194,6 +164,25 @@ fn churn_updates(rounds: usize) -> Vec<StateUpdate> {
                 .collect(),
         });
     }
+    (updates, state, frontier.root())
+}
+
+/// A chain of a few receipts passed back and forth `rounds` times: many
+/// entries, few map keys.
+fn churn_updates(rounds: usize) -> Vec<StateUpdate> {
+    let mut world = World::new();
+    world.receipt_of("R-1", 1_000);
+    world.receipt_of("R-2", 2_000);
+    let created = world.len();
+    for round in 0..rounds {
+        let (holder, to) = match round % 2 {
+            0 => ("trader-a", "trader-b"),
+            _ => ("trader-b", "trader-a"),
+        };
+        let receipt = ["R-1", "R-2"][round % 4 / 2];
+        world.ok(transfer(receipt, to), &[holder, "wh-1"]);
+    }
+    let (updates, _, _) = updates_of(&world);
     assert!(updates.len() as u64 > created + rounds as u64 / 2);
     updates
 }

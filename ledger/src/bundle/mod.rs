@@ -711,12 +711,7 @@ fn proven_preimage(
             },
         });
     }
-    let siblings = item
-        .map_proof
-        .iter()
-        .map(|h| Digest::from_hex(h).map(|d| d.0))
-        .collect::<Option<Vec<_>>>()
-        .ok_or(bad_hex("map_proof"))?;
+    let siblings = hashes_from_hex(&item.map_proof).ok_or(bad_hex("map_proof"))?;
     let fields = LeafFields::parse(tag, &preimage).map_err(BundleError::BadState)?;
     let id = fields.required_text(1).map_err(BundleError::BadState)?;
     let key = map_key(kind, &id);
@@ -729,6 +724,14 @@ fn proven_preimage(
         .verify_present(state_root, &key, &value)
         .map_err(|source| BundleError::StateNotProven { object: id, source })?;
     Ok(preimage)
+}
+
+/// A bundle's list of hex hashes (a map or inclusion proof), or `None` if
+/// any is not 64 lowercase hex digits.
+fn hashes_from_hex(list: &[String]) -> Option<Vec<Hash>> {
+    list.iter()
+        .map(|h| Digest::from_hex(h).map(|d| d.0))
+        .collect()
 }
 
 /// Hex-decodes, decodes and seal-checks one bundle entry (its seal must
@@ -761,15 +764,10 @@ fn open_entry(
             },
         });
     }
-    let proof = item
-        .inclusion_proof
-        .iter()
-        .map(|h| Digest::from_hex(h).map(|d| d.0))
-        .collect::<Option<Vec<_>>>()
-        .ok_or(BundleError::BadHex {
-            seq,
-            field: "inclusion_proof",
-        })?;
+    let proof = hashes_from_hex(&item.inclusion_proof).ok_or(BundleError::BadHex {
+        seq,
+        field: "inclusion_proof",
+    })?;
     Ok((entry, proof))
 }
 
