@@ -6,16 +6,18 @@
 
 use std::time::{Duration, Instant};
 
-use pledge_client::LedgerClient;
 use pledge_client::keys::sign;
 use pledge_client::ops::{self, TxHeader};
+use pledge_client::{ConnectOptions, Failover, LedgerClient};
 use pledge_tests::{DEV_LEDGER_ID, Node};
 use tonic::Code;
 
 use super::common::*;
 
 /// A client whose connection comes from the loopback address `from`
-/// (127.0.0.2 and up are loopback too: another source).
+/// (127.0.0.2 and up are loopback too: another source), which gives every
+/// refusal to its caller (the library would wait and resend a rate-limited
+/// request; these tests count what the node refuses).
 async fn client_from(node: &Node, from: &str) -> LedgerClient {
     let channel = tonic::transport::Endpoint::from_shared(node.url())
         .unwrap()
@@ -23,7 +25,11 @@ async fn client_from(node: &Node, from: &str) -> LedgerClient {
         .connect()
         .await
         .unwrap();
-    LedgerClient::from_channel(channel)
+    let options = ConnectOptions {
+        failover: Failover::never(),
+        ..ConnectOptions::default()
+    };
+    LedgerClient::from_channel_with(channel, options)
 }
 
 /// Whether `error` is a rate-limit refusal of `scope`.
