@@ -839,3 +839,6 @@ fn log_refusal(rejection: &pledge_ledger::Rejection) {
         tracing::info!(reason = %rejection.reason(), %rejection, "refused");
     }
 }
+
+#[cfg(test)]
+mod tests;
