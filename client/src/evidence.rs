@@ -14,9 +14,9 @@ use std::path::Path;
 
 use pledge_ledger::bundle::{Bundle, BundleVerdict, PledgeRecord};
 use pledge_ledger::checkpoint::{Checkpoint, ledger_origin};
-use pledge_proto::v1 as pb;
 use pledge_ledger::cosigning::{CosignedCheckpoint, Trust, WitnessPolicy};
 use pledge_ledger::model::{PledgeStatus, ReceiptStatus};
+use pledge_proto::v1 as pb;
 use serde_json::{Value, json};
 
 use crate::client::LedgerClient;

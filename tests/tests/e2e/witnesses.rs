@@ -288,7 +288,11 @@ async fn a_bank_verifies_a_bundle_under_its_two_of_two_policy() {
     let note = shown["note"].as_str().unwrap();
     let state_line = format!("state-root {}", shown["state_root"].as_str().unwrap());
     assert!(note.lines().any(|line| line == state_line), "{shown_text}");
-    assert_eq!(shown["cosigners"].as_array().unwrap().len(), 2, "{shown_text}");
+    assert_eq!(
+        shown["cosigners"].as_array().unwrap().len(),
+        2,
+        "{shown_text}"
+    );
 
     // The audit holds the node's latest checkpoint to the same policy.
     let state = deployment.dir.path().join("audit.checkpoint");
