@@ -455,7 +455,8 @@ mod tests {
             state_root: vec![6; 32],
         };
         fields_match_note(&faithful, &checkpoint).unwrap();
-        let altered: [(&str, fn(&mut pb::SignedCheckpoint)); 5] = [
+        type Alter = fn(&mut pb::SignedCheckpoint);
+        let altered: [(&str, Alter); 5] = [
             ("tree_size", |m| m.tree_size = 19),
             ("tree_root", |m| m.tree_root[0] ^= 1),
             ("head_hash", |m| m.head_hash.truncate(31)),
