@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use pledge_ledger::envelope::EnvelopeError;
 use pledge_ledger::error::SignatureError;
+use pledge_ledger::model::Seq;
 use pledge_ledger::{Rejection, RejectionKind};
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
@@ -30,8 +31,18 @@ pub fn status(
     )
 }
 
-/// A refusal by the rules.
-pub fn rejection(rejection: &Rejection) -> Status {
+/// A refusal by the rules, recorded by attempt entry `attempt` if one
+/// records it: the refusal's metadata then also carries `attempt_entry`.
+pub fn refusal(rejection: &Rejection, attempt: Option<Seq>) -> Status {
+    let (code, message, reason, mut metadata) = rejection_parts(rejection);
+    if let Some(seq) = attempt {
+        metadata.push(("attempt_entry".into(), seq.to_string()));
+    }
+    status(code, message, reason, metadata)
+}
+
+/// A refusal's code, message, reason and metadata.
+fn rejection_parts(rejection: &Rejection) -> (Code, String, &'static str, Vec<(String, String)>) {
     let code = match rejection.kind() {
         RejectionKind::InvalidArgument => Code::InvalidArgument,
         RejectionKind::Unauthenticated => Code::Unauthenticated,
@@ -40,7 +51,7 @@ pub fn rejection(rejection: &Rejection) -> Status {
         RejectionKind::NotFound => Code::NotFound,
         RejectionKind::FailedPrecondition => Code::FailedPrecondition,
     };
-    status(
+    (
         code,
         rejection.to_string(),
         rejection.reason(),

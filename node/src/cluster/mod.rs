@@ -134,6 +134,7 @@ pub async fn start(
         key,
         sizes.max_group,
         quorum_stale_ms(config),
+        sizes.attempts,
     ));
     Ok(Started {
         sequencer,
