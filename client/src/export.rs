@@ -16,7 +16,7 @@ use std::io::{self, Read, Write};
 
 use crate::error::{ClientError, Result};
 
-/// Largest record accepted when reading: a transaction of 64 KiB, eight
+/// Largest record accepted when reading: a transaction of 64 KiB, sixteen
 /// signatures, the fixed fields and the seal fit well within it.
 pub const MAX_RECORD_LEN: u32 = 128 * 1024;
 

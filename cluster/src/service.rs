@@ -16,6 +16,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use openraft::{LogId, Raft, Snapshot, Vote};
 use pledge_ledger::chain::ChainCursor;
@@ -46,9 +47,10 @@ pub trait Member: Send + Sync + 'static {
     /// be the leader; otherwise the answer says who is).
     fn submit(&self, request: pb::ForwardSubmitRequest) -> Answer<'_>;
     /// The Raft log position a linearizable read must see: this member,
-    /// the leader, confirms with a majority that it still leads. Refused
+    /// the leader, confirms with a majority that it still leads, trying for
+    /// at most `within` (`None`: the node's own bound). Refused
     /// with the node's ErrorInfo reason when it cannot.
-    fn read_index(&self) -> ReadIndexAnswer<'_>;
+    fn read_index(&self, within: Option<Duration>) -> ReadIndexAnswer<'_>;
 }
 
 /// The service over this member's Raft and node.
@@ -218,9 +220,13 @@ impl<M: Member> RaftService for RaftServer<M> {
 
     async fn read_index(
         &self,
-        _: Request<pb::ReadIndexRequest>,
+        request: Request<pb::ReadIndexRequest>,
     ) -> Result<Response<pb::ReadIndexResponse>, Status> {
-        let read_log_id = self.member.read_index().await?;
+        let within = match request.into_inner().wait_ms {
+            0 => None,
+            ms => Some(Duration::from_millis(u64::from(ms))),
+        };
+        let read_log_id = self.member.read_index(within).await?;
         Ok(Response::new(pb::ReadIndexResponse {
             read_log_id: opt_log_id_to_pb(&read_log_id),
             chain_size: self.member.position().next_seq,

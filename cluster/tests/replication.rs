@@ -47,7 +47,7 @@ impl Member for ChainMember {
         Box::pin(async { Err(tonic::Status::unimplemented("no ledger in this test")) })
     }
 
-    fn read_index(&self) -> ReadIndexAnswer<'_> {
+    fn read_index(&self, _: Option<Duration>) -> ReadIndexAnswer<'_> {
         Box::pin(async { Err(tonic::Status::unimplemented("no reads in this test")) })
     }
 }

@@ -176,6 +176,7 @@ export async function verifyBundle(text, trustedKeyHex, schema) {
     const [previous, seq] = [bundle.entries[i - 1].seq, bundle.entries[i].seq];
     if (seq <= previous) throw new VerifyError(`entry ${seq} follows entry ${previous}: not strictly increasing`);
   }
+  const committed = await openCommitted(bundle.state, cp.stateRoot);
   const fold = new Fold(bundle.receipt_id);
   let seenHead = false;
   for (const item of bundle.entries) {
@@ -183,7 +184,6 @@ export async function verifyBundle(text, trustedKeyHex, schema) {
     seenHead ||= entry.seq === last.entry.seq;
     await verifyEntry(entry, proof, cp, bundle.ledger_id, schema, fold);
   }
-  const committed = await openCommitted(bundle.state, cp.stateRoot);
   if (!seenHead) await requireHeadShown(last.entry, schema, fold);
   return checkCommitted(committed, verdict(cp, fold.finish(), bundle.receipt_id));
 }

@@ -1,8 +1,13 @@
 // The receipt's lifecycle folded from a bundle's entries (docs/FORMAT.md
-// §7.6, the table of coherence checks), as ledger/src/bundle.rs folds it:
-// the same checks, in the same order, with the same messages, so the
-// browser's verdict is `pledgectl verify-bundle`'s. The browser test
-// compares the two on a real bundle and on tampered copies of it.
+// §7.6 step 6). pledgectl applies the entries with the ledger's own rules
+// (ledger/src/rules/, through ledger/src/bundle/lineage.rs); a page cannot
+// run them, so this fold checks what a bank most needs of a lifecycle (who
+// may change the receipt, who signs, conservation on a split, pledges and
+// freezes) and words its refusals as the rules do where it checks the same
+// thing. The rules check more (expiry and maturity against the entry's
+// time, the tank's product and capacity): a bundle that breaks only those
+// verifies here and is refused by pledgectl. The browser test compares the
+// two verdicts on a real bundle and on tampered copies of it.
 
 import { VerifyError } from './bytes.js';
 import { debugString } from './note.js';
@@ -137,13 +142,17 @@ export class Fold {
   on_issue_receipt(seq, signers, name, op) {
     const cert = this.certificates.get(certificateKey(op.inspector_id, op.certificate_no));
     const certName = certificateName(op.inspector_id, op.certificate_no);
-    if (!cert) {
-      throw incoherent(seq, `issue of ${op.receipt_id} without the certification of ${certName} in the bundle`);
+    if (!cert) throw incoherent(seq, `${certName} is not recorded`);
+    if (cert.tankId !== op.tank_id) {
+      throw incoherent(seq, `${certName} is for tank \`${cert.tankId}\`, not \`${op.tank_id}\``);
     }
-    if (cert.used || cert.tankId !== op.tank_id) {
-      throw incoherent(seq, `${certName} does not back receipt ${op.receipt_id}`);
+    if (cert.used) throw incoherent(seq, `${certName} does not back receipt ${op.receipt_id}`);
+    if (op.quantity_kg > cert.quantityKg) {
+      throw incoherent(
+        seq,
+        `${certName} certifies ${cert.quantityKg} kg; a receipt for ${op.quantity_kg} kg is refused`,
+      );
     }
-    if (op.quantity_kg > cert.quantityKg) throw incoherent(seq, `receipt ${op.receipt_id} exceeds its certificate`);
     expectSigners(seq, signers, [cert.warehouse]);
     cert.used = true;
     this.receipts.set(op.receipt_id, liveReceipt(op.tank_id, cert.warehouse, cert.depositor, op.quantity_kg, null));
@@ -153,7 +162,9 @@ export class Fold {
   on_transfer_receipt(seq, signers, name, op) {
     const receipt = this.changeable(seq, name, op.receipt_id);
     expectSigners(seq, signers, [receipt.holder, receipt.warehouse]);
-    if (receipt.holder === op.new_holder_id) throw incoherent(seq, `${op.new_holder_id} already holds it`);
+    if (receipt.holder === op.new_holder_id) {
+      throw incoherent(seq, `\`${op.new_holder_id}\` already holds receipt \`${op.receipt_id}\``);
+    }
     receipt.holder = op.new_holder_id;
     this.touched.push([seq, name, op.receipt_id]);
   }
@@ -163,7 +174,11 @@ export class Fold {
     expectSigners(seq, signers, [receipt.holder, receipt.warehouse]);
     const total = op.parts.reduce((sum, part) => sum + part.quantity_kg, 0n);
     if (total !== receipt.quantityKg || total > 0xffffffffffffffffn) {
-      throw incoherent(seq, 'the parts do not add up to the receipt');
+      const parts = total > 0xffffffffffffffffn ? 0xffffffffffffffffn : total;
+      throw incoherent(
+        seq,
+        `split parts of receipt \`${op.receipt_id}\` sum to ${parts} kg, the receipt is ${receipt.quantityKg} kg`,
+      );
     }
     receipt.status = { kind: 'split', at: seq, parts: op.parts.map((p) => p.receipt_id) };
     for (const part of op.parts) {
@@ -184,7 +199,10 @@ export class Fold {
   }
 
   on_register_pledge(seq, signers, name, op) {
-    if (this.pledges.has(op.pledge_id)) throw incoherent(seq, `pledge ${op.pledge_id} is registered twice`);
+    const earlier = this.pledges.get(op.pledge_id);
+    if (earlier) {
+      throw incoherent(seq, `pledge id \`${op.pledge_id}\` is already used (entry ${earlier.record.seq})`);
+    }
     const receipt = this.changeable(seq, name, op.receipt_id);
     expectSigners(seq, signers, [receipt.holder, op.pledgee_id]);
     receipt.status = { kind: 'pledged', pledgeId: op.pledge_id };
@@ -228,7 +246,7 @@ export class Fold {
   on_unfreeze_receipt(seq, signers, name, op) {
     const receipt = this.tracked(seq, name, op.receipt_id);
     const freezer = receipt.frozenBy;
-    if (freezer === null) throw incoherent(seq, `receipt ${op.receipt_id} is not frozen`);
+    if (freezer === null) throw incoherent(seq, `receipt \`${op.receipt_id}\` is not frozen`);
     receipt.frozenBy = null;
     // The freezer alone, or a quorum (whose membership the bundle cannot
     // show: the replay checks it).
@@ -256,8 +274,15 @@ export class Fold {
     let reason;
     if (receipt.frozenBy !== null) reason = 'it is frozen';
     else if (receipt.status.kind === 'active') return receipt;
-    else if (receipt.status.kind === 'pledged') reason = `it is under pledge ${receipt.status.pledgeId}`;
-    else reason = `it is ${receipt.status.kind}`;
+    else if (receipt.status.kind === 'pledged') {
+      const pledge = this.pledges.get(receipt.status.pledgeId)?.record;
+      reason = pledge
+        ? `receipt \`${receiptId}\` is pledged to bank \`${pledge.pledgee}\` under pledge \`${pledge.pledgeId}\` since entry ${pledge.seq}`
+        : `${operation} of receipt ${receiptId} while it is under pledge ${receipt.status.pledgeId}`;
+      throw incoherent(seq, reason);
+    } else {
+      throw incoherent(seq, `receipt \`${receiptId}\` is ${receipt.status.kind} and can no longer change`);
+    }
     throw incoherent(seq, `${operation} of receipt ${receiptId} while ${reason}`);
   }
 
@@ -268,7 +293,7 @@ export class Fold {
       throw new VerifyError(`entry ${seq} ends pledge ${pledgeId}, which the bundle never registered`);
     }
     if (pledge.record.status.kind !== 'active') {
-      throw incoherent(seq, `pledge ${pledgeId} is already ${pledge.record.status.kind}`);
+      throw incoherent(seq, `pledge \`${pledgeId}\` is ${pledge.record.status.kind}, not active`);
     }
     const receipt = this.receipts.get(pledge.receiptId);
     if (!receipt) throw notAbout(seq, operation);

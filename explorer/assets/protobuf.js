@@ -6,7 +6,8 @@
 // 64-bit integers are BigInt, 32-bit ones Number, bytes Uint8Array,
 // repeated fields arrays, unset fields their proto3 defaults (a message
 // field: null). For a oneof, `msg[oneof]` names the field that is set.
-// Unknown fields are skipped, as prost does.
+// A field the schema does not declare is refused, as the ledger refuses it
+// in a signed transaction (docs/FORMAT.md §2, canonical encoding).
 
 import { VerifyError, fromUtf8 } from './bytes.js';
 
@@ -88,16 +89,6 @@ function scalar(field, wire, cursor) {
   throw bad(`invalid wire type ${wire} for field ${field.name}`);
 }
 
-function skip(wire, cursor) {
-  switch (wire) {
-    case 0: cursor.varint(); return;
-    case 1: cursor.take(8); return;
-    case 2: cursor.take(Number(cursor.varint())); return;
-    case 5: cursor.take(4); return;
-    default: throw bad(`invalid wire type ${wire}`);
-  }
-}
-
 const PACKABLE = /^(u?int(32|64)|sint(32|64)|s?fixed(32|64)|bool|enum|double|float)$/;
 
 /** Decodes `bytes` as the message `typeName` of `schema`. */
@@ -117,10 +108,7 @@ export function decode(schema, typeName, bytes, depth = 0) {
     const wire = Number(key & 7n);
     if (number === 0) throw bad('invalid field number 0');
     const field = fields[String(number)];
-    if (!field) {
-      skip(wire, cursor);
-      continue;
-    }
+    if (!field) throw bad(`field ${number} of ${typeName} is not declared by the format: a signed transaction carries only declared fields`);
     readField(schema, field, wire, cursor, out, depth);
   }
   return out;

@@ -166,6 +166,28 @@ pub enum DecodeError {
         /// The member named.
         member: String,
     },
+    /// A signed transaction carries a field this version does not declare
+    /// (docs/FORMAT.md §2, canonical encoding).
+    #[error(
+        "field {field} of {message} (at `{path}`) is not declared by this version of the format: a signed transaction may carry only the fields of transaction.proto, so that every verifier reads it the same way"
+    )]
+    UnknownField {
+        /// The message the field is in (`pledgeledger.v1.IssueReceipt`).
+        message: String,
+        /// The field's number.
+        field: u64,
+        /// Where it sits: the field names leading to it, then its number
+        /// (`issue_receipt.29`).
+        path: String,
+    },
+    /// Transaction bytes that decode but are not their canonical encoding.
+    #[error(
+        "the transaction's bytes are not its canonical encoding (docs/FORMAT.md §2): they differ from it at byte {offset} (a field written twice, a default value written out, fields out of number order or a long varint); encode with a protobuf serializer and sign those bytes"
+    )]
+    NotCanonical {
+        /// The first byte that differs from the canonical encoding.
+        offset: usize,
+    },
     /// An entry record is not in the ledger's entry format.
     #[error("entry record is malformed: {reason}")]
     BadEntry {

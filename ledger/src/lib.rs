@@ -79,6 +79,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bundle;
+mod canonical;
 pub mod chain;
 pub mod checkpoint;
 pub mod cosigning;

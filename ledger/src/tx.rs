@@ -2,8 +2,9 @@
 //! protobuf bytes that the parties signed.
 //!
 //! [`Transaction::decode`] is the only way in: it refuses malformed protobuf,
-//! missing or unknown fields, bad ids and text, zero quantities and summed
-//! overflows, so the rules never see an ill-formed value.
+//! bytes that are not the canonical encoding (unknown fields among them,
+//! `canonical.rs`), missing fields, bad ids and text, zero quantities and
+//! summed overflows, so the rules never see an ill-formed value.
 
 use std::collections::BTreeSet;
 
@@ -11,6 +12,7 @@ use pb::transaction::Operation as PbOp;
 use pledge_proto::v1 as pb;
 use prost::Message;
 
+use crate::canonical;
 use crate::crypto::PublicKey;
 use crate::error::DecodeError;
 use crate::identity::{LegalId, PhysicalTankId};
@@ -249,12 +251,14 @@ impl Operation {
 }
 
 impl Transaction {
-    /// Decodes and validates transaction bytes exactly as signed.
+    /// Decodes and validates transaction bytes exactly as signed: they must
+    /// be the canonical encoding of what they decode to.
     pub fn decode(bytes: &[u8]) -> Result<Transaction, DecodeError> {
         let raw = pb::Transaction::decode(bytes).map_err(|e| DecodeError::Malformed {
             message: "Transaction",
             reason: e.to_string(),
         })?;
+        canonical::require_canonical(bytes, &raw)?;
         Transaction::try_from(raw)
     }
 }

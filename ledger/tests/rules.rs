@@ -8,6 +8,7 @@ mod rules {
     mod attempts;
     mod cancel;
     mod custody;
+    mod encoding;
     mod freeze;
     mod issue;
     mod membership;

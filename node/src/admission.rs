@@ -275,7 +275,7 @@ pub struct Admitted<IO> {
     io: IO,
     /// Bytes read so far and the deadline, until the preface is in.
     preface: Option<(usize, Pin<Box<Sleep>>)>,
-    _slot: Slot,
+    slot: Slot,
 }
 
 impl<IO> Admitted<IO> {
@@ -283,7 +283,7 @@ impl<IO> Admitted<IO> {
         Admitted {
             io,
             preface: Some((0, Box::pin(tokio::time::sleep_until(deadline)))),
-            _slot: slot,
+            slot,
         }
     }
 }
@@ -305,10 +305,7 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Admitted<IO> {
         if let Some((_, deadline)) = &mut this.preface
             && deadline.as_mut().poll(cx).is_ready()
         {
-            this._slot
-                .open
-                .metrics
-                .connection_refused("preface_timeout");
+            this.slot.open.metrics.connection_refused("preface_timeout");
             return Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::TimedOut,
                 "no HTTP/2 preface within the handshake timeout",

@@ -101,6 +101,18 @@ pub struct TlsFiles {
     pub client_ca_file: Option<PathBuf>,
 }
 
+impl TlsFiles {
+    /// The same files as the rustls builder shared by the gRPC listener
+    /// and the explorer takes them (`pledge_explorer::tls::server_config`).
+    pub fn for_rustls(&self) -> pledge_explorer::TlsFiles {
+        pledge_explorer::TlsFiles {
+            cert_file: self.cert_file.clone(),
+            key_file: self.key_file.clone(),
+            client_ca_file: self.client_ca_file.clone(),
+        }
+    }
+}
+
 /// How the gRPC listener is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
@@ -350,16 +362,23 @@ mod tests {
         assert_eq!(Config::default().transport().unwrap(), Transport::Plaintext);
     }
 
-    #[test]
-    fn plaintext_and_tls_together_are_refused() {
-        let config = Config {
-            plaintext: true,
+    /// The default configuration serving TLS (files not read).
+    fn with_tls() -> Config {
+        Config {
             tls: Some(TlsFiles {
                 cert_file: "s.pem".into(),
                 key_file: "k.pem".into(),
                 client_ca_file: None,
             }),
             ..Config::default()
+        }
+    }
+
+    #[test]
+    fn plaintext_and_tls_together_are_refused() {
+        let config = Config {
+            plaintext: true,
+            ..with_tls()
         };
         assert!(config.transport().is_err());
     }
@@ -385,14 +404,7 @@ mod tests {
         Config::default()
             .check_development_ledger_allowed()
             .unwrap();
-        let tls = Config {
-            tls: Some(TlsFiles {
-                cert_file: "s.pem".into(),
-                key_file: "k.pem".into(),
-                client_ca_file: None,
-            }),
-            ..Config::default()
-        };
+        let tls = with_tls();
         let refusal = tls
             .check_development_ledger_allowed()
             .unwrap_err()

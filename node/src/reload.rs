@@ -3,7 +3,8 @@
 //! (`log_filter`) and the request rate limit
 //! (`[limits] requests_per_second_per_connection`). Everything else in the
 //! file (addresses, TLS files, keys, the other limits) takes effect at the
-//! next start; a file that does not parse changes nothing and is logged.
+//! next start; a file that does not parse, or whose `log_filter` does not,
+//! changes nothing and is logged.
 
 use std::path::PathBuf;
 
@@ -60,15 +61,9 @@ impl Reloadable {
             }
         };
         let filter = config.log_filter.as_deref().unwrap_or(DEFAULT_FILTER);
-        match EnvFilter::try_new(filter) {
-            Ok(parsed) => {
-                if let Err(error) = self.log_filter.reload(parsed) {
-                    tracing::warn!(%error, "SIGHUP: the log filter could not be replaced");
-                }
-            }
-            Err(error) => {
-                tracing::warn!(%error, filter, "SIGHUP: log_filter does not parse; the running filter stays");
-            }
+        if let Err(error) = replace_filter(&self.log_filter, filter) {
+            tracing::warn!(%error, "SIGHUP: the configuration was not reloaded; the running settings stay");
+            return;
         }
         let rate = config.limits.requests_per_second_per_connection;
         self.rate_limit.set_per_second(rate);
@@ -107,15 +102,20 @@ pub fn init_tracing(json: bool) -> LogFilter {
 /// At start: the configuration's `log_filter` applies unless RUST_LOG is
 /// set (the environment wins at start; SIGHUP applies the file).
 pub fn apply_configured_filter(handle: &LogFilter, config: &Config) -> anyhow::Result<()> {
-    if std::env::var_os(EnvFilter::DEFAULT_ENV).is_some() {
-        return Ok(());
+    match &config.log_filter {
+        Some(filter) if std::env::var_os(EnvFilter::DEFAULT_ENV).is_none() => {
+            replace_filter(handle, filter)
+        }
+        _ => Ok(()),
     }
-    if let Some(filter) = &config.log_filter {
-        let parsed = EnvFilter::try_new(filter)
-            .map_err(|e| anyhow::anyhow!("log_filter {filter:?} does not parse: {e}"))?;
-        handle
-            .reload(parsed)
-            .map_err(|e| anyhow::anyhow!("cannot set the log filter: {e}"))?;
-    }
-    Ok(())
+}
+
+/// Parses `filter` (RUST_LOG syntax) and makes it the running filter; a
+/// filter that does not parse changes nothing.
+fn replace_filter(handle: &LogFilter, filter: &str) -> anyhow::Result<()> {
+    let parsed = EnvFilter::try_new(filter)
+        .map_err(|e| anyhow::anyhow!("log_filter {filter:?} does not parse: {e}"))?;
+    handle
+        .reload(parsed)
+        .map_err(|e| anyhow::anyhow!("cannot set the log filter: {e}"))
 }

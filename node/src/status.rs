@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use pledge_ledger::envelope::EnvelopeError;
-use pledge_ledger::error::SignatureError;
+use pledge_ledger::error::{DecodeError, SignatureError};
 use pledge_ledger::model::Seq;
 use pledge_ledger::{Rejection, RejectionKind};
 use tonic::{Code, Status};
@@ -62,6 +62,26 @@ fn rejection_parts(rejection: &Rejection) -> (Code, String, &'static str, Vec<(S
 /// An envelope refused before the rules: malformed, or a bad signature.
 pub fn envelope(error: &EnvelopeError) -> Status {
     match error {
+        EnvelopeError::Decode(DecodeError::UnknownField {
+            message,
+            field,
+            path,
+        }) => status(
+            Code::InvalidArgument,
+            error.to_string(),
+            "UNKNOWN_FIELD",
+            vec![
+                ("field".into(), field.to_string()),
+                ("message".into(), message.clone()),
+                ("path".into(), path.clone()),
+            ],
+        ),
+        EnvelopeError::Decode(DecodeError::NotCanonical { offset }) => status(
+            Code::InvalidArgument,
+            error.to_string(),
+            "NOT_CANONICAL",
+            vec![("offset".into(), offset.to_string())],
+        ),
         EnvelopeError::Decode(decode) => status(
             Code::InvalidArgument,
             decode.to_string(),

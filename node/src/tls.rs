@@ -38,12 +38,7 @@ pub const NOT_A_SIGNER: &str = "CONNECTION_NOT_A_SIGNER";
 /// rustls settings as the explorer's, from the one function that builds
 /// them. The handshake runs in `admission.rs`, under its timeout.
 pub fn grpc_acceptor(files: &TlsFiles) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
-    let files = pledge_explorer::TlsFiles {
-        cert_file: files.cert_file.clone(),
-        key_file: files.key_file.clone(),
-        client_ca_file: files.client_ca_file.clone(),
-    };
-    let config = pledge_explorer::tls::server_config(&files, b"h2")?;
+    let config = pledge_explorer::tls::server_config(&files.for_rustls(), b"h2")?;
     Ok(tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config)))
 }
 

@@ -13,7 +13,7 @@
 use std::net::SocketAddr;
 
 use anyhow::Context as _;
-use pledge_explorer::{Explorer, Settings, TlsFiles, channel};
+use pledge_explorer::{Explorer, Settings, channel};
 use tokio::net::TcpListener;
 
 use crate::config::Config;
@@ -58,11 +58,7 @@ pub async fn bind(config: &Config, development: bool) -> anyhow::Result<Option<W
              {address}: give TLS settings, or --plaintext to accept unencrypted connections"
         );
     }
-    let tls = config.tls.as_ref().map(|files| TlsFiles {
-        cert_file: files.cert_file.clone(),
-        key_file: files.key_file.clone(),
-        client_ca_file: files.client_ca_file.clone(),
-    });
+    let tls = config.tls.as_ref().map(crate::config::TlsFiles::for_rustls);
     let explorer = Explorer::new(Settings {
         tls,
         ..Settings::default()

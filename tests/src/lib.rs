@@ -195,6 +195,25 @@ impl Node {
         None
     }
 
+    /// The metrics page of a node started with `--metrics-listen`, as
+    /// received (status line, headers, Prometheus text).
+    pub fn metrics(&self) -> String {
+        use std::io::{Read, Write};
+        let url = self
+            .announced("metrics")
+            .expect("metrics address announced");
+        let address = url
+            .trim_start_matches("http://")
+            .trim_end_matches("/metrics");
+        let mut socket = std::net::TcpStream::connect(address).unwrap();
+        socket
+            .write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+            .unwrap();
+        let mut text = String::new();
+        socket.read_to_string(&mut text).unwrap();
+        text
+    }
+
     /// The node's log so far (stderr).
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.data_dir.join("node.log")).unwrap_or_default()
@@ -286,8 +305,9 @@ impl Drop for WitnessProcess {
 }
 
 /// Runs `pledge-node` with exactly `args`, expecting it to refuse to start:
-/// its output once it exited. Panics if it is still running after 30 s.
-pub fn refused_start(args: &[&str]) -> Output {
+/// its stderr once it exited. Panics if it started (exit status 0) or is
+/// still running after 30 s.
+pub fn refused_start(args: &[&str]) -> String {
     let mut child = Command::new(binary("pledge-node"))
         .args(args)
         .stdout(Stdio::piped())
@@ -295,7 +315,13 @@ pub fn refused_start(args: &[&str]) -> Output {
         .spawn()
         .unwrap();
     wait_with_timeout(&mut child, Duration::from_secs(30));
-    child.wait_with_output().unwrap()
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        !output.status.success(),
+        "pledge-node {args:?} started: {stderr}"
+    );
+    stderr
 }
 
 /// Runs `pledgectl` with `args`.

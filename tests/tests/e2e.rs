@@ -13,7 +13,7 @@ mod e2e {
     mod explorer;
     mod faults;
     mod frauds;
-    pub mod hostile;
+    mod hostile;
     mod lifecycle;
     mod limits;
     pub mod proofs;

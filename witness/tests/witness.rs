@@ -77,6 +77,11 @@ impl Log {
     }
 
     fn request(&self, old_size: u64) -> String {
+        self.request_signed_by(old_size, &node_key())
+    }
+
+    /// The add-checkpoint request for the log's checkpoint signed by `key`.
+    fn request_signed_by(&self, old_size: u64, key: &SigningKey) -> String {
         let size = self.tree.size();
         let proof = if old_size == 0 || old_size == size {
             Vec::new()
@@ -86,7 +91,7 @@ impl Log {
         AddCheckpoint {
             old_size,
             proof,
-            checkpoint: self.checkpoint(&node_key()).to_text(),
+            checkpoint: self.checkpoint(key).to_text(),
         }
         .to_body()
     }
@@ -150,6 +155,44 @@ fn a_growing_log_is_cosigned_and_the_cosignature_verifies() {
     ))
     .unwrap();
     assert_eq!(policy.check(&note).unwrap().names(), [identity().name]);
+}
+
+/// A registry of several nodes: each member signs its own checkpoints, and
+/// the witness, given every member's key, follows them as one log.
+#[test]
+fn checkpoints_signed_by_different_members_are_cosigned_as_one_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let (member_a, member_b, stranger) = (
+        node_key(),
+        SigningKey::from_bytes(&[101; 32]),
+        SigningKey::from_bytes(&[102; 32]),
+    );
+    let members: Logs = BTreeMap::from([(
+        ORIGIN.to_owned(),
+        vec![crypto::public_key(&member_a), crypto::public_key(&member_b)],
+    )]);
+    let store = WitnessStore::open(dir.path(), &members).unwrap();
+    let witness =
+        WitnessService::new("witness.bank-a.example", witness_key(), members, store).unwrap();
+    let mut log = Log::new(1, 5);
+    assert_status(
+        &witness.add_checkpoint(&log.request_signed_by(0, &member_a), NOW_MS),
+        200,
+    );
+    log.grow(9);
+    assert_status(
+        &witness.add_checkpoint(&log.request_signed_by(5, &member_b), NOW_MS),
+        200,
+    );
+    log.grow(12);
+    assert_status(
+        &witness.add_checkpoint(&log.request_signed_by(9, &stranger), NOW_MS),
+        403,
+    );
+    assert_status(
+        &witness.add_checkpoint(&log.request_signed_by(9, &member_a), NOW_MS),
+        200,
+    );
 }
 
 #[test]

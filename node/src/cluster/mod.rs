@@ -65,9 +65,8 @@ use config::ClusterConfig;
 
 /// Snapshots larger than this are refused from another member.
 const MAX_SNAPSHOT_BYTES: u64 = 1 << 34;
-/// How long the leader tries to confirm its leadership for another
-/// member's read index (the asking member gives up sooner, at its own read
-/// wait).
+/// The longest the leader tries to confirm its leadership for another
+/// member's read index (the asking member says how long it waits).
 const READ_INDEX_BOUND: Duration = Duration::from_secs(10);
 
 /// A started member: what the node serves from.
@@ -302,8 +301,9 @@ impl Member for ForwardTarget {
         })
     }
 
-    fn read_index(&self) -> ReadIndexAnswer<'_> {
-        Box::pin(self.cluster.own_read_index(READ_INDEX_BOUND))
+    fn read_index(&self, within: Option<Duration>) -> ReadIndexAnswer<'_> {
+        let within = within.map_or(READ_INDEX_BOUND, |asked| asked.min(READ_INDEX_BOUND));
+        Box::pin(self.cluster.own_read_index(within))
     }
 }
 

@@ -98,7 +98,14 @@ impl ClusterHandle {
         within: Duration,
     ) -> Result<Option<u64>, Status> {
         let mut client = self.peer(leader)?;
-        let asked = tokio::time::timeout(within, client.read_index(cpb::ReadIndexRequest {})).await;
+        // The leader gets three quarters of the wait, so that its own
+        // refusal (NO_QUORUM when cut off) arrives before this member gives up.
+        let request = cpb::ReadIndexRequest {
+            wait_ms: u32::try_from(within.as_millis() * 3 / 4)
+                .unwrap_or(u32::MAX)
+                .max(1),
+        };
+        let asked = tokio::time::timeout(within, client.read_index(request)).await;
         let refusal = match asked {
             Ok(Ok(answer)) => return Ok(answer.into_inner().read_log_id.map(|l| l.index)),
             Ok(Err(refusal)) => refusal,

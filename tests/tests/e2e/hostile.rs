@@ -138,6 +138,24 @@ async fn malformed_truncated_and_oversized_requests() {
         Some("MALFORMED"),
     )
     .await;
+    // A signed transaction with a field this node does not know: field 99,
+    // a varint (key 99 << 3 = 0x318, written 0x98 0x06).
+    let mut unknown_field = tx(ops::release_pledge("P")).encode_to_vec();
+    unknown_field.extend([0x98, 0x06, 0x01]);
+    let unknown_field = pledge_ledger::envelope::EnvelopeBuilder::from_bytes(unknown_field)
+        .sign("bank-a", &node.signer("bank-a").key)
+        .build();
+    refused_with(
+        &client,
+        &unknown_field,
+        Code::InvalidArgument,
+        Some("UNKNOWN_FIELD"),
+    )
+    .await;
+    let error = client.submit(&unknown_field).await.unwrap_err();
+    let info = error.refusal().and_then(|r| r.info.clone()).unwrap();
+    assert_eq!(info.metadata["field"], "99", "{error}");
+    assert_eq!(info.metadata["path"], "99", "{error}");
     assert_eq!(client.head().await.unwrap(), before);
 }
 
@@ -357,21 +375,6 @@ async fn garbage_and_http1_on_the_grpc_port_leave_the_node_serving() {
     );
 }
 
-/// The metrics page of a node started with `--metrics-listen`.
-pub fn metrics_text_of(node: &Node) -> String {
-    let url = node.announced("metrics").expect("metrics announced");
-    let address = url
-        .trim_start_matches("http://")
-        .trim_end_matches("/metrics");
-    let mut socket = std::net::TcpStream::connect(address).unwrap();
-    socket
-        .write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
-        .unwrap();
-    let mut text = String::new();
-    socket.read_to_string(&mut text).unwrap();
-    text
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn refusals_anyone_can_provoke_are_counted_not_logged() {
     let dir = tempfile::tempdir().unwrap();
@@ -396,7 +399,7 @@ async fn refusals_anyone_can_provoke_are_counted_not_logged() {
     let mismatch = signed(&node, split, &["wh-1", "trader-a"]);
     client.submit(&mismatch).await.unwrap_err();
 
-    let metrics = metrics_text_of(&node);
+    let metrics = node.metrics();
     assert!(
         metrics.contains(&format!(
             "pledge_refusals_total{{reason=\"UNKNOWN_SIGNER\"}} {FLOOD}"

@@ -140,7 +140,7 @@ async fn idle_and_slow_connections_are_capped_and_closed_while_others_are_served
         let mut stream = connect_from(&node, "127.0.0.2").await.unwrap();
         assert!(!closed_within(&mut stream, Duration::from_millis(100)).await);
     }
-    let metrics = super::hostile::metrics_text_of(&node);
+    let metrics = node.metrics();
     assert!(
         metrics
             .contains("pledge_connections_refused_total{why=\"max_connections_per_address\"} 10"),

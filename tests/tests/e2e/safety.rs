@@ -6,14 +6,6 @@ use std::path::Path;
 
 use pledge_tests::{Node, refused_start};
 
-/// Starts `pledge-node` with `args`, expecting a refusal; its stderr.
-fn refusal(args: &[&str]) -> String {
-    let output = refused_start(args);
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(!output.status.success(), "started: {stderr}");
-    stderr
-}
-
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
@@ -23,7 +15,7 @@ fn a_network_node_without_a_genesis_creates_no_development_ledger() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("node");
     let data = data.to_str().unwrap();
-    let stderr = refusal(&["--data-dir", data, "--listen", "0.0.0.0:0", "--plaintext"]);
+    let stderr = refused_start(&["--data-dir", data, "--listen", "0.0.0.0:0", "--plaintext"]);
     assert!(
         stderr.contains("refusing to create a development ledger"),
         "{stderr}"
@@ -75,7 +67,7 @@ fn a_node_key_others_may_read_is_refused_with_the_fix() {
         "--listen",
         "127.0.0.1:0",
     ];
-    let stderr = refusal(&args);
+    let stderr = refused_start(&args);
     assert!(stderr.contains("has mode 644"), "{stderr}");
     assert!(
         stderr.contains(&format!("chmod 600 {}", key.display())),
@@ -89,7 +81,7 @@ fn a_node_key_others_may_read_is_refused_with_the_fix() {
 fn metrics_on_a_network_address_must_be_asked_for() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("node");
-    let stderr = refusal(&[
+    let stderr = refused_start(&[
         "--data-dir",
         data.to_str().unwrap(),
         "--listen",

@@ -113,25 +113,7 @@ async fn metrics_count_entries_groups_and_refusals() {
     pledge(&node, &client, "PL-B", "WR-1", "trader-a", "bank-b")
         .await
         .unwrap_err();
-    let url = node
-        .announced("metrics")
-        .expect("metrics address announced");
-    let address = url
-        .trim_start_matches("http://")
-        .trim_end_matches("/metrics")
-        .to_owned();
-    let text = tokio::task::spawn_blocking(move || {
-        use std::io::{Read, Write};
-        let mut socket = std::net::TcpStream::connect(address).unwrap();
-        socket
-            .write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n")
-            .unwrap();
-        let mut text = String::new();
-        socket.read_to_string(&mut text).unwrap();
-        text
-    })
-    .await
-    .unwrap();
+    let text = node.metrics();
     assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
     assert!(text.contains("pledge_entries_total 3"), "{text}"); // certify, issue, pledge
     assert!(

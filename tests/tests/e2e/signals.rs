@@ -57,11 +57,12 @@ async fn sigterm_with_a_following_stream_open_stops_within_the_bound() {
     let ended = tokio::time::timeout(Duration::from_secs(5), entries.next())
         .await
         .expect("the stream ended");
-    if let Some(Err(error)) = ended {
-        let (code, reason, _) = refusal(&error);
-        assert_eq!(code, Code::Unavailable);
-        assert_eq!(reason, "SHUTTING_DOWN");
-    }
+    let Some(Err(error)) = ended else {
+        panic!("the following stream ended without saying why: {ended:?}");
+    };
+    let (code, reason, _) = refusal(&error);
+    assert_eq!(code, Code::Unavailable);
+    assert_eq!(reason, "SHUTTING_DOWN");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -115,4 +116,17 @@ async fn sighup_reloads_the_log_filter_and_rate_limit_and_the_node_serves_on() {
     wait_for_log(&node, "SIGHUP: the configuration was not reloaded");
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     client.head().await.unwrap();
+
+    // Nor does a filter that does not parse: the rate stays one a second.
+    std::fs::write(
+        &config,
+        "log_filter = \"pledge_node=loudest\"\n[limits]\nrequests_per_second_per_connection = 0\n",
+    )
+    .unwrap();
+    signal(&node, "HUP");
+    wait_for_log(&node, "does not parse");
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    client.head().await.unwrap();
+    let error = client.head().await.unwrap_err();
+    assert_eq!(refusal(&error).0, Code::ResourceExhausted);
 }

@@ -12,7 +12,9 @@
 //!                            leaf included at size−1)
 //!     state        each lineage receipt's and the tank's leaf preimage ── map proof
 //!                  of presence under the checkpoint's state-root
-//!   then the receipt's lifecycle is folded from entries[] ─▶ BundleVerdict;
+//!   then entries[] are applied, in order, with the ledger's own rules
+//!   (rules::apply) to a partial state seeded from the tank's leaf
+//!   (lineage.rs) ─▶ BundleVerdict;
 //!   the head entry, if it changes the receipt's lineage, must be among entries[];
 //!   each lineage receipt's committed history length and latest entry must
 //!   match the entries given, and the fold must end in the committed state
@@ -27,7 +29,9 @@
 //! entry left out (the latest transfer, an earlier pledge and its release)
 //! is therefore refused, not shown as a shorter history.
 
-use std::collections::{BTreeMap, BTreeSet};
+mod lineage;
+
+use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -38,15 +42,19 @@ use crate::checkpoint::{
 use crate::cosigning::{Cosigners, Trust, TrustError};
 use crate::crypto::{self, Digest, PublicKey};
 use crate::entry::Entry;
-use crate::envelope::EnvelopeError;
+use crate::envelope::{EnvelopeError, VerifiedEnvelope};
 use crate::error::DecodeError;
 use crate::merkle::{self, Hash, MerkleError, ProofError};
-use crate::model::{CertificateRef, EnforcementGrounds, PledgeStatus, ReceiptStatus, Seq};
+use crate::model::{
+    CertificateRef, CustodyChange, PhysicalTankId, PledgeStatus, ReceiptStatus, Seq,
+};
+use crate::rules::EntryContext;
 use crate::statemap::leaf::{self, LeafError, LeafFields};
 use crate::statemap::{self, Kind, MapHash, MapProof, MapProofError, map_key};
 use crate::store::StoreError;
-use crate::tx::{Operation, StockCertification};
 use crate::view::LedgerRead;
+
+use lineage::{Applied, Lineage, TankSeed};
 
 /// The bundle format version this code writes and reads (2: the state
 /// map proofs; version 1 bundles prove no completeness and are refused).
@@ -267,7 +275,7 @@ impl Bundle {
 
     /// Verifies the bundle against what the verifier trusts (the node keys
     /// and the witness policy, obtained out of band, never from the bundle)
-    /// and folds the receipt's lifecycle.
+    /// and applies the receipt's lineage with the ledger's rules.
     pub fn verify(&self, trust: &Trust) -> Result<BundleVerdict, BundleError> {
         if self.version != BUNDLE_VERSION {
             return Err(BundleError::UnsupportedVersion {
@@ -296,7 +304,10 @@ impl Bundle {
                 seq: pair[1].seq,
             });
         }
-        let mut fold = Fold::new(&self.receipt_id);
+        let committed = CommittedState::open(&self.state, &cp.state_root)?;
+        let first = self.entries.first().map_or(0, |e| e.seq);
+        let mut lineage = Lineage::new(&self.ledger_id, committed.tank.clone(), first);
+        let mut applied = Vec::with_capacity(self.entries.len());
         let mut seen_head = false;
         for item in &self.entries {
             let (entry, proof) = open_entry(item, sealers)?;
@@ -318,37 +329,30 @@ impl Bundle {
                 seq: entry.seq,
                 source,
             })?;
-            let verified =
-                entry
-                    .envelope
-                    .verify()
-                    .map_err(|source| BundleError::BadSignatures {
-                        seq: entry.seq,
-                        source,
-                    })?;
+            let verified = verify_parties(&entry)?;
             if verified.tx.ledger_id != self.ledger_id {
                 return Err(BundleError::WrongLedger {
                     seq: entry.seq,
                     found: verified.tx.ledger_id,
                 });
             }
-            let signers: BTreeSet<&str> = verified.signers().collect();
-            fold.apply(entry.seq, &signers, &verified.tx.operation)?;
+            applied.push(lineage.apply(&verified, context_of(&entry))?);
         }
-        let committed = CommittedState::open(&self.state, &cp.state_root)?;
         if !seen_head {
-            let verified = last
-                .envelope
-                .verify()
-                .map_err(|source| BundleError::BadSignatures {
-                    seq: last.seq,
-                    source,
-                })?;
-            if fold.would_change_lineage(&verified.tx.operation) {
+            let verified = verify_parties(&last)?;
+            let ids = lineage_ids(&lineage, &self.receipt_id);
+            if lineage.would_change(&verified, context_of(&last), &ids) {
                 return Err(BundleError::HeadEntryLeftOut { seq: last.seq });
             }
         }
-        let verdict = fold.finish(cp, cosigned.cosigners, cosigned.witnessed)?;
+        let verdict = finish(
+            &lineage,
+            &applied,
+            &self.receipt_id,
+            cp,
+            cosigned.cosigners,
+            cosigned.witnessed,
+        )?;
         committed.check(verdict)
     }
 
@@ -456,7 +460,7 @@ fn state_leaf<S: LedgerRead>(
 struct CommittedState {
     state_root: MapHash,
     receipts: Vec<CommittedReceipt>,
-    tank_id: String,
+    tank: TankSeed,
     tank_shortfall_since: Option<Seq>,
 }
 
@@ -520,7 +524,7 @@ impl CommittedState {
         Ok(CommittedState {
             state_root: *state_root,
             receipts,
-            tank_id: tank.required_text(1).map_err(BundleError::BadState)?,
+            tank: tank_seed(&tank).map_err(BundleError::BadState)?,
             tank_shortfall_since: tank.int(18).map_err(BundleError::BadState)?,
         })
     }
@@ -618,7 +622,7 @@ impl CommittedState {
                 format!("{:?}", target.pledgee),
                 format!("{:?}", fold_pledge.map(|p| &p.pledgee)),
             ),
-            ("tank", target.tank_id.clone(), self.tank_id.clone()),
+            ("tank", target.tank_id.clone(), self.tank.id.clone()),
         ];
         if let Some((field, committed, entries)) = pairs.into_iter().find(|(_, a, b)| a != b) {
             return Err(mismatch(field, committed, entries));
@@ -626,10 +630,55 @@ impl CommittedState {
         verdict.state_root = self.state_root;
         verdict.latest_entry = target.updated_at;
         verdict.history_len = target.history_len;
-        verdict.tank_id = self.tank_id;
+        verdict.tank_id = self.tank.id;
         verdict.tank_shortfall_since = self.tank_shortfall_since;
         Ok(verdict)
     }
+}
+
+/// The tank as its leaf describes it (docs/FORMAT.md §7.9 numbers the
+/// fields): what the partial state of lineage.rs starts from.
+fn tank_seed(f: &LeafFields) -> Result<TankSeed, LeafError> {
+    let froms = f.texts(19)?;
+    let ats: Vec<Seq> = f
+        .all(20)
+        .iter()
+        .map(|v| <[u8; 8]>::try_from(v.as_slice()).map(u64::from_be_bytes))
+        .collect::<Result<_, _>>()
+        .map_err(|_| LeafError::BadField { number: 20 })?;
+    if froms.len() != ats.len() {
+        return Err(LeafError::BadField { number: 20 });
+    }
+    let warehouse_id = f.required_text(2)?;
+    // Each change's successor is the next change's revoked warehouse; the
+    // last one's is the custodian now.
+    let successors = froms.iter().skip(1).chain(std::iter::once(&warehouse_id));
+    let custody = froms
+        .iter()
+        .zip(successors)
+        .zip(ats)
+        .map(|((from, to), at)| CustodyChange {
+            from: from.clone(),
+            to: to.clone(),
+            at,
+        })
+        .collect();
+    Ok(TankSeed {
+        id: f.required_text(1)?,
+        warehouse_id,
+        capacity_kg: f.required_int(3)?,
+        product: f.required_text(4)?,
+        registered_at: f.required_int(7)?,
+        physical_id: PhysicalTankId {
+            facility_code: f.required_text(9)?,
+            tank_number: f.required_text(10)?,
+        },
+        calibration: CertificateRef {
+            inspector: f.required_text(11)?,
+            number: f.required_text(12)?,
+        },
+        custody,
+    })
 }
 
 fn mismatch(field: &'static str, committed: String, entries: String) -> BundleError {
@@ -1018,622 +1067,135 @@ pub enum BundleError {
     },
 }
 
-/// A certification seen in the bundle: the first holder of the receipt
-/// issued against it.
-#[derive(Debug)]
-struct CertSeen {
-    seq: Seq,
-    tank_id: String,
-    warehouse: String,
-    depositor: String,
-    quantity_kg: u64,
-    used: bool,
-}
-
-#[derive(Debug)]
-struct ReceiptFold {
-    tank_id: String,
-    warehouse: String,
-    holder: String,
-    quantity_kg: u64,
-    status: ReceiptStatus,
-    /// The regulator whose freeze is in force.
-    frozen_by: Option<String>,
-    /// The entry of the freeze in force.
-    frozen_since: Option<Seq>,
-    parent: Option<String>,
-}
-
-#[derive(Debug)]
-struct PledgeFold {
-    receipt_id: String,
-    record: PledgeRecord,
-}
-
-/// The receipt's lifecycle, folded from the bundle's entries with the
-/// lifecycle rules of `rules/` that the entries themselves can show.
-#[derive(Debug)]
-struct Fold<'a> {
-    target: &'a str,
-    certificates: BTreeMap<CertificateRef, CertSeen>,
-    receipts: BTreeMap<String, ReceiptFold>,
-    pledges: BTreeMap<String, PledgeFold>,
-    /// Per entry: the receipt it changed (checked against the lineage).
-    touched: Vec<(Seq, &'static str, String)>,
-    seqs: Vec<Seq>,
-}
-
-impl<'a> Fold<'a> {
-    fn new(target: &'a str) -> Self {
-        Fold {
-            target,
-            certificates: BTreeMap::new(),
-            receipts: BTreeMap::new(),
-            pledges: BTreeMap::new(),
-            touched: Vec::new(),
-            seqs: Vec::new(),
-        }
+/// The entry's position and time, as the rules take them.
+fn context_of(entry: &Entry) -> EntryContext {
+    EntryContext {
+        seq: entry.seq,
+        time_ms: entry.time_ms,
     }
+}
 
-    fn apply(
-        &mut self,
-        seq: Seq,
-        signers: &BTreeSet<&str>,
-        op: &Operation,
-    ) -> Result<(), BundleError> {
-        self.seqs.push(seq);
-        let name = op.name();
-        let incoherent = |reason: String| BundleError::Incoherent { seq, reason };
-        match op {
-            Operation::CertifyStock(c) => {
-                let warehouse = certifying_warehouse(seq, signers, c)?;
-                if !self.receipts.is_empty() || self.certificates.contains_key(&c.certificate) {
-                    return Err(BundleError::NotAboutReceipt {
-                        seq,
-                        operation: name,
-                    });
-                }
-                self.certificates.insert(
-                    c.certificate.clone(),
-                    CertSeen {
-                        seq,
-                        tank_id: c.tank_id.clone(),
-                        warehouse,
-                        depositor: c.depositor_id.clone(),
-                        quantity_kg: c.quantity_kg,
-                        used: false,
-                    },
-                );
-            }
-            Operation::AppointCustodian {
-                tank_id,
-                warehouse_id,
-                ..
-            } => self.change_custodian(seq, name, tank_id, warehouse_id)?,
-            Operation::RevokeParticipant {
-                participant_id,
-                successor_id: Some(successor),
-                ..
-            } => self.succeed_bank(seq, name, participant_id, successor)?,
-            Operation::IssueReceipt(terms) => {
-                let Some(cert) = self.certificates.get_mut(&terms.certificate) else {
-                    return Err(incoherent(format!(
-                        "issue of {} without the certification of {} in the bundle",
-                        terms.receipt_id, terms.certificate
-                    )));
-                };
-                if cert.used || cert.tank_id != terms.tank_id {
-                    return Err(incoherent(format!(
-                        "{} does not back receipt {}",
-                        terms.certificate, terms.receipt_id
-                    )));
-                }
-                if terms.quantity_kg > cert.quantity_kg {
-                    return Err(incoherent(format!(
-                        "receipt {} exceeds its certificate",
-                        terms.receipt_id
-                    )));
-                }
-                expect_signers(seq, signers, &[&cert.warehouse])?;
-                cert.used = true;
-                self.receipts.insert(
-                    terms.receipt_id.clone(),
-                    ReceiptFold {
-                        tank_id: terms.tank_id.clone(),
-                        warehouse: cert.warehouse.clone(),
-                        holder: cert.depositor.clone(),
-                        quantity_kg: terms.quantity_kg,
-                        status: ReceiptStatus::Active,
-                        frozen_by: None,
-                        frozen_since: None,
-                        parent: None,
-                    },
-                );
-                self.touched.push((seq, name, terms.receipt_id.clone()));
-            }
-            Operation::TransferReceipt {
-                receipt_id,
-                new_holder_id,
-            } => {
-                let receipt = self.changeable(seq, name, receipt_id)?;
-                expect_signers(seq, signers, &[&receipt.holder, &receipt.warehouse])?;
-                if receipt.holder == *new_holder_id {
-                    return Err(incoherent(format!("{new_holder_id} already holds it")));
-                }
-                receipt.holder = new_holder_id.clone();
-                self.touched.push((seq, name, receipt_id.clone()));
-            }
-            Operation::SplitReceipt { receipt_id, parts } => {
-                let receipt = self.changeable(seq, name, receipt_id)?;
-                expect_signers(seq, signers, &[&receipt.holder, &receipt.warehouse])?;
-                let total = parts
-                    .iter()
-                    .try_fold(0u64, |sum, (_, kg)| sum.checked_add(*kg));
-                if total != Some(receipt.quantity_kg) {
-                    return Err(incoherent("the parts do not add up to the receipt".into()));
-                }
-                receipt.status = ReceiptStatus::Split {
-                    at: seq,
-                    parts: parts.iter().map(|(id, _)| id.clone()).collect(),
-                };
-                let (warehouse, holder) = (receipt.warehouse.clone(), receipt.holder.clone());
-                let tank_id = receipt.tank_id.clone();
-                for (part_id, kg) in parts {
-                    if self.receipts.contains_key(part_id) {
-                        return Err(incoherent(format!("part {part_id} already exists")));
-                    }
-                    self.receipts.insert(
-                        part_id.clone(),
-                        ReceiptFold {
-                            tank_id: tank_id.clone(),
-                            warehouse: warehouse.clone(),
-                            holder: holder.clone(),
-                            quantity_kg: *kg,
-                            status: ReceiptStatus::Active,
-                            frozen_by: None,
-                            frozen_since: None,
-                            parent: Some(receipt_id.clone()),
-                        },
-                    );
-                }
-                self.touched.push((seq, name, receipt_id.clone()));
-            }
-            Operation::CancelReceipt { receipt_id, .. } => {
-                let receipt = self.changeable(seq, name, receipt_id)?;
-                expect_signers(seq, signers, &[&receipt.holder, &receipt.warehouse])?;
-                receipt.status = ReceiptStatus::Cancelled { at: seq };
-                self.touched.push((seq, name, receipt_id.clone()));
-            }
-            Operation::RegisterPledge(terms) => {
-                if self.pledges.contains_key(&terms.pledge_id) {
-                    return Err(incoherent(format!(
-                        "pledge {} is registered twice",
-                        terms.pledge_id
-                    )));
-                }
-                let receipt = self.changeable(seq, name, &terms.receipt_id)?;
-                expect_signers(seq, signers, &[&receipt.holder, &terms.pledgee_id])?;
-                receipt.status = ReceiptStatus::Pledged {
-                    pledge_id: terms.pledge_id.clone(),
-                };
-                self.pledges.insert(
-                    terms.pledge_id.clone(),
-                    PledgeFold {
-                        receipt_id: terms.receipt_id.clone(),
-                        record: PledgeRecord {
-                            seq,
-                            pledge_id: terms.pledge_id.clone(),
-                            receipt_id: terms.receipt_id.clone(),
-                            pledgee: terms.pledgee_id.clone(),
-                            status: PledgeStatus::Active,
-                        },
-                    },
-                );
-                self.touched.push((seq, name, terms.receipt_id.clone()));
-            }
-            Operation::ReleasePledge { pledge_id } => {
-                self.end_pledge(seq, name, signers, pledge_id, None)?;
-            }
-            Operation::EnforcePledge {
-                pledge_id,
-                transferee_id,
-                grounds,
-            } => {
-                self.end_pledge(
-                    seq,
-                    name,
-                    signers,
-                    pledge_id,
-                    Some((transferee_id.as_deref(), grounds)),
-                )?;
-            }
-            Operation::FreezeReceipt { receipt_id, .. } => {
-                let regulator = sole_signer(seq, signers)?;
-                let receipt = self.tracked(seq, name, receipt_id)?;
-                if receipt.frozen_by.is_some() || !receipt.status.is_live() {
-                    return Err(incoherent(format!(
-                        "receipt {receipt_id} is already frozen or not live"
-                    )));
-                }
-                receipt.frozen_by = Some(regulator);
-                receipt.frozen_since = Some(seq);
-                self.touched.push((seq, name, receipt_id.clone()));
-            }
-            Operation::UnfreezeReceipt { receipt_id, .. } => {
-                let receipt = self.tracked(seq, name, receipt_id)?;
-                let Some(freezer) = receipt.frozen_by.take() else {
-                    return Err(incoherent(format!("receipt {receipt_id} is not frozen")));
-                };
-                // The freezer alone, or a quorum (whose membership the
-                // bundle cannot show: the replay checks it).
-                if signers.is_empty() || (signers.len() == 1 && !signers.contains(freezer.as_str()))
-                {
-                    return Err(incoherent(format!(
-                        "the freeze of `{freezer}` lifted by {signers:?}"
-                    )));
-                }
-                receipt.frozen_since = None;
-                self.touched.push((seq, name, receipt_id.clone()));
-            }
-            Operation::Genesis { .. }
-            | Operation::AdmitParticipant(_)
-            | Operation::RotateKey { .. }
-            | Operation::RecoverKey { .. }
-            | Operation::RevokeParticipant { .. }
-            | Operation::ChangeMembership { .. }
-            | Operation::RegisterTank(_)
-            | Operation::RegaugeTank { .. } => {
-                return Err(BundleError::NotAboutReceipt {
-                    seq,
-                    operation: name,
-                });
-            }
-        }
-        Ok(())
-    }
-
-    fn tracked(
-        &mut self,
-        seq: Seq,
-        operation: &'static str,
-        receipt_id: &str,
-    ) -> Result<&mut ReceiptFold, BundleError> {
-        self.receipts
-            .get_mut(receipt_id)
-            .ok_or(BundleError::NotAboutReceipt { seq, operation })
-    }
-
-    /// A tracked receipt that may change: live, not pledged, not frozen.
-    fn changeable(
-        &mut self,
-        seq: Seq,
-        operation: &'static str,
-        receipt_id: &str,
-    ) -> Result<&mut ReceiptFold, BundleError> {
-        let receipt = self.tracked(seq, operation, receipt_id)?;
-        let reason = match (&receipt.status, receipt.frozen_by.is_some()) {
-            (_, true) => "it is frozen".to_owned(),
-            (ReceiptStatus::Active, false) => return Ok(receipt),
-            (ReceiptStatus::Pledged { pledge_id }, false) => {
-                format!("it is under pledge {pledge_id}")
-            }
-            (status, false) => format!("it is {}", status.name()),
-        };
-        Err(BundleError::Incoherent {
-            seq,
-            reason: format!("{operation} of receipt {receipt_id} while {reason}"),
+/// The entry's party signatures, checked, with its transaction.
+fn verify_parties(entry: &Entry) -> Result<VerifiedEnvelope, BundleError> {
+    entry
+        .envelope
+        .clone()
+        .verify()
+        .map_err(|source| BundleError::BadSignatures {
+            seq: entry.seq,
+            source,
         })
-    }
-
-    /// A custodian appointment: the tank's certificates and live receipts
-    /// in the bundle pass to the successor.
-    fn change_custodian(
-        &mut self,
-        seq: Seq,
-        operation: &'static str,
-        tank_id: &str,
-        successor: &str,
-    ) -> Result<(), BundleError> {
-        let mut changed = false;
-        for cert in self.certificates.values_mut() {
-            if cert.tank_id == tank_id && !cert.used {
-                cert.warehouse = successor.to_owned();
-                changed = true;
-            }
-        }
-        for (id, receipt) in &mut self.receipts {
-            if receipt.tank_id == tank_id && receipt.status.is_live() {
-                receipt.warehouse = successor.to_owned();
-                self.touched.push((seq, operation, id.clone()));
-                changed = true;
-            }
-        }
-        changed_something(changed, seq, operation)
-    }
-
-    /// A bank's revocation naming a successor: its pledges in force pass to
-    /// the successor.
-    fn succeed_bank(
-        &mut self,
-        seq: Seq,
-        operation: &'static str,
-        revoked: &str,
-        successor: &str,
-    ) -> Result<(), BundleError> {
-        let mut changed = false;
-        for pledge in self.pledges.values_mut() {
-            if pledge.record.status == PledgeStatus::Active && pledge.record.pledgee == revoked {
-                pledge.record.pledgee = successor.to_owned();
-                self.touched
-                    .push((seq, operation, pledge.receipt_id.clone()));
-                changed = true;
-            }
-        }
-        changed_something(changed, seq, operation)
-    }
-
-    fn end_pledge(
-        &mut self,
-        seq: Seq,
-        operation: &'static str,
-        signers: &BTreeSet<&str>,
-        pledge_id: &str,
-        enforced: Option<(Option<&str>, &EnforcementGrounds)>,
-    ) -> Result<(), BundleError> {
-        let Some(pledge) = self.pledges.get_mut(pledge_id) else {
-            return Err(BundleError::UnknownPledge {
-                seq,
-                pledge_id: pledge_id.to_owned(),
-            });
-        };
-        let incoherent = |reason: String| BundleError::Incoherent { seq, reason };
-        if pledge.record.status != PledgeStatus::Active {
-            return Err(incoherent(format!(
-                "pledge {pledge_id} is already {}",
-                pledge.record.status.name()
-            )));
-        }
-        let receipt_id = pledge.receipt_id.clone();
-        let Some(receipt) = self.receipts.get_mut(&receipt_id) else {
-            return Err(BundleError::NotAboutReceipt { seq, operation });
-        };
-        let pledgee = pledge.record.pledgee.as_str();
-        match enforced {
-            None | Some((_, EnforcementGrounds::Maturity)) => {
-                expect_signers(seq, signers, &[pledgee])?;
-            }
-            Some((_, EnforcementGrounds::HolderConsent)) => {
-                expect_signers(seq, signers, &[pledgee, &receipt.holder])?;
-            }
-            // The co-signer must be a regulator: the replay checks the role.
-            Some((_, EnforcementGrounds::Order { .. })) => {
-                if signers.len() != 2 || !signers.contains(pledgee) {
-                    return Err(incoherent(format!(
-                        "an enforcement on an order is signed by {signers:?}, not by `{pledgee}` and a regulator"
-                    )));
-                }
-            }
-        }
-        let pledged_here =
-            matches!(&receipt.status, ReceiptStatus::Pledged { pledge_id: p } if p == pledge_id);
-        if !pledged_here || receipt.frozen_by.is_some() {
-            return Err(incoherent(format!(
-                "receipt {receipt_id} is frozen or not under pledge {pledge_id}"
-            )));
-        }
-        receipt.status = ReceiptStatus::Active;
-        pledge.record.status = match enforced {
-            None => PledgeStatus::Released { at: seq },
-            Some((transferee, grounds)) => {
-                let transferee_id = transferee.unwrap_or(&pledge.record.pledgee).to_owned();
-                receipt.holder = transferee_id.clone();
-                PledgeStatus::Enforced {
-                    at: seq,
-                    transferee_id,
-                    grounds: grounds.clone(),
-                }
-            }
-        };
-        self.touched.push((seq, operation, receipt_id));
-        Ok(())
-    }
-
-    /// Whether `operation` (the checkpoint's head, left out of the bundle)
-    /// would change the receipt or a receipt of its lineage: it names one
-    /// of them, a pledge registered on one of them, their tank (a custodian
-    /// appointment) or the bank of a pledge in force on them (a succession).
-    fn would_change_lineage(&self, operation: &Operation) -> bool {
-        let lineage = self.lineage();
-        let touches = |id: &str| lineage.iter().any(|l| l == id);
-        match operation {
-            Operation::IssueReceipt(terms) => touches(&terms.receipt_id),
-            Operation::TransferReceipt { receipt_id, .. }
-            | Operation::SplitReceipt { receipt_id, .. }
-            | Operation::CancelReceipt { receipt_id, .. }
-            | Operation::FreezeReceipt { receipt_id, .. }
-            | Operation::UnfreezeReceipt { receipt_id, .. } => touches(receipt_id),
-            Operation::RegisterPledge(terms) => touches(&terms.receipt_id),
-            Operation::ReleasePledge { pledge_id } | Operation::EnforcePledge { pledge_id, .. } => {
-                self.pledges
-                    .get(pledge_id.as_str())
-                    .is_some_and(|p| touches(&p.receipt_id))
-            }
-            Operation::AppointCustodian { tank_id, .. } => self
-                .receipts
-                .iter()
-                .any(|(id, r)| touches(id) && r.tank_id == *tank_id && r.status.is_live()),
-            Operation::RevokeParticipant {
-                participant_id,
-                successor_id: Some(_),
-                ..
-            } => self.pledges.values().any(|p| {
-                touches(&p.receipt_id)
-                    && p.record.status == PledgeStatus::Active
-                    && p.record.pledgee == *participant_id
-            }),
-            Operation::Genesis { .. }
-            | Operation::AdmitParticipant(_)
-            | Operation::RotateKey { .. }
-            | Operation::RecoverKey { .. }
-            | Operation::RevokeParticipant { .. }
-            | Operation::ChangeMembership { .. }
-            | Operation::RegisterTank(_)
-            | Operation::CertifyStock(_)
-            | Operation::RegaugeTank { .. } => false,
-        }
-    }
-
-    /// The target, its parent, … up to the issued receipt, issued first.
-    fn lineage(&self) -> Vec<String> {
-        let mut lineage = vec![self.target.to_owned()];
-        let mut parent = self
-            .receipts
-            .get(self.target)
-            .and_then(|r| r.parent.clone());
-        while let Some(id) = parent {
-            if lineage.contains(&id) || lineage.len() > MAX_LINEAGE_DEPTH {
-                break;
-            }
-            parent = self.receipts.get(&id).and_then(|r| r.parent.clone());
-            lineage.push(id);
-        }
-        lineage.reverse();
-        lineage
-    }
-
-    fn finish(
-        self,
-        cp: Checkpoint,
-        cosigners: Cosigners,
-        witnessed: bool,
-    ) -> Result<BundleVerdict, BundleError> {
-        let not_shown = || BundleError::ReceiptNotShown {
-            receipt_id: self.target.to_owned(),
-        };
-        let receipt = self.receipts.get(self.target).ok_or_else(not_shown)?;
-        let lineage = self.lineage();
-        // Every entry must have changed a receipt of the lineage: a sibling
-        // part's history is not this receipt's.
-        if let Some((seq, operation, _)) =
-            self.touched.iter().find(|(_, _, id)| !lineage.contains(id))
-        {
-            return Err(BundleError::NotAboutReceipt {
-                seq: *seq,
-                operation,
-            });
-        }
-        if let Some(cert) = self.certificates.values().find(|c| !c.used) {
-            return Err(BundleError::NotAboutReceipt {
-                seq: cert.seq,
-                operation: "certify_stock",
-            });
-        }
-        let mut pledge_registrations: Vec<PledgeRecord> = self
-            .pledges
-            .values()
-            .filter(|p| lineage.contains(&p.receipt_id))
-            .map(|p| p.record.clone())
-            .collect();
-        pledge_registrations.sort_by_key(|p| p.seq);
-        let active_pledge = match &receipt.status {
-            ReceiptStatus::Pledged { pledge_id } => {
-                self.pledges.get(pledge_id).map(|p| ActivePledge {
-                    pledge_id: pledge_id.clone(),
-                    pledgee: p.record.pledgee.clone(),
-                    registered_at: p.record.seq,
-                })
-            }
-            _ => None,
-        };
-        Ok(BundleVerdict {
-            ledger_id: cp.ledger_id().to_owned(),
-            tree_size: cp.size,
-            root: cp.root,
-            head_hash: cp.head_hash,
-            checkpoint_time_ms: cp.time_ms,
-            cosigners,
-            witnessed,
-            receipt_id: self.target.to_owned(),
-            warehouse: receipt.warehouse.clone(),
-            holder: receipt.holder.clone(),
-            quantity_kg: receipt.quantity_kg,
-            status: receipt.status.clone(),
-            freeze: receipt
-                .frozen_by
-                .clone()
-                .zip(receipt.frozen_since)
-                .map(|(regulator, since)| FreezeSeen { regulator, since }),
-            active_pledge,
-            pledge_registrations,
-            lineage,
-            entry_seqs: self.seqs,
-            state_root: statemap::EMPTY,
-            latest_entry: 0,
-            history_len: 0,
-            tank_id: receipt.tank_id.clone(),
-            tank_shortfall_since: None,
-        })
-    }
 }
 
-/// The warehouse of a stock certification: its signers are exactly the
-/// inspector, the depositor and one more, the warehouse.
-fn certifying_warehouse(
-    seq: Seq,
-    signers: &BTreeSet<&str>,
-    certification: &StockCertification,
-) -> Result<String, BundleError> {
-    let others: Vec<&str> = signers
-        .iter()
-        .copied()
-        .filter(|s| *s != certification.certificate.inspector && *s != certification.depositor_id)
+/// The receipt, its parent, … up to the issued receipt, issued first (just
+/// the receipt if the entries never created it).
+fn lineage_ids(lineage: &Lineage, target: &str) -> Vec<String> {
+    let receipts = &lineage.objects().receipts;
+    let mut ids = vec![target.to_owned()];
+    let mut parent = receipts.get(target).and_then(|r| r.parent_id.clone());
+    while let Some(id) = parent {
+        if ids.contains(&id) || ids.len() > MAX_LINEAGE_DEPTH {
+            break;
+        }
+        parent = receipts.get(&id).and_then(|r| r.parent_id.clone());
+        ids.push(id);
+    }
+    ids.reverse();
+    ids
+}
+
+/// The verdict, once every entry was applied: the receipt as the entries
+/// left it, each entry one that changed a receipt of its lineage (a
+/// certification or appointment before the issue aside), and every
+/// certification backing the issue.
+fn finish(
+    lineage: &Lineage,
+    applied: &[Applied],
+    target: &str,
+    cp: Checkpoint,
+    cosigners: Cosigners,
+    witnessed: bool,
+) -> Result<BundleVerdict, BundleError> {
+    let objects = lineage.objects();
+    let receipt = objects
+        .receipts
+        .get(target)
+        .ok_or_else(|| BundleError::ReceiptNotShown {
+            receipt_id: target.to_owned(),
+        })?;
+    let ids = lineage_ids(lineage, target);
+    let issued_at = ids
+        .first()
+        .and_then(|id| objects.receipts.get(id))
+        .map_or(0, |r| r.issued_at);
+    // A sibling part's history is not this receipt's.
+    let stray = applied.iter().find(|a| {
+        let changed_lineage = a.receipts.iter().any(|id| ids.contains(id));
+        let explains_issue = a.before_issue && a.seq < issued_at;
+        !(changed_lineage || explains_issue)
+    });
+    if let Some(entry) = stray {
+        return Err(BundleError::NotAboutReceipt {
+            seq: entry.seq,
+            operation: entry.operation,
+        });
+    }
+    if let Some(unused) = objects
+        .certificates
+        .values()
+        .find(|c| c.receipt_id.is_none())
+    {
+        return Err(BundleError::NotAboutReceipt {
+            seq: unused.certified_at,
+            operation: "certify_stock",
+        });
+    }
+    let mut pledge_registrations: Vec<PledgeRecord> = objects
+        .pledges
+        .values()
+        .filter(|p| ids.contains(&p.terms.receipt_id))
+        .map(|p| PledgeRecord {
+            seq: p.registered_at,
+            pledge_id: p.terms.pledge_id.clone(),
+            receipt_id: p.terms.receipt_id.clone(),
+            pledgee: p.pledgee().to_owned(),
+            status: p.status.clone(),
+        })
         .collect();
-    match others.as_slice() {
-        [warehouse] if signers.len() == 3 => Ok((*warehouse).to_owned()),
-        _ => Err(BundleError::Incoherent {
-            seq,
-            reason: format!(
-                "a certification is signed by the warehouse, `{}` and `{}`; found {signers:?}",
-                certification.certificate.inspector, certification.depositor_id
-            ),
+    pledge_registrations.sort_by_key(|p| p.seq);
+    let active_pledge = receipt
+        .active_pledge()
+        .and_then(|id| objects.pledges.get(id))
+        .map(|p| ActivePledge {
+            pledge_id: p.terms.pledge_id.clone(),
+            pledgee: p.pledgee().to_owned(),
+            registered_at: p.registered_at,
+        });
+    Ok(BundleVerdict {
+        ledger_id: cp.ledger_id().to_owned(),
+        tree_size: cp.size,
+        root: cp.root,
+        head_hash: cp.head_hash,
+        checkpoint_time_ms: cp.time_ms,
+        cosigners,
+        witnessed,
+        receipt_id: target.to_owned(),
+        warehouse: receipt.warehouse_id.clone(),
+        holder: receipt.holder_id.clone(),
+        quantity_kg: receipt.terms.quantity_kg,
+        status: receipt.status.clone(),
+        freeze: receipt.frozen.as_ref().map(|f| FreezeSeen {
+            regulator: f.regulator_id.clone(),
+            since: f.since,
         }),
-    }
-}
-
-/// An operation that reaches the bundle's receipts only through others
-/// (a tank's custodian, a bank's successor) must have changed one of them.
-fn changed_something(changed: bool, seq: Seq, operation: &'static str) -> Result<(), BundleError> {
-    match changed {
-        true => Ok(()),
-        false => Err(BundleError::NotAboutReceipt { seq, operation }),
-    }
-}
-
-/// The one signer of an operation that one party signs.
-fn sole_signer(seq: Seq, signers: &BTreeSet<&str>) -> Result<String, BundleError> {
-    match signers.iter().next() {
-        Some(only) if signers.len() == 1 => Ok((*only).to_owned()),
-        _ => Err(BundleError::Incoherent {
-            seq,
-            reason: format!("expected one signer, found {signers:?}"),
-        }),
-    }
-}
-
-/// The signers must be exactly `expected` (the parties the rules require,
-/// as the bundle's history names them).
-fn expect_signers(
-    seq: Seq,
-    signers: &BTreeSet<&str>,
-    expected: &[&str],
-) -> Result<(), BundleError> {
-    let expected: BTreeSet<&str> = expected.iter().copied().collect();
-    if *signers == expected {
-        Ok(())
-    } else {
-        Err(BundleError::Incoherent {
-            seq,
-            reason: format!("signed by {signers:?}, but the history says {expected:?} must sign"),
-        })
-    }
+        active_pledge,
+        pledge_registrations,
+        lineage: ids,
+        entry_seqs: applied.iter().map(|a| a.seq).collect(),
+        state_root: statemap::EMPTY,
+        latest_entry: 0,
+        history_len: 0,
+        tank_id: receipt.terms.tank_id.clone(),
+        tank_shortfall_since: None,
+    })
 }
