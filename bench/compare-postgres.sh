@@ -37,6 +37,9 @@ ROUNDS=${ROUNDS:-1}
 PG_PEER=${PG_PEER:-../shared/bench/pg_peer.sh}
 PG_RECEIPTS=${PG_RECEIPTS:-400000}
 WORK=${WORK:-$(mktemp -d /tmp/compare-postgres.XXXXXX)}
+# The bench measures what the node can do, not its policy: request rates off.
+mkdir -p "$WORK"
+printf '[limits]\nrequests_per_second_per_address = 0\nrequests_per_second_per_participant = 0\n' >"$WORK/unlimited.toml"
 PORT=${PORT:-50071}
 RATE_ONE=${RATE_ONE:-5000}
 RATE_MANY=${RATE_MANY:-20000}
@@ -66,7 +69,7 @@ receipts_for() {
 node_run() {
   local clients=$1 tag=$2 dir="$WORK/node-$2" out="$WORK/node-$2.out"
   rm -rf "$dir"
-  "$NODE" --data-dir "$dir" --listen "127.0.0.1:$PORT" >"$WORK/node-$tag.log" 2>&1 &
+  "$NODE" --config "$WORK/unlimited.toml" --data-dir "$dir" --listen "127.0.0.1:$PORT" >"$WORK/node-$tag.log" 2>&1 &
   local pid=$!
   for _ in $(seq 1 100); do
     grep -q 'listening on' "$WORK/node-$tag.log" 2>/dev/null && break

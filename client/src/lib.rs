@@ -54,6 +54,8 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+#[cfg(feature = "dev-certs")]
+pub mod certs;
 pub mod checkpoints;
 pub mod client;
 pub mod draft;

@@ -31,6 +31,10 @@ use crate::error::{ClientError, Result};
 /// certificate to a participant id (the node reads the id after it).
 pub const PARTICIPANT_URI_PREFIX: &str = "pledgeledger:participant:";
 
+/// Prefix of the URI subject alternative name that binds a cluster
+/// member's certificate to its member id (members read the id after it).
+pub const MEMBER_URI_PREFIX: &str = "pledgeledger:member:";
+
 /// TLS settings that trust the CA in `ca_file` and, given a certificate and
 /// key file, present that identity (mutual TLS).
 pub fn client_config(ca_file: &Path, identity: Option<(&Path, &Path)>) -> Result<ClientTlsConfig> {

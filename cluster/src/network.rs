@@ -8,6 +8,9 @@
 //!                                     InstallSnapshot: header, the records it lacks, the state
 //! ```
 //!
+//! With TLS settings every member is dialled at an `https://` address with
+//! this member's certificate (mutual TLS), without them at an `http://` one;
+//! an address of the other kind is `Unreachable`, never dialled the wrong way.
 //! A connection that cannot be made is `Unreachable` (openraft backs off);
 //! a call that fails on the way is a `NetworkError`; an answer that does not
 //! convert is a `NetworkError` naming the field.
@@ -110,6 +113,17 @@ impl Peer {
     async fn client(&mut self) -> Result<RaftServiceClient<Channel>, Unreachable> {
         if let Some(client) = &self.client {
             return Ok(client.clone());
+        }
+        if self.tls.is_some() != self.address.starts_with("https://") {
+            let speaks = if self.tls.is_some() {
+                "mutual TLS"
+            } else {
+                "plaintext"
+            };
+            return Err(Unreachable::new(&std::io::Error::other(format!(
+                "member {}'s address {} does not match how this member speaks to members ({speaks})",
+                self.target, self.address
+            ))));
         }
         let mut endpoint = Endpoint::from_shared(self.address.clone())
             .map_err(|e| Unreachable::new(&e))?

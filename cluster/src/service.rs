@@ -12,6 +12,12 @@
 //! openraft refusing (not the leader, shutting down) is `UNAVAILABLE`; a
 //! refused read index carries the node's reason (`NOT_LEADER`, `NO_QUORUM`)
 //! so that the asking member can pass it on.
+//!
+//! Under mutual TLS the node's listener puts the member the caller's
+//! certificate names in the request as an [`AuthenticatedMember`]; a
+//! request that speaks for another member (the vote's leader or candidate,
+//! the forwarding member) is then `PERMISSION_DENIED`: a member's
+//! certificate lets it speak only for itself.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -77,6 +83,39 @@ impl<M: Member> std::fmt::Debug for RaftServer<M> {
             .field("max_snapshot_bytes", &self.max_snapshot_bytes)
             .finish()
     }
+}
+
+/// The member a mutual-TLS connection's certificate names, set in the
+/// request's extensions by the listener that checked it; absent on a
+/// plaintext connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthenticatedMember(pub MemberId);
+
+/// Refuses a request that speaks for a member other than the one its
+/// connection's certificate names.
+fn check_sender(
+    certified: Option<&AuthenticatedMember>,
+    claimed: Option<MemberId>,
+) -> Result<(), Status> {
+    match (certified, claimed) {
+        (Some(AuthenticatedMember(certified)), Some(claimed)) if *certified != claimed => {
+            tracing::warn!(
+                certified,
+                claimed,
+                "refused a member request speaking for another member"
+            );
+            Err(Status::permission_denied(format!(
+                "this connection's certificate names member {certified}, but the request speaks \
+                 for member {claimed}"
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The member a vote on the wire names (leader or candidate).
+fn voter(vote: Option<&pb::Vote>) -> Option<MemberId> {
+    vote?.leader_id.as_ref().map(|l| l.member_id)
 }
 
 fn bad(error: WireError) -> Status {
@@ -165,6 +204,10 @@ impl<M: Member> RaftService for RaftServer<M> {
         &self,
         request: Request<pb::AppendEntriesRequest>,
     ) -> Result<Response<pb::AppendEntriesResponse>, Status> {
+        check_sender(
+            request.extensions().get(),
+            voter(request.get_ref().vote.as_ref()),
+        )?;
         let request = request.into_inner().into_domain().map_err(bad)?;
         let answer = self
             .raft
@@ -178,6 +221,10 @@ impl<M: Member> RaftService for RaftServer<M> {
         &self,
         request: Request<pb::VoteRequest>,
     ) -> Result<Response<pb::VoteResponse>, Status> {
+        check_sender(
+            request.extensions().get(),
+            voter(request.get_ref().vote.as_ref()),
+        )?;
         let request = request.into_inner().into_domain().map_err(bad)?;
         let answer = self.raft.vote(request).await.map_err(unavailable)?;
         Ok(Response::new(answer.to_wire()))
@@ -185,8 +232,12 @@ impl<M: Member> RaftService for RaftServer<M> {
 
     async fn snapshot_offer(
         &self,
-        _: Request<pb::SnapshotOfferRequest>,
+        request: Request<pb::SnapshotOfferRequest>,
     ) -> Result<Response<pb::SnapshotOfferResponse>, Status> {
+        check_sender(
+            request.extensions().get(),
+            voter(request.get_ref().vote.as_ref()),
+        )?;
         let position = self.member.position();
         Ok(Response::new(pb::SnapshotOfferResponse {
             chain: Some(chain_position_to_pb(&position)),
@@ -197,7 +248,9 @@ impl<M: Member> RaftService for RaftServer<M> {
         &self,
         request: Request<Streaming<pb::SnapshotChunk>>,
     ) -> Result<Response<pb::SnapshotResponse>, Status> {
+        let certified = request.extensions().get::<AuthenticatedMember>().copied();
         let (vote, snapshot) = assemble(request.into_inner(), self.max_snapshot_bytes).await?;
+        check_sender(certified.as_ref(), vote.leader_id().voted_for())?;
         let answer = self
             .raft
             .install_full_snapshot(vote, snapshot)
@@ -212,6 +265,10 @@ impl<M: Member> RaftService for RaftServer<M> {
         &self,
         request: Request<pb::ForwardSubmitRequest>,
     ) -> Result<Response<api::SubmitResponse>, Status> {
+        check_sender(
+            request.extensions().get(),
+            Some(request.get_ref().from_member_id),
+        )?;
         self.member
             .submit(request.into_inner())
             .await

@@ -9,12 +9,18 @@
 //!   batch would need to refuse what strict verification refuses (every
 //!   signature's `R` free of a small-order component; docs/PERFORMANCE.md);
 //! - proofs: inclusion and consistency proof generation over a MemoryLedger
-//!   of 65,536 entries.
+//!   of 65,536 entries;
+//! - statemap: the state store's side of a group of 64 pledges on a
+//!   DiskStateStore of 6,400 receipts: the whole apply (objects, indexes,
+//!   Merkle nodes and the state map in one sled batch), the same followed by
+//!   pruning the map to the new size, and the state map's update alone.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::hint::black_box;
 
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use std::time::{Duration, Instant};
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
 use curve25519_dalek::scalar::Scalar;
 use curve25519_dalek::traits::{IsIdentity, VartimeMultiscalarMul};
@@ -24,8 +30,12 @@ use pledge_ledger::entry::Entry;
 use pledge_ledger::envelope::{EnvelopeBuilder, VerifiedEnvelope};
 use pledge_ledger::identity::uscc_check_character;
 use pledge_ledger::ledger::MemoryLedger;
-use pledge_ledger::merkle;
+use pledge_ledger::merkle::{self, Frontier};
+use pledge_ledger::replay::reapply;
 use pledge_ledger::rules::{self, EntryContext};
+use pledge_ledger::state::{MemoryState, Overlay};
+use pledge_ledger::statemap::versioned;
+use pledge_ledger::store::{DiskStateStore, StateStore, StateUpdate};
 use pledge_ledger::view::LedgerRead;
 use pledge_proto::v1::{self as pb, transaction::Operation};
 use prost::Message;
@@ -215,6 +225,122 @@ fn bench_apply(c: &mut Criterion) {
     });
 }
 
+/// Entries in a group of the statemap benchmark, and groups applied before
+/// the store is rebuilt.
+const MAP_GROUP: usize = 64;
+const MAP_GROUPS: usize = 100;
+
+/// One state update per entry of `ledger`, as the replay derives them.
+fn state_updates(ledger: &MemoryLedger) -> Vec<StateUpdate> {
+    let snapshot = ledger.snapshot();
+    let mut state = MemoryState::default();
+    let mut frontier = Frontier::default();
+    (0..snapshot.len())
+        .map(|seq| {
+            let entry = Entry::decode(&snapshot.record(seq).unwrap()).unwrap();
+            let changes = reapply(&Overlay::new(&state), &entry, None).unwrap();
+            state.merge(changes.clone());
+            StateUpdate {
+                first: seq,
+                end: seq + 1,
+                changes,
+                nodes: frontier
+                    .append(merkle::leaf_hash(&entry.body()))
+                    .into_iter()
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+fn merged_updates(updates: &[StateUpdate]) -> StateUpdate {
+    let mut all = StateUpdate::starting_at(updates[0].first);
+    for update in updates {
+        all.merge(update.clone());
+    }
+    all
+}
+
+/// A disk state store fed groups of pledges in order, rebuilt from the
+/// populated ledger's state when they run out (untimed).
+struct GroupFeed {
+    store: DiskStateStore,
+    base: StateUpdate,
+    groups: Vec<StateUpdate>,
+    next: usize,
+}
+
+impl GroupFeed {
+    fn new(dir: &std::path::Path) -> GroupFeed {
+        let mut ledger = populated(MAP_GROUP * MAP_GROUPS);
+        let base_len = ledger.len() as usize;
+        let k = keys();
+        for g in 0..MAP_GROUPS {
+            let group = (g * MAP_GROUP..(g + 1) * MAP_GROUP)
+                .map(|n| {
+                    signed(
+                        &pledge_tx(n, n),
+                        &[("trader-a", &k.trader), ("bank-a", &k.bank)],
+                    )
+                })
+                .collect();
+            ledger.append_owned(group, T0 + 1).unwrap();
+        }
+        let updates = state_updates(&ledger);
+        let (prefix, pledges) = updates.split_at(base_len);
+        let groups: Vec<StateUpdate> = pledges.chunks(MAP_GROUP).map(merged_updates).collect();
+        GroupFeed {
+            store: DiskStateStore::open(dir).unwrap(),
+            base: merged_updates(prefix),
+            next: groups.len(),
+            groups,
+        }
+    }
+
+    /// Applies `iters` groups (pruning the map to each new size if asked)
+    /// and returns the time spent applying and pruning.
+    fn apply(&mut self, iters: u64, prune: bool) -> Duration {
+        let mut spent = Duration::ZERO;
+        for _ in 0..iters {
+            if self.next == self.groups.len() {
+                self.store.clear().unwrap();
+                self.store.apply(&self.base).unwrap();
+                self.next = 0;
+            }
+            let group = &self.groups[self.next];
+            let start = Instant::now();
+            self.store.apply(group).unwrap();
+            if prune {
+                self.store.prune_map(group.end).unwrap();
+            }
+            spent += start.elapsed();
+            self.next += 1;
+        }
+        spent
+    }
+}
+
+fn bench_statemap(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut feed = GroupFeed::new(dir.path());
+    let mut group = c.benchmark_group("statemap");
+    group.throughput(Throughput::Elements(MAP_GROUP as u64));
+    group.sample_size(20);
+    group.bench_function("apply a group of 64 pledges (6,400 receipts, disk)", |b| {
+        b.iter_custom(|iters| feed.apply(iters, false))
+    });
+    group.bench_function("apply a group of 64 pledges, then prune the map", |b| {
+        b.iter_custom(|iters| feed.apply(iters, true))
+    });
+    feed.apply((feed.groups.len() - feed.next) as u64, false);
+    let last = feed.groups.last().unwrap().changes.clone();
+    group.bench_function("state map update alone for a group of 64 pledges", |b| {
+        let view = feed.store.view();
+        b.iter(|| versioned::update_for(&view, black_box(&last)).unwrap())
+    });
+    group.finish();
+}
+
 fn sample_entry() -> Entry {
     let k = keys();
     let envelope = signed(
@@ -347,6 +473,6 @@ fn bench_proofs(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(3));
-    targets = bench_apply, bench_entry, bench_ed25519, bench_proofs
+    targets = bench_apply, bench_entry, bench_ed25519, bench_proofs, bench_statemap
 }
 criterion_main!(benches);

@@ -586,6 +586,13 @@ impl<L: LogStore, S: StateStore> Ledger<L, S> {
         &self.state
     }
 
+    /// Drops the state map's versions below `floor` (see
+    /// [`StateStore::prune_map`]): the map stays provable at every size
+    /// from `floor` on.
+    pub fn prune_state_map(&mut self, floor: u64) -> Result<u64, StoreError> {
+        self.state.prune_map(floor)
+    }
+
     /// Takes the ledger apart, for a node that runs the three steps on
     /// threads of its own.
     pub fn into_parts(self) -> (L, S, Decider) {

@@ -70,7 +70,8 @@ pub trait LedgerRead: StateRead + NodeSource<Error = StoreError> {
 
     /// The state map's root after the first `size` entries
     /// ([`StoreError::NoStateRoot`] unless `size` is one the state store
-    /// applied up to).
+    /// applied up to; [`StoreError::MapPruned`] below the floor the store
+    /// pruned the map to).
     fn state_root(&self, size: u64) -> Result<MapHash, StoreError>;
 
     /// The proof of the object `kind`/`id` in the state map after the first
@@ -231,12 +232,23 @@ impl<R: LogRead, V: StateView> LedgerRead for Snapshot<R, V> {
             true => self.state.state_root_at(size)?,
             false => None,
         };
+        // Read after the root: a prune in between shows here.
+        let floor = self.state.map_floor()?;
+        if size < floor {
+            return Err(StoreError::MapPruned { size, floor });
+        }
         root.ok_or(StoreError::NoStateRoot { size, applied })
     }
 
     fn state_proof(&self, kind: Kind, id: &str, size: u64) -> Result<MapProof, StoreError> {
         self.state_root(size)?;
-        versioned::prove_at(&self.state, kind, id, size)
+        let proof = versioned::prove_at(&self.state, kind, id, size)?;
+        // Pruned while it was read: its nodes may be missing.
+        let floor = self.state.map_floor()?;
+        match size < floor {
+            true => Err(StoreError::MapPruned { size, floor }),
+            false => Ok(proof),
+        }
     }
 
     fn committed_size(&self) -> u64 {

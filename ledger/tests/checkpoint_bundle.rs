@@ -18,6 +18,7 @@ use pledge_ledger::crypto::{self, PublicKey};
 use pledge_ledger::merkle::{self, ProofError};
 use pledge_ledger::model::{PledgeStatus, ReceiptStatus};
 use pledge_ledger::note::{self, NoteError, SIGNATURE_LINE_PREFIX};
+use pledge_ledger::store::StoreError;
 use pledge_ledger::view::LedgerRead;
 use proptest::prelude::*;
 use sha2::Digest as _;
@@ -664,6 +665,31 @@ fn a_bundle_is_built_only_at_a_checkpoint_of_the_current_state() {
         Bundle::build(&w.store(), "R-1", &forged),
         Err(BundleError::CheckpointNotFromStore { size: 11 })
     ));
+}
+
+/// The node prunes the state map below the checkpoints it still proves at:
+/// a bundle at a served checkpoint verifies, one at a pruned size is
+/// refused with the floor (never built from a map that is gone).
+#[test]
+fn a_bundle_below_the_pruned_floor_is_refused_and_one_at_it_verifies() {
+    let mut w = pledge_world();
+    let at_9 = signed_at(&w, 9);
+    let at_11 = signed_at(&w, 11);
+    w.ledger.prune_state_map(9).unwrap();
+    let kept = Bundle::build(&w.store(), "R-2", &at_9).unwrap();
+    verify(&kept).unwrap();
+    assert!(w.ledger.prune_state_map(11).unwrap() > 0);
+    let refused = Bundle::build(&w.store(), "R-2", &at_9).unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            BundleError::Store(StoreError::MapPruned { size: 9, floor: 11 })
+        ),
+        "{refused}"
+    );
+    assert!(refused.to_string().contains("no longer kept"), "{refused}");
+    verify(&Bundle::build(&w.store(), "R-2", &at_11).unwrap()).unwrap();
+    verify(&Bundle::build(&w.store(), "R-1", &at_11).unwrap()).unwrap();
 }
 
 fn verify(bundle: &Bundle) -> Result<(), BundleError> {

@@ -10,6 +10,7 @@ use pledge_ledger::entry::Entry;
 use pledge_ledger::merkle::{self, Frontier, NodeSource};
 use pledge_ledger::replay::reapply;
 use pledge_ledger::state::{MemoryState, Overlay, StateRead};
+use pledge_ledger::statemap::{self, Kind, MapHash, MapProof, MemoryMap, VersionedMap, versioned};
 use pledge_ledger::store::{
     DiskStateStore, MemoryStateStore, StateStore, StateUpdate, StateView, StoreError,
 };
@@ -38,25 +39,7 @@ fn chain_updates() -> (Vec<StateUpdate>, MemoryState, merkle::Hash) {
     );
     world.ok(release("P-1"), &["bank-a"]);
     world.ok(cancel("R-1a"), &["trader-a", "wh-1"]);
-    let snapshot = world.store();
-    let mut state = MemoryState::default();
-    let mut frontier = Frontier::default();
-    let mut updates = Vec::new();
-    for seq in 0..snapshot.len() {
-        let entry = Entry::decode(&snapshot.record(seq).unwrap()).unwrap();
-        let changes = reapply(&Overlay::new(&state), &entry, None).unwrap();
-        state.merge(changes.clone());
-        updates.push(StateUpdate {
-            first: seq,
-            end: seq + 1,
-            changes,
-            nodes: frontier
-                .append(merkle::leaf_hash(&entry.body()))
-                .into_iter()
-                .collect(),
-        });
-    }
-    (updates, state, frontier.root())
+    updates_of(&world)
 }
 
 /// The updates merged into runs of `run` entries.
@@ -160,6 +143,122 @@ fn a_view_keeps_answering_for_its_entries<S: StateStore>(mut store: S) {
     assert!(found.is_some());
 }
 
+/// One update per entry of `world`'s chain, and the state and Merkle root
+/// they add up to.
+fn updates_of(world: &World) -> (Vec<StateUpdate>, MemoryState, merkle::Hash) {
+    let snapshot = world.store();
+    let mut state = MemoryState::default();
+    let mut frontier = Frontier::default();
+    let mut updates = Vec::new();
+    for seq in 0..snapshot.len() {
+        let entry = Entry::decode(&snapshot.record(seq).unwrap()).unwrap();
+        let changes = reapply(&Overlay::new(&state), &entry, None).unwrap();
+        state.merge(changes.clone());
+        updates.push(StateUpdate {
+            first: seq,
+            end: seq + 1,
+            changes,
+            nodes: frontier
+                .append(merkle::leaf_hash(&entry.body()))
+                .into_iter()
+                .collect(),
+        });
+    }
+    (updates, state, frontier.root())
+}
+
+/// A chain of a few receipts passed back and forth `rounds` times: many
+/// entries, few map keys.
+fn churn_updates(rounds: usize) -> Vec<StateUpdate> {
+    let mut world = World::new();
+    world.receipt_of("R-1", 1_000);
+    world.receipt_of("R-2", 2_000);
+    let created = world.len();
+    for round in 0..rounds {
+        let (holder, to) = match round % 2 {
+            0 => ("trader-a", "trader-b"),
+            _ => ("trader-b", "trader-a"),
+        };
+        let receipt = ["R-1", "R-2"][round % 4 / 2];
+        world.ok(transfer(receipt, to), &[holder, "wh-1"]);
+    }
+    let (updates, _, _) = updates_of(&world);
+    assert!(updates.len() as u64 > created + rounds as u64 / 2);
+    updates
+}
+
+/// The map's root and each receipt's proof at `size`, read from `view`.
+fn map_at<V: StateView>(view: &V, size: u64) -> (MapHash, Vec<MapProof>) {
+    let root = view
+        .state_root_at(size)
+        .unwrap()
+        .expect("a root at the size");
+    let proofs = ["R-1", "R-2"]
+        .iter()
+        .map(|id| versioned::prove_at(view, Kind::Receipt, id, size).unwrap())
+        .collect();
+    (root, proofs)
+}
+
+fn pruning_keeps_the_map_bounded_and_the_floor_provable<S: StateStore>(mut store: S) {
+    let updates = churn_updates(120);
+    let mut unpruned = MemoryStateStore::new();
+    apply_all(&mut unpruned, &updates);
+    let all_versions = unpruned.view().map_node_versions().unwrap();
+    // Pruned to the applied size after each update, as a node serving a
+    // checkpoint at every size would: the map holds one version per node.
+    let mut kept = Vec::new();
+    for update in &updates {
+        store.apply(update).unwrap();
+        store.prune_map(update.end).unwrap();
+        kept.push(store.view().map_node_versions().unwrap());
+    }
+    let nodes_now = nodes_of_current_map(&unpruned);
+    assert_eq!(*kept.last().unwrap(), nodes_now);
+    assert!(kept.iter().all(|n| *n <= nodes_now), "{kept:?}");
+    assert!(
+        all_versions > 10 * nodes_now,
+        "without pruning {all_versions} versions, with {nodes_now}"
+    );
+    // The map at the floor and the head reads as the unpruned one's.
+    let head = updates.len() as u64;
+    assert_eq!(map_at(&store.view(), head), map_at(&unpruned.view(), head));
+    assert_eq!(store.view().map_floor().unwrap(), head);
+    assert_eq!(store.view().state_root_at(head - 1).unwrap(), None);
+}
+
+fn a_pinned_size_stays_provable_while_later_ones_are_pruned<S: StateStore>(mut store: S) {
+    let updates = churn_updates(40);
+    let mut unpruned = MemoryStateStore::new();
+    apply_all(&mut unpruned, &updates);
+    let pinned = 10;
+    apply_all(&mut store, &updates[..20]);
+    store.prune_map(pinned).unwrap();
+    apply_all(&mut store, &updates[20..]);
+    store.prune_map(pinned).unwrap();
+    for size in pinned..=updates.len() as u64 {
+        assert_eq!(
+            map_at(&store.view(), size),
+            map_at(&unpruned.view(), size),
+            "size {size}"
+        );
+    }
+    assert_eq!(store.view().state_root_at(pinned - 1).unwrap(), None);
+    // A lower floor changes nothing; a floor past the applied size stops there.
+    assert_eq!(store.prune_map(5).unwrap(), 0);
+    store.prune_map(u64::MAX).unwrap();
+    assert_eq!(store.view().map_floor().unwrap(), updates.len() as u64);
+}
+
+/// How many nodes the map of `store`'s current state has, built from
+/// scratch (one version each).
+fn nodes_of_current_map(store: &MemoryStateStore) -> u64 {
+    let leaves = statemap::leaves_of_state(&store.view().objects().unwrap());
+    let mut map = MemoryMap::new();
+    map.apply(&leaves);
+    map.len() as u64
+}
+
 fn disk_store() -> (tempfile::TempDir, DiskStateStore) {
     let dir = tempfile::tempdir().unwrap();
     let store = DiskStateStore::open(dir.path()).unwrap();
@@ -187,6 +286,8 @@ both_stores!(
     lists_receipts_by_every_filter_and_page,
     clearing_forgets_everything,
     a_view_keeps_answering_for_its_entries,
+    pruning_keeps_the_map_bounded_and_the_floor_provable,
+    a_pinned_size_stays_provable_while_later_ones_are_pruned,
 );
 
 #[test]
@@ -208,7 +309,26 @@ fn the_disk_store_keeps_its_applied_count_across_reopen() {
     apply_all(&mut store, &updates);
     store.flush().unwrap();
     drop(store);
-    let store = DiskStateStore::open(dir.path()).unwrap();
+    let store = reopen(dir.path());
     assert_eq!(store.applied(), updates.len() as u64);
     assert_eq!(store.view().objects().unwrap(), expected);
+}
+
+/// Opens a sled database just dropped in this process: sled's background
+/// threads may hold its file lock a moment longer (seen under load), so a
+/// lock refusal is retried for up to five seconds.
+fn reopen(dir: &std::path::Path) -> DiskStateStore {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match DiskStateStore::open(dir) {
+            Ok(store) => return store,
+            Err(error)
+                if error.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(error) => panic!("reopen {}: {error}", dir.display()),
+        }
+    }
 }

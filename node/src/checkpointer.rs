@@ -52,7 +52,9 @@ pub async fn run(
                     report_quorum(witnesses, &checkpoint);
                 }
                 tracing::debug!(size = checkpoint.checkpoint.size, "checkpoint published");
+                let size = checkpoint.checkpoint.size;
                 latest.send_replace(Some(Arc::new(checkpoint)));
+                published.map_floor().serve(size);
             }
             Err(error) => tracing::error!(%error, "could not sign a checkpoint"),
         }

@@ -31,7 +31,8 @@
 //! checkpoint_wait_ms = 10000          # longest GetCheckpoint / ProveReceipt wait for a checkpoint
 //! read_wait_ms = 2000                 # longest wait of a read for its ReadOptions (at least entry N, linearizable)
 //! witness_timeout_ms = 5000           # how long a checkpoint waits for each witness's cosignature
-//! requests_per_second_per_connection = 50000  # 0 = no limit; reloaded on SIGHUP
+//! requests_per_second_per_address = 2000     # from one source IP, node-wide; 0 = no limit; SIGHUP reloads
+//! requests_per_second_per_participant = 1000 # of one participant, node-wide; 0 = no limit; SIGHUP reloads
 //! max_connections = 1024              # connections open at once (capped by the file-handle limit)
 //! max_connections_per_address = 256   # from one source IP address (at most a quarter of max_connections)
 //! handshake_timeout_ms = 10000        # accept → TLS handshake done and HTTP/2 preface in
@@ -152,8 +153,13 @@ pub struct Limits {
     /// How long a new checkpoint waits for each witness's cosignature
     /// before it is published without it.
     pub witness_timeout_ms: u64,
-    /// Requests per second accepted from one connection (0: no limit).
-    pub requests_per_second_per_connection: u32,
+    /// Requests a second accepted from one source IP address, over all
+    /// its connections (0: no limit; see `ratelimit.rs`).
+    pub requests_per_second_per_address: u32,
+    /// Requests a second accepted from one participant (its mutual-TLS
+    /// certificate, or the signers of its submissions), over all its
+    /// connections and addresses (0: no limit).
+    pub requests_per_second_per_participant: u32,
     /// Connections open at once, node-wide (see `admission.rs`); lowered
     /// at start to what the process's file-handle limit allows.
     pub max_connections: usize,
@@ -195,7 +201,8 @@ impl Default for Limits {
             checkpoint_wait_ms: 10_000,
             read_wait_ms: 2_000,
             witness_timeout_ms: 5_000,
-            requests_per_second_per_connection: 50_000,
+            requests_per_second_per_address: 2_000,
+            requests_per_second_per_participant: 1_000,
             max_connections: 1024,
             max_connections_per_address: 256,
             handshake_timeout_ms: 10_000,

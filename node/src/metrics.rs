@@ -8,7 +8,9 @@
 //! | `pledge_commit_seconds`         | histogram | time to apply, seal and make a group durable |
 //! | `pledge_refusals_total{reason}` | counter   | refused submissions by reason             |
 //! | `pledge_chain_size`             | gauge     | entries in the chain (the head)           |
+//! | `pledge_member_refusals_total{reason}` | counter | member-to-member connections or calls refused (cluster TLS) |
 //! | `pledge_connections_refused_total{why}` | counter | connections closed before serving (`admission.rs`): `max_connections`, `max_connections_per_address`, `handshake_failed`, `handshake_timeout`, `preface_timeout` |
+//! | `pledge_rate_limited_total{scope}` | counter | requests refused over a rate (`ratelimit.rs`): `address`, `participant` |
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +38,13 @@ pub struct WhyLabel {
     pub why: &'static str,
 }
 
+/// The label of a request refused over a rate.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ScopeLabel {
+    /// Whose rate: address or participant.
+    pub scope: &'static str,
+}
+
 /// Every metric of the node.
 #[derive(Debug)]
 pub struct Metrics {
@@ -46,7 +55,9 @@ pub struct Metrics {
     commit_seconds: Histogram,
     refusals: Family<ReasonLabel, Counter>,
     connections_refused: Family<WhyLabel, Counter>,
+    rate_limited: Family<ScopeLabel, Counter>,
     chain_size: Gauge,
+    member_refusals: Family<ReasonLabel, Counter>,
 }
 
 impl Metrics {
@@ -59,11 +70,18 @@ impl Metrics {
         let commit_seconds = Histogram::new(exponential_buckets(0.000_05, 2.0, 16));
         let refusals = Family::<ReasonLabel, Counter>::default();
         let chain_size = Gauge::default();
+        let member_refusals = Family::<ReasonLabel, Counter>::default();
         let connections_refused = Family::<WhyLabel, Counter>::default();
         registry.register(
             "pledge_connections_refused",
             "Connections closed before they were served, by the bound they met",
             connections_refused.clone(),
+        );
+        let rate_limited = Family::<ScopeLabel, Counter>::default();
+        registry.register(
+            "pledge_rate_limited",
+            "Requests refused over a rate, by whose rate",
+            rate_limited.clone(),
         );
         registry.register("pledge_entries", "Entries committed", entries.clone());
         registry.register(
@@ -91,6 +109,11 @@ impl Metrics {
             "Entries in the chain",
             chain_size.clone(),
         );
+        registry.register(
+            "pledge_member_refusals",
+            "Member-to-member connections or calls refused, by reason",
+            member_refusals.clone(),
+        );
         Arc::new(Metrics {
             registry,
             entries,
@@ -99,7 +122,9 @@ impl Metrics {
             commit_seconds,
             refusals,
             connections_refused,
+            rate_limited,
             chain_size,
+            member_refusals,
         })
     }
 
@@ -122,11 +147,26 @@ impl Metrics {
             .inc();
     }
 
+    /// A connection or call on the member-to-member listener was refused
+    /// for `reason` (e.g. TLS_HANDSHAKE, MEMBER_NOT_LISTED).
+    pub fn member_refused(&self, reason: &str) {
+        self.member_refusals
+            .get_or_create(&ReasonLabel {
+                reason: reason.to_owned(),
+            })
+            .inc();
+    }
+
     /// A connection was closed before it was served, for `why`.
     pub fn connection_refused(&self, why: &'static str) {
         self.connections_refused
             .get_or_create(&WhyLabel { why })
             .inc();
+    }
+
+    /// A request was refused over the rate of `scope`.
+    pub fn rate_limited(&self, scope: &'static str) {
+        self.rate_limited.get_or_create(&ScopeLabel { scope }).inc();
     }
 
     /// The chain size at start-up.
@@ -178,6 +218,7 @@ mod tests {
         let metrics = Metrics::new();
         metrics.group_committed(3, Duration::from_millis(2), 10);
         metrics.refused("RECEIPT_PLEDGED");
+        metrics.member_refused("TLS_HANDSHAKE");
         let text = metrics.render();
         assert!(text.contains("pledge_entries_total 3"), "{text}");
         assert!(text.contains("pledge_chain_size 10"), "{text}");
@@ -186,5 +227,9 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("pledge_group_entries_count 1"), "{text}");
+        assert!(
+            text.contains("pledge_member_refusals_total{reason=\"TLS_HANDSHAKE\"} 1"),
+            "{text}"
+        );
     }
 }

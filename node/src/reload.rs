@@ -1,17 +1,17 @@
 //! What SIGHUP changes in a running node: the node re-reads its
 //! configuration file (`--config`) and applies the log filter
-//! (`log_filter`) and the request rate limit
-//! (`[limits] requests_per_second_per_connection`). Everything else in the
-//! file (addresses, TLS files, keys, the other limits) takes effect at the
-//! next start; a file that does not parse, or whose `log_filter` does not,
-//! changes nothing and is logged.
+//! (`log_filter`) and the request rates (`[limits]
+//! requests_per_second_per_address` and `requests_per_second_per_participant`).
+//! Everything else in the file (addresses, TLS files, keys, the other
+//! limits) takes effect at the next start; a file that does not parse, or
+//! whose `log_filter` does not, changes nothing and is logged.
 
 use std::path::PathBuf;
 
 use tracing_subscriber::{EnvFilter, Registry};
 
 use crate::config::Config;
-use crate::ratelimit::RateLimit;
+use crate::ratelimit::{RateLimit, Rates};
 
 /// The running log filter, replaceable.
 pub type LogFilter = tracing_subscriber::reload::Handle<EnvFilter, Registry>;
@@ -65,12 +65,13 @@ impl Reloadable {
             tracing::warn!(%error, "SIGHUP: the configuration was not reloaded; the running settings stay");
             return;
         }
-        let rate = config.limits.requests_per_second_per_connection;
-        self.rate_limit.set_per_second(rate);
+        let rates = Rates::of(&config.limits);
+        self.rate_limit.set_rates(rates);
         tracing::info!(
             config = %path.display(),
             log_filter = filter,
-            requests_per_second_per_connection = rate,
+            requests_per_second_per_address = rates.per_address,
+            requests_per_second_per_participant = rates.per_participant,
             "SIGHUP: reloaded"
         );
     }

@@ -26,7 +26,7 @@ use pledge_ledger::state::StateRead;
 use pledge_ledger::tx::{Operation, Transaction};
 use pledge_ledger::view::LedgerRead;
 use tokio::sync::watch;
-use tonic::{Code, Request, Status};
+use tonic::{Code, Status};
 
 use crate::NodePublished;
 use crate::status;
@@ -51,19 +51,10 @@ impl Revocations {
         }
     }
 
-    /// Refuses a request whose client certificate names a revoked
-    /// participant.
-    pub fn check<T>(&self, request: &Request<T>) -> Result<(), Status> {
-        let Some(certs) = request.peer_certs() else {
-            return Ok(());
-        };
-        let Some(participant) = certs
-            .first()
-            .and_then(|leaf| crate::tls::participant_of(leaf.as_ref()).ok())
-        else {
-            return Ok(());
-        };
-        match self.revoked_at(&participant)? {
+    /// Refuses a request over a connection whose client certificate names
+    /// `participant` (`crate::tls::connection_participant`), if it is revoked.
+    pub fn check(&self, participant: &str) -> Result<(), Status> {
+        match self.revoked_at(participant)? {
             None => Ok(()),
             Some(seq) => Err(status::status(
                 Code::PermissionDenied,
@@ -72,7 +63,7 @@ impl Revocations {
                 ),
                 CONNECTION_REVOKED,
                 vec![
-                    ("connection_participant".into(), participant),
+                    ("connection_participant".into(), participant.to_owned()),
                     ("revoked_at".into(), seq.to_string()),
                 ],
             )),

@@ -20,7 +20,7 @@ use crate::cluster;
 use crate::config::{Config, Transport};
 use crate::metrics::Metrics;
 use crate::pipeline::{self, Sequencer, Sizes};
-use crate::ratelimit::RateLimit;
+use crate::ratelimit::{RateLimit, Rates};
 use crate::revocation::Revocations;
 use crate::service::{LedgerApi, stopped};
 use crate::witnesses::Witnesses;
@@ -48,6 +48,7 @@ pub async fn serve(
     config_path: Option<std::path::PathBuf>,
     log_filter: crate::reload::LogFilter,
 ) -> anyhow::Result<()> {
+    ignore_file_size_signal();
     let transport = config.transport()?;
     config.check_metrics_exposure()?;
     let tls = config
@@ -100,6 +101,7 @@ pub async fn serve(
         ),
     };
     let (published, sequencer) = running.handles();
+    let writes = sequencer.writes();
     let witnesses = witnesses(&config)?;
     let (checkpoints_tx, checkpoints) = watch::channel(None);
     tokio::spawn(checkpointer::run(
@@ -116,6 +118,7 @@ pub async fn serve(
         stop_signal().await;
         let _ = stop.send(true);
     });
+    let rate_limit = RateLimit::new(Rates::of(&limits), metrics.clone());
     let mut api = LedgerApi::new(
         published.clone(),
         sequencer,
@@ -125,7 +128,8 @@ pub async fn serve(
         checkpoints,
         metrics.clone(),
     )
-    .with_stopping(stopping.clone());
+    .with_stopping(stopping.clone())
+    .with_rate_limit(rate_limit.clone());
     let (threads, cluster) = match running {
         Writes::Single(running) => (running.threads, None),
         Writes::Cluster(started) => (Vec::new(), Some(started.cluster)),
@@ -137,6 +141,7 @@ pub async fn serve(
             handle.clone(),
             api.clone(),
             published.clone(),
+            bounds,
         )
         .await?;
         tracing::info!(%members, member_id = cluster_config.member_id, "serving members");
@@ -167,9 +172,9 @@ pub async fn serve(
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<LedgerServiceServer<LedgerApi>>().await;
+    tokio::spawn(report_writes(health.clone(), writes));
     let reflection_v1 = reflection().build_v1()?;
     let reflection_v1alpha = reflection().build_v1alpha()?;
-    let rate_limit = RateLimit::new(limits.requests_per_second_per_connection);
     tokio::spawn(
         crate::reload::Reloadable {
             config_path,
@@ -188,10 +193,12 @@ pub async fn serve(
             .max_decoding_message_size(limits.max_message_bytes)
             .max_encoding_message_size(limits.max_message_bytes),
         move |request: tonic::Request<()>| {
-            if let Some(revocations) = &revocations {
-                revocations.check(&request)?;
+            let participant = crate::tls::connection_participant(&request);
+            if let (Some(revocations), Some(participant)) = (&revocations, &participant) {
+                revocations.check(participant)?;
             }
-            rate_limit.intercept(request)
+            rate_limit.admit(&request, participant.as_deref())?;
+            Ok(request)
         },
     );
     // The web explorer reads through this same service stack, as each viewer.
@@ -249,6 +256,53 @@ pub async fn serve(
     }
     tracing::info!(entries = published.load().len(), "stopped cleanly");
     Ok(())
+}
+
+/// How often the health service looks at the write path.
+const HEALTH_POLL: Duration = Duration::from_millis(250);
+
+/// Health follows the write path: `NOT_SERVING` (for the ledger service and
+/// the server as a whole) from the moment the store failed and writes are
+/// refused, so that a balancer or a client's failover sends writes
+/// elsewhere. Reads go on answering from what was published.
+async fn report_writes(health: tonic_health::server::HealthReporter, writes: pipeline::Writes) {
+    let mut ticks = tokio::time::interval(HEALTH_POLL);
+    while writes.accepted() {
+        ticks.tick().await;
+    }
+    tracing::error!(
+        "writes are refused after a store failure: health is NOT_SERVING until the node restarts"
+    );
+    health
+        .set_not_serving::<LedgerServiceServer<LedgerApi>>()
+        .await;
+    health
+        .set_service_status("", tonic_health::ServingStatus::NotServing)
+        .await;
+}
+
+/// A write past the process's file-size limit (`ulimit -f`) raises
+/// SIGXFSZ, whose default action kills the process; with the signal taken
+/// the write fails with EFBIG instead and is handled as any store failure
+/// (as a full disk is).
+fn ignore_file_size_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let file_size = SignalKind::from_raw(rustix::process::Signal::XFSZ.as_raw());
+        match signal(file_size) {
+            Ok(mut raised) => {
+                tokio::spawn(async move {
+                    while raised.recv().await.is_some() {
+                        tracing::debug!("SIGXFSZ: a write reached the file-size limit");
+                    }
+                });
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot take SIGXFSZ: a write past the file-size limit will stop the node")
+            }
+        }
+    }
 }
 
 /// The write path: the single node's pipeline or a cluster member.

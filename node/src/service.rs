@@ -12,7 +12,7 @@ use pledge_ledger::envelope::{Envelope, VerifiedEnvelope};
 use pledge_ledger::ledger::Committed;
 use pledge_ledger::merkle;
 use pledge_ledger::state::StateRead;
-use pledge_ledger::store::ReceiptFilter;
+use pledge_ledger::store::{ReceiptFilter, StoreError};
 use pledge_ledger::text::check_id;
 use pledge_ledger::view::LedgerRead;
 use pledge_proto::v1::{
@@ -29,6 +29,7 @@ use crate::cluster::{ClusterHandle, Route};
 use crate::config::Limits;
 use crate::metrics::Metrics;
 use crate::pipeline::Sequencer;
+use crate::ratelimit::RateLimit;
 use crate::reads::{ReadGate, stated};
 use crate::{NodePublished, NodeSnapshot};
 use crate::{status, views};
@@ -38,6 +39,14 @@ const DEFAULT_PAGE: usize = 100;
 const MAX_PAGE: usize = 1000;
 /// Entries read per lock acquisition when streaming.
 const STREAM_BATCH: u64 = 256;
+
+/// Whether a submission's signers are still to be held to their rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signers {
+    ToCharge,
+    /// Forwarded by the member it was submitted to, which did.
+    Charged,
+}
 
 type ResponseStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
@@ -55,6 +64,9 @@ pub struct LedgerApi {
     cluster: Option<ClusterHandle>,
     /// Turns true when the node begins to stop: following streams end.
     stopping: watch::Receiver<bool>,
+    /// The signers' rates, for submissions over a connection that names
+    /// no participant (`ratelimit.rs`); `None`: not limited here.
+    rate_limit: Option<RateLimit>,
 }
 
 impl LedgerApi {
@@ -79,7 +91,14 @@ impl LedgerApi {
             keys: Arc::new(KeyCache::new()),
             cluster: None,
             stopping: watch::channel(false).1,
+            rate_limit: None,
         }
+    }
+
+    /// Holds each submission's signers to their rate (`ratelimit.rs`).
+    pub fn with_rate_limit(mut self, rate_limit: RateLimit) -> LedgerApi {
+        self.rate_limit = Some(rate_limit);
+        self
     }
 
     /// Following streams end (UNAVAILABLE, SHUTTING_DOWN) once `stopping`
@@ -103,26 +122,29 @@ impl LedgerApi {
         request: Request<pb::SubmitRequest>,
     ) -> Result<pb::SubmitResponse, Status> {
         let Some(cluster) = &self.cluster else {
-            return self.submit_envelope(request).await;
+            return self.submit_envelope(request, Signers::ToCharge).await;
         };
         match cluster.route() {
-            Route::Here => self.submit_envelope(request).await,
+            Route::Here => self.submit_envelope(request, Signers::ToCharge).await,
             Route::NoLeader => Err(cluster.no_leader()),
             Route::Leader(leader) => {
                 let peer_certs = request.peer_certs();
                 let inner = request.into_inner();
-                self.verify_at_edge(peer_certs.as_deref().map(Vec::as_slice), &inner)?;
+                let verified =
+                    self.verify_at_edge(peer_certs.as_deref().map(Vec::as_slice), &inner)?;
+                self.charge_signers(peer_certs.is_some(), &verified)?;
                 cluster.forward(leader, inner).await
             }
         }
     }
 
-    /// A submission another member forwarded: this member sequences it.
+    /// A submission another member forwarded: this member sequences it
+    /// (its signers were held to their rate where it was submitted).
     pub async fn submit_here(
         &self,
         request: Request<pb::SubmitRequest>,
     ) -> Result<pb::SubmitResponse, Status> {
-        self.submit_envelope(request).await
+        self.submit_envelope(request, Signers::Charged).await
     }
 
     /// Decodes and verifies the envelope, and under mutual TLS checks that
@@ -149,10 +171,14 @@ impl LedgerApi {
     async fn submit_envelope(
         &self,
         request: Request<pb::SubmitRequest>,
+        signers: Signers,
     ) -> Result<pb::SubmitResponse, Status> {
         let peer_certs = request.peer_certs();
         let verified =
             self.verify_at_edge(peer_certs.as_deref().map(Vec::as_slice), request.get_ref())?;
+        if signers == Signers::ToCharge {
+            self.charge_signers(peer_certs.is_some(), &verified)?;
+        }
         tracing::Span::current()
             .record("tx_id", verified.tx.tx_id.as_str())
             .record("operation", verified.tx.operation.name());
@@ -168,6 +194,32 @@ impl LedgerApi {
                 Err(status::refusal(&rejection, answer.attempt))
             }
         }
+    }
+
+    /// Holds the signers of a verified envelope to their rate, unless the
+    /// connection has a client certificate (its participant was held to
+    /// it already, and signed this) or the transaction is committed (a
+    /// retry, answered from the chain: anyone may resend a committed
+    /// envelope, so it must not cost its signers).
+    fn charge_signers(
+        &self,
+        connection_certified: bool,
+        verified: &VerifiedEnvelope,
+    ) -> Result<(), Status> {
+        let Some(rate_limit) = &self.rate_limit else {
+            return Ok(());
+        };
+        if connection_certified {
+            return Ok(());
+        }
+        let committed = self
+            .read()?
+            .transaction(&verified.tx.tx_id)
+            .map_err(|e| status::store(&e))?;
+        if committed.is_some() {
+            return Ok(());
+        }
+        rate_limit.admit_signers(verified.signers(), std::time::Instant::now())
     }
 
     /// The latest published checkpoint once it covers `min_size` entries,
@@ -327,6 +379,9 @@ fn bundle_error(error: &BundleError, receipt_id: &str) -> Status {
             "NOT_IN_CHECKPOINT",
             vec![("receipt".into(), receipt_id.into())],
         ),
+        BundleError::Store(StoreError::MapPruned { size, floor }) => {
+            status::map_pruned(*size, *floor)
+        }
         BundleError::StateMoved { .. } => status::status(
             Code::Unavailable,
             format!("receipt `{receipt_id}` or its tank keeps changing: {error}; retry"),
@@ -581,6 +636,19 @@ impl LedgerService for LedgerApi {
             let checkpoint = self
                 .checkpoint_covering(latest_entry + 1, request.wait_ms)
                 .await?;
+            // The state map at the checkpoint's size is kept while the
+            // bundle is built; a checkpoint already superseded and pruned
+            // meanwhile is replaced by the next one.
+            let size = checkpoint.checkpoint.size;
+            let Some(_kept) = self.published.map_floor().pin(size) else {
+                match attempts < PROVE_ATTEMPTS {
+                    true => attempts += 1,
+                    false => {
+                        return Err(status::map_pruned(size, self.published.map_floor().floor()));
+                    }
+                }
+                continue;
+            };
             let ledger = self.read()?;
             match Bundle::build(&*ledger, &id, &checkpoint) {
                 Err(BundleError::StateMoved { .. }) if attempts < PROVE_ATTEMPTS => attempts += 1,

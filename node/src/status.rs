@@ -131,6 +131,12 @@ pub fn sequencer(error: &SequencerError) -> Status {
             "STORE_FAILED",
             Vec::new(),
         ),
+        SequencerError::OutcomeUnknown { .. } => status(
+            Code::Unavailable,
+            error.to_string(),
+            "OUTCOME_UNKNOWN",
+            Vec::new(),
+        ),
         SequencerError::Cluster { reason, .. } => {
             status(Code::Unavailable, error.to_string(), reason, Vec::new())
         }
@@ -145,6 +151,23 @@ pub fn store(error: &impl std::fmt::Display) -> Status {
         format!("store: {error}"),
         "STORE_FAILED",
         Vec::new(),
+    )
+}
+
+/// The state map at `size` is below the floor the node keeps it from
+/// (docs/FORMAT.md §7.9, "Pruning"): proofs are made at newer checkpoints.
+pub fn map_pruned(size: u64, floor: u64) -> Status {
+    status(
+        Code::FailedPrecondition,
+        format!(
+            "the state map after {size} entries is no longer kept (kept from {floor} on); \
+             ask again: proofs are made at the latest checkpoint"
+        ),
+        "STATE_PRUNED",
+        vec![
+            ("tree_size".into(), size.to_string()),
+            ("floor".into(), floor.to_string()),
+        ],
     )
 }
 

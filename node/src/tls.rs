@@ -26,9 +26,9 @@ use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 use crate::config::TlsFiles;
 use crate::status;
 
-/// Prefix of the URI subject alternative name that binds a client
-/// certificate to a participant id.
-pub const PARTICIPANT_URI_PREFIX: &str = "pledgeledger:participant:";
+/// Prefixes of the URI subject alternative names that bind a client
+/// certificate to a participant id, a cluster member's to its member id.
+pub use pledge_client::tls::{MEMBER_URI_PREFIX, PARTICIPANT_URI_PREFIX};
 
 /// The ErrorInfo reason of a write carried by a connection whose
 /// certificate is not one of the transaction's signers.
@@ -80,8 +80,29 @@ pub fn check_carrier<'a, C: AsRef<[u8]>>(
     ))
 }
 
+/// The participant the client certificate of `request`'s connection
+/// names, under mutual TLS; `None` without one (or naming none).
+pub fn connection_participant<T>(request: &tonic::Request<T>) -> Option<String> {
+    let certs = request.peer_certs()?;
+    participant_of(certs.first()?.as_ref()).ok()
+}
+
 /// The participant id a client certificate names, or what is wrong with it.
 pub(crate) fn participant_of(der: &[u8]) -> Result<String, String> {
+    uri_name(der, PARTICIPANT_URI_PREFIX, "participant")
+}
+
+/// The member id a cluster member's certificate names (docs/REPLICATION.md
+/// §11), or what is wrong with it.
+pub(crate) fn member_of(der: &[u8]) -> Result<u64, String> {
+    let id = uri_name(der, MEMBER_URI_PREFIX, "member")?;
+    id.parse()
+        .map_err(|_| format!("names the member `{id}`, which is not a member id"))
+}
+
+/// The one name after `prefix` in the certificate's URI subject
+/// alternative names.
+fn uri_name(der: &[u8], prefix: &str, what: &str) -> Result<String, String> {
     let (_, cert) =
         X509Certificate::from_der(der).map_err(|e| format!("cannot be parsed ({e})"))?;
     let names = cert
@@ -90,15 +111,13 @@ pub(crate) fn participant_of(der: &[u8]) -> Result<String, String> {
         .map(|san| san.value.general_names.clone())
         .unwrap_or_default();
     let mut ids = names.iter().filter_map(|name| match name {
-        GeneralName::URI(uri) => uri.strip_prefix(PARTICIPANT_URI_PREFIX),
+        GeneralName::URI(uri) => uri.strip_prefix(prefix),
         _ => None,
     });
     match (ids.next(), ids.next()) {
         (Some(id), None) => Ok(id.to_owned()),
-        (None, _) => Err(format!(
-            "names no participant (no {PARTICIPANT_URI_PREFIX}<id> URI)"
-        )),
-        (Some(_), Some(_)) => Err("names more than one participant".into()),
+        (None, _) => Err(format!("names no {what} (no {prefix}<id> URI)")),
+        (Some(_), Some(_)) => Err(format!("names more than one {what}")),
     }
 }
 
@@ -162,6 +181,18 @@ mod tests {
                 refusal(result),
                 (Code::PermissionDenied, NOT_A_SIGNER.into(), String::new())
             );
+        }
+    }
+
+    #[test]
+    fn a_member_certificate_names_one_member_id() {
+        assert_eq!(member_of(&certificate(&["pledgeledger:member:3"])), Ok(3));
+        for uris in [
+            &["pledgeledger:member:three"][..],
+            &["pledgeledger:participant:bank-a"],
+            &["pledgeledger:member:1", "pledgeledger:member:2"],
+        ] {
+            assert!(member_of(&certificate(uris)).is_err(), "{uris:?}");
         }
     }
 

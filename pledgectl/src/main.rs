@@ -1,12 +1,11 @@
 //! `pledgectl`: the command line of the oil receipt-pledge ledger, over the
 //! `pledge-client` library.
 //!
-//! Every subcommand is in `cli/`, the development CA of `pledgectl tls` in
-//! `certs.rs`; this file sets up logging, runs the
+//! Every subcommand is in `cli/` (the development CA of `pledgectl tls` is
+//! `pledge_client::certs`); this file sets up logging, runs the
 //! command and turns the outcome into an exit code: 0 success, 1 failure,
 //! 2 refused by the node, 3 the audit found a bad entry.
 
-mod certs;
 mod cli;
 
 use std::process::ExitCode;

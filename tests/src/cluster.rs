@@ -28,6 +28,15 @@ pub struct Cluster {
     links: BTreeMap<(u64, u64), Proxy>,
 }
 
+/// How a cluster is made, beyond the defaults.
+#[derive(Debug, Clone, Copy)]
+enum Options {
+    /// A snapshot every `.0` Raft entries, `.1` kept behind it.
+    Snapshots(u64, u64),
+    /// Mutual TLS between members.
+    Tls,
+}
+
 /// A port for a member to listen on, free when chosen. `cluster-init`
 /// needs every member's ports before any member starts, so a port is
 /// released between choosing and binding. A port from the kernel's
@@ -74,6 +83,13 @@ impl Cluster {
         Cluster::create(dir, size, false, None).await
     }
 
+    /// As [`Cluster::start`], members speaking mutual TLS to each other
+    /// (`cluster-init --tls`: a development CA and member certificates in
+    /// `dir/tls`).
+    pub async fn start_tls(dir: &Path, size: u64) -> Cluster {
+        Cluster::create(dir, size, false, Some(Options::Tls)).await
+    }
+
     /// As [`Cluster::start`], every member-to-member link through a proxy.
     pub async fn start_with_proxies(dir: &Path, size: u64) -> Cluster {
         Cluster::create(dir, size, true, None).await
@@ -83,15 +99,10 @@ impl Cluster {
     /// `every` Raft entries and keeping `keep` entries behind it, so that
     /// a member far behind catches up by snapshot.
     pub async fn start_snapshotting(dir: &Path, size: u64, every: u64, keep: u64) -> Cluster {
-        Cluster::create(dir, size, false, Some((every, keep))).await
+        Cluster::create(dir, size, false, Some(Options::Snapshots(every, keep))).await
     }
 
-    async fn create(
-        dir: &Path,
-        size: u64,
-        proxied: bool,
-        snapshots: Option<(u64, u64)>,
-    ) -> Cluster {
+    async fn create(dir: &Path, size: u64, proxied: bool, options: Option<Options>) -> Cluster {
         let client_ports: Vec<u16> = (0..size).map(|_| free_port()).collect();
         let cluster_ports: Vec<u16> = (0..size).map(|_| free_port()).collect();
         let output = Command::new(binary("pledge-node"))
@@ -102,6 +113,7 @@ impl Cluster {
             .args(["--client-ports", &joined(&client_ports)])
             .args(["--cluster-ports", &joined(&cluster_ports)])
             .args(["--election-timeout-ms", "500,1000", "--heartbeat-ms", "100"])
+            .args(matches!(options, Some(Options::Tls)).then_some("--tls"))
             .output()
             .unwrap();
         assert!(
@@ -109,7 +121,7 @@ impl Cluster {
             "cluster-init failed: {}",
             String::from_utf8_lossy(&output.stderr)
         );
-        if let Some((every, keep)) = snapshots {
+        if let Some(Options::Snapshots(every, keep)) = options {
             for id in 1..=size {
                 let path = dir.join(format!("member-{id}.toml"));
                 let text = std::fs::read_to_string(&path).unwrap().replace(
@@ -200,6 +212,11 @@ impl Cluster {
 
     pub fn config_path(&self, id: u64) -> PathBuf {
         self.dir.join(format!("member-{id}.toml"))
+    }
+
+    /// Member `id`'s member-to-member port.
+    pub fn cluster_port(&self, id: u64) -> u16 {
+        self.cluster_ports[id as usize - 1]
     }
 
     pub fn data_dir(&self, id: u64) -> PathBuf {

@@ -9,6 +9,7 @@ mod e2e {
     mod bench;
     mod cli;
     mod cluster;
+    mod cluster_tls;
     mod double_pledge;
     mod explorer;
     mod faults;

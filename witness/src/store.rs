@@ -10,13 +10,25 @@
 //! ```
 //! A latest checkpoint is durable before its cosignature leaves the witness,
 //! so a crash can never make the witness forget what it vouched for.
+//!
+//! A latest checkpoint stored before checkpoints carried the `state-root`
+//! line (five lines: origin, size, root, `chain-head`, `time`) is still read,
+//! its node signature checked as for any other: what the witness compares
+//! with the next checkpoint (origin, size, root, chain head; see
+//! `verify_consistent`) is all in it, so the witness keeps what it vouched
+//! for across the upgrade. The first checkpoint it cosigns afterwards
+//! replaces the file with the current form (docs/FORMAT.md §7.8).
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, TryLockError};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use pledge_ledger::checkpoint::SignedCheckpoint;
+use pledge_ledger::checkpoint::{
+    Checkpoint, CheckpointError, SignedCheckpoint, verify_log_signature,
+};
+use pledge_ledger::crypto::PublicKey;
+use pledge_ledger::note::SignedNote;
 
 use crate::decide::{Logs, Refusal};
 
@@ -42,7 +54,12 @@ pub enum StoreError {
     },
     /// A stored checkpoint does not verify under the log's keys (the file
     /// was altered, or the log's keys were changed in the configuration).
-    #[error("stored checkpoint {path} does not verify: {reason}")]
+    #[error(
+        "stored checkpoint {path} does not verify: {reason}. It is the latest checkpoint this \
+         witness cosigned for the log: if the log's key changed, give the key that signed it \
+         too (--log ORIGIN=KEY, once per key); if the file was damaged, restore it from a \
+         backup. Removing it makes the witness trust the log's next checkpoint as its first"
+    )]
     Corrupt {
         /// The file.
         path: PathBuf,
@@ -90,11 +107,10 @@ impl WitnessStore {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(io("read", &path)(e)),
             };
-            let checkpoint =
-                SignedCheckpoint::open(&text, origin, keys).map_err(|e| StoreError::Corrupt {
-                    path: path.clone(),
-                    reason: e.to_string(),
-                })?;
+            let checkpoint = open_stored(&text, origin, keys).map_err(|e| StoreError::Corrupt {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
             latest.insert(origin.clone(), checkpoint);
         }
         Ok(WitnessStore {
@@ -141,6 +157,47 @@ impl WitnessStore {
         write_durably(&path, text.as_bytes())?;
         Ok(path)
     }
+}
+
+/// A stored latest checkpoint: the current form, or the five-line form
+/// written before the `state-root` line (see the module documentation).
+fn open_stored(
+    text: &str,
+    origin: &str,
+    keys: &[PublicKey],
+) -> Result<SignedCheckpoint, CheckpointError> {
+    let current = SignedCheckpoint::open(text, origin, keys);
+    let (Err(_), Ok(note)) = (&current, SignedNote::parse(text)) else {
+        return current;
+    };
+    let Some(with_state_root) = with_empty_state_root(note.text()) else {
+        return current;
+    };
+    let node_key = verify_log_signature(&note, origin, keys)?;
+    let checkpoint = Checkpoint::parse_text(&with_state_root)?;
+    if checkpoint.origin != origin {
+        return current;
+    }
+    Ok(SignedCheckpoint {
+        checkpoint,
+        note,
+        node_key,
+    })
+}
+
+/// A five-line checkpoint text (origin, size, root, `chain-head`, `time`)
+/// with an all-zero `state-root` line put before `time`, so that the
+/// current parser checks every other line; `None` for any other text. The
+/// state root is never read from a witness's latest checkpoint.
+fn with_empty_state_root(text: &str) -> Option<String> {
+    let lines: Vec<&str> = text.strip_suffix('\n')?.split('\n').collect();
+    let [origin, size, root, head, time] = lines.as_slice() else {
+        return None;
+    };
+    (head.starts_with("chain-head ") && time.starts_with("time ")).then(|| {
+        let zeros = "0".repeat(64);
+        format!("{origin}\n{size}\n{root}\n{head}\nstate-root {zeros}\n{time}\n")
+    })
 }
 
 fn latest_path(dir: &Path, origin: &str) -> PathBuf {

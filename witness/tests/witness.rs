@@ -14,7 +14,7 @@ use pledge_ledger::cosigning::cosignature::verify;
 use pledge_ledger::cosigning::{Witness, WitnessPolicy};
 use pledge_ledger::crypto::{self, Digest};
 use pledge_ledger::merkle::{self, MemoryNodes};
-use pledge_ledger::note::SignedNote;
+use pledge_ledger::note::{NoteSignature, SignedNote};
 use pledge_witness::decide::Logs;
 use pledge_witness::store::WitnessStore;
 use pledge_witness::{Answer, WitnessService};
@@ -257,6 +257,64 @@ fn what_was_cosigned_survives_a_restart() {
     assert_eq!(answer.body, "6\n");
     // A second process on the same directory is refused.
     assert!(WitnessStore::open(dir.path(), &logs()).is_err());
+}
+
+/// The log's checkpoint in the five-line form written before checkpoints
+/// carried the `state-root` line, signed by the node key, as a witness
+/// stored it then.
+fn pre_state_root_note(log: &Log) -> String {
+    let current = log.checkpoint(&node_key()).checkpoint.note_text();
+    let text: String = current
+        .split_inclusive('\n')
+        .filter(|line| !line.starts_with("state-root "))
+        .collect();
+    let mut note = SignedNote::new(&text).unwrap();
+    note.add_signature(NoteSignature::ed25519(&text, ORIGIN, &node_key()))
+        .unwrap();
+    note.to_text()
+}
+
+fn latest_file(dir: &std::path::Path) -> std::path::PathBuf {
+    dir.join("latest")
+        .join(format!("{}.checkpoint", hex::encode(ORIGIN)))
+}
+
+#[test]
+fn a_checkpoint_stored_before_state_roots_is_still_what_the_witness_vouched_for() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("latest")).unwrap();
+    let stored = pre_state_root_note(&Log::new(1, 6));
+    assert_eq!(stored.split('\n').take_while(|l| !l.is_empty()).count(), 5);
+    std::fs::write(latest_file(dir.path()), &stored).unwrap();
+    let witness = service(dir.path());
+    // Its size is the one the node must start from.
+    let answer = witness.add_checkpoint(&Log::new(1, 9).request(0), NOW_MS);
+    assert_status(&answer, 409);
+    assert_eq!(answer.body, "6\n");
+    // Another history of that size is refused, with the old note as evidence.
+    let answer = witness.add_checkpoint(&Log::new(2, 9).request(6), NOW_MS);
+    assert_status(&answer, 422);
+    assert!(evidence_files(dir.path())[0].contains(&stored));
+    // The same history grown is cosigned; the file takes the current form.
+    assert_cosigned(&witness, &Log::new(1, 9), 6);
+    let rewritten = std::fs::read_to_string(latest_file(dir.path())).unwrap();
+    assert!(rewritten.contains("\nstate-root "), "{rewritten}");
+}
+
+#[test]
+fn a_stored_checkpoint_that_does_not_verify_names_the_file_and_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("latest")).unwrap();
+    let stored = pre_state_root_note(&Log::new(1, 6)).replacen("\n6\n", "\n7\n", 1);
+    std::fs::write(latest_file(dir.path()), &stored).unwrap();
+    let error = WitnessStore::open(dir.path(), &logs())
+        .unwrap_err()
+        .to_string();
+    let file = latest_file(dir.path()).display().to_string();
+    assert!(error.contains(&file), "{error}");
+    assert!(error.contains("signature"), "{error}");
+    assert!(error.contains("--log ORIGIN=KEY"), "{error}");
+    assert!(error.contains("restore it from a backup"), "{error}");
 }
 
 #[test]

@@ -237,7 +237,12 @@ impl Bundle {
             });
         };
         let fresh = Checkpoint::from_store(store, cp.size, cp.time_ms, &ledger_origin(&ledger_id))
-            .map_err(|_| BundleError::CheckpointNotFromStore { size: cp.size })?;
+            .map_err(|error| match error {
+                CheckpointError::Store(pruned @ StoreError::MapPruned { .. }) => {
+                    BundleError::Store(pruned)
+                }
+                _ => BundleError::CheckpointNotFromStore { size: cp.size },
+            })?;
         if fresh != *cp {
             return Err(BundleError::CheckpointNotFromStore { size: cp.size });
         }
@@ -714,12 +719,7 @@ fn proven_preimage(
             },
         });
     }
-    let siblings = item
-        .map_proof
-        .iter()
-        .map(|h| Digest::from_hex(h).map(|d| d.0))
-        .collect::<Option<Vec<_>>>()
-        .ok_or(bad_hex("map_proof"))?;
+    let siblings = hashes_from_hex(&item.map_proof).ok_or(bad_hex("map_proof"))?;
     let fields = LeafFields::parse(tag, &preimage).map_err(BundleError::BadState)?;
     let id = fields.required_text(1).map_err(BundleError::BadState)?;
     let key = map_key(kind, &id);
@@ -732,6 +732,14 @@ fn proven_preimage(
         .verify_present(state_root, &key, &value)
         .map_err(|source| BundleError::StateNotProven { object: id, source })?;
     Ok(preimage)
+}
+
+/// A bundle's list of hex hashes (a map or inclusion proof), or `None` if
+/// any is not 64 lowercase hex digits.
+fn hashes_from_hex(list: &[String]) -> Option<Vec<Hash>> {
+    list.iter()
+        .map(|h| Digest::from_hex(h).map(|d| d.0))
+        .collect()
 }
 
 /// Hex-decodes, decodes and seal-checks one bundle entry (its seal must
@@ -764,15 +772,10 @@ fn open_entry(
             },
         });
     }
-    let proof = item
-        .inclusion_proof
-        .iter()
-        .map(|h| Digest::from_hex(h).map(|d| d.0))
-        .collect::<Option<Vec<_>>>()
-        .ok_or(BundleError::BadHex {
-            seq,
-            field: "inclusion_proof",
-        })?;
+    let proof = hashes_from_hex(&item.inclusion_proof).ok_or(BundleError::BadHex {
+        seq,
+        field: "inclusion_proof",
+    })?;
     Ok((entry, proof))
 }
 

@@ -276,7 +276,7 @@ impl Checkpoint {
 
 /// The accepted log key that signed `note` under `origin`. Every line that
 /// claims an accepted key must verify.
-fn verify_log_signature(
+pub fn verify_log_signature(
     note: &SignedNote,
     origin: &str,
     log_keys: &[PublicKey],

@@ -17,6 +17,8 @@
 //! - [`tree`]: the stored nodes and the incremental update of one group.
 //! - [`proof`]: proofs of presence and absence, and their verification.
 //! - [`versioned`]: the map as the state stores keep it, by version.
+//! - [`floor`]: the oldest version still proven at, below which the stores
+//!   prune.
 //!
 //! The map is derived state. The state stores update it once per applied
 //! update, off the acknowledgement path ([`versioned::update_for`]: only
@@ -25,6 +27,7 @@
 //! replayed objects ([`root_of_state`]) and compares it with the
 //! checkpoint's.
 
+pub mod floor;
 pub mod hash;
 pub mod leaf;
 pub mod proof;
@@ -33,6 +36,7 @@ pub mod versioned;
 
 use std::collections::BTreeMap;
 
+pub use floor::{MapFloor, MapPin};
 pub use hash::{EMPTY, Kind, MapHash, map_key};
 pub use proof::{MapProof, MapProofError};
 pub use tree::{MapNode, MapNodeId, MapNodeSource, MapUpdate, MemoryMap};

@@ -9,7 +9,12 @@
 //!     write each changed node at version, and root[version]
 //!  checkpoint of size n           root[n] (n must be a version: a size the store applied)
 //!  proof at n                     proof::prove(AtVersion { n })
+//!  StateStore::prune_map(floor)   drop every node version superseded at or below floor,
+//!                                 and the roots below it; sizes ≥ floor read as before
 //! ```
+//! Pruning keeps, for each position, the newest version at or below the
+//! floor and every later one, so a read at any version ≥ floor finds the
+//! node it found before. A read below the floor is [`StoreError::MapPruned`].
 
 use std::collections::BTreeMap;
 
@@ -28,6 +33,12 @@ pub trait VersionedMap {
     /// applied up to that size (an apply covering several groups leaves no
     /// root at the sizes inside it).
     fn state_root_at(&self, version: u64) -> Result<Option<MapHash>, StoreError>;
+
+    /// The floor the map was pruned to: versions below it are gone.
+    fn map_floor(&self) -> Result<u64, StoreError>;
+
+    /// How many node versions are stored: the map's storage (scans it).
+    fn map_node_versions(&self) -> Result<u64, StoreError>;
 }
 
 /// The nodes of a versioned map as of one version.

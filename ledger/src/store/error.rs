@@ -76,6 +76,17 @@ pub enum StoreError {
         /// Entries the state store reflects.
         applied: u64,
     },
+    /// The state map at a size below the floor the store pruned to: its
+    /// superseded nodes and roots are gone (docs/FORMAT.md §7.9, "Pruning").
+    #[error(
+        "the state map after {size} entries is no longer kept (kept from {floor} entries on): prove at the latest checkpoint"
+    )]
+    MapPruned {
+        /// The size asked for.
+        size: u64,
+        /// The smallest size the map is still kept at.
+        floor: u64,
+    },
     /// The state could not be read while deciding or replaying.
     #[error(transparent)]
     State(#[from] StateError),

@@ -119,6 +119,7 @@ impl MemberChain {
     fn catch_up(&mut self) -> Result<(), ChainFault> {
         catch_up(&self.log, &mut self.state).map_err(fault)?;
         self.published.caught_up(self.head, self.state.view());
+        crate::pipeline::prune_map(&mut self.state, self.published.map_floor());
         self.heads.send_replace(self.head.next_seq);
         self.metrics.set_chain_size(self.head.next_seq);
         Ok(())

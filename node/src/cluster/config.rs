@@ -11,12 +11,18 @@
 //! snapshot_every_entries = 10000
 //! keep_entries_after_snapshot = 1000
 //!
-//! plaintext = false                      # members speak plaintext gRPC: true is needed off loopback
+//! plaintext = false                      # without [cluster.tls], true is needed off loopback
+//!
+//! [cluster.tls]                          # mutual TLS between members; absent = plaintext gRPC
+//! cert_file = "tls/member-2.pem"         # this member's certificate: URI SAN pledgeledger:member:2,
+//!                                        #   DNS/IP SAN of the host in its address
+//! key_file = "tls/member-2-key.pem"
+//! ca_file = "tls/members-ca.pem"         # the CA that issues the members' certificates
 //!
 //! [[cluster.members]]
 //! id = 1
 //! name = "zs-1"
-//! address = "http://10.1.0.1:50071"      # its member-to-member service
+//! address = "https://10.1.0.1:50071"     # its member-to-member service (https:// under [cluster.tls])
 //! client_address = "http://10.1.0.1:50051"
 //! # … one [[cluster.members]] per member, the same list on every member
 //!
@@ -26,6 +32,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use pledge_ledger::crypto::{PublicKey, decode_lower_hex};
 use serde::Deserialize;
@@ -61,11 +68,32 @@ pub struct ClusterConfig {
     /// Addresses that replace a member's listed one when dialled from here.
     #[serde(default)]
     pub dial: BTreeMap<String, String>,
-    /// Member-to-member traffic is plaintext gRPC (mutual TLS between
-    /// members is not built yet): a non-loopback `cluster_listen` is
-    /// refused unless this says so outright (a private network only).
+    /// Without `tls`, member-to-member traffic is plaintext gRPC: a
+    /// non-loopback `cluster_listen` is then refused unless this says so
+    /// outright (a private network only).
     #[serde(default)]
     pub plaintext: bool,
+    /// Mutual TLS between members; `None`: plaintext.
+    #[serde(default)]
+    pub tls: Option<MemberTlsFiles>,
+}
+
+/// The `[cluster.tls]` section: PEM files of this member's certificate and
+/// of the CA that issues every member's. The member listener accepts only
+/// a client certificate from that CA naming a listed member; this member
+/// dials the others with its own certificate and accepts only a server
+/// certificate from that CA for the host it dials (docs/REPLICATION.md §11).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberTlsFiles {
+    /// This member's certificate chain, leaf first: URI SAN
+    /// `pledgeledger:member:<id>` and the DNS name or IP address of its
+    /// member address.
+    pub cert_file: PathBuf,
+    /// Its private key (a TLS key, not the member's Ed25519 seal key).
+    pub key_file: PathBuf,
+    /// The CA that issues the members' certificates.
+    pub ca_file: PathBuf,
 }
 
 /// One member as the cluster lists it.
@@ -124,19 +152,33 @@ impl ClusterConfig {
                 self.heartbeat_interval_ms
             );
         }
-        if !self.plaintext && !self.cluster_listen.ip().is_loopback() {
+        if self.tls.is_none() && !self.plaintext && !self.cluster_listen.ip().is_loopback() {
             anyhow::bail!(
                 "[cluster] refusing plaintext member-to-member traffic on the non-loopback address {}: \
-                 members do not speak TLS to each other yet; set `plaintext = true` in [cluster] \
-                 only on a private network",
+                 give [cluster.tls] (mutual TLS between members), or set `plaintext = true` in \
+                 [cluster] only on a private network",
                 self.cluster_listen
             );
         }
+        self.check_schemes()?;
         for key in self.dial.keys() {
             let listed = key.parse::<u64>().is_ok_and(|id| ids.contains(&id));
             if !listed {
                 anyhow::bail!("[cluster.dial] `{key}` is not a member id");
             }
+        }
+        Ok(())
+    }
+
+    /// Under `[cluster.tls]` every member address is `https://`, without
+    /// it `http://`: a member never dials another in the clear by mistake,
+    /// nor with TLS that the other does not speak.
+    fn check_schemes(&self) -> anyhow::Result<()> {
+        let listed = self.members.iter().map(|m| (m.id.to_string(), &m.address));
+        let dialled = self.dial.iter().map(|(id, a)| (id.clone(), a));
+        for (id, address) in listed.chain(dialled) {
+            check_scheme(self.tls.is_some(), address)
+                .map_err(|why| anyhow::anyhow!("[cluster] member {id}: {why}"))?;
         }
         Ok(())
     }
@@ -166,6 +208,21 @@ impl ClusterConfig {
     /// Member `id` as listed.
     pub fn member(&self, id: u64) -> Option<&MemberConfig> {
         self.members.iter().find(|m| m.id == id)
+    }
+}
+
+/// Is `address` dialled the way this member speaks to members (`https://`
+/// with TLS, `http://` without)? The reason when not.
+pub fn check_scheme(tls: bool, address: &str) -> Result<(), String> {
+    match (tls, address.split_once("://").map(|(scheme, _)| scheme)) {
+        (true, Some("https")) | (false, Some("http")) => Ok(()),
+        (true, _) => Err(format!(
+            "the address {address} is not https://, but members speak mutual TLS ([cluster.tls])"
+        )),
+        (false, Some("https")) => Err(format!(
+            "the address {address} is https://, but this member has no [cluster.tls] to speak TLS with"
+        )),
+        (false, _) => Err(format!("the address {address} is not an http:// URL")),
     }
 }
 
@@ -214,6 +271,31 @@ mod tests {
         assert!(refusal.contains("plaintext = true"), "{refusal}");
         config.plaintext = true;
         config.check().unwrap();
+    }
+
+    #[test]
+    fn tls_between_members_needs_https_addresses_and_allows_any_listen_address() {
+        let files = MemberTlsFiles {
+            cert_file: "m.pem".into(),
+            key_file: "m-key.pem".into(),
+            ca_file: "ca.pem".into(),
+        };
+        let mut config = ClusterConfig {
+            cluster_listen: "10.1.0.2:50071".parse().unwrap(),
+            tls: Some(files),
+            ..three()
+        };
+        let refusal = config.check().unwrap_err().to_string();
+        assert!(refusal.contains("not https://"), "{refusal}");
+        for member in &mut config.members {
+            member.address = member.address.replace("http://", "https://");
+        }
+        config.dial.clear();
+        config.check().unwrap();
+        config.tls = None;
+        config.plaintext = true;
+        let refusal = config.check().unwrap_err().to_string();
+        assert!(refusal.contains("no [cluster.tls]"), "{refusal}");
     }
 
     #[test]

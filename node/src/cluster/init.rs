@@ -10,7 +10,8 @@
 //! the ledger key (member 1's, which sealed the genesis); `initial/` keeps
 //! that ledger without any key, for members added later. `dev-cluster`
 //! does that (unless the directory exists) and runs the members until
-//! ctrl-c.
+//! ctrl-c. With `--tls` members speak mutual TLS to each other, with a
+//! development CA and member certificates made in `tls/`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
@@ -55,9 +56,19 @@ pub struct InitArgs {
     /// Leader heartbeat period, ms.
     #[arg(long, default_value_t = 250)]
     pub heartbeat_ms: u64,
+    /// Mutual TLS between members: a development CA in DIR/tls (ca.pem,
+    /// ca-key.pem) and a certificate per member (member-N.pem), https://
+    /// member addresses and a [cluster.tls] section in each configuration.
+    #[arg(long)]
+    pub tls: bool,
 }
 
 impl InitArgs {
+    /// The scheme members dial each other with.
+    fn member_scheme(&self) -> &'static str {
+        if self.tls { "https" } else { "http" }
+    }
+
     fn ports(&self) -> anyhow::Result<Vec<(u16, u16)>> {
         let n = self.nodes as usize;
         if !(1..=9).contains(&n) {
@@ -105,7 +116,13 @@ pub fn init(args: &InitArgs) -> anyhow::Result<()> {
         keys.push(crypto::generate_signing_key().map_err(|e| anyhow!("random source: {e}"))?);
     }
     let ledger_key = opened.ledger_key;
-    write_membership(&mut opened.ledger, &first, &keys, &ports)?;
+    write_membership(
+        &mut opened.ledger,
+        &first,
+        &keys,
+        &ports,
+        args.member_scheme(),
+    )?;
     drop(opened);
     // The initial ledger without any key: where a member added later, or
     // one whose data is lost, starts from.
@@ -115,7 +132,10 @@ pub fn init(args: &InitArgs) -> anyhow::Result<()> {
         copy_dir(&first, &dir, &seed.node_key_path())?;
         KeyFile::new("node", key).write(&dir.join("node-key.json"))?;
     }
-    let members = members_toml(&ports);
+    let members = members_toml(&ports, args.member_scheme());
+    if args.tls {
+        member_certificates(&args.dir.join("tls"), args.nodes)?;
+    }
     for (index, (client, cluster)) in ports.iter().enumerate() {
         let id = index as u64 + 1;
         let dir = std::path::absolute(member_dir(&args.dir, id))?;
@@ -123,9 +143,14 @@ pub fn init(args: &InitArgs) -> anyhow::Result<()> {
             "data_dir = {data_dir:?}\nlisten = \"127.0.0.1:{client}\"\n\n[cluster]\nmember_id = {id}\n\
              ledger_key = \"{ledger_key}\"\n\
              cluster_listen = \"127.0.0.1:{cluster}\"\nelection_timeout_ms = [{low}, {high}]\n\
-             heartbeat_interval_ms = {heartbeat}\n{members}",
+             heartbeat_interval_ms = {heartbeat}\n{members}{tls}",
             data_dir = dir.display().to_string(),
             heartbeat = args.heartbeat_ms,
+            tls = if args.tls {
+                tls_toml(&args.dir, id)?
+            } else {
+                String::new()
+            },
         );
         std::fs::write(args.config_path(id), text)?;
     }
@@ -136,8 +161,9 @@ pub fn init(args: &InitArgs) -> anyhow::Result<()> {
     );
     for (index, (client, cluster)) in ports.iter().enumerate() {
         println!(
-            "  member {}: clients http://127.0.0.1:{client}, members http://127.0.0.1:{cluster}, config {}",
+            "  member {}: clients http://127.0.0.1:{client}, members {}://127.0.0.1:{cluster}, config {}",
             index + 1,
+            args.member_scheme(),
             args.config_path(index as u64 + 1).display()
         );
     }
@@ -155,6 +181,7 @@ fn write_membership(
     first: &Path,
     keys: &[SigningKey],
     ports: &[(u16, u16)],
+    scheme: &str,
 ) -> anyhow::Result<()> {
     let members = keys
         .iter()
@@ -162,7 +189,7 @@ fn write_membership(
         .enumerate()
         .map(|(index, (key, (_, cluster)))| {
             let id = index as u64 + 1;
-            let address = format!("http://127.0.0.1:{cluster}");
+            let address = format!("{scheme}://127.0.0.1:{cluster}");
             let name = format!("member-{id}");
             ops::cluster_member(id, &name, &address, &crypto::public_key(key), true)
         })
@@ -197,13 +224,38 @@ fn member_dir(dir: &Path, id: u64) -> PathBuf {
     dir.join(format!("member-{id}"))
 }
 
-fn members_toml(ports: &[(u16, u16)]) -> String {
+/// A development CA in `dir` and a certificate for each member, for the
+/// loopback addresses they dial each other at.
+fn member_certificates(dir: &Path, nodes: u64) -> anyhow::Result<()> {
+    use pledge_client::certs;
+    certs::create_dev_ca(dir)?;
+    let hosts = ["127.0.0.1".to_owned(), "localhost".to_owned()];
+    for id in 1..=nodes {
+        certs::issue_member(dir, id, &hosts, dir)?;
+    }
+    Ok(())
+}
+
+/// Member `id`'s `[cluster.tls]` section, naming the files
+/// [`member_certificates`] wrote.
+fn tls_toml(dir: &Path, id: u64) -> anyhow::Result<String> {
+    let tls = std::path::absolute(dir.join("tls"))?;
+    let file = |name: String| format!("{:?}", tls.join(name).display().to_string());
+    Ok(format!(
+        "\n[cluster.tls]\ncert_file = {}\nkey_file = {}\nca_file = {}\n",
+        file(format!("member-{id}.pem")),
+        file(format!("member-{id}-key.pem")),
+        file(pledge_client::certs::CA_CERT.to_owned()),
+    ))
+}
+
+fn members_toml(ports: &[(u16, u16)], scheme: &str) -> String {
     let mut text = String::new();
     for (index, (client, cluster)) in ports.iter().enumerate() {
         let id = index + 1;
         text.push_str(&format!(
             "\n[[cluster.members]]\nid = {id}\nname = \"member-{id}\"\n\
-             address = \"http://127.0.0.1:{cluster}\"\nclient_address = \"http://127.0.0.1:{client}\"\n"
+             address = \"{scheme}://127.0.0.1:{cluster}\"\nclient_address = \"http://127.0.0.1:{client}\"\n"
         ));
     }
     text

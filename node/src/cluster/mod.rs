@@ -26,6 +26,7 @@ pub mod init;
 mod reads;
 mod reconcile;
 mod sequencing;
+mod transport;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -52,7 +53,7 @@ use pledge_ledger::view::LedgerRead;
 use pledge_proto::cluster::{self as cpb, raft_service_client::RaftServiceClient};
 use pledge_proto::v1 as pb;
 use tokio::sync::watch;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic::{Code, Status};
 
 use crate::NodePublished;
@@ -92,6 +93,7 @@ pub async fn start(
     metrics: Arc<Metrics>,
 ) -> anyhow::Result<Started> {
     config.check()?;
+    let tls = transport::MemberTls::load(config)?;
     let head = decider.head();
     let key = decider.node_key().clone();
     let membership = state.view().membership()?;
@@ -100,14 +102,15 @@ pub async fn start(
         Some(membership) => Sealers::listed(membership),
         None => Sealers::ledger_key(ledger_key),
     };
-    let member_chain = chain::MemberChain::new(log, state, head, sealers, heads, metrics);
+    let member_chain = chain::MemberChain::new(log, state, head, sealers, heads, metrics.clone());
     let published = member_chain.published();
     let records = Arc::new(member_chain.records());
     let raft_dir = data_dir.join("raft");
     let raft_log = RaftLog::open(&raft_dir)
         .with_context(|| format!("cannot open the raft log in {}", raft_dir.display()))?;
     let machine = LedgerMachine::open(Arc::new(Mutex::new(member_chain)), &raft_dir)?;
-    let network = Network::new(None, records).with_dial(dial_overrides(config));
+    let network = Network::new(tls.as_ref().map(transport::MemberTls::client), records)
+        .with_dial(dial_overrides(config));
     let raft = Raft::new(
         config.member_id,
         raft_config(config)?,
@@ -138,7 +141,7 @@ pub async fn start(
     Ok(Started {
         sequencer,
         published: published.clone(),
-        cluster: ClusterHandle::new(raft, config.clone(), published),
+        cluster: ClusterHandle::new(raft, config.clone(), published, tls, metrics),
     })
 }
 
@@ -251,31 +254,38 @@ pub async fn serve_members(
     cluster: ClusterHandle,
     api: LedgerApi,
     published: Arc<NodePublished>,
+    bounds: crate::admission::Bounds,
 ) -> anyhow::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen for members on {listen}"))?;
     let address = listener.local_addr()?;
+    let inner = &cluster.inner;
+    let gate = transport::MemberGate::new(
+        inner.config.clone(),
+        published.clone(),
+        inner.raft.clone(),
+        inner.metrics.clone(),
+    );
     let member = Arc::new(ForwardTarget {
         api,
         published,
         cluster: cluster.clone(),
     });
     let service = RaftServer::new(cluster.raft().clone(), member, MAX_SNAPSHOT_BYTES);
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-    tokio::spawn(async move {
-        let served = tonic::transport::Server::builder()
-            .add_service(
-                cpb::raft_service_server::RaftServiceServer::new(service)
-                    .max_decoding_message_size(usize::MAX)
-                    .max_encoding_message_size(usize::MAX),
-            )
-            .serve_with_incoming(incoming)
-            .await;
-        if let Err(error) = served {
-            tracing::error!(%error, "the member-to-member service stopped");
-        }
-    });
+    let service = cpb::raft_service_server::RaftServiceServer::new(service)
+        .max_decoding_message_size(usize::MAX)
+        .max_encoding_message_size(usize::MAX);
+    let router = tonic::transport::Server::builder().add_service(
+        tonic::service::interceptor::InterceptedService::new(service, gate),
+    );
+    transport::serve(
+        listener,
+        bounds,
+        inner.tls.clone(),
+        router,
+        inner.metrics.clone(),
+    );
     Ok(address)
 }
 
@@ -329,6 +339,8 @@ struct Inner {
     config: ClusterConfig,
     published: Arc<NodePublished>,
     peers: Mutex<HashMap<MemberId, RaftServiceClient<Channel>>>,
+    tls: Option<transport::MemberTls>,
+    metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for ClusterHandle {
@@ -344,6 +356,8 @@ impl ClusterHandle {
         raft: Raft<TypeConfig>,
         config: ClusterConfig,
         published: Arc<NodePublished>,
+        tls: Option<transport::MemberTls>,
+        metrics: Arc<Metrics>,
     ) -> ClusterHandle {
         ClusterHandle {
             inner: Arc::new(Inner {
@@ -351,6 +365,8 @@ impl ClusterHandle {
                 config,
                 published,
                 peers: Mutex::default(),
+                tls,
+                metrics,
             }),
         }
     }
@@ -416,10 +432,7 @@ impl ClusterHandle {
             .ok_or_else(|| {
                 self.unavailable("NO_LEADER", format!("member {id} is not listed"), None)
             })?;
-        let endpoint = Endpoint::from_shared(address)
-            .map_err(|e| Status::internal(format!("member {id}'s address: {e}")))?
-            .connect_timeout(Duration::from_secs(1))
-            .tcp_nodelay(true);
+        let endpoint = transport::endpoint(self.inner.tls.as_ref(), id, address)?;
         let client = RaftServiceClient::new(endpoint.connect_lazy());
         peers.insert(id, client.clone());
         Ok(client)

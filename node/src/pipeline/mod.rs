@@ -25,10 +25,12 @@
 //! Answers are given in the order groups were decided and only once every
 //! earlier group is durable, so no answer (an acknowledgement, a refusal
 //! because of an earlier pledge, a retry's original entry) depends on a
-//! group that could still be lost. When making a group durable fails, the
-//! pipeline stops taking writes: nothing decided after it is answered but
-//! with an error, and the node must restart (it then recovers from the
-//! log). The time of each group is read here, in the node shell.
+//! group that could still be lost. When making a group durable fails, its
+//! submitters are told the outcome is unknown (`OutcomeUnknown`: part of it
+//! may be on disk) and the pipeline stops taking writes: groups decided
+//! after it are never written and are refused (`Store`), and the node must
+//! restart (it then recovers from the log). The time of each group is read
+//! here, in the node shell.
 
 mod durability;
 mod published;
@@ -48,6 +50,7 @@ use pledge_ledger::ledger::{
 };
 use pledge_ledger::model::Seq;
 use pledge_ledger::state::{Layered, Objects, StateError};
+use pledge_ledger::statemap::MapFloor;
 use pledge_ledger::store::{LogRead, StateStore, StateUpdate, StateView, StoreError};
 use pledge_ledger::view::{LedgerRead, Snapshot};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -74,9 +77,22 @@ pub enum SequencerError {
         /// Why.
         reason: String,
     },
-    /// The store failed while committing this group: nothing of it was acknowledged.
-    #[error("the store failed while committing: {reason}")]
+    /// The store failed before this submission was written: it was not
+    /// committed.
+    #[error("the store failed; this submission was not written: {reason}")]
     Store {
+        /// The store's error.
+        reason: String,
+    },
+    /// Making this submission's group durable failed part-way: it may or
+    /// may not be in the chain (the entry log's contract: a failed append's
+    /// fate is unknown until the log is reopened).
+    #[error(
+        "the store failed while making this submission durable ({reason}): it may or may not \
+         have been committed. Resend the same envelope (to another member, or once this node \
+         is back): a committed one is answered with its entry and duplicate = true"
+    )]
+    OutcomeUnknown {
         /// The store's error.
         reason: String,
     },
@@ -128,6 +144,13 @@ pub struct Sequencer {
 }
 
 impl Sequencer {
+    /// Whether the pipeline takes writes, to watch without holding the
+    /// queue open (a `Sequencer` kept alive would keep the pipeline from
+    /// draining at shutdown).
+    pub fn writes(&self) -> Writes {
+        Writes(self.failed.clone())
+    }
+
     /// Submits a verified envelope and waits until its group is durable.
     pub async fn submit(&self, envelope: VerifiedEnvelope) -> Result<Answer, SequencerError> {
         if self.failed.load(Ordering::Acquire) {
@@ -145,6 +168,18 @@ impl Sequencer {
         answer
             .await
             .unwrap_or_else(|_| Err(stopped("the pipeline stopped")))
+    }
+}
+
+/// Whether the pipeline takes writes: no once the store failed (until the
+/// node restarts).
+#[derive(Debug, Clone)]
+pub struct Writes(Arc<AtomicBool>);
+
+impl Writes {
+    /// False once the store failed.
+    pub fn accepted(&self) -> bool {
+        !self.0.load(Ordering::Acquire)
     }
 }
 
@@ -443,7 +478,9 @@ impl<D: Durability, V: StateView> DurableStep<D, V> {
         let written = self.durability.make_durable(first, &records);
         drop(records);
         if let Err(error) = written {
-            let refusal = store_error(&error.to_string());
+            let refusal = SequencerError::OutcomeUnknown {
+                reason: error.to_string(),
+            };
             for decided in batch {
                 refuse_replies(decided.replies, &refusal);
             }
@@ -501,10 +538,23 @@ impl<S: StateStore, R: LogRead> ApplyStep<S, R> {
                 return;
             }
             self.published.applied(self.state.view());
+            prune_map(&mut self.state, self.published.map_floor());
         }
         if let Err(error) = self.state.flush() {
             tracing::warn!(%error, "could not flush the state store; the next start replays");
         }
+    }
+}
+
+/// Drops the state map's versions below the floor the served checkpoints
+/// and the proofs being built allow. A failure is logged and changes
+/// nothing: the map is only kept longer.
+pub fn prune_map<S: StateStore>(state: &mut S, floor: &MapFloor) {
+    let floor = floor.advance();
+    match state.prune_map(floor) {
+        Ok(0) => {}
+        Ok(dropped) => tracing::trace!(floor, dropped, "state map pruned"),
+        Err(error) => tracing::warn!(%error, floor, "could not prune the state map"),
     }
 }
 

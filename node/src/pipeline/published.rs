@@ -4,12 +4,15 @@
 //! view replaces the old, the applied updates leave the pending list).
 //! Readers take an `Arc` of the current snapshot and never wait for a
 //! writer or an fsync; the two writers hold a mutex only to build the next
-//! snapshot.
+//! snapshot. It also carries the state map's floor
+//! ([`pledge_ledger::statemap::MapFloor`]): the checkpoints served and the
+//! proofs being built raise it, the state store's writer prunes below it.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use pledge_ledger::chain::ChainCursor;
+use pledge_ledger::statemap::MapFloor;
 use pledge_ledger::store::{LogRead, StateUpdate, StateView};
 use pledge_ledger::view::Snapshot;
 
@@ -18,6 +21,7 @@ use pledge_ledger::view::Snapshot;
 pub struct Published<R, V> {
     current: RwLock<Arc<Snapshot<R, V>>>,
     parts: Mutex<Parts<R, V>>,
+    map_floor: Arc<MapFloor>,
 }
 
 #[derive(Debug)]
@@ -40,7 +44,13 @@ impl<R: LogRead, V: StateView> Published<R, V> {
         Published {
             current: RwLock::new(Arc::new(parts.snapshot())),
             parts: Mutex::new(parts),
+            map_floor: Arc::new(MapFloor::new()),
         }
+    }
+
+    /// The sizes the state map must stay provable at.
+    pub fn map_floor(&self) -> &Arc<MapFloor> {
+        &self.map_floor
     }
 
     /// The current snapshot.

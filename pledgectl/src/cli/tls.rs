@@ -9,7 +9,7 @@ use pledge_client::{ConnectOptions, tls};
 use serde_json::json;
 
 use super::Context;
-use crate::certs;
+use pledge_client::certs;
 
 /// How to reach an `https://` node (global flags).
 #[derive(Debug, Clone, Default, Args)]
@@ -113,6 +113,24 @@ pub enum TlsCommand {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
+    /// Issue a cluster member's certificate (mutual TLS between members):
+    /// DIR/member-N.pem and DIR/member-N-key.pem, naming the member in the
+    /// URI subject alternative name pledgeledger:member:N and serving the
+    /// hosts of its member address.
+    IssueMember {
+        /// The CA directory (from `tls dev-ca`).
+        #[arg(long, value_name = "DIR")]
+        ca_dir: PathBuf,
+        /// The member id the certificate is bound to.
+        #[arg(long, value_name = "N")]
+        member_id: u64,
+        /// A name or IP address the other members dial it at (repeatable).
+        #[arg(long = "host", value_name = "HOST", required = true)]
+        hosts: Vec<String>,
+        /// The directory to write into.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
 }
 
 /// Runs a certificate command.
@@ -127,6 +145,12 @@ pub fn run(ctx: &Context, command: TlsCommand) -> anyhow::Result<ExitCode> {
             participant,
             out,
         } => certs::issue_client(&ca_dir, &participant, &out)?,
+        TlsCommand::IssueMember {
+            ca_dir,
+            member_id,
+            hosts,
+            out,
+        } => certs::issue_member(&ca_dir, member_id, &hosts, &out)?,
     };
     ctx.out.either(
         &json!({ "cert": written.cert, "key": written.key }),

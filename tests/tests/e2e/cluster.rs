@@ -28,16 +28,16 @@ use tonic::Code;
 use super::common::*;
 
 /// Longest wait for anything in these tests.
-const BOUND: Duration = Duration::from_secs(30);
+pub(super) const BOUND: Duration = Duration::from_secs(30);
 /// A new leader must be writing within this (election timeout 0.5–1 s).
-const FAILOVER_BOUND: Duration = Duration::from_secs(10);
+pub(super) const FAILOVER_BOUND: Duration = Duration::from_secs(10);
 
 /// An acknowledged write: its position and entry hash.
 type Acked = BTreeMap<u64, Vec<u8>>;
 
 /// The inspector certifies 1 kg of trader-a's oil in T-101 (certificate n);
 /// the warehouse, the inspector and trader-a sign.
-fn certify_one(signers: &[Signer], n: u64) -> pledge_ledger::envelope::Envelope {
+pub(super) fn certify_one(signers: &[Signer], n: u64) -> pledge_ledger::envelope::Envelope {
     let op = certify(&format!("SGS-LOAD-{n}"), 1);
     let tx = TxHeader::new(DEV_LEDGER_ID, &signers[0].id)
         .unwrap()
@@ -46,7 +46,7 @@ fn certify_one(signers: &[Signer], n: u64) -> pledge_ledger::envelope::Envelope 
 }
 
 /// The signers of [`certify_one`].
-fn certifiers(cluster: &Cluster) -> Vec<Signer> {
+pub(super) fn certifiers(cluster: &Cluster) -> Vec<Signer> {
     ["wh-1", INSPECTOR, "trader-a"]
         .iter()
         .map(|id| cluster.member(1).signer(id))
@@ -55,7 +55,7 @@ fn certifiers(cluster: &Cluster) -> Vec<Signer> {
 
 /// Submits `envelope` to the members in turn, retrying the same envelope
 /// until it is acknowledged or `BOUND` passes.
-async fn submit_anywhere(
+pub(super) async fn submit_anywhere(
     clients: &[(u64, LedgerClient)],
     envelope: &pledge_ledger::envelope::Envelope,
     start: usize,
@@ -85,7 +85,7 @@ fn retriable(error: &ClientError) -> bool {
     }
 }
 
-async fn clients(cluster: &Cluster) -> Vec<(u64, LedgerClient)> {
+pub(super) async fn clients(cluster: &Cluster) -> Vec<(u64, LedgerClient)> {
     let mut clients = Vec::new();
     for id in cluster.running() {
         clients.push((id, cluster.client(id).await));

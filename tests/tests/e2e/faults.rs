@@ -219,3 +219,107 @@ async fn a_full_disk_is_refused_at_start_and_left_intact() {
     assert_eq!(client.head().await.unwrap(), head);
     replay_from_node(&client).await;
 }
+
+/// A certificate envelope for `n`, signed by everyone it needs.
+fn certificate(node: &Node, n: usize) -> pledge_ledger::envelope::Envelope {
+    let signers = ["wh-1", INSPECTOR, "trader-a"].map(|id| node.signer(id));
+    let tx = pledge_client::ops::TxHeader::new(pledge_tests::DEV_LEDGER_ID, "wh-1")
+        .unwrap()
+        .wrap(certify(&format!("SGS-FULL-{n}"), 1));
+    pledge_client::keys::sign(&tx, &signers)
+}
+
+/// The health service's answer for `service`.
+async fn health_of(node: &Node, service: &str) -> i32 {
+    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+    let channel = tonic::transport::Endpoint::from_shared(node.url())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    HealthClient::new(channel)
+        .check(HealthCheckRequest {
+            service: service.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .status
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_store_that_fills_up_refuses_writes_says_what_is_unknown_and_serves_reads() {
+    use tonic_health::pb::health_check_response::ServingStatus;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("node");
+    // No file may grow past 700 kB: the node starts, and a write fails
+    // after some hundreds of entries (SIGXFSZ must not kill it: the write fails with
+    // EFBIG, as it would with ENOSPC on a full disk).
+    let node = Node::start_wrapped(&["prlimit", "--fsize=700000", "--"], &data, &[]);
+    let client = node.client().await;
+    let (mut acknowledged, mut unknown, mut not_written) = (Vec::new(), Vec::new(), Vec::new());
+    let filled = tokio::time::timeout(Duration::from_secs(240), async {
+        for n in 0..20_000 {
+            let envelope = certificate(&node, n);
+            match client.submit(&envelope).await {
+                Ok(answer) => acknowledged.push((envelope, answer.seq)),
+                Err(error) => {
+                    let (code, reason, message) = refusal(&error);
+                    assert_eq!(code, tonic::Code::Unavailable, "{message}");
+                    match reason.as_str() {
+                        "OUTCOME_UNKNOWN" => unknown.push(envelope),
+                        "STORE_FAILED" | "NOT_ACCEPTING_WRITES" => not_written.push(envelope),
+                        other => panic!("refused with {other}: {message}"),
+                    }
+                    if not_written.len() >= 3 {
+                        return;
+                    }
+                }
+            }
+        }
+    })
+    .await;
+    assert!(filled.is_ok(), "the file-size limit was never reached");
+    eprintln!(
+        "acknowledged {}, outcome unknown {}, not written {}",
+        acknowledged.len(),
+        unknown.len(),
+        not_written.len()
+    );
+    assert!(!acknowledged.is_empty());
+
+    // The node is up, says writes are refused, and answers reads.
+    let mut status = ServingStatus::Serving as i32;
+    for _ in 0..20 {
+        status = health_of(&node, "pledgeledger.v1.LedgerService").await;
+        if status == ServingStatus::NotServing as i32 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, ServingStatus::NotServing as i32);
+    assert_eq!(health_of(&node, "").await, ServingStatus::NotServing as i32);
+    let head = client.head().await.unwrap();
+    let last = acknowledged.last().unwrap().1;
+    assert!(head.size > last, "{head:?}");
+    client.entry(last).await.unwrap();
+    client.node_info().await.unwrap();
+
+    // After a restart with room again: everything acknowledged is there,
+    // nothing refused as not written is, and the chain verifies.
+    node.kill();
+    let node = Node::start(&data);
+    let client = node.client().await;
+    for (envelope, seq) in &acknowledged {
+        let again = client.submit(envelope).await.unwrap();
+        assert!(again.duplicate && again.seq == *seq, "{again:?}");
+    }
+    for envelope in &not_written {
+        let again = client.submit(envelope).await.unwrap();
+        assert!(!again.duplicate, "refused as not written, but committed");
+    }
+    for envelope in &unknown {
+        client.submit(envelope).await.unwrap();
+    }
+    replay_from_node(&client).await;
+}

@@ -87,7 +87,7 @@ async fn sighup_reloads_the_log_filter_and_rate_limit_and_the_node_serves_on() {
 
     std::fs::write(
         &config,
-        "log_filter = \"info,pledge_node=debug\"\n[limits]\nrequests_per_second_per_connection = 1\n",
+        "log_filter = \"info,pledge_node=debug\"\n[limits]\nrequests_per_second_per_address = 1\n",
     )
     .unwrap();
     signal(&node, "HUP");
@@ -98,7 +98,7 @@ async fn sighup_reloads_the_log_filter_and_rate_limit_and_the_node_serves_on() {
     );
     // The new filter: a stranger's refusal is a debug line.
     client.submit(&unknown()).await.unwrap_err();
-    // The new rate: one request a second per connection.
+    // The new rate: one request a second from this address.
     let mut limited = 0;
     for _ in 0..5 {
         if let Err(error) = client.head().await
@@ -120,7 +120,7 @@ async fn sighup_reloads_the_log_filter_and_rate_limit_and_the_node_serves_on() {
     // Nor does a filter that does not parse: the rate stays one a second.
     std::fs::write(
         &config,
-        "log_filter = \"pledge_node=loudest\"\n[limits]\nrequests_per_second_per_connection = 0\n",
+        "log_filter = \"pledge_node=loudest\"\n[limits]\nrequests_per_second_per_address = 0\n",
     )
     .unwrap();
     signal(&node, "HUP");

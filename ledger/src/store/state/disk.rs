@@ -23,6 +23,12 @@
 //! | `i/` kind `/` value `\0` receipt   | empty: list index; kind `h` holder, `w` warehouse, `t` tank, `b` pledgee bank, `s` status |
 //! | `s/` depth:u16 prefix:32 version:u64 | state map node (`MapNode::to_bytes`) written at that version |
 //! | `v/` version:u64                  | state map root after `version` entries, 32 bytes |
+//! | `o/` at:u64 depth:u16 prefix:32 version:u64 | empty: the node version written at `version` was superseded by one written at `at` |
+//! | `meta/map_floor`                  | the state map was pruned below this size, u64 big-endian |
+//!
+//! [`StateStore::prune_map`] to a floor deletes, in one batch, every node
+//! version an `o/` key at or below the floor names (with that key) and every
+//! root below the floor: its cost is what it deletes, never a scan of the map.
 //!
 //! A table written by another layout (another `meta/format`) is cleared
 //! when it opens, and the ledger rebuilds it from the log.
@@ -54,8 +60,9 @@ const MEMBERSHIP_KEY: &str = "meta/membership";
 const FORMAT_KEY: &[u8] = b"meta/format";
 /// The layout of the state table; a table written by another layout is
 /// cleared on open and rebuilt from the log (3: attested oil's objects and
-/// indexes; 4: the state map).
-const STATE_FORMAT: &[u8] = b"4";
+/// indexes; 4: the state map; 5: superseded map nodes indexed for pruning).
+const STATE_FORMAT: &[u8] = b"5";
+const MAP_FLOOR_KEY: &[u8] = b"meta/map_floor";
 /// sled's page cache. sled's default (1 GiB) lets the node's memory grow
 /// with the state until it reaches it; the working set of the rules (the
 /// receipts and pledges being touched, the Merkle frontier) is far smaller.
@@ -114,8 +121,12 @@ impl DiskStateStore {
         for (id, hash) in &update.nodes {
             batch.insert(node_key(*id), hash.as_slice());
         }
-        let map = versioned::update_for(&self.view_now(), &update.changes)?;
+        let view = self.view_now();
+        let map = versioned::update_for(&view, &update.changes)?;
         for (id, node) in &map.writes {
+            if let Some(superseded) = view.newest_map_version(id)? {
+                batch.insert(superseded_key(update.end, id, superseded).as_slice(), &[]);
+            }
             batch.insert(map_node_key(id, update.end).as_slice(), node.to_bytes());
         }
         batch.insert(map_root_key(update.end).as_slice(), map.root.as_slice());
@@ -266,6 +277,40 @@ impl StateStore for DiskStateStore {
         self.write(update)?;
         self.applied = update.end;
         Ok(())
+    }
+
+    fn prune_map(&mut self, floor: u64) -> Result<u64, StoreError> {
+        let floor = floor.min(self.applied);
+        let view = self.view_now();
+        let pruned_to = view.map_floor()?;
+        if floor <= pruned_to {
+            return Ok(0);
+        }
+        let mut batch = sled::Batch::default();
+        let mut dropped = 0;
+        let superseded = self.tree.range(
+            superseded_key(0, &MapNodeId::ROOT, 0)..superseded_key(floor + 1, &MapNodeId::ROOT, 0),
+        );
+        for item in superseded {
+            let (key, _) = item.map_err(sled_err("read superseded map nodes"))?;
+            let (id, version) = parse_superseded_key(&key)?;
+            batch.remove(map_node_key(&id, version).as_slice());
+            batch.remove(key);
+            dropped += 1;
+        }
+        for item in self
+            .tree
+            .range(map_root_key(pruned_to)..map_root_key(floor))
+        {
+            let (key, _) = item.map_err(sled_err("read state map roots"))?;
+            batch.remove(key);
+            dropped += 1;
+        }
+        batch.insert(MAP_FLOOR_KEY, &floor.to_be_bytes());
+        self.tree
+            .apply_batch(batch)
+            .map_err(sled_err("prune state map"))?;
+        Ok(dropped)
     }
 
     fn clear(&mut self) -> Result<(), StoreError> {
@@ -636,11 +681,47 @@ fn map_node_key(id: &MapNodeId, version: u64) -> [u8; 44] {
     key
 }
 
+/// `o/` at ‖ node position ‖ superseded version.
+fn superseded_key(at: u64, id: &MapNodeId, version: u64) -> [u8; 52] {
+    let mut key = [0u8; 52];
+    key[..2].copy_from_slice(b"o/");
+    key[2..10].copy_from_slice(&at.to_be_bytes());
+    key[10..44].copy_from_slice(&id.to_key());
+    key[44..].copy_from_slice(&version.to_be_bytes());
+    key
+}
+
+fn parse_superseded_key(key: &[u8]) -> Result<(MapNodeId, u64), StoreError> {
+    let bad = || StoreError::Codec {
+        key: hex::encode(key),
+        reason: "not a superseded map node key".into(),
+    };
+    if key.len() != 52 {
+        return Err(bad());
+    }
+    let id = MapNodeId::from_key(&key[10..44]).ok_or_else(bad)?;
+    let version = u64::from_be_bytes(key[44..].try_into().map_err(|_| bad())?);
+    Ok((id, version))
+}
+
 fn map_root_key(version: u64) -> [u8; 10] {
     let mut key = [0u8; 10];
     key[..2].copy_from_slice(b"v/");
     key[2..].copy_from_slice(&version.to_be_bytes());
     key
+}
+
+impl DiskStateView {
+    /// The version of the newest node stored at `id`, if any.
+    fn newest_map_version(&self, id: &MapNodeId) -> Result<Option<u64>, StoreError> {
+        let newest = self
+            .tree
+            .range(map_node_key(id, 0)..=map_node_key(id, u64::MAX))
+            .next_back()
+            .transpose()
+            .map_err(sled_err("read state map node"))?;
+        Ok(newest.and_then(|(key, _)| Some(u64::from_be_bytes(key.get(36..)?.try_into().ok()?))))
+    }
 }
 
 impl VersionedMap for DiskStateView {
@@ -660,6 +741,30 @@ impl VersionedMap for DiskStateView {
                 key: hex::encode(&key),
                 reason: "not a state map node".into(),
             })
+    }
+
+    fn map_floor(&self) -> Result<u64, StoreError> {
+        let bytes = self
+            .tree
+            .get(MAP_FLOOR_KEY)
+            .map_err(sled_err("read state map floor"))?;
+        let Some(bytes) = bytes else {
+            return Ok(0);
+        };
+        let array: [u8; 8] = bytes.as_ref().try_into().map_err(|_| StoreError::Codec {
+            key: "meta/map_floor".into(),
+            reason: format!("{} bytes, expected 8", bytes.len()),
+        })?;
+        Ok(u64::from_be_bytes(array))
+    }
+
+    fn map_node_versions(&self) -> Result<u64, StoreError> {
+        let mut count = 0;
+        for item in self.tree.scan_prefix(b"s/") {
+            item.map_err(sled_err("count state map nodes"))?;
+            count += 1;
+        }
+        Ok(count)
     }
 
     fn state_root_at(&self, version: u64) -> Result<Option<MapHash>, StoreError> {

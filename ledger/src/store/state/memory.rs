@@ -30,6 +30,8 @@ struct Inner {
     map_nodes: BTreeMap<(MapNodeId, u64), MapNode>,
     /// State map roots by version.
     map_roots: BTreeMap<u64, MapHash>,
+    /// Versions below this are pruned.
+    map_floor: u64,
 }
 
 impl MemoryStateStore {
@@ -73,6 +75,22 @@ impl StateStore for MemoryStateStore {
         Ok(())
     }
 
+    fn prune_map(&mut self, floor: u64) -> Result<u64, StoreError> {
+        let floor = floor.min(self.inner.applied);
+        if floor <= self.inner.map_floor {
+            return Ok(0);
+        }
+        let inner = Arc::make_mut(&mut self.inner);
+        let superseded = superseded_at_or_below(&inner.map_nodes, floor);
+        for key in &superseded {
+            inner.map_nodes.remove(key);
+        }
+        let kept_roots = inner.map_roots.split_off(&floor);
+        let roots_dropped = std::mem::replace(&mut inner.map_roots, kept_roots).len();
+        inner.map_floor = floor;
+        Ok((superseded.len() + roots_dropped) as u64)
+    }
+
     fn clear(&mut self) -> Result<(), StoreError> {
         self.inner = Arc::default();
         Ok(())
@@ -81,6 +99,18 @@ impl StateStore for MemoryStateStore {
     fn flush(&self) -> Result<(), StoreError> {
         Ok(())
     }
+}
+
+/// The node versions a later version at or below `floor` superseded.
+fn superseded_at_or_below(
+    nodes: &BTreeMap<(MapNodeId, u64), MapNode>,
+    floor: u64,
+) -> Vec<(MapNodeId, u64)> {
+    let keys: Vec<&(MapNodeId, u64)> = nodes.keys().collect();
+    keys.windows(2)
+        .filter(|pair| pair[0].0 == pair[1].0 && pair[1].1 <= floor)
+        .map(|pair| *pair[0])
+        .collect()
 }
 
 /// An immutable snapshot of a [`MemoryStateStore`].
@@ -185,6 +215,14 @@ impl VersionedMap for MemoryStateView {
             0 => Some(crate::statemap::EMPTY),
             _ => self.inner.map_roots.get(&version).copied(),
         })
+    }
+
+    fn map_floor(&self) -> Result<u64, StoreError> {
+        Ok(self.inner.map_floor)
+    }
+
+    fn map_node_versions(&self) -> Result<u64, StoreError> {
+        Ok(self.inner.map_nodes.len() as u64)
     }
 }
 

@@ -46,6 +46,13 @@ pub trait StateStore: Send + 'static {
     /// start at [`StateStore::applied`] (else [`StoreError::StateBehind`]).
     fn apply(&mut self, update: &StateUpdate) -> Result<(), StoreError>;
 
+    /// Drops the state map's node versions superseded at or below `floor`
+    /// and its roots below `floor` (at most `applied()`; a lower floor than
+    /// before changes nothing). Roots and proofs at sizes ≥ `floor` are
+    /// unchanged; below it they are [`StoreError::MapPruned`]. Returns the
+    /// number of node versions and roots dropped.
+    fn prune_map(&mut self, floor: u64) -> Result<u64, StoreError>;
+
     /// Forgets everything: `applied()` becomes 0, to be rebuilt from the log.
     fn clear(&mut self) -> Result<(), StoreError>;
 

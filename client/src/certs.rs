@@ -1,22 +1,27 @@
-//! A development CA that issues node and participant certificates
-//! ([`create_dev_ca`], [`issue_server`], [`issue_client`]), as
-//! `pledgectl tls` does.
+//! A development CA that issues node, participant and cluster member
+//! certificates ([`create_dev_ca`], [`issue_server`], [`issue_client`],
+//! [`issue_member`]), as `pledgectl tls` and `pledge-node cluster-init
+//! --tls` do (feature `dev-certs`).
 //!
 //! ```text
 //!   create_dev_ca(DIR)  ──▶ DIR/ca.pem, DIR/ca-key.pem (0600)
 //!   issue_server(DIR, hosts, OUT) ──▶ OUT/server.pem, OUT/server-key.pem
 //!   issue_client(DIR, "bank-a", OUT) ──▶ OUT/bank-a.pem, OUT/bank-a-key.pem
 //!        subject CN bank-a, URI SAN pledgeledger:participant:bank-a
+//!   issue_member(DIR, 2, hosts, OUT) ──▶ OUT/member-2.pem, OUT/member-2-key.pem
+//!        subject CN member-2, URI SAN pledgeledger:member:2, DNS/IP SANs hosts;
+//!        for both ends of member-to-member mutual TLS
 //! ```
 //!
 //! A node running mutual TLS reads the participant from the URI subject
-//! alternative name only ([`PARTICIPANT_URI_PREFIX`]); the common name is
-//! for people. Files are PEM; private keys are written with mode 0600 and no
+//! alternative name only ([`PARTICIPANT_URI_PREFIX`]), a cluster member
+//! the member id likewise ([`MEMBER_URI_PREFIX`]); the common name is for
+//! people. Files are PEM; private keys are written with mode 0600 and no
 //! file is ever overwritten. Keys are ECDSA P-256.
 
 use std::path::{Path, PathBuf};
 
-use pledge_client::tls::PARTICIPANT_URI_PREFIX;
+use crate::tls::{MEMBER_URI_PREFIX, PARTICIPANT_URI_PREFIX};
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyPair, KeyUsagePurpose, SanType,
@@ -123,6 +128,43 @@ pub fn issue_client(ca_dir: &Path, participant: &str, out: &Path) -> Result<Writ
     let (cert, key) = (
         format!("{participant}.pem"),
         format!("{participant}-key.pem"),
+    );
+    issue(ca_dir, &params, out, &cert, &key)
+}
+
+/// Issues cluster member `member_id`'s certificate from the CA in
+/// `ca_dir`: `member-<id>.pem` and `member-<id>-key.pem`. It serves the
+/// member's listener (the DNS names and IP addresses in `hosts`, as the
+/// other members dial it) and is the member's client certificate when it
+/// calls the others (URI SAN `pledgeledger:member:<id>`).
+pub fn issue_member(
+    ca_dir: &Path,
+    member_id: u64,
+    hosts: &[String],
+    out: &Path,
+) -> Result<Written> {
+    if member_id == 0 || hosts.is_empty() {
+        return Err(invalid(
+            "member",
+            "a member id from 1 and at least one host name or address",
+        ));
+    }
+    let mut params =
+        CertificateParams::new(hosts.to_vec()).map_err(|e| invalid("host", e.to_string()))?;
+    let uri = format!("{MEMBER_URI_PREFIX}{member_id}");
+    params
+        .subject_alt_names
+        .push(SanType::URI(uri.try_into().map_err(
+            |e: rcgen::Error| invalid("member", e.to_string()),
+        )?));
+    params.distinguished_name = name(&format!("member-{member_id}"));
+    leaf(&mut params, ExtendedKeyUsagePurpose::ServerAuth);
+    params
+        .extended_key_usages
+        .push(ExtendedKeyUsagePurpose::ClientAuth);
+    let (cert, key) = (
+        format!("member-{member_id}.pem"),
+        format!("member-{member_id}-key.pem"),
     );
     issue(ca_dir, &params, out, &cert, &key)
 }
@@ -255,7 +297,31 @@ mod tests {
             assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
         }
         let identity = (client.cert.as_path(), client.key.as_path());
-        pledge_client::tls::client_config(&ca.join(CA_CERT), Some(identity)).unwrap();
+        crate::tls::client_config(&ca.join(CA_CERT), Some(identity)).unwrap();
+    }
+
+    #[test]
+    fn a_member_certificate_serves_and_identifies_its_member() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca");
+        create_dev_ca(&ca).unwrap();
+        let hosts = ["127.0.0.1".to_owned(), "localhost".to_owned()];
+        let member = issue_member(&ca, 2, &hosts, dir.path()).unwrap();
+        assert_eq!(member.cert, dir.path().join("member-2.pem"));
+        let pem = std::fs::read_to_string(&member.cert).unwrap();
+        let der = pem_der(&pem);
+        let text = String::from_utf8_lossy(&der);
+        assert!(text.contains("pledgeledger:member:2"), "no member URI");
+        assert!(issue_member(&ca, 0, &hosts, dir.path()).is_err());
+    }
+
+    /// The DER inside a one-certificate PEM.
+    fn pem_der(pem: &str) -> Vec<u8> {
+        use base64::Engine as _;
+        let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .unwrap()
     }
 
     #[cfg(unix)]
