@@ -13,7 +13,7 @@ const MAX_REFUSAL_VALUE = 1024;
 const REASON_CODE = /^[A-Z_]{1,64}$/;
 const FIELD_KEY = /^[a-z0-9_]{1,64}$/;
 const MAX_TX_BYTES = 64 * 1024;
-const MAX_SIGNATURES = 8;
+const MAX_SIGNATURES = 16;
 const SEAL_LEN = 64;
 const ID = /^[A-Za-z0-9._:/-]{1,64}$/;
 

@@ -318,7 +318,7 @@ impl Decider {
                         AttemptDecision::Record(refusal, changes)
                             if self.attempt_budget.take(&envelope, ctx.time_ms) =>
                         {
-                            overlay.push(changes);
+                            overlay.push(*changes);
                             let sealed = self.seal_attempt(ctx, envelope.into_owned(), refusal);
                             update
                                 .nodes

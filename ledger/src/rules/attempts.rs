@@ -70,7 +70,7 @@ pub enum AttemptDecision {
     RecordedAt(Seq),
     /// To be recorded as an attempt entry: the refusal, and the change (the
     /// transaction's hash remembered at this entry).
-    Record(Refusal, Objects),
+    Record(Refusal, Box<Objects>),
 }
 
 /// Decides whether `rejection`, the rules' refusal of `envelope` as entry
@@ -89,7 +89,10 @@ pub fn decide_attempt<S: StateRead + ?Sized>(
     }
     let mut changes = Objects::default();
     changes.attempts.insert(envelope.tx_hash, ctx.seq);
-    Ok(AttemptDecision::Record(Refusal::of(rejection), changes))
+    Ok(AttemptDecision::Record(
+        Refusal::of(rejection),
+        Box::new(changes),
+    ))
 }
 
 /// Why a recorded attempt does not replay.
@@ -174,7 +177,7 @@ pub fn reapply_attempt<S: StateRead + ?Sized>(
         .into());
     }
     match decide_attempt(state, envelope, &rejection, ctx) {
-        Ok(AttemptDecision::Record(_, changes)) => Ok(changes),
+        Ok(AttemptDecision::Record(_, changes)) => Ok(*changes),
         Ok(AttemptDecision::RecordedAt(earlier)) => Err(AttemptFault::Repeated { earlier }.into()),
         Ok(AttemptDecision::NotRecorded) => Err(AttemptFault::NotFraudRelevant {
             reason: rejection.reason(),

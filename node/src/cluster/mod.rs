@@ -134,9 +134,8 @@ pub async fn start(
         config.member_id,
         published.clone(),
         key,
-        sizes.max_group,
+        sizes,
         quorum_stale_ms(config),
-        sizes.attempts,
     ));
     Ok(Started {
         sequencer,

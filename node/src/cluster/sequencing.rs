@@ -28,7 +28,7 @@ use pledge_ledger::view::LedgerRead;
 use tokio::sync::mpsc;
 
 use crate::NodePublished;
-use crate::pipeline::{Answer, SequencerError, Submission, now_ms, refuse_replies};
+use crate::pipeline::{Answer, SequencerError, Sizes, Submission, now_ms, refuse_replies};
 
 /// Why this member cannot sequence now, from its Raft metrics; `None` when
 /// it can. A leader that has not heard from a majority for
@@ -78,11 +78,11 @@ pub async fn run(
     me: MemberId,
     published: Arc<NodePublished>,
     key: SigningKey,
-    max_group: usize,
+    sizes: Sizes,
     quorum_stale_ms: u64,
-    attempts: AttemptPolicy,
 ) {
-    let mut budget = AttemptBudget::new(attempts);
+    let max_group = sizes.max_group;
+    let mut budget = AttemptBudget::new(sizes.attempts);
     while let Some(first) = submissions.recv().await {
         let mut group = vec![first];
         while group.len() < max_group.max(1) {
