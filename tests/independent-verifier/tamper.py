@@ -105,6 +105,60 @@ def byte_variants(records):
     return out
 
 
+def rebuilt(records, start, node_seed, change):
+    """Entries from `start` on, changed by `change` (a function on a list of
+    [time_ms, tx_bytes, [(signer, key, signature)]]), then linked and sealed again."""
+    items = []
+    for r in records[start:]:
+        e = parse_record(r)
+        items.append([e.time_ms, e.tx_bytes, [(s.signer, s.public_key, s.signature) for s in e.signatures]])
+    change(items)
+    out = list(records[:start])
+    prev = entry_hash(parse_record(records[start - 1]).body)
+    for i, (time_ms, tx, sigs) in enumerate(items):
+        body = body_of(start + i, prev, time_ms, tx, sigs)
+        prev = entry_hash(body)
+        out.append(body + ed25519_sign(node_seed, SEAL + prev))
+    return out
+
+
+def resealed_variants(records, node_seed):
+    """Changes a node with its key could make: every link and seal is right again."""
+    out = {}
+
+    def flip_sig(items):
+        signer, key, sig = items[0][2][-1]
+        items[0][2][-1] = (signer, key, sig[:5] + bytes([sig[5] ^ 1]) + sig[6:])
+    out["resealed-flip-signature"] = (rebuilt(records, 5, node_seed, flip_sig), [5, "BAD_SIGNATURE"])
+
+    def flip_tx(items):
+        tx = bytearray(items[0][1])
+        tx[-1] ^= 0x01
+        items[0][1] = bytes(tx)
+    out["resealed-flip-tx"] = (rebuilt(records, 5, node_seed, flip_tx), [5, "BAD_SIGNATURE"])
+
+    def drop(items):
+        del items[0]
+    # entry 4 issues WR-0001; without it the pledge of entry 4 (was 5) names no receipt
+    out["resealed-drop-issue"] = (rebuilt(records, 4, node_seed, drop), [4, "RECEIPT_NOT_FOUND"])
+
+    def swap(items):
+        items[0], items[1] = items[1], items[0]
+        items[0][0], items[1][0] = items[1][0], items[0][0]
+    # the pledge (entry 5) before the issue (entry 4)
+    out["resealed-reorder"] = (rebuilt(records, 4, node_seed, swap), [4, "RECEIPT_NOT_FOUND"])
+
+    def backwards(items):
+        items[0][0] = parse_record(records[4]).time_ms - 1
+    out["resealed-time-backwards"] = (rebuilt(records, 5, node_seed, backwards), [5, None])
+
+    def drop_signature(items):
+        items[0][2] = items[0][2][:-1]
+    # entry 3 (certify stock): the depositor's signature left out
+    out["resealed-missing-signature"] = (rebuilt(records, 3, node_seed, drop_signature), [3, "MISSING_SIGNATURE"])
+    return out
+
+
 def main():
     export, keys_dir, node_key_file, work, out_dir = sys.argv[1:6]
     with open(export, "rb") as f:
@@ -116,6 +170,10 @@ def main():
     os.makedirs(out_dir, exist_ok=True)
     expected = {}
     for name, (recs, verdict) in byte_variants(records).items():
+        with open(os.path.join(out_dir, name + ".export"), "wb") as f:
+            f.write(frame(recs))
+        expected[name] = verdict
+    for name, (recs, verdict) in resealed_variants(records, node_seed).items():
         with open(os.path.join(out_dir, name + ".export"), "wb") as f:
             f.write(frame(recs))
         expected[name] = verdict

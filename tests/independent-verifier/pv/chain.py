@@ -71,9 +71,12 @@ class Verdict:
         return out
 
 
-def verify_chain(records, ledger_key, state_root=True):
-    """Returns a Verdict over the valid prefix, naming the first bad entry if any."""
+def verify_chain(records, ledger_key, state_root=True, checkpoint_size=None):
+    """Returns a Verdict over the valid prefix, naming the first bad entry if any.
+    With `checkpoint_size`, also the Merkle root, head and state root at that size
+    (`v.at_checkpoint`), for comparing with a signed checkpoint (FORMAT.md §7.1)."""
     v = Verdict()
+    v.at_checkpoint = (0, merkle_root([]), bytes(32), bytes(32)) if checkpoint_size == 0 else None
     state = State()
     prev, prev_time = bytes(32), 0
     sealers = [ledger_key]
@@ -106,6 +109,8 @@ def verify_chain(records, ledger_key, state_root=True):
         v.entries += 1
         v.head = h
         v.leaves.append(leaf_hash(e.body))
+        if checkpoint_size == v.entries:
+            v.at_checkpoint = (v.entries, merkle_root(v.leaves), h, state.state_root())
     if state_root:
         v.state_root = state.state_root()
     return v
