@@ -307,6 +307,33 @@ def main():
     rule("genesis-out-of-place", "GENESIS_OUT_OF_PLACE", [lambda c: c.append_bytes(
         parse_record(records[0]).tx_bytes[:0] + _regenesis(records, c), [k["admin"], k["regulator"]])])
 
+    # field validity (FORMAT.md §2.4): refused as MALFORMED before any rule
+    def pledge_without_loan_reference(b):
+        pledge("PL-X", "WR-0003", "bank-b", None, None)(b)
+        b.loan_reference = " "
+    rule("malformed-empty-loan-reference", "MALFORMED", [lambda c: c.append(
+        "x-m1", "register_pledge", pledge_without_loan_reference, [k["trader-b"], k["bank-b"]])])
+    rule("malformed-zero-split-part", "MALFORMED", [lambda c: c.append(
+        "x-m2", "split_receipt", split("WR-0003", [("WR-9-A", 2000000), ("WR-9-B", 0)]), [k["trader-b"], k["wh-1"]])])
+    rule("malformed-control-character", "MALFORMED", [lambda c: c.append(
+        "x-m3", "freeze_receipt", lambda b: (setattr(b, "receipt_id", "WR-0003"),
+                                             setattr(b, "order_reference", "O-1\u202e")), [k["regulator"]])])
+    rule("malformed-id", "MALFORMED", [lambda c: c.append(
+        "x-m4", "transfer_receipt", transfer("WR-0003", "trader a"), [k["trader-b"], k["wh-1"]])])
+
+    # the same transaction twice: a retry is answered, never applied again
+    def repeat(c):
+        c.append("x-rep", "freeze_receipt", freeze_o1, [k["regulator"]])
+        e = parse_record(c.records[-1])
+        sigs = [(s.signer, s.public_key, s.signature) for s in e.signatures]
+        seq = len(c.records)
+        c.time += 1000
+        body = body_of(seq, c.head, c.time, e.tx_bytes, sigs)
+        c.head = entry_hash(body)
+        c.records.append(body + ed25519_sign(c.node_seed, SEAL + c.head))
+        return seq
+    rule("repeated-transaction", "TX_ID_REUSED", [repeat])
+
     # the wire form: not canonical, and an unknown field, both correctly signed and sealed
     def noncanonical(c):
         t = c.tx("x-nc", "release_pledge", lambda b: setattr(b, "pledge_id", "PL-D")).SerializeToString()

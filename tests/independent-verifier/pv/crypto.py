@@ -36,6 +36,30 @@ def ed25519_verify(public_key, message, signature):
         return False
 
 
+_P = 2**255 - 19
+_D = (-121665 * pow(121666, _P - 2, _P)) % _P
+
+
+def is_ed25519_point(b):
+    """RFC 8032 §5.1.3: 32 bytes that decode as a point of the curve."""
+    if len(b) != 32:
+        return False
+    y = int.from_bytes(b, "little") & ((1 << 255) - 1)
+    sign = b[31] >> 7
+    if y >= _P:
+        return False
+    u, v = (y * y - 1) % _P, (_D * y * y + 1) % _P
+    x = (u * pow(v, 3, _P) * pow(u * pow(v, 7, _P), (_P - 5) // 8, _P)) % _P
+    vx2 = (v * x * x) % _P
+    if vx2 == u:
+        pass
+    elif vx2 == (-u) % _P:
+        x = (x * pow(2, (_P - 1) // 4, _P)) % _P
+    else:
+        return False
+    return not (x == 0 and sign == 1)
+
+
 def ed25519_sign(seed, message):
     return SigningKey(seed).sign(message).signature
 

@@ -6,8 +6,9 @@
 
 import copy
 import re
+import unicodedata
 
-from .crypto import Preimage, RECEIPT_STATE, TANK_STATE, map_key, map_root, sha256, tx_hash
+from .crypto import is_ed25519_point, Preimage, RECEIPT_STATE, TANK_STATE, map_key, map_root, sha256, tx_hash
 from .wire import Refusal
 
 ADMIN, WAREHOUSE, HOLDER, BANK, REGULATOR, AUDITOR, INSPECTOR = 1, 2, 3, 4, 5, 6, 7
@@ -25,7 +26,49 @@ def fail(code, detail=""):
     raise Refusal(code, detail)
 
 
-# --- decoding checks (FORMAT.md §2.1 Genesis/Identity/Tanks, §3.1, proto comments) ---
+# --- field validity: FORMAT.md §2.4 ---
+
+BIDI = {0x061C, 0x200E, 0x200F} | set(range(0x202A, 0x202F)) | set(range(0x2066, 0x206A))
+MAX_KG = 1_000_000_000
+
+
+def is_id(value):
+    return bool(ID_RE.match(value)) and len(value.encode()) <= 64
+
+
+def need_id(field, value, empty_ok=False):
+    if not (empty_ok and value == "") and not is_id(value):
+        fail("MALFORMED", f"{field}: not an id: {value!r}")
+
+
+def need_text(field, value, required=False):
+    if len(value.encode()) > 256:
+        fail("MALFORMED", f"{field}: longer than 256 bytes")
+    if any(unicodedata.category(c) == "Cc" or ord(c) in BIDI for c in value):
+        fail("MALFORMED", f"{field}: a control or bidirectional formatting character")
+    if required and not value.strip():  # str.strip() strips Unicode White_Space
+        fail("MALFORMED", f"{field}: empty")
+
+
+def need_positive(field, value):
+    if value <= 0:
+        fail("MALFORMED", f"{field}: zero")
+
+
+def need_range(field, value, lo, hi):
+    if not lo <= value <= hi:
+        fail("MALFORMED", f"{field}: {value} outside {lo} ..= {hi}")
+
+
+def need_key(field, value):
+    if not is_ed25519_point(value):
+        fail("MALFORMED", f"{field}: not an Ed25519 key")
+
+
+def need_present(field, msg, name):
+    if not msg.HasField(name):
+        fail("MALFORMED", f"{field}: missing")
+
 
 def valid_uscc(code):
     if len(code) != 18 or any(c not in USCC_ALPHABET for c in code):
@@ -51,100 +94,154 @@ def legal_id_of(spec):
     return ("uscc" if which == "unified_social_credit_code" else "lei", code)
 
 
-def check_participant_spec(spec):
-    if not ID_RE.match(spec.id):
-        fail("MALFORMED", f"participant id {spec.id!r}")
-    if len(spec.public_key) != 32:
-        fail("MALFORMED", f"participant {spec.id}: public key of {len(spec.public_key)} bytes")
-    if any(r not in ROLE_NAMES for r in spec.roles):
-        fail("MALFORMED", f"participant {spec.id}: unknown role")
-    legal_id_of(spec)
+def check_participant_spec(p):
+    need_id("participant.id", p.id)
+    need_text("participant.name", p.name, required=True)
+    need_range("roles", len(p.roles), 1, 7)
+    if any(r not in ROLE_NAMES for r in p.roles) or len(set(p.roles)) != len(p.roles):
+        fail("MALFORMED", "roles: an unknown role or a role twice")
+    need_key("participant.public_key", p.public_key)
+    legal_id_of(p)
 
 
-def check_gauging(g, present):
-    if not present:
-        fail("MALFORMED", "gauging missing")
-    if not ID_RE.match(g.inspector_id):
-        fail("MALFORMED", "gauging inspector id")
+def check_gauging(msg):
+    need_present("gauging", msg, "gauging")
+    g = msg.gauging
+    need_id("gauging.inspector_id", g.inspector_id)
+    need_id("gauging.report_no", g.report_no)
+    need_range("gauging.measured_kg", g.measured_kg, 0, MAX_KG)
+    need_positive("gauging.gauged_at_ms", g.gauged_at_ms)
 
 
 def decode_checks(tx):
-    """What FORMAT.md and the proto say is refused as MALFORMED when decoding."""
+    """FORMAT.md §2.4, message by message; returns the operation's name."""
+    need_id("ledger_id", tx.ledger_id)
+    need_id("tx_id", tx.tx_id)
+    need_positive("not_before_ms", tx.not_before_ms)
+    need_positive("not_after_ms", tx.not_after_ms)
+    if tx.not_before_ms > tx.not_after_ms:
+        fail("MALFORMED", "validity window inverted")
     op = tx.WhichOneof("operation")
     if op is None:
         fail("MALFORMED", "no operation")
-    if tx.not_before_ms == 0 or tx.not_after_ms == 0 or tx.not_before_ms > tx.not_after_ms:
-        fail("MALFORMED", "validity window")
-    body = getattr(tx, op)
+    b = getattr(tx, op)
     if op == "genesis":
+        need_range("participants", len(b.participants), 1, 1000)
         ids, keys, legal = set(), set(), set()
-        for p in body.participants:
+        for p in b.participants:
             check_participant_spec(p)
             lid = legal_id_of(p)
             if p.id in ids or p.public_key in keys or lid in legal:
                 fail("MALFORMED", f"genesis participant {p.id} repeats an id, key or legal identity")
             ids.add(p.id), keys.add(p.public_key), legal.add(lid)
-        if not body.HasField("governance"):
-            fail("MALFORMED", "genesis without governance")
-        g = body.governance
+        need_present("governance", b, "governance")
+        g = b.governance
         members = list(g.quorum_members)
-        if not 2 <= len(members) <= 16 or len(set(members)) != len(members) or not set(members) <= ids:
-            fail("MALFORMED", "quorum members")
-        if not 2 <= g.quorum_threshold <= min(len(members), 14):
-            fail("MALFORMED", "quorum threshold")
-        if not 1 <= g.max_validity_ms <= 366 * DAY_MS:
-            fail("MALFORMED", "max_validity_ms")
+        need_range("governance.quorum_members", len(members), 2, 16)
+        for m in members:
+            need_id("governance.quorum_members", m)
+        if len(set(members)) != len(members) or not set(members) <= ids:
+            fail("MALFORMED", "quorum members: repeated, or not a participant of the genesis")
+        need_range("governance.quorum_threshold", g.quorum_threshold, 2, min(len(members), 14))
+        need_range("governance.max_validity_ms", g.max_validity_ms, 1, 366 * DAY_MS)
     elif op == "admit_participant":
-        if not body.HasField("participant"):
-            fail("MALFORMED", "admission without participant")
-        check_participant_spec(body.participant)
+        need_present("participant", b, "participant")
+        check_participant_spec(b.participant)
     elif op in ("rotate_key", "recover_key"):
-        if len(body.new_public_key) != 32:
-            fail("MALFORMED", "new public key")
-        if op == "recover_key" and not body.reason:
-            fail("MALFORMED", "recovery reason required")
+        need_id("participant_id", b.participant_id)
+        need_key("new_public_key", b.new_public_key)
+        if op == "recover_key":
+            need_text("reason", b.reason, required=True)
     elif op == "revoke_participant":
-        if not body.reason:
-            fail("MALFORMED", "revocation reason required")
+        need_id("participant_id", b.participant_id)
+        need_text("reason", b.reason, required=True)
+        need_id("successor_id", b.successor_id, empty_ok=True)
     elif op == "register_tank":
-        if not 1 <= body.capacity_kg <= 1_000_000_000:
-            fail("MALFORMED", "capacity")
-        if not body.HasField("physical_id"):
-            fail("MALFORMED", "physical id required")
-        fc, tn = body.physical_id.facility_code, body.physical_id.tank_number
+        for f in ("tank_id", "warehouse_id", "inspector_id", "calibration_certificate_no"):
+            need_id(f, getattr(b, f))
+        need_range("capacity_kg", b.capacity_kg, 1, MAX_KG)
+        need_text("product", b.product, required=True)
+        need_present("physical_id", b, "physical_id")
+        fc, tn = b.physical_id.facility_code, b.physical_id.tank_number
         if not (PHYS_RE.match(fc) and len(fc) <= 32 and PHYS_RE.match(tn) and len(tn) <= 16):
             fail("MALFORMED", "physical id")
+    elif op == "certify_stock":
+        for f in ("tank_id", "inspector_id", "certificate_no", "depositor_id"):
+            need_id(f, getattr(b, f))
+        need_range("quantity_kg", b.quantity_kg, 1, MAX_KG)
+        need_text("product_grade", b.product_grade, required=True)
+        need_positive("gauged_at_ms", b.gauged_at_ms)
     elif op == "regauge_tank":
-        check_gauging(body.gauging, body.HasField("gauging"))
+        need_id("tank_id", b.tank_id)
+        check_gauging(b)
     elif op == "appoint_custodian":
-        check_gauging(body.gauging, body.HasField("gauging"))
+        need_id("tank_id", b.tank_id)
+        need_id("warehouse_id", b.warehouse_id)
+        check_gauging(b)
     elif op == "issue_receipt":
-        if body.customs_status not in (1, 2) or not body.customs_reference:
-            fail("MALFORMED", "customs status and reference required")
+        for f in ("receipt_id", "tank_id", "inspector_id", "certificate_no"):
+            need_id(f, getattr(b, f))
+        need_text("product_grade", b.product_grade, required=True)
+        need_text("specification", b.specification)
+        need_positive("quantity_kg", b.quantity_kg)
+        if b.customs_status not in (1, 2):
+            fail("MALFORMED", "customs_status")
+        need_text("customs_reference", b.customs_reference, required=True)
+        need_positive("expires_at_ms", b.expires_at_ms)
+        need_range("loss_allowance_ppm", b.loss_allowance_ppm, 0, 1_000_000)
+        need_text("insurance_reference", b.insurance_reference)
+    elif op == "transfer_receipt":
+        need_id("receipt_id", b.receipt_id)
+        need_id("new_holder_id", b.new_holder_id)
     elif op == "split_receipt":
-        if len(body.parts) < 2:
-            fail("MALFORMED", "a split needs two or more parts")
+        need_id("receipt_id", b.receipt_id)
+        need_range("parts", len(b.parts), 2, 100)
+        for part in b.parts:
+            need_id("parts.receipt_id", part.receipt_id)
+            need_positive("parts.quantity_kg", part.quantity_kg)
+        if len({part.receipt_id for part in b.parts}) != len(b.parts):
+            fail("MALFORMED", "parts: an id twice")
+        if sum(part.quantity_kg for part in b.parts) > U64:
+            fail("MALFORMED", "parts: the sum overflows")
+    elif op == "cancel_receipt":
+        need_id("receipt_id", b.receipt_id)
+        need_text("reason", b.reason)
     elif op == "register_pledge":
-        if not re.match(r"^[A-Z]{3}$", body.secured_amount.currency):
+        for f in ("pledge_id", "receipt_id", "pledgee_id"):
+            need_id(f, getattr(b, f))
+        need_present("secured_amount", b, "secured_amount")
+        need_positive("secured_amount.minor_units", b.secured_amount.minor_units)
+        if not re.match(r"^[A-Z]{3}$", b.secured_amount.currency):
             fail("MALFORMED", "currency")
+        need_text("loan_reference", b.loan_reference, required=True)
+        need_positive("maturity_ms", b.maturity_ms)
+    elif op == "release_pledge":
+        need_id("pledge_id", b.pledge_id)
     elif op == "enforce_pledge":
-        if body.grounds not in (MATURITY, ORDER, HOLDER_CONSENT):
+        need_id("pledge_id", b.pledge_id)
+        need_id("transferee_id", b.transferee_id, empty_ok=True)
+        if b.grounds not in (MATURITY, ORDER, HOLDER_CONSENT):
             fail("MALFORMED", "grounds")
-        if (body.grounds == ORDER) != bool(body.order_reference):
-            fail("MALFORMED", "order_reference: required with ORDER, empty otherwise")
+        if b.grounds == ORDER:
+            need_text("order_reference", b.order_reference, required=True)
+        elif b.order_reference:
+            fail("MALFORMED", "order_reference: empty unless the grounds are ORDER")
+    elif op in ("freeze_receipt", "unfreeze_receipt"):
+        need_id("receipt_id", b.receipt_id)
+        need_text("order_reference", b.order_reference, required=True)
     elif op == "change_membership":
-        m = list(body.members)
-        if not 1 <= len(m) <= 9 or not body.reason:
-            fail("MALFORMED", "membership: 1..=9 members and a reason")
-        if len({x.member_id for x in m}) != len(m) or len({x.public_key for x in m}) != len(m):
-            fail("MALFORMED", "membership: ids and keys distinct")
+        m = list(b.members)
+        need_range("members", len(m), 1, 9)
         for x in m:
-            if not 1 <= x.member_id <= 1 << 63 or not re.match(r"^[A-Za-z0-9._:/-]{1,64}$", x.name):
-                fail("MALFORMED", "member id or name")
-            if not x.address or len(x.public_key) != 32:
-                fail("MALFORMED", "member address or key")
+            need_range("members.member_id", x.member_id, 1, 1 << 63)
+            need_id("members.name", x.name)
+            need_text("members.address", x.address, required=True)
+            need_key("members.public_key", x.public_key)
+        if len({x.member_id for x in m}) != len(m) or len({x.public_key for x in m}) != len(m):
+            fail("MALFORMED", "members: an id or key twice")
         if not any(x.voter for x in m):
-            fail("MALFORMED", "membership without a voter")
+            fail("MALFORMED", "members: no voter")
+        need_text("reason", b.reason, required=True)
     return op
 
 
