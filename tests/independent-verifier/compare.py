@@ -89,7 +89,10 @@ def main():
             code = (t["json"] or {}).get("reason_code")
             if code is not None and code != o["reason"]:
                 problems.append(f"reason: ours {o['reason']}, pledgectl {code}")
-        if name in expected:
+        if name in expected and expected[name][0] == "accept":
+            if not o["verified"]:
+                problems.append("expected the chain to verify")
+        elif name in expected:
             seq, code = expected[name]
             if o["verified"] or o["first_bad_entry"] != seq:
                 problems.append(f"expected refusal at {seq}")
