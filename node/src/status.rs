@@ -58,7 +58,7 @@ pub fn envelope(error: &EnvelopeError) -> Status {
         }) => status(
             Code::InvalidArgument,
             error.to_string(),
-            "UNKNOWN_FIELD",
+            error.reason(),
             vec![
                 ("field".into(), field.to_string()),
                 ("message".into(), message.clone()),
@@ -68,32 +68,32 @@ pub fn envelope(error: &EnvelopeError) -> Status {
         EnvelopeError::Decode(DecodeError::NotCanonical { offset }) => status(
             Code::InvalidArgument,
             error.to_string(),
-            "NOT_CANONICAL",
+            error.reason(),
             vec![("offset".into(), offset.to_string())],
         ),
         EnvelopeError::Decode(decode) => status(
             Code::InvalidArgument,
             decode.to_string(),
-            "MALFORMED",
+            error.reason(),
             Vec::new(),
         ),
         EnvelopeError::Signature(SignatureError::Invalid { signer }) => status(
             Code::Unauthenticated,
             error.to_string(),
-            "BAD_SIGNATURE",
+            error.reason(),
             vec![("signer".into(), signer.clone())],
         ),
         // No signature: nobody is authenticated, whatever the operation.
         EnvelopeError::Signature(SignatureError::Unsigned) => status(
             Code::Unauthenticated,
             error.to_string(),
-            "NO_SIGNATURE",
+            error.reason(),
             Vec::new(),
         ),
         _ => status(
             Code::InvalidArgument,
             error.to_string(),
-            "MALFORMED",
+            error.reason(),
             Vec::new(),
         ),
     }

@@ -93,11 +93,14 @@ def main():
             if not o["verified"]:
                 problems.append("expected the chain to verify")
         elif name in expected:
-            seq, code = expected[name]
+            seq, code = expected[name][:2]
             if o["verified"] or o["first_bad_entry"] != seq:
                 problems.append(f"expected refusal at {seq}")
             if code and o["reason"] != code:
                 problems.append(f"expected {code}, ours {o['reason']}")
+            their_code = expected[name][2] if len(expected[name]) > 2 else code
+            if code and (t["json"] or {}).get("reason_code") != their_code:
+                problems.append(f"expected {their_code} from pledgectl, got {(t['json'] or {}).get('reason_code')}")
         print(line + ("" if not problems else "   <-- " + "; ".join(problems)))
         if problems or args.verbose:
             print("    ours:", json.dumps({k: v for k, v in o.items() if k in ("reason", "detail")}))
