@@ -197,6 +197,17 @@ mod errors_md {
         include_str!("cluster/reads.rs"),
     ];
 
+    /// The envelope's refusals are coded in the ledger, in
+    /// `EnvelopeError::reason`: one match arm `… => "CODE",` each.
+    const ENVELOPE_RS: &str = include_str!("../../ledger/src/envelope.rs");
+
+    fn envelope_reasons() -> impl Iterator<Item = &'static str> {
+        ENVELOPE_RS
+            .lines()
+            .filter_map(|line| line.trim().split_once(" => \"")?.1.strip_suffix("\","))
+            .filter(|code| is_code(code))
+    }
+
     fn is_code(text: &str) -> bool {
         text.len() > 3 && text.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
     }
@@ -222,6 +233,7 @@ mod errors_md {
                 let code = literal.strip_prefix('"')?.strip_suffix('"')?;
                 is_code(code).then_some(code)
             })
+            .chain(envelope_reasons())
             .collect()
     }
 

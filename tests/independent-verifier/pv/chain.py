@@ -1,15 +1,16 @@
 """Replays a whole chain: FORMAT.md §4, step by step."""
 
+import copy
 import os
 import subprocess
 import sys
 
-from .crypto import SEAL, TX_SIGNATURE, ed25519_verify, entry_hash, leaf_hash, merkle_root
+from .crypto import SEAL, TX_SIGNATURE, ed25519_verify, entry_hash, leaf_hash, merkle_root, tx_hash
 from .rules import State, decode_checks
 from .wire import Refusal, find_unknown_field, parse_record
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
+REPO = os.environ.get("PLEDGE_REPO") or os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 GEN = os.path.join(HERE, "..", "gen")
 
 
@@ -46,6 +47,37 @@ def decode_transaction(tx_bytes):
                       min(len(canonical), len(tx_bytes)))
         raise Refusal("NOT_CANONICAL", f"offset {offset}")
     return tx
+
+
+FRAUD_RELEVANT = {"RECEIPT_PLEDGED", "CERTIFICATE_IN_USE", "CERTIFICATE_EXISTS", "PHYSICAL_TANK_REGISTERED",
+                  "QUANTITY_EXCEEDS_CERTIFICATE", "STOCK_EXCEEDED", "CAPACITY_EXCEEDED", "RECEIPT_FROZEN",
+                  "TANK_SHORTFALL", "CUSTODIAN_REVOKED"}
+
+
+def check_attempt(state, e, tx, op):
+    """FORMAT.md §3.2 "Replay": the rules must refuse it, for a fraud-relevant
+    reason, with exactly the recorded reason and metadata, and it is not a
+    second record of the same transaction."""
+    h = tx_hash(e.tx_bytes)
+    recorded = state.tx_ids.get(tx.tx_id)
+    if recorded is not None and recorded[1] == h:
+        raise Refusal("ATTEMPT_ACCEPTED", f"the transaction was applied at entry {recorded[0]}")
+    try:
+        state.apply(e.seq, e.time_ms, e.tx_bytes, tx, op, e.signatures)
+    except Refusal as r:
+        if r.code not in FRAUD_RELEVANT:
+            raise Refusal("ATTEMPT_NOT_FRAUD_RELEVANT", f"the rules refuse it with {r.code}")
+        given = (r.code, sorted(r.meta.items(), key=lambda kv: kv[0].encode()))
+        if (e.attempt[0], e.attempt[1]) != given:
+            raise Refusal("ATTEMPT_REFUSAL_DIFFERS", f"recorded {e.attempt}, the rules give {given}")
+    else:
+        raise Refusal("ATTEMPT_ACCEPTED", "the rules accept the transaction")
+    if h in state.attempts:
+        raise Refusal("ATTEMPT_REPEATED", f"the same transaction was recorded by entry {state.attempts[h]}")
+    new = copy.copy(state)
+    new.attempts = dict(state.attempts)
+    new.attempts[h] = e.seq
+    return new
 
 
 class Verdict:
@@ -99,7 +131,11 @@ def verify_chain(records, ledger_key, state_root=True, checkpoint_size=None):
                 raise Refusal("MALFORMED", "a signer appears twice")
             tx = decode_transaction(e.tx_bytes)
             op = decode_checks(tx)
-            state = state.apply(e.seq, e.time_ms, e.tx_bytes, tx, op, e.signatures)
+            if e.attempt is not None:
+                state = check_attempt(state, e, tx, op)
+                op = None  # an attempt entry is no membership entry
+            else:
+                state = state.apply(e.seq, e.time_ms, e.tx_bytes, tx, op, e.signatures)
         except Refusal as r:
             v.failure = (index, r.code, r.detail)
             break

@@ -22,8 +22,11 @@ PHYS_RE = re.compile(r"^[A-Z0-9-]+$")
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 
 
-def fail(code, detail=""):
-    raise Refusal(code, detail)
+def fail(code, detail="", **meta):
+    raise Refusal(code, detail, {k: str(v) for k, v in meta.items() if v is not None})
+
+
+STATUS_NAMES = {ACTIVE: "active", PLEDGED: "pledged", CANCELLED: "cancelled", SPLIT: "split"}
 
 
 # --- field validity: FORMAT.md §2.4 ---
@@ -282,6 +285,7 @@ class State:
         self.receipts = {}
         self.pledges = {}
         self.membership = None  # list of (member_id, public_key) voters, or None
+        self.attempts = {}  # transaction hash -> the attempt entry that recorded it (FORMAT.md §3.2)
         self.put_receipts = set()
         self.put_tanks = set()
 
@@ -298,13 +302,31 @@ class State:
         if either is not None and not (set(either) & roles):
             fail("MISSING_ROLE", f"{pid} lacks holder or bank")
 
-    def custodian(self, tank_id):
+    def custodian(self, tank_id, receipt=None):
         t = self.tanks.get(tank_id)
         if t is None:
             fail("TANK_NOT_FOUND", tank_id)
-        if self.participants[t["warehouse"]]["revoked_at"] is not None:
-            fail("CUSTODIAN_REVOKED", f"tank {tank_id}")
+        self.custodian_live(t, receipt)
         return t["warehouse"]
+
+    def custodian_live(self, t, receipt=None):
+        revoked_at = self.participants[t["warehouse"]]["revoked_at"]
+        if revoked_at is not None:
+            fail("CUSTODIAN_REVOKED", f"tank {t['id']}", receipt=receipt, tank=t["id"], warehouse=t["warehouse"],
+                 revoked_at=revoked_at)
+
+    def shortfall(self, t, receipt=None):
+        if t["shortfall_since"] is not None:
+            g = t["gauging"]
+            fail("TANK_SHORTFALL", t["id"], receipt=receipt, tank=t["id"], measured_kg=g["measured_kg"],
+                 receipted_kg=t["receipted_kg"], missing_kg=t["receipted_kg"] - t["certified_kg"],
+                 inspector=g["inspector"], report_no=g["report"], since=t["shortfall_since"])
+
+    def not_frozen(self, r):
+        if r["freeze"] is not None:
+            p = self.pledges[r["pledge"]] if r["pledge"] else None
+            fail("RECEIPT_FROZEN", r["id"], receipt=r["id"], regulator=r["freeze"][0], order_reference=r["freeze"][1],
+                 since=r["freeze"][2], pledge=p and p["id"], pledgee=p and self.current_pledgee(p))
 
     def receipt(self, rid):
         r = self.receipts.get(rid)
@@ -319,10 +341,11 @@ class State:
         return p
 
     def changeable(self, r):
-        if r["freeze"] is not None:
-            fail("RECEIPT_FROZEN", r["id"])
+        self.not_frozen(r)
         if r["status"] == PLEDGED:
-            fail("RECEIPT_PLEDGED", r["id"])
+            p = self.pledges[r["pledge"]]
+            fail("RECEIPT_PLEDGED", r["id"], receipt=r["id"], pledge=p["id"], pledgee=self.current_pledgee(p),
+                 since=p["registered_at"])
         if r["status"] != ACTIVE:
             fail("RECEIPT_NOT_LIVE", r["id"])
 
@@ -552,7 +575,10 @@ class State:
             fail("TANK_EXISTS", b.tank_id)
         phys = (b.physical_id.facility_code, b.physical_id.tank_number)
         if phys in self.physical:
-            fail("PHYSICAL_TANK_REGISTERED", str(phys))
+            other = self.tanks[self.physical[phys]]
+            fail("PHYSICAL_TANK_REGISTERED", str(phys), physical_id_facility_code=phys[0],
+                 physical_id_tank_number=phys[1], tank=other["id"], warehouse=other["warehouse"],
+                 registered_at=other["registered_at"])
         self.live(b.warehouse_id, WAREHOUSE)
         self.live(b.inspector_id, INSPECTOR)
         if b.warehouse_id == b.inspector_id:
@@ -574,7 +600,9 @@ class State:
         if t is None:
             fail("TANK_NOT_FOUND", b.tank_id)
         if (b.inspector_id, b.certificate_no) in self.certificates:
-            fail("CERTIFICATE_EXISTS", b.certificate_no)
+            fail("CERTIFICATE_EXISTS", b.certificate_no, certificate_inspector=b.inspector_id,
+                 certificate_number=b.certificate_no,
+                 certified_at=self.certificates[(b.inspector_id, b.certificate_no)]["certified_at"])
         self.live(b.inspector_id, INSPECTOR)
         self.live(b.depositor_id, HOLDER)
         w = t["warehouse"]
@@ -589,7 +617,8 @@ class State:
         if total > U64:
             fail("QUANTITY_OVERFLOW", t["id"])
         if total > t["capacity_kg"]:
-            fail("CAPACITY_EXCEEDED", t["id"])
+            fail("CAPACITY_EXCEEDED", t["id"], tank=t["id"], capacity_kg=t["capacity_kg"],
+                 certified_kg=t["certified_kg"], requested_kg=b.quantity_kg)
         t["certified_kg"] = total
         if t["receipted_kg"] <= t["certified_kg"]:
             t["shortfall_since"] = None
@@ -645,21 +674,27 @@ class State:
             fail("CERTIFICATE_NOT_FOUND", b.certificate_no)
         if cert["tank"] != b.tank_id:
             fail("CERTIFICATE_TANK_MISMATCH", b.certificate_no)
+        certificate = dict(certificate_inspector=b.inspector_id, certificate_number=b.certificate_no)
         if cert["receipt"] is not None:
-            fail("CERTIFICATE_IN_USE", b.certificate_no)
+            r = self.receipts[cert["receipt"]]
+            p = self.pledges[r["pledge"]] if r["pledge"] else None
+            fail("CERTIFICATE_IN_USE", b.certificate_no, **certificate, receipt=r["id"],
+                 receipt_status=STATUS_NAMES[r["status"]], receipt_holder=r["holder"], receipt_pledge=p and p["id"],
+                 receipt_pledgee=p and self.current_pledgee(p), receipt_updated_at=r["updated_at"])
         if b.quantity_kg > cert["quantity_kg"]:
-            fail("QUANTITY_EXCEEDS_CERTIFICATE", b.certificate_no)
+            fail("QUANTITY_EXCEEDS_CERTIFICATE", b.certificate_no, **certificate, certified_kg=cert["quantity_kg"],
+                 requested_kg=b.quantity_kg)
         if b.product_grade != t["product"]:
             fail("PRODUCT_MISMATCH", b.product_grade)
         self.future(b.expires_at_ms, now, "expires_at_ms")
         self.live(cert["depositor"], either=(HOLDER, BANK))
-        if t["shortfall_since"] is not None:
-            fail("TANK_SHORTFALL", b.tank_id)
+        self.shortfall(t)
         total = t["receipted_kg"] + b.quantity_kg
         if total > U64:
             fail("QUANTITY_OVERFLOW", b.tank_id)
         if total > t["certified_kg"]:
-            fail("STOCK_EXCEEDED", b.tank_id)
+            fail("STOCK_EXCEEDED", b.tank_id, tank=t["id"], certified_kg=t["certified_kg"],
+                 receipted_kg=t["receipted_kg"], requested_kg=b.quantity_kg)
         t["receipted_kg"] = total
         cert["receipt"] = b.receipt_id
         self.receipts[b.receipt_id] = dict(
@@ -674,7 +709,7 @@ class State:
 
     def holder_and_custodian(self, rid):
         r = self.receipt(rid)
-        return [Named(r["holder"], "holder"), Named(self.custodian(r["tank"]), "warehouse")]
+        return [Named(r["holder"], "holder"), Named(self.custodian(r["tank"], rid), "warehouse")]
 
     def parties_transfer_receipt(self, b, sigs):
         return self.holder_and_custodian(b.receipt_id)
@@ -747,10 +782,8 @@ class State:
         t = self.tanks.get(r["tank"])
         if t is None:
             fail("TANK_NOT_FOUND", r["tank"])
-        if self.participants[t["warehouse"]]["revoked_at"] is not None:
-            fail("CUSTODIAN_REVOKED", t["id"])
-        if t["shortfall_since"] is not None:
-            fail("TANK_SHORTFALL", t["id"])
+        self.custodian_live(t, r["id"])
+        self.shortfall(t, r["id"])
         self.live(b.pledgee_id, BANK)
         self.future(b.maturity_ms, now, "maturity_ms")
         self.pledges[b.pledge_id] = dict(
@@ -768,8 +801,7 @@ class State:
         if p["status"] != "active":
             fail("PLEDGE_NOT_ACTIVE", p["id"])
         r = self.receipt(p["receipt"])
-        if r["freeze"] is not None:
-            fail("RECEIPT_FROZEN", r["id"])
+        self.not_frozen(r)
         p["status"] = "released"
         r["status"], r["pledge"] = ACTIVE, None
         self.put_receipt(r, seq)
@@ -792,8 +824,7 @@ class State:
         if p["status"] != "active":
             fail("PLEDGE_NOT_ACTIVE", p["id"])
         r = self.receipt(p["receipt"])
-        if r["freeze"] is not None:
-            fail("RECEIPT_FROZEN", r["id"])
+        self.not_frozen(r)
         p["status"] = "enforced"
         r["status"], r["pledge"], r["holder"] = ACTIVE, None, transferee
         self.put_receipt(r, seq)
@@ -804,8 +835,7 @@ class State:
 
     def op_freeze_receipt(self, b, seq, now, sigs, signer, tx):
         r = self.receipt(b.receipt_id)
-        if r["freeze"] is not None:
-            fail("RECEIPT_FROZEN", r["id"])
+        self.not_frozen(r)
         if r["status"] not in (ACTIVE, PLEDGED):
             fail("RECEIPT_NOT_LIVE", r["id"])
         regulator = next(s.signer for s in sigs if REGULATOR in self.participants[s.signer]["roles"])

@@ -11,10 +11,11 @@ MAX_RECORD = 131072
 class Refusal(Exception):
     """The chain breaks a check: `code` is FORMAT.md's reason (or a framing name)."""
 
-    def __init__(self, code, detail=""):
+    def __init__(self, code, detail="", meta=None):
         super().__init__(f"{code}: {detail}" if detail else code)
         self.code = code
         self.detail = detail
+        self.meta = meta or {}  # the ErrorInfo metadata ERRORS.md §2 lists, as text
 
 
 @dataclass
@@ -33,6 +34,7 @@ class Entry:
     signatures: list
     body: bytes
     seal: bytes
+    attempt: tuple = None  # an attempt entry's refusal (FORMAT.md §3.2): (reason, [(key, value)])
 
 
 def read_export(data):
@@ -58,7 +60,7 @@ def parse_record(record):
     body, seal = record[:-64], record[-64:]
     r = _Reader(body)
     version = r.take(1)[0]
-    if version != 1:
+    if version not in (1, 2):
         raise Refusal("BODY", f"version {version}")
     seq = r.u64()
     prev = r.take(32)
@@ -77,9 +79,39 @@ def parse_record(record):
         if not SIGNER_RE.match(signer):
             raise Refusal("BODY", f"signer id {signer!r}")
         sigs.append(Signature(signer.decode(), r.take(32), r.take(64)))
+    attempt = _refusal(r) if version == 2 else None
     if r.pos != len(body):
         raise Refusal("BODY", f"{len(body) - r.pos} trailing bytes")
-    return Entry(seq, prev, time_ms, tx, sigs, body, seal)
+    return Entry(seq, prev, time_ms, tx, sigs, body, seal, attempt)
+
+
+def _refusal(r):
+    """FORMAT.md §3.2: reason, then metadata fields with strictly ascending keys."""
+    n = r.take(1)[0]
+    reason = r.take(n)
+    if not 1 <= n <= 64 or not re.match(rb"^[A-Z_]+$", reason):
+        raise Refusal("BODY", f"attempt reason {reason!r}")
+    count = r.take(1)[0]
+    if count > 32:
+        raise Refusal("BODY", f"attempt with {count} fields")
+    fields = []
+    for _ in range(count):
+        n = r.take(1)[0]
+        key = r.take(n)
+        if not 1 <= n <= 64 or not re.match(rb"^[a-z0-9_]+$", key):
+            raise Refusal("BODY", f"attempt field key {key!r}")
+        if fields and not key > fields[-1][0]:
+            raise Refusal("BODY", "attempt field keys not strictly ascending")
+        length = struct.unpack(">H", r.take(2))[0]
+        if length > 1024:
+            raise Refusal("BODY", "attempt field value longer than 1,024 bytes")
+        value = r.take(length)
+        try:
+            value.decode()
+        except UnicodeDecodeError:
+            raise Refusal("BODY", "attempt field value not UTF-8")
+        fields.append((key, value))
+    return reason.decode(), [(k.decode(), v.decode()) for k, v in fields]
 
 
 class _Reader:
