@@ -112,6 +112,10 @@ pub trait Handshake: Clone + Send + Sync + 'static {
     type Io: AsyncRead + AsyncWrite + Connected + Unpin + Send + 'static;
     /// Turns an accepted connection into that stream.
     fn handshake(&self, tcp: TcpStream) -> impl Future<Output = io::Result<Self::Io>> + Send;
+    /// The handshake with `peer` did not finish within the handshake
+    /// timeout, and the connection was closed (already counted in
+    /// `pledge_connections_refused_total{why="handshake_timeout"}`).
+    fn timed_out(&self, _peer: SocketAddr) {}
 }
 
 /// Plaintext gRPC (loopback, or behind a TLS-terminating proxy).
@@ -248,7 +252,10 @@ async fn accept_loop<H: Handshake>(
                     tracing::debug!(%peer, %error, "TLS handshake refused");
                     slot.open.metrics.connection_refused("handshake_failed");
                 }
-                Err(_) => slot.open.metrics.connection_refused("handshake_timeout"),
+                Err(_) => {
+                    slot.open.metrics.connection_refused("handshake_timeout");
+                    handshake.timed_out(peer);
+                }
             }
         });
     }

@@ -93,7 +93,7 @@ pub fn open(config: &Config) -> anyhow::Result<Opened> {
 
 fn node_key(path: &Path) -> anyhow::Result<SigningKey> {
     if path.exists() {
-        refuse_if_others_may_read(path)?;
+        refuse_if_others_may_read(path, "node key", "can seal entries as this node")?;
         let file = KeyFile::read(path)?;
         return file
             .signing_key()
@@ -105,9 +105,11 @@ fn node_key(path: &Path) -> anyhow::Result<SigningKey> {
     Ok(key)
 }
 
-/// The node key seals the chain: a key file that group or others may read
-/// (or write) is refused, with the command that mends it.
-fn refuse_if_others_may_read(path: &Path) -> anyhow::Result<()> {
+/// A private key file that group or others may read (or write) is refused,
+/// with the command that mends it: whoever reads the `what` key `can`.
+/// The node key seals the chain; a member's TLS key admits it to the
+/// other members.
+pub fn refuse_if_others_may_read(path: &Path, what: &str, can: &str) -> anyhow::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -117,15 +119,17 @@ fn refuse_if_others_may_read(path: &Path) -> anyhow::Result<()> {
             .mode();
         if mode & 0o077 != 0 {
             bail!(
-                "the node key {} has mode {:o}: group or others may read it, and whoever reads \
-                 it can seal entries as this node; run `chmod 600 {}` (and consider the key \
-                 exposed if others could reach it)",
+                "the {what} {} has mode {:o}: group or others may read it, and whoever reads \
+                 it {can}; run `chmod 600 {}` (and consider the key exposed if others could \
+                 reach it)",
                 path.display(),
                 mode & 0o777,
                 path.display()
             );
         }
     }
+    #[cfg(not(unix))]
+    let _ = (path, what, can);
     Ok(())
 }
 

@@ -89,10 +89,13 @@ impl Node {
     }
 
     /// Starts a cluster member from its configuration file, on the
-    /// addresses the file gives.
+    /// addresses the file gives, with a metrics page on a loopback port.
     pub fn start_member(config: &Path, data_dir: &Path) -> Node {
         let mut command = Command::new(binary("pledge-node"));
-        command.arg("--config").arg(config);
+        command
+            .arg("--config")
+            .arg(config)
+            .args(["--metrics-listen", "127.0.0.1:0"]);
         Node::spawn_with(command, data_dir)
     }
 

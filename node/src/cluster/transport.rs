@@ -9,6 +9,7 @@
 //!  the member listener
 //!    TCP ──▶ TLS handshake (a client certificate from the members' CA is required)
 //!              │ refused: a warning naming the peer, pledge_member_refusals_total{reason="TLS_HANDSHAKE"}
+//!              │ not done within handshake_timeout_ms: the same, reason="TLS_HANDSHAKE_TIMEOUT"
 //!              ▼
 //!            MemberGate: the certificate's URI SAN pledgeledger:member:<id> names a member
 //!            that the ledger, Raft or [cluster] lists (else PERMISSION_DENIED, MEMBER_NOT_LISTED)
@@ -46,6 +47,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The metric reason and ErrorInfo reason of a refused handshake.
 pub const TLS_HANDSHAKE: &str = "TLS_HANDSHAKE";
+/// The metric reason of a handshake that did not finish in time.
+pub const TLS_HANDSHAKE_TIMEOUT: &str = "TLS_HANDSHAKE_TIMEOUT";
 /// The ErrorInfo reason of a certificate that names no listed member.
 pub const MEMBER_NOT_LISTED: &str = "MEMBER_NOT_LISTED";
 
@@ -72,6 +75,11 @@ impl MemberTls {
     }
 
     fn from_files(files: &MemberTlsFiles) -> anyhow::Result<MemberTls> {
+        crate::bootstrap::refuse_if_others_may_read(
+            &files.key_file,
+            "member TLS key ([cluster.tls] key_file)",
+            "can call the other members as this member",
+        )?;
         let identity = (files.cert_file.as_path(), files.key_file.as_path());
         let client = pledge_client::tls::client_config(&files.ca_file, Some(identity))
             .context("[cluster.tls]")?;
@@ -146,7 +154,7 @@ pub fn serve(
 /// The member listener's TLS handshake: a refused one is logged with the
 /// peer's address and rustls's reason (unknown issuer, no certificate, not
 /// TLS at all) and counted; one that does not finish within the handshake
-/// timeout is closed by admission (`pledge_connections_refused_total`).
+/// timeout is closed by admission, and logged and counted here too.
 #[derive(Clone)]
 struct MemberHandshake {
     acceptor: TlsAcceptor,
@@ -162,6 +170,16 @@ impl admission::Handshake for MemberHandshake {
             refused_handshake(peer, &error.to_string(), &self.metrics);
         }
         accepted
+    }
+
+    fn timed_out(&self, peer: SocketAddr) {
+        tracing::warn!(
+            %peer,
+            reason = TLS_HANDSHAKE_TIMEOUT,
+            "refused a member connection: the TLS handshake did not finish within \
+             [limits] handshake_timeout_ms"
+        );
+        self.metrics.member_refused(TLS_HANDSHAKE_TIMEOUT);
     }
 }
 
@@ -265,5 +283,34 @@ impl std::fmt::Debug for MemberGate {
         f.debug_struct("MemberGate")
             .field("member_id", &self.config.member_id)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use pledge_client::certs;
+
+    use super::*;
+
+    #[test]
+    fn a_member_tls_key_others_may_read_is_refused_with_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = certs::create_dev_ca(dir.path()).unwrap();
+        let hosts = ["127.0.0.1".to_owned()];
+        let member = certs::issue_member(dir.path(), 1, &hosts, &dir.path().join("m1")).unwrap();
+        let files = MemberTlsFiles {
+            cert_file: member.cert,
+            key_file: member.key.clone(),
+            ca_file: ca.cert,
+        };
+        MemberTls::from_files(&files).expect("a key of mode 600 loads");
+        std::fs::set_permissions(&member.key, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let refused = MemberTls::from_files(&files).unwrap_err().to_string();
+        assert!(refused.contains("member TLS key"), "{refused}");
+        assert!(refused.contains("has mode 640"), "{refused}");
+        let fix = format!("chmod 600 {}", member.key.display());
+        assert!(refused.contains(&fix), "{refused}");
     }
 }

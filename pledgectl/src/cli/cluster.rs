@@ -4,8 +4,10 @@
 //! `remove` each write one membership entry, signed by the quorum, stating
 //! the complete new member list (the current one, read from the node, with
 //! one change). The leader then makes Raft's configuration follow it
-//! (docs/REPLICATION.md §7.3). `status` shows both: the ledger's members
-//! and Raft's view of them.
+//! (docs/REPLICATION.md §7.3): a member added as a voter joins Raft as a
+//! learner and becomes a voter there once it has caught up, with no second
+//! command. `status` shows both: the ledger's members and Raft's view of
+//! them.
 
 use std::process::ExitCode;
 
@@ -22,8 +24,9 @@ use super::write::{self, WriteArgs};
 pub enum ClusterCommand {
     /// The ledger's members and Raft's view of them, as this member sees them.
     Status,
-    /// Add a member as a learner: it receives the log but does not vote or
-    /// seal until promoted (signed by the quorum).
+    /// Add a member (signed by the quorum). A voter by default: it catches
+    /// up as a learner, then the leader makes it a voter in Raft. One voter
+    /// at a time.
     Add {
         /// The new member's id (1 ..= 2^63), unused.
         #[arg(long)]
@@ -37,10 +40,14 @@ pub enum ClusterCommand {
         /// Its seal key (its node-key.json).
         #[command(flatten)]
         key: PublicKeyArgs,
+        /// Add it as a learner: it receives the log and serves reads, but
+        /// neither votes nor seals until `promote`.
+        #[arg(long)]
+        learner: bool,
         #[command(flatten)]
         write: WriteArgs,
     },
-    /// Make a learner a voter: it counts towards a majority and may lead,
+    /// Make a member added with `--learner` a voter: it counts towards a majority and may lead,
     /// so seal (signed by the quorum). One voter at a time.
     Promote {
         /// The member.
@@ -77,6 +84,7 @@ pub async fn run(ctx: &Context, command: ClusterCommand) -> anyhow::Result<ExitC
             name,
             address,
             key,
+            learner,
             write,
         } => {
             if members.iter().any(|m| m.member_id == member_id) {
@@ -87,7 +95,7 @@ pub async fn run(ctx: &Context, command: ClusterCommand) -> anyhow::Result<ExitC
                 &name,
                 &address,
                 &key.key()?,
-                false,
+                !learner,
             ));
             (members, write)
         }

@@ -1,14 +1,20 @@
 //! A cluster of three members speaking mutual TLS to each other
-//! (`cluster-init --tls`), one start for every check: it elects a leader
-//! and commits; a caller with a certificate from another CA, one naming a
-//! member the cluster does not list, one speaking for another member, and
-//! a plaintext caller are all refused on the member port while the cluster
-//! goes on; the leader is killed and another takes the writes.
+//! (`cluster-init --tls`), one start for every check: it elects a leader,
+//! commits writes sent to every member (followers forward them over the
+//! member port) and serves a linearizable read at a follower (read index
+//! from the leader over the member port); a TLS caller without a
+//! certificate, one with a certificate from another CA, one naming a member
+//! the cluster does not list, one speaking for another member, and a
+//! plaintext caller are all refused on the member port, logged and counted,
+//! while the cluster goes on; the leader is killed and another takes the
+//! writes.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use pledge_client::certs;
 use pledge_proto::cluster::{self as cpb, raft_service_client::RaftServiceClient};
+use pledge_proto::v1 as pb;
 use pledge_tests::cluster::Cluster;
 use tonic::Code;
 use tonic::transport::{Channel, Endpoint};
@@ -32,11 +38,14 @@ fn vote_from(member: u64) -> cpb::VoteRequest {
     }
 }
 
-/// Calls Vote on the member port `port` as `member`, over https with the
-/// certificate `identity` (trusting `ca`) or over plaintext http.
+/// A caller's TLS: the CA it trusts and, maybe, its certificate and key.
+type CallerTls<'a> = (&'a Path, Option<(&'a Path, &'a Path)>);
+
+/// Calls Vote on the member port `port` as `member`, over https (trusting
+/// `tls.0`, presenting the certificate `tls.1` if any) or over plaintext http.
 async fn call_vote(
     port: u16,
-    tls: Option<(&std::path::Path, (&std::path::Path, &std::path::Path))>,
+    tls: Option<CallerTls<'_>>,
     member: u64,
 ) -> Result<(), tonic::Status> {
     let scheme = if tls.is_some() { "https" } else { "http" };
@@ -46,7 +55,7 @@ async fn call_vote(
         .timeout(Duration::from_secs(3));
     if let Some((ca, identity)) = tls {
         endpoint = endpoint
-            .tls_config(pledge_client::tls::client_config(ca, Some(identity)).unwrap())
+            .tls_config(pledge_client::tls::client_config(ca, identity).unwrap())
             .unwrap();
     }
     let call = async {
@@ -62,6 +71,15 @@ async fn call_vote(
     tokio::time::timeout(REFUSAL_BOUND, call)
         .await
         .unwrap_or_else(|_| panic!("no answer within {REFUSAL_BOUND:?}: a hang"))
+}
+
+/// The value of the counter `series` (name and labels) on a metrics page,
+/// 0 when absent.
+fn counter(metrics: &str, series: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -89,18 +107,56 @@ async fn a_tls_cluster_commits_refuses_strangers_and_plaintext_and_survives_its_
     let ca = tls.join(certs::CA_CERT);
     let hosts = ["127.0.0.1".to_owned()];
 
+    // A write sent to a follower: it forwards it to the leader over the
+    // member port.
+    let at_follower = cluster.client(follower).await;
+    let forwarded = at_follower
+        .submit(&certify_one(&signers, 5))
+        .await
+        .expect("a follower forwards a write to the leader over TLS");
+
+    // A linearizable read at a follower: the read index comes from the
+    // leader over the member port, and the answer holds every write
+    // acknowledged before it.
+    let written = cluster
+        .client(leader)
+        .await
+        .submit(&certify_one(&signers, 6))
+        .await
+        .unwrap();
+    assert!(written.seq > forwarded.seq);
+    let linearizable = pb::ReadOptions {
+        linearizable: true,
+        ..pb::ReadOptions::default()
+    };
+    let head = at_follower.with_read(linearizable).head().await.unwrap();
+    assert!(
+        head.size > written.seq,
+        "a linearizable read at member {follower} missed entry {}: {head:?}",
+        written.seq
+    );
+
+    // TLS without a client certificate: the handshake is refused.
+    let started = Instant::now();
+    let refused = call_vote(port, Some((&ca, None)), 1).await;
+    assert!(
+        refused.is_err(),
+        "a caller without a certificate was accepted"
+    );
+    assert!(started.elapsed() < REFUSAL_BOUND, "{:?}", started.elapsed());
+
     // Another CA's certificate naming member 1: the handshake is refused.
     let rogue = dir.path().join("rogue");
     certs::create_dev_ca(&rogue).unwrap();
     let stranger = certs::issue_member(&rogue, 1, &hosts, &rogue).unwrap();
     let started = Instant::now();
-    let refused = call_vote(port, Some((&ca, (&stranger.cert, &stranger.key))), 1).await;
+    let refused = call_vote(port, Some((&ca, Some((&stranger.cert, &stranger.key)))), 1).await;
     assert!(refused.is_err(), "another CA's certificate was accepted");
     assert!(started.elapsed() < REFUSAL_BOUND, "{:?}", started.elapsed());
 
     // The members' CA, but a member the cluster does not list.
     let unlisted = certs::issue_member(&tls, 9, &hosts, &dir.path().join("m9")).unwrap();
-    let refused = call_vote(port, Some((&ca, (&unlisted.cert, &unlisted.key))), 9).await;
+    let refused = call_vote(port, Some((&ca, Some((&unlisted.cert, &unlisted.key)))), 9).await;
     let refused = refused.unwrap_err();
     assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
     assert!(refused.message().contains("member 9"), "{refused:?}");
@@ -110,7 +166,7 @@ async fn a_tls_cluster_commits_refuses_strangers_and_plaintext_and_survives_its_
     let target = cluster.running().into_iter().find(|id| *id != 2).unwrap();
     let refused = call_vote(
         cluster.cluster_port(target),
-        Some((&ca, (&member_2.0, &member_2.1))),
+        Some((&ca, Some((&member_2.0, &member_2.1)))),
         3,
     )
     .await
@@ -135,6 +191,18 @@ async fn a_tls_cluster_commits_refuses_strangers_and_plaintext_and_survives_its_
         "no handshake refusal in member {follower}'s log:\n{log}"
     );
     assert!(log.contains("MEMBER_NOT_LISTED"), "{log}");
+    // No certificate, another CA's, plaintext: three refused handshakes.
+    let metrics = cluster.member(follower).metrics();
+    let handshakes = counter(
+        &metrics,
+        "pledge_member_refusals_total{reason=\"TLS_HANDSHAKE\"}",
+    );
+    assert!(handshakes >= 3, "{metrics}");
+    let unlisted = counter(
+        &metrics,
+        "pledge_member_refusals_total{reason=\"MEMBER_NOT_LISTED\"}",
+    );
+    assert!(unlisted >= 1, "{metrics}");
 
     // The cluster went on: writes commit, then the leader dies and another leads.
     submit_anywhere(&members, &certify_one(&signers, 10), 0)
