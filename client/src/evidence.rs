@@ -13,9 +13,10 @@
 use std::path::Path;
 
 use pledge_ledger::bundle::{Bundle, BundleVerdict, PledgeRecord};
-use pledge_ledger::checkpoint::ledger_origin;
+use pledge_ledger::checkpoint::{Checkpoint, ledger_origin};
 use pledge_ledger::cosigning::{CosignedCheckpoint, Trust, WitnessPolicy};
 use pledge_ledger::model::{PledgeStatus, ReceiptStatus};
+use pledge_proto::v1 as pb;
 use serde_json::{Value, json};
 
 use crate::client::LedgerClient;
@@ -46,8 +47,11 @@ impl LedgerClient {
         min_size: u64,
         wait_ms: u32,
     ) -> Result<CosignedCheckpoint> {
-        let note = self.checkpoint_covering(min_size, wait_ms).await?.note;
-        Ok(trust.open(&note, &ledger_origin(ledger_id))?)
+        let message = self.checkpoint_covering(min_size, wait_ms).await?;
+        let cosigned = trust.open(&message.note, &ledger_origin(ledger_id))?;
+        fields_match_note(&message, &cosigned.signed.checkpoint)
+            .map_err(|reason| ClientError::BadAnswer { reason })?;
+        Ok(cosigned)
     }
 
     /// The receipt's evidence bundle, as the node wrote it (JSON), with the
@@ -61,6 +65,28 @@ impl LedgerClient {
         let json = self.prove_receipt(receipt_id).await?.json;
         let verdict = Bundle::from_json(&json)?.verify(trust)?;
         Ok((json, verdict))
+    }
+}
+
+/// Whether a `SignedCheckpoint` message's fields state what its signed
+/// note states: only the note is signed, so a field that differs from it is
+/// a node (or a proxy) answering wrongly, and the whole answer is refused.
+pub fn fields_match_note(
+    message: &pb::SignedCheckpoint,
+    checkpoint: &Checkpoint,
+) -> std::result::Result<(), String> {
+    let differing = [
+        ("tree_size", message.tree_size != checkpoint.size),
+        ("tree_root", message.tree_root != checkpoint.root),
+        ("head_hash", message.head_hash != checkpoint.head_hash.0),
+        ("state_root", message.state_root != checkpoint.state_root),
+        ("time_ms", message.time_ms != checkpoint.time_ms),
+    ];
+    match differing.iter().find(|(_, differs)| *differs) {
+        None => Ok(()),
+        Some((name, _)) => Err(format!(
+            "the checkpoint's field {name} differs from its signed note"
+        )),
     }
 }
 
@@ -408,5 +434,40 @@ mod tests {
         assert_eq!(split["split_into"][0], "R-1a");
         let text = value.to_string();
         assert!(!text.contains("Cancelled {"), "{text}");
+    }
+
+    #[test]
+    fn a_checkpoint_message_whose_fields_differ_from_its_note_is_refused() {
+        let checkpoint = Checkpoint {
+            origin: ledger_origin("zhoushan"),
+            size: 18,
+            root: [7; 32],
+            head_hash: Digest([8; 32]),
+            state_root: [6; 32],
+            time_ms: 1_800_000_000_000,
+        };
+        let faithful = pb::SignedCheckpoint {
+            note: String::new(),
+            tree_size: 18,
+            tree_root: vec![7; 32],
+            head_hash: vec![8; 32],
+            time_ms: 1_800_000_000_000,
+            state_root: vec![6; 32],
+        };
+        fields_match_note(&faithful, &checkpoint).unwrap();
+        type Alter = fn(&mut pb::SignedCheckpoint);
+        let altered: [(&str, Alter); 5] = [
+            ("tree_size", |m| m.tree_size = 19),
+            ("tree_root", |m| m.tree_root[0] ^= 1),
+            ("head_hash", |m| m.head_hash.truncate(31)),
+            ("state_root", |m| m.state_root = Vec::new()),
+            ("time_ms", |m| m.time_ms += 1),
+        ];
+        for (field, alter) in altered {
+            let mut message = faithful.clone();
+            alter(&mut message);
+            let refusal = fields_match_note(&message, &checkpoint).unwrap_err();
+            assert!(refusal.contains(field), "{field}: {refusal}");
+        }
     }
 }

@@ -608,6 +608,7 @@ impl LedgerService for LedgerApi {
             tree_root: checkpoint.root.to_vec(),
             head_hash: checkpoint.head_hash.0.to_vec(),
             time_ms: checkpoint.time_ms,
+            state_root: checkpoint.state_root.to_vec(),
         }))
     }
 
@@ -838,3 +839,6 @@ fn log_refusal(rejection: &pledge_ledger::Rejection) {
         tracing::info!(reason = %rejection.reason(), %rejection, "refused");
     }
 }
+
+#[cfg(test)]
+mod tests;

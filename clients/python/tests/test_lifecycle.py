@@ -232,6 +232,11 @@ class PledgeLifecycle(unittest.TestCase):
         while True:
             signed = self.client.checkpoint()
             checkpoint = proofs.verify_checkpoint(signed.note, self.info.node_public_key, self.info.ledger_id)
+            # The message's fields state what the signed note states.
+            self.assertEqual(
+                (signed.tree_size, signed.tree_root, signed.head_hash, signed.state_root, signed.time_ms),
+                (checkpoint.size, checkpoint.root, checkpoint.head, checkpoint.state_root, checkpoint.time_ms),
+            )
             if checkpoint.size > seq:
                 return checkpoint
             if time.monotonic() > deadline:

@@ -110,10 +110,6 @@ async fn checkpoint_panel(ctx: &Ctx) -> Result<Html, Status> {
     let origin = ledger_origin(&info.ledger_id);
     let node_key = PublicKey::from_slice(&info.node_public_key);
     let opened = node_key.map(|key| Checkpoint::verify_note(&signed.note, &origin, &[key]));
-    let state_root = match &opened {
-        Some(Ok(checkpoint)) => full_hex(&checkpoint.state_root),
-        _ => html!("—"),
-    };
     let verdict = match opened {
         Some(Ok(_)) => html!(
             "<span class=\"badge live\">✓ {}</span>",
@@ -140,7 +136,7 @@ async fn checkpoint_panel(ctx: &Ctx) -> Result<Html, Status> {
             ),
             (ctx.t(L::MerkleRoot), full_hex(&signed.tree_root)),
             (ctx.t(L::ChainHead), full_hex(&signed.head_hash)),
-            (ctx.t(L::StateRoot), state_root),
+            (ctx.t(L::StateRoot), full_hex(&signed.state_root)),
             (ctx.t(L::CheckpointTime), time(signed.time_ms)),
         ]),
         ctx.t(L::Signatures),

@@ -165,7 +165,8 @@ pub async fn checkpoint(ctx: &Context, args: CheckpointArgs) -> anyhow::Result<E
     let c = &signed.checkpoint;
     let value = json!({
         "origin": c.origin, "tree_size": c.size, "root": hex::encode(c.root),
-        "chain_head": c.head_hash.to_hex(), "time_ms": c.time_ms, "note": signed.to_text(),
+        "chain_head": c.head_hash.to_hex(), "state_root": hex::encode(c.state_root),
+        "time_ms": c.time_ms, "note": signed.to_text(),
         "witnessed": cosigned.witnessed, "cosigners": cosigned.cosigners.names(),
     });
     let text = format!(

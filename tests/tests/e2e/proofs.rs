@@ -75,6 +75,28 @@ async fn checkpoints_follow_the_chain_and_are_consistent_with_each_other() {
         )
         .unwrap();
     }
+    // The message's fields are the note's lines, the state root included.
+    let message = client.checkpoint_covering(size, 10_000).await.unwrap();
+    let signed = SignedCheckpoint::open(
+        &message.note,
+        &ledger_origin(DEV_LEDGER_ID),
+        &[node_key(&client).await],
+    )
+    .unwrap();
+    let state_line = format!("state-root {}", hex::encode(&message.state_root));
+    assert!(
+        message.note.lines().any(|line| line == state_line),
+        "{state_line} not in {}",
+        message.note
+    );
+    assert_eq!(message.state_root, signed.checkpoint.state_root);
+    assert_eq!(message.tree_root, signed.checkpoint.root);
+    assert_eq!(message.head_hash, signed.checkpoint.head_hash.0);
+    assert_eq!(
+        (message.tree_size, message.time_ms),
+        (signed.checkpoint.size, signed.checkpoint.time_ms)
+    );
+
     let past = client.inclusion_proof(size + 5, 0).await.unwrap_err();
     assert_eq!(refusal(&past).0, tonic::Code::OutOfRange);
 }

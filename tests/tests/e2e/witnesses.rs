@@ -276,6 +276,24 @@ async fn a_bank_verifies_a_bundle_under_its_two_of_two_policy() {
         "{text}"
     );
 
+    // `pledgectl checkpoint` shows the checkpoint under the same policy,
+    // its state root as the signed note states it.
+    let shown = pledgectl(
+        &deployment,
+        &["--json", "checkpoint", "--witness-policy", policy],
+    );
+    let shown_text = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.status.success(), "{shown_text}");
+    let shown: serde_json::Value = serde_json::from_str(&shown_text).unwrap();
+    let note = shown["note"].as_str().unwrap();
+    let state_line = format!("state-root {}", shown["state_root"].as_str().unwrap());
+    assert!(note.lines().any(|line| line == state_line), "{shown_text}");
+    assert_eq!(
+        shown["cosigners"].as_array().unwrap().len(),
+        2,
+        "{shown_text}"
+    );
+
     // The audit holds the node's latest checkpoint to the same policy.
     let state = deployment.dir.path().join("audit.checkpoint");
     let audit = |policy: &str| {
