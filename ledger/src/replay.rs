@@ -54,6 +54,19 @@ pub enum EntryFault {
     Store(#[from] StateError),
 }
 
+impl EntryFault {
+    /// The stable reason code (docs/ERRORS.md) of an entry the envelope
+    /// checks or the rules refuse; none for a broken chain (framing, link,
+    /// time, seal), a repeated transaction or a store failure.
+    pub fn reason(&self) -> Option<&'static str> {
+        match self {
+            EntryFault::Envelope(error) => Some(error.reason()),
+            EntryFault::Rejected(rejection) => Some(rejection.reason()),
+            EntryFault::Chain(_) | EntryFault::Duplicate { .. } | EntryFault::Store(_) => None,
+        }
+    }
+}
+
 /// The first entry that does not replay, and why.
 #[derive(Debug, Error)]
 #[error("entry {seq}: {fault}")]

@@ -69,7 +69,7 @@ pub fn envelope(error: &EnvelopeError) -> Status {
         }) => status(
             Code::InvalidArgument,
             error.to_string(),
-            "UNKNOWN_FIELD",
+            error.reason(),
             vec![
                 ("field".into(), field.to_string()),
                 ("message".into(), message.clone()),
@@ -79,32 +79,32 @@ pub fn envelope(error: &EnvelopeError) -> Status {
         EnvelopeError::Decode(DecodeError::NotCanonical { offset }) => status(
             Code::InvalidArgument,
             error.to_string(),
-            "NOT_CANONICAL",
+            error.reason(),
             vec![("offset".into(), offset.to_string())],
         ),
         EnvelopeError::Decode(decode) => status(
             Code::InvalidArgument,
             decode.to_string(),
-            "MALFORMED",
+            error.reason(),
             Vec::new(),
         ),
         EnvelopeError::Signature(SignatureError::Invalid { signer }) => status(
             Code::Unauthenticated,
             error.to_string(),
-            "BAD_SIGNATURE",
+            error.reason(),
             vec![("signer".into(), signer.clone())],
         ),
         // No signature: nobody is authenticated, whatever the operation.
         EnvelopeError::Signature(SignatureError::Unsigned) => status(
             Code::Unauthenticated,
             error.to_string(),
-            "NO_SIGNATURE",
+            error.reason(),
             Vec::new(),
         ),
         _ => status(
             Code::InvalidArgument,
             error.to_string(),
-            "MALFORMED",
+            error.reason(),
             Vec::new(),
         ),
     }
@@ -208,6 +208,17 @@ mod errors_md {
         include_str!("cluster/reads.rs"),
     ];
 
+    /// The envelope's refusals are coded in the ledger, in
+    /// `EnvelopeError::reason`: one match arm `… => "CODE",` each.
+    const ENVELOPE_RS: &str = include_str!("../../ledger/src/envelope.rs");
+
+    fn envelope_reasons() -> impl Iterator<Item = &'static str> {
+        ENVELOPE_RS
+            .lines()
+            .filter_map(|line| line.trim().split_once(" => \"")?.1.strip_suffix("\","))
+            .filter(|code| is_code(code))
+    }
+
     fn is_code(text: &str) -> bool {
         text.len() > 3 && text.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
     }
@@ -233,6 +244,7 @@ mod errors_md {
                 let code = literal.strip_prefix('"')?.strip_suffix('"')?;
                 is_code(code).then_some(code)
             })
+            .chain(envelope_reasons())
             .collect()
     }
 

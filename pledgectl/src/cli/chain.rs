@@ -486,9 +486,10 @@ fn print_verdict(
         Verdict::Bad {
             seq,
             reason,
+            reason_code,
             good_head_hash,
         } => json!({
-            "verified": false, "bad_entry": seq, "reason": reason,
+            "verified": false, "bad_entry": seq, "reason": reason, "reason_code": reason_code,
             "good_head_hash": good_head_hash.to_hex(), "node_key": node_key,
         }),
     };
