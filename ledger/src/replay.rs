@@ -57,12 +57,16 @@ pub enum EntryFault {
 impl EntryFault {
     /// The stable reason code (docs/ERRORS.md) of an entry the envelope
     /// checks or the rules refuse; none for a broken chain (framing, link,
-    /// time, seal), a repeated transaction or a store failure.
+    /// time, seal), a repeated transaction, an attempt entry that is no true
+    /// record of a refusal, or a store failure.
     pub fn reason(&self) -> Option<&'static str> {
         match self {
             EntryFault::Envelope(error) => Some(error.reason()),
             EntryFault::Rejected(rejection) => Some(rejection.reason()),
-            EntryFault::Chain(_) | EntryFault::Duplicate { .. } | EntryFault::Store(_) => None,
+            EntryFault::Chain(_)
+            | EntryFault::Attempt(_)
+            | EntryFault::Duplicate { .. }
+            | EntryFault::Store(_) => None,
         }
     }
 }
