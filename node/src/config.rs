@@ -46,6 +46,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use pledge_ledger::ledger::AttemptPolicy;
 use serde::Deserialize;
 
 /// Everything the node needs to start.
@@ -177,6 +178,24 @@ pub struct Limits {
     pub max_streams_per_address: usize,
     /// Answer streams open at once for one mutual-TLS participant.
     pub max_streams_per_participant: usize,
+    /// Attempt entries (refusals for a fraud-relevant reason, recorded on
+    /// the chain: docs/FORMAT.md §3.2) one signer may cause per
+    /// `attempt_window_ms`; beyond it such a refusal is answered as before
+    /// but not recorded. 0 records none.
+    pub attempts_per_signer: u32,
+    /// The window of `attempts_per_signer`, ms (windows start at multiples
+    /// of it since the Unix epoch).
+    pub attempt_window_ms: u64,
+}
+
+impl Limits {
+    /// The sequencer's attempt policy.
+    pub fn attempt_policy(&self) -> AttemptPolicy {
+        AttemptPolicy {
+            per_signer: self.attempts_per_signer,
+            window_ms: self.attempt_window_ms.max(1),
+        }
+    }
 }
 
 impl Default for Limits {
@@ -200,6 +219,8 @@ impl Default for Limits {
             max_streams: 512,
             max_streams_per_address: 64,
             max_streams_per_participant: 64,
+            attempts_per_signer: 20,
+            attempt_window_ms: 3_600_000,
         }
     }
 }

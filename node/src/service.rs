@@ -188,16 +188,16 @@ impl LedgerApi {
         tracing::Span::current()
             .record("tx_id", verified.tx.tx_id.as_str())
             .record("operation", verified.tx.operation.name());
-        let result = self
+        let answer = self
             .sequencer
             .submit(verified)
             .await
             .map_err(|e| status::sequencer(&e))?;
-        match result {
+        match answer.result {
             Ok(committed) => Ok(committed_response(committed)),
             Err(rejection) => {
                 log_refusal(&rejection);
-                Err(status::rejection(&rejection))
+                Err(status::refusal(&rejection, answer.attempt))
             }
         }
     }

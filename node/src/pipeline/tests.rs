@@ -80,6 +80,7 @@ fn pipeline_failing_from(
     let sizes = Sizes {
         max_group: 1,
         queue_depth: 16,
+        attempts: pledge_ledger::ledger::AttemptPolicy::OFF,
     };
     let (heads, _) = watch::channel(1);
     start(durability, state, decider, sizes, heads, Metrics::new()).expect("threads")
@@ -95,6 +96,7 @@ async fn a_failed_write_is_unknown_to_its_submitter_and_nothing_after_it_is_ackn
         .submit(tank("t-1"))
         .await
         .expect("written")
+        .result
         .expect("accepted");
     assert_eq!(first.seq, 1);
     assert!(writes.accepted());
