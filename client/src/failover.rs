@@ -8,6 +8,7 @@
 //!     UNAVAILABLE LEADER_NOT_READY ──▶ A again (a new leader, ready in a moment)
 //!     UNAVAILABLE NOT_CAUGHT_UP    ──▶ the next member (a read's options not met at A)
 //!     UNAVAILABLE SHUTTING_DOWN    ──▶ the next member
+//!     FAILED_PRECONDITION SEALER_NOT_A_MEMBER ──▶ the next member (this one was removed)
 //!     no answer (connection refused, reset, timed out) ──▶ the next member
 //!     RESOURCE_EXHAUSTED RATE_LIMITED ──▶ A again, after the retry_after_ms it names
 //!     RESOURCE_EXHAUSTED QUEUE_FULL   ──▶ A again (the node is busy for a moment)
@@ -97,6 +98,10 @@ const FOLLOW_LEADER: [&str; 5] = [
     "LEADERSHIP_LOST",
 ];
 
+/// The refusal of a member the ledger has removed (it may no longer seal):
+/// nothing was decided, and another member leads or will.
+const SEALER_NOT_A_MEMBER: &str = "SEALER_NOT_A_MEMBER";
+
 /// Classifies a status from the member at `current`.
 pub(crate) fn classify(status: &Status, current: &str) -> Option<Verdict> {
     let Some(info) = status.get_details_error_info() else {
@@ -108,6 +113,13 @@ pub(crate) fn classify(status: &Status, current: &str) -> Option<Verdict> {
     };
     if status.code() == Code::ResourceExhausted {
         return busy(&info.reason, &info.metadata);
+    }
+    if status.code() == Code::FailedPrecondition && info.reason == SEALER_NOT_A_MEMBER {
+        return Some(Verdict {
+            next: Next::Another,
+            members: Vec::new(),
+            wait: None,
+        });
     }
     if status.code() != Code::Unavailable {
         return None;
@@ -270,6 +282,16 @@ mod tests {
         assert_eq!(classify(&unnamed, "x"), None);
         let other = refusal(Code::ResourceExhausted, "TOO_LARGE", &[]);
         assert_eq!(classify(&other, "x"), None);
+    }
+
+    #[test]
+    fn a_removed_member_sends_the_request_to_another() {
+        let removed = refusal(
+            Code::FailedPrecondition,
+            "SEALER_NOT_A_MEMBER",
+            &[("since", "40")],
+        );
+        assert_eq!(classify(&removed, "x").unwrap().next, Next::Another);
     }
 
     #[test]
