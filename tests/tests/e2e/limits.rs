@@ -32,15 +32,21 @@ async fn client_from(node: &Node, from: &str) -> LedgerClient {
     LedgerClient::from_channel_with(channel, options)
 }
 
-/// Whether `error` is a rate-limit refusal of `scope`.
-fn rate_limited(error: &pledge_client::ClientError, scope: &str) -> bool {
+/// Whether `error` is a RESOURCE_EXHAUSTED refusal with `reason` for the
+/// bound or rate of `scope`.
+fn exhausted(error: &pledge_client::ClientError, reason: &str, scope: &str) -> bool {
     error.refusal().is_some_and(|refusal| {
         refusal.code == Code::ResourceExhausted
             && refusal.info.as_ref().is_some_and(|info| {
-                info.reason == "RATE_LIMITED"
+                info.reason == reason
                     && info.metadata.get("scope").map(String::as_str) == Some(scope)
             })
     })
+}
+
+/// Whether `error` is a rate-limit refusal of `scope`.
+fn rate_limited(error: &pledge_client::ClientError, scope: &str) -> bool {
+    exhausted(error, "RATE_LIMITED", scope)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -321,13 +327,7 @@ async fn few_file_handles_mean_fewer_connections_not_a_spinning_node() {
 
 /// Whether `error` is a refusal of a stream over the bound of `scope`.
 fn too_many_streams(error: &pledge_client::ClientError, scope: &str) -> bool {
-    error.refusal().is_some_and(|refusal| {
-        refusal.code == Code::ResourceExhausted
-            && refusal.info.as_ref().is_some_and(|info| {
-                info.reason == "TOO_MANY_STREAMS"
-                    && info.metadata.get("scope").map(String::as_str) == Some(scope)
-            })
-    })
+    exhausted(error, "TOO_MANY_STREAMS", scope)
 }
 
 /// The value of the metric line that starts with `name` (labels included).
