@@ -114,6 +114,12 @@ pub fn operation(op: &Operation) -> (&'static str, Value) {
             json!({ "members": c.members.iter().map(cluster_member).collect::<Vec<_>>(),
                     "reason": c.reason }),
         ),
+        Operation::AssessPrice(a) => (
+            "assess_price",
+            json!({ "reporter_id": a.reporter_id, "product_grade": a.product_grade,
+                    "price_per_tonne": a.price_per_tonne.as_ref().map(money),
+                    "assessed_at_ms": a.assessed_at_ms }),
+        ),
     }
 }
 
@@ -209,11 +215,42 @@ pub fn pledge_terms(t: &pb::RegisterPledge) -> Value {
         "pledge_id": t.pledge_id,
         "receipt_id": t.receipt_id,
         "pledgee_id": t.pledgee_id,
-        "secured_amount": t.secured_amount.as_ref().map(|m| json!({
-            "minor_units": m.minor_units, "currency": m.currency })),
+        "secured_amount": t.secured_amount.as_ref().map(money),
         "loan_reference": t.loan_reference,
         "maturity_ms": t.maturity_ms,
+        "margin_level_bp": t.margin_level_bp,
     })
+}
+
+/// Money: minor units and currency.
+pub fn money(m: &pb::Money) -> Value {
+    json!({ "minor_units": m.minor_units, "currency": m.currency })
+}
+
+/// A price assessment as recorded.
+pub fn price_assessment(a: &pb::PriceAssessmentView) -> Value {
+    json!({
+        "reporter_id": a.reporter_id,
+        "product_grade": a.product_grade,
+        "price_per_tonne": a.price_per_tonne.as_ref().map(money),
+        "assessed_at_ms": a.assessed_at_ms,
+        "at_seq": a.at_seq,
+    })
+}
+
+/// An active pledge's collateral valued at the latest price.
+pub fn collateral_value(c: &pb::CollateralValueView) -> Value {
+    match c.priced {
+        true => json!({
+            "priced": true,
+            "assessment": c.assessment.as_ref().map(price_assessment),
+            "collateral_value_minor": c.collateral_value_minor,
+            "loan_to_value_bp": c.loan_to_value_bp,
+            "margin_level_bp": c.margin_level_bp,
+            "below_margin": c.below_margin,
+        }),
+        false => json!({ "priced": false, "unpriced_reason": c.unpriced_reason }),
+    }
 }
 
 /// The answer to a submission.
@@ -331,6 +368,7 @@ pub fn pledge(p: &pb::PledgeView) -> Value {
         "order_reference": p.order_reference,
         "collateral_shortfall": p.collateral_shortfall.as_ref().map(shortfall),
         "custodian_revoked": p.custodian_revoked,
+        "collateral_value": p.collateral_value.as_ref().map(collateral_value),
     })
 }
 

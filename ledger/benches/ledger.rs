@@ -112,6 +112,7 @@ fn pledge_tx(n: usize, receipt: usize) -> pb::Transaction {
             }),
             loan_reference: format!("LOAN-{n}"),
             maturity_ms: T0 + 90 * DAY_MS,
+            margin_level_bp: 0,
         }),
     )
 }

@@ -3,7 +3,7 @@
 //! about an earlier entry (a reused transaction id, a retried envelope);
 //! pure functions of the operation and the state.
 
-use crate::model::{PledgeStatus, ReceiptStatus};
+use crate::model::{PledgeStatus, PriceKey, ReceiptStatus};
 use crate::rejection::ReceiptState;
 use crate::state::StateError;
 use crate::state::StateRead;
@@ -70,6 +70,10 @@ pub fn what_it_did(operation: &Operation) -> String {
             let ids: Vec<String> = members.iter().map(|m| m.id.to_string()).collect();
             format!("set the registry's members to {}", ids.join(", "))
         }
+        Operation::AssessPrice(report) => format!(
+            "assessed {} at {} minor units per tonne",
+            report.key, report.price_per_tonne_minor
+        ),
     }
 }
 
@@ -102,8 +106,21 @@ pub fn since<S: StateRead + ?Sized>(
         | Operation::RevokeParticipant { participant_id, .. } => {
             participant_now(state, participant_id)?
         }
+        Operation::AssessPrice(report) => price_now(state, &report.key)?,
         Operation::Genesis { .. } | Operation::ChangeMembership { .. } => None,
     })
+}
+
+fn price_now<S: StateRead + ?Sized>(
+    state: &S,
+    key: &PriceKey,
+) -> Result<Option<String>, StateError> {
+    Ok(state.price(key)?.map(|latest| {
+        format!(
+            "the latest price of {key} is {} minor units per tonne, assessed by `{}` at entry {}",
+            latest.price_per_tonne_minor, latest.reporter_id, latest.at
+        )
+    }))
 }
 
 fn pledge_now<S: StateRead + ?Sized>(state: &S, id: &str) -> Result<Option<String>, StateError> {

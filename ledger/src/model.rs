@@ -34,6 +34,8 @@ pub enum Role {
     /// Independent inspection agency: calibrations, stock certificates,
     /// re-gauges.
     Inspector,
+    /// Price reporting agency: price assessments of grades.
+    PriceReporter,
 }
 
 impl fmt::Display for Role {
@@ -46,6 +48,7 @@ impl fmt::Display for Role {
             Role::Regulator => "regulator",
             Role::Auditor => "auditor",
             Role::Inspector => "inspector",
+            Role::PriceReporter => "price_reporter",
         };
         f.write_str(name)
     }
@@ -444,6 +447,9 @@ pub struct PledgeTerms {
     pub loan_reference: String,
     /// Loan maturity, ms since the Unix epoch.
     pub maturity_ms: u64,
+    /// The highest loan-to-value before the bank is warned, basis points
+    /// (1 ..= 10,000); `None` when the pledge states none.
+    pub margin_level_bp: Option<u32>,
 }
 
 /// On what grounds a pledge was enforced.
@@ -543,6 +549,37 @@ pub struct Succession {
     /// The successor.
     pub to: String,
     /// The revoking entry.
+    pub at: Seq,
+}
+
+/// Which price a price assessment states: a grade (as receipts carry it)
+/// in a currency. The latest assessment of each is kept.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct PriceKey {
+    /// The grade, compared byte for byte with a receipt's `product_grade`.
+    pub product_grade: String,
+    /// ISO 4217 code.
+    pub currency: String,
+}
+
+impl fmt::Display for PriceKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`{}` in {}", self.product_grade, self.currency)
+    }
+}
+
+/// A price reporter's assessment of a grade, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PriceAssessment {
+    /// The grade and currency.
+    pub key: PriceKey,
+    /// Price per metric tonne (1,000 kg), minor units of `key.currency`.
+    pub price_per_tonne_minor: u64,
+    /// When it was assessed, ms since the Unix epoch.
+    pub assessed_at_ms: u64,
+    /// The reporter that signed it.
+    pub reporter_id: String,
+    /// The entry that recorded it.
     pub at: Seq,
 }
 

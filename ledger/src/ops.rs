@@ -287,6 +287,36 @@ pub fn register_pledge(
         secured_amount: Some(secured_amount),
         loan_reference: loan_reference.to_owned(),
         maturity_ms,
+        margin_level_bp: 0,
+    })
+}
+
+/// `operation` (a [`register_pledge`]) stating a margin level: the highest
+/// loan-to-value, basis points (8000 = 80 %), before the bank is warned.
+/// Any other operation is returned as it is.
+pub fn with_margin_level(operation: Operation, margin_level_bp: u32) -> Operation {
+    match operation {
+        Operation::RegisterPledge(pledge) => Operation::RegisterPledge(pb::RegisterPledge {
+            margin_level_bp,
+            ..pledge
+        }),
+        other => other,
+    }
+}
+
+/// A price reporter assesses the price per tonne of a grade (as receipts
+/// carry it) at a time.
+pub fn assess_price(
+    reporter_id: &str,
+    product_grade: &str,
+    price_per_tonne: pb::Money,
+    assessed_at_ms: u64,
+) -> Operation {
+    Operation::AssessPrice(pb::AssessPrice {
+        reporter_id: reporter_id.to_owned(),
+        product_grade: product_grade.to_owned(),
+        price_per_tonne: Some(price_per_tonne),
+        assessed_at_ms,
     })
 }
 
@@ -430,6 +460,23 @@ mod tests {
                 "LOAN-1",
                 1_900_000_000_000,
             ),
+            with_margin_level(
+                register_pledge(
+                    "PL-2",
+                    "R-1",
+                    "bank-a",
+                    money(450_000_000, "USD"),
+                    "LOAN-2",
+                    1_900_000_000_000,
+                ),
+                8_000,
+            ),
+            assess_price(
+                "platts",
+                "VLSFO 0.5%S",
+                money(61_250, "USD"),
+                1_800_000_000_000,
+            ),
             release_pledge("PL-1"),
             enforce_pledge("PL-1", None, pb::EnforcementGrounds::Maturity, ""),
             enforce_pledge(
@@ -489,9 +536,10 @@ mod tests {
             Operation::RegaugeTank(_) => 16,
             Operation::AppointCustodian(_) => 17,
             Operation::ChangeMembership(_) => 18,
+            Operation::AssessPrice(_) => 19,
         }
     }
-    const VARIANTS: usize = 19;
+    const VARIANTS: usize = 20;
 
     #[test]
     fn every_operation_has_a_builder() {

@@ -28,6 +28,7 @@
 //! | transactions       | tx id                     | [`TxRecord`]                  |
 //! | receipt history    | receipt id                | entries that changed it       |
 //! | attempts           | transaction hash          | the attempt entry that recorded it |
+//! | prices             | [`PriceKey`] (grade, currency) | the latest [`PriceAssessment`] |
 //!
 //! Adding a kind: a field and its line in [`Objects::merge`]; a
 //! [`StateRead`] method with its implementations here ([`Objects`], and
@@ -41,7 +42,7 @@ use std::error::Error;
 use crate::crypto::{Digest, PublicKey};
 use crate::model::{
     Certificate, CertificateRef, Governance, KeyOwner, LegalId, Membership, Participant,
-    PhysicalTankId, Pledge, Receipt, Seq, Tank, TxRecord,
+    PhysicalTankId, Pledge, PriceAssessment, PriceKey, Receipt, Seq, Tank, TxRecord,
 };
 
 /// The state could not be read: a storage failure, never a rule. It wraps
@@ -93,6 +94,8 @@ pub trait StateRead {
     /// The attempt entry that recorded a refused transaction (by its
     /// content hash), if one did.
     fn attempt(&self, tx_hash: &Digest) -> Result<Option<Seq>, StateError>;
+    /// The latest price assessment of a grade in a currency.
+    fn price(&self, key: &PriceKey) -> Result<Option<PriceAssessment>, StateError>;
     /// The ids of every receipt matching `filter`, in id order. For the rare
     /// rules that act on many objects at once (a custodian's succession, a
     /// bank's): a store answers from an index.
@@ -193,6 +196,8 @@ pub struct Objects {
     /// Refused transactions recorded by attempt entries: content hash →
     /// the attempt entry.
     pub attempts: BTreeMap<Digest, Seq>,
+    /// The latest price assessment of each grade in each currency.
+    pub prices: BTreeMap<PriceKey, PriceAssessment>,
 }
 
 impl Objects {
@@ -217,6 +222,7 @@ impl Objects {
         self.pledges.extend(later.pledges);
         self.transactions.extend(later.transactions);
         self.attempts.extend(later.attempts);
+        self.prices.extend(later.prices);
         for (id, seqs) in later.receipt_history {
             self.receipt_history.entry(id).or_default().extend(seqs);
         }
@@ -253,6 +259,10 @@ impl Objects {
     /// Puts a pledge.
     pub fn put_pledge(&mut self, p: Pledge) {
         self.pledges.insert(p.terms.pledge_id.clone(), p);
+    }
+    /// Puts a price assessment as its grade's latest.
+    pub fn put_price(&mut self, p: PriceAssessment) {
+        self.prices.insert(p.key.clone(), p);
     }
 
     /// The bank of the receipt's active pledge, if any, in this set.
@@ -301,6 +311,9 @@ impl StateRead for Objects {
     }
     fn attempt(&self, tx_hash: &Digest) -> Result<Option<Seq>, StateError> {
         Ok(self.attempts.get(tx_hash).copied())
+    }
+    fn price(&self, key: &PriceKey) -> Result<Option<PriceAssessment>, StateError> {
+        Ok(self.prices.get(key).cloned())
     }
     fn receipt_ids(&self, filter: &ReceiptFilter) -> Result<Vec<String>, StateError> {
         Ok(self
@@ -425,6 +438,7 @@ impl<L: Layered> StateRead for L {
     layered_read!(pledge, pledges, str, Pledge);
     layered_read!(transaction, transactions, str, TxRecord);
     layered_read!(attempt, attempts, Digest, Seq);
+    layered_read!(price, prices, PriceKey, PriceAssessment);
 
     /// The base's matches and every receipt the change sets hold, each
     /// judged as the layered state sees it.

@@ -18,7 +18,7 @@ use crate::error::DecodeError;
 use crate::identity::{LegalId, PhysicalTankId};
 use crate::model::{
     CertificateRef, CustomsStatus, EnforcementGrounds, Gauging, Governance, Member, Money,
-    ParticipantSpec, PledgeTerms, ReceiptTerms, Role,
+    ParticipantSpec, PledgeTerms, PriceKey, ReceiptTerms, Role,
 };
 use crate::text::{check_id, check_required_text, check_text};
 
@@ -40,6 +40,14 @@ pub const MAX_MEMBER_ID: u64 = 1 << 63;
 pub const MAX_QUORUM_THRESHOLD: u32 = 14;
 /// Longest `max_validity_ms` a genesis may set: 366 days.
 pub const MAX_VALIDITY_LIMIT_MS: u64 = 366 * 86_400_000;
+/// Highest price per tonne an assessment may state, minor units (10^12: ten
+/// billion units of a currency per tonne). With quantities of at most
+/// [`MAX_TANK_CAPACITY_KG`] a receipt's value stays below 10^18 minor units.
+pub const MAX_PRICE_PER_TONNE_MINOR: u64 = 1_000_000_000_000;
+/// Highest margin level a pledge may state: 10,000 basis points (100 %).
+pub const MAX_MARGIN_LEVEL_BP: u32 = 10_000;
+/// How many roles there are (a participant holds 1 ..= this many).
+pub const ROLE_COUNT: usize = 8;
 
 /// A decoded, validated transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,6 +110,19 @@ pub struct StockCertification {
     pub gauged_at_ms: u64,
     /// Whose oil.
     pub depositor_id: String,
+}
+
+/// A price reporter's assessment of a grade.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PriceReport {
+    /// The reporter; it signs.
+    pub reporter_id: String,
+    /// The grade and currency.
+    pub key: PriceKey,
+    /// Price per metric tonne, minor units (1 ..= 10^12).
+    pub price_per_tonne_minor: u64,
+    /// When it was assessed.
+    pub assessed_at_ms: u64,
 }
 
 /// Every operation of the receipt and pledge lifecycle.
@@ -221,6 +242,8 @@ pub enum Operation {
         /// Why.
         reason: String,
     },
+    /// A price reporter assesses a grade's price.
+    AssessPrice(PriceReport),
 }
 
 impl Operation {
@@ -246,6 +269,7 @@ impl Operation {
             Operation::FreezeReceipt { .. } => "freeze_receipt",
             Operation::UnfreezeReceipt { .. } => "unfreeze_receipt",
             Operation::ChangeMembership { .. } => "change_membership",
+            Operation::AssessPrice(_) => "assess_price",
         }
     }
 }
@@ -365,6 +389,25 @@ fn decode_operation(op: PbOp) -> Result<Operation, DecodeError> {
             members: decode_members(c.members)?,
             reason: required_text("reason", c.reason)?,
         },
+        PbOp::AssessPrice(a) => Operation::AssessPrice(decode_price_report(a)?),
+    })
+}
+
+fn decode_price_report(a: pb::AssessPrice) -> Result<PriceReport, DecodeError> {
+    let price = required("price_per_tonne", a.price_per_tonne)?;
+    Ok(PriceReport {
+        reporter_id: id("reporter_id", a.reporter_id)?,
+        key: PriceKey {
+            product_grade: required_text("product_grade", a.product_grade)?,
+            currency: currency(price.currency)?,
+        },
+        price_per_tonne_minor: in_range(
+            "price_per_tonne.minor_units",
+            price.minor_units,
+            1,
+            MAX_PRICE_PER_TONNE_MINOR,
+        )?,
+        assessed_at_ms: positive("assessed_at_ms", a.assessed_at_ms)?,
     })
 }
 
@@ -474,7 +517,7 @@ fn decode_governance(
 }
 
 fn decode_participant(p: pb::ParticipantSpec) -> Result<ParticipantSpec, DecodeError> {
-    bounded("roles", p.roles.len(), 1, 7)?;
+    bounded("roles", p.roles.len(), 1, ROLE_COUNT)?;
     let roles = p
         .roles
         .iter()
@@ -619,7 +662,17 @@ fn decode_pledge_terms(p: pb::RegisterPledge) -> Result<PledgeTerms, DecodeError
         },
         loan_reference: required_text("loan_reference", p.loan_reference)?,
         maturity_ms: positive("maturity_ms", p.maturity_ms)?,
+        margin_level_bp: margin_level(p.margin_level_bp)?,
     })
+}
+
+/// 0 states no margin level; otherwise 1 ..= 10,000 basis points.
+fn margin_level(bp: u32) -> Result<Option<u32>, DecodeError> {
+    if bp == 0 {
+        return Ok(None);
+    }
+    in_range("margin_level_bp", bp.into(), 1, MAX_MARGIN_LEVEL_BP.into())?;
+    Ok(Some(bp))
 }
 
 fn role(raw: i32) -> Result<Role, DecodeError> {
@@ -631,6 +684,7 @@ fn role(raw: i32) -> Result<Role, DecodeError> {
         Ok(pb::Role::Regulator) => Role::Regulator,
         Ok(pb::Role::Auditor) => Role::Auditor,
         Ok(pb::Role::Inspector) => Role::Inspector,
+        Ok(pb::Role::PriceReporter) => Role::PriceReporter,
         _ => {
             return Err(DecodeError::BadEnum {
                 field: "roles",
@@ -650,6 +704,7 @@ pub fn role_to_proto(role: Role) -> pb::Role {
         Role::Regulator => pb::Role::Regulator,
         Role::Auditor => pb::Role::Auditor,
         Role::Inspector => pb::Role::Inspector,
+        Role::PriceReporter => pb::Role::PriceReporter,
     }
 }
 

@@ -864,6 +864,8 @@ enum Slot<'a> {
     Roles(&'a mut Vec<i32>),
     Key(&'a mut Vec<u8>),
     Ppm(&'a mut u32),
+    MarginLevel(&'a mut u32),
+    Price(&'a mut u64),
     Parts(&'a mut Vec<pb::SplitPart>),
     Participants(&'a mut pb::Genesis),
     Amount(&'a mut Option<pb::Money>),
@@ -972,6 +974,7 @@ fn slots(tx: &mut pb::Transaction) -> Vec<Slot<'_>> {
             s.push(Slot::Id(&mut p.pledgee_id));
             s.push(Slot::RequiredText(&mut p.loan_reference));
             s.push(Slot::Positive(&mut p.maturity_ms));
+            s.push(Slot::MarginLevel(&mut p.margin_level_bp));
             match p.secured_amount.is_some() && inside {
                 true => {
                     let m = p.secured_amount.as_mut().unwrap();
@@ -1001,6 +1004,19 @@ fn slots(tx: &mut pb::Transaction) -> Vec<Slot<'_>> {
                 s.push(Slot::Id(&mut member.name));
                 s.push(Slot::RequiredText(&mut member.address));
                 s.push(Slot::Key(&mut member.public_key));
+            }
+        }
+        Operation::AssessPrice(a) => {
+            s.push(Slot::Id(&mut a.reporter_id));
+            s.push(Slot::RequiredText(&mut a.product_grade));
+            s.push(Slot::Positive(&mut a.assessed_at_ms));
+            match a.price_per_tonne.is_some() && inside {
+                true => {
+                    let m = a.price_per_tonne.as_mut().unwrap();
+                    s.push(Slot::Price(&mut m.minor_units));
+                    s.push(Slot::Currency(&mut m.currency));
+                }
+                false => s.push(Slot::Amount(&mut a.price_per_tonne)),
             }
         }
     }
@@ -1136,6 +1152,8 @@ fn corrupt(tx: &mut pb::Transaction, slot: Index, n: usize) {
             )
         }
         Slot::Ppm(p) => **p = pick(&[1_000_001, u32::MAX], n),
+        Slot::MarginLevel(m) => **m = pick(&[10_001, u32::MAX], n),
+        Slot::Price(p) => **p = pick(&[0, 1_000_000_000_001, u64::MAX], n),
         Slot::Parts(parts) => match n % 5 {
             0 => parts.truncate(1),
             1 => parts[1].receipt_id = parts[0].receipt_id.clone(),
@@ -1171,6 +1189,7 @@ fn signer_for_role(role: Role) -> &'static str {
         Role::Regulator => "regulator",
         Role::Auditor => "auditor",
         Role::Inspector => INSPECTOR,
+        Role::PriceReporter => "reporter",
     }
 }
 

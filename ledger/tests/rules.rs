@@ -14,6 +14,7 @@ mod rules {
     mod membership;
     mod participants;
     mod pledge;
+    mod prices;
     mod regauge;
     mod release_enforce;
     mod signatures;

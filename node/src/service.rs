@@ -11,6 +11,8 @@ use pledge_ledger::crypto::KeyCache;
 use pledge_ledger::envelope::{Envelope, VerifiedEnvelope};
 use pledge_ledger::ledger::Committed;
 use pledge_ledger::merkle;
+use pledge_ledger::model::{Pledge, PledgeStatus};
+use pledge_ledger::rules::valuation::{self, PledgeValuation};
 use pledge_ledger::state::StateRead;
 use pledge_ledger::store::{ReceiptFilter, StoreError};
 use pledge_ledger::text::check_id;
@@ -313,13 +315,29 @@ impl LedgerApi {
         };
         let history = store.receipt_history(id).map_err(|e| status::store(&e))?;
         let standing = tank_standing(store, &receipt.terms.tank_id)?;
+        let valuation = match &pledge {
+            Some(pledge) => collateral_valuation(store, pledge)?,
+            None => None,
+        };
         Ok(views::receipt(
             &receipt,
-            pledge.as_ref(),
+            pledge.as_ref().map(|p| (p, valuation.as_ref())),
             history,
             &standing,
         ))
     }
+}
+
+/// An active pledge's collateral valued at the latest price of its grade
+/// (`None` for an ended pledge: it secures nothing).
+fn collateral_valuation(
+    store: &impl StateRead,
+    pledge: &Pledge,
+) -> Result<Option<PledgeValuation>, Status> {
+    if pledge.status != PledgeStatus::Active {
+        return Ok(None);
+    }
+    valuation::pledge_valuation(store, pledge).map_err(|e| status::store(&e))
 }
 
 /// What a tank says about the receipts on it: shortfall, revoked custodian.
@@ -552,7 +570,11 @@ impl LedgerService for LedgerApi {
             Some(receipt) => tank_standing(store, &receipt.terms.tank_id)?,
             None => views::TankStanding::default(),
         };
-        Ok(stated(views::pledge(&pledge, &standing), store.len()))
+        let valuation = collateral_valuation(store, &pledge)?;
+        Ok(stated(
+            views::pledge(&pledge, &standing, valuation.as_ref()),
+            store.len(),
+        ))
     }
 
     async fn get_tank(

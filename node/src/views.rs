@@ -6,8 +6,9 @@
 
 use pledge_ledger::model::{
     CustomsStatus, EnforcementGrounds, Gauging, Governance, LegalId, Participant, Pledge,
-    PledgeStatus, PledgeTerms, Receipt, ReceiptStatus, ReceiptTerms, Seq, Tank,
+    PledgeStatus, PledgeTerms, PriceAssessment, Receipt, ReceiptStatus, ReceiptTerms, Seq, Tank,
 };
+use pledge_ledger::rules::valuation::PledgeValuation;
 use pledge_ledger::tx::role_to_proto;
 use pledge_proto::v1 as pb;
 
@@ -32,10 +33,11 @@ impl TankStanding {
     }
 }
 
-/// A receipt, its active pledge, its history and its tank's standing.
+/// A receipt, its active pledge (with its collateral's valuation), its
+/// history and its tank's standing.
 pub fn receipt(
     receipt: &Receipt,
-    active_pledge: Option<&Pledge>,
+    active_pledge: Option<(&Pledge, Option<&PledgeValuation>)>,
     history: Vec<u64>,
     standing: &TankStanding,
 ) -> pb::ReceiptView {
@@ -61,7 +63,7 @@ pub fn receipt(
         issued_at_ms: receipt.issued_at_ms,
         issued_at_seq: receipt.issued_at,
         updated_at_seq: receipt.updated_at,
-        active_pledge: active_pledge.map(|p| pledge(p, standing)),
+        active_pledge: active_pledge.map(|(p, valuation)| pledge(p, standing, valuation)),
         history,
         tank_shortfall: standing.shortfall.clone().filter(|_| live),
         custodian_revoked: live && standing.custodian_revoked_at.is_some(),
@@ -93,8 +95,13 @@ fn receipt_terms(terms: &ReceiptTerms) -> pb::IssueReceipt {
     }
 }
 
-/// A pledge; an active one is marked with its collateral's standing.
-pub fn pledge(pledge: &Pledge, standing: &TankStanding) -> pb::PledgeView {
+/// A pledge; an active one is marked with its collateral's standing and
+/// valuation (`valuation` is given for an active pledge only).
+pub fn pledge(
+    pledge: &Pledge,
+    standing: &TankStanding,
+    valuation: Option<&PledgeValuation>,
+) -> pb::PledgeView {
     let (status, ended_at_seq, transferee_id, grounds) = match &pledge.status {
         PledgeStatus::Active => (pb::PledgeStatus::Active, 0, String::new(), None),
         PledgeStatus::Released { at } => (pb::PledgeStatus::Released, *at, String::new(), None),
@@ -133,6 +140,41 @@ pub fn pledge(pledge: &Pledge, standing: &TankStanding) -> pb::PledgeView {
         order_reference,
         collateral_shortfall: standing.shortfall.clone().filter(|_| active),
         custodian_revoked: active && standing.custodian_revoked_at.is_some(),
+        collateral_value: valuation.filter(|_| active).map(collateral_value),
+    }
+}
+
+/// An active pledge's valuation, or which price is missing.
+fn collateral_value(valuation: &PledgeValuation) -> pb::CollateralValueView {
+    match valuation {
+        PledgeValuation::Valued(v) => pb::CollateralValueView {
+            priced: true,
+            unpriced_reason: String::new(),
+            assessment: Some(price_assessment(&v.assessment)),
+            collateral_value_minor: u64::try_from(v.collateral_value_minor).unwrap_or(u64::MAX),
+            loan_to_value_bp: v.loan_to_value_bp_u64(),
+            margin_level_bp: v.margin_level_bp.unwrap_or_default(),
+            below_margin: v.below_margin(),
+        },
+        PledgeValuation::NoPrice { key } => pb::CollateralValueView {
+            priced: false,
+            unpriced_reason: format!("no price of {key} has been assessed"),
+            ..Default::default()
+        },
+    }
+}
+
+/// A price assessment as recorded.
+pub fn price_assessment(assessment: &PriceAssessment) -> pb::PriceAssessmentView {
+    pb::PriceAssessmentView {
+        reporter_id: assessment.reporter_id.clone(),
+        product_grade: assessment.key.product_grade.clone(),
+        price_per_tonne: Some(pb::Money {
+            minor_units: assessment.price_per_tonne_minor,
+            currency: assessment.key.currency.clone(),
+        }),
+        assessed_at_ms: assessment.assessed_at_ms,
+        at_seq: assessment.at,
     }
 }
 
@@ -160,6 +202,7 @@ fn pledge_terms(terms: &PledgeTerms) -> pb::RegisterPledge {
         }),
         loan_reference: terms.loan_reference.clone(),
         maturity_ms: terms.maturity_ms,
+        margin_level_bp: terms.margin_level_bp.unwrap_or_default(),
     }
 }
 

@@ -39,7 +39,7 @@ use crate::tx::Operation;
 use super::BundleError;
 
 /// Every role: a bundle cannot show which roles a signer holds.
-const ALL_ROLES: [Role; 7] = [
+const ALL_ROLES: [Role; 8] = [
     Role::Admin,
     Role::Warehouse,
     Role::Holder,
@@ -47,6 +47,7 @@ const ALL_ROLES: [Role; 7] = [
     Role::Regulator,
     Role::Auditor,
     Role::Inspector,
+    Role::PriceReporter,
 ];
 
 /// The fewest members any quorum has (the genesis requires two or more).
@@ -240,7 +241,8 @@ fn concerns_receipts(operation: &Operation) -> bool {
         | Operation::RecoverKey { .. }
         | Operation::ChangeMembership { .. }
         | Operation::RegisterTank(_)
-        | Operation::RegaugeTank { .. } => false,
+        | Operation::RegaugeTank { .. }
+        | Operation::AssessPrice(_) => false,
     }
 }
 
@@ -343,6 +345,12 @@ impl StateRead for EntryState<'_> {
     }
     fn attempt(&self, tx_hash: &crate::crypto::Digest) -> Result<Option<Seq>, StateError> {
         self.lineage.objects.attempt(tx_hash)
+    }
+    fn price(
+        &self,
+        key: &crate::model::PriceKey,
+    ) -> Result<Option<crate::model::PriceAssessment>, StateError> {
+        self.lineage.objects.price(key)
     }
     fn receipt_ids(&self, filter: &ReceiptFilter) -> Result<Vec<String>, StateError> {
         self.lineage.objects.receipt_ids(filter)

@@ -364,6 +364,24 @@ pub enum Rejection {
         /// Its entry.
         last_gauged_at: Seq,
     },
+    /// A price assessment not newer than the latest of its grade and
+    /// currency.
+    #[error(
+        "the price of `{product_grade}` in {currency} was last assessed at {} (entry {latest_at}); an assessment at {} cannot replace it",
+        rfc3339(*.latest_assessed_at_ms), rfc3339(*.assessed_at_ms)
+    )]
+    AssessmentSuperseded {
+        /// The grade.
+        product_grade: String,
+        /// The currency.
+        currency: String,
+        /// The assessment time given.
+        assessed_at_ms: u64,
+        /// The latest assessment's time.
+        latest_assessed_at_ms: u64,
+        /// Its entry.
+        latest_at: Seq,
+    },
     /// Receipts beyond the certified stock (the Qingdao fraud).
     #[error(
         "tank `{tank}` has {certified_kg} kg certified and {receipted_kg} kg already under live receipts; {requested_kg} kg more refused"
@@ -717,6 +735,7 @@ pub const ALL_REASONS: &[&str] = &[
     "CAPACITY_EXCEEDED",
     "MEASURED_ABOVE_CAPACITY",
     "GAUGING_SUPERSEDED",
+    "ASSESSMENT_SUPERSEDED",
     "STOCK_EXCEEDED",
     "TANK_SHORTFALL",
     "CUSTODIAN_REVOKED",
@@ -811,6 +830,7 @@ impl Rejection {
             EnforcementBeforeMaturity { .. } => "ENFORCEMENT_BEFORE_MATURITY",
             MembershipChangeTooLarge { .. } => "MEMBERSHIP_CHANGE_TOO_LARGE",
             SealerNotAMember { .. } => "SEALER_NOT_A_MEMBER",
+            AssessmentSuperseded { .. } => "ASSESSMENT_SUPERSEDED",
         }
     }
 
@@ -876,7 +896,8 @@ impl Rejection {
             | PledgeNotActive { .. }
             | EnforcementBeforeMaturity { .. }
             | MembershipChangeTooLarge { .. }
-            | SealerNotAMember { .. } => RejectionKind::FailedPrecondition,
+            | SealerNotAMember { .. }
+            | AssessmentSuperseded { .. } => RejectionKind::FailedPrecondition,
         }
     }
 

@@ -17,6 +17,7 @@
 //! | enforce pledge                  | the pledgee; with ORDER grounds also any regulator, with HOLDER_CONSENT also the holder |
 //! | freeze receipt                  | any regulator                                            |
 //! | unfreeze receipt                | the regulator that froze it, or the quorum               |
+//! | assess price                    | the named price reporter                                 |
 //!
 //! A signature counts only if its key is the signer's current key and the
 //! signer is not revoked at this point of the chain. Every required party
@@ -94,6 +95,7 @@ pub fn required_parties<S: StateRead + ?Sized>(
             pledge_id, grounds, ..
         } => enforcers(state, pledge_id, grounds)?,
         Operation::FreezeReceipt { .. } => vec![Party::AnyWithRole(Role::Regulator)],
+        Operation::AssessPrice(report) => vec![party(&report.reporter_id, "price reporter")],
         Operation::UnfreezeReceipt { receipt_id, .. } => {
             let receipt = load_receipt(state, receipt_id)?;
             let Some(freeze) = receipt.frozen else {

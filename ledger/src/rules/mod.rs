@@ -15,8 +15,11 @@
 //!    │            longer than the genesis allows
 //!    ├─ authority (authority.rs): who must sign, and did exactly they sign
 //!    └─ the operation (participants.rs, stock.rs, custody.rs, receipts.rs,
-//!                      pledges.rs, freeze.rs, membership.rs)
+//!                      pledges.rs, freeze.rs, membership.rs, prices.rs)
 //! ```
+//!
+//! The value of a pledge's collateral and its loan-to-value are derived
+//! from the state, never stored: [`valuation`] computes them.
 //!
 //! A refusal for a fraud-relevant reason is recorded on the chain as an
 //! attempt entry: which refusals, and how replay checks one, is
@@ -29,8 +32,10 @@ mod freeze;
 mod membership;
 mod participants;
 mod pledges;
+mod prices;
 mod receipts;
 mod stock;
+pub mod valuation;
 
 pub use attempts::{
     AttemptDecision, AttemptFault, AttemptReplayError, FRAUD_RELEVANT_REASONS, decide_attempt,
@@ -195,6 +200,7 @@ fn apply_operation<S: StateRead + ?Sized>(
         }
         Operation::UnfreezeReceipt { receipt_id, .. } => freeze::unfreeze(state, receipt_id),
         Operation::ChangeMembership { members, .. } => membership::change(state, members, ctx),
+        Operation::AssessPrice(report) => prices::assess(state, report, ctx),
     }
 }
 

@@ -8,6 +8,7 @@ mod keys;
 mod output;
 mod participant;
 mod pledge;
+mod price;
 mod receipt;
 mod regulator;
 mod tank;
@@ -127,6 +128,9 @@ pub enum Command {
     /// Register, release and enforce pledges; look them up.
     #[command(subcommand)]
     Pledge(pledge::PledgeCommand),
+    /// Assess grades' prices (price reporter), which value pledged receipts.
+    #[command(subcommand)]
+    Price(price::PriceCommand),
     /// Freeze a receipt under a court order (regulator).
     Freeze(regulator::OrderArgs),
     /// Lift a freeze (the freezing regulator, or the quorum).
@@ -243,6 +247,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tank(command) => tank::run(&ctx, command).await,
         Command::Receipt(command) => receipt::run(&ctx, command).await,
         Command::Pledge(command) => pledge::run(&ctx, command).await,
+        Command::Price(command) => price::run(&ctx, command).await,
         Command::Freeze(args) => regulator::freeze(&ctx, args).await,
         Command::Unfreeze(args) => regulator::unfreeze(&ctx, args).await,
         Command::Info => chain::info(&ctx).await,

@@ -139,6 +139,8 @@ pub enum RoleArg {
     Auditor,
     /// Independent inspection agency.
     Inspector,
+    /// Price reporting agency: assesses grades' prices.
+    PriceReporter,
 }
 
 impl From<RoleArg> for pb::Role {
@@ -151,6 +153,7 @@ impl From<RoleArg> for pb::Role {
             RoleArg::Regulator => pb::Role::Regulator,
             RoleArg::Auditor => pb::Role::Auditor,
             RoleArg::Inspector => pb::Role::Inspector,
+            RoleArg::PriceReporter => pb::Role::PriceReporter,
         }
     }
 }

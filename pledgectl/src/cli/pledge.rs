@@ -34,6 +34,11 @@ pub enum PledgeCommand {
         /// Loan maturity: RFC 3339 or +DURATION (e.g. +90d).
         #[arg(long, value_name = "TIME", value_parser = parse_time_arg)]
         maturity: u64,
+        /// The margin level: the highest loan-to-value before the bank is
+        /// warned, as a percentage (80%, 72.5%) or basis points (8000bp);
+        /// at most 100%. Default: none.
+        #[arg(long, value_name = "LEVEL", value_parser = parse_margin_level)]
+        margin_level: Option<u32>,
         #[command(flatten)]
         write: WriteArgs,
     },
@@ -104,11 +109,16 @@ pub async fn run(ctx: &Context, command: PledgeCommand) -> anyhow::Result<ExitCo
             currency,
             loan_ref,
             maturity,
+            margin_level,
             write,
         } => {
             let amount = ops::money(amount_minor, &currency);
             let operation =
                 ops::register_pledge(&pledge_id, &receipt_id, &bank, amount, &loan_ref, maturity);
+            let operation = match margin_level {
+                Some(bp) => ops::with_margin_level(operation, bp),
+                None => operation,
+            };
             (operation, write)
         }
         PledgeCommand::Release { pledge_id, write } => (ops::release_pledge(&pledge_id), write),
@@ -134,4 +144,63 @@ pub async fn run(ctx: &Context, command: PledgeCommand) -> anyhow::Result<ExitCo
         }
     };
     write::execute(ctx, args, operation).await
+}
+
+/// A margin level in basis points: `80%`, `72.5%`, `72.25%` or `8000bp`,
+/// 1 ..= 10,000 basis points (0.01 % ..= 100 %).
+pub fn parse_margin_level(text: &str) -> Result<u32, String> {
+    let text = text.trim();
+    let bp = if let Some(bp) = text.strip_suffix("bp") {
+        bp.trim()
+            .parse::<u32>()
+            .map_err(|_| format!("`{text}`: basis points are a whole number, e.g. 8000bp"))?
+    } else if let Some(percent) = text.strip_suffix('%') {
+        percent_to_bp(percent.trim()).ok_or_else(|| {
+            format!("`{text}`: a percentage with at most two decimals, e.g. 80% or 72.5%")
+        })?
+    } else {
+        return Err(format!(
+            "`{text}`: give a percentage (80%) or basis points (8000bp)"
+        ));
+    };
+    match bp {
+        1..=10_000 => Ok(bp),
+        _ => Err(format!(
+            "`{text}`: a margin level is 0.01% ..= 100% (1 ..= 10000bp)"
+        )),
+    }
+}
+
+/// `72.5` → 7250: whole percent and up to two decimals, exactly.
+fn percent_to_bp(text: &str) -> Option<u32> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(whole) || fraction.len() > 2 || !(fraction.is_empty() || digits(fraction)) {
+        return None;
+    }
+    let hundredths = format!("{fraction:0<2}").parse::<u32>().ok()?;
+    whole
+        .parse::<u32>()
+        .ok()?
+        .checked_mul(100)?
+        .checked_add(hundredths)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_margin_level;
+
+    #[test]
+    fn margin_levels_in_percent_or_basis_points() {
+        assert_eq!(parse_margin_level("80%"), Ok(8_000));
+        assert_eq!(parse_margin_level("72.5%"), Ok(7_250));
+        assert_eq!(parse_margin_level("72.25%"), Ok(7_225));
+        assert_eq!(parse_margin_level("8000bp"), Ok(8_000));
+        assert_eq!(parse_margin_level("100%"), Ok(10_000));
+        for bad in [
+            "0%", "100.01%", "72.125%", "80", "abc%", "-5%", "10001bp", ".5%",
+        ] {
+            assert!(parse_margin_level(bad).is_err(), "{bad} accepted");
+        }
+    }
 }

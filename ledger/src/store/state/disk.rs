@@ -18,6 +18,7 @@
 //! | `g/` id                           | `Pledge`           |
 //! | `x/` tx id                        | `TxRecord`         |
 //! | `a/` tx hash (32 bytes)           | the attempt entry that recorded it, `Seq` |
+//! | `q/` grade `\0` currency          | the latest `PriceAssessment` |
 //! | `m/` level:u8 index:u64           | Merkle node hash, 32 bytes |
 //! | `h/` receipt `\0` seq:u64         | empty: an entry that changed the receipt |
 //! | `i/` kind `/` value `\0` receipt   | empty: list index; kind `h` holder, `w` warehouse, `t` tank, `b` pledgee bank, `s` status |
@@ -48,7 +49,7 @@ use crate::crypto::{Digest, PublicKey};
 use crate::merkle::{Hash, NodeId, NodeSource};
 use crate::model::{
     Certificate, CertificateRef, Governance, KeyOwner, LegalId, Membership, Participant,
-    PhysicalTankId, Pledge, Receipt, Seq, Tank, TxRecord,
+    PhysicalTankId, Pledge, PriceAssessment, PriceKey, Receipt, Seq, Tank, TxRecord,
 };
 use crate::state::{Objects, StateError, StateRead};
 use crate::statemap::{EMPTY, MapHash, MapNode, MapNodeId, VersionedMap, versioned};
@@ -60,8 +61,9 @@ const MEMBERSHIP_KEY: &str = "meta/membership";
 const FORMAT_KEY: &[u8] = b"meta/format";
 /// The layout of the state table; a table written by another layout is
 /// cleared on open and rebuilt from the log (3: attested oil's objects and
-/// indexes; 4: the state map; 5: superseded map nodes indexed for pruning).
-const STATE_FORMAT: &[u8] = b"5";
+/// indexes; 4: the state map; 5: superseded map nodes indexed for pruning;
+/// 6: price assessments and pledges' margin levels).
+const STATE_FORMAT: &[u8] = b"6";
 const MAP_FLOOR_KEY: &[u8] = b"meta/map_floor";
 /// sled's page cache. sled's default (1 GiB) lets the node's memory grow
 /// with the state until it reaches it; the working set of the rules (the
@@ -242,6 +244,11 @@ fn put_objects(batch: &mut sled::Batch, changes: &Objects) -> Result<(), StoreEr
         batch,
         "a/",
         changes.attempts.iter().map(|(k, v)| (k.0.to_vec(), v)),
+    )?;
+    put_all(
+        batch,
+        "q/",
+        changes.prices.iter().map(|(k, v)| (price_key(k), v)),
     )
 }
 
@@ -442,6 +449,10 @@ fn index_keys(receipt: &Receipt, pledgee: Option<&str>) -> Vec<Vec<u8>> {
     keys
 }
 
+fn price_key(key: &PriceKey) -> Vec<u8> {
+    [key.product_grade.as_bytes(), b"\0", key.currency.as_bytes()].concat()
+}
+
 fn certificate_key(reference: &CertificateRef) -> Vec<u8> {
     [
         reference.inspector.as_bytes(),
@@ -570,6 +581,9 @@ impl StateView for DiskStateView {
         for g in self.scan::<Pledge>("g/") {
             all.put_pledge(g?);
         }
+        for p in self.scan::<PriceAssessment>("q/") {
+            all.put_price(p?);
+        }
         for item in self.tree.scan_prefix(b"h/") {
             let (key, _) = item.map_err(sled_err("scan"))?;
             let (id, seq) = parse_history_key(&key)?;
@@ -663,6 +677,9 @@ impl StateRead for DiskStateView {
     }
     fn attempt(&self, tx_hash: &Digest) -> Result<Option<Seq>, StateError> {
         Ok(self.get("a/", &tx_hash.0)?)
+    }
+    fn price(&self, key: &PriceKey) -> Result<Option<PriceAssessment>, StateError> {
+        Ok(self.get("q/", &price_key(key))?)
     }
     fn receipt_ids(&self, filter: &ReceiptFilter) -> Result<Vec<String>, StateError> {
         Ok(self

@@ -195,6 +195,12 @@ impl StateRead for MemoryStateView {
     fn attempt(&self, tx_hash: &Digest) -> Result<Option<Seq>, StateError> {
         self.inner.objects.attempt(tx_hash)
     }
+    fn price(
+        &self,
+        key: &crate::model::PriceKey,
+    ) -> Result<Option<crate::model::PriceAssessment>, StateError> {
+        self.inner.objects.price(key)
+    }
     fn receipt_ids(&self, filter: &ReceiptFilter) -> Result<Vec<String>, StateError> {
         self.inner.objects.receipt_ids(filter)
     }
