@@ -71,3 +71,22 @@ ctl tank certify-stock --tank-id T-101 --inspector insp-sgs --certificate SGS-00
   --grade "$GRADE" --depositor trader-b --key $K/wh-1.json --key $K/insp-sgs.json --key $K/trader-b.json
 ctl receipt issue --receipt-id WR-0003 --tank-id T-101 --inspector insp-sgs --certificate SGS-0003 \
   --grade "$GRADE" --quantity-kg 2000000 --customs bonded --customs-ref ZS-2026-0003 --expires +30d --key $K/wh-1.json
+# a price reporter values pledged oil: assessments of a grade, a stale one refused, a pledge with a margin level
+pledgectl keys generate --id platts --out "$W/platts.json" > /dev/null
+ctl participant admit --id platts --name "Platts Zhoushan Desk" --role price-reporter --uscc 91330900MA2P8R1C02 \
+  --public-key-file "$W/platts.json" --key $K/admin.json --key $K/regulator.json
+ctl price assess --reporter platts --grade "$GRADE" --price-per-tonne-minor 61250 --currency USD --assessed-at -2h \
+  --key "$W/platts.json"
+refused price assess --reporter platts --grade "$GRADE" --price-per-tonne-minor 60000 --currency USD --assessed-at -3h \
+  --key "$W/platts.json"
+ctl price assess --reporter platts --grade "$GRADE" --price-per-tonne-minor 61249 --currency USD --assessed-at -1h \
+  --key "$W/platts.json"
+ctl price assess --reporter platts --grade "HSFO 380cSt" --price-per-tonne-minor 3100000 --currency CNY --key "$W/platts.json"
+ctl tank register --tank-id T-401 --warehouse wh-1 --capacity-kg 50000000 --product "$GRADE" --facility-code ZS-BONDED-01 \
+  --tank-number T-401 --inspector insp-sgs --calibration-certificate CAL-T-401 --key $K/wh-1.json --key $K/insp-sgs.json
+ctl tank certify-stock --tank-id T-401 --inspector insp-sgs --certificate SGS-0004 --quantity-kg 2000000 \
+  --grade "$GRADE" --depositor trader-b --key $K/wh-1.json --key $K/insp-sgs.json --key $K/trader-b.json
+ctl receipt issue --receipt-id WR-0004 --tank-id T-401 --inspector insp-sgs --certificate SGS-0004 \
+  --grade "$GRADE" --quantity-kg 2000000 --customs bonded --customs-ref ZS-2026-0004 --expires +30d --key $K/wh-1.json
+ctl pledge register --pledge-id PL-F --receipt-id WR-0004 --bank bank-b --amount-minor 98000000 --currency USD \
+  --loan-ref BB-LN-13 --maturity +20d --margin-level 80% --key $K/trader-b.json --key $K/bank-b.json

@@ -165,7 +165,7 @@ def main():
         records = read_export(f.read())
     _, node_seed = load_key(node_key_file)
     k = {name[:-5]: load_key(os.path.join(keys_dir, name)) for name in os.listdir(keys_dir)}
-    for name in ("trader-c", "trader-c-2", "trader-c-3"):
+    for name in ("trader-c", "trader-c-2", "trader-c-3", "platts"):
         k[name] = load_key(os.path.join(work, name + ".json"))
     os.makedirs(out_dir, exist_ok=True)
     expected = {}
@@ -304,6 +304,32 @@ def main():
         "x-i3", "issue_receipt", issue("WR-9003", "T-101", "SGS-0003", 1), [k["wh-1"]])])
     rule("capacity-exceeded", "CAPACITY_EXCEEDED", [lambda c: c.append(
         "x-c3", "certify_stock", certify("T-301", "SGS-9003", 50000001, "trader-a"), certify_keys)])
+    # prices (§2.3 assess_price): the latest assessment of VLSFO in USD was an hour before the export
+    def assess(reporter, grade, price, currency, at):
+        def build(b):
+            b.reporter_id, b.product_grade, b.assessed_at_ms = reporter, grade, at
+            b.price_per_tonne.minor_units, b.price_per_tonne.currency = price, currency
+        return build
+
+    rule("assessment-superseded", "ASSESSMENT_SUPERSEDED", [lambda c: c.append(
+        "x-p1", "assess_price", assess("platts", "VLSFO 0.5%S", 60000, "USD", c_time[0] - 3 * 3_600_000),
+        [k["platts"]])])
+    rule("assessment-in-future", "NOT_IN_PAST", [lambda c: c.append(
+        "x-p2", "assess_price", assess("platts", "VLSFO 0.5%S", 60000, "USD", c.time + 2000), [k["platts"]])])
+    rule("assessment-by-non-reporter", "MISSING_ROLE", [lambda c: c.append(
+        "x-p3", "assess_price", assess("bank-b", "VLSFO 0.5%S", 60000, "USD", c_time[0] - 1000), [k["bank-b"]])])
+    rule("assessment-accepted-in-another-currency", "accept", [lambda c: c.append(
+        "x-p4", "assess_price", assess("platts", "VLSFO 0.5%S", 440000, "CNY", c_time[0] - 3 * 3_600_000),
+        [k["platts"]])])
+    rule("malformed-price-above-bound", "MALFORMED", [lambda c: c.append(
+        "x-p5", "assess_price", assess("platts", "VLSFO 0.5%S", 10**12 + 1, "USD", c_time[0] - 1000),
+        [k["platts"]])])
+
+    def pledge_above_full_margin(b):
+        pledge("PL-X", "WR-0003", "bank-b", None, None)(b)
+        b.margin_level_bp = 10_001
+    rule("malformed-margin-level", "MALFORMED", [lambda c: c.append(
+        "x-m4", "register_pledge", pledge_above_full_margin, [k["trader-b"], k["bank-b"]])])
     rule("genesis-out-of-place", "GENESIS_OUT_OF_PLACE", [lambda c: c.append_bytes(
         parse_record(records[0]).tx_bytes[:0] + _regenesis(records, c), [k["admin"], k["regulator"]])])
 

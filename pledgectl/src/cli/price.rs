@@ -31,7 +31,7 @@ pub enum PriceCommand {
         currency: String,
         /// When the price was assessed: RFC 3339 or -DURATION (e.g. -2h);
         /// default now. Not in the future.
-        #[arg(long, value_name = "TIME", value_parser = parse_time_arg)]
+        #[arg(long, value_name = "TIME", value_parser = parse_time_arg, allow_hyphen_values = true)]
         assessed_at: Option<u64>,
         #[command(flatten)]
         write: WriteArgs,

@@ -11,8 +11,9 @@ import unicodedata
 from .crypto import is_ed25519_point, Preimage, RECEIPT_STATE, TANK_STATE, map_key, map_root, sha256, tx_hash
 from .wire import Refusal
 
-ADMIN, WAREHOUSE, HOLDER, BANK, REGULATOR, AUDITOR, INSPECTOR = 1, 2, 3, 4, 5, 6, 7
-ROLE_NAMES = {1: "admin", 2: "warehouse", 3: "holder", 4: "bank", 5: "regulator", 6: "auditor", 7: "inspector"}
+ADMIN, WAREHOUSE, HOLDER, BANK, REGULATOR, AUDITOR, INSPECTOR, PRICE_REPORTER = 1, 2, 3, 4, 5, 6, 7, 8
+ROLE_NAMES = {1: "admin", 2: "warehouse", 3: "holder", 4: "bank", 5: "regulator", 6: "auditor", 7: "inspector",
+              8: "price reporter"}
 ACTIVE, PLEDGED, CANCELLED, SPLIT = 1, 2, 3, 4
 MATURITY, ORDER, HOLDER_CONSENT = 1, 2, 3
 U64 = (1 << 64) - 1
@@ -100,7 +101,7 @@ def legal_id_of(spec):
 def check_participant_spec(p):
     need_id("participant.id", p.id)
     need_text("participant.name", p.name, required=True)
-    need_range("roles", len(p.roles), 1, 7)
+    need_range("roles", len(p.roles), 1, 8)
     if any(r not in ROLE_NAMES for r in p.roles) or len(set(p.roles)) != len(p.roles):
         fail("MALFORMED", "roles: an unknown role or a role twice")
     need_key("participant.public_key", p.public_key)
@@ -218,6 +219,7 @@ def decode_checks(tx):
             fail("MALFORMED", "currency")
         need_text("loan_reference", b.loan_reference, required=True)
         need_positive("maturity_ms", b.maturity_ms)
+        need_range("margin_level_bp", b.margin_level_bp, 0, 10_000)
     elif op == "release_pledge":
         need_id("pledge_id", b.pledge_id)
     elif op == "enforce_pledge":
@@ -245,6 +247,14 @@ def decode_checks(tx):
         if not any(x.voter for x in m):
             fail("MALFORMED", "members: no voter")
         need_text("reason", b.reason, required=True)
+    elif op == "assess_price":
+        need_id("reporter_id", b.reporter_id)
+        need_text("product_grade", b.product_grade, required=True)
+        need_present("price_per_tonne", b, "price_per_tonne")
+        need_range("price_per_tonne.minor_units", b.price_per_tonne.minor_units, 1, 10**12)
+        if not re.match(r"^[A-Z]{3}$", b.price_per_tonne.currency):
+            fail("MALFORMED", "currency")
+        need_positive("assessed_at_ms", b.assessed_at_ms)
     return op
 
 
@@ -286,6 +296,7 @@ class State:
         self.pledges = {}
         self.membership = None  # list of (member_id, public_key) voters, or None
         self.attempts = {}  # transaction hash -> the attempt entry that recorded it (FORMAT.md §3.2)
+        self.prices = {}  # (grade, currency) -> the latest assessment (FORMAT.md §2.3 assess_price)
         self.put_receipts = set()
         self.put_tanks = set()
 
@@ -789,7 +800,8 @@ class State:
         self.pledges[b.pledge_id] = dict(
             id=b.pledge_id, receipt=r["id"], pledgee=b.pledgee_id, pledgor=r["holder"],
             amount=b.secured_amount.minor_units, currency=b.secured_amount.currency, loan_ref=b.loan_reference,
-            maturity_ms=b.maturity_ms, start_ms=now, registered_at=seq, successions=[], status="active")
+            maturity_ms=b.maturity_ms, start_ms=now, registered_at=seq, successions=[], status="active",
+            margin_level_bp=b.margin_level_bp)
         r["status"], r["pledge"] = PLEDGED, b.pledge_id
         self.put_receipt(r, seq)
 
@@ -868,6 +880,20 @@ class State:
             if len(voters ^ set(self.membership)) > 1:
                 fail("MEMBERSHIP_CHANGE_TOO_LARGE")
         self.membership = sorted(voters)
+
+    # ===== prices (§2.3 assess_price) =====
+    def parties_assess_price(self, b, sigs):
+        return [Named(b.reporter_id, "price reporter")]
+
+    def op_assess_price(self, b, seq, now, sigs, signer, tx):
+        self.live(b.reporter_id, PRICE_REPORTER)
+        self.past(b.assessed_at_ms, now, "assessed_at_ms")
+        key = (b.product_grade, b.price_per_tonne.currency)
+        latest = self.prices.get(key)
+        if latest is not None and b.assessed_at_ms <= latest["assessed_at_ms"]:
+            fail("ASSESSMENT_SUPERSEDED", f"{key}: latest assessed at {latest['assessed_at_ms']}")
+        self.prices[key] = dict(reporter=b.reporter_id, price=b.price_per_tonne.minor_units,
+                                assessed_at_ms=b.assessed_at_ms, at=seq)
 
     # ===== the state map (§7.9) =====
     def receipt_preimage(self, r):
