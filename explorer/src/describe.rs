@@ -44,6 +44,7 @@ pub fn operation_name(lang: Lang, name: &str) -> String {
         "recover_key" => ("Key recovered", "密钥恢复"),
         "regauge_tank" => ("Tank re-gauged", "储罐重新计量"),
         "appoint_custodian" => ("Custodian appointed", "保管人指定"),
+        "assess_price" => ("Price assessed", "价格评估"),
         other => return other.replace('_', " "),
     };
     lang.pick(en, zh).to_owned()
@@ -63,6 +64,11 @@ fn amount(fields: &Value) -> Html {
         number(money_field, "minor_units"),
         text(money_field, "currency"),
     )
+}
+
+fn price(fields: &Value) -> Html {
+    let price = &fields["price_per_tonne"];
+    money(number(price, "minor_units"), text(price, "currency"))
 }
 
 fn sentence(lang: Lang, name: &str, f: &Value) -> Html {
@@ -206,6 +212,18 @@ fn sentence(lang: Lang, name: &str, f: &Value) -> Html {
             "解冻仓单 {}（令状 {}）",
             receipt(),
             text(f, "order_reference")
+        ),
+        ("assess_price", false) => html!(
+            "{} assessed {} at {} per tonne",
+            party("reporter_id"),
+            text(f, "product_grade"),
+            price(f)
+        ),
+        ("assess_price", true) => html!(
+            "{} 评估 {} 价格为每吨 {}",
+            party("reporter_id"),
+            text(f, "product_grade"),
+            price(f)
         ),
         (other, _) => html!("{}: {}", operation_name(lang, other), fields_inline(f)),
     }

@@ -24,5 +24,6 @@ mod e2e {
     mod signals;
     mod tamper;
     mod tls;
+    mod valuation;
     pub mod witnesses;
 }

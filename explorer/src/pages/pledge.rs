@@ -49,6 +49,15 @@ pub fn pledge_facts(ctx: &Ctx, pledge: &pb::PledgeView) -> Html {
         ),
         (ctx.t(L::Maturity), maturity(ctx, pledge, terms.maturity_ms)),
     ];
+    if terms.margin_level_bp != 0 {
+        rows.push((
+            ctx.pick("Margin level (LTV)", "质押率警戒线"),
+            Html::text(&percent(u64::from(terms.margin_level_bp))),
+        ));
+    }
+    if let Some(value) = &pledge.collateral_value {
+        rows.extend(collateral_rows(ctx, value, &amount.currency));
+    }
     if pledge.status != pb::PledgeStatus::Active as i32 {
         rows.push((ctx.t(L::Ended), links::entry(pledge.ended_at_seq)));
     }
@@ -59,6 +68,47 @@ pub fn pledge_facts(ctx: &Ctx, pledge: &pb::PledgeView) -> Html {
         ));
     }
     facts(rows)
+}
+
+/// Basis points as a percentage: 8001 → "80.01%".
+fn percent(bp: u64) -> String {
+    format!("{}.{:02}%", bp / 100, bp % 100)
+}
+
+/// An active pledge's collateral value and loan-to-value at the latest
+/// price, or which price is missing.
+fn collateral_rows(
+    ctx: &Ctx,
+    value: &pb::CollateralValueView,
+    currency: &str,
+) -> Vec<(&'static str, Html)> {
+    let Some(assessment) = value.assessment.as_ref().filter(|_| value.priced) else {
+        return vec![(
+            ctx.pick("Collateral value", "押品价值"),
+            Html::text(&value.unpriced_reason),
+        )];
+    };
+    let price = assessment.price_per_tonne.clone().unwrap_or_default();
+    let worth = html!(
+        "{} ({} / t, {} · {} · {})",
+        money(value.collateral_value_minor, currency),
+        money(price.minor_units, &price.currency),
+        links::participant(&assessment.reporter_id),
+        time(assessment.assessed_at_ms),
+        links::entry(assessment.at_seq)
+    );
+    let ltv = match value.below_margin {
+        true => html!(
+            "{} <span class=\"badge frozen\">{}</span>",
+            percent(value.loan_to_value_bp),
+            ctx.pick("below the margin level", "低于警戒线")
+        ),
+        false => Html::text(&percent(value.loan_to_value_bp)),
+    };
+    vec![
+        (ctx.pick("Collateral value", "押品价值"), worth),
+        (ctx.pick("Loan-to-value", "质押率"), ltv),
+    ]
 }
 
 fn maturity(ctx: &Ctx, pledge: &pb::PledgeView, maturity_ms: u64) -> Html {
