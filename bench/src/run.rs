@@ -621,7 +621,8 @@ async fn self_check(
                 item.seq
             ));
         }
-        if let Ok(tx) = Transaction::decode(&entry.envelope.tx_bytes)
+        if !entry.is_attempt()
+            && let Ok(tx) = Transaction::decode(&entry.envelope.tx_bytes)
             && let Operation::RegisterPledge(terms) = &tx.operation
         {
             fresh_in_chain += u64::from(terms.pledge_id.starts_with(&fresh_prefix));

@@ -48,6 +48,10 @@ pub enum Verdict {
         seq: u64,
         /// Why, as the replay says.
         reason: String,
+        /// The reason code (docs/ERRORS.md) when the envelope checks or the
+        /// rules refuse the entry; `None` for a broken chain or a repeated
+        /// transaction.
+        reason_code: Option<&'static str>,
         /// Hash of the last good entry.
         good_head_hash: Digest,
     },
@@ -67,6 +71,7 @@ impl Verdict {
         Verdict::Bad {
             seq: error.seq,
             reason,
+            reason_code: error.fault.reason(),
             good_head_hash,
         }
     }
@@ -80,7 +85,18 @@ impl fmt::Display for Verdict {
             } => {
                 write!(f, "verified {entries} entries, head hash {head_hash}")
             }
-            Verdict::Bad { seq, reason, .. } => write!(f, "entry {seq} is bad: {reason}"),
+            Verdict::Bad {
+                seq,
+                reason,
+                reason_code,
+                ..
+            } => {
+                write!(f, "entry {seq} is bad: {reason}")?;
+                match reason_code {
+                    Some(code) => write!(f, " [{code}]"),
+                    None => Ok(()),
+                }
+            }
         }
     }
 }
@@ -582,6 +598,7 @@ mod tests {
         let Verdict::Bad {
             seq,
             ref reason,
+            reason_code,
             good_head_hash,
         } = verdict
         else {
@@ -593,6 +610,8 @@ mod tests {
             "{verdict}"
         );
         assert!(!reason.starts_with("entry 4"), "{reason}");
+        // The seal no longer verifies: a broken chain, which has no code.
+        assert_eq!(reason_code, None);
         assert_ne!(good_head_hash, Digest::ZERO);
     }
 

@@ -300,6 +300,8 @@ async function requireHeadShown(head, schema, fold) {
   } catch (error) {
     throw new VerifyError(`entry ${head.seq}: ${error.message}`);
   }
+  // An attempt entry at the head applied nothing: nothing was left out.
+  if (head.refusal) return;
   const tx = transactionOf(head, schema);
   if (fold.wouldChangeLineage(tx.operation, tx[tx.operation])) {
     throw new VerifyError(
@@ -323,6 +325,8 @@ async function verifyEntry(entry, proof, cp, ledgerId, schema, fold) {
   }
   const tx = transactionOf(entry, schema);
   if (tx.ledger_id !== ledgerId) throw new VerifyError(`entry ${seq} is a transaction of ledger ${tx.ledger_id}`);
+  // An attempt entry (FORMAT.md §3.2) applied nothing: it is no receipt's history.
+  if (entry.refusal) throw new VerifyError(`entry ${seq} (attempt) does not concern the receipt`);
   const signers = new Set(entry.signatures.map((s) => s.signer));
   fold.apply(seq, signers, tx.operation, tx[tx.operation]);
 }

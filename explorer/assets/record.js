@@ -6,8 +6,14 @@ import { Reader, VerifyError, fromUtf8, utf8, concat } from './bytes.js';
 import { sha256, verifyEd25519 } from './webcrypto.js';
 
 const ENTRY_VERSION = 1;
+// An attempt entry (FORMAT.md §3.2): a refused envelope with its refusal.
+const ATTEMPT_KIND = 2;
+const MAX_REFUSAL_FIELDS = 32;
+const MAX_REFUSAL_VALUE = 1024;
+const REASON_CODE = /^[A-Z_]{1,64}$/;
+const FIELD_KEY = /^[a-z0-9_]{1,64}$/;
 const MAX_TX_BYTES = 64 * 1024;
-const MAX_SIGNATURES = 8;
+const MAX_SIGNATURES = 16;
 const SEAL_LEN = 64;
 const ID = /^[A-Za-z0-9._:/-]{1,64}$/;
 
@@ -19,11 +25,14 @@ function malformed(reason) {
   return new VerifyError(`entry record is malformed: ${reason}`);
 }
 
-/** Decodes a record into { seq, prevHash, timeMs, txBytes, signatures, seal, body }. */
+/**
+ * Decodes a record into { seq, prevHash, timeMs, txBytes, signatures, refusal, seal, body };
+ * `refusal` ({ reason, fields: [[key, value], ...] }) only for an attempt entry, else null.
+ */
 export function decodeRecord(record) {
   const reader = new Reader(record);
   const version = reader.u8('version');
-  if (version !== ENTRY_VERSION) throw malformed(`unknown entry version ${version}`);
+  if (version !== ENTRY_VERSION && version !== ATTEMPT_KIND) throw malformed(`unknown entry version ${version}`);
   const seq = reader.u64('seq');
   const prevHash = reader.take(32, 'prev_hash');
   const timeMs = reader.u64('time_ms');
@@ -33,10 +42,37 @@ export function decodeRecord(record) {
   }
   const txBytes = reader.take(txLen, 'tx_bytes');
   const signatures = readSignatures(reader);
+  const refusal = version === ATTEMPT_KIND ? readRefusal(reader) : null;
   const seal = reader.take(SEAL_LEN, 'seal');
   if (reader.left() > 0) throw malformed(`${reader.left()} bytes after the seal`);
   const body = record.subarray(0, record.length - SEAL_LEN);
-  return { seq, prevHash, timeMs, txBytes, signatures, seal, body };
+  return { seq, prevHash, timeMs, txBytes, signatures, refusal, seal, body };
+}
+
+function readName(reader, field, pattern) {
+  const text = fromUtf8(reader.take(reader.u8(`${field}_len`), field));
+  if (text === null || !pattern.test(text)) throw malformed(`refusal ${field} is not valid`);
+  return text;
+}
+
+function readRefusal(reader) {
+  const reason = readName(reader, 'reason', REASON_CODE);
+  const count = reader.u8('field_count');
+  if (count > MAX_REFUSAL_FIELDS) throw malformed(`${count} refusal fields, at most ${MAX_REFUSAL_FIELDS}`);
+  const fields = [];
+  for (let i = 0; i < count; i++) {
+    const key = readName(reader, 'key', FIELD_KEY);
+    if (fields.length > 0 && !(fields[fields.length - 1][0] < key)) {
+      throw malformed(`refusal field ${key} is not after the previous key`);
+    }
+    const lenBytes = reader.take(2, 'value_len');
+    const length = (lenBytes[0] << 8) | lenBytes[1];
+    if (length > MAX_REFUSAL_VALUE) throw malformed(`refusal field ${key} is ${length} bytes long`);
+    const value = fromUtf8(reader.take(length, 'value'));
+    if (value === null) throw malformed(`refusal field ${key} is not UTF-8`);
+    fields.push([key, value]);
+  }
+  return { reason, fields };
 }
 
 function readSignatures(reader) {

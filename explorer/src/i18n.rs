@@ -204,6 +204,7 @@ labels! {
     Seal => "Node seal", "节点封印";
     SealVerifies => "verifies under the node key", "经节点公钥验证通过";
     SealFails => "DOES NOT VERIFY under the node key", "节点公钥验证失败";
+    RefusedAttempt => "Refused attempt, recorded: nothing was applied", "已记录的被拒尝试：未生效";
     TxId => "Transaction id", "交易编号";
     ValidFrom => "Valid from (signed)", "签署的生效时间";
     ValidUntil => "Valid until (signed)", "签署的失效时间";

@@ -280,8 +280,12 @@ impl Sealers {
         self.last = key;
     }
 
-    /// Moves past `entry`: after a membership entry, its voters' keys seal.
+    /// Moves past `entry`: after a membership entry, its voters' keys seal
+    /// (an attempt entry applied nothing, whatever its transaction).
     pub fn follow(&mut self, entry: &Entry) {
+        if entry.is_attempt() {
+            return;
+        }
         if let Some(keys) = membership_keys(&entry.envelope.tx_bytes)
             && !keys.is_empty()
         {

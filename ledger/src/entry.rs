@@ -12,6 +12,11 @@
 //! ```
 //! Integers are big-endian. The transaction bytes are stored exactly as the
 //! parties signed them, so verification never re-encodes anything.
+//!
+//! An **attempt entry** (docs/FORMAT.md §3.2) records an envelope the rules
+//! refused for a fraud-relevant reason: its body starts with
+//! [`ATTEMPT_KIND`] (2) instead of the version, has the same fields, and
+//! ends with the [`Refusal`] (`crate::refusal`). It changes no state.
 
 use ed25519_dalek::SigningKey;
 
@@ -19,10 +24,14 @@ use crate::crypto::{self, Digest, PublicKey};
 use crate::envelope::{Envelope, MAX_SIGNATURES, MAX_TX_BYTES, PartySignature};
 use crate::error::DecodeError;
 use crate::model::Seq;
+use crate::refusal::Refusal;
 use crate::text::check_id;
 
-/// The entry format version written in every body.
+/// The entry format version: the first byte of every applied entry's body.
 pub const ENTRY_VERSION: u8 = 1;
+/// The first byte of an attempt entry's body: a refused envelope recorded
+/// with its refusal (docs/FORMAT.md §3.2).
+pub const ATTEMPT_KIND: u8 = 2;
 /// Length of the seal that follows the body in a record.
 pub const SEAL_LEN: usize = 64;
 
@@ -37,6 +46,9 @@ pub struct Entry {
     pub time_ms: u64,
     /// The transaction bytes and signatures as submitted.
     pub envelope: Envelope,
+    /// For an attempt entry: the refusal it records (the envelope was not
+    /// applied). `None` for an entry that applied its transaction.
+    pub refusal: Option<Refusal>,
     /// The node's seal over the entry hash.
     pub seal: [u8; 64],
 }
@@ -50,15 +62,7 @@ impl Entry {
         envelope: Envelope,
         node_key: &SigningKey,
     ) -> Entry {
-        let mut entry = Entry {
-            seq,
-            prev_hash,
-            time_ms,
-            envelope,
-            seal: [0; 64],
-        };
-        entry.seal = crypto::seal(node_key, &entry.hash());
-        entry
+        Entry::seal_new_sealed(seq, prev_hash, time_ms, envelope, node_key).entry
     }
 
     /// Builds and seals an entry, computing its body once: the entry, its
@@ -71,13 +75,21 @@ impl Entry {
         envelope: Envelope,
         node_key: &SigningKey,
     ) -> Sealed {
-        let mut entry = Entry {
-            seq,
-            prev_hash,
-            time_ms,
-            envelope,
-            seal: [0; 64],
-        };
+        Entry::seal_sealed(
+            Entry {
+                seq,
+                prev_hash,
+                time_ms,
+                envelope,
+                refusal: None,
+                seal: [0; 64],
+            },
+            node_key,
+        )
+    }
+
+    /// Seals `entry` (its seal is replaced), computing its body once.
+    pub fn seal_sealed(mut entry: Entry, node_key: &SigningKey) -> Sealed {
         let mut record = entry.body();
         let hash = Digest::tagged(crypto::ENTRY_HASH_TAG, &[&record]);
         entry.seal = crypto::seal(node_key, &hash);
@@ -89,12 +101,20 @@ impl Entry {
         }
     }
 
+    /// Whether this is an attempt entry: a refused envelope, recorded.
+    pub fn is_attempt(&self) -> bool {
+        self.refusal.is_some()
+    }
+
     /// The body bytes: everything but the seal.
     pub fn body(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(
             64 + self.envelope.tx_bytes.len() + 110 * self.envelope.signatures.len(),
         );
-        out.push(ENTRY_VERSION);
+        out.push(match self.refusal {
+            Some(_) => ATTEMPT_KIND,
+            None => ENTRY_VERSION,
+        });
         out.extend_from_slice(&self.seq.to_be_bytes());
         out.extend_from_slice(&self.prev_hash.0);
         out.extend_from_slice(&self.time_ms.to_be_bytes());
@@ -107,6 +127,9 @@ impl Entry {
             out.extend_from_slice(sig.signer.as_bytes());
             out.extend_from_slice(&sig.public_key.0);
             out.extend_from_slice(&sig.signature);
+        }
+        if let Some(refusal) = &self.refusal {
+            refusal.encode_into(&mut out);
         }
         out
     }
@@ -132,7 +155,7 @@ impl Entry {
     pub fn decode(record: &[u8]) -> Result<Entry, DecodeError> {
         let mut reader = Reader { bytes: record };
         let version = reader.u8("version")?;
-        if version != ENTRY_VERSION {
+        if version != ENTRY_VERSION && version != ATTEMPT_KIND {
             return Err(bad(format!("unknown entry version {version}")));
         }
         let seq = reader.u64("seq")?;
@@ -146,6 +169,14 @@ impl Entry {
         }
         let tx_bytes = reader.take("tx_bytes", tx_len)?.to_vec();
         let signatures = read_signatures(&mut reader)?;
+        let refusal = match version {
+            ATTEMPT_KIND => {
+                let (refusal, rest) = Refusal::decode_from(reader.bytes)?;
+                reader.bytes = rest;
+                Some(refusal)
+            }
+            _ => None,
+        };
         let seal = reader.array("seal")?;
         if !reader.bytes.is_empty() {
             return Err(bad(format!("{} bytes after the seal", reader.bytes.len())));
@@ -158,6 +189,7 @@ impl Entry {
                 tx_bytes,
                 signatures,
             },
+            refusal,
             seal,
         })
     }

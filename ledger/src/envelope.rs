@@ -215,6 +215,21 @@ pub enum EnvelopeError {
     Signature(#[from] SignatureError),
 }
 
+impl EnvelopeError {
+    /// The stable reason code of docs/ERRORS.md §1: `UNKNOWN_FIELD` and
+    /// `NOT_CANONICAL` for a transaction that is not its canonical encoding,
+    /// `BAD_SIGNATURE`, `NO_SIGNATURE`, and `MALFORMED` for everything else.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            EnvelopeError::Decode(DecodeError::UnknownField { .. }) => "UNKNOWN_FIELD",
+            EnvelopeError::Decode(DecodeError::NotCanonical { .. }) => "NOT_CANONICAL",
+            EnvelopeError::Signature(SignatureError::Invalid { .. }) => "BAD_SIGNATURE",
+            EnvelopeError::Signature(SignatureError::Unsigned) => "NO_SIGNATURE",
+            _ => "MALFORMED",
+        }
+    }
+}
+
 /// Builds signed envelopes: used by clients, tests and the genesis tool.
 #[derive(Debug, Clone)]
 pub struct EnvelopeBuilder {

@@ -6,6 +6,7 @@
 //!     │ Decider::decide(base, envelopes, now)     rules + seal, against the state as it
 //!     │   for each: seq = next, time = max(now, head time)   will be once every earlier
 //!     │   Applied → seal entry, Merkle nodes;  Duplicate → original entry;  Rejected
+//!     │   (fraud-relevant and within the signers' budget: sealed as an attempt entry)
 //!     ▼
 //!  DecidedGroup { entries, results, update }
 //!     │ LogStore::append        ← one fdatasync: the group is durable, answers may go out
@@ -34,9 +35,10 @@ use crate::entry::{Entry, Sealed};
 use crate::envelope::VerifiedEnvelope;
 use crate::merkle::{self, Frontier};
 use crate::model::{Membership, Seq, TxRecord};
+use crate::refusal::Refusal;
 use crate::rejection::Rejection;
 use crate::replay::reapply;
-use crate::rules::{self, ApplyError, EntryContext, Outcome};
+use crate::rules::{self, ApplyError, AttemptDecision, EntryContext, Outcome};
 use crate::state::{Overlay, StateError, StateRead};
 use crate::store::log::EntryLog;
 use crate::store::{
@@ -114,6 +116,9 @@ pub struct DecidedGroup {
     /// One answer per envelope, in order. None may be given out before the
     /// group, and every group decided before it, is durable.
     pub results: Vec<SubmitResult>,
+    /// Per envelope, in order: the attempt entry that records its refusal
+    /// (made by this group, or earlier for the same transaction), if any.
+    pub attempts: Vec<Option<Seq>>,
     /// The group's effects on the state store.
     pub update: StateUpdate,
     /// The chain position after the group.
@@ -135,6 +140,69 @@ pub struct Decider {
     node_key: SigningKey,
     head: ChainCursor,
     frontier: Frontier,
+    attempt_budget: AttemptBudget,
+}
+
+/// How many attempt entries a signer may cause: at most `per_signer` in
+/// each window of `window_ms` of entry time (windows start at multiples of
+/// `window_ms` since the Unix epoch). Beyond it a fraud-relevant refusal is
+/// answered as before but recorded nowhere. A node's policy, not a rule:
+/// replay does not check it. `per_signer` 0 records no attempts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttemptPolicy {
+    /// Attempt entries per signer per window (0: none).
+    pub per_signer: u32,
+    /// The window, ms (at least 1).
+    pub window_ms: u64,
+}
+
+impl AttemptPolicy {
+    /// Records no attempts.
+    pub const OFF: AttemptPolicy = AttemptPolicy {
+        per_signer: 0,
+        window_ms: 1,
+    };
+}
+
+/// The attempt entries each signer caused in the current window, under an
+/// [`AttemptPolicy`]. Kept by a sequencer from group to group; counted from
+/// the moment it starts (a restarted node, or a new leader, starts afresh).
+#[derive(Debug, Clone)]
+pub struct AttemptBudget {
+    policy: AttemptPolicy,
+    used: std::collections::HashMap<String, (u64, u32)>,
+}
+
+impl AttemptBudget {
+    /// Nothing used yet.
+    pub fn new(policy: AttemptPolicy) -> AttemptBudget {
+        AttemptBudget {
+            policy,
+            used: Default::default(),
+        }
+    }
+
+    /// Whether every signer may cause one more attempt entry at `time_ms`;
+    /// if so, counts it against each.
+    fn take(&mut self, envelope: &VerifiedEnvelope, time_ms: u64) -> bool {
+        let window = time_ms / self.policy.window_ms.max(1);
+        let used_now =
+            |id: &str, used: &std::collections::HashMap<String, (u64, u32)>| match used.get(id) {
+                Some(&(w, count)) if w == window => count,
+                _ => 0,
+            };
+        if envelope
+            .signers()
+            .any(|id| used_now(id, &self.used) >= self.policy.per_signer)
+        {
+            return false;
+        }
+        for id in envelope.signers() {
+            let count = used_now(id, &self.used) + 1;
+            self.used.insert(id.to_owned(), (window, count));
+        }
+        true
+    }
 }
 
 impl Decider {
@@ -145,7 +213,26 @@ impl Decider {
             node_key,
             head,
             frontier,
+            attempt_budget: AttemptBudget::new(AttemptPolicy::OFF),
         }
+    }
+
+    /// Records attempt entries under `policy` from now on (a new decider
+    /// records none: [`AttemptPolicy::OFF`]).
+    pub fn with_attempts(self, policy: AttemptPolicy) -> Decider {
+        self.with_attempt_budget(AttemptBudget::new(policy))
+    }
+
+    /// Records attempt entries within `budget` (what an earlier decider
+    /// left: [`Decider::into_attempt_budget`]).
+    pub fn with_attempt_budget(mut self, budget: AttemptBudget) -> Decider {
+        self.attempt_budget = budget;
+        self
+    }
+
+    /// The attempt budget as this decider left it.
+    pub fn into_attempt_budget(self) -> AttemptBudget {
+        self.attempt_budget
     }
 
     /// The chain position after every decided group.
@@ -190,17 +277,20 @@ impl Decider {
         let mut update = StateUpdate::starting_at(first);
         let mut entries: Vec<Sealed> = Vec::with_capacity(envelopes.len());
         let mut results = Vec::with_capacity(envelopes.len());
+        let mut attempts = Vec::with_capacity(envelopes.len());
         let own_key = self.node_public_key();
         let mut barred = barred_since(base.membership()?.as_ref(), &own_key);
         for envelope in envelopes {
             if let Some(since) = barred {
                 results.push(Err(Rejection::SealerNotAMember { since }));
+                attempts.push(None);
                 continue;
             }
             let ctx = EntryContext {
                 seq: first + entries.len() as u64,
                 time_ms,
             };
+            let mut attempt = None;
             let result = match rules::apply(&overlay, &envelope, ctx) {
                 Ok(Outcome::Applied(changes)) => {
                     if let Some(membership) = &changes.membership {
@@ -221,20 +311,58 @@ impl Decider {
                     Ok(answer)
                 }
                 Err(ApplyError::Rejected(rejection)) => {
-                    Err(explain(base, &entries, *rejection).map_err(StateError::from)?)
+                    let rejection =
+                        explain(base, &entries, *rejection).map_err(StateError::from)?;
+                    attempt = match decide_attempt(&overlay, &envelope, &rejection, ctx)? {
+                        AttemptDecision::RecordedAt(seq) => Some(seq),
+                        AttemptDecision::Record(refusal, changes)
+                            if self.attempt_budget.take(&envelope, ctx.time_ms) =>
+                        {
+                            overlay.push(*changes);
+                            let sealed = self.seal_attempt(ctx, envelope.into_owned(), refusal);
+                            update
+                                .nodes
+                                .extend(self.frontier.append(merkle::leaf_hash(sealed.body())));
+                            entries.push(sealed);
+                            Some(ctx.seq)
+                        }
+                        _ => None,
+                    };
+                    Err(rejection)
                 }
                 Err(ApplyError::Store(error)) => return Err(error),
             };
             results.push(result);
+            attempts.push(attempt);
         }
         update.end = self.head.next_seq;
         update.changes = overlay.into_pending();
         Ok(DecidedGroup {
             entries,
             results,
+            attempts,
             update,
             head: self.head,
         })
+    }
+
+    fn seal_attempt(
+        &mut self,
+        ctx: EntryContext,
+        envelope: VerifiedEnvelope,
+        refusal: Refusal,
+    ) -> Sealed {
+        let entry = Entry {
+            seq: ctx.seq,
+            prev_hash: self.head.head_hash,
+            time_ms: ctx.time_ms,
+            envelope: envelope.envelope,
+            refusal: Some(refusal),
+            seal: [0; 64],
+        };
+        let sealed = Entry::seal_sealed(entry, &self.node_key);
+        self.head.advance(&sealed.entry, sealed.hash);
+        sealed
     }
 
     fn seal(&mut self, ctx: EntryContext, envelope: VerifiedEnvelope) -> Sealed {
@@ -247,6 +375,21 @@ impl Decider {
         );
         self.head.advance(&sealed.entry, sealed.hash);
         sealed
+    }
+}
+
+/// Whether a refusal is recorded as an attempt ([`rules::decide_attempt`]),
+/// a state read failing as the rules' reads do.
+fn decide_attempt<S: StateRead + ?Sized>(
+    state: &S,
+    envelope: &VerifiedEnvelope,
+    rejection: &Rejection,
+    ctx: EntryContext,
+) -> Result<AttemptDecision, StateError> {
+    match rules::decide_attempt(state, envelope, rejection, ctx) {
+        Ok(decision) => Ok(decision),
+        Err(ApplyError::Store(error)) => Err(error),
+        Err(ApplyError::Rejected(_)) => Ok(AttemptDecision::NotRecorded),
     }
 }
 
@@ -470,7 +613,23 @@ impl<L: LogStore, S: StateStore> Ledger<L, S> {
         envelopes: &[VerifiedEnvelope],
         now_ms: u64,
     ) -> Result<Vec<SubmitResult>, StoreError> {
+        Ok(self.append(envelopes.iter().map(Cow::Borrowed), now_ms)?.0)
+    }
+
+    /// [`Ledger::append_group`], also giving per envelope the attempt entry
+    /// that records its refusal, if any ([`DecidedGroup::attempts`]).
+    pub fn append_group_attempts(
+        &mut self,
+        envelopes: &[VerifiedEnvelope],
+        now_ms: u64,
+    ) -> Result<(Vec<SubmitResult>, Vec<Option<Seq>>), StoreError> {
         self.append(envelopes.iter().map(Cow::Borrowed), now_ms)
+    }
+
+    /// Records attempt entries under `policy` from now on (a ledger opened
+    /// or created records none: [`AttemptPolicy::OFF`]).
+    pub fn set_attempt_policy(&mut self, policy: AttemptPolicy) {
+        self.decider = self.decider.clone().with_attempts(policy);
     }
 
     /// [`Ledger::append_group`] taking the envelopes by value, so that each
@@ -480,14 +639,16 @@ impl<L: LogStore, S: StateStore> Ledger<L, S> {
         envelopes: Vec<VerifiedEnvelope>,
         now_ms: u64,
     ) -> Result<Vec<SubmitResult>, StoreError> {
-        self.append(envelopes.into_iter().map(Cow::Owned), now_ms)
+        Ok(self
+            .append(envelopes.into_iter().map(Cow::Owned), now_ms)?
+            .0)
     }
 
     fn append<'a>(
         &mut self,
         envelopes: impl ExactSizeIterator<Item = Cow<'a, VerifiedEnvelope>>,
         now_ms: u64,
-    ) -> Result<Vec<SubmitResult>, StoreError> {
+    ) -> Result<(Vec<SubmitResult>, Vec<Option<Seq>>), StoreError> {
         let before = (self.decider.head(), self.decider.frontier().clone());
         // The snapshot (a state view) is dropped at the end of this
         // statement, before `apply`: a live view of the memory store would
@@ -498,7 +659,7 @@ impl<L: LogStore, S: StateStore> Ledger<L, S> {
             return Err(error);
         }
         self.state.apply(&group.update)?;
-        Ok(group.results)
+        Ok((group.results, group.attempts))
     }
 }
 

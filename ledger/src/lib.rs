@@ -96,6 +96,7 @@ pub mod merkle;
 pub mod model;
 pub mod note;
 pub mod ops;
+pub mod refusal;
 pub mod rejection;
 pub mod replay;
 pub mod rules;

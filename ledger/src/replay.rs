@@ -4,6 +4,7 @@
 //!  record ─▶ ChainCursor (seq, link, time) ─▶ Sealers (the seal, under a key allowed at that point)
 //!         ─▶ Envelope::verify (every signature)
 //!         ─▶ rules::apply at (seq, entry time) against the state so far ─▶ must be Applied
+//!            (an attempt entry: rules::reapply_attempt ─▶ must be refused exactly as recorded)
 //! ```
 //! A committed entry was accepted once, so replay must accept it again with
 //! the same result; anything else (a refused or duplicate transaction, a
@@ -20,10 +21,10 @@ use thiserror::Error;
 use crate::chain::{ChainCursor, ChainError, Sealers};
 use crate::crypto::{Digest, PublicKey};
 use crate::entry::Entry;
-use crate::envelope::EnvelopeError;
+use crate::envelope::{EnvelopeError, VerifiedEnvelope};
 use crate::model::Seq;
 use crate::rejection::Rejection;
-use crate::rules::{self, ApplyError, EntryContext, Outcome};
+use crate::rules::{self, ApplyError, AttemptFault, AttemptReplayError, EntryContext, Outcome};
 use crate::state::{MemoryState, Objects, StateError, StateRead};
 
 /// Why an entry does not replay.
@@ -39,6 +40,9 @@ pub enum EntryFault {
     /// The rules refuse it at this point of the chain.
     #[error("the rules refuse it: {0}")]
     Rejected(Box<Rejection>),
+    /// An attempt entry that is not a true record of a refusal.
+    #[error("attempt entry: {0}")]
+    Attempt(#[from] AttemptFault),
     /// It repeats a transaction already applied.
     #[error("it repeats the transaction of entry {original}")]
     Duplicate {
@@ -48,6 +52,23 @@ pub enum EntryFault {
     /// The state could not be read.
     #[error(transparent)]
     Store(#[from] StateError),
+}
+
+impl EntryFault {
+    /// The stable reason code (docs/ERRORS.md) of an entry the envelope
+    /// checks or the rules refuse; none for a broken chain (framing, link,
+    /// time, seal), a repeated transaction, an attempt entry that is no true
+    /// record of a refusal, or a store failure.
+    pub fn reason(&self) -> Option<&'static str> {
+        match self {
+            EntryFault::Envelope(error) => Some(error.reason()),
+            EntryFault::Rejected(rejection) => Some(rejection.reason()),
+            EntryFault::Chain(_)
+            | EntryFault::Attempt(_)
+            | EntryFault::Duplicate { .. }
+            | EntryFault::Store(_) => None,
+        }
+    }
 }
 
 /// The first entry that does not replay, and why.
@@ -79,11 +100,27 @@ pub fn reapply<S: StateRead + ?Sized>(
         .into());
     }
     let verified = entry.envelope.clone().verify()?;
+    apply_verified(state, entry, &verified)
+}
+
+/// Applies an entry whose envelope's signatures were checked: its
+/// transaction, or for an attempt entry the check of its refusal.
+pub(crate) fn apply_verified<S: StateRead + ?Sized>(
+    state: &S,
+    entry: &Entry,
+    verified: &VerifiedEnvelope,
+) -> Result<Objects, EntryFault> {
     let ctx = EntryContext {
         seq: entry.seq,
         time_ms: entry.time_ms,
     };
-    match rules::apply(state, &verified, ctx) {
+    if let Some(refusal) = &entry.refusal {
+        return rules::reapply_attempt(state, verified, refusal, ctx).map_err(|e| match e {
+            AttemptReplayError::Fault(fault) => fault.into(),
+            AttemptReplayError::Store(error) => error.into(),
+        });
+    }
+    match rules::apply(state, verified, ctx) {
         Ok(Outcome::Applied(changes)) => Ok(changes),
         Ok(Outcome::Duplicate(record)) => Err(EntryFault::Duplicate {
             original: record.seq,

@@ -27,6 +27,7 @@
 //! | pledges            | pledge id                 | [`Pledge`] (with successions) |
 //! | transactions       | tx id                     | [`TxRecord`]                  |
 //! | receipt history    | receipt id                | entries that changed it       |
+//! | attempts           | transaction hash          | the attempt entry that recorded it |
 //!
 //! Adding a kind: a field and its line in [`Objects::merge`]; a
 //! [`StateRead`] method with its implementations here ([`Objects`], and
@@ -37,7 +38,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::error::Error;
 
-use crate::crypto::PublicKey;
+use crate::crypto::{Digest, PublicKey};
 use crate::model::{
     Certificate, CertificateRef, Governance, KeyOwner, LegalId, Membership, Participant,
     PhysicalTankId, Pledge, Receipt, Seq, Tank, TxRecord,
@@ -89,6 +90,9 @@ pub trait StateRead {
     fn pledge(&self, id: &str) -> Result<Option<Pledge>, StateError>;
     /// The record of an applied transaction id.
     fn transaction(&self, tx_id: &str) -> Result<Option<TxRecord>, StateError>;
+    /// The attempt entry that recorded a refused transaction (by its
+    /// content hash), if one did.
+    fn attempt(&self, tx_hash: &Digest) -> Result<Option<Seq>, StateError>;
     /// The ids of every receipt matching `filter`, in id order. For the rare
     /// rules that act on many objects at once (a custodian's succession, a
     /// bank's): a store answers from an index.
@@ -186,6 +190,9 @@ pub struct Objects {
     pub transactions: BTreeMap<String, TxRecord>,
     /// For each receipt, the entries that changed it, in order.
     pub receipt_history: BTreeMap<String, Vec<Seq>>,
+    /// Refused transactions recorded by attempt entries: content hash →
+    /// the attempt entry.
+    pub attempts: BTreeMap<Digest, Seq>,
 }
 
 impl Objects {
@@ -209,6 +216,7 @@ impl Objects {
         self.receipts.extend(later.receipts);
         self.pledges.extend(later.pledges);
         self.transactions.extend(later.transactions);
+        self.attempts.extend(later.attempts);
         for (id, seqs) in later.receipt_history {
             self.receipt_history.entry(id).or_default().extend(seqs);
         }
@@ -290,6 +298,9 @@ impl StateRead for Objects {
     }
     fn transaction(&self, tx_id: &str) -> Result<Option<TxRecord>, StateError> {
         Ok(self.transactions.get(tx_id).copied())
+    }
+    fn attempt(&self, tx_hash: &Digest) -> Result<Option<Seq>, StateError> {
+        Ok(self.attempts.get(tx_hash).copied())
     }
     fn receipt_ids(&self, filter: &ReceiptFilter) -> Result<Vec<String>, StateError> {
         Ok(self
@@ -413,6 +424,7 @@ impl<L: Layered> StateRead for L {
     layered_read!(receipt, receipts, str, Receipt);
     layered_read!(pledge, pledges, str, Pledge);
     layered_read!(transaction, transactions, str, TxRecord);
+    layered_read!(attempt, attempts, Digest, Seq);
 
     /// The base's matches and every receipt the change sets hold, each
     /// judged as the layered state sees it.

@@ -13,7 +13,9 @@ use std::path::PathBuf;
 
 use ed25519_dalek::{Signature, VerifyingKey};
 use pledge_ledger::entry::Entry;
+use pledge_ledger::ledger::AttemptPolicy;
 use pledge_ledger::merkle::MemoryNodes;
+use pledge_ledger::refusal::Refusal;
 use pledge_ledger::view::LedgerRead;
 use pledge_ledger::{crypto, merkle};
 use serde_json::{Value, json};
@@ -26,6 +28,10 @@ fn vectors_path() -> PathBuf {
 
 fn build_chain() -> World {
     let mut world = World::new();
+    world.ledger.set_attempt_policy(AttemptPolicy {
+        per_signer: 20,
+        window_ms: HOUR_MS,
+    });
     world.tank("ZS-TF1/T-101", "wh-1");
     world.certify("ZS-TF1/T-101", "SGS-2026-0001", 5_000_000, "trader-a");
     world.now_ms += 60_000;
@@ -43,6 +49,14 @@ fn build_chain() -> World {
         pledge("PL-0001", "WR-0001", "bank-a", T0 + 90 * DAY_MS),
         &["trader-a", "bank-a"],
     );
+    // The same receipt pledged to a second bank: refused, recorded as an
+    // attempt entry (kind 0x02, §3.2).
+    world.now_ms += 60_000;
+    let refused = world.submit(
+        pledge("PL-0002", "WR-0001", "bank-b", T0 + 90 * DAY_MS),
+        &["trader-a", "bank-b"],
+    );
+    assert_eq!(refused.unwrap_err().reason(), "RECEIPT_PLEDGED");
     world.now_ms += 60_000;
     world.ok(release("PL-0001"), &["bank-a"]);
     world.now_ms += 60_000;
@@ -78,9 +92,12 @@ fn generate() -> Value {
             "leaf_hash": hex::encode(merkle::leaf_hash(&body)),
             "tree_root_after": hex::encode(nodes.root().unwrap()),
         }));
+        if let Some(refusal) = &entry.refusal {
+            entries.last_mut().unwrap()["refusal"] = refusal_json(refusal);
+        }
     }
     json!({
-        "description": "pledge-ledger format v1 test vectors: see docs/FORMAT.md (entries: genesis, tank, certify stock, issue, pledge, release, re-gauge, admission by the quorum)",
+        "description": "pledge-ledger format v1 test vectors: see docs/FORMAT.md (entries: genesis, tank, certify stock, issue, pledge, an attempt entry recording a refused second pledge of the same receipt, release, re-gauge, admission by the quorum)",
         "node_key_seed": hex::encode([100u8; 32]),
         "node_public_key": crypto::public_key(&node_key()).to_hex(),
         "participant_key_seeds": PARTICIPANTS.iter().map(|(id, _, seed)| json!({
@@ -88,6 +105,13 @@ fn generate() -> Value {
             "public_key": crypto::public_key(&key(*seed)).to_hex(),
         })).collect::<Vec<_>>(),
         "entries": entries,
+    })
+}
+
+fn refusal_json(refusal: &Refusal) -> Value {
+    json!({
+        "reason": refusal.reason,
+        "fields": refusal.fields.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect::<serde_json::Map<_, _>>(),
     })
 }
 
@@ -117,8 +141,9 @@ fn vectors_verify_by_the_document_alone() {
         let record = hex::decode(item["record"].as_str().unwrap()).unwrap();
         let (body, seal) = record.split_at(record.len() - 64);
         assert_eq!(hex::encode(body), item["body"].as_str().unwrap());
-        // version ‖ seq ‖ prev_hash ‖ time_ms ‖ tx_len ‖ tx ‖ sig_count ‖ sigs
-        assert_eq!(body[0], 1);
+        // kind ‖ seq ‖ prev_hash ‖ time_ms ‖ tx_len ‖ tx ‖ sig_count ‖ sigs
+        // [‖ refusal, for an attempt entry]
+        assert!(body[0] == 1 || body[0] == 2, "entry kind {}", body[0]);
         assert_eq!(
             u64::from_be_bytes(body[1..9].try_into().unwrap()),
             seq as u64
@@ -137,6 +162,9 @@ fn vectors_verify_by_the_document_alone() {
             let preimage = [b"pledge-ledger/v1/transaction\0".as_slice(), tx].concat();
             key.verify_strict(&preimage, &sig).unwrap();
             at += 96;
+        }
+        if body[0] == 2 {
+            at = read_refusal(body, at, item);
         }
         assert_eq!(at, body.len());
         let hash: [u8; 32] = Sha256::new()
@@ -166,6 +194,33 @@ fn vectors_verify_by_the_document_alone() {
         prev_hash = hash;
         assert_eq!(Entry::decode(&record).unwrap().encode(), record);
     }
+}
+
+/// §3.2: reason_len ‖ reason ‖ field_count ‖ (key_len ‖ key ‖ value_len ‖
+/// value)*, keys strictly ascending; returns the offset after it and puts
+/// the refusal in the vector's `refusal` for comparison.
+fn read_refusal(body: &[u8], mut at: usize, item: &Value) -> usize {
+    let reason_len = body[at] as usize;
+    let reason = std::str::from_utf8(&body[at + 1..at + 1 + reason_len]).unwrap();
+    assert_eq!(reason, item["refusal"]["reason"].as_str().unwrap());
+    at += 1 + reason_len;
+    let count = body[at] as usize;
+    at += 1;
+    let mut last_key: Option<&[u8]> = None;
+    for _ in 0..count {
+        let key_len = body[at] as usize;
+        let key = &body[at + 1..at + 1 + key_len];
+        assert!(last_key.is_none_or(|last| last < key), "keys ascending");
+        last_key = Some(key);
+        at += 1 + key_len;
+        let value_len = u16::from_be_bytes(body[at..at + 2].try_into().unwrap()) as usize;
+        let value = std::str::from_utf8(&body[at + 2..at + 2 + value_len]).unwrap();
+        let key = std::str::from_utf8(key).unwrap();
+        assert_eq!(value, item["refusal"]["fields"][key].as_str().unwrap());
+        at += 2 + value_len;
+    }
+    assert_eq!(item["refusal"]["fields"].as_object().unwrap().len(), count);
+    at
 }
 
 fn verifying_key(hex_key: &str) -> VerifyingKey {

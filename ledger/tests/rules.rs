@@ -5,6 +5,7 @@
 mod support;
 
 mod rules {
+    mod attempts;
     mod cancel;
     mod custody;
     mod encoding;

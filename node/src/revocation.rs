@@ -117,7 +117,8 @@ impl Revocations {
         let end = to.min(ledger.len());
         for seq in from..end {
             let entry = ledger.entry(seq)?;
-            if let Ok(tx) = Transaction::decode(&entry.envelope.tx_bytes)
+            if !entry.is_attempt()
+                && let Ok(tx) = Transaction::decode(&entry.envelope.tx_bytes)
                 && let Operation::RevokeParticipant { participant_id, .. } = tx.operation
             {
                 self.remember(&participant_id, Some(seq));

@@ -76,6 +76,7 @@ pub async fn serve(
     let sizes = Sizes {
         max_group: limits.max_group_entries,
         queue_depth: limits.queue_depth,
+        attempts: limits.attempt_policy(),
     };
     let running = match &config.cluster {
         None => Writes::Single(pipeline::start(

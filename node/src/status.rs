@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use pledge_ledger::envelope::EnvelopeError;
 use pledge_ledger::error::{DecodeError, SignatureError};
+use pledge_ledger::model::Seq;
 use pledge_ledger::{Rejection, RejectionKind};
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
@@ -30,8 +31,18 @@ pub fn status(
     )
 }
 
-/// A refusal by the rules.
-pub fn rejection(rejection: &Rejection) -> Status {
+/// A refusal by the rules, recorded by attempt entry `attempt` if one
+/// records it: the refusal's metadata then also carries `attempt_entry`.
+pub fn refusal(rejection: &Rejection, attempt: Option<Seq>) -> Status {
+    let (code, message, reason, mut metadata) = rejection_parts(rejection);
+    if let Some(seq) = attempt {
+        metadata.push(("attempt_entry".into(), seq.to_string()));
+    }
+    status(code, message, reason, metadata)
+}
+
+/// A refusal's code, message, reason and metadata.
+fn rejection_parts(rejection: &Rejection) -> (Code, String, &'static str, Vec<(String, String)>) {
     let code = match rejection.kind() {
         RejectionKind::InvalidArgument => Code::InvalidArgument,
         RejectionKind::Unauthenticated => Code::Unauthenticated,
@@ -40,7 +51,7 @@ pub fn rejection(rejection: &Rejection) -> Status {
         RejectionKind::NotFound => Code::NotFound,
         RejectionKind::FailedPrecondition => Code::FailedPrecondition,
     };
-    status(
+    (
         code,
         rejection.to_string(),
         rejection.reason(),
@@ -58,7 +69,7 @@ pub fn envelope(error: &EnvelopeError) -> Status {
         }) => status(
             Code::InvalidArgument,
             error.to_string(),
-            "UNKNOWN_FIELD",
+            error.reason(),
             vec![
                 ("field".into(), field.to_string()),
                 ("message".into(), message.clone()),
@@ -68,32 +79,32 @@ pub fn envelope(error: &EnvelopeError) -> Status {
         EnvelopeError::Decode(DecodeError::NotCanonical { offset }) => status(
             Code::InvalidArgument,
             error.to_string(),
-            "NOT_CANONICAL",
+            error.reason(),
             vec![("offset".into(), offset.to_string())],
         ),
         EnvelopeError::Decode(decode) => status(
             Code::InvalidArgument,
             decode.to_string(),
-            "MALFORMED",
+            error.reason(),
             Vec::new(),
         ),
         EnvelopeError::Signature(SignatureError::Invalid { signer }) => status(
             Code::Unauthenticated,
             error.to_string(),
-            "BAD_SIGNATURE",
+            error.reason(),
             vec![("signer".into(), signer.clone())],
         ),
         // No signature: nobody is authenticated, whatever the operation.
         EnvelopeError::Signature(SignatureError::Unsigned) => status(
             Code::Unauthenticated,
             error.to_string(),
-            "NO_SIGNATURE",
+            error.reason(),
             Vec::new(),
         ),
         _ => status(
             Code::InvalidArgument,
             error.to_string(),
-            "MALFORMED",
+            error.reason(),
             Vec::new(),
         ),
     }
@@ -189,6 +200,7 @@ mod errors_md {
         include_str!("status.rs"),
         include_str!("service.rs"),
         include_str!("ratelimit.rs"),
+        include_str!("streams.rs"),
         include_str!("tls.rs"),
         include_str!("revocation.rs"),
         include_str!("cluster/mod.rs"),
@@ -196,6 +208,17 @@ mod errors_md {
         include_str!("reads.rs"),
         include_str!("cluster/reads.rs"),
     ];
+
+    /// The envelope's refusals are coded in the ledger, in
+    /// `EnvelopeError::reason`: one match arm `… => "CODE",` each.
+    const ENVELOPE_RS: &str = include_str!("../../ledger/src/envelope.rs");
+
+    fn envelope_reasons() -> impl Iterator<Item = &'static str> {
+        ENVELOPE_RS
+            .lines()
+            .filter_map(|line| line.trim().split_once(" => \"")?.1.strip_suffix("\","))
+            .filter(|code| is_code(code))
+    }
 
     fn is_code(text: &str) -> bool {
         text.len() > 3 && text.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
@@ -222,6 +245,7 @@ mod errors_md {
                 let code = literal.strip_prefix('"')?.strip_suffix('"')?;
                 is_code(code).then_some(code)
             })
+            .chain(envelope_reasons())
             .collect()
     }
 

@@ -32,6 +32,12 @@ from .envelope import signing_preimage
 ENTRY_HASH_TAG = b"pledge-ledger/v1/entry\x00"
 SEAL_TAG = b"pledge-ledger/v1/seal\x00"
 FORMAT_VERSION = 1
+ATTEMPT_KIND = 2
+MAX_REFUSAL_FIELDS = 32
+MAX_REFUSAL_NAME = 64
+MAX_REFUSAL_VALUE = 1024
+REASON_CODE = re.compile(rb"[A-Z_]{1,64}")
+FIELD_KEY = re.compile(rb"[a-z0-9_]{1,64}")
 SEAL_LEN = 64
 MAX_TX_LEN = 65_536
 MAX_SIGNATURES = 16
@@ -99,8 +105,18 @@ class PartySignature:
 
 
 @dataclass(frozen=True)
+class Refusal:
+    """What an attempt entry records (§3.2): the reason code and the
+    refusal's fields, sorted by key."""
+
+    reason: str
+    fields: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
 class Record:
-    """An entry as stored: its body fields, the body and the seal."""
+    """An entry as stored: its body fields, the body and the seal. An
+    attempt entry (§3.2) also carries its ``refusal``; it applied nothing."""
 
     seq: int
     prev_hash: bytes
@@ -109,6 +125,7 @@ class Record:
     signatures: tuple[PartySignature, ...]
     body: bytes
     seal: bytes
+    refusal: Refusal | None = None
 
     @property
     def entry_hash(self) -> bytes:
@@ -142,7 +159,8 @@ def parse_record(record: bytes) -> Record:
         raise VerificationError("record shorter than a seal")
     body, seal = record[:-SEAL_LEN], record[-SEAL_LEN:]
     r = _Reader(body)
-    if r.uint(1, "version") != FORMAT_VERSION:
+    kind = r.uint(1, "version")
+    if kind not in (FORMAT_VERSION, ATTEMPT_KIND):
         raise VerificationError("unknown entry format version")
     seq, prev_hash, time_ms = r.uint(8, "seq"), r.take(32, "prev_hash"), r.uint(8, "time_ms")
     tx_len = r.uint(4, "tx_len")
@@ -153,9 +171,37 @@ def parse_record(record: bytes) -> Record:
     if not 1 <= count <= MAX_SIGNATURES:
         raise VerificationError(f"sig_count {count} out of range")
     signatures = tuple(_party_signature(r) for _ in range(count))
+    refusal = _refusal(r) if kind == ATTEMPT_KIND else None
     if r.at != len(body):
         raise VerificationError("trailing bytes after the signatures")
-    return Record(seq, prev_hash, time_ms, tx_bytes, signatures, body, seal)
+    return Record(seq, prev_hash, time_ms, tx_bytes, signatures, body, seal, refusal)
+
+
+def _refusal(r: _Reader) -> Refusal:
+    """§3.2: reason_len:u8 ‖ reason ‖ field_count:u8 ‖ (key_len:u8 ‖ key ‖
+    value_len:u16 ‖ value)*, keys strictly ascending."""
+    reason = r.take(r.uint(1, "reason_len"), "reason")
+    if not REASON_CODE.fullmatch(reason):
+        raise VerificationError(f"bad refusal reason {reason!r}")
+    count = r.uint(1, "field_count")
+    if count > MAX_REFUSAL_FIELDS:
+        raise VerificationError(f"{count} refusal fields, at most {MAX_REFUSAL_FIELDS}")
+    fields: list[tuple[str, str]] = []
+    for _ in range(count):
+        key = r.take(r.uint(1, "key_len"), "key")
+        if not FIELD_KEY.fullmatch(key):
+            raise VerificationError(f"bad refusal field key {key!r}")
+        if fields and fields[-1][0].encode() >= key:
+            raise VerificationError(f"refusal field {key.decode()} is not after the previous key")
+        length = r.uint(2, "value_len")
+        if length > MAX_REFUSAL_VALUE:
+            raise VerificationError(f"refusal field {key.decode()} is {length} bytes long")
+        try:
+            value = r.take(length, "value").decode()
+        except UnicodeDecodeError as error:
+            raise VerificationError(f"refusal field {key.decode()} is not UTF-8") from error
+        fields.append((key.decode(), value))
+    return Refusal(reason.decode(), tuple(fields))
 
 
 def _party_signature(r: _Reader) -> PartySignature:

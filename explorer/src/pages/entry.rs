@@ -92,7 +92,8 @@ fn transaction(ctx: &Ctx, view: &EntryView) -> Html {
     let json = pledge_client::json::transaction(tx);
     let operation = json["operation"].as_str().unwrap_or("").to_owned();
     html!(
-        "{}<h3>{} <code>{}</code></h3>{}",
+        "{}{}<h3>{} <code>{}</code></h3>{}",
+        refused(ctx, view),
         facts([
             (ctx.t(L::TxId), html!("<code>{}</code>", tx.tx_id)),
             (ctx.t(L::ValidFrom), time(tx.not_before_ms)),
@@ -102,6 +103,24 @@ fn transaction(ctx: &Ctx, view: &EntryView) -> Html {
         describe::operation_name(ctx.lang, &operation),
         operation,
         describe::fields_table(&json[operation.as_str()])
+    )
+}
+
+/// For an attempt entry: the refusal it records.
+fn refused(ctx: &Ctx, view: &EntryView) -> Html {
+    let Some(refusal) = &view.entry.refusal else {
+        return Html::default();
+    };
+    let fields: Html = refusal
+        .fields
+        .iter()
+        .map(|(key, value)| html!(" <code>{}={}</code>", key, value))
+        .collect();
+    html!(
+        "<p class=\"error\" id=\"entry-refused\">{}: <code>{}</code>{}</p>",
+        ctx.t(L::RefusedAttempt),
+        refusal.reason,
+        fields
     )
 }
 

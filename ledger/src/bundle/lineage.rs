@@ -341,6 +341,9 @@ impl StateRead for EntryState<'_> {
     fn transaction(&self, tx_id: &str) -> Result<Option<TxRecord>, StateError> {
         self.lineage.objects.transaction(tx_id)
     }
+    fn attempt(&self, tx_hash: &crate::crypto::Digest) -> Result<Option<Seq>, StateError> {
+        self.lineage.objects.attempt(tx_hash)
+    }
     fn receipt_ids(&self, filter: &ReceiptFilter) -> Result<Vec<String>, StateError> {
         self.lineage.objects.receipt_ids(filter)
     }

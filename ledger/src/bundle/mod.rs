@@ -341,12 +341,20 @@ impl Bundle {
                     found: verified.tx.ledger_id,
                 });
             }
+            if entry.is_attempt() {
+                // An attempt entry applied nothing: it is no receipt's history.
+                return Err(BundleError::NotAboutReceipt {
+                    seq: entry.seq,
+                    operation: "attempt",
+                });
+            }
             applied.push(lineage.apply(&verified, context_of(&entry))?);
         }
         if !seen_head {
             let verified = verify_parties(&last)?;
             let ids = lineage_ids(&lineage, &self.receipt_id);
-            if lineage.would_change(&verified, context_of(&last), &ids) {
+            // An attempt entry at the head applied nothing.
+            if !last.is_attempt() && lineage.would_change(&verified, context_of(&last), &ids) {
                 return Err(BundleError::HeadEntryLeftOut { seq: last.seq });
             }
         }

@@ -30,13 +30,12 @@ use std::collections::HashMap;
 
 use ed25519_dalek::{Signature, VerifyingKey};
 
-use super::{EntryFault, ReplayError, Replayer};
+use super::{EntryFault, ReplayError, Replayer, apply_verified};
 use crate::chain::ChainError;
 use crate::crypto::{self, Digest, PublicKey};
 use crate::entry::Entry;
 use crate::envelope::{EnvelopeError, VerifiedEnvelope};
 use crate::error::{DecodeError, SignatureError};
-use crate::rules::{self, ApplyError, EntryContext, Outcome};
 
 /// A [`Replayer`] that verifies signatures in batches on `threads` threads
 /// and applies the rules on the caller's thread, one chunk behind.
@@ -160,20 +159,7 @@ fn apply_one(replayer: &mut Replayer, item: Prepared) -> Result<(), ReplayError>
         }
     }
     let verified = item.envelope.map_err(|e| fail(e.into()))?;
-    let ctx = EntryContext {
-        seq: entry.seq,
-        time_ms: entry.time_ms,
-    };
-    let changes = match rules::apply(&replayer.state, &verified, ctx) {
-        Ok(Outcome::Applied(changes)) => changes,
-        Ok(Outcome::Duplicate(record)) => {
-            return Err(fail(EntryFault::Duplicate {
-                original: record.seq,
-            }));
-        }
-        Err(ApplyError::Rejected(rejection)) => return Err(fail(EntryFault::Rejected(rejection))),
-        Err(ApplyError::Store(error)) => return Err(fail(error.into())),
-    };
+    let changes = apply_verified(&replayer.state, &entry, &verified).map_err(fail)?;
     replayer.state.merge(changes);
     replayer.advance(&entry, hash);
     Ok(())

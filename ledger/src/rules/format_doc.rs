@@ -9,11 +9,15 @@ use crate::rejection::ALL_REASONS;
 const FORMAT_MD: &str = include_str!("../../../docs/FORMAT.md");
 const TX_RS: &str = include_str!("../tx.rs");
 
-/// §2.3's text: from its heading to the next `## ` heading.
+/// §2.3's text: from its heading to the next `## ` or `### ` heading.
 fn section_2_3() -> &'static str {
     let start = FORMAT_MD.find("\n### 2.3 ").expect("FORMAT.md has a §2.3");
     let rest = &FORMAT_MD[start + 1..];
-    let end = rest.find("\n## ").unwrap_or(rest.len());
+    let end = ["\n## ", "\n### "]
+        .iter()
+        .filter_map(|heading| rest.find(heading))
+        .min()
+        .unwrap_or(rest.len());
     &rest[..end]
 }
 

@@ -17,7 +17,12 @@
 //!    └─ the operation (participants.rs, stock.rs, custody.rs, receipts.rs,
 //!                      pledges.rs, freeze.rs, membership.rs)
 //! ```
+//!
+//! A refusal for a fraud-relevant reason is recorded on the chain as an
+//! attempt entry: which refusals, and how replay checks one, is
+//! `attempts.rs` ([`decide_attempt`], [`reapply_attempt`]).
 
+mod attempts;
 mod authority;
 mod custody;
 mod freeze;
@@ -27,6 +32,10 @@ mod pledges;
 mod receipts;
 mod stock;
 
+pub use attempts::{
+    AttemptDecision, AttemptFault, AttemptReplayError, FRAUD_RELEVANT_REASONS, decide_attempt,
+    is_fraud_relevant, reapply_attempt,
+};
 pub use authority::required_parties;
 
 use crate::envelope::VerifiedEnvelope;

@@ -134,7 +134,7 @@ pub async fn start(
         config.member_id,
         published.clone(),
         key,
-        sizes.max_group,
+        sizes,
         quorum_stale_ms(config),
     ));
     Ok(Started {

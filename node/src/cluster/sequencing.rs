@@ -22,13 +22,13 @@ use std::sync::Arc;
 use ed25519_dalek::SigningKey;
 use openraft::{Raft, RaftMetrics};
 use pledge_cluster::types::{Group, MemberId, MemberNode, TypeConfig};
-use pledge_ledger::ledger::Decider;
+use pledge_ledger::ledger::{AttemptBudget, AttemptPolicy, Decider};
 use pledge_ledger::merkle::Frontier;
 use pledge_ledger::view::LedgerRead;
 use tokio::sync::mpsc;
 
 use crate::NodePublished;
-use crate::pipeline::{SequencerError, Submission, now_ms, refuse_replies};
+use crate::pipeline::{Answer, SequencerError, Sizes, Submission, now_ms, refuse_replies};
 
 /// Why this member cannot sequence now, from its Raft metrics; `None` when
 /// it can. A leader that has not heard from a majority for
@@ -78,9 +78,11 @@ pub async fn run(
     me: MemberId,
     published: Arc<NodePublished>,
     key: SigningKey,
-    max_group: usize,
+    sizes: Sizes,
     quorum_stale_ms: u64,
 ) {
+    let max_group = sizes.max_group;
+    let mut budget = AttemptBudget::new(sizes.attempts);
     while let Some(first) = submissions.recv().await {
         let mut group = vec![first];
         while group.len() < max_group.max(1) {
@@ -94,7 +96,7 @@ pub async fn run(
             refuse_replies(group.into_iter().map(|s| s.reply).collect(), &refusal);
             continue;
         }
-        sequence(group, &raft, &published, &key).await;
+        sequence(group, &raft, &published, &key, &mut budget).await;
     }
 }
 
@@ -103,6 +105,7 @@ async fn sequence(
     raft: &Raft<TypeConfig>,
     published: &NodePublished,
     key: &SigningKey,
+    budget: &mut AttemptBudget,
 ) {
     let (envelopes, replies): (Vec<_>, Vec<_>) =
         group.into_iter().map(|s| (s.envelope, s.reply)).unzip();
@@ -111,11 +114,13 @@ async fn sequence(
     let decided = Frontier::load(head.next_seq, &*snapshot)
         .map_err(|e| e.to_string())
         .and_then(|frontier| {
-            let mut decider = Decider::new(key.clone(), head, frontier);
+            let mut decider = Decider::new(key.clone(), head, frontier).with_attempt_budget(
+                std::mem::replace(budget, AttemptBudget::new(AttemptPolicy::OFF)),
+            );
             let envelopes = envelopes.into_iter().map(std::borrow::Cow::Owned);
-            decider
-                .decide(&*snapshot, envelopes, now_ms())
-                .map_err(|e| e.to_string())
+            let decided = decider.decide(&*snapshot, envelopes, now_ms());
+            *budget = decider.into_attempt_budget();
+            decided.map_err(|e| e.to_string())
         });
     let decided = match decided {
         Ok(decided) => decided,
@@ -142,7 +147,8 @@ async fn sequence(
             return;
         }
     }
-    for (reply, result) in replies.into_iter().zip(decided.results) {
-        let _ = reply.send(Ok(result));
+    let answers = decided.results.into_iter().zip(decided.attempts);
+    for (reply, (result, attempt)) in replies.into_iter().zip(answers) {
+        let _ = reply.send(Ok(Answer { result, attempt }));
     }
 }

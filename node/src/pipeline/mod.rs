@@ -45,7 +45,9 @@ use std::thread::JoinHandle;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use pledge_ledger::envelope::VerifiedEnvelope;
-use pledge_ledger::ledger::{Committed, DecideBase, DecidedGroup, Decider, SubmitResult};
+use pledge_ledger::ledger::{
+    AttemptPolicy, Committed, DecideBase, DecidedGroup, Decider, SubmitResult,
+};
 use pledge_ledger::model::Seq;
 use pledge_ledger::state::{Layered, Objects, StateError};
 use pledge_ledger::statemap::MapFloor;
@@ -105,8 +107,19 @@ pub enum SequencerError {
     },
 }
 
+/// A submission's answer once its group is durable: the rules' verdict,
+/// and the attempt entry that records its refusal, if one does.
+#[derive(Debug)]
+pub struct Answer {
+    /// Committed, or refused.
+    pub result: SubmitResult,
+    /// The attempt entry recording the refusal (new, or earlier for the
+    /// same transaction).
+    pub attempt: Option<Seq>,
+}
+
 /// Where a submission's answer goes.
-pub(crate) type Reply = oneshot::Sender<Result<SubmitResult, SequencerError>>;
+pub(crate) type Reply = oneshot::Sender<Result<Answer, SequencerError>>;
 
 /// A verified envelope waiting to be sequenced, and its submitter.
 pub(crate) struct Submission {
@@ -139,7 +152,7 @@ impl Sequencer {
     }
 
     /// Submits a verified envelope and waits until its group is durable.
-    pub async fn submit(&self, envelope: VerifiedEnvelope) -> Result<SubmitResult, SequencerError> {
+    pub async fn submit(&self, envelope: VerifiedEnvelope) -> Result<Answer, SequencerError> {
         if self.failed.load(Ordering::Acquire) {
             return Err(stopped("the store failed; restart the node"));
         }
@@ -201,6 +214,8 @@ pub struct Sizes {
     pub max_group: usize,
     /// Submissions waiting to be decided, at most.
     pub queue_depth: usize,
+    /// How many attempt entries a signer may cause (docs/FORMAT.md §3.2).
+    pub attempts: AttemptPolicy,
 }
 
 /// The running pipeline: the submission handle, the published snapshot,
@@ -239,7 +254,7 @@ where
     let (to_durable, decided) = std_mpsc::sync_channel(DECIDED_DEPTH);
     let (to_apply, updates) = std_mpsc::sync_channel(APPLY_DEPTH);
     let decide = DecideStep {
-        decider,
+        decider: decider.with_attempts(sizes.attempts),
         submissions,
         published: published.clone(),
         in_flight: VecDeque::new(),
@@ -483,8 +498,13 @@ impl<D: Durability, V: StateView> DurableStep<D, V> {
             let new_entries = decided.group.entries.len();
             self.metrics
                 .group_committed(new_entries, decided.started.elapsed(), head.next_seq);
-            for (reply, result) in decided.replies.into_iter().zip(decided.group.results) {
-                let _ = reply.send(Ok(result));
+            let answers = decided
+                .group
+                .results
+                .into_iter()
+                .zip(decided.group.attempts);
+            for (reply, (result, attempt)) in decided.replies.into_iter().zip(answers) {
+                let _ = reply.send(Ok(Answer { result, attempt }));
             }
         }
         for update in updates {
@@ -556,3 +576,6 @@ pub fn now_ms() -> u64 {
         .map(|d| d.as_millis() as u64)
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests;

@@ -64,6 +64,7 @@ fn node_with_a_receipt(dir: &std::path::Path) -> (LedgerApi, Arc<NodePublished>)
     let sizes = Sizes {
         max_group: 16,
         queue_depth: 16,
+        attempts: pledge_ledger::ledger::AttemptPolicy::OFF,
     };
     let metrics = Metrics::new();
     let running = pipeline::start(log, state, decider, sizes, heads_tx, metrics.clone()).unwrap();

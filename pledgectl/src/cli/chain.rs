@@ -119,13 +119,22 @@ pub fn describe_entry(record: &pb::EntryRecord) -> Value {
         .iter()
         .map(|s| s.signer.as_str())
         .collect();
-    json!({
+    let mut described = json!({
         "seq": entry.seq,
         "entry_hash": entry.hash().to_hex(),
         "time_ms": entry.time_ms,
         "signers": signers,
         "transaction": tx,
-    })
+    });
+    if let Some(refusal) = &entry.refusal {
+        let fields: serde_json::Map<String, Value> = refusal
+            .fields
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect();
+        described["refused"] = json!({ "reason": refusal.reason, "fields": fields });
+    }
+    described
 }
 
 /// One line of an entry: seq, time, operation, its fields, signers.
@@ -151,8 +160,12 @@ pub fn entry_line(entry: &Value) -> String {
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
+    let refused = match entry["refused"]["reason"].as_str() {
+        Some(reason) => format!("REFUSED {reason}: "),
+        None => String::new(),
+    };
     format!(
-        "#{:<6} {}  {operation:<18} {fields}  [signed by {}]",
+        "#{:<6} {}  {refused}{operation:<18} {fields}  [signed by {}]",
         entry["seq"].as_u64().unwrap_or(0),
         format_rfc3339(entry["time_ms"].as_u64().unwrap_or(0)),
         signers.join(", ")
@@ -473,9 +486,10 @@ fn print_verdict(
         Verdict::Bad {
             seq,
             reason,
+            reason_code,
             good_head_hash,
         } => json!({
-            "verified": false, "bad_entry": seq, "reason": reason,
+            "verified": false, "bad_entry": seq, "reason": reason, "reason_code": reason_code,
             "good_head_hash": good_head_hash.to_hex(), "node_key": node_key,
         }),
     };

@@ -1,4 +1,5 @@
-//! The refused double pledge, and sixteen banks racing for one receipt.
+//! The refused double pledge, and sixteen banks racing for one receipt: one
+//! pledge entry, and an attempt entry recording each authenticated loser.
 
 use pledge_client::keys::Signer;
 use pledge_client::ops::{self, TxHeader};
@@ -97,7 +98,7 @@ async fn sixteen_banks_race_and_exactly_one_wins() {
         })
         .collect();
     let mut won = 0;
-    let mut refused = 0;
+    let mut attempts = std::collections::BTreeSet::new();
     for racer in racers {
         match racer.await.unwrap() {
             Ok(_) => won += 1,
@@ -107,23 +108,63 @@ async fn sixteen_banks_race_and_exactly_one_wins() {
                     (code, reason.as_str()),
                     (Code::FailedPrecondition, "RECEIPT_PLEDGED")
                 );
-                refused += 1;
+                let metadata = &error.refusal().unwrap().info.as_ref().unwrap().metadata;
+                let attempt: u64 = metadata["attempt_entry"].parse().unwrap();
+                assert!(attempts.insert(attempt), "two losers named one attempt");
             }
         }
     }
-    assert_eq!((won, refused), (1, 15));
+    assert_eq!((won, attempts.len()), (1, 15));
 
-    // The chain holds exactly one pledge entry for the receipt.
+    // A loser whose signature is not its own key's is not authenticated:
+    // refused before the rules ask about the receipt, and never recorded.
+    let size = client.head().await.unwrap().size;
+    let impostor = Signer::new(
+        "bank-b",
+        pledge_ledger::crypto::generate_signing_key().unwrap(),
+    );
+    let op = ops::register_pledge(
+        "PL-X",
+        "WR-RACE",
+        "bank-b",
+        ops::money(1, "CNY"),
+        "LOAN",
+        now_ms() + DAY_MS,
+    );
+    let tx = TxHeader::new("zhoushan-dev", "impostor").unwrap().wrap(op);
+    let error = client
+        .submit(&pledge_client::keys::sign(&tx, &[holder.clone(), impostor]))
+        .await
+        .unwrap_err();
+    let (code, reason, _) = refusal(&error);
+    assert_eq!(
+        (code, reason.as_str()),
+        (Code::Unauthenticated, "KEY_NEVER_OWNED")
+    );
+    assert_eq!(client.head().await.unwrap().size, size);
+
+    // The chain holds exactly one pledge entry for the receipt, and an
+    // attempt entry for each loser, where its refusal said.
     let mut stream = client.entries(0, false).await.unwrap();
-    let mut pledges = 0;
+    let (mut pledges, mut recorded) = (0, std::collections::BTreeSet::new());
     while let Some(record) = stream.next().await {
         let entry = Entry::decode(&record.unwrap().record).unwrap();
         let tx = Transaction::decode(&entry.envelope.tx_bytes).unwrap();
-        if let Operation::RegisterPledge(terms) = tx.operation
-            && terms.receipt_id == "WR-RACE"
-        {
-            pledges += 1;
+        let Operation::RegisterPledge(terms) = tx.operation else {
+            continue;
+        };
+        match &entry.refusal {
+            None if terms.receipt_id == "WR-RACE" => pledges += 1,
+            Some(refusal) => {
+                assert_eq!(refusal.reason, "RECEIPT_PLEDGED");
+                assert_eq!(refusal.field("receipt"), Some("WR-RACE"));
+                recorded.insert(entry.seq);
+            }
+            None => {}
         }
     }
     assert_eq!(pledges, 1);
+    assert_eq!(recorded, attempts);
+    // And an auditor's replay re-derives every one of those refusals.
+    assert_eq!(replay_from_node(&client).await.entries(), size);
 }

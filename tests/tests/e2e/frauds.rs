@@ -1,6 +1,7 @@
 //! The frauds of Qingdao (2014), Hin Leong (2020) and 广州浪奇 (2020), tried
 //! against a real node the way they happened: each is refused, with the
-//! reason a bank's officer can act on, and nothing is written.
+//! reason a bank's officer can act on, and nothing is applied: a refusal for
+//! a fraud-relevant reason is recorded as an attempt entry, nothing else.
 
 use pledge_client::ops::{self, TxHeader};
 use pledge_client::{ClientError, LedgerClient, keys};
@@ -11,14 +12,15 @@ use tonic::Code;
 
 use super::common::*;
 
-/// Submits and expects a refusal with `code` and `reason`; the chain does not
-/// grow. The refusal's message.
+/// Submits and expects a refusal with `code` and `reason`; the chain grows
+/// by the attempt entry that records a fraud-relevant refusal, at `size`,
+/// and by nothing else (`size` follows). The refusal's message.
 async fn refused(
     client: &LedgerClient,
     answer: Result<pb::SubmitResponse, ClientError>,
     code: Code,
     reason: &str,
-    size_before: u64,
+    size: &mut u64,
 ) -> String {
     let error = answer.expect_err("the fraud must be refused");
     let (found_code, found_reason, message) = refusal(&error);
@@ -27,7 +29,22 @@ async fn refused(
         (code, reason),
         "{message}"
     );
-    assert_eq!(client.head().await.unwrap().size, size_before, "{message}");
+    let metadata = error
+        .refusal()
+        .and_then(|r| r.info.as_ref())
+        .map(|i| &i.metadata);
+    let attempt = metadata.and_then(|m| m.get("attempt_entry"));
+    let fraud = pledge_ledger::rules::FRAUD_RELEVANT_REASONS.contains(&reason);
+    assert_eq!(
+        attempt.is_some(),
+        fraud,
+        "{reason}: attempt entry {attempt:?}"
+    );
+    if let Some(seq) = attempt {
+        assert_eq!(seq.parse::<u64>().unwrap(), *size);
+        *size += 1;
+    }
+    assert_eq!(client.head().await.unwrap().size, *size, "{message}");
     message
 }
 
@@ -45,7 +62,7 @@ async fn the_same_physical_tank_at_two_warehouses_and_a_tank_on_the_warehouses_w
     .await
     .unwrap();
     // wh-2 registers the very same tank under another id, to receipt its oil again.
-    let size = client.head().await.unwrap().size;
+    let mut size = client.head().await.unwrap().size;
     let again = submit(
         &node,
         &client,
@@ -58,7 +75,7 @@ async fn the_same_physical_tank_at_two_warehouses_and_a_tank_on_the_warehouses_w
         again,
         Code::AlreadyExists,
         "PHYSICAL_TANK_REGISTERED",
-        size,
+        &mut size,
     )
     .await;
     assert_eq!(
@@ -81,7 +98,7 @@ async fn the_same_physical_tank_at_two_warehouses_and_a_tank_on_the_warehouses_w
         alone,
         Code::PermissionDenied,
         "MISSING_SIGNATURE",
-        size,
+        &mut size,
     )
     .await;
     assert!(
@@ -100,7 +117,7 @@ async fn the_same_physical_tank_at_two_warehouses_and_a_tank_on_the_warehouses_w
         "CAL-9",
     );
     let huge = submit(&node, &client, huge, &["wh-1", INSPECTOR]).await;
-    refused(&client, huge, Code::InvalidArgument, "MALFORMED", size).await;
+    refused(&client, huge, Code::InvalidArgument, "MALFORMED", &mut size).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -108,7 +125,7 @@ async fn stock_on_the_warehouses_word_or_in_a_forwarders_name_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let node = Node::start(dir.path());
     let client = node.client().await;
-    let size = client.head().await.unwrap().size;
+    let mut size = client.head().await.unwrap().size;
     // The inspector absent: the warehouse types an agency's name and a number.
     let no_inspector = submit(
         &node,
@@ -122,7 +139,7 @@ async fn stock_on_the_warehouses_word_or_in_a_forwarders_name_is_refused() {
         no_inspector,
         Code::PermissionDenied,
         "MISSING_SIGNATURE",
-        size,
+        &mut size,
     )
     .await;
     assert!(message.contains("`insp-sgs` as inspector"), "{message}");
@@ -139,7 +156,7 @@ async fn stock_on_the_warehouses_word_or_in_a_forwarders_name_is_refused() {
         no_owner,
         Code::PermissionDenied,
         "MISSING_SIGNATURE",
-        size,
+        &mut size,
     )
     .await;
     assert!(message.contains("`trader-a` as depositor"), "{message}");
@@ -175,14 +192,14 @@ async fn oil_that_left_the_tank_then_a_pledge_is_refused_naming_the_shortfall() 
     )
     .await
     .unwrap();
-    let size = client.head().await.unwrap().size;
+    let mut size = client.head().await.unwrap().size;
     let second = pledge(&node, &client, "PL-2", "WR-2", "trader-a", "bank-b").await;
     let message = refused(
         &client,
         second,
         Code::FailedPrecondition,
         "TANK_SHORTFALL",
-        size,
+        &mut size,
     )
     .await;
     assert_eq!(
@@ -220,7 +237,7 @@ async fn keys_and_identities_are_nobody_elses_word() {
     pledge(&node, &client, "PL-1", "WR-1", "trader-a", "bank-a")
         .await
         .unwrap();
-    let size = client.head().await.unwrap().size;
+    let mut size = client.head().await.unwrap().size;
     // The admin rotates bank-a's key to one it holds, to release bank-a's pledge.
     let admins_key = crypto::generate_signing_key().unwrap();
     let rotate = ops::rotate_key("bank-a", &crypto::public_key(&admins_key));
@@ -230,7 +247,7 @@ async fn keys_and_identities_are_nobody_elses_word() {
         rotated,
         Code::PermissionDenied,
         "MISSING_SIGNATURE",
-        size,
+        &mut size,
     )
     .await;
     assert!(message.contains("`bank-a` as key owner"), "{message}");
@@ -241,7 +258,7 @@ async fn keys_and_identities_are_nobody_elses_word() {
         recovered,
         Code::PermissionDenied,
         "QUORUM_NOT_MET",
-        size,
+        &mut size,
     )
     .await;
     assert!(
@@ -263,7 +280,7 @@ async fn keys_and_identities_are_nobody_elses_word() {
         admitted,
         Code::AlreadyExists,
         "LEGAL_ID_IN_USE",
-        size,
+        &mut size,
     )
     .await;
     // The warehouse's own key admitted again as a trader, to finance its own receipts.
@@ -276,7 +293,14 @@ async fn keys_and_identities_are_nobody_elses_word() {
         ops::uscc("91350100M000100Y43"),
     );
     let admitted = submit(&node, &client, ops::admit_participant(own_trader), QUORUM).await;
-    let message = refused(&client, admitted, Code::AlreadyExists, "KEY_IN_USE", size).await;
+    let message = refused(
+        &client,
+        admitted,
+        Code::AlreadyExists,
+        "KEY_IN_USE",
+        &mut size,
+    )
+    .await;
     assert!(
         message.contains("belongs to participant `wh-1`"),
         "{message}"
@@ -289,7 +313,7 @@ async fn keys_and_identities_are_nobody_elses_word() {
         stranded,
         Code::FailedPrecondition,
         "SUCCESSOR_REQUIRED",
-        size,
+        &mut size,
     )
     .await;
     let revoke = ops::revoke_participant("bank-a", "licence withdrawn", Some("bank-b"));
@@ -333,14 +357,14 @@ async fn a_day_old_co_signature_is_accepted_and_an_expired_one_refused() {
         .unwrap()
         .valid_between(drafted, drafted + 7 * DAY_MS)
         .wrap(pledge_of("PL-2", "WR-2"));
-    let size = client.head().await.unwrap().size;
+    let mut size = client.head().await.unwrap().size;
     let expired = client.submit(&keys::sign(&tx, &signers)).await;
     let message = refused(
         &client,
         expired,
         Code::FailedPrecondition,
         "TX_EXPIRED",
-        size,
+        &mut size,
     )
     .await;
     assert!(
@@ -360,7 +384,7 @@ async fn early_enforcement_and_a_revoked_warehouses_receipts_are_refused() {
     pledge(&node, &client, "PL-1", "WR-1", "trader-a", "bank-a")
         .await
         .unwrap();
-    let size = client.head().await.unwrap().size;
+    let mut size = client.head().await.unwrap().size;
     // The bank takes the oil before the loan matures, on its own word.
     let early = ops::enforce_pledge("PL-1", None, pb::EnforcementGrounds::Maturity, "");
     let early = submit(&node, &client, early, &["bank-a"]).await;
@@ -369,7 +393,7 @@ async fn early_enforcement_and_a_revoked_warehouses_receipts_are_refused() {
         early,
         Code::FailedPrecondition,
         "ENFORCEMENT_BEFORE_MATURITY",
-        size,
+        &mut size,
     )
     .await;
     // With a court order, co-signed by a regulator, it may.
@@ -386,14 +410,14 @@ async fn early_enforcement_and_a_revoked_warehouses_receipts_are_refused() {
     // The warehouse is revoked: its receipts cannot be newly pledged.
     let revoke = ops::revoke_participant("wh-1", "licence withdrawn", None);
     submit(&node, &client, revoke, QUORUM).await.unwrap();
-    let size = client.head().await.unwrap().size;
+    let mut size = client.head().await.unwrap().size;
     let pledged = pledge(&node, &client, "PL-2", "WR-2", "trader-a", "bank-b").await;
     refused(
         &client,
         pledged,
         Code::FailedPrecondition,
         "CUSTODIAN_REVOKED",
-        size,
+        &mut size,
     )
     .await;
     assert!(client.receipt("WR-2").await.unwrap().custodian_revoked);

@@ -220,19 +220,28 @@ async fn bad_ids_text_and_quantities() {
         assert_eq!(refusal(&error).0, Code::InvalidArgument, "{what}: {error}");
         assert_eq!(client.head().await.unwrap(), before, "{what}");
     }
-    // Quantities beyond the tank's capacity: a rule, not a decode error.
+    // Quantities beyond the tank's capacity: a rule, not a decode error. The
+    // parties are authenticated, so the refusal is recorded as an attempt
+    // entry (docs/FORMAT.md §3.2): the head grows by that entry alone.
     let overflow = signed(
         &node,
         certify("C-big", 200_000_000),
         &["wh-1", INSPECTOR, "trader-a"],
     );
-    refused_with(
-        &client,
-        &overflow,
-        Code::FailedPrecondition,
-        Some("CAPACITY_EXCEEDED"),
-    )
-    .await;
+    let before = client.head().await.unwrap();
+    let error = client.submit(&overflow).await.unwrap_err();
+    let (code, reason, message) = refusal(&error);
+    assert_eq!(
+        (code, reason.as_str()),
+        (Code::FailedPrecondition, "CAPACITY_EXCEEDED"),
+        "{message}"
+    );
+    let attempt = error
+        .refusal()
+        .and_then(|r| r.info.as_ref())
+        .and_then(|i| i.metadata.get("attempt_entry").cloned());
+    assert_eq!(attempt, Some(before.size.to_string()), "{message}");
+    assert_eq!(client.head().await.unwrap().size, before.size + 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]

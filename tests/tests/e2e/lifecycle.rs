@@ -102,6 +102,16 @@ async fn the_whole_lifecycle_through_the_client_library() {
     .unwrap_err();
     assert_eq!(refusal(&refused).0, Code::FailedPrecondition);
     assert_eq!(refusal(&refused).1, "RECEIPT_FROZEN");
+    // Cancelling a frozen receipt is fraud-relevant: the refusal is recorded
+    // as an attempt entry, which the head count below includes.
+    let recorded = refused
+        .refusal()
+        .and_then(|r| r.info.as_ref())
+        .and_then(|i| i.metadata.get("attempt_entry"));
+    assert!(
+        recorded.is_some(),
+        "the frozen refusal names its attempt entry"
+    );
     submit(
         &node,
         &client,
@@ -149,8 +159,9 @@ async fn the_whole_lifecycle_through_the_client_library() {
     let missing = client.receipt("WR-404").await.unwrap_err();
     assert_eq!(refusal(&missing).0, Code::NotFound);
     let head = client.head().await.unwrap();
-    // genesis and the two demo tanks, certify and issue, then nine changes.
-    assert_eq!(head.size, 3 + 2 + 9);
+    // genesis and the two demo tanks, certify and issue, then nine changes
+    // and the attempt entry of the refused cancel.
+    assert_eq!(head.size, 3 + 2 + 9 + 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]

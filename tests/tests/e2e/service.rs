@@ -115,7 +115,8 @@ async fn metrics_count_entries_groups_and_refusals() {
         .unwrap_err();
     let text = node.metrics();
     assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
-    assert!(text.contains("pledge_entries_total 3"), "{text}"); // certify, issue, pledge
+    // certify, issue, pledge, and the attempt entry recording PL-B's refusal
+    assert!(text.contains("pledge_entries_total 4"), "{text}");
     assert!(
         text.contains("pledge_refusals_total{reason=\"RECEIPT_PLEDGED\"} 1"),
         "{text}"

@@ -17,6 +17,7 @@
 //! | `r/` id                           | `Receipt`          |
 //! | `g/` id                           | `Pledge`           |
 //! | `x/` tx id                        | `TxRecord`         |
+//! | `a/` tx hash (32 bytes)           | the attempt entry that recorded it, `Seq` |
 //! | `m/` level:u8 index:u64           | Merkle node hash, 32 bytes |
 //! | `h/` receipt `\0` seq:u64         | empty: an entry that changed the receipt |
 //! | `i/` kind `/` value `\0` receipt   | empty: list index; kind `h` holder, `w` warehouse, `t` tank, `b` pledgee bank, `s` status |
@@ -43,7 +44,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{ReceiptFilter, StateStore, StateUpdate, StateView, StoreError, check_follows};
-use crate::crypto::PublicKey;
+use crate::crypto::{Digest, PublicKey};
 use crate::merkle::{Hash, NodeId, NodeSource};
 use crate::model::{
     Certificate, CertificateRef, Governance, KeyOwner, LegalId, Membership, Participant,
@@ -236,6 +237,11 @@ fn put_objects(batch: &mut sled::Batch, changes: &Objects) -> Result<(), StoreEr
         batch,
         "x/",
         changes.transactions.iter().map(|(k, v)| (by_id(k), v)),
+    )?;
+    put_all(
+        batch,
+        "a/",
+        changes.attempts.iter().map(|(k, v)| (k.0.to_vec(), v)),
     )
 }
 
@@ -575,6 +581,15 @@ impl StateView for DiskStateView {
             all.transactions
                 .insert(String::from_utf8_lossy(&key[2..]).into_owned(), record);
         }
+        for item in self.tree.scan_prefix(b"a/") {
+            let (key, bytes) = item.map_err(sled_err("scan"))?;
+            let hash: [u8; 32] = key[2..].try_into().map_err(|_| StoreError::Codec {
+                key: String::from_utf8_lossy(&key).into_owned(),
+                reason: "an attempt key is not a 32-byte hash".into(),
+            })?;
+            all.attempts
+                .insert(Digest(hash), decode_value(&key, &bytes)?);
+        }
         Ok(all)
     }
 }
@@ -645,6 +660,9 @@ impl StateRead for DiskStateView {
     }
     fn transaction(&self, tx_id: &str) -> Result<Option<TxRecord>, StateError> {
         Ok(self.get("x/", tx_id.as_bytes())?)
+    }
+    fn attempt(&self, tx_hash: &Digest) -> Result<Option<Seq>, StateError> {
+        Ok(self.get("a/", &tx_hash.0)?)
     }
     fn receipt_ids(&self, filter: &ReceiptFilter) -> Result<Vec<String>, StateError> {
         Ok(self

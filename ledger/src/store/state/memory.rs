@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::{ReceiptFilter, StateStore, StateUpdate, StateView, StoreError, check_follows};
-use crate::crypto::PublicKey;
+use crate::crypto::{Digest, PublicKey};
 use crate::merkle::{Hash, NodeId, NodeSource};
 use crate::model::{
     Certificate, CertificateRef, Governance, KeyOwner, LegalId, Membership, Participant,
@@ -191,6 +191,9 @@ impl StateRead for MemoryStateView {
     }
     fn transaction(&self, tx_id: &str) -> Result<Option<TxRecord>, StateError> {
         self.inner.objects.transaction(tx_id)
+    }
+    fn attempt(&self, tx_hash: &Digest) -> Result<Option<Seq>, StateError> {
+        self.inner.objects.attempt(tx_hash)
     }
     fn receipt_ids(&self, filter: &ReceiptFilter) -> Result<Vec<String>, StateError> {
         self.inner.objects.receipt_ids(filter)
