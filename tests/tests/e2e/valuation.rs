@@ -42,7 +42,9 @@ async fn assess(
     let op: Operation =
         ops::assess_price("platts", GRADE, ops::money(price_minor, currency), now_ms());
     let tx = TxHeader::new(DEV_LEDGER_ID, "platts").unwrap().wrap(op);
-    client.submit(&keys::sign(&tx, &[reporter.clone()])).await
+    client
+        .submit(&keys::sign(&tx, std::slice::from_ref(reporter)))
+        .await
 }
 
 /// The pledge view's collateral value of PL-V.
@@ -143,7 +145,7 @@ async fn a_stale_or_unauthorised_assessment_is_refused_with_its_reason() {
     let op = ops::assess_price("platts", GRADE, ops::money(60_000, "USD"), an_hour_ago);
     let tx = TxHeader::new(DEV_LEDGER_ID, "platts").unwrap().wrap(op);
     let stale = client
-        .submit(&keys::sign(&tx, &[reporter.clone()]))
+        .submit(&keys::sign(&tx, std::slice::from_ref(&reporter)))
         .await
         .unwrap_err();
     let (code, reason, message) = refusal(&stale);
