@@ -73,7 +73,9 @@ impl Default for ConnectOptions {
 /// `LEADER_UNREACHABLE`, `NOT_LEADER`, `LEADER_NOT_READY`, `NO_QUORUM`,
 /// `LEADERSHIP_LOST`) or does not answer at all, the client resends the
 /// same request to the leader the refusal names, or to the next member,
-/// after a pause that doubles, until [`Failover::deadline`]. For `Submit`
+/// after a pause that doubles, until [`Failover::deadline`]. A node that is
+/// busy (`RESOURCE_EXHAUSTED` with `RATE_LIMITED`, or `QUEUE_FULL`) is asked
+/// again after the `retry_after_ms` it names, or the pause. For `Submit`
 /// the same request is the same signed envelope: if the first attempt was
 /// committed after all, the resend is answered with that entry
 /// (`duplicate = true`), never sequenced twice.
@@ -240,13 +242,19 @@ impl LedgerClient {
     /// It knows no other member to fail over to until a refusal names one
     /// (reached with default, plaintext settings).
     pub fn from_channel(channel: Channel) -> LedgerClient {
+        LedgerClient::from_channel_with(channel, ConnectOptions::default())
+    }
+
+    /// [`LedgerClient::from_channel`] with `options` (of which only the
+    /// [`Failover`] applies: the channel is already set up).
+    pub fn from_channel_with(channel: Channel, options: ConnectOptions) -> LedgerClient {
         let mut channels = HashMap::new();
         channels.insert(String::new(), LedgerServiceClient::new(channel));
         let known = Known {
             channels,
             ..Known::default()
         };
-        LedgerClient::over(known, ConnectOptions::default())
+        LedgerClient::over(known, options)
     }
 
     fn over(known: Known, options: ConnectOptions) -> LedgerClient {
@@ -315,14 +323,15 @@ impl LedgerClient {
             let Some(verdict) = failover::classify(&status, &address) else {
                 return Err(give_up(status));
             };
-            if started.elapsed() + pause >= policy.deadline
+            let wait = verdict.wait.unwrap_or(pause);
+            if started.elapsed() + wait >= policy.deadline
                 || !self
                     .members
                     .move_on(&address, &verdict.next, verdict.members)
             {
                 return Err(give_up(status));
             }
-            tokio::time::sleep(pause).await;
+            tokio::time::sleep(wait).await;
             pause = (pause * 2).min(policy.max_backoff);
         }
     }

@@ -8,7 +8,10 @@
 //!     UNAVAILABLE LEADER_NOT_READY ──▶ A again (a new leader, ready in a moment)
 //!     UNAVAILABLE NOT_CAUGHT_UP    ──▶ the next member (a read's options not met at A)
 //!     UNAVAILABLE SHUTTING_DOWN    ──▶ the next member
+//!     FAILED_PRECONDITION SEALER_NOT_A_MEMBER ──▶ the next member (this one was removed)
 //!     no answer (connection refused, reset, timed out) ──▶ the next member
+//!     RESOURCE_EXHAUSTED RATE_LIMITED ──▶ A again, after the retry_after_ms it names
+//!     RESOURCE_EXHAUSTED QUEUE_FULL   ──▶ A again (the node is busy for a moment)
 //!     anything else ──▶ the caller
 //!  each resend after a pause (first_backoff, doubling to max_backoff), the whole call within deadline
 //! ```
@@ -76,7 +79,15 @@ pub(crate) struct Verdict {
     pub next: Next,
     /// Every member's client address, when the refusal listed them.
     pub members: Vec<String>,
+    /// How long the node asked the client to wait first (`retry_after_ms`
+    /// of `RATE_LIMITED`), in place of the client's own pause.
+    pub wait: Option<Duration>,
 }
+
+/// The longest `retry_after_ms` the client waits as told; a longer one is
+/// given to the caller (a bucket refills in a second, so a node asking for
+/// more is misconfigured or not this node).
+const MOST_RETRY_AFTER: Duration = Duration::from_secs(5);
 
 /// The cluster refusals after which the same request is resent.
 const FOLLOW_LEADER: [&str; 5] = [
@@ -87,14 +98,29 @@ const FOLLOW_LEADER: [&str; 5] = [
     "LEADERSHIP_LOST",
 ];
 
+/// The refusal of a member the ledger has removed (it may no longer seal):
+/// nothing was decided, and another member leads or will.
+const SEALER_NOT_A_MEMBER: &str = "SEALER_NOT_A_MEMBER";
+
 /// Classifies a status from the member at `current`.
 pub(crate) fn classify(status: &Status, current: &str) -> Option<Verdict> {
     let Some(info) = status.get_details_error_info() else {
         return unanswered(status).then(|| Verdict {
             next: Next::Another,
             members: Vec::new(),
+            wait: None,
         });
     };
+    if status.code() == Code::ResourceExhausted {
+        return busy(&info.reason, &info.metadata);
+    }
+    if status.code() == Code::FailedPrecondition && info.reason == SEALER_NOT_A_MEMBER {
+        return Some(Verdict {
+            next: Next::Another,
+            members: Vec::new(),
+            wait: None,
+        });
+    }
     if status.code() != Code::Unavailable {
         return None;
     }
@@ -112,7 +138,33 @@ pub(crate) fn classify(status: &Status, current: &str) -> Option<Verdict> {
         "NOT_CAUGHT_UP" | "SHUTTING_DOWN" => Next::Another,
         _ => return None,
     };
-    Some(Verdict { next, members })
+    Some(Verdict {
+        next,
+        members,
+        wait: None,
+    })
+}
+
+/// A node too busy for the request now: the same member again, after the
+/// wait it names (`RATE_LIMITED`) or the client's own pause (`QUEUE_FULL`).
+fn busy(reason: &str, metadata: &std::collections::HashMap<String, String>) -> Option<Verdict> {
+    let wait = match reason {
+        "RATE_LIMITED" => {
+            let millis = metadata.get("retry_after_ms")?.parse::<u64>().ok()?;
+            Some(Duration::from_millis(millis)).filter(|wait| *wait <= MOST_RETRY_AFTER)?
+        }
+        "QUEUE_FULL" => return Some(again(None)),
+        _ => return None,
+    };
+    Some(again(Some(wait)))
+}
+
+fn again(wait: Option<Duration>) -> Verdict {
+    Verdict {
+        next: Next::Same,
+        members: Vec::new(),
+        wait,
+    }
 }
 
 /// The request never got the node's answer: the connection failed, was
@@ -206,6 +258,40 @@ mod tests {
         assert_eq!(classify(&not_leader_code, "x"), None);
         let checkpoint = refusal(Code::Unavailable, "CHECKPOINT_PENDING", &[]);
         assert_eq!(classify(&checkpoint, "x"), None);
+    }
+
+    #[test]
+    fn a_busy_node_is_asked_again_after_the_wait_it_names() {
+        let limited = refusal(
+            Code::ResourceExhausted,
+            "RATE_LIMITED",
+            &[("scope", "address"), ("retry_after_ms", "40")],
+        );
+        let verdict = classify(&limited, "x").unwrap();
+        assert_eq!(verdict.next, Next::Same);
+        assert_eq!(verdict.wait, Some(Duration::from_millis(40)));
+        let full = refusal(Code::ResourceExhausted, "QUEUE_FULL", &[]);
+        assert_eq!(classify(&full, "x"), Some(again(None)));
+        let too_long = refusal(
+            Code::ResourceExhausted,
+            "RATE_LIMITED",
+            &[("retry_after_ms", "60000")],
+        );
+        assert_eq!(classify(&too_long, "x"), None);
+        let unnamed = refusal(Code::ResourceExhausted, "RATE_LIMITED", &[]);
+        assert_eq!(classify(&unnamed, "x"), None);
+        let other = refusal(Code::ResourceExhausted, "TOO_LARGE", &[]);
+        assert_eq!(classify(&other, "x"), None);
+    }
+
+    #[test]
+    fn a_removed_member_sends_the_request_to_another() {
+        let removed = refusal(
+            Code::FailedPrecondition,
+            "SEALER_NOT_A_MEMBER",
+            &[("since", "40")],
+        );
+        assert_eq!(classify(&removed, "x").unwrap().next, Next::Another);
     }
 
     #[test]

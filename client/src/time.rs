@@ -37,17 +37,21 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// Parses an RFC 3339 time or a `+<duration>` relative to `now_ms`.
+/// Parses an RFC 3339 time, or a `+<duration>` (later) or `-<duration>`
+/// (earlier, e.g. when oil was gauged) relative to `now_ms`.
 pub fn parse_time(text: &str, now_ms: u64) -> Result<u64> {
-    match text.strip_prefix('+') {
-        Some(duration) => {
-            let offset = parse_duration_ms(duration)?;
-            now_ms
-                .checked_add(offset)
-                .ok_or_else(|| ClientError::input("time", format!("{text:?} is too far away")))
-        }
-        None => parse_rfc3339(text),
+    let too_far = || ClientError::input("time", format!("{text:?} is too far away"));
+    if let Some(duration) = text.strip_prefix('+') {
+        return now_ms
+            .checked_add(parse_duration_ms(duration)?)
+            .ok_or_else(too_far);
     }
+    if let Some(duration) = text.strip_prefix('-') {
+        return now_ms
+            .checked_sub(parse_duration_ms(duration)?)
+            .ok_or_else(too_far);
+    }
+    parse_rfc3339(text)
 }
 
 /// Parses a duration such as `90d`, `12h`, `1d12h`, `30m`, `45s` into ms.
@@ -196,7 +200,22 @@ mod tests {
             parse_time("+1d12h", now).unwrap(),
             now + DAY_MS + 12 * HOUR_MS
         );
-        for text in ["+", "+d", "+90", "+90y", "+-1d", "+99999999999999999999d"] {
+        assert_eq!(parse_time("-1h", now).unwrap(), now - HOUR_MS);
+        assert_eq!(
+            parse_time("-1d12h", now).unwrap(),
+            now - DAY_MS - 12 * HOUR_MS
+        );
+        for text in [
+            "+",
+            "+d",
+            "+90",
+            "+90y",
+            "+-1d",
+            "+99999999999999999999d",
+            "-",
+            "--1d",
+            "-100000d",
+        ] {
             assert!(parse_time(text, now).is_err(), "{text:?} was accepted");
         }
     }

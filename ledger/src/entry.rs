@@ -62,16 +62,7 @@ impl Entry {
         envelope: Envelope,
         node_key: &SigningKey,
     ) -> Entry {
-        let mut entry = Entry {
-            seq,
-            prev_hash,
-            time_ms,
-            envelope,
-            refusal: None,
-            seal: [0; 64],
-        };
-        entry.seal = crypto::seal(node_key, &entry.hash());
-        entry
+        Entry::seal_new_sealed(seq, prev_hash, time_ms, envelope, node_key).entry
     }
 
     /// Builds and seals an entry, computing its body once: the entry, its

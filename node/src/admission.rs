@@ -21,7 +21,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
@@ -136,6 +136,21 @@ impl Handshake for tokio_rustls::TlsAcceptor {
     }
 }
 
+/// The source address a peer at `ip` counts as, for connection slots and
+/// request rates: an IPv4 address itself; an IPv6 address its /64 prefix (a
+/// subscriber is given a whole /64 and may use any address in it, so
+/// counting each address alone would give one host 2^64 shares); an
+/// IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) its IPv4 address.
+pub(crate) fn source_address(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(Ipv6Addr::from_bits(v6.to_bits() & !u128::from(u64::MAX))),
+        },
+    }
+}
+
 /// Connections open now, node-wide and per source address.
 #[derive(Debug)]
 struct Open {
@@ -173,14 +188,15 @@ impl Open {
             return Err("max_connections");
         };
         let mut per_address = self.per_address.lock().map_err(|_| "poisoned")?;
-        let count = per_address.entry(peer.ip()).or_insert(0);
+        let address = source_address(peer.ip());
+        let count = per_address.entry(address).or_insert(0);
         if *count >= self.bounds.max_connections_per_address {
             return Err("max_connections_per_address");
         }
         *count += 1;
         Ok(Slot {
             open: self.clone(),
-            address: peer.ip(),
+            address,
             _permit: permit,
         })
     }
@@ -386,6 +402,27 @@ mod tests {
         drop(first);
         let _again = open.admit(a).unwrap();
         assert_eq!(open.per_address.lock().unwrap()[&a.ip()], 2);
+    }
+
+    #[test]
+    fn the_addresses_of_one_ipv6_prefix_share_one_addresss_slots() {
+        let open = open(8, 2);
+        let a: SocketAddr = "[2001:db8:0:1::1]:1000".parse().unwrap();
+        let b: SocketAddr = "[2001:db8:0:1:ab::9]:1000".parse().unwrap();
+        let c: SocketAddr = "[2001:db8:0:1:cd::7]:1000".parse().unwrap();
+        let other: SocketAddr = "[2001:db8:0:2::1]:1000".parse().unwrap();
+        let _first = open.admit(a).unwrap();
+        let _second = open.admit(b).unwrap();
+        assert_eq!(open.admit(c).unwrap_err(), "max_connections_per_address");
+        let _elsewhere = open.admit(other).unwrap();
+        let mapped: SocketAddr = "[::ffff:10.0.0.1]:1000".parse().unwrap();
+        let plain: SocketAddr = "10.0.0.1:1000".parse().unwrap();
+        let _m = open.admit(mapped).unwrap();
+        let _p = open.admit(plain).unwrap();
+        assert_eq!(
+            open.admit(plain).unwrap_err(),
+            "max_connections_per_address"
+        );
     }
 
     #[test]

@@ -36,6 +36,9 @@
 //! max_connections = 1024              # connections open at once (capped by the file-handle limit)
 //! max_connections_per_address = 256   # from one source IP address (at most a quarter of max_connections)
 //! handshake_timeout_ms = 10000        # accept → TLS handshake done and HTTP/2 preface in
+//! max_streams = 512                   # answer streams (StreamEntries) open at once, node-wide
+//! max_streams_per_address = 64        # from one source address (at most a quarter of max_streams)
+//! max_streams_per_participant = 64    # of one mutual-TLS participant (at most a quarter of max_streams)
 //!
 //! [cluster]                           # absent = a single node; see crate::cluster::config
 //! ```
@@ -168,6 +171,13 @@ pub struct Limits {
     /// Time from accept to a finished TLS handshake and the HTTP/2
     /// connection preface.
     pub handshake_timeout_ms: u64,
+    /// Answer streams (`StreamEntries`) open at once, node-wide (see
+    /// `streams.rs`).
+    pub max_streams: usize,
+    /// Answer streams open at once from one source address.
+    pub max_streams_per_address: usize,
+    /// Answer streams open at once for one mutual-TLS participant.
+    pub max_streams_per_participant: usize,
     /// Attempt entries (refusals for a fraud-relevant reason, recorded on
     /// the chain: docs/FORMAT.md §3.2) one signer may cause per
     /// `attempt_window_ms`; beyond it such a refusal is answered as before
@@ -206,6 +216,9 @@ impl Default for Limits {
             max_connections: 1024,
             max_connections_per_address: 256,
             handshake_timeout_ms: 10_000,
+            max_streams: 512,
+            max_streams_per_address: 64,
+            max_streams_per_participant: 64,
             attempts_per_signer: 20,
             attempt_window_ms: 3_600_000,
         }

@@ -19,6 +19,7 @@ mod revocation;
 mod server;
 mod service;
 mod status;
+mod streams;
 mod tls;
 mod views;
 mod web;

@@ -11,6 +11,8 @@
 //! | `pledge_member_refusals_total{reason}` | counter | member-to-member connections or calls refused (cluster TLS) |
 //! | `pledge_connections_refused_total{why}` | counter | connections closed before serving (`admission.rs`): `max_connections`, `max_connections_per_address`, `handshake_failed`, `handshake_timeout`, `preface_timeout` |
 //! | `pledge_rate_limited_total{scope}` | counter | requests refused over a rate (`ratelimit.rs`): `address`, `participant` |
+//! | `pledge_streams_refused_total{scope}` | counter | answer streams refused over a bound (`streams.rs`): `node`, `address`, `participant` |
+//! | `pledge_open_streams`           | gauge     | answer streams open now                   |
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,10 +40,10 @@ pub struct WhyLabel {
     pub why: &'static str,
 }
 
-/// The label of a request refused over a rate.
+/// The label of a request refused over a rate or a stream bound.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ScopeLabel {
-    /// Whose rate: address or participant.
+    /// Whose rate or bound: node, address or participant.
     pub scope: &'static str,
 }
 
@@ -58,6 +60,8 @@ pub struct Metrics {
     rate_limited: Family<ScopeLabel, Counter>,
     chain_size: Gauge,
     member_refusals: Family<ReasonLabel, Counter>,
+    streams_refused: Family<ScopeLabel, Counter>,
+    open_streams: Gauge,
 }
 
 impl Metrics {
@@ -82,6 +86,18 @@ impl Metrics {
             "pledge_rate_limited",
             "Requests refused over a rate, by whose rate",
             rate_limited.clone(),
+        );
+        let streams_refused = Family::<ScopeLabel, Counter>::default();
+        registry.register(
+            "pledge_streams_refused",
+            "Answer streams refused over a bound, by whose bound",
+            streams_refused.clone(),
+        );
+        let open_streams = Gauge::default();
+        registry.register(
+            "pledge_open_streams",
+            "Answer streams open now",
+            open_streams.clone(),
         );
         registry.register("pledge_entries", "Entries committed", entries.clone());
         registry.register(
@@ -125,6 +141,8 @@ impl Metrics {
             rate_limited,
             chain_size,
             member_refusals,
+            streams_refused,
+            open_streams,
         })
     }
 
@@ -167,6 +185,19 @@ impl Metrics {
     /// A request was refused over the rate of `scope`.
     pub fn rate_limited(&self, scope: &'static str) {
         self.rate_limited.get_or_create(&ScopeLabel { scope }).inc();
+    }
+
+    /// A stream was refused over the bound of `scope`.
+    pub fn stream_refused(&self, scope: &'static str) {
+        self.streams_refused
+            .get_or_create(&ScopeLabel { scope })
+            .inc();
+    }
+
+    /// Answer streams open now.
+    pub fn set_open_streams(&self, open: usize) {
+        self.open_streams
+            .set(i64::try_from(open).unwrap_or(i64::MAX));
     }
 
     /// The chain size at start-up.

@@ -4,11 +4,16 @@
 //! addresses for one participant) buys no more requests.
 //!
 //! ```text
-//!   every request ─▶ bucket of its source IP address     (requests_per_second_per_address)
+//!   every request ─▶ bucket of its source address        (requests_per_second_per_address)
 //!                 ─▶ bucket of its mutual-TLS participant (requests_per_second_per_participant)
 //!   Submit        ─▶ bucket of each signer of a verified envelope not yet
 //!                    committed, when the connection names no participant
 //! ```
+//!
+//! A source address is an IPv4 address, or an IPv6 address's /64 prefix:
+//! one subscriber gets a whole /64 and may pick any address in it, so
+//! counting each IPv6 address alone would let one host take 2^64 buckets.
+//! An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) counts as its IPv4 address.
 //!
 //! A request over either rate is refused with RESOURCE_EXHAUSTED, reason
 //! `RATE_LIMITED`, metadata `scope` (`address` or `participant`), `limit`
@@ -26,6 +31,7 @@ use std::time::Instant;
 
 use tonic::{Code, Request, Status};
 
+use crate::admission::source_address;
 use crate::metrics::Metrics;
 use crate::status;
 
@@ -138,7 +144,7 @@ impl RateLimit {
         now: Instant,
     ) -> Result<(), Status> {
         if let Some(address) = address {
-            self.take(Who::Address(address), now)?;
+            self.take(Who::Address(source_address(address)), now)?;
         }
         if let Some(participant) = participant {
             self.take(Who::Participant(participant.to_owned()), now)?;
@@ -209,10 +215,19 @@ impl Buckets {
     }
 }
 
+/// How a source address is named in a refusal.
+fn source_name(address: &IpAddr) -> String {
+    match address {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => format!("{v6}/64"),
+    }
+}
+
 fn refusal(who: &Who, limit: u32, retry_after_ms: u64) -> Status {
     let message = match who {
         Who::Address(address) => format!(
-            "requests from {address} are over the node's limit of {limit} a second per source address; retry after {retry_after_ms} ms"
+            "requests from {} are over the node's limit of {limit} a second per source address; retry after {retry_after_ms} ms",
+            source_name(address)
         ),
         Who::Participant(id) => format!(
             "requests of participant `{id}` are over the node's limit of {limit} a second per participant; retry after {retry_after_ms} ms"
@@ -268,6 +283,40 @@ mod tests {
         limit
             .admit_request(ip("10.0.0.1"), None, t0 + Duration::from_millis(150))
             .unwrap();
+    }
+
+    #[test]
+    fn an_ipv6_host_counts_by_its_64_prefix_and_a_mapped_ipv4_as_itself() {
+        let limit = limit(2, 0);
+        let t0 = Instant::now();
+        limit
+            .admit_request(ip("2001:db8:0:1::1"), None, t0)
+            .unwrap();
+        limit
+            .admit_request(ip("2001:db8:0:1:ffff::2"), None, t0)
+            .unwrap();
+        let refused = limit
+            .admit_request(ip("2001:db8:0:1:1234:5678:9abc:def0"), None, t0)
+            .unwrap_err();
+        assert!(
+            refused.message().contains("2001:db8:0:1::/64"),
+            "{}",
+            refused.message()
+        );
+        limit
+            .admit_request(ip("2001:db8:0:2::1"), None, t0)
+            .unwrap();
+
+        limit.admit_request(ip("10.0.0.7"), None, t0).unwrap();
+        limit
+            .admit_request(ip("::ffff:10.0.0.7"), None, t0)
+            .unwrap();
+        let refused = limit.admit_request(ip("10.0.0.7"), None, t0).unwrap_err();
+        assert!(
+            refused.message().contains("10.0.0.7 "),
+            "{}",
+            refused.message()
+        );
     }
 
     #[test]

@@ -31,14 +31,16 @@ use crate::metrics::Metrics;
 use crate::pipeline::Sequencer;
 use crate::ratelimit::RateLimit;
 use crate::reads::{ReadGate, stated};
+use crate::streams::{STREAM_BUFFER, StreamBounds, StreamSlot, StreamSlots};
 use crate::{NodePublished, NodeSnapshot};
 use crate::{status, views};
 
 /// Default and largest page of `ListReceipts`.
 const DEFAULT_PAGE: usize = 100;
 const MAX_PAGE: usize = 1000;
-/// Entries read per lock acquisition when streaming.
-const STREAM_BATCH: u64 = 256;
+/// Entries read from the published snapshot at a time when streaming (the
+/// channel holds at most `streams::STREAM_BUFFER` of them).
+const STREAM_BATCH: u64 = 16;
 
 /// Whether a submission's signers are still to be held to their rate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +69,8 @@ pub struct LedgerApi {
     /// The signers' rates, for submissions over a connection that names
     /// no participant (`ratelimit.rs`); `None`: not limited here.
     rate_limit: Option<RateLimit>,
+    /// Slots for answer streams, bounded node-wide and per asker.
+    streams: StreamSlots,
 }
 
 impl LedgerApi {
@@ -80,6 +84,7 @@ impl LedgerApi {
         checkpoints: Latest,
         metrics: Arc<Metrics>,
     ) -> LedgerApi {
+        let streams = StreamSlots::new(StreamBounds::of(&limits), metrics.clone());
         LedgerApi {
             published,
             sequencer,
@@ -92,6 +97,7 @@ impl LedgerApi {
             cluster: None,
             stopping: watch::channel(false).1,
             rate_limit: None,
+            streams,
         }
     }
 
@@ -738,6 +744,7 @@ impl LedgerService for LedgerApi {
         &self,
         request: Request<pb::StreamEntriesRequest>,
     ) -> Result<Response<Self::StreamEntriesStream>, Status> {
+        let slot = self.streams.open_for(&request)?;
         let request = request.into_inner();
         let size = *self.heads.borrow();
         if request.from_seq > size {
@@ -749,7 +756,7 @@ impl LedgerService for LedgerApi {
                 size,
             ));
         }
-        let (sender, receiver) = mpsc::channel(STREAM_BATCH as usize);
+        let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
         let streamer = EntryStreamer {
             published: self.published.clone(),
             heads: self.heads.clone(),
@@ -757,6 +764,7 @@ impl LedgerService for LedgerApi {
             follow: request.follow,
             stopping: self.stopping.clone(),
             sender,
+            _slot: slot,
         };
         tokio::spawn(streamer.run());
         Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
@@ -772,6 +780,8 @@ struct EntryStreamer {
     follow: bool,
     stopping: watch::Receiver<bool>,
     sender: mpsc::Sender<Result<pb::EntryRecord, Status>>,
+    /// Given back when the stream ends.
+    _slot: StreamSlot,
 }
 
 impl EntryStreamer {
@@ -799,8 +809,13 @@ impl EntryStreamer {
                 changed = self.heads.changed() => if changed.is_err() {
                     return;
                 },
+                // The client went away while the head stood still: end now,
+                // giving back the stream's slot.
+                () = self.sender.closed() => return,
                 () = stopped(self.stopping.clone()) => {
-                    let _ = self.sender.send(Err(shutting_down())).await;
+                    // A client that stopped reading gets the end of the
+                    // stream without the reason rather than holding the stop.
+                    let _ = self.sender.try_send(Err(shutting_down()));
                     return;
                 }
             }

@@ -200,6 +200,7 @@ mod errors_md {
         include_str!("status.rs"),
         include_str!("service.rs"),
         include_str!("ratelimit.rs"),
+        include_str!("streams.rs"),
         include_str!("tls.rs"),
         include_str!("revocation.rs"),
         include_str!("cluster/mod.rs"),

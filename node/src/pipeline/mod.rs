@@ -576,3 +576,6 @@ pub fn now_ms() -> u64 {
         .map(|d| d.as_millis() as u64)
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests;

@@ -260,7 +260,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Parses a time argument (RFC 3339 or `+90d`) into ms since the epoch.
+/// Parses a time argument (RFC 3339, `+90d` or `-1h`) into ms since the epoch.
 pub fn parse_time_arg(text: &str) -> Result<u64, String> {
     pledge_client::time::parse_time(text, pledge_client::time::now_ms()).map_err(|e| e.to_string())
 }

@@ -61,7 +61,7 @@ pub enum TankCommand {
         #[arg(long)]
         grade: String,
         /// When it was gauged: RFC 3339 or +/-DURATION (default: now).
-        #[arg(long, value_name = "TIME", value_parser = parse_time_arg)]
+        #[arg(long, value_name = "TIME", value_parser = parse_time_arg, allow_hyphen_values = true)]
         gauged_at: Option<u64>,
         /// The participant whose oil it is.
         #[arg(long)]
@@ -114,8 +114,8 @@ pub struct GaugingArgs {
     #[arg(long)]
     measured_kg: u64,
     /// When it was measured: RFC 3339 or +/-DURATION (default: now).
-    #[arg(long, value_name = "TIME", value_parser = parse_time_arg)]
-    gauged_at: Option<u64>,
+    #[arg(long, value_name = "TIME", value_parser = parse_time_arg, allow_hyphen_values = true)]
+    pub(super) gauged_at: Option<u64>,
 }
 
 impl GaugingArgs {

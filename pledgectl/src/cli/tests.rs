@@ -335,3 +335,35 @@ fn entry_lines_name_the_operation_fields_and_signers() {
     let line = chain::entry_line(&chain::describe_entry(&garbage));
     assert!(line.starts_with("#8      undecodable: "), "{line}");
 }
+
+#[test]
+fn a_gauging_time_may_be_a_while_ago() {
+    let before = pledge_client::time::now_ms();
+    for form in [["--gauged-at", "-2h"], ["--gauged-at=-2h", "--report"]] {
+        let mut args = vec![
+            "tank",
+            "regauge",
+            "--tank-id",
+            "T-1",
+            "--inspector",
+            "insp-sgs",
+        ];
+        args.extend(form);
+        if form[1] == "--report" {
+            args.push("G-1");
+        } else {
+            args.extend(["--report", "G-1"]);
+        }
+        args.extend(["--measured-kg", "1000", "--key", "k.json"]);
+        let cli = parse(&args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        let Command::Tank(tank::TankCommand::Regauge { gauging, .. }) = cli.command else {
+            panic!("not a regauge: {args:?}");
+        };
+        let at = gauging.gauged_at.expect("a time");
+        let two_hours = 2 * 3_600_000;
+        assert!(
+            at + two_hours >= before && at + two_hours <= before + 60_000,
+            "{at}"
+        );
+    }
+}

@@ -6,16 +6,18 @@
 
 use std::time::{Duration, Instant};
 
-use pledge_client::LedgerClient;
 use pledge_client::keys::sign;
 use pledge_client::ops::{self, TxHeader};
+use pledge_client::{ConnectOptions, Failover, LedgerClient};
 use pledge_tests::{DEV_LEDGER_ID, Node};
 use tonic::Code;
 
 use super::common::*;
 
 /// A client whose connection comes from the loopback address `from`
-/// (127.0.0.2 and up are loopback too: another source).
+/// (127.0.0.2 and up are loopback too: another source), which gives every
+/// refusal to its caller (the library would wait and resend a rate-limited
+/// request; these tests count what the node refuses).
 async fn client_from(node: &Node, from: &str) -> LedgerClient {
     let channel = tonic::transport::Endpoint::from_shared(node.url())
         .unwrap()
@@ -23,18 +25,28 @@ async fn client_from(node: &Node, from: &str) -> LedgerClient {
         .connect()
         .await
         .unwrap();
-    LedgerClient::from_channel(channel)
+    let options = ConnectOptions {
+        failover: Failover::never(),
+        ..ConnectOptions::default()
+    };
+    LedgerClient::from_channel_with(channel, options)
+}
+
+/// Whether `error` is a RESOURCE_EXHAUSTED refusal with `reason` for the
+/// bound or rate of `scope`.
+fn exhausted(error: &pledge_client::ClientError, reason: &str, scope: &str) -> bool {
+    error.refusal().is_some_and(|refusal| {
+        refusal.code == Code::ResourceExhausted
+            && refusal.info.as_ref().is_some_and(|info| {
+                info.reason == reason
+                    && info.metadata.get("scope").map(String::as_str) == Some(scope)
+            })
+    })
 }
 
 /// Whether `error` is a rate-limit refusal of `scope`.
 fn rate_limited(error: &pledge_client::ClientError, scope: &str) -> bool {
-    error.refusal().is_some_and(|refusal| {
-        refusal.code == Code::ResourceExhausted
-            && refusal.info.as_ref().is_some_and(|info| {
-                info.reason == "RATE_LIMITED"
-                    && info.metadata.get("scope").map(String::as_str) == Some(scope)
-            })
-    })
+    exhausted(error, "RATE_LIMITED", scope)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -311,4 +323,85 @@ async fn few_file_handles_mean_fewer_connections_not_a_spinning_node() {
         .unwrap();
     fresh.head().await.unwrap();
     drop(flood);
+}
+
+/// Whether `error` is a refusal of a stream over the bound of `scope`.
+fn too_many_streams(error: &pledge_client::ClientError, scope: &str) -> bool {
+    exhausted(error, "TOO_MANY_STREAMS", scope)
+}
+
+/// The value of the metric line that starts with `name` (labels included).
+fn metric(node: &Node, name: &str) -> f64 {
+    let page = node.metrics();
+    let line = page
+        .lines()
+        .find(|line| line.starts_with(name))
+        .unwrap_or_else(|| panic!("no metric {name} in\n{page}"));
+    line.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn following_streams_are_bounded_per_address_and_node_wide_while_others_are_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = node_config(
+        dir.path(),
+        "max_streams = 40\nmax_streams_per_address = 10\n\
+         requests_per_second_per_address = 0\nrequests_per_second_per_participant = 0\n",
+    );
+    let node = Node::start_with(
+        &dir.path().join("node"),
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--metrics-listen",
+            "127.0.0.1:0",
+        ],
+    );
+    let patient = client_from(&node, "127.0.0.1").await;
+
+    // Four addresses each open their share of following streams and never
+    // read them; a fifth stream from the first address is refused.
+    let mut held = Vec::new();
+    for from in ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"] {
+        let client = client_from(&node, from).await;
+        let mut streams = Vec::new();
+        for _ in 0..10 {
+            streams.push(client.entries(0, true).await.unwrap());
+        }
+        held.push((client, streams));
+    }
+    let over_share = held[0].0.entries(0, true).await.err().expect("refused");
+    assert!(too_many_streams(&over_share, "address"), "{over_share:?}");
+    let stranger = client_from(&node, "127.0.0.6").await;
+    let over_node = stranger.entries(0, true).await.err().expect("refused");
+    assert!(too_many_streams(&over_node, "node"), "{over_node:?}");
+    assert_eq!(metric(&node, "pledge_open_streams "), 40.0);
+    assert!(metric(&node, "pledge_streams_refused_total{scope=\"address\"}") >= 1.0);
+    assert!(metric(&node, "pledge_streams_refused_total{scope=\"node\"}") >= 1.0);
+
+    // The well-behaved client's writes and reads go on meanwhile.
+    let served = tokio::time::timeout(Duration::from_secs(60), async {
+        for n in 0..5 {
+            issue(&node, &patient, &format!("WR-S{n}"), 1_000).await;
+            patient.head().await.unwrap();
+        }
+    })
+    .await;
+    assert!(served.is_ok(), "the quiet client was not served");
+
+    // Streams that end give their slots back.
+    drop(held.remove(0));
+    let reopened = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match stranger.entries(0, true).await {
+                Ok(stream) => return stream,
+                Err(error) => {
+                    assert!(too_many_streams(&error, "node"), "{error:?}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    })
+    .await;
+    assert!(reopened.is_ok(), "closed streams kept their slots");
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use pledge_client::keys::{Signer, sign};
 use pledge_client::ops::{self, TxHeader};
+use pledge_client::{ConnectOptions, Failover, LedgerClient};
 use pledge_tests::{DEV_LEDGER_ID, Node};
 use tokio_stream::StreamExt;
 use tonic::Code;
@@ -72,7 +73,16 @@ async fn sighup_reloads_the_log_filter_and_rate_limit_and_the_node_serves_on() {
     std::fs::write(&config, "log_filter = \"info\"\n").unwrap();
     let data = dir.path().join("node");
     let node = Node::start_with(&data, &["--config", config.to_str().unwrap()]);
-    let client = node.client().await;
+    // This client gives every refusal to its caller; `patient` is the
+    // library's default, which waits as a rate limit tells it and resends.
+    let never = ConnectOptions {
+        failover: Failover::never(),
+        ..ConnectOptions::default()
+    };
+    let client = LedgerClient::connect_with(&node.url(), never)
+        .await
+        .unwrap();
+    let patient = node.client().await;
     let stranger = Signer::new(
         "mallory",
         pledge_ledger::crypto::generate_signing_key().unwrap(),
@@ -108,6 +118,10 @@ async fn sighup_reloads_the_log_filter_and_rate_limit_and_the_node_serves_on() {
         }
     }
     assert!(limited >= 3, "only {limited} of 5 requests rate limited");
+    // The library's client waits the retry_after_ms it is told and is served.
+    for _ in 0..3 {
+        patient.head().await.unwrap();
+    }
     wait_for_log(&node, "UNKNOWN_SIGNER");
 
     // A file that does not parse changes nothing; the node serves on.
