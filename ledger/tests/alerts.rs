@@ -1,6 +1,6 @@
-//! Alerts derived from the chain and the clock: each kind raised (and
-//! cleared where it clears), the parties each concerns, and the same chain
-//! giving the same alerts however it is fed.
+//! Alerts derived from the chain: each kind raised (and cleared where it
+//! clears), the parties each concerns, and the same chain giving the same
+//! alerts however it is fed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -31,12 +31,18 @@ fn entries(world: &World) -> Vec<Entry> {
         .collect()
 }
 
-fn derive_at(world: &World, now_ms: u64) -> Vec<Alert> {
-    alerts::derive(&entries(world), AlertPolicy::default(), now_ms).unwrap()
+fn derive(world: &World) -> Vec<Alert> {
+    alerts::derive(&entries(world), AlertPolicy::default()).unwrap()
 }
 
-fn derive(world: &World) -> Vec<Alert> {
-    derive_at(world, world.now_ms)
+/// Moves the clock to `time_ms` and writes an entry there (a tank of its
+/// own, registered by wh-2): time alerts fire when an entry's time reaches
+/// them. Returns the entry's seq.
+fn entry_at(world: &mut World, time_ms: u64) -> u64 {
+    world.now_ms = time_ms;
+    let tank = format!("T-TICK-{}", world.len());
+    world.tank(&tank, "wh-2");
+    world.len() - 1
 }
 
 fn of_kind(alerts: &[Alert], kind: AlertKind) -> Vec<Alert> {
@@ -136,33 +142,32 @@ fn a_tank_shortfall_is_raised_and_cleared() {
 }
 
 #[test]
-fn a_pledge_past_maturity_is_raised_by_the_clock_and_cleared_by_its_release() {
+fn a_pledge_past_maturity_is_raised_by_the_first_entry_past_it_and_cleared_by_its_release() {
     let mut world = world();
     world.pledged_receipt("R-1", "P-A", "bank-a");
     let maturity = world.pledge("P-A").terms.maturity_ms;
-    assert!(
-        of_kind(
-            &derive_at(&world, maturity - 1),
-            AlertKind::PledgePastMaturity
-        )
-        .is_empty()
-    );
-    let raised = of_kind(&derive_at(&world, maturity), AlertKind::PledgePastMaturity);
+    entry_at(&mut world, maturity - 1);
+    let past_maturity = |world: &World| of_kind(&derive(world), AlertKind::PledgePastMaturity);
+    assert!(past_maturity(&world).is_empty(), "an entry just before it");
+    let seq = entry_at(&mut world, maturity + HOUR_MS);
+    let raised = past_maturity(&world);
     assert_eq!(raised.len(), 1, "{raised:#?}");
     assert_eq!(raised[0].trigger, Trigger::Clock);
     assert_eq!(raised[0].time_ms, maturity, "its time is the maturity");
-    assert_eq!(raised[0].seq, world.len() - 1, "after the last entry");
+    assert_eq!(raised[0].seq, seq, "placed at the first entry past it");
     assert_eq!(parties(&raised[0]), ["bank-a", "trader-a"]);
-    world.now_ms = maturity + DAY_MS;
-    world.ok(release("P-A"), &["bank-a"]);
-    let alerts = of_kind(&derive(&world), AlertKind::PledgePastMaturity);
-    assert_eq!(alerts.len(), 2, "{alerts:#?}");
-    assert_eq!(
-        alerts[0].time_ms, maturity,
-        "fired before the release's entry"
+    let all = derive(&world);
+    let position = all.iter().position(|a| a == &raised[0]).unwrap();
+    assert!(
+        all[position + 1..].iter().all(|a| a.seq == seq),
+        "before that entry's own alerts, after everything earlier"
     );
+    world.ok(release("P-A"), &["bank-a"]);
+    let alerts = past_maturity(&world);
+    assert_eq!(alerts.len(), 2, "{alerts:#?}");
     assert_eq!(alerts[1].state, AlertState::Cleared);
     assert_eq!(alerts[1].seq, world.len() - 1);
+    assert_eq!(alerts[1].parties, alerts[0].parties);
 }
 
 #[test]
@@ -171,15 +176,16 @@ fn a_pledged_receipt_close_to_expiry_is_warned_of_and_cleared_by_the_release() {
     world.pledged_receipt("R-1", "P-A", "bank-a");
     let expiry = world.receipt("R-1").terms.expires_at_ms;
     let warn_at = expiry - AlertPolicy::default().expiry_warning_ms;
-    let expiring = |alerts: &[Alert]| of_kind(alerts, AlertKind::PledgedReceiptExpiring);
-    assert!(expiring(&derive_at(&world, warn_at - 1)).is_empty());
-    let raised = expiring(&derive_at(&world, warn_at));
+    let expiring = |world: &World| of_kind(&derive(world), AlertKind::PledgedReceiptExpiring);
+    entry_at(&mut world, warn_at - 1);
+    assert!(expiring(&world).is_empty());
+    let seq = entry_at(&mut world, warn_at);
+    let raised = expiring(&world);
     assert_eq!(raised.len(), 1, "{raised:#?}");
-    assert_eq!(raised[0].time_ms, warn_at);
+    assert_eq!((raised[0].time_ms, raised[0].seq), (warn_at, seq));
     assert_eq!(field(&raised[0], "expires_at_ms"), expiry.to_string());
-    world.now_ms = warn_at + DAY_MS;
     world.ok(release("P-A"), &["bank-a"]);
-    let alerts = expiring(&derive(&world));
+    let alerts = expiring(&world);
     assert_eq!(alerts.len(), 2, "{alerts:#?}");
     assert_eq!(alerts[1].state, AlertState::Cleared);
 }
@@ -316,29 +322,31 @@ fn the_same_chain_gives_the_same_alerts_however_it_is_fed() {
     assert_eq!(whole, derive(&world), "twice the same");
     let kinds: std::collections::BTreeSet<_> = whole.iter().map(|a| a.kind).collect();
     assert_eq!(kinds.len(), 6, "{kinds:?}");
-    // Entry by entry, the clock ticking between entries, the state coming
-    // from a replay rather than the feed's own.
+    // Entry by entry, the state coming from an auditor's replay (every
+    // signature checked) rather than the feed's own.
     let mut watch = AlertWatch::new(AlertPolicy::default());
     let mut state = MemoryState::default();
     let mut fed = Vec::new();
     for entry in entries(&world) {
-        fed.extend(watch.tick(entry.time_ms.saturating_sub(DAY_MS)));
         let changes = reapply(&state, &entry, None).unwrap();
         fed.extend(watch.observe(&entry, &changes));
         state.merge(changes);
     }
-    fed.extend(watch.tick(world.now_ms));
     assert_eq!(fed, whole);
     let indexes: Vec<u64> = whole.iter().map(|a| a.index).collect();
     assert_eq!(indexes, (0..whole.len() as u64).collect::<Vec<_>>());
 }
 
 #[test]
-fn a_later_clock_only_adds_alerts_after_the_earlier_ones() {
+fn a_longer_chain_only_adds_alerts_after_those_of_its_prefix() {
     let world = busy_world();
-    let early = derive_at(&world, world.now_ms);
-    let late = derive_at(&world, world.now_ms + 1_000 * DAY_MS);
-    assert_eq!(&late[..early.len()], &early[..]);
+    let entries = entries(&world);
+    let whole = alerts::derive(&entries, AlertPolicy::default()).unwrap();
+    for cut in [1, entries.len() / 2, entries.len() - 1] {
+        let prefix = alerts::derive(&entries[..cut], AlertPolicy::default()).unwrap();
+        assert_eq!(&whole[..prefix.len()], &prefix[..], "cut at {cut}");
+        assert!(whole[prefix.len()..].iter().all(|a| a.seq >= cut as u64));
+    }
 }
 
 #[test]

@@ -27,7 +27,12 @@ const OVER_ISSUE_REASONS: [&str; 4] = [
 /// (`None` only if its transaction does not decode, which replay refuses).
 pub(crate) fn alert_of(entry: &Entry, refusal: &Refusal, view: &WatchView) -> Option<Draft> {
     let tx = Transaction::decode(&entry.envelope.tx_bytes).ok()?;
-    let signers: BTreeSet<String> = entry.envelope.signers().map(str::to_owned).collect();
+    let signers: BTreeSet<String> = entry
+        .envelope
+        .signatures
+        .iter()
+        .map(|s| s.signer.clone())
+        .collect();
     let kind = kind_of(refusal, &tx.operation);
     let mut draft = Draft::new(kind, AlertState::Raised, subject(refusal, &tx.operation))
         .field("reason", &refusal.reason)

@@ -1,30 +1,37 @@
-//! Early warning: alerts derived from the chain and the clock.
+//! Early warning: alerts derived from the chain.
 //!
 //! Alerts are not entries. They are a pure function of the entries, each
-//! with the objects it changed, and of the time: replaying the same chain
-//! with the same [`AlertPolicy`] and the same clock gives the same alerts,
-//! in the same order, with the same indexes (docs/ALERTS.md).
+//! with the objects it changed: replaying the same chain with the same
+//! [`AlertPolicy`] gives the same alerts, in the same order, with the same
+//! indexes (docs/ALERTS.md). Time-driven alerts (a pledge past its
+//! maturity, a pledged receipt near its expiry) fire when an entry's time
+//! reaches their due time, never by a wall clock, so no node can place
+//! them differently from a replay.
 //!
 //! ```text
-//!   entry + the objects it changed ──▶ AlertWatch::observe ─┐
-//!   (the apply path, or a replay)       │ clock alerts due    │
-//!                                       │ before its time     ├──▶ Vec<Alert>
-//!   now ──────────────────────────────▶ AlertWatch::tick ────┘   (index 0, 1, …)
+//!   entry ──▶ AlertFeed::push ──▶ replay::apply_verified (rules, its own MemoryState)
+//!                                   │ the objects the entry changed
+//!                                   ▼
+//!             AlertWatch::observe ──▶ time alerts due by the entry's time,
+//!                                     then the entry's own ──▶ Vec<Alert> (index 0, 1, …)
 //! ```
 //!
 //! [`AlertWatch`] keeps its own small view of receipts, pledges and tanks
-//! ([`view`]); the conditions it watches are in [`conditions`]; what an
-//! attempt entry says is in [`attempts`]. No I/O and no clock inside: time
-//! is always an argument.
+//! ([`view`]); the conditions it watches are in `conditions.rs` (where a
+//! new kind is added: docs/ALERTS.md §5); what an attempt entry says is in
+//! `attempts.rs`. [`request`] is the signed request to watch alerts. No
+//! I/O and no clock inside.
 
 mod attempts;
 mod conditions;
+pub mod request;
 pub mod view;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::entry::{Entry, Seq};
-use crate::replay::{EntryFault, reapply};
+use crate::entry::Entry;
+use crate::model::Seq;
+use crate::replay::{EntryFault, apply_verified};
 use crate::state::{MemoryState, Objects};
 
 use self::view::WatchView;
@@ -133,10 +140,20 @@ impl AlertState {
 /// What raised or cleared an alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Trigger {
-    /// The entry of this sequence number.
+    /// What the entry did.
     Entry,
-    /// The clock reaching the alert's time, after entry `seq`.
+    /// The entry's time reaching the alert's due time.
     Clock,
+}
+
+impl Trigger {
+    /// The stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Entry => "ENTRY",
+            Trigger::Clock => "CLOCK",
+        }
+    }
 }
 
 /// One alert event.
@@ -148,11 +165,11 @@ pub struct Alert {
     pub kind: AlertKind,
     /// Raised or cleared.
     pub state: AlertState,
-    /// Entry-triggered: the entry that raised or cleared it. Clock-triggered:
-    /// the last entry before its time.
+    /// The entry that raised or cleared it; clock-triggered: the first
+    /// entry whose time reached its due time.
     pub seq: Seq,
-    /// Entry-triggered: the entry's time. Clock-triggered: the time at which
-    /// it fired (a maturity, an expiry less the warning period).
+    /// Entry-triggered: the entry's time. Clock-triggered: its due time (a
+    /// maturity, an expiry less the warning period).
     pub time_ms: u64,
     /// An entry or the clock.
     pub trigger: Trigger,
@@ -197,15 +214,14 @@ impl Draft {
     }
 }
 
-/// Derives the alerts of a chain, entry by entry, and of the clock.
+/// Derives the alerts of a chain, entry by entry.
 #[derive(Debug, Clone)]
 pub struct AlertWatch {
     policy: AlertPolicy,
     view: WatchView,
     conditions: conditions::Conditions,
     next_index: u64,
-    last_seq: Option<Seq>,
-    clock_ms: u64,
+    next_seq: Seq,
 }
 
 impl AlertWatch {
@@ -216,8 +232,7 @@ impl AlertWatch {
             view: WatchView::default(),
             conditions: conditions::Conditions::default(),
             next_index: 0,
-            last_seq: None,
-            clock_ms: 0,
+            next_seq: 0,
         }
     }
 
@@ -231,45 +246,33 @@ impl AlertWatch {
         self.next_index
     }
 
-    /// The next entry to observe.
+    /// The next entry to observe (entries observed so far).
     pub fn next_seq(&self) -> Seq {
-        self.last_seq.map_or(0, |seq| seq + 1)
+        self.next_seq
     }
 
     /// Observes `entry`, which changed `changes` (for an attempt entry,
-    /// nothing but its record): first the clock alerts due before its
-    /// time, then what the entry raises or clears.
+    /// nothing): first the time alerts due at or before its time, then
+    /// what the entry itself raises or clears.
     pub fn observe(&mut self, entry: &Entry, changes: &Objects) -> Vec<Alert> {
-        let mut out = self.tick(entry.time_ms);
+        let (seq, time_ms) = (entry.seq, entry.time_ms);
+        let due = self.conditions.due(&self.view, &self.policy, time_ms);
+        let mut out: Vec<Alert> = due
+            .into_iter()
+            .flat_map(|(due_ms, drafts)| self.place(drafts, seq, due_ms, Trigger::Clock))
+            .collect();
         let mut drafts = Vec::new();
         if let Some(refusal) = &entry.refusal {
             drafts.extend(attempts::alert_of(entry, refusal, &self.view));
         }
         let touched = self.view.merge(changes);
-        drafts.extend(self.conditions.after_entry(
-            &self.view,
-            &touched,
-            &self.policy,
-            entry.time_ms,
-        ));
-        self.last_seq = Some(entry.seq);
-        let (seq, time_ms) = (entry.seq, entry.time_ms);
+        drafts.extend(
+            self.conditions
+                .after_entry(&self.view, &touched, &self.policy, time_ms),
+        );
+        self.next_seq = seq + 1;
         out.extend(self.place(drafts, seq, time_ms, Trigger::Entry));
         out
-    }
-
-    /// The clock alerts due at or before `now_ms` (the clock never runs
-    /// back: an earlier time gives nothing).
-    pub fn tick(&mut self, now_ms: u64) -> Vec<Alert> {
-        let Some(seq) = self.last_seq else {
-            return Vec::new();
-        };
-        let now_ms = now_ms.max(self.clock_ms);
-        self.clock_ms = now_ms;
-        let due = self.conditions.due(&self.view, &self.policy, now_ms);
-        due.into_iter()
-            .flat_map(|(time_ms, drafts)| self.place(drafts, seq, time_ms, Trigger::Clock))
-            .collect()
     }
 
     fn place(&mut self, drafts: Vec<Draft>, seq: Seq, time_ms: u64, trigger: Trigger) -> Vec<Alert> {
@@ -294,10 +297,8 @@ impl AlertWatch {
     }
 }
 
-/// Replays `entries` (from genesis, in order) in memory, reapplying each
-/// as replay does (signatures and rules, seals not checked), and returns
-/// every alert up to `now_ms`.
-pub fn derive<'a, I>(entries: I, policy: AlertPolicy, now_ms: u64) -> Result<Vec<Alert>, AlertError>
+/// Every alert of `entries` (a verified chain, from genesis, in order).
+pub fn derive<'a, I>(entries: I, policy: AlertPolicy) -> Result<Vec<Alert>, AlertError>
 where
     I: IntoIterator<Item = &'a Entry>,
 {
@@ -306,12 +307,15 @@ where
     for entry in entries {
         alerts.extend(feed.push(entry)?);
     }
-    alerts.extend(feed.watch.tick(now_ms));
     Ok(alerts)
 }
 
-/// A watch fed by entries alone: it reapplies each to its own in-memory
-/// state to learn what it changed.
+/// A watch fed by entries alone: it applies each to its own in-memory
+/// state, with the rules, to learn what the entry changed.
+///
+/// Signatures and seals are not checked: feed it a chain already verified
+/// (a node's own log, or one an auditor's replay passed). Its memory is
+/// the ledger's live state (docs/ALERTS.md §6 gives the figure).
 #[derive(Debug)]
 pub struct AlertFeed {
     state: MemoryState,
@@ -327,7 +331,7 @@ impl AlertFeed {
         }
     }
 
-    /// Reapplies the next entry and returns what it raised or cleared.
+    /// Applies the next entry and returns what it raised or cleared.
     pub fn push(&mut self, entry: &Entry) -> Result<Vec<Alert>, AlertError> {
         let expected = self.watch.next_seq();
         if entry.seq != expected {
@@ -336,10 +340,16 @@ impl AlertFeed {
                 found: entry.seq,
             });
         }
-        let changes = reapply(&self.state, entry, None).map_err(|fault| AlertError::Replay {
+        let fault = |fault: EntryFault| AlertError::Replay {
             seq: entry.seq,
             fault: Box::new(fault),
-        })?;
+        };
+        let verified = entry
+            .envelope
+            .clone()
+            .into_verified_unchecked()
+            .map_err(|e| fault(e.into()))?;
+        let changes = apply_verified(&self.state, entry, &verified).map_err(fault)?;
         let alerts = self.watch.observe(entry, &changes);
         self.state.merge(changes);
         Ok(alerts)
@@ -348,11 +358,6 @@ impl AlertFeed {
     /// The watch.
     pub fn watch(&self) -> &AlertWatch {
         &self.watch
-    }
-
-    /// The watch, to tick its clock.
-    pub fn watch_mut(&mut self) -> &mut AlertWatch {
-        &mut self.watch
     }
 }
 
@@ -368,8 +373,8 @@ pub enum AlertError {
         /// The entry given.
         found: Seq,
     },
-    /// An entry does not replay: the chain is not valid.
-    #[error("entry {seq} does not replay: {fault}")]
+    /// An entry does not apply: the chain is not valid.
+    #[error("entry {seq} does not apply: {fault}")]
     Replay {
         /// The entry.
         seq: Seq,
