@@ -1,4 +1,4 @@
-//! A signed request to watch alerts (docs/FORMAT.md §9): the participant
+//! A signed request to watch alerts (docs/ALERTS.md §4): the participant
 //! asking, when, and from where in the stream, signed with the
 //! participant's current key, so that a node without client certificates
 //! knows whose alerts to send.
@@ -30,7 +30,6 @@ pub struct WatchRequest {
 
 /// Why a signed watch request is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum WatchRequestError {
     /// An id is empty or longer than 64 bytes.
     #[error("{field} must be 1 to 64 bytes long")]
