@@ -31,8 +31,8 @@ use tonic::Status;
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
 use crate::error::{ClientError, Result};
-use crate::keys::Signer;
 use crate::failover::{self, Failover, Next};
+use crate::keys::Signer;
 
 /// Which receipts [`LedgerClient::list_receipts`] lists (at most one filter).
 pub use pb::list_receipts_request::Filter as ReceiptFilter;
@@ -620,30 +620,6 @@ fn receipt_id(view: &pb::ReceiptView) -> &str {
         .unwrap_or_default()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    async fn refusal(endpoint: &str, tls: Option<ClientTlsConfig>) -> String {
-        let options = ConnectOptions {
-            tls,
-            ..ConnectOptions::default()
-        };
-        match LedgerClient::connect_with(endpoint, options).await {
-            Err(error @ ClientError::InvalidEndpoint { .. }) => error.to_string(),
-            other => panic!("expected InvalidEndpoint, got {other:?}"),
-        }
-    }
-
-    #[tokio::test]
-    async fn https_needs_tls_settings_and_http_refuses_them() {
-        let missing = refusal("https://127.0.0.1:1", None).await;
-        assert!(missing.contains("needs TLS settings"), "{missing}");
-        let stray = refusal("http://127.0.0.1:1", Some(ClientTlsConfig::new())).await;
-        assert!(stray.contains("use https://"), "{stray}");
-    }
-}
-
 /// A watch request from `signer`, signed now (docs/ALERTS.md §4); unsigned
 /// without one.
 fn watch_alerts_request(
@@ -666,9 +642,9 @@ fn watch_alerts_request(
         follow,
         time_ms: crate::time::now_ms(),
     };
-    let signature = request
-        .sign(&signer.key)
-        .map_err(|e| ClientError::bad_answer(format!("cannot sign a watch request as {}: {e}", signer.id)))?;
+    let signature = request.sign(&signer.key).map_err(|e| {
+        ClientError::bad_answer(format!("cannot sign a watch request as {}: {e}", signer.id))
+    })?;
     Ok(pb::WatchAlertsRequest {
         from_index,
         follow,
@@ -676,4 +652,28 @@ fn watch_alerts_request(
         time_ms: request.time_ms,
         signature: signature.to_vec(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn refusal(endpoint: &str, tls: Option<ClientTlsConfig>) -> String {
+        let options = ConnectOptions {
+            tls,
+            ..ConnectOptions::default()
+        };
+        match LedgerClient::connect_with(endpoint, options).await {
+            Err(error @ ClientError::InvalidEndpoint { .. }) => error.to_string(),
+            other => panic!("expected InvalidEndpoint, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn https_needs_tls_settings_and_http_refuses_them() {
+        let missing = refusal("https://127.0.0.1:1", None).await;
+        assert!(missing.contains("needs TLS settings"), "{missing}");
+        let stray = refusal("http://127.0.0.1:1", Some(ClientTlsConfig::new())).await;
+        assert!(stray.contains("use https://"), "{stray}");
+    }
 }

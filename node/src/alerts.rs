@@ -81,7 +81,9 @@ impl AlertLog {
     /// after the last one looked at.
     fn read(&self, from: u64, limit: usize, watcher: &Watcher) -> (Vec<Alert>, u64) {
         let alerts = self.alerts.read().unwrap_or_else(|e| e.into_inner());
-        let start = usize::try_from(from).unwrap_or(usize::MAX).min(alerts.len());
+        let start = usize::try_from(from)
+            .unwrap_or(usize::MAX)
+            .min(alerts.len());
         let end = start.saturating_add(limit).min(alerts.len());
         let seen = alerts[start..end]
             .iter()
@@ -310,7 +312,11 @@ fn check_signed<L: LedgerRead + StateRead>(
                 vec![("participant".into(), id.clone())],
             ));
         }
-        Err(WatchRequestError::Stale { time_ms, now_ms, max_skew_ms }) => {
+        Err(WatchRequestError::Stale {
+            time_ms,
+            now_ms,
+            max_skew_ms,
+        }) => {
             return Err(status::status(
                 Code::Unauthenticated,
                 format!(
@@ -454,7 +460,10 @@ impl AlertStreamer {
             let caught_up = now.entries >= self.until_entries;
             if caught_up && !checked_start {
                 if self.next > now.alerts {
-                    let _ = self.sender.send(Err(past_last_alert(self.next, now.alerts))).await;
+                    let _ = self
+                        .sender
+                        .send(Err(past_last_alert(self.next, now.alerts)))
+                        .await;
                     return;
                 }
                 checked_start = true;
@@ -504,7 +513,10 @@ mod tests {
         let now = 1_800_000_000_000;
         assert!(seen.first_use(now, [1; 64], now));
         assert!(!seen.first_use(now, [1; 64], now + 1_000), "the same again");
-        assert!(seen.first_use(now, [2; 64], now + 1_000), "another signature");
+        assert!(
+            seen.first_use(now, [2; 64], now + 1_000),
+            "another signature"
+        );
         let later = now + MAX_REQUEST_SKEW_MS + 1;
         assert!(seen.first_use(later, [3; 64], later));
         assert_eq!(

@@ -38,7 +38,10 @@ pub(crate) fn alert_of(entry: &Entry, refusal: &Refusal, view: &WatchView) -> Op
         .field("reason", &refusal.reason)
         .field("operation", tx.operation.name())
         .field("tx_id", &tx.tx_id)
-        .field("signers", signers.iter().cloned().collect::<Vec<_>>().join(","))
+        .field(
+            "signers",
+            signers.iter().cloned().collect::<Vec<_>>().join(","),
+        )
         .parties(signers);
     for (key, value) in &refusal.fields {
         draft = draft.field(key, value);
@@ -87,7 +90,12 @@ fn tank_of(operation: &Operation) -> Option<&str> {
 /// Adds whom the attempt concerns besides its signers: a pledged
 /// receipt's pledgee, and the holders and pledgees of the tank it would
 /// have drawn on.
-fn with_concerned(draft: Draft, refusal: &Refusal, operation: &Operation, view: &WatchView) -> Draft {
+fn with_concerned(
+    draft: Draft,
+    refusal: &Refusal,
+    operation: &Operation,
+    view: &WatchView,
+) -> Draft {
     let draft = draft.parties(refusal.field("pledgee").map(str::to_owned));
     let receipt = refusal.field("receipt");
     let draft = match receipt {

@@ -36,7 +36,11 @@ impl Conditions {
             drafts.extend(self.pledge_changed(view, policy, pledge_id, time_ms));
         }
         for tank_id in tanks_to_check(view, touched) {
-            drafts.extend(self.check(AlertKind::TankShortfall, &tank_id, shortfall(view, &tank_id)));
+            drafts.extend(self.check(
+                AlertKind::TankShortfall,
+                &tank_id,
+                shortfall(view, &tank_id),
+            ));
             drafts.extend(self.check(
                 AlertKind::CustodianRevoked,
                 &tank_id,
@@ -88,7 +92,10 @@ impl Conditions {
         time_ms: u64,
     ) -> Vec<Draft> {
         let mut drafts = Vec::new();
-        for kind in [AlertKind::PledgePastMaturity, AlertKind::PledgedReceiptExpiring] {
+        for kind in [
+            AlertKind::PledgePastMaturity,
+            AlertKind::PledgedReceiptExpiring,
+        ] {
             self.unschedule(kind, pledge_id);
             match due_time(view, policy, kind, pledge_id) {
                 Some(due) if due <= time_ms => {
@@ -231,13 +238,22 @@ pub(crate) fn share_bp(part_kg: u64, whole_kg: u64) -> u128 {
 
 /// When a pledge's clock alert of `kind` falls due (`None`: the pledge is
 /// not active).
-fn due_time(view: &WatchView, policy: &AlertPolicy, kind: AlertKind, pledge_id: &str) -> Option<u64> {
+fn due_time(
+    view: &WatchView,
+    policy: &AlertPolicy,
+    kind: AlertKind,
+    pledge_id: &str,
+) -> Option<u64> {
     let pledge = view.pledges.get(pledge_id)?;
     match kind {
         AlertKind::PledgePastMaturity => Some(pledge.terms.maturity_ms),
         _ => {
             let receipt = view.receipts.get(&pledge.terms.receipt_id)?;
-            Some(receipt.expires_at_ms.saturating_sub(policy.expiry_warning_ms))
+            Some(
+                receipt
+                    .expires_at_ms
+                    .saturating_sub(policy.expiry_warning_ms),
+            )
         }
     }
 }

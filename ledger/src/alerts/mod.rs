@@ -209,7 +209,8 @@ impl Draft {
     }
 
     pub(crate) fn parties<I: IntoIterator<Item = String>>(mut self, parties: I) -> Draft {
-        self.parties.extend(parties.into_iter().filter(|p| !p.is_empty()));
+        self.parties
+            .extend(parties.into_iter().filter(|p| !p.is_empty()));
         self
     }
 }
@@ -275,7 +276,13 @@ impl AlertWatch {
         out
     }
 
-    fn place(&mut self, drafts: Vec<Draft>, seq: Seq, time_ms: u64, trigger: Trigger) -> Vec<Alert> {
+    fn place(
+        &mut self,
+        drafts: Vec<Draft>,
+        seq: Seq,
+        time_ms: u64,
+        trigger: Trigger,
+    ) -> Vec<Alert> {
         drafts
             .into_iter()
             .map(|draft| {

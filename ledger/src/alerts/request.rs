@@ -44,7 +44,9 @@ pub enum WatchRequestError {
         participant: String,
     },
     /// The request's time is too far from the node's clock.
-    #[error("the request was signed at {time_ms}, more than {max_skew_ms} ms from the node's clock ({now_ms})")]
+    #[error(
+        "the request was signed at {time_ms}, more than {max_skew_ms} ms from the node's clock ({now_ms})"
+    )]
     Stale {
         /// The request's time.
         time_ms: u64,
@@ -138,11 +140,26 @@ mod tests {
         let now = request().time_ms + 1_000;
         assert_eq!(request().verify(&public, &signature, now, 300_000), Ok(()));
         let changed = [
-            WatchRequest { from_index: 0, ..request() },
-            WatchRequest { follow: false, ..request() },
-            WatchRequest { participant_id: "bank-a".into(), ..request() },
-            WatchRequest { ledger_id: "other".into(), ..request() },
-            WatchRequest { time_ms: request().time_ms + 1, ..request() },
+            WatchRequest {
+                from_index: 0,
+                ..request()
+            },
+            WatchRequest {
+                follow: false,
+                ..request()
+            },
+            WatchRequest {
+                participant_id: "bank-a".into(),
+                ..request()
+            },
+            WatchRequest {
+                ledger_id: "other".into(),
+                ..request()
+            },
+            WatchRequest {
+                time_ms: request().time_ms + 1,
+                ..request()
+            },
         ];
         for changed in changed {
             assert!(matches!(
@@ -152,7 +169,11 @@ mod tests {
         }
         let other = public_key_of(&SigningKey::from_bytes(&[8; 32]));
         assert!(request().verify(&other, &signature, now, 300_000).is_err());
-        assert!(request().verify(&public, &signature[..63], now, 300_000).is_err());
+        assert!(
+            request()
+                .verify(&public, &signature[..63], now, 300_000)
+                .is_err()
+        );
     }
 
     #[test]

@@ -158,7 +158,11 @@ impl WatchView {
             return parties;
         };
         parties.insert(receipt.holder_id.clone());
-        if let Some(pledge) = receipt.pledge_id.as_ref().and_then(|id| self.pledges.get(id)) {
+        if let Some(pledge) = receipt
+            .pledge_id
+            .as_ref()
+            .and_then(|id| self.pledges.get(id))
+        {
             parties.insert(pledge.terms.pledgee_id.clone());
         }
         parties

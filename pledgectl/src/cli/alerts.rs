@@ -38,7 +38,9 @@ pub async fn alerts(ctx: &Context, args: AlertsArgs) -> anyhow::Result<ExitCode>
         None => None,
     };
     let client = ctx.client().await?;
-    let mut stream = client.alerts(args.from, args.follow, signer.as_ref()).await?;
+    let mut stream = client
+        .alerts(args.from, args.follow, signer.as_ref())
+        .await?;
     while let Some(alert) = stream.next().await {
         let alert = alert?;
         ctx.out.line(&alert_json(&alert), &alert_line(&alert));
@@ -75,7 +77,7 @@ pub fn alert_line(alert: &pb::Alert) -> String {
         "CLOCK" => format!("due {}", format_rfc3339(alert.time_ms)),
         _ => format_rfc3339(alert.time_ms),
     };
-    format!(
+    let line = format!(
         "#{:<4} {} {} {} at entry {} ({when})  parties={}  {}",
         alert.index,
         alert.kind,
@@ -84,7 +86,8 @@ pub fn alert_line(alert: &pb::Alert) -> String {
         alert.seq,
         alert.parties.join(","),
         fields.join(" ")
-    )
+    );
+    line.trim_end().to_owned()
 }
 
 fn sorted_fields(alert: &pb::Alert) -> Vec<(&String, &String)> {
