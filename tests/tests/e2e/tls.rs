@@ -265,7 +265,14 @@ async fn mutual_tls_lets_a_connection_carry_only_what_its_participant_signed() {
         watched(&bank_b, None).await.unwrap().is_empty(),
         "not bank-a's"
     );
-    assert_eq!(watched(&auditor, None).await.unwrap(), bank_a_alerts);
+    // auditor-1's certificate reads, but watches nothing: no such
+    // participant on the ledger; the ledger's auditor sees everything.
+    let stranger = watched(&auditor, None).await.unwrap_err();
+    assert_eq!(refusal(&stranger).1, "UNKNOWN_SIGNER");
+    let ledger_auditor = connect(&node, &ca, Some(&client_cert(&ca, "auditor")))
+        .await
+        .unwrap();
+    assert_eq!(watched(&ledger_auditor, None).await.unwrap(), bank_a_alerts);
     let error = watched(&bank_b, Some(node.signer("bank-a")))
         .await
         .unwrap_err();
