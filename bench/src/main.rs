@@ -76,6 +76,16 @@ enum Command {
         #[arg(long)]
         threads: Option<usize>,
     },
+    /// Times the alert feed (docs/ALERTS.md §6) over an export: what a node
+    /// spends deriving alerts at start, and its memory.
+    Alerts {
+        /// An export file.
+        #[arg(long)]
+        file: PathBuf,
+        /// Feed at most this many entries.
+        #[arg(long, default_value_t = u64::MAX)]
+        limit: u64,
+    },
     /// Times one durable append (write + fdatasync) to the entry log, into a
     /// file that grows against one preallocated with zeros, alternating.
     LogSync {
@@ -208,6 +218,19 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
                     n => format!("batch verification on {n} threads"),
                 },
                 done.head_hash
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Alerts { file, limit } => {
+            let done = pledge_bench::alerts::derive(&file, limit)?;
+            println!(
+                "derived {} alerts from {} entries in {:.1} s ({:.0} entries/s); peak RSS {} MB before, {} MB with the feed's state",
+                done.alerts,
+                done.entries,
+                done.seconds,
+                done.entries as f64 / done.seconds,
+                done.peak_kb_before / 1024,
+                done.peak_kb_after / 1024
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -23,6 +23,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use pledge_ledger::alerts::request::WatchRequest;
 use pledge_ledger::envelope::Envelope;
 use pledge_proto::v1::{self as pb, ledger_service_client::LedgerServiceClient};
 use tokio_stream::{Stream, StreamExt};
@@ -31,12 +32,16 @@ use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
 use crate::error::{ClientError, Result};
 use crate::failover::{self, Failover, Next};
+use crate::keys::Signer;
 
 /// Which receipts [`LedgerClient::list_receipts`] lists (at most one filter).
 pub use pb::list_receipts_request::Filter as ReceiptFilter;
 
 /// A stream of entries from [`LedgerClient::entries`].
 pub type EntryStream = Pin<Box<dyn Stream<Item = Result<pb::EntryRecord>> + Send>>;
+
+/// A stream of alerts from [`LedgerClient::alerts`].
+pub type AlertStream = Pin<Box<dyn Stream<Item = Result<pb::Alert>> + Send>>;
 
 /// The node's default page size for `ListReceipts`.
 pub const DEFAULT_PAGE_SIZE: u32 = 100;
@@ -527,6 +532,35 @@ impl LedgerClient {
         Ok(Box::pin(stream.map(|item| item.map_err(ClientError::from))))
     }
 
+    /// Alerts from index `from_index` that the watcher may see
+    /// (docs/ALERTS.md). `signer` names the watcher and signs the request
+    /// (with the node's ledger id and the clock, afresh for each try); `None`:
+    /// the participant named by this connection's client certificate. With
+    /// `follow` the stream stays open and yields alerts as entries commit; a
+    /// watcher resumes from the last index it saw plus one.
+    pub async fn alerts(
+        &self,
+        from_index: u64,
+        follow: bool,
+        signer: Option<&Signer>,
+    ) -> Result<AlertStream> {
+        let ledger_id = match signer {
+            Some(_) => self.node_info().await?.ledger_id,
+            None => String::new(),
+        };
+        // Signed here once to report a bad id as the caller's error; again
+        // for each try, so that no node sees one signed request twice.
+        watch_alerts_request(&ledger_id, from_index, follow, signer)?;
+        let stream = self
+            .call(|mut service| {
+                let request = watch_alerts_request(&ledger_id, from_index, follow, signer)
+                    .map_err(|e| Status::invalid_argument(e.to_string()));
+                async move { Ok(service.watch_alerts(request?).await?.into_inner()) }
+            })
+            .await?;
+        Ok(Box::pin(stream.map(|item| item.map_err(ClientError::from))))
+    }
+
     /// The node's latest signed checkpoint.
     pub async fn checkpoint(&self) -> Result<pb::SignedCheckpoint> {
         self.call(|mut service| async move {
@@ -615,6 +649,40 @@ fn receipt_id(view: &pb::ReceiptView) -> &str {
         .as_ref()
         .map(|t| t.receipt_id.as_str())
         .unwrap_or_default()
+}
+
+/// A watch request from `signer`, signed now (docs/ALERTS.md §4); unsigned
+/// without one.
+fn watch_alerts_request(
+    ledger_id: &str,
+    from_index: u64,
+    follow: bool,
+    signer: Option<&Signer>,
+) -> Result<pb::WatchAlertsRequest> {
+    let Some(signer) = signer else {
+        return Ok(pb::WatchAlertsRequest {
+            from_index,
+            follow,
+            ..Default::default()
+        });
+    };
+    let request = WatchRequest {
+        ledger_id: ledger_id.to_owned(),
+        participant_id: signer.id.clone(),
+        from_index,
+        follow,
+        time_ms: crate::time::now_ms(),
+    };
+    let signature = request.sign(&signer.key).map_err(|e| {
+        ClientError::bad_answer(format!("cannot sign a watch request as {}: {e}", signer.id))
+    })?;
+    Ok(pb::WatchAlertsRequest {
+        from_index,
+        follow,
+        participant_id: request.participant_id,
+        time_ms: request.time_ms,
+        signature: signature.to_vec(),
+    })
 }
 
 #[cfg(test)]

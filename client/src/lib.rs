@@ -69,7 +69,7 @@ pub mod ops;
 pub mod time;
 pub mod tls;
 
-pub use client::{ConnectOptions, EntryStream, LedgerClient, ReceiptFilter};
+pub use client::{AlertStream, ConnectOptions, EntryStream, LedgerClient, ReceiptFilter};
 pub use draft::Draft;
 pub use error::{ClientError, Refusal, RefusalInfo, Result};
 pub use failover::Failover;

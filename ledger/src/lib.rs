@@ -78,6 +78,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod alerts;
 pub mod bundle;
 mod canonical;
 pub mod chain;

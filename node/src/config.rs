@@ -40,12 +40,18 @@
 //! max_streams_per_address = 64        # from one source address (at most a quarter of max_streams)
 //! max_streams_per_participant = 64    # of one mutual-TLS participant (at most a quarter of max_streams)
 //!
+//! [alerts]                            # docs/ALERTS.md
+//! enabled = true                      # derive alerts and serve WatchAlerts (costs memory: ALERTS.md §6)
+//! expiry_warning_days = 30            # a pledged receipt's expiry is warned of this many days before
+//! holder_share_bp = 5000              # a holder's pledged share of a tank above this (basis points) is an alert
+//!
 //! [cluster]                           # absent = a single node; see crate::cluster::config
 //! ```
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use pledge_ledger::alerts::{AlertPolicy, DAY_MS};
 use pledge_ledger::ledger::AttemptPolicy;
 use serde::Deserialize;
 
@@ -86,6 +92,8 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     /// Explicit resource limits.
     pub limits: Limits,
+    /// Alerts (docs/ALERTS.md).
+    pub alerts: AlertsConfig,
     /// Cluster mode (docs/REPLICATION.md); `None` runs a single node.
     pub cluster: Option<crate::cluster::config::ClusterConfig>,
 }
@@ -242,7 +250,43 @@ impl Default for Config {
             log_filter: None,
             tls: None,
             limits: Limits::default(),
+            alerts: AlertsConfig::default(),
             cluster: None,
+        }
+    }
+}
+
+/// The `[alerts]` section: whether the node derives alerts, and the policy
+/// it derives them with (docs/ALERTS.md §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsConfig {
+    /// Derive alerts and serve `WatchAlerts`.
+    pub enabled: bool,
+    /// A pledged receipt's expiry is warned of this many days before.
+    pub expiry_warning_days: u32,
+    /// A holder's pledged share of a tank above this many basis points is
+    /// an alert.
+    pub holder_share_bp: u32,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        let policy = AlertPolicy::default();
+        AlertsConfig {
+            enabled: true,
+            expiry_warning_days: (policy.expiry_warning_ms / DAY_MS) as u32,
+            holder_share_bp: policy.holder_share_bp,
+        }
+    }
+}
+
+impl AlertsConfig {
+    /// The policy alerts are derived with.
+    pub fn policy(&self) -> AlertPolicy {
+        AlertPolicy {
+            expiry_warning_ms: u64::from(self.expiry_warning_days) * DAY_MS,
+            holder_share_bp: self.holder_share_bp,
         }
     }
 }

@@ -5,6 +5,7 @@
 //! and demo participants' keys on first start.
 
 mod admission;
+mod alerts;
 mod bootstrap;
 mod checkpointer;
 mod cluster;

@@ -119,6 +119,9 @@ pub async fn serve(
         let _ = stop.send(true);
     });
     let rate_limit = RateLimit::new(Rates::of(&limits), metrics.clone());
+    let alerts = config.alerts.enabled.then(|| {
+        crate::alerts::AlertLog::start(published.clone(), heads.clone(), config.alerts.policy())
+    });
     let mut api = LedgerApi::new(
         published.clone(),
         sequencer,
@@ -130,6 +133,9 @@ pub async fn serve(
     )
     .with_stopping(stopping.clone())
     .with_rate_limit(rate_limit.clone());
+    if let Some(alerts) = alerts {
+        api = api.with_alerts(alerts);
+    }
     let (threads, cluster) = match running {
         Writes::Single(running) => (running.threads, None),
         Writes::Cluster(started) => (Vec::new(), Some(started.cluster)),

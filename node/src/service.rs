@@ -26,6 +26,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Code, Request, Response, Status};
 use tonic_types::StatusExt;
 
+use crate::alerts::{AlertLog, AlertStreamer, SeenRequests};
 use crate::checkpointer::Latest;
 use crate::cluster::{ClusterHandle, Route};
 use crate::config::Limits;
@@ -73,6 +74,10 @@ pub struct LedgerApi {
     rate_limit: Option<RateLimit>,
     /// Slots for answer streams, bounded node-wide and per asker.
     streams: StreamSlots,
+    /// The alerts derived so far; `None`: this node derives none.
+    alerts: Option<AlertLog>,
+    /// Signed watch requests seen, so that none is used twice.
+    seen_watch_requests: Arc<SeenRequests>,
 }
 
 impl LedgerApi {
@@ -100,7 +105,15 @@ impl LedgerApi {
             stopping: watch::channel(false).1,
             rate_limit: None,
             streams,
+            alerts: None,
+            seen_watch_requests: Arc::default(),
         }
+    }
+
+    /// Serves `WatchAlerts` from `alerts`.
+    pub fn with_alerts(mut self, alerts: AlertLog) -> LedgerApi {
+        self.alerts = Some(alerts);
+        self
     }
 
     /// Holds each submission's signers to their rate (`ratelimit.rs`).
@@ -382,7 +395,7 @@ fn proof_error(error: &merkle::MerkleError<pledge_ledger::StoreError>) -> Status
     }
 }
 
-fn shutting_down() -> Status {
+pub(crate) fn shutting_down() -> Status {
     status::status(
         Code::Unavailable,
         "the node is shutting down".into(),
@@ -774,6 +787,39 @@ impl LedgerService for LedgerApi {
             heads: self.heads.clone(),
             next: request.from_seq,
             follow: request.follow,
+            stopping: self.stopping.clone(),
+            sender,
+            _slot: slot,
+        };
+        tokio::spawn(streamer.run());
+        Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
+    }
+
+    type WatchAlertsStream = ResponseStream<pb::Alert>;
+
+    #[tracing::instrument(skip_all)]
+    async fn watch_alerts(
+        &self,
+        request: Request<pb::WatchAlertsRequest>,
+    ) -> Result<Response<Self::WatchAlertsStream>, Status> {
+        let log = self.alerts.clone().ok_or_else(crate::alerts::alerts_off)?;
+        let ledger = self.read()?;
+        let watcher = crate::alerts::watcher_of(
+            &request,
+            &*ledger,
+            &self.seen_watch_requests,
+            crate::pipeline::now_ms(),
+        )?;
+        let address = request.remote_addr().map(|peer| peer.ip());
+        let slot = self.streams.open(address, Some(watcher.id()))?;
+        let request = request.into_inner();
+        let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
+        let streamer = AlertStreamer {
+            log,
+            watcher,
+            next: request.from_index,
+            follow: request.follow,
+            until_entries: *self.heads.borrow(),
             stopping: self.stopping.clone(),
             sender,
             _slot: slot,

@@ -199,6 +199,7 @@ mod errors_md {
     const SOURCES: &[&str] = &[
         include_str!("status.rs"),
         include_str!("service.rs"),
+        include_str!("alerts.rs"),
         include_str!("ratelimit.rs"),
         include_str!("streams.rs"),
         include_str!("tls.rs"),

@@ -5,6 +5,7 @@
 mod e2e {
     pub mod common;
 
+    mod alerts;
     mod audit;
     mod bench;
     mod cli;

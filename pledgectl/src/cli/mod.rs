@@ -1,5 +1,6 @@
 //! The `pledgectl` command tree and the context its commands share.
 
+mod alerts;
 mod chain;
 mod cluster;
 mod drafts;
@@ -146,6 +147,9 @@ pub enum Command {
     Entries(chain::EntriesArgs),
     /// Replay the chain (from the node or an export file) and check everything.
     Audit(chain::AuditArgs),
+    /// Alerts you may see (a double pledge attempt, a tank short, a loan past
+    /// maturity, ...), from an index, optionally following new ones.
+    Alerts(alerts::AlertsArgs),
     /// The node's latest signed checkpoint (tree size, Merkle root, chain head).
     Checkpoint(evidence::CheckpointArgs),
     /// Verify a receipt's evidence bundle offline with only the node's key.
@@ -255,6 +259,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Head => chain::head(&ctx).await,
         Command::Entries(args) => chain::entries(&ctx, args).await,
         Command::Audit(args) => chain::audit(&ctx, args).await,
+        Command::Alerts(args) => alerts::alerts(&ctx, args).await,
         Command::Checkpoint(args) => evidence::checkpoint(&ctx, args).await,
         Command::VerifyBundle(args) => evidence::verify_bundle(&ctx, args),
         Command::Export(args) => chain::export(&ctx, args).await,

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use pledge_client::{ClientError, LedgerClient, tls};
 use pledge_tests::{Node, pledgectl, refused_start};
+use tokio_stream::StreamExt;
 use tonic::Code;
 
 use super::common::*;
@@ -247,6 +248,39 @@ async fn mutual_tls_lets_a_connection_carry_only_what_its_participant_signed() {
     ]);
     let head: serde_json::Value = serde_json::from_str(&head).unwrap();
     assert_eq!(head["size"], before.size, "{head}");
+
+    // Alerts: the certificate names the watcher, no signature needed.
+    // trader-a's 2,000 t pledged to bank-a is over half of T-101's stock.
+    let watched = |client: &LedgerClient, signer: Option<pledge_client::keys::Signer>| {
+        let client = client.clone();
+        async move {
+            let stream = client.alerts(0, false, signer.as_ref()).await?;
+            stream.collect::<Result<Vec<_>, _>>().await
+        }
+    };
+    let bank_a_alerts = watched(&bank_a, None).await.unwrap();
+    let kinds: Vec<&str> = bank_a_alerts.iter().map(|a| a.kind.as_str()).collect();
+    assert_eq!(kinds, ["HOLDER_CONCENTRATION"], "{bank_a_alerts:#?}");
+    assert!(
+        watched(&bank_b, None).await.unwrap().is_empty(),
+        "not bank-a's"
+    );
+    // auditor-1's certificate reads, but watches nothing: no such
+    // participant on the ledger; the ledger's auditor sees everything.
+    let stranger = watched(&auditor, None).await.unwrap_err();
+    assert_eq!(refusal(&stranger).1, "UNKNOWN_SIGNER");
+    let ledger_auditor = connect(&node, &ca, Some(&client_cert(&ca, "auditor")))
+        .await
+        .unwrap();
+    assert_eq!(watched(&ledger_auditor, None).await.unwrap(), bank_a_alerts);
+    let error = watched(&bank_b, Some(node.signer("bank-a")))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refusal(&error).1,
+        "CONNECTION_NOT_THE_WATCHER",
+        "a bank-b connection cannot watch as bank-a"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
