@@ -206,6 +206,10 @@ def main():
         "x-double", "register_pledge", pledge("PL-X", "WR-0002", "bank-b", None, None), [k["trader-c-3"], k["bank-b"]])])
     rule("pledge-to-non-bank", "MISSING_ROLE", [lambda c: c.append(
         "x-nonbank", "register_pledge", pledge("PL-X", "WR-0003", "trader-a", None, None), [k["trader-b"], k["trader-a"]])])
+    rule("pledge-to-own-holder", "PARTIES_NOT_DISTINCT", [
+        lambda c: c.append("x-tobank", "transfer_receipt", transfer("WR-0003", "bank-b"), [k["trader-b"], k["wh-1"]]),
+        lambda c: c.append("x-selfpledge", "register_pledge", pledge("PL-X", "WR-0003", "bank-b", None, None),
+                           [k["bank-b"]])])
     rule("transfer-by-non-holder", "MISSING_SIGNATURE", [lambda c: c.append(
         "x-nonholder", "transfer_receipt", transfer("WR-0003", "trader-c"), [k["trader-a"], k["wh-1"]])])
     rule("transfer-cancelled", "RECEIPT_NOT_LIVE", [lambda c: c.append(
@@ -345,7 +349,7 @@ def main():
 
     def enforce_released(b):
         b.pledge_id, b.grounds, b.transferee_id = "PL-B", 1, "wh-1"
-    rule("order-transferee-before-status", "MISSING_ROLE", [lambda c: c.append(
+    rule("order-status-before-transferee", "PLEDGE_NOT_ACTIVE", [lambda c: c.append(
         "x-o3", "enforce_pledge", enforce_released, [k["bank-b"]])])
 
     def enforce_released_ok_transferee(b):

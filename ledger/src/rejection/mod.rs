@@ -234,6 +234,19 @@ pub enum Rejection {
         /// Since when.
         since: Seq,
     },
+    /// The key is a sealing key of a member of the registry's membership in
+    /// force.
+    #[error(
+        "the key {key} is the sealing key of member {member_id} (membership of entry {membership_since}); a party signature and a seal never share a key"
+    )]
+    KeyOfMember {
+        /// The key, hex.
+        key: String,
+        /// The member whose sealing key it is.
+        member_id: u64,
+        /// The membership entry in force.
+        membership_since: Seq,
+    },
     /// No such participant.
     #[error("participant `{id}` does not exist")]
     ParticipantNotFound {
@@ -705,6 +718,7 @@ pub const ALL_REASONS: &[&str] = &[
     "PARTICIPANT_EXISTS",
     "LEGAL_ID_IN_USE",
     "KEY_IN_USE",
+    "KEY_OF_MEMBER",
     "PARTICIPANT_NOT_FOUND",
     "PARTICIPANT_REVOKED",
     "SAME_KEY",
@@ -771,6 +785,7 @@ impl Rejection {
             ParticipantExists { .. } => "PARTICIPANT_EXISTS",
             LegalIdInUse { .. } => "LEGAL_ID_IN_USE",
             KeyInUse { .. } => "KEY_IN_USE",
+            KeyOfMember { .. } => "KEY_OF_MEMBER",
             ParticipantNotFound { .. } => "PARTICIPANT_NOT_FOUND",
             ParticipantRevoked { .. } => "PARTICIPANT_REVOKED",
             SameKey { .. } => "SAME_KEY",
@@ -835,6 +850,7 @@ impl Rejection {
             | ParticipantExists { .. }
             | LegalIdInUse { .. }
             | KeyInUse { .. }
+            | KeyOfMember { .. }
             | TankExists { .. }
             | PhysicalTankRegistered { .. }
             | CertificateExists { .. }

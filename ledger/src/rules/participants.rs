@@ -50,7 +50,7 @@ pub(super) fn admit<S: StateRead + ?Sized>(
         }
         .into());
     }
-    require_unused_key(state, &spec.public_key)?;
+    require_participant_key_free(state, &spec.public_key)?;
     let mut changes = Objects::default();
     record_admission(&mut changes, spec, ctx.seq);
     Ok(changes)
@@ -69,7 +69,7 @@ pub(super) fn replace_key<S: StateRead + ?Sized>(
     if old_key == new_key {
         return Err(Rejection::SameKey { id: id.to_owned() }.into());
     }
-    require_unused_key(state, &new_key)?;
+    require_participant_key_free(state, &new_key)?;
     let mut changes = Objects::default();
     if let Some(mut old_owner) = state.key_owner(&old_key)? {
         old_owner.retired_at = Some(ctx.seq);
@@ -196,6 +196,28 @@ fn require_quorum_survives<S: StateRead + ?Sized>(state: &S, id: &str) -> RuleRe
         .into());
     }
     Ok(())
+}
+
+/// A participant's new key is nobody's participant key, now or before, nor
+/// the sealing key of a member of the membership in force (the reverse of
+/// the membership rule: a party signature and a seal never share a key).
+fn require_participant_key_free<S: StateRead + ?Sized>(
+    state: &S,
+    key: &PublicKey,
+) -> RuleResult<()> {
+    require_unused_key(state, key)?;
+    let Some(membership) = state.membership()? else {
+        return Ok(());
+    };
+    match membership.members.iter().find(|m| m.public_key == *key) {
+        Some(member) => Err(Rejection::KeyOfMember {
+            key: key.to_hex(),
+            member_id: member.id,
+            membership_since: membership.since,
+        }
+        .into()),
+        None => Ok(()),
+    }
 }
 
 pub(super) fn require_unused_key<S: StateRead + ?Sized>(

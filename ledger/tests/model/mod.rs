@@ -668,6 +668,9 @@ impl Model {
                     v.insert("TANK_SHORTFALL");
                 }
                 self.party_with_role(&mut v, bank, &[pb::Role::Bank]);
+                if r.holder == *bank {
+                    v.insert("PARTIES_NOT_DISTINCT");
+                }
                 if *maturity <= now {
                     v.insert("NOT_IN_FUTURE");
                 }
@@ -809,7 +812,7 @@ impl Model {
         if expires <= now {
             v.insert("NOT_IN_FUTURE");
         }
-        self.party_with_role(v, &c.depositor, &[pb::Role::Holder, pb::Role::Bank]);
+        self.party_with_role(v, &c.depositor, &[pb::Role::Holder]);
         let t = &self.tanks[tank];
         if t.shortfall {
             v.insert("TANK_SHORTFALL");

@@ -140,6 +140,24 @@ fn unfreezing_needs_a_freeze_and_a_regulator() {
 }
 
 #[test]
+fn an_unfreeze_names_a_missing_or_unfrozen_receipt_before_its_signers_standing() {
+    // The party that may lift a freeze depends on the freeze, so these two
+    // codes come first, whoever (a registered participant) signs.
+    let mut world = World::new();
+    world.receipt_of("R-1", 1_000);
+    assert_eq!(
+        world.refused(unfreeze("R-1"), &["trader-a"]),
+        Rejection::ReceiptNotFrozen {
+            receipt: "R-1".into()
+        }
+    );
+    assert_eq!(
+        world.refused(unfreeze("R-404"), &["trader-a"]),
+        Rejection::ReceiptNotFound { id: "R-404".into() }
+    );
+}
+
+#[test]
 fn a_cancelled_receipt_cannot_be_frozen() {
     let mut world = World::new();
     world.receipt_of("R-1", 1_000);

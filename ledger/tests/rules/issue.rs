@@ -2,6 +2,7 @@ use pledge_ledger::Rejection;
 use pledge_ledger::model::{CertificateRef, ReceiptStatus};
 use pledge_ledger::rejection::ReceiptState;
 use pledge_ledger::rules;
+use pledge_ledger::state::StateRead;
 use pledge_ledger::view::LedgerRead;
 use pledge_proto::v1::transaction::Operation;
 
@@ -252,4 +253,22 @@ fn receipt_ids_are_never_reused_even_after_cancellation() {
             issued_at: issued.seq
         }
     );
+}
+
+#[test]
+fn ids_are_case_sensitive() {
+    let mut world = World::new();
+    stocked_tank(&mut world);
+    world.ok(
+        issue("WR-1", "T-1", "C-1", 1_000_000, expiry(&world)),
+        &["wh-1"],
+    );
+    world.ok(
+        issue("wr-1", "T-1", "C-2", 1_000_000, expiry(&world)),
+        &["wh-1"],
+    );
+    assert_eq!(world.receipt("WR-1").terms.certificate.number, "C-1");
+    assert_eq!(world.receipt("wr-1").terms.certificate.number, "C-2");
+    assert!(world.store().receipt("Wr-1").unwrap().is_none());
+    world.assert_replays();
 }

@@ -89,6 +89,32 @@ fn a_member_key_may_not_be_a_participants_key() {
 }
 
 #[test]
+fn a_participants_new_key_may_not_be_a_members_key() {
+    // The reverse of the rule above: admission, rotation and recovery
+    // refuse a member's sealing key.
+    let mut world = registry();
+    let sealing = member_key(202);
+    let since = world.store().membership().unwrap().unwrap().since;
+    let admitted = world.refused(admit("bank-c", &[pb::Role::Bank], &sealing), QUORUM);
+    assert_eq!(admitted.reason(), "KEY_OF_MEMBER");
+    assert_eq!(
+        admitted,
+        Rejection::KeyOfMember {
+            key: public(&sealing).to_hex(),
+            member_id: 2,
+            membership_since: since,
+        }
+    );
+    let rotated = world.refused(rotate("bank-a", &node_key()), &["bank-a"]);
+    assert_eq!(rotated.reason(), "KEY_OF_MEMBER");
+    let recovered = world.refused(recover("bank-a", &sealing), QUORUM);
+    assert_eq!(recovered.reason(), "KEY_OF_MEMBER");
+    // A key no member holds is admitted as before.
+    world.ok(admit("bank-c", &[pb::Role::Bank], &member_key(203)), QUORUM);
+    world.assert_replays();
+}
+
+#[test]
 fn one_voter_comes_or_goes_at_a_time() {
     let mut world = registry();
     let two_more = change(vec![

@@ -326,6 +326,33 @@ fn a_revoked_participant_can_sign_nothing() {
 }
 
 #[test]
+fn a_revoked_holders_receipts_stay_put_but_its_pledgee_can_still_enforce() {
+    // The registry does not move a revoked holder's receipts on its own
+    // authority (no successor for a holder); a pledge on one still ends
+    // by its bank's act.
+    let mut world = World::new();
+    world.receipt_of("R1", 1_000);
+    world.pledged_receipt("R2", "P-2", "bank-a");
+    world.ok(revoke("trader-a"), QUORUM);
+    assert_eq!(
+        world.refused(revoke_for("trader-a", "trader-b"), QUORUM),
+        Rejection::ParticipantRevoked {
+            id: "trader-a".into(),
+            revoked_at: world.participant("trader-a").revoked_at.unwrap(),
+        }
+    );
+    assert!(matches!(
+        world.refused(cancel("R1"), &["trader-a", "wh-1"]),
+        Rejection::SignerRevoked { .. }
+    ));
+    assert_eq!(world.receipt("R1").holder_id, "trader-a");
+    world.now_ms = world.pledge("P-2").terms.maturity_ms;
+    world.ok(enforce("P-2", ""), &["bank-a"]);
+    assert_eq!(world.receipt("R2").holder_id, "bank-a");
+    world.assert_replays();
+}
+
+#[test]
 fn revocation_needs_the_quorum() {
     let mut world = World::new();
     assert!(matches!(

@@ -111,6 +111,48 @@ fn after_enforcement_only_the_new_holder_can_pledge() {
 }
 
 #[test]
+fn a_bank_holding_a_receipt_cannot_pledge_it_to_itself() {
+    let mut world = World::new();
+    world.pledged_receipt("R-1", "P-A", "bank-a");
+    world.now_ms = world.pledge("P-A").terms.maturity_ms;
+    world.ok(enforce("P-A", ""), &["bank-a"]);
+    assert_eq!(world.receipt("R-1").holder_id, "bank-a");
+    assert_eq!(
+        world.refused(
+            pledge("P-B", "R-1", "bank-a", maturity(&world)),
+            &["bank-a"]
+        ),
+        Rejection::PartiesNotDistinct {
+            participant: "bank-a".into(),
+            first: "pledgor",
+            second: "pledgee",
+        }
+    );
+    // To another bank it pledges as any holder does.
+    world.ok(
+        pledge("P-B", "R-1", "bank-b", maturity(&world)),
+        &["bank-a", "bank-b"],
+    );
+    assert_eq!(world.pledge("P-B").pledgor_id, "bank-a");
+    world.assert_replays();
+}
+
+#[test]
+fn a_maturity_after_the_receipts_expiry_is_accepted_and_enforceable() {
+    let mut world = World::new();
+    world.receipt_of("R-1", 1_000_000);
+    let expiry = world.receipt("R-1").terms.expires_at_ms;
+    world.ok(
+        pledge("P-1", "R-1", "bank-a", expiry + 30 * DAY_MS),
+        &["trader-a", "bank-a"],
+    );
+    world.now_ms = expiry + 30 * DAY_MS;
+    world.ok(enforce("P-1", ""), &["bank-a"]);
+    assert_eq!(world.receipt("R-1").holder_id, "bank-a");
+    world.assert_replays();
+}
+
+#[test]
 fn frozen_expired_or_cancelled_receipts_cannot_be_pledged() {
     let mut world = World::new();
     world.receipt_of("R-frozen", 1_000);

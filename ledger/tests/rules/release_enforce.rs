@@ -69,6 +69,22 @@ fn a_pledge_ends_once() {
     );
 }
 
+#[test]
+fn enforcing_a_pledge_no_longer_in_force_says_so_first() {
+    // Before maturity, to a transferee that does not exist or cannot hold:
+    // the caller still learns first that the pledge has ended.
+    let mut world = World::new();
+    world.pledged_receipt("R-1", "P-1", "bank-a");
+    world.ok(release("P-1"), &["bank-a"]);
+    let ended = Rejection::PledgeNotActive {
+        pledge: "P-1".into(),
+        status: "released",
+    };
+    assert_eq!(world.refused(enforce("P-1", "ghost"), &["bank-a"]), ended);
+    assert_eq!(world.refused(enforce("P-1", "wh-2"), &["bank-a"]), ended);
+    assert_eq!(world.refused(enforce("P-1", ""), &["bank-a"]), ended);
+}
+
 fn at_maturity(world: &mut World, pledge_id: &str) {
     world.now_ms = world.pledge(pledge_id).terms.maturity_ms;
 }

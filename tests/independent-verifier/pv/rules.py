@@ -285,6 +285,7 @@ class State:
         self.receipts = {}
         self.pledges = {}
         self.membership = None  # list of (member_id, public_key) voters, or None
+        self.member_keys = {}  # every member's sealing key (voters and learners) -> member id
         self.attempts = {}  # transaction hash -> the attempt entry that recorded it (FORMAT.md §3.2)
         self.put_receipts = set()
         self.put_tanks = set()
@@ -521,7 +522,13 @@ class State:
             fail("LEGAL_ID_IN_USE", spec.id)
         if spec.public_key in self.key_owner:
             fail("KEY_IN_USE", spec.id)
+        self.not_a_member_key(spec.public_key, spec.id)
         self.admit(spec, seq)
+
+    def not_a_member_key(self, key, pid):
+        """§2.3: a party signature and a seal never share a key."""
+        if key in self.member_keys:
+            fail("KEY_OF_MEMBER", pid)
 
     def parties_rotate_key(self, b, sigs):
         return [Named(b.participant_id, "participant")]
@@ -533,6 +540,7 @@ class State:
             fail("SAME_KEY", b.participant_id)
         if b.new_public_key in self.key_owner:
             fail("KEY_IN_USE", b.participant_id)
+        self.not_a_member_key(b.new_public_key, b.participant_id)
         p["key"] = b.new_public_key
         self.key_owner[b.new_public_key] = (b.participant_id, seq)
 
@@ -687,7 +695,7 @@ class State:
         if b.product_grade != t["product"]:
             fail("PRODUCT_MISMATCH", b.product_grade)
         self.future(b.expires_at_ms, now, "expires_at_ms")
-        self.live(cert["depositor"], either=(HOLDER, BANK))
+        self.live(cert["depositor"], HOLDER)
         self.shortfall(t)
         total = t["receipted_kg"] + b.quantity_kg
         if total > U64:
@@ -785,6 +793,8 @@ class State:
         self.custodian_live(t, r["id"])
         self.shortfall(t, r["id"])
         self.live(b.pledgee_id, BANK)
+        if b.pledgee_id == r["holder"]:
+            fail("PARTIES_NOT_DISTINCT", b.pledgee_id)
         self.future(b.maturity_ms, now, "maturity_ms")
         self.pledges[b.pledge_id] = dict(
             id=b.pledge_id, receipt=r["id"], pledgee=b.pledgee_id, pledgor=r["holder"],
@@ -817,12 +827,12 @@ class State:
 
     def op_enforce_pledge(self, b, seq, now, sigs, signer, tx):
         p = self.pledge(b.pledge_id)
-        transferee = b.transferee_id or self.current_pledgee(p)
-        self.live(transferee, either=(HOLDER, BANK))
-        if b.grounds == MATURITY and p["status"] == "active" and now < p["maturity_ms"]:
-            fail("ENFORCEMENT_BEFORE_MATURITY", p["id"])
         if p["status"] != "active":
             fail("PLEDGE_NOT_ACTIVE", p["id"])
+        transferee = b.transferee_id or self.current_pledgee(p)
+        self.live(transferee, either=(HOLDER, BANK))
+        if b.grounds == MATURITY and now < p["maturity_ms"]:
+            fail("ENFORCEMENT_BEFORE_MATURITY", p["id"])
         r = self.receipt(p["receipt"])
         self.not_frozen(r)
         p["status"] = "enforced"
@@ -868,6 +878,7 @@ class State:
             if len(voters ^ set(self.membership)) > 1:
                 fail("MEMBERSHIP_CHANGE_TOO_LARGE")
         self.membership = sorted(voters)
+        self.member_keys = {m.public_key: m.member_id for m in b.members}
 
     # ===== the state map (§7.9) =====
     def receipt_preimage(self, r):
