@@ -458,10 +458,41 @@ impl LedgerClient {
         .await
     }
 
-    /// One tank with its stock and live receipts.
+    /// One tank with its stock and every live receipt id: the pages of
+    /// `GetTank` followed to the end, their ids gathered in order (the other
+    /// fields as of the last page).
     pub async fn tank(&self, tank_id: &str) -> Result<pb::TankView> {
+        let mut ids = Vec::new();
+        let mut token = String::new();
+        loop {
+            let mut page = self.tank_page(tank_id, 0, &token).await?;
+            ids.append(&mut page.live_receipt_ids);
+            if page.next_page_token.is_empty() {
+                page.live_receipt_ids = ids;
+                return Ok(page);
+            }
+            if page.next_page_token <= token {
+                return Err(ClientError::bad_answer(format!(
+                    "GetTank did not advance past page token {token:?}"
+                )));
+            }
+            token = std::mem::take(&mut page.next_page_token);
+        }
+    }
+
+    /// One tank with one page of its live receipt ids, from `page_token`
+    /// ("" for the first page; then the previous page's `next_page_token`).
+    /// `page_size` 0 means the node's default.
+    pub async fn tank_page(
+        &self,
+        tank_id: &str,
+        page_size: u32,
+        page_token: &str,
+    ) -> Result<pb::TankView> {
         let request = pb::GetTankRequest {
             tank_id: tank_id.to_owned(),
+            page_size,
+            page_token: page_token.to_owned(),
             read: self.read,
         };
         self.call(|mut service| {

@@ -345,6 +345,7 @@ pub fn tank(t: &pb::TankView) -> Value {
         "receipted_kg": t.receipted_kg,
         "registered_at_seq": t.registered_at_seq,
         "live_receipt_ids": t.live_receipt_ids,
+        "next_page_token": t.next_page_token,
         "physical_id": t.physical_id.as_ref().map(physical_id),
         "calibration_inspector_id": t.calibration_inspector_id,
         "calibration_certificate_no": t.calibration_certificate_no,

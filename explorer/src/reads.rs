@@ -107,10 +107,14 @@ impl Reads {
         Ok(self.client().get_pledge(request).await?.into_inner())
     }
 
-    /// One tank.
+    /// One tank. Its pages list receipts through `ListReceipts` (which
+    /// carries their views), so the tank's own list of live receipt ids is
+    /// asked for one id only.
     pub async fn tank(&self, id: &str) -> Result<pb::TankView, Status> {
         let request = pb::GetTankRequest {
             tank_id: id.to_owned(),
+            page_size: 1,
+            page_token: String::new(),
             read: None,
         };
         Ok(self.client().get_tank(request).await?.into_inner())

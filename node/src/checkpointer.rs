@@ -42,21 +42,28 @@ pub async fn run(
     witnesses: Option<Arc<Witnesses>>,
 ) {
     let prove = prover(published.clone());
+    let mut signed_size = None;
     loop {
         let snapshot = published.load();
         let behind = snapshot.committed_size() < snapshot.len();
-        match sign_checkpoint(&*snapshot, &node_key, now_ms()) {
-            Ok(mut checkpoint) => {
-                if let Some(witnesses) = &witnesses {
-                    witnesses.cosign(&mut checkpoint, &prove).await;
-                    report_quorum(witnesses, &checkpoint);
+        // While the state store catches up, the covered size may not have
+        // moved since the last round: a second checkpoint of it would only
+        // cost the witnesses a round trip.
+        if signed_size != Some(snapshot.committed_size()) {
+            match sign_checkpoint(&*snapshot, &node_key, now_ms()) {
+                Ok(mut checkpoint) => {
+                    if let Some(witnesses) = &witnesses {
+                        witnesses.cosign(&mut checkpoint, &prove).await;
+                        report_quorum(witnesses, &checkpoint);
+                    }
+                    tracing::debug!(size = checkpoint.checkpoint.size, "checkpoint published");
+                    let size = checkpoint.checkpoint.size;
+                    signed_size = Some(size);
+                    latest.send_replace(Some(Arc::new(checkpoint)));
+                    published.map_floor().serve(size);
                 }
-                tracing::debug!(size = checkpoint.checkpoint.size, "checkpoint published");
-                let size = checkpoint.checkpoint.size;
-                latest.send_replace(Some(Arc::new(checkpoint)));
-                published.map_floor().serve(size);
+                Err(error) => tracing::error!(%error, "could not sign a checkpoint"),
             }
-            Err(error) => tracing::error!(%error, "could not sign a checkpoint"),
         }
         drop(snapshot);
         if !behind && heads.changed().await.is_err() {

@@ -11,6 +11,7 @@ mod cluster;
 mod config;
 mod dev;
 mod metrics;
+mod pages;
 mod pipeline;
 mod ratelimit;
 mod reads;

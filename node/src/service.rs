@@ -33,7 +33,7 @@ use crate::ratelimit::RateLimit;
 use crate::reads::{ReadGate, stated};
 use crate::streams::{STREAM_BUFFER, StreamBounds, StreamSlot, StreamSlots};
 use crate::{NodePublished, NodeSnapshot};
-use crate::{status, views};
+use crate::{pages, status, views};
 
 /// Default and largest page of `ListReceipts`.
 const DEFAULT_PAGE: usize = 100;
@@ -437,16 +437,6 @@ fn receipt_filter(filter: Option<Filter>) -> Result<ReceiptFilter, Status> {
     })
 }
 
-fn page_size(limit: u32) -> Result<usize, Status> {
-    match limit as usize {
-        0 => Ok(DEFAULT_PAGE),
-        n if n <= MAX_PAGE => Ok(n),
-        n => Err(status::bad_request(format!(
-            "limit {n} is above the largest page, {MAX_PAGE}"
-        ))),
-    }
-}
-
 #[tonic::async_trait]
 impl LedgerService for LedgerApi {
     #[tracing::instrument(skip_all, fields(tx_id, operation))]
@@ -513,7 +503,7 @@ impl LedgerService for LedgerApi {
     ) -> Result<Response<Self::ListReceiptsStream>, Status> {
         let request = request.into_inner();
         let filter = receipt_filter(request.filter)?;
-        let limit = page_size(request.limit)?;
+        let limit = pages::size("limit", request.limit, DEFAULT_PAGE, MAX_PAGE)?;
         if !request.after_receipt_id.is_empty() {
             valid_id("after_receipt_id", &request.after_receipt_id)?;
         }
@@ -568,14 +558,14 @@ impl LedgerService for LedgerApi {
             .tank(&id)
             .map_err(|e| status::store(&e))?
             .ok_or_else(|| status::not_found("tank", &id))?;
-        let receipts = store
-            .receipts(&ReceiptFilter::Tank(id.clone()), "", usize::MAX)
-            .map_err(|e| status::store(&e))?;
-        let live = receipts
-            .iter()
-            .filter(|r| r.status.is_live())
-            .map(|r| r.id().to_owned())
-            .collect();
+        let page_size = pages::size(
+            "page_size",
+            request.page_size,
+            pages::DEFAULT_TANK_PAGE,
+            pages::MAX_TANK_PAGE,
+        )?;
+        let after = pages::position(&request.page_token)?;
+        let live = pages::live_receipts_on_tank(store, &id, after, page_size)?;
         let standing = tank_standing(store, &id)?;
         Ok(stated(views::tank(&tank, live, &standing), store.len()))
     }

@@ -37,7 +37,13 @@ pub const NOT_A_SIGNER: &str = "CONNECTION_NOT_A_SIGNER";
 /// The gRPC listener's TLS from the `[tls]` files (HTTP/2 only): the same
 /// rustls settings as the explorer's, from the one function that builds
 /// them. The handshake runs in `admission.rs`, under its timeout.
+/// A key file that group or others may read is refused, as the node key is.
 pub fn grpc_acceptor(files: &TlsFiles) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
+    crate::bootstrap::refuse_if_others_may_read(
+        &files.key_file,
+        "TLS key ([tls] key_file, --tls-key)",
+        "can pose as this node to every client",
+    )?;
     let config = pledge_explorer::tls::server_config(&files.for_rustls(), b"h2")?;
     Ok(tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config)))
 }
@@ -135,6 +141,42 @@ mod tests {
             .collect();
         let key = KeyPair::generate().unwrap();
         params.self_signed(&key).unwrap().der().to_vec()
+    }
+
+    #[test]
+    fn a_tls_key_others_may_read_is_refused_with_the_fix() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let key = KeyPair::generate().unwrap();
+        let certificate = CertificateParams::new(vec!["localhost".into()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let files = TlsFiles {
+            cert_file: dir.path().join("server.pem"),
+            key_file: dir.path().join("server-key.pem"),
+            client_ca_file: None,
+        };
+        std::fs::write(&files.cert_file, certificate.pem()).unwrap();
+        std::fs::write(&files.key_file, key.serialize_pem()).unwrap();
+        let set_mode = |mode| {
+            std::fs::set_permissions(&files.key_file, std::fs::Permissions::from_mode(mode))
+                .unwrap()
+        };
+
+        set_mode(0o644);
+        let refused = grpc_acceptor(&files).err().expect("refused").to_string();
+        assert!(
+            refused.contains("TLS key") && refused.contains("has mode 644"),
+            "{refused}"
+        );
+        assert!(
+            refused.contains(&format!("chmod 600 {}", files.key_file.display())),
+            "{refused}"
+        );
+
+        set_mode(0o600);
+        grpc_acceptor(&files).expect("a key only its user reads is taken");
     }
 
     fn participant(id: &str) -> Vec<u8> {

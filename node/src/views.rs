@@ -11,6 +11,8 @@ use pledge_ledger::model::{
 use pledge_ledger::tx::role_to_proto;
 use pledge_proto::v1 as pb;
 
+use crate::pages::Page;
+
 /// What a tank says about the receipts on it.
 #[derive(Debug, Clone, Default)]
 pub struct TankStanding {
@@ -182,8 +184,9 @@ fn shortfall(tank: &Tank) -> Option<pb::ShortfallView> {
     })
 }
 
-/// A tank, the live receipts drawn on it and its custodian's standing.
-pub fn tank(tank: &Tank, live_receipt_ids: Vec<String>, standing: &TankStanding) -> pb::TankView {
+/// A tank, one page of the live receipts drawn on it and its custodian's
+/// standing.
+pub fn tank(tank: &Tank, live: Page<String>, standing: &TankStanding) -> pb::TankView {
     pb::TankView {
         tank_id: tank.id.clone(),
         warehouse_id: tank.warehouse_id.clone(),
@@ -192,7 +195,8 @@ pub fn tank(tank: &Tank, live_receipt_ids: Vec<String>, standing: &TankStanding)
         certified_kg: tank.certified_kg,
         receipted_kg: tank.receipted_kg,
         registered_at_seq: tank.registered_at,
-        live_receipt_ids,
+        live_receipt_ids: live.items,
+        next_page_token: live.next_token,
         physical_id: Some(pb::PhysicalTankId {
             facility_code: tank.physical_id.facility_code.clone(),
             tank_number: tank.physical_id.tank_number.clone(),

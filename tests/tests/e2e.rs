@@ -17,6 +17,7 @@ mod e2e {
     mod hostile;
     mod lifecycle;
     mod limits;
+    mod paging;
     pub mod proofs;
     mod restart;
     mod safety;

@@ -3,7 +3,7 @@ becomes a :class:`~pledge_client.errors.Refusal`."""
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import grpc
 from pledgeledger.v1 import ledger_service_pb2 as api
@@ -60,6 +60,26 @@ class LedgerClient:
 
     def pledge(self, pledge_id: str) -> api.PledgeView:
         return self._call(self.stub.GetPledge, api.GetPledgeRequest(pledge_id=pledge_id))
+
+    def tank_page(self, tank_id: str, page_size: int = 0, page_token: str = "") -> api.TankView:
+        """One tank with one page of its live receipt ids: ``page_size`` 0 is
+        the node's default (1,000; at most 5,000); ``page_token`` is "" for
+        the first page, then the previous page's ``next_page_token``."""
+        request = api.GetTankRequest(tank_id=tank_id, page_size=page_size, page_token=page_token)
+        return self._call(self.stub.GetTank, request)
+
+    def tank_live_receipt_ids(self, tank_id: str, page_size: int = 0) -> Iterator[str]:
+        """Every live receipt id on the tank, in id order, page by page until
+        a page's ``next_page_token`` is empty (a short page does not end it)."""
+        token = ""
+        while True:
+            page = self.tank_page(tank_id, page_size, token)
+            yield from page.live_receipt_ids
+            if not page.next_page_token:
+                return
+            if page.next_page_token <= token:
+                raise ValueError(f"GetTank did not advance past page token {token!r}")
+            token = page.next_page_token
 
     def checkpoint(self) -> api.SignedCheckpoint:
         return self._call(self.stub.GetCheckpoint, api.GetCheckpointRequest())

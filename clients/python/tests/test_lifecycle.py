@@ -154,6 +154,22 @@ class PledgeLifecycle(unittest.TestCase):
         self.assertEqual(self.client.receipt("WR-PY-1").status, api.RECEIPT_STATUS_ACTIVE)
         self.assertEqual(self.client.pledge("PL-PY-A").status, api.PLEDGE_STATUS_RELEASED)
 
+    def test_a_tank_lists_its_live_receipts_page_by_page(self):
+        for n in range(5):
+            self.issue_receipt(f"WR-PY-{n}", 1_000)
+        first = self.client.tank_page("T-101", page_size=2)
+        self.assertEqual(list(first.live_receipt_ids), ["WR-PY-0", "WR-PY-1"])
+        self.assertTrue(first.next_page_token)
+        # A receipt issued between pages, after the listing's position, is listed.
+        self.issue_receipt("WR-PY-9", 1_000)
+        second = self.client.tank_page("T-101", page_size=2, page_token=first.next_page_token)
+        self.assertEqual(list(second.live_receipt_ids), ["WR-PY-2", "WR-PY-3"])
+        every = list(self.client.tank_live_receipt_ids("T-101", page_size=2))
+        self.assertEqual(every, ["WR-PY-0", "WR-PY-1", "WR-PY-2", "WR-PY-3", "WR-PY-4", "WR-PY-9"])
+        with self.assertRaises(Refusal) as refused:
+            self.client.tank_page("T-101", page_size=5_001)
+        self.assertEqual(refused.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
+
     def test_a_retry_answers_with_the_original_entry(self):
         self.issue_receipt("WR-PY-1", 1_000_000)
         tx_bytes = envelope.transaction(

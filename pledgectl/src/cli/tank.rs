@@ -94,10 +94,22 @@ pub enum TankCommand {
         #[command(flatten)]
         write: WriteArgs,
     },
-    /// Show a tank with its stock, last gauging, shortfall and live receipts.
+    /// Show a tank with its stock, last gauging, shortfall and live receipts
+    /// (every page of them, unless --one-page).
     Show {
         /// The tank id.
         tank_id: String,
+        /// Show one page of the live receipts only, with the token of the
+        /// next page (`next_page_token`, empty after the last).
+        #[arg(long)]
+        one_page: bool,
+        /// With --one-page: live receipt ids per page (0: the node's default
+        /// of 1,000; at most 5,000).
+        #[arg(long, default_value_t = 0, requires = "one_page")]
+        page_size: u32,
+        /// With --one-page: the `next_page_token` of the previous page.
+        #[arg(long, default_value = "", requires = "one_page")]
+        page_token: String,
     },
 }
 
@@ -185,8 +197,17 @@ pub async fn run(ctx: &Context, command: TankCommand) -> anyhow::Result<ExitCode
             ops::appoint_custodian(&tank_id, &warehouse, gauging.gauging()),
             write,
         ),
-        TankCommand::Show { tank_id } => {
-            let view = ctx.client().await?.tank(&tank_id).await?;
+        TankCommand::Show {
+            tank_id,
+            one_page,
+            page_size,
+            page_token,
+        } => {
+            let client = ctx.client().await?;
+            let view = match one_page {
+                true => client.tank_page(&tank_id, page_size, &page_token).await?,
+                false => client.tank(&tank_id).await?,
+            };
             ctx.out.value(&json::tank(&view));
             return Ok(ExitCode::SUCCESS);
         }
