@@ -11,6 +11,11 @@
 //! ```
 //! One thread builds and signs the next group while the caller's thread
 //! applies, seals and commits (one fdatasync per group) the current one.
+//!
+//! After each group the state map's superseded versions are pruned, as a
+//! node prunes them once a checkpoint at that size is served (a node serves
+//! one at most every second, about one group here); `keep_map_history`
+//! keeps every version instead, as a store that never serves a checkpoint.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -45,6 +50,8 @@ pub struct GenerateOptions {
     pub export: Option<PathBuf>,
     /// Entries per group commit.
     pub group: usize,
+    /// Keep every version of the state map (no pruning after each group).
+    pub keep_map_history: bool,
 }
 
 /// What generating measured.
@@ -86,6 +93,9 @@ pub fn generate(options: &GenerateOptions) -> anyhow::Result<Generated> {
             let results = ledger.append_owned(envelopes, T0 + index as u64 * 1_000)?;
             if let Some(refused) = results.iter().find_map(|r| r.as_ref().err()) {
                 bail!("the generator built a refused transaction: {refused}");
+            }
+            if !options.keep_map_history {
+                ledger.prune_state_map(ledger.len())?;
             }
         }
         Ok(())
@@ -252,6 +262,7 @@ mod tests {
             out: out.clone(),
             export: Some(export.clone()),
             group: 4,
+            keep_map_history: false,
         };
         let generated = generate(&options).unwrap();
         assert_eq!(generated.entries, options.entries);

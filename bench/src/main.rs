@@ -60,6 +60,11 @@ enum Command {
         /// Entries per group commit.
         #[arg(long, default_value_t = 1000)]
         group: usize,
+        /// Keep every version of the state map; by default superseded
+        /// versions are pruned after each group, as a node prunes them once
+        /// a checkpoint at that size is served.
+        #[arg(long)]
+        keep_map_history: bool,
     },
     /// Times the auditor's replay of a whole chain.
     Replay {
@@ -169,21 +174,28 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
             out,
             export,
             group,
+            keep_map_history,
         } => {
             let options = generate::GenerateOptions {
                 entries,
                 out,
                 export,
                 group,
+                keep_map_history,
             };
             let done = generate::generate(&options)?;
             let per = |bytes: u64| bytes as f64 / done.entries as f64;
             println!(
-                "generated {} entries in {:.1} s: {:.0} entries/s (groups of {})",
+                "generated {} entries in {:.1} s: {:.0} entries/s (groups of {}, state map {})",
                 done.entries,
                 done.seconds,
                 done.entries as f64 / done.seconds,
-                options.group
+                options.group,
+                if options.keep_map_history {
+                    "history kept"
+                } else {
+                    "pruned after each group"
+                }
             );
             println!(
                 "disk: {} bytes = {:.0} bytes/entry (entry log {:.0}, state and indexes {:.0})",

@@ -12,9 +12,9 @@
 //! first bad entry, and the first bad signer in it, is named exactly as the
 //! one-by-one replay names it.
 //!
-//! **What a batch accepts.** `ed25519_dalek::verify_batch` checks the
+//! **What a batch accepts.** The batch ([`equation`]) checks the
 //! cofactorless equation for a random linear combination of the
-//! signatures. Before an item goes into a batch, the checks that strict
+//! signatures, with the terms of each key merged. Before an item goes into a batch, the checks that strict
 //! single verification adds are made on its own: a key of small order or
 //! with a torsion component, and an `R` of small order or in a
 //! non-canonical encoding, send the item to single verification. What
@@ -26,9 +26,11 @@
 //! an honest node never admits one, as it verifies each envelope strictly
 //! before sequencing. [`Replayer::push_record`] remains the reference.
 
+mod equation;
+
 use std::collections::HashMap;
 
-use ed25519_dalek::{Signature, VerifyingKey};
+use ed25519_dalek::VerifyingKey;
 
 use super::{EntryFault, ReplayError, Replayer, apply_verified};
 use crate::chain::ChainError;
@@ -285,16 +287,16 @@ fn verify_items(items: &[Item]) -> Vec<bool> {
         }
     }
     let mut valid = vec![true; items.len()];
-    let messages: Vec<&[u8]> = batch
+    let terms: Vec<equation::Term<'_>> = batch
         .iter()
-        .map(|(i, _)| items[*i].message.as_slice())
+        .map(|(i, key)| equation::Term {
+            message: &items[*i].message,
+            signature: &items[*i].signature,
+            key: &items[*i].key.0,
+            key_point: key.to_edwards(),
+        })
         .collect();
-    let signatures: Vec<Signature> = batch
-        .iter()
-        .map(|(i, _)| Signature::from_bytes(&items[*i].signature))
-        .collect();
-    let verifying: Vec<VerifyingKey> = batch.iter().map(|(_, k)| *k).collect();
-    if ed25519_dalek::verify_batch(&messages, &signatures, &verifying).is_err() {
+    if !equation::holds(&terms) {
         single.extend(batch.iter().map(|(i, _)| *i));
     }
     for index in single {

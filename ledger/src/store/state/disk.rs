@@ -150,7 +150,9 @@ impl DiskStateStore {
     }
 
     /// Moves each changed receipt's list-index keys from its old to its new
-    /// values.
+    /// values. A key whose value did not change (most steps change only the
+    /// status, or only the pledgee) is left alone: rewriting it would add a
+    /// version of it to sled's log for nothing.
     fn index_receipts(&self, batch: &mut sled::Batch, changes: &Objects) -> Result<(), StoreError> {
         let view = self.view_now();
         for (id, new) in &changes.receipts {
@@ -163,7 +165,7 @@ impl DiskStateStore {
             for key in old_keys.iter().filter(|k| !new_keys.contains(k)) {
                 batch.remove(key.as_slice());
             }
-            for key in new_keys {
+            for key in new_keys.into_iter().filter(|k| !old_keys.contains(k)) {
                 batch.insert(key, &[]);
             }
         }
