@@ -25,6 +25,7 @@
 mod attempts;
 mod conditions;
 pub mod request;
+pub mod same_oil;
 pub mod view;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -78,11 +79,14 @@ pub enum AlertKind {
     HolderConcentration,
     /// A tank's custodian (its warehouse) was revoked.
     CustodianRevoked,
+    /// A certificate or tank much like an earlier one: perhaps the same
+    /// oil, or the same tank, on the ledger twice.
+    PossibleSameOil,
 }
 
 impl AlertKind {
     /// Every kind, in order.
-    pub const ALL: [AlertKind; 8] = [
+    pub const ALL: [AlertKind; 9] = [
         AlertKind::DoublePledgeAttempt,
         AlertKind::OverIssueAttempt,
         AlertKind::RefusedAttempt,
@@ -91,6 +95,7 @@ impl AlertKind {
         AlertKind::PledgedReceiptExpiring,
         AlertKind::HolderConcentration,
         AlertKind::CustodianRevoked,
+        AlertKind::PossibleSameOil,
     ];
 
     /// The stable name (docs/ALERTS.md).
@@ -104,6 +109,7 @@ impl AlertKind {
             AlertKind::PledgedReceiptExpiring => "PLEDGED_RECEIPT_EXPIRING",
             AlertKind::HolderConcentration => "HOLDER_CONCENTRATION",
             AlertKind::CustodianRevoked => "CUSTODIAN_REVOKED",
+            AlertKind::PossibleSameOil => "POSSIBLE_SAME_OIL",
         }
     }
 
@@ -114,6 +120,7 @@ impl AlertKind {
             AlertKind::DoublePledgeAttempt
                 | AlertKind::OverIssueAttempt
                 | AlertKind::RefusedAttempt
+                | AlertKind::PossibleSameOil
         )
     }
 }
@@ -221,6 +228,7 @@ pub struct AlertWatch {
     policy: AlertPolicy,
     view: WatchView,
     conditions: conditions::Conditions,
+    same_oil: same_oil::SameOil,
     next_index: u64,
     next_seq: Seq,
 }
@@ -232,6 +240,7 @@ impl AlertWatch {
             policy,
             view: WatchView::default(),
             conditions: conditions::Conditions::default(),
+            same_oil: same_oil::SameOil::default(),
             next_index: 0,
             next_seq: 0,
         }
@@ -266,6 +275,7 @@ impl AlertWatch {
         if let Some(refusal) = &entry.refusal {
             drafts.extend(attempts::alert_of(entry, refusal, &self.view));
         }
+        drafts.extend(self.same_oil.observe(changes, seq, &self.view));
         let touched = self.view.merge(changes);
         drafts.extend(
             self.conditions
