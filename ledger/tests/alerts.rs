@@ -441,13 +441,15 @@ fn near_misses_are_not_possible_same_oil() {
         &["wh-1", INSPECTOR, "trader-a"],
     );
     // At wh-2, 0.6 % less: beyond the 0.5 % tolerance.
-    certify_at_wh_2(&mut world, "SGS-2002", 9_940_000, world.now_ms - 6 * HOUR_MS);
+    let gauged = world.now_ms - 6 * HOUR_MS;
+    certify_at_wh_2(&mut world, "SGS-2002", 9_940_000, gauged);
     // The same quantity, gauged 50 hours after the first (49 after T-C's):
     // beyond 48 hours.
     world.now_ms += 30 * HOUR_MS;
     certify_at_wh_2(&mut world, "SGS-2003", 10_000_000, first_gauged + 50 * HOUR_MS);
     // A certificate number of the same inspector that only looks close.
-    certify_at_wh_2(&mut world, "SGS-10010", 1_000, world.now_ms - HOUR_MS);
+    let gauged = world.now_ms - HOUR_MS;
+    certify_at_wh_2(&mut world, "SGS-10010", 1_000, gauged);
     // The same parcel, by another depositor.
     world.ok(
         certify_stock("T-B", "SGS-2004", 10_000_000, "trader-b", world.now_ms - 1_000),
