@@ -388,7 +388,10 @@ fn the_same_parcel_certified_at_a_second_warehouse_is_possible_same_oil() {
     let alerts = of_kind(&derive(&world), AlertKind::PossibleSameOil);
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
     let alert = &alerts[0];
-    assert_eq!((alert.state, alert.seq), (AlertState::Raised, world.len() - 1));
+    assert_eq!(
+        (alert.state, alert.seq),
+        (AlertState::Raised, world.len() - 1)
+    );
     assert_eq!(field(alert, "matched"), "parcel");
     assert_eq!(field(alert, "certificate"), "insp-1/SGS-2002");
     assert_eq!(field(alert, "other_certificate"), "insp-1/SGS-1001");
@@ -416,17 +419,32 @@ fn a_certificate_number_written_another_way_is_possible_same_oil() {
 fn a_tank_registered_again_under_another_spelling_is_possible_same_oil() {
     let mut world = world();
     world.ok(
-        register_tank_at("T-A", "wh-1", TANK_CAPACITY_KG, physical("ZS-BONDED-01", "T-101"), INSPECTOR),
+        register_tank_at(
+            "T-A",
+            "wh-1",
+            TANK_CAPACITY_KG,
+            physical("ZS-BONDED-01", "T-101"),
+            INSPECTOR,
+        ),
         &["wh-1", INSPECTOR],
     );
     world.ok(
-        register_tank_at("T-B", "wh-2", TANK_CAPACITY_KG, physical("ZS-BONDED-1", "T101"), INSPECTOR),
+        register_tank_at(
+            "T-B",
+            "wh-2",
+            TANK_CAPACITY_KG,
+            physical("ZS-BONDED-1", "T101"),
+            INSPECTOR,
+        ),
         &["wh-2", INSPECTOR],
     );
     let alerts = of_kind(&derive(&world), AlertKind::PossibleSameOil);
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
     assert_eq!(field(&alerts[0], "matched"), "physical_tank");
-    assert_eq!(field(&alerts[0], "other_physical_tank"), "ZS-BONDED-01/T-101");
+    assert_eq!(
+        field(&alerts[0], "other_physical_tank"),
+        "ZS-BONDED-01/T-101"
+    );
     assert_eq!(parties(&alerts[0]), ["wh-1", "wh-2"]);
 }
 
@@ -437,7 +455,13 @@ fn near_misses_are_not_possible_same_oil() {
     // The same parcel at the same warehouse (another of its tanks).
     world.tank("T-C", "wh-1");
     world.ok(
-        certify_stock("T-C", "SGS-3001", 10_000_000, "trader-a", first_gauged + HOUR_MS),
+        certify_stock(
+            "T-C",
+            "SGS-3001",
+            10_000_000,
+            "trader-a",
+            first_gauged + HOUR_MS,
+        ),
         &["wh-1", INSPECTOR, "trader-a"],
     );
     // At wh-2, 0.6 % less: beyond the 0.5 % tolerance.
@@ -446,13 +470,24 @@ fn near_misses_are_not_possible_same_oil() {
     // The same quantity, gauged 50 hours after the first (49 after T-C's):
     // beyond 48 hours.
     world.now_ms += 30 * HOUR_MS;
-    certify_at_wh_2(&mut world, "SGS-2003", 10_000_000, first_gauged + 50 * HOUR_MS);
+    certify_at_wh_2(
+        &mut world,
+        "SGS-2003",
+        10_000_000,
+        first_gauged + 50 * HOUR_MS,
+    );
     // A certificate number of the same inspector that only looks close.
     let gauged = world.now_ms - HOUR_MS;
     certify_at_wh_2(&mut world, "SGS-10010", 1_000, gauged);
     // The same parcel, by another depositor.
     world.ok(
-        certify_stock("T-B", "SGS-2004", 10_000_000, "trader-b", world.now_ms - 1_000),
+        certify_stock(
+            "T-B",
+            "SGS-2004",
+            10_000_000,
+            "trader-b",
+            world.now_ms - 1_000,
+        ),
         &["wh-2", INSPECTOR, "trader-b"],
     );
     let alerts = of_kind(&derive(&world), AlertKind::PossibleSameOil);

@@ -94,12 +94,20 @@ impl SameOil {
         for tank in changes.tanks.values().filter(|t| t.registered_at == seq) {
             drafts.extend(self.tank_registered(tank));
         }
-        for certificate in changes.certificates.values().filter(|c| c.certified_at == seq) {
+        for certificate in changes
+            .certificates
+            .values()
+            .filter(|c| c.certified_at == seq)
+        {
             let warehouse = changes
                 .tanks
                 .get(&certificate.tank_id)
                 .map(|t| t.warehouse_id.clone())
-                .or_else(|| view.tanks.get(&certificate.tank_id).map(|t| t.warehouse_id.clone()))
+                .or_else(|| {
+                    view.tanks
+                        .get(&certificate.tank_id)
+                        .map(|t| t.warehouse_id.clone())
+                })
                 .unwrap_or_default();
             drafts.extend(self.certified(fingerprint(certificate, warehouse), view));
         }
@@ -140,7 +148,10 @@ impl SameOil {
     fn certified(&mut self, new: Fingerprint, view: &WatchView) -> Vec<Draft> {
         let mut matched: BTreeMap<CertificateRef, (Fingerprint, Vec<&'static str>)> =
             BTreeMap::new();
-        let number_key = (new.reference.inspector.clone(), normalise(&new.reference.number));
+        let number_key = (
+            new.reference.inspector.clone(),
+            normalise(&new.reference.number),
+        );
         for old in self.by_number.get(&number_key).into_iter().flatten() {
             if old.tank_id != new.tank_id {
                 matched
@@ -165,11 +176,16 @@ impl SameOil {
             .map(|(old, signals)| {
                 // Whoever holds or finances the oil of the earlier certificate.
                 let receipt = self.receipts.get(&old.reference);
-                let concerned = receipt.map(|id| view.receipt_parties(id)).unwrap_or_default();
+                let concerned = receipt
+                    .map(|id| view.receipt_parties(id))
+                    .unwrap_or_default();
                 same_oil(&new, &old, &signals).parties(concerned)
             })
             .collect();
-        self.by_number.entry(number_key).or_default().push(new.clone());
+        self.by_number
+            .entry(number_key)
+            .or_default()
+            .push(new.clone());
         self.by_parcel.entry(parcel_key).or_default().push(new);
         drafts
     }
