@@ -208,6 +208,7 @@ mod errors_md {
         include_str!("cluster/sequencing.rs"),
         include_str!("reads.rs"),
         include_str!("cluster/reads.rs"),
+        include_str!("../../proto/src/codec.rs"),
     ];
 
     /// The envelope's refusals are coded in the ledger, in

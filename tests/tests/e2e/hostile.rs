@@ -119,11 +119,28 @@ async fn malformed_truncated_and_oversized_requests() {
     let client = node.client().await;
     let before = client.head().await.unwrap();
 
+    // Raw bytes that are not a SubmitRequest: refused with the reason, the
+    // message type and what failed.
     let garbage = raw_submit(&node, vec![0xff, 0xff, 0xff, 0x07, 0x01]).await;
     assert_eq!(garbage.code(), Code::InvalidArgument, "{garbage:?}");
     let valid = submit_request(&signed(&node, ops::release_pledge("P"), &["bank-a"]));
     let truncated = raw_submit(&node, valid[..valid.len() - 7].to_vec()).await;
     assert_eq!(truncated.code(), Code::InvalidArgument, "{truncated:?}");
+    // Field 1 (the envelope, a message) sent as a varint.
+    let wrong_type = raw_submit(&node, vec![0x08, 0x07]).await;
+    for refused in [garbage, truncated, wrong_type] {
+        let error = ClientError::from(refused);
+        let info = error.refusal().and_then(|r| r.info.clone()).unwrap();
+        assert_eq!(info.reason, "MALFORMED_REQUEST", "{error}");
+        assert_eq!(info.metadata["message_type"], "SubmitRequest", "{error}");
+        assert!(!info.metadata["error"].is_empty(), "{error}");
+    }
+    let wrong_type = ClientError::from(raw_submit(&node, vec![0x08, 0x07]).await);
+    let info = wrong_type.refusal().and_then(|r| r.info.clone()).unwrap();
+    assert!(
+        info.metadata["error"].contains("SubmitRequest.envelope"),
+        "{wrong_type}"
+    );
     let oversized = raw_submit(&node, vec![0u8; 2 << 20]).await;
     assert_eq!(oversized.code(), Code::OutOfRange, "{oversized:?}");
     // A valid envelope whose transaction bytes are garbage.
