@@ -1,10 +1,12 @@
-//! What SIGHUP changes in a running node: the node re-reads its
-//! configuration file (`--config`) and applies the log filter
-//! (`log_filter`) and the request rates (`[limits]
-//! requests_per_second_per_address` and `requests_per_second_per_participant`).
-//! Everything else in the file (addresses, TLS files, keys, the other
-//! limits) takes effect at the next start; a file that does not parse, or
-//! whose `log_filter` does not, changes nothing and is logged.
+//! What SIGHUP changes in a running node: the gRPC listener's TLS
+//! certificate, key and client CA are read again from their files (the
+//! paths it was started with), and the node re-reads its configuration
+//! file (`--config`) and applies the log filter (`log_filter`) and the
+//! request rates (`[limits] requests_per_second_per_address` and
+//! `requests_per_second_per_participant`). Everything else in the file
+//! (addresses, the TLS files' paths, keys, the other limits) takes effect
+//! at the next start; files that do not parse change nothing and are
+//! logged.
 
 use std::path::PathBuf;
 
@@ -12,6 +14,7 @@ use tracing_subscriber::{EnvFilter, Registry};
 
 use crate::config::Config;
 use crate::ratelimit::{RateLimit, Rates};
+use crate::tls::GrpcTls;
 
 /// The running log filter, replaceable.
 pub type LogFilter = tracing_subscriber::reload::Handle<EnvFilter, Registry>;
@@ -23,6 +26,8 @@ pub struct Reloadable {
     pub config_path: Option<PathBuf>,
     pub log_filter: LogFilter,
     pub rate_limit: RateLimit,
+    /// The gRPC listener's TLS, when it serves TLS.
+    pub tls: Option<GrpcTls>,
 }
 
 impl Reloadable {
@@ -47,6 +52,7 @@ impl Reloadable {
     pub async fn on_hangup(self) {}
 
     fn reload(&self) {
+        self.reload_tls();
         let Some(path) = &self.config_path else {
             tracing::info!(
                 "SIGHUP: no configuration file to re-read (the node was started without --config)"
@@ -74,6 +80,24 @@ impl Reloadable {
             requests_per_second_per_participant = rates.per_participant,
             "SIGHUP: reloaded"
         );
+    }
+}
+
+impl Reloadable {
+    fn reload_tls(&self) {
+        let Some(tls) = &self.tls else {
+            return;
+        };
+        match tls.reload() {
+            Ok(()) => tracing::info!(
+                certificate = %tls.cert_file().display(),
+                "SIGHUP: TLS reloaded; new connections get the certificate the files hold now"
+            ),
+            Err(error) => tracing::warn!(
+                error = %format!("{error:#}"),
+                "SIGHUP: TLS was not reloaded; new connections get the running certificate"
+            ),
+        }
     }
 }
 

@@ -54,7 +54,7 @@ pub async fn serve(
     let tls = config
         .tls
         .as_ref()
-        .map(crate::tls::grpc_acceptor)
+        .map(crate::tls::GrpcTls::new)
         .transpose()?;
     let server = tonic::transport::Server::builder();
     // Before anything opens a file: the cap must fit the handles left.
@@ -186,6 +186,7 @@ pub async fn serve(
             config_path,
             log_filter,
             rate_limit: rate_limit.clone(),
+            tls: tls.clone(),
         }
         .on_hangup(),
     );

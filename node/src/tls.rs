@@ -20,9 +20,12 @@
 //! except that a participant revoked on the ledger loses every access
 //! (`revocation.rs`).
 
+use std::sync::{Arc, PoisonError, RwLock};
+
 use tonic::{Code, Status};
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 
+use crate::admission::Handshake;
 use crate::config::TlsFiles;
 use crate::status;
 
@@ -46,6 +49,64 @@ pub fn grpc_acceptor(files: &TlsFiles) -> anyhow::Result<tokio_rustls::TlsAccept
     )?;
     let config = pledge_explorer::tls::server_config(&files.for_rustls(), b"h2")?;
     Ok(tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config)))
+}
+
+/// The gRPC listener's TLS, replaceable while the node runs: SIGHUP reads
+/// the `[tls]` files again (certificate chain, key, client CA) and new
+/// connections are handshaken with what they now hold; a connection made
+/// before keeps the session it has.
+#[derive(Clone)]
+pub struct GrpcTls {
+    files: TlsFiles,
+    current: Arc<RwLock<tokio_rustls::TlsAcceptor>>,
+}
+
+impl GrpcTls {
+    /// From the `[tls]` files; refused if they do not make a TLS server.
+    pub fn new(files: &TlsFiles) -> anyhow::Result<GrpcTls> {
+        Ok(GrpcTls {
+            files: files.clone(),
+            current: Arc::new(RwLock::new(grpc_acceptor(files)?)),
+        })
+    }
+
+    /// Reads the files again. If they do not make a TLS server (a key that
+    /// does not match, a file half written) nothing changes.
+    pub fn reload(&self) -> anyhow::Result<()> {
+        let fresh = grpc_acceptor(&self.files)?;
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = fresh;
+        Ok(())
+    }
+
+    /// The certificate file, for messages.
+    pub fn cert_file(&self) -> &std::path::Path {
+        &self.files.cert_file
+    }
+
+    fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl std::fmt::Debug for GrpcTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GrpcTls")
+            .field("files", &self.files)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Handshake for GrpcTls {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    fn handshake(
+        &self,
+        tcp: tokio::net::TcpStream,
+    ) -> impl Future<Output = std::io::Result<Self::Io>> + Send {
+        self.acceptor().accept(tcp)
+    }
 }
 
 /// May the connection that presented `peer_certs` (leaf first) submit a

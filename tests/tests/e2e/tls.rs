@@ -367,3 +367,69 @@ fn a_node_serving_tls_without_a_genesis_is_refused_and_writes_nothing() {
     assert!(!data.join("node-key.json").exists(), "nothing is created");
     assert!(!data.join("ledger").exists(), "nothing is created");
 }
+
+/// Waits up to ten seconds for `text` in the node's log.
+fn wait_for_log(node: &Node, text: &str) {
+    for _ in 0..500 {
+        if node.log().contains(text) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!("{text:?} never appeared in the log:\n{}", node.log());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sighup_reloads_the_certificate_for_new_connections_and_open_ones_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, flags) = ca_and_server(dir.path());
+    let node = start(dir.path(), &flags);
+    let before = connect(&node, &ca, None).await.unwrap();
+    issue(&node, &before, "WR-1", 1_000).await;
+
+    // A renewed certificate, from another CA, put where the old files were.
+    let renewed = dir.path().join("renewed");
+    let (renewed_ca, _) = ca_and_server(&renewed);
+    for name in ["server.pem", "server-key.pem"] {
+        std::fs::copy(
+            renewed.join("node-tls").join(name),
+            dir.path().join("node-tls").join(name),
+        )
+        .unwrap();
+    }
+    let pid = node.pid().to_string();
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &pid])
+        .status();
+    assert!(hup.unwrap().success());
+    wait_for_log(&node, "SIGHUP: TLS reloaded");
+
+    // A new connection is given the renewed certificate: trusted under the
+    // new CA only.
+    let after = connect(&node, &renewed_ca, None).await.unwrap();
+    assert_eq!(after.receipt("WR-1").await.unwrap().holder_id, "trader-a");
+    refused(connect(&node, &ca, None).await).await;
+    // The connection made before the reload goes on, reads and writes.
+    issue(&node, &before, "WR-2", 1_000).await;
+
+    // Files that do not make a TLS server change nothing.
+    std::fs::write(
+        dir.path().join("node-tls").join("server-key.pem"),
+        "not a key",
+    )
+    .unwrap();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    wait_for_log(&node, "SIGHUP: TLS was not reloaded");
+    connect(&node, &renewed_ca, None)
+        .await
+        .unwrap()
+        .head()
+        .await
+        .unwrap();
+}
