@@ -1137,9 +1137,9 @@ fn corrupt(tx: &mut pb::Transaction, slot: Index, n: usize) {
                 &[
                     vec![],
                     vec![0],
-                    vec![8],
+                    vec![9],
                     vec![1, 1],
-                    vec![1, 2, 3, 4, 5, 6, 7, 1],
+                    vec![1, 2, 3, 4, 5, 6, 7, 8, 1],
                     vec![-1],
                 ],
                 n,
