@@ -128,6 +128,11 @@ impl Explorer {
         })
     }
 
+    /// Its TLS, to renew while it serves ([`tls::Acceptor::reload`]).
+    pub fn tls(&self) -> Option<tls::Acceptor> {
+        self.tls.clone()
+    }
+
     /// `https` with TLS, else `http`.
     pub fn scheme(&self) -> &'static str {
         if self.tls.is_some() { "https" } else { "http" }

@@ -78,7 +78,10 @@ async fn serve_connection(app: Arc<App>, stream: TcpStream) {
         let connection = Connection::plain(&stream);
         return serve_http(app, stream, connection).await;
     };
-    let handshake = tokio::time::timeout(app.limits.handshake_timeout, acceptor.0.accept(stream));
+    let handshake = tokio::time::timeout(
+        app.limits.handshake_timeout,
+        acceptor.current().accept(stream),
+    );
     match handshake.await {
         Ok(Ok(tls)) => {
             let connection = Connection::tls(&tls);

@@ -4,7 +4,7 @@
 //! the node's access rule then reads, see [`crate::channel`]).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use rustls_pki_types::pem::PemObject as _;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
@@ -42,20 +42,66 @@ pub enum TlsError {
     Config(String),
 }
 
-/// The listener's TLS: an acceptor for HTTP/1.1.
+/// A listener's TLS, renewable while it serves: [`Acceptor::reload`] reads
+/// the files again and new connections are handshaken with what they now
+/// hold; a connection made before keeps its session. The node's SIGHUP
+/// renews the gRPC listener's and the explorer's this way.
 #[derive(Clone)]
-pub struct Acceptor(pub TlsAcceptor);
+pub struct Acceptor {
+    files: TlsFiles,
+    alpn: &'static [u8],
+    current: Arc<RwLock<TlsAcceptor>>,
+}
 
 impl std::fmt::Debug for Acceptor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Acceptor(TLS, HTTP/1.1)")
+        f.debug_struct("Acceptor")
+            .field("files", &self.files)
+            .field("alpn", &String::from_utf8_lossy(self.alpn))
+            .finish_non_exhaustive()
     }
 }
 
-/// A TLS acceptor for HTTP/1.1 from the node's TLS files.
+impl Acceptor {
+    /// From `files`, offering the one application protocol `alpn`.
+    pub fn new(files: &TlsFiles, alpn: &'static [u8]) -> Result<Acceptor, TlsError> {
+        Ok(Acceptor {
+            files: files.clone(),
+            alpn,
+            current: Arc::new(RwLock::new(tls_acceptor(files, alpn)?)),
+        })
+    }
+
+    /// Reads the files again. If they do not make a TLS server (a key that
+    /// does not match, a file half written) nothing changes.
+    pub fn reload(&self) -> Result<(), TlsError> {
+        let fresh = tls_acceptor(&self.files, self.alpn)?;
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = fresh;
+        Ok(())
+    }
+
+    /// The files it reads.
+    pub fn files(&self) -> &TlsFiles {
+        &self.files
+    }
+
+    /// What a new connection is handshaken with.
+    pub fn current(&self) -> TlsAcceptor {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// A TLS acceptor for HTTP/1.1 (the explorer's pages) from the node's TLS
+/// files.
 pub fn acceptor(files: &TlsFiles) -> Result<Acceptor, TlsError> {
-    let config = server_config(files, b"http/1.1")?;
-    Ok(Acceptor(TlsAcceptor::from(Arc::new(config))))
+    Acceptor::new(files, b"http/1.1")
+}
+
+fn tls_acceptor(files: &TlsFiles, alpn: &[u8]) -> Result<TlsAcceptor, TlsError> {
+    Ok(TlsAcceptor::from(Arc::new(server_config(files, alpn)?)))
 }
 
 /// The rustls server settings from the node's TLS files, offering the one

@@ -1,6 +1,6 @@
-//! What SIGHUP changes in a running node: the gRPC listener's TLS
-//! certificate, key and client CA are read again from their files (the
-//! paths it was started with), and the node re-reads its configuration
+//! What SIGHUP changes in a running node: the TLS certificate, key and
+//! client CA of the gRPC listener and of the explorer's HTTPS listener are
+//! read again from their files (the paths it was started with), and the node re-reads its configuration
 //! file (`--config`) and applies the log filter (`log_filter`) and the
 //! request rates (`[limits] requests_per_second_per_address` and
 //! `requests_per_second_per_participant`). Everything else in the file
@@ -28,6 +28,8 @@ pub struct Reloadable {
     pub rate_limit: RateLimit,
     /// The gRPC listener's TLS, when it serves TLS.
     pub tls: Option<GrpcTls>,
+    /// The explorer's HTTPS listener's TLS, when it serves HTTPS.
+    pub explorer_tls: Option<pledge_explorer::tls::Acceptor>,
 }
 
 impl Reloadable {
@@ -84,13 +86,21 @@ impl Reloadable {
 }
 
 impl Reloadable {
+    /// The explorer's HTTPS serves the same files as the gRPC listener: it
+    /// is renewed only once they passed the gRPC listener's checks, so the
+    /// two never hold different certificates.
     fn reload_tls(&self) {
         let Some(tls) = &self.tls else {
             return;
         };
-        match tls.reload() {
+        let reloaded = tls.reload().and_then(|()| match &self.explorer_tls {
+            Some(explorer) => Ok(explorer.reload()?),
+            None => Ok(()),
+        });
+        match reloaded {
             Ok(()) => tracing::info!(
                 certificate = %tls.cert_file().display(),
+                explorer = self.explorer_tls.is_some(),
                 "SIGHUP: TLS reloaded; new connections get the certificate the files hold now"
             ),
             Err(error) => tracing::warn!(

@@ -187,6 +187,7 @@ pub async fn serve(
             log_filter,
             rate_limit: rate_limit.clone(),
             tls: tls.clone(),
+            explorer_tls: web.as_ref().and_then(crate::web::Web::tls),
         }
         .on_hangup(),
     );

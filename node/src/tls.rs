@@ -20,8 +20,6 @@
 //! except that a participant revoked on the ledger loses every access
 //! (`revocation.rs`).
 
-use std::sync::{Arc, PoisonError, RwLock};
-
 use tonic::{Code, Status};
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 
@@ -37,66 +35,47 @@ pub use pledge_client::tls::{MEMBER_URI_PREFIX, PARTICIPANT_URI_PREFIX};
 /// certificate is not one of the transaction's signers.
 pub const NOT_A_SIGNER: &str = "CONNECTION_NOT_A_SIGNER";
 
-/// The gRPC listener's TLS from the `[tls]` files (HTTP/2 only): the same
-/// rustls settings as the explorer's, from the one function that builds
-/// them. The handshake runs in `admission.rs`, under its timeout.
-/// A key file that group or others may read is refused, as the node key is.
-pub fn grpc_acceptor(files: &TlsFiles) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
-    crate::bootstrap::refuse_if_others_may_read(
-        &files.key_file,
-        "TLS key ([tls] key_file, --tls-key)",
-        "can pose as this node to every client",
-    )?;
-    let config = pledge_explorer::tls::server_config(&files.for_rustls(), b"h2")?;
-    Ok(tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config)))
-}
-
-/// The gRPC listener's TLS, replaceable while the node runs: SIGHUP reads
-/// the `[tls]` files again (certificate chain, key, client CA) and new
-/// connections are handshaken with what they now hold; a connection made
-/// before keeps the session it has.
-#[derive(Clone)]
+/// The gRPC listener's TLS, renewable while the node runs: the same rustls
+/// settings as the explorer's (HTTP/2 only), from the one function that
+/// builds them. SIGHUP reads the `[tls]` files again (certificate chain,
+/// key, client CA) and new connections are handshaken with what they now
+/// hold; a connection made before keeps the session it has. The handshake
+/// runs in `admission.rs`, under its timeout. A key file that group or
+/// others may read is refused, at start and at each reload, as the node key
+/// is.
+#[derive(Debug, Clone)]
 pub struct GrpcTls {
-    files: TlsFiles,
-    current: Arc<RwLock<tokio_rustls::TlsAcceptor>>,
+    acceptor: pledge_explorer::tls::Acceptor,
 }
 
 impl GrpcTls {
     /// From the `[tls]` files; refused if they do not make a TLS server.
     pub fn new(files: &TlsFiles) -> anyhow::Result<GrpcTls> {
-        Ok(GrpcTls {
-            files: files.clone(),
-            current: Arc::new(RwLock::new(grpc_acceptor(files)?)),
-        })
+        refuse_a_key_others_may_read(&files.key_file)?;
+        let acceptor = pledge_explorer::tls::Acceptor::new(&files.for_rustls(), b"h2")?;
+        Ok(GrpcTls { acceptor })
     }
 
     /// Reads the files again. If they do not make a TLS server (a key that
-    /// does not match, a file half written) nothing changes.
+    /// does not match, a file half written, a key others may read) nothing
+    /// changes.
     pub fn reload(&self) -> anyhow::Result<()> {
-        let fresh = grpc_acceptor(&self.files)?;
-        *self.current.write().unwrap_or_else(PoisonError::into_inner) = fresh;
-        Ok(())
+        refuse_a_key_others_may_read(&self.acceptor.files().key_file)?;
+        Ok(self.acceptor.reload()?)
     }
 
     /// The certificate file, for messages.
     pub fn cert_file(&self) -> &std::path::Path {
-        &self.files.cert_file
-    }
-
-    fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
-        self.current
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        &self.acceptor.files().cert_file
     }
 }
 
-impl std::fmt::Debug for GrpcTls {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GrpcTls")
-            .field("files", &self.files)
-            .finish_non_exhaustive()
-    }
+fn refuse_a_key_others_may_read(key_file: &std::path::Path) -> anyhow::Result<()> {
+    crate::bootstrap::refuse_if_others_may_read(
+        key_file,
+        "TLS key ([tls] key_file, --tls-key)",
+        "can pose as this node to every client",
+    )
 }
 
 impl Handshake for GrpcTls {
@@ -105,7 +84,7 @@ impl Handshake for GrpcTls {
         &self,
         tcp: tokio::net::TcpStream,
     ) -> impl Future<Output = std::io::Result<Self::Io>> + Send {
-        self.acceptor().accept(tcp)
+        self.acceptor.current().accept(tcp)
     }
 }
 
@@ -226,7 +205,7 @@ mod tests {
         };
 
         set_mode(0o644);
-        let refused = grpc_acceptor(&files).err().expect("refused").to_string();
+        let refused = GrpcTls::new(&files).expect_err("refused").to_string();
         assert!(
             refused.contains("TLS key") && refused.contains("has mode 644"),
             "{refused}"
@@ -237,7 +216,13 @@ mod tests {
         );
 
         set_mode(0o600);
-        grpc_acceptor(&files).expect("a key only its user reads is taken");
+        let tls = GrpcTls::new(&files).expect("a key only its user reads is taken");
+        tls.reload().expect("reloaded");
+
+        // A reload checks the mode again.
+        set_mode(0o640);
+        let refused = tls.reload().expect_err("refused").to_string();
+        assert!(refused.contains("has mode 640"), "{refused}");
     }
 
     fn participant(id: &str) -> Vec<u8> {

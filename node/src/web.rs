@@ -84,6 +84,11 @@ impl Web {
         &self.url
     }
 
+    /// Its HTTPS listener's TLS, for SIGHUP to renew.
+    pub fn tls(&self) -> Option<pledge_explorer::tls::Acceptor> {
+        self.explorer.tls()
+    }
+
     /// Serves the explorer over `grpc`, the node's gRPC service stack.
     pub fn start(self, grpc: channel::GrpcService) -> tokio::task::JoinHandle<()> {
         tokio::spawn(self.explorer.serve(self.listener, grpc))

@@ -94,7 +94,7 @@ fn get(address: &str, path: &str) -> Answer {
 }
 
 /// The explorer's `host:port`, from the node's announcement.
-fn explorer_address(node: &Node) -> String {
+pub(crate) fn explorer_address(node: &Node) -> String {
     let url = node
         .announced("explorer")
         .expect("the node announces its explorer");
@@ -574,7 +574,7 @@ async fn under_mutual_tls_the_explorer_wants_a_certificate_from_the_node_ca() {
 }
 
 /// GET over TLS trusting `ca`, with a client certificate if given; the raw answer.
-async fn https_get(
+pub(crate) async fn https_get(
     address: &str,
     ca: &Path,
     identity: Option<&(std::path::PathBuf, std::path::PathBuf)>,

@@ -411,6 +411,17 @@ async fn sighup_reloads_the_certificate_for_new_connections_and_open_ones_go_on(
     refused(connect(&node, &ca, None).await).await;
     // The connection made before the reload goes on, reads and writes.
     issue(&node, &before, "WR-2", 1_000).await;
+    // The explorer's HTTPS listener serves the same files: renewed too.
+    let explorer = super::explorer::explorer_address(&node);
+    let page = super::explorer::https_get(&explorer, &renewed_ca.join(CA_CERT), None, "/chain")
+        .await
+        .expect("the explorer is trusted under the renewed CA");
+    assert!(String::from_utf8_lossy(&page).starts_with("HTTP/1.1 200"));
+    let stale = super::explorer::https_get(&explorer, &ca.join(CA_CERT), None, "/chain").await;
+    assert!(
+        stale.is_err(),
+        "the old certificate is still served: {stale:?}"
+    );
 
     // Files that do not make a TLS server change nothing.
     std::fs::write(
