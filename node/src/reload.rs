@@ -1,12 +1,13 @@
 //! What SIGHUP changes in a running node: the TLS certificate, key and
 //! client CA of the gRPC listener and of the explorer's HTTPS listener are
 //! read again from their files (the paths it was started with), and the node re-reads its configuration
-//! file (`--config`) and applies the log filter (`log_filter`) and the
+//! file (`--config`) and applies the log filter (`log_filter`), the
 //! request rates (`[limits] requests_per_second_per_address` and
-//! `requests_per_second_per_participant`). Everything else in the file
-//! (addresses, the TLS files' paths, keys, the other limits) takes effect
-//! at the next start; files that do not parse change nothing and are
-//! logged.
+//! `requests_per_second_per_participant`) and the answer-stream bounds
+//! (`max_streams`, `max_streams_per_address`, `max_streams_per_participant`).
+//! Everything else in the file (addresses, the TLS files' paths, keys, the
+//! other limits) takes effect at the next start; files that do not parse
+//! change nothing and are logged.
 
 use std::path::PathBuf;
 
@@ -14,6 +15,7 @@ use tracing_subscriber::{EnvFilter, Registry};
 
 use crate::config::Config;
 use crate::ratelimit::{RateLimit, Rates};
+use crate::streams::{StreamBounds, StreamSlots};
 use crate::tls::GrpcTls;
 
 /// The running log filter, replaceable.
@@ -30,6 +32,8 @@ pub struct Reloadable {
     pub tls: Option<GrpcTls>,
     /// The explorer's HTTPS listener's TLS, when it serves HTTPS.
     pub explorer_tls: Option<pledge_explorer::tls::Acceptor>,
+    /// The answer streams' slots.
+    pub streams: StreamSlots,
 }
 
 impl Reloadable {
@@ -75,11 +79,16 @@ impl Reloadable {
         }
         let rates = Rates::of(&config.limits);
         self.rate_limit.set_rates(rates);
+        let streams = StreamBounds::of(&config.limits);
+        self.streams.set_bounds(streams);
         tracing::info!(
             config = %path.display(),
             log_filter = filter,
             requests_per_second_per_address = rates.per_address,
             requests_per_second_per_participant = rates.per_participant,
+            max_streams = streams.max_streams,
+            max_streams_per_address = streams.per_address,
+            max_streams_per_participant = streams.per_participant,
             "SIGHUP: reloaded"
         );
     }

@@ -188,6 +188,7 @@ pub async fn serve(
             rate_limit: rate_limit.clone(),
             tls: tls.clone(),
             explorer_tls: web.as_ref().and_then(crate::web::Web::tls),
+            streams: api.stream_slots(),
         }
         .on_hangup(),
     );

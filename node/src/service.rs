@@ -81,6 +81,11 @@ pub struct LedgerApi {
 }
 
 impl LedgerApi {
+    /// The node's answer-stream slots, for SIGHUP to apply new bounds.
+    pub fn stream_slots(&self) -> StreamSlots {
+        self.streams.clone()
+    }
+
     /// A service over the published snapshot and the write pipeline.
     pub fn new(
         published: Arc<NodePublished>,

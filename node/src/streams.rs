@@ -14,7 +14,9 @@
 //! `address` or `participant`) and `limit`; refusals are counted in
 //! `pledge_streams_refused_total{scope}`. The per-connection share is
 //! HTTP/2's own (`max_concurrent_streams`). One asker's share is at most a
-//! quarter of the node's streams, whatever the configuration says.
+//! quarter of the node's streams, whatever the configuration says. SIGHUP
+//! applies new bounds ([`StreamSlots::set_bounds`]): streams already open
+//! go on, and new ones are refused until the count is under them.
 //!
 //! What a stream holds while it waits for the head to move is its task and
 //! an empty channel: entries are read a few at a time from the published
@@ -80,8 +82,9 @@ enum Holder {
     Participant(String),
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Open {
+    bounds: StreamBounds,
     total: usize,
     by_holder: HashMap<Holder, usize>,
 }
@@ -89,7 +92,6 @@ struct Open {
 /// The node's stream slots. Cloning shares them.
 #[derive(Debug, Clone)]
 pub struct StreamSlots {
-    bounds: StreamBounds,
     open: Arc<Mutex<Open>>,
     metrics: Arc<Metrics>,
 }
@@ -105,11 +107,29 @@ pub struct StreamSlot {
 impl StreamSlots {
     /// Slots within `bounds`, refusals counted in `metrics`.
     pub fn new(bounds: StreamBounds, metrics: Arc<Metrics>) -> StreamSlots {
-        StreamSlots {
+        let open = Open {
             bounds,
-            open: Arc::default(),
+            total: 0,
+            by_holder: HashMap::new(),
+        };
+        StreamSlots {
+            open: Arc::new(Mutex::new(open)),
             metrics,
         }
+    }
+
+    /// Applies new bounds to the streams opened from now on.
+    pub fn set_bounds(&self, bounds: StreamBounds) {
+        self.lock().bounds = bounds;
+    }
+
+    /// The bounds in force.
+    pub fn bounds(&self) -> StreamBounds {
+        self.lock().bounds
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Open> {
+        self.open.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A slot for a stream asked for by `request`: its source address and
@@ -131,19 +151,20 @@ impl StreamSlots {
             .into_iter()
             .chain(participant.map(|p| Holder::Participant(p.to_owned())))
             .collect();
-        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let mut open = self.lock();
+        let bounds = open.bounds;
         // The asker's own share first: it names what the asker can change.
         for holder in &holders {
             let (scope, limit) = match holder {
-                Holder::Address(_) => ("address", self.bounds.per_address),
-                Holder::Participant(_) => ("participant", self.bounds.per_participant),
+                Holder::Address(_) => ("address", bounds.per_address),
+                Holder::Participant(_) => ("participant", bounds.per_participant),
             };
             if open.by_holder.get(holder).copied().unwrap_or(0) >= limit {
                 return Err(self.refuse(scope, limit));
             }
         }
-        if open.total >= self.bounds.max_streams {
-            return Err(self.refuse("node", self.bounds.max_streams));
+        if open.total >= bounds.max_streams {
+            return Err(self.refuse("node", bounds.max_streams));
         }
         open.total += 1;
         for holder in &holders {
@@ -260,6 +281,26 @@ mod tests {
         drop(held);
         assert_eq!(slots.open.lock().unwrap().total, 0);
         assert!(slots.open.lock().unwrap().by_holder.is_empty());
+    }
+
+    #[test]
+    fn new_bounds_hold_for_new_streams_and_open_ones_go_on() {
+        let slots = slots(8, 2, 2);
+        let first = slots.open(ip("10.0.0.1"), None).unwrap();
+        let second = slots.open(ip("10.0.0.1"), None).unwrap();
+        slots.set_bounds(StreamBounds::new(4, 1, 1));
+        assert_eq!(slots.bounds(), StreamBounds::new(4, 1, 1));
+        // Two open, one allowed: both go on, a third is refused.
+        let refused = slots.open(ip("10.0.0.1"), None).unwrap_err();
+        assert_eq!(scope(&refused), "address");
+        drop(first);
+        let refused = slots.open(ip("10.0.0.1"), None).unwrap_err();
+        assert_eq!(scope(&refused), "address");
+        drop(second);
+        let _back = slots.open(ip("10.0.0.1"), None).unwrap();
+        // Raised: room again.
+        slots.set_bounds(StreamBounds::new(8, 2, 2));
+        let _more = slots.open(ip("10.0.0.1"), None).unwrap();
     }
 
     #[test]

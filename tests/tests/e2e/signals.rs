@@ -1,5 +1,5 @@
 //! Signals: SIGTERM stops the node within a bound even with a following
-//! stream open; SIGHUP reloads the log filter and the rate limit from the
+//! stream open; SIGHUP reloads the log filter, the rate limit and the stream bounds from the
 //! configuration file and the node keeps serving.
 
 use std::process::Command;
@@ -23,6 +23,21 @@ fn signal(node: &Node, name: &str) {
             .unwrap()
             .success()
     );
+}
+
+/// Sends SIGHUP and waits up to ten seconds for one more `SIGHUP: reloaded`
+/// in the node's log.
+fn reload(node: &Node) {
+    let reloaded = || node.log().matches("SIGHUP: reloaded").count();
+    let before = reloaded();
+    signal(node, "HUP");
+    for _ in 0..500 {
+        if reloaded() > before {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("SIGHUP did not reload:\n{}", node.log());
 }
 
 /// Waits up to ten seconds for `text` in the node's log.
@@ -143,4 +158,45 @@ async fn sighup_reloads_the_log_filter_and_rate_limit_and_the_node_serves_on() {
     client.head().await.unwrap();
     let error = client.head().await.unwrap_err();
     assert_eq!(refusal(&error).0, Code::ResourceExhausted);
+
+    // The answer-stream bounds: two following streams from this address,
+    // then one allowed. Both go on; a third is refused, naming the new
+    // limit; once one ends, there is room for one again.
+    std::fs::write(&config, "[limits]\nrequests_per_second_per_address = 0\n").unwrap();
+    reload(&node);
+    let first = client.entries(0, true).await.unwrap();
+    let mut second = client.entries(0, true).await.unwrap();
+    std::fs::write(
+        &config,
+        "[limits]\nrequests_per_second_per_address = 0\nmax_streams_per_address = 1\n",
+    )
+    .unwrap();
+    reload(&node);
+    let error = match client.entries(0, true).await {
+        Ok(mut third) => third.next().await.expect("an answer").unwrap_err(),
+        Err(error) => error,
+    };
+    let (code, reason, message) = refusal(&error);
+    assert_eq!(
+        (code, reason.as_str()),
+        (Code::ResourceExhausted, "TOO_MANY_STREAMS")
+    );
+    assert!(message.contains("limit of 1"), "{message}");
+    second.next().await.unwrap().unwrap();
+    drop(first);
+    drop(second);
+    let mut again = None;
+    for _ in 0..50 {
+        if let Ok(mut stream) = client.entries(0, true).await
+            && let Some(Ok(_)) = stream.next().await
+        {
+            again = Some(stream);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        again.is_some(),
+        "no room for a stream once the others ended"
+    );
 }
