@@ -123,11 +123,6 @@ impl StreamSlots {
         self.lock().bounds = bounds;
     }
 
-    /// The bounds in force.
-    pub fn bounds(&self) -> StreamBounds {
-        self.lock().bounds
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, Open> {
         self.open.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -289,7 +284,7 @@ mod tests {
         let first = slots.open(ip("10.0.0.1"), None).unwrap();
         let second = slots.open(ip("10.0.0.1"), None).unwrap();
         slots.set_bounds(StreamBounds::new(4, 1, 1));
-        assert_eq!(slots.bounds(), StreamBounds::new(4, 1, 1));
+        assert_eq!(slots.lock().bounds, StreamBounds::new(4, 1, 1));
         // Two open, one allowed: both go on, a third is refused.
         let refused = slots.open(ip("10.0.0.1"), None).unwrap_err();
         assert_eq!(scope(&refused), "address");
