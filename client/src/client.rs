@@ -43,6 +43,10 @@ pub type EntryStream = Pin<Box<dyn Stream<Item = Result<pb::EntryRecord>> + Send
 /// A stream of alerts from [`LedgerClient::alerts`].
 pub type AlertStream = Pin<Box<dyn Stream<Item = Result<pb::Alert>> + Send>>;
 
+/// How many times [`LedgerClient::report`] asks for a report whose state
+/// keeps moving.
+pub const REPORT_ATTEMPTS: u32 = 3;
+
 /// The node's default page size for `ListReceipts`.
 pub const DEFAULT_PAGE_SIZE: u32 = 100;
 
@@ -561,6 +565,37 @@ impl LedgerClient {
         Ok(Box::pin(stream.map(|item| item.map_err(ClientError::from))))
     }
 
+    /// The regulator's report (docs/REPORT.md) of every tank, or of the
+    /// tanks `warehouse_id` holds (empty: every tank), as the node sends
+    /// it: the header row first. Collected whole; asked again (at most
+    /// [`REPORT_ATTEMPTS`] times) when the node's state moved while it
+    /// computed it (`STATE_MOVED`), so that the rows are one consistent
+    /// report at the header's size.
+    pub async fn report(&self, warehouse_id: &str) -> Result<Vec<pb::ReportRow>> {
+        let request = pb::GetReportRequest {
+            warehouse_id: warehouse_id.to_owned(),
+            read: self.read,
+        };
+        let mut attempts = 1;
+        loop {
+            let answer = self
+                .call(|mut service| {
+                    let request = request.clone();
+                    async move {
+                        let stream = service.get_report(request).await?.into_inner();
+                        stream
+                            .collect::<std::result::Result<Vec<_>, Status>>()
+                            .await
+                    }
+                })
+                .await;
+            match answer {
+                Err(error) if attempts < REPORT_ATTEMPTS && state_moved(&error) => attempts += 1,
+                answer => return answer,
+            }
+        }
+    }
+
     /// The node's latest signed checkpoint.
     pub async fn checkpoint(&self) -> Result<pb::SignedCheckpoint> {
         self.call(|mut service| async move {
@@ -634,6 +669,11 @@ impl LedgerClient {
 }
 
 /// The addresses in order, each once.
+fn state_moved(error: &ClientError) -> bool {
+    let info = error.refusal().and_then(|r| r.info.as_ref());
+    info.is_some_and(|info| info.reason == "STATE_MOVED")
+}
+
 fn dedup(addresses: Vec<String>) -> Vec<String> {
     let mut unique = Vec::with_capacity(addresses.len());
     for address in addresses {

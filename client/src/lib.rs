@@ -33,8 +33,9 @@
 //! dependency of this one.
 //!
 //! Reads (`receipt`, `pledge`, `tank`, `participant`, `head`, `node_info`,
-//! `list_receipts`) return the proto views; [`json`] turns them into JSON
-//! for people and scripts. Every failure is a [`ClientError`]; a refusal by
+//! `list_receipts`, `report`) return the proto views; [`json`] turns them
+//! into JSON for people and scripts, [`report`] the regulator's report into
+//! CSV and JSON rows. Every failure is a [`ClientError`]; a refusal by
 //! the node is [`ClientError::Refused`] with the gRPC code, the message and
 //! the `google.rpc.ErrorInfo` reason the node attached.
 //!
@@ -66,6 +67,7 @@ pub mod failover;
 pub mod json;
 pub mod keys;
 pub mod ops;
+pub mod report;
 pub mod time;
 pub mod tls;
 

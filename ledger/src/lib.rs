@@ -16,6 +16,7 @@
 //!
 //!   readers: view::Snapshot (log reader + state view + pending updates) → view::LedgerRead
 //!   auditor: records ──▶ replay::Replayer (chain, seals, signatures, rules) → verdict
+//!   report:  any StateRead at a size ──▶ report::rows ──▶ tank, holder, bank rows (docs/REPORT.md)
 //! ```
 //!
 //! Where to find a rule: who signs what is in `rules/authority.rs`; every
@@ -100,6 +101,7 @@ pub mod ops;
 pub mod refusal;
 pub mod rejection;
 pub mod replay;
+pub mod report;
 pub mod rules;
 pub mod state;
 pub mod statemap;

@@ -34,10 +34,12 @@
 //! [`StateRead`] method with its implementations here ([`Objects`], and
 //! every [`Layered`] state at once); the disk state store's keys
 //! (`store/state/disk.rs`, `put_objects` and its `StateRead`); and the
-//! memory state view's forwarding (`store/state/memory.rs`).
+//! memory state view's forwarding (`store/state/memory.rs`). A kind that
+//! readers walk whole (tanks, receipts) also gets a bounded listing.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::error::Error;
+use std::ops::Bound;
 
 use crate::crypto::{Digest, PublicKey};
 use crate::model::{
@@ -100,6 +102,10 @@ pub trait StateRead {
     /// rules that act on many objects at once (a custodian's succession, a
     /// bank's): a store answers from an index.
     fn receipt_ids(&self, filter: &ReceiptFilter) -> Result<Vec<String>, StateError>;
+    /// At most `limit` tanks whose ids sort after `after` (exclusive;
+    /// `None` from the first), in id order: a bounded page of every tank,
+    /// for readers that walk them all (the regulator's report).
+    fn tanks(&self, after: Option<&str>, limit: usize) -> Result<Vec<Tank>, StateError>;
 }
 
 /// Which receipts to list.
@@ -323,6 +329,20 @@ impl StateRead for Objects {
             .map(|r| r.id().to_owned())
             .collect())
     }
+    fn tanks(&self, after: Option<&str>, limit: usize) -> Result<Vec<Tank>, StateError> {
+        Ok(self
+            .tanks
+            .range::<str, _>(after_bound(after))
+            .take(limit)
+            .map(|(_, tank)| tank.clone())
+            .collect())
+    }
+}
+
+/// The ids strictly after `after` (every id when `None`), as a range.
+pub fn after_bound(after: Option<&str>) -> (Bound<&str>, Bound<&str>) {
+    let start = after.map_or(Bound::Unbounded, Bound::Excluded);
+    (start, Bound::Unbounded)
 }
 
 /// The whole state held in memory: what replay builds.
@@ -448,5 +468,22 @@ impl<L: Layered> StateRead for L {
             .layers()
             .flat_map(|changes| changes.receipts.keys().cloned());
         matching_receipts(self, filter, candidates.chain(changed))
+    }
+
+    /// The base's page and every tank the change sets hold after `after`,
+    /// newest version of each, cut to `limit`: nothing is ever deleted, so
+    /// the first `limit` tanks of the whole are among these.
+    fn tanks(&self, after: Option<&str>, limit: usize) -> Result<Vec<Tank>, StateError> {
+        let mut tanks: BTreeMap<String, Tank> = self
+            .base()
+            .tanks(after, limit)?
+            .into_iter()
+            .map(|tank| (tank.id.clone(), tank))
+            .collect();
+        for changes in self.layers() {
+            let changed = changes.tanks.range::<str, _>(after_bound(after));
+            tanks.extend(changed.map(|(id, tank)| (id.clone(), tank.clone())));
+        }
+        Ok(tanks.into_values().take(limit).collect())
     }
 }

@@ -8,8 +8,9 @@ mod support;
 
 use pledge_ledger::entry::Entry;
 use pledge_ledger::merkle::{self, Frontier, NodeSource};
+use pledge_ledger::model::Tank;
 use pledge_ledger::replay::reapply;
-use pledge_ledger::state::{MemoryState, Overlay, StateRead};
+use pledge_ledger::state::{MemoryState, Objects, Overlay, StateRead};
 use pledge_ledger::statemap::{self, Kind, MapHash, MapProof, MemoryMap, VersionedMap, versioned};
 use pledge_ledger::store::{
     DiskStateStore, MemoryStateStore, StateStore, StateUpdate, StateView, StoreError,
@@ -112,6 +113,55 @@ fn lists_receipts_by_every_filter_and_page<S: StateStore>(mut store: S) {
         assert_eq!(&view.receipt_history(id).unwrap(), history, "{id}");
     }
     assert!(view.receipt_history("R-404").unwrap().is_empty());
+}
+
+/// `list(after, limit)` against the tanks of `all`: every tank in id order
+/// in one page, then a page of one at a time, then after an id that is not
+/// a tank's, and nothing past the last.
+fn assert_lists_tanks(all: &Objects, list: impl Fn(Option<&str>, usize) -> Vec<Tank>) {
+    let expected: Vec<Tank> = all.tanks.values().cloned().collect();
+    assert!(expected.len() >= 2, "the chain registers several tanks");
+    assert_eq!(list(None, usize::MAX), expected);
+    assert!(list(None, 0).is_empty());
+    let mut paged = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = list(after.as_deref(), 1);
+        let Some(last) = page.last() else { break };
+        after = Some(last.id.clone());
+        paged.extend(page);
+    }
+    assert_eq!(paged, expected);
+    let first = &expected[0].id;
+    // An id right after the first tank's (a suffix sorts after it).
+    assert_eq!(list(Some(&format!("{first}~")), usize::MAX), expected[1..]);
+    assert_eq!(list(Some(""), 1), expected[..1]);
+}
+
+fn lists_tanks_in_id_order_a_page_at_a_time<S: StateStore>(mut store: S) {
+    let (updates, all, _) = chain_updates();
+    apply_all(&mut store, &merged(&updates, 3));
+    let view = store.view();
+    assert_lists_tanks(&all, |after, limit| view.tanks(after, limit).unwrap());
+}
+
+/// Pending changes over a store (how a snapshot and a commit group read)
+/// list the tanks registered or changed in them too, newest version.
+fn lists_tanks_through_pending_changes<S: StateStore>(mut store: S) {
+    let (updates, all, _) = chain_updates();
+    let (applied, pending) = updates.split_at(6);
+    apply_all(&mut store, applied);
+    let view = store.view();
+    let mut changes = Objects::default();
+    for update in pending {
+        changes.merge(update.changes.clone());
+    }
+    assert!(
+        !changes.tanks.is_empty(),
+        "the pending entries change tanks"
+    );
+    let layered = Overlay::with_pending(&view, changes);
+    assert_lists_tanks(&all, |after, limit| layered.tanks(after, limit).unwrap());
 }
 
 fn clearing_forgets_everything<S: StateStore>(mut store: S) {
@@ -284,6 +334,8 @@ both_stores!(
     updates_merged_across_groups_give_the_same_state,
     refuses_an_update_that_does_not_follow_on,
     lists_receipts_by_every_filter_and_page,
+    lists_tanks_in_id_order_a_page_at_a_time,
+    lists_tanks_through_pending_changes,
     clearing_forgets_everything,
     a_view_keeps_answering_for_its_entries,
     pruning_keeps_the_map_bounded_and_the_floor_provable,

@@ -17,6 +17,7 @@ mod pipeline;
 mod ratelimit;
 mod reads;
 mod reload;
+mod report;
 mod revocation;
 mod server;
 mod service;

@@ -832,6 +832,31 @@ impl LedgerService for LedgerApi {
         tokio::spawn(streamer.run());
         Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
     }
+
+    type GetReportStream = ResponseStream<pb::ReportRow>;
+
+    #[tracing::instrument(skip_all)]
+    async fn get_report(
+        &self,
+        request: Request<pb::GetReportRequest>,
+    ) -> Result<Response<Self::GetReportStream>, Status> {
+        let slot = self.streams.open_for(&request)?;
+        let request = request.into_inner();
+        let ledger = self.read_fresh(request.read.as_ref()).await?;
+        let scope = crate::report::scope_of(&request, &ledger)?;
+        let size = ledger.len();
+        let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
+        let streamer = crate::report::ReportStreamer {
+            ledger,
+            scope,
+            stopping: self.stopping.clone(),
+            sender,
+            _slot: slot,
+        };
+        tokio::spawn(streamer.run());
+        let stream: Self::GetReportStream = Box::pin(ReceiverStream::new(receiver));
+        Ok(stated(stream, size))
+    }
 }
 
 /// Sends entries from `next` on, then (when following) new ones as the

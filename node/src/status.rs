@@ -207,6 +207,7 @@ mod errors_md {
         include_str!("cluster/mod.rs"),
         include_str!("cluster/sequencing.rs"),
         include_str!("reads.rs"),
+        include_str!("report.rs"),
         include_str!("cluster/reads.rs"),
         include_str!("../../proto/src/codec.rs"),
     ];

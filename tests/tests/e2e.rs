@@ -20,6 +20,7 @@ mod e2e {
     mod limits;
     mod paging;
     pub mod proofs;
+    mod report;
     mod restart;
     mod safety;
     mod service;

@@ -81,6 +81,20 @@ class LedgerClient:
                 raise ValueError(f"GetTank did not advance past page token {token!r}")
             token = page.next_page_token
 
+    def report(self, warehouse_id: str = "") -> list[api.ReportRow]:
+        """The regulator's report (docs/REPORT.md): the header row (the chain
+        size it reflects) first, then for each tank its tank row and its
+        holder rows, then the bank rows. ``warehouse_id`` limits it to that
+        warehouse's tanks and the pledges on them ("" for every tank). A
+        report whose state moved while the node read it ends with a
+        :class:`~pledge_client.errors.Refusal` (UNAVAILABLE, STATE_MOVED):
+        ask again."""
+        request = api.GetReportRequest(warehouse_id=warehouse_id)
+        try:
+            return list(self.stub.GetReport(request, timeout=self.timeout_s))
+        except grpc.RpcError as error:
+            raise refusal_from(error) from error
+
     def checkpoint(self) -> api.SignedCheckpoint:
         return self._call(self.stub.GetCheckpoint, api.GetCheckpointRequest())
 

@@ -170,6 +170,43 @@ class PledgeLifecycle(unittest.TestCase):
             self.client.tank_page("T-101", page_size=5_001)
         self.assertEqual(refused.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
 
+    def test_the_report_shows_the_pledged_tank_holder_and_bank(self):
+        self.issue_receipt("WR-PY-1", 5_000_000)
+        self.client.submit(self.pledge("PL-PY-A", "bank-a"), self.signers("trader-a", "bank-a"))
+        head = self.client.stub.GetHead(api.GetHeadRequest())
+        rows = self.client.report()
+        self.assertEqual(rows[0].WhichOneof("row"), "header")
+        self.assertEqual(rows[0].header.size, head.size)
+        kinds = [row.WhichOneof("row") for row in rows]
+        # Tank rows (each followed by its holders) before every bank row.
+        first_bank = kinds.index("bank")
+        self.assertTrue(all(kind == "bank" for kind in kinds[first_bank:]), kinds)
+        tank = next(r.tank for r in rows if r.WhichOneof("row") == "tank" and r.tank.tank_id == "T-101")
+        self.assertEqual(tank.warehouse_id, "wh-1")
+        self.assertGreaterEqual(tank.receipted_kg, 5_000_000)
+        self.assertEqual(tank.pledged_kg, 5_000_000)
+        self.assertEqual(tank.shortfall_kg, 0)
+        holder = next(
+            r.holder for r in rows if r.WhichOneof("row") == "holder" and r.holder.tank_id == "T-101"
+            and r.holder.holder_id == "trader-a"
+        )
+        self.assertEqual(holder.pledged_kg, 5_000_000)
+        self.assertEqual(holder.pledged_share_bp, 5_000_000 * 10_000 // tank.certified_kg)
+        bank = next(r.bank for r in rows if r.WhichOneof("row") == "bank" and r.bank.bank_id == "bank-a")
+        self.assertEqual((bank.currency, bank.active_pledges, bank.exposure_minor), ("USD", 1, 300_000_000))
+        # No price of the grade in USD is assessed: counted apart, valued at nothing.
+        self.assertEqual((bank.unpriced_pledges, bank.unpriced_exposure_minor), (1, 300_000_000))
+        self.assertEqual(bank.collateral_value_minor, 0)
+
+        only_wh2 = self.client.report("wh-2")
+        self.assertEqual(only_wh2[0].header.warehouse_id, "wh-2")
+        self.assertEqual([r.tank.tank_id for r in only_wh2 if r.WhichOneof("row") == "tank"], ["T-201"])
+        self.assertNotIn("bank", [r.WhichOneof("row") for r in only_wh2])
+        with self.assertRaises(Refusal) as refused:
+            self.client.report("wh 1")
+        self.assertEqual(refused.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("warehouse_id", refused.exception.message)
+
     def test_a_retry_answers_with_the_original_entry(self):
         self.issue_receipt("WR-PY-1", 1_000_000)
         tx_bytes = envelope.transaction(

@@ -355,4 +355,7 @@ impl StateRead for EntryState<'_> {
     fn receipt_ids(&self, filter: &ReceiptFilter) -> Result<Vec<String>, StateError> {
         self.lineage.objects.receipt_ids(filter)
     }
+    fn tanks(&self, after: Option<&str>, limit: usize) -> Result<Vec<Tank>, StateError> {
+        self.lineage.objects.tanks(after, limit)
+    }
 }

@@ -12,6 +12,7 @@ mod pledge;
 mod price;
 mod receipt;
 mod regulator;
+mod report;
 mod tank;
 mod tls;
 mod write;
@@ -150,6 +151,10 @@ pub enum Command {
     /// Alerts you may see (a double pledge attempt, a tank short, a loan past
     /// maturity, ...), from an index, optionally following new ones.
     Alerts(alerts::AlertsArgs),
+    /// The regulator's report: per tank its stock, pledged and missing kg;
+    /// per holder its pledged share of each tank; per bank its exposure and
+    /// collateral value (docs/REPORT.md).
+    Report(report::ReportArgs),
     /// The node's latest signed checkpoint (tree size, Merkle root, chain head).
     Checkpoint(evidence::CheckpointArgs),
     /// Verify a receipt's evidence bundle offline with only the node's key.
@@ -260,6 +265,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Entries(args) => chain::entries(&ctx, args).await,
         Command::Audit(args) => chain::audit(&ctx, args).await,
         Command::Alerts(args) => alerts::alerts(&ctx, args).await,
+        Command::Report(args) => report::report(&ctx, args).await,
         Command::Checkpoint(args) => evidence::checkpoint(&ctx, args).await,
         Command::VerifyBundle(args) => evidence::verify_bundle(&ctx, args),
         Command::Export(args) => chain::export(&ctx, args).await,

@@ -690,6 +690,22 @@ impl StateRead for DiskStateView {
             .map(|r| r.id().to_owned())
             .collect())
     }
+    fn tanks(&self, after: Option<&str>, limit: usize) -> Result<Vec<Tank>, StateError> {
+        let start = match after {
+            None => b"t/".to_vec(),
+            // The first key after every `t/<after>`: ids hold no NUL.
+            Some(after) => [b"t/".as_slice(), after.as_bytes(), b"\0"].concat(),
+        };
+        let mut tanks = Vec::new();
+        for item in self.tree.range(start..).take(limit) {
+            let (key, bytes) = item.map_err(sled_err("list tanks"))?;
+            if !key.starts_with(b"t/") {
+                break;
+            }
+            tanks.push(decode_value(&key, &bytes)?);
+        }
+        Ok(tanks)
+    }
 }
 
 fn map_node_key(id: &MapNodeId, version: u64) -> [u8; 44] {

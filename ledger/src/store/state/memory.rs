@@ -204,6 +204,9 @@ impl StateRead for MemoryStateView {
     fn receipt_ids(&self, filter: &ReceiptFilter) -> Result<Vec<String>, StateError> {
         self.inner.objects.receipt_ids(filter)
     }
+    fn tanks(&self, after: Option<&str>, limit: usize) -> Result<Vec<Tank>, StateError> {
+        self.inner.objects.tanks(after, limit)
+    }
 }
 
 impl VersionedMap for MemoryStateView {
