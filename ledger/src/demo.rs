@@ -55,6 +55,10 @@ impl LegalCode {
 /// stock.
 pub const INSPECTOR: &str = "insp-sgs";
 
+/// The demo price reporter: it assesses grades' prices, which value pledged
+/// receipts (a pledge's loan-to-value against its margin level).
+pub const PRICE_REPORTER: &str = "price-desk";
+
 /// Every demo participant, in genesis order.
 pub const PARTICIPANTS: &[DemoParticipant] = &[
     cast(
@@ -116,6 +120,12 @@ pub const PARTICIPANTS: &[DemoParticipant] = &[
         "SGS-CSTC Standards Technical Services (Zhoushan)",
         &[pb::Role::Inspector],
         LegalCode::Uscc("91330900MA2A00010"),
+    ),
+    cast(
+        PRICE_REPORTER,
+        "Zhoushan Bunker Price Desk",
+        &[pb::Role::PriceReporter],
+        LegalCode::Uscc("91330900MA2A00011"),
     ),
 ];
 

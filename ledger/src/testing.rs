@@ -60,7 +60,7 @@ pub fn key(seed: u8) -> SigningKey {
 }
 
 /// A demo participant's seed: its position in [`demo::PARTICIPANTS`] plus
-/// one (admin 1 … insp-sgs 10).
+/// one (admin 1 … insp-sgs 10, price-desk 11).
 pub fn seed_of(id: &str) -> Option<u8> {
     let index = demo::PARTICIPANTS.iter().position(|p| p.id == id)?;
     u8::try_from(index + 1).ok()

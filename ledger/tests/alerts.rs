@@ -5,14 +5,20 @@
 
 mod support;
 
+/// One file per kind that needs several tests, in `alerts/`.
+#[path = "alerts/collateral.rs"]
+mod collateral;
+
 use pledge_ledger::alerts::{
     self, Alert, AlertFeed, AlertKind, AlertPolicy, AlertState, AlertWatch, Trigger,
 };
 use pledge_ledger::entry::Entry;
 use pledge_ledger::ledger::AttemptPolicy;
+use pledge_ledger::ops;
 use pledge_ledger::replay::reapply;
 use pledge_ledger::state::MemoryState;
 use pledge_ledger::view::LedgerRead;
+use pledge_proto::v1 as pb;
 use support::*;
 
 fn world() -> World {
@@ -43,6 +49,29 @@ fn entry_at(world: &mut World, time_ms: u64) -> u64 {
     let tank = format!("T-TICK-{}", world.len());
     world.tank(&tank, "wh-2");
     world.len() - 1
+}
+
+/// The price reporter of [`admit_reporter`].
+const REPORTER: &str = "platts";
+
+/// Admits the price reporter (the quorum signs), an hour before now.
+fn admit_reporter(world: &mut World) {
+    let reporter_key = key(40);
+    world.ok(
+        admit(REPORTER, &[pb::Role::PriceReporter], &reporter_key),
+        QUORUM,
+    );
+    world.keys.insert(REPORTER.into(), reporter_key);
+    world.now_ms += HOUR_MS;
+}
+
+/// The reporter assesses the receipts' grade at `price_minor` a tonne in
+/// `currency`, a minute after the previous entry; returns the entry.
+fn assess(world: &mut World, price_minor: u64, currency: &str) -> u64 {
+    world.now_ms += 60_000;
+    let price = ops::money(price_minor, currency);
+    let op = ops::assess_price(REPORTER, PRODUCT, price, world.now_ms);
+    world.ok(op, &[REPORTER]).seq
 }
 
 fn of_kind(alerts: &[Alert], kind: AlertKind) -> Vec<Alert> {
@@ -294,6 +323,7 @@ fn the_race_gives_every_refused_bank_a_double_pledge_alert() {
 /// Every kind in one chain, for the replay checks below.
 fn busy_world() -> World {
     let mut world = world();
+    admit_reporter(&mut world);
     world.pledged_receipt("R-1", "P-A", "bank-a");
     let maturity = world.now_ms + 90 * DAY_MS;
     let _ = world.submit(
@@ -306,9 +336,11 @@ fn busy_world() -> World {
     world.receipt_of("R-2", 2_000);
     let maturity = world.now_ms + 300 * DAY_MS;
     world.ok(
-        pledge("P-2", "R-2", "bank-b", maturity),
+        ops::with_margin_level(pledge("P-2", "R-2", "bank-b", maturity), 8_000),
         &["trader-a", "bank-b"],
     );
+    // USD 4,500,000.00 on 2 t: far below its margin level at USD 600.00 a tonne.
+    assess(&mut world, 60_000, "USD");
     // Past P-2's maturity, and within 30 days of R-2's expiry.
     world.now_ms += 340 * DAY_MS;
     world.ok(revoke("wh-1"), QUORUM);
@@ -321,7 +353,7 @@ fn the_same_chain_gives_the_same_alerts_however_it_is_fed() {
     let whole = derive(&world);
     assert_eq!(whole, derive(&world), "twice the same");
     let kinds: std::collections::BTreeSet<_> = whole.iter().map(|a| a.kind).collect();
-    assert_eq!(kinds.len(), 6, "{kinds:?}");
+    assert_eq!(kinds.len(), 7, "{kinds:?}");
     // Entry by entry, the state coming from an auditor's replay (every
     // signature checked) rather than the feed's own.
     let mut watch = AlertWatch::new(AlertPolicy::default());

@@ -9,7 +9,7 @@ import grpc
 from pledgeledger.v1 import ledger_service_pb2 as api
 from pledgeledger.v1 import ledger_service_pb2_grpc as api_grpc
 
-from . import envelope
+from . import envelope, watch
 from .errors import refusal_from
 from .keys import Signer
 
@@ -101,3 +101,24 @@ class LedgerClient:
     def inclusion_proof(self, seq: int, tree_size: int) -> api.InclusionProof:
         request = api.GetInclusionProofRequest(seq=seq, tree_size=tree_size)
         return self._call(self.stub.GetInclusionProof, request)
+
+    def alerts(self, signer: Signer | None, from_index: int = 0, follow: bool = False) -> Iterator[api.Alert]:
+        """The alerts ``signer``'s participant may see (docs/ALERTS.md), from
+        ``from_index`` (resume from the last index seen plus one). The
+        request is signed afresh for each call; ``signer`` ``None`` leaves
+        the watcher to the connection's mutual-TLS client certificate.
+        Without ``follow`` the stream ends after the alerts of the entries
+        committed when asked (within the client's timeout); with it, the
+        stream stays open until the node stops or the iterator is closed.
+        A refusal, at the start or mid-stream, raises a ``Refusal``."""
+        if signer is None:
+            request = api.WatchAlertsRequest(from_index=from_index, follow=follow)
+        else:
+            request = watch.signed_request(self.ledger_id, signer, from_index, follow)
+        stream = self.stub.WatchAlerts(request, timeout=None if follow else self.timeout_s)
+        try:
+            yield from stream
+        except grpc.RpcError as error:
+            raise refusal_from(error) from error
+        finally:
+            stream.cancel()

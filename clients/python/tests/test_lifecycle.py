@@ -1,7 +1,7 @@
 """A pledge's life against a real pledge-node, from Python: certify stock
 (the warehouse, the inspector and the owner of the oil sign), issue a receipt, pledge it to bank A, see bank B's pledge of the same
 receipt refused with its reason decoded, prove the pledge's entry against a
-signed checkpoint, release.
+signed checkpoint, release; watch the alerts a bank may see.
 
 The node binary is $PLEDGE_NODE (run-tests.sh builds it); it runs on
 127.0.0.1:0 with a development genesis in a temporary directory.
@@ -19,9 +19,9 @@ import grpc
 from pledgeledger.v1 import ledger_service_pb2 as api
 from pledgeledger.v1 import transaction_pb2 as tx
 
-from pledge_client import envelope, proofs
+from pledge_client import envelope, proofs, watch
 from pledge_client.client import LedgerClient
-from pledge_client.errors import Refusal
+from pledge_client.errors import Refusal, refusal_from
 from pledge_client.keys import load_key_file
 
 DAY_MS = 86_400_000
@@ -259,6 +259,37 @@ class PledgeLifecycle(unittest.TestCase):
         self.assertEqual(refused.exception.code, grpc.StatusCode.FAILED_PRECONDITION)
         self.assertEqual(refused.exception.reason, "TX_EXPIRED")
         self.assertEqual(self.client.receipt("WR-PY-1").status, api.RECEIPT_STATUS_ACTIVE)
+
+    def test_bank_b_watches_its_refused_double_pledge_and_no_other_alert(self):
+        """WatchAlerts with a signed request: bank B sees the double pledge
+        it was refused, bank A the same alert and its own, a regulator all;
+        a signed request sent twice is refused as a replay."""
+        self.issue_receipt("WR-PY-1", 5_000_000)
+        self.client.submit(self.pledge("PL-PY-A", "bank-a"), self.signers("trader-a", "bank-a"))
+        with self.assertRaises(Refusal):
+            self.client.submit(self.pledge("PL-PY-B", "bank-b"), self.signers("trader-a", "bank-b"))
+
+        (alert,) = self.client.alerts(self.node.signer("bank-b"))
+        self.assertEqual((alert.kind, alert.state, alert.subject), ("DOUBLE_PLEDGE_ATTEMPT", "RAISED", "WR-PY-1"))
+        self.assertEqual(list(alert.parties), ["bank-a", "bank-b", "trader-a"])
+        self.assertEqual(alert.fields["pledge"], "PL-PY-A")
+        self.assertEqual(alert.fields["refused_pledgee"], "bank-b")
+
+        every = list(self.client.alerts(self.node.signer("regulator")))
+        self.assertEqual([a.index for a in every], list(range(len(every))))
+        self.assertIn(alert, every)
+        bank_a = list(self.client.alerts(self.node.signer("bank-a")))
+        self.assertIn(alert, bank_a)
+        self.assertTrue(all("bank-a" in a.parties for a in bank_a), bank_a)
+        # Resuming after the last index seen gives nothing more.
+        self.assertEqual(list(self.client.alerts(self.node.signer("bank-b"), from_index=alert.index + 1)), [])
+
+        request = watch.signed_request(self.info.ledger_id, self.node.signer("bank-b"), 0, False)
+        list(self.client.stub.WatchAlerts(request, timeout=10))
+        with self.assertRaises(grpc.RpcError) as replayed:
+            list(self.client.stub.WatchAlerts(request, timeout=10))
+        refusal = refusal_from(replayed.exception)
+        self.assertEqual((refusal.code, refusal.reason), (grpc.StatusCode.UNAUTHENTICATED, "REQUEST_REPLAYED"))
 
     def prove_entry(self, seq: int, tx_bytes: bytes):
         """The entry at ``seq`` is our transaction, sealed and signed, and

@@ -9,7 +9,7 @@ import unittest
 
 from nacl.signing import SigningKey
 
-from pledge_client import proofs
+from pledge_client import proofs, watch
 from pledge_client.proofs import VerificationError, sha256
 
 DOCS = pathlib.Path(__file__).resolve().parents[3] / "docs"
@@ -165,6 +165,31 @@ class WorkedCheckpoint(unittest.TestCase):
     def test_a_witness_cosignature_is_ignored(self):
         cosigned = self.note + "\u2014 witness.example AAAAAAAAAAAAAAAAAAAAAAAA\n"
         proofs.verify_checkpoint(cosigned, self.NODE_KEY, "zhoushan-test")
+
+
+class WatchRequestPreimage(unittest.TestCase):
+    def test_the_preimage_is_as_documented(self):
+        """docs/ALERTS.md §4: zhoushan-dev, bank-b, from 7, following, at
+        1800000000000 ms."""
+        expected = (
+            b"pledge-ledger/v1/watch-alerts\x00"
+            + bytes.fromhex("0c") + b"zhoushan-dev"
+            + bytes.fromhex("06") + b"bank-b"
+            + bytes.fromhex("0000000000000007")
+            + bytes.fromhex("01")
+            + bytes.fromhex("000001a3185c5000")
+        )
+        self.assertEqual(watch.preimage("zhoushan-dev", "bank-b", 7, True, 1_800_000_000_000), expected)
+        text = " ".join((DOCS / "ALERTS.md").read_text().split())
+        self.assertIn(
+            "the tag, `0c` `zhoushan-dev`, `06` `bank-b`, `00 00 00 00 00 00 00 07`, `01`, `00 00 01 a3 18 5c 50 00`",
+            text,
+        )
+
+    def test_an_id_out_of_bounds_is_refused_before_signing(self):
+        for ledger_id, participant in (("", "bank-b"), ("zhoushan-dev", "x" * 65)):
+            with self.assertRaises(ValueError):
+                watch.preimage(ledger_id, participant, 0, False, 1)
 
 
 if __name__ == "__main__":

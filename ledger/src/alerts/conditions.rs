@@ -1,13 +1,15 @@
 //! The conditions watched: each is raised when it begins to hold and
-//! cleared when it ends. Entry-driven ones (a tank's shortfall, a
-//! holder's concentration, a revoked custodian) are checked for what an
-//! entry touched; clock-driven ones (a pledge's maturity, its receipt's
-//! expiry) are kept on an agenda by the time they fall due.
+//! cleared when it ends. Entry-driven ones (a pledge's collateral below
+//! its margin level, a tank's shortfall, a holder's concentration, a
+//! revoked custodian) are checked for what an entry touched; clock-driven
+//! ones (a pledge's maturity, its receipt's expiry) are kept on an agenda
+//! by the time they fall due.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::view::{Touched, WatchView};
 use super::{AlertKind, AlertPolicy, AlertState, Draft};
+use crate::rules::valuation;
 
 type Key = (AlertKind, String);
 
@@ -34,6 +36,10 @@ impl Conditions {
         let mut drafts = Vec::new();
         for pledge_id in &touched.pledges {
             drafts.extend(self.pledge_changed(view, policy, pledge_id, time_ms));
+        }
+        for pledge_id in pledges_to_value(view, touched) {
+            let draft = collateral_below_margin(view, &pledge_id);
+            drafts.extend(self.check(AlertKind::CollateralBelowMargin, &pledge_id, draft));
         }
         for tank_id in tanks_to_check(view, touched) {
             drafts.extend(self.check(
@@ -136,6 +142,54 @@ impl Conditions {
             _ => None,
         }
     }
+}
+
+/// The pledges registered or ended, those whose receipt changed, and the
+/// active pledges with a margin level valued by a price newly assessed
+/// (found by the view's index, not by a scan of every pledge).
+fn pledges_to_value(view: &WatchView, touched: &Touched) -> BTreeSet<String> {
+    let mut pledges = touched.pledges.clone();
+    pledges.extend(touched.collateral_changed.iter().cloned());
+    for key in &touched.prices {
+        pledges.extend(view.margined_pledges_of(key).cloned());
+    }
+    pledges
+}
+
+/// An active pledge's loan-to-value at the latest price of its receipt's
+/// grade in its loan's currency, above its margin level
+/// (`rules/valuation.rs` does the arithmetic and says how it rounds).
+fn collateral_below_margin(view: &WatchView, pledge_id: &str) -> Option<Draft> {
+    let (pledge, receipt, price) = view.priced_pledge(pledge_id)?;
+    let valued = valuation::value_collateral(pledge, receipt.quantity_kg, price)?;
+    if !valued.below_margin() {
+        return None;
+    }
+    let margin_level_bp = pledge.terms.margin_level_bp?;
+    let secured = &pledge.terms.secured_amount;
+    Some(
+        Draft::new(
+            AlertKind::CollateralBelowMargin,
+            AlertState::Raised,
+            pledge_id,
+        )
+        .field("pledge", pledge_id)
+        .field("receipt", &pledge.terms.receipt_id)
+        .field("pledgee", pledge.pledgee())
+        .field("pledgor", &pledge.pledgor_id)
+        .field("grade", &price.key.product_grade)
+        .field("currency", &secured.currency)
+        .field("price_per_tonne_minor", price.price_per_tonne_minor)
+        .field("assessed_at_ms", price.assessed_at_ms)
+        .field("price_entry", price.at)
+        .field("reporter", &price.reporter_id)
+        .field("quantity_kg", valued.quantity_kg)
+        .field("collateral_value_minor", valued.collateral_value_minor)
+        .field("secured_minor", secured.minor_units)
+        .field("ltv_bp", valued.loan_to_value_bp)
+        .field("margin_level_bp", margin_level_bp)
+        .parties([pledge.pledgee().to_owned()]),
+    )
 }
 
 fn tanks_to_check(view: &WatchView, touched: &Touched) -> BTreeSet<String> {

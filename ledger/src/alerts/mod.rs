@@ -16,8 +16,8 @@
 //!                                     then the entry's own ──▶ Vec<Alert> (index 0, 1, …)
 //! ```
 //!
-//! [`AlertWatch`] keeps its own small view of receipts, pledges and tanks
-//! ([`view`]); the conditions it watches are in `conditions.rs` (where a
+//! [`AlertWatch`] keeps its own small view of receipts, pledges, tanks
+//! and prices ([`view`]); the conditions it watches are in `conditions.rs` (where a
 //! new kind is added: docs/ALERTS.md §5); what an attempt entry says is in
 //! `attempts.rs`. [`request`] is the signed request to watch alerts. No
 //! I/O and no clock inside.
@@ -82,11 +82,14 @@ pub enum AlertKind {
     /// A certificate or tank much like an earlier one: perhaps the same
     /// oil, or the same tank, on the ledger twice.
     PossibleSameOil,
+    /// An active pledge's loan-to-value, at the latest price of its
+    /// receipt's grade, is above the pledge's margin level.
+    CollateralBelowMargin,
 }
 
 impl AlertKind {
     /// Every kind, in order.
-    pub const ALL: [AlertKind; 9] = [
+    pub const ALL: [AlertKind; 10] = [
         AlertKind::DoublePledgeAttempt,
         AlertKind::OverIssueAttempt,
         AlertKind::RefusedAttempt,
@@ -96,6 +99,7 @@ impl AlertKind {
         AlertKind::HolderConcentration,
         AlertKind::CustodianRevoked,
         AlertKind::PossibleSameOil,
+        AlertKind::CollateralBelowMargin,
     ];
 
     /// The stable name (docs/ALERTS.md).
@@ -110,6 +114,7 @@ impl AlertKind {
             AlertKind::HolderConcentration => "HOLDER_CONCENTRATION",
             AlertKind::CustodianRevoked => "CUSTODIAN_REVOKED",
             AlertKind::PossibleSameOil => "POSSIBLE_SAME_OIL",
+            AlertKind::CollateralBelowMargin => "COLLATERAL_BELOW_MARGIN",
         }
     }
 

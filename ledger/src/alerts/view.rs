@@ -1,10 +1,11 @@
 //! What the alert watch remembers of the state: live receipts, active
-//! pledges, tanks and revoked participants, kept from the objects each
-//! entry changed.
+//! pledges, tanks, revoked participants and the latest prices, kept from
+//! the objects each entry changed.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::model::{Pledge, PledgeStatus, Receipt, Tank};
+use crate::model::{Pledge, PledgeStatus, PriceAssessment, PriceKey, Receipt, Tank};
+use crate::rules::valuation;
 use crate::state::Objects;
 
 /// A live receipt, as the watch needs it.
@@ -14,6 +15,8 @@ pub struct WatchedReceipt {
     pub tank_id: String,
     /// Its holder.
     pub holder_id: String,
+    /// Its product grade (with a loan's currency, the price that values it).
+    pub product_grade: String,
     /// Its quantity.
     pub quantity_kg: u64,
     /// When it expires.
@@ -46,6 +49,11 @@ pub struct Touched {
     pub revoked: BTreeSet<String>,
     /// (tank, holder) pairs whose pledged kilograms changed.
     pub holdings: BTreeSet<(String, String)>,
+    /// Grades and currencies newly assessed.
+    pub prices: BTreeSet<PriceKey>,
+    /// Active pledges whose pledged receipt changed (its quantity values
+    /// the collateral).
+    pub collateral_changed: BTreeSet<String>,
 }
 
 /// The watch's view of the state.
@@ -63,6 +71,13 @@ pub struct WatchView {
     pub pledged_kg: BTreeMap<(String, String), u64>,
     /// Revoked participants.
     pub revoked: BTreeSet<String>,
+    /// The latest assessment of each grade in each currency.
+    pub prices: BTreeMap<PriceKey, PriceAssessment>,
+    /// Active pledges with a margin level, by the price that values them:
+    /// an assessment re-values these and no others.
+    pub margined_by_price: BTreeMap<PriceKey, BTreeSet<String>>,
+    /// The price each pledge of `margined_by_price` is filed under.
+    pub price_of_pledge: BTreeMap<String, PriceKey>,
 }
 
 impl WatchView {
@@ -85,7 +100,65 @@ impl WatchView {
         for (id, receipt) in &changes.receipts {
             self.merge_receipt(id, receipt, &mut touched);
         }
+        for id in &touched.pledges {
+            self.file_by_price(id);
+        }
+        for (key, assessment) in &changes.prices {
+            self.prices.insert(key.clone(), assessment.clone());
+            touched.prices.insert(key.clone());
+        }
         touched
+    }
+
+    /// Files an active pledge with a margin level under the price that
+    /// values it (its receipt's grade, its loan's currency); takes an
+    /// ended one out.
+    fn file_by_price(&mut self, pledge_id: &str) {
+        if let Some(key) = self.price_of_pledge.remove(pledge_id)
+            && let Some(ids) = self.margined_by_price.get_mut(&key)
+        {
+            ids.remove(pledge_id);
+            if ids.is_empty() {
+                self.margined_by_price.remove(&key);
+            }
+        }
+        let Some(key) = self.margined_price_key(pledge_id) else {
+            return;
+        };
+        self.margined_by_price
+            .entry(key.clone())
+            .or_default()
+            .insert(pledge_id.to_owned());
+        self.price_of_pledge.insert(pledge_id.to_owned(), key);
+    }
+
+    fn margined_price_key(&self, pledge_id: &str) -> Option<PriceKey> {
+        let pledge = self
+            .pledges
+            .get(pledge_id)
+            .filter(|p| p.terms.margin_level_bp.is_some())?;
+        let receipt = self.receipts.get(&pledge.terms.receipt_id)?;
+        Some(valuation::price_key_of_grade(
+            pledge,
+            &receipt.product_grade,
+        ))
+    }
+
+    /// The active pledges with a margin level valued by `key`.
+    pub fn margined_pledges_of(&self, key: &PriceKey) -> impl Iterator<Item = &String> {
+        self.margined_by_price.get(key).into_iter().flatten()
+    }
+
+    /// The latest assessment of the price that values `pledge_id`, with its
+    /// pledge and receipt, if it is active and priced.
+    pub fn priced_pledge(
+        &self,
+        pledge_id: &str,
+    ) -> Option<(&Pledge, &WatchedReceipt, &PriceAssessment)> {
+        let pledge = self.pledges.get(pledge_id)?;
+        let receipt = self.receipts.get(&pledge.terms.receipt_id)?;
+        let key = valuation::price_key_of_grade(pledge, &receipt.product_grade);
+        Some((pledge, receipt, self.prices.get(&key)?))
     }
 
     fn merge_pledge(&mut self, id: &str, pledge: &Pledge) {
@@ -109,11 +182,15 @@ impl WatchView {
         let watched = WatchedReceipt {
             tank_id: receipt.terms.tank_id.clone(),
             holder_id: receipt.holder_id.clone(),
+            product_grade: receipt.terms.product_grade.clone(),
             quantity_kg: receipt.terms.quantity_kg,
             expires_at_ms: receipt.terms.expires_at_ms,
             pledge_id: receipt.active_pledge().map(str::to_owned),
         };
         self.count_pledged(&watched, true, touched);
+        if let Some(pledge_id) = &watched.pledge_id {
+            touched.collateral_changed.insert(pledge_id.clone());
+        }
         self.tank_receipts
             .entry(watched.tank_id.clone())
             .or_default()

@@ -58,8 +58,13 @@ pub fn loan_to_value_bp(
 /// The price that values `pledge`: its receipt's grade in its secured
 /// amount's currency.
 pub fn price_key(pledge: &Pledge, receipt: &Receipt) -> PriceKey {
+    price_key_of_grade(pledge, &receipt.terms.product_grade)
+}
+
+/// The price that values `pledge` on a receipt of `product_grade`.
+pub fn price_key_of_grade(pledge: &Pledge, product_grade: &str) -> PriceKey {
     PriceKey {
-        product_grade: receipt.terms.product_grade.clone(),
+        product_grade: product_grade.to_owned(),
         currency: pledge.terms.secured_amount.currency.clone(),
     }
 }
@@ -127,21 +132,32 @@ pub fn value_pledge(
     latest: Option<&PriceAssessment>,
 ) -> PledgeValuation {
     let key = price_key(pledge, receipt);
-    let Some(assessment) = latest.filter(|a| a.key == key) else {
-        return PledgeValuation::NoPrice { key };
-    };
-    let quantity_kg = receipt.terms.quantity_kg;
-    let price = assessment.price_per_tonne_minor;
-    match loan_to_value_bp(pledge.terms.secured_amount.minor_units, quantity_kg, price) {
-        Some(loan_to_value_bp) => PledgeValuation::Valued(Valuation {
-            assessment: assessment.clone(),
-            quantity_kg,
-            collateral_value_minor: collateral_value_minor(quantity_kg, price),
-            loan_to_value_bp,
-            margin_level_bp: pledge.terms.margin_level_bp,
-        }),
+    let valued = latest
+        .filter(|a| a.key == key)
+        .and_then(|a| value_collateral(pledge, receipt.terms.quantity_kg, a));
+    match valued {
+        Some(valuation) => PledgeValuation::Valued(valuation),
         None => PledgeValuation::NoPrice { key },
     }
+}
+
+/// Values `quantity_kg` of collateral securing `pledge` at `assessment`,
+/// which the caller has checked is the pledge's [`price_key`]. `None` when
+/// the collateral is worth nothing (see [`loan_to_value_bp`]).
+pub fn value_collateral(
+    pledge: &Pledge,
+    quantity_kg: u64,
+    assessment: &PriceAssessment,
+) -> Option<Valuation> {
+    let price = assessment.price_per_tonne_minor;
+    let secured = pledge.terms.secured_amount.minor_units;
+    Some(Valuation {
+        assessment: assessment.clone(),
+        quantity_kg,
+        collateral_value_minor: collateral_value_minor(quantity_kg, price),
+        loan_to_value_bp: loan_to_value_bp(secured, quantity_kg, price)?,
+        margin_level_bp: pledge.terms.margin_level_bp,
+    })
 }
 
 /// Values `pledge` as `state` stands: its receipt and the latest price of

@@ -1,7 +1,9 @@
 //! WatchAlerts against a real node: who sees which alert, resuming from
-//! an index, and the refusals of a watch request that is not good.
+//! an index, the refusals of a watch request that is not good, and a
+//! pledge's collateral value crossing its margin level.
 
 use pledge_client::keys::Signer;
+use pledge_client::ops;
 use pledge_client::{ClientError, LedgerClient};
 use pledge_ledger::alerts::request::WatchRequest;
 use pledge_proto::v1::{self as pb, ledger_service_client::LedgerServiceClient};
@@ -250,4 +252,89 @@ async fn pledgectl_alerts_shows_bank_b_its_refused_attempt() {
     let output = pledge_tests::pledgectl(&json_args);
     let alert: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(alert["fields"]["pledgee"], "bank-a", "{alert}");
+}
+
+/// trader-a pledges `receipt_id` to `bank` for `secured_minor` US cents,
+/// with a margin level of 80 %.
+async fn pledge_with_margin(
+    node: &Node,
+    client: &LedgerClient,
+    ids: (&str, &str),
+    bank: &str,
+    secured_minor: u64,
+) {
+    let (pledge_id, receipt_id) = ids;
+    let op = ops::register_pledge(
+        pledge_id,
+        receipt_id,
+        bank,
+        ops::money(secured_minor, "USD"),
+        &format!("LOAN-{pledge_id}"),
+        now_ms() + 90 * DAY_MS,
+    );
+    let op = ops::with_margin_level(op, 8_000);
+    submit(node, client, op, &["trader-a", bank]).await.unwrap();
+}
+
+/// The demo price reporter assesses VLSFO at `price_minor` US cents a tonne.
+async fn assess(node: &Node, client: &LedgerClient, price_minor: u64, at_ms: u64) -> u64 {
+    let price = ops::money(price_minor, "USD");
+    let op = ops::assess_price("price-desk", "VLSFO 0.5%S", price, at_ms);
+    submit(node, client, op, &["price-desk"]).await.unwrap().seq
+}
+
+fn below_margin(alerts: &[pb::Alert]) -> Vec<&pb::Alert> {
+    alerts
+        .iter()
+        .filter(|a| a.kind == "COLLATERAL_BELOW_MARGIN")
+        .collect()
+}
+
+/// A price fall takes bank-a's pledge below its margin level and a rise
+/// brings it back: bank-a sees the alert raised and cleared; bank-b, whose
+/// own pledge of the same grade stays well within its level, sees neither.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bank_sees_its_collateral_fall_below_the_margin_level_and_recover() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(dir.path());
+    let client = node.client().await;
+    issue(&node, &client, "WR-V", 1_000_000).await;
+    issue(&node, &client, "WR-W", 1_000_000).await;
+    // USD 490,000.00 and USD 100,000.00 on 1,000 t each.
+    pledge_with_margin(&node, &client, ("PL-V", "WR-V"), "bank-a", 49_000_000).await;
+    pledge_with_margin(&node, &client, ("PL-W", "WR-W"), "bank-b", 10_000_000).await;
+    let now = now_ms();
+    // USD 600.00 a tonne: PL-V at 81.67 %, PL-W at 16.67 %.
+    let fall = assess(&node, &client, 60_000, now - 1_000).await;
+    // USD 700.00 a tonne: PL-V at 70 %.
+    let rise = assess(&node, &client, 70_000, now).await;
+
+    let bank_a = alerts_of(&client, &node.signer("bank-a"), 0).await;
+    let seen = below_margin(&bank_a);
+    assert_eq!(seen.len(), 2, "{bank_a:#?}");
+    let (raised, cleared) = (seen[0], seen[1]);
+    assert_eq!(
+        (raised.state.as_str(), raised.seq, raised.subject.as_str()),
+        ("RAISED", fall, "PL-V")
+    );
+    assert_eq!(raised.parties, ["bank-a"]);
+    assert_eq!(raised.fields["ltv_bp"], "8167");
+    assert_eq!(raised.fields["margin_level_bp"], "8000");
+    assert_eq!(raised.fields["collateral_value_minor"], "60000000");
+    assert_eq!(raised.fields["secured_minor"], "49000000");
+    assert_eq!(raised.fields["price_entry"], fall.to_string());
+    assert_eq!(
+        (
+            cleared.state.as_str(),
+            cleared.seq,
+            cleared.subject.as_str()
+        ),
+        ("CLEARED", rise, "PL-V")
+    );
+
+    let bank_b = alerts_of(&client, &node.signer("bank-b"), 0).await;
+    assert!(below_margin(&bank_b).is_empty(), "{bank_b:#?}");
+    // The regulator sees the very same two, and no others of the kind.
+    let all = alerts_of(&client, &node.signer("regulator"), 0).await;
+    assert_eq!(below_margin(&all), seen);
 }
