@@ -27,6 +27,7 @@ pub struct Web {
     listener: TcpListener,
     explorer: Explorer,
     url: String,
+    address: SocketAddr,
 }
 
 /// Where the explorer listens, if anywhere.
@@ -70,11 +71,13 @@ pub async fn bind(config: &Config, development: bool) -> anyhow::Result<Option<W
              --http-listen ADDR, or turn it off with --no-http)"
         )
     })?;
-    let url = format!("{}://{}/", explorer.scheme(), listener.local_addr()?);
+    let address = listener.local_addr()?;
+    let url = format!("{}://{address}/", explorer.scheme());
     Ok(Some(Web {
         listener,
         explorer,
         url,
+        address,
     }))
 }
 
@@ -82,6 +85,11 @@ impl Web {
     /// The explorer's address, for the start-up announcement.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The address it is bound to.
+    pub fn address(&self) -> SocketAddr {
+        self.address
     }
 
     /// Serves the explorer over `grpc`, the node's gRPC service stack.
