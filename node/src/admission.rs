@@ -16,7 +16,8 @@
 //! being accepted is closed: idle sockets, slow-loris prefaces and
 //! connections that never send a ClientHello hold a slot for that long at
 //! most. After the preface, HTTP/2 keepalive pings drop a peer that stops
-//! answering (`server.rs`).
+//! answering (`server.rs`), and a connection with no request in flight for
+//! `idle_connection_timeout_ms` is closed (`idle.rs`).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -34,6 +35,7 @@ use tokio::time::Sleep;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::server::Connected;
 
+use crate::idle::{Activity, Connection, IdleTimer};
 use crate::metrics::Metrics;
 
 /// The HTTP/2 connection preface every gRPC client sends first.
@@ -89,6 +91,9 @@ pub struct Bounds {
     pub max_connections_per_address: usize,
     /// Time from accept to a finished TLS handshake and the HTTP/2 preface.
     pub handshake_timeout: Duration,
+    /// Time a connection may go with no request in flight before it is
+    /// closed; `None`: for ever.
+    pub idle_timeout: Option<Duration>,
 }
 
 impl Bounds {
@@ -101,6 +106,15 @@ impl Bounds {
             max_connections,
             max_connections_per_address: per_address.min(max_connections / 4).max(1),
             handshake_timeout,
+            idle_timeout: None,
+        }
+    }
+
+    /// These bounds, with connections idle for `timeout` closed (zero: never).
+    pub fn with_idle_timeout(self, timeout: Duration) -> Bounds {
+        Bounds {
+            idle_timeout: (!timeout.is_zero()).then_some(timeout),
+            ..self
         }
     }
 }
@@ -262,7 +276,9 @@ async fn accept_loop<H: Handshake>(
             let deadline = tokio::time::Instant::now() + timeout;
             match tokio::time::timeout_at(deadline, handshake.handshake(tcp)).await {
                 Ok(Ok(io)) => {
-                    let _ = ready.send(Ok(Admitted::new(io, slot, deadline))).await;
+                    let idle_timeout = slot.open.bounds.idle_timeout;
+                    let admitted = Admitted::new(io, slot, deadline, idle_timeout);
+                    let _ = ready.send(Ok(admitted)).await;
                 }
                 Ok(Err(error)) => {
                     tracing::debug!(%peer, %error, "TLS handshake refused");
@@ -292,29 +308,68 @@ async fn wait_after_failed_accept(error: &io::Error, last: Option<Duration>) -> 
 }
 
 /// An admitted connection: holds its slot until closed, and is closed if
-/// the HTTP/2 preface has not arrived by its deadline.
+/// the HTTP/2 preface has not arrived by its deadline, or when it has had
+/// no request in flight for the idle timeout.
 #[derive(Debug)]
 pub struct Admitted<IO> {
     io: IO,
     /// Bytes read so far and the deadline, until the preface is in.
     preface: Option<(usize, Pin<Box<Sleep>>)>,
+    activity: Arc<Activity>,
+    idle: Option<IdleTimer>,
+    /// The idle timeout passed: every read fails from then on.
+    idle_closed: bool,
     slot: Slot,
 }
 
 impl<IO> Admitted<IO> {
-    fn new(io: IO, slot: Slot, deadline: tokio::time::Instant) -> Admitted<IO> {
+    fn new(
+        io: IO,
+        slot: Slot,
+        deadline: tokio::time::Instant,
+        idle_timeout: Option<Duration>,
+    ) -> Admitted<IO> {
+        let activity = Activity::new();
+        let idle = idle_timeout.map(|timeout| IdleTimer::new(activity.clone(), timeout));
         Admitted {
             io,
             preface: Some((0, Box::pin(tokio::time::sleep_until(deadline)))),
+            activity,
+            idle,
+            idle_closed: false,
             slot,
         }
     }
 }
 
+impl<IO> Admitted<IO> {
+    /// Why the connection is to be closed now, if it is: no preface by its
+    /// deadline, or the idle timeout passed (counted once; every read fails
+    /// from then on).
+    fn poll_closing(&mut self, cx: &mut Context<'_>) -> Option<&'static str> {
+        if let Some((_, deadline)) = &mut self.preface
+            && deadline.as_mut().poll(cx).is_ready()
+        {
+            self.slot.open.metrics.connection_refused("preface_timeout");
+            return Some("no HTTP/2 preface within the handshake timeout");
+        }
+        if self.idle.as_mut().is_some_and(|idle| idle.poll_expired(cx)) {
+            self.idle = None;
+            self.idle_closed = true;
+            self.slot.open.metrics.idle_connection_closed();
+        }
+        self.idle_closed
+            .then_some("no request in flight for the idle connection timeout")
+    }
+}
+
+/// Tonic puts this in every request's extensions; `idle::TrackRequests`
+/// counts the request on the connection's activity and puts the
+/// transport's own info back for `remote_addr()` and `peer_certs()`.
 impl<IO: Connected> Connected for Admitted<IO> {
-    type ConnectInfo = IO::ConnectInfo;
+    type ConnectInfo = Connection<IO::ConnectInfo>;
     fn connect_info(&self) -> Self::ConnectInfo {
-        self.io.connect_info()
+        Connection::new(self.io.connect_info(), self.activity.clone())
     }
 }
 
@@ -325,14 +380,8 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Admitted<IO> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        if let Some((_, deadline)) = &mut this.preface
-            && deadline.as_mut().poll(cx).is_ready()
-        {
-            this.slot.open.metrics.connection_refused("preface_timeout");
-            return Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "no HTTP/2 preface within the handshake timeout",
-            )));
+        if let Some(why) = this.poll_closing(cx) {
+            return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, why)));
         }
         let before = buf.filled().len();
         ready!(Pin::new(&mut this.io).poll_read(cx, buf))?;
@@ -384,6 +433,7 @@ mod tests {
                 max_connections: max,
                 max_connections_per_address: per_address,
                 handshake_timeout: Duration::from_secs(1),
+                idle_timeout: None,
             },
             metrics: Metrics::new(),
         })

@@ -36,6 +36,7 @@
 //! max_connections = 1024              # connections open at once (capped by the file-handle limit)
 //! max_connections_per_address = 256   # from one source IP address (at most a quarter of max_connections)
 //! handshake_timeout_ms = 10000        # accept → TLS handshake done and HTTP/2 preface in
+//! idle_connection_timeout_ms = 300000 # a connection with no request in flight is closed after this; 0 = never
 //! max_streams = 512                   # answer streams (StreamEntries) open at once, node-wide
 //! max_streams_per_address = 64        # from one source address (at most a quarter of max_streams)
 //! max_streams_per_participant = 64    # of one mutual-TLS participant (at most a quarter of max_streams)
@@ -179,6 +180,9 @@ pub struct Limits {
     /// Time from accept to a finished TLS handshake and the HTTP/2
     /// connection preface.
     pub handshake_timeout_ms: u64,
+    /// Time a connection may go with no request in flight (an open answer
+    /// stream is in flight) before it is closed; 0: never (see `idle.rs`).
+    pub idle_connection_timeout_ms: u64,
     /// Answer streams (`StreamEntries`) open at once, node-wide (see
     /// `streams.rs`).
     pub max_streams: usize,
@@ -224,6 +228,7 @@ impl Default for Limits {
             max_connections: 1024,
             max_connections_per_address: 256,
             handshake_timeout_ms: 10_000,
+            idle_connection_timeout_ms: 300_000,
             max_streams: 512,
             max_streams_per_address: 64,
             max_streams_per_participant: 64,

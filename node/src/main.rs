@@ -11,6 +11,7 @@ mod checkpointer;
 mod cluster;
 mod config;
 mod dev;
+mod idle;
 mod metrics;
 mod pages;
 mod pipeline;
@@ -18,6 +19,7 @@ mod ratelimit;
 mod reads;
 mod reload;
 mod report;
+mod resume;
 mod revocation;
 mod server;
 mod service;
@@ -106,6 +108,10 @@ struct Args {
     /// Log as JSON lines instead of text.
     #[arg(long)]
     log_json: bool,
+    /// Set by the node itself when it starts itself again after a store
+    /// failure (resume.rs): how many times it has, for its metrics.
+    #[arg(long, hide = true, default_value_t = 0)]
+    restarts_after_store_failure: u64,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -179,9 +185,18 @@ fn run(args: Args, log_filter: reload::LogFilter) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     reload::apply_configured_filter(&log_filter, &config)?;
-    runtime.block_on(server::serve(config, args.config, log_filter))?;
-    Ok(ExitCode::SUCCESS)
+    let restarts = args.restarts_after_store_failure;
+    let stopped = runtime.block_on(server::serve(config, args.config, log_filter, restarts))?;
+    // Every task (and the stores they hold) ends before a restart.
+    runtime.shutdown_timeout(RUNTIME_SHUTDOWN);
+    match stopped {
+        server::Stopped::Signal => Ok(ExitCode::SUCCESS),
+        server::Stopped::ToResumeWrites(bound) => Err(resume::restart_in_place(&bound)),
+    }
 }
+
+/// How long the node's tasks get to end once it has stopped serving.
+const RUNTIME_SHUTDOWN: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// `--tls-cert`/`--tls-key` replace the `[tls]` files (they come as a
 /// pair); `--tls-client-ca` adds or replaces the client CA.

@@ -10,6 +10,8 @@
 //! | `pledge_chain_size`             | gauge     | entries in the chain (the head)           |
 //! | `pledge_member_refusals_total{reason}` | counter | member-to-member connections or calls refused (cluster TLS) |
 //! | `pledge_connections_refused_total{why}` | counter | connections closed before serving (`admission.rs`): `max_connections`, `max_connections_per_address`, `handshake_failed`, `handshake_timeout`, `preface_timeout` |
+//! | `pledge_idle_connections_closed_total` | counter | connections closed after `idle_connection_timeout_ms` with no request in flight (`idle.rs`) |
+//! | `pledge_restarts_after_store_failure_total` | counter | times this process started itself again once there was room after a store failure (`resume.rs`), counted across the restarts |
 //! | `pledge_rate_limited_total{scope}` | counter | requests refused over a rate (`ratelimit.rs`): `address`, `participant` |
 //! | `pledge_streams_refused_total{scope}` | counter | answer streams refused over a bound (`streams.rs`): `node`, `address`, `participant` |
 //! | `pledge_open_streams`           | gauge     | answer streams open now                   |
@@ -57,6 +59,8 @@ pub struct Metrics {
     commit_seconds: Histogram,
     refusals: Family<ReasonLabel, Counter>,
     connections_refused: Family<WhyLabel, Counter>,
+    idle_connections_closed: Counter,
+    restarts_after_store_failure: Counter,
     rate_limited: Family<ScopeLabel, Counter>,
     chain_size: Gauge,
     member_refusals: Family<ReasonLabel, Counter>,
@@ -80,6 +84,18 @@ impl Metrics {
             "pledge_connections_refused",
             "Connections closed before they were served, by the bound they met",
             connections_refused.clone(),
+        );
+        let idle_connections_closed = Counter::default();
+        registry.register(
+            "pledge_idle_connections_closed",
+            "Connections closed after the idle connection timeout with no request in flight",
+            idle_connections_closed.clone(),
+        );
+        let restarts_after_store_failure = Counter::default();
+        registry.register(
+            "pledge_restarts_after_store_failure",
+            "Times the node started itself again once there was room after a store failure",
+            restarts_after_store_failure.clone(),
         );
         let rate_limited = Family::<ScopeLabel, Counter>::default();
         registry.register(
@@ -138,6 +154,8 @@ impl Metrics {
             commit_seconds,
             refusals,
             connections_refused,
+            idle_connections_closed,
+            restarts_after_store_failure,
             rate_limited,
             chain_size,
             member_refusals,
@@ -180,6 +198,18 @@ impl Metrics {
         self.connections_refused
             .get_or_create(&WhyLabel { why })
             .inc();
+    }
+
+    /// A connection had no request in flight for the idle timeout and was
+    /// closed.
+    pub fn idle_connection_closed(&self) {
+        self.idle_connections_closed.inc();
+    }
+
+    /// The node had restarted itself `restarts` times after a store
+    /// failure before this start.
+    pub fn restarted_after_store_failure(&self, restarts: u64) {
+        self.restarts_after_store_failure.inc_by(restarts);
     }
 
     /// A request was refused over the rate of `scope`.

@@ -42,12 +42,25 @@ fn witnesses(config: &Config) -> anyhow::Result<Option<Arc<Witnesses>>> {
     Ok(Some(Arc::new(witnesses)))
 }
 
-/// Runs the node until a stop signal.
+/// Why the node stopped serving.
+#[derive(Debug)]
+pub enum Stopped {
+    /// A stop signal (SIGTERM, ctrl-c): the process exits.
+    Signal,
+    /// There is room again after a store failure: the process starts
+    /// itself again in place, on what it had bound (`resume.rs`).
+    ToResumeWrites(crate::resume::Bound),
+}
+
+/// Runs the node until a stop signal, or until writes can resume after a
+/// store failure. `restarts` counts the restarts after a store failure
+/// that came before this start.
 pub async fn serve(
     config: Config,
     config_path: Option<std::path::PathBuf>,
     log_filter: crate::reload::LogFilter,
-) -> anyhow::Result<()> {
+    restarts: u64,
+) -> anyhow::Result<Stopped> {
     ignore_file_size_signal();
     let transport = config.transport()?;
     config.check_metrics_exposure()?;
@@ -62,7 +75,10 @@ pub async fn serve(
         admission::fit_to_file_handles(config.limits.max_connections),
         config.limits.max_connections_per_address,
         Duration::from_millis(config.limits.handshake_timeout_ms),
-    );
+    )
+    .with_idle_timeout(Duration::from_millis(
+        config.limits.idle_connection_timeout_ms,
+    ));
     let opened = bootstrap::open(&config)?;
     let info = node_info(&opened.ledger, &opened.ledger_key)?;
     let size = opened.ledger.len();
@@ -70,6 +86,7 @@ pub async fn serve(
     let limits = config.limits;
     let metrics = Metrics::new();
     metrics.set_chain_size(size);
+    metrics.restarted_after_store_failure(restarts);
     let opened_ledger_key = opened.ledger_key;
     let (log, state, decider) = opened.ledger.into_parts();
     let node_key = decider.node_key().clone();
@@ -114,9 +131,14 @@ pub async fn serve(
     ));
     let heads_for_revocations = heads.clone();
     let (stop, stopping) = watch::channel(false);
-    tokio::spawn(async move {
-        stop_signal().await;
+    let (room_again, has_room) = tokio::sync::oneshot::channel();
+    let stop_reason = tokio::spawn(async move {
+        let to_resume = tokio::select! {
+            () = stop_signal() => false,
+            Ok(()) = has_room => true,
+        };
         let _ = stop.send(true);
+        to_resume
     });
     let rate_limit = RateLimit::new(Rates::of(&limits), metrics.clone());
     let alerts = config.alerts.enabled.then(|| {
@@ -167,8 +189,15 @@ pub async fn serve(
     if let Some(web) = &web {
         println!("  explorer:       {}", web.url());
     }
+    let mut bound = crate::resume::Bound {
+        listen: address,
+        metrics: None,
+        http: web.as_ref().map(crate::web::Web::address),
+        restarts: restarts + 1,
+    };
     if let Some(metrics_address) = config.metrics_listen {
         let metrics_listener = tokio::net::TcpListener::bind(metrics_address).await?;
+        bound.metrics = Some(metrics_listener.local_addr()?);
         println!(
             "  metrics:        http://{}/metrics",
             metrics_listener.local_addr()?
@@ -178,7 +207,15 @@ pub async fn serve(
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<LedgerServiceServer<LedgerApi>>().await;
-    tokio::spawn(report_writes(health.clone(), writes));
+    let (health_for_writes, data_dir) = (health.clone(), config.data_dir.clone());
+    tokio::spawn(async move {
+        report_writes(health_for_writes, writes).await;
+        crate::resume::wait_for_room(data_dir).await;
+        tracing::warn!(
+            "there is room again after the store failure: stopping, to start again in place"
+        );
+        let _ = room_again.send(());
+    });
     let reflection_v1 = reflection().build_v1()?;
     let reflection_v1alpha = reflection().build_v1alpha()?;
     tokio::spawn(
@@ -214,6 +251,7 @@ pub async fn serve(
     let web = web.map(|web| web.start(pledge_explorer::channel::boxed(service.clone())));
 
     let serving = server
+        .layer(crate::idle::TrackRequestsLayer)
         .max_concurrent_streams(Some(limits.max_concurrent_streams))
         .concurrency_limit_per_connection(limits.max_concurrent_requests)
         .timeout(Duration::from_millis(limits.request_timeout_ms))
@@ -264,7 +302,10 @@ pub async fn serve(
             .map_err(|_| anyhow::anyhow!("a pipeline thread panicked"))?;
     }
     tracing::info!(entries = published.load().len(), "stopped cleanly");
-    Ok(())
+    if stop_reason.await.unwrap_or(false) {
+        return Ok(Stopped::ToResumeWrites(bound));
+    }
+    Ok(Stopped::Signal)
 }
 
 /// How often the health service looks at the write path.
@@ -280,7 +321,8 @@ async fn report_writes(health: tonic_health::server::HealthReporter, writes: pip
         ticks.tick().await;
     }
     tracing::error!(
-        "writes are refused after a store failure: health is NOT_SERVING until the node restarts"
+        "writes are refused after a store failure: health is NOT_SERVING until there is room \
+         again and the node has restarted itself"
     );
     health
         .set_not_serving::<LedgerServiceServer<LedgerApi>>()

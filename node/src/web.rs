@@ -27,6 +27,7 @@ pub struct Web {
     listener: TcpListener,
     explorer: Explorer,
     url: String,
+    address: SocketAddr,
 }
 
 /// Where the explorer listens, if anywhere.
@@ -70,11 +71,13 @@ pub async fn bind(config: &Config, development: bool) -> anyhow::Result<Option<W
              --http-listen ADDR, or turn it off with --no-http)"
         )
     })?;
-    let url = format!("{}://{}/", explorer.scheme(), listener.local_addr()?);
+    let address = listener.local_addr()?;
+    let url = format!("{}://{address}/", explorer.scheme());
     Ok(Some(Web {
         listener,
         explorer,
         url,
+        address,
     }))
 }
 
@@ -87,6 +90,11 @@ impl Web {
     /// Its HTTPS listener's TLS, for SIGHUP to renew.
     pub fn tls(&self) -> Option<pledge_explorer::tls::Acceptor> {
         self.explorer.tls()
+    }
+
+    /// The address it is bound to.
+    pub fn address(&self) -> SocketAddr {
+        self.address
     }
 
     /// Serves the explorer over `grpc`, the node's gRPC service stack.

@@ -275,9 +275,11 @@ pub async fn serve_members(
     let service = cpb::raft_service_server::RaftServiceServer::new(service)
         .max_decoding_message_size(usize::MAX)
         .max_encoding_message_size(usize::MAX);
-    let router = tonic::transport::Server::builder().add_service(
-        tonic::service::interceptor::InterceptedService::new(service, gate),
-    );
+    let router = tonic::transport::Server::builder()
+        .layer(crate::idle::TrackRequestsLayer)
+        .add_service(tonic::service::interceptor::InterceptedService::new(
+            service, gate,
+        ));
     transport::serve(
         listener,
         bounds,

@@ -127,7 +127,7 @@ pub fn serve(
     listener: TcpListener,
     bounds: admission::Bounds,
     tls: Option<MemberTls>,
-    router: tonic::transport::server::Router,
+    router: crate::idle::TrackedRouter,
     metrics: Arc<Metrics>,
 ) {
     tokio::spawn(async move {

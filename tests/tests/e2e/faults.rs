@@ -247,31 +247,37 @@ async fn health_of(node: &Node, service: &str) -> i32 {
         .status
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_store_that_fills_up_refuses_writes_says_what_is_unknown_and_serves_reads() {
-    use tonic_health::pb::health_check_response::ServingStatus;
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("node");
-    // No file may grow past 700 kB: the node starts, and a write fails
-    // after some hundreds of entries (SIGXFSZ must not kill it: the write fails with
-    // EFBIG, as it would with ENOSPC on a full disk).
-    let node = Node::start_wrapped(&["prlimit", "--fsize=700000", "--"], &data, &[]);
-    let client = node.client().await;
-    let (mut acknowledged, mut unknown, mut not_written) = (Vec::new(), Vec::new(), Vec::new());
-    let filled = tokio::time::timeout(Duration::from_secs(240), async {
+/// What the submitters of a filling store were told.
+#[derive(Default)]
+struct Filled {
+    /// Acknowledged, with the sequence number given.
+    acknowledged: Vec<(pledge_ledger::envelope::Envelope, u64)>,
+    /// `OUTCOME_UNKNOWN`: may or may not be in the chain.
+    unknown: Vec<pledge_ledger::envelope::Envelope>,
+    /// `STORE_FAILED` or `NOT_ACCEPTING_WRITES`: not written.
+    not_written: Vec<pledge_ledger::envelope::Envelope>,
+}
+
+/// Submits one certificate at a time until three are refused as not
+/// written (the store failed).
+async fn fill_until_refused(node: &Node, client: &pledge_client::LedgerClient) -> Filled {
+    let mut filled = Filled::default();
+    let reached = tokio::time::timeout(Duration::from_secs(240), async {
         for n in 0..20_000 {
-            let envelope = certificate(&node, n);
+            let envelope = certificate(node, n);
             match client.submit(&envelope).await {
-                Ok(answer) => acknowledged.push((envelope, answer.seq)),
+                Ok(answer) => filled.acknowledged.push((envelope, answer.seq)),
                 Err(error) => {
                     let (code, reason, message) = refusal(&error);
                     assert_eq!(code, tonic::Code::Unavailable, "{message}");
                     match reason.as_str() {
-                        "OUTCOME_UNKNOWN" => unknown.push(envelope),
-                        "STORE_FAILED" | "NOT_ACCEPTING_WRITES" => not_written.push(envelope),
+                        "OUTCOME_UNKNOWN" => filled.unknown.push(envelope),
+                        "STORE_FAILED" | "NOT_ACCEPTING_WRITES" => {
+                            filled.not_written.push(envelope)
+                        }
                         other => panic!("refused with {other}: {message}"),
                     }
-                    if not_written.len() >= 3 {
+                    if filled.not_written.len() >= 3 {
                         return;
                     }
                 }
@@ -279,28 +285,65 @@ async fn a_store_that_fills_up_refuses_writes_says_what_is_unknown_and_serves_re
         }
     })
     .await;
-    assert!(filled.is_ok(), "the file-size limit was never reached");
+    assert!(reached.is_ok(), "the file-size limit was never reached");
     eprintln!(
         "acknowledged {}, outcome unknown {}, not written {}",
-        acknowledged.len(),
-        unknown.len(),
-        not_written.len()
+        filled.acknowledged.len(),
+        filled.unknown.len(),
+        filled.not_written.len()
     );
-    assert!(!acknowledged.is_empty());
+    assert!(!filled.acknowledged.is_empty());
+    filled
+}
 
-    // The node is up, says writes are refused, and answers reads.
+/// Waits (up to ten seconds) for health to say `NOT_SERVING`, and checks
+/// it says so for the server as a whole too.
+async fn health_turns_not_serving(node: &Node) {
+    use tonic_health::pb::health_check_response::ServingStatus;
     let mut status = ServingStatus::Serving as i32;
-    for _ in 0..20 {
-        status = health_of(&node, "pledgeledger.v1.LedgerService").await;
+    for _ in 0..100 {
+        status = health_of(node, "pledgeledger.v1.LedgerService").await;
         if status == ServingStatus::NotServing as i32 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(status, ServingStatus::NotServing as i32);
-    assert_eq!(health_of(&node, "").await, ServingStatus::NotServing as i32);
+    assert_eq!(health_of(node, "").await, ServingStatus::NotServing as i32);
+}
+
+/// After the node is back with room: everything acknowledged is there,
+/// nothing refused as not written is, and the chain verifies.
+async fn check_after_the_fill(client: &pledge_client::LedgerClient, filled: &Filled) {
+    for (envelope, seq) in &filled.acknowledged {
+        let again = client.submit(envelope).await.unwrap();
+        assert!(again.duplicate && again.seq == *seq, "{again:?}");
+    }
+    for envelope in &filled.not_written {
+        let again = client.submit(envelope).await.unwrap();
+        assert!(!again.duplicate, "refused as not written, but committed");
+    }
+    for envelope in &filled.unknown {
+        client.submit(envelope).await.unwrap();
+    }
+    replay_from_node(client).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_store_that_fills_up_refuses_writes_says_what_is_unknown_and_serves_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("node");
+    // No file may grow past 700 kB: the node starts, and a write fails
+    // after some hundreds of entries (SIGXFSZ must not kill it: the write fails with
+    // EFBIG, as it would with ENOSPC on a full disk).
+    let node = Node::start_wrapped(&["prlimit", "--fsize=700000", "--"], &data, &[]);
+    let client = node.client().await;
+    let filled = fill_until_refused(&node, &client).await;
+
+    // The node is up, says writes are refused, and answers reads.
+    health_turns_not_serving(&node).await;
     let head = client.head().await.unwrap();
-    let last = acknowledged.last().unwrap().1;
+    let last = filled.acknowledged.last().unwrap().1;
     assert!(head.size > last, "{head:?}");
     client.entry(last).await.unwrap();
     client.node_info().await.unwrap();
@@ -309,17 +352,93 @@ async fn a_store_that_fills_up_refuses_writes_says_what_is_unknown_and_serves_re
     // nothing refused as not written is, and the chain verifies.
     node.kill();
     let node = Node::start(&data);
+    check_after_the_fill(&node.client().await, &filled).await;
+}
+
+/// The health service's answer for `service`, or `None` while the node
+/// does not answer (it is starting again).
+async fn health_if_up(node: &Node, service: &str) -> Option<i32> {
+    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+    let channel = tonic::transport::Endpoint::from_shared(node.url())
+        .unwrap()
+        .connect()
+        .await
+        .ok()?;
+    let request = HealthCheckRequest {
+        service: service.into(),
+    };
+    let answer = HealthClient::new(channel).check(request).await.ok()?;
+    Some(answer.into_inner().status)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_store_that_fills_up_resumes_writes_by_itself_when_there_is_room_again() {
+    use tonic_health::pb::health_check_response::ServingStatus;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("node");
+    // A soft limit of 700 kB under an unlimited hard one: the limit can
+    // be lifted later without privileges.
+    let node = Node::start_wrapped(
+        &["prlimit", "--fsize=700000:unlimited", "--"],
+        &data,
+        &["--metrics-listen", "127.0.0.1:0"],
+    );
+    let pid = node.pid();
     let client = node.client().await;
-    for (envelope, seq) in &acknowledged {
-        let again = client.submit(envelope).await.unwrap();
-        assert!(again.duplicate && again.seq == *seq, "{again:?}");
-    }
-    for envelope in &not_written {
-        let again = client.submit(envelope).await.unwrap();
-        assert!(!again.duplicate, "refused as not written, but committed");
-    }
-    for envelope in &unknown {
-        client.submit(envelope).await.unwrap();
-    }
-    replay_from_node(&client).await;
+    let filled = fill_until_refused(&node, &client).await;
+    health_turns_not_serving(&node).await;
+    // Still refused while the limit holds: the node waits for room.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        !node.log().contains("restarting in place"),
+        "{}",
+        node.log()
+    );
+
+    // Room again: the limit is lifted on the running process.
+    let lifted = Command::new("prlimit")
+        .args(["--pid", &pid.to_string(), "--fsize=unlimited"])
+        .status()
+        .unwrap();
+    assert!(lifted.success());
+    let serving = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            let status = health_if_up(&node, "pledgeledger.v1.LedgerService").await;
+            if status == Some(ServingStatus::Serving as i32) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await;
+    assert!(serving.is_ok(), "not serving again: {}", node.log());
+    assert_eq!(
+        health_if_up(&node, "").await,
+        Some(ServingStatus::Serving as i32)
+    );
+
+    // The same process, on the same port, restarted itself once.
+    assert_eq!(node.pid(), pid);
+    assert!(
+        std::fs::read_link(format!("/proc/{pid}/exe"))
+            .unwrap()
+            .ends_with("pledge-node")
+    );
+    let log = node.log();
+    assert_eq!(
+        log.matches("restarting in place to resume writes").count(),
+        1,
+        "{log}"
+    );
+    let metrics = node.metrics();
+    assert!(
+        metrics.contains("pledge_restarts_after_store_failure_total 1"),
+        "{metrics}"
+    );
+
+    // It takes new writes, and nothing acknowledged before is lost.
+    let client = node.client().await;
+    let fresh = client.submit(&certificate(&node, 30_000)).await.unwrap();
+    assert!(!fresh.duplicate);
+    check_after_the_fill(&client, &filled).await;
 }

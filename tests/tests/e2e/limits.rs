@@ -413,3 +413,69 @@ async fn following_streams_are_bounded_per_address_and_node_wide_while_others_ar
     .await;
     assert!(reopened.is_ok(), "closed streams kept their slots");
 }
+
+/// The HTTP/2 connection preface and an empty SETTINGS frame: what a
+/// client sends before its first request.
+const HTTP2_START: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_connections_are_closed_but_open_streams_and_steady_clients_are_not() {
+    use tokio::io::AsyncWriteExt;
+    use tokio_stream::StreamExt;
+    const IDLE: Duration = Duration::from_secs(3);
+    let dir = tempfile::tempdir().unwrap();
+    let config = node_config(dir.path(), "idle_connection_timeout_ms = 3000\n");
+    let node = Node::start_with(
+        &dir.path().join("node"),
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--metrics-listen",
+            "127.0.0.1:0",
+        ],
+    );
+    // A follower whose only request is its open stream.
+    let follower = client_from(&node, "127.0.0.2").await;
+    let mut following = follower.entries(0, true).await.unwrap();
+    // A client that asks for the head every half timeout.
+    let steady = client_from(&node, "127.0.0.3").await;
+    let steady = tokio::spawn(async move {
+        for _ in 0..6 {
+            steady.head().await.unwrap();
+            tokio::time::sleep(IDLE / 2).await;
+        }
+    });
+    // A connection that sent its preface and settings, then nothing.
+    let mut idle = connect_from(&node, "127.0.0.4").await.unwrap();
+    idle.write_all(HTTP2_START).await.unwrap();
+
+    assert!(
+        !closed_within(&mut idle, IDLE / 2).await,
+        "closed before the idle timeout"
+    );
+    assert!(
+        closed_within(&mut idle, IDLE + Duration::from_secs(5)).await,
+        "a connection with no request was held past the idle timeout"
+    );
+    steady.await.unwrap(); // every head answered: never cut mid-way
+    let closed = "pledge_idle_connections_closed_total";
+    assert_eq!(metric(&node, closed), 1.0, "only the idle one is closed");
+
+    // The well-behaved client is served, and the follower's stream, open
+    // for more than twice the timeout, carries the new entries.
+    let patient = client_from(&node, "127.0.0.1").await;
+    served_meanwhile(&node, &patient, "WR-I", 1, Duration::from_secs(30)).await;
+    let head = patient.head().await.unwrap().size;
+    drop(patient);
+    let followed = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(record) = following.next().await {
+            if record.unwrap().seq + 1 == head {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(followed, Ok(true), "the following stream was cut");
+    assert_eq!(metric(&node, closed), 1.0);
+}
