@@ -128,7 +128,7 @@ async fn attacked(
         &counters(options).await?,
         node::ATTACK_COUNTERS,
     );
-    if let Some(peak) = open_streams_peak {
+    if let Some(peak) = open_streams_peak.filter(|peak| *peak > 0.0) {
         node_counters.push((format!("{} (peak)", node::OPEN_STREAMS), peak));
     }
     tokio::time::sleep(options.settle).await;

@@ -467,6 +467,10 @@ fn print_phase(phase: &attack::report::Phase) {
         "  write (pledge, durable):   {}",
         stats::summary(&phase.sample.write)
     );
+    println!(
+        "  new connection + GetHead: {}",
+        stats::summary(&phase.sample.connect)
+    );
     for (what, n) in &phase.sample.errors {
         println!("  CLIENT ERROR {what}: {n}");
     }
@@ -475,7 +479,10 @@ fn print_phase(phase: &attack::report::Phase) {
         for (what, n) in &tally.counts {
             println!("  attackers: {what}: {n}");
         }
-        println!("  attackers: peak held at once: {}", tally.held_peak);
+        println!(
+            "  attackers: peak open at once (≥ 1 s for TCP connections): {}",
+            tally.held_peak
+        );
     }
     for (counter, value) in &phase.node_counters {
         println!("  node: {counter} {value}");

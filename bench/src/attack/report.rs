@@ -75,6 +75,10 @@ fn triple(values: [f64; 3]) -> String {
     format!("{:.2} / {:.2} / {:.1}", values[0], values[1], values[2])
 }
 
+fn pair(values: [f64; 3]) -> String {
+    format!("{:.2} / {:.1}", values[0], values[2])
+}
+
 fn megabytes(kb: u64) -> u64 {
     kb / 1024
 }
@@ -90,15 +94,34 @@ fn tally_cell(tally: Option<&Tally>) -> String {
         .map(|(what, n)| format!("{what}: {n}"))
         .collect::<Vec<_>>()
         .join("; ");
-    let _ = write!(cell, "; peak held at once: {}", tally.held_peak);
+    let _ = write!(cell, "; peak open at once: {}", tally.held_peak);
     cell
+}
+
+/// The node's counters in one cell, without the common `pledge_` and
+/// `_total`: `connections_refused{why="preface_timeout"} +256`.
+fn counters_cell(counters: &[(String, f64)]) -> String {
+    if counters.is_empty() {
+        return "—".into();
+    }
+    counters
+        .iter()
+        .map(|(name, value)| {
+            let short = name.trim_start_matches("pledge_").replacen("_total", "", 1);
+            match short.strip_suffix(" (peak)") {
+                Some(gauge) => format!("{gauge} peak {value}"),
+                None => format!("{short} +{value}"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// The figures as a Markdown table, one row per phase.
 pub fn table(phases: &[Phase]) -> String {
     let mut out = String::from(
-        "| phase | read p50 / p99 / max ms | write p50 / p99 / max ms | p99 × quiet before (read, write) | pairs | client errors | node RSS MB before → peak → after | what the attackers saw |\n\
-         |---|---|---|---|---|---|---|---|\n",
+        "| phase | read p50 / p99 / max ms | write p50 / p99 / max ms | new connection + GetHead p50 / max ms | p99 × quiet before (read, write) | pairs | client errors | node RSS MB before → peak → after | what the attackers saw | what the node counted |\n\
+         |---|---|---|---|---|---|---|---|---|---|\n",
     );
     for (i, phase) in phases.iter().enumerate() {
         let ratios = p99_ratios(phases, i)
@@ -108,14 +131,16 @@ pub fn table(phases: &[Phase]) -> String {
         let [before, peak, after] = phase.rss_kb.map(megabytes);
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {before} → {peak} → {after} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {before} → {peak} → {after} | {} | {} |",
             phase.name,
             triple(percentiles(&phase.sample.read)),
             triple(percentiles(&phase.sample.write)),
+            pair(percentiles(&phase.sample.connect)),
             ratios,
             phase.sample.write.len(),
             errors,
             tally_cell(phase.tally.as_ref()),
+            counters_cell(&phase.node_counters),
         );
     }
     out
@@ -135,12 +160,15 @@ mod tests {
             stats::record(&mut read, Duration::from_millis(read_ms));
             stats::record(&mut write, Duration::from_millis(write_ms));
         }
+        let mut connect = stats::histogram();
+        stats::record(&mut connect, Duration::from_millis(3));
         Phase {
             name: name.into(),
             attacked,
             sample: Sample {
                 read,
                 write,
+                connect,
                 errors: BTreeMap::new(),
                 seconds: 10.0,
             },
@@ -169,6 +197,22 @@ mod tests {
     }
 
     #[test]
+    fn node_counters_are_shortened() {
+        let counters = vec![
+            (
+                "pledge_connections_refused_total{why=\"preface_timeout\"}".to_owned(),
+                256.0,
+            ),
+            ("pledge_open_streams (peak)".to_owned(), 64.0),
+        ];
+        assert_eq!(
+            counters_cell(&counters),
+            "connections_refused{why=\"preface_timeout\"} +256; open_streams peak 64"
+        );
+        assert_eq!(counters_cell(&[]), "—");
+    }
+
+    #[test]
     fn the_table_has_a_row_per_phase_and_names_client_errors() {
         let mut phases = vec![phase("quiet", false, 1, 2), phase("flood", true, 4, 10)];
         phases[1]
@@ -179,9 +223,10 @@ mod tests {
         assert_eq!(text.lines().count(), 4, "{text}");
         assert!(text.contains("| flood | 4.00 / 4.00 / 4.0 |"), "{text}");
         assert!(
-            text.contains("| 4.0×, 5.0× | 100 | 3 | 150 → 160 → 151 |"),
+            text.contains("| 3.00 / 3.0 | 4.0×, 5.0× | 100 | 3 | 150 → 160 → 151 |"),
             "{text}"
         );
+        assert!(text.ends_with("peak open at once: 0 | — |\n"), "{text}");
         assert_eq!(
             client_errors(&phases),
             vec!["flood: Submit: Unavailable  × 3".to_owned()]

@@ -33,6 +33,8 @@ pub struct Sample {
     pub read: Histogram<u64>,
     /// `Submit` (a fresh pledge, answered once durable) latency, µs.
     pub write: Histogram<u64>,
+    /// A new connection and its first `GetHead`, once a second, µs.
+    pub connect: Histogram<u64>,
     /// Every answer that was not the expected one, by what it was.
     pub errors: BTreeMap<String, u64>,
     /// Seconds the phase lasted.
@@ -48,6 +50,8 @@ pub struct WellBehaved {
     client: LedgerClient,
     pledges: Arc<Vec<Envelope>>,
     used: usize,
+    node: String,
+    from: IpAddr,
 }
 
 impl WellBehaved {
@@ -88,11 +92,14 @@ impl WellBehaved {
             client,
             pledges: Arc::new(signed),
             used: 0,
+            node: node.to_owned(),
+            from,
         })
     }
 
     /// Runs the client for `duration`: a `GetHead`, then the next fresh
-    /// pledge, starting a pair every `interval` (never catching up).
+    /// pledge, starting a pair every `interval` (never catching up); and
+    /// meanwhile, once a second, a new connection and its first `GetHead`.
     pub async fn measure(
         &mut self,
         duration: Duration,
@@ -111,7 +118,13 @@ impl WellBehaved {
             .runtime
             .as_ref()
             .context("the client's runtime is gone")?;
-        let sample = runtime.spawn(task).await?;
+        let arrivals = runtime.spawn(arrive(self.node.clone(), self.from, duration));
+        let mut sample = runtime.spawn(task).await?;
+        let (connect, errors) = arrivals.await?;
+        sample.connect = connect;
+        for (what, n) in errors {
+            *sample.errors.entry(what).or_default() += n;
+        }
         self.used = end;
         Ok(sample)
     }
@@ -169,6 +182,7 @@ async fn drive(
     let mut sample = Sample {
         read: stats::histogram(),
         write: stats::histogram(),
+        connect: stats::histogram(),
         errors: BTreeMap::new(),
         seconds: 0.0,
     };
@@ -184,6 +198,38 @@ async fn drive(
     }
     sample.seconds = started.elapsed().as_secs_f64();
     sample
+}
+
+/// Once a second for `duration`: a new connection from `from` and its
+/// first `GetHead`, timed together.
+async fn arrive(
+    node: String,
+    from: IpAddr,
+    duration: Duration,
+) -> (Histogram<u64>, BTreeMap<String, u64>) {
+    let (mut times, mut errors) = (stats::histogram(), BTreeMap::new());
+    let started = Instant::now();
+    let mut due = started;
+    while due < started + duration {
+        tokio::time::sleep_until(due.into()).await;
+        let began = Instant::now();
+        let arrived = tokio::time::timeout(REQUEST_TIMEOUT, async {
+            let client = connect_from(node.clone(), from).await?;
+            anyhow::Ok(client.head().await?)
+        })
+        .await;
+        stats::record(&mut times, began.elapsed());
+        let error = match arrived {
+            Ok(Ok(_)) => None,
+            Ok(Err(error)) => Some(format!("new connection: {}", short(&error))),
+            Err(_) => Some("new connection: no answer within 10 s".to_owned()),
+        };
+        if let Some(error) = error {
+            *errors.entry(error).or_default() += 1;
+        }
+        due = next_start(due, Duration::from_secs(1), Instant::now());
+    }
+    (times, errors)
 }
 
 async fn read_once(client: &LedgerClient, sample: &mut Sample) {
@@ -207,6 +253,11 @@ async fn write_once(client: &LedgerClient, pledge: &Envelope, sample: &mut Sampl
         Ok(Err(error)) => count(sample, format!("Submit: {}", run::describe(&error))),
         Err(_) => count(sample, "Submit: no answer within 10 s".into()),
     }
+}
+
+/// An error's first line, at most 100 characters.
+fn short(error: &anyhow::Error) -> String {
+    format!("{error:#}").chars().take(100).collect()
 }
 
 fn count(sample: &mut Sample, what: String) {
