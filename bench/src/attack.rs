@@ -5,7 +5,8 @@
 //!  set-up   a tank and one receipt per pledge the client will make
 //!           (untimed); every pledge pre-signed
 //!  quiet    the client for the duration: GetHead, then a fresh pledge
-//!           (answered once durable), a pair per interval; node VmRSS
+//!           (answered once durable), a pair per interval; a new
+//!           connection and its first GetHead each second; node VmRSS
 //!           before, peak, after
 //!  attack   each in turn, started and torn down here (floods.rs): the
 //!           client measured while it goes on; VmRSS before, peak, after

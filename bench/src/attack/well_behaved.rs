@@ -1,5 +1,6 @@
 //! The well-behaved client: one connection, one read and one durable write
-//! per interval, every answer checked.
+//! per interval, and a new connection with one read each second; every
+//! answer checked.
 //!
 //! It runs on a runtime and a thread of its own (as another process would),
 //! so that the attackers' tasks in this process do not delay its polling.
