@@ -10,6 +10,9 @@
 //!  replay    the auditor's replay of an export file or a store's log
 //!  log-sync  one durable append to the entry log, growing vs preallocated
 //!  proofs    inclusion and consistency proof latency at the store's size
+//!  attack    a well-behaved client's latency while a running node is
+//!            flooded with streams, connections, slow prefaces or requests,
+//!            next to quiet runs; the node's memory before and after
 //! ```
 //! Every command prints the machine it ran on. Benchmarks are not tests:
 //! nothing here is run by `cargo test` except a short smoke run.
@@ -17,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 pub mod alerts;
+pub mod attack;
 pub mod fixture;
 pub mod generate;
 pub mod logsync;

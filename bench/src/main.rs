@@ -1,11 +1,14 @@
 //! `pledge-bench`: measures the ledger against its targets (docs/PERFORMANCE.md).
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use pledge_bench::{fixture, generate, logsync, machine::Machine, proofs, replay, run, stats};
+use pledge_bench::{
+    attack, fixture, generate, logsync, machine::Machine, proofs, replay, run, stats,
+};
 use pledge_ledger::crypto::PublicKey;
 
 /// Load generator and measurements for the oil receipt-pledge ledger.
@@ -124,6 +127,52 @@ enum Command {
         /// The node's public key (hex); default: the key of generated chains.
         #[arg(long)]
         node_key: Option<String>,
+    },
+    /// A well-behaved client's read and write latency while a running node
+    /// is attacked (streams, idle connections, slow-loris prefaces, a request
+    /// flood), each attack next to a quiet run; node VmRSS before and after.
+    /// Fails if the well-behaved client gets any error.
+    Attack {
+        /// The node's URL (plaintext).
+        #[arg(long, default_value = "http://127.0.0.1:50051")]
+        node: String,
+        /// The node's development keys directory (`<data>/dev-keys`).
+        #[arg(long, default_value = "pledge-data/dev-keys")]
+        keys: PathBuf,
+        /// The node's process id (its VmRSS is read from /proc).
+        #[arg(long)]
+        node_pid: u32,
+        /// The node's metrics address (host:port of `--metrics-listen`), to
+        /// report what it refused.
+        #[arg(long)]
+        metrics: Option<String>,
+        /// How long the client is measured in each phase.
+        #[arg(long, default_value = "10s", value_parser = parse_duration)]
+        duration: Duration,
+        /// One read and one write start every interval.
+        #[arg(long, default_value = "10ms", value_parser = parse_duration)]
+        interval: Duration,
+        /// Pause after an attack is torn down before the node's VmRSS is read.
+        #[arg(long, default_value = "2s", value_parser = parse_duration)]
+        settle: Duration,
+        /// The well-behaved client's source address.
+        #[arg(long, default_value = "127.0.0.1")]
+        client_from: IpAddr,
+        /// The attackers' source address (another loopback address).
+        #[arg(long, default_value = "127.0.0.2")]
+        attacker_from: IpAddr,
+        /// Stream flood: connections × following streams on each (0x0 skips).
+        #[arg(long, default_value = "20x100", value_parser = attack::parse_product)]
+        streams: (usize, usize),
+        /// Connection flood: idle TCP connections (0 skips).
+        #[arg(long, default_value_t = 2_000)]
+        idle: usize,
+        /// Slow-loris: connections sending the preface a byte a second (0 skips).
+        #[arg(long, default_value_t = 500)]
+        slowloris: usize,
+        /// Request flood: connections × GetHead in flight on each (0x0 skips).
+        #[arg(long, default_value = "32x4", value_parser = attack::parse_product)]
+        requests: (usize, usize),
     },
 }
 
@@ -295,6 +344,148 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
             println!("consistency proofs: {}", stats::summary(&times.consistency));
             Ok(ExitCode::SUCCESS)
         }
+        Command::Attack {
+            node,
+            keys,
+            node_pid,
+            metrics,
+            duration,
+            interval,
+            settle,
+            client_from,
+            attacker_from,
+            streams,
+            idle,
+            slowloris,
+            requests,
+        } => {
+            anyhow::ensure!(
+                node.starts_with("http://"),
+                "{node}: attack speaks plaintext only (give http://IP:PORT)"
+            );
+            let attacks = attacks(streams, idle, slowloris, requests);
+            let options = attack::AttackOptions {
+                node,
+                keys,
+                node_pid,
+                metrics,
+                duration,
+                interval,
+                settle,
+                client_from,
+                attacker_from,
+                attacks,
+            };
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            print_attack_header(&options);
+            let phases = runtime.block_on(attack::attack(&options, print_phase))?;
+            Ok(print_attack_verdict(&phases))
+        }
+    }
+}
+
+/// The attacks asked for, in the order they run; a size of 0 skips one.
+fn attacks(
+    streams: (usize, usize),
+    idle: usize,
+    slowloris: usize,
+    requests: (usize, usize),
+) -> Vec<attack::floods::Attack> {
+    use attack::floods::Attack;
+    let all = [
+        Attack::StreamFlood {
+            connections: streams.0,
+            streams: streams.1,
+        },
+        Attack::ConnectionFlood { connections: idle },
+        Attack::SlowLoris {
+            connections: slowloris,
+        },
+        Attack::RequestFlood {
+            connections: requests.0,
+            in_flight: requests.1,
+        },
+    ];
+    all.into_iter()
+        .filter(|attack| match *attack {
+            Attack::StreamFlood {
+                connections,
+                streams,
+            } => connections * streams > 0,
+            Attack::ConnectionFlood { connections } | Attack::SlowLoris { connections } => {
+                connections > 0
+            }
+            Attack::RequestFlood {
+                connections,
+                in_flight,
+            } => connections * in_flight > 0,
+        })
+        .collect()
+}
+
+fn print_attack_header(options: &attack::AttackOptions) {
+    println!(
+        "attack: node {} (pid {}), well-behaved client from {} (GetHead, then a fresh pledge, every {:?}), attackers from {}, {:?} per phase",
+        options.node,
+        options.node_pid,
+        options.client_from,
+        options.interval,
+        options.attacker_from,
+        options.duration
+    );
+    println!(
+        "no-ClientHello: skipped: this tool speaks plaintext to the node, so there is no TLS handshake to withhold"
+    );
+}
+
+/// The table, then every error of the well-behaved client; failure if any.
+fn print_attack_verdict(phases: &[attack::report::Phase]) -> ExitCode {
+    println!();
+    print!("{}", attack::report::table(phases));
+    let errors = attack::report::client_errors(phases);
+    for error in &errors {
+        println!("WELL-BEHAVED CLIENT ERROR: {error}");
+    }
+    if errors.is_empty() {
+        println!("every read and write of the well-behaved client was answered as expected");
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn print_phase(phase: &attack::report::Phase) {
+    let [before, peak, after] = phase.rss_kb.map(|kb| kb / 1024);
+    println!("{} ({:.1} s):", phase.name, phase.sample.seconds);
+    println!(
+        "  read (GetHead):            {}",
+        stats::summary(&phase.sample.read)
+    );
+    println!(
+        "  write (pledge, durable):   {}",
+        stats::summary(&phase.sample.write)
+    );
+    println!(
+        "  new connection + GetHead: {}",
+        stats::summary(&phase.sample.connect)
+    );
+    for (what, n) in &phase.sample.errors {
+        println!("  CLIENT ERROR {what}: {n}");
+    }
+    println!("  node VmRSS: {before} MB before, {peak} MB peak, {after} MB after");
+    if let Some(tally) = &phase.tally {
+        for (what, n) in &tally.counts {
+            println!("  attackers: {what}: {n}");
+        }
+        println!(
+            "  attackers: peak open at once (≥ 1 s for TCP connections): {}",
+            tally.held_peak
+        );
+    }
+    for (counter, value) in &phase.node_counters {
+        println!("  node: {counter} {value}");
     }
 }
 

@@ -16,7 +16,7 @@
 //! ```
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -160,12 +160,12 @@ impl RunReport {
     }
 }
 
-/// Parties used by the run.
-struct Parties {
-    warehouse: Signer,
-    inspector: Signer,
-    holders: [Signer; 2],
-    banks: [Signer; 2],
+/// Parties used by the run (and by `attack`'s well-behaved client).
+pub(crate) struct Parties {
+    pub(crate) warehouse: Signer,
+    pub(crate) inspector: Signer,
+    pub(crate) holders: [Signer; 2],
+    pub(crate) banks: [Signer; 2],
 }
 
 /// Runs set-up, the timed phase and the self-check.
@@ -174,7 +174,7 @@ pub async fn run(options: &RunOptions) -> anyhow::Result<RunReport> {
     let info = client.node_info().await?;
     let node_key = PublicKey::from_slice(&info.node_public_key)
         .context("the node's public key is not an ed25519 key")?;
-    let parties = Arc::new(read_parties(options)?);
+    let parties = Arc::new(read_parties(&options.keys)?);
     let tag = run_tag()?;
     let setup_started = Instant::now();
     let work = set_up(&client, &info.ledger_id, parties, options, &tag).await?;
@@ -199,11 +199,11 @@ pub async fn run(options: &RunOptions) -> anyhow::Result<RunReport> {
     Ok(report)
 }
 
-fn read_parties(options: &RunOptions) -> anyhow::Result<Parties> {
+/// The development ledger's parties, from its keys directory.
+pub(crate) fn read_parties(keys: &Path) -> anyhow::Result<Parties> {
     let signer = |id: &str| {
-        let path = options.keys.join(format!("{id}.json"));
-        Signer::from_file(&path)
-            .with_context(|| format!("key of {id} in {}", options.keys.display()))
+        let path = keys.join(format!("{id}.json"));
+        Signer::from_file(&path).with_context(|| format!("key of {id} in {}", keys.display()))
     };
     Ok(Parties {
         warehouse: signer("wh-1")?,
@@ -218,7 +218,7 @@ fn read_parties(options: &RunOptions) -> anyhow::Result<Parties> {
 const INSPECTOR: &str = "insp-sgs";
 
 /// A random tag that keeps this run's ids apart from earlier runs'.
-fn run_tag() -> anyhow::Result<String> {
+pub(crate) fn run_tag() -> anyhow::Result<String> {
     let mut bytes = [0u8; 4];
     getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("random source: {e}"))?;
     Ok(hex::encode(bytes))
@@ -232,7 +232,7 @@ fn conflict_pool(options: &RunOptions) -> usize {
     }
 }
 
-fn receipt_id(tag: &str, i: usize) -> String {
+pub(crate) fn receipt_id(tag: &str, i: usize) -> String {
     format!("R-{tag}-{i}")
 }
 
@@ -256,18 +256,7 @@ async fn set_up(
     options: &RunOptions,
     tag: &str,
 ) -> anyhow::Result<Work> {
-    let tank = format!("BT-{tag}");
-    let (wh, inspector) = (&parties.warehouse, &parties.inspector);
-    let register = ops::register_tank(
-        &tank,
-        &wh.id,
-        1_000_000_000,
-        "VLSFO 0.5%S",
-        ops::physical_tank_id("BENCH", &tag.to_ascii_uppercase()),
-        &inspector.id,
-        &format!("CAL-{tag}"),
-    );
-    submit_ok(client, ledger_id, register, &[wh, inspector]).await?;
+    let tank = register_tank(client, ledger_id, &parties, tag).await?;
     let pool = conflict_pool(options);
     let total = options.receipts + pool;
     let lanes = options.setup_concurrency.clamp(1, 256);
@@ -299,7 +288,31 @@ async fn set_up(
     work.await?
 }
 
-async fn issue_receipt(
+/// Registers the run's tank `BT-{tag}` (the warehouse and the inspector
+/// sign) and returns its id.
+pub(crate) async fn register_tank(
+    client: &LedgerClient,
+    ledger_id: &str,
+    parties: &Parties,
+    tag: &str,
+) -> anyhow::Result<String> {
+    let tank = format!("BT-{tag}");
+    let (wh, inspector) = (&parties.warehouse, &parties.inspector);
+    let register = ops::register_tank(
+        &tank,
+        &wh.id,
+        1_000_000_000,
+        "VLSFO 0.5%S",
+        ops::physical_tank_id("BENCH", &tag.to_ascii_uppercase()),
+        &inspector.id,
+        &format!("CAL-{tag}"),
+    );
+    submit_ok(client, ledger_id, register, &[wh, inspector]).await?;
+    Ok(tank)
+}
+
+/// Certifies stock for receipt `i` of the run on `tank` and issues it.
+pub(crate) async fn issue_receipt(
     client: &LedgerClient,
     ledger_id: &str,
     parties: &Parties,
@@ -338,7 +351,8 @@ async fn issue_receipt(
     submit_ok(client, ledger_id, ops::issue_receipt(terms), &[wh]).await
 }
 
-fn pledge_op(
+/// A pledge of `receipt` to `bank`, maturing in 90 days.
+pub(crate) fn pledge_op(
     pledge_id: &str,
     receipt: &str,
     bank: &str,
@@ -547,7 +561,7 @@ fn is_receipt_pledged(error: &ClientError) -> bool {
 }
 
 /// "CODE REASON" of a refusal, or the error itself.
-fn describe(error: &ClientError) -> String {
+pub(crate) fn describe(error: &ClientError) -> String {
     match error.refusal() {
         Some(refusal) => format!(
             "{:?} {}",
