@@ -258,7 +258,7 @@ fn concentration(
     let tank = view.tanks.get(tank_id)?;
     let key = (tank_id.to_owned(), holder_id.to_owned());
     let pledged_kg = *view.pledged_kg.get(&key)?;
-    let share_bp = share_bp(pledged_kg, tank.certified_kg);
+    let share_bp = crate::report::pledged_share_bp(pledged_kg, tank.certified_kg);
     if share_bp <= u128::from(policy.holder_share_bp) {
         return None;
     }
@@ -279,15 +279,6 @@ fn concentration(
         .field("threshold_bp", policy.holder_share_bp)
         .parties(parties),
     )
-}
-
-/// `part / whole` in basis points, rounded down; a share of nothing
-/// certified counts as 10,000 per kilogram pledged (above any threshold).
-pub(crate) fn share_bp(part_kg: u64, whole_kg: u64) -> u128 {
-    match whole_kg {
-        0 => u128::from(part_kg) * 10_000,
-        whole => u128::from(part_kg) * 10_000 / u128::from(whole),
-    }
 }
 
 /// When a pledge's clock alert of `kind` falls due (`None`: the pledge is
