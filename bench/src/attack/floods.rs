@@ -168,7 +168,7 @@ pub struct Running {
 }
 
 /// Starts `attack` and returns once every attacker is in place (or
-/// [`RAMP_LIMIT`] passed).
+/// `RAMP_LIMIT` passed).
 pub async fn start(attack: Attack, target: &Target) -> Running {
     let (stop, stopped) = watch::channel(false);
     let gauge = Arc::new(Gauge::default());
