@@ -5,41 +5,27 @@
 
 use std::process::{Command, Output};
 
-use pledge_client::keys::{self, Signer};
-use pledge_client::ops::{self, TxHeader};
+use pledge_client::ops;
 use pledge_client::pb::report_row::Row;
 use pledge_client::{LedgerClient, report as text};
 use pledge_ledger::report::{self, ReportScope};
 use pledge_proto::v1 as pb;
-use pledge_tests::{DEV_LEDGER_ID, Node, binary};
+use pledge_tests::{Node, binary};
 use serde_json::Value;
 use tonic::Code;
 
 use super::common::*;
 
-/// Admits price reporter `argus` (the quorum signs) and has it assess the
-/// grade at USD 612.50/t.
+/// The demo genesis's price reporter `price-desk` assesses the grade at
+/// USD 612.50/t.
 async fn assess_usd(node: &Node, client: &LedgerClient) {
-    let key = pledge_ledger::crypto::generate_signing_key().unwrap();
-    let first17 = "91330900MA2R3P0T1";
-    let check = pledge_ledger::identity::uscc_check_character(first17).unwrap();
-    let spec = ops::participant_spec(
-        "argus",
-        "Argus Zhoushan Desk",
-        &[pb::Role::PriceReporter],
-        &pledge_ledger::crypto::public_key(&key),
-        ops::uscc(&format!("{first17}{check}")),
+    let op = ops::assess_price(
+        "price-desk",
+        "VLSFO 0.5%S",
+        ops::money(61_250, "USD"),
+        now_ms(),
     );
-    submit(node, client, ops::admit_participant(spec), QUORUM)
-        .await
-        .unwrap();
-    let op = ops::assess_price("argus", "VLSFO 0.5%S", ops::money(61_250, "USD"), now_ms());
-    let tx = TxHeader::new(DEV_LEDGER_ID, "argus").unwrap().wrap(op);
-    let reporter = Signer::new("argus", key);
-    client
-        .submit(&keys::sign(&tx, std::slice::from_ref(&reporter)))
-        .await
-        .unwrap();
+    submit(node, client, op, &["price-desk"]).await.unwrap();
 }
 
 /// WR-R1 (1,000 t) pledged to bank-a for USD 3,000,000.00 (priced);
