@@ -27,18 +27,19 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use pledge_client::LedgerClient;
 use tokio::sync::watch;
 
 use floods::{Attack, Target};
 use report::Phase;
+pub use well_behaved::NodeUrl;
 use well_behaved::WellBehaved;
 
 /// What to attack, with what, and how long to measure.
 #[derive(Debug, Clone)]
 pub struct AttackOptions {
-    /// The node's URL (plaintext), e.g. `http://127.0.0.1:50061`.
-    pub node: String,
+    /// The node, e.g. `http://127.0.0.1:50061`, or `https://` with the CA
+    /// to trust.
+    pub node: NodeUrl,
     /// The node's development keys (`<data>/dev-keys`).
     pub keys: PathBuf,
     /// The node's process id, for its VmRSS.
@@ -72,13 +73,13 @@ pub async fn attack(
     mut on_phase: impl FnMut(&Phase),
 ) -> anyhow::Result<Vec<Phase>> {
     let target = Target {
-        url: options.node.clone(),
-        address: floods::socket_address(&options.node)?,
+        node: options.node.clone(),
+        address: floods::socket_address(&options.node.url)?,
         from: options.attacker_from,
     };
     let plan = plan(&options.attacks);
     let per_phase = well_behaved::pairs_within(options.duration, options.interval);
-    let setup = LedgerClient::connect(&options.node).await?;
+    let setup = well_behaved::connect_from(options.node.clone(), options.client_from).await?;
     let mut client = WellBehaved::prepare(
         &setup,
         &options.keys,

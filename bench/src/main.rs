@@ -1,7 +1,7 @@
 //! `pledge-bench`: measures the ledger against its targets (docs/PERFORMANCE.md).
 
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -133,9 +133,14 @@ enum Command {
     /// flood), each attack next to a quiet run; node VmRSS before and after.
     /// Fails if the well-behaved client gets any error.
     Attack {
-        /// The node's URL (plaintext).
+        /// The node's URL: `http://IP:PORT`, or `https://IP:PORT` with `--ca`
+        /// (then the connection flood is connections that never send a TLS
+        /// ClientHello).
         #[arg(long, default_value = "http://127.0.0.1:50051")]
         node: String,
+        /// The CA certificate (PEM) to trust for an `https://` node.
+        #[arg(long)]
+        ca: Option<PathBuf>,
         /// The node's development keys directory (`<data>/dev-keys`).
         #[arg(long, default_value = "pledge-data/dev-keys")]
         keys: PathBuf,
@@ -346,6 +351,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         Command::Attack {
             node,
+            ca,
             keys,
             node_pid,
             metrics,
@@ -359,10 +365,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
             slowloris,
             requests,
         } => {
-            anyhow::ensure!(
-                node.starts_with("http://"),
-                "{node}: attack speaks plaintext only (give http://IP:PORT)"
-            );
+            let node = node_url(node, ca.as_deref())?;
             let attacks = attacks(streams, idle, slowloris, requests);
             let options = attack::AttackOptions {
                 node,
@@ -428,16 +431,33 @@ fn attacks(
 fn print_attack_header(options: &attack::AttackOptions) {
     println!(
         "attack: node {} (pid {}), well-behaved client from {} (GetHead, then a fresh pledge, every {:?}), attackers from {}, {:?} per phase",
-        options.node,
+        options.node.url,
         options.node_pid,
         options.client_from,
         options.interval,
         options.attacker_from,
         options.duration
     );
-    println!(
-        "no-ClientHello: skipped: this tool speaks plaintext to the node, so there is no TLS handshake to withhold"
-    );
+    match options.node.tls {
+        Some(_) => println!(
+            "TLS: the connection flood's connections never send a ClientHello; slow-loris bytes are not a TLS record"
+        ),
+        None => println!(
+            "no-ClientHello: not run: the node speaks plaintext (give an https:// node and --ca)"
+        ),
+    }
+}
+
+/// The node's URL with the TLS settings `--ca` gives: an `https://` node
+/// needs the CA, a plaintext one must not be given one.
+fn node_url(url: String, ca: Option<&Path>) -> anyhow::Result<attack::NodeUrl> {
+    let tls = match (url.starts_with("https://"), ca) {
+        (true, Some(ca)) => Some(pledge_client::tls::client_config(ca, None)?),
+        (false, None) => None,
+        (true, None) => anyhow::bail!("{url}: an https:// node needs --ca (its CA certificate)"),
+        (false, Some(_)) => anyhow::bail!("{url}: --ca is for an https:// node"),
+    };
+    Ok(attack::NodeUrl { url, tls })
 }
 
 /// The table, then every error of the well-behaved client; failure if any.

@@ -25,7 +25,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use super::well_behaved::connect_from;
+use super::well_behaved::{NodeUrl, connect_from};
 
 /// A connection the node closes within this long after it was opened was
 /// refused at accept; one open longer was held (by the node, or by the
@@ -151,8 +151,8 @@ impl Gauge {
 /// Where and from where the attackers connect.
 #[derive(Debug, Clone)]
 pub struct Target {
-    /// The node's URL.
-    pub url: String,
+    /// The node.
+    pub node: NodeUrl,
     /// The node's address, for raw TCP connections.
     pub address: SocketAddr,
     /// The attackers' source address.
@@ -258,7 +258,7 @@ async fn flood_streams(
     gauge: Arc<Gauge>,
 ) -> Tally {
     let mut tally = Tally::default();
-    let client = match connect_from(target.url.clone(), target.from).await {
+    let client = match connect_from(target.node.clone(), target.from).await {
         Ok(client) => client,
         Err(error) => {
             gauge.ramped.fetch_add(1, Ordering::Relaxed);
@@ -290,7 +290,7 @@ async fn flood_requests(
     stopped: watch::Receiver<bool>,
     gauge: Arc<Gauge>,
 ) -> Tally {
-    let client = match connect_from(target.url.clone(), target.from).await {
+    let client = match connect_from(target.node.clone(), target.from).await {
         Ok(client) => client,
         Err(error) => {
             gauge.ramped.fetch_add(1, Ordering::Relaxed);

@@ -17,6 +17,7 @@ use pledge_client::keys;
 use pledge_client::ops::TxHeader;
 use pledge_client::{ConnectOptions, Failover, LedgerClient};
 use pledge_ledger::envelope::Envelope;
+use tonic::transport::ClientTlsConfig;
 
 use crate::run::{self, Parties};
 use crate::stats;
@@ -26,6 +27,16 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Requests in flight while the receipts are issued in the set-up.
 const SETUP_LANES: usize = 32;
+
+/// The node as a client reaches it: its URL and, for `https://`, the TLS
+/// settings (the CA to trust).
+#[derive(Debug, Clone)]
+pub struct NodeUrl {
+    /// `http://IP:PORT` or `https://IP:PORT`.
+    pub url: String,
+    /// TLS settings for an `https://` URL.
+    pub tls: Option<ClientTlsConfig>,
+}
 
 /// What the client saw during one phase.
 #[derive(Debug)]
@@ -51,7 +62,7 @@ pub struct WellBehaved {
     client: LedgerClient,
     pledges: Arc<Vec<Envelope>>,
     used: usize,
-    node: String,
+    node: NodeUrl,
     from: IpAddr,
 }
 
@@ -61,7 +72,7 @@ impl WellBehaved {
     pub async fn prepare(
         setup: &LedgerClient,
         keys_dir: &std::path::Path,
-        node: &str,
+        node: &NodeUrl,
         from: IpAddr,
         pledges: usize,
     ) -> anyhow::Result<WellBehaved> {
@@ -76,7 +87,7 @@ impl WellBehaved {
             .thread_name("well-behaved")
             .enable_all()
             .build()?;
-        let connected = runtime.spawn(connect_from(node.to_owned(), from)).await;
+        let connected = runtime.spawn(connect_from(node.clone(), from)).await;
         let client = match connected {
             Ok(Ok(client)) => client,
             Ok(Err(error)) => {
@@ -93,7 +104,7 @@ impl WellBehaved {
             client,
             pledges: Arc::new(signed),
             used: 0,
-            node: node.to_owned(),
+            node: node.clone(),
             from,
         })
     }
@@ -158,9 +169,16 @@ fn next_start(due: Instant, interval: Duration, now: Instant) -> Instant {
 
 /// A client whose one connection comes from `from`, which gives every
 /// refusal to its caller instead of resending.
-pub async fn connect_from(node: String, from: IpAddr) -> anyhow::Result<LedgerClient> {
-    let channel = tonic::transport::Endpoint::from_shared(node.clone())
-        .with_context(|| format!("node URL {node}"))?
+pub async fn connect_from(node: NodeUrl, from: IpAddr) -> anyhow::Result<LedgerClient> {
+    let NodeUrl { url: node, tls } = node;
+    let mut endpoint = tonic::transport::Endpoint::from_shared(node.clone())
+        .with_context(|| format!("node URL {node}"))?;
+    if let Some(tls) = tls {
+        endpoint = endpoint
+            .tls_config(tls)
+            .with_context(|| format!("TLS settings for {node}"))?;
+    }
+    let channel = endpoint
         .connect_timeout(REQUEST_TIMEOUT)
         .local_address(Some(from))
         .connect()
@@ -204,7 +222,7 @@ async fn drive(
 /// Once a second for `duration`: a new connection from `from` and its
 /// first `GetHead`, timed together.
 async fn arrive(
-    node: String,
+    node: NodeUrl,
     from: IpAddr,
     duration: Duration,
 ) -> (Histogram<u64>, BTreeMap<String, u64>) {

@@ -135,3 +135,35 @@ pub async fn replay_from_node(client: &LedgerClient) -> pledge_ledger::replay::R
     }
     replayer
 }
+
+/// A TCP connection to `node` from the loopback address `from`
+/// (127.0.0.2 and up are loopback too: another "source").
+pub async fn connect_from(node: &Node, from: &str) -> std::io::Result<tokio::net::TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(format!("{from}:0").parse().unwrap())?;
+    socket.connect(node.address.parse().unwrap()).await
+}
+
+/// Whether the node closed `stream` within `within`: a read ends (EOF or
+/// reset) instead of waiting.
+pub async fn closed_within(
+    stream: &mut tokio::net::TcpStream,
+    within: std::time::Duration,
+) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buffer = [0u8; 64];
+    loop {
+        match tokio::time::timeout(within, stream.read(&mut buffer)).await {
+            Err(_) => return false,
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => continue, // the server's own preface / settings
+        }
+    }
+}
+
+/// A node configuration file in `dir` with these `[limits]` lines.
+pub fn node_config(dir: &std::path::Path, limits: &str) -> std::path::PathBuf {
+    let config = dir.join("node.toml");
+    std::fs::write(&config, format!("[limits]\n{limits}")).unwrap();
+    config
+}

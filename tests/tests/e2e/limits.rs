@@ -195,34 +195,6 @@ async fn a_participant_gets_its_rate_from_every_address_together_and_retries_cos
     );
 }
 
-/// A TCP connection to `node` from the loopback address `from`
-/// (127.0.0.2 and up are loopback too: another "source").
-async fn connect_from(node: &Node, from: &str) -> std::io::Result<tokio::net::TcpStream> {
-    let socket = tokio::net::TcpSocket::new_v4()?;
-    socket.bind(format!("{from}:0").parse().unwrap())?;
-    socket.connect(node.address.parse().unwrap()).await
-}
-
-/// Whether the node closed `stream` within `within`: a read ends (EOF or
-/// reset) instead of waiting.
-async fn closed_within(stream: &mut tokio::net::TcpStream, within: Duration) -> bool {
-    use tokio::io::AsyncReadExt;
-    let mut buffer = [0u8; 64];
-    loop {
-        match tokio::time::timeout(within, stream.read(&mut buffer)).await {
-            Err(_) => return false,
-            Ok(Ok(0)) | Ok(Err(_)) => return true,
-            Ok(Ok(_)) => continue, // the server's own preface / settings
-        }
-    }
-}
-
-fn node_config(dir: &std::path::Path, limits: &str) -> std::path::PathBuf {
-    let config = dir.join("node.toml");
-    std::fs::write(&config, format!("[limits]\n{limits}")).unwrap();
-    config
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn idle_and_slow_connections_are_capped_and_closed_while_others_are_served() {
     let dir = tempfile::tempdir().unwrap();

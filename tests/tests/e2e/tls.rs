@@ -2,6 +2,7 @@
 //! refusal to serve plaintext off loopback.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use pledge_client::{ClientError, LedgerClient, tls};
 use pledge_tests::{Node, pledgectl, refused_start};
@@ -374,7 +375,7 @@ fn wait_for_log(node: &Node, text: &str) {
         if node.log().contains(text) {
             return;
         }
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(20));
     }
     panic!("{text:?} never appeared in the log:\n{}", node.log());
 }
@@ -443,4 +444,52 @@ async fn sighup_reloads_the_certificate_for_new_connections_and_open_ones_go_on(
         .head()
         .await
         .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connections_that_never_finish_a_client_hello_are_closed_at_the_handshake_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, mut flags) = ca_and_server(dir.path());
+    let config = node_config(
+        dir.path(),
+        "max_connections_per_address = 20\nhandshake_timeout_ms = 3000\n",
+    );
+    flags.extend(["--config", text(&config), "--metrics-listen", "127.0.0.1:0"].map(String::from));
+    let node = start(dir.path(), &flags);
+
+    // From another source: 15 connections that send nothing, and 5 that
+    // send the first bytes of a TLS record (a handshake, 512 bytes
+    // announced) and never the rest.
+    let mut silent = Vec::new();
+    for n in 0..20 {
+        let mut stream = connect_from(&node, "127.0.0.2").await.unwrap();
+        if n >= 15 {
+            use tokio::io::AsyncWriteExt;
+            stream
+                .write_all(&[0x16, 0x03, 0x01, 0x02, 0x00])
+                .await
+                .unwrap();
+        }
+        silent.push(stream);
+    }
+    // They hold their source's whole share, and nobody else's: a TLS
+    // client from 127.0.0.1 connects and writes meanwhile.
+    let meanwhile = connect(&node, &ca, None).await.unwrap();
+    issue(&node, &meanwhile, "WR-HELLO", 1_000).await;
+
+    // By the timeout (3 s, and some slack) every one of them is closed.
+    for stream in &mut silent {
+        assert!(
+            closed_within(stream, Duration::from_secs(8)).await,
+            "a connection without a finished ClientHello was held past the timeout"
+        );
+    }
+    let metrics = node.metrics();
+    assert!(
+        metrics.contains("pledge_connections_refused_total{why=\"handshake_timeout\"} 20"),
+        "{metrics}"
+    );
+    // Their source's share is free again.
+    let mut again = connect_from(&node, "127.0.0.2").await.unwrap();
+    assert!(!closed_within(&mut again, Duration::from_millis(300)).await);
 }
