@@ -15,7 +15,9 @@
 //! After each group the state map's superseded versions are pruned, as a
 //! node prunes them once a checkpoint at that size is served (a node serves
 //! one at most every second, about one group here); `keep_map_history`
-//! keeps every version instead, as a store that never serves a checkpoint.
+//! keeps every version instead, as a store that never serves a checkpoint
+//! (the state store keeps superseded versions in memory only, so this
+//! changes the generator's memory, not the bytes on disk).
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;

@@ -63,9 +63,11 @@ enum Command {
         /// Entries per group commit.
         #[arg(long, default_value_t = 1000)]
         group: usize,
-        /// Keep every version of the state map; by default superseded
-        /// versions are pruned after each group, as a node prunes them once
-        /// a checkpoint at that size is served.
+        /// Keep every version of the state map (in the state store's
+        /// memory, which then grows with the chain; none of it reaches the
+        /// disk); by default superseded versions are pruned after each
+        /// group, as a node prunes them once a checkpoint at that size is
+        /// served.
         #[arg(long)]
         keep_map_history: bool,
     },

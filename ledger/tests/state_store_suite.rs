@@ -11,7 +11,9 @@ use pledge_ledger::merkle::{self, Frontier, NodeSource};
 use pledge_ledger::model::Tank;
 use pledge_ledger::replay::reapply;
 use pledge_ledger::state::{MemoryState, Objects, Overlay, StateRead};
-use pledge_ledger::statemap::{self, Kind, MapHash, MapProof, MemoryMap, VersionedMap, versioned};
+use pledge_ledger::statemap::{
+    self, Kind, MapHash, MapNodeId, MapProof, MemoryMap, VersionedMap, map_key, versioned,
+};
 use pledge_ledger::store::{
     DiskStateStore, MemoryStateStore, StateStore, StateUpdate, StateView, StoreError,
 };
@@ -274,7 +276,7 @@ fn pruning_keeps_the_map_bounded_and_the_floor_provable<S: StateStore>(mut store
     let head = updates.len() as u64;
     assert_eq!(map_at(&store.view(), head), map_at(&unpruned.view(), head));
     assert_eq!(store.view().map_floor().unwrap(), head);
-    assert_eq!(store.view().state_root_at(head - 1).unwrap(), None);
+    assert_pruned_below(&store.view(), head);
 }
 
 fn a_pinned_size_stays_provable_while_later_ones_are_pruned<S: StateStore>(mut store: S) {
@@ -293,11 +295,82 @@ fn a_pinned_size_stays_provable_while_later_ones_are_pruned<S: StateStore>(mut s
             "size {size}"
         );
     }
-    assert_eq!(store.view().state_root_at(pinned - 1).unwrap(), None);
+    assert_pruned_below(&store.view(), pinned);
     // A lower floor changes nothing; a floor past the applied size stops there.
     assert_eq!(store.prune_map(5).unwrap(), 0);
     store.prune_map(u64::MAX).unwrap();
     assert_eq!(store.view().map_floor().unwrap(), updates.len() as u64);
+}
+
+/// Every read of the map at the size just below `floor` is
+/// [`StoreError::MapPruned`], never an older or a newer node.
+fn assert_pruned_below<V: StateView>(view: &V, floor: u64) {
+    let size = floor - 1;
+    let pruned = |result: Result<(), StoreError>| {
+        assert!(
+            matches!(result, Err(StoreError::MapPruned { size: s, floor: f }) if s == size && f == floor),
+            "{result:?} at {size}, floor {floor}"
+        );
+    };
+    pruned(view.state_root_at(size).map(drop));
+    pruned(view.map_node_at(&MapNodeId::ROOT, size).map(drop));
+    pruned(versioned::prove_at(view, Kind::Receipt, "R-1", size).map(drop));
+}
+
+/// The map's root after each number of entries of `updates` (index 0: the
+/// empty map), computed from scratch from the state at that size: the
+/// truth the stores' versions are checked against.
+fn roots_from_scratch(updates: &[StateUpdate]) -> Vec<MapHash> {
+    let mut state = MemoryState::default();
+    let mut roots = vec![statemap::EMPTY];
+    for update in updates {
+        state.merge(update.changes.clone());
+        roots.push(statemap::root_of_state(&state));
+    }
+    roots
+}
+
+/// `view`'s root at `size` is `root`, and the proofs of both receipts
+/// (present or not yet) lead to it.
+fn assert_map_at<V: StateView>(view: &V, size: u64, root: MapHash) {
+    assert_eq!(view.state_root_at(size).unwrap(), Some(root), "size {size}");
+    for id in ["R-1", "R-2"] {
+        let proof = versioned::prove_at(view, Kind::Receipt, id, size).unwrap();
+        let led_to = proof.root_for(&map_key(Kind::Receipt, id)).unwrap();
+        assert_eq!(led_to, root, "proof of {id} at size {size}");
+    }
+}
+
+fn a_proof_at_an_old_size_reads_the_map_as_it_was<S: StateStore>(mut store: S) {
+    let updates = churn_updates(40);
+    let roots = roots_from_scratch(&updates);
+    apply_all(&mut store, &updates);
+    // Never pruned: every size is provable, though the later entries
+    // rewrote both receipts' paths many times since.
+    let view = store.view();
+    assert_eq!(view.map_floor().unwrap(), 0);
+    for (size, root) in roots.iter().enumerate() {
+        assert_map_at(&view, size as u64, *root);
+    }
+}
+
+fn a_view_taken_before_an_apply_reads_its_own_size<S: StateStore>(mut store: S) {
+    let updates = churn_updates(20);
+    let roots = roots_from_scratch(&updates);
+    let (early, late) = updates.split_at(10);
+    apply_all(&mut store, early);
+    let view = store.view();
+    apply_all(&mut store, late);
+    // As a node serving a checkpoint at 10 prunes.
+    store.prune_map(10).unwrap();
+    assert_eq!(view.applied(), 10);
+    assert_ne!(
+        roots[10],
+        *roots.last().unwrap(),
+        "the later entries moved the map"
+    );
+    assert_map_at(&view, 10, roots[10]);
+    assert_map_at(&store.view(), updates.len() as u64, *roots.last().unwrap());
 }
 
 /// How many nodes the map of `store`'s current state has, built from
@@ -340,6 +413,8 @@ both_stores!(
     a_view_keeps_answering_for_its_entries,
     pruning_keeps_the_map_bounded_and_the_floor_provable,
     a_pinned_size_stays_provable_while_later_ones_are_pruned,
+    a_proof_at_an_old_size_reads_the_map_as_it_was,
+    a_view_taken_before_an_apply_reads_its_own_size,
 );
 
 #[test]
@@ -364,6 +439,37 @@ fn the_disk_store_keeps_its_applied_count_across_reopen() {
     let store = reopen(dir.path());
     assert_eq!(store.applied(), updates.len() as u64);
     assert_eq!(store.view().objects().unwrap(), expected);
+}
+
+#[test]
+fn the_disk_map_is_provable_from_the_size_it_reopened_at() {
+    let updates = churn_updates(30);
+    let roots = roots_from_scratch(&updates);
+    let (before, after) = updates.split_at(20);
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = DiskStateStore::open(dir.path()).unwrap();
+    apply_all(&mut store, before);
+    store.flush().unwrap();
+    drop(store);
+
+    // The versions superseded before the restart were in memory only.
+    let mut store = reopen(dir.path());
+    let view = store.view();
+    assert_eq!(view.map_floor().unwrap(), 20);
+    assert_map_at(&view, 20, roots[20]);
+    assert_pruned_below(&view, 20);
+    assert!(matches!(
+        view.state_root_at(0),
+        Err(StoreError::MapPruned { size: 0, floor: 20 })
+    ));
+
+    // Catching up from the log adds versions from there on.
+    apply_all(&mut store, after);
+    let view = store.view();
+    for (size, root) in roots.iter().enumerate().skip(20) {
+        assert_map_at(&view, size as u64, *root);
+    }
+    assert_pruned_below(&view, 20);
 }
 
 /// Opens a sled database just dropped in this process: sled's background

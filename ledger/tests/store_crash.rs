@@ -14,6 +14,7 @@ use pledge_ledger::entry::Entry;
 use pledge_ledger::ledger::DiskLedger;
 use pledge_ledger::replay::Replayer;
 use pledge_ledger::state::StateRead;
+use pledge_ledger::statemap::{self, Kind, VersionedMap};
 use pledge_ledger::store::StoreError;
 use pledge_ledger::store::log::{EntryLog, LOG_FILE, LogError};
 use pledge_ledger::store::{LogStore, StateStore};
@@ -134,6 +135,53 @@ fn sled_losing_its_last_writes_is_repaired_from_the_log() {
     assert_eq!(store.snapshot().objects().unwrap(), expected);
     assert_eq!(store.snapshot().tree_root(total).unwrap(), expected_root);
     assert_store_replays(&store);
+}
+
+#[test]
+fn after_a_restart_the_map_is_provable_from_the_size_the_state_reopened_at() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("data");
+    let mut world = World::with_ledger(open(&dir).unwrap());
+    world.receipt_of("R-1", 1_000_000);
+    let applied_then = world.len();
+    drop(world);
+    let stale = work.path().join("stale-state");
+    copy_dir(&dir.join("state"), &stale);
+
+    let mut world = World::with_ledger(open(&dir).unwrap());
+    world.ok(
+        pledge("P-1", "R-1", "bank-a", world.now_ms + DAY_MS),
+        &["trader-a", "bank-a"],
+    );
+    world.ok(release("P-1"), &["bank-a"]);
+    let total = world.len();
+    let root = statemap::root_of_state(&world.store().objects().unwrap());
+    drop(world);
+
+    // The state store comes back at `applied_then`; the ledger replays the
+    // rest from the log into it.
+    fs::remove_dir_all(dir.join("state")).unwrap();
+    copy_dir(&stale, &dir.join("state"));
+    let (store, report) = DiskLedger::open_dir(&dir, node_key()).unwrap();
+    assert_eq!(report.replayed, total - applied_then);
+    let snapshot = store.snapshot();
+    assert_eq!(snapshot.state_view().map_floor().unwrap(), applied_then);
+    assert_eq!(snapshot.state_root(total).unwrap(), root);
+    let checkpoint = store.sign_checkpoint(1).unwrap();
+    assert_eq!(checkpoint.checkpoint.size, total);
+    assert_eq!(checkpoint.checkpoint.state_root, root);
+    let key = statemap::map_key(Kind::Receipt, "R-1");
+    let proof = snapshot.state_proof(Kind::Receipt, "R-1", total).unwrap();
+    assert_eq!(proof.root_for(&key).unwrap(), root);
+    // At the size the store reopened at the map is still provable; below
+    // it the versions were only ever in memory.
+    snapshot
+        .state_proof(Kind::Receipt, "R-1", applied_then)
+        .unwrap();
+    assert!(matches!(
+        snapshot.state_proof(Kind::Receipt, "R-1", applied_then - 1),
+        Err(StoreError::MapPruned { floor, .. }) if floor == applied_then
+    ));
 }
 
 #[test]

@@ -17,6 +17,7 @@
 //! - [`tree`]: the stored nodes and the incremental update of one group.
 //! - [`proof`]: proofs of presence and absence, and their verification.
 //! - [`versioned`]: the map as the state stores keep it, by version.
+//! - [`history`]: the superseded versions a store keeps in memory.
 //! - [`floor`]: the oldest version still proven at, below which the stores
 //!   prune.
 //!
@@ -29,6 +30,7 @@
 
 pub mod floor;
 pub mod hash;
+pub mod history;
 pub mod leaf;
 pub mod proof;
 pub mod tree;
@@ -38,6 +40,7 @@ use std::collections::BTreeMap;
 
 pub use floor::{MapFloor, MapPin};
 pub use hash::{EMPTY, Kind, MapHash, map_key};
+pub use history::MapHistory;
 pub use proof::{MapProof, MapProofError};
 pub use tree::{MapNode, MapNodeId, MapNodeSource, MapUpdate, MemoryMap};
 pub use versioned::{AtVersion, VersionedMap};

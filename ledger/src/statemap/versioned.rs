@@ -1,7 +1,6 @@
-//! The map as a state store keeps it: every node written under the version
-//! (the number of entries applied) it belongs to, never overwritten, and
-//! the root of every version. A proof at a checkpoint's size reads, for
-//! each position, the newest node written at or below that size.
+//! The map as a state store keeps it, by version (the number of entries
+//! applied): a proof at a checkpoint's size reads, for each position, the
+//! newest node written at or below that size, and the root of that size.
 //!
 //! ```text
 //!  StateStore::apply(update)      version = update.end
@@ -14,7 +13,15 @@
 //! ```
 //! Pruning keeps, for each position, the newest version at or below the
 //! floor and every later one, so a read at any version ≥ floor finds the
-//! node it found before. A read below the floor is [`StoreError::MapPruned`].
+//! node it found before. A read below the floor is [`StoreError::MapPruned`],
+//! never an older or a newer node.
+//!
+//! How a store keeps the versions is its own: the memory store keeps every
+//! version from the floor on in one ordered map; the disk store keeps only
+//! each node's newest version on disk, overwritten in place, and the
+//! versions it overwrote since the floor in memory ([`super::MapHistory`]),
+//! so a reopened disk store is provable from the size it opened at on
+//! (its floor).
 
 use std::collections::BTreeMap;
 
@@ -26,18 +33,22 @@ use crate::store::StoreError;
 
 /// Versioned map nodes, as a state store or a view of one holds them.
 pub trait VersionedMap {
-    /// The node at `id` as of `version`: the newest written at or below it.
+    /// The node at `id` as of `version`: the newest written at or below it
+    /// ([`StoreError::MapPruned`] below [`VersionedMap::map_floor`]).
     fn map_node_at(&self, id: &MapNodeId, version: u64) -> Result<Option<MapNode>, StoreError>;
 
     /// The root of the map after exactly `version` entries, if the store
     /// applied up to that size (an apply covering several groups leaves no
-    /// root at the sizes inside it).
+    /// root at the sizes inside it; [`StoreError::MapPruned`] below
+    /// [`VersionedMap::map_floor`]).
     fn state_root_at(&self, version: u64) -> Result<Option<MapHash>, StoreError>;
 
-    /// The floor the map was pruned to: versions below it are gone.
+    /// The smallest size the map is provable at: versions below it are
+    /// gone (pruned, or, for a reopened disk store, never kept).
     fn map_floor(&self) -> Result<u64, StoreError>;
 
-    /// How many node versions are stored: the map's storage (scans it).
+    /// How many node versions are kept, newest and superseded: the map's
+    /// storage (scans it).
     fn map_node_versions(&self) -> Result<u64, StoreError>;
 }
 

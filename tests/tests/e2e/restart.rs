@@ -1,11 +1,31 @@
 //! Restarting the node, cleanly and after a crash: everything acknowledged
 //! is there and the chain verifies.
 
-use pledge_client::ops;
+use pledge_client::{LedgerClient, ops};
+use pledge_ledger::bundle::{Bundle, BundleVerdict};
+use pledge_ledger::cosigning::Trust;
+use pledge_ledger::crypto::PublicKey;
 use pledge_proto::v1 as pb;
 use pledge_tests::Node;
 
 use super::common::*;
+use super::proofs::checkpoint_covering;
+
+/// The bundle the node proves for `receipt` once it has signed a
+/// checkpoint covering `size` entries, verified offline with its key. Right
+/// after a start the node's state map is provable only from the size its
+/// state store opened at: the checkpoint it signs at start must still prove.
+async fn proven_at(client: &LedgerClient, receipt: &str, size: u64) -> BundleVerdict {
+    checkpoint_covering(client, size).await;
+    let key = client.node_info().await.unwrap().node_public_key;
+    let bundle = client.prove_receipt(receipt).await.unwrap();
+    let verdict = Bundle::from_json(&bundle.json)
+        .unwrap()
+        .verify(&Trust::log_key_only(PublicKey::from_slice(&key).unwrap()))
+        .unwrap();
+    assert_eq!(verdict.tree_size, size);
+    verdict
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn receipts_and_pledges_survive_a_clean_stop_and_a_kill() {
@@ -29,6 +49,8 @@ async fn receipts_and_pledges_survive_a_clean_stop_and_a_kill() {
         client.pledge("PL-1").await.unwrap().status,
         pb::PledgeStatus::Active as i32
     );
+    let verdict = proven_at(&client, "WR-1", head.size).await;
+    assert_eq!(verdict.active_pledge.unwrap().pledgee, "bank-a");
     let acknowledged = submit(&node, &client, ops::release_pledge("PL-1"), &["bank-a"])
         .await
         .unwrap();
@@ -43,6 +65,8 @@ async fn receipts_and_pledges_survive_a_clean_stop_and_a_kill() {
         client.pledge("PL-1").await.unwrap().status,
         pb::PledgeStatus::Released as i32
     );
+    let verdict = proven_at(&client, "WR-1", head.size).await;
+    assert!(verdict.active_pledge.is_none());
     let replayer = replay_from_node(&client).await;
     assert_eq!(replayer.entries(), head.size);
 }

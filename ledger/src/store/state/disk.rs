@@ -22,14 +22,24 @@
 //! | `m/` level:u8 index:u64           | Merkle node hash, 32 bytes |
 //! | `h/` receipt `\0` seq:u64         | empty: an entry that changed the receipt |
 //! | `i/` kind `/` value `\0` receipt   | empty: list index; kind `h` holder, `w` warehouse, `t` tank, `b` pledgee bank, `s` status |
-//! | `s/` depth:u16 prefix:32 version:u64 | state map node (`MapNode::to_bytes`) written at that version |
-//! | `v/` version:u64                  | state map root after `version` entries, 32 bytes |
-//! | `o/` at:u64 depth:u16 prefix:32 version:u64 | empty: the node version written at `version` was superseded by one written at `at` |
-//! | `meta/map_floor`                  | the state map was pruned below this size, u64 big-endian |
+//! | `s/` depth:u16 prefix:32          | the state map node's newest version: the version it was written at, u64 big-endian ‖ `MapNode::to_bytes` |
 //!
-//! [`StateStore::prune_map`] to a floor deletes, in one batch, every node
-//! version an `o/` key at or below the floor names (with that key) and every
-//! root below the floor: its cost is what it deletes, never a scan of the map.
+//! **The state map** keeps on disk only each node's newest version,
+//! overwritten in place by the apply that changes it; the map's root at
+//! `meta/applied` is the root node's hash. The versions a proof at an older
+//! size may still need live in memory, in a [`MapHistory`] the store shares
+//! with its views: an apply puts each node it overwrites there *before* the
+//! sled batch that overwrites it, so a view (which reads sled's live tree,
+//! possibly ahead of its own size) reading at size `v` takes the stored
+//! node if it was written at or below `v`, else the newest superseded
+//! version at or below `v`. [`StateStore::prune_map`] drops, in memory, the
+//! versions superseded at or below the floor and the roots below it; it
+//! writes nothing. The history is as large as what changed since the floor
+//! (one checkpoint interval of writes on a node). After a restart it is
+//! gone: the map is provable from the size the store opened at on (its
+//! [`VersionedMap::map_floor`]), and below it every read is
+//! [`StoreError::MapPruned`]; the ledger's catch-up replay adds versions
+//! from there.
 //!
 //! A table written by another layout (another `meta/format`) is cleared
 //! when it opens, and the ledger rebuilds it from the log.
@@ -40,6 +50,7 @@
 //! batches in a crash; the ledger then replays them from the log.
 
 use std::path::Path;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -52,7 +63,10 @@ use crate::model::{
     PhysicalTankId, Pledge, PriceAssessment, PriceKey, Receipt, Seq, Tank, TxRecord,
 };
 use crate::state::{Objects, StateError, StateRead};
-use crate::statemap::{EMPTY, MapHash, MapNode, MapNodeId, VersionedMap, versioned};
+use crate::statemap::tree::{MapUpdate, stored_root};
+use crate::statemap::{
+    AtVersion, MapHash, MapHistory, MapNode, MapNodeId, VersionedMap, versioned,
+};
 
 const APPLIED_KEY: &[u8] = b"meta/applied";
 const LEDGER_ID_KEY: &[u8] = b"meta/ledger_id";
@@ -62,9 +76,9 @@ const FORMAT_KEY: &[u8] = b"meta/format";
 /// The layout of the state table; a table written by another layout is
 /// cleared on open and rebuilt from the log (3: attested oil's objects and
 /// indexes; 4: the state map; 5: superseded map nodes indexed for pruning;
-/// 6: price assessments and pledges' margin levels).
-const STATE_FORMAT: &[u8] = b"6";
-const MAP_FLOOR_KEY: &[u8] = b"meta/map_floor";
+/// 6: price assessments and pledges' margin levels; 7: the state map's
+/// newest node versions only, overwritten in place).
+const STATE_FORMAT: &[u8] = b"7";
 /// sled's page cache. sled's default (1 GiB) lets the node's memory grow
 /// with the state until it reaches it; the working set of the rules (the
 /// receipts and pledges being touched, the Merkle frontier) is far smaller.
@@ -76,8 +90,21 @@ pub struct DiskStateStore {
     db: sled::Db,
     tree: sled::Tree,
     applied: u64,
+    /// The state map's superseded versions and roots, shared with the views.
+    history: SharedHistory,
     /// Whether opening found a table of another layout and cleared it.
     reformatted: bool,
+}
+
+/// The in-memory part of the state map, shared by a store and its views.
+type SharedHistory = Arc<RwLock<MapHistory>>;
+
+fn read_history(history: &SharedHistory) -> RwLockReadGuard<'_, MapHistory> {
+    history.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write_history(history: &SharedHistory) -> RwLockWriteGuard<'_, MapHistory> {
+    history.write().unwrap_or_else(|p| p.into_inner())
 }
 
 impl DiskStateStore {
@@ -97,12 +124,25 @@ impl DiskStateStore {
                 .map_err(sled_err("write format"))?;
         }
         let applied = read_applied(&tree)?;
-        Ok(DiskStateStore {
+        let mut store = DiskStateStore {
             db,
             tree,
             applied,
+            history: SharedHistory::default(),
             reformatted,
-        })
+        };
+        store.history = Arc::new(RwLock::new(store.history_from_here()?));
+        Ok(store)
+    }
+
+    /// A history with nothing superseded, provable at `applied` only: what
+    /// the store holds when it opens or is cleared.
+    fn history_from_here(&self) -> Result<MapHistory, StoreError> {
+        let live = AtVersion {
+            map: &self.view_now(),
+            version: u64::MAX,
+        };
+        Ok(MapHistory::starting_at(self.applied, stored_root(&live)?))
     }
 
     /// Whether opening found a table written by another layout and cleared
@@ -115,6 +155,7 @@ impl DiskStateStore {
         DiskStateView {
             tree: self.tree.clone(),
             applied: self.applied,
+            history: Arc::clone(&self.history),
         }
     }
 
@@ -125,13 +166,13 @@ impl DiskStateStore {
         }
         let view = self.view_now();
         let map = versioned::update_for(&view, &update.changes)?;
+        self.keep_superseded(&view, &map, update.end)?;
         for (id, node) in &map.writes {
-            if let Some(superseded) = view.newest_map_version(id)? {
-                batch.insert(superseded_key(update.end, id, superseded).as_slice(), &[]);
-            }
-            batch.insert(map_node_key(id, update.end).as_slice(), node.to_bytes());
+            batch.insert(
+                map_node_key(id).as_slice(),
+                map_node_value(update.end, node),
+            );
         }
-        batch.insert(map_root_key(update.end).as_slice(), map.root.as_slice());
         let changes = &update.changes;
         if let Some(id) = &changes.ledger_id {
             batch.insert(LEDGER_ID_KEY, id.as_bytes());
@@ -146,7 +187,31 @@ impl DiskStateStore {
         batch.insert(APPLIED_KEY, &update.end.to_be_bytes());
         self.tree
             .apply_batch(batch)
-            .map_err(sled_err("apply batch"))
+            .map_err(sled_err("apply batch"))?;
+        write_history(&self.history).add_root(update.end, map.root);
+        Ok(())
+    }
+
+    /// Puts the stored versions of the nodes `map` overwrites at `at` into
+    /// the history. Called before the batch that overwrites them: a view
+    /// that reads a node written at `at` then finds the one it replaced.
+    fn keep_superseded(
+        &self,
+        view: &DiskStateView,
+        map: &MapUpdate,
+        at: u64,
+    ) -> Result<(), StoreError> {
+        let mut superseded = Vec::with_capacity(map.writes.len());
+        for (id, _) in &map.writes {
+            if let Some((version, node)) = view.stored_map_node(id)? {
+                superseded.push((*id, version, node));
+            }
+        }
+        let mut history = write_history(&self.history);
+        for (id, version, node) in superseded {
+            history.supersede(id, version, node, at);
+        }
+        Ok(())
     }
 
     /// Moves each changed receipt's list-index keys from its old to its new
@@ -289,37 +354,7 @@ impl StateStore for DiskStateStore {
     }
 
     fn prune_map(&mut self, floor: u64) -> Result<u64, StoreError> {
-        let floor = floor.min(self.applied);
-        let view = self.view_now();
-        let pruned_to = view.map_floor()?;
-        if floor <= pruned_to {
-            return Ok(0);
-        }
-        let mut batch = sled::Batch::default();
-        let mut dropped = 0;
-        let superseded = self.tree.range(
-            superseded_key(0, &MapNodeId::ROOT, 0)..superseded_key(floor + 1, &MapNodeId::ROOT, 0),
-        );
-        for item in superseded {
-            let (key, _) = item.map_err(sled_err("read superseded map nodes"))?;
-            let (id, version) = parse_superseded_key(&key)?;
-            batch.remove(map_node_key(&id, version).as_slice());
-            batch.remove(key);
-            dropped += 1;
-        }
-        for item in self
-            .tree
-            .range(map_root_key(pruned_to)..map_root_key(floor))
-        {
-            let (key, _) = item.map_err(sled_err("read state map roots"))?;
-            batch.remove(key);
-            dropped += 1;
-        }
-        batch.insert(MAP_FLOOR_KEY, &floor.to_be_bytes());
-        self.tree
-            .apply_batch(batch)
-            .map_err(sled_err("prune state map"))?;
-        Ok(dropped)
+        Ok(write_history(&self.history).prune(floor.min(self.applied)))
     }
 
     fn clear(&mut self) -> Result<(), StoreError> {
@@ -328,6 +363,8 @@ impl StateStore for DiskStateStore {
             .insert(FORMAT_KEY, STATE_FORMAT)
             .map_err(sled_err("write format"))?;
         self.applied = 0;
+        let emptied = self.history_from_here()?;
+        *write_history(&self.history) = emptied;
         Ok(())
     }
 
@@ -339,11 +376,14 @@ impl StateStore for DiskStateStore {
 
 /// A view of a [`DiskStateStore`]. It reads sled's live tree: it reflects at
 /// least the entries `0..applied()` and may see entries applied after it
-/// was taken (whole objects of a later version, never a torn one).
+/// was taken (whole objects of a later version, never a torn one). The
+/// state map it reads at any size from the store's floor on, as of that
+/// size (see the module documentation).
 #[derive(Debug, Clone)]
 pub struct DiskStateView {
     tree: sled::Tree,
     applied: u64,
+    history: SharedHistory,
 }
 
 impl DiskStateView {
@@ -708,93 +748,75 @@ impl StateRead for DiskStateView {
     }
 }
 
-fn map_node_key(id: &MapNodeId, version: u64) -> [u8; 44] {
-    let mut key = [0u8; 44];
+fn map_node_key(id: &MapNodeId) -> [u8; 36] {
+    let mut key = [0u8; 36];
     key[..2].copy_from_slice(b"s/");
-    key[2..36].copy_from_slice(&id.to_key());
-    key[36..].copy_from_slice(&version.to_be_bytes());
+    key[2..].copy_from_slice(&id.to_key());
     key
 }
 
-/// `o/` at ‖ node position ‖ superseded version.
-fn superseded_key(at: u64, id: &MapNodeId, version: u64) -> [u8; 52] {
-    let mut key = [0u8; 52];
-    key[..2].copy_from_slice(b"o/");
-    key[2..10].copy_from_slice(&at.to_be_bytes());
-    key[10..44].copy_from_slice(&id.to_key());
-    key[44..].copy_from_slice(&version.to_be_bytes());
-    key
+/// A stored map node: the version it was written at ‖ the node.
+fn map_node_value(version: u64, node: &MapNode) -> Vec<u8> {
+    [version.to_be_bytes().as_slice(), &node.to_bytes()].concat()
 }
 
-fn parse_superseded_key(key: &[u8]) -> Result<(MapNodeId, u64), StoreError> {
+fn parse_map_node_value(key: &[u8], bytes: &[u8]) -> Result<(u64, MapNode), StoreError> {
     let bad = || StoreError::Codec {
         key: hex::encode(key),
-        reason: "not a superseded map node key".into(),
+        reason: "not a versioned state map node".into(),
     };
-    if key.len() != 52 {
-        return Err(bad());
-    }
-    let id = MapNodeId::from_key(&key[10..44]).ok_or_else(bad)?;
-    let version = u64::from_be_bytes(key[44..].try_into().map_err(|_| bad())?);
-    Ok((id, version))
-}
-
-fn map_root_key(version: u64) -> [u8; 10] {
-    let mut key = [0u8; 10];
-    key[..2].copy_from_slice(b"v/");
-    key[2..].copy_from_slice(&version.to_be_bytes());
-    key
+    let (version, node) = bytes.split_at_checked(8).ok_or_else(bad)?;
+    let version = u64::from_be_bytes(version.try_into().map_err(|_| bad())?);
+    Ok((version, MapNode::from_bytes(node).ok_or_else(bad)?))
 }
 
 impl DiskStateView {
-    /// The version of the newest node stored at `id`, if any.
-    fn newest_map_version(&self, id: &MapNodeId) -> Result<Option<u64>, StoreError> {
-        let newest = self
+    /// The newest version stored at `id`: the version it was written at,
+    /// and the node.
+    fn stored_map_node(&self, id: &MapNodeId) -> Result<Option<(u64, MapNode)>, StoreError> {
+        let key = map_node_key(id);
+        let bytes = self
             .tree
-            .range(map_node_key(id, 0)..=map_node_key(id, u64::MAX))
-            .next_back()
-            .transpose()
+            .get(key)
             .map_err(sled_err("read state map node"))?;
-        Ok(newest.and_then(|(key, _)| Some(u64::from_be_bytes(key.get(36..)?.try_into().ok()?))))
+        bytes
+            .map(|bytes| parse_map_node_value(&key, &bytes))
+            .transpose()
+    }
+
+    /// Refuses a size below the floor of `history`.
+    fn check_provable(history: &MapHistory, size: u64) -> Result<(), StoreError> {
+        match size < history.floor() {
+            true => Err(StoreError::MapPruned {
+                size,
+                floor: history.floor(),
+            }),
+            false => Ok(()),
+        }
     }
 }
 
 impl VersionedMap for DiskStateView {
     fn map_node_at(&self, id: &MapNodeId, version: u64) -> Result<Option<MapNode>, StoreError> {
-        let newest = self
-            .tree
-            .range(map_node_key(id, 0)..=map_node_key(id, version))
-            .next_back()
-            .transpose()
-            .map_err(sled_err("read state map node"))?;
-        let Some((key, bytes)) = newest else {
-            return Ok(None);
-        };
-        MapNode::from_bytes(&bytes)
-            .map(Some)
-            .ok_or_else(|| StoreError::Codec {
-                key: hex::encode(&key),
-                reason: "not a state map node".into(),
-            })
+        Self::check_provable(&read_history(&self.history), version)?;
+        if let Some((written, node)) = self.stored_map_node(id)?
+            && written <= version
+        {
+            return Ok(Some(node));
+        }
+        // Overwritten after `version`: the version it had then was put in
+        // the history before, and stays there until the floor passes it.
+        let history = read_history(&self.history);
+        Self::check_provable(&history, version)?;
+        Ok(history.node_at(id, version))
     }
 
     fn map_floor(&self) -> Result<u64, StoreError> {
-        let bytes = self
-            .tree
-            .get(MAP_FLOOR_KEY)
-            .map_err(sled_err("read state map floor"))?;
-        let Some(bytes) = bytes else {
-            return Ok(0);
-        };
-        let array: [u8; 8] = bytes.as_ref().try_into().map_err(|_| StoreError::Codec {
-            key: "meta/map_floor".into(),
-            reason: format!("{} bytes, expected 8", bytes.len()),
-        })?;
-        Ok(u64::from_be_bytes(array))
+        Ok(read_history(&self.history).floor())
     }
 
     fn map_node_versions(&self) -> Result<u64, StoreError> {
-        let mut count = 0;
+        let mut count = read_history(&self.history).len() as u64;
         for item in self.tree.scan_prefix(b"s/") {
             item.map_err(sled_err("count state map nodes"))?;
             count += 1;
@@ -803,21 +825,9 @@ impl VersionedMap for DiskStateView {
     }
 
     fn state_root_at(&self, version: u64) -> Result<Option<MapHash>, StoreError> {
-        if version == 0 {
-            return Ok(Some(EMPTY));
-        }
-        let bytes = self
-            .tree
-            .get(map_root_key(version))
-            .map_err(sled_err("read state root"))?;
-        bytes
-            .map(|b| {
-                MapHash::try_from(b.as_ref()).map_err(|_| StoreError::Codec {
-                    key: format!("v/{version}"),
-                    reason: format!("{} bytes, expected 32", b.len()),
-                })
-            })
-            .transpose()
+        let history = read_history(&self.history);
+        Self::check_provable(&history, version)?;
+        Ok(history.root_at(version))
     }
 }
 
@@ -859,4 +869,30 @@ fn parse_history_key(key: &[u8]) -> Result<(String, Seq), StoreError> {
         String::from_utf8_lossy(id).into_owned(),
         u64::from_be_bytes(seq),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_table_of_another_layout_is_cleared_on_open() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut store = DiskStateStore::open(dir.path()).expect("open");
+        let mut update = StateUpdate::starting_at(0);
+        update.end = 1;
+        update.changes.ledger_id = Some("ledger-1".into());
+        store.apply(&update).expect("apply");
+        // As the layout before this one left it.
+        store.tree.insert(FORMAT_KEY, b"6").expect("write format");
+        store.flush().expect("flush");
+        drop(store);
+
+        let store = DiskStateStore::open(dir.path()).expect("reopen");
+        assert!(store.reformatted());
+        assert_eq!(store.applied(), 0);
+        assert_eq!(store.view().ledger_id().expect("read"), None);
+        let format = store.tree.get(FORMAT_KEY).expect("read format");
+        assert_eq!(format.as_deref(), Some(STATE_FORMAT));
+    }
 }

@@ -209,8 +209,20 @@ impl StateRead for MemoryStateView {
     }
 }
 
+impl MemoryStateView {
+    /// Refuses a size below the floor the map was pruned to.
+    fn check_provable(&self, size: u64) -> Result<(), StoreError> {
+        let floor = self.inner.map_floor;
+        match size < floor {
+            true => Err(StoreError::MapPruned { size, floor }),
+            false => Ok(()),
+        }
+    }
+}
+
 impl VersionedMap for MemoryStateView {
     fn map_node_at(&self, id: &MapNodeId, version: u64) -> Result<Option<MapNode>, StoreError> {
+        self.check_provable(version)?;
         let newest = self
             .inner
             .map_nodes
@@ -220,6 +232,7 @@ impl VersionedMap for MemoryStateView {
     }
 
     fn state_root_at(&self, version: u64) -> Result<Option<MapHash>, StoreError> {
+        self.check_provable(version)?;
         Ok(match version {
             0 => Some(crate::statemap::EMPTY),
             _ => self.inner.map_roots.get(&version).copied(),

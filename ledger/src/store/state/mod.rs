@@ -22,7 +22,10 @@ use crate::statemap::VersionedMap;
 /// **Contract.** A state store reflects exactly the entries `0..applied()`
 /// of the log: their objects, the list indexes over receipts, each
 /// receipt's history, the Merkle nodes over those entries, and the state
-/// map (`crate::statemap::versioned`) at every size it applied up to.
+/// map (`crate::statemap::versioned`) at every size it applied up to from
+/// its floor on ([`VersionedMap::map_floor`]: 0 until pruned; a disk store
+/// keeps older versions in memory only, so once reopened its floor is the
+/// size it opened at).
 /// [`StateStore::apply`] takes the effects of the next entries (a
 /// [`StateUpdate`] starting at `applied()`, possibly covering several
 /// groups) and makes them visible to every view taken afterwards; it need
