@@ -42,9 +42,30 @@ pub struct Opened {
     pub dev_keys: Option<std::path::PathBuf>,
     /// The key that sealed the genesis (docs/FORMAT.md §3.1).
     pub ledger_key: crypto::PublicKey,
-    /// Why the ledger was opened for reading only, if it was: there is no
-    /// room to write in the data directory.
-    pub read_only: Option<String>,
+    /// Whether the ledger was opened for reading only: there is no room
+    /// to write in the data directory.
+    pub read_only: Option<ReadOnly>,
+}
+
+/// A ledger opened for reading only.
+#[derive(Debug, Clone)]
+pub struct ReadOnly {
+    /// Why there is no room to write.
+    pub why: String,
+    /// The temporary state database, for the node to remove when it stops
+    /// (sled removes it only if every handle on it is dropped first).
+    pub state_dir: PathBuf,
+}
+
+impl ReadOnly {
+    /// Removes the temporary state database; says why not if it cannot.
+    pub fn remove_temporary_state(&self) {
+        if let Err(error) = std::fs::remove_dir_all(&self.state_dir)
+            && error.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(%error, path = %self.state_dir.display(), "cannot remove the temporary state");
+        }
+    }
 }
 
 /// Zeros the entry log keeps written ahead of its end, so that a group's
@@ -115,7 +136,7 @@ fn open_ledger(
     config: &Config,
     node_key: SigningKey,
     ledger_key: crypto::PublicKey,
-) -> anyhow::Result<(DiskLedger, Option<String>)> {
+) -> anyhow::Result<(DiskLedger, Option<ReadOnly>)> {
     if config.cluster.is_some() {
         return Ok((open_writable(config, node_key, ledger_key)?, None));
     }
@@ -131,8 +152,16 @@ fn open_ledger(
             Err(error) => Some(error),
         }
     };
-    let ledger = open_read_only(config, node_key, ledger_key, &why, writable_failed.as_ref())?;
-    Ok((ledger, Some(why.to_string())))
+    let state_dir = read_only_state_dir(&config.data_dir)?;
+    let ledger = open_read_only(
+        config,
+        (node_key, ledger_key),
+        &state_dir,
+        &why,
+        writable_failed.as_ref(),
+    )?;
+    let why = why.to_string();
+    Ok((ledger, Some(ReadOnly { why, state_dir })))
 }
 
 /// Opens (or creates) the ledger for writing, repairing what an unclean
@@ -167,19 +196,18 @@ fn open_writable(
 /// entry log into a temporary database ([`read_only_state_dir`]).
 fn open_read_only(
     config: &Config,
-    node_key: SigningKey,
-    ledger_key: crypto::PublicKey,
+    (node_key, ledger_key): (SigningKey, crypto::PublicKey),
+    state_dir: &Path,
     why: &resume::NoRoom,
     writable_failed: Option<&anyhow::Error>,
 ) -> anyhow::Result<DiskLedger> {
-    let state_dir = read_only_state_dir(&config.data_dir)?;
     let writable_failed = writable_failed.map(|error| format!("{error:#}"));
     let and_then = writable_failed
         .as_ref()
         .map_or_else(String::new, |error| format!(": {error}"));
     let started = Instant::now();
     let (ledger, report) =
-        DiskLedger::open_read_only(&config.ledger_dir(), node_key, ledger_key, &state_dir)
+        DiskLedger::open_read_only(&config.ledger_dir(), node_key, ledger_key, state_dir)
             .with_context(|| {
                 format!(
                     "there is no room to write in {} ({why}){and_then}; and opening the \

@@ -100,8 +100,8 @@ pub async fn serve(
         None => {
             let mut running =
                 pipeline::start(log, state, decider, sizes, heads_tx, metrics.clone())?;
-            if let Some(why) = &read_only {
-                start_read_only(&mut running, why, &metrics);
+            if let Some(read_only) = &read_only {
+                start_read_only(&mut running, &read_only.why, &metrics);
             }
             Writes::Single(running)
         }
@@ -187,8 +187,11 @@ pub async fn serve(
         opened.dev_keys.as_deref(),
         size,
     )?;
-    if let Some(why) = &opened.read_only {
-        println!("  writes:         refused: started read-only ({why})");
+    if let Some(read_only) = &opened.read_only {
+        println!(
+            "  writes:         refused: started read-only ({})",
+            read_only.why
+        );
     }
     if let Some(web) = &web {
         println!("  explorer:       {}", web.url());
@@ -310,6 +313,9 @@ pub async fn serve(
             .map_err(|_| anyhow::anyhow!("a pipeline thread panicked"))?;
     }
     tracing::info!(entries = published.load().len(), "stopped cleanly");
+    if let Some(read_only) = &opened.read_only {
+        read_only.remove_temporary_state();
+    }
     if stop_reason.await.unwrap_or(false) {
         return Ok(Stopped::ToResumeWrites(bound));
     }
