@@ -367,7 +367,6 @@ async fn a_node_on_a_full_disk_starts_read_only_and_resumes_when_there_is_room()
 
     // Full: it starts read-only, says so, and serves every read as before.
     let node = Node::start_with(&data, &metrics);
-    let pid = node.pid();
     assert!(
         node.announced("writes")
             .is_some_and(|line| line.contains("started read-only")),
@@ -412,6 +411,20 @@ async fn a_node_on_a_full_disk_starts_read_only_and_resumes_when_there_is_room()
     );
     assert_eq!(client.head().await.unwrap(), before.head);
     assert_eq!(files_of(&data), files, "the data directory changed");
+
+    // Stopped, it leaves no temporary state behind; started again, it is
+    // read-only again.
+    assert!(node.terminate().success());
+    assert!(
+        !read_only_state_dir(&data).exists(),
+        "the temporary state outlived the node"
+    );
+    let node = Node::start_with(&data, &metrics);
+    let pid = node.pid();
+    assert_eq!(
+        health_of(&node, service).await,
+        ServingStatus::NotServing as i32
+    );
 
     // Room again: the node restarts itself in place and takes writes.
     std::fs::remove_file(filler).unwrap();
