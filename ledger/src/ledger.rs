@@ -519,6 +519,36 @@ impl DiskLedger {
         Ok((ledger, recovered.report))
     }
 
+    /// Opens the ledger in `dir` for reading only, as a node on a full
+    /// disk does: the entry log without space written ahead (opening it
+    /// writes nothing unless it must cut a torn last group, which frees
+    /// space, or repair its offset index, which fails without room), and
+    /// the state rebuilt from the whole log into a temporary store in
+    /// `state_dir` ([`DiskStateStore::open_temporary`], once the log's lock
+    /// is held) instead of `dir/state`, which is not opened. The rebuilt
+    /// state is flushed before this returns, so that a write the temporary
+    /// storage cannot take (it is full too, or past the file-size limit)
+    /// fails the open rather than a read later. The report counts every
+    /// entry as replayed.
+    pub fn open_read_only(
+        dir: &Path,
+        node_key: SigningKey,
+        ledger_key: PublicKey,
+        state_dir: &Path,
+    ) -> Result<(DiskLedger, OpenReport), StoreError> {
+        let (log, recovery) = EntryLog::open(&dir.join("log"))?;
+        let state = DiskStateStore::open_temporary(state_dir)?;
+        let mut recovered = recover(log, state, &ledger_key)?;
+        recovered.state.flush()?;
+        recovered.report.dropped_tail_bytes = recovery.dropped_tail_bytes;
+        let ledger = Ledger {
+            log: recovered.log,
+            state: recovered.state,
+            decider: Decider::new(node_key, recovered.head, recovered.frontier),
+        };
+        Ok((ledger, recovered.report))
+    }
+
     /// The directory layout, for operators' messages.
     pub fn paths(dir: &Path) -> [PathBuf; 2] {
         [dir.join("log"), dir.join("state")]

@@ -215,6 +215,53 @@ fn reopening_keeps_everything() {
     assert_eq!(report.replayed, 0);
 }
 
+/// Every file under `dir` with its bytes, by path.
+fn files_of(dir: &Path) -> std::collections::BTreeMap<std::path::PathBuf, Vec<u8>> {
+    let mut files = std::collections::BTreeMap::new();
+    for item in fs::read_dir(dir).unwrap() {
+        let path = item.unwrap().path();
+        if path.is_dir() {
+            files.extend(files_of(&path));
+        } else {
+            files.insert(path.clone(), fs::read(&path).unwrap());
+        }
+    }
+    files
+}
+
+#[test]
+fn a_read_only_open_rebuilds_the_state_elsewhere_and_writes_nothing() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("data");
+    let mut world = World::with_ledger(open(&dir).unwrap());
+    world.pledged_receipt("R-1", "P-1", "bank-a");
+    let total = world.len();
+    let (head, objects) = (world.store().head(), world.store().objects().unwrap());
+    let root = world.store().tree_root(total).unwrap();
+    drop(world);
+    let before = files_of(&dir);
+
+    let state_dir = work.path().join("temporary-state");
+    let (store, report) =
+        DiskLedger::open_read_only(&dir, node_key(), node_public(), &state_dir).unwrap();
+    assert_eq!(report.replayed, total);
+    let snapshot = store.snapshot();
+    assert_eq!(
+        (snapshot.head(), snapshot.objects().unwrap()),
+        (head, objects)
+    );
+    assert_eq!(snapshot.tree_root(total).unwrap(), root);
+    assert_store_replays(&store);
+    assert!(state_dir.exists());
+    assert_eq!(files_of(&dir), before, "the data directory changed");
+    drop(snapshot);
+    drop(store);
+    assert!(
+        !state_dir.exists(),
+        "the temporary state outlived the ledger"
+    );
+}
+
 #[test]
 fn a_second_open_of_a_directory_in_use_is_refused() {
     let work = tempfile::tempdir().unwrap();

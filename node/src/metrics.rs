@@ -12,6 +12,7 @@
 //! | `pledge_connections_refused_total{why}` | counter | connections closed before serving (`admission.rs`): `max_connections`, `max_connections_per_address`, `handshake_failed`, `handshake_timeout`, `preface_timeout` |
 //! | `pledge_idle_connections_closed_total` | counter | connections closed after `idle_connection_timeout_ms` with no request in flight (`idle.rs`) |
 //! | `pledge_restarts_after_store_failure_total` | counter | times this process started itself again once there was room after a store failure (`resume.rs`), counted across the restarts |
+//! | `pledge_read_only`              | gauge     | 1 while the node runs read-only because it started on a full disk (`bootstrap.rs`), else 0 |
 //! | `pledge_rate_limited_total{scope}` | counter | requests refused over a rate (`ratelimit.rs`): `address`, `participant` |
 //! | `pledge_streams_refused_total{scope}` | counter | answer streams refused over a bound (`streams.rs`): `node`, `address`, `participant` |
 //! | `pledge_open_streams`           | gauge     | answer streams open now                   |
@@ -61,6 +62,7 @@ pub struct Metrics {
     connections_refused: Family<WhyLabel, Counter>,
     idle_connections_closed: Counter,
     restarts_after_store_failure: Counter,
+    read_only: Gauge,
     rate_limited: Family<ScopeLabel, Counter>,
     chain_size: Gauge,
     member_refusals: Family<ReasonLabel, Counter>,
@@ -96,6 +98,12 @@ impl Metrics {
             "pledge_restarts_after_store_failure",
             "Times the node started itself again once there was room after a store failure",
             restarts_after_store_failure.clone(),
+        );
+        let read_only = Gauge::default();
+        registry.register(
+            "pledge_read_only",
+            "1 while the node runs read-only because it started on a full disk, else 0",
+            read_only.clone(),
         );
         let rate_limited = Family::<ScopeLabel, Counter>::default();
         registry.register(
@@ -156,6 +164,7 @@ impl Metrics {
             connections_refused,
             idle_connections_closed,
             restarts_after_store_failure,
+            read_only,
             rate_limited,
             chain_size,
             member_refusals,
@@ -210,6 +219,12 @@ impl Metrics {
     /// failure before this start.
     pub fn restarted_after_store_failure(&self, restarts: u64) {
         self.restarts_after_store_failure.inc_by(restarts);
+    }
+
+    /// The node started read-only (a full disk): it refuses writes until
+    /// there is room and it has restarted itself.
+    pub fn started_read_only(&self) {
+        self.read_only.set(1);
     }
 
     /// A request was refused over the rate of `scope`.

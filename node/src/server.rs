@@ -87,6 +87,7 @@ pub async fn serve(
     let metrics = Metrics::new();
     metrics.set_chain_size(size);
     metrics.restarted_after_store_failure(restarts);
+    let read_only = opened.read_only.clone();
     let opened_ledger_key = opened.ledger_key;
     let (log, state, decider) = opened.ledger.into_parts();
     let node_key = decider.node_key().clone();
@@ -96,14 +97,14 @@ pub async fn serve(
         attempts: limits.attempt_policy(),
     };
     let running = match &config.cluster {
-        None => Writes::Single(pipeline::start(
-            log,
-            state,
-            decider,
-            sizes,
-            heads_tx,
-            metrics.clone(),
-        )?),
+        None => {
+            let mut running =
+                pipeline::start(log, state, decider, sizes, heads_tx, metrics.clone())?;
+            if let Some(read_only) = &read_only {
+                start_read_only(&mut running, &read_only.why, &metrics);
+            }
+            Writes::Single(running)
+        }
         Some(cluster_config) => Writes::Cluster(
             cluster::start(
                 cluster_config,
@@ -186,6 +187,12 @@ pub async fn serve(
         opened.dev_keys.as_deref(),
         size,
     )?;
+    if let Some(read_only) = &opened.read_only {
+        println!(
+            "  writes:         refused: started read-only ({})",
+            read_only.why
+        );
+    }
     if let Some(web) = &web {
         println!("  explorer:       {}", web.url());
     }
@@ -206,14 +213,18 @@ pub async fn serve(
     }
 
     let (health, health_service) = tonic_health::server::health_reporter();
-    health.set_serving::<LedgerServiceServer<LedgerApi>>().await;
+    if read_only.is_some() {
+        set_not_serving(&health).await;
+    } else {
+        health.set_serving::<LedgerServiceServer<LedgerApi>>().await;
+    }
     let (health_for_writes, data_dir) = (health.clone(), config.data_dir.clone());
     tokio::spawn(async move {
-        report_writes(health_for_writes, writes).await;
+        if read_only.is_none() {
+            report_writes(health_for_writes, writes).await;
+        }
         crate::resume::wait_for_room(data_dir).await;
-        tracing::warn!(
-            "there is room again after the store failure: stopping, to start again in place"
-        );
+        tracing::warn!("there is room again: stopping, to start again in place");
         let _ = room_again.send(());
     });
     let reflection_v1 = reflection().build_v1()?;
@@ -302,6 +313,9 @@ pub async fn serve(
             .map_err(|_| anyhow::anyhow!("a pipeline thread panicked"))?;
     }
     tracing::info!(entries = published.load().len(), "stopped cleanly");
+    if let Some(read_only) = &opened.read_only {
+        read_only.remove_temporary_state();
+    }
     if stop_reason.await.unwrap_or(false) {
         return Ok(Stopped::ToResumeWrites(bound));
     }
@@ -324,12 +338,34 @@ async fn report_writes(health: tonic_health::server::HealthReporter, writes: pip
         "writes are refused after a store failure: health is NOT_SERVING until there is room \
          again and the node has restarted itself"
     );
+    set_not_serving(&health).await;
+}
+
+/// `NOT_SERVING` for the ledger service and the server as a whole.
+async fn set_not_serving(health: &tonic_health::server::HealthReporter) {
     health
         .set_not_serving::<LedgerServiceServer<LedgerApi>>()
         .await;
     health
         .set_service_status("", tonic_health::ServingStatus::NotServing)
         .await;
+}
+
+/// A node that found no room to write at start serves reads and refuses
+/// every write from the first moment, with the status a write gets after
+/// a store failure (UNAVAILABLE, `NOT_ACCEPTING_WRITES`) and a message
+/// that says why; it restarts itself once there is room (`resume.rs`).
+fn start_read_only(
+    running: &mut pipeline::Running<LogReader, DiskStateView>,
+    why: &str,
+    metrics: &Metrics,
+) {
+    tracing::warn!("started read-only: {why}; writes refused until there is room");
+    running.refuse_writes(&format!(
+        "the node started read-only because there is no room to write ({why}); writes are \
+         refused until there is room, when the node restarts itself"
+    ));
+    metrics.started_read_only();
 }
 
 /// A write past the process's file-size limit (`ulimit -f`) raises

@@ -141,7 +141,12 @@ pub struct Sequencer {
     queue: mpsc::Sender<Submission>,
     depth: usize,
     failed: Arc<AtomicBool>,
+    /// What a write is told once `failed` is set.
+    refusal: Arc<str>,
 }
+
+/// What a write is told after a store failure.
+const STORE_FAILED: &str = "the store failed; restart the node";
 
 impl Sequencer {
     /// Whether the pipeline takes writes, to watch without holding the
@@ -154,7 +159,7 @@ impl Sequencer {
     /// Submits a verified envelope and waits until its group is durable.
     pub async fn submit(&self, envelope: VerifiedEnvelope) -> Result<Answer, SequencerError> {
         if self.failed.load(Ordering::Acquire) {
-            return Err(stopped("the store failed; restart the node"));
+            return Err(stopped(&self.refusal));
         }
         let (reply, answer) = oneshot::channel();
         self.queue
@@ -191,6 +196,7 @@ pub(crate) fn queue(depth: usize) -> (Sequencer, mpsc::Receiver<Submission>) {
         queue,
         depth,
         failed: Arc::new(AtomicBool::new(false)),
+        refusal: Arc::from(STORE_FAILED),
     };
     (sequencer, submissions)
 }
@@ -287,10 +293,21 @@ where
             queue,
             depth: sizes.queue_depth,
             failed,
+            refusal: Arc::from(STORE_FAILED),
         },
         published,
         threads,
     })
+}
+
+impl<R, V> Running<R, V> {
+    /// Refuses every write from the start, as after a store failure but
+    /// telling writers `why`: a node that started read-only. Before the
+    /// sequencer is handed out.
+    pub fn refuse_writes(&mut self, why: &str) {
+        self.sequencer.failed.store(true, Ordering::Release);
+        self.sequencer.refusal = Arc::from(why);
+    }
 }
 
 fn spawn(name: &str, run: impl FnOnce() + Send + 'static) -> std::io::Result<JoinHandle<()>> {
@@ -334,7 +351,7 @@ impl<R: LogRead, V: StateView> DecideStep<R, V> {
                 }
             }
             if self.failed.load(Ordering::Acquire) {
-                refuse(group, &stopped("the store failed; restart the node"));
+                refuse(group, &stopped(STORE_FAILED));
                 continue;
             }
             if let Err(error) = self.decide(group) {

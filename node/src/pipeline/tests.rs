@@ -133,3 +133,25 @@ async fn a_failed_write_is_unknown_to_its_submitter_and_nothing_after_it_is_ackn
         "only the genesis and the first tank are published"
     );
 }
+
+#[tokio::test]
+async fn a_pipeline_refusing_writes_from_the_start_writes_nothing_and_says_why() {
+    let mut running = pipeline_failing_from(usize::MAX);
+    running.refuse_writes("the node started read-only: the disk is full");
+    let writes = running.sequencer.writes();
+    assert!(!writes.accepted(), "the pipeline says it takes writes");
+
+    let refused = running.sequencer.submit(tank("t-1")).await.unwrap_err();
+    assert!(
+        matches!(&refused, SequencerError::Stopped { reason } if reason.contains("read-only")),
+        "{refused:?}"
+    );
+    let answer = status::sequencer(&refused);
+    assert_eq!(answer.code(), tonic::Code::Unavailable);
+    assert!(answer.message().contains("the disk is full"), "{answer:?}");
+    assert_eq!(
+        running.published.load().head().next_seq,
+        1,
+        "only the genesis is published"
+    );
+}

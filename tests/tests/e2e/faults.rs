@@ -194,10 +194,13 @@ async fn a_read_only_directory_is_refused_and_left_intact() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_full_disk_is_refused_at_start_and_left_intact() {
+async fn a_file_size_limit_that_leaves_no_room_even_for_the_temporary_state_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let head = a_little_history(dir.path()).await;
-    // Files may not grow past 16 KiB: the state database cannot be opened.
+    let before = chain_files_of(dir.path());
+    // Files may not grow past 16 KiB: the state database cannot be opened
+    // for writing, and there is no room, so the node opens read-only; but
+    // the limit holds for its temporary state too.
     let script = "ulimit -f 16; trap '' XFSZ; exec \"$0\" \"$@\"";
     let output = Command::new("sh")
         .arg("-c")
@@ -208,13 +211,270 @@ async fn a_full_disk_is_refused_at_start_and_left_intact() {
         .args(["--listen", "127.0.0.1:0"])
         .output()
         .unwrap();
-    assert!(!output.status.success(), "the node started on a full disk");
+    assert!(!output.status.success(), "the node started");
     let error = String::from_utf8_lossy(&output.stderr);
     assert!(
-        error.contains("File too large") && error.contains("cannot open the ledger"),
+        error.contains("the file-size limit")
+            && error.contains("cannot open the ledger")
+            && error.contains("opening the ledger read-only failed too")
+            && error.contains("File too large"),
         "{error}"
     );
+    assert_eq!(
+        chain_files_of(dir.path()),
+        before,
+        "the chain or a key changed"
+    );
+    assert!(!read_only_state_dir(dir.path()).exists());
     let node = Node::start(dir.path());
+    let client = node.client().await;
+    assert_eq!(client.head().await.unwrap(), head);
+    replay_from_node(&client).await;
+}
+
+/// A file system of its own (tmpfs) of `size`, to fill and free; unmounted
+/// when dropped.
+struct SmallDisk {
+    mount_point: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(size: &str) -> SmallDisk {
+        let mount_point = tempfile::tempdir().unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(mount_point.path())
+            .status()
+            .unwrap();
+        assert!(
+            mounted.success(),
+            "mounting a tmpfs (the tests run as root)"
+        );
+        SmallDisk { mount_point }
+    }
+
+    fn path(&self) -> &Path {
+        self.mount_point.path()
+    }
+
+    /// Writes a file until not one byte more fits; returns its path.
+    fn fill(&self) -> std::path::PathBuf {
+        use std::io::Write;
+        let path = self.path().join("filler");
+        let mut file = std::fs::File::create(&path).unwrap();
+        for chunk in [1 << 20, 4096, 1] {
+            let bytes = vec![0xa5; chunk];
+            let full = loop {
+                if let Err(error) = file.write_all(&bytes) {
+                    break error;
+                }
+            };
+            assert_eq!(full.kind(), std::io::ErrorKind::StorageFull, "{full}");
+        }
+        path
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.path()).status();
+    }
+}
+
+/// Every file under `dir` and its bytes, but the node's own log and the
+/// probe the node writes (and removes) when it looks for room.
+fn files_of(dir: &Path) -> BTreeMap<std::path::PathBuf, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    for item in std::fs::read_dir(dir).unwrap() {
+        let path = item.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name == "node.log" || name == ".write-probe" {
+            continue;
+        }
+        if path.is_dir() {
+            files.extend(files_of(&path));
+        } else {
+            files.insert(path.clone(), std::fs::read(&path).unwrap());
+        }
+    }
+    files
+}
+
+/// [`files_of`] but the state database, which the failed open for writing
+/// (under a file-size limit, not on a full disk) may write to: it is
+/// derived from the chain, and caught up from it at every start.
+fn chain_files_of(dir: &Path) -> BTreeMap<std::path::PathBuf, Vec<u8>> {
+    let state = dir.join("ledger").join("state");
+    let mut files = files_of(dir);
+    files.retain(|path, _| !path.starts_with(&state));
+    files
+}
+
+/// Where a read-only start of `data_dir` keeps its temporary state
+/// (docs/OPERATIONS.md §7).
+fn read_only_state_dir(data_dir: &Path) -> std::path::PathBuf {
+    use std::os::unix::fs::MetadataExt;
+    let metadata = std::fs::metadata(data_dir).unwrap();
+    Path::new("/dev/shm").join(format!(
+        "pledge-node-read-only-{}-{}",
+        metadata.dev(),
+        metadata.ino()
+    ))
+}
+
+/// What a reader sees of a node, to compare across starts.
+#[derive(Debug, PartialEq)]
+struct Seen {
+    head: pledge_proto::v1::Head,
+    entry: pledge_proto::v1::EntryRecord,
+    receipt: pledge_proto::v1::ReceiptView,
+    inclusion: pledge_proto::v1::InclusionProof,
+    replayed: (u64, pledge_ledger::chain::ChainCursor),
+}
+
+async fn seen(client: &pledge_client::LedgerClient, receipt_id: &str) -> Seen {
+    let head = client.head().await.unwrap();
+    let replayer = replay_from_node(client).await;
+    Seen {
+        entry: client.entry(head.size - 1).await.unwrap(),
+        receipt: client.receipt(receipt_id).await.unwrap(),
+        inclusion: client.inclusion_proof(1, head.size).await.unwrap(),
+        replayed: (replayer.entries(), replayer.cursor()),
+        head,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_node_on_a_full_disk_starts_read_only_and_resumes_when_there_is_room() {
+    use tonic_health::pb::health_check_response::ServingStatus;
+    let disk = SmallDisk::mount("128m");
+    let data = disk.path().join("node");
+    let metrics = ["--metrics-listen", "127.0.0.1:0"];
+    let node = Node::start_with(&data, &metrics);
+    let client = node.client().await;
+    issue(&node, &client, "WR-1", 1_000).await;
+    pledge(&node, &client, "PL-1", "WR-1", "trader-a", "bank-a")
+        .await
+        .unwrap();
+    let before = seen(&client, "WR-1").await;
+    assert!(node.terminate().success());
+    // The node's log goes on a disk with room, so that it can be read.
+    let log_elsewhere = tempfile::NamedTempFile::new().unwrap();
+    std::fs::remove_file(data.join("node.log")).unwrap();
+    std::os::unix::fs::symlink(log_elsewhere.path(), data.join("node.log")).unwrap();
+    let filler = disk.fill();
+    let files = files_of(&data);
+
+    // Full: it starts read-only, says so, and serves every read as before.
+    let node = Node::start_with(&data, &metrics);
+    assert!(
+        node.announced("writes")
+            .is_some_and(|line| line.contains("started read-only")),
+        "{}",
+        node.log()
+    );
+    let service = "pledgeledger.v1.LedgerService";
+    assert_eq!(
+        health_of(&node, service).await,
+        ServingStatus::NotServing as i32
+    );
+    assert_eq!(health_of(&node, "").await, ServingStatus::NotServing as i32);
+    let client = node.client().await;
+    assert_eq!(seen(&client, "WR-1").await, before);
+    let bundle = client.prove_receipt("WR-1").await.unwrap();
+    assert_eq!(bundle.tree_size, before.head.size);
+    let log = node.log();
+    assert_eq!(log.matches("started read-only: ").count(), 1, "{log}");
+    assert!(log.contains("writes refused until there is room"), "{log}");
+    let page = node.metrics();
+    assert!(page.contains("pledge_read_only 1"), "{page}");
+    assert!(read_only_state_dir(&data).is_dir());
+
+    // A write is refused as after a store failure, saying why; nothing on
+    // disk changed.
+    let refused = submit(
+        &node,
+        &client,
+        certify("SGS-FULL", 1),
+        &["wh-1", INSPECTOR, "trader-a"],
+    )
+    .await
+    .unwrap_err();
+    let (code, reason, message) = refusal(&refused);
+    assert_eq!(
+        (code, reason.as_str()),
+        (tonic::Code::Unavailable, "NOT_ACCEPTING_WRITES")
+    );
+    assert!(
+        message.contains("started read-only because there is no room"),
+        "{message}"
+    );
+    assert_eq!(client.head().await.unwrap(), before.head);
+    assert_eq!(files_of(&data), files, "the data directory changed");
+
+    // Stopped, it leaves no temporary state behind; started again, it is
+    // read-only again.
+    assert!(node.terminate().success());
+    assert!(
+        !read_only_state_dir(&data).exists(),
+        "the temporary state outlived the node"
+    );
+    let node = Node::start_with(&data, &metrics);
+    let pid = node.pid();
+    assert_eq!(
+        health_of(&node, service).await,
+        ServingStatus::NotServing as i32
+    );
+
+    // Room again: the node restarts itself in place and takes writes.
+    std::fs::remove_file(filler).unwrap();
+    let serving = tokio::time::timeout(Duration::from_secs(60), async {
+        while health_if_up(&node, service).await != Some(ServingStatus::Serving as i32) {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await;
+    assert!(serving.is_ok(), "not serving again: {}", node.log());
+    assert_eq!(node.pid(), pid);
+    let page = node.metrics();
+    assert!(
+        page.contains("pledge_restarts_after_store_failure_total 1"),
+        "{page}"
+    );
+    assert!(page.contains("pledge_read_only 0"), "{page}");
+    assert!(
+        !read_only_state_dir(&data).exists(),
+        "the temporary state is left behind"
+    );
+    let client = node.client().await;
+    assert_eq!(seen(&client, "WR-1").await, before);
+    issue(&node, &client, "WR-2", 1_000).await;
+    let replayer = replay_from_node(&client).await;
+    assert_eq!(replayer.entries(), before.head.size + 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_disk_where_the_entry_index_needs_a_repair_is_refused_at_start_naming_it() {
+    let disk = SmallDisk::mount("128m");
+    let data = disk.path().join("node");
+    let head = a_little_history(&data).await;
+    let index = data.join("ledger").join("log").join("entries.idx");
+    std::fs::remove_file(&index).unwrap();
+    std::fs::remove_file(data.join("node.log")).unwrap();
+    let filler = disk.fill();
+
+    let error = start_fails(&data);
+    assert!(
+        error.contains("no room to write")
+            && error.contains("opening the ledger read-only failed too")
+            && error.contains("entries.idx")
+            && error.contains("No space left on device"),
+        "{error}"
+    );
+    assert!(!read_only_state_dir(&data).exists());
+
+    std::fs::remove_file(filler).unwrap();
+    let node = Node::start(&data);
     let client = node.client().await;
     assert_eq!(client.head().await.unwrap(), head);
     replay_from_node(&client).await;

@@ -145,6 +145,37 @@ impl DiskStateStore {
         Ok(MapHistory::starting_at(self.applied, stored_root(&live)?))
     }
 
+    /// Creates an empty sled database in `dir` that sled deletes when the
+    /// store is dropped: the state of a node that cannot write to its data
+    /// directory (a full disk), rebuilt from the entry log at every start
+    /// and kept nowhere else. Whatever `dir` held is removed first (what a
+    /// process that did not stop cleanly left): the caller makes sure no
+    /// one else uses it.
+    pub fn open_temporary(dir: &Path) -> Result<DiskStateStore, StoreError> {
+        if dir.exists() {
+            std::fs::remove_dir_all(dir).map_err(|error| StoreError::Sled {
+                op: "remove a stale temporary database",
+                source: sled::Error::Io(error),
+            })?;
+        }
+        let db = sled::Config::new()
+            .path(dir)
+            .temporary(true)
+            .create_new(true)
+            .cache_capacity(STATE_CACHE_BYTES)
+            .open()
+            .map_err(sled_err("create temporary database"))?;
+        let tree = db.open_tree("state").map_err(sled_err("open tree"))?;
+        tree.insert(FORMAT_KEY, STATE_FORMAT)
+            .map_err(sled_err("write format"))?;
+        Ok(DiskStateStore {
+            db,
+            tree,
+            applied: 0,
+            reformatted: false,
+        })
+    }
+
     /// Whether opening found a table written by another layout and cleared
     /// it: everything is replayed from the log.
     pub fn reformatted(&self) -> bool {
