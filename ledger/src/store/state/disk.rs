@@ -168,12 +168,15 @@ impl DiskStateStore {
         let tree = db.open_tree("state").map_err(sled_err("open tree"))?;
         tree.insert(FORMAT_KEY, STATE_FORMAT)
             .map_err(sled_err("write format"))?;
-        Ok(DiskStateStore {
+        let mut store = DiskStateStore {
             db,
             tree,
             applied: 0,
+            history: SharedHistory::default(),
             reformatted: false,
-        })
+        };
+        store.history = Arc::new(RwLock::new(store.history_from_here()?));
+        Ok(store)
     }
 
     /// Whether opening found a table written by another layout and cleared
