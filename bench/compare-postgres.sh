@@ -19,6 +19,10 @@
 #   WORK        work directory                         (default: new mktemp -d)
 #   PORT        the node's loopback port               (default 50071)
 #   BUILD       0 = use the release binaries as built   (default 1: cargo build)
+#   NODE_BINS   pledge-node builds to run, space separated, each right
+#               before the peer in every pair (default target/release/pledge-node;
+#               two builds give an A/B of the node in the same run)
+#   BENCH_BIN   the load generator                     (default target/release/pledge-bench)
 #   RATE_ONE    pledges/s the node is allowed for at 1-7 clients (default 5000)
 #   RATE_MANY   pledges/s the node is allowed for at 8+ clients  (default 20000)
 #               (fresh receipts issued for a run: rate x DURATION; lower them
@@ -55,8 +59,8 @@ if [ "${BUILD:-1}" = 1 ]; then
   log "building the release binaries"
   cargo build --release --locked -q --bin pledge-node --bin pledge-bench
 fi
-NODE=target/release/pledge-node
-BENCH=target/release/pledge-bench
+NODE_BINS=${NODE_BINS:-target/release/pledge-node}
+BENCH=${BENCH_BIN:-target/release/pledge-bench}
 
 # Fresh receipts the node needs for one run: its rate is not known in
 # advance, so allow for RATE_MANY/s at 8 clients or more, RATE_ONE/s below.
@@ -67,9 +71,9 @@ receipts_for() {
 
 # One pledge-bench run against a node of its own; prints "rate p50 p99".
 node_run() {
-  local clients=$1 tag=$2 dir="$WORK/node-$2" out="$WORK/node-$2.out"
+  local clients=$1 tag=$2 node=$3 dir="$WORK/node-$2" out="$WORK/node-$2.out"
   rm -rf "$dir"
-  "$NODE" --config "$WORK/unlimited.toml" --data-dir "$dir" --listen "127.0.0.1:$PORT" >"$WORK/node-$tag.log" 2>&1 &
+  "$node" --config "$WORK/unlimited.toml" --data-dir "$dir" --listen "127.0.0.1:$PORT" >"$WORK/node-$tag.log" 2>&1 &
   local pid=$!
   for _ in $(seq 1 100); do
     grep -q 'listening on' "$WORK/node-$tag.log" 2>/dev/null && break
@@ -101,19 +105,28 @@ pg_run() {
 
 LOAD_START=$(cut -d ' ' -f 1-3 /proc/loadavg)
 RESULTS="$WORK/pairs.tsv"
-printf 'round\tclients\tnode_per_s\tnode_p50_ms\tnode_p99_ms\tpg_per_s\tpg_p50_ms\tpg_p99_ms\tratio\n' >"$RESULTS"
+printf 'round\tclients\tnode\tnode_per_s\tnode_p50_ms\tnode_p99_ms\tpg_per_s\tpg_p50_ms\tpg_p99_ms\tratio\n' >"$RESULTS"
 for round in $(seq 1 "$ROUNDS"); do
   for clients in $CLIENTS; do
     tag="r${round}-c${clients}"
-    log "round $round, $clients clients: pledge-node"
-    read -r nrate np50 np99 < <(node_run "$clients" "$tag")
-    log "  pledge-node: ${nrate}/s, p50 ${np50} ms, p99 ${np99} ms"
+    build=0
+    nodes=()
+    for node in $NODE_BINS; do
+      build=$((build + 1))
+      log "round $round, $clients clients: pledge-node $build ($node)"
+      read -r nrate np50 np99 < <(node_run "$clients" "$tag-n$build" "$node")
+      log "  pledge-node $build: ${nrate}/s, p50 ${np50} ms, p99 ${np99} ms"
+      nodes+=("$build $nrate $np50 $np99")
+    done
     log "round $round, $clients clients: PostgreSQL peer"
     read -r prate pp50 pp99 < <(pg_run "$clients" "$tag")
     log "  PostgreSQL:  ${prate}/s, p50 ${pp50} ms, p99 ${pp99} ms"
-    ratio=$(awk -v a="$nrate" -v b="$prate" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "nan" }')
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$clients" "$nrate" "$np50" "$np99" \
-      "$prate" "$pp50" "$pp99" "$ratio" >>"$RESULTS"
+    for measured in "${nodes[@]}"; do
+      read -r build nrate np50 np99 <<<"$measured"
+      ratio=$(awk -v a="$nrate" -v b="$prate" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "nan" }')
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$clients" "$build" "$nrate" "$np50" \
+        "$np99" "$prate" "$pp50" "$pp99" "$ratio" >>"$RESULTS"
+    done
   done
 done
 
@@ -122,6 +135,8 @@ done
   echo "pledge-node vs the PostgreSQL peer, side by side (${DURATION} s per run, alternating)"
   echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr), load average at the start: ${LOAD_START}, at the end: $(cut -d ' ' -f 1-3 /proc/loadavg)"
   echo "pledge-node: release build, pledge-bench over gRPC on 127.0.0.1, fresh pledges, 2 signatures each, acknowledged after fdatasync"
+  build=0
+  for node in $NODE_BINS; do build=$((build + 1)); echo "node $build: $node"; done
   echo "PostgreSQL:  $(sed -n 's/^server: //p' "$(ls "$WORK"/pg-*.out | head -n 1)" | head -n 1)"
   echo
   column -t -s $'\t' "$RESULTS"

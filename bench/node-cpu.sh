@@ -18,6 +18,11 @@
 #   WORK      work directory                     (default: new mktemp -d)
 #   PORT      the node's loopback port           (default 50073)
 #   BUILD     0 = use the binaries as built      (default 1: cargo build --release)
+#   NODE_BIN  the pledge-node to measure         (default target/release/pledge-node;
+#             another build's, e.g. for an A/B run: BUILD=0 NODE_BIN=/path/pledge-node)
+#   BENCH_BIN the load generator                 (default target/release/pledge-bench)
+#   LIMITS    more [limits] lines for the node's config, e.g.
+#             "state_apply_wait_ms = 0" (default none)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,8 +32,7 @@ RECEIPTS=${RECEIPTS:-40000}
 WORK=${WORK:-$(mktemp -d /tmp/node-cpu.XXXXXX)}
 # The bench measures what the node can do, not its policy: request rates off.
 mkdir -p "$WORK"
-printf '[limits]\nrequests_per_second_per_address = 0\nrequests_per_second_per_participant = 0\n' >"$WORK/unlimited.toml"
-mkdir -p "$WORK"
+printf '[limits]\nrequests_per_second_per_address = 0\nrequests_per_second_per_participant = 0\n%s\n' "${LIMITS:-}" >"$WORK/unlimited.toml"
 PORT=${PORT:-50073}
 BUILD=${BUILD:-1}
 
@@ -39,8 +43,8 @@ if [ "$BUILD" = 1 ]; then
   log "building the release binaries"
   cargo build --release --locked -q --bin pledge-node --bin pledge-bench
 fi
-NODE=target/release/pledge-node
-BENCH=target/release/pledge-bench
+NODE=${NODE_BIN:-target/release/pledge-node}
+BENCH=${BENCH_BIN:-target/release/pledge-bench}
 TICKS=$(getconf CLK_TCK)
 
 # "kind ticks" for every thread of process $1, kinds named after the thread.
@@ -98,6 +102,7 @@ grep -q 'self-check passed' "$out" || die "pledge-bench self-check failed (see $
 pledges=$(sed -n 's/^pledges acknowledged (durable): \([0-9]*\) = .*/\1/p' "$out")
 [ -n "$pledges" ] && [ "$pledges" -gt 0 ] || die "no pledge acknowledged (see $out)"
 {
+  echo "node: $NODE; extra limits: ${LIMITS:-none}"
   echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -r); load average ${load_before} -> ${load_after}"
   grep -E '^(pledges acknowledged|submit latency)' "$out"
   echo "CPU per acknowledged pledge during the timed phase (${CLIENTS} client(s), ${DURATION} s):"

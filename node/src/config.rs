@@ -26,6 +26,7 @@
 //! max_concurrent_requests = 256       # requests in flight per connection
 //! max_group_entries = 1024            # entries per group commit
 //! queue_depth = 8192                  # submissions waiting for the sequencer
+//! state_apply_wait_ms = 5             # the state store's writer waits this long for more groups; 0 = none
 //! request_timeout_ms = 30000          # per-request deadline
 //! checkpoint_interval_ms = 1000       # least time between signed checkpoints
 //! checkpoint_wait_ms = 10000          # longest GetCheckpoint / ProveReceipt wait for a checkpoint
@@ -151,6 +152,11 @@ pub struct Limits {
     pub max_group_entries: usize,
     /// Submissions queued for the sequencer before RESOURCE_EXHAUSTED.
     pub queue_depth: usize,
+    /// How long the state store's writer waits, once a durable group
+    /// arrives, for more to write in the same batch (off the
+    /// acknowledgement path: readers see the groups meanwhile); 0 writes
+    /// every batch as soon as it arrives.
+    pub state_apply_wait_ms: u64,
     /// Per-request deadline.
     pub request_timeout_ms: u64,
     /// Least time between two signed checkpoints while entries arrive.
@@ -218,6 +224,7 @@ impl Default for Limits {
             max_concurrent_requests: 256,
             max_group_entries: 1024,
             queue_depth: 8192,
+            state_apply_wait_ms: 5,
             request_timeout_ms: 30_000,
             checkpoint_interval_ms: 1_000,
             checkpoint_wait_ms: 10_000,

@@ -95,6 +95,7 @@ pub async fn serve(
         max_group: limits.max_group_entries,
         queue_depth: limits.queue_depth,
         attempts: limits.attempt_policy(),
+        apply_wait: Duration::from_millis(limits.state_apply_wait_ms),
     };
     let running = match &config.cluster {
         None => {

@@ -156,8 +156,8 @@ impl LedgerApi {
             Route::Leader(leader) => {
                 let peer_certs = request.peer_certs();
                 let inner = request.into_inner();
-                let verified =
-                    self.verify_at_edge(peer_certs.as_deref().map(Vec::as_slice), &inner)?;
+                let certs = peer_certs.as_deref().map(Vec::as_slice);
+                let verified = self.verify_at_edge(certs, inner.envelope.clone())?;
                 self.charge_signers(peer_certs.is_some(), &verified)?;
                 cluster.forward(leader, inner).await
             }
@@ -178,12 +178,9 @@ impl LedgerApi {
     fn verify_at_edge<C: AsRef<[u8]>>(
         &self,
         peer_certs: Option<&[C]>,
-        request: &pb::SubmitRequest,
+        envelope: Option<pb::SignedEnvelope>,
     ) -> Result<VerifiedEnvelope, Status> {
-        let raw = request
-            .envelope
-            .clone()
-            .ok_or_else(|| status::bad_request("`envelope` is missing".into()))?;
+        let raw = envelope.ok_or_else(|| status::bad_request("`envelope` is missing".into()))?;
         let envelope = Envelope::try_from(raw).map_err(|e| status::envelope(&e.into()))?;
         let verified = envelope
             .verify_with(&self.keys)
@@ -200,8 +197,8 @@ impl LedgerApi {
         signers: Signers,
     ) -> Result<pb::SubmitResponse, Status> {
         let peer_certs = request.peer_certs();
-        let verified =
-            self.verify_at_edge(peer_certs.as_deref().map(Vec::as_slice), request.get_ref())?;
+        let envelope = request.into_inner().envelope;
+        let verified = self.verify_at_edge(peer_certs.as_deref().map(Vec::as_slice), envelope)?;
         if signers == Signers::ToCharge {
             self.charge_signers(peer_certs.is_some(), &verified)?;
         }
@@ -226,7 +223,8 @@ impl LedgerApi {
     /// connection has a client certificate (its participant was held to
     /// it already, and signed this) or the transaction is committed (a
     /// retry, answered from the chain: anyone may resend a committed
-    /// envelope, so it must not cost its signers).
+    /// envelope, so it must not cost its signers). With no rate per
+    /// participant, nothing is looked up.
     fn charge_signers(
         &self,
         connection_certified: bool,
@@ -235,7 +233,7 @@ impl LedgerApi {
         let Some(rate_limit) = &self.rate_limit else {
             return Ok(());
         };
-        if connection_certified {
+        if connection_certified || rate_limit.rates().per_participant == 0 {
             return Ok(());
         }
         let committed = self

@@ -7,20 +7,29 @@
 //!                                             │ drain ≤ max_group_entries
 //!                                             │ Decider::decide(speculative state, group, now)
 //!                                             │   speculative = published snapshot + groups in flight
-//!                                             ▼
-//!                                         [decided] ──▶ durable thread
-//!                                                         │ drain every decided group waiting
-//!                                                         │ Durability::make_durable   (one fdatasync)
-//!                                                         │ publish: head moves, updates pending
-//!     ▲                                                   │ answer every submitter of those groups
+//!                                             │ nothing queued or waiting? write it here (Writer) ─┐
+//!                                             ▼                                                    │
+//!                                         [decided] ──▶ durable thread                             │
+//!                                                         │ drain every decided group waiting      │
+//!                                                         │ Writer::write:                ◀────────┘
+//!                                                         │   Durability::make_durable   (one fdatasync)
+//!                                                         │   publish: head moves, updates pending
+//!     ▲                                                   │   answer every submitter of those groups
 //!     └──────────────── oneshot replies ◀─────────────────┘
 //!                                                         ▼
 //!                                                     [updates] ──▶ apply thread
+//!                                                                     │ wait ≤ apply_wait for more
 //!                                                                     │ merge every update waiting
 //!                                                                     │ StateStore::apply (one batch)
 //!                                                                     │ publish: new view, pending shrinks
 //!  readers: Published::load() → Snapshot (no lock held while reading)
 //! ```
+//!
+//! A lone pledge (nothing queued for the durable thread, nothing waiting to
+//! be decided) is made durable by the decide thread itself: its path is
+//! handler → decide thread → handler, two thread hand-offs instead of
+//! three (`durable.rs`). Under load the durable thread takes the groups,
+//! so that the next group is decided during the previous one's sync.
 //!
 //! Answers are given in the order groups were decided and only once every
 //! earlier group is durable, so no answer (an acknowledgement, a refusal
@@ -32,17 +41,23 @@
 //! restart (it then recovers from the log). The time of each group is read
 //! here, in the node shell.
 
+mod apply;
 mod durability;
+mod durable;
 mod published;
 
+pub use apply::prune_map;
 pub use durability::Durability;
 pub use published::Published;
+
+use apply::ApplyStep;
+use durable::{DurableStep, SharedWriter, Writer};
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc as std_mpsc};
 use std::thread::JoinHandle;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use pledge_ledger::envelope::VerifiedEnvelope;
 use pledge_ledger::ledger::{
@@ -50,7 +65,6 @@ use pledge_ledger::ledger::{
 };
 use pledge_ledger::model::Seq;
 use pledge_ledger::state::{Layered, Objects, StateError};
-use pledge_ledger::statemap::MapFloor;
 use pledge_ledger::store::{LogRead, StateStore, StateUpdate, StateView, StoreError};
 use pledge_ledger::view::{LedgerRead, Snapshot};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -222,6 +236,10 @@ pub struct Sizes {
     pub queue_depth: usize,
     /// How many attempt entries a signer may cause (docs/FORMAT.md §3.2).
     pub attempts: AttemptPolicy,
+    /// How long the state store's writer waits for more durable groups
+    /// before writing one batch (see `apply.rs`); zero writes each batch
+    /// as soon as it arrives.
+    pub apply_wait: Duration,
 }
 
 /// The running pipeline: the submission handle, the published snapshot,
@@ -259,29 +277,32 @@ where
     let (queue, submissions) = mpsc::channel(sizes.queue_depth.max(1));
     let (to_durable, decided) = std_mpsc::sync_channel(DECIDED_DEPTH);
     let (to_apply, updates) = std_mpsc::sync_channel(APPLY_DEPTH);
+    let writer = Arc::new(SharedWriter::new(Writer {
+        durability,
+        published: published.clone(),
+        to_apply,
+        heads,
+        metrics,
+        failed: failed.clone(),
+        broken: None,
+    }));
     let decide = DecideStep {
         decider: decider.with_attempts(sizes.attempts),
         submissions,
         published: published.clone(),
         in_flight: VecDeque::new(),
         to_durable,
+        writer: writer.clone(),
         max_group: sizes.max_group.max(1),
         failed: failed.clone(),
     };
-    let durable = DurableStep {
-        durability,
-        decided,
-        published: published.clone(),
-        to_apply,
-        heads,
-        metrics,
-        failed: failed.clone(),
-    };
+    let durable = DurableStep { decided, writer };
     let apply = ApplyStep {
         state,
         updates,
         published: published.clone(),
         failed: failed.clone(),
+        wait: sizes.apply_wait,
     };
     let threads = vec![
         spawn("decide", move || decide.run())?,
@@ -330,17 +351,18 @@ struct InFlight {
     answers: Vec<Committed>,
 }
 
-struct DecideStep<R, V> {
+struct DecideStep<D: Durability, V> {
     decider: Decider,
     submissions: mpsc::Receiver<Submission>,
-    published: Arc<Published<R, V>>,
+    published: Arc<Published<D::Reader, V>>,
     in_flight: VecDeque<InFlight>,
     to_durable: std_mpsc::SyncSender<Decided>,
+    writer: Arc<SharedWriter<D, V>>,
     max_group: usize,
     failed: Arc<AtomicBool>,
 }
 
-impl<R: LogRead, V: StateView> DecideStep<R, V> {
+impl<D: Durability, V: StateView> DecideStep<D, V> {
     fn run(mut self) {
         while let Some(first) = self.submissions.blocking_recv() {
             let mut group = vec![first];
@@ -399,17 +421,31 @@ impl<R: LogRead, V: StateView> DecideStep<R, V> {
                 answers: answers.cloned().collect(),
             });
         }
-        let decided = Decided {
+        self.hand_on(Decided {
             first,
             group,
             update,
             replies,
             started,
-        };
+        });
+        Ok(())
+    }
+
+    /// Makes `decided` durable here when nothing decided before it is still
+    /// waiting to be and no submission waits to be decided (a lone pledge:
+    /// one thread hand-off fewer on its acknowledgement path); otherwise
+    /// queues it for the durable thread, so that the next group is decided
+    /// while this one is synced.
+    fn hand_on(&mut self, decided: Decided) {
+        if self.writer.idle() && self.submissions.is_empty() {
+            self.writer.lock().write(vec![decided]);
+            return;
+        }
+        self.writer.queue_one();
         if let Err(std_mpsc::SendError(decided)) = self.to_durable.send(decided) {
+            self.writer.done(1);
             refuse_replies(decided.replies, &stopped("the pipeline stopped"));
         }
-        Ok(())
     }
 }
 
@@ -459,131 +495,6 @@ impl<R: LogRead, V: StateView> DecideBase for Speculative<'_, R, V> {
     ) -> Result<Option<pledge_ledger::entry::Entry>, StoreError> {
         self.snapshot.entry_if_readable(seq)
     }
-}
-
-struct DurableStep<D: Durability, V> {
-    durability: D,
-    decided: std_mpsc::Receiver<Decided>,
-    published: Arc<Published<D::Reader, V>>,
-    to_apply: std_mpsc::SyncSender<Arc<StateUpdate>>,
-    heads: watch::Sender<u64>,
-    metrics: Arc<Metrics>,
-    failed: Arc<AtomicBool>,
-}
-
-impl<D: Durability, V: StateView> DurableStep<D, V> {
-    fn run(mut self) {
-        while let Ok(first) = self.decided.recv() {
-            let mut batch = vec![first];
-            while let Ok(next) = self.decided.try_recv() {
-                batch.push(next);
-            }
-            if let Err(error) = self.make_durable(batch) {
-                tracing::error!(%error, "store failure: the node stops taking writes");
-                self.failed.store(true, Ordering::Release);
-                while let Ok(decided) = self.decided.recv() {
-                    refuse_replies(decided.replies, &store_error(&error.to_string()));
-                }
-                return;
-            }
-        }
-    }
-
-    fn make_durable(&mut self, batch: Vec<Decided>) -> Result<(), StoreError> {
-        let first = batch[0].first;
-        let records: Vec<&[u8]> = batch.iter().flat_map(|d| d.group.records()).collect();
-        let written = self.durability.make_durable(first, &records);
-        drop(records);
-        if let Err(error) = written {
-            let refusal = SequencerError::OutcomeUnknown {
-                reason: error.to_string(),
-            };
-            for decided in batch {
-                refuse_replies(decided.replies, &refusal);
-            }
-            return Err(error);
-        }
-        let head = batch[batch.len() - 1].group.head;
-        let updates: Vec<Arc<StateUpdate>> = batch
-            .iter()
-            .filter(|d| !d.update.is_empty())
-            .map(|d| d.update.clone())
-            .collect();
-        self.published.durable(head, updates.iter().cloned());
-        self.heads.send_replace(head.next_seq);
-        for decided in batch {
-            let new_entries = decided.group.entries.len();
-            self.metrics
-                .group_committed(new_entries, decided.started.elapsed(), head.next_seq);
-            let answers = decided
-                .group
-                .results
-                .into_iter()
-                .zip(decided.group.attempts);
-            for (reply, (result, attempt)) in decided.replies.into_iter().zip(answers) {
-                let _ = reply.send(Ok(Answer { result, attempt }));
-            }
-        }
-        for update in updates {
-            if self.to_apply.send(update).is_err() {
-                return Err(StoreError::StateStopped);
-            }
-        }
-        Ok(())
-    }
-}
-
-struct ApplyStep<S: StateStore, R> {
-    state: S,
-    updates: std_mpsc::Receiver<Arc<StateUpdate>>,
-    published: Arc<Published<R, S::View>>,
-    failed: Arc<AtomicBool>,
-}
-
-impl<S: StateStore, R: LogRead> ApplyStep<S, R> {
-    fn run(mut self) {
-        while let Ok(first) = self.updates.recv() {
-            let mut waiting = vec![first];
-            waiting.extend(self.updates.try_iter());
-            let applied = match waiting.as_slice() {
-                [only] => self.state.apply(only),
-                several => self.state.apply(&merged(several)),
-            };
-            if let Err(error) = applied {
-                tracing::error!(%error, "the state store failed: the node stops taking writes");
-                self.failed.store(true, Ordering::Release);
-                return;
-            }
-            self.published.applied(self.state.view());
-            prune_map(&mut self.state, self.published.map_floor());
-        }
-        if let Err(error) = self.state.flush() {
-            tracing::warn!(%error, "could not flush the state store; the next start replays");
-        }
-    }
-}
-
-/// Drops the state map's versions below the floor the served checkpoints
-/// and the proofs being built allow. A failure is logged and changes
-/// nothing: the map is only kept longer.
-pub fn prune_map<S: StateStore>(state: &mut S, floor: &MapFloor) {
-    let floor = floor.advance();
-    match state.prune_map(floor) {
-        Ok(0) => {}
-        Ok(dropped) => tracing::trace!(floor, dropped, "state map pruned"),
-        Err(error) => tracing::warn!(%error, floor, "could not prune the state map"),
-    }
-}
-
-/// Consecutive updates as one. They are copied: the published snapshot
-/// still reads them until the state store has applied them.
-fn merged(updates: &[Arc<StateUpdate>]) -> StateUpdate {
-    let first = updates.first().map_or(0, |u| u.first);
-    let mut merged = StateUpdate::starting_at(first);
-    for update in updates {
-        merged.merge(StateUpdate::clone(update));
-    }
-    merged
 }
 
 /// The node's clock, ms since the Unix epoch.

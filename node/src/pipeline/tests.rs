@@ -1,14 +1,19 @@
 //! The pipeline when making a group durable fails: its submitters are told
 //! the outcome is unknown, nothing after it is written or acknowledged, and
-//! the pipeline says it takes no more writes.
+//! the pipeline says it takes no more writes. And the state store's writer:
+//! acknowledgements and reads do not wait for it, it writes the groups that
+//! waited for it as one batch, and it has written everything once the
+//! pipeline has stopped.
 
 use std::io;
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use pledge_ledger::envelope::VerifiedEnvelope;
 use pledge_ledger::ledger::MemoryLedger;
 use pledge_ledger::model::Seq;
+use pledge_ledger::state::StateRead;
 use pledge_ledger::store::log::LogError;
 use pledge_ledger::store::{LogStore, MemoryLog, StoreError};
 use pledge_ledger::{demo, ops, testing};
@@ -61,29 +66,89 @@ fn tank(tank_id: &str) -> VerifiedEnvelope {
     envelope(tank_id, operation, &["wh-1", demo::INSPECTOR])
 }
 
-/// A pipeline over a ledger holding its genesis, whose log fails from the
-/// `fail_from`-th group on.
-fn pipeline_failing_from(
-    fail_from: usize,
-) -> Running<<MemoryLog as LogStore>::Reader, impl StateView> {
+/// A state store whose first `apply` waits until `gate`'s sender sends or
+/// is dropped, and which records the entries every `apply` covered.
+struct GatedState<S> {
+    state: S,
+    gate: Option<std_mpsc::Receiver<()>>,
+    applied: Arc<Mutex<Vec<(Seq, Seq)>>>,
+}
+
+impl<S: StateStore> StateStore for GatedState<S> {
+    type View = S::View;
+
+    fn applied(&self) -> u64 {
+        self.state.applied()
+    }
+
+    fn view(&self) -> S::View {
+        self.state.view()
+    }
+
+    fn apply(&mut self, update: &StateUpdate) -> Result<(), StoreError> {
+        if let Some(gate) = self.gate.take() {
+            let _ = gate.recv();
+        }
+        let mut applied = self.applied.lock().unwrap();
+        applied.push((update.first, update.end));
+        self.state.apply(update)
+    }
+
+    fn prune_map(&mut self, floor: u64) -> Result<u64, StoreError> {
+        self.state.prune_map(floor)
+    }
+
+    fn clear(&mut self) -> Result<(), StoreError> {
+        self.state.clear()
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.state.flush()
+    }
+}
+
+/// The parts of a ledger holding its genesis.
+fn genesis_parts() -> (MemoryLog, impl StateStore, Decider) {
     let mut ledger = MemoryLedger::in_memory(testing::node_key());
     let genesis = envelope("genesis", testing::genesis_operation(), demo::QUORUM);
     ledger
         .append_owned(vec![genesis], now_ms())
         .expect("genesis");
-    let (log, state, decider) = ledger.into_parts();
+    ledger.into_parts()
+}
+
+fn sizes(apply_wait: Duration) -> Sizes {
+    Sizes {
+        max_group: 1,
+        queue_depth: 16,
+        attempts: pledge_ledger::ledger::AttemptPolicy::OFF,
+        apply_wait,
+    }
+}
+
+/// A pipeline over a ledger holding its genesis, whose log fails from the
+/// `fail_from`-th group on.
+fn pipeline_failing_from(
+    fail_from: usize,
+) -> Running<<MemoryLog as LogStore>::Reader, impl StateView> {
+    let (log, state, decider) = genesis_parts();
     let durability = FailingLog {
         log,
         calls: 0,
         fail_from,
     };
-    let sizes = Sizes {
-        max_group: 1,
-        queue_depth: 16,
-        attempts: pledge_ledger::ledger::AttemptPolicy::OFF,
-    };
+    let sizes = sizes(Duration::from_millis(5));
     let (heads, _) = watch::channel(1);
     start(durability, state, decider, sizes, heads, Metrics::new()).expect("threads")
+}
+
+/// Stops the pipeline (every submission handle dropped) and waits for its
+/// threads to end.
+fn stop<R, V>(running: Running<R, V>) {
+    drop(running.sequencer);
+    for thread in running.threads {
+        thread.join().expect("a pipeline thread panicked");
+    }
 }
 
 #[tokio::test]
@@ -132,6 +197,106 @@ async fn a_failed_write_is_unknown_to_its_submitter_and_nothing_after_it_is_ackn
         2,
         "only the genesis and the first tank are published"
     );
+}
+
+#[tokio::test]
+async fn acknowledgements_and_reads_do_not_wait_for_the_state_store() {
+    let (log, state, decider) = genesis_parts();
+    let (open_gate, gate) = std_mpsc::channel();
+    let applied = Arc::new(Mutex::new(Vec::new()));
+    let state = GatedState {
+        state,
+        gate: Some(gate),
+        applied: applied.clone(),
+    };
+    let (heads, _) = watch::channel(1);
+    let sizes = sizes(Duration::ZERO);
+    let running = start(log, state, decider, sizes, heads, Metrics::new()).expect("threads");
+
+    for (seq, tank_id) in [(1, "t-1"), (2, "t-2"), (3, "t-3")] {
+        let answer = running
+            .sequencer
+            .submit(tank(tank_id))
+            .await
+            .expect("written");
+        assert_eq!(answer.result.expect("accepted").seq, seq);
+    }
+    let snapshot = running.published.load();
+    assert_eq!(
+        snapshot.head().next_seq,
+        4,
+        "every acknowledged group is published"
+    );
+    assert_eq!(
+        snapshot.committed_size(),
+        1,
+        "the state store has applied nothing yet: its first write is held"
+    );
+    for tank_id in ["t-1", "t-2", "t-3"] {
+        let found = snapshot.tank(tank_id).expect("readable");
+        assert!(
+            found.is_some(),
+            "{tank_id} is read from the pending updates"
+        );
+    }
+    drop(snapshot);
+
+    // Every update is queued for the state store once the decide and
+    // durable threads have ended; then its first write may go on.
+    let published = running.published.clone();
+    drop(running.sequencer);
+    let mut threads = running.threads.into_iter();
+    let apply_thread = threads.next_back().expect("the apply thread");
+    for thread in threads {
+        thread.join().expect("a pipeline thread panicked");
+    }
+    drop(open_gate);
+    apply_thread.join().expect("the apply thread panicked");
+    let batches = applied.lock().unwrap().clone();
+    assert!(
+        batches.len() < 3,
+        "the groups that waited were written as one batch: {batches:?}"
+    );
+    let covered: Vec<Seq> = batches
+        .iter()
+        .flat_map(|&(first, end)| first..end)
+        .collect();
+    assert_eq!(
+        covered,
+        vec![1, 2, 3],
+        "every entry applied once, in order: {batches:?}"
+    );
+    let snapshot = published.load();
+    assert_eq!(snapshot.committed_size(), 4);
+    assert!(snapshot.pending().is_empty(), "nothing is left pending");
+}
+
+#[tokio::test]
+async fn a_stopped_pipeline_has_written_every_group_to_the_state_store() {
+    let (log, state, decider) = genesis_parts();
+    let (heads, _) = watch::channel(1);
+    let sizes = sizes(Duration::from_millis(50));
+    let running = start(log, state, decider, sizes, heads, Metrics::new()).expect("threads");
+
+    for tank_id in ["t-1", "t-2"] {
+        let answer = running
+            .sequencer
+            .submit(tank(tank_id))
+            .await
+            .expect("written");
+        answer.result.expect("accepted");
+    }
+    let published = running.published.clone();
+    stop(running);
+
+    let snapshot = published.load();
+    assert_eq!(snapshot.head().next_seq, 3);
+    assert_eq!(
+        snapshot.committed_size(),
+        3,
+        "the state store's writer wrote what it was waiting with before it ended"
+    );
+    assert!(snapshot.pending().is_empty());
 }
 
 #[tokio::test]

@@ -65,6 +65,7 @@ fn node_with_a_receipt(dir: &std::path::Path) -> (LedgerApi, Arc<NodePublished>)
         max_group: 16,
         queue_depth: 16,
         attempts: pledge_ledger::ledger::AttemptPolicy::OFF,
+        apply_wait: Duration::from_millis(5),
     };
     let metrics = Metrics::new();
     let running = pipeline::start(log, state, decider, sizes, heads_tx, metrics.clone()).unwrap();

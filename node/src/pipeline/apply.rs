@@ -1,0 +1,102 @@
+//! The apply thread: writes the durable groups' effects to the state store,
+//! off the acknowledgement path.
+//!
+//! At low load every group is one pledge, and one state-store batch per
+//! pledge costs more CPU than deciding it. So once an update arrives the
+//! thread waits a short while (`Sizes::apply_wait`) for the next ones, then
+//! merges everything waiting into one batch; it does not wait when the
+//! updates already waiting cover [`BATCH_ENTRIES`] entries. Readers lose
+//! nothing by the wait: the published snapshot carries the pending updates
+//! until the store has applied them, and a crash in between loses nothing
+//! either (the entries are in the log; opening the ledger replays them).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc as std_mpsc};
+use std::time::Duration;
+
+use pledge_ledger::statemap::MapFloor;
+use pledge_ledger::store::{LogRead, StateStore, StateUpdate};
+
+use super::Published;
+
+/// Entries waiting for the state store beyond which the apply thread does
+/// not wait for more before writing them.
+pub const BATCH_ENTRIES: u64 = 1024;
+
+pub(super) struct ApplyStep<S: StateStore, R> {
+    pub(super) state: S,
+    pub(super) updates: std_mpsc::Receiver<Arc<StateUpdate>>,
+    pub(super) published: Arc<Published<R, S::View>>,
+    pub(super) failed: Arc<AtomicBool>,
+    pub(super) wait: Duration,
+}
+
+impl<S: StateStore, R: LogRead> ApplyStep<S, R> {
+    pub(super) fn run(mut self) {
+        while let Some(waiting) = self.next_batch() {
+            let applied = match waiting.as_slice() {
+                [only] => self.state.apply(only),
+                several => self.state.apply(&merged(several)),
+            };
+            if let Err(error) = applied {
+                tracing::error!(%error, "the state store failed: the node stops taking writes");
+                self.failed.store(true, Ordering::Release);
+                return;
+            }
+            self.published.applied(self.state.view());
+            prune_map(&mut self.state, self.published.map_floor());
+        }
+        if let Err(error) = self.state.flush() {
+            tracing::warn!(%error, "could not flush the state store; the next start replays");
+        }
+    }
+
+    /// The updates to apply as one batch: the next one, and every one
+    /// that arrives within `wait` of it, unless those already waiting
+    /// cover [`BATCH_ENTRIES`]. `None` once the durable side has stopped
+    /// and nothing is left.
+    fn next_batch(&self) -> Option<Vec<Arc<StateUpdate>>> {
+        let first = self.updates.recv().ok()?;
+        let mut batch = vec![first];
+        batch.extend(self.updates.try_iter());
+        if entries(&batch) < BATCH_ENTRIES && !self.wait.is_zero() {
+            // One sleep rather than a wake-up per arriving update; the
+            // durable thread does not wait meanwhile unless `APPLY_DEPTH`
+            // updates arrive within `wait`.
+            std::thread::sleep(self.wait);
+            batch.extend(self.updates.try_iter());
+        }
+        Some(batch)
+    }
+}
+
+/// Entries covered by consecutive updates.
+fn entries(updates: &[Arc<StateUpdate>]) -> u64 {
+    match (updates.first(), updates.last()) {
+        (Some(first), Some(last)) => last.end - first.first,
+        _ => 0,
+    }
+}
+
+/// Drops the state map's versions below the floor the served checkpoints
+/// and the proofs being built allow. A failure is logged and changes
+/// nothing: the map is only kept longer.
+pub fn prune_map<S: StateStore>(state: &mut S, floor: &MapFloor) {
+    let floor = floor.advance();
+    match state.prune_map(floor) {
+        Ok(0) => {}
+        Ok(dropped) => tracing::trace!(floor, dropped, "state map pruned"),
+        Err(error) => tracing::warn!(%error, floor, "could not prune the state map"),
+    }
+}
+
+/// Consecutive updates as one. They are copied: the published snapshot
+/// still reads them until the state store has applied them.
+fn merged(updates: &[Arc<StateUpdate>]) -> StateUpdate {
+    let first = updates.first().map_or(0, |u| u.first);
+    let mut merged = StateUpdate::starting_at(first);
+    for update in updates {
+        merged.merge(StateUpdate::clone(update));
+    }
+    merged
+}
