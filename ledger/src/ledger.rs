@@ -123,6 +123,9 @@ pub struct DecidedGroup {
     pub update: StateUpdate,
     /// The chain position after the group.
     pub head: ChainCursor,
+    /// The Merkle tree's root over the chain up to `head` (from the
+    /// decider's frontier: no stored node is read).
+    pub tree_root: merkle::Hash,
 }
 
 impl DecidedGroup {
@@ -343,6 +346,7 @@ impl Decider {
             attempts,
             update,
             head: self.head,
+            tree_root: self.frontier.root(),
         })
     }
 

@@ -97,6 +97,8 @@ pub fn tree_error(error: MerkleError<StoreError>) -> StoreError {
 #[derive(Debug, Clone)]
 pub struct Snapshot<R, V> {
     head: ChainCursor,
+    /// The tree's root at the head, when the writer knew it.
+    head_root: Option<Hash>,
     log: R,
     state: V,
     pending: Arc<[Arc<StateUpdate>]>,
@@ -108,10 +110,20 @@ impl<R: LogRead, V: StateView> Snapshot<R, V> {
     pub fn new(head: ChainCursor, log: R, state: V, pending: Arc<[Arc<StateUpdate>]>) -> Self {
         Snapshot {
             head,
+            head_root: None,
             log,
             state,
             pending,
         }
+    }
+
+    /// The same snapshot, told the tree's root at its head (as the writer
+    /// computed it from the tree's right edge): the root at the head is
+    /// then answered without reading stored nodes, so it stays readable
+    /// when the state store can no longer be read (a failed store).
+    pub fn with_head_root(mut self, root: Hash) -> Self {
+        self.head_root = Some(root);
+        self
     }
 
     /// The state store's view under the pending updates.
@@ -171,6 +183,13 @@ impl<R: LogRead, V: StateView> LedgerRead for Snapshot<R, V> {
 
     fn head(&self) -> ChainCursor {
         self.head
+    }
+
+    fn tree_root(&self, size: u64) -> Result<Hash, StoreError> {
+        match self.head_root {
+            Some(root) if size == self.head.next_seq => Ok(root),
+            _ => merkle::root(size, &self).map_err(tree_error),
+        }
     }
 
     fn record(&self, seq: Seq) -> Result<Vec<u8>, StoreError> {

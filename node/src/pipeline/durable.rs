@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, mpsc as std_mpsc};
 
 use pledge_ledger::chain::ChainCursor;
+use pledge_ledger::merkle::Hash;
 use pledge_ledger::store::{StateUpdate, StateView, StoreError};
 use tokio::sync::watch;
 
@@ -99,8 +100,9 @@ impl<D: Durability, V: StateView> Writer<D, V> {
             }
             return Err(error);
         }
-        let head = batch[batch.len() - 1].group.head;
-        let updates = self.publish(head, &batch);
+        let last = &batch[batch.len() - 1].group;
+        let (head, root) = (last.head, last.tree_root);
+        let updates = self.publish(head, root, &batch);
         self.answer(batch, head.next_seq);
         for update in updates {
             if self.to_apply.send(update).is_err() {
@@ -112,13 +114,13 @@ impl<D: Durability, V: StateView> Writer<D, V> {
 
     /// Moves the published head past `batch` and adds its effects to the
     /// pending updates; returns those effects, for the apply thread.
-    fn publish(&self, head: ChainCursor, batch: &[Decided]) -> Vec<Arc<StateUpdate>> {
+    fn publish(&self, head: ChainCursor, root: Hash, batch: &[Decided]) -> Vec<Arc<StateUpdate>> {
         let updates: Vec<Arc<StateUpdate>> = batch
             .iter()
             .filter(|d| !d.update.is_empty())
             .map(|d| d.update.clone())
             .collect();
-        self.published.durable(head, updates.iter().cloned());
+        self.published.durable(head, root, updates.iter().cloned());
         self.heads.send_replace(head.next_seq);
         updates
     }

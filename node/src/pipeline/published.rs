@@ -12,6 +12,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use pledge_ledger::chain::ChainCursor;
+use pledge_ledger::merkle::Hash;
 use pledge_ledger::statemap::MapFloor;
 use pledge_ledger::store::{LogRead, StateUpdate, StateView};
 use pledge_ledger::view::Snapshot;
@@ -27,6 +28,8 @@ pub struct Published<R, V> {
 #[derive(Debug)]
 struct Parts<R, V> {
     head: ChainCursor,
+    /// The tree's root at `head`, when the writer gave it.
+    head_root: Option<Hash>,
     log: R,
     state: V,
     pending: VecDeque<Arc<StateUpdate>>,
@@ -37,6 +40,7 @@ impl<R: LogRead, V: StateView> Published<R, V> {
     pub fn new(head: ChainCursor, log: R, state: V) -> Published<R, V> {
         let parts = Parts {
             head,
+            head_root: None,
             log,
             state,
             pending: VecDeque::new(),
@@ -59,10 +63,17 @@ impl<R: LogRead, V: StateView> Published<R, V> {
         current.clone()
     }
 
-    /// Groups up to `head` are durable; `updates` are their effects, in order.
-    pub fn durable(&self, head: ChainCursor, updates: impl IntoIterator<Item = Arc<StateUpdate>>) {
+    /// Groups up to `head` are durable; `root` is the tree's root there;
+    /// `updates` are their effects, in order.
+    pub fn durable(
+        &self,
+        head: ChainCursor,
+        root: Hash,
+        updates: impl IntoIterator<Item = Arc<StateUpdate>>,
+    ) {
         let mut parts = self.parts();
         parts.head = head;
+        parts.head_root = Some(root);
         parts.pending.extend(updates);
         self.replace(&parts);
     }
@@ -83,6 +94,7 @@ impl<R: LogRead, V: StateView> Published<R, V> {
     pub fn caught_up(&self, head: ChainCursor, state: V) {
         let mut parts = self.parts();
         parts.head = head;
+        parts.head_root = None;
         parts.pending.clear();
         parts.state = state;
         self.replace(&parts);
@@ -101,11 +113,15 @@ impl<R: LogRead, V: StateView> Published<R, V> {
 impl<R: LogRead, V: StateView> Parts<R, V> {
     fn snapshot(&self) -> Snapshot<R, V> {
         let pending: Vec<Arc<StateUpdate>> = self.pending.iter().cloned().collect();
-        Snapshot::new(
+        let snapshot = Snapshot::new(
             self.head,
             self.log.clone(),
             self.state.clone(),
             Arc::from(pending),
-        )
+        );
+        match self.head_root {
+            Some(root) => snapshot.with_head_root(root),
+            None => snapshot,
+        }
     }
 }
