@@ -239,7 +239,7 @@ impl LedgerApi {
         let committed = self
             .read()?
             .transaction(&verified.tx.tx_id)
-            .map_err(|e| status::store(&e))?;
+            .map_err(|e| status::store_on_write(&e))?;
         if committed.is_some() {
             return Ok(());
         }

@@ -143,6 +143,19 @@ pub fn sequencer(error: &SequencerError) -> Status {
     }
 }
 
+/// A store failure while a write was being admitted, before it reached
+/// the sequencer: the submission was not written (UNAVAILABLE, as the
+/// sequencer's own `STORE_FAILED`; docs/ERRORS.md), not an internal error.
+pub fn store_on_write(error: &impl std::fmt::Display) -> Status {
+    tracing::error!(%error, "store read failed while admitting a write");
+    status(
+        Code::Unavailable,
+        format!("store: {error}: the submission was not written"),
+        "STORE_FAILED",
+        Vec::new(),
+    )
+}
+
 /// A store failure on a read.
 pub fn store(error: &impl std::fmt::Display) -> Status {
     tracing::error!(%error, "store read failed");
