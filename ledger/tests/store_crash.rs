@@ -15,8 +15,8 @@ use pledge_ledger::ledger::DiskLedger;
 use pledge_ledger::replay::Replayer;
 use pledge_ledger::state::StateRead;
 use pledge_ledger::statemap::{self, Kind, VersionedMap};
-use pledge_ledger::store::StoreError;
 use pledge_ledger::store::log::{EntryLog, LOG_FILE, LogError};
+use pledge_ledger::store::{DiskStateStore, StoreError};
 use pledge_ledger::store::{LogStore, StateStore};
 use pledge_ledger::view::LedgerRead;
 use pledge_ledger::view::Snapshot;
@@ -106,30 +106,51 @@ fn a_torn_last_group_is_dropped_at_every_byte_offset() {
     }
 }
 
-#[test]
-fn sled_losing_its_last_writes_is_repaired_from_the_log() {
-    let work = tempfile::tempdir().unwrap();
-    let dir = work.path().join("data");
-    let mut world = World::with_ledger(open(&dir).unwrap());
+/// A ledger in `dir` whose state store is put back to where it stood after
+/// one receipt (a copy taken then) while the log goes on to a pledge and
+/// its release: sled having lost its last writes. `at_end` sees the world
+/// before it is dropped. Returns (entries the state store held, entries in
+/// the log).
+fn state_left_behind(
+    work: &Path,
+    dir: &Path,
+    at_end: impl FnOnce(&World<EntryLog, DiskStateStore>),
+) -> (u64, u64) {
+    let mut world = World::with_ledger(open(dir).unwrap());
     world.receipt_of("R-1", 1_000_000);
     let applied_then = world.len();
     drop(world);
-    let stale = work.path().join("stale-state");
+    let stale = work.join("stale-state");
     copy_dir(&dir.join("state"), &stale);
 
-    let mut world = World::with_ledger(open(&dir).unwrap());
+    let mut world = World::with_ledger(open(dir).unwrap());
     world.ok(
         pledge("P-1", "R-1", "bank-a", world.now_ms + DAY_MS),
         &["trader-a", "bank-a"],
     );
     world.ok(release("P-1"), &["bank-a"]);
-    let expected = world.store().objects().unwrap();
-    let expected_root = world.store().tree_root(world.len()).unwrap();
+    at_end(&world);
     let total = world.len();
     drop(world);
 
     fs::remove_dir_all(dir.join("state")).unwrap();
     copy_dir(&stale, &dir.join("state"));
+    (applied_then, total)
+}
+
+#[test]
+fn sled_losing_its_last_writes_is_repaired_from_the_log() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("data");
+    let mut expected = None;
+    let (applied_then, total) = state_left_behind(work.path(), &dir, |world| {
+        let store = world.store();
+        expected = Some((
+            store.objects().unwrap(),
+            store.tree_root(world.len()).unwrap(),
+        ));
+    });
+    let (expected, expected_root) = expected.unwrap();
     let (store, report) = DiskLedger::open_dir(&dir, node_key()).unwrap();
     assert_eq!(report.replayed, total - applied_then);
     assert_eq!(store.snapshot().objects().unwrap(), expected);
@@ -141,27 +162,13 @@ fn sled_losing_its_last_writes_is_repaired_from_the_log() {
 fn after_a_restart_the_map_is_provable_from_the_size_the_state_reopened_at() {
     let work = tempfile::tempdir().unwrap();
     let dir = work.path().join("data");
-    let mut world = World::with_ledger(open(&dir).unwrap());
-    world.receipt_of("R-1", 1_000_000);
-    let applied_then = world.len();
-    drop(world);
-    let stale = work.path().join("stale-state");
-    copy_dir(&dir.join("state"), &stale);
-
-    let mut world = World::with_ledger(open(&dir).unwrap());
-    world.ok(
-        pledge("P-1", "R-1", "bank-a", world.now_ms + DAY_MS),
-        &["trader-a", "bank-a"],
-    );
-    world.ok(release("P-1"), &["bank-a"]);
-    let total = world.len();
-    let root = statemap::root_of_state(&world.store().objects().unwrap());
-    drop(world);
-
+    let mut root = None;
     // The state store comes back at `applied_then`; the ledger replays the
     // rest from the log into it.
-    fs::remove_dir_all(dir.join("state")).unwrap();
-    copy_dir(&stale, &dir.join("state"));
+    let (applied_then, total) = state_left_behind(work.path(), &dir, |world| {
+        root = Some(statemap::root_of_state(&world.store().objects().unwrap()));
+    });
+    let root = root.unwrap();
     let (store, report) = DiskLedger::open_dir(&dir, node_key()).unwrap();
     assert_eq!(report.replayed, total - applied_then);
     let snapshot = store.snapshot();
