@@ -771,10 +771,10 @@ fn recover_dir_preallocating(
 ) -> Result<Recovered<EntryLog, DiskStateStore>, StoreError> {
     let (log, recovery) = EntryLog::open_preallocating(&dir.join("log"), chunk)?;
     let state = DiskStateStore::open(&dir.join("state"))?;
-    let reformatted = state.reformatted();
+    let cleared = state.cleared_at_open();
     let mut recovered = recover(log, state, node_key)?;
     recovered.report.dropped_tail_bytes = recovery.dropped_tail_bytes;
-    recovered.report.rebuilt |= reformatted;
+    recovered.report.rebuilt |= cleared;
     Ok(recovered)
 }
 

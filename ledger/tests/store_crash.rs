@@ -12,11 +12,12 @@ use pledge_ledger::chain::ChainError;
 use pledge_ledger::crypto::{self, PublicKey};
 use pledge_ledger::entry::Entry;
 use pledge_ledger::ledger::DiskLedger;
+use pledge_ledger::merkle;
 use pledge_ledger::replay::Replayer;
 use pledge_ledger::state::StateRead;
 use pledge_ledger::statemap::{self, Kind, VersionedMap};
 use pledge_ledger::store::log::{EntryLog, LOG_FILE, LogError};
-use pledge_ledger::store::{DiskStateStore, StoreError};
+use pledge_ledger::store::{DiskStateStore, MERKLE_FILE, StoreError};
 use pledge_ledger::store::{LogStore, StateStore};
 use pledge_ledger::view::LedgerRead;
 use pledge_ledger::view::Snapshot;
@@ -407,4 +408,155 @@ fn a_crash_between_the_log_fsync_and_the_state_update_loses_nothing() {
     assert!(reopened.pledge("P-0").unwrap().is_some());
     assert!(reopened.pledge("P-1").unwrap().is_some());
     assert_store_replays(&ledger);
+}
+
+/// What a ledger proves at its head: the head, every object, the Merkle
+/// root, every entry's inclusion proof and every consistency proof to the
+/// head, and the state root.
+fn proven_at_head(ledger: &DiskLedger) -> impl PartialEq + std::fmt::Debug + use<> {
+    let snapshot = ledger.snapshot();
+    let size = snapshot.len();
+    let inclusion: Vec<_> = (0..size)
+        .map(|index| merkle::inclusion_proof(index, size, &snapshot).unwrap())
+        .collect();
+    let consistency: Vec<_> = (1..size)
+        .map(|older| merkle::consistency_proof(older, size, &snapshot).unwrap())
+        .collect();
+    (
+        snapshot.head(),
+        snapshot.objects().unwrap(),
+        snapshot.tree_root(size).unwrap(),
+        snapshot.state_root(size).unwrap(),
+        inclusion,
+        consistency,
+    )
+}
+
+/// The ledger whose log is a copy of `dir`'s and whose state is built from
+/// scratch by replaying it.
+fn built_from_scratch(work: &Path, dir: &Path) -> DiskLedger {
+    let scratch = work.join("scratch");
+    copy_dir(&dir.join("log"), &scratch.join("log"));
+    let (ledger, report) = DiskLedger::open_dir(&scratch, node_key()).unwrap();
+    assert_eq!(report.replayed, ledger.len());
+    ledger
+}
+
+/// Replaces sled's own files in `dir/state` with those of `stale`, leaving
+/// the node file as it is: sled lost its last batches, the file did not.
+fn put_back_sled_only(dir: &Path, stale: &Path) {
+    let state = dir.join("state");
+    for item in fs::read_dir(&state).unwrap() {
+        let item = item.unwrap();
+        if item.file_name() == MERKLE_FILE {
+            continue;
+        }
+        match item.file_type().unwrap().is_dir() {
+            true => fs::remove_dir_all(item.path()).unwrap(),
+            false => fs::remove_file(item.path()).unwrap(),
+        }
+    }
+    for item in fs::read_dir(stale).unwrap() {
+        let item = item.unwrap();
+        if item.file_name() == MERKLE_FILE {
+            continue;
+        }
+        let target = state.join(item.file_name());
+        match item.file_type().unwrap().is_dir() {
+            true => copy_dir(&item.path(), &target),
+            false => drop(fs::copy(item.path(), target).unwrap()),
+        }
+    }
+}
+
+#[test]
+fn a_node_file_ahead_of_sled_is_cut_back_and_the_rest_replayed() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("data");
+    let mut world = World::with_ledger(open(&dir).unwrap());
+    world.receipt_of("R-1", 1_000_000);
+    let applied_then = world.len();
+    drop(world);
+    let stale = work.path().join("stale-state");
+    copy_dir(&dir.join("state"), &stale);
+    let mut world = World::with_ledger(open(&dir).unwrap());
+    world.ok(
+        pledge("P-1", "R-1", "bank-a", world.now_ms + DAY_MS),
+        &["trader-a", "bank-a"],
+    );
+    world.ok(release("P-1"), &["bank-a"]);
+    let total = world.len();
+    drop(world);
+    put_back_sled_only(&dir, &stale);
+    let nodes = |state: &Path| fs::metadata(state.join(MERKLE_FILE)).unwrap().len();
+    assert!(
+        nodes(&dir.join("state")) > nodes(&stale),
+        "the file went on"
+    );
+
+    let (ledger, report) = DiskLedger::open_dir(&dir, node_key()).unwrap();
+    assert_eq!(report.replayed, total - applied_then);
+    assert!(
+        !report.rebuilt,
+        "the file is cut back, not the state rebuilt"
+    );
+    assert_eq!(
+        proven_at_head(&ledger),
+        proven_at_head(&built_from_scratch(work.path(), &dir))
+    );
+    assert_store_replays(&ledger);
+}
+
+/// A ledger of a few groups in `work/data`, closed; returns its directory.
+fn closed_ledger(work: &Path) -> std::path::PathBuf {
+    let dir = work.join("data");
+    let mut world = World::with_ledger(open(&dir).unwrap());
+    world.pledged_receipt("R-1", "P-1", "bank-a");
+    world.ok(release("P-1"), &["bank-a"]);
+    world.receipt_of("R-2", 1_000_000);
+    world.ledger.state().flush().unwrap();
+    drop(world);
+    dir
+}
+
+fn reopened_after(work: &Path, damage: impl FnOnce(&Path)) {
+    let dir = closed_ledger(work);
+    let nodes = dir.join("state").join(MERKLE_FILE);
+    damage(&nodes);
+    let (ledger, report) = DiskLedger::open_dir(&dir, node_key()).unwrap();
+    assert!(report.rebuilt);
+    assert_eq!(report.replayed, ledger.len());
+    assert_eq!(
+        proven_at_head(&ledger),
+        proven_at_head(&built_from_scratch(work, &dir))
+    );
+    assert_store_replays(&ledger);
+}
+
+#[test]
+fn a_node_file_cut_short_makes_the_state_rebuilt() {
+    let work = tempfile::tempdir().unwrap();
+    reopened_after(work.path(), |nodes| {
+        let len = fs::metadata(nodes).unwrap().len();
+        let file = fs::OpenOptions::new().write(true).open(nodes).unwrap();
+        file.set_len(len - 32).unwrap();
+    });
+}
+
+#[test]
+fn a_node_file_with_a_lost_edge_node_makes_the_state_rebuilt() {
+    let work = tempfile::tempdir().unwrap();
+    reopened_after(work.path(), |nodes| {
+        // The last slot is the last entry's leaf, part of every right edge.
+        let mut bytes = fs::read(nodes).unwrap();
+        let len = bytes.len();
+        bytes[len - 32..].fill(0);
+        fs::write(nodes, bytes).unwrap();
+    });
+}
+
+#[test]
+fn a_lost_node_file_makes_the_state_rebuilt() {
+    let work = tempfile::tempdir().unwrap();
+    reopened_after(work.path(), |nodes| fs::remove_file(nodes).unwrap());
 }

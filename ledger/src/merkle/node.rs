@@ -53,6 +53,26 @@ impl NodeId {
         1u64.checked_shl(u32::from(self.level))
     }
 
+    /// The node's place in the in-order ("flat tree") numbering of all nodes:
+    /// `(index << (level + 1)) + (1 << level) - 1`, so leaf `i` is at `2i`
+    /// and a parent sits between its children. Every node completed by the
+    /// first `n` leaves lies below [`NodeId::flat_end`]`(n)` = `2n - 1`, so a
+    /// file indexed by it only grows at its end. `None` if it does not fit
+    /// in a `u64`.
+    pub fn flat_position(self) -> Option<u64> {
+        if u32::from(self.level) >= u64::BITS {
+            return None;
+        }
+        let position = (u128::from(self.index) << (self.level + 1)) + (1u128 << self.level) - 1;
+        u64::try_from(position).ok()
+    }
+
+    /// One past the highest [`NodeId::flat_position`] of the nodes completed
+    /// by the first `size` leaves (0 for an empty tree).
+    pub fn flat_end(size: u64) -> u64 {
+        size.saturating_mul(2).saturating_sub(1)
+    }
+
     /// Fixed-width key for ordered key-value stores: `level` (1 byte) then `index` (8 bytes,
     /// big-endian), so that the nodes of one level sort by index and are contiguous.
     pub fn to_key(self) -> [u8; Self::KEY_LEN] {
@@ -104,6 +124,37 @@ mod tests {
         assert_eq!(NodeId::new(64, 0).first_leaf(), None);
         assert_eq!(NodeId::new(64, 0).width(), None);
         assert_eq!(NodeId::leaf(u64::MAX).first_leaf(), Some(u64::MAX));
+    }
+
+    #[test]
+    fn flat_positions_interleave_parents_between_children() {
+        assert_eq!(NodeId::leaf(0).flat_position(), Some(0));
+        assert_eq!(NodeId::new(1, 0).flat_position(), Some(1));
+        assert_eq!(NodeId::leaf(1).flat_position(), Some(2));
+        assert_eq!(NodeId::new(2, 0).flat_position(), Some(3));
+        assert_eq!(NodeId::new(1, 1).flat_position(), Some(5));
+        assert_eq!(NodeId::new(2, 1).flat_position(), Some(11));
+        assert_eq!(NodeId::new(63, 0).flat_position(), Some((1 << 63) - 1));
+        assert_eq!(NodeId::new(63, 1).flat_position(), None);
+        assert_eq!(NodeId::leaf(u64::MAX).flat_position(), None);
+        assert_eq!(NodeId::new(64, 0).flat_position(), None);
+    }
+
+    #[test]
+    fn the_nodes_of_the_first_leaves_lie_below_the_flat_end() {
+        for size in 0..200u64 {
+            let end = NodeId::flat_end(size);
+            for level in 0..8u8 {
+                let complete = size >> level;
+                for index in 0..complete {
+                    let position = NodeId::new(level, index).flat_position().unwrap();
+                    assert!(position < end, "({level}, {index}) at size {size}");
+                }
+            }
+            if size > 0 {
+                assert_eq!(NodeId::leaf(size - 1).flat_position(), Some(end - 1));
+            }
+        }
     }
 
     #[test]

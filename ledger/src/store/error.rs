@@ -22,6 +22,16 @@ pub enum StoreError {
         /// sled's error.
         source: sled::Error,
     },
+    /// A file of the state store beside the database failed.
+    #[error("state file {path}: {op} failed: {source}", path = path.display())]
+    StateFile {
+        /// The operation.
+        op: &'static str,
+        /// The file.
+        path: std::path::PathBuf,
+        /// The system's error.
+        source: std::io::Error,
+    },
     /// A stored value does not decode.
     #[error("state database: value under key {key:?} does not decode: {reason}")]
     Codec {

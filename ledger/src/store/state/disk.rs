@@ -19,10 +19,18 @@
 //! | `x/` tx id                        | `TxRecord`         |
 //! | `a/` tx hash (32 bytes)           | the attempt entry that recorded it, `Seq` |
 //! | `q/` grade `\0` currency          | the latest `PriceAssessment` |
-//! | `m/` level:u8 index:u64           | Merkle node hash, 32 bytes |
 //! | `h/` receipt `\0` seq:u64         | empty: an entry that changed the receipt |
 //! | `i/` kind `/` value `\0` receipt   | empty: list index; kind `h` holder, `w` warehouse, `t` tank, `b` pledgee bank, `s` status |
 //! | `s/` depth:u16 prefix:32          | the state map node's newest version: the version it was written at, u64 big-endian ‖ `MapNode::to_bytes` |
+//!
+//! **The Merkle log's nodes** are not in sled but in `merkle.nodes` in
+//! the same directory, 32 bytes per node at its in-order position
+//! (`merkle_file`): the file only grows at its end, and a node costs
+//! 32 bytes instead of a sled key and value rewritten into sled's pages.
+//! Each apply writes its nodes there and `fdatasync`s the file before the
+//! sled batch that stamps `meta/applied`; opening cuts the file back to the
+//! nodes of `meta/applied` entries, and clears the whole state (the ledger
+//! replays it from the log) if the file lacks any of them.
 //!
 //! **The state map** keeps on disk only each node's newest version,
 //! overwritten in place by the apply that changes it; the map's root at
@@ -55,6 +63,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::merkle_file::MerkleFile;
 use super::{ReceiptFilter, StateStore, StateUpdate, StateView, StoreError, check_follows};
 use crate::crypto::{Digest, PublicKey};
 use crate::merkle::{Hash, NodeId, NodeSource};
@@ -77,8 +86,9 @@ const FORMAT_KEY: &[u8] = b"meta/format";
 /// cleared on open and rebuilt from the log (3: attested oil's objects and
 /// indexes; 4: the state map; 5: superseded map nodes indexed for pruning;
 /// 6: price assessments and pledges' margin levels; 7: the state map's
-/// newest node versions only, overwritten in place).
-const STATE_FORMAT: &[u8] = b"7";
+/// newest node versions only, overwritten in place; 8: the Merkle log's
+/// nodes in `merkle.nodes`).
+const STATE_FORMAT: &[u8] = b"8";
 /// sled's page cache. sled's default (1 GiB) lets the node's memory grow
 /// with the state until it reaches it; the working set of the rules (the
 /// receipts and pledges being touched, the Merkle frontier) is far smaller.
@@ -89,11 +99,14 @@ const STATE_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 pub struct DiskStateStore {
     db: sled::Db,
     tree: sled::Tree,
+    /// The Merkle log's nodes, shared with the views.
+    merkle: Arc<MerkleFile>,
     applied: u64,
     /// The state map's superseded versions and roots, shared with the views.
     history: SharedHistory,
-    /// Whether opening found a table of another layout and cleared it.
-    reformatted: bool,
+    /// Whether opening found a table it could not use (another layout, or
+    /// a node file short of it) and cleared it.
+    cleared_at_open: bool,
 }
 
 /// The in-memory part of the state map, shared by a store and its views.
@@ -116,21 +129,23 @@ impl DiskStateStore {
             .open()
             .map_err(sled_err("open"))?;
         let tree = db.open_tree("state").map_err(sled_err("open tree"))?;
+        let merkle = Arc::new(MerkleFile::open(dir)?);
         let format = tree.get(FORMAT_KEY).map_err(sled_err("read format"))?;
-        let reformatted = format.as_deref() != Some(STATE_FORMAT) && !tree.is_empty();
-        if format.as_deref() != Some(STATE_FORMAT) {
-            tree.clear().map_err(sled_err("clear state"))?;
-            tree.insert(FORMAT_KEY, STATE_FORMAT)
-                .map_err(sled_err("write format"))?;
-        }
-        let applied = read_applied(&tree)?;
         let mut store = DiskStateStore {
             db,
+            applied: read_applied(&tree)?,
             tree,
-            applied,
+            merkle,
             history: SharedHistory::default(),
-            reformatted,
+            cleared_at_open: false,
         };
+        if format.as_deref() != Some(STATE_FORMAT) {
+            store.cleared_at_open = !store.tree.is_empty();
+            store.clear()?;
+        } else if !store.merkle.cut_to(store.applied)? {
+            store.cleared_at_open = true;
+            store.clear()?;
+        }
         store.history = Arc::new(RwLock::new(store.history_from_here()?));
         Ok(store)
     }
@@ -168,36 +183,38 @@ impl DiskStateStore {
         let tree = db.open_tree("state").map_err(sled_err("open tree"))?;
         tree.insert(FORMAT_KEY, STATE_FORMAT)
             .map_err(sled_err("write format"))?;
+        let merkle = Arc::new(MerkleFile::open(dir)?);
         let mut store = DiskStateStore {
             db,
             tree,
+            merkle,
             applied: 0,
             history: SharedHistory::default(),
-            reformatted: false,
+            cleared_at_open: false,
         };
         store.history = Arc::new(RwLock::new(store.history_from_here()?));
         Ok(store)
     }
 
-    /// Whether opening found a table written by another layout and cleared
-    /// it: everything is replayed from the log.
-    pub fn reformatted(&self) -> bool {
-        self.reformatted
+    /// Whether opening found a table it could not use and cleared it: one
+    /// written by another layout, or one whose node file lacks nodes of the
+    /// entries it says are applied. Everything is replayed from the log.
+    pub fn cleared_at_open(&self) -> bool {
+        self.cleared_at_open
     }
 
     fn view_now(&self) -> DiskStateView {
         DiskStateView {
             tree: self.tree.clone(),
+            merkle: Arc::clone(&self.merkle),
             applied: self.applied,
             history: Arc::clone(&self.history),
         }
     }
 
     fn write(&self, update: &StateUpdate) -> Result<(), StoreError> {
+        self.write_merkle_nodes(update)?;
         let mut batch = sled::Batch::default();
-        for (id, hash) in &update.nodes {
-            batch.insert(node_key(*id), hash.as_slice());
-        }
         let view = self.view_now();
         let map = versioned::update_for(&view, &update.changes)?;
         self.keep_superseded(&view, &map, update.end)?;
@@ -224,6 +241,16 @@ impl DiskStateStore {
             .map_err(sled_err("apply batch"))?;
         write_history(&self.history).add_root(update.end, map.root);
         Ok(())
+    }
+
+    /// Writes the update's Merkle nodes and makes them durable: the sled
+    /// batch stamping its entries applied comes after.
+    fn write_merkle_nodes(&self, update: &StateUpdate) -> Result<(), StoreError> {
+        if update.nodes.is_empty() {
+            return Ok(());
+        }
+        self.merkle.write(&update.nodes)?;
+        self.merkle.sync()
     }
 
     /// Puts the stored versions of the nodes `map` overwrites at `at` into
@@ -393,6 +420,7 @@ impl StateStore for DiskStateStore {
 
     fn clear(&mut self) -> Result<(), StoreError> {
         self.tree.clear().map_err(sled_err("clear state"))?;
+        self.merkle.clear()?;
         self.tree
             .insert(FORMAT_KEY, STATE_FORMAT)
             .map_err(sled_err("write format"))?;
@@ -416,6 +444,7 @@ impl StateStore for DiskStateStore {
 #[derive(Debug, Clone)]
 pub struct DiskStateView {
     tree: sled::Tree,
+    merkle: Arc<MerkleFile>,
     applied: u64,
     history: SharedHistory,
 }
@@ -865,24 +894,12 @@ impl VersionedMap for DiskStateView {
     }
 }
 
-fn node_key(id: NodeId) -> Vec<u8> {
-    [b"m/".as_slice(), &id.to_key()].concat()
-}
-
 impl NodeSource for DiskStateView {
     type Error = StoreError;
 
     fn node(&self, id: NodeId) -> Result<Hash, StoreError> {
-        let bytes = self
-            .tree
-            .get(node_key(id))
-            .map_err(sled_err("read Merkle node"))?;
-        let bytes = bytes.ok_or_else(|| StoreError::Tree {
+        self.merkle.read(id)?.ok_or_else(|| StoreError::Tree {
             reason: format!("node {id:?} is not stored"),
-        })?;
-        bytes.as_ref().try_into().map_err(|_| StoreError::Codec {
-            key: format!("m/{id:?}"),
-            reason: format!("{} bytes, expected 32", bytes.len()),
         })
     }
 }
@@ -923,7 +940,7 @@ mod tests {
         drop(store);
 
         let store = DiskStateStore::open(dir.path()).expect("reopen");
-        assert!(store.reformatted());
+        assert!(store.cleared_at_open());
         assert_eq!(store.applied(), 0);
         assert_eq!(store.view().ledger_id().expect("read"), None);
         let format = store.tree.get(FORMAT_KEY).expect("read format");

@@ -4,9 +4,11 @@
 
 mod disk;
 mod memory;
+mod merkle_file;
 
 pub use disk::{DiskStateStore, DiskStateView};
 pub use memory::{MemoryStateStore, MemoryStateView};
+pub use merkle_file::MERKLE_FILE;
 
 use std::collections::BTreeMap;
 
