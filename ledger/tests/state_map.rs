@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use pledge_ledger::statemap::hash::{EMPTY, KEY_BITS, bit, leaf_hash, node_hash, same_prefix};
 use pledge_ledger::statemap::proof::prove;
-use pledge_ledger::statemap::tree::root_of;
+use pledge_ledger::statemap::tree::{MapNodeId, root_of, upper_nodes};
 use pledge_ledger::statemap::{MapHash, MapProof, MapProofError, MemoryMap};
 use proptest::prelude::*;
 
@@ -164,4 +164,50 @@ fn an_absence_proof_with_a_leaf_off_the_path_is_refused() {
         Err(MapProofError::LeafOffPath)
     );
     assert_eq!(prove(&map, &a).unwrap().siblings.len(), 1);
+}
+
+proptest! {
+    /// The upper levels computed from scratch are exactly the stored nodes
+    /// at those depths of a map built one change at a time.
+    #[test]
+    fn upper_nodes_are_the_stored_nodes_at_those_depths(
+        keys in proptest::collection::vec(any::<[u8; 32]>(), 0..60),
+        depths in 0u16..10,
+    ) {
+        let leaves: BTreeMap<MapHash, MapHash> =
+            keys.iter().map(|k| (*k, leaf_hash(k, k))).collect();
+        let mut map = MemoryMap::new();
+        for (key, value) in &leaves {
+            map.apply(&BTreeMap::from([(*key, *value)]));
+        }
+        let expected: BTreeMap<_, _> = map
+            .nodes()
+            .filter(|(id, _)| id.depth < depths)
+            .map(|(id, node)| (*id, *node))
+            .collect();
+        let upper = upper_nodes(&leaves, depths);
+        prop_assert_eq!(upper.len(), expected.len());
+        prop_assert_eq!(upper.into_iter().collect::<BTreeMap<_, _>>(), expected);
+    }
+}
+
+#[test]
+fn heap_positions_number_each_depth_left_to_right() {
+    let at = |depth: u16, first_byte: u8| MapNodeId {
+        depth,
+        prefix: {
+            let mut prefix = EMPTY;
+            prefix[0] = first_byte;
+            prefix
+        },
+    };
+    assert_eq!(MapNodeId::ROOT.heap_position(), Some(0));
+    assert_eq!(at(1, 0).heap_position(), Some(1));
+    assert_eq!(at(1, 0x80).heap_position(), Some(2));
+    assert_eq!(at(2, 0x40).heap_position(), Some(4));
+    assert_eq!(at(3, 0xe0).heap_position(), Some(14));
+    let mut deep = at(62, 0xff);
+    deep.prefix[..8].copy_from_slice(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfc]);
+    assert_eq!(deep.heap_position(), Some((1u64 << 63) - 2));
+    assert_eq!(at(63, 0).heap_position(), None);
 }

@@ -490,3 +490,36 @@ fn reopen(dir: &std::path::Path) -> DiskStateStore {
         }
     }
 }
+
+/// The disk store overwrites the map's upper levels in place: a view
+/// proving at its own size on another thread, while applies overwrite the
+/// very slots it reads (the root's among them), still reads the map of its
+/// size each time, never a torn or a newer node.
+#[test]
+fn a_disk_view_proves_its_size_while_applies_overwrite_its_slots() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let updates = churn_updates(80);
+    let roots = roots_from_scratch(&updates);
+    let (early, late) = updates.split_at(10);
+    let (_dir, mut store) = disk_store();
+    apply_all(&mut store, early);
+    let view = store.view();
+    let done = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let done = Arc::clone(&done);
+        let root = roots[10];
+        std::thread::spawn(move || {
+            let mut proofs = 0u64;
+            while proofs == 0 || !done.load(Ordering::SeqCst) {
+                assert_map_at(&view, 10, root);
+                proofs += 1;
+            }
+            proofs
+        })
+    };
+    apply_all(&mut store, late);
+    done.store(true, Ordering::SeqCst);
+    assert!(reader.join().unwrap() > 0);
+    assert_map_at(&store.view(), updates.len() as u64, *roots.last().unwrap());
+}

@@ -17,7 +17,7 @@ use pledge_ledger::replay::Replayer;
 use pledge_ledger::state::StateRead;
 use pledge_ledger::statemap::{self, Kind, VersionedMap};
 use pledge_ledger::store::log::{EntryLog, LOG_FILE, LogError};
-use pledge_ledger::store::{DiskStateStore, MERKLE_FILE, StoreError};
+use pledge_ledger::store::{DiskStateStore, MAP_FILE, MERKLE_FILE, StoreError};
 use pledge_ledger::store::{LogStore, StateStore};
 use pledge_ledger::view::LedgerRead;
 use pledge_ledger::view::Snapshot;
@@ -442,13 +442,19 @@ fn built_from_scratch(work: &Path, dir: &Path) -> DiskLedger {
     ledger
 }
 
+/// Whether `name` is one of the state's files beside sled.
+fn is_node_file(name: &std::ffi::OsStr) -> bool {
+    name == MERKLE_FILE || name == MAP_FILE
+}
+
 /// Replaces sled's own files in `dir/state` with those of `stale`, leaving
-/// the node file as it is: sled lost its last batches, the file did not.
+/// the node files as they are: sled lost its last batches, the files did
+/// not.
 fn put_back_sled_only(dir: &Path, stale: &Path) {
     let state = dir.join("state");
     for item in fs::read_dir(&state).unwrap() {
         let item = item.unwrap();
-        if item.file_name() == MERKLE_FILE {
+        if is_node_file(&item.file_name()) {
             continue;
         }
         match item.file_type().unwrap().is_dir() {
@@ -458,7 +464,7 @@ fn put_back_sled_only(dir: &Path, stale: &Path) {
     }
     for item in fs::read_dir(stale).unwrap() {
         let item = item.unwrap();
-        if item.file_name() == MERKLE_FILE {
+        if is_node_file(&item.file_name()) {
             continue;
         }
         let target = state.join(item.file_name());
@@ -476,6 +482,7 @@ fn a_node_file_ahead_of_sled_is_cut_back_and_the_rest_replayed() {
     let mut world = World::with_ledger(open(&dir).unwrap());
     world.receipt_of("R-1", 1_000_000);
     let applied_then = world.len();
+    let root_then = statemap::root_of_state(&world.store().objects().unwrap());
     drop(world);
     let stale = work.path().join("stale-state");
     copy_dir(&dir.join("state"), &stale);
@@ -499,6 +506,11 @@ fn a_node_file_ahead_of_sled_is_cut_back_and_the_rest_replayed() {
     assert!(
         !report.rebuilt,
         "the file is cut back, not the state rebuilt"
+    );
+    let at_then = ledger.snapshot().state_root(applied_then).unwrap();
+    assert_eq!(
+        at_then, root_then,
+        "the map as sled had it, not as the file went on"
     );
     assert_eq!(
         proven_at_head(&ledger),
@@ -559,4 +571,122 @@ fn a_node_file_with_a_lost_edge_node_makes_the_state_rebuilt() {
 fn a_lost_node_file_makes_the_state_rebuilt() {
     let work = tempfile::tempdir().unwrap();
     reopened_after(work.path(), |nodes| fs::remove_file(nodes).unwrap());
+}
+
+#[test]
+fn a_map_file_cut_short_is_rebuilt_from_the_objects() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = closed_ledger(work.path());
+    let map = dir.join("state").join(MAP_FILE);
+    let len = fs::metadata(&map).unwrap().len();
+    let file = fs::OpenOptions::new().write(true).open(&map).unwrap();
+    file.set_len(len - 1).unwrap();
+    drop(file);
+    let (ledger, report) = DiskLedger::open_dir(&dir, node_key()).unwrap();
+    assert_eq!((report.replayed, report.rebuilt), (0, false));
+    assert_eq!(fs::metadata(&map).unwrap().len(), len);
+    assert_eq!(
+        proven_at_head(&ledger),
+        proven_at_head(&built_from_scratch(work.path(), &dir))
+    );
+    assert_store_replays(&ledger);
+}
+
+#[test]
+fn a_torn_map_slot_is_rebuilt_from_the_objects() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = closed_ledger(work.path());
+    let map = dir.join("state").join(MAP_FILE);
+    let mut bytes = fs::read(&map).unwrap();
+    bytes[20] ^= 0x01; // inside the root's slot
+    fs::write(&map, bytes).unwrap();
+    let (ledger, report) = DiskLedger::open_dir(&dir, node_key()).unwrap();
+    assert_eq!((report.replayed, report.rebuilt), (0, false));
+    assert_eq!(
+        proven_at_head(&ledger),
+        proven_at_head(&built_from_scratch(work.path(), &dir))
+    );
+}
+
+/// Receipts `R-<first>`..`R-<end>` (a tank and a receipt each: two map
+/// leaves).
+fn receipts(world: &mut World<EntryLog, DiskStateStore>, ids: std::ops::Range<u32>) {
+    for i in ids {
+        world.receipt_of(&format!("R-{i}"), 1_000_000);
+    }
+}
+
+#[test]
+fn the_map_file_grows_deeper_across_reopens_and_proves_the_same() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("data");
+    let map_len = || {
+        fs::metadata(dir.join("state").join(MAP_FILE))
+            .unwrap()
+            .len()
+    };
+    let mut world = World::with_ledger(open(&dir).unwrap());
+    receipts(&mut world, 0..1);
+    drop(world);
+    let shallow = map_len();
+    let mut world = World::with_ledger(open(&dir).unwrap());
+    receipts(&mut world, 1..12);
+    world.ok(
+        pledge("P-1", "R-3", "bank-a", world.now_ms + DAY_MS),
+        &["trader-a", "bank-a"],
+    );
+    drop(world);
+    assert!(map_len() > shallow, "{} bytes, then {}", shallow, map_len());
+    let (ledger, report) = DiskLedger::open_dir(&dir, node_key()).unwrap();
+    assert_eq!((report.replayed, report.rebuilt), (0, false));
+    assert_eq!(
+        proven_at_head(&ledger),
+        proven_at_head(&built_from_scratch(work.path(), &dir))
+    );
+}
+
+#[test]
+fn a_map_file_grown_deeper_than_sled_knows_is_cut_back_and_rebuilt() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("data");
+    let map_len = |state: &Path| fs::metadata(state.join(MAP_FILE)).unwrap().len();
+    let mut world = World::with_ledger(open(&dir).unwrap());
+    receipts(&mut world, 0..3);
+    let applied_then = world.len();
+    let root_then = statemap::root_of_state(&world.store().objects().unwrap());
+    drop(world);
+    let stale = work.path().join("stale-state");
+    copy_dir(&dir.join("state"), &stale);
+    let mut world = World::with_ledger(open(&dir).unwrap());
+    receipts(&mut world, 3..12);
+    world.ok(
+        pledge("P-1", "R-3", "bank-a", world.now_ms + DAY_MS),
+        &["trader-a", "bank-a"],
+    );
+    let total = world.len();
+    drop(world);
+    put_back_sled_only(&dir, &stale);
+    assert!(map_len(&dir.join("state")) > map_len(&stale));
+
+    let (ledger, report) = DiskLedger::open_dir(&dir, node_key()).unwrap();
+    assert_eq!(report.replayed, total - applied_then);
+    assert!(!report.rebuilt);
+    // The map at the size sled reopened at is the one it had then, not the
+    // one the file went on to.
+    let snapshot = ledger.snapshot();
+    assert_eq!(snapshot.state_root(applied_then).unwrap(), root_then);
+    let proof = snapshot
+        .state_proof(Kind::Receipt, "R-0", applied_then)
+        .unwrap();
+    assert_eq!(
+        proof
+            .root_for(&statemap::map_key(Kind::Receipt, "R-0"))
+            .unwrap(),
+        root_then
+    );
+    assert_eq!(
+        proven_at_head(&ledger),
+        proven_at_head(&built_from_scratch(work.path(), &dir))
+    );
+    assert_store_replays(&ledger);
 }

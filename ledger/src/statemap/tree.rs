@@ -56,6 +56,20 @@ impl MapNodeId {
         }
     }
 
+    /// The position in heap order (the root 0, then each depth left to
+    /// right: `2^depth − 1 + prefix`, the prefix read as a `depth`-bit
+    /// number), for a file holding the map's upper levels; `None` below
+    /// depth 63.
+    pub fn heap_position(&self) -> Option<u64> {
+        let depth = u32::from(self.depth);
+        if depth >= 63 {
+            return None;
+        }
+        let high = u64::from_be_bytes(self.prefix[..8].try_into().ok()?);
+        let bits = high.checked_shr(64 - depth).unwrap_or(0);
+        Some((1u64 << depth) - 1 + bits)
+    }
+
     /// A storage key: depth (2 bytes, big-endian) ‖ prefix.
     pub fn to_key(&self) -> [u8; 34] {
         let mut out = [0u8; 34];
@@ -238,6 +252,48 @@ fn subtree_root(leaves: &[(MapHash, MapHash)], depth: usize) -> MapHash {
     }
 }
 
+/// The stored nodes at depths below `depths` of the map holding exactly
+/// `leaves`, computed from scratch (as a store rebuilding its upper levels
+/// does), root first.
+pub fn upper_nodes(leaves: &BTreeMap<MapHash, MapHash>, depths: u16) -> Vec<(MapNodeId, MapNode)> {
+    let leaves: Vec<(MapHash, MapHash)> = leaves.iter().map(|(k, v)| (*k, *v)).collect();
+    let mut nodes = Vec::new();
+    collect_upper(&leaves, MapNodeId::ROOT, depths, &mut nodes);
+    nodes
+}
+
+fn collect_upper(
+    leaves: &[(MapHash, MapHash)],
+    id: MapNodeId,
+    depths: u16,
+    nodes: &mut Vec<(MapNodeId, MapNode)>,
+) -> MapHash {
+    if id.depth >= depths {
+        return subtree_root(leaves, usize::from(id.depth));
+    }
+    let node = match leaves {
+        [] => return EMPTY,
+        [(key, value)] => MapNode::Leaf {
+            key: *key,
+            value: *value,
+        },
+        _ => {
+            let split = leaves.partition_point(|(k, _)| bit(k, usize::from(id.depth)) == 0);
+            let (left, right) = leaves.split_at(split);
+            // Parents before their children: the hash is filled in below.
+            let at = nodes.len();
+            nodes.push((id, MapNode::Inner { hash: EMPTY }));
+            let left = collect_upper(left, id.child(0), depths, nodes);
+            let right = collect_upper(right, id.child(1), depths, nodes);
+            let hash = node_hash(&left, &right);
+            nodes[at].1 = MapNode::Inner { hash };
+            return hash;
+        }
+    };
+    nodes.push((id, node));
+    node.hash()
+}
+
 /// Stored nodes in memory (tests, tools, the in-memory store).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MemoryMap {
@@ -261,6 +317,11 @@ impl MemoryMap {
     pub fn root(&self) -> MapHash {
         let Ok(root) = stored_root(self);
         root
+    }
+
+    /// The stored nodes, by position.
+    pub fn nodes(&self) -> impl Iterator<Item = (&MapNodeId, &MapNode)> {
+        self.nodes.iter()
     }
 
     /// Nodes stored.

@@ -29,7 +29,7 @@
 //! | store        | memory            | disk                                   |
 //! |--------------|-------------------|----------------------------------------|
 //! | [`LogStore`]   | [`MemoryLog`]       | [`log::EntryLog`] (`DATA_DIR/log`, FORMAT.md §5) |
-//! | [`StateStore`] | [`MemoryStateStore`] | [`DiskStateStore`] (`DATA_DIR/state`: sled, and the Merkle nodes in [`MERKLE_FILE`]) |
+//! | [`StateStore`] | [`MemoryStateStore`] | [`DiskStateStore`] (`DATA_DIR/state`: sled, the Merkle nodes in [`MERKLE_FILE`], the state map's upper levels in [`MAP_FILE`]) |
 
 mod error;
 pub mod log;
@@ -39,6 +39,6 @@ mod state;
 pub use error::StoreError;
 pub use log_store::{LogRead, LogStore, MemoryLog, MemoryLogReader, Records};
 pub use state::{
-    DiskStateStore, DiskStateView, MERKLE_FILE, MemoryStateStore, MemoryStateView, ReceiptFilter,
-    StateStore, StateUpdate, StateView,
+    DiskStateStore, DiskStateView, MAP_FILE, MERKLE_FILE, MemoryStateStore, MemoryStateView,
+    ReceiptFilter, StateStore, StateUpdate, StateView,
 };

@@ -21,7 +21,8 @@
 //! | `q/` grade `\0` currency          | the latest `PriceAssessment` |
 //! | `h/` receipt `\0` seq:u64         | empty: an entry that changed the receipt |
 //! | `i/` kind `/` value `\0` receipt   | empty: list index; kind `h` holder, `w` warehouse, `t` tank, `b` pledgee bank, `s` status |
-//! | `s/` depth:u16 prefix:32          | the state map node's newest version: the version it was written at, u64 big-endian ‖ `MapNode::to_bytes` |
+//! | `meta/map_leaves`                 | the state map's leaves (receipts and tanks), u64 big-endian |
+//! | `s/` depth:u16 prefix:32          | a state map node below the upper levels (depth ≥ `map_file::depths_for(leaves)`), its newest version: the version it was written at, u64 big-endian ‖ `MapNode::to_bytes` |
 //!
 //! **The Merkle log's nodes** are not in sled but in `merkle.nodes` in
 //! the same directory, 32 bytes per node at its in-order position
@@ -31,6 +32,18 @@
 //! sled batch that stamps `meta/applied`; opening cuts the file back to the
 //! nodes of `meta/applied` entries, and clears the whole state (the ledger
 //! replays it from the log) if the file lacks any of them.
+//!
+//! **The state map's upper levels** (the depths `map_file::depths_for`
+//! gives for its leaves, about one node per two leaves) are in `map.nodes`
+//! in the same directory, in fixed-size slots overwritten in place
+//! (`map_file`); only the few nodes below them (about one per leaf) are
+//! `s/` keys, so a changed receipt rewrites two or three sled keys instead
+//! of one per depth. Each apply writes the slots and `fdatasync`s the file
+//! before the sled batch; the apply that makes the map deep enough for one
+//! more depth in the file moves that depth's nodes out of sled in the same
+//! batch. Opening finds a slot written after `meta/applied` (an apply sled
+//! lost), torn, or missing, and then rebuilds the file from the objects
+//! (`r/`, `g/`, `t/`): the nodes below, in sled, are as of `meta/applied`.
 //!
 //! **The state map** keeps on disk only each node's newest version,
 //! overwritten in place by the apply that changes it; the map's root at
@@ -57,12 +70,14 @@
 //! `sync_file_range`, not a durability barrier, so sled may lose its last
 //! batches in a crash; the ledger then replays them from the log.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::map_file::{MapFile, Versioned, depths_for};
 use super::merkle_file::MerkleFile;
 use super::{ReceiptFilter, StateStore, StateUpdate, StateView, StoreError, check_follows};
 use crate::crypto::{Digest, PublicKey};
@@ -72,9 +87,9 @@ use crate::model::{
     PhysicalTankId, Pledge, PriceAssessment, PriceKey, Receipt, Seq, Tank, TxRecord,
 };
 use crate::state::{Objects, StateError, StateRead};
-use crate::statemap::tree::{MapUpdate, stored_root};
+use crate::statemap::tree::{MapUpdate, stored_root, upper_nodes};
 use crate::statemap::{
-    AtVersion, MapHash, MapHistory, MapNode, MapNodeId, VersionedMap, versioned,
+    self, AtVersion, Kind, MapHash, MapHistory, MapNode, MapNodeId, VersionedMap, leaf, versioned,
 };
 
 const APPLIED_KEY: &[u8] = b"meta/applied";
@@ -82,13 +97,15 @@ const LEDGER_ID_KEY: &[u8] = b"meta/ledger_id";
 const GOVERNANCE_KEY: &str = "meta/governance";
 const MEMBERSHIP_KEY: &str = "meta/membership";
 const FORMAT_KEY: &[u8] = b"meta/format";
+const MAP_LEAVES_KEY: &[u8] = b"meta/map_leaves";
 /// The layout of the state table; a table written by another layout is
 /// cleared on open and rebuilt from the log (3: attested oil's objects and
 /// indexes; 4: the state map; 5: superseded map nodes indexed for pruning;
 /// 6: price assessments and pledges' margin levels; 7: the state map's
 /// newest node versions only, overwritten in place; 8: the Merkle log's
-/// nodes in `merkle.nodes`).
-const STATE_FORMAT: &[u8] = b"8";
+/// nodes in `merkle.nodes`; 9: the state map's upper levels in
+/// `map.nodes`).
+const STATE_FORMAT: &[u8] = b"9";
 /// sled's page cache. sled's default (1 GiB) lets the node's memory grow
 /// with the state until it reaches it; the working set of the rules (the
 /// receipts and pledges being touched, the Merkle frontier) is far smaller.
@@ -101,6 +118,10 @@ pub struct DiskStateStore {
     tree: sled::Tree,
     /// The Merkle log's nodes, shared with the views.
     merkle: Arc<MerkleFile>,
+    /// The state map's upper levels, shared with the views.
+    map_file: Arc<MapFile>,
+    /// The state map's leaves.
+    map_leaves: u64,
     applied: u64,
     /// The state map's superseded versions and roots, shared with the views.
     history: SharedHistory,
@@ -131,11 +152,14 @@ impl DiskStateStore {
         let tree = db.open_tree("state").map_err(sled_err("open tree"))?;
         let merkle = Arc::new(MerkleFile::open(dir)?);
         let format = tree.get(FORMAT_KEY).map_err(sled_err("read format"))?;
+        let map_leaves = read_count(&tree, MAP_LEAVES_KEY)?;
         let mut store = DiskStateStore {
             db,
-            applied: read_applied(&tree)?,
+            applied: read_count(&tree, APPLIED_KEY)?,
             tree,
             merkle,
+            map_file: Arc::new(MapFile::open(dir, depths_for(map_leaves))?),
+            map_leaves,
             history: SharedHistory::default(),
             cleared_at_open: false,
         };
@@ -145,6 +169,8 @@ impl DiskStateStore {
         } else if !store.merkle.cut_to(store.applied)? {
             store.cleared_at_open = true;
             store.clear()?;
+        } else if !store.map_file.holds_map_at(store.applied)? {
+            store.rebuild_upper_map()?;
         }
         store.history = Arc::new(RwLock::new(store.history_from_here()?));
         Ok(store)
@@ -184,10 +210,14 @@ impl DiskStateStore {
         tree.insert(FORMAT_KEY, STATE_FORMAT)
             .map_err(sled_err("write format"))?;
         let merkle = Arc::new(MerkleFile::open(dir)?);
+        let map_file = Arc::new(MapFile::open(dir, depths_for(0))?);
+        map_file.rewrite(depths_for(0), 0, &[])?;
         let mut store = DiskStateStore {
             db,
             tree,
             merkle,
+            map_file,
+            map_leaves: 0,
             applied: 0,
             history: SharedHistory::default(),
             cleared_at_open: false,
@@ -207,39 +237,110 @@ impl DiskStateStore {
         DiskStateView {
             tree: self.tree.clone(),
             merkle: Arc::clone(&self.merkle),
+            map_file: Arc::clone(&self.map_file),
             applied: self.applied,
             history: Arc::clone(&self.history),
         }
     }
 
-    fn write(&self, update: &StateUpdate) -> Result<(), StoreError> {
-        self.write_merkle_nodes(update)?;
+    /// Writes the update: the Merkle nodes and the map's upper levels to
+    /// their files, synced, then one sled batch with the rest and
+    /// `meta/applied`. Returns the map's leaves after it.
+    fn write(&self, update: &StateUpdate) -> Result<u64, StoreError> {
         let mut batch = sled::Batch::default();
         let view = self.view_now();
         let map = versioned::update_for(&view, &update.changes)?;
         self.keep_superseded(&view, &map, update.end)?;
-        for (id, node) in &map.writes {
-            batch.insert(
-                map_node_key(id).as_slice(),
-                map_node_value(update.end, node),
-            );
+        let leaves = self.map_leaves + new_leaves(&view, &update.changes)?;
+        let depths = depths_for(leaves).max(self.map_file.depths());
+        let deeper = self.map_file.write(update.end, &map.writes)?;
+        let wrote_upper = deeper.len() < map.writes.len();
+        let mut moved = self.move_out_of_sled(depths, &mut batch)?;
+        for (id, node) in deeper {
+            match id.depth < depths {
+                true => moved.push((*id, (update.end, *node))),
+                false => batch.insert(
+                    map_node_key(id).as_slice(),
+                    map_node_value(update.end, node),
+                ),
+            }
         }
+        batch.insert(MAP_LEAVES_KEY, &leaves.to_be_bytes());
+        self.batch_objects(&mut batch, update)?;
+        self.write_merkle_nodes(update)?;
+        if depths > self.map_file.depths() {
+            self.map_file
+                .grow(depths, &moved, || self.apply_batch(batch))?;
+        } else {
+            if wrote_upper {
+                self.map_file.sync()?;
+            }
+            self.apply_batch(batch)?;
+        }
+        write_history(&self.history).add_root(update.end, map.root);
+        Ok(leaves)
+    }
+
+    fn apply_batch(&self, batch: sled::Batch) -> Result<(), StoreError> {
+        self.tree
+            .apply_batch(batch)
+            .map_err(sled_err("apply batch"))
+    }
+
+    /// The sled nodes at the depths the map file takes on as it grows to
+    /// `depths` (none if it does not), with their versions, and their
+    /// removal from sled in `batch`. A node the update rewrites comes after
+    /// it, and wins.
+    fn move_out_of_sled(
+        &self,
+        depths: u16,
+        batch: &mut sled::Batch,
+    ) -> Result<Vec<(MapNodeId, Versioned)>, StoreError> {
+        let mut moved = Vec::new();
+        for depth in self.map_file.depths()..depths {
+            let prefix = [b"s/".as_slice(), &depth.to_be_bytes()].concat();
+            for item in self.tree.scan_prefix(&prefix) {
+                let (key, bytes) = item.map_err(sled_err("scan state map nodes"))?;
+                let id = MapNodeId::from_key(&key[2..]).ok_or_else(|| StoreError::Codec {
+                    key: hex::encode(&key),
+                    reason: "not a state map position".into(),
+                })?;
+                moved.push((id, parse_map_node_value(&key, &bytes)?));
+                batch.remove(key);
+            }
+        }
+        Ok(moved)
+    }
+
+    /// Rebuilds the map file from the objects: what opening does when the
+    /// file holds a slot written after `meta/applied`, a torn one, or too
+    /// few. The nodes below it, in sled, are as of `meta/applied`.
+    fn rebuild_upper_map(&self) -> Result<(), StoreError> {
+        let leaves = self.view_now().map_leaves()?;
+        let depths = self.map_file.depths();
+        self.map_file
+            .rewrite(depths, self.applied, &upper_nodes(&leaves, depths))
+    }
+
+    /// Puts the update's objects, indexes, receipt histories and
+    /// `meta/applied` into `batch`.
+    fn batch_objects(
+        &self,
+        batch: &mut sled::Batch,
+        update: &StateUpdate,
+    ) -> Result<(), StoreError> {
         let changes = &update.changes;
         if let Some(id) = &changes.ledger_id {
             batch.insert(LEDGER_ID_KEY, id.as_bytes());
         }
-        put_objects(&mut batch, changes)?;
-        self.index_receipts(&mut batch, changes)?;
+        put_objects(batch, changes)?;
+        self.index_receipts(batch, changes)?;
         for (id, seqs) in &changes.receipt_history {
             for seq in seqs {
                 batch.insert(history_key(id, *seq), &[]);
             }
         }
         batch.insert(APPLIED_KEY, &update.end.to_be_bytes());
-        self.tree
-            .apply_batch(batch)
-            .map_err(sled_err("apply batch"))?;
-        write_history(&self.history).add_root(update.end, map.root);
         Ok(())
     }
 
@@ -380,20 +481,36 @@ fn put_objects(batch: &mut sled::Batch, changes: &Objects) -> Result<(), StoreEr
     )
 }
 
-fn read_applied(tree: &sled::Tree) -> Result<u64, StoreError> {
-    match tree
-        .get(APPLIED_KEY)
-        .map_err(sled_err("read applied count"))?
-    {
+/// A count stored under `key` (`meta/applied`, `meta/map_leaves`); 0 if
+/// none is.
+fn read_count(tree: &sled::Tree, key: &[u8]) -> Result<u64, StoreError> {
+    match tree.get(key).map_err(sled_err("read a count"))? {
         None => Ok(0),
         Some(bytes) => {
             let array: [u8; 8] = bytes.as_ref().try_into().map_err(|_| StoreError::Codec {
-                key: "meta/applied".into(),
+                key: String::from_utf8_lossy(key).into_owned(),
                 reason: format!("{} bytes, expected 8", bytes.len()),
             })?;
             Ok(u64::from_be_bytes(array))
         }
     }
+}
+
+/// How many receipts and tanks `changes` creates: the map's new leaves.
+fn new_leaves(view: &DiskStateView, changes: &Objects) -> Result<u64, StoreError> {
+    let absent = |prefix: &[u8], id: &str| -> Result<bool, StoreError> {
+        let key = [prefix, id.as_bytes()].concat();
+        let present = view.tree.contains_key(key).map_err(sled_err("read"))?;
+        Ok(!present)
+    };
+    let mut count = 0;
+    for id in changes.receipts.keys() {
+        count += u64::from(absent(b"r/", id)?);
+    }
+    for id in changes.tanks.keys() {
+        count += u64::from(absent(b"t/", id)?);
+    }
+    Ok(count)
 }
 
 impl StateStore for DiskStateStore {
@@ -409,7 +526,7 @@ impl StateStore for DiskStateStore {
 
     fn apply(&mut self, update: &StateUpdate) -> Result<(), StoreError> {
         check_follows(self.applied, update)?;
-        self.write(update)?;
+        self.map_leaves = self.write(update)?;
         self.applied = update.end;
         Ok(())
     }
@@ -421,6 +538,8 @@ impl StateStore for DiskStateStore {
     fn clear(&mut self) -> Result<(), StoreError> {
         self.tree.clear().map_err(sled_err("clear state"))?;
         self.merkle.clear()?;
+        self.map_leaves = 0;
+        self.map_file.rewrite(depths_for(0), 0, &[])?;
         self.tree
             .insert(FORMAT_KEY, STATE_FORMAT)
             .map_err(sled_err("write format"))?;
@@ -445,6 +564,7 @@ impl StateStore for DiskStateStore {
 pub struct DiskStateView {
     tree: sled::Tree,
     merkle: Arc<MerkleFile>,
+    map_file: Arc<MapFile>,
     applied: u64,
     history: SharedHistory,
 }
@@ -836,7 +956,11 @@ fn parse_map_node_value(key: &[u8], bytes: &[u8]) -> Result<(u64, MapNode), Stor
 impl DiskStateView {
     /// The newest version stored at `id`: the version it was written at,
     /// and the node.
-    fn stored_map_node(&self, id: &MapNodeId) -> Result<Option<(u64, MapNode)>, StoreError> {
+    fn stored_map_node(&self, id: &MapNodeId) -> Result<Option<Versioned>, StoreError> {
+        self.map_file.read(id, |id| self.sled_map_node(id))
+    }
+
+    fn sled_map_node(&self, id: &MapNodeId) -> Result<Option<Versioned>, StoreError> {
         let key = map_node_key(id);
         let bytes = self
             .tree
@@ -845,6 +969,27 @@ impl DiskStateView {
         bytes
             .map(|bytes| parse_map_node_value(&key, &bytes))
             .transpose()
+    }
+
+    /// Every leaf of the map, from the stored receipts (with their
+    /// pledges) and tanks, read one at a time.
+    fn map_leaves(&self) -> Result<BTreeMap<MapHash, MapHash>, StoreError> {
+        let mut leaves = BTreeMap::new();
+        for receipt in self.scan::<Receipt>("r/") {
+            let receipt = receipt?;
+            let value = statemap::receipt_leaf_value(&receipt, |id| {
+                self.get::<Pledge>("g/", id.as_bytes())
+            })?;
+            leaves.insert(statemap::map_key(Kind::Receipt, receipt.id()), value);
+        }
+        for tank in self.scan::<Tank>("t/") {
+            let tank = tank?;
+            leaves.insert(
+                statemap::map_key(Kind::Tank, &tank.id),
+                leaf::tank_value(&tank),
+            );
+        }
+        Ok(leaves)
     }
 
     /// Refuses a size below the floor of `history`.
@@ -879,7 +1024,7 @@ impl VersionedMap for DiskStateView {
     }
 
     fn map_node_versions(&self) -> Result<u64, StoreError> {
-        let mut count = read_history(&self.history).len() as u64;
+        let mut count = read_history(&self.history).len() as u64 + self.map_file.nodes_held()?;
         for item in self.tree.scan_prefix(b"s/") {
             item.map_err(sled_err("count state map nodes"))?;
             count += 1;

@@ -3,10 +3,12 @@
 //! threads.
 
 mod disk;
+mod map_file;
 mod memory;
 mod merkle_file;
 
 pub use disk::{DiskStateStore, DiskStateView};
+pub use map_file::MAP_FILE;
 pub use memory::{MemoryStateStore, MemoryStateView};
 pub use merkle_file::MERKLE_FILE;
 
