@@ -100,12 +100,14 @@ impl AlertLog {
             },
         };
         match source {
-            Source::Heads(heads) => drop(tokio::spawn(follower.run(heads))),
-            Source::Pipeline(groups) => drop(
+            Source::Heads(heads) => {
+                tokio::spawn(follower.run(heads));
+            }
+            Source::Pipeline(groups) => {
                 std::thread::Builder::new()
                     .name("alerts".into())
-                    .spawn(move || follower.follow_pipeline(groups))?,
-            ),
+                    .spawn(move || follower.follow_pipeline(groups))?;
+            }
         }
         Ok(AlertLog { alerts, progress })
     }
