@@ -6,7 +6,9 @@
 # only) against it, and reads every thread's CPU time (/proc/PID/task/*/stat)
 # when the timed phase starts and when it ends. Prints, per thread kind
 # (tokio workers: gRPC, decoding, signature checks; decide: rules and seal;
-# durable: the log write and fdatasync; apply: the state store), the CPU
+# durable: the log write and fdatasync; apply: the state store; alerts: a
+# single node's alerts follower, which before ran on tokio's blocking pool and
+# counted with the workers), the CPU
 # microseconds per acknowledged pledge (sled's own threads apart), next to
 # the submit latency. Wall time per pledge minus the CPU on its path is
 # waiting: for the disk, and for the threads to wake each other.
@@ -60,7 +62,7 @@ thread_ticks() {
       sub(/^[0-9]+ /, "")
       kind = "other-node"
       if ($0 ~ /^tokio-r/) kind = "tokio-workers"
-      else if ($0 == "decide" || $0 == "durable" || $0 == "apply") kind = $0
+      else if ($0 == "decide" || $0 == "durable" || $0 == "apply" || $0 == "alerts") kind = $0
       else if ($0 ~ /^sled-io/ || $0 == "log flusher") kind = "sled-background"
       t[kind] += ticks
     } END { for (k in t) print k, t[k] }'

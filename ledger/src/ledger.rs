@@ -8,7 +8,7 @@
 //!     │   Applied → seal entry, Merkle nodes;  Duplicate → original entry;  Rejected
 //!     │   (fraud-relevant and within the signers' budget: sealed as an attempt entry)
 //!     ▼
-//!  DecidedGroup { entries, results, update }
+//!  DecidedGroup { entries, results, update, entry_changes (when kept) }
 //!     │ LogStore::append        ← one fdatasync: the group is durable, answers may go out
 //!     ▼
 //!  StateStore::apply(update)    ← derived; may lag, batched, replayed on open if lost
@@ -39,7 +39,7 @@ use crate::refusal::Refusal;
 use crate::rejection::Rejection;
 use crate::replay::reapply;
 use crate::rules::{self, ApplyError, AttemptDecision, EntryContext, Outcome};
-use crate::state::{Overlay, StateError, StateRead};
+use crate::state::{Objects, Overlay, StateError, StateRead};
 use crate::store::log::EntryLog;
 use crate::store::{
     DiskStateStore, LogRead, LogStore, MemoryLog, MemoryStateStore, StateStore, StateUpdate,
@@ -126,12 +126,48 @@ pub struct DecidedGroup {
     /// The Merkle tree's root over the chain up to `head` (from the
     /// decider's frontier: no stored node is read).
     pub tree_root: merkle::Hash,
+    /// What each new entry changed, when the decider keeps it
+    /// ([`Decider::keeping_entry_changes`]).
+    pub entry_changes: EntryChanges,
 }
 
 impl DecidedGroup {
     /// The records to append to the log.
     pub fn records(&self) -> Vec<&[u8]> {
         self.entries.iter().map(|s| s.record.as_slice()).collect()
+    }
+}
+
+/// What each new entry of a decided group changed: the objects the rules
+/// gave it, the same that replaying the entry gives. For an observer of the
+/// chain that would otherwise run the rules a second time to learn them
+/// (the node's alerts). A group of one envelope keeps no copy: what its
+/// entry (if it made one) changed is the group's update.
+#[derive(Debug, Clone, Default)]
+pub enum EntryChanges {
+    /// Not kept: the decider was not asked to.
+    #[default]
+    NotKept,
+    /// The group's one entry, if any, changed what the group's update holds.
+    InUpdate,
+    /// Each new entry's changes, in order.
+    Each(Vec<Objects>),
+}
+
+impl EntryChanges {
+    /// Each of the group's `entries` with what it changed, `update` being
+    /// the group's update; `None` when not kept.
+    pub fn of<'a>(
+        &'a self,
+        entries: &'a [Sealed],
+        update: &'a StateUpdate,
+    ) -> Option<Vec<(&'a Entry, &'a Objects)>> {
+        let entries = entries.iter().map(|sealed| &sealed.entry);
+        match self {
+            EntryChanges::NotKept => None,
+            EntryChanges::InUpdate => Some(entries.take(1).zip([&update.changes]).collect()),
+            EntryChanges::Each(each) => Some(entries.zip(each).collect()),
+        }
     }
 }
 
@@ -144,6 +180,7 @@ pub struct Decider {
     head: ChainCursor,
     frontier: Frontier,
     attempt_budget: AttemptBudget,
+    keep_entry_changes: bool,
 }
 
 /// How many attempt entries a signer may cause: at most `per_signer` in
@@ -217,7 +254,16 @@ impl Decider {
             head,
             frontier,
             attempt_budget: AttemptBudget::new(AttemptPolicy::OFF),
+            keep_entry_changes: false,
         }
+    }
+
+    /// Keeps what each new entry changed in the groups it decides
+    /// ([`DecidedGroup::entry_changes`]): a copy of each entry's changes in
+    /// a group of several envelopes, none in a group of one.
+    pub fn keeping_entry_changes(mut self) -> Decider {
+        self.keep_entry_changes = true;
+        self
     }
 
     /// Records attempt entries under `policy` from now on (a new decider
@@ -281,6 +327,7 @@ impl Decider {
         let mut entries: Vec<Sealed> = Vec::with_capacity(envelopes.len());
         let mut results = Vec::with_capacity(envelopes.len());
         let mut attempts = Vec::with_capacity(envelopes.len());
+        let mut kept = KeptChanges::new(self.keep_entry_changes, envelopes.len());
         let own_key = self.node_public_key();
         let mut barred = barred_since(base.membership()?.as_ref(), &own_key);
         for envelope in envelopes {
@@ -299,6 +346,7 @@ impl Decider {
                     if let Some(membership) = &changes.membership {
                         barred = barred_since(Some(membership), &own_key);
                     }
+                    kept.keep(&changes);
                     overlay.push(changes);
                     let sealed = self.seal(ctx, envelope.into_owned());
                     update
@@ -321,6 +369,7 @@ impl Decider {
                         AttemptDecision::Record(refusal, changes)
                             if self.attempt_budget.take(&envelope, ctx.time_ms) =>
                         {
+                            kept.keep(&changes);
                             overlay.push(*changes);
                             let sealed = self.seal_attempt(ctx, envelope.into_owned(), refusal);
                             update
@@ -347,6 +396,7 @@ impl Decider {
             update,
             head: self.head,
             tree_root: self.frontier.root(),
+            entry_changes: kept.into_entry_changes(),
         })
     }
 
@@ -379,6 +429,38 @@ impl Decider {
         );
         self.head.advance(&sealed.entry, sealed.hash);
         sealed
+    }
+}
+
+/// What a decider keeps of each new entry's changes while deciding a group.
+enum KeptChanges {
+    /// Nothing (not asked to, or a group of one envelope: its update).
+    Nothing(EntryChanges),
+    /// A copy of each.
+    Each(Vec<Objects>),
+}
+
+impl KeptChanges {
+    fn new(keep: bool, envelopes: usize) -> KeptChanges {
+        match (keep, envelopes) {
+            (false, _) => KeptChanges::Nothing(EntryChanges::NotKept),
+            (true, 0 | 1) => KeptChanges::Nothing(EntryChanges::InUpdate),
+            (true, _) => KeptChanges::Each(Vec::with_capacity(envelopes)),
+        }
+    }
+
+    /// Keeps what a new entry changed.
+    fn keep(&mut self, changes: &Objects) {
+        if let KeptChanges::Each(each) = self {
+            each.push(changes.clone());
+        }
+    }
+
+    fn into_entry_changes(self) -> EntryChanges {
+        match self {
+            KeptChanges::Nothing(changes) => changes,
+            KeptChanges::Each(each) => EntryChanges::Each(each),
+        }
     }
 }
 

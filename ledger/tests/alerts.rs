@@ -13,11 +13,16 @@ use pledge_ledger::alerts::{
     self, Alert, AlertFeed, AlertKind, AlertPolicy, AlertState, AlertWatch, Trigger,
 };
 use pledge_ledger::entry::Entry;
-use pledge_ledger::ledger::AttemptPolicy;
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use pledge_ledger::ledger::{AttemptPolicy, MemoryLedger};
 use pledge_ledger::ops;
 use pledge_ledger::replay::reapply;
 use pledge_ledger::state::MemoryState;
+use pledge_ledger::store::{LogRead, LogStore, StateStore};
 use pledge_ledger::view::LedgerRead;
+use pledge_ledger::view::Snapshot;
 use pledge_proto::v1 as pb;
 use support::*;
 
@@ -367,6 +372,55 @@ fn the_same_chain_gives_the_same_alerts_however_it_is_fed() {
     assert_eq!(fed, whole);
     let indexes: Vec<u64> = whole.iter().map(|a| a.index).collect();
     assert_eq!(indexes, (0..whole.len() as u64).collect::<Vec<_>>());
+}
+
+/// The busy world's entries decided again, several to a group (those of one
+/// time), by a decider keeping what each entry changed: each entry's kept
+/// changes are what replaying it gives, and a watch fed them (no rules run)
+/// gives the alerts `derive` gives over the new chain.
+#[test]
+fn a_watch_fed_the_deciders_changes_gives_derives_alerts() {
+    let original = entries(&busy_world());
+    let (mut log, mut state, decider) = MemoryLedger::in_memory(node_key()).into_parts();
+    let mut decider = decider
+        .keeping_entry_changes()
+        .with_attempts(AttemptPolicy {
+            per_signer: 20,
+            window_ms: HOUR_MS,
+        });
+    let mut watch = AlertWatch::new(AlertPolicy::default());
+    let mut replayed = MemoryState::default();
+    let (mut fed, mut groups) = (Vec::new(), 0);
+    for same_time in original.chunk_by(|a, b| a.time_ms == b.time_ms) {
+        let envelopes = same_time
+            .iter()
+            .map(|entry| Cow::Owned(entry.envelope.clone().verify().unwrap()));
+        let snapshot = Snapshot::new(decider.head(), log.reader(), state.view(), Arc::from([]));
+        let group = decider
+            .decide(&snapshot, envelopes, same_time[0].time_ms)
+            .unwrap();
+        drop(snapshot);
+        assert_eq!(group.entries.len(), same_time.len(), "each decided again");
+        log.append(&group.records()).unwrap();
+        let each = group.entry_changes.of(&group.entries, &group.update);
+        for (entry, changes) in each.expect("kept") {
+            let by_replay = reapply(&replayed, entry, None).unwrap();
+            assert_eq!(changes, &by_replay, "entry {}", entry.seq);
+            replayed.merge(by_replay);
+            fed.extend(watch.observe_next(entry, changes).unwrap());
+        }
+        state.apply(&group.update).unwrap();
+        groups += 1;
+    }
+    assert!(groups < original.len(), "some groups held several entries");
+    let decided: Vec<Entry> = (0..log.len())
+        .map(|seq| Entry::decode(&log.reader().read(seq).unwrap()).unwrap())
+        .collect();
+    assert_eq!(
+        fed,
+        alerts::derive(&decided, AlertPolicy::default()).unwrap()
+    );
+    assert!(fed.len() >= 10, "{fed:#?}");
 }
 
 #[test]

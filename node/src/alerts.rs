@@ -3,10 +3,16 @@
 //! concerns.
 //!
 //! ```text
-//!   heads (committed size) ─▶ Follower: each new entry through
-//!                             pledge_ledger::alerts::AlertFeed (rules only,
-//!                             its own in-memory state), alerts appended to
-//!                             the AlertLog; `progress` announces them
+//!   a single node:
+//!     start: the log up to the published head ─▶ AlertFeed (rules, its own
+//!            in-memory state), again until it reaches the head; the groups
+//!            the pipeline sends meanwhile are dropped (each is in the log)
+//!     then:  the state dropped; each durable group from the pipeline
+//!            (its entries with what the decide thread found each changed)
+//!            ─▶ AlertWatch::observe_next: no rules run a second time
+//!   a cluster member: heads (committed size) ─▶ each new entry through
+//!            the AlertFeed, as it does not decide the entries it applies
+//!   either way: alerts appended to the AlertLog; `progress` announces them
 //!   WatchAlerts ─▶ watcher named (mutual TLS, or a signed request checked
 //!                  here: key, clock skew, not seen before)
 //!               ─▶ stream slot (streams.rs) ─▶ AlertStreamer: alerts from
@@ -15,14 +21,18 @@
 //!
 //! At start the feed replays the whole log in the background (the node
 //! serves meanwhile; streams wait for it): its cost is the ledger's live
-//! state in memory a second time and the rules' time over the chain
-//! (docs/ALERTS.md §6 gives figures); `[alerts] enabled = false` turns it off.
+//! state in memory a second time while it runs (for good on a cluster
+//! member) and the rules' time over the chain (docs/ALERTS.md §6 gives
+//! figures); `[alerts] enabled = false` turns it off. An entry is observed
+//! once it is durable, in chain order, exactly once: one out of order stops
+//! the alerts (`failed_at`), as an entry that does not apply does.
 
 use std::collections::BTreeMap;
+use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::{Arc, Mutex, RwLock};
 
 use pledge_ledger::alerts::request::{WatchRequest, WatchRequestError};
-use pledge_ledger::alerts::{Alert, AlertFeed, AlertPolicy};
+use pledge_ledger::alerts::{Alert, AlertFeed, AlertPolicy, AlertWatch};
 use pledge_ledger::model::Role;
 use pledge_ledger::state::StateRead;
 use pledge_ledger::view::LedgerRead;
@@ -31,6 +41,7 @@ use tokio::sync::{mpsc, watch};
 use tonic::{Code, Request, Status};
 
 use crate::NodePublished;
+use crate::pipeline::DurableEntries;
 use crate::status;
 use crate::streams::StreamSlot;
 
@@ -38,6 +49,8 @@ use crate::streams::StreamSlot;
 pub const MAX_REQUEST_SKEW_MS: u64 = 5 * 60 * 1000;
 /// Alerts read from the log at a time when streaming.
 const ALERT_BATCH: usize = 64;
+/// Entries fed from the log between two looks at what the pipeline sent.
+const CATCH_UP_CHUNK: u64 = 4096;
 
 /// How far the alerts have come.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -50,6 +63,17 @@ pub struct Progress {
     pub failed_at: Option<u64>,
 }
 
+/// Where the alerts learn of new entries.
+#[derive(Debug)]
+pub enum Source {
+    /// The committed size (a cluster member): each new entry is read from
+    /// the log and run through the rules to learn what it changed.
+    Heads(watch::Receiver<u64>),
+    /// The single node's pipeline: each durable group's entries with what
+    /// each changed ([`crate::pipeline::Observer`]).
+    Pipeline(Receiver<DurableEntries>),
+}
+
 /// The alerts derived so far, shared by the follower and the streams.
 #[derive(Debug, Clone)]
 pub struct AlertLog {
@@ -58,28 +82,51 @@ pub struct AlertLog {
 }
 
 impl AlertLog {
-    /// Starts following `published` under `policy`: alerts appear as the
-    /// committed size in `heads` grows.
+    /// Starts following `published` under `policy`: alerts appear as
+    /// `source` tells of new entries.
     pub fn start(
         published: Arc<NodePublished>,
-        heads: watch::Receiver<u64>,
+        source: Source,
         policy: AlertPolicy,
-    ) -> AlertLog {
+    ) -> std::io::Result<AlertLog> {
         let alerts = Arc::new(RwLock::new(Vec::new()));
         let (progress_tx, progress) = watch::channel(Progress::default());
         let follower = Follower {
             published,
             feed: AlertFeed::new(policy),
-            alerts: alerts.clone(),
-            progress: progress_tx,
+            out: Derived {
+                alerts: alerts.clone(),
+                progress: progress_tx,
+            },
         };
-        tokio::spawn(follower.run(heads));
-        AlertLog { alerts, progress }
+        match source {
+            Source::Heads(heads) => {
+                tokio::spawn(follower.run(heads));
+            }
+            Source::Pipeline(groups) => {
+                std::thread::Builder::new()
+                    .name("alerts".into())
+                    .spawn(move || follower.follow_pipeline(groups))?;
+            }
+        }
+        Ok(AlertLog { alerts, progress })
+    }
+
+    /// How far the alerts have come once they have fed `entries` entries
+    /// or stopped.
+    #[cfg(test)]
+    pub(crate) async fn caught_up(&self, entries: u64) -> Progress {
+        let mut progress = self.progress.clone();
+        let reached = progress
+            .wait_for(|p| p.entries >= entries || p.failed_at.is_some())
+            .await
+            .expect("the alerts announce their progress");
+        *reached
     }
 
     /// Alerts `from..` (at most `limit`) that `watcher` sees, and the index
     /// after the last one looked at.
-    fn read(&self, from: u64, limit: usize, watcher: &Watcher) -> (Vec<Alert>, u64) {
+    pub(crate) fn read(&self, from: u64, limit: usize, watcher: &Watcher) -> (Vec<Alert>, u64) {
         let alerts = self.alerts.read().unwrap_or_else(|e| e.into_inner());
         let start = usize::try_from(from)
             .unwrap_or(usize::MAX)
@@ -94,11 +141,37 @@ impl AlertLog {
     }
 }
 
+/// Where derived alerts go: the shared list, and the progress announced.
+struct Derived {
+    alerts: Arc<RwLock<Vec<Alert>>>,
+    progress: watch::Sender<Progress>,
+}
+
+impl Derived {
+    /// Appends `new`, derived from the entries before `entries`.
+    fn publish(&self, new: Vec<Alert>, entries: u64) {
+        let mut alerts = self.alerts.write().unwrap_or_else(|e| e.into_inner());
+        alerts.extend(new);
+        let count = alerts.len() as u64;
+        drop(alerts);
+        self.progress.send_if_modified(|p| {
+            let changed = (p.alerts, p.entries) != (count, entries);
+            (p.alerts, p.entries) = (count, entries);
+            changed
+        });
+    }
+
+    /// The alerts stop at entry `seq`.
+    fn fail_at(&self, seq: u64) {
+        self.progress.send_modify(|p| p.failed_at = Some(seq));
+    }
+}
+
+/// Feeds entries read from the log through the rules.
 struct Follower {
     published: Arc<NodePublished>,
     feed: AlertFeed,
-    alerts: Arc<RwLock<Vec<Alert>>>,
-    progress: watch::Sender<Progress>,
+    out: Derived,
 }
 
 impl Follower {
@@ -113,7 +186,7 @@ impl Follower {
             match fed {
                 Ok((follower, Ok(()))) => self = follower,
                 Ok((follower, Err(seq))) => {
-                    follower.progress.send_modify(|p| p.failed_at = Some(seq));
+                    follower.out.fail_at(seq);
                     return;
                 }
                 Err(error) => {
@@ -124,6 +197,45 @@ impl Follower {
             if heads.changed().await.is_err() {
                 return;
             }
+        }
+    }
+
+    /// Catches up with the log, then observes what the pipeline sends,
+    /// until the pipeline stops.
+    fn follow_pipeline(mut self, groups: Receiver<DurableEntries>) {
+        match self.catch_up_with_pipeline(&groups) {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(seq) => return self.out.fail_at(seq),
+        }
+        let observer = PipelineWatch {
+            watch: self.feed.into_watch(),
+            out: self.out,
+        };
+        observer.run(groups);
+    }
+
+    /// Feeds the log up to the published head, again until the feed has
+    /// reached it, dropping the groups the pipeline sent meanwhile: each
+    /// was published before it was sent, so the log holds it. Once this
+    /// returns, every group the feed has not reached is still to come from
+    /// the pipeline. False if the pipeline stopped; the entry it could not
+    /// feed.
+    fn catch_up_with_pipeline(&mut self, groups: &Receiver<DurableEntries>) -> Result<bool, u64> {
+        loop {
+            loop {
+                match groups.try_recv() {
+                    Ok(_) => {}
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => return Ok(false),
+                }
+            }
+            let head = self.published.load().len();
+            let next = self.feed.watch().next_seq();
+            if next >= head {
+                return Ok(true);
+            }
+            self.catch_up(head.min(next.saturating_add(CATCH_UP_CHUNK)))?;
         }
     }
 
@@ -138,7 +250,7 @@ impl Follower {
                 .map_err(|e| e.to_string())
                 .and_then(|entry| self.feed.push(&entry).map_err(|e| e.to_string()));
             match fed {
-                Ok(alerts) => self.publish(alerts),
+                Ok(alerts) => self.out.publish(alerts, seq + 1),
                 Err(error) => {
                     tracing::error!(seq, %error, "alerts: an entry could not be fed");
                     return Err(seq);
@@ -147,17 +259,51 @@ impl Follower {
         }
         Ok(())
     }
+}
 
-    fn publish(&self, new: Vec<Alert>) {
-        let mut alerts = self.alerts.write().unwrap_or_else(|e| e.into_inner());
-        alerts.extend(new);
-        let (count, entries) = (alerts.len() as u64, self.feed.watch().next_seq());
-        drop(alerts);
-        self.progress.send_if_modified(|p| {
-            let changed = (p.alerts, p.entries) != (count, entries);
-            (p.alerts, p.entries) = (count, entries);
-            changed
-        });
+/// Observes each durable entry with what the pipeline says it changed.
+struct PipelineWatch {
+    watch: AlertWatch,
+    out: Derived,
+}
+
+impl PipelineWatch {
+    fn run(mut self, groups: Receiver<DurableEntries>) {
+        while let Ok(group) = groups.recv() {
+            if let Err(seq) = self.observe(&group) {
+                return self.out.fail_at(seq);
+            }
+        }
+    }
+
+    /// Observes the group's entries not observed yet (the catch-up from
+    /// the log may have fed its first ones); the entry it could not.
+    fn observe(&mut self, group: &DurableEntries) -> Result<(), u64> {
+        let Some(each) = group.each() else {
+            let seq = self.watch.next_seq();
+            tracing::error!(
+                seq,
+                "alerts: the pipeline sent entries without their changes"
+            );
+            return Err(seq);
+        };
+        let mut alerts = Vec::new();
+        for (entry, changes) in each {
+            if entry.seq < self.watch.next_seq() {
+                continue;
+            }
+            match self.watch.observe_next(entry, changes) {
+                Ok(new) => alerts.extend(new),
+                Err(error) => {
+                    let seq = self.watch.next_seq();
+                    tracing::error!(seq, %error, "alerts: an entry could not be observed");
+                    self.out.publish(alerts, seq);
+                    return Err(seq);
+                }
+            }
+        }
+        self.out.publish(alerts, self.watch.next_seq());
+        Ok(())
     }
 }
 

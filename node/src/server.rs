@@ -97,10 +97,18 @@ pub async fn serve(
         attempts: limits.attempt_policy(),
         apply_wait: Duration::from_millis(limits.state_apply_wait_ms),
     };
+    let (observer, alerts_source) = alerts_source(&config, &heads);
     let running = match &config.cluster {
         None => {
-            let mut running =
-                pipeline::start(log, state, decider, sizes, heads_tx, metrics.clone())?;
+            let mut running = pipeline::start(
+                log,
+                state,
+                decider,
+                sizes,
+                heads_tx,
+                observer,
+                metrics.clone(),
+            )?;
             if let Some(read_only) = &read_only {
                 start_read_only(&mut running, &read_only.why, &metrics);
             }
@@ -143,9 +151,11 @@ pub async fn serve(
         to_resume
     });
     let rate_limit = RateLimit::new(Rates::of(&limits), metrics.clone());
-    let alerts = config.alerts.enabled.then(|| {
-        crate::alerts::AlertLog::start(published.clone(), heads.clone(), config.alerts.policy())
-    });
+    let alerts = alerts_source
+        .map(|source| {
+            crate::alerts::AlertLog::start(published.clone(), source, config.alerts.policy())
+        })
+        .transpose()?;
     let mut api = LedgerApi::new(
         published.clone(),
         sequencer,
@@ -350,6 +360,27 @@ async fn set_not_serving(health: &tonic_health::server::HealthReporter) {
     health
         .set_service_status("", tonic_health::ServingStatus::NotServing)
         .await;
+}
+
+/// Where the alerts (when enabled) learn of new entries: a single node's
+/// pipeline sends each durable group's entries with what each changed (the
+/// observer it is given); a cluster member, which applies entries it did
+/// not decide, follows the committed size and runs the rules itself.
+fn alerts_source(
+    config: &Config,
+    heads: &watch::Receiver<u64>,
+) -> (pipeline::Observer, Option<crate::alerts::Source>) {
+    match (config.alerts.enabled, &config.cluster) {
+        (false, _) => (None, None),
+        (true, Some(_)) => (None, Some(crate::alerts::Source::Heads(heads.clone()))),
+        (true, None) => {
+            let (observer, groups) = std::sync::mpsc::channel();
+            (
+                Some(observer),
+                Some(crate::alerts::Source::Pipeline(groups)),
+            )
+        }
+    }
 }
 
 /// A node that found no room to write at start serves reads and refuses

@@ -14,7 +14,15 @@
 //!                                   ▼
 //!             AlertWatch::observe ──▶ time alerts due by the entry's time,
 //!                                     then the entry's own ──▶ Vec<Alert> (index 0, 1, …)
+//!
+//!   entry + what it changed (a sequencer's decision: ledger::EntryChanges)
+//!         ──▶ AlertWatch::observe_next (no rules, no state of its own)
 //! ```
+//!
+//! An observer that learns each entry's changes elsewhere (a node's
+//! sequencer computed them) feeds the watch directly; one that starts from
+//! a log catches up with an [`AlertFeed`], then keeps only its watch
+//! ([`AlertFeed::into_watch`]).
 //!
 //! [`AlertWatch`] keeps its own small view of receipts, pledges, tanks
 //! and prices ([`view`]); the conditions it watches are in `conditions.rs` (where a
@@ -291,6 +299,23 @@ impl AlertWatch {
         out
     }
 
+    /// [`AlertWatch::observe`] for the next entry only: refuses an entry
+    /// out of order, so that none is observed twice or skipped.
+    pub fn observe_next(
+        &mut self,
+        entry: &Entry,
+        changes: &Objects,
+    ) -> Result<Vec<Alert>, AlertError> {
+        let expected = self.next_seq;
+        if entry.seq != expected {
+            return Err(AlertError::OutOfOrder {
+                expected,
+                found: entry.seq,
+            });
+        }
+        Ok(self.observe(entry, changes))
+    }
+
     fn place(
         &mut self,
         drafts: Vec<Draft>,
@@ -380,6 +405,13 @@ impl AlertFeed {
     /// The watch.
     pub fn watch(&self) -> &AlertWatch {
         &self.watch
+    }
+
+    /// The watch alone, its state dropped: for an observer that learns
+    /// what each later entry changed elsewhere
+    /// ([`AlertWatch::observe_next`]).
+    pub fn into_watch(self) -> AlertWatch {
+        self.watch
     }
 }
 

@@ -5,8 +5,8 @@
 //! itself for the group it just decided, which saves a thread hand-off
 //! (a wake-up of the durable thread) on the acknowledgement path of a lone
 //! pledge. The writer is behind a mutex, and the decide thread only writes
-//! when every group it queued has been written, so groups are written, and
-//! answered, in the order they were decided.
+//! when every group it queued has been written, so groups are written,
+//! answered and sent to the observer, in the order they were decided.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, mpsc as std_mpsc};
@@ -16,7 +16,10 @@ use pledge_ledger::merkle::Hash;
 use pledge_ledger::store::{StateUpdate, StateView, StoreError};
 use tokio::sync::watch;
 
-use super::{Answer, Decided, Durability, Published, SequencerError, refuse_replies, store_error};
+use super::{
+    Answer, Decided, Durability, DurableEntries, Observer, Published, SequencerError,
+    refuse_replies, store_error,
+};
 use crate::metrics::Metrics;
 
 /// The durable step's state, shared by the decide and the durable threads.
@@ -25,6 +28,8 @@ pub(super) struct Writer<D: Durability, V> {
     pub(super) published: Arc<Published<D::Reader, V>>,
     pub(super) to_apply: std_mpsc::SyncSender<Arc<StateUpdate>>,
     pub(super) heads: watch::Sender<u64>,
+    /// Told each durable group's entries; `None` once it is gone.
+    pub(super) observer: Observer,
     pub(super) metrics: Arc<Metrics>,
     pub(super) failed: Arc<AtomicBool>,
     /// Why the store failed, once it did: nothing is written after that.
@@ -103,7 +108,8 @@ impl<D: Durability, V: StateView> Writer<D, V> {
         let last = &batch[batch.len() - 1].group;
         let (head, root) = (last.head, last.tree_root);
         let updates = self.publish(head, root, &batch);
-        self.answer(batch, head.next_seq);
+        let observed = self.answer(batch, head.next_seq);
+        self.tell_observer(observed);
         for update in updates {
             if self.to_apply.send(update).is_err() {
                 return Err(StoreError::StateStopped);
@@ -125,18 +131,46 @@ impl<D: Durability, V: StateView> Writer<D, V> {
         updates
     }
 
-    fn answer(&self, batch: Vec<Decided>, chain_size: u64) {
+    /// Answers the submitters of `batch`; returns the groups' new entries
+    /// for the observer (none without one).
+    fn answer(&self, batch: Vec<Decided>, chain_size: u64) -> Vec<DurableEntries> {
+        let mut observed = Vec::new();
         for decided in batch {
-            let new_entries = decided.group.entries.len();
+            let Decided {
+                group,
+                update,
+                replies,
+                started,
+                ..
+            } = decided;
             self.metrics
-                .group_committed(new_entries, decided.started.elapsed(), chain_size);
-            let answers = decided
-                .group
-                .results
-                .into_iter()
-                .zip(decided.group.attempts);
-            for (reply, (result, attempt)) in decided.replies.into_iter().zip(answers) {
+                .group_committed(group.entries.len(), started.elapsed(), chain_size);
+            let answers = group.results.into_iter().zip(group.attempts);
+            for (reply, (result, attempt)) in replies.into_iter().zip(answers) {
                 let _ = reply.send(Ok(Answer { result, attempt }));
+            }
+            if self.observer.is_some() && !group.entries.is_empty() {
+                observed.push(DurableEntries {
+                    entries: group.entries,
+                    changes: group.entry_changes,
+                    update,
+                });
+            }
+        }
+        observed
+    }
+
+    /// Sends the observer the durable groups' entries, in order; stops
+    /// sending once it is gone.
+    fn tell_observer(&mut self, observed: Vec<DurableEntries>) {
+        let Some(observer) = &self.observer else {
+            return;
+        };
+        for entries in observed {
+            if observer.send(entries).is_err() {
+                tracing::warn!("the chain's observer is gone: no longer telling it");
+                self.observer = None;
+                return;
             }
         }
     }

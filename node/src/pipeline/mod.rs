@@ -40,6 +40,12 @@
 //! after it are never written and are refused (`Store`), and the node must
 //! restart (it then recovers from the log). The time of each group is read
 //! here, in the node shell.
+//!
+//! An observer of the chain (the node's alerts) may be given a channel: the
+//! writer sends it each durable group's new entries, in chain order, with
+//! what the decide thread found each entry changed ([`DurableEntries`]), so
+//! that it need not run the rules again. Only durable groups are sent;
+//! after a store failure nothing is.
 
 mod apply;
 mod durability;
@@ -59,9 +65,10 @@ use std::sync::{Arc, mpsc as std_mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use pledge_ledger::entry::{Entry, Sealed};
 use pledge_ledger::envelope::VerifiedEnvelope;
 use pledge_ledger::ledger::{
-    AttemptPolicy, Committed, DecideBase, DecidedGroup, Decider, SubmitResult,
+    AttemptPolicy, Committed, DecideBase, DecidedGroup, Decider, EntryChanges, SubmitResult,
 };
 use pledge_ledger::model::Seq;
 use pledge_ledger::state::{Layered, Objects, StateError};
@@ -242,6 +249,27 @@ pub struct Sizes {
     pub apply_wait: Duration,
 }
 
+/// A durable group's new entries and what each changed, as the decide
+/// thread found (the same objects replaying each entry gives): what the
+/// pipeline sends an observer of the chain.
+#[derive(Debug)]
+pub struct DurableEntries {
+    entries: Vec<Sealed>,
+    changes: EntryChanges,
+    update: Arc<StateUpdate>,
+}
+
+impl DurableEntries {
+    /// Each entry, in order, with the objects it changed; `None` if the
+    /// decider did not keep them (it does when the pipeline has an observer).
+    pub fn each(&self) -> Option<Vec<(&Entry, &Objects)>> {
+        self.changes.of(&self.entries, &self.update)
+    }
+}
+
+/// Where the pipeline sends each durable group's entries, if anywhere.
+pub type Observer = Option<std_mpsc::Sender<DurableEntries>>;
+
 /// The running pipeline: the submission handle, the published snapshot,
 /// and the threads to join on shutdown (they end once every handle is
 /// dropped and the queues are drained).
@@ -255,13 +283,15 @@ pub struct Running<R, V> {
     pub threads: Vec<JoinHandle<()>>,
 }
 
-/// Starts the pipeline over an opened ledger's parts.
+/// Starts the pipeline over an opened ledger's parts; `observer` is sent
+/// every durable group's entries ([`DurableEntries`]).
 pub fn start<D, S>(
     durability: D,
     state: S,
     decider: Decider,
     sizes: Sizes,
     heads: watch::Sender<u64>,
+    observer: Observer,
     metrics: Arc<Metrics>,
 ) -> std::io::Result<Running<D::Reader, S::View>>
 where
@@ -277,11 +307,16 @@ where
     let (queue, submissions) = mpsc::channel(sizes.queue_depth.max(1));
     let (to_durable, decided) = std_mpsc::sync_channel(DECIDED_DEPTH);
     let (to_apply, updates) = std_mpsc::sync_channel(APPLY_DEPTH);
+    let decider = match observer {
+        Some(_) => decider.keeping_entry_changes(),
+        None => decider,
+    };
     let writer = Arc::new(SharedWriter::new(Writer {
         durability,
         published: published.clone(),
         to_apply,
         heads,
+        observer,
         metrics,
         failed: failed.clone(),
         broken: None,
@@ -505,5 +540,7 @@ pub fn now_ms() -> u64 {
         .unwrap_or_default()
 }
 
+#[cfg(test)]
+mod observer_tests;
 #[cfg(test)]
 mod tests;

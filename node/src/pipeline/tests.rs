@@ -139,7 +139,16 @@ fn pipeline_failing_from(
     };
     let sizes = sizes(Duration::from_millis(5));
     let (heads, _) = watch::channel(1);
-    start(durability, state, decider, sizes, heads, Metrics::new()).expect("threads")
+    start(
+        durability,
+        state,
+        decider,
+        sizes,
+        heads,
+        None,
+        Metrics::new(),
+    )
+    .expect("threads")
 }
 
 /// Stops the pipeline (every submission handle dropped) and waits for its
@@ -211,7 +220,7 @@ async fn acknowledgements_and_reads_do_not_wait_for_the_state_store() {
     };
     let (heads, _) = watch::channel(1);
     let sizes = sizes(Duration::ZERO);
-    let running = start(log, state, decider, sizes, heads, Metrics::new()).expect("threads");
+    let running = start(log, state, decider, sizes, heads, None, Metrics::new()).expect("threads");
 
     for (seq, tank_id) in [(1, "t-1"), (2, "t-2"), (3, "t-3")] {
         let answer = running
@@ -276,7 +285,7 @@ async fn a_stopped_pipeline_has_written_every_group_to_the_state_store() {
     let (log, state, decider) = genesis_parts();
     let (heads, _) = watch::channel(1);
     let sizes = sizes(Duration::from_millis(50));
-    let running = start(log, state, decider, sizes, heads, Metrics::new()).expect("threads");
+    let running = start(log, state, decider, sizes, heads, None, Metrics::new()).expect("threads");
 
     for tank_id in ["t-1", "t-2"] {
         let answer = running

@@ -68,7 +68,8 @@ fn node_with_a_receipt(dir: &std::path::Path) -> (LedgerApi, Arc<NodePublished>)
         apply_wait: Duration::from_millis(5),
     };
     let metrics = Metrics::new();
-    let running = pipeline::start(log, state, decider, sizes, heads_tx, metrics.clone()).unwrap();
+    let running =
+        pipeline::start(log, state, decider, sizes, heads_tx, None, metrics.clone()).unwrap();
     let (checkpoints_tx, checkpoints) = watch::channel(None);
     tokio::spawn(checkpointer::run(
         running.published.clone(),

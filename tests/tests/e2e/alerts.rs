@@ -13,6 +13,9 @@ use tonic::Code;
 
 use super::common::*;
 
+/// The alerts served against `alerts::derive` over the node's log.
+mod chain;
+
 /// Every alert `watcher` may see, from `from` (not following).
 async fn alerts_of(client: &LedgerClient, watcher: &Signer, from: u64) -> Vec<pb::Alert> {
     let stream = client.alerts(from, false, Some(watcher)).await.unwrap();
