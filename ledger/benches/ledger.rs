@@ -2,7 +2,11 @@
 //! pledge-ledger`). Not tests: nothing here asserts a time.
 //!
 //! - apply: one pledge registration against a MemoryLedger holding 10,000
-//!   receipts (rules only, no commit);
+//!   receipts (rules only, no commit), and the copy of its changes a
+//!   decider keeping entry changes makes;
+//! - decide: a group of 64 pledges decided (rules, seal, Merkle nodes)
+//!   against that ledger, with and without keeping each entry's changes
+//!   (what a node with alerts on pays on its decide thread);
 //! - entry: body encoding, entry hash, record encoding, sealing;
 //! - ed25519: sign, strict verification of one (key decompressed each time
 //!   and cached), verify_batch of 64 and 1,024 alone and with the check a
@@ -29,7 +33,7 @@ use pledge_ledger::crypto::{self, Digest, KeyCache};
 use pledge_ledger::entry::Entry;
 use pledge_ledger::envelope::{EnvelopeBuilder, VerifiedEnvelope};
 use pledge_ledger::identity::uscc_check_character;
-use pledge_ledger::ledger::MemoryLedger;
+use pledge_ledger::ledger::{Decider, MemoryLedger};
 use pledge_ledger::merkle::{self, Frontier};
 use pledge_ledger::replay::reapply;
 use pledge_ledger::rules::{self, EntryContext};
@@ -224,6 +228,50 @@ fn bench_apply(c: &mut Criterion) {
         let snapshot = ledger.snapshot();
         b.iter(|| rules::apply(&snapshot, black_box(&envelope), ctx).unwrap())
     });
+    let rules::Outcome::Applied(changes) =
+        rules::apply(&ledger.snapshot(), &envelope, ctx).unwrap()
+    else {
+        panic!("the pledge applies");
+    };
+    c.bench_function("apply/copy of a pledge's changes", |b| {
+        b.iter(|| black_box(&changes).clone())
+    });
+}
+
+fn bench_decide(c: &mut Criterion) {
+    let ledger = populated(10_000);
+    let k = keys();
+    let group: Vec<VerifiedEnvelope> = (0..64)
+        .map(|n| {
+            let tx = pledge_tx(n, n * 100);
+            signed(&tx, &[("trader-a", &k.trader), ("bank-a", &k.bank)])
+        })
+        .collect();
+    let frontier = Frontier::load(ledger.len(), &ledger.state().view()).unwrap();
+    let decider = Decider::new(
+        SigningKey::from_bytes(&[9; 32]),
+        ledger.snapshot().head(),
+        frontier,
+    );
+    for (name, decider) in [
+        ("decide/group of 64 pledges", decider.clone()),
+        (
+            "decide/group of 64 pledges, keeping entry changes",
+            decider.keeping_entry_changes(),
+        ),
+    ] {
+        c.bench_function(name, |b| {
+            let snapshot = ledger.snapshot();
+            b.iter_batched(
+                || (decider.clone(), group.clone()),
+                |(mut decider, group)| {
+                    let envelopes = group.into_iter().map(std::borrow::Cow::Owned);
+                    decider.decide(&snapshot, envelopes, T0 + 1).unwrap()
+                },
+                BatchSize::SmallInput,
+            )
+        });
+    }
 }
 
 /// Entries in a group of the statemap benchmark, and groups applied before
@@ -474,6 +522,6 @@ fn bench_proofs(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(3));
-    targets = bench_apply, bench_entry, bench_ed25519, bench_proofs, bench_statemap
+    targets = bench_apply, bench_decide, bench_entry, bench_ed25519, bench_proofs, bench_statemap
 }
 criterion_main!(benches);

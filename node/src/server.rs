@@ -374,11 +374,8 @@ fn alerts_source(
         (false, _) => (None, None),
         (true, Some(_)) => (None, Some(crate::alerts::Source::Heads(heads.clone()))),
         (true, None) => {
-            let (observer, groups) = std::sync::mpsc::channel();
-            (
-                Some(observer),
-                Some(crate::alerts::Source::Pipeline(groups)),
-            )
+            let (observer, groups) = pipeline::observer_channel();
+            (observer, Some(crate::alerts::Source::Pipeline(groups)))
         }
     }
 }

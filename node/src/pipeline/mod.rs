@@ -45,7 +45,9 @@
 //! writer sends it each durable group's new entries, in chain order, with
 //! what the decide thread found each entry changed ([`DurableEntries`]), so
 //! that it need not run the rules again. Only durable groups are sent;
-//! after a store failure nothing is.
+//! after a store failure nothing is. The channel holds at most
+//! [`OBSERVER_DEPTH`] groups: an observer that far behind makes the writer
+//! wait (memory stays bounded; the writes slow down rather than it).
 
 mod apply;
 mod durability;
@@ -268,7 +270,19 @@ impl DurableEntries {
 }
 
 /// Where the pipeline sends each durable group's entries, if anywhere.
-pub type Observer = Option<std_mpsc::Sender<DurableEntries>>;
+pub type Observer = Option<std_mpsc::SyncSender<DurableEntries>>;
+
+/// Durable groups an observer may fall behind by before the writer waits
+/// for it: what it holds in memory stays bounded (an observer that does
+/// its work per entry keeps far ahead of the writes it follows).
+pub const OBSERVER_DEPTH: usize = 256;
+
+/// A channel for an observer of the chain: the pipeline's end, given to
+/// [`start`], and the observer's.
+pub fn observer_channel() -> (Observer, std_mpsc::Receiver<DurableEntries>) {
+    let (observer, groups) = std_mpsc::sync_channel(OBSERVER_DEPTH);
+    (Some(observer), groups)
+}
 
 /// The running pipeline: the submission handle, the published snapshot,
 /// and the threads to join on shutdown (they end once every handle is

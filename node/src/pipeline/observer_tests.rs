@@ -144,17 +144,9 @@ impl TestNode {
             apply_wait: Duration::from_millis(2),
         };
         let (heads, _) = watch::channel(decider.head().next_seq);
-        let (observer, groups) = std_mpsc::channel();
-        let running = start(
-            log,
-            state,
-            decider,
-            sizes,
-            heads,
-            Some(observer),
-            Metrics::new(),
-        )
-        .expect("threads");
+        let (observer, groups) = observer_channel();
+        let running =
+            start(log, state, decider, sizes, heads, observer, Metrics::new()).expect("threads");
         for envelope in before_alerts {
             running.sequencer.submit(envelope).await.expect("written");
         }
