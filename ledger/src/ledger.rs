@@ -624,8 +624,15 @@ impl DiskLedger {
     ) -> Result<(DiskLedger, OpenReport), StoreError> {
         let (log, recovery) = EntryLog::open(&dir.join("log"))?;
         let state = DiskStateStore::open_temporary(state_dir)?;
-        let mut recovered = recover(log, state, &ledger_key)?;
-        recovered.state.flush()?;
+        let mut recovered = recover(log, state, &ledger_key)
+            .and_then(|recovered| recovered.state.flush().map(|()| recovered))
+            .inspect_err(|_| {
+                // sled removes its temporary directory when its last handle
+                // goes, which a failed write can leave to a background
+                // thread that outlives a process about to exit: remove it
+                // here, once the store is dropped.
+                let _ = std::fs::remove_dir_all(state_dir);
+            })?;
         recovered.report.dropped_tail_bytes = recovery.dropped_tail_bytes;
         let ledger = Ledger {
             log: recovered.log,

@@ -37,7 +37,7 @@
 //! gives for its leaves, about one node per two leaves) are in `map.nodes`
 //! in the same directory, in fixed-size slots overwritten in place
 //! (`map_file`); only the few nodes below them (about one per leaf) are
-//! `s/` keys, so a changed receipt rewrites two or three sled keys instead
+//! `s/` keys, so a changed receipt rewrites a few sled keys instead
 //! of one per depth. Each apply writes the slots and `fdatasync`s the file
 //! before the sled batch; the apply that makes the map deep enough for one
 //! more depth in the file moves that depth's nodes out of sled in the same
