@@ -27,6 +27,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use super::file_err;
 use crate::statemap::{MapNode, MapNodeId};
 use crate::store::StoreError;
 
@@ -301,14 +302,6 @@ fn decode(slot: &[u8]) -> Option<Option<Versioned>> {
         _ => return None,
     };
     Some(Some((version, node)))
-}
-
-fn file_err<'a>(op: &'static str, path: &'a Path) -> impl Fn(std::io::Error) -> StoreError + 'a {
-    move |source| StoreError::StateFile {
-        op,
-        path: path.to_path_buf(),
-        source,
-    }
 }
 
 #[cfg(test)]

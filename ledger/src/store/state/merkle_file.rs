@@ -26,6 +26,7 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+use super::file_err;
 use crate::merkle::{HASH_LEN, Hash, NodeId, proof};
 use crate::store::StoreError;
 
@@ -156,14 +157,6 @@ fn runs(nodes: &BTreeMap<NodeId, Hash>) -> Result<Vec<(u64, Vec<u8>)>, StoreErro
         }
     }
     Ok(runs)
-}
-
-fn file_err<'a>(op: &'static str, path: &'a Path) -> impl Fn(std::io::Error) -> StoreError + 'a {
-    move |source| StoreError::StateFile {
-        op,
-        path: path.to_path_buf(),
-        source,
-    }
 }
 
 #[cfg(test)]

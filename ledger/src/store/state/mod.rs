@@ -143,3 +143,16 @@ fn check_follows(applied: u64, update: &StateUpdate) -> Result<(), StoreError> {
         }),
     }
 }
+
+/// An I/O failure on one of the state's own files (`merkle.nodes`,
+/// `map.nodes`), naming the operation and the file.
+fn file_err<'a>(
+    op: &'static str,
+    path: &'a std::path::Path,
+) -> impl Fn(std::io::Error) -> StoreError + 'a {
+    move |source| StoreError::StateFile {
+        op,
+        path: path.to_path_buf(),
+        source,
+    }
+}
