@@ -22,12 +22,12 @@
 //! entries was written by an apply the database lost. Either way the store
 //! rebuilds the file from its objects ([`crate::statemap::tree::upper_nodes`]).
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use super::file_err;
+use super::{file_err, open_state_file, state_file_len};
 use crate::statemap::{MapNode, MapNodeId};
 use crate::store::StoreError;
 
@@ -68,14 +68,7 @@ pub type Versioned = (u64, MapNode);
 impl MapFile {
     /// Opens (or creates) `dir/map.nodes` holding `depths` depths.
     pub fn open(dir: &Path, depths: u16) -> Result<MapFile, StoreError> {
-        let path = dir.join(MAP_FILE);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(file_err("open", &path))?;
+        let (file, path) = open_state_file(dir, MAP_FILE)?;
         Ok(MapFile {
             file,
             path,
@@ -239,11 +232,7 @@ impl MapFile {
     }
 
     fn len(&self) -> Result<u64, StoreError> {
-        let metadata = self
-            .file
-            .metadata()
-            .map_err(file_err("read the length", &self.path))?;
-        Ok(metadata.len())
+        state_file_len(&self.file, &self.path)
     }
 }
 

@@ -22,11 +22,11 @@
 //! to what the applied count implies ([`MerkleFile::cut_to`]).
 
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use super::file_err;
+use super::{file_err, open_state_file, state_file_len};
 use crate::merkle::{HASH_LEN, Hash, NodeId, proof};
 use crate::store::StoreError;
 
@@ -45,14 +45,7 @@ pub struct MerkleFile {
 impl MerkleFile {
     /// Opens (or creates) `dir/merkle.nodes`.
     pub fn open(dir: &Path) -> Result<MerkleFile, StoreError> {
-        let path = dir.join(MERKLE_FILE);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(file_err("open", &path))?;
+        let (file, path) = open_state_file(dir, MERKLE_FILE)?;
         Ok(MerkleFile { file, path })
     }
 
@@ -105,25 +98,19 @@ impl MerkleFile {
     }
 
     /// The node `id`, or `None` if its slot is past the end or was never
-    /// written.
+    /// written. One `pread`: a slot past the end reads short.
     pub fn read(&self, id: NodeId) -> Result<Option<Hash>, StoreError> {
         let position = position_of(id)?;
-        if (position + 1) * SLOT > self.len()? {
-            return Ok(None);
-        }
         let mut hash = [0u8; HASH_LEN];
-        self.file
-            .read_exact_at(&mut hash, position * SLOT)
-            .map_err(file_err("read a node", &self.path))?;
-        Ok((hash != [0u8; HASH_LEN]).then_some(hash))
+        match self.file.read_exact_at(&mut hash, position * SLOT) {
+            Ok(()) => Ok((hash != [0u8; HASH_LEN]).then_some(hash)),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
+            Err(e) => Err(file_err("read a node", &self.path)(e)),
+        }
     }
 
     fn len(&self) -> Result<u64, StoreError> {
-        let metadata = self
-            .file
-            .metadata()
-            .map_err(file_err("read the length", &self.path))?;
-        Ok(metadata.len())
+        state_file_len(&self.file, &self.path)
     }
 }
 

@@ -156,3 +156,26 @@ fn file_err<'a>(
         source,
     }
 }
+
+/// Opens (or creates) the state's own file `name` in `dir`, for reading
+/// and writing in place.
+fn open_state_file(
+    dir: &std::path::Path,
+    name: &str,
+) -> Result<(std::fs::File, std::path::PathBuf), StoreError> {
+    let path = dir.join(name);
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(file_err("open", &path))?;
+    Ok((file, path))
+}
+
+/// The length of one of the state's own files.
+fn state_file_len(file: &std::fs::File, path: &std::path::Path) -> Result<u64, StoreError> {
+    let metadata = file.metadata().map_err(file_err("read the length", path))?;
+    Ok(metadata.len())
+}
