@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use pledge_ledger::statemap::hash::{EMPTY, KEY_BITS, bit, leaf_hash, node_hash, same_prefix};
 use pledge_ledger::statemap::proof::prove;
-use pledge_ledger::statemap::tree::{MapNodeId, root_of, upper_nodes};
+use pledge_ledger::statemap::tree::{MapNodeId, root_of, update, upper_nodes};
 use pledge_ledger::statemap::{MapHash, MapProof, MapProofError, MemoryMap};
 use proptest::prelude::*;
 
@@ -62,6 +62,20 @@ fn batches() -> impl Strategy<Value = Vec<Vec<(MapHash, MapHash)>>> {
 }
 
 proptest! {
+    #[test]
+    fn an_update_counts_exactly_the_keys_the_map_did_not_hold(batches in batches()) {
+        let mut map = MemoryMap::new();
+        let mut naive = BTreeMap::new();
+        for batch in batches {
+            let changes: BTreeMap<MapHash, MapHash> = batch.into_iter().collect();
+            let new = changes.keys().filter(|k| !naive.contains_key(*k)).count() as u64;
+            let update = update(&map, &changes).unwrap();
+            prop_assert_eq!(update.added, new);
+            naive.extend(changes.clone());
+            map.apply(&changes);
+        }
+    }
+
     #[test]
     fn incremental_roots_match_the_naive_map(batches in batches()) {
         let mut map = MemoryMap::new();

@@ -151,6 +151,9 @@ pub struct MapUpdate {
     pub root: MapHash,
     /// Every node that changed, to be written in one batch.
     pub writes: Vec<(MapNodeId, MapNode)>,
+    /// How many of the changed keys were not in the map before (new
+    /// leaves).
+    pub added: u64,
 }
 
 /// The root of a stored map.
@@ -168,13 +171,39 @@ pub fn update<S: MapNodeSource>(
 ) -> Result<MapUpdate, S::Error> {
     let changes: Vec<(MapHash, MapHash)> = changes.iter().map(|(k, v)| (*k, *v)).collect();
     let mut writes = Vec::new();
+    let mut added = 0;
     let current = source.map_node(&MapNodeId::ROOT)?;
     let root = if changes.is_empty() {
         current.map_or(EMPTY, |n| n.hash())
     } else {
-        put(source, MapNodeId::ROOT, current, &changes, &mut writes)?
+        added += new_keys(current.as_ref(), &changes);
+        put(
+            source,
+            MapNodeId::ROOT,
+            current,
+            &changes,
+            &mut writes,
+            &mut added,
+        )?
     };
-    Ok(MapUpdate { root, writes })
+    Ok(MapUpdate {
+        root,
+        writes,
+        added,
+    })
+}
+
+/// How many of `changes` are new keys under a stored node `current`,
+/// counted where the stored nodes end: none for an inner node (its
+/// children are stored and counted there), else every change but the
+/// leaf's own key.
+fn new_keys(current: Option<&MapNode>, changes: &[(MapHash, MapHash)]) -> u64 {
+    let kept = match current {
+        Some(MapNode::Inner { .. }) => return 0,
+        Some(MapNode::Leaf { key, .. }) => changes.iter().any(|(k, _)| k == key),
+        None => false,
+    };
+    changes.len() as u64 - u64::from(kept)
 }
 
 /// Rewrites the subtree at `id` (now `current`) with `changes`, all of
@@ -185,6 +214,7 @@ fn put<S: MapNodeSource>(
     current: Option<MapNode>,
     changes: &[(MapHash, MapHash)],
     writes: &mut Vec<(MapNodeId, MapNode)>,
+    added: &mut u64,
 ) -> Result<MapHash, S::Error> {
     let mut leaves = changes.to_vec();
     let children_stored = match current {
@@ -221,7 +251,10 @@ fn put<S: MapNodeSource>(
         if side_changes.is_empty() {
             return Ok(stored.map_or(EMPTY, |n| n.hash()));
         }
-        put(source, child, stored, side_changes, writes)
+        if children_stored {
+            *added += new_keys(stored.as_ref(), side_changes);
+        }
+        put(source, child, stored, side_changes, writes, added)
     };
     let left = side_hash(0, left)?;
     let right = side_hash(1, right)?;

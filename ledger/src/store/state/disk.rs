@@ -251,7 +251,7 @@ impl DiskStateStore {
         let view = self.view_now();
         let map = versioned::update_for(&view, &update.changes)?;
         self.keep_superseded(&view, &map, update.end)?;
-        let leaves = self.map_leaves + new_leaves(&view, &update.changes)?;
+        let leaves = self.map_leaves + map.added;
         let depths = depths_for(leaves).max(self.map_file.depths());
         let deeper = self.map_file.write(update.end, &map.writes)?;
         let wrote_upper = deeper.len() < map.writes.len();
@@ -497,22 +497,6 @@ fn read_count(tree: &sled::Tree, key: &[u8]) -> Result<u64, StoreError> {
 }
 
 /// How many receipts and tanks `changes` creates: the map's new leaves.
-fn new_leaves(view: &DiskStateView, changes: &Objects) -> Result<u64, StoreError> {
-    let absent = |prefix: &[u8], id: &str| -> Result<bool, StoreError> {
-        let key = [prefix, id.as_bytes()].concat();
-        let present = view.tree.contains_key(key).map_err(sled_err("read"))?;
-        Ok(!present)
-    };
-    let mut count = 0;
-    for id in changes.receipts.keys() {
-        count += u64::from(absent(b"r/", id)?);
-    }
-    for id in changes.tanks.keys() {
-        count += u64::from(absent(b"t/", id)?);
-    }
-    Ok(count)
-}
-
 impl StateStore for DiskStateStore {
     type View = DiskStateView;
 
