@@ -32,9 +32,7 @@ CLIENTS=${CLIENTS:-1}
 DURATION=${DURATION:-15}
 RECEIPTS=${RECEIPTS:-40000}
 WORK=${WORK:-$(mktemp -d /tmp/node-cpu.XXXXXX)}
-# The bench measures what the node can do, not its policy: request rates off.
 mkdir -p "$WORK"
-printf '[limits]\nrequests_per_second_per_address = 0\nrequests_per_second_per_participant = 0\n%s\n' "${LIMITS:-}" >"$WORK/unlimited.toml"
 PORT=${PORT:-50073}
 BUILD=${BUILD:-1}
 
@@ -47,6 +45,8 @@ if [ "$BUILD" = 1 ]; then
 fi
 NODE=${NODE_BIN:-target/release/pledge-node}
 BENCH=${BENCH_BIN:-target/release/pledge-bench}
+# shellcheck source=bench/fresh-node.sh
+. bench/fresh-node.sh
 TICKS=$(getconf CLK_TCK)
 
 # "kind ticks" for every thread of process $1, kinds named after the thread.
@@ -72,25 +72,8 @@ process_ticks() {
   sed -e 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
 }
 
-dir="$WORK/node"
-rm -rf "$dir"
-"$NODE" --config "$WORK/unlimited.toml" --data-dir "$dir" --listen "127.0.0.1:$PORT" >"$WORK/node.log" 2>&1 &
-node_pid=$!
-trap 'kill "$node_pid" 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do
-  grep -q 'listening on' "$WORK/node.log" 2>/dev/null && break
-  sleep 0.1
-done
-grep -q 'listening on' "$WORK/node.log" || die "pledge-node did not start (see $WORK/node.log)"
-
-out="$WORK/bench.out"
-"$BENCH" run --node "http://127.0.0.1:$PORT" --keys "$dir/dev-keys" --clients "$CLIENTS" \
-  --duration "${DURATION}s" --mix fresh=100 --receipts "$RECEIPTS" >"$out" 2>&1 &
-bench_pid=$!
-until grep -q '^set-up:' "$out" 2>/dev/null; do
-  kill -0 "$bench_pid" 2>/dev/null || die "pledge-bench ended during the set-up (see $out)"
-  sleep 0.05
-done
+start_fresh_node
+start_fresh_pledges "$DURATION"
 thread_ticks "$node_pid" >"$WORK/before"
 bench_before=$(process_ticks "$bench_pid")
 load_before=$(cut -d ' ' -f 1 /proc/loadavg)
@@ -98,8 +81,7 @@ sleep "$DURATION"
 thread_ticks "$node_pid" >"$WORK/after"
 bench_after=$(process_ticks "$bench_pid")
 load_after=$(cut -d ' ' -f 1 /proc/loadavg)
-wait "$bench_pid" || { cat "$out" >&2; die "pledge-bench failed (see $out)"; }
-grep -q 'self-check passed' "$out" || die "pledge-bench self-check failed (see $out)"
+finish_fresh_pledges
 
 pledges=$(sed -n 's/^pledges acknowledged (durable): \([0-9]*\) = .*/\1/p' "$out")
 [ -n "$pledges" ] && [ "$pledges" -gt 0 ] || die "no pledge acknowledged (see $out)"

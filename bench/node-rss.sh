@@ -27,8 +27,6 @@ WORK=${WORK:-$(mktemp -d /tmp/node-rss.XXXXXX)}
 PORT=${PORT:-50075}
 BUILD=${BUILD:-1}
 mkdir -p "$WORK"
-# The bench measures what the node can do, not its policy: request rates off.
-printf '[limits]\nrequests_per_second_per_address = 0\nrequests_per_second_per_participant = 0\n' >"$WORK/unlimited.toml"
 
 log() { printf '[node-rss %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -39,31 +37,15 @@ if [ "$BUILD" = 1 ]; then
 fi
 NODE=${NODE_BIN:-target/release/pledge-node}
 BENCH=${BENCH_BIN:-target/release/pledge-bench}
+# shellcheck source=bench/fresh-node.sh
+. bench/fresh-node.sh
 
 memory() { grep -E '^(VmRSS|VmHWM)' "/proc/$1/status" | tr -s ' \t' ' ' | paste -sd ',' -; }
 
-dir="$WORK/node"
-rm -rf "$dir"
-"$NODE" --config "$WORK/unlimited.toml" --data-dir "$dir" --listen "127.0.0.1:$PORT" >"$WORK/node.log" 2>&1 &
-node_pid=$!
-trap 'kill "$node_pid" 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do
-  grep -q 'listening on' "$WORK/node.log" 2>/dev/null && break
-  sleep 0.1
-done
-grep -q 'listening on' "$WORK/node.log" || die "pledge-node did not start (see $WORK/node.log)"
-
-out="$WORK/bench.out"
-"$BENCH" run --node "http://127.0.0.1:$PORT" --keys "$dir/dev-keys" --clients "$CLIENTS" \
-  --duration "${MAX_SECS}s" --mix fresh=100 --receipts "$RECEIPTS" >"$out" 2>&1 &
-bench_pid=$!
-until grep -q '^set-up:' "$out" 2>/dev/null; do
-  kill -0 "$bench_pid" 2>/dev/null || die "pledge-bench ended during the set-up (see $out)"
-  sleep 0.05
-done
+start_fresh_node
+start_fresh_pledges "$MAX_SECS"
 after_setup=$(memory "$node_pid")
-wait "$bench_pid" || { cat "$out" >&2; die "pledge-bench failed (see $out)"; }
-grep -q 'self-check passed' "$out" || die "pledge-bench self-check failed (see $out)"
+finish_fresh_pledges
 sleep 1 # the state store's writer and the alerts finish what is queued
 after_pledges=$(memory "$node_pid")
 {
