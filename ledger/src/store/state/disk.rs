@@ -72,7 +72,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -240,6 +240,7 @@ impl DiskStateStore {
             map_file: Arc::clone(&self.map_file),
             applied: self.applied,
             history: Arc::clone(&self.history),
+            read_nodes: None,
         }
     }
 
@@ -248,9 +249,13 @@ impl DiskStateStore {
     /// `meta/applied`. Returns the map's leaves after it.
     fn write(&self, update: &StateUpdate) -> Result<u64, StoreError> {
         let mut batch = sled::Batch::default();
-        let view = self.view_now();
+        let read_nodes = ReadNodes::default();
+        let view = DiskStateView {
+            read_nodes: Some(Arc::clone(&read_nodes)),
+            ..self.view_now()
+        };
         let map = versioned::update_for(&view, &update.changes)?;
-        self.keep_superseded(&view, &map, update.end)?;
+        self.keep_superseded(&view, &read_nodes, &map, update.end)?;
         let leaves = self.map_leaves + map.added;
         let depths = depths_for(leaves).max(self.map_file.depths());
         let deeper = self.map_file.write(update.end, &map.writes)?;
@@ -360,15 +365,24 @@ impl DiskStateStore {
     fn keep_superseded(
         &self,
         view: &DiskStateView,
+        read_nodes: &ReadNodes,
         map: &MapUpdate,
         at: u64,
     ) -> Result<(), StoreError> {
+        let read = read_nodes.lock().unwrap_or_else(|p| p.into_inner());
         let mut superseded = Vec::with_capacity(map.writes.len());
         for (id, _) in &map.writes {
-            if let Some((version, node)) = view.stored_map_node(id)? {
+            // Every stored node the update overwrites was read on its path;
+            // a node not read is looked up, to be safe.
+            let stored = match read.get(id) {
+                Some(versioned) => Some(*versioned),
+                None => view.stored_map_node(id)?,
+            };
+            if let Some((version, node)) = stored {
                 superseded.push((*id, version, node));
             }
         }
+        drop(read);
         let mut history = write_history(&self.history);
         for (id, version, node) in superseded {
             history.supersede(id, version, node, at);
@@ -551,7 +565,15 @@ pub struct DiskStateView {
     map_file: Arc<MapFile>,
     applied: u64,
     history: SharedHistory,
+    /// Where the apply that took this view keeps the stored map nodes it
+    /// read (none for any other view).
+    read_nodes: Option<ReadNodes>,
 }
+
+/// The stored map nodes, with their versions, that an apply read while
+/// computing its update: the ones it overwrites are among them, so their
+/// superseded versions go to the history without being read again.
+type ReadNodes = Arc<Mutex<BTreeMap<MapNodeId, Versioned>>>;
 
 impl DiskStateView {
     fn get<T: DeserializeOwned>(&self, prefix: &str, id: &[u8]) -> Result<Option<T>, StoreError> {
@@ -941,7 +963,14 @@ impl DiskStateView {
     /// The newest version stored at `id`: the version it was written at,
     /// and the node.
     fn stored_map_node(&self, id: &MapNodeId) -> Result<Option<Versioned>, StoreError> {
-        self.map_file.read(id, |id| self.sled_map_node(id))
+        let stored = self.map_file.read(id, |id| self.sled_map_node(id))?;
+        if let (Some(read_nodes), Some(versioned)) = (&self.read_nodes, stored) {
+            read_nodes
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(*id, versioned);
+        }
+        Ok(stored)
     }
 
     fn sled_map_node(&self, id: &MapNodeId) -> Result<Option<Versioned>, StoreError> {
