@@ -31,7 +31,7 @@ wait_listening() { # FILE
 }
 
 echo "== single node"
-"$BIN/pledge-node" --config "$WORK/unlimited.toml" --data-dir "$WORK/single" --listen 127.0.0.1:50461 >"$WORK/single.out" 2>"$WORK/single.log" &
+"$BIN/pledge-node" --config "$WORK/unlimited.toml" --data-dir "$WORK/single" --listen 127.0.0.1:50461 --no-http >"$WORK/single.out" 2>"$WORK/single.log" &
 PIDS+=($!)
 wait_listening "$WORK/single.out"
 "$BIN/pledge-bench" run --node http://127.0.0.1:50461 --keys "$WORK/single/dev-keys" \

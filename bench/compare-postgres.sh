@@ -73,7 +73,7 @@ receipts_for() {
 node_run() {
   local clients=$1 tag=$2 node=$3 dir="$WORK/node-$2" out="$WORK/node-$2.out"
   rm -rf "$dir"
-  "$node" --config "$WORK/unlimited.toml" --data-dir "$dir" --listen "127.0.0.1:$PORT" >"$WORK/node-$tag.log" 2>&1 &
+  "$node" --config "$WORK/unlimited.toml" --data-dir "$dir" --listen "127.0.0.1:$PORT" --no-http >"$WORK/node-$tag.log" 2>&1 &
   local pid=$!
   for _ in $(seq 1 100); do
     grep -q 'listening on' "$WORK/node-$tag.log" 2>/dev/null && break

@@ -9,7 +9,7 @@ start_fresh_node() {
     "${LIMITS:-}" >"$WORK/unlimited.toml"
   dir="$WORK/node"
   rm -rf "$dir"
-  "$NODE" --config "$WORK/unlimited.toml" --data-dir "$dir" --listen "127.0.0.1:$PORT" >"$WORK/node.log" 2>&1 &
+  "$NODE" --config "$WORK/unlimited.toml" --data-dir "$dir" --listen "127.0.0.1:$PORT" --no-http >"$WORK/node.log" 2>&1 &
   node_pid=$!
   trap 'kill "$node_pid" 2>/dev/null || true' EXIT
   for _ in $(seq 1 100); do
