@@ -34,7 +34,7 @@
 //! replays it from the log) if the file lacks any of them.
 //!
 //! **The state map's upper levels** (the depths `map_file::depths_for`
-//! gives for its leaves, about one node per two leaves) are in `map.nodes`
+//! gives for its leaves, up to two slots per leaf at the deepest) are in `map.nodes`
 //! in the same directory, in fixed-size slots overwritten in place
 //! (`map_file`); only the few nodes below them (about one per leaf) are
 //! `s/` keys, so a changed receipt rewrites a few sled keys instead
@@ -112,8 +112,9 @@ const MAP_LEAVES_KEY: &[u8] = b"meta/map_leaves";
 /// 6: price assessments and pledges' margin levels; 7: the state map's
 /// newest node versions only, overwritten in place; 8: the Merkle log's
 /// nodes in `merkle.nodes`; 9: the state map's upper levels in
-/// `map.nodes`; 10: receipt histories as chains keyed by seq).
-const STATE_FORMAT: &[u8] = b"10";
+/// `map.nodes`; 10: receipt histories as chains keyed by seq; 11: two
+/// more of the map's depths in `map.nodes`).
+const STATE_FORMAT: &[u8] = b"11";
 /// sled's page cache. sled's default (1 GiB) lets the node's memory grow
 /// with the state until it reaches it; the working set of the rules (the
 /// receipts and pledges being touched, the Merkle frontier) is far smaller.

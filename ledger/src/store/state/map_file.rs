@@ -10,8 +10,11 @@
 //!  length = (2^depths − 1) · 77
 //! ```
 //! `depths` grows with the map's leaves ([`depths_for`]: `2^(depths−1) ≤
-//! leaves / 2`, so the nodes at the deepest level in the file hold two
-//! leaves or more on average and the file stays below one slot per leaf).
+//! 2 · leaves`, so the deepest level in the file has up to two slots per
+//! leaf and the file stays below four slots per leaf). The deeper the
+//! file, the fewer nodes below it: those are sled keys, and each one a
+//! changed receipt rewrites costs a sled page rewritten at a random place
+//! (docs/PERFORMANCE.md, "What dominates disk and memory").
 //!
 //! Every read and write of a slot holds a lock (readers shared, the writer
 //! only around its `pwrite`s), so no view reads a torn slot; a growth of
@@ -42,10 +45,10 @@ const INNER_TAG: u8 = 2;
 const MAX_DEPTHS: u16 = 40;
 
 /// How many depths the file holds for a map of `leaves` leaves: the root
-/// always, and each depth `d` with `2^d ≤ leaves / 2`.
+/// always, and each depth `d` with `2^d ≤ 2 · leaves`.
 pub fn depths_for(leaves: u64) -> u16 {
-    let half = (leaves / 2).max(1);
-    (1 + half.ilog2() as u16).min(MAX_DEPTHS)
+    let slots = leaves.saturating_mul(2).max(1);
+    (1 + slots.ilog2() as u16).min(MAX_DEPTHS)
 }
 
 /// Bytes of a file holding `depths` depths.
@@ -304,12 +307,13 @@ mod tests {
     }
 
     #[test]
-    fn the_file_holds_each_depth_from_two_leaves_per_node() {
+    fn the_file_holds_each_depth_up_to_two_slots_per_leaf() {
         assert_eq!(depths_for(0), 1);
-        assert_eq!(depths_for(3), 1);
-        assert_eq!(depths_for(4), 2);
-        assert_eq!(depths_for(8), 3);
-        assert_eq!(depths_for(1 << 20), 20);
+        assert_eq!(depths_for(1), 2);
+        assert_eq!(depths_for(3), 3);
+        assert_eq!(depths_for(4), 4);
+        assert_eq!(depths_for(8), 5);
+        assert_eq!(depths_for(1 << 20), 22);
         assert_eq!(depths_for(u64::MAX), MAX_DEPTHS);
     }
 
