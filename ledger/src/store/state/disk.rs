@@ -22,7 +22,7 @@
 //! | `h/` seq:u64 ‖ receipt            | the receipt's previous change, `Option<Seq>`: the entry `seq` changed the receipt |
 //! | `i/` kind `/` value `\0` receipt   | empty: list index; kind `h` holder, `w` warehouse, `t` tank, `b` pledgee bank, `s` status |
 //! | `meta/map_leaves`                 | the state map's leaves (receipts and tanks), u64 big-endian |
-//! | `s/` prefix:32 depth:u16          | a state map node below the upper levels (depth ≥ `map_file::depths_for(leaves)`), its newest version: the version it was written at, u64 big-endian ‖ `MapNode::to_bytes` |
+//! | `s/` depth:u16 prefix:32          | a state map node below the upper levels (depth ≥ `map_file::depths_for(leaves)`), its newest version: the version it was written at, u64 big-endian ‖ `MapNode::to_bytes` |
 //!
 //! **The Merkle log's nodes** are not in sled but in `merkle.nodes` in
 //! the same directory, 32 bytes per node at its in-order position
@@ -113,8 +113,8 @@ const MAP_LEAVES_KEY: &[u8] = b"meta/map_leaves";
 /// newest node versions only, overwritten in place; 8: the Merkle log's
 /// nodes in `merkle.nodes`; 9: the state map's upper levels in
 /// `map.nodes`; 10: receipt histories as chains keyed by seq; 11: two
-/// more of the map's depths in `map.nodes`; 12: `s/` keys in path order).
-const STATE_FORMAT: &[u8] = b"12";
+/// more of the map's depths in `map.nodes`).
+const STATE_FORMAT: &[u8] = b"11";
 /// sled's page cache. sled's default (1 GiB) lets the node's memory grow
 /// with the state until it reaches it; the working set of the rules (the
 /// receipts and pledges being touched, the Merkle frontier) is far smaller.
@@ -311,17 +311,14 @@ impl DiskStateStore {
         batch: &mut sled::Batch,
     ) -> Result<Vec<(MapNodeId, Versioned)>, StoreError> {
         let mut moved = Vec::new();
-        let moving = self.map_file.depths()..depths;
-        if moving.is_empty() {
-            return Ok(moved);
-        }
-        // The keys are in path order, not by depth: the nodes of the
-        // depths moving are found among all of them (once each time the
-        // map's leaves double).
-        for item in self.tree.scan_prefix(b"s/") {
-            let (key, bytes) = item.map_err(sled_err("scan state map nodes"))?;
-            let id = parse_map_node_key(&key)?;
-            if moving.contains(&id.depth) {
+        for depth in self.map_file.depths()..depths {
+            let prefix = [b"s/".as_slice(), &depth.to_be_bytes()].concat();
+            for item in self.tree.scan_prefix(&prefix) {
+                let (key, bytes) = item.map_err(sled_err("scan state map nodes"))?;
+                let id = MapNodeId::from_key(&key[2..]).ok_or_else(|| StoreError::Codec {
+                    key: hex::encode(&key),
+                    reason: "not a state map position".into(),
+                })?;
                 moved.push((id, parse_map_node_value(&key, &bytes)?));
                 batch.remove(key);
             }
@@ -999,27 +996,11 @@ impl StateRead for DiskStateView {
     }
 }
 
-/// A map node's sled key: `s/` ‖ prefix ‖ depth, so that the nodes on one
-/// leaf's path (which share the prefix's first bits) sit side by side in
-/// sled's tree, and a changed leaf rewrites one page of them rather than
-/// one page per depth.
 fn map_node_key(id: &MapNodeId) -> [u8; 36] {
     let mut key = [0u8; 36];
     key[..2].copy_from_slice(b"s/");
-    key[2..34].copy_from_slice(&id.prefix);
-    key[34..].copy_from_slice(&id.depth.to_be_bytes());
+    key[2..].copy_from_slice(&id.to_key());
     key
-}
-
-fn parse_map_node_key(key: &[u8]) -> Result<MapNodeId, StoreError> {
-    let bad = || StoreError::Codec {
-        key: hex::encode(key),
-        reason: "not a state map position".into(),
-    };
-    let position = key.strip_prefix(b"s/").ok_or_else(bad)?;
-    let (prefix, depth) = position.split_at_checked(32).ok_or_else(bad)?;
-    let depth: [u8; 2] = depth.try_into().map_err(|_| bad())?;
-    MapNodeId::from_key(&[depth.as_slice(), prefix].concat()).ok_or_else(bad)
 }
 
 /// A stored map node: the version it was written at ‖ the node.
@@ -1280,26 +1261,5 @@ mod tests {
             matches!(&error, StoreError::BrokenHistory { problem, .. } if problem.contains("longer")),
             "{error}"
         );
-    }
-
-    #[test]
-    fn map_node_keys_read_back_and_keep_a_path_together() {
-        let key = statemap::map_key(Kind::Receipt, "R-1");
-        let other = statemap::map_key(Kind::Receipt, "R-2");
-        let path: Vec<[u8; 36]> = (16..20)
-            .map(|depth| map_node_key(&MapNodeId::on_path(&key, depth)))
-            .collect();
-        for (depth, stored) in (16..20).zip(&path) {
-            let id = parse_map_node_key(stored).expect("parse");
-            assert_eq!(id, MapNodeId::on_path(&key, depth));
-        }
-        // A path's keys ascend with depth, and no node of another path
-        // (here one that parts from it above depth 16) sorts between them.
-        assert!(path.windows(2).all(|pair| pair[0] < pair[1]));
-        for depth in 16..20 {
-            let elsewhere = map_node_key(&MapNodeId::on_path(&other, depth));
-            assert!(elsewhere < path[0] || elsewhere > path[3], "depth {depth}");
-        }
-        assert!(parse_map_node_key(b"s/short").is_err());
     }
 }
