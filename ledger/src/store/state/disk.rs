@@ -36,7 +36,7 @@
 //! **The state map's upper levels** (the depths `map_file::depths_for`
 //! gives for its leaves, up to two slots per leaf at the deepest) are in `map.nodes`
 //! in the same directory, in fixed-size slots overwritten in place
-//! (`map_file`); only the few nodes below them (about one per leaf) are
+//! (`map_file`); only the nodes below them (fewer than one per leaf) are
 //! `s/` keys, so a changed receipt rewrites a few sled keys instead
 //! of one per depth. Each apply writes the slots and `fdatasync`s the file
 //! before the sled batch; the apply that makes the map deep enough for one
@@ -1260,6 +1260,27 @@ mod tests {
         assert!(
             matches!(&error, StoreError::BrokenHistory { problem, .. } if problem.contains("longer")),
             "{error}"
+        );
+    }
+
+    #[test]
+    fn a_history_entry_without_its_receipt_is_refused_and_nothing_is_written() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut store = DiskStateStore::open(dir.path()).expect("open");
+        receipt_changed_three_times(&mut store);
+        let mut update = StateUpdate::starting_at(5);
+        update.end = 6;
+        update.changes.receipt_history.insert("R-1".into(), vec![5]);
+        let error = store.apply(&update).expect_err("refused");
+        assert!(
+            matches!(&error, StoreError::BrokenHistory { receipt, problem }
+                if receipt == "R-1" && problem.contains("does not write the receipt")),
+            "{error}"
+        );
+        assert_eq!(store.applied(), 5);
+        assert_eq!(
+            store.view().receipt_history("R-1").expect("read"),
+            vec![1, 3, 4]
         );
     }
 }
