@@ -58,6 +58,17 @@ fn assert_store_replays(ledger: &DiskLedger) {
     assert_eq!(replayer.cursor(), store.head());
 }
 
+/// Every receipt's history, as the store reads it one receipt at a time
+/// (the disk store follows each receipt's chain of changes), equals the
+/// histories in `expected`.
+fn assert_histories_read_back(ledger: &DiskLedger, expected: &pledge_ledger::state::Objects) {
+    let snapshot = ledger.snapshot();
+    assert!(!expected.receipt_history.is_empty());
+    for (id, history) in &expected.receipt_history {
+        assert_eq!(&snapshot.receipt_history(id).unwrap(), history, "{id}");
+    }
+}
+
 /// Builds a chain in `dir`; returns the log's byte length before the last
 /// group, the entries before it, and a copy of the data dir taken then.
 fn chain_with_last_group(dir: &Path, before_last: &Path) -> (u64, u64) {
@@ -156,6 +167,7 @@ fn sled_losing_its_last_writes_is_repaired_from_the_log() {
     assert_eq!(report.replayed, total - applied_then);
     assert_eq!(store.snapshot().objects().unwrap(), expected);
     assert_eq!(store.snapshot().tree_root(total).unwrap(), expected_root);
+    assert_histories_read_back(&store, &expected);
     assert_store_replays(&store);
 }
 
@@ -218,8 +230,9 @@ fn reopening_keeps_everything() {
     let snapshot = store.snapshot();
     assert_eq!(
         (snapshot.head(), snapshot.objects().unwrap()),
-        (head, objects)
+        (head, objects.clone())
     );
+    assert_histories_read_back(&store, &objects);
     assert_eq!(report.replayed, 0);
 }
 

@@ -40,6 +40,17 @@ pub enum StoreError {
         /// The decoder's report.
         reason: String,
     },
+    /// A receipt's history chain in the state database (its `h/` keys)
+    /// does not end where the receipt's `updated_at` and `history_len`
+    /// say, or an update adds to a receipt's history without writing the
+    /// receipt (whose `updated_at` the chain follows).
+    #[error("state database: receipt {receipt}'s history is {problem}")]
+    BrokenHistory {
+        /// The receipt.
+        receipt: String,
+        /// What does not match.
+        problem: &'static str,
+    },
     /// The stored chain does not verify.
     #[error("the stored chain does not verify: {0}")]
     Chain(#[from] ChainError),

@@ -19,7 +19,7 @@
 //! | `x/` tx id                        | `TxRecord`         |
 //! | `a/` tx hash (32 bytes)           | the attempt entry that recorded it, `Seq` |
 //! | `q/` grade `\0` currency          | the latest `PriceAssessment` |
-//! | `h/` receipt `\0` seq:u64         | empty: an entry that changed the receipt |
+//! | `h/` seq:u64 ‖ receipt            | the receipt's previous change, `Option<Seq>`: the entry `seq` changed the receipt |
 //! | `i/` kind `/` value `\0` receipt   | empty: list index; kind `h` holder, `w` warehouse, `t` tank, `b` pledgee bank, `s` status |
 //! | `meta/map_leaves`                 | the state map's leaves (receipts and tanks), u64 big-endian |
 //! | `s/` depth:u16 prefix:32          | a state map node below the upper levels (depth ≥ `map_file::depths_for(leaves)`), its newest version: the version it was written at, u64 big-endian ‖ `MapNode::to_bytes` |
@@ -34,9 +34,9 @@
 //! replays it from the log) if the file lacks any of them.
 //!
 //! **The state map's upper levels** (the depths `map_file::depths_for`
-//! gives for its leaves, about one node per two leaves) are in `map.nodes`
+//! gives for its leaves, up to two slots per leaf at the deepest) are in `map.nodes`
 //! in the same directory, in fixed-size slots overwritten in place
-//! (`map_file`); only the few nodes below them (about one per leaf) are
+//! (`map_file`); only the nodes below them (fewer than one per leaf) are
 //! `s/` keys, so a changed receipt rewrites a few sled keys instead
 //! of one per depth. Each apply writes the slots and `fdatasync`s the file
 //! before the sled batch; the apply that makes the map deep enough for one
@@ -61,6 +61,14 @@
 //! [`VersionedMap::map_floor`]), and below it every read is
 //! [`StoreError::MapPruned`]; the ledger's catch-up replay adds versions
 //! from there.
+//!
+//! **A receipt's history** is a chain through its `h/` keys, newest
+//! first: the receipt's `updated_at` (in `r/`) is its newest change, and
+//! each `h/` key names the change before it. The keys are ordered by seq,
+//! so an apply adds them at the right edge of sled's tree, in the pages
+//! the previous apply last wrote, instead of one random place per receipt
+//! it changed; reading a history follows the chain (`history_len` reads)
+//! and checks it ends where the receipt's `history_len` says.
 //!
 //! A table written by another layout (another `meta/format`) is cleared
 //! when it opens, and the ledger rebuilds it from the log.
@@ -104,8 +112,9 @@ const MAP_LEAVES_KEY: &[u8] = b"meta/map_leaves";
 /// 6: price assessments and pledges' margin levels; 7: the state map's
 /// newest node versions only, overwritten in place; 8: the Merkle log's
 /// nodes in `merkle.nodes`; 9: the state map's upper levels in
-/// `map.nodes`).
-const STATE_FORMAT: &[u8] = b"9";
+/// `map.nodes`; 10: receipt histories as chains keyed by seq; 11: two
+/// more of the map's depths in `map.nodes`).
+const STATE_FORMAT: &[u8] = b"11";
 /// sled's page cache. sled's default (1 GiB) lets the node's memory grow
 /// with the state until it reaches it; the working set of the rules (the
 /// receipts and pledges being touched, the Merkle frontier) is far smaller.
@@ -339,12 +348,9 @@ impl DiskStateStore {
             batch.insert(LEDGER_ID_KEY, id.as_bytes());
         }
         put_objects(batch, changes)?;
-        self.index_receipts(batch, changes)?;
-        for (id, seqs) in &changes.receipt_history {
-            for seq in seqs {
-                batch.insert(history_key(id, *seq), &[]);
-            }
-        }
+        let stored = self.stored_receipts(changes)?;
+        self.index_receipts(batch, changes, &stored)?;
+        chain_histories(batch, changes, &stored)?;
         batch.insert(APPLIED_KEY, &update.end.to_be_bytes());
         Ok(())
     }
@@ -390,15 +396,31 @@ impl DiskStateStore {
         Ok(())
     }
 
+    /// The stored versions of the receipts `changes` writes (none for a
+    /// new receipt): what their list-index keys and history chains follow
+    /// on from.
+    fn stored_receipts(&self, changes: &Objects) -> Result<StoredReceipts, StoreError> {
+        let view = self.view_now();
+        let mut stored = BTreeMap::new();
+        for id in changes.receipts.keys() {
+            stored.insert(id.clone(), view.get("r/", id.as_bytes())?);
+        }
+        Ok(stored)
+    }
+
     /// Moves each changed receipt's list-index keys from its old to its new
     /// values. A key whose value did not change (most steps change only the
     /// status, or only the pledgee) is left alone: rewriting it would add a
     /// version of it to sled's log for nothing.
-    fn index_receipts(&self, batch: &mut sled::Batch, changes: &Objects) -> Result<(), StoreError> {
+    fn index_receipts(
+        &self,
+        batch: &mut sled::Batch,
+        changes: &Objects,
+        stored: &StoredReceipts,
+    ) -> Result<(), StoreError> {
         let view = self.view_now();
         for (id, new) in &changes.receipts {
-            let old: Option<Receipt> = view.get("r/", id.as_bytes())?;
-            let old_keys = match &old {
+            let old_keys = match stored.get(id).and_then(Option::as_ref) {
                 Some(old) => index_keys(old, view.pledgee_of(old, &Objects::default())?.as_deref()),
                 None => Vec::new(),
             };
@@ -412,6 +434,33 @@ impl DiskStateStore {
         }
         Ok(())
     }
+}
+
+/// Each receipt an update writes, as stored before it (none if new).
+type StoredReceipts = BTreeMap<String, Option<Receipt>>;
+
+/// Adds each receipt's new changes to its history chain: the first names
+/// the receipt's newest stored change (none for a new receipt), each later
+/// one the change before it in `changes`.
+fn chain_histories(
+    batch: &mut sled::Batch,
+    changes: &Objects,
+    stored: &StoredReceipts,
+) -> Result<(), StoreError> {
+    for (id, seqs) in &changes.receipt_history {
+        let stored = stored.get(id).ok_or_else(|| StoreError::BrokenHistory {
+            receipt: id.clone(),
+            problem: "extended by an update that does not write the receipt",
+        })?;
+        let mut previous = stored.as_ref().map(|receipt| receipt.updated_at);
+        for seq in seqs {
+            let key = history_key(*seq, id);
+            let value = encode_value(&key, &previous)?;
+            batch.insert(key, value);
+            previous = Some(*seq);
+        }
+    }
+    Ok(())
 }
 
 /// Every kind of object and its key prefix: the one list the disk store
@@ -618,13 +667,17 @@ fn put_all<'a, T: Serialize + 'a>(
 ) -> Result<(), StoreError> {
     for (id, value) in items {
         let key = [prefix.as_bytes(), &id].concat();
-        let bytes = postcard::to_stdvec(value).map_err(|e| StoreError::Codec {
-            key: String::from_utf8_lossy(&key).into_owned(),
-            reason: e.to_string(),
-        })?;
+        let bytes = encode_value(&key, value)?;
         batch.insert(key, bytes);
     }
     Ok(())
+}
+
+fn encode_value<T: Serialize + ?Sized>(key: &[u8], value: &T) -> Result<Vec<u8>, StoreError> {
+    postcard::to_stdvec(value).map_err(|e| StoreError::Codec {
+        key: String::from_utf8_lossy(key).into_owned(),
+        reason: e.to_string(),
+    })
 }
 
 fn decode_value<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
@@ -634,14 +687,8 @@ fn decode_value<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, Stor
     })
 }
 
-fn history_key(receipt_id: &str, seq: Seq) -> Vec<u8> {
-    [
-        b"h/".as_slice(),
-        receipt_id.as_bytes(),
-        b"\0",
-        &seq.to_be_bytes(),
-    ]
-    .concat()
+fn history_key(seq: Seq, receipt_id: &str) -> Vec<u8> {
+    [b"h/".as_slice(), &seq.to_be_bytes(), receipt_id.as_bytes()].concat()
 }
 
 fn index_prefix(kind: &str, value: &str) -> Vec<u8> {
@@ -754,14 +801,26 @@ impl StateView for DiskStateView {
     }
 
     fn receipt_history(&self, id: &str) -> Result<Vec<Seq>, StoreError> {
-        let prefix = [b"h/".as_slice(), id.as_bytes(), b"\0"].concat();
-        self.tree
-            .scan_prefix(&prefix)
-            .map(|item| {
-                let (key, _) = item.map_err(sled_err("read history"))?;
-                parse_history_key(&key).map(|(_, seq)| seq)
-            })
-            .collect()
+        let Some(receipt) = self.get::<Receipt>("r/", id.as_bytes())? else {
+            return Ok(Vec::new());
+        };
+        let mut history = Vec::new();
+        let mut next = Some(receipt.updated_at);
+        while let Some(seq) = next {
+            if history.len() as u64 >= receipt.history_len {
+                return Err(broken_history(id, "longer than its history_len"));
+            }
+            history.push(seq);
+            let key = history_key(seq, id);
+            let previous = self.tree.get(&key).map_err(sled_err("read history"))?;
+            let previous = previous.ok_or_else(|| broken_history(id, "missing a change"))?;
+            next = decode_value(&key, &previous)?;
+        }
+        if history.len() as u64 != receipt.history_len {
+            return Err(broken_history(id, "shorter than its history_len"));
+        }
+        history.reverse();
+        Ok(history)
     }
 
     fn objects(&self) -> Result<Objects, StoreError> {
@@ -1068,16 +1127,19 @@ fn parse_history_key(key: &[u8]) -> Result<(String, Seq), StoreError> {
         reason: "not a history key".into(),
     };
     let rest = key.strip_prefix(b"h/").ok_or_else(bad)?;
-    let split = rest.len().checked_sub(9).ok_or_else(bad)?;
-    let (id, tail) = rest.split_at(split);
-    let seq: [u8; 8] = tail
-        .get(1..)
-        .and_then(|s| s.try_into().ok())
-        .ok_or_else(bad)?;
+    let (seq, id) = rest.split_at_checked(8).ok_or_else(bad)?;
+    let seq: [u8; 8] = seq.try_into().map_err(|_| bad())?;
     Ok((
         String::from_utf8_lossy(id).into_owned(),
         u64::from_be_bytes(seq),
     ))
+}
+
+fn broken_history(receipt_id: &str, problem: &'static str) -> StoreError {
+    StoreError::BrokenHistory {
+        receipt: receipt_id.to_owned(),
+        problem,
+    }
 }
 
 #[cfg(test)]
@@ -1103,5 +1165,122 @@ mod tests {
         assert_eq!(store.view().ledger_id().expect("read"), None);
         let format = store.tree.get(FORMAT_KEY).expect("read format");
         assert_eq!(format.as_deref(), Some(STATE_FORMAT));
+    }
+
+    fn receipt(id: &str) -> Receipt {
+        Receipt {
+            terms: crate::model::ReceiptTerms {
+                receipt_id: id.into(),
+                tank_id: "T-1".into(),
+                certificate: CertificateRef {
+                    inspector: "inspector-a".into(),
+                    number: "C-1".into(),
+                },
+                product_grade: "crude".into(),
+                specification: String::new(),
+                quantity_kg: 1_000,
+                customs_status: crate::model::CustomsStatus::Bonded,
+                customs_reference: String::new(),
+                expires_at_ms: 0,
+                loss_allowance_ppm: 0,
+                insurance_reference: String::new(),
+            },
+            warehouse_id: "warehouse-a".into(),
+            holder_id: "trader-a".into(),
+            status: crate::model::ReceiptStatus::Active,
+            frozen: None,
+            parent_id: None,
+            issued_at_ms: 0,
+            issued_at: 1,
+            updated_at: 1,
+            history_len: 1,
+        }
+    }
+
+    /// A receipt changed by entries 1 and 3 in one update, then by 4.
+    fn receipt_changed_three_times(store: &mut DiskStateStore) -> Receipt {
+        let mut receipt = receipt("R-1");
+        let mut update = StateUpdate::starting_at(0);
+        update.end = 4;
+        receipt.updated_at = 3;
+        receipt.history_len = 2;
+        update.changes.put_receipt(receipt.clone());
+        update
+            .changes
+            .receipt_history
+            .insert("R-1".into(), vec![1, 3]);
+        store.apply(&update).expect("apply");
+        let mut update = StateUpdate::starting_at(4);
+        update.end = 5;
+        receipt.updated_at = 4;
+        receipt.history_len = 3;
+        update.changes.put_receipt(receipt.clone());
+        update.changes.receipt_history.insert("R-1".into(), vec![4]);
+        store.apply(&update).expect("apply");
+        receipt
+    }
+
+    #[test]
+    fn a_receipt_history_is_read_back_along_its_chain() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut store = DiskStateStore::open(dir.path()).expect("open");
+        receipt_changed_three_times(&mut store);
+        let view = store.view();
+        assert_eq!(view.receipt_history("R-1").expect("read"), vec![1, 3, 4]);
+        assert_eq!(
+            view.objects().expect("read").receipt_history["R-1"],
+            vec![1, 3, 4]
+        );
+        assert!(view.receipt_history("R-2").expect("read").is_empty());
+    }
+
+    #[test]
+    fn a_history_chain_missing_a_change_is_named() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut store = DiskStateStore::open(dir.path()).expect("open");
+        receipt_changed_three_times(&mut store);
+        store.tree.remove(history_key(3, "R-1")).expect("remove");
+        let error = store.view().receipt_history("R-1").expect_err("broken");
+        assert!(
+            matches!(&error, StoreError::BrokenHistory { receipt, problem }
+                if receipt == "R-1" && problem.contains("missing")),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_history_chain_longer_than_the_receipt_says_is_named() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut store = DiskStateStore::open(dir.path()).expect("open");
+        let mut receipt = receipt_changed_three_times(&mut store);
+        receipt.history_len = 2;
+        let value = postcard::to_stdvec(&receipt).expect("encode");
+        store.tree.insert(b"r/R-1", value).expect("write");
+        let error = store.view().receipt_history("R-1").expect_err("broken");
+        assert!(
+            matches!(&error, StoreError::BrokenHistory { problem, .. } if problem.contains("longer")),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_history_entry_without_its_receipt_is_refused_and_nothing_is_written() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut store = DiskStateStore::open(dir.path()).expect("open");
+        receipt_changed_three_times(&mut store);
+        let mut update = StateUpdate::starting_at(5);
+        update.end = 6;
+        update.changes.receipt_history.insert("R-1".into(), vec![5]);
+        let error = store.apply(&update).expect_err("refused");
+        assert!(
+            matches!(&error, StoreError::BrokenHistory { receipt, problem }
+                if receipt == "R-1" && problem.contains("does not write the receipt")),
+            "{error}"
+        );
+        assert_eq!(store.applied(), 5);
+        assert_eq!(
+            store.view().receipt_history("R-1").expect("read"),
+            vec![1, 3, 4]
+        );
     }
 }

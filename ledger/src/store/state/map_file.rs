@@ -10,8 +10,11 @@
 //!  length = (2^depths − 1) · 77
 //! ```
 //! `depths` grows with the map's leaves ([`depths_for`]: `2^(depths−1) ≤
-//! leaves / 2`, so the nodes at the deepest level in the file hold two
-//! leaves or more on average and the file stays below one slot per leaf).
+//! 2 · leaves`, so the deepest level in the file has up to two slots per
+//! leaf and the file stays below four slots per leaf). The deeper the
+//! file, the fewer nodes below it: those are sled keys, and each one a
+//! changed receipt rewrites costs a sled page rewritten at a random place
+//! (docs/PERFORMANCE.md, "What dominates disk and memory").
 //!
 //! Every read and write of a slot holds a lock (readers shared, the writer
 //! only around its `pwrite`s), so no view reads a torn slot; a growth of
@@ -38,14 +41,26 @@ const SLOT: usize = 77;
 const BODY: usize = 73;
 const LEAF_TAG: u8 = 1;
 const INNER_TAG: u8 = 2;
+/// Whether every slot in `bytes` is intact and written at or below
+/// `applied`.
+fn slots_hold_map_at(bytes: &[u8], applied: u64) -> bool {
+    bytes.chunks_exact(SLOT).all(|slot| match decode(slot) {
+        Some(Some((version, _))) => version <= applied,
+        Some(None) => true,
+        None => false,
+    })
+}
+
+/// Slots read at a time when the whole file is read (about 1 MiB).
+const CHUNK_SLOTS: usize = 1 << 14;
 /// The deepest `depths` a file may hold (2^40 slots): far past any map.
 const MAX_DEPTHS: u16 = 40;
 
 /// How many depths the file holds for a map of `leaves` leaves: the root
-/// always, and each depth `d` with `2^d ≤ leaves / 2`.
+/// always, and each depth `d` with `2^d ≤ 2 · leaves`.
 pub fn depths_for(leaves: u64) -> u16 {
-    let half = (leaves / 2).max(1);
-    (1 + half.ilog2() as u16).min(MAX_DEPTHS)
+    let slots = leaves.saturating_mul(2).max(1);
+    (1 + slots.ilog2() as u16).min(MAX_DEPTHS)
 }
 
 /// Bytes of a file holding `depths` depths.
@@ -98,16 +113,8 @@ impl MapFile {
         if self.len()? < len {
             return Ok(false);
         }
-        let mut bytes = vec![0u8; len as usize];
-        self.file
-            .read_exact_at(&mut bytes, 0)
-            .map_err(file_err("read", &self.path))?;
-        for slot in bytes.chunks_exact(SLOT) {
-            match decode(slot) {
-                Some(Some((version, _))) if version > applied => return Ok(false),
-                Some(_) => {}
-                None => return Ok(false),
-            }
+        if !self.each_chunk(len, |bytes| slots_hold_map_at(bytes, applied))? {
+            return Ok(false);
         }
         self.file
             .set_len(len)
@@ -221,14 +228,40 @@ impl MapFile {
     /// How many slots hold a node.
     pub fn nodes_held(&self) -> Result<u64, StoreError> {
         let _depths = self.read_depths();
-        let mut bytes = vec![0u8; self.len()? as usize];
-        self.file
-            .read_exact_at(&mut bytes, 0)
-            .map_err(file_err("read", &self.path))?;
-        Ok(bytes
-            .chunks_exact(SLOT)
-            .filter(|slot| matches!(decode(slot), Some(Some(_))))
-            .count() as u64)
+        let mut held = 0;
+        self.each_chunk(self.len()?, |bytes| {
+            held += bytes
+                .chunks_exact(SLOT)
+                .filter(|slot| matches!(decode(slot), Some(Some(_))))
+                .count() as u64;
+            true
+        })?;
+        Ok(held)
+    }
+
+    /// Reads the first `len` bytes of the file a chunk of whole slots at a
+    /// time (the file grows to four slots per leaf, 80 MB at 1,000,000
+    /// entries, and is not held in memory whole), giving each to `visit`
+    /// until it returns false. Returns whether every chunk was visited.
+    fn each_chunk(
+        &self,
+        len: u64,
+        mut visit: impl FnMut(&[u8]) -> bool,
+    ) -> Result<bool, StoreError> {
+        let mut chunk = vec![0u8; CHUNK_SLOTS * SLOT];
+        let mut at = 0u64;
+        while at < len {
+            let size = (len - at).min(chunk.len() as u64) as usize;
+            let bytes = &mut chunk[..size];
+            self.file
+                .read_exact_at(bytes, at)
+                .map_err(file_err("read", &self.path))?;
+            if !visit(bytes) {
+                return Ok(false);
+            }
+            at += size as u64;
+        }
+        Ok(true)
     }
 
     fn len(&self) -> Result<u64, StoreError> {
@@ -304,12 +337,13 @@ mod tests {
     }
 
     #[test]
-    fn the_file_holds_each_depth_from_two_leaves_per_node() {
+    fn the_file_holds_each_depth_up_to_two_slots_per_leaf() {
         assert_eq!(depths_for(0), 1);
-        assert_eq!(depths_for(3), 1);
-        assert_eq!(depths_for(4), 2);
-        assert_eq!(depths_for(8), 3);
-        assert_eq!(depths_for(1 << 20), 20);
+        assert_eq!(depths_for(1), 2);
+        assert_eq!(depths_for(3), 3);
+        assert_eq!(depths_for(4), 4);
+        assert_eq!(depths_for(8), 5);
+        assert_eq!(depths_for(1 << 20), 22);
         assert_eq!(depths_for(u64::MAX), MAX_DEPTHS);
     }
 
