@@ -41,16 +41,6 @@ const SLOT: usize = 77;
 const BODY: usize = 73;
 const LEAF_TAG: u8 = 1;
 const INNER_TAG: u8 = 2;
-/// Whether every slot in `bytes` is intact and written at or below
-/// `applied`.
-fn slots_hold_map_at(bytes: &[u8], applied: u64) -> bool {
-    bytes.chunks_exact(SLOT).all(|slot| match decode(slot) {
-        Some(Some((version, _))) => version <= applied,
-        Some(None) => true,
-        None => false,
-    })
-}
-
 /// Slots read at a time when the whole file is read (about 1 MiB).
 const CHUNK_SLOTS: usize = 1 << 14;
 /// The deepest `depths` a file may hold (2^40 slots): far past any map.
@@ -61,6 +51,16 @@ const MAX_DEPTHS: u16 = 40;
 pub fn depths_for(leaves: u64) -> u16 {
     let slots = leaves.saturating_mul(2).max(1);
     (1 + slots.ilog2() as u16).min(MAX_DEPTHS)
+}
+
+/// Whether every slot in `bytes` is intact and written at or below
+/// `applied`.
+fn slots_hold_map_at(bytes: &[u8], applied: u64) -> bool {
+    bytes.chunks_exact(SLOT).all(|slot| match decode(slot) {
+        Some(Some((version, _))) => version <= applied,
+        Some(None) => true,
+        None => false,
+    })
 }
 
 /// Bytes of a file holding `depths` depths.
