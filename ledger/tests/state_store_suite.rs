@@ -472,23 +472,10 @@ fn the_disk_map_is_provable_from_the_size_it_reopened_at() {
     assert_pruned_below(&view, 20);
 }
 
-/// Opens a sled database just dropped in this process: sled's background
-/// threads may hold its file lock a moment longer (seen under load), so a
-/// lock refusal is retried for up to five seconds.
+/// Opens a sled database just dropped in this process (the store waits
+/// for the lock sled's background threads may still hold a moment).
 fn reopen(dir: &std::path::Path) -> DiskStateStore {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    loop {
-        match DiskStateStore::open(dir) {
-            Ok(store) => return store,
-            Err(error)
-                if error.to_string().contains("could not acquire lock")
-                    && std::time::Instant::now() < deadline =>
-            {
-                std::thread::sleep(std::time::Duration::from_millis(50));
-            }
-            Err(error) => panic!("reopen {}: {error}", dir.display()),
-        }
-    }
+    DiskStateStore::open(dir).unwrap_or_else(|error| panic!("reopen {}: {error}", dir.display()))
 }
 
 /// The disk store overwrites the map's upper levels in place: a view

@@ -81,6 +81,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -153,11 +154,11 @@ fn write_history(history: &SharedHistory) -> RwLockWriteGuard<'_, MapHistory> {
 impl DiskStateStore {
     /// Opens (or creates) the sled database in `dir`.
     pub fn open(dir: &Path) -> Result<DiskStateStore, StoreError> {
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(STATE_CACHE_BYTES)
-            .open()
-            .map_err(sled_err("open"))?;
+        let db = open_waiting_for_lock(
+            &sled::Config::new()
+                .path(dir)
+                .cache_capacity(STATE_CACHE_BYTES),
+        )?;
         let tree = db.open_tree("state").map_err(sled_err("open tree"))?;
         let merkle = Arc::new(MerkleFile::open(dir)?);
         let format = tree.get(FORMAT_KEY).map_err(sled_err("read format"))?;
@@ -758,6 +759,34 @@ fn physical_tank_key(physical_id: &PhysicalTankId) -> Vec<u8> {
     .concat()
 }
 
+/// How long [`open_waiting_for_lock`] waits for sled's file lock.
+const LOCK_WAIT: Duration = Duration::from_secs(5);
+
+/// Opens the sled database, waiting up to [`LOCK_WAIT`] while its file
+/// lock is held. A ledger takes the entry log's lock first, so another
+/// process never gets this far; a lock still held is this process's own
+/// database, just dropped, whose background threads (writing sled's last
+/// buffer) keep the file open a moment longer. Seen under load when a store
+/// is closed and reopened in one process, as the crash tests do.
+fn open_waiting_for_lock(config: &sled::Config) -> Result<sled::Db, StoreError> {
+    let deadline = Instant::now() + LOCK_WAIT;
+    loop {
+        match config.open() {
+            Err(sled::Error::Io(error)) if is_lock_refusal(&error) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            opened => return opened.map_err(sled_err("open")),
+        }
+    }
+}
+
+/// Whether sled refused to open because another handle holds its file lock
+/// (sled 0.34 reports it as an `Other` I/O error with this text).
+fn is_lock_refusal(error: &std::io::Error) -> bool {
+    error.kind() == std::io::ErrorKind::Other
+        && error.to_string().contains("could not acquire lock")
+}
+
 fn sled_err(op: &'static str) -> impl Fn(sled::Error) -> StoreError {
     move |source| StoreError::Sled { op, source }
 }
@@ -1165,6 +1194,27 @@ mod tests {
         assert_eq!(store.view().ledger_id().expect("read"), None);
         let format = store.tree.get(FORMAT_KEY).expect("read format");
         assert_eq!(format.as_deref(), Some(STATE_FORMAT));
+    }
+
+    /// Another handle holding the database (as sled's background threads do
+    /// for a moment after a store is dropped): opening waits until it lets
+    /// go, and reports the lock only after `LOCK_WAIT`.
+    #[test]
+    fn opening_waits_for_a_handle_that_lets_go_of_the_lock() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let held = sled::Config::new().path(dir.path()).open().expect("hold");
+        let refused = sled::Config::new().path(dir.path()).open();
+        assert!(
+            matches!(&refused, Err(sled::Error::Io(e)) if is_lock_refusal(e)),
+            "a second handle is refused while the first holds the lock: {refused:?}"
+        );
+        let letting_go = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            drop(held);
+        });
+        let store = DiskStateStore::open(dir.path()).expect("opens once the lock is free");
+        assert_eq!(store.applied(), 0);
+        letting_go.join().expect("join");
     }
 
     fn receipt(id: &str) -> Receipt {
