@@ -15,7 +15,7 @@ if [[ $# -ge 1 ]]; then
   node="$1"
 else
   cargo build --quiet --locked -p pledge-node --manifest-path "$root/Cargo.toml"
-  node="$root/target/debug/pledge-node"
+  node="${CARGO_TARGET_DIR:-$root/target}/debug/pledge-node"
 fi
 
 stamp="$("$python" -c 'import sys; print("py%d.%d" % sys.version_info[:2])')-$(sha256sum "$here/requirements.txt" | cut -c1-16)"
