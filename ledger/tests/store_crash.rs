@@ -118,6 +118,53 @@ fn a_torn_last_group_is_dropped_at_every_byte_offset() {
     }
 }
 
+/// What [`carry_on_past_a_copy`] leaves: a copy of the state directory
+/// taken after `applied` entries (the state map's root `root` then), and
+/// the log carried on to `total` entries.
+struct CopyBehind {
+    stale: std::path::PathBuf,
+    applied: u64,
+    root: statemap::MapHash,
+    total: u64,
+}
+
+/// A ledger in `dir` written by `before`, closed, its state directory
+/// copied to `work/stale-state`, then reopened, written on by `after` and
+/// closed: the caller puts back what a crash would have lost.
+fn carry_on_past_a_copy(
+    work: &Path,
+    dir: &Path,
+    before: impl FnOnce(&mut World<EntryLog, DiskStateStore>),
+    after: impl FnOnce(&mut World<EntryLog, DiskStateStore>),
+) -> CopyBehind {
+    let mut world = World::with_ledger(open(dir).unwrap());
+    before(&mut world);
+    let applied = world.len();
+    let root = statemap::root_of_state(&world.store().objects().unwrap());
+    drop(world);
+    let stale = work.join("stale-state");
+    copy_dir(&dir.join("state"), &stale);
+    let mut world = World::with_ledger(open(dir).unwrap());
+    after(&mut world);
+    let total = world.len();
+    drop(world);
+    CopyBehind {
+        stale,
+        applied,
+        root,
+        total,
+    }
+}
+
+/// A pledge of `R-1` and its release.
+fn pledge_and_release(world: &mut World<EntryLog, DiskStateStore>) {
+    world.ok(
+        pledge("P-1", "R-1", "bank-a", world.now_ms + DAY_MS),
+        &["trader-a", "bank-a"],
+    );
+    world.ok(release("P-1"), &["bank-a"]);
+}
+
 /// A ledger in `dir` whose state store is put back to where it stood after
 /// one receipt (a copy taken then) while the log goes on to a pledge and
 /// its release: sled having lost its last writes. `at_end` sees the world
@@ -128,26 +175,18 @@ fn state_left_behind(
     dir: &Path,
     at_end: impl FnOnce(&World<EntryLog, DiskStateStore>),
 ) -> (u64, u64) {
-    let mut world = World::with_ledger(open(dir).unwrap());
-    world.receipt_of("R-1", 1_000_000);
-    let applied_then = world.len();
-    drop(world);
-    let stale = work.join("stale-state");
-    copy_dir(&dir.join("state"), &stale);
-
-    let mut world = World::with_ledger(open(dir).unwrap());
-    world.ok(
-        pledge("P-1", "R-1", "bank-a", world.now_ms + DAY_MS),
-        &["trader-a", "bank-a"],
+    let behind = carry_on_past_a_copy(
+        work,
+        dir,
+        |world| world.receipt_of("R-1", 1_000_000),
+        |world| {
+            pledge_and_release(world);
+            at_end(world);
+        },
     );
-    world.ok(release("P-1"), &["bank-a"]);
-    at_end(&world);
-    let total = world.len();
-    drop(world);
-
     fs::remove_dir_all(dir.join("state")).unwrap();
-    copy_dir(&stale, &dir.join("state"));
-    (applied_then, total)
+    copy_dir(&behind.stale, &dir.join("state"));
+    (behind.applied, behind.total)
 }
 
 #[test]
@@ -492,27 +531,17 @@ fn put_back_sled_only(dir: &Path, stale: &Path) {
 fn a_node_file_ahead_of_sled_is_cut_back_and_the_rest_replayed() {
     let work = tempfile::tempdir().unwrap();
     let dir = work.path().join("data");
-    let mut world = World::with_ledger(open(&dir).unwrap());
-    world.receipt_of("R-1", 1_000_000);
-    let applied_then = world.len();
-    let root_then = statemap::root_of_state(&world.store().objects().unwrap());
-    drop(world);
-    let stale = work.path().join("stale-state");
-    copy_dir(&dir.join("state"), &stale);
-    let mut world = World::with_ledger(open(&dir).unwrap());
-    world.ok(
-        pledge("P-1", "R-1", "bank-a", world.now_ms + DAY_MS),
-        &["trader-a", "bank-a"],
+    let behind = carry_on_past_a_copy(
+        work.path(),
+        &dir,
+        |world| world.receipt_of("R-1", 1_000_000),
+        pledge_and_release,
     );
-    world.ok(release("P-1"), &["bank-a"]);
-    let total = world.len();
-    drop(world);
-    put_back_sled_only(&dir, &stale);
+    let (stale, applied_then, root_then, total) =
+        (&behind.stale, behind.applied, behind.root, behind.total);
+    put_back_sled_only(&dir, stale);
     let nodes = |state: &Path| fs::metadata(state.join(MERKLE_FILE)).unwrap().len();
-    assert!(
-        nodes(&dir.join("state")) > nodes(&stale),
-        "the file went on"
-    );
+    assert!(nodes(&dir.join("state")) > nodes(stale), "the file went on");
 
     let (ledger, report) = DiskLedger::open_dir(&dir, node_key()).unwrap();
     assert_eq!(report.replayed, total - applied_then);
@@ -663,23 +692,22 @@ fn a_map_file_grown_deeper_than_sled_knows_is_cut_back_and_rebuilt() {
     let work = tempfile::tempdir().unwrap();
     let dir = work.path().join("data");
     let map_len = |state: &Path| fs::metadata(state.join(MAP_FILE)).unwrap().len();
-    let mut world = World::with_ledger(open(&dir).unwrap());
-    receipts(&mut world, 0..3);
-    let applied_then = world.len();
-    let root_then = statemap::root_of_state(&world.store().objects().unwrap());
-    drop(world);
-    let stale = work.path().join("stale-state");
-    copy_dir(&dir.join("state"), &stale);
-    let mut world = World::with_ledger(open(&dir).unwrap());
-    receipts(&mut world, 3..12);
-    world.ok(
-        pledge("P-1", "R-3", "bank-a", world.now_ms + DAY_MS),
-        &["trader-a", "bank-a"],
+    let behind = carry_on_past_a_copy(
+        work.path(),
+        &dir,
+        |world| receipts(world, 0..3),
+        |world| {
+            receipts(world, 3..12);
+            world.ok(
+                pledge("P-1", "R-3", "bank-a", world.now_ms + DAY_MS),
+                &["trader-a", "bank-a"],
+            );
+        },
     );
-    let total = world.len();
-    drop(world);
-    put_back_sled_only(&dir, &stale);
-    assert!(map_len(&dir.join("state")) > map_len(&stale));
+    let (stale, applied_then, root_then, total) =
+        (&behind.stale, behind.applied, behind.root, behind.total);
+    put_back_sled_only(&dir, stale);
+    assert!(map_len(&dir.join("state")) > map_len(stale));
 
     let (ledger, report) = DiskLedger::open_dir(&dir, node_key()).unwrap();
     assert_eq!(report.replayed, total - applied_then);
