@@ -85,6 +85,11 @@ enum Command {
         /// Verification threads; 0 replays one by one (the reference path).
         #[arg(long)]
         threads: Option<usize>,
+        /// Only decode, hash and check every seal and party signature, in
+        /// batches on the threads (no links, no rules): the floor under an
+        /// audit's time on this machine.
+        #[arg(long)]
+        signatures_only: bool,
     },
     /// Times the alert feed (docs/ALERTS.md §6) over an export: what a node
     /// spends deriving alerts at start, and its memory.
@@ -267,6 +272,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
             dir,
             node_key,
             threads,
+            signatures_only,
         } => {
             let key = node_key_arg(node_key.as_deref())?;
             let threads = threads.unwrap_or_else(|| Machine::current().cores);
@@ -275,6 +281,20 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
                 (None, Some(dir)) => replay::Source::Dir(dir),
                 (None, None) => anyhow::bail!("give --file or --dir"),
             };
+            if signatures_only {
+                let done = replay::signatures_only(source, key, threads)?;
+                println!(
+                    "checked {} signatures of {} entries ({:.2} per entry) in {:.1} s on {} threads, reading not included: {:.0} signatures/s, {:.1} µs of one thread per signature; no links, no rules",
+                    done.signatures,
+                    done.entries,
+                    done.signatures as f64 / done.entries.max(1) as f64,
+                    done.seconds,
+                    threads.max(1),
+                    done.signatures as f64 / done.seconds,
+                    done.seconds * threads.max(1) as f64 * 1e6 / done.signatures.max(1) as f64,
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
             let done = replay::replay(source, key, threads)?;
             println!(
                 "replayed and verified {} entries in {:.1} s: {:.0} entries/s ({}), head hash {}",

@@ -14,7 +14,7 @@
 
 mod batch;
 
-pub use batch::BatchReplayer;
+pub use batch::{BatchReplayer, SignaturesChecked, check_signatures_only};
 
 use thiserror::Error;
 

@@ -7,7 +7,7 @@
 mod support;
 
 use pledge_ledger::crypto::PublicKey;
-use pledge_ledger::replay::{BatchReplayer, Replayer};
+use pledge_ledger::replay::{BatchReplayer, Replayer, check_signatures_only};
 use pledge_ledger::view::LedgerRead;
 use support::*;
 
@@ -103,4 +103,56 @@ fn dropped_swapped_and_resigned_entries_are_named_alike() {
 
 fn key_of_seed(seed: u8) -> ed25519_dalek::SigningKey {
     ed25519_dalek::SigningKey::from_bytes(&[seed; 32])
+}
+
+/// Seals and party signatures of `records`, counted from the decoded entries.
+fn signatures_in(records: &[Vec<u8>]) -> (usize, usize) {
+    let entries: Vec<_> = records
+        .iter()
+        .map(|r| pledge_ledger::entry::Entry::decode(r).unwrap())
+        .collect();
+    let party = entries.iter().map(|e| e.envelope.signatures.len()).sum();
+    (entries.len(), party)
+}
+
+#[test]
+fn checking_signatures_alone_counts_every_seal_and_party_signature() {
+    let (records, key) = chain();
+    let (seals, party) = signatures_in(&records);
+    assert!(party > seals, "the chain has entries signed by two parties");
+    let checked = check_signatures_only(&records, Some(&key));
+    assert_eq!(checked.signatures, seals + party);
+    assert_eq!(checked.undecodable, 0);
+    assert!(checked.all_hold);
+    let unsealed = check_signatures_only(&records, None);
+    assert_eq!(unsealed.signatures, party);
+    assert!(unsealed.all_hold);
+}
+
+#[test]
+fn checking_signatures_alone_finds_a_bad_seal_a_bad_party_signature_and_garbage() {
+    let (records, key) = chain();
+    let other = pledge_ledger::crypto::public_key(&key_of_seed(101));
+    assert!(!check_signatures_only(&records, Some(&other)).all_hold);
+
+    let entry = pledge_ledger::entry::Entry::decode(&records[4]).unwrap();
+    let signature = entry.envelope.signatures[0].signature;
+    let at = records[4].windows(64).position(|w| w == signature).unwrap();
+    let mut forged = records.clone();
+    forged[4][at + 40] ^= 0x01;
+    let checked = check_signatures_only(&forged, None);
+    assert!(!checked.all_hold);
+    assert_eq!(checked.undecodable, 0);
+
+    let mut garbage = records.clone();
+    garbage[2] = vec![0xff; 7];
+    let checked = check_signatures_only(&garbage, Some(&key));
+    assert_eq!(checked.undecodable, 1);
+    assert!(checked.all_hold, "the records that decode still hold");
+    assert_eq!(
+        checked.signatures,
+        check_signatures_only(&records, Some(&key)).signatures
+            - 1
+            - signatures_in(&records[2..3]).1
+    );
 }

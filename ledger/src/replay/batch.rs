@@ -179,15 +179,7 @@ struct Item {
 /// Decodes and hashes `records`, verifies every seal and party signature
 /// (in one batch, or one by one where needed), decodes the transactions.
 fn prepare(records: &[Vec<u8>], node_key: Option<&PublicKey>) -> Vec<Prepared> {
-    let decoded: Vec<Result<(Entry, Digest), DecodeError>> = records
-        .iter()
-        .map(|record| {
-            Entry::decode(record).map(|entry| {
-                let hash = entry.hash();
-                (entry, hash)
-            })
-        })
-        .collect();
+    let decoded = decode_all(records);
     let items = signature_items(&decoded, node_key);
     let valid = verify_items(&items);
     let mut seal_ok = vec![node_key.is_none(); decoded.len()];
@@ -218,6 +210,48 @@ fn prepare(records: &[Vec<u8>], node_key: Option<&PublicKey>) -> Vec<Prepared> {
             }
         })
         .collect()
+}
+
+fn decode_all(records: &[Vec<u8>]) -> Vec<Result<(Entry, Digest), DecodeError>> {
+    records
+        .iter()
+        .map(|record| {
+            Entry::decode(record).map(|entry| {
+                let hash = entry.hash();
+                (entry, hash)
+            })
+        })
+        .collect()
+}
+
+/// What [`check_signatures_only`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignaturesChecked {
+    /// Seals and party signatures checked.
+    pub signatures: usize,
+    /// Records that did not decode (their signatures are not counted).
+    pub undecodable: usize,
+    /// Whether every one of them holds.
+    pub all_hold: bool,
+}
+
+/// The part of a batch replay that needs no state: decodes and hashes
+/// `records` and checks every seal (against `node_key`, if given) and
+/// party signature exactly as [`BatchReplayer::push_chunk`] does, then
+/// stops; no links, no rules. It is what an audit of these records cannot
+/// do without, so timing it (`pledge-bench replay --signatures-only`) gives
+/// the floor under an audit's time on a machine.
+pub fn check_signatures_only(
+    records: &[Vec<u8>],
+    node_key: Option<&PublicKey>,
+) -> SignaturesChecked {
+    let decoded = decode_all(records);
+    let items = signature_items(&decoded, node_key);
+    SignaturesChecked {
+        signatures: items.len(),
+        undecodable: decoded.iter().filter(|d| d.is_err()).count(),
+        all_hold: verify_items(&items).into_iter().all(|ok| ok),
+    }
 }
 
 /// What `Envelope::verify` says, given which signature (if any) fails first.
