@@ -54,6 +54,10 @@ pub struct GenerateOptions {
     pub group: usize,
     /// Keep every version of the state map (no pruning after each group).
     pub keep_map_history: bool,
+    /// Compact the state database once generated
+    /// (`DiskLedger::compact_state`, as `pledge-node compact-state` does),
+    /// and measure the disk again.
+    pub compact: bool,
 }
 
 /// What generating measured.
@@ -63,12 +67,32 @@ pub struct Generated {
     pub entries: u64,
     /// Seconds spent generating (signing, applying, committing).
     pub seconds: f64,
-    /// Bytes allocated on disk for the whole store directory.
-    pub disk_bytes: u64,
-    /// Bytes allocated for the entry log (`log/`).
-    pub log_bytes: u64,
-    /// Bytes allocated for the state (`state/`, sled).
-    pub state_bytes: u64,
+    /// The store's disk, as generated.
+    pub disk: DiskUse,
+    /// Seconds spent compacting the state and the disk after, if asked.
+    pub compacted: Option<(f64, DiskUse)>,
+}
+
+/// Bytes allocated on disk for a store.
+#[derive(Debug, Clone, Copy)]
+pub struct DiskUse {
+    /// The whole store directory.
+    pub total: u64,
+    /// The entry log (`log/`).
+    pub log: u64,
+    /// The state (`state/`: sled and the node files beside it).
+    pub state: u64,
+}
+
+impl DiskUse {
+    fn of(out: &Path) -> anyhow::Result<DiskUse> {
+        let [log_dir, state_dir] = DiskLedger::paths(out);
+        Ok(DiskUse {
+            total: stats::disk_usage(out)?.0,
+            log: stats::disk_usage(&log_dir)?.0,
+            state: stats::disk_usage(&state_dir)?.0,
+        })
+    }
 }
 
 /// Generates the chain and reports.
@@ -109,13 +133,21 @@ pub fn generate(options: &GenerateOptions) -> anyhow::Result<Generated> {
     }
     ledger.state().flush()?;
     drop(ledger);
-    let [log_dir, state_dir] = DiskLedger::paths(&options.out);
+    let disk = DiskUse::of(&options.out)?;
+    let compacted = match options.compact {
+        false => None,
+        true => {
+            let started = Instant::now();
+            DiskLedger::compact_state(&options.out)?;
+            let seconds = started.elapsed().as_secs_f64();
+            Some((seconds, DiskUse::of(&options.out)?))
+        }
+    };
     Ok(Generated {
         entries: written,
         seconds,
-        disk_bytes: stats::disk_usage(&options.out)?.0,
-        log_bytes: stats::disk_usage(&log_dir)?.0,
-        state_bytes: stats::disk_usage(&state_dir)?.0,
+        disk,
+        compacted,
     })
 }
 
@@ -265,10 +297,14 @@ mod tests {
             export: Some(export.clone()),
             group: 4,
             keep_map_history: false,
+            compact: true,
         };
         let generated = generate(&options).unwrap();
         assert_eq!(generated.entries, options.entries);
-        assert!(generated.disk_bytes > 0);
+        assert!(generated.disk.total > 0);
+        let (_, compacted) = generated.compacted.unwrap();
+        assert_eq!(compacted.log, generated.disk.log);
+        assert!(compacted.state > 0);
         let verdict = audit::audit_file(&export, fixture::node_public_key(), &mut |_| {}).unwrap();
         assert!(verdict.is_verified(), "{verdict}");
         let (store, report) = DiskLedger::open_dir(&out, fixture::node_key()).unwrap();

@@ -70,6 +70,10 @@ enum Command {
         /// served.
         #[arg(long)]
         keep_map_history: bool,
+        /// Then compact the state database (as `pledge-node compact-state`
+        /// does) and report the disk again.
+        #[arg(long)]
+        compact: bool,
     },
     /// Times the auditor's replay of a whole chain.
     Replay {
@@ -236,6 +240,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
             export,
             group,
             keep_map_history,
+            compact,
         } => {
             let options = generate::GenerateOptions {
                 entries,
@@ -243,6 +248,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
                 export,
                 group,
                 keep_map_history,
+                compact,
             };
             let done = generate::generate(&options)?;
             let per = |bytes: u64| bytes as f64 / done.entries as f64;
@@ -258,13 +264,22 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
                     "pruned after each group"
                 }
             );
-            println!(
-                "disk: {} bytes = {:.0} bytes/entry (entry log {:.0}, state and indexes {:.0})",
-                done.disk_bytes,
-                per(done.disk_bytes),
-                per(done.log_bytes),
-                per(done.state_bytes)
-            );
+            let disk_line = |disk: &generate::DiskUse| {
+                format!(
+                    "{} bytes = {:.0} bytes/entry (entry log {:.0}, state and indexes {:.0})",
+                    disk.total,
+                    per(disk.total),
+                    per(disk.log),
+                    per(disk.state)
+                )
+            };
+            println!("disk: {}", disk_line(&done.disk));
+            if let Some((seconds, disk)) = &done.compacted {
+                println!(
+                    "disk after compacting the state ({seconds:.1} s): {}",
+                    disk_line(disk)
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Replay {

@@ -731,3 +731,132 @@ fn a_map_file_grown_deeper_than_sled_knows_is_cut_back_and_rebuilt() {
     );
     assert_store_replays(&ledger);
 }
+
+/// Enough receipts for sled's file to outgrow its first 512 KiB segment.
+const CHURNED_RECEIPTS: u32 = 100;
+
+/// A closed ledger whose state sled has rewritten many times: receipts
+/// issued, pledged, released and transferred.
+fn churned_ledger(work: &Path) -> std::path::PathBuf {
+    let dir = work.join("data");
+    let mut world = World::with_ledger(open(&dir).unwrap());
+    for i in 0..CHURNED_RECEIPTS {
+        let (receipt, pledge_id) = (format!("R-{i}"), format!("P-{i}"));
+        world.pledged_receipt(&receipt, &pledge_id, "bank-a");
+        world.ok(release(&pledge_id), &["bank-a"]);
+        world.ok(transfer(&receipt, "trader-b"), &["trader-a", "wh-1"]);
+    }
+    drop(world);
+    dir
+}
+
+/// The state directory's siblings a compaction works in.
+fn compaction_leftovers(dir: &Path) -> Vec<String> {
+    ["state.compacting", "state.compacted", "state.old"]
+        .into_iter()
+        .filter(|name| dir.join(name).exists())
+        .map(String::from)
+        .collect()
+}
+
+/// Opens `dir`, which must come back with nothing replayed or rebuilt and
+/// no compaction's directory left.
+fn reopened_as_it_was(dir: &Path) -> DiskLedger {
+    let (ledger, report) = DiskLedger::open_dir(dir, node_key()).unwrap();
+    assert_eq!((report.replayed, report.rebuilt), (0, false));
+    assert_eq!(compaction_leftovers(dir), Vec::<String>::new());
+    ledger
+}
+
+#[test]
+fn compacting_the_state_keeps_every_object_and_proof_and_shrinks_it() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = churned_ledger(work.path());
+    let before = proven_at_head(&open(&dir).unwrap());
+    let sled_before = fs::metadata(dir.join("state").join("db")).unwrap().len();
+
+    let compacted = DiskLedger::compact_state(&dir).unwrap();
+
+    let sled_after = fs::metadata(dir.join("state").join("db")).unwrap().len();
+    assert!(compacted.keys > 400, "{compacted:?}");
+    assert!(compacted.live_bytes > 0);
+    assert!(
+        sled_after < sled_before,
+        "sled's file {sled_before} bytes before, {sled_after} after"
+    );
+    assert!(
+        compacted.bytes_after < compacted.bytes_before,
+        "{compacted:?}"
+    );
+    let ledger = reopened_as_it_was(&dir);
+    assert_eq!(proven_at_head(&ledger), before);
+    assert_store_replays(&ledger);
+    assert_eq!(
+        before,
+        proven_at_head(&built_from_scratch(work.path(), &dir))
+    );
+}
+
+#[test]
+fn compacting_a_directory_in_use_is_refused_and_changes_nothing() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = churned_ledger(work.path());
+    let running = open(&dir).unwrap();
+    let state_files = files_of(&dir.join("state"));
+
+    let refused = DiskLedger::compact_state(&dir).unwrap_err();
+
+    assert!(
+        matches!(refused, StoreError::Log(LogError::Locked { .. })),
+        "{refused}"
+    );
+    assert_eq!(compaction_leftovers(&dir), Vec::<String>::new());
+    drop(running);
+    assert_eq!(files_of(&dir.join("state")), state_files);
+}
+
+/// A file put in a compacted copy to tell it from the state it came from
+/// (sled ignores files it did not write).
+const COPY_MARK: &str = "compacted-copy";
+
+/// A copy of `dir`'s ledger, compacted; returns its state directory.
+fn compacted_copy(work: &Path, dir: &Path) -> std::path::PathBuf {
+    let copy = work.join("compacted-copy");
+    copy_dir(dir, &copy);
+    DiskLedger::compact_state(&copy).unwrap();
+    copy.join("state")
+}
+
+#[test]
+fn a_compaction_cut_short_at_any_step_is_undone_or_finished_at_open() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = churned_ledger(work.path());
+    let expected = proven_at_head(&open(&dir).unwrap());
+    let compacted = compacted_copy(work.path(), &dir);
+    fs::write(compacted.join(COPY_MARK), b"").unwrap();
+    let is_the_copy = || dir.join("state").join(COPY_MARK).exists();
+
+    // Step 1 unfinished: a partial copy is dropped, the state kept.
+    copy_dir(&compacted, &dir.join("state.compacting"));
+    fs::write(dir.join("state.compacting").join("db"), b"half a database").unwrap();
+    assert_eq!(proven_at_head(&reopened_as_it_was(&dir)), expected);
+    assert!(!is_the_copy());
+
+    // Step 2 done, step 3 not begun: the whole copy is swapped in.
+    copy_dir(&compacted, &dir.join("state.compacted"));
+    assert_eq!(proven_at_head(&reopened_as_it_was(&dir)), expected);
+    assert!(is_the_copy());
+
+    // Between step 3's two renames: no `state`, the old one and the copy.
+    fs::rename(dir.join("state"), dir.join("state.old")).unwrap();
+    copy_dir(&compacted, &dir.join("state.compacted"));
+    assert_eq!(proven_at_head(&reopened_as_it_was(&dir)), expected);
+    assert!(is_the_copy());
+
+    // Step 4 unfinished: the old state is still there beside the new one.
+    copy_dir(&dir.join("state"), &dir.join("state.old"));
+    fs::write(dir.join("state.old").join("db"), b"an old database").unwrap();
+    let ledger = reopened_as_it_was(&dir);
+    assert_eq!(proven_at_head(&ledger), expected);
+    assert_store_replays(&ledger);
+}

@@ -126,6 +126,11 @@ enum Command {
     /// Runs a local cluster until ctrl-c, creating it first if its
     /// directory does not exist.
     DevCluster(cluster::init::InitArgs),
+    /// Compacts the state database of the data directory (`--data-dir`, or
+    /// the configuration's) and exits: its live keys copied into a new
+    /// database that replaces it (docs/OPERATIONS.md, "Compacting the
+    /// state"). Refused while a node runs on the directory.
+    CompactState,
 }
 
 fn main() -> ExitCode {
@@ -149,7 +154,7 @@ fn run(args: Args, log_filter: reload::LogFilter) -> anyhow::Result<ExitCode> {
         Some(Command::DevCluster(init)) => {
             return cluster::init::dev_cluster(init).map(|()| ExitCode::SUCCESS);
         }
-        None => {}
+        Some(Command::CompactState) | None => {}
     }
     let mut config = match &args.config {
         Some(path) => config::Config::read(path)?,
@@ -181,6 +186,9 @@ fn run(args: Args, log_filter: reload::LogFilter) -> anyhow::Result<ExitCode> {
     config.dev_genesis |= args.dev_genesis;
     apply_tls_flags(&mut config, args.tls_cert, args.tls_key, args.tls_client_ca)?;
     config.plaintext |= args.plaintext;
+    if let Some(Command::CompactState) = args.command {
+        return compact_state(&config.ledger_dir()).map(|()| ExitCode::SUCCESS);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -193,6 +201,35 @@ fn run(args: Args, log_filter: reload::LogFilter) -> anyhow::Result<ExitCode> {
         server::Stopped::Signal => Ok(ExitCode::SUCCESS),
         server::Stopped::ToResumeWrites(bound) => Err(resume::restart_in_place(&bound)),
     }
+}
+
+/// `pledge-node compact-state`: compacts the state in `ledger_dir` and
+/// says what it saved.
+fn compact_state(ledger_dir: &std::path::Path) -> anyhow::Result<()> {
+    let state = ledger_dir.join("state");
+    anyhow::ensure!(
+        state.is_dir(),
+        "no state database in {}: is the data directory right?",
+        ledger_dir.display()
+    );
+    let started = std::time::Instant::now();
+    let done = pledge_ledger::ledger::DiskLedger::compact_state(ledger_dir).map_err(|error| {
+        anyhow::anyhow!("cannot compact the state in {}: {error}", state.display())
+    })?;
+    println!(
+        "compacted {} in {:.1} s: {} keys, {:.1} MB of keys and values; the state's files {:.1} MB before, {:.1} MB after",
+        state.display(),
+        started.elapsed().as_secs_f64(),
+        done.keys,
+        megabytes(done.live_bytes),
+        megabytes(done.bytes_before),
+        megabytes(done.bytes_after),
+    );
+    Ok(())
+}
+
+fn megabytes(bytes: u64) -> f64 {
+    bytes as f64 / 1e6
 }
 
 /// How long the node's tasks get to end once it has stopped serving.

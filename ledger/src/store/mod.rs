@@ -38,7 +38,8 @@ mod state;
 
 pub use error::StoreError;
 pub use log_store::{LogRead, LogStore, MemoryLog, MemoryLogReader, Records};
+pub(crate) use state::compact;
 pub use state::{
-    DiskStateStore, DiskStateView, MAP_FILE, MERKLE_FILE, MemoryStateStore, MemoryStateView,
-    ReceiptFilter, StateStore, StateUpdate, StateView,
+    Compacted, DiskStateStore, DiskStateView, MAP_FILE, MERKLE_FILE, MemoryStateStore,
+    MemoryStateView, ReceiptFilter, StateStore, StateUpdate, StateView,
 };

@@ -63,9 +63,14 @@ fn generate_replay_and_proofs_on_a_small_chain() {
         export,
         "--group",
         "100",
+        "--compact",
     ]);
     assert!(generated.contains("generated 2000 entries"), "{generated}");
     assert!(generated.contains("bytes/entry"), "{generated}");
+    assert!(
+        generated.contains("disk after compacting the state ("),
+        "{generated}"
+    );
     for source in [["--file", export], ["--dir", store]] {
         let replayed = bench(&["replay", source[0], source[1]]);
         assert!(
@@ -75,6 +80,11 @@ fn generate_replay_and_proofs_on_a_small_chain() {
     }
     let one_by_one = bench(&["replay", "--file", export, "--threads", "0"]);
     assert!(one_by_one.contains("(one by one)"), "{one_by_one}");
+    let signatures = bench(&["replay", "--file", export, "--signatures-only"]);
+    assert!(
+        signatures.contains(" signatures of 2000 entries ("),
+        "{signatures}"
+    );
     let proofs = bench(&["proofs", "--dir", store, "--samples", "200"]);
     assert!(proofs.contains("inclusion proofs:   n=200 "), "{proofs}");
     assert!(proofs.contains("consistency proofs: n=200 "), "{proofs}");

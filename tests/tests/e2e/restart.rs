@@ -91,3 +91,56 @@ async fn a_node_refuses_a_data_directory_of_another_ledger() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("another ledger"), "{stderr}");
 }
+
+/// `pledge-node compact-state --data-dir DIR`: its exit status and output.
+fn compact_state(dir: &std::path::Path) -> std::process::Output {
+    std::process::Command::new(pledge_tests::binary("pledge-node"))
+        .args(["--data-dir", dir.to_str().unwrap(), "compact-state"])
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_state_compacted_between_two_runs_serves_the_same_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(dir.path());
+    let client = node.client().await;
+    issue(&node, &client, "WR-1", 1_000_000).await;
+    pledge(&node, &client, "PL-1", "WR-1", "trader-a", "bank-a")
+        .await
+        .unwrap();
+    let head = client.head().await.unwrap();
+
+    let refused = compact_state(dir.path());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "compacted under a running node");
+    assert!(stderr.contains("cannot compact the state in"), "{stderr}");
+    assert!(node.terminate().success());
+
+    let compacted = compact_state(dir.path());
+    let stdout = String::from_utf8_lossy(&compacted.stdout);
+    assert!(
+        compacted.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&compacted.stderr)
+    );
+    assert!(
+        stdout.contains("compacted ") && stdout.contains(" keys, "),
+        "{stdout}"
+    );
+
+    let node = Node::start(dir.path());
+    let client = node.client().await;
+    assert_eq!(client.head().await.unwrap(), head);
+    assert_eq!(
+        client.pledge("PL-1").await.unwrap().status,
+        pb::PledgeStatus::Active as i32
+    );
+    let verdict = proven_at(&client, "WR-1", head.size).await;
+    assert_eq!(verdict.active_pledge.unwrap().pledgee, "bank-a");
+    submit(&node, &client, ops::release_pledge("PL-1"), &["bank-a"])
+        .await
+        .unwrap();
+    let replayer = replay_from_node(&client).await;
+    assert_eq!(replayer.entries(), head.size + 1);
+}

@@ -153,13 +153,12 @@ fn write_history(history: &SharedHistory) -> RwLockWriteGuard<'_, MapHistory> {
 
 impl DiskStateStore {
     /// Opens (or creates) the sled database in `dir`.
+    /// A compaction cut short there is first finished or undone
+    /// ([`compact`](super::compact)).
     pub fn open(dir: &Path) -> Result<DiskStateStore, StoreError> {
-        let db = open_waiting_for_lock(
-            &sled::Config::new()
-                .path(dir)
-                .cache_capacity(STATE_CACHE_BYTES),
-        )?;
-        let tree = db.open_tree("state").map_err(sled_err("open tree"))?;
+        super::compact::finish_interrupted(dir)?;
+        let db = open_sled(dir)?;
+        let tree = db.open_tree(STATE_TREE).map_err(sled_err("open tree"))?;
         let merkle = Arc::new(MerkleFile::open(dir)?);
         let format = tree.get(FORMAT_KEY).map_err(sled_err("read format"))?;
         let map_leaves = read_count(&tree, MAP_LEAVES_KEY)?;
@@ -216,7 +215,7 @@ impl DiskStateStore {
             .cache_capacity(STATE_CACHE_BYTES)
             .open()
             .map_err(sled_err("create temporary database"))?;
-        let tree = db.open_tree("state").map_err(sled_err("open tree"))?;
+        let tree = db.open_tree(STATE_TREE).map_err(sled_err("open tree"))?;
         tree.insert(FORMAT_KEY, STATE_FORMAT)
             .map_err(sled_err("write format"))?;
         let merkle = Arc::new(MerkleFile::open(dir)?);
@@ -234,6 +233,11 @@ impl DiskStateStore {
         };
         store.history = Arc::new(RwLock::new(store.history_from_here()?));
         Ok(store)
+    }
+
+    /// The sled tree of the state, for a compaction's copy.
+    pub(super) fn tree(&self) -> &sled::Tree {
+        &self.tree
     }
 
     /// Whether opening found a table it could not use and cleared it: one
@@ -759,6 +763,18 @@ fn physical_tank_key(physical_id: &PhysicalTankId) -> Vec<u8> {
     .concat()
 }
 
+/// The sled tree that holds the state.
+pub(super) const STATE_TREE: &str = "state";
+
+/// Opens (or creates) the state's sled database in `dir`, with its settings.
+pub(super) fn open_sled(dir: &Path) -> Result<sled::Db, StoreError> {
+    open_waiting_for_lock(
+        &sled::Config::new()
+            .path(dir)
+            .cache_capacity(STATE_CACHE_BYTES),
+    )
+}
+
 /// How long [`open_waiting_for_lock`] waits for sled's file lock.
 const LOCK_WAIT: Duration = Duration::from_secs(5);
 
@@ -787,7 +803,7 @@ fn is_lock_refusal(error: &std::io::Error) -> bool {
         && error.to_string().contains("could not acquire lock")
 }
 
-fn sled_err(op: &'static str) -> impl Fn(sled::Error) -> StoreError {
+pub(super) fn sled_err(op: &'static str) -> impl Fn(sled::Error) -> StoreError {
     move |source| StoreError::Sled { op, source }
 }
 

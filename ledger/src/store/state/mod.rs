@@ -2,11 +2,14 @@
 //! documentation states the contract), [`StateView`] for readers on other
 //! threads.
 
+mod compact;
 mod disk;
 mod map_file;
 mod memory;
 mod merkle_file;
 
+pub use compact::Compacted;
+pub(crate) use compact::compact;
 pub use disk::{DiskStateStore, DiskStateView};
 pub use map_file::MAP_FILE;
 pub use memory::{MemoryStateStore, MemoryStateView};
