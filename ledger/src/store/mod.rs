@@ -37,6 +37,16 @@ mod log_store;
 mod state;
 
 pub use error::StoreError;
+
+/// fsyncs the directory `dir` (the current one for an empty path), so that
+/// the files created, renamed or removed in it stay so after a crash.
+pub(crate) fn sync_directory(dir: &std::path::Path) -> std::io::Result<()> {
+    let dir = match dir.as_os_str().is_empty() {
+        true => std::path::Path::new("."),
+        false => dir,
+    };
+    std::fs::File::open(dir)?.sync_all()
+}
 pub use log_store::{LogRead, LogStore, MemoryLog, MemoryLogReader, Records};
 pub(crate) use state::compact;
 pub use state::{

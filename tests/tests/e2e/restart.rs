@@ -27,16 +27,23 @@ async fn proven_at(client: &LedgerClient, receipt: &str, size: u64) -> BundleVer
     verdict
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn receipts_and_pledges_survive_a_clean_stop_and_a_kill() {
-    let dir = tempfile::tempdir().unwrap();
-    let node = Node::start(dir.path());
+/// A node started on `dir` with receipt WR-1 issued and pledged to bank-a
+/// as PL-1; and its head then.
+async fn node_with_pledge_pl1(dir: &std::path::Path) -> (Node, pb::Head) {
+    let node = Node::start(dir);
     let client = node.client().await;
     issue(&node, &client, "WR-1", 1_000_000).await;
     pledge(&node, &client, "PL-1", "WR-1", "trader-a", "bank-a")
         .await
         .unwrap();
     let head = client.head().await.unwrap();
+    (node, head)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn receipts_and_pledges_survive_a_clean_stop_and_a_kill() {
+    let dir = tempfile::tempdir().unwrap();
+    let (node, head) = node_with_pledge_pl1(dir.path()).await;
     let status = node.terminate();
     assert!(status.success(), "SIGTERM exit: {status:?}");
 
@@ -103,13 +110,7 @@ fn compact_state(dir: &std::path::Path) -> std::process::Output {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_state_compacted_between_two_runs_serves_the_same_ledger() {
     let dir = tempfile::tempdir().unwrap();
-    let node = Node::start(dir.path());
-    let client = node.client().await;
-    issue(&node, &client, "WR-1", 1_000_000).await;
-    pledge(&node, &client, "PL-1", "WR-1", "trader-a", "bank-a")
-        .await
-        .unwrap();
-    let head = client.head().await.unwrap();
+    let (node, head) = node_with_pledge_pl1(dir.path()).await;
 
     let refused = compact_state(dir.path());
     let stderr = String::from_utf8_lossy(&refused.stderr);

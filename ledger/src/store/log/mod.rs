@@ -196,14 +196,7 @@ pub struct LogReader {
 }
 
 fn sync_dir(dir: &Path) -> Result<(), LogError> {
-    let d = if dir.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        dir
-    };
-    File::open(d)
-        .and_then(|f| f.sync_all())
-        .map_err(|e| LogError::io("fsync directory", d, e))
+    crate::store::sync_directory(dir).map_err(|e| LogError::io("fsync directory", dir, e))
 }
 
 /// Opens `path` read-write, creating it if missing; reports whether it was

@@ -39,7 +39,8 @@ use super::disk::{STATE_TREE, open_sled, sled_err};
 use super::{MAP_FILE, MERKLE_FILE, file_err};
 use crate::store::StoreError;
 
-/// What [`compact`] did.
+/// What compacting the state did
+/// ([`DiskLedger::compact_state`](crate::ledger::DiskLedger::compact_state)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Compacted {
     /// Keys copied.
@@ -240,14 +241,7 @@ fn rename_synced(from: &Path, to: &Path) -> Result<(), StoreError> {
 }
 
 fn sync_dir(dir: &Path) -> Result<(), StoreError> {
-    let dir = if dir.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        dir
-    };
-    File::open(dir)
-        .and_then(|f| f.sync_all())
-        .map_err(file_err("fsync directory", dir))
+    crate::store::sync_directory(dir).map_err(file_err("fsync directory", dir))
 }
 
 fn remove_dir(dir: &Path) -> Result<(), StoreError> {

@@ -154,7 +154,7 @@ fn write_history(history: &SharedHistory) -> RwLockWriteGuard<'_, MapHistory> {
 impl DiskStateStore {
     /// Opens (or creates) the sled database in `dir`.
     /// A compaction cut short there is first finished or undone
-    /// ([`compact`](super::compact)).
+    /// ([`DiskLedger::compact_state`](crate::ledger::DiskLedger::compact_state)).
     pub fn open(dir: &Path) -> Result<DiskStateStore, StoreError> {
         super::compact::finish_interrupted(dir)?;
         let db = open_sled(dir)?;
