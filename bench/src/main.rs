@@ -86,7 +86,8 @@ enum Command {
         /// The node's public key (hex); default: the key of generated chains.
         #[arg(long)]
         node_key: Option<String>,
-        /// Verification threads; 0 replays one by one (the reference path).
+        /// Verification threads; 0 replays one by one (the reference path;
+        /// with --signatures-only, one thread).
         #[arg(long)]
         threads: Option<usize>,
         /// Only decode, hash and check every seal and party signature, in

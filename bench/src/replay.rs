@@ -138,6 +138,9 @@ pub fn signatures_only(
         }
         check(&mut chunk)
     })?;
+    if done.entries == 0 {
+        bail!("no records to check");
+    }
     Ok(done)
 }
 

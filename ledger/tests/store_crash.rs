@@ -848,6 +848,7 @@ fn a_compaction_cut_short_at_any_step_is_undone_or_finished_at_open() {
     assert!(is_the_copy());
 
     // Between step 3's two renames: no `state`, the old one and the copy.
+    fs::remove_file(dir.join("state").join(COPY_MARK)).unwrap();
     fs::rename(dir.join("state"), dir.join("state.old")).unwrap();
     copy_dir(&compacted, &dir.join("state.compacted"));
     assert_eq!(proven_at_head(&reopened_as_it_was(&dir)), expected);
@@ -859,4 +860,38 @@ fn a_compaction_cut_short_at_any_step_is_undone_or_finished_at_open() {
     let ledger = reopened_as_it_was(&dir);
     assert_eq!(proven_at_head(&ledger), expected);
     assert_store_replays(&ledger);
+}
+
+#[test]
+fn compacting_again_after_a_swap_cut_short_finishes_it_first() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = churned_ledger(work.path());
+    let expected = proven_at_head(&open(&dir).unwrap());
+    let compacted = compacted_copy(work.path(), &dir);
+    fs::rename(dir.join("state"), dir.join("state.old")).unwrap();
+    copy_dir(&compacted, &dir.join("state.compacted"));
+
+    let done = DiskLedger::compact_state(&dir).unwrap();
+
+    assert!(done.keys > 400, "{done:?}");
+    let ledger = reopened_as_it_was(&dir);
+    assert_eq!(proven_at_head(&ledger), expected);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_state_directory_that_is_a_link_is_not_compacted() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = churned_ledger(work.path());
+    let elsewhere = work.path().join("state-elsewhere");
+    fs::rename(dir.join("state"), &elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, dir.join("state")).unwrap();
+    let state_files = files_of(&elsewhere);
+
+    let refused = DiskLedger::compact_state(&dir).unwrap_err();
+
+    assert!(refused.to_string().contains("symbolic link"), "{refused}");
+    assert_eq!(files_of(&elsewhere), state_files);
+    assert_eq!(compaction_leftovers(&dir), Vec::<String>::new());
+    assert!(open(&dir).is_ok());
 }

@@ -208,8 +208,8 @@ fn run(args: Args, log_filter: reload::LogFilter) -> anyhow::Result<ExitCode> {
 fn compact_state(ledger_dir: &std::path::Path) -> anyhow::Result<()> {
     let state = ledger_dir.join("state");
     anyhow::ensure!(
-        state.is_dir(),
-        "no state database in {}: is the data directory right?",
+        ledger_dir.join("log").is_dir(),
+        "no ledger in {}: is the data directory right?",
         ledger_dir.display()
     );
     let started = std::time::Instant::now();

@@ -115,7 +115,10 @@ async fn the_state_compacted_between_two_runs_serves_the_same_ledger() {
     let refused = compact_state(dir.path());
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(!refused.status.success(), "compacted under a running node");
-    assert!(stderr.contains("cannot compact the state in"), "{stderr}");
+    assert!(
+        stderr.contains("cannot compact the state in") && stderr.contains("is locked"),
+        "{stderr}"
+    );
     assert!(node.terminate().success());
 
     let compacted = compact_state(dir.path());
@@ -129,9 +132,15 @@ async fn the_state_compacted_between_two_runs_serves_the_same_ledger() {
         stdout.contains("compacted ") && stdout.contains(" keys, "),
         "{stdout}"
     );
+    assert!(!stdout.contains(": 0 keys, "), "{stdout}");
 
     let node = Node::start(dir.path());
     let client = node.client().await;
+    assert!(
+        !node.log().contains("recovered the store"),
+        "the compacted state was not taken as it is: {}",
+        node.log()
+    );
     assert_eq!(client.head().await.unwrap(), head);
     assert_eq!(
         client.pledge("PL-1").await.unwrap().status,

@@ -16,8 +16,9 @@
 //! 1. `state.compacting/`: a new database holding every key and value of
 //!    the old one's `state` tree, read back and compared with what was
 //!    written (count and SHA-256 of every key and value, in order); then
-//!    `merkle.nodes` and `map.nodes` copied beside it; every file and the
-//!    directory fsynced.
+//!    `merkle.nodes` and `map.nodes` copied beside it and compared
+//!    (SHA-256); every file and the directory fsynced, once no sled handle
+//!    is left on either database. A copy that fails is removed.
 //! 2. rename `state.compacting` → `state.compacted`: the copy is whole.
 //! 3. rename `state` → `state.old`, then `state.compacted` → `state`.
 //! 4. remove `state.old`.
@@ -30,12 +31,14 @@
 //! `state.old` beside a `state` is removed. The state is derived from the
 //! log, so even a state lost outright costs a rebuild, not an entry.
 
-use std::fs::File;
+use std::fs::{File, TryLockError};
+use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use sha2::{Digest as _, Sha256};
 
-use super::disk::{STATE_TREE, open_sled, sled_err};
+use super::disk::{LOCK_WAIT, STATE_TREE, open_sled, sled_err};
 use super::{MAP_FILE, MERKLE_FILE, file_err};
 use crate::store::StoreError;
 
@@ -58,20 +61,19 @@ const COPY_BATCH: usize = 8_192;
 
 /// Compacts the state in `dir` (a ledger's `state` directory, as
 /// [`super::DiskStateStore::open`] opens it, which it does first: a store
-/// it would clear or repair is cleared or repaired before the copy). The
-/// caller makes sure nothing else uses `dir` (a ledger holds its entry
-/// log's lock while it runs this).
+/// it would clear or repair is cleared or repaired before the copy). A
+/// compaction cut short before is first finished or undone; a copy that
+/// fails is removed. The caller makes sure nothing else uses `dir` (a
+/// ledger holds its entry log's lock while it runs this).
 pub(crate) fn compact(dir: &Path) -> Result<Compacted, StoreError> {
+    finish_interrupted(dir)?;
+    refuse_a_link(dir)?;
     let bytes_before = dir_bytes(dir)?;
     let copying = sibling(dir, "compacting");
-    let (keys, live_bytes) = {
-        let store = super::DiskStateStore::open(dir)?;
-        copy_database(store.tree(), &copying)?
-    };
-    for file in [MERKLE_FILE, MAP_FILE] {
-        copy_synced(&dir.join(file), &copying.join(file))?;
-    }
-    sync_all_in(&copying)?;
+    let (keys, live_bytes) = make_copy(dir, &copying).inspect_err(|_| {
+        // Best effort: the error at hand is the one to report.
+        let _ = std::fs::remove_dir_all(&copying);
+    })?;
     rename_synced(&copying, &sibling(dir, "compacted"))?;
     swap_in(dir)?;
     Ok(Compacted {
@@ -80,6 +82,72 @@ pub(crate) fn compact(dir: &Path) -> Result<Compacted, StoreError> {
         bytes_before,
         bytes_after: dir_bytes(dir)?,
     })
+}
+
+/// Step 1: the state in `dir` copied whole into `copying`, compared, and
+/// durable; returns the keys and their bytes.
+fn make_copy(dir: &Path, copying: &Path) -> Result<(u64, u64), StoreError> {
+    let copied = {
+        let store = super::DiskStateStore::open(dir)?;
+        copy_database(store.tree(), copying)?
+    };
+    wait_until_sled_lets_go(dir)?;
+    for file in [MERKLE_FILE, MAP_FILE] {
+        copy_compared(&dir.join(file), &copying.join(file))?;
+    }
+    wait_until_sled_lets_go(copying)?;
+    sync_all_in(copying)?;
+    Ok(copied)
+}
+
+/// Renaming a symbolic link would move the link, not the database behind
+/// it, and leave the old database behind when `state.old` is removed.
+fn refuse_a_link(dir: &Path) -> Result<(), StoreError> {
+    let meta = std::fs::symlink_metadata(dir).map_err(file_err("stat", dir))?;
+    if meta.file_type().is_symlink() {
+        return Err(StoreError::StateFile {
+            op: "compact",
+            path: dir.to_path_buf(),
+            source: std::io::Error::other(
+                "the state directory is a symbolic link; compacting swaps directories, so \
+                 it must be the ledger directory's own",
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Waits (up to [`LOCK_WAIT`]) until no sled handle holds the database in
+/// `dir`: a dropped handle's background threads may still be writing its
+/// last buffer a moment later, and nothing may be fsynced, renamed or
+/// removed under them. sled locks its `db` file with `flock`, as
+/// [`File::try_lock`] does.
+fn wait_until_sled_lets_go(dir: &Path) -> Result<(), StoreError> {
+    let path = dir.join("db");
+    let file = File::open(&path).map_err(file_err("open", &path))?;
+    let deadline = Instant::now() + LOCK_WAIT;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(TryLockError::WouldBlock) => {
+                return Err(StoreError::StateFile {
+                    op: "wait for sled to close",
+                    path,
+                    source: std::io::Error::other("still locked"),
+                });
+            }
+            Err(TryLockError::Error(source)) => {
+                return Err(StoreError::StateFile {
+                    op: "lock",
+                    path,
+                    source,
+                });
+            }
+        }
+    }
 }
 
 /// Takes a state directory a compaction left at any step to the end or
@@ -212,11 +280,34 @@ fn sibling(dir: &Path, suffix: &str) -> PathBuf {
     dir.with_file_name(name)
 }
 
-fn copy_synced(from: &Path, to: &Path) -> Result<(), StoreError> {
+/// Copies `from` to `to`, fsyncs the copy and compares the two files'
+/// SHA-256.
+fn copy_compared(from: &Path, to: &Path) -> Result<(), StoreError> {
     std::fs::copy(from, to).map_err(file_err("copy for compaction", from))?;
     File::open(to)
         .and_then(|f| f.sync_all())
-        .map_err(file_err("fsync", to))
+        .map_err(file_err("fsync", to))?;
+    if file_digest(from)? != file_digest(to)? {
+        return Err(StoreError::StateFile {
+            op: "compare the copy with the original",
+            path: to.to_path_buf(),
+            source: std::io::Error::other(format!("differs from {}", from.display())),
+        });
+    }
+    Ok(())
+}
+
+fn file_digest(path: &Path) -> Result<[u8; 32], StoreError> {
+    let mut file = File::open(path).map_err(file_err("open", path))?;
+    let mut hash = Sha256::new();
+    let mut chunk = vec![0u8; 1 << 20];
+    loop {
+        let read = file.read(&mut chunk).map_err(file_err("read", path))?;
+        if read == 0 {
+            return Ok(hash.finalize().into());
+        }
+        hash.update(&chunk[..read]);
+    }
 }
 
 /// fsyncs every file under `dir` and every directory, `dir` included.

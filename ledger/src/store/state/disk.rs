@@ -776,7 +776,7 @@ pub(super) fn open_sled(dir: &Path) -> Result<sled::Db, StoreError> {
 }
 
 /// How long [`open_waiting_for_lock`] waits for sled's file lock.
-const LOCK_WAIT: Duration = Duration::from_secs(5);
+pub(super) const LOCK_WAIT: Duration = Duration::from_secs(5);
 
 /// Opens the sled database, waiting up to [`LOCK_WAIT`] while its file
 /// lock is held. A ledger takes the entry log's lock first, so another
