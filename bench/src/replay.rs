@@ -163,14 +163,14 @@ fn replay_records(
     for record in records {
         chunk.push(record?);
         if chunk.len() == CHUNK {
+            let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
             replayer
-                .push_chunk(&chunk)
+                .push_records(full)
                 .map_err(|e| anyhow::anyhow!("replay failed: {e}"))?;
-            chunk.clear();
         }
     }
     replayer
-        .push_chunk(&chunk)
+        .push_records(chunk)
         .and_then(|()| replayer.finish())
         .map_err(|e| anyhow::anyhow!("replay failed: {e}"))?;
     let done = replayer.replayer();

@@ -193,22 +193,27 @@ impl BatchAudit {
         audit
     }
 
-    /// Takes the next record; `false` once a bad entry is found. A chunk
-    /// ends early at a size whose state root is wanted.
+    /// Takes the next record; `false` once a bad entry is found. At a size
+    /// whose state root is wanted, the chunk ends and the replay catches up
+    /// with the records taken.
     fn push(&mut self, record: Vec<u8>, progress: &mut dyn FnMut(u64)) -> bool {
         self.chunk.push(record);
         self.taken += 1;
-        if self.chunk.len() < AUDIT_CHUNK && !self.state_roots_at.contains(&self.taken) {
+        let root_wanted = self.state_roots_at.contains(&self.taken);
+        if self.chunk.len() < AUDIT_CHUNK && !root_wanted {
             return true;
         }
-        let chunk = std::mem::take(&mut self.chunk);
-        let verdict = self.replayer.push_chunk(&chunk);
+        let chunk = std::mem::replace(&mut self.chunk, Vec::with_capacity(AUDIT_CHUNK));
+        let mut verdict = self.replayer.push_records(chunk);
+        if root_wanted {
+            verdict = verdict.and_then(|()| self.replayer.finish());
+        }
         self.settle(verdict, progress)
     }
 
     /// The state root, if the replay stands at a wanted size (the batch
-    /// replay applies a chunk while verifying the next, so it stands at
-    /// the end of the chunk before).
+    /// replay applies records some chunks behind those taken, and all of
+    /// them at a wanted size).
     fn capture_state_root(&mut self) {
         let at = self.replayer.replayer().entries();
         if self.state_roots_at.contains(&at) && !self.state_roots.contains_key(&at) {
@@ -221,20 +226,24 @@ impl BatchAudit {
     fn finish(mut self, progress: &mut dyn FnMut(u64)) -> (Verdict, StateRoots) {
         if self.bad.is_none() {
             let chunk = std::mem::take(&mut self.chunk);
-            let verdict = self.replayer.push_chunk(&chunk);
+            let verdict = self.replayer.push_records(chunk);
             if self.settle(verdict, progress) {
                 let verdict = self.replayer.finish();
                 self.settle(verdict, progress);
             }
         }
+        let replayed = self.replayer.into_replayer();
         let verdict = match self.bad {
             Some(bad) => bad,
             None => Verdict::Verified {
-                entries: self.replayer.replayer().entries(),
-                head_hash: self.replayer.replayer().head_hash(),
-                sealers: sealer_keys(self.replayer.replayer()),
+                entries: replayed.entries(),
+                head_hash: replayed.head_hash(),
+                sealers: sealer_keys(&replayed),
             },
         };
+        // The replayed state holds every object of the chain: freeing it
+        // takes a while at a million entries, and the verdict needs none.
+        drop_elsewhere(replayed);
         (verdict, self.state_roots)
     }
 
@@ -264,6 +273,13 @@ impl BatchAudit {
             }
         }
     }
+}
+
+/// Drops `value` on a thread of its own, or here if none can be started.
+fn drop_elsewhere<T: Send + 'static>(value: T) {
+    let _ = std::thread::Builder::new()
+        .name("audit-drop".into())
+        .spawn(move || drop(value));
 }
 
 /// Audits records from any source; `progress` is told the number of entries

@@ -14,7 +14,7 @@
 
 mod batch;
 
-pub use batch::{BatchReplayer, SignaturesChecked, check_signatures_only};
+pub use batch::{BatchReplayer, PART_RECORDS, SignaturesChecked, check_signatures_only};
 
 use thiserror::Error;
 

@@ -7,7 +7,7 @@
 mod support;
 
 use pledge_ledger::crypto::PublicKey;
-use pledge_ledger::replay::{BatchReplayer, Replayer, check_signatures_only};
+use pledge_ledger::replay::{BatchReplayer, PART_RECORDS, Replayer, check_signatures_only};
 use pledge_ledger::view::LedgerRead;
 use support::*;
 
@@ -33,11 +33,18 @@ fn strict(records: &[Vec<u8>], key: PublicKey) -> (u64, Result<Replayer, String>
     (replayer.entries(), Ok(replayer))
 }
 
-fn batched(records: &[Vec<u8>], key: PublicKey, chunk: usize) -> (u64, Result<Replayer, String>) {
-    let mut replayer = BatchReplayer::new(Some(key), 2);
+/// Chunks of `chunk` records, split into parts of `part` records for the
+/// workers (many parts in flight, finishing in any order).
+fn batched(
+    records: &[Vec<u8>],
+    key: PublicKey,
+    chunk: usize,
+    part: usize,
+) -> (u64, Result<Replayer, String>) {
+    let mut replayer = BatchReplayer::new(Some(key), 2).with_parts_of(part);
     let mut verdict = Ok(());
-    for part in records.chunks(chunk) {
-        verdict = verdict.and(replayer.push_chunk(part));
+    for records in records.chunks(chunk) {
+        verdict = verdict.and(replayer.push_records(records.to_vec()));
     }
     verdict = verdict.and(replayer.finish());
     let entries = replayer.replayer().entries();
@@ -49,17 +56,18 @@ fn batched(records: &[Vec<u8>], key: PublicKey, chunk: usize) -> (u64, Result<Re
 
 fn same_verdict(records: &[Vec<u8>], key: PublicKey, what: &str) {
     let (n_strict, v_strict) = strict(records, key);
-    for chunk in [1, 3, 64] {
-        let (n_batch, v_batch) = batched(records, key, chunk);
-        assert_eq!(n_batch, n_strict, "{what}, chunks of {chunk}");
+    for (chunk, part) in [(1, 1), (3, 1), (64, 2), (64, 5), (64, PART_RECORDS)] {
+        let (n_batch, v_batch) = batched(records, key, chunk, part);
+        let how = format!("{what}, chunks of {chunk}, parts of {part}");
+        assert_eq!(n_batch, n_strict, "{how}");
         match (&v_strict, &v_batch) {
             (Ok(a), Ok(b)) => {
-                assert_eq!(a.head_hash(), b.head_hash(), "{what}");
-                assert_eq!(a.state(), b.state(), "{what}");
+                assert_eq!(a.head_hash(), b.head_hash(), "{how}");
+                assert_eq!(a.state(), b.state(), "{how}");
             }
-            (Err(a), Err(b)) => assert_eq!(a, b, "{what}, chunks of {chunk}"),
+            (Err(a), Err(b)) => assert_eq!(a, b, "{how}"),
             (a, b) => panic!(
-                "{what}, chunks of {chunk}: strict {:?}, batch {:?}",
+                "{how}: strict {:?}, batch {:?}",
                 a.as_ref().err(),
                 b.as_ref().err()
             ),
@@ -71,9 +79,45 @@ fn same_verdict(records: &[Vec<u8>], key: PublicKey, what: &str) {
 fn a_good_chain_replays_to_the_same_state() {
     let (records, key) = chain();
     same_verdict(&records, key, "good chain");
-    let (n, verdict) = batched(&records, key, 4);
+    let (n, verdict) = batched(&records, key, 4, 1);
     assert_eq!(n, records.len() as u64);
     assert!(verdict.is_ok());
+}
+
+/// `finish` may come between chunks (the auditor calls it where it wants
+/// the state): the replay then stands at the records pushed, and goes on.
+#[test]
+fn finishing_between_chunks_stands_at_the_records_pushed_and_goes_on() {
+    let (records, key) = chain();
+    let whole = strict(&records, key).1.unwrap();
+    let mut replayer = BatchReplayer::new(Some(key), 2).with_parts_of(2);
+    for (i, chunk) in records.chunks(3).enumerate() {
+        replayer.push_chunk(chunk).unwrap();
+        replayer.finish().unwrap();
+        let pushed = records.len().min(3 * (i + 1));
+        assert_eq!(replayer.replayer().entries(), pushed as u64);
+        let (_, prefix) = strict(&records[..pushed], key);
+        assert_eq!(replayer.replayer().state(), prefix.unwrap().state());
+    }
+    assert_eq!(replayer.replayer().head_hash(), whole.head_hash());
+}
+
+/// A bad entry among many parts in flight: the replay stops at the entry
+/// before it, and pushing more records changes nothing.
+#[test]
+fn after_a_bad_entry_later_chunks_change_nothing() {
+    let (mut records, key) = chain();
+    let bad = records.len() / 2;
+    records[bad][10] ^= 0x01;
+    let mut replayer = BatchReplayer::new(Some(key), 2).with_parts_of(1);
+    let verdict = replayer
+        .push_chunk(&records)
+        .and_then(|()| replayer.finish());
+    assert_eq!(verdict.unwrap_err().seq, bad as u64);
+    assert_eq!(replayer.replayer().entries(), bad as u64);
+    replayer.push_chunk(&records).unwrap();
+    replayer.finish().unwrap();
+    assert_eq!(replayer.replayer().entries(), bad as u64);
 }
 
 #[test]

@@ -2,12 +2,16 @@
 //! with the signatures verified in batches on several threads.
 //!
 //! ```text
-//!  chunk k ──split──▶ worker 1: decode, hash, batch-verify seals + party signatures, decode tx
-//!                 └─▶ worker 2: (the other half)                      ┐ while, on the caller's
-//!                                                                     │ thread, chunk k-1 is
-//!  prepared k-1 ──▶ in order: links, seal verdict, signature verdict, │ applied in order
-//!                   rules::apply, merge                               ┘
+//!  push_records ─▶ parts of PART_RECORDS ─▶ worker 1 ─┐ decode, hash, batch-verify
+//!  (the caller reads on                 └─▶ worker 2 ─┤ seals + party signatures,
+//!   while workers verify)                             │ decode tx; in any order
+//!                                                     ▼
+//!  caller's thread, part by part in order ◀── prepared parts
+//!     links, seal verdict, signature verdict, rules::apply, merge
 //! ```
+//! The workers outlive a chunk: they go on with the parts queued while the
+//! caller applies earlier ones or reads the next chunk, and the caller
+//! waits only when more than a few parts are ahead of the replay.
 //! A batch that fails is verified again signature by signature, so the
 //! first bad entry, and the first bad signer in it, is named exactly as the
 //! one-by-one replay names it.
@@ -27,6 +31,7 @@
 //! before sequencing. [`Replayer::push_record`] remains the reference.
 
 mod equation;
+mod pool;
 
 use std::collections::HashMap;
 
@@ -36,23 +41,46 @@ use super::{EntryFault, ReplayError, Replayer, apply_verified};
 use crate::chain::ChainError;
 use crate::crypto::{self, Digest, PublicKey};
 use crate::entry::Entry;
-use crate::envelope::{EnvelopeError, VerifiedEnvelope};
+use crate::envelope::{Envelope, EnvelopeError, VerifiedEnvelope};
 use crate::error::{DecodeError, SignatureError};
+use pool::{Pool, Work};
 
-/// A [`Replayer`] that verifies signatures in batches on `threads` threads
-/// and applies the rules on the caller's thread, one chunk behind.
+/// Records a worker prepares in one batch, unless set otherwise
+/// ([`BatchReplayer::with_parts_of`]): large enough that a batch's
+/// multiplication is cheap per signature, small enough that the workers
+/// share a chunk evenly.
+pub const PART_RECORDS: usize = 2048;
+
+/// A [`Replayer`] that verifies signatures in batches on `threads` worker
+/// threads and applies the rules on the caller's thread, in order, as the
+/// parts come back.
 #[derive(Debug)]
 pub struct BatchReplayer {
     replayer: Replayer,
-    threads: usize,
-    pending: Vec<Prepared>,
-    failed: bool,
+    /// `None` once an entry is bad.
+    pool: Option<Pool<Part, Vec<Prepared>>>,
+    part_records: usize,
+    /// Parts prepared or being prepared beyond which the caller waits
+    /// (bounds the memory the records ahead of the replay take).
+    max_outstanding: u64,
 }
 
-/// One record, checked as far as it can be without the state.
+/// Records for one worker, with the seal key to batch their seals under.
+struct Part {
+    records: Vec<Vec<u8>>,
+    seal_key: Option<PublicKey>,
+}
+
+/// One record, checked as far as it can be without the state (`Err`: it
+/// does not decode).
+type Prepared = Result<Checked, DecodeError>;
+
+/// A decoded record and what its signatures say.
 #[derive(Debug)]
-struct Prepared {
-    entry: Result<(Entry, Digest), DecodeError>,
+struct Checked {
+    /// The entry; its envelope is in `envelope` when that is `Ok`.
+    entry: Entry,
+    hash: Digest,
     seal_ok: bool,
     /// The key `seal_ok` refers to (`None`: seals unchecked).
     seal_key: Option<PublicKey>,
@@ -63,60 +91,63 @@ impl BatchReplayer {
     /// A replayer checking seals against `node_key` (none when `None`),
     /// verifying on `threads` threads (at least one).
     pub fn new(node_key: Option<PublicKey>, threads: usize) -> BatchReplayer {
+        let threads = threads.max(1);
         BatchReplayer {
             replayer: Replayer::new(node_key),
-            threads: threads.max(1),
-            pending: Vec::new(),
-            failed: false,
+            pool: Some(Pool::new(threads, preparer)),
+            part_records: PART_RECORDS,
+            max_outstanding: 2 * threads as u64 + 2,
         }
     }
 
-    /// Verifies the next `records` while applying the previous chunk.
-    /// Returns the first bad entry of the previous chunk, if any; after an
-    /// `Err` the replayer stays at the last good entry and later calls do
-    /// nothing.
+    /// The same replayer, giving each worker `records` records at a time
+    /// (at least one) instead of [`PART_RECORDS`].
+    pub fn with_parts_of(mut self, records: usize) -> BatchReplayer {
+        self.part_records = records.max(1);
+        self
+    }
+
+    /// [`BatchReplayer::push_records`] for borrowed records (copies them).
     pub fn push_chunk(&mut self, records: &[Vec<u8>]) -> Result<(), ReplayError> {
-        if self.failed {
+        self.push_records(records.to_vec())
+    }
+
+    /// Hands the next `records` to the workers and applies, in order, the
+    /// records before them that are verified, waiting only when too many
+    /// are still ahead of the replay. Returns the first bad entry applied,
+    /// if any; after an `Err` the replayer stays at the last good entry and
+    /// later calls do nothing.
+    pub fn push_records(&mut self, mut records: Vec<Vec<u8>>) -> Result<(), ReplayError> {
+        let Some(pool) = &mut self.pool else {
             return Ok(());
-        }
-        let previous = std::mem::take(&mut self.pending);
+        };
         // The seals are batch-verified under the key most likely to have
-        // sealed them (the first allowed one); one that does not verify is
-        // checked against every allowed key, in order, when it is applied.
-        let node_key = self.replayer.sealers().map(|s| s.likely());
-        let threads = self.threads;
-        let replayer = &mut self.replayer;
-        let (applied, prepared) = std::thread::scope(|scope| {
-            let per = records.len().div_ceil(threads).max(1);
-            let workers: Vec<_> = records
-                .chunks(per)
-                .map(|part| scope.spawn(move || prepare(part, node_key.as_ref())))
-                .collect();
-            let applied = apply_all(replayer, previous);
-            let prepared: Vec<Prepared> = workers
-                .into_iter()
-                .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                .collect();
-            (applied, prepared)
-        });
-        self.pending = prepared;
+        // sealed them (the allowed one that sealed the last entry applied);
+        // one that does not verify is checked against every allowed key, in
+        // order, when it is applied.
+        let seal_key = self.replayer.sealers().map(|s| s.likely());
+        while !records.is_empty() {
+            let rest = records.split_off(records.len().min(self.part_records));
+            pool.submit(Part { records, seal_key });
+            records = rest;
+        }
+        let applied = apply_ready(&mut self.replayer, pool, self.max_outstanding);
         self.fail_on(applied)
     }
 
-    /// Applies what is still pending. Call once after the last chunk.
+    /// Applies every record pushed so far, waiting for its verification.
+    /// Call after the last chunk; more chunks may follow it.
     pub fn finish(&mut self) -> Result<(), ReplayError> {
-        if self.failed {
+        let Some(pool) = &mut self.pool else {
             return Ok(());
-        }
-        let pending = std::mem::take(&mut self.pending);
-        let applied = apply_all(&mut self.replayer, pending);
+        };
+        let applied = apply_ready(&mut self.replayer, pool, 0);
         self.fail_on(applied)
     }
 
     fn fail_on(&mut self, result: Result<(), ReplayError>) -> Result<(), ReplayError> {
         if result.is_err() {
-            self.failed = true;
-            self.pending.clear();
+            self.pool = None;
         }
         result
     }
@@ -132,6 +163,29 @@ impl BatchReplayer {
     }
 }
 
+/// A worker's job: prepare a part, keys decompressed once per worker.
+fn preparer() -> Work<Part, Vec<Prepared>> {
+    let mut keys = KeyCache::new();
+    Box::new(move |part: Part| prepare(&part.records, part.seal_key.as_ref(), &mut keys))
+}
+
+/// Applies the prepared parts that are ready, in order, then waits for
+/// and applies parts until at most `max_outstanding` are left.
+fn apply_ready(
+    replayer: &mut Replayer,
+    pool: &mut Pool<Part, Vec<Prepared>>,
+    max_outstanding: u64,
+) -> Result<(), ReplayError> {
+    while let Some(part) = pool.ready() {
+        apply_all(replayer, part)?;
+    }
+    while pool.outstanding() > max_outstanding {
+        let Some(part) = pool.next() else { break };
+        apply_all(replayer, part)?;
+    }
+    Ok(())
+}
+
 /// Applies prepared records in order, as [`Replayer::push`] would.
 fn apply_all(replayer: &mut Replayer, prepared: Vec<Prepared>) -> Result<(), ReplayError> {
     for item in prepared {
@@ -143,73 +197,124 @@ fn apply_all(replayer: &mut Replayer, prepared: Vec<Prepared>) -> Result<(), Rep
 fn apply_one(replayer: &mut Replayer, item: Prepared) -> Result<(), ReplayError> {
     let seq = replayer.cursor.next_seq;
     let fail = |fault: EntryFault| ReplayError { seq, fault };
-    let (entry, hash) = item
-        .entry
-        .map_err(|source| fail(ChainError::Malformed { seq, source }.into()))?;
+    let Checked {
+        mut entry,
+        hash,
+        seal_ok,
+        seal_key,
+        envelope,
+    } = item.map_err(|source| fail(ChainError::Malformed { seq, source }.into()))?;
     replayer
         .cursor
         .check_links(&entry)
         .map_err(|e| fail(e.into()))?;
     if let Some(sealers) = &mut replayer.sealers {
-        match item.seal_key {
+        match seal_key {
             // Verified in the batch under a key still allowed here (a
             // membership entry earlier in the chunk may have changed them).
-            Some(key) if item.seal_ok && sealers.allows(&key) => sealers.sealed_by(key),
+            Some(key) if seal_ok && sealers.allows(&key) => sealers.sealed_by(key),
             _ => {
                 sealers.check(&entry, &hash).map_err(|e| fail(e.into()))?;
             }
         }
     }
-    let verified = item.envelope.map_err(|e| fail(e.into()))?;
+    let verified = envelope.map_err(|e| fail(e.into()))?;
     let changes = apply_verified(&replayer.state, &entry, &verified).map_err(fail)?;
     replayer.state.merge(changes);
+    // Whole again: following the sealers reads a membership's keys from it.
+    entry.envelope = verified.envelope;
     replayer.advance(&entry, hash);
     Ok(())
 }
 
-/// One signature to check: which entry, which (seal or party index).
-struct Item {
+/// Keys decompressed, and whether signatures under them may be batched.
+type KeyCache = HashMap<PublicKey, Option<VerifyingKey>>;
+
+/// One signature to check, borrowed from its entry: which entry, which
+/// (seal or party index).
+struct Item<'a> {
     entry: usize,
     party: Option<usize>,
-    message: Vec<u8>,
-    signature: [u8; 64],
+    message: Message<'a>,
+    signature: &'a [u8; 64],
     key: PublicKey,
+}
+
+/// What a signature signs: a seal the entry hash, a party the transaction
+/// bytes (each behind its tag, [`crypto::SEAL_TAG`],
+/// [`crypto::TX_SIGNATURE_TAG`]).
+#[derive(Clone, Copy)]
+enum Message<'a> {
+    Seal(&'a Digest),
+    Transaction(&'a [u8]),
+}
+
+impl<'a> Message<'a> {
+    /// The signed bytes, in two pieces: the tag and what it tags.
+    fn pieces(self) -> [&'a [u8]; 2] {
+        match self {
+            Message::Seal(hash) => [crypto::SEAL_TAG, &hash.0],
+            Message::Transaction(tx_bytes) => [crypto::TX_SIGNATURE_TAG, tx_bytes],
+        }
+    }
 }
 
 /// Decodes and hashes `records`, verifies every seal and party signature
 /// (in one batch, or one by one where needed), decodes the transactions.
-fn prepare(records: &[Vec<u8>], node_key: Option<&PublicKey>) -> Vec<Prepared> {
+fn prepare(
+    records: &[Vec<u8>],
+    node_key: Option<&PublicKey>,
+    keys: &mut KeyCache,
+) -> Vec<Prepared> {
     let decoded = decode_all(records);
-    let items = signature_items(&decoded, node_key);
-    let valid = verify_items(&items);
-    let mut seal_ok = vec![node_key.is_none(); decoded.len()];
-    let mut first_bad_party: Vec<Option<usize>> = vec![None; decoded.len()];
-    for (item, ok) in items.iter().zip(valid) {
-        match item.party {
-            None => seal_ok[item.entry] = ok,
-            Some(party) if !ok => {
-                let slot = &mut first_bad_party[item.entry];
-                *slot = Some(slot.map_or(party, |p| p.min(party)));
-            }
-            Some(_) => {}
-        }
-    }
+    let verdicts = SignatureVerdicts::of(&decoded, node_key, keys);
     decoded
         .into_iter()
         .enumerate()
         .map(|(i, entry)| {
-            let envelope = match &entry {
-                Ok((entry, _)) => envelope_verdict(entry, first_bad_party[i]),
-                Err(e) => Err(EnvelopeError::Decode(e.clone())),
-            };
-            Prepared {
+            entry.map(|(mut entry, hash)| Checked {
+                envelope: envelope_verdict(&mut entry, verdicts.first_bad_party[i]),
                 entry,
-                seal_ok: seal_ok[i],
+                hash,
+                seal_ok: verdicts.seal_ok[i],
                 seal_key: node_key.copied(),
-                envelope,
-            }
+            })
         })
         .collect()
+}
+
+/// What the signatures of a part's entries say, entry by entry.
+struct SignatureVerdicts {
+    /// Whether the seal verifies (`true` when seals are unchecked).
+    seal_ok: Vec<bool>,
+    /// The first party whose signature does not verify.
+    first_bad_party: Vec<Option<usize>>,
+}
+
+impl SignatureVerdicts {
+    fn of(
+        decoded: &[Result<(Entry, Digest), DecodeError>],
+        node_key: Option<&PublicKey>,
+        keys: &mut KeyCache,
+    ) -> SignatureVerdicts {
+        let items = signature_items(decoded, node_key);
+        let valid = verify_items(&items, keys);
+        let mut verdicts = SignatureVerdicts {
+            seal_ok: vec![node_key.is_none(); decoded.len()],
+            first_bad_party: vec![None; decoded.len()],
+        };
+        for (item, ok) in items.iter().zip(valid) {
+            match item.party {
+                None => verdicts.seal_ok[item.entry] = ok,
+                Some(party) if !ok => {
+                    let slot = &mut verdicts.first_bad_party[item.entry];
+                    *slot = Some(slot.map_or(party, |p| p.min(party)));
+                }
+                Some(_) => {}
+            }
+        }
+        verdicts
+    }
 }
 
 fn decode_all(records: &[Vec<u8>]) -> Vec<Result<(Entry, Digest), DecodeError>> {
@@ -237,7 +342,7 @@ pub struct SignaturesChecked {
 
 /// The part of a batch replay that needs no state: decodes and hashes
 /// `records` and checks every seal (against `node_key`, if given) and
-/// party signature exactly as [`BatchReplayer::push_chunk`] does, then
+/// party signature exactly as [`BatchReplayer::push_records`] does, then
 /// stops; no links, no rules. It is what an audit of these records cannot
 /// do without, so timing it (`pledge-bench replay --signatures-only`) gives
 /// the floor under an audit's time on a machine.
@@ -250,13 +355,16 @@ pub fn check_signatures_only(
     SignaturesChecked {
         signatures: items.len(),
         undecodable: decoded.iter().filter(|d| d.is_err()).count(),
-        all_hold: verify_items(&items).into_iter().all(|ok| ok),
+        all_hold: verify_items(&items, &mut KeyCache::new())
+            .into_iter()
+            .all(|ok| ok),
     }
 }
 
-/// What `Envelope::verify` says, given which signature (if any) fails first.
+/// What `Envelope::verify` says, given which signature (if any) fails
+/// first. A good envelope is moved out of `entry` into the verdict.
 fn envelope_verdict(
-    entry: &Entry,
+    entry: &mut Entry,
     first_bad: Option<usize>,
 ) -> Result<VerifiedEnvelope, EnvelopeError> {
     let envelope = &entry.envelope;
@@ -269,14 +377,18 @@ fn envelope_verdict(
         }
         .into());
     }
-    envelope.clone().into_verified_unchecked()
+    let moved = Envelope {
+        tx_bytes: Vec::new(),
+        signatures: Vec::new(),
+    };
+    std::mem::replace(&mut entry.envelope, moved).into_verified_unchecked()
 }
 
-fn signature_items(
-    decoded: &[Result<(Entry, Digest), DecodeError>],
+fn signature_items<'a>(
+    decoded: &'a [Result<(Entry, Digest), DecodeError>],
     node_key: Option<&PublicKey>,
-) -> Vec<Item> {
-    let mut items = Vec::new();
+) -> Vec<Item<'a>> {
+    let mut items = Vec::with_capacity(decoded.len() * 3);
     for (i, (entry, hash)) in decoded
         .iter()
         .enumerate()
@@ -286,18 +398,18 @@ fn signature_items(
             items.push(Item {
                 entry: i,
                 party: None,
-                message: [crypto::SEAL_TAG, &hash.0].concat(),
-                signature: entry.seal,
+                message: Message::Seal(hash),
+                signature: &entry.seal,
                 key: *key,
             });
         }
-        let preimage = crypto::tx_signing_preimage(&entry.envelope.tx_bytes);
+        let signed = Message::Transaction(&entry.envelope.tx_bytes);
         for (p, sig) in entry.envelope.signatures.iter().enumerate() {
             items.push(Item {
                 entry: i,
                 party: Some(p),
-                message: preimage.clone(),
-                signature: sig.signature,
+                message: signed,
+                signature: &sig.signature,
                 key: sig.public_key,
             });
         }
@@ -307,8 +419,7 @@ fn signature_items(
 
 /// Whether each item verifies, exactly as the single verification would
 /// say (see the module documentation for the one difference).
-fn verify_items(items: &[Item]) -> Vec<bool> {
-    let mut keys: HashMap<PublicKey, Option<VerifyingKey>> = HashMap::new();
+fn verify_items(items: &[Item<'_>], keys: &mut KeyCache) -> Vec<bool> {
     let mut batch = Vec::with_capacity(items.len());
     let mut single = Vec::new();
     for (index, item) in items.iter().enumerate() {
@@ -316,7 +427,7 @@ fn verify_items(items: &[Item]) -> Vec<bool> {
             .entry(item.key)
             .or_insert_with(|| batchable_key(&item.key));
         match key {
-            Some(key) if batchable_r(&item.signature) => batch.push((index, key)),
+            Some(key) if batchable_r(item.signature) => batch.push((index, key)),
             _ => single.push(index),
         }
     }
@@ -324,8 +435,8 @@ fn verify_items(items: &[Item]) -> Vec<bool> {
     let terms: Vec<equation::Term<'_>> = batch
         .iter()
         .map(|(i, key)| equation::Term {
-            message: &items[*i].message,
-            signature: &items[*i].signature,
+            message: items[*i].message.pieces(),
+            signature: items[*i].signature,
             key: &items[*i].key.0,
             key_point: key.to_edwards(),
         })
@@ -339,20 +450,13 @@ fn verify_items(items: &[Item]) -> Vec<bool> {
     valid
 }
 
-fn verify_single(item: &Item) -> bool {
-    match item.party {
-        None => crypto::verify_seal(&item.key, &seal_hash(&item.message), &item.signature),
-        Some(_) => {
-            let tx_bytes = &item.message[crypto::TX_SIGNATURE_TAG.len()..];
-            crypto::verify_transaction_signature(&item.key, tx_bytes, &item.signature)
+fn verify_single(item: &Item<'_>) -> bool {
+    match item.message {
+        Message::Seal(hash) => crypto::verify_seal(&item.key, hash, item.signature),
+        Message::Transaction(tx_bytes) => {
+            crypto::verify_transaction_signature(&item.key, tx_bytes, item.signature)
         }
     }
-}
-
-fn seal_hash(message: &[u8]) -> Digest {
-    let mut hash = [0u8; 32];
-    hash.copy_from_slice(&message[crypto::SEAL_TAG.len()..]);
-    Digest(hash)
 }
 
 /// The key, if signatures under it may go into a batch: a valid point,

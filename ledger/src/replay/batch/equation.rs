@@ -36,7 +36,8 @@ use sha2::{Digest as _, Sha512};
 
 /// One signature of a batch.
 pub(super) struct Term<'a> {
-    pub message: &'a [u8],
+    /// The signed message, in pieces hashed one after the other.
+    pub message: [&'a [u8]; 2],
     pub signature: &'a [u8; 64],
     /// The key's encoding, as hashed into `k`.
     pub key: &'a [u8; 32],
@@ -95,12 +96,14 @@ fn decode_signature(signature: &[u8; 64]) -> Option<(EdwardsPoint, Scalar)> {
     Some((r, s))
 }
 
-/// `SHA-512(R ‖ A ‖ M) mod ℓ`.
-fn challenge(r: &[u8], key: &[u8; 32], message: &[u8]) -> Scalar {
+/// `SHA-512(R ‖ A ‖ M) mod ℓ`, `M` given in pieces.
+fn challenge(r: &[u8], key: &[u8; 32], message: [&[u8]; 2]) -> Scalar {
     let mut hasher = Sha512::new();
     hasher.update(r);
     hasher.update(key);
-    hasher.update(message);
+    for piece in message {
+        hasher.update(piece);
+    }
     Scalar::from_bytes_mod_order_wide(&hasher.finalize().into())
 }
 
@@ -151,7 +154,7 @@ mod tests {
         signed
             .iter()
             .map(|s| Term {
-                message: &s.message,
+                message: [&s.message[..1], &s.message[1..]],
                 signature: &s.signature,
                 key: &s.key,
                 key_point: s.point,
