@@ -645,9 +645,10 @@ impl DiskLedger {
     /// Compacts the state database in `dir/state`
     /// ([`Compacted`](crate::store::Compacted); module
     /// `store::state::compact` has the steps), holding the entry log's lock
-    /// meanwhile, so it fails with [`LogError::Locked`](crate::store::log::LogError::Locked) while a node runs on
-    /// `dir`. The entry log is opened as a node opens it (a torn last group
-    /// is dropped) and not otherwise touched.
+    /// meanwhile, so it fails with
+    /// [`LogError::Locked`](crate::store::log::LogError::Locked) while a
+    /// node runs on `dir`. The entry log is opened as a node opens it (a
+    /// torn last group is dropped) and not otherwise touched.
     pub fn compact_state(dir: &Path) -> Result<crate::store::Compacted, StoreError> {
         let (_log, _) = EntryLog::open(&dir.join("log"))?;
         crate::store::compact(&dir.join("state"))

@@ -827,12 +827,19 @@ fn compacted_copy(work: &Path, dir: &Path) -> std::path::PathBuf {
     copy.join("state")
 }
 
+/// A churned ledger in `work/data`, and the state directory of a
+/// compacted copy of it.
+fn churned_and_a_compacted_copy(work: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let dir = churned_ledger(work);
+    let compacted = compacted_copy(work, &dir);
+    (dir, compacted)
+}
+
 #[test]
 fn a_compaction_cut_short_at_any_step_is_undone_or_finished_at_open() {
     let work = tempfile::tempdir().unwrap();
-    let dir = churned_ledger(work.path());
+    let (dir, compacted) = churned_and_a_compacted_copy(work.path());
     let expected = proven_at_head(&open(&dir).unwrap());
-    let compacted = compacted_copy(work.path(), &dir);
     fs::write(compacted.join(COPY_MARK), b"").unwrap();
     let is_the_copy = || dir.join("state").join(COPY_MARK).exists();
 
@@ -865,9 +872,8 @@ fn a_compaction_cut_short_at_any_step_is_undone_or_finished_at_open() {
 #[test]
 fn compacting_again_after_a_swap_cut_short_finishes_it_first() {
     let work = tempfile::tempdir().unwrap();
-    let dir = churned_ledger(work.path());
+    let (dir, compacted) = churned_and_a_compacted_copy(work.path());
     let expected = proven_at_head(&open(&dir).unwrap());
-    let compacted = compacted_copy(work.path(), &dir);
     fs::rename(dir.join("state"), dir.join("state.old")).unwrap();
     copy_dir(&compacted, &dir.join("state.compacted"));
 

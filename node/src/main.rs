@@ -206,9 +206,9 @@ fn run(args: Args, log_filter: reload::LogFilter) -> anyhow::Result<ExitCode> {
 /// `pledge-node compact-state`: compacts the state in `ledger_dir` and
 /// says what it saved.
 fn compact_state(ledger_dir: &std::path::Path) -> anyhow::Result<()> {
-    let state = ledger_dir.join("state");
+    let [log, state] = pledge_ledger::ledger::DiskLedger::paths(ledger_dir);
     anyhow::ensure!(
-        ledger_dir.join("log").is_dir(),
+        log.is_dir(),
         "no ledger in {}: is the data directory right?",
         ledger_dir.display()
     );

@@ -329,7 +329,17 @@ pub fn refused_start(args: &[&str]) -> String {
 
 /// Runs `pledgectl` with `args`.
 pub fn pledgectl(args: &[&str]) -> Output {
-    Command::new(binary("pledgectl"))
+    run_to_end("pledgectl", args)
+}
+
+/// Runs `pledge-node` with `args` to its end, e.g. one of its commands
+/// that exit (`compact-state`).
+pub fn pledge_node(args: &[&str]) -> Output {
+    run_to_end("pledge-node", args)
+}
+
+fn run_to_end(binary_name: &str, args: &[&str]) -> Output {
+    Command::new(binary(binary_name))
         .args(args)
         .output()
         .unwrap()

@@ -344,8 +344,7 @@ pub struct SignaturesChecked {
 /// `records` and checks every seal (against `node_key`, if given) and
 /// party signature exactly as [`BatchReplayer::push_records`] does, then
 /// stops; no links, no rules. It is what an audit of these records cannot
-/// do without, so timing it (`pledge-bench replay --signatures-only`) gives
-/// the floor under an audit's time on a machine.
+/// do without: `pledge-bench replay --signatures-only` times it.
 pub fn check_signatures_only(
     records: &[Vec<u8>],
     node_key: Option<&PublicKey>,

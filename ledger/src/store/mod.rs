@@ -38,6 +38,13 @@ mod state;
 
 pub use error::StoreError;
 
+pub use log_store::{LogRead, LogStore, MemoryLog, MemoryLogReader, Records};
+pub(crate) use state::compact;
+pub use state::{
+    Compacted, DiskStateStore, DiskStateView, MAP_FILE, MERKLE_FILE, MemoryStateStore,
+    MemoryStateView, ReceiptFilter, StateStore, StateUpdate, StateView,
+};
+
 /// fsyncs the directory `dir` (the current one for an empty path), so that
 /// the files created, renamed or removed in it stay so after a crash.
 pub(crate) fn sync_directory(dir: &std::path::Path) -> std::io::Result<()> {
@@ -47,9 +54,3 @@ pub(crate) fn sync_directory(dir: &std::path::Path) -> std::io::Result<()> {
     };
     std::fs::File::open(dir)?.sync_all()
 }
-pub use log_store::{LogRead, LogStore, MemoryLog, MemoryLogReader, Records};
-pub(crate) use state::compact;
-pub use state::{
-    Compacted, DiskStateStore, DiskStateView, MAP_FILE, MERKLE_FILE, MemoryStateStore,
-    MemoryStateView, ReceiptFilter, StateStore, StateUpdate, StateView,
-};

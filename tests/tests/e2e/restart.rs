@@ -101,10 +101,7 @@ async fn a_node_refuses_a_data_directory_of_another_ledger() {
 
 /// `pledge-node compact-state --data-dir DIR`: its exit status and output.
 fn compact_state(dir: &std::path::Path) -> std::process::Output {
-    std::process::Command::new(pledge_tests::binary("pledge-node"))
-        .args(["--data-dir", dir.to_str().unwrap(), "compact-state"])
-        .output()
-        .unwrap()
+    pledge_tests::pledge_node(&["--data-dir", dir.to_str().unwrap(), "compact-state"])
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -34,11 +34,10 @@
 use std::fs::{File, TryLockError};
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use sha2::{Digest as _, Sha256};
 
-use super::disk::{LOCK_WAIT, STATE_TREE, open_sled, sled_err};
+use super::disk::{STATE_TREE, open_sled, retry_while_locked, sled_err};
 use super::{MAP_FILE, MERKLE_FILE, file_err};
 use crate::store::StoreError;
 
@@ -117,37 +116,25 @@ fn refuse_a_link(dir: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Waits (up to [`LOCK_WAIT`]) until no sled handle holds the database in
-/// `dir`: a dropped handle's background threads may still be writing its
-/// last buffer a moment later, and nothing may be fsynced, renamed or
-/// removed under them. sled locks its `db` file with `flock`, as
+/// Waits (as [`retry_while_locked`] does) until no sled handle holds the
+/// database in `dir`: a dropped handle's background threads may still be
+/// writing its last buffer a moment later, and nothing may be fsynced,
+/// renamed or removed under them. sled locks its `db` file with `flock`, as
 /// [`File::try_lock`] does.
 fn wait_until_sled_lets_go(dir: &Path) -> Result<(), StoreError> {
     let path = dir.join("db");
     let file = File::open(&path).map_err(file_err("open", &path))?;
-    let deadline = Instant::now() + LOCK_WAIT;
-    loop {
-        match file.try_lock() {
-            Ok(()) => return Ok(()),
-            Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            Err(TryLockError::WouldBlock) => {
-                return Err(StoreError::StateFile {
-                    op: "wait for sled to close",
-                    path,
-                    source: std::io::Error::other("still locked"),
-                });
-            }
-            Err(TryLockError::Error(source)) => {
-                return Err(StoreError::StateFile {
-                    op: "lock",
-                    path,
-                    source,
-                });
-            }
-        }
-    }
+    let locked = |source| StoreError::StateFile {
+        op: "wait for sled to close",
+        path: path.clone(),
+        source,
+    };
+    retry_while_locked(|may_retry| match file.try_lock() {
+        Ok(()) => Some(Ok(())),
+        Err(TryLockError::WouldBlock) if may_retry => None,
+        Err(TryLockError::WouldBlock) => Some(Err(locked(std::io::Error::other("still locked")))),
+        Err(TryLockError::Error(source)) => Some(Err(locked(source))),
+    })
 }
 
 /// Takes a state directory a compaction left at any step to the end or
@@ -186,12 +173,10 @@ fn swap_in(dir: &Path) -> Result<(), StoreError> {
 }
 
 /// Copies every key and value of `from` into the `state` tree of a new
-/// database in `to` (removed first if there), reads them back and compares;
-/// returns the keys and their bytes.
+/// database in `to` (which [`finish_interrupted`] has removed if a
+/// compaction left it), reads them back and compares; returns the keys and
+/// their bytes.
 fn copy_database(from: &sled::Tree, to: &Path) -> Result<(u64, u64), StoreError> {
-    if to.exists() {
-        remove_dir(to)?;
-    }
     let written = {
         let db = open_sled(to)?;
         let tree = db.open_tree(STATE_TREE).map_err(sled_err("open tree"))?;
@@ -280,14 +265,11 @@ fn sibling(dir: &Path, suffix: &str) -> PathBuf {
     dir.with_file_name(name)
 }
 
-/// Copies `from` to `to`, fsyncs the copy and compares the two files'
-/// SHA-256.
+/// Copies `from` to `to` and compares the two files byte for byte (the
+/// copy is fsynced with the rest of its directory).
 fn copy_compared(from: &Path, to: &Path) -> Result<(), StoreError> {
     std::fs::copy(from, to).map_err(file_err("copy for compaction", from))?;
-    File::open(to)
-        .and_then(|f| f.sync_all())
-        .map_err(file_err("fsync", to))?;
-    if file_digest(from)? != file_digest(to)? {
+    if !same_bytes(from, to)? {
         return Err(StoreError::StateFile {
             op: "compare the copy with the original",
             path: to.to_path_buf(),
@@ -297,33 +279,70 @@ fn copy_compared(from: &Path, to: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn file_digest(path: &Path) -> Result<[u8; 32], StoreError> {
-    let mut file = File::open(path).map_err(file_err("open", path))?;
-    let mut hash = Sha256::new();
-    let mut chunk = vec![0u8; 1 << 20];
+fn same_bytes(a: &Path, b: &Path) -> Result<bool, StoreError> {
+    let open = |path: &Path| File::open(path).map_err(file_err("open", path));
+    let (mut a_file, mut b_file) = (open(a)?, open(b)?);
+    let (mut a_chunk, mut b_chunk) = (vec![0u8; 1 << 20], vec![0u8; 1 << 20]);
     loop {
-        let read = file.read(&mut chunk).map_err(file_err("read", path))?;
-        if read == 0 {
-            return Ok(hash.finalize().into());
+        let a_len = fill(&mut a_file, &mut a_chunk).map_err(file_err("read", a))?;
+        let b_len = fill(&mut b_file, &mut b_chunk).map_err(file_err("read", b))?;
+        if a_chunk[..a_len] != b_chunk[..b_len] {
+            return Ok(false);
         }
-        hash.update(&chunk[..read]);
+        if a_len == 0 {
+            return Ok(true);
+        }
     }
+}
+
+/// Reads into `buf` until it is full or the file ends; returns the bytes read.
+fn fill(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read(&mut buf[filled..])? {
+            0 => break,
+            read => filled += read,
+        }
+    }
+    Ok(filled)
 }
 
 /// fsyncs every file under `dir` and every directory, `dir` included.
 fn sync_all_in(dir: &Path) -> Result<(), StoreError> {
-    let entries = std::fs::read_dir(dir).map_err(file_err("list", dir))?;
-    for entry in entries {
+    let (files, dirs) = walk(dir)?;
+    for (path, _) in &files {
+        File::open(path)
+            .and_then(|f| f.sync_all())
+            .map_err(file_err("fsync", path))?;
+    }
+    dirs.iter().try_for_each(|d| sync_dir(d))
+}
+
+/// Bytes of the files under `dir`.
+fn dir_bytes(dir: &Path) -> Result<u64, StoreError> {
+    Ok(walk(dir)?.0.iter().map(|(_, len)| len).sum())
+}
+
+/// What is under a directory: its files with their lengths, and the
+/// directories, deepest first, itself last.
+type Tree = (Vec<(PathBuf, u64)>, Vec<PathBuf>);
+
+/// The files and directories under `dir` ([`Tree`]).
+fn walk(dir: &Path) -> Result<Tree, StoreError> {
+    let (mut files, mut dirs) = (Vec::new(), Vec::new());
+    for entry in std::fs::read_dir(dir).map_err(file_err("list", dir))? {
         let path = entry.map_err(file_err("list", dir))?.path();
-        if path.is_dir() {
-            sync_all_in(&path)?;
+        let meta = std::fs::metadata(&path).map_err(file_err("stat", &path))?;
+        if meta.is_dir() {
+            let (inner_files, inner_dirs) = walk(&path)?;
+            files.extend(inner_files);
+            dirs.extend(inner_dirs);
         } else {
-            File::open(&path)
-                .and_then(|f| f.sync_all())
-                .map_err(file_err("fsync", &path))?;
+            files.push((path, meta.len()));
         }
     }
-    sync_dir(dir)
+    dirs.push(dir.to_path_buf());
+    Ok((files, dirs))
 }
 
 fn rename_synced(from: &Path, to: &Path) -> Result<(), StoreError> {
@@ -338,18 +357,4 @@ fn sync_dir(dir: &Path) -> Result<(), StoreError> {
 fn remove_dir(dir: &Path) -> Result<(), StoreError> {
     std::fs::remove_dir_all(dir).map_err(file_err("remove", dir))?;
     sync_dir(dir.parent().unwrap_or(Path::new(".")))
-}
-
-/// Bytes of the files under `dir`.
-fn dir_bytes(dir: &Path) -> Result<u64, StoreError> {
-    let mut total = 0;
-    for entry in std::fs::read_dir(dir).map_err(file_err("list", dir))? {
-        let entry = entry.map_err(file_err("list", dir))?;
-        let meta = entry.metadata().map_err(file_err("stat", &entry.path()))?;
-        total += match meta.is_dir() {
-            true => dir_bytes(&entry.path())?,
-            false => meta.len(),
-        };
-    }
-    Ok(total)
 }

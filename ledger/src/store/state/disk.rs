@@ -776,7 +776,7 @@ pub(super) fn open_sled(dir: &Path) -> Result<sled::Db, StoreError> {
 }
 
 /// How long [`open_waiting_for_lock`] waits for sled's file lock.
-pub(super) const LOCK_WAIT: Duration = Duration::from_secs(5);
+const LOCK_WAIT: Duration = Duration::from_secs(5);
 
 /// Opens the sled database, waiting up to [`LOCK_WAIT`] while its file
 /// lock is held. A ledger takes the entry log's lock first, so another
@@ -785,14 +785,22 @@ pub(super) const LOCK_WAIT: Duration = Duration::from_secs(5);
 /// buffer) keep the file open a moment longer. Seen under load when a store
 /// is closed and reopened in one process, as the crash tests do.
 fn open_waiting_for_lock(config: &sled::Config) -> Result<sled::Db, StoreError> {
+    retry_while_locked(|may_retry| match config.open() {
+        Err(sled::Error::Io(error)) if is_lock_refusal(&error) && may_retry => None,
+        opened => Some(opened.map_err(sled_err("open"))),
+    })
+}
+
+/// Calls `attempt` every 20 ms for up to [`LOCK_WAIT`] until it gives an
+/// answer (`None`: a lock is still held, try again). Its argument says
+/// whether it may still ask for another try; once `false` it must answer.
+pub(super) fn retry_while_locked<T>(mut attempt: impl FnMut(bool) -> Option<T>) -> T {
     let deadline = Instant::now() + LOCK_WAIT;
     loop {
-        match config.open() {
-            Err(sled::Error::Io(error)) if is_lock_refusal(&error) && Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            opened => return opened.map_err(sled_err("open")),
+        if let Some(answer) = attempt(Instant::now() < deadline) {
+            return answer;
         }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
