@@ -91,8 +91,8 @@ enum Command {
         #[arg(long)]
         threads: Option<usize>,
         /// Only decode, hash and check every seal and party signature, in
-        /// batches on the threads (no links, no rules): the floor under an
-        /// audit's time on this machine.
+        /// batches on the threads, a chunk at a time (no links, no rules):
+        /// the signature work an audit cannot do without.
         #[arg(long)]
         signatures_only: bool,
     },

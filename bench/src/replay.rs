@@ -87,9 +87,10 @@ pub struct SignaturesOnly {
 
 /// Decodes, hashes and checks every seal and party signature of `source`
 /// on `threads` threads, a chunk at a time, as the batch replay does, and
-/// nothing else (no links, no rules): the floor under an audit's time on
-/// this machine. Fails if a record does not decode or a signature does
-/// not hold.
+/// nothing else (no links, no rules): the signature work an audit cannot
+/// do without. A chunk waits for its slower half, so this can take longer
+/// than the audit, whose workers never wait. Fails if a record does not
+/// decode or a signature does not hold.
 pub fn signatures_only(
     source: Source<'_>,
     node_key: PublicKey,
