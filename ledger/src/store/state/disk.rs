@@ -14,12 +14,12 @@
 //! | `t/` id                           | `Tank`             |
 //! | `f/` facility code `\0` tank number | tank id         |
 //! | `c/` inspector `\0` number        | `Certificate`      |
-//! | `r/` id                           | `Receipt`          |
+//! | `r/` id                           | the `Receipt` and its changes since its last `h/` chunk (`receipt_history`) |
 //! | `g/` id                           | `Pledge`           |
 //! | `x/` tx id                        | `TxRecord`         |
 //! | `a/` tx hash (32 bytes)           | the attempt entry that recorded it, `Seq` |
 //! | `q/` grade `\0` currency          | the latest `PriceAssessment` |
-//! | `h/` seq:u64 ‖ receipt            | the receipt's previous change, `Option<Seq>`: the entry `seq` changed the receipt |
+//! | `h/` receipt `\0` chunk:u64       | 16 of the receipt's changes, `chunk·16` on, oldest first (`receipt_history`) |
 //! | `i/` kind `/` value `\0` receipt   | empty: list index; kind `h` holder, `w` warehouse, `t` tank, `b` pledgee bank, `s` status |
 //! | `meta/map_leaves`                 | the state map's leaves (receipts and tanks), u64 big-endian |
 //! | `s/` depth:u16 prefix:32          | a state map node below the upper levels (depth ≥ `map_file::depths_for(leaves)`), its newest version: the version it was written at, u64 big-endian ‖ `MapNode::to_bytes` |
@@ -62,13 +62,11 @@
 //! [`StoreError::MapPruned`]; the ledger's catch-up replay adds versions
 //! from there.
 //!
-//! **A receipt's history** is a chain through its `h/` keys, newest
-//! first: the receipt's `updated_at` (in `r/`) is its newest change, and
-//! each `h/` key names the change before it. The keys are ordered by seq,
-//! so an apply adds them at the right edge of sled's tree, in the pages
-//! the previous apply last wrote, instead of one random place per receipt
-//! it changed; reading a history follows the chain (`history_len` reads)
-//! and checks it ends where the receipt's `history_len` says.
+//! **A receipt's history** (the entries that changed it) is in its own
+//! `r/` value, up to 15 changes, and in `h/` chunks of 16 written once
+//! each (`receipt_history` has the layout and its checks): a change adds no
+//! sled key of its own, since sled's file costs far more per key than per
+//! byte.
 //!
 //! A table written by another layout (another `meta/format`) is cleared
 //! when it opens, and the ledger rebuilds it from the log.
@@ -88,6 +86,7 @@ use serde::de::DeserializeOwned;
 
 use super::map_file::{MapFile, Versioned, depths_for};
 use super::merkle_file::MerkleFile;
+use super::receipt_history::{self, StoredReceipt, StoredReceiptRef};
 use super::{ReceiptFilter, StateStore, StateUpdate, StateView, StoreError, check_follows};
 use crate::crypto::{Digest, PublicKey};
 use crate::merkle::{Hash, NodeId, NodeSource};
@@ -114,8 +113,9 @@ const MAP_LEAVES_KEY: &[u8] = b"meta/map_leaves";
 /// newest node versions only, overwritten in place; 8: the Merkle log's
 /// nodes in `merkle.nodes`; 9: the state map's upper levels in
 /// `map.nodes`; 10: receipt histories as chains keyed by seq; 11: two
-/// more of the map's depths in `map.nodes`).
-const STATE_FORMAT: &[u8] = b"11";
+/// more of the map's depths in `map.nodes`; 12: receipt histories in the
+/// receipts' values and chunks of 16).
+const STATE_FORMAT: &[u8] = b"12";
 /// sled's page cache. sled's default (1 GiB) lets the node's memory grow
 /// with the state until it reaches it; the working set of the rules (the
 /// receipts and pledges being touched, the Merkle frontier) is far smaller.
@@ -355,7 +355,7 @@ impl DiskStateStore {
         put_objects(batch, changes)?;
         let stored = self.stored_receipts(changes)?;
         self.index_receipts(batch, changes, &stored)?;
-        chain_histories(batch, changes, &stored)?;
+        put_receipts(batch, changes, &stored)?;
         batch.insert(APPLIED_KEY, &update.end.to_be_bytes());
         Ok(())
     }
@@ -402,13 +402,13 @@ impl DiskStateStore {
     }
 
     /// The stored versions of the receipts `changes` writes (none for a
-    /// new receipt): what their list-index keys and history chains follow
-    /// on from.
+    /// new receipt): what their list-index keys and histories follow on
+    /// from.
     fn stored_receipts(&self, changes: &Objects) -> Result<StoredReceipts, StoreError> {
         let view = self.view_now();
         let mut stored = BTreeMap::new();
         for id in changes.receipts.keys() {
-            stored.insert(id.clone(), view.get("r/", id.as_bytes())?);
+            stored.insert(id.clone(), view.stored_receipt(id)?);
         }
         Ok(stored)
     }
@@ -426,7 +426,9 @@ impl DiskStateStore {
         let view = self.view_now();
         for (id, new) in &changes.receipts {
             let old_keys = match stored.get(id).and_then(Option::as_ref) {
-                Some(old) => index_keys(old, view.pledgee_of(old, &Objects::default())?.as_deref()),
+                Some(StoredReceipt { receipt: old, .. }) => {
+                    index_keys(old, view.pledgee_of(old, &Objects::default())?.as_deref())
+                }
                 None => Vec::new(),
             };
             let new_keys = index_keys(new, view.pledgee_of(new, changes)?.as_deref());
@@ -442,34 +444,53 @@ impl DiskStateStore {
 }
 
 /// Each receipt an update writes, as stored before it (none if new).
-type StoredReceipts = BTreeMap<String, Option<Receipt>>;
+type StoredReceipts = BTreeMap<String, Option<StoredReceipt>>;
 
-/// Adds each receipt's new changes to its history chain: the first names
-/// the receipt's newest stored change (none for a new receipt), each later
-/// one the change before it in `changes`.
-fn chain_histories(
+/// Puts each receipt `changes` writes into `batch` with its history: the
+/// changes since its last `h/` chunk in its `r/` value, and the chunks its
+/// new changes complete. A history for a receipt the update does not write
+/// is refused.
+fn put_receipts(
     batch: &mut sled::Batch,
     changes: &Objects,
     stored: &StoredReceipts,
 ) -> Result<(), StoreError> {
-    for (id, seqs) in &changes.receipt_history {
-        let stored = stored.get(id).ok_or_else(|| StoreError::BrokenHistory {
-            receipt: id.clone(),
-            problem: "extended by an update that does not write the receipt",
-        })?;
-        let mut previous = stored.as_ref().map(|receipt| receipt.updated_at);
-        for seq in seqs {
-            let key = history_key(*seq, id);
-            let value = encode_value(&key, &previous)?;
+    if let Some(id) =
+        (changes.receipt_history.keys()).find(|id| !changes.receipts.contains_key(*id))
+    {
+        return Err(broken_history(
+            id,
+            "extended by an update that does not write the receipt",
+        ));
+    }
+    for (id, receipt) in &changes.receipts {
+        let stored_recent = match stored.get(id).and_then(Option::as_ref) {
+            Some(stored) => stored.recent.as_slice(),
+            None => &[],
+        };
+        let new = changes
+            .receipt_history
+            .get(id)
+            .map_or(&[][..], Vec::as_slice);
+        let write = receipt_history::extend(receipt, stored_recent, new)?;
+        for (number, chunk) in &write.chunks {
+            let key = receipt_history::chunk_key(id, *number);
+            let value = encode_value(&key, chunk)?;
             batch.insert(key, value);
-            previous = Some(*seq);
         }
+        let key = [b"r/".as_slice(), id.as_bytes()].concat();
+        let value = StoredReceiptRef {
+            receipt,
+            recent: &write.recent,
+        };
+        let value = encode_value(&key, &value)?;
+        batch.insert(key, value);
     }
     Ok(())
 }
 
-/// Every kind of object and its key prefix: the one list the disk store
-/// keeps (see `crate::state::Objects`).
+/// Every kind of object but receipts (`put_receipts`) and its key prefix:
+/// the one list the disk store keeps (see `crate::state::Objects`).
 fn put_objects(batch: &mut sled::Batch, changes: &Objects) -> Result<(), StoreError> {
     let by_id = |id: &String| id.as_bytes().to_vec();
     if let Some(governance) = &changes.governance {
@@ -521,11 +542,6 @@ fn put_objects(batch: &mut sled::Batch, changes: &Objects) -> Result<(), StoreEr
             .certificates
             .iter()
             .map(|(k, v)| (certificate_key(k), v)),
-    )?;
-    put_all(
-        batch,
-        "r/",
-        changes.receipts.iter().map(|(k, v)| (by_id(k), v)),
     )?;
     put_all(
         batch,
@@ -648,6 +664,11 @@ impl DiskStateView {
         })
     }
 
+    /// The receipt `id` as stored, with its recent changes.
+    fn stored_receipt(&self, id: &str) -> Result<Option<StoredReceipt>, StoreError> {
+        self.get("r/", id.as_bytes())
+    }
+
     /// The bank of the receipt's active pledge, looking in `pending` first.
     fn pledgee_of(
         &self,
@@ -690,10 +711,6 @@ fn decode_value<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, Stor
         key: String::from_utf8_lossy(key).into_owned(),
         reason: e.to_string(),
     })
-}
-
-fn history_key(seq: Seq, receipt_id: &str) -> Vec<u8> {
-    [b"h/".as_slice(), &seq.to_be_bytes(), receipt_id.as_bytes()].concat()
 }
 
 fn index_prefix(kind: &str, value: &str) -> Vec<u8> {
@@ -839,11 +856,11 @@ impl StateView for DiskStateView {
             };
             // Scanning `r/` yields the receipts themselves; an index key
             // names one to read.
-            let receipt = match filter {
+            let stored = match filter {
                 ReceiptFilter::All => Some(decode_value(&key, &value)?),
                 _ => self.get("r/", id)?,
             };
-            if let Some(receipt) = receipt {
+            if let Some(StoredReceipt { receipt, .. }) = stored {
                 found.push(receipt);
             }
             if found.len() >= limit {
@@ -854,26 +871,16 @@ impl StateView for DiskStateView {
     }
 
     fn receipt_history(&self, id: &str) -> Result<Vec<Seq>, StoreError> {
-        let Some(receipt) = self.get::<Receipt>("r/", id.as_bytes())? else {
+        let Some(stored) = self.stored_receipt(id)? else {
             return Ok(Vec::new());
         };
-        let mut history = Vec::new();
-        let mut next = Some(receipt.updated_at);
-        while let Some(seq) = next {
-            if history.len() as u64 >= receipt.history_len {
-                return Err(broken_history(id, "longer than its history_len"));
-            }
-            history.push(seq);
-            let key = history_key(seq, id);
-            let previous = self.tree.get(&key).map_err(sled_err("read history"))?;
-            let previous = previous.ok_or_else(|| broken_history(id, "missing a change"))?;
-            next = decode_value(&key, &previous)?;
+        let mut chunks = Vec::new();
+        for item in self.tree.scan_prefix(receipt_history::chunks_prefix(id)) {
+            let (key, value) = item.map_err(sled_err("read history"))?;
+            let (_, number) = receipt_history::parse_chunk_key(&key)?;
+            chunks.push((number, decode_value(&key, &value)?));
         }
-        if history.len() as u64 != receipt.history_len {
-            return Err(broken_history(id, "shorter than its history_len"));
-        }
-        history.reverse();
-        Ok(history)
+        receipt_history::assemble(stored, chunks)
     }
 
     fn objects(&self) -> Result<Objects, StoreError> {
@@ -918,19 +925,34 @@ impl StateView for DiskStateView {
         for c in self.scan::<Certificate>("c/") {
             all.put_certificate(c?);
         }
-        for r in self.scan::<Receipt>("r/") {
-            all.put_receipt(r?);
+        let mut chunks: BTreeMap<String, Vec<(u64, Vec<Seq>)>> = BTreeMap::new();
+        for item in self.tree.scan_prefix(receipt_history::CHUNK_PREFIX) {
+            let (key, value) = item.map_err(sled_err("scan"))?;
+            let (id, number) = receipt_history::parse_chunk_key(&key)?;
+            chunks
+                .entry(id)
+                .or_default()
+                .push((number, decode_value(&key, &value)?));
+        }
+        for stored in self.scan::<StoredReceipt>("r/") {
+            let stored = stored?;
+            let id = stored.receipt.id().to_owned();
+            let receipt = stored.receipt.clone();
+            let history =
+                receipt_history::assemble(stored, chunks.remove(&id).unwrap_or_default())?;
+            if !history.is_empty() {
+                all.receipt_history.insert(id, history);
+            }
+            all.put_receipt(receipt);
+        }
+        if let Some(id) = chunks.keys().next() {
+            return Err(broken_history(id, "kept for a receipt that is not stored"));
         }
         for g in self.scan::<Pledge>("g/") {
             all.put_pledge(g?);
         }
         for p in self.scan::<PriceAssessment>("q/") {
             all.put_price(p?);
-        }
-        for item in self.tree.scan_prefix(b"h/") {
-            let (key, _) = item.map_err(sled_err("scan"))?;
-            let (id, seq) = parse_history_key(&key)?;
-            all.receipt_history.entry(id).or_default().push(seq);
         }
         for item in self.tree.scan_prefix(b"x/") {
             let (key, bytes) = item.map_err(sled_err("scan"))?;
@@ -1010,7 +1032,7 @@ impl StateRead for DiskStateView {
         Ok(self.get("c/", &certificate_key(reference))?)
     }
     fn receipt(&self, id: &str) -> Result<Option<Receipt>, StateError> {
-        Ok(self.get("r/", id.as_bytes())?)
+        Ok(self.stored_receipt(id)?.map(|stored| stored.receipt))
     }
     fn pledge(&self, id: &str) -> Result<Option<Pledge>, StateError> {
         Ok(self.get("g/", id.as_bytes())?)
@@ -1100,8 +1122,8 @@ impl DiskStateView {
     /// pledges) and tanks, read one at a time.
     fn map_leaves(&self) -> Result<BTreeMap<MapHash, MapHash>, StoreError> {
         let mut leaves = BTreeMap::new();
-        for receipt in self.scan::<Receipt>("r/") {
-            let receipt = receipt?;
+        for stored in self.scan::<StoredReceipt>("r/") {
+            let receipt = stored?.receipt;
             let value = statemap::receipt_leaf_value(&receipt, |id| {
                 self.get::<Pledge>("g/", id.as_bytes())
             })?;
@@ -1174,20 +1196,6 @@ impl NodeSource for DiskStateView {
     }
 }
 
-fn parse_history_key(key: &[u8]) -> Result<(String, Seq), StoreError> {
-    let bad = || StoreError::Codec {
-        key: String::from_utf8_lossy(key).into_owned(),
-        reason: "not a history key".into(),
-    };
-    let rest = key.strip_prefix(b"h/").ok_or_else(bad)?;
-    let (seq, id) = rest.split_at_checked(8).ok_or_else(bad)?;
-    let seq: [u8; 8] = seq.try_into().map_err(|_| bad())?;
-    Ok((
-        String::from_utf8_lossy(id).into_owned(),
-        u64::from_be_bytes(seq),
-    ))
-}
-
 fn broken_history(receipt_id: &str, problem: &'static str) -> StoreError {
     StoreError::BrokenHistory {
         receipt: receipt_id.to_owned(),
@@ -1197,6 +1205,7 @@ fn broken_history(receipt_id: &str, problem: &'static str) -> StoreError {
 
 #[cfg(test)]
 mod tests {
+    use super::super::receipt_history::tests::sample_receipt as receipt;
     use super::*;
 
     #[test]
@@ -1241,36 +1250,6 @@ mod tests {
         letting_go.join().expect("join");
     }
 
-    fn receipt(id: &str) -> Receipt {
-        Receipt {
-            terms: crate::model::ReceiptTerms {
-                receipt_id: id.into(),
-                tank_id: "T-1".into(),
-                certificate: CertificateRef {
-                    inspector: "inspector-a".into(),
-                    number: "C-1".into(),
-                },
-                product_grade: "crude".into(),
-                specification: String::new(),
-                quantity_kg: 1_000,
-                customs_status: crate::model::CustomsStatus::Bonded,
-                customs_reference: String::new(),
-                expires_at_ms: 0,
-                loss_allowance_ppm: 0,
-                insurance_reference: String::new(),
-            },
-            warehouse_id: "warehouse-a".into(),
-            holder_id: "trader-a".into(),
-            status: crate::model::ReceiptStatus::Active,
-            frozen: None,
-            parent_id: None,
-            issued_at_ms: 0,
-            issued_at: 1,
-            updated_at: 1,
-            history_len: 1,
-        }
-    }
-
     /// A receipt changed by entries 1 and 3 in one update, then by 4.
     fn receipt_changed_three_times(store: &mut DiskStateStore) -> Receipt {
         let mut receipt = receipt("R-1");
@@ -1295,7 +1274,7 @@ mod tests {
     }
 
     #[test]
-    fn a_receipt_history_is_read_back_along_its_chain() {
+    fn a_short_receipt_history_is_read_back_from_the_receipt() {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut store = DiskStateStore::open(dir.path()).expect("open");
         receipt_changed_three_times(&mut store);
@@ -1308,16 +1287,82 @@ mod tests {
         assert!(view.receipt_history("R-2").expect("read").is_empty());
     }
 
+    /// A receipt changed by entries 1..=40, in updates of 1, 20 and 19
+    /// changes: two `h/` chunks and 8 changes in its `r/` value.
+    fn receipt_changed_forty_times(store: &mut DiskStateStore) -> Vec<Seq> {
+        let mut receipt = receipt("R-1");
+        let mut applied = 0;
+        for changes in [1..=1, 2..=21, 22..=40] {
+            let seqs: Vec<Seq> = changes.collect();
+            let mut update = StateUpdate::starting_at(applied);
+            update.end = seqs[seqs.len() - 1] + 1;
+            applied = update.end;
+            receipt.updated_at = seqs[seqs.len() - 1];
+            receipt.history_len = receipt.updated_at;
+            update.changes.put_receipt(receipt.clone());
+            update.changes.receipt_history.insert("R-1".into(), seqs);
+            store.apply(&update).expect("apply");
+        }
+        (1..=40).collect()
+    }
+
     #[test]
-    fn a_history_chain_missing_a_change_is_named() {
+    fn a_long_history_is_kept_in_chunks_and_read_back_whole() {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut store = DiskStateStore::open(dir.path()).expect("open");
-        receipt_changed_three_times(&mut store);
-        store.tree.remove(history_key(3, "R-1")).expect("remove");
-        let error = store.view().receipt_history("R-1").expect_err("broken");
+        let history = receipt_changed_forty_times(&mut store);
+        let chunks: Vec<_> = store
+            .tree
+            .scan_prefix(b"h/")
+            .keys()
+            .map(|key| receipt_history::parse_chunk_key(&key.expect("key")).expect("parse"))
+            .collect();
+        assert_eq!(chunks, vec![("R-1".into(), 0), ("R-1".into(), 1)]);
+        let stored = store
+            .view()
+            .stored_receipt("R-1")
+            .expect("read")
+            .expect("stored");
+        assert_eq!(stored.recent, (33..=40).collect::<Vec<Seq>>());
+        let view = store.view();
+        assert_eq!(view.receipt_history("R-1").expect("read"), history);
+        assert_eq!(
+            view.objects().expect("read").receipt_history["R-1"],
+            history
+        );
+    }
+
+    #[test]
+    fn a_history_missing_a_chunk_is_named() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut store = DiskStateStore::open(dir.path()).expect("open");
+        receipt_changed_forty_times(&mut store);
+        store
+            .tree
+            .remove(receipt_history::chunk_key("R-1", 0))
+            .expect("remove");
+        for error in [
+            store.view().receipt_history("R-1").expect_err("broken"),
+            store.view().objects().expect_err("broken"),
+        ] {
+            assert!(
+                matches!(&error, StoreError::BrokenHistory { receipt, problem }
+                    if receipt == "R-1" && problem.contains("missing")),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_history_chunk_without_its_receipt_is_named() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut store = DiskStateStore::open(dir.path()).expect("open");
+        receipt_changed_forty_times(&mut store);
+        store.tree.remove(b"r/R-1").expect("remove");
+        let error = store.view().objects().expect_err("broken");
         assert!(
             matches!(&error, StoreError::BrokenHistory { receipt, problem }
-                if receipt == "R-1" && problem.contains("missing")),
+                if receipt == "R-1" && problem.contains("not stored")),
             "{error}"
         );
     }
@@ -1328,7 +1373,11 @@ mod tests {
         let mut store = DiskStateStore::open(dir.path()).expect("open");
         let mut receipt = receipt_changed_three_times(&mut store);
         receipt.history_len = 2;
-        let value = postcard::to_stdvec(&receipt).expect("encode");
+        let value = postcard::to_stdvec(&StoredReceiptRef {
+            receipt: &receipt,
+            recent: &[1, 3, 4],
+        })
+        .expect("encode");
         store.tree.insert(b"r/R-1", value).expect("write");
         let error = store.view().receipt_history("R-1").expect_err("broken");
         assert!(

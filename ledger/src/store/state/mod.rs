@@ -7,6 +7,7 @@ mod disk;
 mod map_file;
 mod memory;
 mod merkle_file;
+mod receipt_history;
 
 pub use compact::Compacted;
 pub(crate) use compact::compact;
