@@ -247,7 +247,7 @@ fn bench_decide(c: &mut Criterion) {
             signed(&tx, &[("trader-a", &k.trader), ("bank-a", &k.bank)])
         })
         .collect();
-    let frontier = Frontier::load(ledger.len(), &ledger.state().view()).unwrap();
+    let frontier = Frontier::load(ledger.len(), &ledger.snapshot()).unwrap();
     let decider = Decider::new(
         SigningKey::from_bytes(&[9; 32]),
         ledger.snapshot().head(),

@@ -46,7 +46,7 @@ use crate::store::{
     StateView, StoreError,
 };
 use crate::tx::Transaction;
-use crate::view::{LedgerRead, Snapshot};
+use crate::view::{LedgerRead, Snapshot, TreeNodes};
 
 /// A transaction that is in the chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -846,7 +846,7 @@ pub fn recover<L: LogStore, S: StateStore>(
         report.rebuilt = true;
     }
     report.replayed = catch_up(&log, &mut state)?;
-    let frontier = Frontier::load(head.next_seq, &state.view())?;
+    let frontier = Frontier::load(head.next_seq, &TreeNodes::new(&log.reader(), &state.view()))?;
     Ok(Recovered {
         log,
         state,
@@ -887,7 +887,7 @@ pub fn catch_up<L: LogStore, S: StateStore>(log: &L, state: &mut S) -> Result<u6
     let start = state.applied();
     let end = log.len();
     let reader = log.reader();
-    let mut frontier = Frontier::load(start, &state.view())?;
+    let mut frontier = Frontier::load(start, &TreeNodes::new(&reader, &state.view()))?;
     let mut update = StateUpdate::starting_at(start);
     let mut view = state.view();
     for item in reader.read_range(start, end) {

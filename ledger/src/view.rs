@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::chain::ChainCursor;
-use crate::entry::Entry;
+use crate::entry::{Entry, SEAL_LEN};
 use crate::merkle::{self, Hash, MerkleError, NodeId, NodeSource};
 use crate::model::{Receipt, Seq};
 use crate::state::{Layered, Objects, StateRead, pledgee_of};
@@ -171,8 +171,48 @@ impl<R: LogRead, V: StateView> NodeSource for Snapshot<R, V> {
         let pending = self.pending.iter().rev();
         match pending.into_iter().find_map(|u| u.nodes.get(&id)) {
             Some(hash) => Ok(*hash),
-            None => self.state.node(id),
+            None => TreeNodes::new(&self.log, &self.state).node(id),
         }
+    }
+}
+
+/// The Merkle tree's nodes over a log and its state: a leaf is the hash of
+/// its entry's record without the seal, read from the log; every other node
+/// comes from the state store, which keeps no leaves (they would repeat
+/// what the log holds).
+#[derive(Debug)]
+pub struct TreeNodes<'a, R, V> {
+    log: &'a R,
+    state: &'a V,
+}
+
+impl<'a, R: LogRead, V: StateView> TreeNodes<'a, R, V> {
+    /// The nodes over `log` and `state`.
+    pub fn new(log: &'a R, state: &'a V) -> Self {
+        TreeNodes { log, state }
+    }
+}
+
+impl<R: LogRead, V: StateView> NodeSource for TreeNodes<'_, R, V> {
+    type Error = StoreError;
+
+    fn node(&self, id: NodeId) -> Result<Hash, StoreError> {
+        if id.level > 0 {
+            return self.state.node(id);
+        }
+        let record = self.log.read(id.index)?;
+        let body = record
+            .len()
+            .checked_sub(SEAL_LEN)
+            .map(|end| &record[..end])
+            .ok_or_else(|| StoreError::Tree {
+                reason: format!(
+                    "record {} is {} bytes, shorter than a seal",
+                    id.index,
+                    record.len()
+                ),
+            })?;
+        Ok(merkle::leaf_hash(body))
     }
 }
 

@@ -561,22 +561,26 @@ fn a_node_file_ahead_of_sled_is_cut_back_and_the_rest_replayed() {
     assert_store_replays(&ledger);
 }
 
-/// A ledger of a few groups in `work/data`, closed; returns its directory.
-fn closed_ledger(work: &Path) -> std::path::PathBuf {
+/// A ledger of a few groups in `work/data`, closed; returns its directory
+/// and its number of entries.
+fn closed_ledger(work: &Path) -> (std::path::PathBuf, u64) {
     let dir = work.join("data");
     let mut world = World::with_ledger(open(&dir).unwrap());
     world.pledged_receipt("R-1", "P-1", "bank-a");
     world.ok(release("P-1"), &["bank-a"]);
     world.receipt_of("R-2", 1_000_000);
     world.ledger.state().flush().unwrap();
+    let entries = world.ledger.len();
     drop(world);
-    dir
+    (dir, entries)
 }
 
-fn reopened_after(work: &Path, damage: impl FnOnce(&Path)) {
-    let dir = closed_ledger(work);
+/// Damages the Merkle node file of a closed ledger (given its path and the
+/// ledger's entries), then checks that opening rebuilds the state.
+fn reopened_after(work: &Path, damage: impl FnOnce(&Path, u64)) {
+    let (dir, entries) = closed_ledger(work);
     let nodes = dir.join("state").join(MERKLE_FILE);
-    damage(&nodes);
+    damage(&nodes, entries);
     let (ledger, report) = DiskLedger::open_dir(&dir, node_key()).unwrap();
     assert!(report.rebuilt);
     assert_eq!(report.replayed, ledger.len());
@@ -590,7 +594,7 @@ fn reopened_after(work: &Path, damage: impl FnOnce(&Path)) {
 #[test]
 fn a_node_file_cut_short_makes_the_state_rebuilt() {
     let work = tempfile::tempdir().unwrap();
-    reopened_after(work.path(), |nodes| {
+    reopened_after(work.path(), |nodes, _| {
         let len = fs::metadata(nodes).unwrap().len();
         let file = fs::OpenOptions::new().write(true).open(nodes).unwrap();
         file.set_len(len - 32).unwrap();
@@ -600,11 +604,14 @@ fn a_node_file_cut_short_makes_the_state_rebuilt() {
 #[test]
 fn a_node_file_with_a_lost_edge_node_makes_the_state_rebuilt() {
     let work = tempfile::tempdir().unwrap();
-    reopened_after(work.path(), |nodes| {
-        // The last slot is the last entry's leaf, part of every right edge.
+    reopened_after(work.path(), |nodes, entries| {
+        // The largest perfect subtree of the right edge (the file holds no
+        // leaves: node at flat position p is in slot p / 2).
+        let edge = merkle::proof::root_nodes(entries)[0];
+        assert!(edge.level > 0, "{entries} entries");
+        let slot = usize::try_from(edge.flat_position().unwrap() / 2).unwrap();
         let mut bytes = fs::read(nodes).unwrap();
-        let len = bytes.len();
-        bytes[len - 32..].fill(0);
+        bytes[slot * 32..slot * 32 + 32].fill(0);
         fs::write(nodes, bytes).unwrap();
     });
 }
@@ -612,13 +619,13 @@ fn a_node_file_with_a_lost_edge_node_makes_the_state_rebuilt() {
 #[test]
 fn a_lost_node_file_makes_the_state_rebuilt() {
     let work = tempfile::tempdir().unwrap();
-    reopened_after(work.path(), |nodes| fs::remove_file(nodes).unwrap());
+    reopened_after(work.path(), |nodes, _| fs::remove_file(nodes).unwrap());
 }
 
 #[test]
 fn a_map_file_cut_short_is_rebuilt_from_the_objects() {
     let work = tempfile::tempdir().unwrap();
-    let dir = closed_ledger(work.path());
+    let (dir, _) = closed_ledger(work.path());
     let map = dir.join("state").join(MAP_FILE);
     let len = fs::metadata(&map).unwrap().len();
     let file = fs::OpenOptions::new().write(true).open(&map).unwrap();
@@ -637,7 +644,7 @@ fn a_map_file_cut_short_is_rebuilt_from_the_objects() {
 #[test]
 fn a_torn_map_slot_is_rebuilt_from_the_objects() {
     let work = tempfile::tempdir().unwrap();
-    let dir = closed_ledger(work.path());
+    let (dir, _) = closed_ledger(work.path());
     let map = dir.join("state").join(MAP_FILE);
     let mut bytes = fs::read(&map).unwrap();
     bytes[20] ^= 0x01; // inside the root's slot

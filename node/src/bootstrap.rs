@@ -179,7 +179,13 @@ fn open_writable(
                     config.ledger_dir().display()
                 )
             })?;
-    if report.dropped_tail_bytes > 0 || report.replayed > 0 || report.rebuilt {
+    if report.rebuilt {
+        tracing::warn!(
+            ?report,
+            "rebuilt the state from the entry log: it was missing, damaged, or written by \
+             another build's layout (docs/OPERATIONS.md §11)"
+        );
+    } else if report.dropped_tail_bytes > 0 || report.replayed > 0 {
         tracing::warn!(?report, "recovered the store after an unclean stop");
     }
     // The entry log's lock is held: a read-only start's temporary state

@@ -24,10 +24,11 @@
 //! | `meta/map_leaves`                 | the state map's leaves (receipts and tanks), u64 big-endian |
 //! | `s/` depth:u16 prefix:32          | a state map node below the upper levels (depth ≥ `map_file::depths_for(leaves)`), its newest version: the version it was written at, u64 big-endian ‖ `MapNode::to_bytes` |
 //!
-//! **The Merkle log's nodes** are not in sled but in `merkle.nodes` in
-//! the same directory, 32 bytes per node at its in-order position
-//! (`merkle_file`): the file only grows at its end, and a node costs
-//! 32 bytes instead of a sled key and value rewritten into sled's pages.
+//! **The Merkle log's nodes** above the leaves are not in sled but in
+//! `merkle.nodes` in the same directory, 32 bytes per node in in-order
+//! position (`merkle_file`): the file only grows at its end, and a node costs
+//! 32 bytes instead of a sled key and value rewritten into sled's pages. The
+//! leaves are not kept: each is its entry's hash, from the log.
 //! Each apply writes its nodes there and `fdatasync`s the file before the
 //! sled batch that stamps `meta/applied`; opening cuts the file back to the
 //! nodes of `meta/applied` entries, and clears the whole state (the ledger
@@ -114,8 +115,8 @@ const MAP_LEAVES_KEY: &[u8] = b"meta/map_leaves";
 /// nodes in `merkle.nodes`; 9: the state map's upper levels in
 /// `map.nodes`; 10: receipt histories as chains keyed by seq; 11: two
 /// more of the map's depths in `map.nodes`; 12: receipt histories in the
-/// receipts' values and chunks of 16).
-const STATE_FORMAT: &[u8] = b"12";
+/// receipts' values and chunks of 16; 13: no leaves in `merkle.nodes`).
+const STATE_FORMAT: &[u8] = b"13";
 /// sled's page cache. sled's default (1 GiB) lets the node's memory grow
 /// with the state until it reaches it; the working set of the rules (the
 /// receipts and pledges being touched, the Merkle frontier) is far smaller.

@@ -15,7 +15,7 @@ use crate::model::{
 use crate::state::{Objects, StateError, StateRead};
 use crate::statemap::{MapHash, MapNode, MapNodeId, VersionedMap, versioned};
 
-/// Objects, history and Merkle nodes in memory.
+/// Objects, history and the Merkle nodes above the leaves in memory.
 #[derive(Debug, Default)]
 pub struct MemoryStateStore {
     inner: Arc<Inner>,
@@ -61,9 +61,8 @@ impl StateStore for MemoryStateStore {
         let map = versioned::update_for(&self.view(), &update.changes)?;
         let inner = Arc::make_mut(&mut self.inner);
         inner.objects.merge(update.changes.clone());
-        inner
-            .nodes
-            .extend(update.nodes.iter().map(|(k, v)| (*k, *v)));
+        let above_leaves = update.nodes.iter().filter(|(id, _)| id.level > 0);
+        inner.nodes.extend(above_leaves.map(|(k, v)| (*k, *v)));
         let version = update.end;
         inner.map_nodes.extend(
             map.writes

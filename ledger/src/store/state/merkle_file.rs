@@ -1,13 +1,21 @@
-//! The Merkle log's nodes in one file next to the state database,
-//! `merkle.nodes`: 32 bytes per node at its in-order position
-//! ([`NodeId::flat_position`]), so the nodes of the first `n` entries fill
-//! exactly the first `2n - 1` slots and the file only grows at its end.
+//! The Merkle log's nodes above the leaves in one file next to the state
+//! database, `merkle.nodes`: 32 bytes per node. In the in-order numbering
+//! ([`NodeId::flat_position`]) leaves sit at the even positions and every
+//! other node at an odd one, `p`, which is slot `p / 2` here; so the nodes
+//! of the first `n` entries fill exactly the first `2⌊n/2⌋ - 1` slots (the
+//! node right of the last leaf is incomplete when `n` is odd) and the file
+//! only grows at its end.
 //!
 //! ```text
-//!  slot p = bytes [32p, 32p + 32)      the node whose flat position is p
-//!  nodes of n entries                  slots [0, 2n - 1): length (2n - 1) · 32
+//!  slot s = bytes [32s, 32s + 32)      the node whose flat position is 2s + 1 (level ≥ 1)
+//!  nodes of n ≥ 2 entries              slots [0, 2⌊n/2⌋ - 1)
 //!  a slot of 32 zero bytes             not written (no node hashes to zeros)
 //! ```
+//!
+//! **The leaves are not kept**: a leaf is the hash of its entry's record
+//! without the seal, which the entry log holds, and keeping it again cost
+//! 32 bytes per entry. Whoever needs one hashes the record
+//! ([`crate::view::TreeNodes`]); a leaf asked of this file is an error.
 //! A node never changes once written (a perfect subtree of the log), so a
 //! view reading it while the writer appends needs no lock: it reads only
 //! nodes complete at its size, written (and synced) before it was taken.
@@ -68,7 +76,10 @@ impl MerkleFile {
     }
 
     fn holds_edge_of(&self, size: u64) -> Result<bool, StoreError> {
-        for id in proof::root_nodes(size) {
+        for id in proof::root_nodes(size)
+            .into_iter()
+            .filter(|id| id.level > 0)
+        {
             if self.read(id)?.is_none() {
                 return Ok(false);
             }
@@ -81,8 +92,8 @@ impl MerkleFile {
         self.file.set_len(0).map_err(file_err("clear", &self.path))
     }
 
-    /// Writes `nodes`, one `pwrite` per run of consecutive slots. Not
-    /// durable until [`MerkleFile::sync`].
+    /// Writes `nodes` but the leaves among them, one `pwrite` per run of
+    /// consecutive slots. Not durable until [`MerkleFile::sync`].
     pub fn write(&self, nodes: &BTreeMap<NodeId, Hash>) -> Result<(), StoreError> {
         for (first, bytes) in runs(nodes)? {
             self.file
@@ -97,10 +108,12 @@ impl MerkleFile {
         self.file.sync_data().map_err(file_err("sync", &self.path))
     }
 
-    /// The node `id`, or `None` if its slot is past the end or was never
-    /// written. One `pread`: a slot past the end reads short.
+    /// The node `id` (not a leaf), or `None` if its slot is past the end or
+    /// was never written. One `pread`: a slot past the end reads short.
     pub fn read(&self, id: NodeId) -> Result<Option<Hash>, StoreError> {
-        let position = position_of(id)?;
+        let position = slot_of(id)?.ok_or_else(|| StoreError::Tree {
+            reason: format!("node {id:?} is a leaf: the state keeps none, hash its entry instead"),
+        })?;
         let mut hash = [0u8; HASH_LEN];
         match self.file.read_exact_at(&mut hash, position * SLOT) {
             Ok(()) => Ok((hash != [0u8; HASH_LEN]).then_some(hash)),
@@ -114,24 +127,33 @@ impl MerkleFile {
     }
 }
 
-/// Bytes of the slots of the nodes of the first `size` entries.
+/// Bytes of the slots of the nodes of the first `size` entries: up to the
+/// node between leaves `size - 2` and `size - 1` if `size` is even (their
+/// parent), else the one before it.
 fn slots_bytes(size: u64) -> u64 {
-    NodeId::flat_end(size).saturating_mul(SLOT)
+    (size / 2 * 2).saturating_sub(1).saturating_mul(SLOT)
 }
 
-fn position_of(id: NodeId) -> Result<u64, StoreError> {
+/// The slot of node `id`; `None` for a leaf, which has none.
+fn slot_of(id: NodeId) -> Result<Option<u64>, StoreError> {
+    if id.level == 0 {
+        return Ok(None);
+    }
     id.flat_position()
-        .filter(|p| p.checked_add(1).and_then(|e| e.checked_mul(SLOT)).is_some())
+        .map(|p| p / 2)
+        .filter(|s| s.checked_add(1).and_then(|e| e.checked_mul(SLOT)).is_some())
+        .map(Some)
         .ok_or_else(|| StoreError::Tree {
             reason: format!("node {id:?} has no place in the node file"),
         })
 }
 
-/// `nodes` as runs of consecutive slots: (first slot, their bytes).
+/// `nodes` but the leaves as runs of consecutive slots: (first slot, their
+/// bytes).
 fn runs(nodes: &BTreeMap<NodeId, Hash>) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
     let mut placed = nodes
         .iter()
-        .map(|(id, hash)| Ok((position_of(*id)?, hash)))
+        .filter_map(|(id, hash)| slot_of(*id).transpose().map(|slot| Ok((slot?, hash))))
         .collect::<Result<Vec<_>, StoreError>>()?;
     placed.sort_unstable_by_key(|(position, _)| *position);
     let mut runs: Vec<(u64, Vec<u8>)> = Vec::new();
@@ -166,12 +188,33 @@ mod tests {
         let nodes = nodes_of(&mut frontier, 0..11);
         file.write(&nodes).unwrap();
         assert_eq!(file.len().unwrap(), slots_bytes(11));
-        for (id, hash) in &nodes {
+        assert_eq!(slots_bytes(11), 9 * SLOT);
+        assert_eq!(slots_bytes(12), 11 * SLOT);
+        for (id, hash) in nodes.iter().filter(|(id, _)| id.level > 0) {
             assert_eq!(file.read(*id).unwrap(), Some(*hash), "{id:?}");
         }
-        assert_eq!(file.read(NodeId::leaf(11)).unwrap(), None);
-        // (3, 1) covers entries 8..16: its slot is inside but not written.
-        assert_eq!(file.read(NodeId::new(3, 1)).unwrap(), None);
+        // (4, 0) covers entries 0..16, (2, 2) 8..12, (1, 5) 10..12: the first
+        // slot is inside, not written yet; the others are past the end.
+        assert_eq!(file.read(NodeId::new(4, 0)).unwrap(), None);
+        assert_eq!(file.read(NodeId::new(2, 2)).unwrap(), None);
+        assert_eq!(file.read(NodeId::new(1, 5)).unwrap(), None);
+    }
+
+    #[test]
+    fn leaves_are_not_kept_and_asking_for_one_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = MerkleFile::open(dir.path()).unwrap();
+        let mut frontier = Frontier::default();
+        let nodes = nodes_of(&mut frontier, 0..2);
+        assert_eq!(nodes.len(), 3, "two leaves and their parent");
+        file.write(&nodes).unwrap();
+        assert_eq!(file.len().unwrap(), SLOT);
+        assert_eq!(
+            file.read(NodeId::new(1, 0)).unwrap(),
+            Some(nodes[&NodeId::new(1, 0)])
+        );
+        let error = file.read(NodeId::leaf(0)).expect_err("a leaf");
+        assert!(error.to_string().contains("leaf"), "{error}");
     }
 
     #[test]
@@ -184,10 +227,10 @@ mod tests {
         file.write(&nodes_of(&mut frontier, 6..9)).unwrap();
         assert!(file.cut_to(6).unwrap());
         assert_eq!(file.len().unwrap(), slots_bytes(6));
-        for (id, hash) in &first {
+        for (id, hash) in first.iter().filter(|(id, _)| id.level > 0) {
             assert_eq!(file.read(*id).unwrap(), Some(*hash));
         }
-        assert_eq!(file.read(NodeId::leaf(6)).unwrap(), None);
+        assert_eq!(file.read(NodeId::new(1, 3)).unwrap(), None, "entries 6..8");
     }
 
     #[test]
@@ -199,9 +242,13 @@ mod tests {
         assert!(!file.cut_to(6).unwrap());
         assert_eq!(file.len().unwrap(), slots_bytes(5));
         // Long enough, but a node of the right edge was lost (zeroed).
-        file.file.write_all_at(&[0u8; 32], 8 * SLOT).unwrap();
-        assert!(!file.cut_to(5).unwrap(), "leaf 4, the edge of 5, is gone");
-        assert!(file.cut_to(4).unwrap());
+        file.file.write_all_at(&[0u8; 32], SLOT).unwrap();
+        assert!(!file.cut_to(5).unwrap(), "(2, 0), the edge of 5, is gone");
+        assert!(!file.cut_to(4).unwrap(), "(2, 0), the edge of 4, is gone");
+        assert!(
+            file.cut_to(3).unwrap(),
+            "the edge of 3 is (1, 0) and leaf 2"
+        );
         assert!(file.cut_to(0).unwrap());
         assert_eq!(file.len().unwrap(), 0);
     }

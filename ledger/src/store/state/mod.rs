@@ -29,7 +29,10 @@ use crate::statemap::VersionedMap;
 ///
 /// **Contract.** A state store reflects exactly the entries `0..applied()`
 /// of the log: their objects, the list indexes over receipts, each
-/// receipt's history, the Merkle nodes over those entries, and the state
+/// receipt's history, the Merkle nodes over those entries above the leaves
+/// (a leaf is its entry's hash, which readers take from the log:
+/// [`crate::view::TreeNodes`]; [`StateUpdate::nodes`] still carries the
+/// leaves, and a store drops them), and the state
 /// map (`crate::statemap::versioned`) at every size it applied up to from
 /// its floor on ([`VersionedMap::map_floor`]: 0 until pruned; a disk store
 /// keeps older versions in memory only, so once reopened its floor is the
