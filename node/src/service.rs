@@ -236,10 +236,10 @@ impl LedgerApi {
         if connection_certified || rate_limit.rates().per_participant == 0 {
             return Ok(());
         }
-        let committed = self
-            .read()?
-            .transaction(&verified.tx.tx_id)
-            .map_err(|e| status::store_on_write(&e))?;
+        let committed = self.read()?.transaction(&verified.tx.tx_id).map_err(|e| {
+            self.sequencer.store_failed();
+            status::store_on_write(&e)
+        })?;
         if committed.is_some() {
             return Ok(());
         }

@@ -179,6 +179,15 @@ impl Sequencer {
         Writes(self.failed.clone())
     }
 
+    /// Stops taking writes after the store failed outside the pipeline (a
+    /// state read while admitting a write), as a failure inside it does:
+    /// health turns `NOT_SERVING` and the node restarts itself once there is
+    /// room again. Without it a lone writer whose every write fails at
+    /// admission would never reach the pipeline, and nothing would stop.
+    pub fn store_failed(&self) {
+        self.failed.store(true, Ordering::Release);
+    }
+
     /// Submits a verified envelope and waits until its group is durable.
     pub async fn submit(&self, envelope: VerifiedEnvelope) -> Result<Answer, SequencerError> {
         if self.failed.load(Ordering::Acquire) {
