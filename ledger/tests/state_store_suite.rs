@@ -179,7 +179,7 @@ fn clearing_forgets_everything<S: StateStore>(mut store: S) {
     assert_eq!(store.applied(), 0);
     let view = store.view();
     assert_eq!(view.objects().unwrap(), MemoryState::default());
-    assert!(view.node(merkle::NodeId::leaf(0)).is_err());
+    assert!(view.node(merkle::NodeId::new(1, 0)).is_err());
     apply_all(&mut store, &updates);
     assert_eq!(store.view().objects().unwrap(), expected);
 }
@@ -201,8 +201,6 @@ fn a_view_keeps_answering_for_its_entries<S: StateStore>(mut store: S) {
     assert!(found.is_some());
 }
 
-/// One update per entry of `world`'s chain, and the state and Merkle root
-/// they add up to.
 /// Keeps every Merkle node above the leaves the updates complete, and no
 /// leaf (readers hash those from the log).
 fn keeps_the_nodes_above_the_leaves_only<S: StateStore>(mut store: S) {
@@ -258,6 +256,8 @@ impl<V: StateView> NodeSource for WithLeaves<'_, V> {
     }
 }
 
+/// One update per entry of `world`'s chain, and the state and Merkle root
+/// they add up to.
 fn updates_of(world: &World) -> (Vec<StateUpdate>, MemoryState, merkle::Hash) {
     let snapshot = world.store();
     let mut state = MemoryState::default();

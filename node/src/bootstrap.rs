@@ -182,8 +182,8 @@ fn open_writable(
     if report.rebuilt {
         tracing::warn!(
             ?report,
-            "rebuilt the state from the entry log: it was missing, damaged, or written by \
-             another build's layout (docs/OPERATIONS.md §11)"
+            "rebuilt the state from the entry log: it was damaged, or written by another \
+             build's layout (docs/OPERATIONS.md §11)"
         );
     } else if report.dropped_tail_bytes > 0 || report.replayed > 0 {
         tracing::warn!(?report, "recovered the store after an unclean stop");

@@ -19,7 +19,7 @@
 //! A node never changes once written (a perfect subtree of the log), so a
 //! view reading it while the writer appends needs no lock: it reads only
 //! nodes complete at its size, written (and synced) before it was taken.
-//! Slots inside `[0, 2n - 1)` that stand for nodes not yet complete (the
+//! Slots inside `[0, 2⌊n/2⌋ - 1)` that stand for nodes not yet complete (the
 //! right edge) may hold zeros, or a hash written for entries after `n` that
 //! a crash took back from the state database; both are rewritten when the
 //! node completes, and no read at size `n` reaches them.

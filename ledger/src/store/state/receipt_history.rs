@@ -35,7 +35,7 @@ use crate::store::StoreError;
 pub(super) const HISTORY_CHUNK: usize = 16;
 
 /// The prefix of the `h/` chunk keys.
-pub(super) const CHUNK_PREFIX: &[u8] = b"h/";
+const CHUNK_PREFIX: &[u8] = b"h/";
 
 /// A receipt as its `r/` value holds it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -60,26 +60,30 @@ pub(super) struct HistoryWrite {
     pub(super) chunks: Vec<(u64, Vec<Seq>)>,
 }
 
-/// Adds `new` changes to a receipt whose `recent` was `stored_recent`
-/// (empty for a new receipt); `receipt` is the receipt after them. Refuses
-/// a `history_len` the stored changes and `new` do not add up to.
+/// Adds `new` changes to `stored` (none for a new receipt); `receipt` is
+/// the receipt after them. Refuses a `history_len` other than the stored
+/// one plus the new changes, and a stored receipt whose own `history_len`
+/// is not its chunks and `recent`.
 pub(super) fn extend(
     receipt: &Receipt,
-    stored_recent: &[Seq],
+    stored: Option<&StoredReceipt>,
     new: &[Seq],
 ) -> Result<HistoryWrite, StoreError> {
+    let (stored_len, stored_recent, mut next_chunk) = match stored {
+        Some(stored) => (
+            stored.receipt.history_len,
+            stored.recent.as_slice(),
+            chunks_of(stored)?,
+        ),
+        None => (0, &[][..], 0),
+    };
+    if stored_len.checked_add(new.len() as u64) != Some(receipt.history_len) {
+        return Err(broken(
+            receipt,
+            "not what its stored changes and the new ones add up to",
+        ));
+    }
     let mut recent = [stored_recent, new].concat();
-    let in_chunks = receipt
-        .history_len
-        .checked_sub(recent.len() as u64)
-        .filter(|n| n % HISTORY_CHUNK as u64 == 0)
-        .ok_or_else(|| {
-            broken(
-                receipt,
-                "not what its stored changes and the new ones add up to",
-            )
-        })?;
-    let mut next_chunk = in_chunks / HISTORY_CHUNK as u64;
     let mut chunks = Vec::new();
     while recent.len() >= HISTORY_CHUNK {
         let rest = recent.split_off(HISTORY_CHUNK);
@@ -89,15 +93,38 @@ pub(super) fn extend(
     Ok(HistoryWrite { recent, chunks })
 }
 
-/// The whole history of `stored` from its chunks as read (in key order,
-/// with their numbers) and its `recent`, checked against the receipt's
-/// `history_len` and `updated_at`.
+/// How many `h/` chunks `stored`'s history has: its `history_len` less its
+/// `recent`, in chunks. A reader takes exactly chunks `0..n` (a chunk
+/// past them may be a later apply's, written after this `r/` value was
+/// read), so a history is read as of the receipt it belongs to.
+pub(super) fn chunks_of(stored: &StoredReceipt) -> Result<u64, StoreError> {
+    let receipt = &stored.receipt;
+    let in_chunks = receipt
+        .history_len
+        .checked_sub(stored.recent.len() as u64)
+        .ok_or_else(|| broken(receipt, "longer than its history_len"))?;
+    match in_chunks % HISTORY_CHUNK as u64 {
+        0 => Ok(in_chunks / HISTORY_CHUNK as u64),
+        _ => Err(broken(receipt, "not whole chunks and its recent changes")),
+    }
+}
+
+/// The whole history of `stored` from its chunks `0..chunks_of(stored)` as
+/// read (in key order, with their numbers) and its `recent`, checked: every
+/// chunk there, numbered from 0 without a gap, 16 changes each, the last
+/// change the receipt's `updated_at`.
 pub(super) fn assemble(
     stored: StoredReceipt,
     chunks: Vec<(u64, Vec<Seq>)>,
 ) -> Result<Vec<Seq>, StoreError> {
+    let expected = chunks_of(&stored)?;
     let receipt = &stored.receipt;
-    let mut history = Vec::with_capacity(usize::try_from(receipt.history_len).unwrap_or(0));
+    match (chunks.len() as u64).cmp(&expected) {
+        std::cmp::Ordering::Greater => return Err(broken(receipt, "longer than its history_len")),
+        std::cmp::Ordering::Less => return Err(broken(receipt, "missing a chunk of changes")),
+        std::cmp::Ordering::Equal => {}
+    }
+    let mut history = Vec::with_capacity(chunks.len() * HISTORY_CHUNK + stored.recent.len());
     for (expected, (number, changes)) in (0u64..).zip(chunks) {
         if number != expected {
             return Err(broken(receipt, "missing a chunk of changes"));
@@ -108,13 +135,11 @@ pub(super) fn assemble(
         history.extend(changes);
     }
     history.extend(stored.recent);
-    match (history.len() as u64).cmp(&receipt.history_len) {
-        std::cmp::Ordering::Greater => Err(broken(receipt, "longer than its history_len")),
-        std::cmp::Ordering::Less => Err(broken(receipt, "shorter than its history_len")),
-        std::cmp::Ordering::Equal if history.last().is_some_and(|s| *s != receipt.updated_at) => {
+    match history.last() {
+        Some(last) if *last != receipt.updated_at => {
             Err(broken(receipt, "not ending at its updated_at"))
         }
-        std::cmp::Ordering::Equal => Ok(history),
+        _ => Ok(history),
     }
 }
 
@@ -124,7 +149,7 @@ pub(super) fn chunk_key(receipt_id: &str, number: u64) -> Vec<u8> {
 }
 
 /// The prefix of every chunk key of a receipt (ids hold no `\0`).
-pub(super) fn chunks_prefix(receipt_id: &str) -> Vec<u8> {
+fn chunks_prefix(receipt_id: &str) -> Vec<u8> {
     [CHUNK_PREFIX, receipt_id.as_bytes(), b"\0"].concat()
 }
 
@@ -201,20 +226,19 @@ pub(super) mod tests {
     /// Writes `changes` one update at a time (each a slice of them), as the
     /// store would, and returns what ends up stored.
     fn write_in_updates(changes: &[Seq], update_sizes: &[usize]) -> StoredAndChunks {
-        let (mut recent, mut chunks, mut done) = (Vec::new(), Vec::new(), 0);
+        let (mut stored, mut chunks, mut done) = (None::<StoredReceipt>, Vec::new(), 0);
         for size in update_sizes {
             let new = &changes[done..done + size];
             done += size;
             let receipt = receipt_with(&changes[..done]);
-            let write = extend(&receipt, &recent, new).expect("extend");
+            let write = extend(&receipt, stored.as_ref(), new).expect("extend");
             chunks.extend(write.chunks);
-            recent = write.recent;
+            stored = Some(StoredReceipt {
+                receipt,
+                recent: write.recent,
+            });
         }
-        let stored = StoredReceipt {
-            receipt: receipt_with(&changes[..done]),
-            recent,
-        };
-        (stored, chunks)
+        (stored.expect("at least one update"), chunks)
     }
 
     type StoredAndChunks = (StoredReceipt, Vec<(u64, Vec<Seq>)>);
@@ -250,13 +274,23 @@ pub(super) mod tests {
 
     #[test]
     fn a_history_len_that_does_not_add_up_is_refused() {
-        let mut receipt = receipt_with(&[1, 2, 3]);
-        receipt.history_len = 5;
-        let error = extend(&receipt, &[1], &[2, 3]).expect_err("refused");
+        let (stored, _) = write_in_updates(&[1], &[1]);
+        // Off by one, and off by a whole chunk (which would shift the
+        // chunks' numbers if only whole chunks were checked).
+        for wrong in [5, 3 + HISTORY_CHUNK as u64] {
+            let mut receipt = receipt_with(&[1, 2, 3]);
+            receipt.history_len = wrong;
+            let error = extend(&receipt, Some(&stored), &[2, 3]).expect_err("refused");
+            assert!(
+                matches!(&error, StoreError::BrokenHistory { receipt, problem }
+                    if receipt == "R-1" && problem.contains("add up")),
+                "{wrong}: {error}"
+            );
+        }
+        let new_receipt = receipt_with(&[1, 2]);
         assert!(
-            matches!(&error, StoreError::BrokenHistory { receipt, problem }
-                if receipt == "R-1" && problem.contains("add up")),
-            "{error}"
+            extend(&new_receipt, None, &[2]).is_err(),
+            "a new receipt's history_len is its changes"
         );
     }
 
@@ -276,13 +310,22 @@ pub(super) mod tests {
         assert!(problem_of(assemble(stored.clone(), lost_first)).contains("missing a chunk"));
         let mut lost_last = chunks.clone();
         lost_last.pop();
-        assert!(problem_of(assemble(stored.clone(), lost_last)).contains("shorter"));
+        assert!(problem_of(assemble(stored.clone(), lost_last)).contains("missing a chunk"));
         let mut gained = chunks.clone();
         gained.push((2, (100..116).collect()));
         assert!(problem_of(assemble(stored.clone(), gained)).contains("longer"));
         let mut torn = chunks;
         torn[1].1.pop();
         assert!(problem_of(assemble(stored, torn)).contains("wrong length"));
+    }
+
+    #[test]
+    fn a_recent_list_that_does_not_fit_history_len_is_named() {
+        let (mut stored, chunks) = write_in_updates(&(1..=20).collect::<Vec<_>>(), &[20]);
+        stored.receipt.history_len = 3;
+        assert!(problem_of(assemble(stored.clone(), chunks.clone())).contains("longer"));
+        stored.receipt.history_len = 21;
+        assert!(problem_of(assemble(stored, chunks)).contains("not whole chunks"));
     }
 
     #[test]
