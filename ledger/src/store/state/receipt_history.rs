@@ -19,11 +19,15 @@
 //!
 //! The receipt's `history_len` (committed in its state map leaf) says how
 //! many changes there are: `history_len = 16 · chunks + recent.len()`,
-//! and its `updated_at` is the last of them. Reading checks both, and that
-//! the chunks are numbered from 0 without a gap, so a store that lost or
-//! gained a key is named ([`StoreError::BrokenHistory`]), never read as a
-//! shorter history. This module holds that layout and its checks; the
-//! store does the reading and writing.
+//! and its `updated_at` is the last of them. A reader takes exactly the
+//! chunks that formula gives for the `r/` value it read ([`chunks_of`]): a
+//! chunk past them is a later apply's, which a view reading sled's live
+//! tree may meet. Reading checks that every one of them is there, numbered
+//! from 0 without a gap and 16 long, and that the last change is
+//! `updated_at`, so a store that lost a key is named
+//! ([`StoreError::BrokenHistory`]), never read as a shorter history. This
+//! module holds that layout and its checks; the store does the reading and
+//! writing.
 
 use serde::{Deserialize, Serialize};
 
