@@ -669,9 +669,9 @@ impl DiskStateView {
 
     /// The whole history of a receipt as read: the chunks its `r/` value
     /// implies (none a later apply added), then its recent changes, checked.
-    fn history_of(&self, stored: StoredReceipt) -> Result<Vec<Seq>, StoreError> {
+    fn history_of(&self, stored: &StoredReceipt) -> Result<Vec<Seq>, StoreError> {
         let id = stored.receipt.id();
-        let count = receipt_history::chunks_of(&stored)?;
+        let count = receipt_history::chunks_of(stored)?;
         let range = receipt_history::chunk_key(id, 0)..receipt_history::chunk_key(id, count);
         let mut chunks = Vec::new();
         for item in self.tree.range(range) {
@@ -885,7 +885,7 @@ impl StateView for DiskStateView {
 
     fn receipt_history(&self, id: &str) -> Result<Vec<Seq>, StoreError> {
         match self.stored_receipt(id)? {
-            Some(stored) => self.history_of(stored),
+            Some(stored) => self.history_of(&stored),
             None => Ok(Vec::new()),
         }
     }
@@ -934,12 +934,12 @@ impl StateView for DiskStateView {
         }
         for stored in self.scan::<StoredReceipt>("r/") {
             let stored = stored?;
-            let receipt = stored.receipt.clone();
-            let history = self.history_of(stored)?;
+            let history = self.history_of(&stored)?;
             if !history.is_empty() {
-                all.receipt_history.insert(receipt.id().to_owned(), history);
+                all.receipt_history
+                    .insert(stored.receipt.id().to_owned(), history);
             }
-            all.put_receipt(receipt);
+            all.put_receipt(stored.receipt);
         }
         for g in self.scan::<Pledge>("g/") {
             all.put_pledge(g?);
@@ -1299,11 +1299,27 @@ mod tests {
         (1..=40).collect()
     }
 
-    #[test]
-    fn a_long_history_is_kept_in_chunks_and_read_back_whole() {
+    /// A new store holding `receipt_changed_forty_times`, and that history.
+    fn a_store_with_a_forty_change_receipt() -> (tempfile::TempDir, DiskStateStore, Vec<Seq>) {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut store = DiskStateStore::open(dir.path()).expect("open");
         let history = receipt_changed_forty_times(&mut store);
+        (dir, store, history)
+    }
+
+    /// R-1's history, read alone and with every object, is `history`.
+    fn assert_reads_back_as(store: &DiskStateStore, history: &[Seq]) {
+        let view = store.view();
+        assert_eq!(view.receipt_history("R-1").expect("read"), history);
+        assert_eq!(
+            view.objects().expect("read").receipt_history["R-1"],
+            history
+        );
+    }
+
+    #[test]
+    fn a_long_history_is_kept_in_chunks_and_read_back_whole() {
+        let (_dir, store, history) = a_store_with_a_forty_change_receipt();
         let chunks: Vec<_> = store
             .tree
             .scan_prefix(b"h/")
@@ -1317,12 +1333,7 @@ mod tests {
             .expect("read")
             .expect("stored");
         assert_eq!(stored.recent, (33..=40).collect::<Vec<Seq>>());
-        let view = store.view();
-        assert_eq!(view.receipt_history("R-1").expect("read"), history);
-        assert_eq!(
-            view.objects().expect("read").receipt_history["R-1"],
-            history
-        );
+        assert_reads_back_as(&store, &history);
     }
 
     /// A view reads sled's live tree: between its read of a receipt and of
@@ -1330,26 +1341,17 @@ mod tests {
     /// is read as of the receipt the view read.
     #[test]
     fn a_chunk_written_after_the_receipt_was_read_is_not_taken() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut store = DiskStateStore::open(dir.path()).expect("open");
-        let history = receipt_changed_forty_times(&mut store);
+        let (_dir, store, history) = a_store_with_a_forty_change_receipt();
         let next_chunk: Vec<Seq> = (41..=56).collect();
         let key = receipt_history::chunk_key("R-1", 2);
         let value = postcard::to_stdvec(&next_chunk).expect("encode");
         store.tree.insert(key, value).expect("write");
-        let view = store.view();
-        assert_eq!(view.receipt_history("R-1").expect("read"), history);
-        assert_eq!(
-            view.objects().expect("read").receipt_history["R-1"],
-            history
-        );
+        assert_reads_back_as(&store, &history);
     }
 
     #[test]
     fn a_history_missing_a_chunk_is_named() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut store = DiskStateStore::open(dir.path()).expect("open");
-        receipt_changed_forty_times(&mut store);
+        let (_dir, store, _) = a_store_with_a_forty_change_receipt();
         store
             .tree
             .remove(receipt_history::chunk_key("R-1", 0))

@@ -118,10 +118,10 @@ pub(super) fn chunks_of(stored: &StoredReceipt) -> Result<u64, StoreError> {
 /// chunk there, numbered from 0 without a gap, 16 changes each, the last
 /// change the receipt's `updated_at`.
 pub(super) fn assemble(
-    stored: StoredReceipt,
+    stored: &StoredReceipt,
     chunks: Vec<(u64, Vec<Seq>)>,
 ) -> Result<Vec<Seq>, StoreError> {
-    let expected = chunks_of(&stored)?;
+    let expected = chunks_of(stored)?;
     let receipt = &stored.receipt;
     match (chunks.len() as u64).cmp(&expected) {
         std::cmp::Ordering::Greater => return Err(broken(receipt, "longer than its history_len")),
@@ -138,7 +138,7 @@ pub(super) fn assemble(
         }
         history.extend(changes);
     }
-    history.extend(stored.recent);
+    history.extend_from_slice(&stored.recent);
     match history.last() {
         Some(last) if *last != receipt.updated_at => {
             Err(broken(receipt, "not ending at its updated_at"))
@@ -262,7 +262,7 @@ pub(super) mod tests {
             let numbers: Vec<u64> = chunks.iter().map(|(n, _)| *n).collect();
             assert_eq!(numbers, vec![0, 1, 2], "{sizes:?}");
             assert_eq!(
-                assemble(stored, chunks).expect("assemble"),
+                assemble(&stored, chunks).expect("assemble"),
                 changes,
                 "{sizes:?}"
             );
@@ -311,32 +311,32 @@ pub(super) mod tests {
         let (stored, chunks) = write_in_updates(&changes, &[40]);
         let mut lost_first = chunks.clone();
         lost_first.remove(0);
-        assert!(problem_of(assemble(stored.clone(), lost_first)).contains("missing a chunk"));
+        assert!(problem_of(assemble(&stored, lost_first)).contains("missing a chunk"));
         let mut lost_last = chunks.clone();
         lost_last.pop();
-        assert!(problem_of(assemble(stored.clone(), lost_last)).contains("missing a chunk"));
+        assert!(problem_of(assemble(&stored, lost_last)).contains("missing a chunk"));
         let mut gained = chunks.clone();
         gained.push((2, (100..116).collect()));
-        assert!(problem_of(assemble(stored.clone(), gained)).contains("longer"));
+        assert!(problem_of(assemble(&stored, gained)).contains("longer"));
         let mut torn = chunks;
         torn[1].1.pop();
-        assert!(problem_of(assemble(stored, torn)).contains("wrong length"));
+        assert!(problem_of(assemble(&stored, torn)).contains("wrong length"));
     }
 
     #[test]
     fn a_recent_list_that_does_not_fit_history_len_is_named() {
         let (mut stored, chunks) = write_in_updates(&(1..=20).collect::<Vec<_>>(), &[20]);
         stored.receipt.history_len = 3;
-        assert!(problem_of(assemble(stored.clone(), chunks.clone())).contains("longer"));
+        assert!(problem_of(assemble(&stored, chunks.clone())).contains("longer"));
         stored.receipt.history_len = 21;
-        assert!(problem_of(assemble(stored, chunks)).contains("not whole chunks"));
+        assert!(problem_of(assemble(&stored, chunks)).contains("not whole chunks"));
     }
 
     #[test]
     fn a_history_not_ending_at_updated_at_is_named() {
         let (mut stored, chunks) = write_in_updates(&[1, 2, 3], &[3]);
         stored.receipt.updated_at = 7;
-        assert!(problem_of(assemble(stored, chunks)).contains("updated_at"));
+        assert!(problem_of(assemble(&stored, chunks)).contains("updated_at"));
     }
 
     #[test]
