@@ -11,6 +11,7 @@ mod checkpointer;
 mod cluster;
 mod config;
 mod dev;
+mod edge;
 mod idle;
 mod metrics;
 mod pages;
