@@ -8,8 +8,9 @@
 //! ones. At one client that takes about one signature check off each
 //! pledge's acknowledgement path (a pledge carries two). Under load every
 //! core is busy already, and a second thread would only add a hand-off, so
-//! a submission that finds another being verified checks its signatures in
-//! order on its own thread, as before.
+//! a submission that finds another in flight (being verified, sequenced or
+//! forwarded, not yet answered) checks its signatures in order on its own
+//! thread, as before.
 //!
 //! Either way the verdict is the same, and so is the signer a refusal
 //! names: the first signature, in the envelope's order, that does not
@@ -22,11 +23,18 @@ use pledge_ledger::crypto::KeyCache;
 use pledge_ledger::envelope::{Envelope, EnvelopeError, VerifiedEnvelope, check_signatures};
 
 /// Verifies envelopes with keys from one cache, counting the submissions
-/// being verified to know when a second thread is worth it.
+/// in flight to know when a second thread is worth it.
 #[derive(Debug, Clone, Default)]
 pub struct EdgeVerifier {
     keys: Arc<KeyCache>,
-    verifying: Arc<AtomicUsize>,
+    in_flight: Arc<AtomicUsize>,
+}
+
+/// One submission in flight: counted from its arrival until it is
+/// dropped, once the submission is answered.
+pub struct Submission<'a> {
+    verifier: &'a EdgeVerifier,
+    turn: Turn<'a>,
 }
 
 impl EdgeVerifier {
@@ -35,15 +43,13 @@ impl EdgeVerifier {
         EdgeVerifier::default()
     }
 
-    /// Checks every signature of `envelope` strictly and decodes its
-    /// transaction: [`Envelope::verify_with`]'s verdict, on two threads
-    /// when this is the only submission being verified.
-    pub async fn verify(&self, envelope: Envelope) -> Result<VerifiedEnvelope, EnvelopeError> {
-        let turn = Turn::take(&self.verifying);
-        if envelope.signatures.len() < 2 || !turn.alone {
-            return envelope.verify_with(&self.keys);
+    /// Counts a submission in flight until the returned value is dropped:
+    /// take it on arrival and hold it until the submission is answered.
+    pub fn submission(&self) -> Submission<'_> {
+        Submission {
+            verifier: self,
+            turn: Turn::take(&self.in_flight),
         }
-        self.verify_on_two_threads(envelope).await
     }
 
     /// Checks the later half of the signatures on tokio's blocking pool
@@ -76,10 +82,23 @@ impl EdgeVerifier {
     }
 }
 
-/// One submission being verified, counted while it lives.
+impl Submission<'_> {
+    /// Checks every signature of `envelope` strictly and decodes its
+    /// transaction: [`Envelope::verify_with`]'s verdict, on two threads
+    /// when no other submission was in flight when this one arrived.
+    pub async fn verify(&self, envelope: Envelope) -> Result<VerifiedEnvelope, EnvelopeError> {
+        let keys = &self.verifier.keys;
+        if envelope.signatures.len() < 2 || !self.turn.alone {
+            return envelope.verify_with(keys);
+        }
+        self.verifier.verify_on_two_threads(envelope).await
+    }
+}
+
+/// One submission in flight, counted while it lives.
 struct Turn<'a> {
     verifying: &'a AtomicUsize,
-    /// Whether no other submission was being verified when it began.
+    /// Whether no other submission was in flight when it began.
     alone: bool,
 }
 
@@ -171,23 +190,24 @@ mod tests {
     async fn a_bad_signature_is_refused_whichever_way_it_is_checked() {
         let verifier = EdgeVerifier::new();
         let envelope = spoiled(signed_by(&SIGNERS[..2]), &[1]);
-        let alone = verifier.verify(envelope.clone()).await;
-        assert_eq!(invalid_signer(alone), "trader-a");
-        let other = Turn::take(&verifier.verifying);
-        assert!(other.alone);
-        let busy = verifier.verify(envelope).await;
-        assert_eq!(invalid_signer(busy), "trader-a");
+        let alone = verifier.submission();
+        assert!(alone.turn.alone);
+        assert_eq!(
+            invalid_signer(alone.verify(envelope.clone()).await),
+            "trader-a"
+        );
+        let behind = verifier.submission();
+        assert!(!behind.turn.alone);
+        assert_eq!(invalid_signer(behind.verify(envelope).await), "trader-a");
     }
 
     #[test]
-    fn a_turn_is_alone_only_when_no_other_is_taken() {
-        let verifying = AtomicUsize::new(0);
-        let first = Turn::take(&verifying);
-        let second = Turn::take(&verifying);
-        assert!(first.alone);
-        assert!(!second.alone);
-        drop((first, second));
-        assert_eq!(verifying.load(Ordering::Acquire), 0);
-        assert!(Turn::take(&verifying).alone);
+    fn a_submission_is_counted_until_it_is_dropped() {
+        let verifier = EdgeVerifier::new();
+        let first = verifier.submission();
+        drop(verifier.submission());
+        assert!(!verifier.submission().turn.alone);
+        drop(first);
+        assert!(verifier.submission().turn.alone);
     }
 }

@@ -29,7 +29,7 @@ use crate::alerts::{AlertLog, AlertStreamer, SeenRequests};
 use crate::checkpointer::Latest;
 use crate::cluster::{ClusterHandle, Route};
 use crate::config::Limits;
-use crate::edge::EdgeVerifier;
+use crate::edge::{EdgeVerifier, Submission};
 use crate::metrics::Metrics;
 use crate::pipeline::Sequencer;
 use crate::ratelimit::RateLimit;
@@ -154,10 +154,13 @@ impl LedgerApi {
             Route::Here => self.submit_envelope(request, Signers::ToCharge).await,
             Route::NoLeader => Err(cluster.no_leader()),
             Route::Leader(leader) => {
+                let submission = self.verifier.submission();
                 let peer_certs = request.peer_certs();
                 let inner = request.into_inner();
                 let certs = peer_certs.as_deref().map(Vec::as_slice);
-                let verified = self.verify_at_edge(certs, inner.envelope.clone()).await?;
+                let verified = self
+                    .verify_at_edge(&submission, certs, inner.envelope.clone())
+                    .await?;
                 self.charge_signers(peer_certs.is_some(), &verified)?;
                 cluster.forward(leader, inner).await
             }
@@ -177,13 +180,13 @@ impl LedgerApi {
     /// the connection's participant signed it.
     async fn verify_at_edge<C: AsRef<[u8]>>(
         &self,
+        submission: &Submission<'_>,
         peer_certs: Option<&[C]>,
         envelope: Option<pb::SignedEnvelope>,
     ) -> Result<VerifiedEnvelope, Status> {
         let raw = envelope.ok_or_else(|| status::bad_request("`envelope` is missing".into()))?;
         let envelope = Envelope::try_from(raw).map_err(|e| status::envelope(&e.into()))?;
-        let verified = self
-            .verifier
+        let verified = submission
             .verify(envelope)
             .await
             .map_err(|e| status::envelope(&e))?;
@@ -198,10 +201,15 @@ impl LedgerApi {
         request: Request<pb::SubmitRequest>,
         signers: Signers,
     ) -> Result<pb::SubmitResponse, Status> {
+        let submission = self.verifier.submission();
         let peer_certs = request.peer_certs();
         let envelope = request.into_inner().envelope;
         let verified = self
-            .verify_at_edge(peer_certs.as_deref().map(Vec::as_slice), envelope)
+            .verify_at_edge(
+                &submission,
+                peer_certs.as_deref().map(Vec::as_slice),
+                envelope,
+            )
             .await?;
         if signers == Signers::ToCharge {
             self.charge_signers(peer_certs.is_some(), &verified)?;
