@@ -112,7 +112,14 @@ impl Envelope {
         if self.signatures.is_empty() {
             return Err(SignatureError::Unsigned.into());
         }
-        first_invalid(&self.tx_bytes, &self.signatures, verify)?;
+        for sig in &self.signatures {
+            if !verify(&sig.public_key, &self.tx_bytes, &sig.signature) {
+                return Err(SignatureError::Invalid {
+                    signer: sig.signer.clone(),
+                }
+                .into());
+            }
+        }
         self.into_verified_unchecked()
     }
 
@@ -220,39 +227,6 @@ impl EnvelopeError {
             EnvelopeError::Signature(SignatureError::Unsigned) => "NO_SIGNATURE",
             _ => "MALFORMED",
         }
-    }
-}
-
-/// Checks `signatures` (some or all of an envelope's) over `tx_bytes`
-/// strictly, in order, with keys from `keys`; names the first that does
-/// not verify. [`Envelope::verify_with`] is this over every signature,
-/// then the transaction's decoding: a caller that checks an envelope's
-/// signatures in parts (the node, on two threads) and then calls
-/// [`Envelope::into_verified_unchecked`] must report the first part's
-/// failure before a later one's to give the same verdict.
-pub fn check_signatures(
-    keys: &crypto::KeyCache,
-    tx_bytes: &[u8],
-    signatures: &[PartySignature],
-) -> Result<(), SignatureError> {
-    first_invalid(tx_bytes, signatures, |key, bytes, signature| {
-        keys.verify_transaction_signature(key, bytes, signature)
-    })
-}
-
-fn first_invalid(
-    tx_bytes: &[u8],
-    signatures: &[PartySignature],
-    verify: impl Fn(&crypto::PublicKey, &[u8], &[u8; 64]) -> bool,
-) -> Result<(), SignatureError> {
-    match signatures
-        .iter()
-        .find(|sig| !verify(&sig.public_key, tx_bytes, &sig.signature))
-    {
-        Some(sig) => Err(SignatureError::Invalid {
-            signer: sig.signer.clone(),
-        }),
-        None => Ok(()),
     }
 }
 

@@ -11,7 +11,6 @@ mod checkpointer;
 mod cluster;
 mod config;
 mod dev;
-mod edge;
 mod idle;
 mod metrics;
 mod pages;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use pledge_ledger::bundle::{Bundle, BundleError};
 use pledge_ledger::checkpoint::SignedCheckpoint;
+use pledge_ledger::crypto::KeyCache;
 use pledge_ledger::envelope::{Envelope, VerifiedEnvelope};
 use pledge_ledger::ledger::Committed;
 use pledge_ledger::merkle;
@@ -29,7 +30,6 @@ use crate::alerts::{AlertLog, AlertStreamer, SeenRequests};
 use crate::checkpointer::Latest;
 use crate::cluster::{ClusterHandle, Route};
 use crate::config::Limits;
-use crate::edge::{EdgeVerifier, Submission};
 use crate::metrics::Metrics;
 use crate::pipeline::Sequencer;
 use crate::ratelimit::RateLimit;
@@ -65,7 +65,7 @@ pub struct LedgerApi {
     info: pb::NodeInfo,
     checkpoints: Latest,
     metrics: Arc<Metrics>,
-    verifier: EdgeVerifier,
+    keys: Arc<KeyCache>,
     cluster: Option<ClusterHandle>,
     /// Turns true when the node begins to stop: following streams end.
     stopping: watch::Receiver<bool>,
@@ -105,7 +105,7 @@ impl LedgerApi {
             info,
             checkpoints,
             metrics,
-            verifier: EdgeVerifier::new(),
+            keys: Arc::new(KeyCache::new()),
             cluster: None,
             stopping: watch::channel(false).1,
             rate_limit: None,
@@ -154,13 +154,10 @@ impl LedgerApi {
             Route::Here => self.submit_envelope(request, Signers::ToCharge).await,
             Route::NoLeader => Err(cluster.no_leader()),
             Route::Leader(leader) => {
-                let submission = self.verifier.submission();
                 let peer_certs = request.peer_certs();
                 let inner = request.into_inner();
                 let certs = peer_certs.as_deref().map(Vec::as_slice);
-                let verified = self
-                    .verify_at_edge(&submission, certs, inner.envelope.clone())
-                    .await?;
+                let verified = self.verify_at_edge(certs, inner.envelope.clone())?;
                 self.charge_signers(peer_certs.is_some(), &verified)?;
                 cluster.forward(leader, inner).await
             }
@@ -178,17 +175,15 @@ impl LedgerApi {
 
     /// Decodes and verifies the envelope, and under mutual TLS checks that
     /// the connection's participant signed it.
-    async fn verify_at_edge<C: AsRef<[u8]>>(
+    fn verify_at_edge<C: AsRef<[u8]>>(
         &self,
-        submission: &Submission<'_>,
         peer_certs: Option<&[C]>,
         envelope: Option<pb::SignedEnvelope>,
     ) -> Result<VerifiedEnvelope, Status> {
         let raw = envelope.ok_or_else(|| status::bad_request("`envelope` is missing".into()))?;
         let envelope = Envelope::try_from(raw).map_err(|e| status::envelope(&e.into()))?;
-        let verified = submission
-            .verify(envelope)
-            .await
+        let verified = envelope
+            .verify_with(&self.keys)
             .map_err(|e| status::envelope(&e))?;
         crate::tls::check_carrier(peer_certs, verified.signers())?;
         Ok(verified)
@@ -201,16 +196,9 @@ impl LedgerApi {
         request: Request<pb::SubmitRequest>,
         signers: Signers,
     ) -> Result<pb::SubmitResponse, Status> {
-        let submission = self.verifier.submission();
         let peer_certs = request.peer_certs();
         let envelope = request.into_inner().envelope;
-        let verified = self
-            .verify_at_edge(
-                &submission,
-                peer_certs.as_deref().map(Vec::as_slice),
-                envelope,
-            )
-            .await?;
+        let verified = self.verify_at_edge(peer_certs.as_deref().map(Vec::as_slice), envelope)?;
         if signers == Signers::ToCharge {
             self.charge_signers(peer_certs.is_some(), &verified)?;
         }
