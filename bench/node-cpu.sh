@@ -78,6 +78,8 @@ thread_ticks "$node_pid" >"$WORK/before"
 bench_before=$(process_ticks "$bench_pid")
 load_before=$(cut -d ' ' -f 1 /proc/loadavg)
 sleep "$DURATION"
+kill -0 "$bench_pid" 2>/dev/null ||
+  die "pledge-bench ended before the timed phase did: its pre-signed work ran out (raise RECEIPTS; see $out)"
 thread_ticks "$node_pid" >"$WORK/after"
 bench_after=$(process_ticks "$bench_pid")
 load_after=$(cut -d ' ' -f 1 /proc/loadavg)
