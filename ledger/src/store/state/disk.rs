@@ -364,11 +364,10 @@ impl DiskStateStore {
     /// Writes the update's Merkle nodes and makes them durable: the sled
     /// batch stamping its entries applied comes after.
     fn write_merkle_nodes(&self, update: &StateUpdate) -> Result<(), StoreError> {
-        if update.nodes.keys().all(|id| id.level == 0) {
-            return Ok(()); // leaves only: the file keeps none
+        if self.merkle.write(&update.nodes)? {
+            self.merkle.sync()?;
         }
-        self.merkle.write(&update.nodes)?;
-        self.merkle.sync()
+        Ok(())
     }
 
     /// Puts the stored versions of the nodes `map` overwrites at `at` into

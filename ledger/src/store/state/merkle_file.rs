@@ -93,14 +93,16 @@ impl MerkleFile {
     }
 
     /// Writes `nodes` but the leaves among them, one `pwrite` per run of
-    /// consecutive slots. Not durable until [`MerkleFile::sync`].
-    pub fn write(&self, nodes: &BTreeMap<NodeId, Hash>) -> Result<(), StoreError> {
-        for (first, bytes) in runs(nodes)? {
+    /// consecutive slots; says whether it wrote any (`false` for leaves
+    /// only: nothing to sync). Not durable until [`MerkleFile::sync`].
+    pub fn write(&self, nodes: &BTreeMap<NodeId, Hash>) -> Result<bool, StoreError> {
+        let runs = runs(nodes)?;
+        for (first, bytes) in &runs {
             self.file
-                .write_all_at(&bytes, first * SLOT)
+                .write_all_at(bytes, first * SLOT)
                 .map_err(file_err("write nodes", &self.path))?;
         }
-        Ok(())
+        Ok(!runs.is_empty())
     }
 
     /// Makes what was written durable (`fdatasync`).
@@ -207,7 +209,17 @@ mod tests {
         let mut frontier = Frontier::default();
         let nodes = nodes_of(&mut frontier, 0..2);
         assert_eq!(nodes.len(), 3, "two leaves and their parent");
-        file.write(&nodes).unwrap();
+        let leaves: BTreeMap<NodeId, Hash> = nodes
+            .iter()
+            .filter(|(id, _)| id.level == 0)
+            .map(|(id, h)| (*id, *h))
+            .collect();
+        assert!(
+            !file.write(&leaves).unwrap(),
+            "leaves only: nothing written"
+        );
+        assert_eq!(file.len().unwrap(), 0);
+        assert!(file.write(&nodes).unwrap());
         assert_eq!(file.len().unwrap(), SLOT);
         assert_eq!(
             file.read(NodeId::new(1, 0)).unwrap(),
