@@ -15,7 +15,8 @@ use pledge_ledger::statemap::{
     self, Kind, MapHash, MapNodeId, MapProof, MemoryMap, VersionedMap, map_key, versioned,
 };
 use pledge_ledger::store::{
-    DiskStateStore, MemoryStateStore, StateStore, StateUpdate, StateView, StoreError,
+    DiskStateStore, DiskStateView, MemoryStateStore, StateStore, StateUpdate, StateView,
+    StoreError, Upkeep,
 };
 use pledge_ledger::view::LedgerRead;
 use support::*;
@@ -449,6 +450,41 @@ fn disk_store() -> (tempfile::TempDir, DiskStateStore) {
     (dir, store)
 }
 
+/// A disk store that compacts its database after every apply (a copy
+/// started, stepped to its end and switched to), so that every case runs
+/// with views taken before a switch reading the database it replaced.
+struct CompactingAlways(DiskStateStore);
+
+impl StateStore for CompactingAlways {
+    type View = DiskStateView;
+
+    fn applied(&self) -> u64 {
+        self.0.applied()
+    }
+    fn view(&self) -> DiskStateView {
+        self.0.view()
+    }
+    fn apply(&mut self, update: &StateUpdate) -> Result<(), StoreError> {
+        self.0.apply(update)?;
+        assert!(self.0.begin_compaction()?);
+        let mut steps = 0;
+        while self.0.upkeep()? == Upkeep::Working {
+            steps += 1;
+        }
+        assert!(steps < 10, "a small store is copied in a step or two");
+        Ok(())
+    }
+    fn prune_map(&mut self, floor: u64) -> Result<u64, StoreError> {
+        self.0.prune_map(floor)
+    }
+    fn clear(&mut self) -> Result<(), StoreError> {
+        self.0.clear()
+    }
+    fn flush(&self) -> Result<(), StoreError> {
+        self.0.flush()
+    }
+}
+
 macro_rules! both_stores {
     ($($case:ident),* $(,)?) => {
         mod memory {
@@ -458,6 +494,12 @@ macro_rules! both_stores {
             $(#[test] fn $case() {
                 let (_dir, store) = super::disk_store();
                 super::$case(store);
+            })*
+        }
+        mod disk_compacting_always {
+            $(#[test] fn $case() {
+                let (_dir, store) = super::disk_store();
+                super::$case(super::CompactingAlways(store));
             })*
         }
     };

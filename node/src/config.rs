@@ -27,6 +27,8 @@
 //! max_group_entries = 1024            # entries per group commit
 //! queue_depth = 8192                  # submissions waiting for the sequencer
 //! state_apply_wait_ms = 5             # the state store's writer waits this long for more groups; 0 = none
+//! state_compact_min_mb = 64           # the state database is compacted while running once its file is this large
+//! state_compact_growth_percent = 25   # ... and has grown this much since the last compaction; 0 = never
 //! request_timeout_ms = 30000          # per-request deadline
 //! checkpoint_interval_ms = 1000       # least time between signed checkpoints
 //! checkpoint_wait_ms = 10000          # longest GetCheckpoint / ProveReceipt wait for a checkpoint
@@ -55,6 +57,7 @@ use std::path::{Path, PathBuf};
 
 use pledge_ledger::alerts::{AlertPolicy, DAY_MS};
 use pledge_ledger::ledger::AttemptPolicy;
+use pledge_ledger::store::CompactionPolicy;
 use serde::Deserialize;
 
 /// Everything the node needs to start.
@@ -157,6 +160,14 @@ pub struct Limits {
     /// acknowledgement path: readers see the groups meanwhile); 0 writes
     /// every batch as soon as it arrives.
     pub state_apply_wait_ms: u64,
+    /// The state database is compacted while the node runs (its live keys
+    /// copied into a new file, docs/OPERATIONS.md §10) once its file is at
+    /// least this many MiB ...
+    pub state_compact_min_mb: u64,
+    /// ... and has grown by this percentage over its length right after
+    /// the last compaction (over 0 if the node has not compacted it
+    /// before); 0: never while running.
+    pub state_compact_growth_percent: u64,
     /// Per-request deadline.
     pub request_timeout_ms: u64,
     /// Least time between two signed checkpoints while entries arrive.
@@ -207,6 +218,14 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// When the state database is compacted while running; `None`: never.
+    pub fn compaction_policy(&self) -> Option<CompactionPolicy> {
+        (self.state_compact_growth_percent > 0).then_some(CompactionPolicy {
+            min_bytes: self.state_compact_min_mb.saturating_mul(1 << 20),
+            growth_percent: self.state_compact_growth_percent,
+        })
+    }
+
     /// The sequencer's attempt policy.
     pub fn attempt_policy(&self) -> AttemptPolicy {
         AttemptPolicy {
@@ -225,6 +244,8 @@ impl Default for Limits {
             max_group_entries: 1024,
             queue_depth: 8192,
             state_apply_wait_ms: 5,
+            state_compact_min_mb: CompactionPolicy::DEFAULT.min_bytes >> 20,
+            state_compact_growth_percent: CompactionPolicy::DEFAULT.growth_percent,
             request_timeout_ms: 30_000,
             checkpoint_interval_ms: 1_000,
             checkpoint_wait_ms: 10_000,

@@ -90,6 +90,10 @@ pub async fn serve(
     let read_only = opened.read_only.clone();
     let opened_ledger_key = opened.ledger_key;
     let (log, state, decider) = opened.ledger.into_parts();
+    let state = match limits.compaction_policy() {
+        Some(policy) => state.with_compaction(policy),
+        None => state,
+    };
     let node_key = decider.node_key().clone();
     let sizes = Sizes {
         max_group: limits.max_group_entries,

@@ -41,8 +41,8 @@ pub use error::StoreError;
 pub use log_store::{LogRead, LogStore, MemoryLog, MemoryLogReader, Records};
 pub(crate) use state::compact;
 pub use state::{
-    Compacted, DiskStateStore, DiskStateView, MAP_FILE, MERKLE_FILE, MemoryStateStore,
-    MemoryStateView, ReceiptFilter, StateStore, StateUpdate, StateView,
+    Compacted, CompactionPolicy, DiskStateStore, DiskStateView, MAP_FILE, MERKLE_FILE,
+    MemoryStateStore, MemoryStateView, ReceiptFilter, StateStore, StateUpdate, StateView, Upkeep,
 };
 
 /// fsyncs the directory `dir` (the current one for an empty path), so that

@@ -120,6 +120,12 @@ impl MemberChain {
         catch_up(&self.log, &mut self.state).map_err(fault)?;
         self.published.caught_up(self.head, self.state.view());
         crate::pipeline::prune_map(&mut self.state, self.published.map_floor());
+        // One step of the state's compaction per applied group: a member
+        // compacts as it applies, not while idle.
+        let head = self.head;
+        crate::pipeline::upkeep(&mut self.state, |view| {
+            self.published.caught_up(head, view)
+        });
         self.heads.send_replace(self.head.next_seq);
         self.metrics.set_chain_size(self.head.next_seq);
         Ok(())

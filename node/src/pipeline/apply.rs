@@ -9,13 +9,19 @@
 //! nothing by the wait: the published snapshot carries the pending updates
 //! until the store has applied them, and a crash in between loses nothing
 //! either (the entries are in the log; opening the ledger replays them).
+//!
+//! Between batches, and whenever no update is waiting, the thread gives
+//! the store its upkeep ([`StateStore::upkeep`]): the disk store's
+//! compaction while in use, a bounded step at a time, so that an update
+//! never waits for more than one step. While none is due it looks for one
+//! every [`UPKEEP_IDLE`].
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc as std_mpsc};
 use std::time::Duration;
 
 use pledge_ledger::statemap::MapFloor;
-use pledge_ledger::store::{LogRead, StateStore, StateUpdate};
+use pledge_ledger::store::{LogRead, StateStore, StateUpdate, Upkeep};
 
 use super::Published;
 
@@ -23,12 +29,17 @@ use super::Published;
 /// not wait for more before writing them.
 pub const BATCH_ENTRIES: u64 = 1024;
 
+/// How often an idle apply thread asks the store whether upkeep is due.
+pub const UPKEEP_IDLE: Duration = Duration::from_millis(250);
+
 pub(super) struct ApplyStep<S: StateStore, R> {
     pub(super) state: S,
     pub(super) updates: std_mpsc::Receiver<Arc<StateUpdate>>,
     pub(super) published: Arc<Published<R, S::View>>,
     pub(super) failed: Arc<AtomicBool>,
     pub(super) wait: Duration,
+    /// Whether the store's last upkeep left work to do now.
+    pub(super) upkeep_working: bool,
 }
 
 impl<S: StateStore, R: LogRead> ApplyStep<S, R> {
@@ -45,6 +56,7 @@ impl<S: StateStore, R: LogRead> ApplyStep<S, R> {
             }
             self.published.applied(self.state.view());
             prune_map(&mut self.state, self.published.map_floor());
+            self.upkeep();
         }
         if let Err(error) = self.state.flush() {
             tracing::warn!(%error, "could not flush the state store; the next start replays");
@@ -55,8 +67,8 @@ impl<S: StateStore, R: LogRead> ApplyStep<S, R> {
     /// that arrives within `wait` of it, unless those already waiting
     /// cover [`BATCH_ENTRIES`]. `None` once the durable side has stopped
     /// and nothing is left.
-    fn next_batch(&self) -> Option<Vec<Arc<StateUpdate>>> {
-        let first = self.updates.recv().ok()?;
+    fn next_batch(&mut self) -> Option<Vec<Arc<StateUpdate>>> {
+        let first = self.next_update()?;
         let mut batch = vec![first];
         batch.extend(self.updates.try_iter());
         if entries(&batch) < BATCH_ENTRIES && !self.wait.is_zero() {
@@ -67,6 +79,52 @@ impl<S: StateStore, R: LogRead> ApplyStep<S, R> {
             batch.extend(self.updates.try_iter());
         }
         Some(batch)
+    }
+}
+
+impl<S: StateStore, R: LogRead> ApplyStep<S, R> {
+    /// The next update, doing the store's upkeep while none comes: every
+    /// [`UPKEEP_IDLE`], or back to back while it has work.
+    fn next_update(&mut self) -> Option<Arc<StateUpdate>> {
+        loop {
+            let idle_wait = match self.upkeep_working {
+                true => Duration::ZERO,
+                false => UPKEEP_IDLE,
+            };
+            match self.updates.recv_timeout(idle_wait) {
+                Ok(update) => return Some(update),
+                Err(std_mpsc::RecvTimeoutError::Disconnected) => return None,
+                Err(std_mpsc::RecvTimeoutError::Timeout) => self.upkeep(),
+            }
+        }
+    }
+
+    /// One step of the store's upkeep. A failure is logged and changes
+    /// nothing the readers see; the store drops that work.
+    fn upkeep(&mut self) {
+        let done = upkeep(&mut self.state, |view| self.published.applied(view));
+        self.upkeep_working = done == Upkeep::Working;
+    }
+}
+
+/// One step of `state`'s upkeep; `publish` gets a new view when the store
+/// has switched to new files, so that readers let go of the old ones.
+pub fn upkeep<S: StateStore>(state: &mut S, publish: impl FnOnce(S::View)) -> Upkeep {
+    match state.upkeep() {
+        Ok(Upkeep::Switched) => {
+            tracing::info!("compacted the state database while running; reads use the copy");
+            publish(state.view());
+            Upkeep::Switched
+        }
+        Ok(done) => done,
+        Err(error) => {
+            tracing::warn!(
+                %error,
+                "the state database's upkeep failed (its compaction is dropped and retried \
+                 after more growth); the state is unchanged"
+            );
+            Upkeep::Idle
+        }
     }
 }
 

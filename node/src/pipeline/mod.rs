@@ -54,7 +54,7 @@ mod durability;
 mod durable;
 mod published;
 
-pub use apply::prune_map;
+pub use apply::{prune_map, upkeep};
 pub use durability::Durability;
 pub use published::Published;
 
@@ -361,6 +361,7 @@ where
         published: published.clone(),
         failed: failed.clone(),
         wait: sizes.apply_wait,
+        upkeep_working: false,
     };
     let threads = vec![
         spawn("decide", move || decide.run())?,

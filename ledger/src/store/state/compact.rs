@@ -6,9 +6,12 @@
 //! applied many updates (every receipt rewritten eleven times, new keys at
 //! random places) therefore holds several times its live keys and values:
 //! at 1,000,000 generated entries, a 1,330 MB `db` for 172 MB of live keys
-//! and values. A copy writes each page once: 461 MB for the same keys. The
-//! node does not compact on its own; an operator runs `pledge-node
-//! compact-state` with the node stopped (docs/OPERATIONS.md).
+//! and values. A copy writes each page once: 461 MB for the same keys. A
+//! node compacts its state by itself while it runs (module `online`); this
+//! is the offline form, `pledge-node compact-state` with the node stopped
+//! (docs/OPERATIONS.md), which also reclaims the space at once on a store
+//! a node has not compacted yet. It copies the live generation (module
+//! `generation`) and leaves generation 0 alone, without `CURRENT`.
 //!
 //! **Steps**, each durable before the next (the directory is `state`, its
 //! siblings are named after it):
@@ -86,11 +89,11 @@ pub(crate) fn compact(dir: &Path) -> Result<Compacted, StoreError> {
 /// Step 1: the state in `dir` copied whole into `copying`, compared, and
 /// durable; returns the keys and their bytes.
 fn make_copy(dir: &Path, copying: &Path) -> Result<(u64, u64), StoreError> {
-    let copied = {
+    let (copied, live_dir) = {
         let store = super::DiskStateStore::open(dir)?;
-        copy_database(store.tree(), copying)?
+        (copy_database(store.tree(), copying)?, store.live_dir())
     };
-    wait_until_sled_lets_go(dir)?;
+    wait_until_sled_lets_go(&live_dir)?;
     for file in [MERKLE_FILE, MAP_FILE] {
         copy_compared(&dir.join(file), &copying.join(file))?;
     }

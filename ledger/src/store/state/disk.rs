@@ -78,17 +78,21 @@
 //! batches in a crash; the ledger then replays them from the log.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::generation::{self, Generation, Live};
 use super::map_file::{MapFile, Versioned, depths_for};
 use super::merkle_file::MerkleFile;
+use super::online::{self, CompactionPolicy, Copy};
 use super::receipt_history::{self, StoredReceipt, StoredReceiptRef};
-use super::{ReceiptFilter, StateStore, StateUpdate, StateView, StoreError, check_follows};
+use super::{
+    ReceiptFilter, StateStore, StateUpdate, StateView, StoreError, Upkeep, check_follows,
+};
 use crate::crypto::{Digest, PublicKey};
 use crate::merkle::{Hash, NodeId, NodeSource};
 use crate::model::{
@@ -125,6 +129,10 @@ const STATE_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 /// The state in a sled database.
 #[derive(Debug)]
 pub struct DiskStateStore {
+    /// The state directory.
+    dir: PathBuf,
+    /// The sled database in use, and its length when it became live.
+    live: Live,
     db: sled::Db,
     tree: sled::Tree,
     /// The Merkle log's nodes, shared with the views.
@@ -139,6 +147,20 @@ pub struct DiskStateStore {
     /// Whether opening found a table it could not use (another layout, or
     /// a node file short of it) and cleared it.
     cleared_at_open: bool,
+    /// Whether sled removes the database when the store is dropped
+    /// ([`DiskStateStore::open_temporary`]).
+    temporary: bool,
+    /// When to compact the database while in use; `None`: never.
+    compaction: Option<CompactionPolicy>,
+    /// A compaction in progress.
+    copy: Option<Copy>,
+    /// Keys a compaction copies per upkeep ([`online::STEP_KEYS`]).
+    step_keys: usize,
+    /// Why writing the last batch to the compaction's copy failed, for the
+    /// next [`StateStore::upkeep`] to report.
+    copy_failed: Option<StoreError>,
+    /// Generations no longer used, to remove once sled lets go of them.
+    retired: Vec<Generation>,
 }
 
 /// The in-memory part of the state map, shared by a store and its views.
@@ -156,14 +178,20 @@ impl DiskStateStore {
     /// Opens (or creates) the sled database in `dir`.
     /// A compaction cut short there is first finished or undone
     /// ([`DiskLedger::compact_state`](crate::ledger::DiskLedger::compact_state)).
+    /// The live sled database is the one `CURRENT` names; every other
+    /// generation there is removed first (module `generation`).
     pub fn open(dir: &Path) -> Result<DiskStateStore, StoreError> {
         super::compact::finish_interrupted(dir)?;
-        let db = open_sled(dir)?;
+        let live = generation::live(dir)?;
+        generation::remove_all_but(dir, live.generation)?;
+        let db = open_sled(&live.generation.dir(dir))?;
         let tree = db.open_tree(STATE_TREE).map_err(sled_err("open tree"))?;
         let merkle = Arc::new(MerkleFile::open(dir)?);
         let format = tree.get(FORMAT_KEY).map_err(sled_err("read format"))?;
         let map_leaves = read_count(&tree, MAP_LEAVES_KEY)?;
         let mut store = DiskStateStore {
+            dir: dir.to_path_buf(),
+            live,
             db,
             applied: read_count(&tree, APPLIED_KEY)?,
             tree,
@@ -172,6 +200,12 @@ impl DiskStateStore {
             map_leaves,
             history: SharedHistory::default(),
             cleared_at_open: false,
+            temporary: false,
+            compaction: None,
+            copy: None,
+            step_keys: online::STEP_KEYS,
+            copy_failed: None,
+            retired: Vec::new(),
         };
         if format.as_deref() != Some(STATE_FORMAT) {
             store.cleared_at_open = !store.tree.is_empty();
@@ -223,6 +257,11 @@ impl DiskStateStore {
         let map_file = Arc::new(MapFile::open(dir, depths_for(0))?);
         map_file.rewrite(depths_for(0), 0, &[])?;
         let mut store = DiskStateStore {
+            dir: dir.to_path_buf(),
+            live: Live {
+                generation: Generation(0),
+                baseline: 0,
+            },
             db,
             tree,
             merkle,
@@ -231,14 +270,42 @@ impl DiskStateStore {
             applied: 0,
             history: SharedHistory::default(),
             cleared_at_open: false,
+            temporary: true,
+            compaction: None,
+            copy: None,
+            step_keys: online::STEP_KEYS,
+            copy_failed: None,
+            retired: Vec::new(),
         };
         store.history = Arc::new(RwLock::new(store.history_from_here()?));
         Ok(store)
     }
 
+    /// The store, compacting its database while in use under `policy`
+    /// ([`StateStore::upkeep`] does the work; module `online` has the
+    /// steps). A temporary store ([`DiskStateStore::open_temporary`]) is
+    /// never compacted: it is rebuilt at every start.
+    pub fn with_compaction(mut self, policy: CompactionPolicy) -> DiskStateStore {
+        if !self.temporary {
+            self.compaction = Some(policy);
+        }
+        self
+    }
+
     /// The sled tree of the state, for a compaction's copy.
     pub(super) fn tree(&self) -> &sled::Tree {
         &self.tree
+    }
+
+    /// The directory of the sled database in use.
+    pub(super) fn live_dir(&self) -> PathBuf {
+        self.live.generation.dir(&self.dir)
+    }
+
+    /// The sled database in use: which generation, and its length when it
+    /// became live (0: not known).
+    pub fn live_generation(&self) -> (u64, u64) {
+        (self.live.generation.0, self.live.baseline)
     }
 
     /// Whether opening found a table it could not use and cleared it: one
@@ -261,8 +328,9 @@ impl DiskStateStore {
 
     /// Writes the update: the Merkle nodes and the map's upper levels to
     /// their files, synced, then one sled batch with the rest and
-    /// `meta/applied`. Returns the map's leaves after it.
-    fn write(&self, update: &StateUpdate) -> Result<u64, StoreError> {
+    /// `meta/applied`. Returns the map's leaves after it, and the batch
+    /// again while a compaction copies the database, for its copy.
+    fn write(&self, update: &StateUpdate) -> Result<(u64, Option<sled::Batch>), StoreError> {
         let mut batch = sled::Batch::default();
         let read_nodes = ReadNodes::default();
         let view = DiskStateView {
@@ -287,6 +355,7 @@ impl DiskStateStore {
         }
         batch.insert(MAP_LEAVES_KEY, &leaves.to_be_bytes());
         self.batch_objects(&mut batch, update)?;
+        let for_copy = self.copy.as_ref().map(|_| batch.clone());
         self.write_merkle_nodes(update)?;
         if depths > self.map_file.depths() {
             self.map_file
@@ -298,7 +367,7 @@ impl DiskStateStore {
             self.apply_batch(batch)?;
         }
         write_history(&self.history).add_root(update.end, map.root);
-        Ok(leaves)
+        Ok((leaves, for_copy))
     }
 
     fn apply_batch(&self, batch: sled::Batch) -> Result<(), StoreError> {
@@ -578,6 +647,109 @@ fn read_count(tree: &sled::Tree, key: &[u8]) -> Result<u64, StoreError> {
 }
 
 /// How many receipts and tanks `changes` creates: the map's new leaves.
+/// Compacting while in use (module `online`).
+impl DiskStateStore {
+    /// Starts a copy if the policy says the database is due one and the
+    /// file system has room for it.
+    fn start_copy_if_due(&mut self, policy: CompactionPolicy) -> Result<Upkeep, StoreError> {
+        let bytes = self.live.generation.db_bytes(&self.dir)?;
+        if !policy.due(bytes, self.live.baseline) || !online::room_for_copy(&self.dir, bytes)? {
+            return Ok(Upkeep::Idle);
+        }
+        self.begin_copy()
+    }
+
+    /// Starts compacting now, whatever the policy (none in progress and
+    /// the store not temporary; else nothing): [`StateStore::upkeep`]
+    /// then copies and switches. Returns whether it started one.
+    pub fn begin_compaction(&mut self) -> Result<bool, StoreError> {
+        if self.copy.is_some() || self.temporary {
+            return Ok(false);
+        }
+        self.begin_copy().map(|_| true)
+    }
+
+    fn begin_copy(&mut self) -> Result<Upkeep, StoreError> {
+        let next = self
+            .retired
+            .iter()
+            .copied()
+            .chain([self.live.generation])
+            .max()
+            .unwrap_or(self.live.generation)
+            .next();
+        match Copy::start(&self.dir, next) {
+            Ok(copy) => {
+                self.copy = Some(copy);
+                Ok(Upkeep::Working)
+            }
+            Err(error) => {
+                self.retired.push(next);
+                self.wait_for_more_growth()?;
+                Err(error)
+            }
+        }
+    }
+
+    /// The copy has every key: it becomes the database in use.
+    fn switch_to_copy(&mut self) -> Result<Upkeep, StoreError> {
+        let Some(copy) = self.copy.take() else {
+            return Ok(Upkeep::Idle);
+        };
+        let generation = copy.generation();
+        match copy.make_live(&self.dir) {
+            Ok((live, db, tree)) => {
+                self.retired.push(self.live.generation);
+                self.live = live;
+                self.db = db;
+                self.tree = tree;
+                Ok(Upkeep::Switched)
+            }
+            Err(error) => {
+                self.retired.push(generation);
+                self.wait_for_more_growth()?;
+                Err(error)
+            }
+        }
+    }
+
+    /// Drops the copy in progress (removed once sled lets go of it); the
+    /// next one waits until the database has grown by the policy's
+    /// percentage again.
+    fn abandon_copy(&mut self) -> Result<(), StoreError> {
+        if let Some(copy) = self.copy.take() {
+            self.retired.push(copy.generation());
+        }
+        self.copy_failed = None;
+        self.wait_for_more_growth()
+    }
+
+    /// After a failed compaction: measure the next against the database as
+    /// it is now, so that a failure (a full disk) is not retried at once.
+    fn wait_for_more_growth(&mut self) -> Result<(), StoreError> {
+        self.live.baseline = self.live.generation.db_bytes(&self.dir)?;
+        Ok(())
+    }
+
+    /// Removes the retired generations no sled handle holds any more.
+    fn remove_retired(&mut self) -> Result<(), StoreError> {
+        let dir = &self.dir;
+        let mut failed = None;
+        self.retired.retain(|&generation| {
+            let removed = generation::is_closed(dir, generation)
+                .and_then(|closed| closed.then(|| generation::remove(dir, generation)).transpose());
+            match removed {
+                Ok(removed) => removed.is_none(),
+                Err(error) => {
+                    failed.get_or_insert(error);
+                    true
+                }
+            }
+        });
+        failed.map_or(Ok(()), Err)
+    }
+}
+
 impl StateStore for DiskStateStore {
     type View = DiskStateView;
 
@@ -591,9 +763,37 @@ impl StateStore for DiskStateStore {
 
     fn apply(&mut self, update: &StateUpdate) -> Result<(), StoreError> {
         check_follows(self.applied, update)?;
-        self.map_leaves = self.write(update)?;
+        let (leaves, for_copy) = self.write(update)?;
+        self.map_leaves = leaves;
         self.applied = update.end;
+        if let (Some(copy), Some(batch)) = (&self.copy, for_copy)
+            && let Err(error) = copy.write(batch)
+        {
+            // The live database has the update; only the compaction fails.
+            self.copy_failed = Some(error);
+        }
         Ok(())
+    }
+
+    fn upkeep(&mut self) -> Result<Upkeep, StoreError> {
+        self.remove_retired()?;
+        if let Some(error) = self.copy_failed.take() {
+            self.abandon_copy()?;
+            return Err(error);
+        }
+        let done = match (self.copy.as_mut(), self.compaction) {
+            (Some(copy), _) => copy.step(&self.tree, self.step_keys),
+            (None, Some(policy)) => return self.start_copy_if_due(policy),
+            (None, None) => return Ok(Upkeep::Idle),
+        };
+        match done {
+            Ok(false) => Ok(Upkeep::Working),
+            Ok(true) => self.switch_to_copy(),
+            Err(error) => {
+                self.abandon_copy()?;
+                Err(error)
+            }
+        }
     }
 
     fn prune_map(&mut self, floor: u64) -> Result<u64, StoreError> {
@@ -601,6 +801,9 @@ impl StateStore for DiskStateStore {
     }
 
     fn clear(&mut self) -> Result<(), StoreError> {
+        if self.copy.is_some() {
+            self.abandon_copy()?;
+        }
         self.tree.clear().map_err(sled_err("clear state"))?;
         self.merkle.clear()?;
         self.map_leaves = 0;
@@ -1240,6 +1443,135 @@ mod tests {
         let store = DiskStateStore::open(dir.path()).expect("opens once the lock is free");
         assert_eq!(store.applied(), 0);
         letting_go.join().expect("join");
+    }
+
+    /// Entry `seq` creates receipt `R-seq`, with the Merkle nodes of a leaf
+    /// hashed from `seq` ([`Frontier::append`] from a tree of `seq` such
+    /// leaves).
+    fn new_receipt(seq: Seq) -> StateUpdate {
+        let mut update = StateUpdate::starting_at(seq);
+        update.end = seq + 1;
+        let mut frontier = crate::merkle::Frontier::default();
+        let leaf = |n: u64| -> Hash { std::array::from_fn(|i| (n >> (i % 8)) as u8 ^ i as u8) };
+        for n in 0..seq {
+            frontier.append(leaf(n));
+        }
+        update.nodes = frontier.append(leaf(seq)).into_iter().collect();
+        let mut created = receipt(&format!("R-{seq}"));
+        created.updated_at = seq;
+        created.history_len = 1;
+        update.changes.put_receipt(created);
+        update
+            .changes
+            .receipt_history
+            .insert(format!("R-{seq}"), vec![seq]);
+        update
+    }
+
+    fn apply_all(store: &mut DiskStateStore, updates: impl IntoIterator<Item = StateUpdate>) {
+        for update in updates {
+            store.apply(&update).expect("apply");
+        }
+    }
+
+    /// Runs the upkeep until it is idle, waiting for sled to let go of the
+    /// generations it retired; returns what it answered.
+    fn upkeep_until_idle(store: &mut DiskStateStore) -> Vec<Upkeep> {
+        let mut answers = Vec::new();
+        retry_while_locked(|may_retry| {
+            let answer = store.upkeep().expect("upkeep");
+            if answer != Upkeep::Idle {
+                answers.push(answer);
+            }
+            match answer == Upkeep::Idle && (store.retired.is_empty() || !may_retry) {
+                true => Some(()),
+                false => None,
+            }
+        });
+        answers
+    }
+
+    /// Applies while a compaction copies three keys a step: the copy gets
+    /// them too, the store switches to it, reads what a store that never
+    /// compacted reads, removes the old generation once no view holds it,
+    /// and reopens on the new one.
+    #[test]
+    fn applies_during_a_compaction_reach_the_copy_and_outlive_the_switch() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let plain_dir = tempfile::tempdir().expect("temp dir");
+        let mut store = DiskStateStore::open(dir.path()).expect("open");
+        let mut plain = DiskStateStore::open(plain_dir.path()).expect("open");
+        apply_all(&mut store, (0..20).map(new_receipt));
+        apply_all(&mut plain, (0..20).map(new_receipt));
+        store.step_keys = 3;
+        assert!(store.begin_compaction().expect("begin"));
+        assert!(!store.begin_compaction().expect("one at a time"));
+        let before_switch = store.view();
+        let mut seq = 20;
+        let mut answers = Vec::new();
+        while answers.last() != Some(&Upkeep::Switched) {
+            apply_all(&mut store, [new_receipt(seq)]);
+            apply_all(&mut plain, [new_receipt(seq)]);
+            seq += 1;
+            answers.push(store.upkeep().expect("upkeep"));
+        }
+        assert!(answers.len() > 10, "{answers:?}");
+        assert_eq!(store.live_generation().0, 1);
+        let same = |store: &DiskStateStore, plain: &DiskStateStore| {
+            let objects = plain.view().objects().expect("read");
+            assert!(store.view().objects().expect("read") == objects, "objects differ");
+            objects
+        };
+        same(&store, &plain);
+        apply_all(&mut store, [new_receipt(seq)]);
+        apply_all(&mut plain, [new_receipt(seq)]);
+        let objects = same(&store, &plain);
+
+        // A view from before the switch still reads the old generation.
+        assert!(before_switch.receipt("R-19").expect("read").is_some());
+        assert!(dir.path().join("db").exists());
+        drop(before_switch);
+        upkeep_until_idle(&mut store);
+        assert!(store.retired.is_empty(), "{:?}", store.retired);
+        assert!(!dir.path().join("db").exists(), "generation 0 removed");
+
+        store.flush().expect("flush");
+        drop(store);
+        let reopened = retry_while_locked(|may_retry| match DiskStateStore::open(dir.path()) {
+            Err(_) if may_retry => None,
+            opened => Some(opened.expect("reopen")),
+        });
+        assert_eq!(reopened.live_generation().0, 1);
+        assert!(!reopened.cleared_at_open());
+        assert_eq!(reopened.applied(), seq + 1);
+        assert!(reopened.view().objects().expect("read") == objects);
+    }
+
+    /// A store past its policy's growth compacts by itself through its
+    /// upkeep; one that is not, or that has no policy, does not.
+    #[test]
+    fn the_upkeep_compacts_when_the_policy_says_so() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut store = DiskStateStore::open(dir.path()).expect("open");
+        apply_all(&mut store, (0..200).map(new_receipt));
+        store.flush().expect("flush");
+        assert_eq!(upkeep_until_idle(&mut store), [], "no policy");
+        let bytes = store.live.generation.db_bytes(dir.path()).expect("size");
+        let mut store = store.with_compaction(CompactionPolicy {
+            min_bytes: bytes + 1,
+            growth_percent: 0,
+        });
+        assert_eq!(upkeep_until_idle(&mut store), [], "under the minimum");
+        store.compaction = Some(CompactionPolicy {
+            min_bytes: 0,
+            growth_percent: 0,
+        });
+        let answers = upkeep_until_idle(&mut store);
+        assert_eq!(answers.last(), Some(&Upkeep::Switched), "{answers:?}");
+        let (generation, baseline) = store.live_generation();
+        assert_eq!(generation, 1);
+        assert_eq!(baseline, store.live.generation.db_bytes(dir.path()).expect("size"));
+        assert_eq!(upkeep_until_idle(&mut store), [], "not grown since");
     }
 
     /// A receipt changed by entries 1 and 3 in one update, then by 4.

@@ -4,9 +4,11 @@
 
 mod compact;
 mod disk;
+mod generation;
 mod map_file;
 mod memory;
 mod merkle_file;
+mod online;
 mod receipt_history;
 
 pub use compact::Compacted;
@@ -15,6 +17,7 @@ pub use disk::{DiskStateStore, DiskStateView};
 pub use map_file::MAP_FILE;
 pub use memory::{MemoryStateStore, MemoryStateView};
 pub use merkle_file::MERKLE_FILE;
+pub use online::CompactionPolicy;
 
 use std::collections::BTreeMap;
 
@@ -73,6 +76,29 @@ pub trait StateStore: Send + 'static {
     /// Writes what is cached in memory to the store's files, so that the
     /// next open replays nothing. Not a durability barrier (the log is).
     fn flush(&self) -> Result<(), StoreError>;
+
+    /// Background work between applies: a bounded step of it, if any is
+    /// due (a disk store's compaction while in use: [`CompactionPolicy`]).
+    /// The writer calls it after each apply and, while it answers
+    /// [`Upkeep::Working`], whenever it has nothing else to do. An error is
+    /// the upkeep's own: the state and its views are as before, and the
+    /// work is dropped (a failed compaction waits for more growth).
+    fn upkeep(&mut self) -> Result<Upkeep, StoreError> {
+        Ok(Upkeep::Idle)
+    }
+}
+
+/// What [`StateStore::upkeep`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upkeep {
+    /// Nothing is due.
+    Idle,
+    /// A step was taken, and more is due.
+    Working,
+    /// A compaction finished: the store now reads and writes its new
+    /// database. Views taken before read the old one until they are
+    /// dropped, and it is removed after: replace them.
+    Switched,
 }
 
 /// A read-only view of a state store, cheap to clone and shared between

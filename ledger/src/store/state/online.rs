@@ -1,0 +1,247 @@
+//! Compacting the state database while the store is in use: its keys
+//! copied a step at a time into a new generation (`generation`), which the
+//! store then switches to.
+//!
+//! **Why.** sled 0.34 reclaims a segment of its file only once at most
+//! half of it is live and never shrinks the file, so the state database
+//! grows to several times its live keys (module `compact`). A copy in key
+//! order writes each page once.
+//!
+//! **How it stays right.** Only the store's one writer (the apply thread)
+//! touches either database, and it interleaves two things:
+//!
+//! - every batch an apply writes goes to the live database first, then to
+//!   the copy ([`Copy::write`]);
+//! - between applies, [`Copy::step`] copies the next [`STEP_KEYS`] keys
+//!   after its cursor from the live database, overwriting.
+//!
+//! The live database is always current, so an overwrite from it is never
+//! stale; a key an apply removes is removed from both, and the cursor never
+//! comes back to it. Once the cursor has passed the last key the copy holds
+//! exactly the live database's keys and values. The store then flushes
+//! and fsyncs the copy, names it in `CURRENT`, and reads and writes it
+//! from then on; views taken before read the old database (frozen, and
+//! as current as they need) until they are dropped, after which the store
+//! removes it ([`super::DiskStateStore`]'s upkeep).
+//!
+//! **Crashes.** Until `CURRENT` names the copy, opening removes the copy
+//! and the old database is live, with every apply in it; after, opening
+//! removes the old one. Either way the ledger replays from the log what
+//! sled had not yet written, as after any crash.
+
+use std::ops::Bound;
+use std::path::Path;
+
+use super::disk::{STATE_TREE, open_sled, sled_err};
+use super::file_err;
+use super::generation::{self, Generation, Live};
+use crate::store::StoreError;
+
+/// Keys copied per step: a step takes some milliseconds of the apply
+/// thread, which applies between steps.
+pub const STEP_KEYS: usize = 2_048;
+
+/// When a node compacts its state database by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompactionPolicy {
+    /// No compaction while the database's file is smaller than this.
+    pub min_bytes: u64,
+    /// A compaction starts once the file has grown by this percentage
+    /// over its length right after the last one (over 0 when that is not
+    /// known: a store never compacted while in use).
+    pub growth_percent: u64,
+}
+
+impl CompactionPolicy {
+    /// The node's default: from 64 MiB on, at 25 % growth.
+    pub const DEFAULT: CompactionPolicy = CompactionPolicy {
+        min_bytes: 64 << 20,
+        growth_percent: 25,
+    };
+
+    /// Whether a database file of `bytes` whose length after the last
+    /// compaction was `baseline` is due one.
+    pub fn due(&self, bytes: u64, baseline: u64) -> bool {
+        let grown_to = baseline.saturating_add(baseline.saturating_mul(self.growth_percent) / 100);
+        bytes >= self.min_bytes && bytes > grown_to
+    }
+}
+
+/// Whether the file system holding `state_dir` has room for a copy of a
+/// database of `db_bytes` and as much again to spare: a compaction must
+/// not be what fills the disk the log is written to.
+pub fn room_for_copy(state_dir: &Path, db_bytes: u64) -> Result<bool, StoreError> {
+    let figures = rustix::fs::statvfs(state_dir)
+        .map_err(|error| file_err("read the free space of", state_dir)(error.into()))?;
+    let free = figures.f_bavail.saturating_mul(figures.f_frsize);
+    Ok(free >= db_bytes.saturating_mul(2))
+}
+
+/// A copy in progress (module documentation).
+#[derive(Debug)]
+pub struct Copy {
+    generation: Generation,
+    db: sled::Db,
+    tree: sled::Tree,
+    /// The last key copied; `None` before the first step.
+    cursor: Option<sled::IVec>,
+}
+
+impl Copy {
+    /// Creates the empty database of `generation` in `state_dir`.
+    pub fn start(state_dir: &Path, generation: Generation) -> Result<Copy, StoreError> {
+        generation::remove(state_dir, generation)?;
+        let db = open_sled(&generation.dir(state_dir))?;
+        let tree = db.open_tree(STATE_TREE).map_err(sled_err("open tree"))?;
+        Ok(Copy {
+            generation,
+            db,
+            tree,
+            cursor: None,
+        })
+    }
+
+    /// The generation it writes.
+    pub fn generation(&self) -> Generation {
+        self.generation
+    }
+
+    /// Writes a batch the live database has just taken.
+    pub fn write(&self, batch: sled::Batch) -> Result<(), StoreError> {
+        self.tree
+            .apply_batch(batch)
+            .map_err(sled_err("write the compaction's copy"))
+    }
+
+    /// Copies the next `max_keys` keys of `live` after the cursor. Returns
+    /// whether the cursor has passed the last key.
+    pub fn step(&mut self, live: &sled::Tree, max_keys: usize) -> Result<bool, StoreError> {
+        let from = match &self.cursor {
+            Some(key) => Bound::Excluded(key.clone()),
+            None => Bound::Unbounded,
+        };
+        let mut batch = sled::Batch::default();
+        let mut copied = 0;
+        let mut last = None;
+        for item in live.range::<sled::IVec, _>((from, Bound::Unbounded)).take(max_keys) {
+            let (key, value) = item.map_err(sled_err("read for compaction"))?;
+            batch.insert(key.clone(), value);
+            last = Some(key);
+            copied += 1;
+        }
+        self.tree
+            .apply_batch(batch)
+            .map_err(sled_err("write the compaction's copy"))?;
+        if last.is_some() {
+            self.cursor = last;
+        }
+        Ok(copied < max_keys)
+    }
+
+    /// Makes the finished copy durable and live (module `generation`):
+    /// returns it, with what `CURRENT` now says.
+    pub fn make_live(self, state_dir: &Path) -> Result<(Live, sled::Db, sled::Tree), StoreError> {
+        self.db
+            .flush()
+            .map_err(sled_err("flush the compaction's copy"))?;
+        generation::sync(state_dir, self.generation)?;
+        let live = Live {
+            generation: self.generation,
+            baseline: self.generation.db_bytes(state_dir)?,
+        };
+        generation::make_live(state_dir, live)?;
+        Ok((live, self.db, self.tree))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_compaction_is_due_past_the_minimum_and_the_growth() {
+        let policy = CompactionPolicy {
+            min_bytes: 1_000,
+            growth_percent: 25,
+        };
+        assert!(!policy.due(999, 0), "under the minimum");
+        assert!(policy.due(1_000, 0), "at the minimum, baseline unknown");
+        assert!(!policy.due(1_250, 1_000), "grown by exactly 25 %");
+        assert!(policy.due(1_251, 1_000));
+        assert!(!policy.due(5_000, 4_500));
+        assert!(!policy.due(u64::MAX, u64::MAX), "no overflow");
+    }
+
+    fn tree_of(dir: &Path, keys: impl IntoIterator<Item = u32>) -> (sled::Db, sled::Tree) {
+        let db = open_sled(dir).unwrap();
+        let tree = db.open_tree(STATE_TREE).unwrap();
+        for key in keys {
+            tree.insert(key.to_be_bytes(), &key.to_le_bytes()).unwrap();
+        }
+        (db, tree)
+    }
+
+    fn contents(tree: &sled::Tree) -> Vec<(sled::IVec, sled::IVec)> {
+        tree.iter().map(Result::unwrap).collect()
+    }
+
+    /// Applies one batch to the live tree and to the copy, as the store does.
+    fn both(live: &sled::Tree, copy: &Copy, batch: sled::Batch) {
+        live.apply_batch(batch.clone()).unwrap();
+        copy.write(batch).unwrap();
+    }
+
+    #[test]
+    fn writes_between_steps_leave_the_copy_equal_to_the_live_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_db, live) = tree_of(&dir.path().join("live"), 0..100);
+        let mut copy = Copy::start(dir.path(), Generation(1)).unwrap();
+        let mut steps = 0u32;
+        let mut finished = false;
+        while !finished {
+            steps += 1;
+            let mut batch = sled::Batch::default();
+            // Behind the cursor, ahead of it, removed on both sides of it,
+            // and new keys past the end.
+            batch.insert(&(steps * 7 % 100).to_be_bytes(), b"rewritten".as_slice());
+            batch.remove(&((steps * 13 + 50) % 100).to_be_bytes());
+            batch.insert(&(1_000 + steps).to_be_bytes(), b"new".as_slice());
+            both(&live, &copy, batch);
+            finished = copy.step(&live, 9).unwrap();
+        }
+        assert!(steps > 10, "{steps} steps");
+        assert_eq!(contents(&copy.tree), contents(&live));
+    }
+
+    #[test]
+    fn a_step_past_the_end_says_so_and_an_empty_tree_is_copied_in_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_db, live) = tree_of(&dir.path().join("live"), 0..4);
+        let mut copy = Copy::start(dir.path(), Generation(1)).unwrap();
+        assert!(!copy.step(&live, 4).unwrap(), "a full step may have more after it");
+        assert!(copy.step(&live, 4).unwrap());
+        assert_eq!(contents(&copy.tree), contents(&live));
+        let (_db2, empty) = tree_of(&dir.path().join("empty"), 0..0);
+        let mut copy2 = Copy::start(dir.path(), Generation(2)).unwrap();
+        assert!(copy2.step(&empty, 4).unwrap());
+    }
+
+    #[test]
+    fn a_finished_copy_is_named_live_and_reopens_with_its_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_db, live) = tree_of(&dir.path().join("live"), 0..50);
+        let mut copy = Copy::start(dir.path(), Generation(4)).unwrap();
+        while !copy.step(&live, 16).unwrap() {}
+        let (made, db, tree) = copy.make_live(dir.path()).unwrap();
+        assert_eq!(generation::live(dir.path()).unwrap(), made);
+        assert_eq!(made.generation, Generation(4));
+        assert!(made.baseline > 0);
+        drop((db, tree));
+        let reopened = crate::store::state::disk::retry_while_locked(|_| {
+            Some(open_sled(&Generation(4).dir(dir.path())))
+        })
+        .unwrap();
+        let tree = reopened.open_tree(STATE_TREE).unwrap();
+        assert_eq!(contents(&tree), contents(&live));
+    }
+}
