@@ -804,6 +804,43 @@ fn compacting_the_state_keeps_every_object_and_proof_and_shrinks_it() {
     );
 }
 
+/// The state compacted while in use (as a node's apply thread does it,
+/// through the store's upkeep) keeps every object and proof, opens with
+/// nothing replayed, and is smaller; compacting it offline afterwards
+/// takes it back to generation 0 with the same proofs.
+#[test]
+fn the_state_compacted_while_in_use_keeps_every_proof_and_compacts_offline_after() {
+    use pledge_ledger::store::Upkeep;
+    let work = tempfile::tempdir().unwrap();
+    let dir = churned_ledger(work.path());
+    let before = proven_at_head(&open(&dir).unwrap());
+    let state = dir.join("state");
+    let sled_before = fs::metadata(state.join("db")).unwrap().len();
+    {
+        let mut store = DiskStateStore::open(&state).unwrap();
+        assert!(store.begin_compaction().unwrap());
+        while store.upkeep().unwrap() != Upkeep::Switched {}
+        assert_eq!(store.live_generation().0, 1);
+        store.flush().unwrap();
+    }
+    let ledger = reopened_as_it_was(&dir);
+    assert_eq!(proven_at_head(&ledger), before);
+    assert_store_replays(&ledger);
+    drop(ledger);
+    assert!(!state.join("db").exists(), "generation 0 removed at open");
+    let sled_after = fs::metadata(state.join("sled.1").join("db")).unwrap().len();
+    assert!(
+        sled_after < sled_before,
+        "sled's file {sled_before} bytes before, {sled_after} after"
+    );
+
+    DiskLedger::compact_state(&dir).unwrap();
+    let ledger = reopened_as_it_was(&dir);
+    assert_eq!(proven_at_head(&ledger), before);
+    assert!(state.join("db").exists());
+    assert!(!state.join("sled.1").exists() && !state.join("CURRENT").exists());
+}
+
 #[test]
 fn compacting_a_directory_in_use_is_refused_and_changes_nothing() {
     let work = tempfile::tempdir().unwrap();

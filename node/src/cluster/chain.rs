@@ -123,9 +123,7 @@ impl MemberChain {
         // One step of the state's compaction per applied group: a member
         // compacts as it applies, not while idle.
         let head = self.head;
-        crate::pipeline::upkeep(&mut self.state, |view| {
-            self.published.caught_up(head, view)
-        });
+        crate::pipeline::upkeep(&mut self.state, |view| self.published.caught_up(head, view));
         self.heads.send_replace(self.head.next_seq);
         self.metrics.set_chain_size(self.head.next_seq);
         Ok(())

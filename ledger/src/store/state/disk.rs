@@ -90,9 +90,7 @@ use super::map_file::{MapFile, Versioned, depths_for};
 use super::merkle_file::MerkleFile;
 use super::online::{self, CompactionPolicy, Copy};
 use super::receipt_history::{self, StoredReceipt, StoredReceiptRef};
-use super::{
-    ReceiptFilter, StateStore, StateUpdate, StateView, StoreError, Upkeep, check_follows,
-};
+use super::{ReceiptFilter, StateStore, StateUpdate, StateView, StoreError, Upkeep, check_follows};
 use crate::crypto::{Digest, PublicKey};
 use crate::merkle::{Hash, NodeId, NodeSource};
 use crate::model::{
@@ -736,8 +734,11 @@ impl DiskStateStore {
         let dir = &self.dir;
         let mut failed = None;
         self.retired.retain(|&generation| {
-            let removed = generation::is_closed(dir, generation)
-                .and_then(|closed| closed.then(|| generation::remove(dir, generation)).transpose());
+            let removed = generation::is_closed(dir, generation).and_then(|closed| {
+                closed
+                    .then(|| generation::remove(dir, generation))
+                    .transpose()
+            });
             match removed {
                 Ok(removed) => removed.is_none(),
                 Err(error) => {
@@ -1519,7 +1520,10 @@ mod tests {
         assert_eq!(store.live_generation().0, 1);
         let same = |store: &DiskStateStore, plain: &DiskStateStore| {
             let objects = plain.view().objects().expect("read");
-            assert!(store.view().objects().expect("read") == objects, "objects differ");
+            assert!(
+                store.view().objects().expect("read") == objects,
+                "objects differ"
+            );
             objects
         };
         same(&store, &plain);
@@ -1547,6 +1551,49 @@ mod tests {
         assert!(reopened.view().objects().expect("read") == objects);
     }
 
+    fn reopen(dir: &Path) -> DiskStateStore {
+        retry_while_locked(|may_retry| match DiskStateStore::open(dir) {
+            Err(_) if may_retry => None,
+            opened => Some(opened.expect("reopen")),
+        })
+    }
+
+    /// What a crash leaves at either side of the switch: a copy cut short
+    /// is removed at the next open, which serves the old generation; a
+    /// generation replaced but not yet removed (a view held it) is removed
+    /// at the next open, which serves the copy. Nothing is cleared.
+    #[test]
+    fn opening_after_a_crash_on_either_side_of_the_switch_keeps_the_state() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut store = DiskStateStore::open(dir.path()).expect("open");
+        apply_all(&mut store, (0..30).map(new_receipt));
+        let objects = store.view().objects().expect("read");
+        store.step_keys = 5;
+        assert!(store.begin_compaction().expect("begin"));
+        assert_eq!(store.upkeep().expect("step"), Upkeep::Working);
+        store.flush().expect("flush");
+        drop(store);
+
+        let mut store = reopen(dir.path());
+        assert!(!store.cleared_at_open());
+        assert_eq!(store.live_generation().0, 0);
+        assert!(!dir.path().join("sled.1").exists(), "the copy cut short");
+        assert!(store.view().objects().expect("read") == objects);
+
+        assert!(store.begin_compaction().expect("begin"));
+        let held = store.view();
+        while store.upkeep().expect("step") != Upkeep::Switched {}
+        store.flush().expect("flush");
+        drop(store);
+        assert!(dir.path().join("db").exists(), "held by a view");
+        drop(held);
+        let store = reopen(dir.path());
+        assert!(!store.cleared_at_open());
+        assert_eq!(store.live_generation().0, 1);
+        assert!(!dir.path().join("db").exists(), "the generation replaced");
+        assert!(store.view().objects().expect("read") == objects);
+    }
+
     /// A store past its policy's growth compacts by itself through its
     /// upkeep; one that is not, or that has no policy, does not.
     #[test]
@@ -1570,7 +1617,10 @@ mod tests {
         assert_eq!(answers.last(), Some(&Upkeep::Switched), "{answers:?}");
         let (generation, baseline) = store.live_generation();
         assert_eq!(generation, 1);
-        assert_eq!(baseline, store.live.generation.db_bytes(dir.path()).expect("size"));
+        assert_eq!(
+            baseline,
+            store.live.generation.db_bytes(dir.path()).expect("size")
+        );
         assert_eq!(upkeep_until_idle(&mut store), [], "not grown since");
     }
 

@@ -209,7 +209,9 @@ pub fn remove_all_but(state_dir: &Path, live: Generation) -> Result<(), StoreErr
     }
     for path in read_dir_or_empty(state_dir)? {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        let number = name.strip_prefix(PREFIX).and_then(|n| n.parse::<u64>().ok());
+        let number = name
+            .strip_prefix(PREFIX)
+            .and_then(|n| n.parse::<u64>().ok());
         if let Some(number) = number.filter(|&n| n != 0 && Generation(n) != live) {
             others.push(Generation(number));
         }
@@ -275,7 +277,10 @@ mod tests {
         assert_eq!(live_now.generation.dir(dir.path()), dir.path());
         std::fs::write(dir.path().join(CURRENT), "garbage").unwrap();
         let error = live(dir.path()).unwrap_err().to_string();
-        assert!(error.contains("CURRENT") && error.contains("garbage"), "{error}");
+        assert!(
+            error.contains("CURRENT") && error.contains("garbage"),
+            "{error}"
+        );
     }
 
     #[test]

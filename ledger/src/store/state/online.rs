@@ -123,7 +123,10 @@ impl Copy {
         let mut batch = sled::Batch::default();
         let mut copied = 0;
         let mut last = None;
-        for item in live.range::<sled::IVec, _>((from, Bound::Unbounded)).take(max_keys) {
+        for item in live
+            .range::<sled::IVec, _>((from, Bound::Unbounded))
+            .take(max_keys)
+        {
             let (key, value) = item.map_err(sled_err("read for compaction"))?;
             batch.insert(key.clone(), value);
             last = Some(key);
@@ -218,7 +221,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (_db, live) = tree_of(&dir.path().join("live"), 0..4);
         let mut copy = Copy::start(dir.path(), Generation(1)).unwrap();
-        assert!(!copy.step(&live, 4).unwrap(), "a full step may have more after it");
+        assert!(
+            !copy.step(&live, 4).unwrap(),
+            "a full step may have more after it"
+        );
         assert!(copy.step(&live, 4).unwrap());
         assert_eq!(contents(&copy.tree), contents(&live));
         let (_db2, empty) = tree_of(&dir.path().join("empty"), 0..0);
