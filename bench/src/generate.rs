@@ -26,7 +26,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use pledge_ledger::envelope::VerifiedEnvelope;
 use pledge_ledger::ledger::DiskLedger;
-use pledge_ledger::store::StateStore;
+use pledge_ledger::store::{CompactionPolicy, StateStore, Upkeep};
 use pledge_ledger::view::LedgerRead;
 use pledge_proto::v1::{self as pb, transaction::Operation};
 
@@ -58,7 +58,16 @@ pub struct GenerateOptions {
     /// (`DiskLedger::compact_state`, as `pledge-node compact-state` does),
     /// and measure the disk again.
     pub compact: bool,
+    /// Compact the state while generating, as a node does while it runs
+    /// (its default policy), with up to `ONLINE_STEPS` copy steps after
+    /// each group.
+    pub compact_online: bool,
 }
+
+/// Copy steps a compaction while generating may take after each group: a
+/// node copies one step per applied batch and keeps copying while idle,
+/// which a generator never is.
+pub const ONLINE_STEPS: usize = 16;
 
 /// What generating measured.
 #[derive(Debug, Clone)]
@@ -71,6 +80,10 @@ pub struct Generated {
     pub disk: DiskUse,
     /// Seconds spent compacting the state and the disk after, if asked.
     pub compacted: Option<(f64, DiskUse)>,
+    /// With `compact_online`: compactions finished while generating, and
+    /// the most bytes per entry the store held after any group past the
+    /// first tenth of the entries (copies in progress included).
+    pub online: Option<(u64, f64)>,
 }
 
 /// Bytes allocated on disk for a store.
@@ -103,6 +116,10 @@ pub fn generate(options: &GenerateOptions) -> anyhow::Result<Generated> {
     std::fs::create_dir_all(&options.out)
         .with_context(|| format!("create {}", options.out.display()))?;
     let (mut ledger, report) = DiskLedger::open_dir(&options.out, fixture::node_key())?;
+    if options.compact_online {
+        ledger = ledger.with_state_compaction(CompactionPolicy::DEFAULT);
+    }
+    let mut online = options.compact_online.then_some((0u64, 0f64));
     if report.entries != 0 {
         bail!(
             "{} already holds {} entries",
@@ -122,6 +139,13 @@ pub fn generate(options: &GenerateOptions) -> anyhow::Result<Generated> {
             }
             if !options.keep_map_history {
                 ledger.prune_state_map(ledger.len())?;
+            }
+            if let Some((switches, peak)) = &mut online {
+                *switches += compact_online(&mut ledger)?;
+                if ledger.len() >= entries / 10 {
+                    let per_entry = DiskUse::of(&options.out)?.total as f64 / ledger.len() as f64;
+                    *peak = peak.max(per_entry);
+                }
             }
         }
         Ok(())
@@ -148,7 +172,21 @@ pub fn generate(options: &GenerateOptions) -> anyhow::Result<Generated> {
         seconds,
         disk,
         compacted,
+        online,
     })
+}
+
+/// Up to [`ONLINE_STEPS`] steps of the state's compaction; returns 1 if
+/// one finished.
+fn compact_online(ledger: &mut DiskLedger) -> anyhow::Result<u64> {
+    for _ in 0..ONLINE_STEPS {
+        match ledger.upkeep_state()? {
+            Upkeep::Working => {}
+            Upkeep::Switched => return Ok(1),
+            Upkeep::Idle => return Ok(0),
+        }
+    }
+    Ok(0)
 }
 
 /// Builds and signs the groups in order; stops early if the receiver does.
@@ -298,6 +336,7 @@ mod tests {
             group: 4,
             keep_map_history: false,
             compact: true,
+            compact_online: false,
         };
         let generated = generate(&options).unwrap();
         assert_eq!(generated.entries, options.entries);

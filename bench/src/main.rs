@@ -74,6 +74,11 @@ enum Command {
         /// does) and report the disk again.
         #[arg(long)]
         compact: bool,
+        /// Compact the state while generating, as a node does while it
+        /// runs (its default policy), and report the most disk per entry
+        /// seen after any group past the first tenth.
+        #[arg(long)]
+        compact_online: bool,
     },
     /// Times the auditor's replay of a whole chain.
     Replay {
@@ -242,6 +247,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
             group,
             keep_map_history,
             compact,
+            compact_online,
         } => {
             let options = generate::GenerateOptions {
                 entries,
@@ -250,6 +256,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
                 group,
                 keep_map_history,
                 compact,
+                compact_online,
             };
             let done = generate::generate(&options)?;
             let per = |bytes: u64| bytes as f64 / done.entries as f64;
@@ -275,6 +282,12 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
                 )
             };
             println!("disk: {}", disk_line(&done.disk));
+            if let Some((switches, peak)) = done.online {
+                println!(
+                    "compacted while generating: {switches} times; at most {peak:.0} bytes/entry \
+                     after a group past the first tenth"
+                );
+            }
             if let Some((seconds, disk)) = &done.compacted {
                 println!(
                     "disk after compacting the state ({seconds:.1} s): {}",

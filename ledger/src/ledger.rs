@@ -654,6 +654,16 @@ impl DiskLedger {
         crate::store::compact(&dir.join("state"))
     }
 
+    /// The ledger, its state compacted while in use under `policy` as
+    /// [`Ledger::upkeep_state`] is called
+    /// ([`DiskStateStore::with_compaction`]).
+    pub fn with_state_compaction(self, policy: crate::store::CompactionPolicy) -> DiskLedger {
+        Ledger {
+            state: self.state.with_compaction(policy),
+            ..self
+        }
+    }
+
     /// The directory layout, for operators' messages.
     pub fn paths(dir: &Path) -> [PathBuf; 2] {
         [dir.join("log"), dir.join("state")]
@@ -726,6 +736,13 @@ impl<L: LogStore, S: StateStore> Ledger<L, S> {
     /// from `floor` on.
     pub fn prune_state_map(&mut self, floor: u64) -> Result<u64, StoreError> {
         self.state.prune_map(floor)
+    }
+
+    /// One step of the state store's upkeep ([`StateStore::upkeep`]), for
+    /// a caller that applies on its own thread (a node's apply thread does
+    /// this itself).
+    pub fn upkeep_state(&mut self) -> Result<crate::store::Upkeep, StoreError> {
+        self.state.upkeep()
     }
 
     /// Takes the ledger apart, for a node that runs the three steps on

@@ -838,7 +838,14 @@ fn the_state_compacted_while_in_use_keeps_every_proof_and_compacts_offline_after
     let ledger = reopened_as_it_was(&dir);
     assert_eq!(proven_at_head(&ledger), before);
     assert!(state.join("db").exists());
-    assert!(!state.join("sled.1").exists() && !state.join("CURRENT").exists());
+    assert!(!state.join("sled.1").exists());
+    let current = fs::read_to_string(state.join("CURRENT")).unwrap();
+    let db_bytes = fs::metadata(state.join("db")).unwrap().len();
+    assert!(current.starts_with("sled.0 "), "{current:?}");
+    assert!(
+        current.trim_end()[7..].parse::<u64>().unwrap() <= db_bytes,
+        "{current:?} for a db of {db_bytes} bytes"
+    );
 }
 
 #[test]

@@ -11,7 +11,8 @@
 //! is the offline form, `pledge-node compact-state` with the node stopped
 //! (docs/OPERATIONS.md), which also reclaims the space at once on a store
 //! a node has not compacted yet. It copies the live generation (module
-//! `generation`) and leaves generation 0 alone, without `CURRENT`.
+//! `generation`) into generation 0, with a `CURRENT` naming it and its
+//! length.
 //!
 //! **Steps**, each durable before the next (the directory is `state`, its
 //! siblings are named after it):
@@ -41,6 +42,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest as _, Sha256};
 
 use super::disk::{STATE_TREE, open_sled, retry_while_locked, sled_err};
+use super::generation::{self, Generation, Live};
 use super::{MAP_FILE, MERKLE_FILE, file_err};
 use crate::store::StoreError;
 
@@ -98,6 +100,16 @@ fn make_copy(dir: &Path, copying: &Path) -> Result<(u64, u64), StoreError> {
         copy_compared(&dir.join(file), &copying.join(file))?;
     }
     wait_until_sled_lets_go(copying)?;
+    // The copy's length is the baseline a node's compaction while running
+    // measures growth against (module `generation`).
+    let baseline = Generation(0).db_bytes(copying)?;
+    generation::make_live(
+        copying,
+        Live {
+            generation: Generation(0),
+            baseline,
+        },
+    )?;
     sync_all_in(copying)?;
     Ok(copied)
 }

@@ -11,8 +11,9 @@
 //! - **generation N ≥ 1** is the directory `sled.N` in it;
 //! - **`CURRENT`**, one line `sled.N BYTES`, names the live generation and
 //!   the length of its `db` file when it became live (the baseline the next
-//!   compaction is measured against). No `CURRENT`: generation 0, baseline
-//!   unknown (0).
+//!   compaction is measured against); `sled.0` names generation 0 (what
+//!   `compact-state` writes). No `CURRENT`: generation 0, baseline unknown
+//!   (0).
 //!
 //! The state's other files (`merkle.nodes`, `map.nodes`) are shared by
 //! every generation: a copy carries the sled keys only.
