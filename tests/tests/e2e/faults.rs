@@ -90,12 +90,17 @@ async fn check_acknowledged(node: &Node, acks: &Acks) {
     assert_eq!(replayer.entries(), client.head().await.unwrap().size);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn nothing_acknowledged_is_lost_when_the_node_is_killed_under_load() {
-    let rounds: usize = std::env::var("PLEDGE_CRASH_ROUNDS")
+/// Kill rounds: `PLEDGE_CRASH_ROUNDS`, else 3.
+fn crash_rounds() -> usize {
+    std::env::var("PLEDGE_CRASH_ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())
-        .unwrap_or(3);
+        .unwrap_or(3)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nothing_acknowledged_is_lost_when_the_node_is_killed_under_load() {
+    let rounds = crash_rounds();
     let dir = tempfile::tempdir().unwrap();
     let acks: Acks = Arc::default();
     let mut seed = now_ms();
@@ -153,10 +158,7 @@ fn state_generations(data_dir: &Path) -> (u64, Vec<String>) {
 /// the replay, and opening leaves the one live generation.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_node_compacting_its_state_loses_nothing_when_killed_under_load() {
-    let rounds: usize = std::env::var("PLEDGE_CRASH_ROUNDS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(3);
+    let rounds = crash_rounds();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("node.toml");
     std::fs::write(
