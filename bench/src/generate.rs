@@ -26,7 +26,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use pledge_ledger::envelope::VerifiedEnvelope;
 use pledge_ledger::ledger::DiskLedger;
-use pledge_ledger::store::{CompactionPolicy, StateStore, Upkeep};
+use pledge_ledger::store::{CompactionPolicy, StateStore, Upkeep, upkeep_steps_after};
 use pledge_ledger::view::LedgerRead;
 use pledge_proto::v1::{self as pb, transaction::Operation};
 
@@ -58,16 +58,12 @@ pub struct GenerateOptions {
     /// (`DiskLedger::compact_state`, as `pledge-node compact-state` does),
     /// and measure the disk again.
     pub compact: bool,
-    /// Compact the state while generating, as a node does while it runs
-    /// (its default policy), with up to `ONLINE_STEPS` copy steps after
-    /// each group.
+    /// Compact the state while generating, as a node does while it runs:
+    /// its default policy, and after each group the steps a node takes
+    /// after applying as many entries (`upkeep_steps_after`; a node also
+    /// copies while idle, which a generator never is).
     pub compact_online: bool,
 }
-
-/// Copy steps a compaction while generating may take after each group: a
-/// node copies one step per applied batch and keeps copying while idle,
-/// which a generator never is.
-pub const ONLINE_STEPS: usize = 16;
 
 /// What generating measured.
 #[derive(Debug, Clone)]
@@ -80,10 +76,27 @@ pub struct Generated {
     pub disk: DiskUse,
     /// Seconds spent compacting the state and the disk after, if asked.
     pub compacted: Option<(f64, DiskUse)>,
-    /// With `compact_online`: compactions finished while generating, and
-    /// the most bytes per entry the store held after any group past the
-    /// first tenth of the entries (copies in progress included).
-    pub online: Option<(u64, f64)>,
+    /// With `compact_online`: what the compactions did.
+    pub online: Option<Online>,
+}
+
+/// The compactions while generating, and the disk per entry after each
+/// group past the first tenth of the entries.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Online {
+    /// Compactions finished.
+    pub switches: u64,
+    /// Groups after which a copy was in progress.
+    pub groups_copying: u64,
+    /// Groups counted (those past the first tenth).
+    pub groups: u64,
+    /// The most bytes per entry after a group with no copy in progress.
+    pub peak_between: f64,
+    /// The most bytes per entry after a group with a copy in progress
+    /// (the old database and the copy on disk together).
+    pub peak_copying: f64,
+    /// Seconds spent in the compaction's steps.
+    pub seconds: f64,
 }
 
 /// Bytes allocated on disk for a store.
@@ -119,7 +132,7 @@ pub fn generate(options: &GenerateOptions) -> anyhow::Result<Generated> {
     if options.compact_online {
         ledger = ledger.with_state_compaction(CompactionPolicy::DEFAULT);
     }
-    let mut online = options.compact_online.then_some((0u64, 0f64));
+    let mut online = options.compact_online.then(Online::default);
     if report.entries != 0 {
         bail!(
             "{} already holds {} entries",
@@ -133,6 +146,7 @@ pub fn generate(options: &GenerateOptions) -> anyhow::Result<Generated> {
     std::thread::scope(|scope| -> anyhow::Result<()> {
         scope.spawn(move || produce(entries, group, &groups));
         for (index, envelopes) in receiver.iter().enumerate() {
+            let before = ledger.len();
             let results = ledger.append_owned(envelopes, T0 + index as u64 * 1_000)?;
             if let Some(refused) = results.iter().find_map(|r| r.as_ref().err()) {
                 bail!("the generator built a refused transaction: {refused}");
@@ -140,12 +154,9 @@ pub fn generate(options: &GenerateOptions) -> anyhow::Result<Generated> {
             if !options.keep_map_history {
                 ledger.prune_state_map(ledger.len())?;
             }
-            if let Some((switches, peak)) = &mut online {
-                *switches += compact_online(&mut ledger)?;
-                if ledger.len() >= entries / 10 {
-                    let per_entry = DiskUse::of(&options.out)?.total as f64 / ledger.len() as f64;
-                    *peak = peak.max(per_entry);
-                }
+            if let Some(online) = &mut online {
+                let applied = ledger.len() - before;
+                online.step(&mut ledger, applied, &options.out, entries)?;
             }
         }
         Ok(())
@@ -176,17 +187,43 @@ pub fn generate(options: &GenerateOptions) -> anyhow::Result<Generated> {
     })
 }
 
-/// Up to [`ONLINE_STEPS`] steps of the state's compaction; returns 1 if
-/// one finished.
-fn compact_online(ledger: &mut DiskLedger) -> anyhow::Result<u64> {
-    for _ in 0..ONLINE_STEPS {
-        match ledger.upkeep_state()? {
-            Upkeep::Working => {}
-            Upkeep::Switched => return Ok(1),
-            Upkeep::Idle => return Ok(0),
+impl Online {
+    /// The compaction's steps after a group of `applied` entries, as a
+    /// node takes them, then the disk (once past a tenth of `entries`).
+    fn step(
+        &mut self,
+        ledger: &mut DiskLedger,
+        applied: u64,
+        out: &Path,
+        entries: u64,
+    ) -> anyhow::Result<()> {
+        let started = Instant::now();
+        let mut copying = false;
+        for _ in 0..upkeep_steps_after(applied) {
+            match ledger.upkeep_state()? {
+                Upkeep::Working => copying = true,
+                Upkeep::Switched => {
+                    self.switches += 1;
+                    copying = false;
+                    break;
+                }
+                Upkeep::Idle => break,
+            }
         }
+        self.seconds += started.elapsed().as_secs_f64();
+        if ledger.len() >= entries / 10 {
+            let per_entry = DiskUse::of(out)?.total as f64 / ledger.len() as f64;
+            self.groups += 1;
+            match copying {
+                true => {
+                    self.groups_copying += 1;
+                    self.peak_copying = self.peak_copying.max(per_entry);
+                }
+                false => self.peak_between = self.peak_between.max(per_entry),
+            }
+        }
+        Ok(())
     }
-    Ok(0)
 }
 
 /// Builds and signs the groups in order; stops early if the receiver does.

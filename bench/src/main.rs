@@ -282,10 +282,17 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
                 )
             };
             println!("disk: {}", disk_line(&done.disk));
-            if let Some((switches, peak)) = done.online {
+            if let Some(online) = done.online {
                 println!(
-                    "compacted while generating: {switches} times; at most {peak:.0} bytes/entry \
-                     after a group past the first tenth"
+                    "compacted while generating: {} times, {:.1} s of steps; after the groups \
+                     past the first tenth, at most {:.0} bytes/entry with no copy in progress, \
+                     {:.0} with one ({} of {} groups)",
+                    online.switches,
+                    online.seconds,
+                    online.peak_between,
+                    online.peak_copying,
+                    online.groups_copying,
+                    online.groups
                 );
             }
             if let Some((seconds, disk)) = &done.compacted {

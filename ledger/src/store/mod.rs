@@ -43,6 +43,7 @@ pub(crate) use state::compact;
 pub use state::{
     Compacted, CompactionPolicy, DiskStateStore, DiskStateView, MAP_FILE, MERKLE_FILE,
     MemoryStateStore, MemoryStateView, ReceiptFilter, StateStore, StateUpdate, StateView, Upkeep,
+    upkeep_steps_after,
 };
 
 /// fsyncs the directory `dir` (the current one for an empty path), so that

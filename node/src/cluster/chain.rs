@@ -22,7 +22,9 @@ use pledge_cluster::types::{Group, StateSnapshot};
 use pledge_ledger::chain::{ChainCursor, Sealers};
 use pledge_ledger::ledger::catch_up;
 use pledge_ledger::store::log::{EntryLog, LogReader};
-use pledge_ledger::store::{DiskStateStore, LogRead, LogStore, StateStore};
+use pledge_ledger::store::{
+    DiskStateStore, LogRead, LogStore, StateStore, Upkeep, upkeep_steps_after,
+};
 use pledge_ledger::view::LedgerRead;
 use tokio::sync::watch;
 
@@ -117,13 +119,21 @@ impl MemberChain {
 
     /// Replays into the state store what it lacks and publishes the result.
     fn catch_up(&mut self) -> Result<(), ChainFault> {
+        let before = self.state.applied();
         catch_up(&self.log, &mut self.state).map_err(fault)?;
         self.published.caught_up(self.head, self.state.view());
         crate::pipeline::prune_map(&mut self.state, self.published.map_floor());
-        // One step of the state's compaction per applied group: a member
+        // The state's compaction in pace with the entries applied: a member
         // compacts as it applies, not while idle.
-        let head = self.head;
-        crate::pipeline::upkeep(&mut self.state, |view| self.published.caught_up(head, view));
+        let (head, applied) = (self.head, self.state.applied() - before);
+        for _ in 0..upkeep_steps_after(applied) {
+            let done = crate::pipeline::upkeep(&mut self.state, |view| {
+                self.published.caught_up(head, view)
+            });
+            if done != Upkeep::Working {
+                break;
+            }
+        }
         self.heads.send_replace(self.head.next_seq);
         self.metrics.set_chain_size(self.head.next_seq);
         Ok(())

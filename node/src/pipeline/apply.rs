@@ -10,18 +10,20 @@
 //! until the store has applied them, and a crash in between loses nothing
 //! either (the entries are in the log; opening the ledger replays them).
 //!
-//! Between batches, and whenever no update is waiting, the thread gives
+//! After each batch, and whenever no update is waiting, the thread gives
 //! the store its upkeep ([`StateStore::upkeep`]): the disk store's
-//! compaction while in use, a bounded step at a time, so that an update
-//! never waits for more than one step. While none is due it looks for one
-//! every [`UPKEEP_IDLE`].
+//! compaction while in use, a bounded step at a time; after a batch as
+//! many steps as keep a copy in pace with the entries applied
+//! ([`upkeep_steps_after`]), while idle one step at a time until an
+//! update arrives. While none is due it looks for one every
+//! [`UPKEEP_IDLE`].
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc as std_mpsc};
 use std::time::Duration;
 
 use pledge_ledger::statemap::MapFloor;
-use pledge_ledger::store::{LogRead, StateStore, StateUpdate, Upkeep};
+use pledge_ledger::store::{LogRead, StateStore, StateUpdate, Upkeep, upkeep_steps_after};
 
 use super::Published;
 
@@ -45,6 +47,7 @@ pub(super) struct ApplyStep<S: StateStore, R> {
 impl<S: StateStore, R: LogRead> ApplyStep<S, R> {
     pub(super) fn run(mut self) {
         while let Some(waiting) = self.next_batch() {
+            let entries = entries(&waiting);
             let applied = match waiting.as_slice() {
                 [only] => self.state.apply(only),
                 several => self.state.apply(&merged(several)),
@@ -56,7 +59,7 @@ impl<S: StateStore, R: LogRead> ApplyStep<S, R> {
             }
             self.published.applied(self.state.view());
             prune_map(&mut self.state, self.published.map_floor());
-            self.upkeep();
+            self.upkeep_after(entries);
         }
         if let Err(error) = self.state.flush() {
             tracing::warn!(%error, "could not flush the state store; the next start replays");
@@ -95,6 +98,18 @@ impl<S: StateStore, R: LogRead> ApplyStep<S, R> {
                 Ok(update) => return Some(update),
                 Err(std_mpsc::RecvTimeoutError::Disconnected) => return None,
                 Err(std_mpsc::RecvTimeoutError::Timeout) => self.upkeep(),
+            }
+        }
+    }
+
+    /// The store's upkeep after applying `entries`: as many steps as
+    /// [`upkeep_steps_after`] gives while it has work, so that a copy
+    /// keeps pace with a writer that is never idle.
+    fn upkeep_after(&mut self, entries: u64) {
+        for _ in 0..upkeep_steps_after(entries) {
+            self.upkeep();
+            if !self.upkeep_working {
+                return;
             }
         }
     }

@@ -17,7 +17,7 @@ pub use disk::{DiskStateStore, DiskStateView};
 pub use map_file::MAP_FILE;
 pub use memory::{MemoryStateStore, MemoryStateView};
 pub use merkle_file::MERKLE_FILE;
-pub use online::CompactionPolicy;
+pub use online::{CompactionPolicy, steps_after as upkeep_steps_after};
 
 use std::collections::BTreeMap;
 

@@ -41,6 +41,18 @@ use crate::store::StoreError;
 /// thread, which applies between steps.
 pub const STEP_KEYS: usize = 2_048;
 
+/// Keys a compaction copies per entry applied meanwhile, at the least: a
+/// writer that is never idle still finishes a copy of `K` keys within
+/// `K / KEYS_PER_ENTRY` entries (about 4 keys per entry of the generator's
+/// mix: a copy ends before the database has grown by an eighth).
+pub const KEYS_PER_ENTRY: u64 = 32;
+
+/// The upkeep steps a writer takes after applying `entries`, while a
+/// compaction has work ([`KEYS_PER_ENTRY`]); at least one.
+pub fn steps_after(entries: u64) -> u64 {
+    (entries * KEYS_PER_ENTRY).div_ceil(STEP_KEYS as u64).max(1)
+}
+
 /// When a node compacts its state database by itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CompactionPolicy {
@@ -160,6 +172,15 @@ impl Copy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_writer_steps_in_proportion_to_the_entries_it_applied() {
+        assert_eq!(steps_after(0), 1);
+        assert_eq!(steps_after(1), 1);
+        assert_eq!(steps_after(64), 1);
+        assert_eq!(steps_after(65), 2);
+        assert_eq!(steps_after(1_000), 16);
+    }
 
     #[test]
     fn a_compaction_is_due_past_the_minimum_and_the_growth() {
