@@ -43,8 +43,8 @@ pub const STEP_KEYS: usize = 2_048;
 
 /// Keys a compaction copies per entry applied meanwhile, at the least: a
 /// writer that is never idle still finishes a copy of `K` keys within
-/// `K / KEYS_PER_ENTRY` entries (about 4 keys per entry of the generator's
-/// mix: a copy ends before the database has grown by an eighth).
+/// `K / KEYS_PER_ENTRY` entries (the generator's mix has about 4 live keys
+/// per entry: a copy ends within an eighth of the entries the store holds).
 pub const KEYS_PER_ENTRY: u64 = 32;
 
 /// The upkeep steps a writer takes after applying `entries`, while a
