@@ -48,7 +48,8 @@ pub const STEP_KEYS: usize = 2_048;
 pub const KEYS_PER_ENTRY: u64 = 32;
 
 /// The upkeep steps a writer takes after applying `entries`, while a
-/// compaction has work ([`KEYS_PER_ENTRY`]); at least one.
+/// compaction has work (at least 32 keys per entry: `KEYS_PER_ENTRY`);
+/// at least one.
 pub fn steps_after(entries: u64) -> u64 {
     (entries * KEYS_PER_ENTRY).div_ceil(STEP_KEYS as u64).max(1)
 }
