@@ -59,7 +59,7 @@ pub struct GenerateOptions {
     /// and measure the disk again.
     pub compact: bool,
     /// Compact the state while generating, as a node does while it runs:
-    /// its default policy, and after each group the steps a node takes
+    /// the suggested policy, and after each group the steps a node takes
     /// after applying as many entries (`upkeep_steps_after`; a node also
     /// copies while idle, which a generator never is).
     pub compact_online: bool,

@@ -75,7 +75,7 @@ enum Command {
         #[arg(long)]
         compact: bool,
         /// Compact the state while generating, as a node does while it
-        /// runs (its default policy), and report the most disk per entry
+        /// runs (the suggested policy), and report the most disk per entry
         /// seen after any group past the first tenth.
         #[arg(long)]
         compact_online: bool,

@@ -28,7 +28,7 @@
 //! queue_depth = 8192                  # submissions waiting for the sequencer
 //! state_apply_wait_ms = 5             # the state store's writer waits this long for more groups; 0 = none
 //! state_compact_min_mb = 64           # the state database is compacted while running once its file is this large
-//! state_compact_growth_percent = 25   # ... and has grown this much since the last compaction; 0 = never
+//! state_compact_growth_percent = 0    # ... and has grown this much since the last compaction (25 suggested); 0 = never
 //! request_timeout_ms = 30000          # per-request deadline
 //! checkpoint_interval_ms = 1000       # least time between signed checkpoints
 //! checkpoint_wait_ms = 10000          # longest GetCheckpoint / ProveReceipt wait for a checkpoint
@@ -166,7 +166,8 @@ pub struct Limits {
     pub state_compact_min_mb: u64,
     /// ... and has grown by this percentage over its length right after
     /// the last compaction (over 0 if the node has not compacted it
-    /// before); 0: never while running.
+    /// before); 0 (the default): never while running, since a copy in
+    /// progress halves the node's rate at 64 clients (docs/PERFORMANCE.md).
     pub state_compact_growth_percent: u64,
     /// Per-request deadline.
     pub request_timeout_ms: u64,
@@ -245,7 +246,7 @@ impl Default for Limits {
             queue_depth: 8192,
             state_apply_wait_ms: 5,
             state_compact_min_mb: CompactionPolicy::DEFAULT.min_bytes >> 20,
-            state_compact_growth_percent: CompactionPolicy::DEFAULT.growth_percent,
+            state_compact_growth_percent: 0,
             request_timeout_ms: 30_000,
             checkpoint_interval_ms: 1_000,
             checkpoint_wait_ms: 10_000,

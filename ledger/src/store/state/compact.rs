@@ -7,7 +7,8 @@
 //! random places) therefore holds several times its live keys and values:
 //! at 1,000,000 generated entries, a 1,330 MB `db` for 172 MB of live keys
 //! and values. A copy writes each page once: 461 MB for the same keys. A
-//! node compacts its state by itself while it runs (module `online`); this
+//! node can compact its state by itself while it runs (module `online`, off by
+//! default in a node); this
 //! is the offline form, `pledge-node compact-state` with the node stopped
 //! (docs/OPERATIONS.md), which also reclaims the space at once on a store
 //! a node has not compacted yet. It copies the live generation (module

@@ -66,7 +66,8 @@ pub struct CompactionPolicy {
 }
 
 impl CompactionPolicy {
-    /// The node's default: from 64 MiB on, at 25 % growth.
+    /// The suggested policy when it is turned on (a node's is off unless
+    /// configured): from 64 MiB on, at 25 % growth.
     pub const DEFAULT: CompactionPolicy = CompactionPolicy {
         min_bytes: 64 << 20,
         growth_percent: 25,
