@@ -689,24 +689,38 @@ impl DiskStateStore {
         }
     }
 
-    /// The copy has every key: it becomes the database in use.
+    /// The copy has every key: it becomes the database in use. If making
+    /// it live fails, `CURRENT` is read back: a copy it names (the rename
+    /// done, the directory's fsync failed) is used all the same, since a
+    /// start opens it, and the old generation is kept (a crash may yet
+    /// bring back the old `CURRENT`; opening removes whichever is not
+    /// named); a copy it does not name is dropped.
     fn switch_to_copy(&mut self) -> Result<Upkeep, StoreError> {
         let Some(copy) = self.copy.take() else {
             return Ok(Upkeep::Idle);
         };
-        let generation = copy.generation();
-        match copy.make_live(&self.dir) {
-            Ok((live, db, tree)) => {
-                self.retired.push(self.live.generation);
+        let made = copy.make_live(&self.dir);
+        let named = match &made {
+            Ok(live) => Some(*live),
+            Err(_) => generation::live(&self.dir)
+                .ok()
+                .filter(|live| live.generation == copy.generation()),
+        };
+        match named {
+            Some(live) => {
+                let (db, tree) = copy.into_handles();
+                if made.is_ok() {
+                    self.retired.push(self.live.generation);
+                }
                 self.live = live;
                 self.db = db;
                 self.tree = tree;
-                Ok(Upkeep::Switched)
+                made.map(|_| Upkeep::Switched)
             }
-            Err(error) => {
-                self.retired.push(generation);
+            None => {
+                self.retired.push(copy.generation());
                 self.wait_for_more_growth()?;
-                Err(error)
+                made.map(|_| Upkeep::Switched)
             }
         }
     }

@@ -90,13 +90,30 @@ pub fn live(state_dir: &Path) -> Result<Live, StoreError> {
         }
         Err(error) => return Err(file_err("read", &path)(error)),
     };
-    parse_current(&text).ok_or_else(|| StoreError::StateFile {
+    let live = parse_current(&text).ok_or_else(|| StoreError::StateFile {
         op: "read the live generation",
-        path,
+        path: path.clone(),
         source: std::io::Error::other(format!(
             "expected one line `{PREFIX}N BYTES`, found {text:?}"
         )),
-    })
+    })?;
+    // Opening removes every other generation: never for one that is not
+    // there (a CURRENT restored from elsewhere, a generation removed by
+    // hand), which would leave no state at all.
+    let db = live.generation.dir(state_dir).join("db");
+    if !db.exists() {
+        return Err(StoreError::StateFile {
+            op: "open the live generation",
+            path,
+            source: std::io::Error::other(format!(
+                "it names {PREFIX}{}, which has no {}; restore that directory, or \
+                 remove CURRENT to open generation 0 (the state directory itself)",
+                live.generation.0,
+                db.display()
+            )),
+        });
+    }
+    Ok(live)
 }
 
 fn parse_current(text: &str) -> Option<Live> {
@@ -141,7 +158,9 @@ pub fn sync(state_dir: &Path, generation: Generation) -> Result<(), StoreError> 
             sync_file(&path)?;
         }
     }
-    crate::store::sync_directory(&dir).map_err(file_err("fsync directory", &dir))
+    crate::store::sync_directory(&dir).map_err(file_err("fsync directory", &dir))?;
+    // The generation's directory entry itself.
+    crate::store::sync_directory(state_dir).map_err(file_err("fsync directory", state_dir))
 }
 
 fn sync_file(path: &Path) -> Result<(), StoreError> {
@@ -271,11 +290,17 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_current_is_generation_zero_and_a_damaged_one_is_named() {
+    fn a_missing_current_is_generation_zero_and_a_damaged_or_dangling_one_is_named() {
         let dir = tempfile::tempdir().unwrap();
         let live_now = live(dir.path()).unwrap();
         assert_eq!(live_now.generation, Generation(0));
         assert_eq!(live_now.generation.dir(dir.path()), dir.path());
+        std::fs::write(dir.path().join(CURRENT), "sled.7 100\n").unwrap();
+        let error = live(dir.path()).unwrap_err().to_string();
+        assert!(error.contains("sled.7") && error.contains("no "), "{error}");
+        std::fs::create_dir(Generation(7).dir(dir.path())).unwrap();
+        std::fs::write(Generation(7).dir(dir.path()).join("db"), b"x").unwrap();
+        assert_eq!(live(dir.path()).unwrap().generation, Generation(7));
         std::fs::write(dir.path().join(CURRENT), "garbage").unwrap();
         let error = live(dir.path()).unwrap_err().to_string();
         assert!(

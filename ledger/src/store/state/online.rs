@@ -156,8 +156,10 @@ impl Copy {
     }
 
     /// Makes the finished copy durable and live (module `generation`):
-    /// returns it, with what `CURRENT` now says.
-    pub fn make_live(self, state_dir: &Path) -> Result<(Live, sled::Db, sled::Tree), StoreError> {
+    /// returns what `CURRENT` now says. On an error `CURRENT` may name
+    /// the copy or not (the rename may have happened before a failed
+    /// fsync of the directory): the caller reads it back.
+    pub fn make_live(&self, state_dir: &Path) -> Result<Live, StoreError> {
         self.db
             .flush()
             .map_err(sled_err("flush the compaction's copy"))?;
@@ -167,7 +169,12 @@ impl Copy {
             baseline: self.generation.db_bytes(state_dir)?,
         };
         generation::make_live(state_dir, live)?;
-        Ok((live, self.db, self.tree))
+        Ok(live)
+    }
+
+    /// Its database and tree, to read and write from now on.
+    pub fn into_handles(self) -> (sled::Db, sled::Tree) {
+        (self.db, self.tree)
     }
 }
 
@@ -261,7 +268,8 @@ mod tests {
         let (_db, live) = tree_of(&dir.path().join("live"), 0..50);
         let mut copy = Copy::start(dir.path(), Generation(4)).unwrap();
         while !copy.step(&live, 16).unwrap() {}
-        let (made, db, tree) = copy.make_live(dir.path()).unwrap();
+        let made = copy.make_live(dir.path()).unwrap();
+        let (db, tree) = copy.into_handles();
         assert_eq!(generation::live(dir.path()).unwrap(), made);
         assert_eq!(made.generation, Generation(4));
         assert!(made.baseline > 0);
