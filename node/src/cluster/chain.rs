@@ -13,8 +13,15 @@
 //!                               ▼
 //!                             Published::caught_up(head, state)   readers see head and state together
 //! ```
+//!
+//! The state store's upkeep (its compaction while in use) is taken in
+//! pace with the entries applied, after each group, and by
+//! [`spawn_idle_upkeep`]'s thread while no group has come for
+//! [`UPKEEP_IDLE`]: a member that stops receiving groups still finishes a
+//! compaction and removes the database it replaced.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Instant;
 
 use pledge_cluster::network::ChainRecords;
 use pledge_cluster::state_machine::{Chain, ChainFault};
@@ -30,6 +37,7 @@ use tokio::sync::watch;
 
 use crate::NodePublished;
 use crate::metrics::Metrics;
+use crate::pipeline::UPKEEP_IDLE;
 
 /// A member's entry log and state store, driven by committed groups.
 #[derive(Debug)]
@@ -41,6 +49,8 @@ pub struct MemberChain {
     published: Arc<NodePublished>,
     heads: watch::Sender<u64>,
     metrics: Arc<Metrics>,
+    /// When the state last caught up with an applied group.
+    last_applied: Instant,
 }
 
 impl MemberChain {
@@ -63,6 +73,7 @@ impl MemberChain {
             published,
             heads,
             metrics,
+            last_applied: Instant::now(),
         }
     }
 
@@ -125,19 +136,53 @@ impl MemberChain {
         crate::pipeline::prune_map(&mut self.state, self.published.map_floor());
         // The state's compaction in pace with the entries applied: a member
         // compacts as it applies, not while idle.
-        let (head, applied) = (self.head, self.state.applied() - before);
-        for _ in 0..upkeep_steps_after(applied) {
-            let done = crate::pipeline::upkeep(&mut self.state, |view| {
-                self.published.caught_up(head, view)
-            });
-            if done != Upkeep::Working {
+        for _ in 0..upkeep_steps_after(self.state.applied() - before) {
+            if self.upkeep() != Upkeep::Working {
                 break;
             }
         }
+        self.last_applied = Instant::now();
         self.heads.send_replace(self.head.next_seq);
         self.metrics.set_chain_size(self.head.next_seq);
         Ok(())
     }
+
+    /// One step of the state store's upkeep; readers get the new view
+    /// after a switch.
+    fn upkeep(&mut self) -> Upkeep {
+        let head = self.head;
+        crate::pipeline::upkeep(&mut self.state, |view| self.published.caught_up(head, view))
+    }
+
+    /// One step of the upkeep if no group has come for [`UPKEEP_IDLE`];
+    /// `None` if one has.
+    fn idle_upkeep(&mut self) -> Option<Upkeep> {
+        (self.last_applied.elapsed() >= UPKEEP_IDLE).then(|| self.upkeep())
+    }
+}
+
+/// Starts the thread that takes `chain`'s upkeep steps while the member is
+/// idle (module documentation): back to back while a step leaves more to
+/// do, else every [`UPKEEP_IDLE`]; the lock is let go between steps, so a
+/// group that comes waits for one step at most. It ends when the chain is
+/// dropped.
+pub fn spawn_idle_upkeep(chain: Weak<Mutex<MemberChain>>) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("state-upkeep".into())
+        .spawn(move || {
+            loop {
+                let Some(chain) = chain.upgrade() else { return };
+                let done = match chain.lock() {
+                    Ok(mut chain) => chain.idle_upkeep(),
+                    Err(_) => return,
+                };
+                drop(chain);
+                if done != Some(Upkeep::Working) {
+                    std::thread::sleep(UPKEEP_IDLE);
+                }
+            }
+        })
+        .map(drop)
 }
 
 fn fault(error: impl std::fmt::Display) -> ChainFault {
@@ -206,5 +251,60 @@ impl ChainRecords for LogRecords {
             .read_range(from, to)
             .map(|item| item.map(|(_, record)| record).map_err(fault))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use pledge_ledger::ledger::DiskLedger;
+    use pledge_ledger::{demo, ops, testing};
+
+    use super::*;
+    use crate::pipeline::now_ms;
+
+    /// A member that gets no more groups still finishes a compaction it
+    /// began and removes the database it replaced (the idle thread's
+    /// steps; without them both would stay until the next group).
+    #[test]
+    fn an_idle_member_finishes_a_compaction_and_removes_the_old_database() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (mut ledger, _) = DiskLedger::open_dir(dir.path(), testing::node_key()).expect("open");
+        let now = now_ms();
+        let genesis = ops::transaction(
+            "member-upkeep",
+            "genesis",
+            (now - 60_000, now + 60_000),
+            testing::genesis_operation(),
+        );
+        let genesis = testing::sign(&genesis, demo::QUORUM)
+            .verify()
+            .expect("signed by demo keys");
+        ledger.append_owned(vec![genesis], now).expect("genesis");
+        let ledger_key = ledger.node_public_key();
+        let (log, mut state, decider) = ledger.into_parts();
+        assert!(state.begin_compaction().expect("begin"));
+        let chain = MemberChain::new(
+            log,
+            state,
+            decider.head(),
+            Sealers::ledger_key(ledger_key),
+            watch::channel(0).0,
+            Metrics::new(),
+        );
+        let chain = Arc::new(Mutex::new(chain));
+        spawn_idle_upkeep(Arc::downgrade(&chain)).expect("spawn");
+
+        let old_db = dir.path().join("state").join("db");
+        let done = (0..200).any(|_| {
+            std::thread::sleep(Duration::from_millis(50));
+            let generation = chain.lock().expect("lock").state.live_generation().0;
+            generation == 1 && !old_db.exists()
+        });
+        assert!(
+            done,
+            "the member's state is still on generation 0 or keeps it"
+        );
     }
 }

@@ -108,7 +108,10 @@ pub async fn start(
     let raft_dir = data_dir.join("raft");
     let raft_log = RaftLog::open(&raft_dir)
         .with_context(|| format!("cannot open the raft log in {}", raft_dir.display()))?;
-    let machine = LedgerMachine::open(Arc::new(Mutex::new(member_chain)), &raft_dir)?;
+    let member_chain = Arc::new(Mutex::new(member_chain));
+    chain::spawn_idle_upkeep(Arc::downgrade(&member_chain))
+        .context("cannot start the state's upkeep thread")?;
+    let machine = LedgerMachine::open(member_chain, &raft_dir)?;
     let network = Network::new(tls.as_ref().map(transport::MemberTls::client), records)
         .with_dial(dial_overrides(config));
     let raft = Raft::new(

@@ -135,8 +135,9 @@ pub fn upkeep<S: StateStore>(state: &mut S, publish: impl FnOnce(S::View)) -> Up
         Err(error) => {
             tracing::warn!(
                 %error,
-                "the state database's upkeep failed (its compaction is dropped and retried \
-                 after more growth); the state is unchanged"
+                "the state database's upkeep failed; the state is unchanged (a compaction \
+                 in progress is dropped and retried after more growth; a replaced database \
+                 that cannot be removed is retried)"
             );
             Upkeep::Idle
         }

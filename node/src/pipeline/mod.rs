@@ -54,7 +54,7 @@ mod durability;
 mod durable;
 mod published;
 
-pub use apply::{prune_map, upkeep};
+pub use apply::{UPKEEP_IDLE, prune_map, upkeep};
 pub use durability::Durability;
 pub use published::Published;
 

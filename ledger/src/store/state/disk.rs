@@ -159,6 +159,12 @@ pub struct DiskStateStore {
     copy_failed: Option<StoreError>,
     /// Generations no longer used, to remove once sled lets go of them.
     retired: Vec<Generation>,
+    /// Retired generations whose removal failed and was reported; retried
+    /// at every upkeep, reported once.
+    removal_reported: Vec<Generation>,
+    /// A removal that failed, for the next idle [`StateStore::upkeep`] to
+    /// report.
+    removal_failed: Option<StoreError>,
 }
 
 /// The in-memory part of the state map, shared by a store and its views.
@@ -204,6 +210,8 @@ impl DiskStateStore {
             step_keys: online::STEP_KEYS,
             copy_failed: None,
             retired: Vec::new(),
+            removal_reported: Vec::new(),
+            removal_failed: None,
         };
         if format.as_deref() != Some(STATE_FORMAT) {
             store.cleared_at_open = !store.tree.is_empty();
@@ -274,6 +282,8 @@ impl DiskStateStore {
             step_keys: online::STEP_KEYS,
             copy_failed: None,
             retired: Vec::new(),
+            removal_reported: Vec::new(),
+            removal_failed: None,
         };
         store.history = Arc::new(RwLock::new(store.history_from_here()?));
         Ok(store)
@@ -725,6 +735,28 @@ impl DiskStateStore {
         }
     }
 
+    /// The compaction's part of the upkeep: a step of the copy in
+    /// progress, the switch to a finished one, or a new one if due.
+    fn compaction_upkeep(&mut self) -> Result<Upkeep, StoreError> {
+        if let Some(error) = self.copy_failed.take() {
+            self.abandon_copy()?;
+            return Err(error);
+        }
+        let done = match (self.copy.as_mut(), self.compaction) {
+            (Some(copy), _) => copy.step(&self.tree, self.step_keys),
+            (None, Some(policy)) => return self.start_copy_if_due(policy),
+            (None, None) => return Ok(Upkeep::Idle),
+        };
+        match done {
+            Ok(false) => Ok(Upkeep::Working),
+            Ok(true) => self.switch_to_copy(),
+            Err(error) => {
+                self.abandon_copy()?;
+                Err(error)
+            }
+        }
+    }
+
     /// Drops the copy in progress (removed once sled lets go of it); the
     /// next one waits until the database has grown by the policy's
     /// percentage again.
@@ -743,8 +775,10 @@ impl DiskStateStore {
         Ok(())
     }
 
-    /// Removes the retired generations no sled handle holds any more.
-    fn remove_retired(&mut self) -> Result<(), StoreError> {
+    /// Removes the retired generations no sled handle holds any more. A
+    /// removal that fails is retried at every upkeep and reported once
+    /// (`removal_failed`): it never stops a compaction's steps.
+    fn remove_retired(&mut self) {
         let dir = &self.dir;
         let mut failed = None;
         self.retired.retain(|&generation| {
@@ -756,12 +790,17 @@ impl DiskStateStore {
             match removed {
                 Ok(removed) => removed.is_none(),
                 Err(error) => {
-                    failed.get_or_insert(error);
+                    failed.get_or_insert((generation, error));
                     true
                 }
             }
         });
-        failed.map_or(Ok(()), Err)
+        if let Some((generation, error)) = failed
+            && !self.removal_reported.contains(&generation)
+        {
+            self.removal_reported.push(generation);
+            self.removal_failed.get_or_insert(error);
+        }
     }
 }
 
@@ -791,23 +830,10 @@ impl StateStore for DiskStateStore {
     }
 
     fn upkeep(&mut self) -> Result<Upkeep, StoreError> {
-        self.remove_retired()?;
-        if let Some(error) = self.copy_failed.take() {
-            self.abandon_copy()?;
-            return Err(error);
-        }
-        let done = match (self.copy.as_mut(), self.compaction) {
-            (Some(copy), _) => copy.step(&self.tree, self.step_keys),
-            (None, Some(policy)) => return self.start_copy_if_due(policy),
-            (None, None) => return Ok(Upkeep::Idle),
-        };
-        match done {
-            Ok(false) => Ok(Upkeep::Working),
-            Ok(true) => self.switch_to_copy(),
-            Err(error) => {
-                self.abandon_copy()?;
-                Err(error)
-            }
+        self.remove_retired();
+        match self.compaction_upkeep()? {
+            Upkeep::Idle => self.removal_failed.take().map_or(Ok(Upkeep::Idle), Err),
+            done => Ok(done),
         }
     }
 
@@ -1636,6 +1662,40 @@ mod tests {
             store.live.generation.db_bytes(dir.path()).expect("size")
         );
         assert_eq!(upkeep_until_idle(&mut store), [], "not grown since");
+    }
+
+    /// A replaced generation that cannot be removed (here a file where
+    /// its directory would be) is reported once, at an idle upkeep, and
+    /// retried: a compaction's steps go on meanwhile.
+    #[test]
+    fn a_generation_that_cannot_be_removed_is_reported_once_and_stops_nothing() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut store = DiskStateStore::open(dir.path()).expect("open");
+        apply_all(&mut store, (0..30).map(new_receipt));
+        let stuck = dir.path().join("sled.7");
+        std::fs::write(&stuck, b"not a directory").expect("write");
+        store.retired.push(Generation(7));
+        store.step_keys = 5;
+        assert!(store.begin_compaction().expect("begin"));
+        let mut answers = Vec::new();
+        let mut errors = Vec::new();
+        for _ in 0..100 {
+            match store.upkeep() {
+                Ok(answer) => answers.push(answer),
+                Err(error) => errors.push(error.to_string()),
+            }
+        }
+        assert_eq!(
+            answers.iter().filter(|a| **a == Upkeep::Switched).count(),
+            1,
+            "{answers:?}"
+        );
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].contains("sled.7"), "{errors:?}");
+        assert!(store.retired.contains(&Generation(7)), "kept to retry");
+        std::fs::remove_file(&stuck).expect("remove");
+        upkeep_until_idle(&mut store);
+        assert!(store.retired.is_empty(), "{:?}", store.retired);
     }
 
     /// A receipt changed by entries 1 and 3 in one update, then by 4.

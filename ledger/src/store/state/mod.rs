@@ -81,8 +81,10 @@ pub trait StateStore: Send + 'static {
     /// due (a disk store's compaction while in use: [`CompactionPolicy`]).
     /// The writer calls it after each apply and, while it answers
     /// [`Upkeep::Working`], whenever it has nothing else to do. An error is
-    /// the upkeep's own: the state and its views are as before, and the
-    /// work is dropped (a failed compaction waits for more growth).
+    /// the upkeep's own: the state and its views are as before. A failed
+    /// compaction is dropped and waits for more growth; a replaced
+    /// database that cannot be removed is reported once and retried at
+    /// every upkeep, without stopping a compaction.
     fn upkeep(&mut self) -> Result<Upkeep, StoreError> {
         Ok(Upkeep::Idle)
     }
