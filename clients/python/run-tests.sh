@@ -5,7 +5,9 @@
 #
 #   clients/python/run-tests.sh [PLEDGE_NODE_BINARY]
 #
-# Without an argument it builds pledge-node (debug) with cargo.
+# Without an argument it builds pledge-node (debug) with cargo, with the
+# same command as tests/independent-verifier/run and tests/browser/run (one
+# set of features, so the three share one build).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -14,7 +16,7 @@ python="${PYTHON:-python3}"
 if [[ $# -ge 1 ]]; then
   node="$1"
 else
-  cargo build --quiet --locked -p pledge-node --manifest-path "$root/Cargo.toml"
+  cargo build --quiet --locked -p pledge-node -p pledgectl --bins --manifest-path "$root/Cargo.toml"
   node="${CARGO_TARGET_DIR:-$root/target}/debug/pledge-node"
 fi
 
