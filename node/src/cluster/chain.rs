@@ -134,8 +134,8 @@ impl MemberChain {
         catch_up(&self.log, &mut self.state).map_err(fault)?;
         self.published.caught_up(self.head, self.state.view());
         crate::pipeline::prune_map(&mut self.state, self.published.map_floor());
-        // The state's compaction in pace with the entries applied: a member
-        // compacts as it applies, not while idle.
+        // The state's compaction in pace with the entries applied (and,
+        // while no group comes, by the idle thread: spawn_idle_upkeep).
         for _ in 0..upkeep_steps_after(self.state.applied() - before) {
             if self.upkeep() != Upkeep::Working {
                 break;
