@@ -18,9 +18,15 @@
 //! The live database is always current, so an overwrite from it is never
 //! stale; a key an apply removes is removed from both, and the cursor never
 //! comes back to it. Once the cursor has passed the last key the copy holds
-//! exactly the live database's keys and values. The store then flushes
-//! and fsyncs the copy, names it in `CURRENT`, and reads and writes it
-//! from then on; views taken before read the old database (frozen, and
+//! exactly the live database's keys and values.
+//!
+//! **Checked before it is used.** A second pass, a step at a time as the
+//! first, reads the next [`STEP_KEYS`] keys of both databases and compares
+//! them, keys and values: between steps the two must be equal, since
+//! every write reaches both. A difference drops the copy, naming the key
+//! (as the offline compaction compares a digest read back). Only then does
+//! the store flush and fsync the copy, name it in `CURRENT`, and read and
+//! write it from then on; views taken before read the old database (frozen, and
 //! as current as they need) until they are dropped, after which the store
 //! removes it ([`super::DiskStateStore`]'s upkeep).
 //!
@@ -30,7 +36,7 @@
 //! sled had not yet written, as after any crash.
 
 use std::ops::Bound;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::disk::{STATE_TREE, open_sled, sled_err};
 use super::file_err;
@@ -41,10 +47,11 @@ use crate::store::StoreError;
 /// thread, which applies between steps.
 pub const STEP_KEYS: usize = 2_048;
 
-/// Keys a compaction copies per entry applied meanwhile, at the least: a
-/// writer that is never idle still finishes a copy of `K` keys within
-/// `K / KEYS_PER_ENTRY` entries (the generator's mix has about 4 live keys
-/// per entry: a copy ends within an eighth of the entries the store holds).
+/// Keys a compaction copies or checks per entry applied meanwhile, at the
+/// least: a writer that is never idle still finishes a copy of `K` keys
+/// and its check within `2 K / KEYS_PER_ENTRY` entries (the generator's mix
+/// has about 4 live keys per entry: a compaction ends within a quarter of
+/// the entries the store holds).
 pub const KEYS_PER_ENTRY: u64 = 32;
 
 /// The upkeep steps a writer takes after applying `entries`, while a
@@ -95,22 +102,38 @@ pub fn room_for_copy(state_dir: &Path, db_bytes: u64) -> Result<bool, StoreError
 #[derive(Debug)]
 pub struct Copy {
     generation: Generation,
+    /// Its directory, named in errors.
+    dir: PathBuf,
     db: sled::Db,
     tree: sled::Tree,
-    /// The last key copied; `None` before the first step.
+    pass: Pass,
+    /// The last key copied or checked in this pass; `None` before its
+    /// first step.
     cursor: Option<sled::IVec>,
+}
+
+/// Which pass over the keys a [`Copy`] is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    /// Copying the live database's keys into the copy.
+    Copying,
+    /// Comparing the two, a step at a time.
+    Checking,
 }
 
 impl Copy {
     /// Creates the empty database of `generation` in `state_dir`.
     pub fn start(state_dir: &Path, generation: Generation) -> Result<Copy, StoreError> {
         generation::remove(state_dir, generation)?;
-        let db = open_sled(&generation.dir(state_dir))?;
+        let dir = generation.dir(state_dir);
+        let db = open_sled(&dir)?;
         let tree = db.open_tree(STATE_TREE).map_err(sled_err("open tree"))?;
         Ok(Copy {
             generation,
+            dir,
             db,
             tree,
+            pass: Pass::Copying,
             cursor: None,
         })
     }
@@ -127,18 +150,42 @@ impl Copy {
             .map_err(sled_err("write the compaction's copy"))
     }
 
-    /// Copies the next `max_keys` keys of `live` after the cursor. Returns
-    /// whether the cursor has passed the last key.
+    /// The next step: copies (first pass) or compares (second pass) the
+    /// next `max_keys` keys of `live` after the cursor. Returns whether the
+    /// copy is finished and checked; an error if the check found the two
+    /// databases different.
     pub fn step(&mut self, live: &sled::Tree, max_keys: usize) -> Result<bool, StoreError> {
-        let from = match &self.cursor {
+        let max_keys = max_keys.max(1);
+        let passed_the_end = match self.pass {
+            Pass::Copying => self.copy_step(live, max_keys)?,
+            Pass::Checking => self.check_step(live, max_keys)?,
+        };
+        match (passed_the_end, self.pass) {
+            (false, _) => Ok(false),
+            (true, Pass::Copying) => {
+                self.pass = Pass::Checking;
+                self.cursor = None;
+                Ok(false)
+            }
+            (true, Pass::Checking) => Ok(true),
+        }
+    }
+
+    /// Where the next step starts.
+    fn after_cursor(&self) -> Bound<sled::IVec> {
+        match &self.cursor {
             Some(key) => Bound::Excluded(key.clone()),
             None => Bound::Unbounded,
-        };
+        }
+    }
+
+    /// Copies the next `max_keys` keys; returns whether it passed the last.
+    fn copy_step(&mut self, live: &sled::Tree, max_keys: usize) -> Result<bool, StoreError> {
         let mut batch = sled::Batch::default();
         let mut copied = 0;
         let mut last = None;
         for item in live
-            .range::<sled::IVec, _>((from, Bound::Unbounded))
+            .range((self.after_cursor(), Bound::Unbounded))
             .take(max_keys)
         {
             let (key, value) = item.map_err(sled_err("read for compaction"))?;
@@ -153,6 +200,41 @@ impl Copy {
             self.cursor = last;
         }
         Ok(copied < max_keys)
+    }
+
+    /// Compares the next `max_keys` keys of `live` with the copy's keys in
+    /// the same range; returns whether it passed the last.
+    fn check_step(&mut self, live: &sled::Tree, max_keys: usize) -> Result<bool, StoreError> {
+        let from = self.after_cursor();
+        let expected = live
+            .range((from.clone(), Bound::Unbounded))
+            .take(max_keys)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(sled_err("read for compaction"))?;
+        let passed_the_end = expected.len() < max_keys;
+        let to = match expected.last() {
+            Some((key, _)) if !passed_the_end => Bound::Included(key.clone()),
+            _ => Bound::Unbounded,
+        };
+        let found = self
+            .tree
+            .range((from, to))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(sled_err("read the compaction's copy"))?;
+        if let Some(key) = first_difference(&expected, &found) {
+            return Err(StoreError::StateFile {
+                op: "check the compaction's copy against the live database",
+                path: self.dir.clone(),
+                source: std::io::Error::other(format!(
+                    "they differ at key {:?}; the copy is dropped",
+                    String::from_utf8_lossy(&key)
+                )),
+            });
+        }
+        if let Some((key, _)) = expected.last() {
+            self.cursor = Some(key.clone());
+        }
+        Ok(passed_the_end)
     }
 
     /// Makes the finished copy durable and live (module `generation`):
@@ -176,6 +258,25 @@ impl Copy {
     pub fn into_handles(self) -> (sled::Db, sled::Tree) {
         (self.db, self.tree)
     }
+}
+
+/// The first key at which two runs of keys and values differ (a key one
+/// has and the other lacks, or a value that differs); `None` if equal.
+fn first_difference(
+    expected: &[(sled::IVec, sled::IVec)],
+    found: &[(sled::IVec, sled::IVec)],
+) -> Option<sled::IVec> {
+    let mut pairs = expected.iter().zip(found);
+    if let Some(((key, _), (other, _))) = pairs.find(|(a, b)| a != b) {
+        return Some(key.min(other).clone());
+    }
+    let longer = match expected.len() > found.len() {
+        true => expected,
+        false => found,
+    };
+    longer
+        .get(expected.len().min(found.len()))
+        .map(|(key, _)| key.clone())
 }
 
 #[cfg(test)]
@@ -255,11 +356,76 @@ mod tests {
             !copy.step(&live, 4).unwrap(),
             "a full step may have more after it"
         );
-        assert!(copy.step(&live, 4).unwrap());
+        assert!(!copy.step(&live, 4).unwrap(), "copied: the check is next");
+        assert_eq!(copy.pass, Pass::Checking);
         assert_eq!(contents(&copy.tree), contents(&live));
+        assert!(!copy.step(&live, 4).unwrap());
+        assert!(copy.step(&live, 4).unwrap(), "checked");
         let (_db2, empty) = tree_of(&dir.path().join("empty"), 0..0);
         let mut copy2 = Copy::start(dir.path(), Generation(2)).unwrap();
+        assert!(!copy2.step(&empty, 4).unwrap());
         assert!(copy2.step(&empty, 4).unwrap());
+    }
+
+    /// A copy that differs from the live database (a value changed, a
+    /// key missing, a key too many, here written into the copy alone) is
+    /// refused by the check, naming the key; an equal one passes.
+    #[test]
+    fn the_check_finds_a_copy_that_differs_and_names_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_db, live) = tree_of(&dir.path().join("live"), 0..40);
+        let tampered: [(u32, fn(&sled::Tree, u32)); 4] = [
+            (0, |_, _| {}),
+            (7, |copy, key| {
+                copy.insert(key.to_be_bytes(), b"changed".as_slice())
+                    .unwrap();
+            }),
+            (33, |copy, key| {
+                copy.remove(key.to_be_bytes()).unwrap();
+            }),
+            (39, |copy, _| {
+                copy.insert(100u32.to_be_bytes(), b"extra".as_slice())
+                    .unwrap();
+            }),
+        ];
+        for (n, (key, tamper)) in tampered.into_iter().enumerate() {
+            let mut copy = Copy::start(dir.path(), Generation(n as u64 + 1)).unwrap();
+            while copy.pass == Pass::Copying {
+                copy.step(&live, 8).unwrap();
+            }
+            tamper(&copy.tree, key);
+            let checked = (0..10).try_fold(false, |done, _| match done {
+                true => Ok(true),
+                false => copy.step(&live, 8),
+            });
+            match n {
+                0 => assert!(checked.unwrap(), "an equal copy passes"),
+                _ => {
+                    let error = checked.unwrap_err().to_string();
+                    let named = match n {
+                        3 => 100u32,
+                        _ => key,
+                    };
+                    let named = String::from_utf8_lossy(&named.to_be_bytes()).into_owned();
+                    assert!(error.contains(&format!("{named:?}")), "{n}: {error}");
+                    assert!(error.contains(&format!("sled.{}", n + 1)), "{error}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_difference_is_the_first_key_either_side_has_and_the_other_lacks() {
+        let pair = |k: u8, v: u8| (sled::IVec::from(&[k]), sled::IVec::from(&[v]));
+        let run = [pair(1, 1), pair(3, 3)];
+        assert_eq!(first_difference(&run, &run), None);
+        assert_eq!(first_difference(&[], &[]), None);
+        let key = |k: u8| Some(sled::IVec::from(&[k]));
+        assert_eq!(first_difference(&run, &[pair(1, 1), pair(3, 4)]), key(3));
+        assert_eq!(first_difference(&run, &[pair(1, 1), pair(2, 2)]), key(2));
+        assert_eq!(first_difference(&run, &[pair(1, 1)]), key(3));
+        assert_eq!(first_difference(&[pair(1, 1)], &run), key(3));
+        assert_eq!(first_difference(&run, &[pair(0, 0), pair(1, 1)]), key(0));
     }
 
     #[test]
