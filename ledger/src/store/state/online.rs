@@ -374,7 +374,8 @@ mod tests {
     fn the_check_finds_a_copy_that_differs_and_names_the_key() {
         let dir = tempfile::tempdir().unwrap();
         let (_db, live) = tree_of(&dir.path().join("live"), 0..40);
-        let tampered: [(u32, fn(&sled::Tree, u32)); 4] = [
+        type Tamper = fn(&sled::Tree, u32);
+        let tampered: [(u32, Tamper); 4] = [
             (0, |_, _| {}),
             (7, |copy, key| {
                 copy.insert(key.to_be_bytes(), b"changed".as_slice())
