@@ -709,30 +709,28 @@ impl DiskStateStore {
         let Some(copy) = self.copy.take() else {
             return Ok(Upkeep::Idle);
         };
-        let made = copy.make_live(&self.dir);
-        let named = match &made {
-            Ok(live) => Some(*live),
-            Err(_) => generation::live(&self.dir)
-                .ok()
-                .filter(|live| live.generation == copy.generation()),
+        let (live, done) = match copy.make_live(&self.dir) {
+            Ok(live) => {
+                self.retired.push(self.live.generation);
+                (live, Ok(Upkeep::Switched))
+            }
+            Err(error) => {
+                let named = generation::live(&self.dir)
+                    .ok()
+                    .filter(|live| live.generation == copy.generation());
+                let Some(live) = named else {
+                    self.retired.push(copy.generation());
+                    self.wait_for_more_growth()?;
+                    return Err(error);
+                };
+                (live, Err(error))
+            }
         };
-        match named {
-            Some(live) => {
-                let (db, tree) = copy.into_handles();
-                if made.is_ok() {
-                    self.retired.push(self.live.generation);
-                }
-                self.live = live;
-                self.db = db;
-                self.tree = tree;
-                made.map(|_| Upkeep::Switched)
-            }
-            None => {
-                self.retired.push(copy.generation());
-                self.wait_for_more_growth()?;
-                made.map(|_| Upkeep::Switched)
-            }
-        }
+        let (db, tree) = copy.into_handles();
+        self.live = live;
+        self.db = db;
+        self.tree = tree;
+        done
     }
 
     /// The compaction's part of the upkeep: a step of the copy in
@@ -795,6 +793,8 @@ impl DiskStateStore {
                 }
             }
         });
+        let retired = &self.retired;
+        self.removal_reported.retain(|g| retired.contains(g));
         if let Some((generation, error)) = failed
             && !self.removal_reported.contains(&generation)
         {
