@@ -16,6 +16,7 @@
 //! | `pledge_rate_limited_total{scope}` | counter | requests refused over a rate (`ratelimit.rs`): `address`, `participant` |
 //! | `pledge_streams_refused_total{scope}` | counter | answer streams refused over a bound (`streams.rs`): `node`, `address`, `participant` |
 //! | `pledge_open_streams`           | gauge     | answer streams open now                   |
+//! | `pledge_state_compactions_total{outcome}` | counter | the state database's compactions while running (docs/OPERATIONS.md §10): `switched` (the node reads the checked copy), `failed` (a copy dropped, or a replaced database that could not be removed, reported once) |
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,6 +51,13 @@ pub struct ScopeLabel {
     pub scope: &'static str,
 }
 
+/// The label of a compaction's outcome.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    /// `switched` or `failed`.
+    pub outcome: &'static str,
+}
+
 /// Every metric of the node.
 #[derive(Debug)]
 pub struct Metrics {
@@ -68,6 +76,7 @@ pub struct Metrics {
     member_refusals: Family<ReasonLabel, Counter>,
     streams_refused: Family<ScopeLabel, Counter>,
     open_streams: Gauge,
+    state_compactions: Family<OutcomeLabel, Counter>,
 }
 
 impl Metrics {
@@ -123,6 +132,12 @@ impl Metrics {
             "Answer streams open now",
             open_streams.clone(),
         );
+        let state_compactions = Family::<OutcomeLabel, Counter>::default();
+        registry.register(
+            "pledge_state_compactions",
+            "Compactions of the state database while running, by outcome (switched, failed)",
+            state_compactions.clone(),
+        );
         registry.register("pledge_entries", "Entries committed", entries.clone());
         registry.register(
             "pledge_groups",
@@ -170,6 +185,7 @@ impl Metrics {
             member_refusals,
             streams_refused,
             open_streams,
+            state_compactions,
         })
     }
 
@@ -245,6 +261,15 @@ impl Metrics {
             .set(i64::try_from(open).unwrap_or(i64::MAX));
     }
 
+    /// The state store's upkeep switched to a compacted copy of its
+    /// database (`switched`), or dropped a copy or could not remove a
+    /// replaced database (`failed`).
+    pub fn state_compaction(&self, outcome: &'static str) {
+        self.state_compactions
+            .get_or_create(&OutcomeLabel { outcome })
+            .inc();
+    }
+
     /// The chain size at start-up.
     pub fn set_chain_size(&self, size: u64) {
         self.chain_size.set(i64::try_from(size).unwrap_or(i64::MAX));
@@ -295,6 +320,9 @@ mod tests {
         metrics.group_committed(3, Duration::from_millis(2), 10);
         metrics.refused("RECEIPT_PLEDGED");
         metrics.member_refused("TLS_HANDSHAKE");
+        metrics.state_compaction("switched");
+        metrics.state_compaction("switched");
+        metrics.state_compaction("failed");
         let text = metrics.render();
         assert!(text.contains("pledge_entries_total 3"), "{text}");
         assert!(text.contains("pledge_chain_size 10"), "{text}");
@@ -305,6 +333,14 @@ mod tests {
         assert!(text.contains("pledge_group_entries_count 1"), "{text}");
         assert!(
             text.contains("pledge_member_refusals_total{reason=\"TLS_HANDSHAKE\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("pledge_state_compactions_total{outcome=\"switched\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("pledge_state_compactions_total{outcome=\"failed\"} 1"),
             "{text}"
         );
     }

@@ -151,7 +151,9 @@ impl MemberChain {
     /// after a switch.
     fn upkeep(&mut self) -> Upkeep {
         let head = self.head;
-        crate::pipeline::upkeep(&mut self.state, |view| self.published.caught_up(head, view))
+        crate::pipeline::upkeep(&mut self.state, &self.metrics, |view| {
+            self.published.caught_up(head, view)
+        })
     }
 
     /// One step of the upkeep if no group has come for [`UPKEEP_IDLE`];
@@ -285,13 +287,14 @@ mod tests {
         let ledger_key = ledger.node_public_key();
         let (log, mut state, decider) = ledger.into_parts();
         assert!(state.begin_compaction().expect("begin"));
+        let metrics = Metrics::new();
         let chain = MemberChain::new(
             log,
             state,
             decider.head(),
             Sealers::ledger_key(ledger_key),
             watch::channel(0).0,
-            Metrics::new(),
+            metrics.clone(),
         );
         let chain = Arc::new(Mutex::new(chain));
         spawn_idle_upkeep(Arc::downgrade(&chain)).expect("spawn");
@@ -305,6 +308,11 @@ mod tests {
         assert!(
             done,
             "the member's state is still on generation 0 or keeps it"
+        );
+        let page = metrics.render();
+        assert!(
+            page.contains("pledge_state_compactions_total{outcome=\"switched\"} 1"),
+            "{page}"
         );
     }
 }

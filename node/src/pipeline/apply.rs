@@ -26,6 +26,7 @@ use pledge_ledger::statemap::MapFloor;
 use pledge_ledger::store::{LogRead, StateStore, StateUpdate, Upkeep, upkeep_steps_after};
 
 use super::Published;
+use crate::metrics::Metrics;
 
 /// Entries waiting for the state store beyond which the apply thread does
 /// not wait for more before writing them.
@@ -42,6 +43,8 @@ pub(super) struct ApplyStep<S: StateStore, R> {
     pub(super) wait: Duration,
     /// Whether the store's last upkeep left work to do now.
     pub(super) upkeep_working: bool,
+    /// Where a compaction's outcome is counted.
+    pub(super) metrics: Arc<Metrics>,
 }
 
 impl<S: StateStore, R: LogRead> ApplyStep<S, R> {
@@ -117,22 +120,31 @@ impl<S: StateStore, R: LogRead> ApplyStep<S, R> {
     /// One step of the store's upkeep. A failure is logged and changes
     /// nothing the readers see; the store drops that work.
     fn upkeep(&mut self) {
-        let done = upkeep(&mut self.state, |view| self.published.applied(view));
+        let done = upkeep(&mut self.state, &self.metrics, |view| {
+            self.published.applied(view)
+        });
         self.upkeep_working = done == Upkeep::Working;
     }
 }
 
 /// One step of `state`'s upkeep; `publish` gets a new view when the store
-/// has switched to new files, so that readers let go of the old ones.
-pub fn upkeep<S: StateStore>(state: &mut S, publish: impl FnOnce(S::View)) -> Upkeep {
+/// has switched to new files, so that readers let go of the old ones. A
+/// switch and a failure are counted in `metrics`.
+pub fn upkeep<S: StateStore>(
+    state: &mut S,
+    metrics: &Metrics,
+    publish: impl FnOnce(S::View),
+) -> Upkeep {
     match state.upkeep() {
         Ok(Upkeep::Switched) => {
             tracing::info!("compacted the state database while running; reads use the copy");
+            metrics.state_compaction("switched");
             publish(state.view());
             Upkeep::Switched
         }
         Ok(done) => done,
         Err(error) => {
+            metrics.state_compaction("failed");
             tracing::warn!(
                 %error,
                 "the state database's upkeep failed; the state is unchanged (a compaction \

@@ -340,7 +340,7 @@ where
         to_apply,
         heads,
         observer,
-        metrics,
+        metrics: metrics.clone(),
         failed: failed.clone(),
         broken: None,
     }));
@@ -362,6 +362,7 @@ where
         failed: failed.clone(),
         wait: sizes.apply_wait,
         upkeep_working: false,
+        metrics,
     };
     let threads = vec![
         spawn("decide", move || decide.run())?,

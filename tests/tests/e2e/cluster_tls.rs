@@ -20,6 +20,7 @@ use tonic::Code;
 use tonic::transport::{Channel, Endpoint};
 
 use super::cluster::{BOUND, FAILOVER_BOUND, certifiers, certify_one, clients, submit_anywhere};
+use super::common::counter;
 
 /// Longest a refused caller may wait for its answer (no hang).
 const REFUSAL_BOUND: Duration = Duration::from_secs(5);
@@ -71,15 +72,6 @@ async fn call_vote(
     tokio::time::timeout(REFUSAL_BOUND, call)
         .await
         .unwrap_or_else(|_| panic!("no answer within {REFUSAL_BOUND:?}: a hang"))
-}
-
-/// The value of the counter `series` (name and labels) on a metrics page,
-/// 0 when absent.
-fn counter(metrics: &str, series: &str) -> u64 {
-    metrics
-        .lines()
-        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
-        .unwrap_or(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -12,6 +12,15 @@ pub const INSPECTOR: &str = "insp-sgs";
 /// The development ledger's quorum: both sign governance.
 pub const QUORUM: &[&str] = &["admin", "regulator"];
 
+/// The value of the counter `series` (name and labels) on a metrics page,
+/// 0 when absent.
+pub fn counter(metrics: &str, series: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -170,13 +170,25 @@ async fn a_node_compacting_its_state_loses_nothing_when_killed_under_load() {
     let data = dir.path().join("data");
     let acks: Acks = Arc::default();
     let mut seed = now_ms();
+    let mut counted = 0;
     for round in 0..rounds {
-        let node = Node::start_with(&data, &["--config", config]);
+        let args = ["--config", config, "--metrics-listen", "127.0.0.1:0"];
+        let node = Node::start_with(&data, &args);
         let tasks = load(&node, 8, round, &acks).await;
         seed = seed
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
         tokio::time::sleep(Duration::from_millis(500 + (seed >> 33) % 1500)).await;
+        let metrics = node.metrics();
+        counted += counter(
+            &metrics,
+            "pledge_state_compactions_total{outcome=\"switched\"}",
+        );
+        let failed = counter(
+            &metrics,
+            "pledge_state_compactions_total{outcome=\"failed\"}",
+        );
+        assert_eq!(failed, 0, "round {round}: {metrics}");
         node.kill();
         for task in tasks {
             task.await.unwrap();
@@ -195,13 +207,18 @@ async fn a_node_compacting_its_state_loses_nothing_when_killed_under_load() {
     }
     let (live, _) = state_generations(&data);
     let log = std::fs::read_to_string(data.join("node.log")).unwrap();
-    let switches = log.matches("compacted the state database").count();
+    let switches = log.matches("compacted the state database").count() as u64;
     eprintln!(
         "{rounds} kill rounds, {} acknowledged entries checked, generation {live} live, {switches} \
          compactions logged",
         acks.lock().unwrap().len()
     );
     assert!(live > 0 && switches > 0, "the node never compacted");
+    // Read before each kill: a switch after the read is logged, not counted.
+    assert!(
+        (1..=switches).contains(&counted),
+        "{counted} switches counted in the metrics, {switches} logged"
+    );
 }
 
 fn start_fails(data_dir: &Path) -> String {
