@@ -37,7 +37,7 @@ use crate::merkle::{self, Frontier};
 use crate::model::{Membership, Seq, TxRecord};
 use crate::refusal::Refusal;
 use crate::rejection::Rejection;
-use crate::replay::reapply;
+use crate::replay::{EntryFault, apply_verified};
 use crate::rules::{self, ApplyError, AttemptDecision, EntryContext, Outcome};
 use crate::state::{Objects, Overlay, StateError, StateRead};
 use crate::store::log::EntryLog;
@@ -900,20 +900,114 @@ fn recover_dir_preallocating(
 /// each envelope's signatures but not the seals (the caller checked the
 /// chain: its links up to a sealed head vouch for every entry); returns how
 /// many. A cluster member runs it after appending a committed group.
+///
+/// From [`CHECK_AHEAD_FROM`] entries on (a rebuild, a restart after a
+/// crash), a second thread reads the entries and checks their signatures
+/// (strictly, one by one, as the node admitted them) while this one runs
+/// the rules and writes the state: on two cores the signatures cost
+/// about half the time of a rebuild otherwise. Fewer entries are checked
+/// in line.
 pub fn catch_up<L: LogStore, S: StateStore>(log: &L, state: &mut S) -> Result<u64, StoreError> {
     let start = state.applied();
     let end = log.len();
     let reader = log.reader();
-    let mut frontier = Frontier::load(start, &TreeNodes::new(&reader, &state.view()))?;
+    if end.saturating_sub(start) < CHECK_AHEAD_FROM {
+        let keys = crypto::KeyCache::new();
+        let checked = reader
+            .read_range(start, end)
+            .map(|item| check_entry(item, &keys));
+        return apply_checked(&reader, state, start, end, checked);
+    }
+    std::thread::scope(|scope| {
+        let (to_rules, checked) = std::sync::mpsc::sync_channel(CHECKED_CHUNKS_AHEAD);
+        let reader = &reader;
+        let checker = std::thread::Builder::new()
+            .name("catch-up-check".into())
+            .spawn_scoped(scope, move || check_ahead(reader, start, end, to_rules));
+        match checker {
+            Ok(_) => apply_checked(reader, state, start, end, checked.into_iter().flatten()),
+            Err(_) => {
+                let keys = crypto::KeyCache::new();
+                let checked = reader
+                    .read_range(start, end)
+                    .map(|item| check_entry(item, &keys));
+                apply_checked(reader, state, start, end, checked)
+            }
+        }
+    })
+}
+
+/// Entries from which [`catch_up`] checks signatures on a second thread.
+const CHECK_AHEAD_FROM: u64 = 512;
+/// Entries handed from the checking thread to the rules at a time.
+const CHECKED_CHUNK: usize = 256;
+/// Chunks the checking thread may be ahead of the rules.
+const CHECKED_CHUNKS_AHEAD: usize = 8;
+
+/// A log entry, decoded, with its envelope's signatures checked (or why
+/// they fail: the rules' thread names the entry).
+type Checked = Result<(Entry, Result<VerifiedEnvelope, EntryFault>), StoreError>;
+
+fn check_entry(item: Result<(Seq, Vec<u8>), StoreError>, keys: &crypto::KeyCache) -> Checked {
+    let (seq, record) = item?;
+    let entry = Entry::decode(&record).map_err(|source| ChainError::Malformed { seq, source })?;
+    let verified = entry
+        .envelope
+        .clone()
+        .verify_with(keys)
+        .map_err(EntryFault::from);
+    Ok((entry, verified))
+}
+
+/// Reads and checks the entries `start..end`, handing them on in chunks
+/// until the rules' thread stops taking them or an entry cannot be read.
+fn check_ahead<R: LogRead>(
+    reader: &R,
+    start: Seq,
+    end: Seq,
+    to_rules: std::sync::mpsc::SyncSender<Vec<Checked>>,
+) {
+    let keys = crypto::KeyCache::new();
+    let mut chunk = Vec::with_capacity(CHECKED_CHUNK);
+    for item in reader.read_range(start, end) {
+        let checked = check_entry(item, &keys);
+        let unreadable = checked.is_err();
+        chunk.push(checked);
+        if unreadable || chunk.len() == CHECKED_CHUNK {
+            let taken = to_rules.send(std::mem::take(&mut chunk)).is_ok();
+            if unreadable || !taken {
+                return;
+            }
+        }
+    }
+    let _ = to_rules.send(chunk);
+}
+
+/// Runs the rules over the checked entries `start..end`, in order, and
+/// writes their effects to `state` every [`CATCH_UP_BATCH`] entries.
+fn apply_checked<R: LogRead, S: StateStore>(
+    reader: &R,
+    state: &mut S,
+    start: Seq,
+    end: Seq,
+    checked: impl Iterator<Item = Checked>,
+) -> Result<u64, StoreError> {
+    let mut frontier = Frontier::load(start, &TreeNodes::new(reader, &state.view()))?;
     let mut update = StateUpdate::starting_at(start);
     let mut view = state.view();
-    for item in reader.read_range(start, end) {
-        let (seq, record) = item?;
-        let entry =
-            Entry::decode(&record).map_err(|source| ChainError::Malformed { seq, source })?;
+    for item in checked {
+        let (entry, verified) = item?;
+        let seq = entry.seq;
+        if seq != update.end {
+            return Err(StoreError::OutOfRange {
+                seq: update.end,
+                len: end,
+            });
+        }
         let mut overlay = Overlay::with_pending(&view, std::mem::take(&mut update.changes));
-        let changes =
-            reapply(&overlay, &entry, None).map_err(|fault| StoreError::InvalidEntry {
+        let changes = verified
+            .and_then(|verified| apply_verified(&overlay, &entry, &verified))
+            .map_err(|fault| StoreError::InvalidEntry {
                 seq,
                 reason: fault.to_string(),
             })?;
@@ -931,6 +1025,12 @@ pub fn catch_up<L: LogStore, S: StateStore>(log: &L, state: &mut S) -> Result<u6
         }
     }
     drop(view);
+    if update.end != end {
+        return Err(StoreError::OutOfRange {
+            seq: update.end,
+            len: end,
+        });
+    }
     if !update.is_empty() {
         state.apply(&update)?;
     }

@@ -952,3 +952,72 @@ fn a_state_directory_that_is_a_link_is_not_compacted() {
     assert_eq!(compaction_leftovers(&dir), Vec::<String>::new());
     assert!(open(&dir).is_ok());
 }
+
+/// The records of a chain of `pledged` receipts pledged to bank-a, made in
+/// memory (four entries each, after the genesis).
+fn chain_of_pledges(pledged: usize) -> (Vec<Vec<u8>>, pledge_ledger::state::Objects) {
+    let mut world = World::new();
+    for n in 0..pledged {
+        world.pledged_receipt(&format!("R-{n}"), &format!("P-{n}"), "bank-a");
+    }
+    let store = world.store();
+    let records = (0..store.len()).map(|s| store.record(s).unwrap()).collect();
+    (records, store.objects().unwrap())
+}
+
+/// `records` with a bit of entry `at`'s first party signature flipped, and
+/// every entry from `at` on linked and sealed again with the node key: a
+/// chain whose links and seals all hold, with one signature that does not
+/// (what only a node admitting an envelope unchecked could write).
+fn with_a_forged_signature(records: &[Vec<u8>], at: usize) -> Vec<Vec<u8>> {
+    let mut forged = records[..at].to_vec();
+    let mut prev_hash = Entry::decode(&records[at - 1]).unwrap().hash();
+    for (n, record) in records.iter().enumerate().skip(at) {
+        let mut entry = Entry::decode(record).unwrap();
+        if n == at {
+            entry.envelope.signatures[0].signature[40] ^= 0x01;
+        }
+        entry.prev_hash = prev_hash;
+        let sealed = Entry::seal_sealed(entry, &node_key());
+        prev_hash = sealed.hash;
+        forged.push(sealed.record);
+    }
+    forged
+}
+
+/// A data directory whose log holds `records` and whose state is empty.
+fn log_only(dir: &Path, records: &[Vec<u8>]) {
+    let (mut log, _) = EntryLog::open(&dir.join("log")).unwrap();
+    let records: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
+    log.append(&records).unwrap();
+}
+
+/// A state rebuilt from the log checks every party signature, whether the
+/// rebuild is short (checked in line) or long (checked on a second thread
+/// ahead of the rules): a chain sealed around a forged signature is
+/// refused naming that entry, and the untouched chain rebuilds to the
+/// state it was made with.
+#[test]
+fn a_rebuild_checks_every_signature_and_names_the_entry_that_fails() {
+    for (pledged, at) in [(20, 45), (300, 1_100)] {
+        let (records, objects) = chain_of_pledges(pledged);
+        assert!(records.len() > at, "{} records", records.len());
+
+        let work = tempfile::tempdir().unwrap();
+        log_only(work.path(), &records);
+        let (store, report) = DiskLedger::open_dir(work.path(), node_key()).unwrap();
+        assert_eq!(report.replayed, records.len() as u64);
+        assert_eq!(store.snapshot().objects().unwrap(), objects);
+        assert_store_replays(&store);
+
+        let work = tempfile::tempdir().unwrap();
+        log_only(work.path(), &with_a_forged_signature(&records, at));
+        match DiskLedger::open_dir(work.path(), node_key()) {
+            Err(StoreError::InvalidEntry { seq, reason }) => {
+                assert_eq!(seq, at as u64, "{reason}");
+                assert!(reason.contains("signature"), "{reason}");
+            }
+            other => panic!("{pledged} pledges, forged at {at}: {other:?}"),
+        }
+    }
+}
