@@ -993,15 +993,17 @@ fn log_only(dir: &Path, records: &[Vec<u8>]) {
 }
 
 /// A state rebuilt from the log checks every party signature, whether the
-/// rebuild is short (checked in line) or long (checked on a second thread
-/// ahead of the rules): a chain sealed around a forged signature is
-/// refused naming that entry, and the untouched chain rebuilds to the
-/// state it was made with.
+/// rebuild is short (checked in line, under 512 entries) or long (checked
+/// on a second thread ahead of the rules; 4,401 entries: more chunks of 256
+/// than the hand-over holds, and past the state's first write at 4,096): a
+/// chain sealed around a forged signature is refused naming that entry,
+/// early or late, and the untouched chain rebuilds to the state it was
+/// made with.
 #[test]
 fn a_rebuild_checks_every_signature_and_names_the_entry_that_fails() {
-    for (pledged, at) in [(20, 45), (300, 1_100)] {
+    for (pledged, entries, forged_at) in [(20, 81, vec![45]), (1_100, 4_401, vec![600, 4_200])] {
         let (records, objects) = chain_of_pledges(pledged);
-        assert!(records.len() > at, "{} records", records.len());
+        assert_eq!(records.len(), entries);
 
         let work = tempfile::tempdir().unwrap();
         log_only(work.path(), &records);
@@ -1010,14 +1012,16 @@ fn a_rebuild_checks_every_signature_and_names_the_entry_that_fails() {
         assert_eq!(store.snapshot().objects().unwrap(), objects);
         assert_store_replays(&store);
 
-        let work = tempfile::tempdir().unwrap();
-        log_only(work.path(), &with_a_forged_signature(&records, at));
-        match DiskLedger::open_dir(work.path(), node_key()) {
-            Err(StoreError::InvalidEntry { seq, reason }) => {
-                assert_eq!(seq, at as u64, "{reason}");
-                assert!(reason.contains("signature"), "{reason}");
+        for at in forged_at {
+            let work = tempfile::tempdir().unwrap();
+            log_only(work.path(), &with_a_forged_signature(&records, at));
+            match DiskLedger::open_dir(work.path(), node_key()) {
+                Err(StoreError::InvalidEntry { seq, reason }) => {
+                    assert_eq!(seq, at as u64, "{reason}");
+                    assert!(reason.contains("signature"), "{reason}");
+                }
+                other => panic!("{entries} entries, forged at {at}: {other:?}"),
             }
-            other => panic!("{pledged} pledges, forged at {at}: {other:?}"),
         }
     }
 }

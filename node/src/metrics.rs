@@ -16,7 +16,7 @@
 //! | `pledge_rate_limited_total{scope}` | counter | requests refused over a rate (`ratelimit.rs`): `address`, `participant` |
 //! | `pledge_streams_refused_total{scope}` | counter | answer streams refused over a bound (`streams.rs`): `node`, `address`, `participant` |
 //! | `pledge_open_streams`           | gauge     | answer streams open now                   |
-//! | `pledge_state_compactions_total{outcome}` | counter | the state database's compactions while running (docs/OPERATIONS.md §10): `switched` (the node reads the checked copy), `failed` (a copy dropped, or a replaced database that could not be removed, reported once) |
+//! | `pledge_state_compactions_total{outcome}` | counter | the state database's upkeep while running (docs/OPERATIONS.md §10): `switched`, each switch to a checked copy; `failed`, each upkeep step that failed (a copy dropped, a replaced database that could not be removed, reported once; a switch whose directory fsync failed after `CURRENT` named the copy, the node then going on with the copy; the size or free space not readable) |
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -262,8 +262,8 @@ impl Metrics {
     }
 
     /// The state store's upkeep switched to a compacted copy of its
-    /// database (`switched`), or dropped a copy or could not remove a
-    /// replaced database (`failed`).
+    /// database (`switched`), or one of its steps failed (`failed`: see
+    /// the table above).
     pub fn state_compaction(&self, outcome: &'static str) {
         self.state_compactions
             .get_or_create(&OutcomeLabel { outcome })

@@ -311,7 +311,7 @@ mod tests {
         );
         let page = metrics.render();
         assert!(
-            page.contains("pledge_state_compactions_total{outcome=\"switched\"} 1"),
+            page.contains("pledge_state_compactions_total{outcome=\"switched\"} 1\n"),
             "{page}"
         );
     }
