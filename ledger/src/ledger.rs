@@ -902,38 +902,49 @@ fn recover_dir_preallocating(
 /// many. A cluster member runs it after appending a committed group.
 ///
 /// From `CHECK_AHEAD_FROM` (512) missing entries on (a rebuild; a restart
-/// after a crash that left the state that far behind), a second thread
-/// reads the entries and checks their signatures (strictly, one by one, as
-/// the node admitted them) while this one runs the rules and writes the
-/// state: the signatures are about a third of a rebuild's time on one
-/// thread. Fewer entries (a cluster member's group) are checked in line.
+/// after a crash that left the state that far behind; a cluster member's
+/// large group), a second thread reads the entries and checks their
+/// signatures (strictly, one by one, as the node admitted them) while this
+/// one runs the rules and writes the state: the signatures are about a
+/// third of a rebuild's time on one thread. Fewer entries are checked in
+/// line.
 pub fn catch_up<L: LogStore, S: StateStore>(log: &L, state: &mut S) -> Result<u64, StoreError> {
     let start = state.applied();
     let end = log.len();
     let reader = log.reader();
-    if end.saturating_sub(start) < CHECK_AHEAD_FROM {
-        let keys = crypto::KeyCache::new();
-        let checked = reader
-            .read_range(start, end)
-            .map(|item| check_entry(item, &keys));
-        return apply_checked(&reader, state, start, end, checked);
+    if end.saturating_sub(start) >= CHECK_AHEAD_FROM
+        && let Some(caught_up) = catch_up_checking_ahead(&reader, state, start, end)
+    {
+        return caught_up;
     }
+    let keys = crypto::KeyCache::new();
+    let checked = reader
+        .read_range(start, end)
+        .map(|item| check_entry(item, &keys));
+    apply_checked(&reader, state, start, end, checked)
+}
+
+/// [`catch_up`] with the signatures checked on a second thread; `None`
+/// (nothing done) if that thread cannot be started.
+fn catch_up_checking_ahead<R: LogRead, S: StateStore>(
+    reader: &R,
+    state: &mut S,
+    start: Seq,
+    end: Seq,
+) -> Option<Result<u64, StoreError>> {
     std::thread::scope(|scope| {
         let (to_rules, checked) = std::sync::mpsc::sync_channel(CHECKED_CHUNKS_AHEAD);
-        let reader = &reader;
-        let checker = std::thread::Builder::new()
+        std::thread::Builder::new()
             .name("catch-up-check".into())
-            .spawn_scoped(scope, move || check_ahead(reader, start, end, to_rules));
-        match checker {
-            Ok(_) => apply_checked(reader, state, start, end, checked.into_iter().flatten()),
-            Err(_) => {
-                let keys = crypto::KeyCache::new();
-                let checked = reader
-                    .read_range(start, end)
-                    .map(|item| check_entry(item, &keys));
-                apply_checked(reader, state, start, end, checked)
-            }
-        }
+            .spawn_scoped(scope, move || check_ahead(reader, start, end, to_rules))
+            .ok()?;
+        Some(apply_checked(
+            reader,
+            state,
+            start,
+            end,
+            checked.into_iter().flatten(),
+        ))
     })
 }
 

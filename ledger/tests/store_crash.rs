@@ -985,13 +985,6 @@ fn with_a_forged_signature(records: &[Vec<u8>], at: usize) -> Vec<Vec<u8>> {
     forged
 }
 
-/// A data directory whose log holds `records` and whose state is empty.
-fn log_only(dir: &Path, records: &[Vec<u8>]) {
-    let (mut log, _) = EntryLog::open(&dir.join("log")).unwrap();
-    let records: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
-    log.append(&records).unwrap();
-}
-
 /// A state rebuilt from the log checks every party signature, whether the
 /// rebuild is short (checked in line, under 512 entries) or long (checked
 /// on a second thread ahead of the rules; 4,401 entries: more chunks of 256
@@ -1006,7 +999,7 @@ fn a_rebuild_checks_every_signature_and_names_the_entry_that_fails() {
         assert_eq!(records.len(), entries);
 
         let work = tempfile::tempdir().unwrap();
-        log_only(work.path(), &records);
+        rewrite_log(work.path(), &records);
         let (store, report) = DiskLedger::open_dir(work.path(), node_key()).unwrap();
         assert_eq!(report.replayed, records.len() as u64);
         assert_eq!(store.snapshot().objects().unwrap(), objects);
@@ -1014,7 +1007,7 @@ fn a_rebuild_checks_every_signature_and_names_the_entry_that_fails() {
 
         for at in forged_at {
             let work = tempfile::tempdir().unwrap();
-            log_only(work.path(), &with_a_forged_signature(&records, at));
+            rewrite_log(work.path(), &with_a_forged_signature(&records, at));
             match DiskLedger::open_dir(work.path(), node_key()) {
                 Err(StoreError::InvalidEntry { seq, reason }) => {
                     assert_eq!(seq, at as u64, "{reason}");
